@@ -1,0 +1,5 @@
+"""Root exception of the shared module."""
+
+
+class GxError(Exception):
+    """Root of every error GX Pipeline raises on purpose. Its message is meant for an operator."""

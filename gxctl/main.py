@@ -1,0 +1,18 @@
+"""Entry point of `gxctl`."""
+
+from __future__ import annotations
+
+import click
+
+from gxctl.stack_cmd import stack
+
+
+@click.group()
+def cli() -> None:
+    """GX Pipeline: outbox -> Kafka -> Fabric -> read models."""
+
+
+cli.add_command(stack)
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,69 @@
+"""`gxctl stack up|down|status|env|logs|smoke`: the local stack."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+import click
+
+from gxctl.output import emit, handle_errors, json_option, rows_table
+from stack.manager import Stack
+from stack.procs import tail
+
+only_option = click.option("--only", multiple=True, help="Act on this component only (repeatable).")
+
+
+@click.group("stack")
+def stack() -> None:
+    """The docker-free local stack (Postgres, Kafka, Kafka Connect + Debezium)."""
+
+
+@stack.command("up")
+@only_option
+@handle_errors
+def up(only: tuple[str, ...]) -> None:
+    """Start every component (idempotent) and wait until each is healthy."""
+    st = Stack()
+    st.up(list(only) or None)
+    click.echo(rows_table(st.status(), ["component", "pid", "healthy", "endpoint"]))
+
+
+@stack.command("down")
+@only_option
+@click.option("--purge", is_flag=True, help="Also delete all data of the local stack.")
+@handle_errors
+def down(only: tuple[str, ...], purge: bool) -> None:
+    """Stop what `up` started, by pid."""
+    stopped = Stack().down(list(only) or None, purge=purge)
+    click.echo(f"stopped: {', '.join(stopped) or 'nothing was running'}" + (" (data purged)" if purge else ""))
+
+
+@stack.command("status")
+@json_option
+@handle_errors
+def status(as_json: bool) -> None:
+    """Each component's pid and health; exit status 1 unless all are healthy."""
+    rows = Stack().status()
+    emit(rows, as_json, lambda r: rows_table(r, ["component", "pid", "healthy", "endpoint", "log"]))
+    sys.exit(0 if all(r["healthy"] for r in rows) else 1)
+
+
+@stack.command("env")
+@json_option
+@handle_errors
+def env(as_json: bool) -> None:
+    """Shell-sourceable KEY=VALUE lines every process reads: eval "$(gxctl stack env)"."""
+    data = Stack().env()
+    emit(data, as_json, lambda d: "\n".join(f"{k}={shlex.quote(v)}" for k, v in d.items()))
+
+
+@stack.command("logs")
+@click.argument("name")
+@click.option("-n", "--lines", default=60, show_default=True)
+@handle_errors
+def logs(name: str, lines: int) -> None:
+    """The last lines of a component's log."""
+    from pathlib import Path
+
+    click.echo(tail(Path(Stack().log_file(name)), lines))

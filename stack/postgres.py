@@ -1,0 +1,240 @@
+"""PostgreSQL for the local stack: Debian's server binaries, a cluster of our own.
+
+- ``wal_level=logical`` with room for replication slots and WAL senders (Debezium needs them).
+- Password authentication (scram-sha-256), never trust; the generated password always contains
+  ``/ = @ %`` so every client proves it percent-encodes (see gxcommon.dsn).
+- Postgres refuses to run as root. When we are root it runs as the ``postgres`` system user, and
+  because ``~`` (/root) is not traversable by that user its files live under /var/lib/gx-pipeline,
+  keyed by our state directory; everything else (secrets, pid file, log link) stays in the state dir.
+- Given ``GX_PG_DSN`` pointing elsewhere, no server is started: the existing one is checked instead.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+
+import psycopg
+
+from gxcommon.dsn import pg_url
+from stack.errors import StackError
+from stack.procs import Proc, port_open, tail
+from stack.settings import StackSettings
+
+NAME = "postgres"
+USER = "gx"
+DBNAME = "gx"
+MIN_SLOTS = 10
+
+
+def make_password() -> str:
+    """A random password that always contains ``/``, ``=``, ``@`` and ``%``."""
+    t = secrets.token_urlsafe(24)
+    return f"{t[:8]}/{t[8:16]}={t[16:24]}@{t[24:]}%x"
+
+
+def find_bin_dir(install: bool = True) -> Path:
+    """Directory of Debian's newest ``pg_ctl``/``initdb``/``postgres``; installs the package if absent.
+
+    Raises StackError if it is absent and cannot be installed.
+    """
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(p.split("/")[4]))
+    if found:
+        return Path(found[-1]).parent
+    if install and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        for argv in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "postgresql"]):
+            proc = subprocess.run(argv, env=env, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise StackError(NAME, f"`{' '.join(argv)}` failed", "install Debian's postgresql package by hand",
+                                 "\n".join(proc.stderr.splitlines()[-20:]))
+        return find_bin_dir(install=False)
+    raise StackError(NAME, "no PostgreSQL server binaries under /usr/lib/postgresql",
+                     "sudo apt-get install -y postgresql   (or set GX_PG_DSN to an existing server with wal_level=logical)")
+
+
+class Postgres:
+    """Our own cluster, or a check of an external one when ``GX_PG_DSN`` names another server."""
+
+    def __init__(self, s: StackSettings) -> None:
+        self.s = s
+        self.as_root = os.geteuid() == 0
+        if self.as_root:
+            key = hashlib.sha256(str(s.state_dir.resolve()).encode()).hexdigest()[:10]
+            self.home = Path("/var/lib/gx-pipeline") / f"pg-{key}"
+        else:
+            self.home = s.state_dir / "postgres"
+        self.data = self.home / "data"
+        self.sockets = self.home / "run"
+        self.server_log = self.home / "postgres.log"
+        self.proc = Proc(NAME, s.run_dir, s.log_dir)
+        self.password_file = s.state_dir / "secrets" / "pg_password"
+
+    # -- identity -------------------------------------------------------------------------
+    def own_dsn(self) -> str | None:
+        """DSN of our own cluster, if it has been initialised."""
+        try:
+            pw = self.password_file.read_text().rstrip("\n")
+        except OSError:
+            return None
+        return pg_url(USER, pw, self.s.host, self.s.pg_port, DBNAME)
+
+    def external_dsn(self) -> str | None:
+        """``GX_PG_DSN`` if it names a server other than our own cluster."""
+        if self.s.pg_dsn is None:
+            return None
+        dsn = self.s.pg_dsn.get_secret_value()
+        return None if dsn == self.own_dsn() else dsn
+
+    def dsn(self) -> str | None:
+        return self.external_dsn() or self.own_dsn()
+
+    # -- running as the postgres user when root ---------------------------------------------
+    def _run(self, argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+        if self.as_root:
+            argv = ["runuser", "-u", "postgres", "--", *argv]
+        proc = subprocess.run(argv, capture_output=True, text=True, cwd=self.home if self.home.exists() else "/")
+        if check and proc.returncode != 0:
+            raise StackError(NAME, f"`{' '.join(argv)}` failed (exit {proc.returncode})",
+                             "see the log; `gxctl stack down --purge` starts from scratch",
+                             (proc.stdout + proc.stderr)[-3000:] + "\n" + tail(self.server_log, 20))
+        return proc
+
+    def _chown(self, path: Path) -> None:
+        if self.as_root:
+            shutil.chown(path, "postgres", "postgres")
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def healthy(self, dsn: str | None = None) -> bool:
+        """A query answers over TCP with the generated password (on ``dsn``, default our database)."""
+        dsn = dsn or self.dsn()
+        if not dsn:
+            return False
+        try:
+            with psycopg.connect(dsn, connect_timeout=2) as conn:
+                return conn.execute("SELECT 1").fetchone() == (1,)
+        except psycopg.Error:
+            return False
+
+    def up(self) -> None:
+        """Start (initialising on first use) and wait until a query answers; or check an external server."""
+        ext = self.external_dsn()
+        if ext:
+            check_external(ext)
+            return
+        if self.proc.pid() is not None and self.healthy():
+            return
+        bin_dir = find_bin_dir()
+        self._init(bin_dir)
+        if self.proc.pid() is None:
+            if port_open(self.s.host, self.s.pg_port):
+                raise StackError(NAME, f"port {self.s.pg_port} on {self.s.host} is taken by a process we did not start",
+                                 "stop that process, or set GX_PG_PORT to a free port")
+            self._write_conf()
+            self._run([str(bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.server_log),
+                       "-w", "-t", str(int(self.s.start_timeout_s)), "start"])
+            self.proc.record(int((self.data / "postmaster.pid").read_text().split()[0]))
+        admin = self._admin_dsn()
+        self.proc.wait_healthy(lambda: self.healthy(admin), 30, "SELECT 1 over TCP with the generated password")
+        self._create_db(admin)
+
+    def _init(self, bin_dir: Path) -> None:
+        if (self.data / "PG_VERSION").exists():
+            if not self.password_file.exists():
+                raise StackError(NAME, f"cluster at {self.data} exists but its password file {self.password_file} is missing",
+                                 "gxctl stack down --purge   (drops the local stack's data)")
+            return
+        if self.data.exists() and any(self.data.iterdir()):
+            raise StackError(NAME, f"half-initialised cluster at {self.data} (no PG_VERSION)",
+                             "gxctl stack down --purge   (drops the local stack's data)")
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.sockets.mkdir(parents=True, exist_ok=True)
+        self._chown(self.home)
+        self._chown(self.sockets)
+        self.password_file.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.password_file.parent, 0o700)
+        password = make_password()
+        pwfile = self.home / ".initdb-pw"
+        pwfile.write_text(password + "\n")
+        os.chmod(pwfile, 0o600)
+        self._chown(pwfile)
+        try:
+            self._run([str(bin_dir / "initdb"), "-D", str(self.data), "-U", USER, "--auth=scram-sha-256",
+                       f"--pwfile={pwfile}", "-E", "UTF8", "--no-locale"])
+        finally:
+            pwfile.unlink(missing_ok=True)
+        self.password_file.write_text(password + "\n")
+        os.chmod(self.password_file, 0o600)
+        with open(self.data / "postgresql.conf", "a") as f:
+            f.write("\n# GX Pipeline settings, rewritten on every `gxctl stack up`\ninclude = 'gx.conf'\n")
+
+    def _write_conf(self) -> None:
+        (self.data / "gx.conf").write_text(
+            f"listen_addresses = '{self.s.host}'\n"
+            f"port = {self.s.pg_port}\n"
+            f"unix_socket_directories = '{self.sockets}'\n"
+            "wal_level = logical            # Debezium reads the outbox from the WAL (pgoutput)\n"
+            "max_replication_slots = 20\n"
+            "max_wal_senders = 20\n"
+            "max_slot_wal_keep_size = 4GB   # a forgotten slot cannot fill the disk\n"
+            "max_connections = 200\n"
+            "shared_buffers = 256MB\n"
+            "password_encryption = scram-sha-256\n"
+        )
+        (self.data / "pg_hba.conf").write_text(
+            "# GX Pipeline: password authentication only, loopback only\n"
+            "local all all scram-sha-256\n"
+            f"host all all {self.s.host}/32 scram-sha-256\n"
+            f"host replication all {self.s.host}/32 scram-sha-256\n"
+        )
+        self._chown(self.data / "gx.conf")
+        self._chown(self.data / "pg_hba.conf")
+        self.s.log_dir.mkdir(parents=True, exist_ok=True)
+        link = self.s.log_dir / f"{NAME}.log"
+        if not link.is_symlink():
+            link.unlink(missing_ok=True)
+            link.symlink_to(self.server_log)
+
+    def _admin_dsn(self) -> str:
+        pw = self.password_file.read_text().rstrip("\n")
+        return pg_url(USER, pw, self.s.host, self.s.pg_port, "postgres")
+
+    def _create_db(self, admin: str) -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DBNAME,)).fetchone():
+                conn.execute(f'CREATE DATABASE "{DBNAME}"')
+
+    def down(self) -> bool:
+        """Stop our cluster (fast shutdown), only if we started it. True if it was running."""
+        if self.proc.pid() is None:
+            return False
+        bin_dir = find_bin_dir(install=False)
+        self._run([str(bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"], check=False)
+        self.proc.stop(timeout=10)
+        return True
+
+    def purge(self) -> None:
+        shutil.rmtree(self.home, ignore_errors=True)
+        self.password_file.unlink(missing_ok=True)
+
+
+def check_external(dsn: str) -> None:
+    """Check an existing server for what the pipeline needs; StackError naming the missing setting."""
+    try:
+        with psycopg.connect(dsn, connect_timeout=5) as conn:
+            wal_level = conn.execute("SHOW wal_level").fetchone()[0]
+            slots = int(conn.execute("SHOW max_replication_slots").fetchone()[0])
+    except psycopg.Error as e:
+        raise StackError(NAME, f"cannot connect with GX_PG_DSN: {str(e).strip()}",
+                         "check host, port, user and that the password is percent-encoded in the URL") from e
+    if wal_level != "logical":
+        raise StackError(NAME, f"the server at GX_PG_DSN has wal_level={wal_level}; Debezium needs logical",
+                         "ALTER SYSTEM SET wal_level = logical; then restart that server")
+    if slots < MIN_SLOTS:
+        raise StackError(NAME, f"max_replication_slots={slots} on the server at GX_PG_DSN, need >= {MIN_SLOTS}",
+                         f"ALTER SYSTEM SET max_replication_slots = {MIN_SLOTS}; then restart that server")
