@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from gxctl.check_cmd import check
 from gxctl.stack_cmd import stack
 
 
@@ -13,6 +14,7 @@ def cli() -> None:
 
 
 cli.add_command(stack)
+cli.add_command(check)
 
 if __name__ == "__main__":
     cli()

@@ -51,11 +51,13 @@ def status(as_json: bool) -> None:
 
 @stack.command("env")
 @json_option
+@click.option("--export", "export", is_flag=True, help="Prefix each line with `export `.")
 @handle_errors
-def env(as_json: bool) -> None:
-    """Shell-sourceable KEY=VALUE lines every process reads: eval "$(gxctl stack env)"."""
+def env(as_json: bool, export: bool) -> None:
+    """Shell-sourceable KEY=VALUE lines every process reads: eval "$(gxctl stack env --export)"."""
     data = Stack().env()
-    emit(data, as_json, lambda d: "\n".join(f"{k}={shlex.quote(v)}" for k, v in d.items()))
+    prefix = "export " if export else ""
+    emit(data, as_json, lambda d: "\n".join(f"{prefix}{k}={shlex.quote(v)}" for k, v in d.items()))
 
 
 @stack.command("logs")

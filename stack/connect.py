@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
-
+from gxcommon import health
 from stack import jars
 from stack.errors import StackError
 from stack.kafka import java_argv
@@ -12,7 +10,6 @@ from stack.procs import Proc, port_open
 from stack.settings import StackSettings
 
 NAME = "connect"
-PG_CONNECTOR = "io.debezium.connector.postgresql.PostgresConnector"
 
 
 class Connect:
@@ -27,13 +24,9 @@ class Connect:
     def url(self) -> str:
         return f"http://{self.s.host}:{self.s.connect_port}"
 
-    def plugins(self) -> list[str]:
-        with urllib.request.urlopen(f"{self.url}/connector-plugins", timeout=3) as r:
-            return [p["class"] for p in json.load(r)]
-
     def healthy(self) -> bool:
         """The REST API answers and lists the Debezium Postgres connector."""
-        return PG_CONNECTOR in self.plugins()
+        return bool(health.connect(self.url))
 
     def _write_props(self) -> None:
         plugin_path = self.s.jars_dir / "plugins"

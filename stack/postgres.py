@@ -21,6 +21,7 @@ from pathlib import Path
 
 import psycopg
 
+from gxcommon import health
 from gxcommon.dsn import pg_url
 from stack.errors import StackError
 from stack.procs import Proc, port_open, tail
@@ -116,9 +117,8 @@ class Postgres:
         if not dsn:
             return False
         try:
-            with psycopg.connect(dsn, connect_timeout=2) as conn:
-                return conn.execute("SELECT 1").fetchone() == (1,)
-        except psycopg.Error:
+            return bool(health.postgres(dsn))
+        except health.ProbeError:
             return False
 
     def up(self) -> None:
@@ -232,9 +232,17 @@ def check_external(dsn: str) -> None:
     except psycopg.Error as e:
         raise StackError(NAME, f"cannot connect with GX_PG_DSN: {str(e).strip()}",
                          "check host, port, user and that the password is percent-encoded in the URL") from e
+    problem = external_problem(wal_level, slots)
+    if problem:
+        raise StackError(NAME, problem[0], problem[1])
+
+
+def external_problem(wal_level: str, max_replication_slots: int) -> tuple[str, str] | None:
+    """What an existing server lacks for the pipeline, as (problem, fix); None if it is fit."""
     if wal_level != "logical":
-        raise StackError(NAME, f"the server at GX_PG_DSN has wal_level={wal_level}; Debezium needs logical",
-                         "ALTER SYSTEM SET wal_level = logical; then restart that server")
-    if slots < MIN_SLOTS:
-        raise StackError(NAME, f"max_replication_slots={slots} on the server at GX_PG_DSN, need >= {MIN_SLOTS}",
-                         f"ALTER SYSTEM SET max_replication_slots = {MIN_SLOTS}; then restart that server")
+        return (f"the server at GX_PG_DSN has wal_level={wal_level}; Debezium needs logical",
+                "ALTER SYSTEM SET wal_level = logical; then restart that server")
+    if max_replication_slots < MIN_SLOTS:
+        return (f"max_replication_slots={max_replication_slots} on the server at GX_PG_DSN, need >= {MIN_SLOTS}",
+                f"ALTER SYSTEM SET max_replication_slots = {MIN_SLOTS}; then restart that server")
+    return None

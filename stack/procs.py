@@ -72,7 +72,7 @@ class Proc:
             pid = int(pid_s)
         except (OSError, ValueError):
             return None
-        if _proc_start_time(pid) != start:
+        if _proc_start_time(pid) != start or _is_zombie(pid):
             self.pid_file.unlink(missing_ok=True)
             return None
         return pid

@@ -1,0 +1,54 @@
+"""Probes of the services every process depends on. Each returns a short fact or raises.
+
+Used by the local stack's health waits, `gxctl check` and the workers' /readyz, so "healthy"
+means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+PG_CONNECTOR = "io.debezium.connector.postgresql.PostgresConnector"
+
+
+class ProbeError(Exception):
+    """A service did not answer as required; the message says what was seen."""
+
+
+def postgres(dsn: str, timeout: float = 3) -> str:
+    """Connect and query; returns the server's wal_level. Raises ProbeError on failure."""
+    import psycopg
+
+    try:
+        with psycopg.connect(dsn, connect_timeout=max(1, int(timeout))) as conn:
+            return str(conn.execute("SHOW wal_level").fetchone()[0])
+    except psycopg.Error as e:
+        raise ProbeError(f"postgres: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from e
+
+
+def kafka(bootstrap: str, timeout: float = 3) -> int:
+    """The broker answers ApiVersions and Metadata (librdkafka does both); returns the broker count."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, "socket.timeout.ms": int(timeout * 1000)})
+    try:
+        md = admin.list_topics(timeout=timeout)
+    except KafkaException as e:
+        raise ProbeError(f"kafka at {bootstrap}: {e}") from e
+    if not md.brokers:
+        raise ProbeError(f"kafka at {bootstrap}: no broker in metadata")
+    return len(md.brokers)
+
+
+def connect(url: str, timeout: float = 3) -> list[str]:
+    """Kafka Connect's REST API answers and lists the Debezium Postgres connector; returns the plugin classes."""
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/connector-plugins", timeout=timeout) as r:
+            plugins = [p["class"] for p in json.load(r)]
+    except OSError as e:
+        raise ProbeError(f"connect at {url}: {e}") from e
+    if PG_CONNECTOR not in plugins:
+        raise ProbeError(f"connect at {url}: the Debezium Postgres connector is not installed")
+    return plugins

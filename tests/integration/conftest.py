@@ -1,0 +1,38 @@
+"""The real stack, started once per test session.
+
+If the stack was already healthy it is left running afterwards; if this session started it,
+it stops it at the end (so `make test` and CI leave no process behind). Set
+``GX_KEEP_STACK=1`` to keep it running for a faster next run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+GXCTL = [sys.executable, "-m", "gxctl.main"]
+
+
+def gxctl(*args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """Run gxctl in a subprocess (so started daemons are not children of the test process)."""
+    return subprocess.run([*GXCTL, *args], capture_output=True, text=True, check=check, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def stack_env() -> Iterator[dict[str, str]]:
+    """The stack's environment (GX_PG_DSN, GX_KAFKA_BOOTSTRAP, GX_CONNECT_URL), exported to os.environ."""
+    status = gxctl("stack", "status", "--json", check=False)
+    was_up = status.returncode == 0
+    up = gxctl("stack", "up", check=False)
+    if up.returncode != 0:
+        pytest.skip(f"local stack could not start:\n{up.stdout}\n{up.stderr}")
+    env = json.loads(gxctl("stack", "env", "--json").stdout)
+    os.environ.update(env)
+    yield env
+    if not was_up and os.environ.get("GX_KEEP_STACK") != "1":
+        gxctl("stack", "down", check=False)

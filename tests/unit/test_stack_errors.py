@@ -1,0 +1,79 @@
+"""Bad situations at `stack up` give a message naming the problem and the fix, never a hang."""
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from stack import jars
+from stack.errors import StackError
+from stack.kafka import Kafka
+from stack.manager import Stack
+from stack.postgres import external_problem
+from stack.settings import StackSettings
+
+
+def settings(tmp_path: Path, **kw) -> StackSettings:
+    return StackSettings(state_dir=tmp_path / "state", cache_dir=tmp_path / "cache", **kw)
+
+
+def test_a_taken_port_names_the_port_and_the_variable(tmp_path: Path) -> None:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    port = s.getsockname()[1]
+    try:
+        with pytest.raises(StackError) as e:
+            Kafka(settings(tmp_path, kafka_port=port)).up()
+    finally:
+        s.close()
+    assert f"port {port}" in str(e.value)
+    assert "GX_KAFKA_PORT" in str(e.value)
+
+
+def test_missing_java_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(StackError, match="apt-get install -y openjdk-17"):
+        jars.require_java()
+
+
+def test_missing_maven_says_how_to_install_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(StackError, match="apt-get install -y maven"):
+        jars.resolve("kafka", tmp_path)
+
+
+def test_a_half_written_kafka_dir_is_named_with_the_fix(tmp_path: Path) -> None:
+    k = Kafka(settings(tmp_path))
+    k.data.mkdir(parents=True)
+    (k.data / "junk").write_text("x")
+    with pytest.raises(StackError, match="half-written Kafka log dir") as e:
+        k._format("java", tmp_path)
+    assert "gxctl stack down --purge" in str(e.value)
+
+
+def test_an_unknown_component_is_refused() -> None:
+    with pytest.raises(StackError, match="unknown component"):
+        Stack(StackSettings())._select(["zookeeper"])
+
+
+@pytest.mark.parametrize(("wal", "slots", "want"), [
+    ("replica", 10, "wal_level=replica"),
+    ("logical", 2, "max_replication_slots=2"),
+    ("logical", 10, None),
+])
+def test_an_external_postgres_is_checked_for_logical_replication(wal: str, slots: int, want: str | None) -> None:
+    problem = external_problem(wal, slots)
+    if want is None:
+        assert problem is None
+    else:
+        assert problem is not None and want in problem[0] and "ALTER SYSTEM" in problem[1]
+
+
+def test_env_points_at_the_configured_ports(tmp_path: Path) -> None:
+    env = Stack(settings(tmp_path, kafka_port=1234, connect_port=4321)).env()
+    assert env["GX_KAFKA_BOOTSTRAP"] == "127.0.0.1:1234"
+    assert env["GX_CONNECT_URL"] == "http://127.0.0.1:4321"
+    assert "GX_PG_DSN" not in env  # no cluster initialised in this state dir yet
+    assert os.path.isabs(env["GX_STATE_DIR"])
