@@ -93,9 +93,10 @@ def test_every_dependency_has_a_healthcheck(project: dict) -> None:
 
 
 def test_workers_read_the_same_environment_as_the_local_stack(project: dict) -> None:
-    from stack.manager import Stack
+    from gxcommon.settings import ConnectionSettings
 
-    local_names = set(Stack().env()) - {"GX_STATE_DIR"}
+    # The names every process reads (the same ones `gxctl stack env` prints).
+    local_names = {f"GX_{name.upper()}" for name in ConnectionSettings.model_fields}
     services = project["services"]
     pg_env = services["postgres"]["environment"]
     for name, svc in services.items():
