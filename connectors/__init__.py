@@ -1,1 +1,4 @@
-"""Filled in by its issue; see README.md (Status)."""
+"""The Debezium outbox connector: commented YAML, rendering to Kafka Connect JSON, apply and status.
+
+Imports nothing of this project but ``schemas``; callers pass connection facts in.
+"""

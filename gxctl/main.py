@@ -5,7 +5,12 @@ from __future__ import annotations
 import click
 
 from gxctl.check_cmd import check
+from gxctl.commands_cmd import commands
+from gxctl.connectors_cmd import connectors
+from gxctl.db_cmd import db
+from gxctl.schemas_cmd import schemas
 from gxctl.stack_cmd import stack
+from gxctl.topics_cmd import topics
 
 
 @click.group()
@@ -13,8 +18,8 @@ def cli() -> None:
     """GX Pipeline: outbox -> Kafka -> Fabric -> read models."""
 
 
-cli.add_command(stack)
-cli.add_command(check)
+for group in (stack, check, db, topics, connectors, schemas, commands):
+    cli.add_command(group)
 
 if __name__ == "__main__":
     cli()

@@ -3,4 +3,4 @@
 # if they started it). Under GX_REQUIRE_STACK=1 (CI) an integration test that skips fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-.venv/bin/python -m pytest -q -ra tests "$@"
+.venv/bin/python -m pytest -q -ra "$@"

@@ -71,7 +71,8 @@ def test_an_external_postgres_is_checked_for_logical_replication(wal: str, slots
         assert problem is not None and want in problem[0] and "ALTER SYSTEM" in problem[1]
 
 
-def test_env_points_at_the_configured_ports(tmp_path: Path) -> None:
+def test_env_points_at_the_configured_ports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GX_PG_DSN", raising=False)
     env = Stack(settings(tmp_path, kafka_port=1234, connect_port=4321)).env()
     assert env["GX_KAFKA_BOOTSTRAP"] == "127.0.0.1:1234"
     assert env["GX_CONNECT_URL"] == "http://127.0.0.1:4321"

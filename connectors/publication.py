@@ -1,0 +1,33 @@
+"""The Postgres side of the outbox connector: its publication, inserts only."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+
+def ensure_publication(dsn: str, name: str, table: str = "OutboxCommand") -> bool:
+    """Create ``name`` as ``FOR TABLE "<table>" WITH (publish = 'insert')`` if absent.
+
+    If it exists with other tables or operations it is corrected. Returns True if it changed.
+    """
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT pubinsert, pubupdate, pubdelete, pubtruncate FROM pg_publication WHERE pubname = %s",
+                           (name,)).fetchone()
+        tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_publication_tables WHERE pubname = %s",
+                                             (name,)).fetchall()]
+        if row == (True, False, False, False) and tables == [table]:
+            return False
+        if row is not None:
+            conn.execute(sql.SQL("DROP PUBLICATION {}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE PUBLICATION {} FOR TABLE {} WITH (publish = 'insert')").format(
+            sql.Identifier(name), sql.Identifier(table)))
+        return True
+
+
+def drop_slot(dsn: str, slot: str) -> bool:
+    """Drop a replication slot once inactive (after its connector is deleted). True if dropped."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+                            " WHERE slot_name = %s AND NOT active", (slot,)).fetchall()
+        return bool(rows)

@@ -1,0 +1,126 @@
+"""The pipeline's topics, created explicitly with their partitions and configs (no auto-creation).
+
+| topic | partitions | retention | why |
+|---|---|---|---|
+| gx.commands | 6 | 7 days | keyed by aggregate; 6 partitions let up to 6 submitters share the load |
+| gx.command-results | 6 | 7 days | keyed like the commands; stream consumers read it |
+| gx.commands.dlq | 1 | 30 days | for operators; low volume |
+| gx.fabric.events | 6 | forever | projections rebuild from offset 0, so no event may expire |
+| gx.projections.dlq | 1 | 30 days | for operators |
+
+Partition counts are never changed on an existing topic: adding partitions moves keys to other
+partitions and breaks per-key order, so a mismatch is reported, not "fixed".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gxcommon.errors import GxError
+
+DAY_MS = 24 * 3600 * 1000
+
+
+class TopicSettings(BaseSettings):
+    """Topic names (``GX_TOPIC_*``) and partition counts."""
+
+    model_config = SettingsConfigDict(env_prefix="GX_TOPIC_", frozen=True, extra="ignore")
+
+    commands: str = "gx.commands"
+    command_results: str = "gx.command-results"
+    commands_dlq: str = "gx.commands.dlq"
+    fabric_events: str = "gx.fabric.events"
+    projections_dlq: str = "gx.projections.dlq"
+    partitions: int = 6
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+class TopicError(GxError):
+    """A topic could not be created or differs from its spec in a way we must not fix. Names the topic."""
+
+    def __init__(self, topic: str, problem: str) -> None:
+        self.topic = topic
+        super().__init__(f"topic {topic}: {problem}")
+
+
+def specs(t: TopicSettings) -> list[TopicSpec]:
+    common = {"cleanup.policy": "delete", "min.insync.replicas": "1", "compression.type": "producer"}
+    return [
+        TopicSpec(t.commands, t.partitions, {**common, "retention.ms": str(7 * DAY_MS)}),
+        TopicSpec(t.command_results, t.partitions, {**common, "retention.ms": str(7 * DAY_MS)}),
+        TopicSpec(t.commands_dlq, 1, {**common, "retention.ms": str(30 * DAY_MS)}),
+        TopicSpec(t.fabric_events, t.partitions, {**common, "retention.ms": "-1", "retention.bytes": "-1"}),
+        TopicSpec(t.projections_dlq, 1, {**common, "retention.ms": str(30 * DAY_MS)}),
+    ]
+
+
+def apply(bootstrap: str, wanted: list[TopicSpec], timeout: float = 30) -> list[dict[str, Any]]:
+    """Create missing topics, set configs on existing ones; one row per topic with the action taken.
+
+    Raises TopicError if a topic exists with another partition count or cannot be created.
+    """
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    existing = admin.list_topics(timeout=timeout).topics
+    rows = []
+    to_create = [s for s in wanted if s.name not in existing]
+    if to_create:
+        futures = admin.create_topics([NewTopic(s.name, num_partitions=s.partitions, replication_factor=1,
+                                                config=s.config) for s in to_create], operation_timeout=timeout)
+        for name, fut in futures.items():
+            try:
+                fut.result(timeout)
+            except KafkaException as e:
+                if "TOPIC_ALREADY_EXISTS" not in str(e):
+                    raise TopicError(name, f"create failed: {e}") from e
+            rows.append({"topic": name, "action": "created"})
+    for s in wanted:
+        if s.name in existing:
+            have = len(existing[s.name].partitions)
+            if have != s.partitions:
+                raise TopicError(s.name, f"has {have} partitions, spec says {s.partitions}; partition counts are "
+                                 "never changed in place (it would break per-key order)")
+            res = ConfigResource(ConfigResource.Type.TOPIC, s.name, incremental_configs=[
+                ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in s.config.items()])
+            try:
+                admin.incremental_alter_configs([res])[res].result(timeout)
+            except KafkaException as e:
+                raise TopicError(s.name, f"setting configs failed: {e}") from e
+            rows.append({"topic": s.name, "action": "configs set"})
+    return rows
+
+
+def describe(bootstrap: str, names: list[str], timeout: float = 30) -> list[dict[str, Any]]:
+    """Partitions, configs we manage, and the end offsets of each named topic (missing ones flagged)."""
+    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    md = admin.list_topics(timeout=timeout).topics
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "gxctl-describe", "enable.auto.commit": False})
+    rows = []
+    try:
+        for name in names:
+            if name not in md:
+                rows.append({"topic": name, "exists": False})
+                continue
+            res = ConfigResource(ConfigResource.Type.TOPIC, name)
+            cfg = admin.describe_configs([res])[res].result(timeout)
+            marks = [consumer.get_watermark_offsets(TopicPartition(name, p), timeout=timeout)
+                    for p in sorted(md[name].partitions)]
+            rows.append({"topic": name, "exists": True, "partitions": len(md[name].partitions),
+                         "retention.ms": cfg["retention.ms"].value, "records": sum(hi - lo for lo, hi in marks)})
+    finally:
+        consumer.close()
+    return rows

@@ -1,0 +1,85 @@
+"""`gxctl connectors render|apply|status`."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from connectors import connect_api, render as r
+from connectors.errors import ConnectorError
+from connectors.publication import ensure_publication
+from gxcommon.dsn import pg_parts
+from gxcommon.settings import connection_settings
+from gxcommon.topics import TopicSettings
+from gxctl.output import emit, handle_errors, json_option
+
+
+def _rendered() -> dict:
+    s = connection_settings()
+    p = pg_parts(s.dsn())
+    topics = TopicSettings()
+    values = {f"pg.{k}": str(v) for k, v in p.items()} | {"topic.commands": topics.commands}
+    return r.render(r.load(), values)
+
+
+def _fail(e: ConnectorError) -> None:
+    click.echo(f"error: {e}", err=True)
+    sys.exit(1)
+
+
+@click.group("connectors")
+def connectors() -> None:
+    """The Debezium outbox connector."""
+
+
+@connectors.command("render")
+@click.option("--show-secrets", is_flag=True, help="Print the password instead of ****.")
+@handle_errors
+def render_cmd(show_secrets: bool) -> None:
+    """Print the connector's Kafka Connect JSON."""
+    try:
+        doc = _rendered()
+    except ConnectorError as e:
+        _fail(e)
+    click.echo(json.dumps(doc if show_secrets else r.masked(doc), indent=2))
+
+
+@connectors.command("apply")
+@click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for RUNNING.")
+@json_option
+@handle_errors
+def apply(timeout: float, as_json: bool) -> None:
+    """Create the publication, PUT the config, and wait until connector and task are RUNNING."""
+    s = connection_settings()
+    s.require("connect_url")
+    try:
+        doc = _rendered()
+        ensure_publication(s.dsn(), doc["config"]["publication.name"])
+        st = connect_api.apply(s.connect_url or "", doc["name"], doc["config"], timeout)
+    except ConnectorError as e:
+        _fail(e)
+    emit(st, as_json, lambda d: f"{d['name']}: connector {d['connector']['state']}, "
+         + ", ".join(f"task {t['id']} {t['state']}" for t in d["tasks"]))
+
+
+@connectors.command("status")
+@json_option
+@handle_errors
+def status(as_json: bool) -> None:
+    """Connector and task states; exit status 1 unless all RUNNING."""
+    s = connection_settings()
+    s.require("connect_url")
+    name = r.load()["name"]
+    try:
+        st = connect_api.status(s.connect_url or "", name)
+    except ConnectorError as e:
+        _fail(e)
+    if st is None:
+        emit({"name": name, "exists": False}, as_json, lambda d: f"{name}: not registered (gxctl connectors apply)")
+        sys.exit(1)
+    emit(st, as_json, lambda d: f"{d['name']}: connector {d['connector']['state']}, "
+         + ", ".join(f"task {t['id']} {t['state']}" for t in d["tasks"]))
+    ok = st["connector"]["state"] == "RUNNING" and all(t["state"] == "RUNNING" for t in st["tasks"])
+    sys.exit(0 if ok and st["tasks"] else 1)

@@ -1,0 +1,36 @@
+"""`gxctl topics apply|describe`."""
+
+from __future__ import annotations
+
+import click
+
+from gxcommon import topics as t
+from gxcommon.settings import connection_settings
+from gxctl.output import emit, handle_errors, json_option, rows_table
+
+
+@click.group("topics")
+def topics() -> None:
+    """The pipeline's Kafka topics."""
+
+
+@topics.command("apply")
+@json_option
+@handle_errors
+def apply(as_json: bool) -> None:
+    """Create every topic with its partitions and configs (idempotent)."""
+    s = connection_settings()
+    s.require("kafka_bootstrap")
+    rows = t.apply(s.kafka_bootstrap or "", t.specs(t.TopicSettings()))
+    emit(rows, as_json, lambda r: rows_table(r, ["topic", "action"]))
+
+
+@topics.command("describe")
+@json_option
+@handle_errors
+def describe(as_json: bool) -> None:
+    """Partitions, retention and record counts of each topic."""
+    s = connection_settings()
+    s.require("kafka_bootstrap")
+    rows = t.describe(s.kafka_bootstrap or "", [spec.name for spec in t.specs(t.TopicSettings())])
+    emit(rows, as_json, lambda r: rows_table(r, ["topic", "exists", "partitions", "retention.ms", "records"]))

@@ -1,0 +1,38 @@
+"""Producing commands straight to the commands topic, for services without a database."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from confluent_kafka import Producer
+
+from schemas.envelopes import CommandEnvelope
+from schemas.routing import partition_key
+
+
+def command_producer(bootstrap: str, **extra: Any) -> Producer:
+    """An idempotent producer (acks=all, no reordering or duplicates on retry)."""
+    return Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
+                     "linger.ms": 5, "compression.type": "lz4", **extra})
+
+
+def produce(producer: Producer, topic: str, *, tenant_id: str, service: str, command_type: str, request_id: str,
+            payload: dict[str, Any], correlation_id: str | None = None, command_id: str | None = None,
+            on_delivery: Any = None) -> CommandEnvelope:
+    """Validate, key and send one command; returns the envelope sent (call ``producer.flush()`` to wait).
+
+    The record has the same key, value and headers as one written by the outbox connector.
+    There is no outbox row, so deduplication by requestId happens downstream (the chaincode).
+    Raises PayloadError naming the bad field.
+    """
+    env = CommandEnvelope(id=command_id or str(uuid.uuid4()), tenantId=tenant_id, service=service,
+                          commandType=command_type, requestId=request_id, payload=payload,
+                          key=partition_key(command_type, payload), createdAt=datetime.now(UTC),
+                          correlationId=correlation_id)
+    value = env.model_dump(mode="json")
+    producer.produce(topic, key=env.key.encode(), value=json.dumps(value, separators=(",", ":")).encode(),
+                     headers=env.headers(), on_delivery=on_delivery)
+    return env

@@ -1,0 +1,47 @@
+"""Envelopes on the pipeline's topics (see the topic contracts in README.md).
+
+``CommandEnvelope`` is the value on gx.commands, identical whether Debezium's outbox router or the
+SDK's direct produce wrote it. Its ``payload`` is kept as a plain JSON object here: the payload is
+validated against its command type separately (schemas.payloads), so a bad payload can be
+dead-lettered with the field named rather than failing the envelope as a whole.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from schemas.errors import PayloadError
+from schemas.payloads import Id
+
+# Kafka headers carried by every record on gx.commands (both paths alike).
+COMMAND_HEADERS = ("id", "commandType", "requestId", "tenantId", "service")
+
+
+class CommandEnvelope(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Id
+    tenantId: Id
+    service: Id
+    commandType: str
+    requestId: Id
+    payload: dict[str, Any]
+    key: str = Field(min_length=1)
+    createdAt: datetime
+    correlationId: str | None = None
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        return [(h, str(getattr(self, h)).encode()) for h in COMMAND_HEADERS]
+
+
+def parse_command(raw: bytes | str | dict[str, Any]) -> CommandEnvelope:
+    """A command envelope from a record value. Raises PayloadError naming the bad fields."""
+    try:
+        if isinstance(raw, dict):
+            return CommandEnvelope.model_validate(raw)
+        return CommandEnvelope.model_validate_json(raw)
+    except ValidationError as e:
+        raise PayloadError.from_validation("command envelope", e) from None

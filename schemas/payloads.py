@@ -1,0 +1,208 @@
+"""One strict pydantic model per command type's payload.
+
+Strict means: unknown fields, wrong JSON types (``"10"`` for an amount), non-positive amounts and
+empty or blank ids are refused, each error naming its field. Amounts are integers in the token's
+smallest unit (no floats on a ledger). A user's wallet has the user's id (``walletId == userId``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from schemas.command_types import CommandType
+from schemas.errors import PayloadError, UnknownCommandType
+
+# Ids are never stripped or rewritten: the database derives the partition key from the raw JSON, so
+# an id must be exactly what is stored. Whitespace and other odd characters are refused instead.
+Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=r"\S")]
+# int64 like the chaincode's balances, and exactly representable through Debezium's JSON expansion.
+Amount = Annotated[int, Field(gt=0, le=2**63 - 1)]
+Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class CreateUser(Payload):
+    userId: Id
+    email: Email
+    firstName: Text
+    lastName: Text
+    country: Country
+
+
+class TransferTokens(Payload):
+    fromWalletId: Id
+    toWalletId: Id
+    amount: Amount
+    memo: Annotated[str, StringConstraints(max_length=500)] = ""
+
+
+class BootstrapSystem(Payload):
+    pass
+
+
+class InitializeCountry(Payload):
+    countryCode: Country
+    countryName: Text
+
+
+class DistributeGenesis(Payload):
+    userId: Id
+    countryCode: Country
+    amount: Amount
+
+
+class FreezeWallet(Payload):
+    walletId: Id
+    reason: Text
+
+
+class UnfreezeWallet(Payload):
+    walletId: Id
+
+
+class ProposeOrganization(Payload):
+    orgId: Id
+    name: Text
+    proposerId: Id
+
+
+class EndorseMembership(Payload):
+    orgId: Id
+    userId: Id
+
+
+class ActivateOrganization(Payload):
+    orgId: Id
+
+
+class DefineAuthRule(Payload):
+    orgId: Id
+    requiredApprovals: Annotated[int, Field(gt=0, le=100)]
+
+
+class InitiateMultisigTx(Payload):
+    orgId: Id
+    multisigTxId: Id
+    initiatorId: Id
+    toWalletId: Id
+    amount: Amount
+
+
+class ApproveMultisigTx(Payload):
+    orgId: Id
+    multisigTxId: Id
+    approverId: Id
+
+
+class ExecuteMultisigTx(Payload):
+    orgId: Id
+    multisigTxId: Id
+
+
+class ApplyForLoan(Payload):
+    loanId: Id
+    borrowerId: Id
+    amount: Amount
+
+
+class ApproveLoan(Payload):
+    loanId: Id
+    approverId: Id
+
+
+class SubmitProposal(Payload):
+    proposalId: Id
+    proposerId: Id
+    title: Text
+    parameter: Id
+    value: Text
+
+
+class CastVote(Payload):
+    proposalId: Id
+    voterId: Id
+    vote: Literal["FOR", "AGAINST"]
+
+
+class ExecuteProposal(Payload):
+    proposalId: Id
+
+
+class UpdateSystemParameter(Payload):
+    parameter: Id
+    value: Text
+
+
+class PauseSystem(Payload):
+    reason: Text
+
+
+class ResumeSystem(Payload):
+    pass
+
+
+class AppointAdmin(Payload):
+    userId: Id
+
+
+class ActivateTreasury(Payload):
+    countryCode: Country
+
+
+class ApplyVelocityTax(Payload):
+    walletId: Id
+
+
+PAYLOADS: dict[CommandType, type[Payload]] = {
+    CommandType.CREATE_USER: CreateUser,
+    CommandType.TRANSFER_TOKENS: TransferTokens,
+    CommandType.BOOTSTRAP_SYSTEM: BootstrapSystem,
+    CommandType.INITIALIZE_COUNTRY: InitializeCountry,
+    CommandType.DISTRIBUTE_GENESIS: DistributeGenesis,
+    CommandType.FREEZE_WALLET: FreezeWallet,
+    CommandType.UNFREEZE_WALLET: UnfreezeWallet,
+    CommandType.PROPOSE_ORGANIZATION: ProposeOrganization,
+    CommandType.ENDORSE_MEMBERSHIP: EndorseMembership,
+    CommandType.ACTIVATE_ORGANIZATION: ActivateOrganization,
+    CommandType.DEFINE_AUTH_RULE: DefineAuthRule,
+    CommandType.INITIATE_MULTISIG_TX: InitiateMultisigTx,
+    CommandType.APPROVE_MULTISIG_TX: ApproveMultisigTx,
+    CommandType.EXECUTE_MULTISIG_TX: ExecuteMultisigTx,
+    CommandType.APPLY_FOR_LOAN: ApplyForLoan,
+    CommandType.APPROVE_LOAN: ApproveLoan,
+    CommandType.SUBMIT_PROPOSAL: SubmitProposal,
+    CommandType.CAST_VOTE: CastVote,
+    CommandType.EXECUTE_PROPOSAL: ExecuteProposal,
+    CommandType.UPDATE_SYSTEM_PARAMETER: UpdateSystemParameter,
+    CommandType.PAUSE_SYSTEM: PauseSystem,
+    CommandType.RESUME_SYSTEM: ResumeSystem,
+    CommandType.APPOINT_ADMIN: AppointAdmin,
+    CommandType.ACTIVATE_TREASURY: ActivateTreasury,
+    CommandType.APPLY_VELOCITY_TAX: ApplyVelocityTax,
+}
+
+
+def command_type(value: str) -> CommandType:
+    """The CommandType named ``value``; UnknownCommandType (field ``commandType``) otherwise."""
+    try:
+        return CommandType(value)
+    except ValueError:
+        raise UnknownCommandType("command", [("commandType", f"unknown command type {value!r}")]) from None
+
+
+def validate_payload(ctype: str, payload: Any) -> Payload:
+    """The payload parsed by its type's model. Raises PayloadError naming each bad field."""
+    model = PAYLOADS[command_type(ctype)]
+    if not isinstance(payload, dict):
+        raise PayloadError(f"{ctype} payload", [("payload", f"must be a JSON object, got {type(payload).__name__}")])
+    try:
+        return model.model_validate(payload)
+    except ValidationError as e:
+        raise PayloadError.from_validation(f"{ctype} payload", e) from None

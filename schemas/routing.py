@@ -1,0 +1,104 @@
+"""The command table, as data: each command type's partition key and its chaincode call.
+
+Partition key (the Kafka key, stored in "OutboxCommand"."partitionKey"): commands about the same
+aggregate must reach the submitter in insertion order, so each type is keyed by the id of the
+aggregate it changes:
+
+| aggregate | key field | command types |
+|---|---|---|
+| system | the constant ``system`` | BOOTSTRAP_SYSTEM, INITIALIZE_COUNTRY, UPDATE_SYSTEM_PARAMETER, PAUSE_SYSTEM, RESUME_SYSTEM, APPOINT_ADMIN, ACTIVATE_TREASURY |
+| user / wallet (a user's wallet has the user's id) | userId / walletId | CREATE_USER, DISTRIBUTE_GENESIS (the recipient), FREEZE_WALLET, UNFREEZE_WALLET, APPLY_VELOCITY_TAX |
+| sending wallet | fromWalletId | TRANSFER_TOKENS |
+| organization | orgId | PROPOSE_ORGANIZATION, ENDORSE_MEMBERSHIP, ACTIVATE_ORGANIZATION, DEFINE_AUTH_RULE, INITIATE/APPROVE/EXECUTE_MULTISIG_TX |
+| loan | loanId | APPLY_FOR_LOAN, APPROVE_LOAN |
+| proposal | proposalId | SUBMIT_PROPOSAL, CAST_VOTE, EXECUTE_PROPOSAL |
+
+Ordering across aggregates (e.g. BOOTSTRAP_SYSTEM before the first DISTRIBUTE_GENESIS) is not
+implied by keys: the chaincode enforces it and rejects out-of-order commands with a business
+error; a caller that needs it waits for the earlier command's result.
+
+Chaincode call: ``Contract:Function`` with positional string arguments. The command's requestId
+is always the first argument (the chaincode's idempotency key), then the payload fields in the
+order listed. Integers are passed in decimal. The Go chaincode implements the same table
+(chaincode/gxtv3).
+
+The SQL function ``gx_partition_key`` (schemas/sql/001_outbox.sql) derives the same key for rows
+inserted without one (the old system's INSERT); a test keeps the two in agreement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.command_types import CommandType as T
+from schemas.payloads import validate_payload
+
+SYSTEM_KEY = "system"
+
+
+@dataclass(frozen=True)
+class Route:
+    key_field: str | None  # None: the constant SYSTEM_KEY
+    contract: str
+    function: str
+    args: tuple[str, ...]
+
+
+def _r(key: str | None, contract: str, function: str, *args: str) -> Route:
+    return Route(key, contract, function, args)
+
+
+ADMIN, IDENTITY, TOKEN, ORG, LOAN, GOV, TAX = (
+    "AdminContract", "IdentityContract", "TokenomicsContract", "OrganizationContract",
+    "LoanPoolContract", "GovernanceContract", "TaxContract")
+
+ROUTES: Mapping[T, Route] = {
+    T.BOOTSTRAP_SYSTEM: _r(None, ADMIN, "BootstrapSystem"),
+    T.INITIALIZE_COUNTRY: _r(None, ADMIN, "InitializeCountry", "countryCode", "countryName"),
+    T.UPDATE_SYSTEM_PARAMETER: _r(None, ADMIN, "UpdateSystemParameter", "parameter", "value"),
+    T.PAUSE_SYSTEM: _r(None, ADMIN, "PauseSystem", "reason"),
+    T.RESUME_SYSTEM: _r(None, ADMIN, "ResumeSystem"),
+    T.APPOINT_ADMIN: _r(None, ADMIN, "AppointAdmin", "userId"),
+    T.ACTIVATE_TREASURY: _r(None, ADMIN, "ActivateTreasury", "countryCode"),
+    T.CREATE_USER: _r("userId", IDENTITY, "CreateUser", "userId", "email", "firstName", "lastName", "country"),
+    T.DISTRIBUTE_GENESIS: _r("userId", TOKEN, "DistributeGenesis", "userId", "countryCode", "amount"),
+    T.TRANSFER_TOKENS: _r("fromWalletId", TOKEN, "TransferTokens", "fromWalletId", "toWalletId", "amount", "memo"),
+    T.FREEZE_WALLET: _r("walletId", TOKEN, "FreezeWallet", "walletId", "reason"),
+    T.UNFREEZE_WALLET: _r("walletId", TOKEN, "UnfreezeWallet", "walletId"),
+    T.PROPOSE_ORGANIZATION: _r("orgId", ORG, "ProposeOrganization", "orgId", "name", "proposerId"),
+    T.ENDORSE_MEMBERSHIP: _r("orgId", ORG, "EndorseMembership", "orgId", "userId"),
+    T.ACTIVATE_ORGANIZATION: _r("orgId", ORG, "ActivateOrganization", "orgId"),
+    T.DEFINE_AUTH_RULE: _r("orgId", ORG, "DefineAuthRule", "orgId", "requiredApprovals"),
+    T.INITIATE_MULTISIG_TX: _r("orgId", ORG, "InitiateMultiSigTx", "orgId", "multisigTxId", "initiatorId", "toWalletId", "amount"),
+    T.APPROVE_MULTISIG_TX: _r("orgId", ORG, "ApproveMultiSigTx", "orgId", "multisigTxId", "approverId"),
+    T.EXECUTE_MULTISIG_TX: _r("orgId", ORG, "ExecuteMultiSigTx", "orgId", "multisigTxId"),
+    T.APPLY_FOR_LOAN: _r("loanId", LOAN, "ApplyForLoan", "loanId", "borrowerId", "amount"),
+    T.APPROVE_LOAN: _r("loanId", LOAN, "ApproveLoan", "loanId", "approverId"),
+    T.SUBMIT_PROPOSAL: _r("proposalId", GOV, "SubmitProposal", "proposalId", "proposerId", "title", "parameter", "value"),
+    T.CAST_VOTE: _r("proposalId", GOV, "CastVote", "proposalId", "voterId", "vote"),
+    T.EXECUTE_PROPOSAL: _r("proposalId", GOV, "ExecuteProposal", "proposalId"),
+    T.APPLY_VELOCITY_TAX: _r("walletId", TAX, "ApplyVelocityTax", "walletId"),
+}
+
+
+def partition_key(command_type: str, payload: Mapping[str, Any]) -> str:
+    """The Kafka key of a command. Raises PayloadError if the payload is invalid for its type."""
+    parsed = validate_payload(command_type, dict(payload))
+    route = ROUTES[T(command_type)]
+    return SYSTEM_KEY if route.key_field is None else str(getattr(parsed, route.key_field))
+
+
+def _arg(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
+def to_invocation(command_type: str, request_id: str, payload: Mapping[str, Any]) -> tuple[str, str, list[str]]:
+    """``(contract, function, args)`` for a command; args start with the requestId.
+
+    Pure. Raises PayloadError (or UnknownCommandType) naming the bad field.
+    """
+    parsed = validate_payload(command_type, dict(payload))
+    route = ROUTES[T(command_type)]
+    return route.contract, route.function, [request_id, *(_arg(getattr(parsed, f)) for f in route.args)]

@@ -1,0 +1,43 @@
+import pytest
+
+from connectors.errors import RenderError
+from connectors.render import load, masked, render
+
+VALUES = {"pg.host": "127.0.0.1", "pg.port": "55432", "pg.user": "gx", "pg.password": "a/b=c@d%e",
+          "pg.dbname": "gx", "topic.commands": "gx.commands"}
+
+
+def test_every_choice_is_explicit_in_the_yaml() -> None:
+    cfg = render(load(), VALUES)["config"]
+    assert cfg["plugin.name"] == "pgoutput"
+    assert cfg["publication.autocreate.mode"] == "disabled"  # created by apply: inserts only
+    assert cfg["table.include.list"] == "public.OutboxCommand"
+    assert cfg["skipped.operations"] == "u,d,t"
+    assert cfg["transforms.outbox.type"] == "io.debezium.transforms.outbox.EventRouter"
+    assert cfg["transforms.outbox.table.expand.json.payload"] == "true"
+    assert cfg["transforms.outbox.route.topic.replacement"] == "gx.commands"
+    assert int(cfg["heartbeat.interval.ms"]) > 0 and "gx_cdc_heartbeat" in cfg["heartbeat.action.query"]
+    assert int(cfg["poll.interval.ms"]) < 100  # the default 500 is slower than the poller it replaces
+    placement = cfg["transforms.outbox.table.fields.additional.placement"].split(",")
+    assert " " not in cfg["transforms.outbox.table.fields.additional.placement"]
+    for h in ("commandType", "requestId", "tenantId", "service"):
+        assert f"{h}:header:{h}" in placement
+    assert "partitionKey:envelope:key" in placement
+
+
+def test_the_password_is_passed_verbatim_and_masked_for_printing() -> None:
+    rendered = render(load(), VALUES)
+    assert rendered["config"]["database.password"] == "a/b=c@d%e"
+    assert masked(rendered)["config"]["database.password"] == "****"
+    assert "a/b=c@d%e" not in str(masked(rendered))
+
+
+def test_a_missing_value_is_named() -> None:
+    values = {k: v for k, v in VALUES.items() if k != "pg.password"}
+    with pytest.raises(RenderError, match=r"\$\{pg.password\} \(in database.password\)"):
+        render(load(), values)
+
+
+def test_no_secret_is_written_in_the_yaml() -> None:
+    doc = load()
+    assert doc["config"]["database.password"] == "${pg.password}"
