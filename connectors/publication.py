@@ -6,22 +6,25 @@ import psycopg
 from psycopg import sql
 
 
-def ensure_publication(dsn: str, name: str, table: str = "OutboxCommand") -> bool:
-    """Create ``name`` as ``FOR TABLE "<table>" WITH (publish = 'insert')`` if absent.
+CAPTURED = ("OutboxCommand", "gx_cdc_heartbeat")
 
-    If it exists with other tables or operations it is corrected. Returns True if it changed.
+
+def ensure_publication(dsn: str, name: str, tables: tuple[str, ...] = CAPTURED) -> bool:
+    """Create ``name`` as ``FOR TABLE <tables> WITH (publish = 'insert')`` if absent.
+
+    If it exists with other tables or operations it is recreated. Returns True if it changed.
     """
     with psycopg.connect(dsn, autocommit=True) as conn:
         row = conn.execute("SELECT pubinsert, pubupdate, pubdelete, pubtruncate FROM pg_publication WHERE pubname = %s",
                            (name,)).fetchone()
-        tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_publication_tables WHERE pubname = %s",
+        have = [r[0] for r in conn.execute("SELECT tablename FROM pg_publication_tables WHERE pubname = %s",
                                              (name,)).fetchall()]
-        if row == (True, False, False, False) and tables == [table]:
+        if row == (True, False, False, False) and sorted(have) == sorted(tables):
             return False
         if row is not None:
             conn.execute(sql.SQL("DROP PUBLICATION {}").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE PUBLICATION {} FOR TABLE {} WITH (publish = 'insert')").format(
-            sql.Identifier(name), sql.Identifier(table)))
+            sql.Identifier(name), sql.SQL(", ").join(sql.Identifier(t) for t in tables)))
         return True
 
 

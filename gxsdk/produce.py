@@ -14,9 +14,14 @@ from schemas.routing import partition_key
 
 
 def command_producer(bootstrap: str, **extra: Any) -> Producer:
-    """An idempotent producer (acks=all, no reordering or duplicates on retry)."""
+    """An idempotent producer (acks=all, no reordering or duplicates on retry).
+
+    Its partitioner is murmur2, the Java client's (and so Kafka Connect's): librdkafka's default
+    (crc32) would put the same key on another partition than the outbox path, and per-key order
+    between the two paths would be lost.
+    """
     return Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
-                     "linger.ms": 5, "compression.type": "lz4", **extra})
+                     "linger.ms": 5, "compression.type": "lz4", "partitioner": "murmur2_random", **extra})
 
 
 def produce(producer: Producer, topic: str, *, tenant_id: str, service: str, command_type: str, request_id: str,

@@ -82,6 +82,7 @@ END $$;
 CREATE TRIGGER "OutboxCommand_fill_key" BEFORE INSERT ON "OutboxCommand"
   FOR EACH ROW EXECUTE FUNCTION gx_outbox_fill_key();
 
--- Written by Debezium's heartbeat.action.query so the replication slot advances while the outbox
--- is idle (see connectors/outbox.yaml).
-CREATE TABLE gx_cdc_heartbeat (id INTEGER PRIMARY KEY, ts TIMESTAMPTZ NOT NULL);
+-- Written by Debezium's heartbeat.action.query and captured like the outbox (same publication), so
+-- the connector processes an event, commits its offset and lets the replication slot advance while
+-- the outbox is idle (see connectors/outbox.yaml). Old rows are deleted by the same query.
+CREATE TABLE gx_cdc_heartbeat (id BIGSERIAL PRIMARY KEY, ts TIMESTAMPTZ NOT NULL DEFAULT now());

@@ -36,3 +36,12 @@ def stack_env() -> Iterator[dict[str, str]]:
     yield env
     if not was_up and os.environ.get("GX_KEEP_STACK") != "1":
         gxctl("stack", "down", check=False)
+
+
+@pytest.fixture(scope="session")
+def pipeline(stack_env: dict[str, str]) -> dict[str, str]:
+    """The stack plus migrations, topics and the outbox connector, applied through the CLI."""
+    for args in (("db", "migrate"), ("topics", "apply"), ("connectors", "apply")):
+        proc = gxctl(*args, check=False)
+        assert proc.returncode == 0, f"gxctl {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return stack_env

@@ -11,7 +11,7 @@ def test_every_choice_is_explicit_in_the_yaml() -> None:
     cfg = render(load(), VALUES)["config"]
     assert cfg["plugin.name"] == "pgoutput"
     assert cfg["publication.autocreate.mode"] == "disabled"  # created by apply: inserts only
-    assert cfg["table.include.list"] == "public.OutboxCommand"
+    assert cfg["table.include.list"] == "public.OutboxCommand,public.gx_cdc_heartbeat"
     assert cfg["skipped.operations"] == "u,d,t"
     assert cfg["transforms.outbox.type"] == "io.debezium.transforms.outbox.EventRouter"
     assert cfg["transforms.outbox.table.expand.json.payload"] == "true"
