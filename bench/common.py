@@ -1,0 +1,88 @@
+"""Shared pieces of the benchmarks: percentiles, CPU sampling from /proc, printing and saving."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def pct(values: list[float], p: float) -> float | None:
+    """The p-th percentile (nearest rank) of ``values``, or None if empty."""
+    if not values:
+        return None
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, int(round(p / 100 * len(s) + 0.5)) - 1))]
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS
+    except OSError:
+        return 0.0
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds of ``root`` and its direct children (Postgres backends are children of the postmaster)."""
+    total = proc_cpu_seconds(root)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == root:
+                total += proc_cpu_seconds(int(entry))
+    return total
+
+
+class CpuMeter:
+    """CPU used by named processes between start() and stop(), as % of one core."""
+
+    def __init__(self, pids: dict[str, int], trees: tuple[str, ...] = ()) -> None:
+        self.pids, self.trees = pids, trees
+
+    def _read(self) -> dict[str, float]:
+        return {n: (tree_cpu_seconds(p) if n in self.trees else proc_cpu_seconds(p)) for n, p in self.pids.items()}
+
+    def start(self) -> None:
+        self.t0, self.c0 = time.monotonic(), self._read()
+
+    def stop(self) -> dict[str, float]:
+        dt = time.monotonic() - self.t0
+        c1 = self._read()
+        return {n: round(100 * (c1[n] - self.c0[n]) / dt, 1) for n in self.pids} | {"_seconds": dt,
+                                                                                    **{f"_{n}_cpu_s": c1[n] - self.c0[n] for n in self.pids}}
+
+
+def save(name: str, result: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    result = {"benchmark": name, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, **result}
+    path = RESULTS / f"{name}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return path
+
+
+def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    def fmt(v: Any) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return f"{v:.1f}"
+        return str(v)
+
+    widths = [max(len(c), *(len(fmt(r.get(c))) for r in rows)) for c in columns]
+    out = ["  ".join(c.rjust(w) for c, w in zip(columns, widths))]
+    out += ["  ".join(fmt(r.get(c)).rjust(w) for c, w in zip(columns, widths)) for r in rows]
+    return "\n".join(out)
