@@ -97,8 +97,8 @@ def test_inserts_made_while_connect_is_down_arrive_after_it_returns(pipeline: di
     assert while_down > 50 and not w.errors
     got = arrived(pipeline, tenant, w.ids)
     assert set(got) == set(w.ids), f"lost {len(set(w.ids) - set(got))} of {len(w.ids)}"
-    # A graceful stop commits Connect's source offsets (transactionally: exactly-once source is
-    # enabled), so nothing is sent twice either.
+    # A graceful stop flushes the producer and commits Connect's source offsets before the task
+    # ends, so nothing is sent twice either.
     assert len(got) == len(set(got))
 
 
@@ -114,4 +114,9 @@ def test_the_connector_survives_a_broker_restart_without_losing_an_insert(pipeli
     assert st["tasks"][0]["state"] == "RUNNING"
     got = arrived(pipeline, tenant, w.ids, 180)
     assert set(got) == set(w.ids), f"lost {len(set(w.ids) - set(got))} of {len(w.ids)}"
-    assert len(got) == len(set(got)), "duplicates after a broker restart"
+    # Capture is at-least-once (Connect's exactly-once source support is off, see stack/connect.py):
+    # a producer retry across the broker's restart may send a record twice. That is harmless
+    # downstream (the chaincode applies a requestId once); it must stay rare.
+    dups = len(got) - len(set(got))
+    print(f"broker restart: {len(w.ids)} inserts, {dups} duplicate deliveries")
+    assert dups <= len(w.ids) // 20
