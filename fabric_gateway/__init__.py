@@ -1,1 +1,24 @@
-"""Filled in by its issue; see README.md (Status)."""
+"""A Python client of the Fabric Gateway (grpc.aio + hyperledger-fabric-protos).
+
+A library: it imports nothing else of this project. Modelled on the official Go client
+(hyperledger/fabric-gateway pkg/client): identity and signer, proposal building, the Gateway's
+steps (evaluate, endorse, submit, commit_status) as separate calls so a caller can keep many
+transactions in flight, typed errors, and a pure ``classify``.
+"""
+
+from fabric_gateway.classify import Disposition, classify
+from fabric_gateway.client import Endorsed, Gateway, Status
+from fabric_gateway.errors import (
+    CommitError,
+    CommitStatusError,
+    EndorseError,
+    ErrorDetail,
+    EvaluateError,
+    GatewayError,
+    SubmitError,
+)
+from fabric_gateway.identity import Identity, Signer, load_identity, load_signer
+
+__all__ = ["Gateway", "Endorsed", "Status", "Identity", "Signer", "load_identity", "load_signer", "GatewayError",
+           "EvaluateError", "EndorseError", "SubmitError", "CommitStatusError", "CommitError", "ErrorDetail",
+           "classify", "Disposition"]

@@ -1,0 +1,62 @@
+"""Client identity (MSP id + X.509 certificate) and its ECDSA signer.
+
+Signatures are ECDSA P-256 over SHA-256, DER-encoded, with low-S normalisation: Fabric refuses a
+signature whose S is in the upper half of the curve order (malleability).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+from fabric_protos.msp import identities_pb2
+
+# Order of the P-256 group.
+P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+Signer = Callable[[bytes], bytes]
+"""Signs a message (the signer hashes it with SHA-256); returns a DER signature."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    msp_id: str
+    certificate: bytes  # PEM
+
+    def creator(self) -> bytes:
+        """The serialized identity Fabric puts in every header (msp.SerializedIdentity)."""
+        return identities_pb2.SerializedIdentity(mspid=self.msp_id, id_bytes=self.certificate).SerializeToString()
+
+
+def low_s(der: bytes) -> bytes:
+    """The same ECDSA signature with S in the lower half of the group order."""
+    r, s = decode_dss_signature(der)
+    if s > P256_N // 2:
+        s = P256_N - s
+    return encode_dss_signature(r, s)
+
+
+def ecdsa_signer(key: ec.EllipticCurvePrivateKey) -> Signer:
+    if not isinstance(key.curve, ec.SECP256R1):
+        raise ValueError(f"Fabric identities here use P-256, got {key.curve.name}")
+
+    def sign(message: bytes) -> bytes:
+        return low_s(key.sign(message, ec.ECDSA(hashes.SHA256())))
+
+    return sign
+
+
+def load_signer(path: Path) -> Signer:
+    """A signer from a PEM private key file (PKCS#8, as cryptogen writes). ValueError if not P-256."""
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{path}: not an EC private key")
+    return ecdsa_signer(key)
+
+
+def load_identity(msp_id: str, cert_path: Path) -> Identity:
+    return Identity(msp_id, cert_path.read_bytes())

@@ -1,0 +1,121 @@
+"""An in-process fake of the Fabric Gateway gRPC service, for unit tests and fault injection only.
+
+It checks what a real gateway checks of a client (signatures over proposals, envelopes and
+commit-status requests) and answers per chaincode function as scripted: a result, a chaincode
+rejection with ErrorDetails, a delay, an MVCC conflict at commit. It is never the proof that the
+client works against Fabric; that is the integration tests' job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import grpc
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from fabric_protos.common import common_pb2
+from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
+from fabric_protos.peer import (
+    chaincode_event_pb2,
+    chaincode_pb2,
+    proposal_pb2,
+    proposal_response_pb2,
+    transaction_pb2,
+)
+from google.protobuf import any_pb2
+from google.rpc import status_pb2
+
+
+@dataclass
+class Script:
+    result: bytes = b""
+    reject: str | None = None          # chaincode rejection message
+    delay: float = 0.0                 # seconds before answering Endorse
+    validation: str = "VALID"          # commit status
+
+
+@dataclass
+class FakeGateway(gateway_pb2_grpc.GatewayServicer):
+    public_key: ec.EllipticCurvePublicKey
+    scripts: dict[str, Script] = field(default_factory=dict)
+    block: int = 7
+    calls: list[tuple[str, list[bytes]]] = field(default_factory=list)
+    tx_functions: dict[str, str] = field(default_factory=dict)
+    events: list[tuple[int, chaincode_event_pb2.ChaincodeEvent]] = field(default_factory=list)
+
+    def _verify(self, message: bytes, signature: bytes) -> None:
+        self.public_key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+
+    @staticmethod
+    async def _abort(context: grpc.aio.ServicerContext, code: grpc.StatusCode, message: str,
+                     details: list[gateway_pb2.ErrorDetail]) -> None:
+        st = status_pb2.Status(code=code.value[0], message=message)
+        for d in details:
+            a = any_pb2.Any()
+            a.Pack(d)
+            st.details.append(a)
+        context.set_trailing_metadata((("grpc-status-details-bin", st.SerializeToString()),))
+        await context.abort(code, message)
+
+    def _function(self, signed: proposal_pb2.SignedProposal) -> tuple[str, list[bytes], str]:
+        self._verify(signed.proposal_bytes, signed.signature)
+        prop = proposal_pb2.Proposal.FromString(signed.proposal_bytes)
+        header = common_pb2.Header.FromString(prop.header)
+        ch = common_pb2.ChannelHeader.FromString(header.channel_header)
+        payload = proposal_pb2.ChaincodeProposalPayload.FromString(prop.payload)
+        spec = chaincode_pb2.ChaincodeInvocationSpec.FromString(payload.input)
+        args = list(spec.chaincode_spec.input.args)
+        return args[0].decode(), args[1:], ch.tx_id
+
+    async def Endorse(self, request, context):  # noqa: N802 (gRPC method name)
+        fn, args, txid = self._function(request.proposed_transaction)
+        assert txid == request.transaction_id
+        self.calls.append((fn, args))
+        script = self.scripts.get(fn, Script())
+        if script.delay:
+            await asyncio.sleep(script.delay)
+        if script.reject:
+            await self._abort(context, grpc.StatusCode.ABORTED, "failed to endorse transaction, see attached details",
+                              [gateway_pb2.ErrorDetail(address="peer0:7051", msp_id="Org1MSP",
+                                                       message=f"chaincode response 500, {script.reject}")])
+        self.tx_functions[txid] = fn
+        action = proposal_pb2.ChaincodeAction(response=proposal_response_pb2.Response(status=200, payload=script.result))
+        prp = proposal_response_pb2.ProposalResponsePayload(extension=action.SerializeToString())
+        cap = transaction_pb2.ChaincodeActionPayload(
+            action=transaction_pb2.ChaincodeEndorsedAction(proposal_response_payload=prp.SerializeToString()))
+        tx = transaction_pb2.Transaction(actions=[transaction_pb2.TransactionAction(payload=cap.SerializeToString())])
+        payload = common_pb2.Payload(data=tx.SerializeToString())
+        return gateway_pb2.EndorseResponse(prepared_transaction=common_pb2.Envelope(payload=payload.SerializeToString()))
+
+    async def Submit(self, request, context):  # noqa: N802
+        self._verify(request.prepared_transaction.payload, request.prepared_transaction.signature)
+        return gateway_pb2.SubmitResponse()
+
+    async def CommitStatus(self, request, context):  # noqa: N802
+        self._verify(request.request, request.signature)
+        req = gateway_pb2.CommitStatusRequest.FromString(request.request)
+        script = self.scripts.get(self.tx_functions.get(req.transaction_id, ""), Script())
+        return gateway_pb2.CommitStatusResponse(result=transaction_pb2.TxValidationCode.Value(script.validation),
+                                                block_number=self.block)
+
+    async def Evaluate(self, request, context):  # noqa: N802
+        fn, args, _ = self._function(request.proposed_transaction)
+        script = self.scripts.get(fn, Script())
+        if script.reject:
+            await self._abort(context, grpc.StatusCode.UNKNOWN, f"evaluate call to endorser returned error: "
+                              f"chaincode response 500, {script.reject}", [])
+        return gateway_pb2.EvaluateResponse(result=proposal_response_pb2.Response(status=200, payload=script.result))
+
+    async def ChaincodeEvents(self, request, context):  # noqa: N802
+        self._verify(request.request, request.signature)
+        req = gateway_pb2.ChaincodeEventsRequest.FromString(request.request)
+        start = req.start_position.specified.number if req.start_position.HasField("specified") else 0
+        skipping = bool(req.after_transaction_id)
+        for block, ev in self.events:
+            if block < start:
+                continue
+            if skipping:
+                skipping = ev.tx_id != req.after_transaction_id
+                continue
+            yield gateway_pb2.ChaincodeEventsResponse(block_number=block, events=[ev])

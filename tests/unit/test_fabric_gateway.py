@@ -1,0 +1,189 @@
+"""fabric_gateway against an in-process fake Gateway: signing, proposals, steps, errors, classify."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.x509.oid import NameOID
+from fabric_protos.common import common_pb2
+from fabric_protos.gateway import gateway_pb2_grpc
+from fabric_protos.peer import chaincode_event_pb2, chaincode_pb2, proposal_pb2
+
+from fabric_gateway import (
+    CommitError,
+    Disposition,
+    EndorseError,
+    EvaluateError,
+    Gateway,
+    Identity,
+    SubmitError,
+    classify,
+)
+from fabric_gateway.client import Timeouts
+from fabric_gateway.errors import CommitStatusError, ErrorDetail
+from fabric_gateway.identity import P256_N, ecdsa_signer
+from fabric_gateway.proposal import NONCE_LENGTH, new_proposal
+from tests.unit.fake_gateway import FakeGateway, Script
+
+
+@pytest.fixture(scope="module")
+def key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+@pytest.fixture(scope="module")
+def identity(key: ec.EllipticCurvePrivateKey) -> Identity:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "User1@org1.example.com")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    return Identity("Org1MSP", cert.public_bytes(serialization.Encoding.PEM))
+
+
+@pytest.fixture
+async def fake(key: ec.EllipticCurvePrivateKey) -> AsyncIterator[tuple[FakeGateway, str]]:
+    servicer = FakeGateway(key.public_key())
+    server = grpc.aio.server()
+    gateway_pb2_grpc.add_GatewayServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    yield servicer, f"127.0.0.1:{port}"
+    await server.stop(None)
+
+
+@pytest.fixture
+async def gateway(fake: tuple[FakeGateway, str], identity: Identity,
+                  key: ec.EllipticCurvePrivateKey) -> AsyncIterator[Gateway]:
+    async with grpc.aio.insecure_channel(fake[1]) as channel:
+        yield Gateway(channel, identity, ecdsa_signer(key), Timeouts(endorse=0.5, commit_status=2))
+
+
+def test_signatures_are_low_s_and_verify(key: ec.EllipticCurvePrivateKey) -> None:
+    sign = ecdsa_signer(key)
+    for i in range(200):
+        msg = f"message {i}".encode()
+        sig = sign(msg)
+        key.public_key().verify(sig, msg, ec.ECDSA(hashes.SHA256()))
+        assert decode_dss_signature(sig)[1] <= P256_N // 2
+
+
+def test_proposal_txid_is_the_hash_of_nonce_and_creator(identity: Identity) -> None:
+    nonce = bytes(range(NONCE_LENGTH))
+    p = new_proposal(identity, "gxchannel", "gxtv3", "AdminContract:BootstrapSystem", ["req-1"], nonce=nonce)
+    assert p.tx_id == hashlib.sha256(nonce + identity.creator()).hexdigest()
+    prop = proposal_pb2.Proposal.FromString(p.proposal_bytes)
+    header = common_pb2.Header.FromString(prop.header)
+    ch = common_pb2.ChannelHeader.FromString(header.channel_header)
+    sh = common_pb2.SignatureHeader.FromString(header.signature_header)
+    assert (ch.channel_id, ch.tx_id, ch.type) == ("gxchannel", p.tx_id, common_pb2.HeaderType.ENDORSER_TRANSACTION)
+    assert (sh.creator, sh.nonce) == (identity.creator(), nonce)
+    ext = proposal_pb2.ChaincodeHeaderExtension.FromString(ch.extension)
+    assert ext.chaincode_id.name == "gxtv3"
+    spec = chaincode_pb2.ChaincodeInvocationSpec.FromString(proposal_pb2.ChaincodeProposalPayload.FromString(prop.payload).input)
+    assert list(spec.chaincode_spec.input.args) == [b"AdminContract:BootstrapSystem", b"req-1"]
+
+
+def test_fresh_proposals_get_fresh_ids(identity: Identity) -> None:
+    ids = {new_proposal(identity, "c", "cc", "f", []).tx_id for _ in range(50)}
+    assert len(ids) == 50
+
+
+async def test_submit_and_wait_returns_the_result_and_the_block(fake: tuple[FakeGateway, str], gateway: Gateway) -> None:
+    servicer, _ = fake
+    servicer.scripts["TokenomicsContract:TransferTokens"] = Script(result=b'{"ok":true}')
+    result, status = await gateway.submit_and_wait("gxchannel", "gxtv3", "TokenomicsContract:TransferTokens",
+                                                   ["req-1", "a", "b", "25", ""])
+    assert result == b'{"ok":true}'
+    assert (status.code, status.block, status.successful) == ("VALID", 7, True)
+    assert servicer.calls == [("TokenomicsContract:TransferTokens", [b"req-1", b"a", b"b", b"25", b""])]
+
+
+async def test_steps_can_be_taken_separately_with_many_in_flight(fake: tuple[FakeGateway, str], gateway: Gateway) -> None:
+    import asyncio
+
+    endorsed = await asyncio.gather(*(gateway.endorse("gxchannel", "gxtv3", "F", [str(i)]) for i in range(20)))
+    await asyncio.gather(*(gateway.submit(tx) for tx in endorsed))
+    statuses = await asyncio.gather(*(gateway.commit_status(tx) for tx in endorsed))
+    assert {s.tx_id for s in statuses} == {tx.tx_id for tx in endorsed}
+    assert all(s.successful for s in statuses)
+
+
+async def test_a_chaincode_rejection_is_an_endorse_error_with_details_and_permanent(
+        fake: tuple[FakeGateway, str], gateway: Gateway) -> None:
+    fake[0].scripts["TokenomicsContract:DistributeGenesis"] = Script(
+        reject="failed to mint coins for SYSTEM_USER_GENESIS_POOL")
+    with pytest.raises(EndorseError) as e:
+        await gateway.endorse("gxchannel", "gxtv3", "TokenomicsContract:DistributeGenesis", ["r"])
+    err = e.value
+    assert err.code == grpc.StatusCode.ABORTED
+    assert err.details == (ErrorDetail("peer0:7051", "Org1MSP",
+                                       "chaincode response 500, failed to mint coins for SYSTEM_USER_GENESIS_POOL"),)
+    assert err.tx_id and err.tx_id in str(err)
+    assert classify(err) is Disposition.PERMANENT
+
+
+async def test_an_mvcc_conflict_is_a_commit_error_and_retryable(fake: tuple[FakeGateway, str], gateway: Gateway) -> None:
+    fake[0].scripts["F"] = Script(validation="MVCC_READ_CONFLICT")
+    with pytest.raises(CommitError) as e:
+        await gateway.submit_and_wait("gxchannel", "gxtv3", "F", [])
+    assert (e.value.validation_code, e.value.block) == ("MVCC_READ_CONFLICT", 7)
+    assert classify(e.value) is Disposition.RETRYABLE
+
+
+async def test_a_slow_endorsement_times_out_as_a_retryable_error(fake: tuple[FakeGateway, str], gateway: Gateway) -> None:
+    fake[0].scripts["Slow"] = Script(delay=2)
+    with pytest.raises(EndorseError) as e:
+        await gateway.endorse("gxchannel", "gxtv3", "Slow", [])
+    assert e.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert classify(e.value) is Disposition.RETRYABLE
+
+
+async def test_an_unreachable_gateway_is_unavailable_and_retryable(identity: Identity, key: ec.EllipticCurvePrivateKey) -> None:
+    async with grpc.aio.insecure_channel("127.0.0.1:1") as channel:
+        gw = Gateway(channel, identity, ecdsa_signer(key), Timeouts(endorse=2))
+        with pytest.raises(EndorseError) as e:
+            await gw.endorse("gxchannel", "gxtv3", "F", [])
+    assert e.value.code == grpc.StatusCode.UNAVAILABLE
+    assert classify(e.value) is Disposition.RETRYABLE
+
+
+async def test_evaluate_returns_the_payload_and_maps_errors(fake: tuple[FakeGateway, str], gateway: Gateway) -> None:
+    fake[0].scripts["Q"] = Script(result=b"42")
+    assert await gateway.evaluate("gxchannel", "gxtv3", "Q", ["x"]) == b"42"
+    fake[0].scripts["Bad"] = Script(reject="no such user")
+    with pytest.raises(EvaluateError) as e:
+        await gateway.evaluate("gxchannel", "gxtv3", "Bad", [])
+    assert e.value.code == grpc.StatusCode.UNKNOWN
+    assert classify(e.value) is Disposition.PERMANENT
+
+
+async def test_chaincode_events_resume_after_a_transaction(fake: tuple[FakeGateway, str], gateway: Gateway) -> None:
+    fake[0].events = [(b, chaincode_event_pb2.ChaincodeEvent(chaincode_id="gxtv3", tx_id=f"tx{b}", event_name="E",
+                                                               payload=f"{b}".encode())) for b in (3, 4, 5)]
+    got = [ev async for ev in gateway.chaincode_events("gxchannel", "gxtv3", start_block=3, after_tx_id="tx3")]
+    assert [(e.block, e.tx_id, e.payload) for e in got] == [(4, "tx4", b"4"), (5, "tx5", b"5")]
+
+
+@pytest.mark.parametrize(("err", "want"), [
+    (EndorseError("x", "t", grpc.StatusCode.UNAVAILABLE), Disposition.RETRYABLE),
+    (SubmitError("x", "t", grpc.StatusCode.DEADLINE_EXCEEDED), Disposition.RETRYABLE),
+    (EndorseError("too many requests", "t", grpc.StatusCode.RESOURCE_EXHAUSTED), Disposition.RETRYABLE),
+    (CommitError("t", "PHANTOM_READ_CONFLICT", 3), Disposition.RETRYABLE),
+    (CommitError("t", "ENDORSEMENT_POLICY_FAILURE", 3), Disposition.PERMANENT),
+    (CommitStatusError("x", "t", grpc.StatusCode.CANCELLED), Disposition.RETRYABLE),
+    (EndorseError("x", "t", grpc.StatusCode.ABORTED, (ErrorDetail("p", "m", "chaincode response 500, paused"),)),
+     Disposition.PERMANENT),
+    (EndorseError("x", "t", grpc.StatusCode.INVALID_ARGUMENT), Disposition.PERMANENT),
+    (ValueError("payload"), Disposition.PERMANENT),
+])
+def test_classify(err: BaseException, want: Disposition) -> None:
+    assert classify(err) is want
