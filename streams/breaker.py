@@ -1,0 +1,72 @@
+"""The circuit breaker in front of Fabric: a pure state machine with an injected clock.
+
+CLOSED: attempts flow; ``failure_threshold`` consecutive transient failures open it.
+OPEN: no attempts (the agent pauses its partitions instead of burning attempts); after
+``reset_timeout`` seconds it lets probes through (HALF_OPEN).
+HALF_OPEN: up to ``half_open_probes`` attempts at once; ``success_threshold`` successes close it,
+one transient failure opens it again.
+
+Only transient failures (Fabric unreachable, timeouts, conflicts) count. A chaincode rejection is
+Fabric answering: it counts as a success for the breaker, so business errors never trip it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class State(Enum):
+    CLOSED = 0
+    OPEN = 1
+    HALF_OPEN = 2
+
+
+@dataclass
+class CircuitBreaker:
+    failure_threshold: int = 5
+    reset_timeout: float = 60.0
+    success_threshold: int = 2
+    half_open_probes: int = 1
+
+    def __post_init__(self) -> None:
+        self.state = State.CLOSED
+        self._failures = 0
+        self._successes = 0
+        self._opened_at = 0.0
+        self._probes = 0
+
+    def allow(self, now: float) -> bool:
+        """May an attempt start now? (Reserves a probe slot when half-open.)"""
+        if self.state is State.OPEN and now - self._opened_at >= self.reset_timeout:
+            self.state, self._successes, self._probes = State.HALF_OPEN, 0, 0
+        if self.state is State.CLOSED:
+            return True
+        if self.state is State.HALF_OPEN and self._probes < self.half_open_probes:
+            self._probes += 1
+            return True
+        return False
+
+    def record_success(self, now: float) -> None:
+        if self.state is State.HALF_OPEN:
+            self._probes = max(0, self._probes - 1)
+            self._successes += 1
+            if self._successes >= self.success_threshold:
+                self.state, self._failures = State.CLOSED, 0
+        else:
+            self._failures = 0
+
+    def record_failure(self, now: float) -> None:
+        """A transient failure. Returns nothing; check ``state``."""
+        if self.state is State.HALF_OPEN:
+            self._open(now)
+            return
+        self._failures += 1
+        if self.state is State.CLOSED and self._failures >= self.failure_threshold:
+            self._open(now)
+
+    def _open(self, now: float) -> None:
+        self.state, self._opened_at, self._probes, self._successes = State.OPEN, now, 0, 0
+
+    def seconds_until_probe(self, now: float) -> float:
+        return max(0.0, self.reset_timeout - (now - self._opened_at)) if self.state is State.OPEN else 0.0

@@ -1,0 +1,60 @@
+from streams.breaker import CircuitBreaker, State
+from streams.outcome import ErrorCode, Kind, RetryPolicy, after_failure
+
+
+def test_opens_after_five_consecutive_transient_failures_and_recovers() -> None:
+    b = CircuitBreaker()
+    t = 0.0
+    for _ in range(4):
+        assert b.allow(t)
+        b.record_failure(t)
+    assert b.state is State.CLOSED
+    b.record_failure(t)
+    assert b.state is State.OPEN
+    assert not b.allow(t + 59.9)
+    assert b.seconds_until_probe(t + 30) == 30
+    assert b.allow(t + 60)  # half-open: one probe
+    assert b.state is State.HALF_OPEN
+    assert not b.allow(t + 60)  # only one probe at a time
+    b.record_success(t + 60.2)
+    assert b.state is State.HALF_OPEN
+    assert b.allow(t + 60.3)
+    b.record_success(t + 60.5)
+    assert b.state is State.CLOSED
+
+
+def test_a_failed_probe_opens_again() -> None:
+    b = CircuitBreaker(failure_threshold=1, reset_timeout=10)
+    b.record_failure(0)
+    assert b.allow(10)
+    b.record_failure(10)
+    assert b.state is State.OPEN and not b.allow(15) and b.allow(20)
+
+
+def test_successes_reset_the_consecutive_count() -> None:
+    b = CircuitBreaker()
+    for i in range(20):
+        b.record_failure(i)
+        b.record_failure(i)
+        b.record_success(i)  # e.g. a chaincode rejection: Fabric answered
+    assert b.state is State.CLOSED
+
+
+def test_outcomes() -> None:
+    p = RetryPolicy(max_attempts=5, base_delay=0.2, max_delay=10)
+    rejected = after_failure(retryable=False, chaincode_rejection=True, attempt=1, policy=p, rand=0.5)
+    assert rejected == after_failure(retryable=True, chaincode_rejection=True, attempt=1, policy=p, rand=0.5)
+    assert (rejected.kind, rejected.error_code, rejected.dead_letter) == (Kind.FAILED, ErrorCode.CHAINCODE_REJECTED, False)
+    retry = after_failure(retryable=True, chaincode_rejection=False, attempt=3, policy=p, rand=0.5)
+    assert retry.kind is Kind.RETRY and retry.delay == 0.5 * 0.8
+    last = after_failure(retryable=True, chaincode_rejection=False, attempt=5, policy=p, rand=0.5)
+    assert (last.kind, last.error_code, last.dead_letter) == (Kind.FAILED, ErrorCode.RETRIES_EXHAUSTED, True)
+    invalid = after_failure(retryable=False, chaincode_rejection=False, attempt=1, policy=p, rand=0.1,
+                            invalid_commit_code="ENDORSEMENT_POLICY_FAILURE")
+    assert (invalid.kind, invalid.error_code, invalid.dead_letter) == (Kind.FAILED, "ENDORSEMENT_POLICY_FAILURE", True)
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    p = RetryPolicy(base_delay=1, max_delay=8)
+    assert [p.delay(a, 0.999) // 1 for a in range(1, 7)] == [0, 1, 3, 7, 7, 7]
+    assert all(p.delay(a, 0.0) == 0 for a in range(1, 7))
