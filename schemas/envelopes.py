@@ -9,6 +9,7 @@ dead-lettered with the field named rather than failing the envelope as a whole.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -45,3 +46,52 @@ def parse_command(raw: bytes | str | dict[str, Any]) -> CommandEnvelope:
         return CommandEnvelope.model_validate_json(raw)
     except ValidationError as e:
         raise PayloadError.from_validation("command envelope", e) from None
+
+
+class ResultStatus(StrEnum):
+    """SUBMITTED is progress (sent to Fabric); the other three are final, one per command."""
+
+    SUBMITTED = "SUBMITTED"
+    CONFIRMED = "CONFIRMED"
+    FAILED = "FAILED"
+    REJECTED = "REJECTED"
+
+    @property
+    def final(self) -> bool:
+        return self is not ResultStatus.SUBMITTED
+
+
+class Timings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    receivedAt: datetime | None = None
+    submittedAt: datetime | None = None
+    committedAt: datetime | None = None
+    durationMs: float | None = None
+
+
+class CommandResult(BaseModel):
+    """The value on gx.command-results (key = the command's key)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    commandId: str
+    requestId: str
+    tenantId: str
+    key: str
+    status: ResultStatus
+    fabricTxId: str | None = None
+    commitBlock: int | None = None
+    validationCode: str | None = None
+    errorCode: str | None = None
+    error: str | None = None
+    attempts: int = 0
+    timings: Timings = Field(default_factory=Timings)
+
+
+def parse_result(raw: bytes | str) -> CommandResult:
+    """A result from a record value. Raises PayloadError naming the bad fields."""
+    try:
+        return CommandResult.model_validate_json(raw)
+    except ValidationError as e:
+        raise PayloadError.from_validation("command result", e) from None

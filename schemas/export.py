@@ -7,13 +7,13 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from schemas.envelopes import CommandEnvelope
+from schemas.envelopes import CommandEnvelope, CommandResult
 from schemas.payloads import PAYLOADS
 
 
 def all_models() -> dict[str, type[BaseModel]]:
     """File stem -> model, for every model this package publishes."""
-    models: dict[str, type[BaseModel]] = {"command-envelope": CommandEnvelope}
+    models: dict[str, type[BaseModel]] = {"command-envelope": CommandEnvelope, "command-result": CommandResult}
     for ctype, model in PAYLOADS.items():
         models[f"payload.{ctype.value}"] = model
     return models

@@ -1,0 +1,28 @@
+"""The Faust app every stream worker runs, configured from StreamSettings."""
+
+from __future__ import annotations
+
+import faust
+
+from streams.settings import StreamSettings
+
+
+def make_app(s: StreamSettings, worker: str) -> faust.App:
+    """A Faust app for one worker kind (its consumer group is ``<app_id>-<worker>``).
+
+    Topics are never declared by Faust: `gxctl topics apply` owns them (auto-creation is off),
+    and Faust's leader topic is disabled for the same reason.
+    """
+    return faust.App(
+        f"{s.app_id}-{worker}",
+        broker=f"kafka://{s.kafka_bootstrap}",
+        value_serializer="raw",
+        key_serializer="raw",
+        web_enabled=False,
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_every=500,
+        broker_commit_interval=1.0,
+        store="memory://",
+    )

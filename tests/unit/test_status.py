@@ -1,0 +1,31 @@
+from hypothesis import given
+from hypothesis import strategies as st
+
+from schemas.envelopes import ResultStatus
+from streams.status import FINAL, next_status
+
+statuses = st.sampled_from(list(ResultStatus))
+
+
+@given(st.lists(statuses, max_size=12))
+def test_any_sequence_of_results_ends_in_a_consistent_status(seq: list[ResultStatus]) -> None:
+    current = "PENDING"
+    first_final = None
+    for r in seq:
+        new = next_status(current, r)
+        if new is not None:
+            assert current not in FINAL  # a final status never changes
+            current = new
+        if r.final and first_final is None:
+            first_final = r
+    if first_final is not None:
+        # The row holds the first final result, whatever came before or after it.
+        assert current == ("FAILED" if first_final is ResultStatus.REJECTED else first_final.value)
+
+
+def test_submitted_after_confirmed_is_ignored() -> None:
+    assert next_status("CONFIRMED", ResultStatus.SUBMITTED) is None
+    assert next_status("SUBMITTED", ResultStatus.SUBMITTED) is None
+    assert next_status("PENDING", ResultStatus.SUBMITTED) == "SUBMITTED"
+    assert next_status("SUBMITTED", ResultStatus.CONFIRMED) == "CONFIRMED"
+    assert next_status("PENDING", ResultStatus.REJECTED) == "FAILED"
