@@ -33,6 +33,8 @@ class Script:
     reject: str | None = None          # chaincode rejection message
     delay: float = 0.0                 # seconds before answering Endorse
     validation: str = "VALID"          # commit status
+    fail_times: int = 0                # answer Endorse with fail_code this many times first
+    fail_code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE
 
 
 @dataclass
@@ -43,6 +45,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
     calls: list[tuple[str, list[bytes]]] = field(default_factory=list)
     tx_functions: dict[str, str] = field(default_factory=dict)
     events: list[tuple[int, chaincode_event_pb2.ChaincodeEvent]] = field(default_factory=list)
+    down: bool = False                 # every Endorse answers UNAVAILABLE, as with the peer stopped
 
     def _verify(self, message: bytes, signature: bytes) -> None:
         self.public_key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
@@ -72,7 +75,12 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
         fn, args, txid = self._function(request.proposed_transaction)
         assert txid == request.transaction_id
         self.calls.append((fn, args))
+        if self.down:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "failed to connect to all addresses")
         script = self.scripts.get(fn, Script())
+        if script.fail_times > 0:
+            script.fail_times -= 1
+            await context.abort(script.fail_code, "injected failure")
         if script.delay:
             await asyncio.sleep(script.delay)
         if script.reject:

@@ -1,0 +1,202 @@
+"""The submitter's core against the in-process fake Gateway (fault injection), with a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import grpc
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from fabric_protos.gateway import gateway_pb2_grpc
+
+from fabric_gateway import Gateway, Identity
+from fabric_gateway.client import Timeouts
+from fabric_gateway.identity import ecdsa_signer
+from schemas.envelopes import CommandEnvelope, CommandResult, ResultStatus
+from schemas.examples import example
+from schemas.routing import partition_key
+from streams.breaker import CircuitBreaker, State
+from streams.outcome import RetryPolicy
+from streams.submitter import PartitionSubmitter, Record
+from streams.window import SubmitWindow
+from tests.unit.fake_gateway import FakeGateway, Script
+
+
+@dataclass
+class MemorySink:
+    results: list[CommandResult] = field(default_factory=list)
+    dead: list[tuple[int, str, str]] = field(default_factory=list)
+
+    async def result(self, key: bytes, result: CommandResult) -> None:
+        self.results.append(result)
+
+    async def dead_letter(self, record: Record, reason: str, error_code: str, attempts: int) -> None:
+        self.dead.append((record.offset, error_code, reason))
+
+    def final(self) -> dict[str, CommandResult]:
+        return {r.requestId: r for r in self.results if r.status.final}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+async def env() -> AsyncIterator[tuple[FakeGateway, Gateway]]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    servicer = FakeGateway(key.public_key())
+    server = grpc.aio.server()
+    gateway_pb2_grpc.add_GatewayServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        yield servicer, Gateway(channel, Identity("Org1MSP", b"cert"), ecdsa_signer(key), Timeouts(endorse=2))
+    await server.stop(None)
+
+
+def command(ctype: str, n: object, rid: str, payload: dict | None = None) -> bytes:
+    payload = payload if payload is not None else example(ctype, n)
+    try:
+        key = partition_key(ctype, payload)
+    except Exception:
+        key = "bad"
+    return CommandEnvelope(id=f"id-{rid}", tenantId="t", service="s", commandType=ctype, requestId=rid,
+                           payload=payload, key=key, createdAt=datetime.now(UTC)).model_dump_json().encode()
+
+
+def submitter(gw: Gateway, sink: MemorySink, clock: Clock, **kw) -> PartitionSubmitter:
+    return PartitionSubmitter(gw, sink, "gxchannel", "gxtv3", SubmitWindow(kw.pop("capacity", 50)),
+                              clock=clock, sleep=clock.sleep, rand=lambda: 0.5, **kw)
+
+
+async def feed(sub: PartitionSubmitter, values: list[bytes], keys: list[bytes] | None = None) -> None:
+    for i, v in enumerate(values):
+        k = keys[i] if keys else json.loads(v).get("key", "").encode() if v.startswith(b"{") else b"x"
+        await sub.offer(Record("gx.commands", 0, i, k, v))
+    await asyncio.wait_for(sub.drain(), 30)
+
+
+async def test_valid_commands_are_confirmed_and_offsets_committed(env) -> None:
+    fake, gw = env
+    sink, clock = MemorySink(), Clock()
+    sub = submitter(gw, sink, clock)
+    await feed(sub, [command("CREATE_USER", i, f"r{i}") for i in range(10)])
+    final = sink.final()
+    assert len(final) == 10 and all(r.status is ResultStatus.CONFIRMED for r in final.values())
+    assert all(r.fabricTxId and r.commitBlock == 7 and r.attempts == 1 for r in final.values())
+    assert sum(r.status is ResultStatus.SUBMITTED for r in sink.results) == 10
+    assert sub.committable() == 10
+    assert all(fn == "IdentityContract:CreateUser" for fn, _ in fake.calls)
+    assert {args[0] for _, args in fake.calls} == {f"r{i}".encode() for i in range(10)}  # requestId first
+
+
+async def test_an_invalid_payload_is_rejected_and_dead_lettered_without_an_attempt(env) -> None:
+    fake, gw = env
+    sink, clock = MemorySink(), Clock()
+    sub = submitter(gw, sink, clock)
+    bad = command("TRANSFER_TOKENS", 1, "bad", {"fromWalletId": "a", "toWalletId": "b", "amount": 0})
+    await feed(sub, [bad, b"not json at all", command("MINT", 1, "m", {})], keys=[b"a", b"x", b"y"])
+    assert fake.calls == []
+    codes = [(r.status, r.errorCode) for r in sink.results]
+    assert codes == [(ResultStatus.REJECTED, "INVALID_PAYLOAD"), (ResultStatus.REJECTED, "INVALID_ENVELOPE"),
+                     (ResultStatus.REJECTED, "UNKNOWN_COMMAND_TYPE")]
+    assert [d[:2] for d in sink.dead] == [(0, "INVALID_PAYLOAD"), (1, "INVALID_ENVELOPE"), (2, "UNKNOWN_COMMAND_TYPE")]
+    assert "amount: Input should be greater than 0" in sink.dead[0][2]
+    assert sub.committable() == 3
+
+
+async def test_a_chaincode_rejection_fails_at_once_and_leaves_the_breaker_closed(env) -> None:
+    fake, gw = env
+    fake.scripts["TokenomicsContract:DistributeGenesis"] = Script(reject="failed to mint coins for SYSTEM_USER_GENESIS_POOL")
+    sink, clock = MemorySink(), Clock()
+    sub = submitter(gw, sink, clock)
+    await feed(sub, [command("DISTRIBUTE_GENESIS", i, f"g{i}") for i in range(8)])
+    final = sink.final()
+    assert all(r.status is ResultStatus.FAILED and r.errorCode == "CHAINCODE_REJECTED" and r.attempts == 1
+               for r in final.values())
+    assert "SYSTEM_USER_GENESIS_POOL" in final["g0"].error
+    assert sink.dead == [] and sub.breaker.state is State.CLOSED
+    assert len(fake.calls) == 8
+
+
+async def test_transient_errors_are_retried_then_confirmed(env) -> None:
+    fake, gw = env
+    fake.scripts["IdentityContract:CreateUser"] = Script(fail_times=3, fail_code=grpc.StatusCode.DEADLINE_EXCEEDED)
+    sink, clock = MemorySink(), Clock()
+    sub = submitter(gw, sink, clock, capacity=1)
+    await feed(sub, [command("CREATE_USER", 1, "r1")])
+    r = sink.final()["r1"]
+    assert (r.status, r.attempts) == (ResultStatus.CONFIRMED, 4)
+    assert clock.now > 0  # it backed off between attempts
+
+
+async def test_retries_end_in_failed_and_a_dead_letter(env) -> None:
+    fake, gw = env
+    fake.scripts["F"] = Script()
+    fake.scripts["IdentityContract:CreateUser"] = Script(validation="MVCC_READ_CONFLICT")
+    sink, clock = MemorySink(), Clock()
+    sub = submitter(gw, sink, clock, capacity=1, breaker=CircuitBreaker(failure_threshold=100),
+                    policy=RetryPolicy(max_attempts=3))
+    await feed(sub, [command("CREATE_USER", 1, "r1")])
+    r = sink.final()["r1"]
+    assert (r.status, r.errorCode, r.attempts, r.validationCode) == (ResultStatus.FAILED, "RETRIES_EXHAUSTED", 3,
+                                                                     "MVCC_READ_CONFLICT")
+    assert [d[1] for d in sink.dead] == ["RETRIES_EXHAUSTED"]
+
+
+async def test_an_outage_opens_the_breaker_and_fails_nothing(env) -> None:
+    fake, gw = env
+    fake.down = True
+    sink, clock = MemorySink(), Clock()
+    sub = submitter(gw, sink, clock, capacity=5)
+    task = asyncio.create_task(feed(sub, [command("CREATE_USER", i, f"r{i}") for i in range(5)]))
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        if sub.paused:
+            break
+    assert sub.paused and sub.breaker.state is State.OPEN
+    calls_when_open = len(fake.calls)
+    assert calls_when_open <= 5 + 4  # in-flight attempts when it opened, nothing burnt after
+    fake.down = False  # the peer is back
+    await asyncio.wait_for(task, 30)
+    final = sink.final()
+    assert len(final) == 5 and all(r.status is ResultStatus.CONFIRMED for r in final.values())
+    assert sub.breaker.state is State.CLOSED and sink.dead == []
+
+
+async def test_per_key_order_is_kept_while_other_keys_overlap(env) -> None:
+    fake, gw = env
+    sink, clock = MemorySink(), Clock()
+    sub = submitter(gw, sink, clock, capacity=20)
+    values = []
+    for i in range(12):
+        p = example("TRANSFER_TOKENS", f"w{i % 3}")
+        p["memo"] = f"seq-{i}"
+        values.append(command("TRANSFER_TOKENS", 0, f"t{i}", p))
+    await feed(sub, values)
+    for w in range(3):
+        memos = [args[4].decode() for fn, args in fake.calls if args[1] == f"USR-w{w}".encode()]
+        assert memos == [f"seq-{i}" for i in range(12) if i % 3 == w]
+
+
+async def test_a_parked_key_fails_later_commands_when_configured(env) -> None:
+    fake, gw = env
+    fake.scripts["TokenomicsContract:FreezeWallet"] = Script(reject="wallet not found")
+    sink, clock = MemorySink(), Clock()
+    sub = submitter(gw, sink, clock, capacity=1, park_failed_keys=True)
+    await feed(sub, [command("FREEZE_WALLET", 1, "f1"), command("UNFREEZE_WALLET", 1, "u1")])
+    final = sink.final()
+    assert final["f1"].errorCode == "CHAINCODE_REJECTED"
+    assert final["u1"].errorCode == "KEY_PARKED" and [d[1] for d in sink.dead] == ["KEY_PARKED"]
