@@ -8,6 +8,7 @@ from gxctl.check_cmd import check
 from gxctl.commands_cmd import commands
 from gxctl.connectors_cmd import connectors
 from gxctl.db_cmd import db
+from gxctl.dlq_cmd import dlq
 from gxctl.run_cmd import run_cmd
 from gxctl.schemas_cmd import schemas
 from gxctl.stack_cmd import stack
@@ -19,7 +20,7 @@ def cli() -> None:
     """GX Pipeline: outbox -> Kafka -> Fabric -> read models."""
 
 
-for group in (stack, check, db, topics, connectors, schemas, commands, run_cmd):
+for group in (stack, check, db, topics, connectors, schemas, commands, run_cmd, dlq):
     cli.add_command(group)
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from prometheus_client import Counter
 from psycopg_pool import AsyncConnectionPool
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
+from gxcommon.dlq import dead_letter_headers
 from schemas.envelopes import CommandResult, parse_result
 from schemas.errors import PayloadError
 from streams.status import update_params
@@ -68,9 +69,8 @@ def install(app: faust.App, results_topic: str, dlq_topic: str, dsn: str) -> Any
                 result = parse_result(msg.value)
             except PayloadError as e:
                 RESULTS_INVALID.inc()
-                await dlq.send(key=msg.key, value=msg.value, headers={
-                    "reason": str(e).encode(), "errorCode": b"INVALID_RESULT", "sourceTopic": msg.topic.encode(),
-                    "sourcePartition": str(msg.partition).encode(), "sourceOffset": str(msg.offset).encode()})
+                await dlq.send(key=msg.key, value=msg.value, headers=dead_letter_headers(
+                    str(e), "INVALID_RESULT", msg.topic, msg.partition, msg.offset, 0))
                 continue
             if await apply_result(pool, result):
                 RESULTS_WRITTEN.labels(result.status.value).inc()

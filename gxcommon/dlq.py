@@ -1,0 +1,110 @@
+"""Dead-letter topics for operators: list, show and replay records.
+
+A dead letter keeps the original key and value; its headers say why (reason, errorCode) and where
+it came from (sourceTopic, sourcePartition, sourceOffset, attempts, time). Replay sends the
+original key and value back to the source topic (with a ``replayOf`` header naming the dead
+letter), e.g. after a fix in the chaincode or a corrected payload.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from gxcommon.errors import GxError
+
+
+class DlqError(GxError):
+    """A dead letter could not be found or replayed; names topic and offset."""
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, str]
+    timestamp_ms: int
+
+    def summary(self) -> dict[str, Any]:
+        return {"partition": self.partition, "offset": self.offset, "key": (self.key or b"").decode("utf-8", "replace"),
+                "errorCode": self.headers.get("errorCode", ""), "reason": self.headers.get("reason", "")[:120],
+                "source": f"{self.headers.get('sourceTopic', '?')}[{self.headers.get('sourcePartition', '?')}]"
+                          f"@{self.headers.get('sourceOffset', '?')}"}
+
+
+def dead_letter_headers(reason: str, error_code: str, topic: str, partition: int, offset: int,
+                        attempts: int) -> dict[str, bytes]:
+    """The headers every dead letter carries (both dead-letter topics, every writer)."""
+    from datetime import UTC, datetime
+
+    return {"reason": reason.encode(), "errorCode": error_code.encode(), "sourceTopic": topic.encode(),
+            "sourcePartition": str(partition).encode(), "sourceOffset": str(offset).encode(),
+            "attempts": str(attempts).encode(), "time": datetime.now(UTC).isoformat().encode()}
+
+
+def _consumer(bootstrap: str) -> Consumer:
+    return Consumer({"bootstrap.servers": bootstrap, "group.id": f"gxctl-dlq-{uuid.uuid4()}",
+                     "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+
+
+def _to_letter(m: Any) -> DeadLetter:
+    return DeadLetter(m.partition(), m.offset(), m.key(), m.value(),
+                      {k: (v or b"").decode("utf-8", "replace") for k, v in (m.headers() or [])}, m.timestamp()[1])
+
+
+def read(bootstrap: str, topic: str, limit: int = 100, timeout: float = 10) -> list[DeadLetter]:
+    """Up to ``limit`` dead letters from the start of ``topic`` (all partitions)."""
+    c = _consumer(bootstrap)
+    try:
+        md = c.list_topics(topic, timeout=timeout).topics.get(topic)
+        if md is None or md.error is not None:
+            raise DlqError(f"topic {topic} does not exist (gxctl topics apply)")
+        ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout) for p in md.partitions}
+        want = {p: hi for p, (lo, hi) in ends.items() if hi > lo}
+        c.assign([TopicPartition(topic, p, ends[p][0]) for p in want])
+        out: list[DeadLetter] = []
+        done: set[int] = set()
+        while len(done) < len(want) and len(out) < limit:
+            m = c.poll(timeout)
+            if m is None:
+                break
+            if m.error():
+                continue
+            out.append(_to_letter(m))
+            if m.offset() + 1 >= want[m.partition()]:
+                done.add(m.partition())
+        return sorted(out, key=lambda d: (d.timestamp_ms, d.partition, d.offset))[:limit]
+    finally:
+        c.close()
+
+
+def get(bootstrap: str, topic: str, partition: int, offset: int, timeout: float = 10) -> DeadLetter:
+    c = _consumer(bootstrap)
+    try:
+        c.assign([TopicPartition(topic, partition, offset)])
+        m = c.poll(timeout)
+        if m is None or m.error() or m.offset() != offset:
+            raise DlqError(f"no dead letter at {topic}[{partition}]@{offset}")
+        return _to_letter(m)
+    finally:
+        c.close()
+
+
+def replay(bootstrap: str, dlq_topic: str, letter: DeadLetter, target: str | None = None) -> str:
+    """Send the original record back to its source topic (or ``target``); returns the topic written."""
+    topic = target or letter.headers.get("sourceTopic")
+    if not topic:
+        raise DlqError(f"dead letter {dlq_topic}[{letter.partition}]@{letter.offset} names no source topic; pass a target")
+    p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "partitioner": "murmur2_random"})
+    headers = [(k, v.encode()) for k, v in letter.headers.items()
+               if k in ("id", "commandType", "requestId", "tenantId", "service")]
+    headers.append(("replayOf", f"{dlq_topic}[{letter.partition}]@{letter.offset}".encode()))
+    p.produce(topic, key=letter.key, value=letter.value, headers=headers)
+    if p.flush(30) != 0:
+        raise DlqError(f"replay to {topic} was not acknowledged")
+    return topic
