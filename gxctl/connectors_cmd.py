@@ -24,6 +24,11 @@ def _rendered() -> dict:
     return r.render(r.load(), values)
 
 
+def _state_line(d: dict) -> str:
+    return f"{d['name']}: connector {d['connector']['state']}, " + ", ".join(
+        f"task {t['id']} {t['state']}" for t in d["tasks"])
+
+
 def _fail(e: ConnectorError) -> None:
     click.echo(f"error: {e}", err=True)
     sys.exit(1)
@@ -60,8 +65,7 @@ def apply(timeout: float, as_json: bool) -> None:
         st = connect_api.apply(s.connect_url or "", doc["name"], doc["config"], timeout)
     except ConnectorError as e:
         _fail(e)
-    emit(st, as_json, lambda d: f"{d['name']}: connector {d['connector']['state']}, "
-         + ", ".join(f"task {t['id']} {t['state']}" for t in d["tasks"]))
+    emit(st, as_json, _state_line)
 
 
 @connectors.command("status")
@@ -79,7 +83,6 @@ def status(as_json: bool) -> None:
     if st is None:
         emit({"name": name, "exists": False}, as_json, lambda d: f"{name}: not registered (gxctl connectors apply)")
         sys.exit(1)
-    emit(st, as_json, lambda d: f"{d['name']}: connector {d['connector']['state']}, "
-         + ", ".join(f"task {t['id']} {t['state']}" for t in d["tasks"]))
+    emit(st, as_json, _state_line)
     ok = st["connector"]["state"] == "RUNNING" and all(t["state"] == "RUNNING" for t in st["tasks"])
     sys.exit(0 if ok and st["tasks"] else 1)
