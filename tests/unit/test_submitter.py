@@ -156,20 +156,30 @@ async def test_retries_end_in_failed_and_a_dead_letter(env) -> None:
     assert [d[1] for d in sink.dead] == ["RETRIES_EXHAUSTED"]
 
 
-async def test_an_outage_opens_the_breaker_and_fails_nothing(env) -> None:
+async def test_an_outage_opens_the_breaker_burns_nothing_while_open_and_fails_nothing(env) -> None:
     fake, gw = env
     fake.down = True
-    sink, clock = MemorySink(), Clock()
-    sub = submitter(gw, sink, clock, capacity=5)
+    clock = Clock()
+
+    async def tick(_: float) -> None:  # time stands still unless the test moves it
+        await asyncio.sleep(0.001)
+
+    sink = MemorySink()
+    sub = PartitionSubmitter(gw, sink, "gxchannel", "gxtv3", SubmitWindow(5), clock=clock, sleep=tick,
+                             rand=lambda: 0.5)
     task = asyncio.create_task(feed(sub, [command("CREATE_USER", i, f"r{i}") for i in range(5)]))
-    for _ in range(200):
+    for _ in range(500):
         await asyncio.sleep(0.01)
         if sub.paused:
             break
     assert sub.paused and sub.breaker.state is State.OPEN
+    await asyncio.sleep(0.1)
     calls_when_open = len(fake.calls)
-    assert calls_when_open <= 5 + 4  # in-flight attempts when it opened, nothing burnt after
-    fake.down = False  # the peer is back
+    await asyncio.sleep(0.3)
+    assert len(fake.calls) == calls_when_open, "attempts were made while the breaker was open"
+    assert calls_when_open <= 5 + 4  # the attempts already in flight when it opened
+    fake.down = False  # the peer is back; 60 s later the breaker lets a probe through
+    clock.now += 61
     await asyncio.wait_for(task, 30)
     final = sink.final()
     assert len(final) == 5 and all(r.status is ResultStatus.CONFIRMED for r in final.values())
