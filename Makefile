@@ -14,4 +14,4 @@ test: venv
 
 ## Stop everything `make run` started.
 down: venv
-	@.venv/bin/gxctl stack down
+	@.venv/bin/gxctl down

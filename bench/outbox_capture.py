@@ -26,9 +26,8 @@ import psycopg
 from confluent_kafka import Consumer
 
 from bench.common import CpuMeter, pct, save, table
-from connectors import connect_api
-from connectors.publication import ensure_publication
-from connectors.render import load, render
+from connectors.deploy import deploy_outbox
+from connectors.render import outbox
 from gxcommon import topics
 from gxcommon.dsn import pg_parts
 from gxcommon.settings import ConnectionSettings
@@ -138,10 +137,7 @@ def measure(design: str, env: dict[str, str], rate: float, seconds: float, n_wri
 def prepare(env: dict[str, str]) -> None:
     migrate(env["GX_PG_DSN"])
     topics.apply(env["GX_KAFKA_BOOTSTRAP"], topics.specs(topics.TopicSettings()))
-    doc = render(load(), {f"pg.{k}": str(v) for k, v in pg_parts(env["GX_PG_DSN"]).items()}
-                 | {"topic.commands": topics.TopicSettings().commands})
-    ensure_publication(env["GX_PG_DSN"], doc["config"]["publication.name"])
-    connect_api.apply(env["GX_CONNECT_URL"], doc["name"], doc["config"])
+    deploy_outbox(env["GX_PG_DSN"], pg_parts(env["GX_PG_DSN"]), env["GX_CONNECT_URL"], topics.TopicSettings().commands)
 
 
 def main() -> None:
@@ -165,8 +161,7 @@ def main() -> None:
             rows.append(row)
             print(f"  {design:8} {rate:>6.0f}/s  p50 {row['p50_ms']} ms  p99 {row['p99_ms']} ms  "
                   f"missing {row['missing']}", flush=True)
-    connector = render(load(), {k: "x" for k in ("pg.host", "pg.port", "pg.user", "pg.password", "pg.dbname",
-                                                  "topic.commands")})["config"]
+    connector = outbox({k: "x" for k in ("host", "port", "user", "password", "dbname")}, "x")["config"]
     result = {"settings": {"seconds": args.seconds, "writers": args.writers,
                            "poll.interval.ms": connector["poll.interval.ms"],
                            "max.batch.size": connector["max.batch.size"],

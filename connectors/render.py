@@ -50,3 +50,9 @@ def masked(rendered: Mapping[str, Any]) -> dict[str, Any]:
     """A copy fit for printing: secrets replaced by ``****``."""
     config = {k: ("****" if k in SECRET_KEYS else v) for k, v in rendered["config"].items()}
     return {"name": rendered["name"], "config": config}
+
+
+def outbox(pg: Mapping[str, object], commands_topic: str, path: Path = OUTBOX_YAML) -> dict[str, Any]:
+    """The outbox connector rendered for a database (``pg``: host, port, user, password, dbname)."""
+    values = {f"pg.{k}": str(v) for k, v in pg.items()} | {"topic.commands": commands_topic}
+    return render(load(path), values)

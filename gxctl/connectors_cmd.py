@@ -9,7 +9,7 @@ import click
 
 from connectors import connect_api, render as r
 from connectors.errors import ConnectorError
-from connectors.publication import ensure_publication
+from connectors.deploy import deploy_outbox
 from gxcommon.dsn import pg_parts
 from gxcommon.settings import connection_settings
 from gxcommon.topics import TopicSettings
@@ -17,11 +17,7 @@ from gxctl.output import emit, handle_errors, json_option
 
 
 def _rendered() -> dict:
-    s = connection_settings()
-    p = pg_parts(s.dsn())
-    topics = TopicSettings()
-    values = {f"pg.{k}": str(v) for k, v in p.items()} | {"topic.commands": topics.commands}
-    return r.render(r.load(), values)
+    return r.outbox(pg_parts(connection_settings().dsn()), TopicSettings().commands)
 
 
 def _state_line(d: dict) -> str:
@@ -60,9 +56,7 @@ def apply(timeout: float, as_json: bool) -> None:
     s = connection_settings()
     s.require("connect_url")
     try:
-        doc = _rendered()
-        ensure_publication(s.dsn(), doc["config"]["publication.name"])
-        st = connect_api.apply(s.connect_url or "", doc["name"], doc["config"], timeout)
+        st = deploy_outbox(s.dsn(), pg_parts(s.dsn()), s.connect_url or "", TopicSettings().commands, timeout)
     except ConnectorError as e:
         _fail(e)
     emit(st, as_json, _state_line)

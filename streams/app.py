@@ -10,15 +10,18 @@ from streams.settings import StreamSettings
 def make_app(s: StreamSettings, worker: str) -> faust.App:
     """A Faust app for one worker kind (its consumer group is ``<app_id>-<worker>``).
 
+    With ``web_port`` set, the worker serves /metrics, /healthz and /readyz (streams.web) there.
     Topics are never declared by Faust: `gxctl topics apply` owns them (auto-creation is off),
     and Faust's leader topic is disabled for the same reason.
     """
-    return faust.App(
+    app = faust.App(
         f"{s.app_id}-{worker}",
         broker=f"kafka://{s.kafka_bootstrap}",
         value_serializer="raw",
         key_serializer="raw",
-        web_enabled=False,
+        web_enabled=bool(s.web_port),
+        web_port=s.web_port or 6066,
+        web_bind="127.0.0.1",
         topic_allow_declare=False,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
@@ -26,3 +29,8 @@ def make_app(s: StreamSettings, worker: str) -> faust.App:
         broker_commit_interval=1.0,
         store="memory://",
     )
+    if s.web_port:
+        from streams import web
+
+        web.install(app)
+    return app

@@ -12,6 +12,6 @@ class StreamSettings(BaseSettings):
     pg_dsn: SecretStr | None = None
     kafka_bootstrap: str = "127.0.0.1:59092"
     app_id: str = "gx-pipeline"
-    # /metrics of this worker (prometheus-client); 0 disables it.
-    metrics_port: int = 0
+    # Faust's web server for /metrics, /healthz and /readyz, on loopback; 0 disables it.
+    web_port: int = 0
     log_level: str = "info"

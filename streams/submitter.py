@@ -25,6 +25,7 @@ FAIL with KEY_PARKED and are dead-lettered, for replay after a fix (`gxctl dlq r
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -207,8 +208,6 @@ class PartitionSubmitter:
 
 
 def _best_effort_ids(value: bytes) -> dict[str, str]:
-    import json
-
     try:
         doc = json.loads(value)
     except ValueError:

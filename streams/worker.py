@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import faust
-from prometheus_client import start_http_server
 
 from gxcommon.topics import TopicSettings
 from streams.app import make_app
@@ -32,6 +31,4 @@ def build(name: str, s: StreamSettings, t: TopicSettings) -> faust.App:
 def run(name: str) -> None:
     s = StreamSettings()
     app = build(name, s, TopicSettings())
-    if s.metrics_port:
-        start_http_server(s.metrics_port, addr="127.0.0.1")
     faust.Worker(app, loglevel=s.log_level).execute_from_commandline()

@@ -35,7 +35,7 @@ def stack_env() -> Iterator[dict[str, str]]:
     os.environ.update(env)
     yield env
     if not was_up and os.environ.get("GX_KEEP_STACK") != "1":
-        gxctl("stack", "down", check=False)
+        gxctl("down", check=False)  # workers started by tests (gxctl up), then the stack
 
 
 @pytest.fixture(scope="session")

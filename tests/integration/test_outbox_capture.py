@@ -9,7 +9,6 @@ import uuid
 
 import psycopg
 import pytest
-from confluent_kafka import TopicPartition
 
 from gxsdk import IdempotencyConflict, command_producer, enqueue, produce
 from schemas.command_types import CommandType

@@ -1,0 +1,37 @@
+"""`gxctl up | down | status`: the whole local pipeline (stack + schema + topics + connector + workers)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from gxctl.output import emit, handle_errors, json_option, rows_table
+from stack.pipeline import Pipeline
+
+
+@click.command("up")
+@handle_errors
+def up() -> None:
+    """Start the stack, apply migrations, topics and the connector, start every worker (idempotent)."""
+    for line in Pipeline().up():
+        click.echo(line)
+
+
+@click.command("down")
+@click.option("--purge", is_flag=True, help="Also delete all data of the local stack.")
+@handle_errors
+def down(purge: bool) -> None:
+    """Stop the workers, then the stack (only processes `up` started)."""
+    stopped = Pipeline().down(purge)
+    click.echo(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+
+
+@click.command("status")
+@json_option
+@handle_errors
+def status(as_json: bool) -> None:
+    """Every component and worker with pid and health; exit status 1 unless all are healthy."""
+    rows = Pipeline().status()
+    emit(rows, as_json, lambda r: rows_table(r, ["component", "pid", "healthy", "endpoint"]))
+    sys.exit(0 if all(r["healthy"] for r in rows) else 1)

@@ -1,0 +1,33 @@
+"""/metrics, /healthz and /readyz on every worker, through Faust's own web server (loopback).
+
+/healthz: the process and its event loop answer. /readyz: the consumer has joined its group and
+holds partitions, and no rebalance is under way (503 otherwise, with the reason). /metrics: the
+prometheus-client registry of this process.
+"""
+
+from __future__ import annotations
+
+import faust
+from faust.web import Request, Response, View
+from prometheus_client import generate_latest
+
+# Prometheus' text format; aiohttp refuses a charset inside content_type (it is UTF-8 anyway).
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
+
+
+def install(app: faust.App) -> None:
+    @app.page("/metrics")
+    async def metrics(self: View, request: Request) -> Response:
+        return self.bytes(generate_latest(), content_type=METRICS_CONTENT_TYPE)
+
+    @app.page("/healthz")
+    async def healthz(self: View, request: Request) -> Response:
+        return self.json({"status": "ok"})
+
+    @app.page("/readyz")
+    async def readyz(self: View, request: Request) -> Response:
+        assigned = sorted(f"{tp.topic}[{tp.partition}]" for tp in app.consumer.assignment())
+        if app.rebalancing or not assigned:
+            reason = "rebalancing" if app.rebalancing else "no partitions assigned"
+            return self.json({"status": "not ready", "reason": reason}, status=503)
+        return self.json({"status": "ready", "partitions": assigned})
