@@ -13,7 +13,7 @@ from gxctl.run_cmd import run_cmd
 from gxctl.schemas_cmd import schemas
 from gxctl.stack_cmd import stack
 from gxctl.topics_cmd import topics
-from gxctl.up_cmd import down, status, up
+from gxctl.up_cmd import down, init_cmd, status, up
 
 
 @click.group()
@@ -21,7 +21,7 @@ def cli() -> None:
     """GX Pipeline: outbox -> Kafka -> Fabric -> read models."""
 
 
-for group in (stack, up, down, status, check, db, topics, connectors, schemas, commands, run_cmd, dlq):
+for group in (stack, up, down, status, init_cmd, check, db, topics, connectors, schemas, commands, run_cmd, dlq):
     cli.add_command(group)
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""`gxctl up | down | status`: the whole local pipeline (stack + schema + topics + connector + workers)."""
+"""`gxctl up | down | status | init`: the whole local pipeline (stack + schema + topics + connector +
+workers), and `init` for any other deployment."""
 
 from __future__ import annotations
 
@@ -15,6 +16,20 @@ from stack.pipeline import Pipeline
 def up() -> None:
     """Start the stack, apply migrations, topics and the connector, start every worker (idempotent)."""
     for line in Pipeline().up():
+        click.echo(line)
+
+
+@click.command("init")
+@handle_errors
+def init_cmd() -> None:
+    """Against the GX_* services (any deployment): migrations, topics, the outbox connector."""
+    from gxcommon.settings import connection_settings
+    from gxcommon.topics import TopicSettings
+    from stack.init import init
+
+    s = connection_settings()
+    s.require("pg_dsn", "kafka_bootstrap", "connect_url")
+    for line in init(s.dsn(), s.kafka_bootstrap or "", s.connect_url or "", TopicSettings()):
         click.echo(line)
 
 

@@ -13,16 +13,15 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from connectors.deploy import deploy_outbox
 from gxcommon import topics
-from gxcommon.dsn import pg_parts
-from schemas.migrate import migrate
 from stack.errors import StackError
+from stack.init import init
 from stack.manager import Stack
-from stack.procs import Proc
+from stack.procs import Proc, port_open
 
-# Worker name -> its web port (/metrics, /healthz, /readyz). More workers join as they are built.
-WORKERS: dict[str, int] = {"results-writer": 58091}
+# The workers `up` starts, in order; each gets the web port worker_port_base + its index.
+# More join as they are built.
+WORKERS: tuple[str, ...] = ("results-writer",)
 
 
 def _ready(port: int) -> bool:
@@ -38,21 +37,19 @@ class Pipeline:
         self.stack = stack or Stack()
         s = self.stack.s
         self.workers = {name: Proc(name, s.run_dir, s.log_dir) for name in WORKERS}
+        self.ports = {name: s.worker_port_base + i for i, name in enumerate(WORKERS)}
 
     def up(self) -> list[str]:
         """Start everything (idempotent); returns what was done, one line per step."""
         self.stack.up()
         env = self.stack.env()
-        dsn = env["GX_PG_DSN"]
-        done = [f"migrations applied: {', '.join(migrate(dsn)) or 'none pending'}"]
-        t = topics.TopicSettings()
-        topics.apply(env["GX_KAFKA_BOOTSTRAP"], topics.specs(t))
-        done.append("topics applied")
-        st = deploy_outbox(dsn, pg_parts(dsn), env["GX_CONNECT_URL"], t.commands)
-        done.append(f"connector {st['name']}: {st['connector']['state']}")
-        for name, port in WORKERS.items():
+        done = init(env["GX_PG_DSN"], env["GX_KAFKA_BOOTSTRAP"], env["GX_CONNECT_URL"], topics.TopicSettings())
+        for name, port in self.ports.items():
             proc = self.workers[name]
             if proc.pid() is None:
+                if port_open("127.0.0.1", port):
+                    raise StackError(name, f"port {port} is taken by a process we did not start",
+                                     "stop that process, or set GX_WORKER_PORT_BASE to free ports")
                 proc.start([sys.executable, "-m", "gxctl.main", "run", name],
                            env={**os.environ, **env, "GX_WEB_PORT": str(port)})
             proc.wait_healthy(lambda p=port: _ready(p), 90, f"http://127.0.0.1:{port}/readyz answering 200")
@@ -65,7 +62,7 @@ class Pipeline:
 
     def status(self) -> list[dict[str, Any]]:
         rows = self.stack.status()
-        for name, port in WORKERS.items():
+        for name, port in self.ports.items():
             pid = self.workers[name].pid()
             rows.append({"component": name, "pid": pid, "running": pid is not None,
                          "healthy": pid is not None and _ready(port), "endpoint": f"http://127.0.0.1:{port}",

@@ -26,6 +26,8 @@ class StackSettings(BaseSettings):
     kafka_port: int = 59092
     kafka_controller_port: int = 59093
     connect_port: int = 58083
+    # Workers' web ports (/metrics, /healthz, /readyz): base, base + 1, ... in stack.pipeline.WORKERS order.
+    worker_port_base: int = 58091
     pg_dsn: SecretStr | None = None
     # Heaps for a 2-core, 24 GiB machine that also runs Postgres, Fabric and Python workers.
     kafka_heap: str = "768m"

@@ -14,7 +14,8 @@ def test_up_starts_every_worker_with_metrics_and_health(pipeline: dict[str, str]
     assert proc.returncode == 0, proc.stderr
     assert "connector gx-outbox: RUNNING" in proc.stdout
     rows = {r["component"]: r for r in json.loads(gxctl("status", "--json").stdout)}
-    for name, port in WORKERS.items():
+    ports = Pipeline().ports
+    for name, port in ports.items():
         assert rows[name]["healthy"], rows[name]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as r:
             ready = json.load(r)

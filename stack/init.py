@@ -1,0 +1,21 @@
+"""Preparing any deployment (local stack, compose, Kubernetes): schema, topics, outbox connector.
+
+Reads only what it is given; `gxctl init` passes the GX_* settings, `gxctl up` the local stack's.
+"""
+
+from __future__ import annotations
+
+from connectors.deploy import deploy_outbox
+from gxcommon import topics
+from gxcommon.dsn import pg_parts
+from schemas.migrate import migrate
+
+
+def init(dsn: str, bootstrap: str, connect_url: str, t: topics.TopicSettings) -> list[str]:
+    """Apply migrations, create topics, deploy the outbox connector; one line per step."""
+    done = [f"migrations applied: {', '.join(migrate(dsn)) or 'none pending'}"]
+    topics.apply(bootstrap, topics.specs(t))
+    done.append("topics applied")
+    st = deploy_outbox(dsn, pg_parts(dsn), connect_url, t.commands)
+    done.append(f"connector {st['name']}: {st['connector']['state']}")
+    return done
