@@ -24,7 +24,7 @@ def make_app(s: StreamSettings, worker: str) -> faust.App:
         web_bind="127.0.0.1",
         topic_allow_declare=False,
         topic_disable_leader=True,
-        consumer_auto_offset_reset="earliest",
+        consumer_auto_offset_reset=s.auto_offset_reset,
         broker_commit_every=500,
         broker_commit_interval=1.0,
         store="memory://",

@@ -15,3 +15,13 @@ class StreamSettings(BaseSettings):
     # Faust's web server for /metrics, /healthz and /readyz, on loopback; 0 disables it.
     web_port: int = 0
     log_level: str = "info"
+    # Where a new consumer group starts; "earliest" so that no command enqueued before the first
+    # start of a worker is ever skipped.
+    auto_offset_reset: str = "earliest"
+    # Submitter: commands in flight per partition; retry and breaker limits; key parking.
+    submit_window: int = 500
+    max_attempts: int = 5
+    breaker_failures: int = 5
+    breaker_reset_s: float = 60.0
+    breaker_successes: int = 2
+    park_failed_keys: bool = False

@@ -51,6 +51,7 @@ class Record:
     offset: int
     key: bytes | None
     value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 class Sink(Protocol):
@@ -71,6 +72,12 @@ class PartitionSubmitter:
     clock: Callable[[], float] = time.monotonic
     rand: Callable[[], float] = random.random
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    # Called once per record when it has finished (its offset may be committed): the agent acks it.
+    on_done: Callable[[Record], None] = lambda rec: None
+    # Called on every failed attempt with the error and whether the breaker counted it (metrics).
+    on_attempt_failed: Callable[[Exception, bool], None] = lambda err, counted: None
+    # Called after each successful submit with the seconds from endorse to commit status (metrics).
+    on_committed: Callable[[float], None] = lambda seconds: None
 
     def __post_init__(self) -> None:
         self._records: dict[int, Record] = {}
@@ -118,6 +125,7 @@ class PartitionSubmitter:
             await self._process(rec)
         finally:
             await self._finish(rec)
+            self.on_done(rec)
 
     async def _process(self, rec: Record) -> None:
         received = datetime.now(UTC)
@@ -140,6 +148,7 @@ class PartitionSubmitter:
             charged += 1
             await self._wait_for_breaker()
             submitted_at = None
+            started = self.clock()
             try:
                 tx = await self.gateway.endorse(self.channel, self.chaincode, f"{contract}:{function}", args)
                 await self.gateway.submit(tx)
@@ -151,6 +160,7 @@ class PartitionSubmitter:
             except GatewayError as e:
                 rejection = is_chaincode_rejection(e)
                 retryable = classify(e) is Disposition.RETRYABLE
+                self.on_attempt_failed(e, retryable and not rejection)
                 if rejection:
                     self.breaker.record_success(self.clock())
                 elif retryable:
@@ -172,6 +182,7 @@ class PartitionSubmitter:
                                   validationCode=e.validation_code if isinstance(e, CommitError) else None)
                 return
             self.breaker.record_success(self.clock())
+            self.on_committed(self.clock() - started)
             await self._final(rec, env, key, ResultStatus.CONFIRMED, attempt, received, submitted_at,
                               fabricTxId=tx.tx_id, commitBlock=status.block, validationCode=status.code)
             return

@@ -8,7 +8,7 @@ from gxcommon.topics import TopicSettings
 from streams.app import make_app
 from streams.settings import StreamSettings
 
-WORKERS = ("results-writer",)
+WORKERS = ("results-writer", "submitter")
 
 
 class WorkerError(Exception):
@@ -18,13 +18,25 @@ class WorkerError(Exception):
 def build(name: str, s: StreamSettings, t: TopicSettings) -> faust.App:
     if name not in WORKERS:
         raise WorkerError(f"unknown worker {name!r}; known: {', '.join(WORKERS)}")
-    if s.pg_dsn is None:
-        raise WorkerError("GX_PG_DSN is not set")
     app = make_app(s, name)
     if name == "results-writer":
         from streams.results_writer import install
 
+        if s.pg_dsn is None:
+            raise WorkerError("GX_PG_DSN is not set")
         install(app, t.command_results, t.commands_dlq, s.pg_dsn.get_secret_value())
+    elif name == "submitter":
+        from streams.breaker import CircuitBreaker
+        from streams.fabric_settings import FabricSettings
+        from streams.outcome import RetryPolicy
+        from streams.submitter_agent import install as install_submitter
+
+        f = FabricSettings()
+        if not (f.gateway and f.cert and f.key):
+            raise WorkerError("GX_FABRIC_GATEWAY, GX_FABRIC_CERT and GX_FABRIC_KEY must be set (gxctl stack env)")
+        install_submitter(app, t.commands, t.command_results, t.commands_dlq, f, window=s.submit_window,
+                          breaker=CircuitBreaker(s.breaker_failures, s.breaker_reset_s, s.breaker_successes),
+                          policy=RetryPolicy(max_attempts=s.max_attempts), park_failed_keys=s.park_failed_keys)
     return app
 
 

@@ -1,0 +1,17 @@
+"""The submitter's metrics, with the names operators already chart (../shared/domain.md)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+COMMANDS_PROCESSED = Counter("outbox_commands_processed", "Commands with a final result", ["status"])
+COMMAND_DURATION = Histogram("outbox_commands_processing_duration_seconds", "Receipt to final result",
+                             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300))
+TX_SUBMITTED = Counter("fabric_transactions_submitted", "Transactions sent to the orderer")
+TX_DURATION = Histogram("fabric_transaction_submission_duration_seconds", "Endorse to commit status, one attempt",
+                        buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30))
+ENDORSE_FAILURES = Counter("fabric_endorsement_failures", "Failed attempts", ["kind"])
+BREAKER_STATE = Gauge("circuit_breaker_state", "0 closed, 1 open, 2 half-open", ["name"])
+BREAKER_FAILURES = Counter("circuit_breaker_failures", "Transient failures counted by the breaker", ["name"])
+IN_FLIGHT = Gauge("submitter_commands_in_flight", "Commands being submitted, all partitions")
+DEAD_LETTERS = Counter("submitter_dead_letters", "Records sent to the commands DLQ", ["error_code"])

@@ -1,0 +1,124 @@
+"""The submitter agent on the real Kafka and outbox, with Fabric unreachable (fault injection).
+
+No Fabric network can be built here (see README), so this proves only what does not need one:
+an invalid command from the outbox is REJECTED and dead-lettered without any attempt, and with
+the gateway unreachable (as with the peer stopped) the breaker opens, the partitions pause and no
+command is marked FAILED.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import psycopg
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from gxsdk import enqueue
+from schemas.examples import example
+from tests.integration.kafka_helpers import TopicReader
+
+RAW = ('INSERT INTO "OutboxCommand" (id, "tenantId", service, "commandType", "requestId", payload, status, attempts,'
+       ' "createdAt", "updatedAt") VALUES (%s, %s, %s, %s, %s, %s, \'PENDING\', 0, now(), now())')
+
+
+def throwaway_identity(d: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-client")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    (d / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (d / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                  serialization.NoEncryption()))
+    return d / "cert.pem", d / "key.pem"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except OSError:
+        return 0, ""
+
+
+def test_invalid_commands_are_rejected_and_an_unreachable_fabric_opens_the_breaker(
+        pipeline: dict[str, str], tmp_path: Path) -> None:
+    cert, key = throwaway_identity(tmp_path)
+    web, dead_gateway = free_port(), free_port()  # nothing listens on dead_gateway
+    env = {**os.environ, "GX_APP_ID": f"gx-test-{uuid.uuid4().hex[:6]}", "GX_WEB_PORT": str(web),
+           "GX_AUTO_OFFSET_RESET": "latest", "GX_FABRIC_GATEWAY": f"127.0.0.1:{dead_gateway}",
+           "GX_FABRIC_CERT": str(cert), "GX_FABRIC_KEY": str(key), "GX_BREAKER_RESET_S": "600"}
+    log = open(tmp_path / "submitter.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "gxctl.main", "run", "submitter"], stdout=log,
+                            stderr=subprocess.STDOUT, env=env)
+    t = f"so-{uuid.uuid4().hex[:8]}"
+    try:
+        end = time.monotonic() + 90
+        while get(f"http://127.0.0.1:{web}/readyz")[0] != 200:
+            assert proc.poll() is None, (tmp_path / "submitter.log").read_text()[-3000:]
+            assert time.monotonic() < end, "submitter never became ready"
+            time.sleep(0.5)
+        with psycopg.connect(pipeline["GX_PG_DSN"], autocommit=True) as conn:
+            conn.execute(RAW, (f"{t}-bad", t, "svc-old", "CREATE_USER", f"{t}-bad", '{"userId": "U1", "oops": true}'))
+            for i in range(3):
+                with conn.transaction():
+                    enqueue(conn, tenant_id=t, service="s", command_type="CREATE_USER", request_id=f"{t}-ok{i}",
+                            payload=example("CREATE_USER", f"{t}-{i}"))
+        results = TopicReader(pipeline["GX_KAFKA_BOOTSTRAP"], "gx.command-results",
+                              lambda r: isinstance(r.value, dict) and r.value.get("tenantId") == t)
+        dlq = TopicReader(pipeline["GX_KAFKA_BOOTSTRAP"], "gx.commands.dlq",
+                          lambda r: r.headers.get("tenantId") == t)
+        try:
+            got = results.read_until(lambda rs: any(r.value["status"] == "REJECTED" for r in rs), 90)
+            dead = dlq.read_until(lambda rs: bool(rs), 60)
+            # The breaker opens on the valid commands' UNAVAILABLE attempts.
+            end = time.monotonic() + 90
+            metrics = ""
+            while time.monotonic() < end:
+                metrics = get(f"http://127.0.0.1:{web}/metrics")[1]
+                if 'circuit_breaker_state{name="fabric"} 1.0' in metrics:
+                    break
+                time.sleep(0.5)
+            time.sleep(3)
+            got = results.read_until(lambda rs: False, 2)
+        finally:
+            results.close()
+            dlq.close()
+        rejected = [r.value for r in got if r.value["status"] == "REJECTED"]
+        assert len(rejected) == 1 and rejected[0]["requestId"] == f"{t}-bad"
+        assert rejected[0]["errorCode"] == "INVALID_PAYLOAD" and rejected[0]["attempts"] == 0
+        assert "oops: Extra inputs are not permitted" in rejected[0]["error"]
+        assert dead[0].headers["errorCode"] == "INVALID_PAYLOAD"
+        assert dead[0].headers["sourceTopic"] == "gx.commands" and dead[0].headers["id"] == f"{t}-bad"
+        assert 'circuit_breaker_state{name="fabric"} 1.0' in metrics, metrics[-2000:]
+        assert "fabric_endorsement_failures_total" in metrics
+        # Nothing was marked FAILED because Fabric is down: the valid commands wait.
+        assert not [r for r in got if r.value["status"] == "FAILED"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
