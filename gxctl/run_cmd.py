@@ -1,17 +1,26 @@
-"""`gxctl run WORKER`: one stream worker in the foreground."""
+"""`gxctl run WORKER`: one worker in the foreground."""
 
 from __future__ import annotations
 
 import click
 
-from streams.worker import WORKERS, WorkerError, run
+from gxcommon.faust_app import WorkerError, run
+from gxcommon.topics import TopicSettings
+from gxcommon.worker_settings import WorkerSettings
+from projections import worker as projection_workers
+from streams import worker as stream_workers
+
+WORKERS = stream_workers.WORKERS + projection_workers.WORKERS
 
 
 @click.command("run")
 @click.argument("worker", type=click.Choice(WORKERS))
 def run_cmd(worker: str) -> None:
     """Run WORKER in the foreground until interrupted."""
+    s = WorkerSettings()
+    builder = stream_workers if worker in stream_workers.WORKERS else projection_workers
     try:
-        run(worker)
+        app = builder.build(worker, s, TopicSettings())
     except WorkerError as e:
         raise click.ClickException(str(e)) from e
+    run(app, s)

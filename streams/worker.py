@@ -1,21 +1,17 @@
-"""Running one stream worker in the foreground (`gxctl run WORKER`)."""
+"""Building the stream workers (results writer, submitter) for `gxctl run WORKER`."""
 
 from __future__ import annotations
 
 import faust
 
 from gxcommon.topics import TopicSettings
-from streams.app import make_app
-from streams.settings import StreamSettings
+from gxcommon.faust_app import WorkerError, make_app
+from gxcommon.worker_settings import WorkerSettings
 
 WORKERS = ("results-writer", "submitter")
 
 
-class WorkerError(Exception):
-    """A worker cannot start (unknown name, missing setting)."""
-
-
-def build(name: str, s: StreamSettings, t: TopicSettings) -> faust.App:
+def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
     if name not in WORKERS:
         raise WorkerError(f"unknown worker {name!r}; known: {', '.join(WORKERS)}")
     app = make_app(s, name)
@@ -38,9 +34,3 @@ def build(name: str, s: StreamSettings, t: TopicSettings) -> faust.App:
                           breaker=CircuitBreaker(s.breaker_failures, s.breaker_reset_s, s.breaker_successes),
                           policy=RetryPolicy(max_attempts=s.max_attempts), park_failed_keys=s.park_failed_keys)
     return app
-
-
-def run(name: str) -> None:
-    s = StreamSettings()
-    app = build(name, s, TopicSettings())
-    faust.Worker(app, loglevel=s.log_level).execute_from_commandline()

@@ -95,10 +95,10 @@ def test_every_dependency_has_a_healthcheck(project: dict) -> None:
 def test_workers_read_the_same_environment_as_the_local_stack(project: dict) -> None:
     from gxcommon.settings import ConnectionSettings
     from gxcommon.topics import TopicSettings
-    from streams.settings import StreamSettings
+    from gxcommon.worker_settings import WorkerSettings
 
     # Every name a settings object of the project reads.
-    local_names = {f"GX_{n.upper()}" for cls in (ConnectionSettings, StreamSettings) for n in cls.model_fields}
+    local_names = {f"GX_{n.upper()}" for cls in (ConnectionSettings, WorkerSettings) for n in cls.model_fields}
     local_names |= {f"GX_TOPIC_{n.upper()}" for n in TopicSettings.model_fields}
     services = project["services"]
     pg_env = services["postgres"]["environment"]

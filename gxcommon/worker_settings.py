@@ -1,4 +1,4 @@
-"""Settings of a stream worker process: one frozen object (env prefix ``GX_``)."""
+"""Settings of a worker process (streams or projections): one frozen object (env prefix ``GX_``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class StreamSettings(BaseSettings):
+class WorkerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GX_", frozen=True, extra="ignore")
 
     pg_dsn: SecretStr | None = None
@@ -25,3 +25,7 @@ class StreamSettings(BaseSettings):
     breaker_reset_s: float = 60.0
     breaker_successes: int = 2
     park_failed_keys: bool = False
+    # Projector: its name (the checkpoint key), and a batch of up to N events or T milliseconds.
+    projector_name: str = "ledger"
+    projector_batch: int = 2000
+    projector_batch_ms: int = 100

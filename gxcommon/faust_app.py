@@ -1,16 +1,20 @@
-"""The Faust app every stream worker runs, configured from StreamSettings."""
+"""The Faust app every worker (streams and projections) runs, configured from WorkerSettings."""
 
 from __future__ import annotations
 
 import faust
 
-from streams.settings import StreamSettings
+from gxcommon.worker_settings import WorkerSettings
 
 
-def make_app(s: StreamSettings, worker: str) -> faust.App:
+class WorkerError(Exception):
+    """A worker cannot start (unknown name, missing setting)."""
+
+
+def make_app(s: WorkerSettings, worker: str) -> faust.App:
     """A Faust app for one worker kind (its consumer group is ``<app_id>-<worker>``).
 
-    With ``web_port`` set, the worker serves /metrics, /healthz and /readyz (streams.web) there.
+    With ``web_port`` set, the worker serves /metrics, /healthz and /readyz (gxcommon.web) there.
     Topics are never declared by Faust: `gxctl topics apply` owns them (auto-creation is off),
     and Faust's leader topic is disabled for the same reason.
     """
@@ -30,7 +34,12 @@ def make_app(s: StreamSettings, worker: str) -> faust.App:
         store="memory://",
     )
     if s.web_port:
-        from streams import web
+        from gxcommon import web
 
         web.install(app)
     return app
+
+
+def run(app: faust.App, s: WorkerSettings) -> None:
+    """Run ``app`` in the foreground until interrupted."""
+    faust.Worker(app, loglevel=s.log_level).execute_from_commandline()
