@@ -5,6 +5,7 @@ WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
 COPY gxcommon gxcommon
 COPY gxctl gxctl
+COPY gxsdk gxsdk
 COPY stack stack
 COPY schemas schemas
 COPY connectors connectors

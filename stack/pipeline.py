@@ -6,7 +6,6 @@ Each worker serves /metrics, /healthz and /readyz on its own loopback port; `up`
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import urllib.error
@@ -69,13 +68,3 @@ class Pipeline:
                          "log": str(self.workers[name].log_file)})
         return rows
 
-
-def readyz(port: int) -> dict[str, Any]:
-    """The worker's /readyz document (for tests and `gxctl status`)."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
-            return json.load(r)
-    except urllib.error.HTTPError as e:
-        return json.load(e)
-    except OSError as e:
-        raise StackError("worker", f"no answer on port {port}: {e}") from e

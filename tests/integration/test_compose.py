@@ -118,3 +118,13 @@ def test_workers_read_the_same_environment_as_the_local_stack(project: dict) -> 
         # Every worker command is a real gxctl command.
         result = CliRunner().invoke(cli, [*svc["command"], "--help"])
         assert result.exit_code == 0, f"{name}: `gxctl {' '.join(svc['command'])}` is not a gxctl command"
+
+
+def test_the_image_gets_every_package_the_project_installs() -> None:
+    import tomllib
+
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {p.rstrip("*") for p in include}
+    copied = {line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines()
+              if line.startswith("COPY ") and not line.rstrip().endswith("./")}
+    assert packages <= copied, f"Dockerfile misses {packages - copied}"
