@@ -45,3 +45,15 @@ def pipeline(stack_env: dict[str, str]) -> dict[str, str]:
         proc = gxctl(*args, check=False)
         assert proc.returncode == 0, f"gxctl {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
     return stack_env
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 30) -> None:
+    """SIGTERM a worker the test started, SIGKILL if it does not exit in time."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)

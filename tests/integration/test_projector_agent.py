@@ -24,6 +24,7 @@ from confluent_kafka import Producer
 from bench.ledger_events import ledger_stream
 from projections import ledger
 from schemas.events import parse_event
+from tests.integration.conftest import stop_process
 from tests.integration.kafka_helpers import TopicReader
 
 
@@ -108,12 +109,7 @@ def test_a_killed_projector_resumes_from_its_own_checkpoints_without_double_appl
         assert "database behind Kafka; replaying" in log.read_text()
         assert state(pipeline["GX_PG_DSN"], prefix) == (want, 50 + 30000)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_process(proc)
     r = TopicReader(pipeline["GX_KAFKA_BOOTSTRAP"], "gx.projections.dlq", lambda rec: prefix.encode() in rec.raw)
     try:
         dead = r.read_until(lambda rs: bool(rs), 60)

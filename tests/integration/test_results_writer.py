@@ -18,6 +18,7 @@ from confluent_kafka import Producer
 from gxsdk import enqueue
 from schemas.envelopes import CommandResult, ResultStatus, Timings
 from schemas.examples import example
+from tests.integration.conftest import stop_process
 from tests.integration.kafka_helpers import TopicReader
 
 
@@ -27,11 +28,7 @@ def writer(pipeline: dict[str, str], tmp_path) -> Iterator[subprocess.Popen]:
     proc = subprocess.Popen([sys.executable, "-m", "gxctl.main", "run", "results-writer"], stdout=log,
                             stderr=subprocess.STDOUT, env={**os.environ, "GX_APP_ID": f"gx-test-{uuid.uuid4().hex[:6]}"})
     yield proc
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_process(proc)
     log.close()
     if proc.returncode not in (0, -signal.SIGTERM):
         print((tmp_path / "results-writer.log").read_text()[-3000:])

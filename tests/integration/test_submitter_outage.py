@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from cryptography.x509.oid import NameOID
 
 from gxsdk import enqueue
 from schemas.examples import example
+from tests.integration.conftest import stop_process
 from tests.integration.kafka_helpers import TopicReader
 
 RAW = ('INSERT INTO "OutboxCommand" (id, "tenantId", service, "commandType", "requestId", payload, status, attempts,'
@@ -116,9 +116,5 @@ def test_invalid_commands_are_rejected_and_an_unreachable_fabric_opens_the_break
         # Nothing was marked FAILED because Fabric is down: the valid commands wait.
         assert not [r for r in got if r.value["status"] == "FAILED"]
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         log.close()
