@@ -10,6 +10,7 @@ from gxctl.connectors_cmd import connectors
 from gxctl.db_cmd import db
 from gxctl.dlq_cmd import dlq
 from gxctl.run_cmd import run_cmd
+from gxctl.projections_cmd import projections
 from gxctl.schemas_cmd import schemas
 from gxctl.stack_cmd import stack
 from gxctl.topics_cmd import topics
@@ -21,7 +22,7 @@ def cli() -> None:
     """GX Pipeline: outbox -> Kafka -> Fabric -> read models."""
 
 
-for group in (stack, up, down, status, init_cmd, check, db, topics, connectors, schemas, commands, run_cmd, dlq):
+for group in (stack, up, down, status, init_cmd, check, db, topics, connectors, schemas, commands, run_cmd, dlq, projections):
     cli.add_command(group)
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from confluent_kafka import Producer
 from bench.ledger_events import ledger_stream
 from projections import ledger
 from schemas.events import parse_event
-from tests.integration.conftest import stop_process
+from tests.integration.conftest import gxctl, stop_process
 from tests.integration.kafka_helpers import TopicReader
 
 
@@ -108,6 +108,16 @@ def test_a_killed_projector_resumes_from_its_own_checkpoints_without_double_appl
             time.sleep(0.5)
         assert "database behind Kafka; replaying" in log.read_text()
         assert state(pipeline["GX_PG_DSN"], prefix) == (want, 50 + 30000)
+        # Caught up: `gxctl projections status` shows no lag on any partition of this projector.
+        end = time.monotonic() + 120
+        while True:
+            rows = [r for r in json.loads(gxctl("projections", "status", "--json").stdout)
+                    if r["projector"] == f"ledger-{prefix}"]
+            if len(rows) == 6 and all(r["lag_events"] == 0 and r["lag_ms"] == 0 for r in rows):
+                break
+            assert time.monotonic() < end, f"still lagging: {rows}"
+            assert any(r["lag_events"] > 0 for r in rows), rows  # lag is reported while replaying
+            time.sleep(1)
     finally:
         stop_process(proc)
     r = TopicReader(pipeline["GX_KAFKA_BOOTSTRAP"], "gx.projections.dlq", lambda rec: prefix.encode() in rec.raw)
