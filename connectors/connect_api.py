@@ -77,13 +77,6 @@ def delete(url: str, name: str) -> bool:
     return True
 
 
-def restart(url: str, name: str) -> None:
-    """Restart the connector and its tasks (Connect 3.0+ API)."""
-    code, body = _call(url, "POST", f"/connectors/{name}/restart?includeTasks=true&onlyFailed=false", name=name)
-    if code not in (200, 202, 204):
-        raise ConnectApiError(name, f"restart failed: {body}", code)
-
-
 def stop(url: str, name: str, timeout: float = 60) -> None:
     """Stop the connector (Connect 3.5+: tasks shut down, config kept) and wait for STOPPED."""
     code, body = _call(url, "PUT", f"/connectors/{name}/stop", name=name)

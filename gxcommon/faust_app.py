@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import faust
 
+from gxcommon.errors import WorkerError  # noqa: F401 (re-exported for the worker builders)
 from gxcommon.worker_settings import WorkerSettings
-
-
-class WorkerError(Exception):
-    """A worker cannot start (unknown name, missing setting)."""
 
 
 def make_app(s: WorkerSettings, worker: str) -> faust.App:

@@ -8,7 +8,6 @@ import sys
 import click
 
 from connectors import connect_api, render as r
-from connectors.errors import ConnectorError
 from connectors.deploy import deploy_outbox
 from gxcommon.dsn import pg_parts
 from gxcommon.settings import connection_settings
@@ -25,11 +24,6 @@ def _state_line(d: dict) -> str:
         f"task {t['id']} {t['state']}" for t in d["tasks"])
 
 
-def _fail(e: ConnectorError) -> None:
-    click.echo(f"error: {e}", err=True)
-    sys.exit(1)
-
-
 @click.group("connectors")
 def connectors() -> None:
     """The Debezium outbox connector."""
@@ -40,10 +34,7 @@ def connectors() -> None:
 @handle_errors
 def render_cmd(show_secrets: bool) -> None:
     """Print the connector's Kafka Connect JSON."""
-    try:
-        doc = _rendered()
-    except ConnectorError as e:
-        _fail(e)
+    doc = _rendered()
     click.echo(json.dumps(doc if show_secrets else r.masked(doc), indent=2))
 
 
@@ -55,10 +46,8 @@ def apply(timeout: float, as_json: bool) -> None:
     """Create the publication, PUT the config, and wait until connector and task are RUNNING."""
     s = connection_settings()
     s.require("connect_url")
-    try:
-        st = deploy_outbox(s.dsn(), pg_parts(s.dsn()), s.connect_url or "", TopicSettings().commands, timeout)
-    except ConnectorError as e:
-        _fail(e)
+    dsn = s.dsn()
+    st = deploy_outbox(dsn, pg_parts(dsn), s.connect_url or "", TopicSettings().commands, timeout)
     emit(st, as_json, _state_line)
 
 
@@ -70,10 +59,7 @@ def status(as_json: bool) -> None:
     s = connection_settings()
     s.require("connect_url")
     name = r.load()["name"]
-    try:
-        st = connect_api.status(s.connect_url or "", name)
-    except ConnectorError as e:
-        _fail(e)
+    st = connect_api.status(s.connect_url or "", name)
     if st is None:
         emit({"name": name, "exists": False}, as_json, lambda d: f"{name}: not registered (gxctl connectors apply)")
         sys.exit(1)

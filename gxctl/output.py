@@ -10,7 +10,12 @@ from typing import Any, TypeVar
 
 import click
 
+from connectors.errors import ConnectorError
 from gxcommon.errors import GxError
+from schemas.errors import SchemaError
+
+# The root errors of every package the CLI drives; their messages are written for operators.
+OPERATOR_ERRORS = (GxError, ConnectorError, SchemaError)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,13 +36,13 @@ def rows_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
 
 
 def handle_errors(fn: F) -> F:
-    """Turn our own errors into a message on stderr and exit status 1 (no traceback)."""
+    """Turn our own errors (any package's root error) into a message on stderr and exit status 1."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except GxError as e:
+        except OPERATOR_ERRORS as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(1)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from gxcommon.faust_app import WorkerError, run
+from gxcommon.faust_app import run
 from gxcommon.topics import TopicSettings
 from gxcommon.worker_settings import WorkerSettings
+from gxctl.output import handle_errors
 from projections import worker as projection_workers
 from streams import worker as stream_workers
 
@@ -15,12 +16,9 @@ WORKERS = stream_workers.WORKERS + projection_workers.WORKERS
 
 @click.command("run")
 @click.argument("worker", type=click.Choice(WORKERS))
+@handle_errors
 def run_cmd(worker: str) -> None:
     """Run WORKER in the foreground until interrupted."""
     s = WorkerSettings()
     builder = stream_workers if worker in stream_workers.WORKERS else projection_workers
-    try:
-        app = builder.build(worker, s, TopicSettings())
-    except WorkerError as e:
-        raise click.ClickException(str(e)) from e
-    run(app, s)
+    run(builder.build(worker, s, TopicSettings()), s)

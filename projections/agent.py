@@ -74,8 +74,9 @@ def install(app: faust.App, topic_name: str, dlq_topic: str, dsn: str, bootstrap
     def apply(records: list[Record]) -> None:
         res = apply_batch(conn(), projector, channel, records, on_dead=dead_letter)
         EVENTS.labels(projector).inc(res.applied)
-        for rec in records:
-            CHECKPOINT_OFFSET.labels(projector, str(rec.partition)).set(rec.offset)
+        # records are sorted by (partition, offset): the last one per partition is its checkpoint
+        for partition, offset in {r.partition: r.offset for r in records}.items():
+            CHECKPOINT_OFFSET.labels(projector, str(partition)).set(offset)
 
     @app.agent(topic, name=f"projector-{projector}")
     async def projector_agent(stream: faust.Stream) -> None:

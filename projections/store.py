@@ -149,12 +149,3 @@ def _write(conn: psycopg.Connection[Any], changed: dict[str, ledger.Wallet], his
              [h.kind for h in history], [h.fromWalletId for h in history], [h.toWalletId for h in history],
              [h.amount for h in history], [h.requestId for h in history], [h.committedAt for h in history]))
 
-
-def snapshot(conn: psycopg.Connection[Any]) -> dict[str, Any]:
-    """The ledger read models as plain data (for verify and tests)."""
-    wallets = {r[0]: (int(r[1]), r[2]) for r in conn.execute('SELECT "walletId", balance, frozen FROM "Wallet"')}
-    hist = {r[0]: (r[1], r[2], r[3], int(r[4])) for r in conn.execute(
-        'SELECT id, kind, "fromWalletId", "toWalletId", amount FROM "TransactionHistory"')}
-    return {"wallets": wallets, "history": hist}
-
-
