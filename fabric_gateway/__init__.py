@@ -6,6 +6,8 @@ steps (evaluate, endorse, submit, commit_status) as separate calls so a caller c
 transactions in flight, typed errors, and a pure ``classify``.
 """
 
+from fabric_gateway.blocks import Block, BlockParseError, BlockTransaction, ChaincodeEvent, parse_block
+from fabric_gateway.channel import open_channel
 from fabric_gateway.classify import Disposition, classify
 from fabric_gateway.client import Endorsed, Gateway, Status
 from fabric_gateway.errors import (
@@ -21,4 +23,5 @@ from fabric_gateway.identity import Identity, Signer, load_identity, load_signer
 
 __all__ = ["Gateway", "Endorsed", "Status", "Identity", "Signer", "load_identity", "load_signer", "GatewayError",
            "EvaluateError", "EndorseError", "SubmitError", "CommitStatusError", "CommitError", "ErrorDetail",
-           "classify", "Disposition"]
+           "classify", "Disposition", "Block", "BlockTransaction", "ChaincodeEvent", "BlockParseError", "parse_block",
+           "open_channel"]

@@ -12,6 +12,7 @@ was committed invalid (only from :meth:`Gateway.submit_and_wait` and :meth:`Stat
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -19,8 +20,11 @@ import grpc
 from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
 from fabric_protos.orderer import ab_pb2
-from fabric_protos.peer import proposal_pb2, proposal_response_pb2, transaction_pb2
+from fabric_protos.peer import events_pb2_grpc, proposal_pb2, proposal_response_pb2, transaction_pb2
+from google.protobuf import timestamp_pb2
 from google.rpc import status_pb2
+
+from fabric_gateway.blocks import Block, ChaincodeEvent, parse_block
 
 from fabric_gateway.errors import (
     CommitError,
@@ -32,7 +36,9 @@ from fabric_gateway.errors import (
     SubmitError,
 )
 from fabric_gateway.identity import Identity, Signer
-from fabric_gateway.proposal import Proposal, new_proposal
+from fabric_gateway.proposal import NONCE_LENGTH, Proposal, new_proposal
+
+MAX_BLOCK = 2**64 - 1  # "no stop": the Deliver service waits for blocks that do not exist yet
 
 
 @dataclass(frozen=True)
@@ -66,15 +72,6 @@ class Status:
     def raise_for_status(self) -> None:
         if not self.successful:
             raise CommitError(self.tx_id, self.code, self.block)
-
-
-@dataclass(frozen=True)
-class ChaincodeEvent:
-    block: int
-    tx_id: str
-    chaincode: str
-    name: str
-    payload: bytes
 
 
 def error_details(err: grpc.aio.AioRpcError) -> tuple[ErrorDetail, ...]:
@@ -194,3 +191,38 @@ class Gateway:
                     yield ChaincodeEvent(resp.block_number, ev.tx_id, ev.chaincode_id, ev.event_name, bytes(ev.payload))
         except grpc.aio.AioRpcError as e:
             raise GatewayError(e.details() or "chaincode events failed", after_tx_id, e.code(), error_details(e)) from e
+
+    def seek_envelope(self, channel: str, start_block: int) -> common_pb2.Envelope:
+        """A signed DELIVER_SEEK_INFO request for every block from ``start_block`` on."""
+        ts = timestamp_pb2.Timestamp()
+        ts.GetCurrentTime()
+        ch = common_pb2.ChannelHeader(type=common_pb2.HeaderType.DELIVER_SEEK_INFO, channel_id=channel,
+                                      timestamp=ts, epoch=0)
+        sh = common_pb2.SignatureHeader(creator=self.identity.creator(), nonce=os.urandom(NONCE_LENGTH))
+        seek = ab_pb2.SeekInfo(start=ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=start_block)),
+                               stop=ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=MAX_BLOCK)),
+                               behavior=ab_pb2.SeekInfo.SeekBehavior.BLOCK_UNTIL_READY)
+        payload = common_pb2.Payload(header=common_pb2.Header(channel_header=ch.SerializeToString(),
+                                                              signature_header=sh.SerializeToString()),
+                                     data=seek.SerializeToString()).SerializeToString()
+        return common_pb2.Envelope(payload=payload, signature=self.signer(payload))
+
+    async def blocks(self, channel: str, start_block: int = 0) -> AsyncIterator[Block]:
+        """Full blocks from ``start_block`` on, parsed, waiting for new ones (the peer's Deliver service).
+
+        Resume after a break by calling again with the next block number. GatewayError if the peer
+        refuses (e.g. FORBIDDEN) or the stream fails; BlockParseError on a malformed block.
+        """
+        stub = events_pb2_grpc.DeliverStub(self.channel)
+        call = stub.Deliver(iter([self.seek_envelope(channel, start_block)]))
+        try:
+            async for resp in call:
+                kind = resp.WhichOneof("Type")
+                if kind == "block":
+                    yield parse_block(resp.block)
+                elif kind == "status":
+                    raise GatewayError(f"deliver ended with status {common_pb2.Status.Name(resp.status)}", "")
+        except grpc.aio.AioRpcError as e:
+            raise GatewayError(e.details() or "deliver failed", "", e.code(), error_details(e)) from e
+        finally:
+            call.cancel()

@@ -16,7 +16,7 @@ only_option = click.option("--only", multiple=True, help="Act on this component 
 
 @click.group("stack")
 def stack() -> None:
-    """The docker-free local stack (Postgres, Kafka, Kafka Connect + Debezium)."""
+    """The docker-free local stack (Postgres, Kafka, Kafka Connect + Debezium, Fabric orderer, peer and chaincode)."""
 
 
 @stack.command("up")

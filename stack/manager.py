@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from stack.connect import Connect
 from stack.errors import StackError
+from stack.fabric_net import Chaincode, FabricNet, Orderer, Peer
 from stack.kafka import Kafka
 from stack.postgres import Postgres
 from stack.procs import Proc
@@ -34,8 +35,10 @@ class Stack:
         self.postgres = Postgres(self.s)
         self.kafka = Kafka(self.s)
         self.connect = Connect(self.s, self.kafka.bootstrap)
+        self.fabric = FabricNet(self.s)
         self.components: dict[str, Component] = {
             "postgres": self.postgres, "kafka": self.kafka, "connect": self.connect,
+            "orderer": Orderer(self.fabric), "peer": Peer(self.fabric), "chaincode": Chaincode(self.fabric),
         }
 
     def _select(self, only: list[str] | None) -> list[str]:
@@ -71,7 +74,7 @@ class Stack:
                     stopped.append(name)
             if purge and not only:
                 self.postgres.purge()
-                for sub in ("kafka", "connect", "run", "secrets"):
+                for sub in ("kafka", "connect", "fabric", "run", "secrets"):
                     shutil.rmtree(self.s.state_dir / sub, ignore_errors=True)
         return stopped
 
@@ -94,7 +97,10 @@ class Stack:
             return f"{self.s.host}:{self.s.pg_port}" if not self.postgres.external_dsn() else "GX_PG_DSN"
         if name == "kafka":
             return self.kafka.bootstrap
-        return self.connect.url
+        if name == "connect":
+            return self.connect.url
+        port = {"orderer": self.s.orderer_port, "peer": self.s.peer_port, "chaincode": self.s.chaincode_port}[name]
+        return f"{self.s.host}:{port}"
 
     def env(self) -> dict[str, str]:
         """What every process reads (see gxcommon.settings)."""
@@ -104,6 +110,7 @@ class Stack:
             env["GX_PG_DSN"] = dsn
         env["GX_KAFKA_BOOTSTRAP"] = self.kafka.bootstrap
         env["GX_CONNECT_URL"] = self.connect.url
+        env.update(self.fabric.env())
         return env
 
     def log_file(self, name: str) -> str:

@@ -29,6 +29,24 @@ class StackSettings(BaseSettings):
     # Workers' web ports (/metrics, /healthz, /readyz): base, base + 1, ... in stack.pipeline.WORKERS order.
     worker_port_base: int = 58091
     pg_dsn: SecretStr | None = None
+    # Fabric: an installed release (bin/, config/, builders/ccaas/bin/), found as on a user's machine.
+    fabric_home: Path | None = None      # default: cache_dir / fabric-<version>, else the binaries on PATH
+    fabric_release_url: str = "https://github.com/hyperledger/fabric/releases/download"
+    fabric_sha256: str | None = None     # pin of the release tarball, checked by `gxctl fabric install`
+    orderer_port: int = 57050
+    orderer_admin_port: int = 57053      # channel participation API (osnadmin), mutual TLS
+    orderer_ops_port: int = 57443        # /healthz, /metrics
+    peer_port: int = 57051               # peer + Gateway + Deliver
+    peer_chaincode_port: int = 57052
+    peer_ops_port: int = 57444           # not 9443: that is the orderer's default admin port
+    chaincode_port: int = 57099          # the gxtv3 chaincode service (ccaas)
+    channel: str = "gxchannel"
+    chaincode: str = "gxtv3"
+    # Blocks are cut after BatchTimeout or MaxMessageCount, whichever first (shared/fabric-notes.md).
+    batch_timeout_ms: int = 200
+    batch_max_count: int = 500
+    # The peer rejects gateway calls past this many at once (it does not queue).
+    gateway_concurrency: int = 500
     # Heaps for a 2-core, 24 GiB machine that also runs Postgres, Fabric and Python workers.
     kafka_heap: str = "768m"
     connect_heap: str = "768m"
@@ -41,6 +59,11 @@ class StackSettings(BaseSettings):
     @property
     def log_dir(self) -> Path:
         return self.state_dir / "logs"
+
+    @property
+    def fabric_dir(self) -> Path:
+        """The network's crypto, configs and ledgers (state, not cache)."""
+        return self.state_dir / "fabric"
 
     @property
     def jars_dir(self) -> Path:

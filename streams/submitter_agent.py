@@ -20,7 +20,7 @@ import faust
 import grpc
 from faust.types import TP
 
-from fabric_gateway import Gateway, load_identity, load_signer
+from fabric_gateway import Gateway, load_identity, load_signer, open_channel
 from gxcommon.dlq import dead_letter_headers
 from schemas.envelopes import CommandResult
 from streams import metrics as m
@@ -61,10 +61,7 @@ class FaustSink:
 
 def gateway_channel(f: FabricSettings) -> grpc.aio.Channel:
     assert f.gateway
-    if f.tls_root is None:
-        return grpc.aio.insecure_channel(f.gateway)
-    opts = [("grpc.ssl_target_name_override", f.tls_server_name)] if f.tls_server_name else []
-    return grpc.aio.secure_channel(f.gateway, grpc.ssl_channel_credentials(f.tls_root.read_bytes()), opts)
+    return open_channel(f.gateway, f.tls_root.read_bytes() if f.tls_root else None, f.tls_server_name)
 
 
 def install(app: faust.App, commands_topic: str, results_topic: str, dlq_topic: str, f: FabricSettings,

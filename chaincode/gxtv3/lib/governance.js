@@ -1,0 +1,67 @@
+'use strict';
+/*
+ * GovernanceContract: proposals to change a system parameter; one vote per voter; executing a
+ * proposal with more FOR than AGAINST votes sets the parameter, otherwise rejects it.
+ */
+const { GxContract, BusinessError, required, SYSTEM_KEY } = require('./ledger');
+
+class GovernanceContract extends GxContract {
+    constructor() {
+        super('GovernanceContract');
+    }
+
+    async SubmitProposal(ctx, requestId, proposalId, proposerId, title, parameter, value) {
+        return this._apply(ctx, requestId, async (state) => {
+            await state.requireBootstrapped();
+            for (const [f, v] of Object.entries({ proposalId, title, parameter, value })) {
+                required(f, v);
+            }
+            await state.must('user', 'user', proposerId);
+            if (await state.get('proposal', proposalId)) {
+                throw new BusinessError(`proposal ${proposalId} already exists`);
+            }
+            await state.put('proposal', { proposalId, proposerId, title, parameter, value, status: 'OPEN',
+                votesFor: 0, votesAgainst: 0 }, proposalId);
+            return { event: 'ProposalSubmitted', payload: { proposalId, proposerId, title, parameter, value } };
+        });
+    }
+
+    async CastVote(ctx, requestId, proposalId, voterId, vote) {
+        return this._apply(ctx, requestId, async (state) => {
+            if (vote !== 'FOR' && vote !== 'AGAINST') {
+                throw new BusinessError(`vote must be FOR or AGAINST, got ${JSON.stringify(vote)}`);
+            }
+            const p = await state.must('proposal', 'proposal', proposalId);
+            if (p.status !== 'OPEN') {
+                throw new BusinessError(`proposal ${proposalId} is ${p.status.toLowerCase()}, not open`);
+            }
+            await state.must('user', 'user', voterId);
+            if (await state.get('vote', proposalId, voterId)) {
+                throw new BusinessError(`${voterId} has already voted on proposal ${proposalId}`);
+            }
+            await state.put('vote', { proposalId, voterId, vote }, proposalId, voterId);
+            const counts = vote === 'FOR' ? { votesFor: p.votesFor + 1 } : { votesAgainst: p.votesAgainst + 1 };
+            await state.put('proposal', { ...p, ...counts }, proposalId);
+            return { event: 'VoteCast', payload: { proposalId, voterId, vote } };
+        });
+    }
+
+    async ExecuteProposal(ctx, requestId, proposalId) {
+        return this._apply(ctx, requestId, async (state, sys) => {
+            const p = await state.must('proposal', 'proposal', proposalId);
+            if (p.status !== 'OPEN') {
+                throw new BusinessError(`proposal ${proposalId} is already ${p.status.toLowerCase()}`);
+            }
+            const status = p.votesFor > p.votesAgainst ? 'EXECUTED' : 'REJECTED';
+            await state.put('proposal', { ...p, status }, proposalId);
+            if (status === 'EXECUTED') {
+                await state.put('system', { ...sys, parameters: { ...sys.parameters, [p.parameter]: p.value } },
+                    SYSTEM_KEY);
+            }
+            return { event: 'ProposalExecuted', payload: { proposalId, status, parameter: p.parameter,
+                value: p.value, votesFor: p.votesFor, votesAgainst: p.votesAgainst } };
+        });
+    }
+}
+
+module.exports = GovernanceContract;

@@ -1,0 +1,45 @@
+'use strict';
+/* LoanPoolContract: a user applies; an admin approves, and the loan is paid out of the genesis pool. */
+const { GxContract, BusinessError, amount, required, GENESIS_POOL } = require('./ledger');
+
+class LoanPoolContract extends GxContract {
+    constructor() {
+        super('LoanPoolContract');
+    }
+
+    async ApplyForLoan(ctx, requestId, loanId, borrowerId, amountText) {
+        return this._apply(ctx, requestId, async (state) => {
+            required('loanId', loanId);
+            const value = amount('amount', amountText);
+            await state.must('user', 'user', borrowerId);
+            if (await state.get('loan', loanId)) {
+                throw new BusinessError(`loan ${loanId} already exists`);
+            }
+            await state.put('loan', { loanId, borrowerId, amount: value.toString(), status: 'APPLIED',
+                approverId: null }, loanId);
+            return { event: 'LoanApplied', payload: { loanId, borrowerId, amount: value } };
+        });
+    }
+
+    async ApproveLoan(ctx, requestId, loanId, approverId) {
+        return this._apply(ctx, requestId, async (state, sys) => {
+            const loan = await state.must('loan', 'loan', loanId);
+            if (!sys.admins.includes(approverId)) {
+                throw new BusinessError(`approver ${approverId} is not an admin`);
+            }
+            if (loan.status !== 'APPLIED') {
+                throw new BusinessError(`loan ${loanId} is already ${loan.status.toLowerCase()}`);
+            }
+            if (approverId === loan.borrowerId) {
+                throw new BusinessError(`approver ${approverId} cannot approve their own loan`);
+            }
+            const value = BigInt(loan.amount);
+            await state.move(GENESIS_POOL, loan.borrowerId, value);
+            await state.put('loan', { ...loan, status: 'APPROVED', approverId }, loanId);
+            return { event: 'LoanApproved', payload: { loanId, approverId, borrowerId: loan.borrowerId,
+                fromWalletId: GENESIS_POOL, amount: value } };
+        });
+    }
+}
+
+module.exports = LoanPoolContract;

@@ -1,0 +1,42 @@
+'use strict';
+/*
+ * QueryContract: read-only functions for clients and `gxctl verify` (evaluate, never submitted).
+ * Get(kind, id) returns one entity as JSON or "null" (a composite id is joined with ':', e.g. a multisig
+ * transaction's "ORG1:M1"); List(kind) returns every entity of a kind.
+ */
+const { Contract } = require('fabric-contract-api');
+const { BusinessError, KINDS, key } = require('./ledger');
+
+function checkKind(kind) {
+    if (!KINDS.includes(kind)) {
+        throw new BusinessError(`unknown kind ${JSON.stringify(kind)}; one of ${KINDS.join(', ')}`);
+    }
+}
+
+class QueryContract extends Contract {
+    constructor() {
+        super('QueryContract');
+    }
+
+    async Get(ctx, kind, id) {
+        checkKind(kind);
+        const raw = await ctx.stub.getState(key(kind, id));
+        return raw && raw.length > 0 ? raw.toString('utf8') : 'null';
+    }
+
+    async List(ctx, kind) {
+        checkKind(kind);
+        const out = [];
+        const iter = await ctx.stub.getStateByRange(`${kind}:`, `${kind};`);
+        try {
+            for (let r = await iter.next(); !r.done; r = await iter.next()) {
+                out.push(JSON.parse(r.value.value.toString('utf8')));
+            }
+        } finally {
+            await iter.close();
+        }
+        return JSON.stringify(out);
+    }
+}
+
+module.exports = QueryContract;
