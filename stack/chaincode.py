@@ -97,3 +97,15 @@ def ccaas_package(label: str, address: str) -> bytes:
 def package_id(label: str, package: bytes) -> str:
     """The id the peer gives an installed package: ``label:sha256(package)``."""
     return f"{label}:{hashlib.sha256(package).hexdigest()}"
+
+
+if __name__ == "__main__":  # `python -m stack.chaincode`: prepare the runnable copy, print its folder
+    import sys
+
+    from stack.settings import StackSettings
+
+    try:
+        print(prepare(StackSettings().cache_dir))
+    except StackError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)

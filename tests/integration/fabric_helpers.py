@@ -1,0 +1,62 @@
+"""Helpers for tests on the real Fabric network: a Gateway from the stack's GX_FABRIC_* settings and
+a funded world of fresh ids (the ledger outlives a test run, so every test makes its own entities)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fabric_gateway import EndorseError, Gateway, load_identity, load_signer, open_channel
+from streams.fabric_settings import FabricSettings
+
+CC_ARGS = ("gxchannel", "gxtv3")
+
+
+@asynccontextmanager
+async def gateway() -> AsyncIterator[Gateway]:
+    f = FabricSettings()
+    assert f.gateway and f.cert and f.key and f.tls_root, "GX_FABRIC_* not set: is the stack up?"
+    channel = open_channel(f.gateway, f.tls_root.read_bytes())
+    try:
+        yield Gateway(channel, load_identity(f.msp_id, f.cert), load_signer(f.key))
+    finally:
+        await channel.close()
+
+
+def rid(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+async def submit(gw: Gateway, fn: str, *args: str) -> tuple[dict, int]:
+    """Submit and wait for a VALID commit; (the chaincode's result, the block)."""
+    result, status = await gw.submit_and_wait(*CC_ARGS, fn, list(args))
+    return json.loads(result), status.block
+
+
+async def ensure(gw: Gateway, fn: str, *args: str) -> None:
+    """Submit a set-up step that may already have been applied by an earlier run."""
+    try:
+        await submit(gw, fn, *args)
+    except EndorseError as e:
+        if "already" not in str(e):
+            raise
+
+
+async def wallet(gw: Gateway, wallet_id: str) -> dict:
+    return json.loads(await gw.evaluate(*CC_ARGS, "QueryContract:Get", ["wallet", wallet_id]))
+
+
+async def funded_users(gw: Gateway, n: int, amount: int = 1000) -> list[str]:
+    """``n`` new users; the first holds ``amount`` from the genesis pool."""
+    await ensure(gw, "AdminContract:BootstrapSystem", rid("boot"))
+    await ensure(gw, "AdminContract:InitializeCountry", rid("country"), "MY", "Malaysia")
+    users = [rid("user") for _ in range(n)]
+    for u in users:
+        await submit(gw, "IdentityContract:CreateUser", rid(), u, f"{u}@example.com", "Test", "User", "MY")
+    await submit(gw, "TokenomicsContract:DistributeGenesis", rid(), users[0], "MY", str(amount))
+    return users
+
+
