@@ -1,5 +1,5 @@
 # The two commands of the README. Each installs what it needs (venv, jars, Postgres) by itself.
-.PHONY: run test venv down
+.PHONY: run test venv down fabric
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -15,3 +15,7 @@ test: venv
 ## Stop everything `make run` started.
 down: venv
 	@.venv/bin/gxctl down
+
+## Install the pinned Fabric release (FROM=tarball-or-dir to use one already on disk).
+fabric: venv
+	@.venv/bin/gxctl fabric install $(if $(FROM),--from $(FROM))
