@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GX=.venv/bin/gxctl
+$GX fabric check   # Fabric is installed on the machine (make fabric); stop here with the fix if not
 $GX up          # stack, migrations, topics, outbox connector, workers (results writer)
 set -a; eval "$($GX stack env)"; set +a
 $GX check

@@ -222,8 +222,12 @@ class Chaincode:
     def healthy(self) -> bool:
         return port_open(self.s.host, self.s.chaincode_port)
 
+    @property
+    def source(self) -> Path:
+        return self.s.chaincode_source or cc.SOURCE
+
     def up(self) -> None:
-        version = cc.source_hash()
+        version = cc.source_hash(self.source)
         label = f"{self.s.chaincode}_{version}"
         package = cc.ccaas_package(label, f"{self.s.host}:{self.s.chaincode_port}")
         pkg_id = cc.package_id(label, package)
@@ -251,7 +255,7 @@ class Chaincode:
             self.proc.stop(timeout=10)
             _wait_closed(self.s.host, self.s.chaincode_port, 10)
         _free(self.s, "chaincode", {"GX_CHAINCODE_PORT": self.s.chaincode_port})
-        src = cc.prepare(self.s.cache_dir)
+        src = cc.prepare(self.s.cache_dir, self.source)
         self.proc.start([str(src / "node_modules" / ".bin" / "fabric-chaincode-node"), "server",
                          f"--chaincode-address={self.s.host}:{self.s.chaincode_port}", f"--chaincode-id={pkg_id}"],
                         env={**os.environ, "CORE_CHAINCODE_LOGGING_LEVEL": "warning"}, cwd=src)

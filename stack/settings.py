@@ -40,6 +40,7 @@ class StackSettings(BaseSettings):
     peer_chaincode_port: int = 57052
     peer_ops_port: int = 57444           # not 9443: that is the orderer's default admin port
     chaincode_port: int = 57099          # the gxtv3 chaincode service (ccaas)
+    chaincode_source: Path | None = None  # default: chaincode/gxtv3 of this checkout
     channel: str = "gxchannel"
     chaincode: str = "gxtv3"
     # Blocks are cut after BatchTimeout or MaxMessageCount, whichever first (shared/fabric-notes.md).

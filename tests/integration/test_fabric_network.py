@@ -127,3 +127,37 @@ def test_the_written_node_configs_bind_nothing_beyond_loopback(stack_env: dict[s
     listening = [c.laddr for c in psutil.net_connections("tcp") if c.status == psutil.CONN_LISTEN and c.pid in pids]
     assert len(listening) >= 6
     assert all(a.ip == "127.0.0.1" for a in listening), listening
+
+
+def _committed() -> dict:
+    from stack.fabric_net import FabricNet
+    from stack.settings import StackSettings
+
+    s = StackSettings()
+    return json.loads(FabricNet(s).peer("lifecycle", "chaincode", "querycommitted", "-C", s.channel, "-n",
+                                        s.chaincode, "--output", "json"))
+
+
+async def test_a_changed_chaincode_is_upgraded_to_a_new_sequence_and_the_ledger_stays(tmp_path) -> None:
+    import shutil
+
+    from stack import chaincode as cc
+
+    async with gateway() as gw:
+        [alice, _] = await funded_users(gw, 2, amount=77)
+    before = _committed()
+    assert before["version"] == cc.source_hash()
+    src = tmp_path / "gxtv3"
+    shutil.copytree(cc.SOURCE, src, ignore=shutil.ignore_patterns("node_modules"))
+    (src / "lib" / "ledger.js").write_text((src / "lib" / "ledger.js").read_text() + "\n// a change\n")
+    try:
+        up = gxctl("stack", "up", "--only", "chaincode", check=False, env={"GX_CHAINCODE_SOURCE": str(src)})
+        assert up.returncode == 0, up.stderr
+        after = _committed()
+        assert (after["version"], after["sequence"]) == (cc.source_hash(src), before["sequence"] + 1)
+        async with gateway() as gw:
+            assert (await wallet(gw, alice))["balance"] == "77"
+    finally:
+        restored = gxctl("stack", "up", "--only", "chaincode", check=False)
+        assert restored.returncode == 0, restored.stderr
+    assert _committed()["version"] == cc.source_hash()
