@@ -38,5 +38,8 @@ def make_app(s: WorkerSettings, worker: str) -> faust.App:
 
 
 def run(app: faust.App, s: WorkerSettings) -> None:
-    """Run ``app`` in the foreground until interrupted."""
+    """Run ``app`` in the foreground until interrupted; our own log lines are JSON (gxcommon.logs)."""
+    from gxcommon.logs import configure_json
+
+    configure_json(s.log_level)
     faust.Worker(app, loglevel=s.log_level).execute_from_commandline()

@@ -7,12 +7,35 @@ prometheus-client registry of this process.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import faust
 from faust.web import Request, Response, View
 from prometheus_client import generate_latest
 
 # Prometheus' text format; aiohttp refuses a charset inside content_type (it is UTF-8 anyway).
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
+
+
+Check = Callable[[], "str | None"]
+
+
+def add_check(app: faust.App, name: str, check: Check) -> None:
+    """A readiness condition of the worker: ``check()`` returns None when fine, else the reason."""
+    checks: dict[str, Check] = app.__dict__.setdefault("_gx_ready_checks", {})
+    checks[name] = check
+
+
+def failing_checks(app: faust.App) -> dict[str, str]:
+    out = {}
+    for name, check in app.__dict__.get("_gx_ready_checks", {}).items():
+        try:
+            reason = check()
+        except Exception as e:  # a check that cannot run is a failing check, with its reason
+            reason = f"{type(e).__name__}: {e}"
+        if reason:
+            out[name] = reason
+    return out
 
 
 def install(app: faust.App) -> None:
@@ -30,4 +53,8 @@ def install(app: faust.App) -> None:
         if app.rebalancing or not assigned:
             reason = "rebalancing" if app.rebalancing else "no partitions assigned"
             return self.json({"status": "not ready", "reason": reason}, status=503)
+        failing = failing_checks(app)
+        if failing:
+            return self.json({"status": "not ready", "reason": "; ".join(f"{k}: {v}" for k, v in failing.items()),
+                              "checks": failing}, status=503)
         return self.json({"status": "ready", "partitions": assigned})

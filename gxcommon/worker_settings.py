@@ -18,13 +18,12 @@ class WorkerSettings(BaseSettings):
     # Where a new consumer group starts; "earliest" so that no command enqueued before the first
     # start of a worker is ever skipped.
     auto_offset_reset: str = "earliest"
-    # Submitter: commands in flight per partition; retry and breaker limits; key parking.
+    # Submitter: commands in flight per partition; retry and breaker limits.
     submit_window: int = 500
     max_attempts: int = 5
     breaker_failures: int = 5
     breaker_reset_s: float = 60.0
     breaker_successes: int = 2
-    park_failed_keys: bool = False
     # Projector: its name (the checkpoint key), and a batch of up to N events or T milliseconds.
     projector_name: str = "ledger"
     projector_batch: int = 2000

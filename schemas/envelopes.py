@@ -70,8 +70,26 @@ class Timings(BaseModel):
     durationMs: float | None = None
 
 
+class Attempt(BaseModel):
+    """One attempt at a command: the transaction it used and how it ended (``gxctl commands show``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    attempt: int = Field(ge=1)
+    txId: str | None = None
+    outcome: str            # COMMITTED, RETRYABLE, PERMANENT, CHAINCODE_REJECTED
+    errorClass: str | None = None  # EndorseError, SubmitError, CommitStatusError, CommitError
+    code: str | None = None        # the gRPC status or the validation code
+    message: str | None = None
+    at: datetime
+
+
 class CommandResult(BaseModel):
-    """The value on gx.command-results (key = the command's key)."""
+    """The value on gx.command-results (key = the command's key).
+
+    ``sourcePartition``/``sourceOffset`` locate the command on gx.commands; ``attemptLog`` (final
+    results only) tells each attempt's transaction and error class.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -87,6 +105,9 @@ class CommandResult(BaseModel):
     error: str | None = None
     attempts: int = 0
     timings: Timings = Field(default_factory=Timings)
+    sourcePartition: int | None = None
+    sourceOffset: int | None = None
+    attemptLog: list[Attempt] = Field(default_factory=list)
 
 
 def parse_result(raw: bytes | str) -> CommandResult:

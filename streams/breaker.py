@@ -6,8 +6,13 @@ OPEN: no attempts (the agent pauses its partitions instead of burning attempts);
 HALF_OPEN: up to ``half_open_probes`` attempts at once; ``success_threshold`` successes close it,
 one transient failure opens it again.
 
-Only transient failures (Fabric unreachable, timeouts, conflicts) count. A chaincode rejection is
-Fabric answering: it counts as a success for the breaker, so business errors never trip it.
+Only transient failures (Fabric unreachable, timeouts, conflicts) count. Any other answer (a
+chaincode rejection, a permission or policy error) is Fabric answering: it counts as a success for
+the breaker, so business errors never trip it.
+
+Every attempt that :meth:`allow` admitted must end in exactly one of :meth:`record_success`,
+:meth:`record_failure` or :meth:`release` (an attempt abandoned without an answer, e.g. cancelled
+on a rebalance): otherwise a half-open breaker would keep its probe slot reserved for ever.
 """
 
 from __future__ import annotations
@@ -55,6 +60,11 @@ class CircuitBreaker:
                 self.state, self._failures = State.CLOSED, 0
         else:
             self._failures = 0
+
+    def release(self) -> None:
+        """An admitted attempt ended without an answer: give its probe slot back."""
+        if self.state is State.HALF_OPEN:
+            self._probes = max(0, self._probes - 1)
 
     def record_failure(self, now: float) -> None:
         """A transient failure. Returns nothing; check ``state``."""

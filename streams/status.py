@@ -9,6 +9,8 @@ REJECTED.
 
 from __future__ import annotations
 
+import json
+
 from schemas.envelopes import CommandResult, ResultStatus
 
 FINAL = ("CONFIRMED", "FAILED")
@@ -34,4 +36,6 @@ def update_params(r: CommandResult) -> dict[str, object]:
     """Parameters of the guarded UPDATE (see streams.results_writer.UPDATE)."""
     return {"id": r.commandId, "status": row_status(r.status), "from": list(allowed_from(r.status)),
             "txid": r.fabricTxId, "block": r.commitBlock, "code": r.errorCode, "error": r.error,
-            "attempts": r.attempts, "submitted": r.timings.submittedAt}
+            "attempts": r.attempts, "submitted": r.timings.submittedAt, "partition": r.sourcePartition,
+            "offset": r.sourceOffset, "validation": r.validationCode,
+            "log": json.dumps([a.model_dump(mode="json") for a in r.attemptLog]) if r.attemptLog else None}

@@ -1,40 +1,47 @@
 """The submitter as a Faust agent: gx.commands -> Fabric -> gx.command-results (+ gx.commands.dlq).
 
-One PartitionSubmitter (streams/submitter.py) per assigned partition. Events are consumed without
-auto-ack and acked when their command has finished, in any order; Faust commits each partition's
-offset only up to the first unacked one (its ``_new_offset`` stops at the first gap), which is
-exactly the window's committable offset. Across a rebalance, acks for a revoked partition are
-dropped by Faust and the new owner resumes from the committed offset, so unfinished commands are
-consumed again and none is skipped (a replay is harmless: the chaincode applies a requestId once).
+One PartitionSubmitter (streams/submitter.py) per assigned partition, each with its own map from
+offsets to Faust events. Events are consumed without auto-ack and acked when their command's final
+result is published, in any order; Faust commits each partition only up to its first unacked
+offset (its committed offset stops at the first gap), which is the window's committable offset.
 
-While any partition's breaker is open, every assigned partition is paused (no new records are
-fetched, no attempts burnt) and resumed when the breaker lets probes through again.
+- Revocation: the partition's submitter is closed (its commands in flight are cancelled, none is
+  acked) before the partition goes; the next owner resumes from the committed offset and replays
+  them (harmless: the chaincode applies a requestId once). A partition assigned again gets a new
+  submitter, so an old command's completion can never ack a new event.
+- Back-pressure per partition: when a partition's window is full, that partition alone is paused
+  until its backlog is admitted; the agent's loop never waits, so other partitions go on.
+- The breaker: one for Fabric, shared by every partition; while it is open every partition is
+  paused (nothing fetched, no attempt burnt) and resumed when it lets probes through.
+- Shutdown: the gRPC channel is closed and the submitters are closed (nothing unfinished is acked).
 """
 
 from __future__ import annotations
 
-import logging
+import asyncio
+import time
 from typing import Any
 
 import faust
 import grpc
 from faust.types import TP
 
-from fabric_gateway import Gateway, load_identity, load_signer, open_channel
+from fabric_gateway import Gateway, Identity, Signer, load_identity, load_signer, open_channel
+from gxcommon import logs, web
 from gxcommon.dlq import dead_letter_headers
 from schemas.envelopes import CommandResult
 from streams import metrics as m
 from streams.breaker import CircuitBreaker, State
-from streams.outcome import RetryPolicy
 from streams.fabric_settings import FabricSettings
-from streams.submitter import PartitionSubmitter, Record
+from streams.outcome import RetryPolicy
+from streams.submitter import BreakerGate, PartitionSubmitter, Record
 from streams.window import SubmitWindow
 
-log = logging.getLogger("gx.submitter")
+log = logs.get("gx.submitter")
 
 
 class FaustSink:
-    """Results and dead letters through the app's producer."""
+    """Results and dead letters through the app's producer; final ones are awaited until delivered."""
 
     def __init__(self, results: faust.TopicT, dlq: faust.TopicT) -> None:
         self.results, self.dlq = results, dlq
@@ -46,9 +53,10 @@ class FaustSink:
                 m.COMMAND_DURATION.observe(result.timings.durationMs / 1000)
         else:
             m.TX_SUBMITTED.inc()
-        await self.results.send(key=key, value=result.model_dump_json().encode())
-        log.info("result", extra={"commandId": result.commandId, "requestId": result.requestId,
-                                  "status": result.status.value, "txid": result.fabricTxId})
+        # force=True: never attach the send to whichever Faust event happens to be current.
+        fut = await self.results.send(key=key, value=result.model_dump_json().encode(), force=True)
+        if result.status.final:
+            await fut  # delivered before the command's record is acked
 
     async def dead_letter(self, record: Record, reason: str, error_code: str, attempts: int) -> None:
         m.DEAD_LETTERS.labels(error_code).inc()
@@ -56,7 +64,7 @@ class FaustSink:
         # `gxctl dlq replay` can re-send the record as it was; ours say why and from where.
         headers = dict(record.headers) | dead_letter_headers(
             reason, error_code, record.topic, record.partition, record.offset, attempts)
-        await self.dlq.send(key=record.key, value=record.value, headers=headers)
+        await (await self.dlq.send(key=record.key, value=record.value, headers=headers, force=True))
 
 
 def gateway_channel(f: FabricSettings) -> grpc.aio.Channel:
@@ -64,75 +72,142 @@ def gateway_channel(f: FabricSettings) -> grpc.aio.Channel:
     return open_channel(f.gateway, f.tls_root.read_bytes() if f.tls_root else None, f.tls_server_name)
 
 
-def install(app: faust.App, commands_topic: str, results_topic: str, dlq_topic: str, f: FabricSettings,
-            window: int = 500, breaker: CircuitBreaker | None = None, policy: RetryPolicy | None = None,
-            park_failed_keys: bool = False) -> Any:
-    """Register the submitter agent and its breaker watcher on ``app``.
+class Submitters:
+    """The agent's state: one submitter per assigned partition, pause reasons, the shared gateway."""
 
-    One breaker guards Fabric for every partition (it is one resource).
-    """
-    if not (f.gateway and f.cert and f.key):
-        raise ValueError("GX_FABRIC_GATEWAY, GX_FABRIC_CERT and GX_FABRIC_KEY must be set")
-    topic = app.topic(commands_topic, key_type=bytes, value_type=bytes)
-    sink = FaustSink(app.topic(results_topic, key_type=bytes, value_type=bytes),
-                     app.topic(dlq_topic, key_type=bytes, value_type=bytes))
-    subs: dict[int, PartitionSubmitter] = {}
-    pending: dict[tuple[int, int], faust.EventT] = {}
-    state: dict[str, Any] = {}
-    shared_breaker = breaker or CircuitBreaker()
+    def __init__(self, app: faust.App, topic: str, sink: FaustSink, f: FabricSettings, identity: Identity,
+                 signer: Signer, window: int, gate: BreakerGate, policy: RetryPolicy) -> None:
+        self.app, self.topic, self.sink, self.f = app, topic, sink, f
+        self.identity, self.signer, self.window, self.gate, self.policy = identity, signer, window, gate, policy
+        self.subs: dict[int, PartitionSubmitter] = {}
+        self.events: dict[int, dict[int, faust.EventT]] = {}
+        self.full: set[int] = set()        # partitions paused because their window is full
+        self.breaker_paused = False
+        self.channel: grpc.aio.Channel | None = None
+        self.gateway: Gateway | None = None
+        self.last_offset: dict[int, int] = {}
 
-    def submitter_for(partition: int) -> PartitionSubmitter:
-        if partition not in subs:
-            if "gateway" not in state:
-                state["gateway"] = Gateway(gateway_channel(f), load_identity(f.msp_id, f.cert),
-                                           load_signer(f.key))
+    def _gateway(self) -> Gateway:
+        if self.gateway is None:  # the channel must be made inside the running event loop
+            self.channel = gateway_channel(self.f)
+            self.gateway = Gateway(self.channel, self.identity, self.signer)
+        return self.gateway
+
+    def tp(self, partition: int) -> TP:
+        return TP(self.topic, partition)
+
+    def submitter(self, partition: int) -> PartitionSubmitter:
+        sub = self.subs.get(partition)
+        if sub is None:
+            events: dict[int, faust.EventT] = {}
 
             def done(rec: Record) -> None:
-                ev = pending.pop((rec.partition, rec.offset), None)
                 m.IN_FLIGHT.dec()
+                ev = events.pop(rec.offset, None)
                 if ev is not None:
                     ev.ack()
+
+            def room() -> None:
+                self.full.discard(partition)
+                if not self.breaker_paused:
+                    self.app.consumer.resume_partitions({self.tp(partition)})
 
             def failed(err: Exception, counted: bool) -> None:
                 m.ENDORSE_FAILURES.labels(type(err).__name__).inc()
                 if counted:
                     m.BREAKER_FAILURES.labels("fabric").inc()
 
-            subs[partition] = PartitionSubmitter(
-                state["gateway"], sink, f.channel, f.chaincode, SubmitWindow(window),
-                breaker=shared_breaker, policy=policy or RetryPolicy(), park_failed_keys=park_failed_keys,
-                on_done=done, on_attempt_failed=failed, on_committed=m.TX_DURATION.observe)
-        return subs[partition]
+            sub = PartitionSubmitter(self._gateway(), self.sink, self.f.channel, self.f.chaincode,
+                                     SubmitWindow(self.window), gate=self.gate, policy=self.policy,
+                                     on_done=done, on_room=room, on_attempt_failed=failed,
+                                     on_committed=m.TX_DURATION.observe)
+            self.subs[partition], self.events[partition] = sub, events
+        return sub
+
+    def offer(self, event: faust.EventT) -> None:
+        msg = event.message
+        raw = msg.headers.items() if isinstance(msg.headers, dict) else (msg.headers or [])
+        rec = Record(msg.topic, msg.partition, msg.offset, msg.key, msg.value or b"",
+                     tuple((k, v if isinstance(v, bytes) else str(v).encode()) for k, v in raw))
+        sub = self.submitter(msg.partition)
+        self.events[msg.partition][msg.offset] = event
+        self.last_offset[msg.partition] = msg.offset
+        m.IN_FLIGHT.inc()
+        if not sub.offer(rec) and msg.partition not in self.full:
+            self.full.add(msg.partition)
+            self.app.consumer.pause_partitions({self.tp(msg.partition)})
+
+    async def revoke(self, partitions: set[int]) -> None:
+        for p in partitions:
+            sub = self.subs.pop(p, None)
+            unfinished = self.events.pop(p, {})
+            self.full.discard(p)
+            self.last_offset.pop(p, None)
+            if sub is not None:
+                await sub.close()
+                m.IN_FLIGHT.dec(len(unfinished))
+                log.info("partition revoked", partition=p, unfinished=len(unfinished))
+
+    def watch(self, assigned: set[TP]) -> None:
+        """Breaker state, pauses, lag and internal errors, every half second."""
+        state = self.gate.breaker.state
+        m.BREAKER_STATE.labels("fabric").set(state.value)
+        if state is State.OPEN and not self.breaker_paused:
+            log.warning("circuit breaker open: pausing partitions", partitions=len(assigned))
+            self.app.consumer.pause_partitions(assigned)
+            self.breaker_paused = True
+        elif state is not State.OPEN and self.breaker_paused:
+            log.warning("circuit breaker probing or closed: resuming partitions")
+            self.app.consumer.resume_partitions({tp for tp in assigned if tp.partition not in self.full})
+            self.breaker_paused = False
+        for tp in assigned:
+            try:
+                high = self.app.consumer.highwater(tp)
+            except Exception:  # not fetched yet
+                continue
+            if high is not None:
+                m.CONSUMER_LAG.labels(str(tp.partition)).set(max(0, high - self.last_offset.get(tp.partition, -1) - 1))
+        m.INTERNAL_ERRORS.set(sum(s.internal_errors for s in self.subs.values()))
+
+    async def close(self) -> None:
+        await self.revoke(set(self.subs))
+        if self.channel is not None:
+            await self.channel.close()
+
+
+def install(app: faust.App, commands_topic: str, results_topic: str, dlq_topic: str, f: FabricSettings,
+            window: int = 500, breaker: CircuitBreaker | None = None, policy: RetryPolicy | None = None) -> Any:
+    """Register the submitter agent and its watcher on ``app``; returns the agent.
+
+    The client identity is read here, before the event loop runs (ValueError if a setting is missing).
+    """
+    if not (f.gateway and f.cert and f.key):
+        raise ValueError("GX_FABRIC_GATEWAY, GX_FABRIC_CERT and GX_FABRIC_KEY must be set")
+    topic = app.topic(commands_topic, key_type=bytes, value_type=bytes)
+    sink = FaustSink(app.topic(results_topic, key_type=bytes, value_type=bytes),
+                     app.topic(dlq_topic, key_type=bytes, value_type=bytes))
+    gate = BreakerGate(breaker or CircuitBreaker(), time.monotonic, asyncio.sleep)
+    state = Submitters(app, commands_topic, sink, f, load_identity(f.msp_id, f.cert), load_signer(f.key), window,
+                       gate, policy or RetryPolicy())
+    web.add_check(app, "submitter", lambda: (
+        f"{n} command(s) stuck by an internal error (see the log); restart the worker to replay them"
+        if (n := sum(s.internal_errors for s in state.subs.values())) else None))
 
     @app.agent(topic, name="submitter")
     async def submitter(stream: faust.Stream) -> None:
         async for event in stream.noack().events():
-            msg = event.message
-            raw_headers = msg.headers.items() if isinstance(msg.headers, dict) else (msg.headers or [])
-            rec = Record(msg.topic, msg.partition, msg.offset, msg.key, msg.value or b"",
-                         tuple((k, v if isinstance(v, bytes) else str(v).encode()) for k, v in raw_headers))
-            pending[(msg.partition, msg.offset)] = event
-            m.IN_FLIGHT.inc()
-            await submitter_for(msg.partition).offer(rec)
+            state.offer(event)
 
     @app.timer(0.5)
-    async def watch_breakers() -> None:
-        m.BREAKER_STATE.labels("fabric").set(shared_breaker.state.value)
-        assigned = {tp for tp in app.consumer.assignment() if tp.topic == commands_topic}
-        paused = shared_breaker.state is State.OPEN
-        if paused and not state.get("paused"):
-            log.warning("circuit breaker open: pausing %d partitions", len(assigned))
-            app.consumer.pause_partitions(assigned)
-            state["paused"] = True
-        elif not paused and state.get("paused"):
-            log.warning("circuit breaker probing/closed: resuming partitions")
-            app.consumer.resume_partitions(assigned)
-            state["paused"] = False
+    async def watch() -> None:
+        state.watch({tp for tp in app.consumer.assignment() if tp.topic == commands_topic})
 
     @app.on_partitions_revoked.connect
     async def revoked(app_: faust.App, revoked: set[TP], **_: Any) -> None:
-        for tp in revoked:
-            if tp.topic == commands_topic:
-                subs.pop(tp.partition, None)  # its offsets stay at the last committable point
+        await state.revoke({tp.partition for tp in revoked if tp.topic == commands_topic})
+
+    @app.on_before_shutdown.connect
+    async def shutdown(app_: faust.App, **_: Any) -> None:
+        await state.close()
 
     return submitter

@@ -32,5 +32,5 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
             raise WorkerError("GX_FABRIC_GATEWAY, GX_FABRIC_CERT and GX_FABRIC_KEY must be set (gxctl stack env)")
         install_submitter(app, t.commands, t.command_results, t.commands_dlq, f, window=s.submit_window,
                           breaker=CircuitBreaker(s.breaker_failures, s.breaker_reset_s, s.breaker_successes),
-                          policy=RetryPolicy(max_attempts=s.max_attempts), park_failed_keys=s.park_failed_keys)
+                          policy=RetryPolicy(max_attempts=s.max_attempts))
     return app

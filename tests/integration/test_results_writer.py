@@ -97,3 +97,34 @@ def test_results_move_rows_forward_only_and_bad_records_are_dead_lettered(
     assert h["errorCode"] == "INVALID_RESULT" and h["sourceTopic"] == "gx.command-results"
     assert "Invalid JSON" in h["reason"] and h["sourceOffset"].isdigit()
     assert writer.poll() is None
+
+
+def test_a_result_the_database_refuses_is_dead_lettered_and_the_partition_goes_on(
+        pipeline: dict[str, str], writer: subprocess.Popen) -> None:
+    t = f"rw-{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pipeline["GX_PG_DSN"]) as conn:
+        ids = {rid: enqueue(conn, tenant_id=t, service="s", command_type="CREATE_USER", request_id=rid,
+                            payload=example("CREATE_USER", f"{t}-{rid}")).id for rid in ("huge", "next")}
+        conn.commit()
+    p = Producer({"bootstrap.servers": pipeline["GX_KAFKA_BOOTSTRAP"]})
+    # A block number beyond BIGINT: valid JSON and a valid result, but Postgres refuses the value.
+    p.produce("gx.command-results", key=b"same", value=_result(ids["huge"], "huge", t, ResultStatus.CONFIRMED,
+                                                              fabricTxId="tx-h", commitBlock=2**70, attempts=1))
+    p.produce("gx.command-results", key=b"same", value=_result(ids["next"], "next", t, ResultStatus.CONFIRMED,
+                                                              fabricTxId="tx-n", commitBlock=5, attempts=1))
+    assert p.flush(30) == 0
+    end = time.monotonic() + 90
+    while _rows(pipeline["GX_PG_DSN"], t)["next"][0] != "CONFIRMED":
+        assert time.monotonic() < end and writer.poll() is None, "the record after the refused one was not applied"
+        time.sleep(0.5)
+    assert _rows(pipeline["GX_PG_DSN"], t)["huge"][0] == "PENDING"
+    r = TopicReader(pipeline["GX_KAFKA_BOOTSTRAP"], "gx.commands.dlq",
+                    lambda rec: isinstance(rec.value, dict) and rec.value.get("requestId") == "huge"
+                    and rec.value.get("tenantId") == t)
+    try:
+        got = r.read_until(lambda recs: bool(recs), 60)
+    finally:
+        r.close()
+    assert got and got[0].headers["errorCode"] == "RESULT_NOT_APPLIED"
+    assert got[0].headers["reason"].startswith("NumericValueOutOfRange")
+    assert writer.poll() is None

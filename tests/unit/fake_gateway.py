@@ -35,6 +35,8 @@ class Script:
     validation: str = "VALID"          # commit status
     fail_times: int = 0                # answer Endorse with fail_code this many times first
     fail_code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE
+    status_fail_times: int = 0         # answer CommitStatus with status_fail_code this many times first
+    status_fail_code: grpc.StatusCode = grpc.StatusCode.DEADLINE_EXCEEDED
 
 
 @dataclass
@@ -46,6 +48,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
     tx_functions: dict[str, str] = field(default_factory=dict)
     events: list[tuple[int, chaincode_event_pb2.ChaincodeEvent]] = field(default_factory=list)
     down: bool = False                 # every Endorse answers UNAVAILABLE, as with the peer stopped
+    status_calls: list[str] = field(default_factory=list)  # transaction ids asked for their commit status
 
     def _verify(self, message: bytes, signature: bytes) -> None:
         self.public_key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
@@ -103,7 +106,11 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
     async def CommitStatus(self, request, context):  # noqa: N802
         self._verify(request.request, request.signature)
         req = gateway_pb2.CommitStatusRequest.FromString(request.request)
+        self.status_calls.append(req.transaction_id)
         script = self.scripts.get(self.tx_functions.get(req.transaction_id, ""), Script())
+        if script.status_fail_times > 0:
+            script.status_fail_times -= 1
+            await context.abort(script.status_fail_code, "injected commit status failure")
         return gateway_pb2.CommitStatusResponse(result=transaction_pb2.TxValidationCode.Value(script.validation),
                                                 block_number=self.block)
 

@@ -1,0 +1,182 @@
+"""The submitter agent's state (streams.submitter_agent.Submitters, which the Faust agent drives):
+acks out of order, rebalances, per-partition back-pressure, the breaker's pause, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import grpc
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from faust.types import TP
+from fabric_protos.gateway import gateway_pb2_grpc
+
+from fabric_gateway import Identity
+from fabric_gateway.identity import ecdsa_signer
+from streams.breaker import CircuitBreaker, State
+from streams.fabric_settings import FabricSettings
+from streams.outcome import RetryPolicy
+from streams.submitter import BreakerGate
+from streams.submitter_agent import Submitters
+from tests.unit.fake_gateway import FakeGateway, Script
+from tests.unit.test_submitter import Clock, MemorySink, command
+
+TOPIC = "gx.commands"
+
+
+@dataclass
+class FakeConsumer:
+    paused: set[TP] = field(default_factory=set)
+    high: dict[TP, int] = field(default_factory=dict)
+
+    def pause_partitions(self, tps) -> None:
+        self.paused |= set(tps)
+
+    def resume_partitions(self, tps) -> None:
+        self.paused -= set(tps)
+
+    def highwater(self, tp: TP) -> int:
+        return self.high[tp]
+
+
+@dataclass
+class FakeApp:
+    consumer: FakeConsumer = field(default_factory=FakeConsumer)
+
+
+@dataclass
+class Msg:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes
+    value: bytes
+    headers: list = field(default_factory=list)
+
+
+@dataclass
+class Event:
+    message: Msg
+    acks: int = 0
+
+    def ack(self) -> None:
+        self.acks += 1
+
+
+class Sink(MemorySink):
+    async def result(self, key, result) -> None:  # FaustSink's signature, recorded in memory
+        await super().result(key, result)
+
+
+@pytest.fixture
+async def agent() -> AsyncIterator[tuple[FakeGateway, Submitters, FakeApp, Sink]]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    fake = FakeGateway(key.public_key())
+    server = grpc.aio.server()
+    gateway_pb2_grpc.add_GatewayServicer_to_server(fake, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    app, sink = FakeApp(), Sink()
+    gate = BreakerGate(CircuitBreaker(failure_threshold=2, reset_timeout=3600), Clock(), asyncio.sleep)
+    state = Submitters(app, TOPIC, sink, FabricSettings(gateway=f"127.0.0.1:{port}"),  # type: ignore[arg-type]
+                       Identity("Org1MSP", b"cert"), ecdsa_signer(key), 2, gate, RetryPolicy(base_delay=0.01))
+    yield fake, state, app, sink
+    await state.close()
+    await server.stop(None)
+
+
+def event(partition: int, offset: int, ctype: str = "CREATE_USER", n: object = None) -> Event:
+    n = n if n is not None else f"{partition}-{offset}"
+    return Event(Msg(TOPIC, partition, offset, f"USR-{n}".encode(), command(ctype, n, f"r{partition}-{offset}")))
+
+
+async def until(cond, timeout: float = 10) -> None:
+    end = asyncio.get_running_loop().time() + timeout
+    while not cond():
+        assert asyncio.get_running_loop().time() < end, "condition not reached"
+        await asyncio.sleep(0.01)
+
+
+async def test_each_event_is_acked_once_when_its_result_is_out_even_out_of_order(agent) -> None:
+    fake, state, app, sink = agent
+    fake.scripts["IdentityContract:CreateUser"] = Script(delay=0.2)
+    slow = [event(0, 0), event(0, 2)]
+    quick = [event(0, 1, "FREEZE_WALLET", "q")]  # another function: answers at once
+    for ev in (slow[0], quick[0], slow[1]):
+        state.offer(ev)
+    await until(lambda: quick[0].acks == 1)
+    assert [e.acks for e in slow] == [0, 0]  # the later command finished first and was acked first
+    await until(lambda: all(e.acks == 1 for e in slow))
+    await asyncio.sleep(0.1)
+    assert [e.acks for e in slow + quick] == [1, 1, 1]
+    assert len(sink.final()) == 3
+
+
+async def test_a_full_partition_is_paused_alone_and_resumed_when_it_has_room(agent) -> None:
+    fake, state, app, sink = agent
+    fake.scripts["IdentityContract:CreateUser"] = Script(delay=0.3)
+    busy = [event(0, i) for i in range(4)]  # window 2: partition 0 overflows
+    for ev in busy:
+        state.offer(ev)
+    assert app.consumer.paused == {TP(TOPIC, 0)}
+    other = event(1, 0, "FREEZE_WALLET", "o")
+    state.offer(other)  # partition 1 is not held back by partition 0
+    await until(lambda: other.acks == 1, 2)
+    assert any(e.acks == 0 for e in busy)
+    await until(lambda: all(e.acks == 1 for e in busy))
+    assert app.consumer.paused == set()
+
+
+async def test_a_revoked_partition_is_cancelled_unacked_and_a_new_assignment_starts_clean(agent) -> None:
+    fake, state, app, sink = agent
+    fake.scripts["IdentityContract:CreateUser"] = Script(delay=0.5)
+    old = [event(3, 10), event(3, 11)]
+    for ev in old:
+        state.offer(ev)
+    await asyncio.sleep(0.05)
+    await state.revoke({3})
+    assert 3 not in state.subs and [e.acks for e in old] == [0, 0]
+    # Assigned again: the same offsets arrive as new events; only they are acked, each once.
+    fake.scripts["IdentityContract:CreateUser"] = Script()
+    new = [event(3, 10), event(3, 11)]
+    for ev in new:
+        state.offer(ev)
+    await until(lambda: all(e.acks == 1 for e in new))
+    await asyncio.sleep(0.6)  # past the old tasks' delay: had they survived, they would ack now
+    assert [e.acks for e in old] == [0, 0] and [e.acks for e in new] == [1, 1]
+
+
+async def test_an_open_breaker_pauses_every_partition_and_lag_is_reported(agent) -> None:
+    fake, state, app, sink = agent
+    from prometheus_client import REGISTRY
+
+    assigned = {TP(TOPIC, 0), TP(TOPIC, 1)}
+    app.consumer.high = {TP(TOPIC, 0): 10, TP(TOPIC, 1): 5}
+    fake.down = True
+    state.offer(event(0, 3))
+    state.offer(event(1, 0, "FREEZE_WALLET", "b"))
+    await until(lambda: state.gate.breaker.state is State.OPEN)
+    state.watch(assigned)
+    assert app.consumer.paused == assigned
+    assert REGISTRY.get_sample_value("circuit_breaker_state", {"name": "fabric"}) == 1.0
+    assert REGISTRY.get_sample_value("submitter_consumer_lag", {"partition": "0"}) == 6.0
+    assert REGISTRY.get_sample_value("submitter_consumer_lag", {"partition": "1"}) == 4.0
+    state.gate.breaker.state = State.HALF_OPEN  # the reset timeout passed
+    state.watch(assigned)
+    assert app.consumer.paused == set()
+
+
+async def test_close_cancels_everything_and_closes_the_channel(agent) -> None:
+    fake, state, app, sink = agent
+    fake.scripts["IdentityContract:CreateUser"] = Script(delay=5)
+    evs = [event(0, 0), event(1, 0)]
+    for ev in evs:
+        state.offer(ev)
+    await asyncio.sleep(0.05)
+    await asyncio.wait_for(state.close(), 5)
+    assert state.subs == {} and [e.acks for e in evs] == [0, 0]
+    assert state.channel is not None
+    with pytest.raises(Exception):
+        await state.gateway.endorse("gxchannel", "gxtv3", "F", [])  # type: ignore[union-attr]
