@@ -7,7 +7,6 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fabric_gateway import EndorseError, Gateway, load_identity, load_signer, open_channel
 from streams.fabric_settings import FabricSettings

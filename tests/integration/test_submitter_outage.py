@@ -1,20 +1,16 @@
-"""The submitter agent on the real Kafka and outbox, with Fabric unreachable (fault injection).
-
-No Fabric network can be built here (see README), so this proves only what does not need one:
-an invalid command from the outbox is REJECTED and dead-lettered without any attempt, and with
-the gateway unreachable (as with the peer stopped) the breaker opens, the partitions pause and no
-command is marked FAILED.
+"""The submitter agent on the real Kafka and outbox, with a gateway address where nothing listens
+(fault injection; the real network's outage is in test_write_path.py): an invalid command from the
+outbox is REJECTED and dead-lettered without any attempt, and with the gateway unreachable the
+breaker opens, the partitions pause and no command is marked FAILED.
 """
 
 from __future__ import annotations
 
 import datetime
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -28,6 +24,7 @@ from gxsdk import enqueue
 from schemas.examples import example
 from tests.integration.conftest import stop_process
 from tests.integration.kafka_helpers import TopicReader
+from tests.integration.workers import free_port, get
 
 RAW = ('INSERT INTO "OutboxCommand" (id, "tenantId", service, "commandType", "requestId", payload, status, attempts,'
        ' "createdAt", "updatedAt") VALUES (%s, %s, %s, %s, %s, %s, \'PENDING\', 0, now(), now())')
@@ -44,22 +41,6 @@ def throwaway_identity(d: Path) -> tuple[Path, Path]:
     (d / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                   serialization.NoEncryption()))
     return d / "cert.pem", d / "key.pem"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=3) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except OSError:
-        return 0, ""
 
 
 def test_invalid_commands_are_rejected_and_an_unreachable_fabric_opens_the_breaker(

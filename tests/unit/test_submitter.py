@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import grpc
-import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
-from fabric_protos.gateway import gateway_pb2_grpc
 
-from fabric_gateway import Gateway, Identity
-from fabric_gateway.client import Timeouts
-from fabric_gateway.identity import ecdsa_signer
+from fabric_gateway import Gateway
 from schemas.envelopes import CommandEnvelope, CommandResult, ResultStatus
 from schemas.examples import example
 from schemas.routing import partition_key
@@ -23,7 +17,7 @@ from streams.breaker import CircuitBreaker, State
 from streams.outcome import RetryPolicy
 from streams.submitter import PartitionSubmitter, Record
 from streams.window import SubmitWindow
-from tests.unit.fake_gateway import FakeGateway, Script
+from tests.unit.fake_gateway import Script
 
 
 @dataclass
@@ -51,19 +45,6 @@ class Clock:
     async def sleep(self, seconds: float) -> None:
         self.now += seconds
         await asyncio.sleep(0)
-
-
-@pytest.fixture
-async def env() -> AsyncIterator[tuple[FakeGateway, Gateway]]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    servicer = FakeGateway(key.public_key())
-    server = grpc.aio.server()
-    gateway_pb2_grpc.add_GatewayServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        yield servicer, Gateway(channel, Identity("Org1MSP", b"cert"), ecdsa_signer(key), Timeouts(endorse=2))
-    await server.stop(None)
 
 
 def command(ctype: str, n: object, rid: str, payload: dict | None = None) -> bytes:

@@ -9,10 +9,9 @@ import grpc
 
 from schemas.envelopes import ResultStatus
 from streams.breaker import CircuitBreaker, State
-from streams.submitter import PartitionSubmitter, Record
-from streams.window import SubmitWindow
+from streams.submitter import Record
 from tests.unit.fake_gateway import Script
-from tests.unit.test_submitter import Clock, MemorySink, command, env, feed, submitter  # noqa: F401 (env: fixture)
+from tests.unit.test_submitter import Clock, MemorySink, command, feed, submitter
 
 
 class FlakySink(MemorySink):

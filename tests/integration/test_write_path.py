@@ -1,0 +1,258 @@
+"""The write path on the real stack and network: outbox -> Debezium -> gx.commands -> submitter ->
+Fabric -> gx.command-results -> results writer -> the outbox row. Faults: a chaincode rejection,
+an invalid payload, SIGKILL of the submitter, the peer stopped, a second submitter instance."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from gxsdk import enqueue
+from schemas.examples import example
+from tests.integration.conftest import gxctl
+from tests.integration.fabric_helpers import CC_ARGS, funded_users, gateway, wallet
+from tests.integration.kafka_helpers import TopicReader
+from tests.integration.workers import Worker, get
+
+FINAL = ("CONFIRMED", "FAILED")
+RAW = ('INSERT INTO "OutboxCommand" (id, "tenantId", service, "commandType", "requestId", payload, status, attempts,'
+       ' "createdAt", "updatedAt") VALUES (%s, %s, %s, %s, %s, %s, \'PENDING\', 0, now(), now())')
+
+
+@dataclass
+class WritePath:
+    dsn: str
+    bootstrap: str
+    app_id: str
+    log_dir: Path
+    submitter: Worker
+    writer: Worker
+
+    def new_submitter(self) -> Worker:
+        return Worker("submitter", self.app_id, self.log_dir, GX_BREAKER_RESET_S="3").start()
+
+    def enqueue(self, tenant: str, ctype: str, payload: dict, request_id: str | None = None) -> str:
+        rid = request_id or f"{tenant}-{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(self.dsn) as conn:
+            enqueue(conn, tenant_id=tenant, service="svc-test", command_type=ctype, request_id=rid, payload=payload)
+            conn.commit()
+        return rid
+
+    def rows(self, tenant: str) -> dict[str, dict]:
+        with psycopg.connect(self.dsn) as conn:
+            cur = conn.execute(
+                'SELECT "requestId", status::text AS status, "fabricTxId", "commitBlock", "errorCode", error, attempts,'
+                ' "kafkaPartition", "kafkaOffset", "attemptLog" FROM "OutboxCommand" WHERE "tenantId" = %s',
+                (tenant,))
+            names = [c.name for c in cur.description]
+            return {r[0]: dict(zip(names, r)) for r in cur.fetchall()}
+
+    def wait_final(self, tenant: str, n: int, timeout: float = 120) -> dict[str, dict]:
+        end = time.monotonic() + timeout
+        while True:
+            rows = self.rows(tenant)
+            if len(rows) == n and all(r["status"] in FINAL for r in rows.values()):
+                return rows
+            assert time.monotonic() < end, (f"{sum(r['status'] in FINAL for r in rows.values())} of {n} final; "
+                                            f"submitter log:\n{self.submitter.log()[-2000:]}")
+            time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def wp(pipeline: dict[str, str], tmp_path_factory) -> Iterator[WritePath]:
+    log_dir = tmp_path_factory.mktemp("write-path")
+    app_id = f"gx-test-{uuid.uuid4().hex[:6]}"
+    writer = Worker("results-writer", app_id, log_dir).start()
+    sub = Worker("submitter", app_id, log_dir, GX_AUTO_OFFSET_RESET="latest", GX_BREAKER_RESET_S="3").start()
+    w = WritePath(pipeline["GX_PG_DSN"], pipeline["GX_KAFKA_BOOTSTRAP"], app_id, log_dir, sub, writer)
+    yield w
+    w.submitter.stop()
+    writer.stop()
+
+
+def users(n: int, amount: int = 1000) -> list[str]:
+    async def go() -> list[str]:
+        async with gateway() as gw:
+            return await funded_users(gw, n, amount)
+    return asyncio.run(go())
+
+
+def ledger_events(first_block: int, last_block: int, name: str) -> list[tuple[int, int, dict]]:
+    """(block, tx index, payload) of every valid ``name`` event in the blocks, in ledger order."""
+    async def go() -> list[tuple[int, int, dict]]:
+        out = []
+        async with gateway() as gw:
+            blocks = gw.blocks(CC_ARGS[0], first_block)
+            try:
+                while True:
+                    b = await asyncio.wait_for(anext(blocks), 10)
+                    out += [(b.number, t.index, json.loads(e.payload)) for t in b.transactions if t.valid
+                            for e in t.events if e.name == name]
+                    if b.number >= last_block:
+                        return out
+            finally:
+                await blocks.aclose()
+    return asyncio.run(go())
+
+
+def balance(wallet_id: str) -> int:
+    async def go() -> int:
+        async with gateway() as gw:
+            return int((await wallet(gw, wallet_id))["balance"])
+    return asyncio.run(go())
+
+
+def test_a_command_from_the_outbox_ends_confirmed_and_its_effect_is_on_the_ledger(wp: WritePath) -> None:
+    alice, bob = users(2)
+    t = f"wp-{uuid.uuid4().hex[:8]}"
+    rid = wp.enqueue(t, "TRANSFER_TOKENS", {"fromWalletId": alice, "toWalletId": bob, "amount": 40, "memo": "x"})
+    row = wp.wait_final(t, 1)[rid]
+    assert row["status"] == "CONFIRMED" and row["errorCode"] is None and row["attempts"] == 1
+    assert len(row["fabricTxId"]) == 64 and row["commitBlock"] > 0
+    assert row["kafkaPartition"] is not None and row["kafkaOffset"] is not None
+    assert [a["outcome"] for a in row["attemptLog"]] == ["COMMITTED"]
+    assert balance(bob) == 40 and balance(alice) == 960
+    [(block, _, ev)] = ledger_events(row["commitBlock"], row["commitBlock"], "TokensTransferred")
+    assert ev["requestId"] == rid and block == row["commitBlock"]
+
+
+def test_a_chaincode_rejection_fails_at_once_and_leaves_the_breaker_closed(wp: WritePath) -> None:
+    alice, bob = users(2, amount=10)
+    failures = wp.submitter.metric("fabric_endorsement_failures_total", {"kind": "EndorseError"})
+    t = f"wp-{uuid.uuid4().hex[:8]}"
+    rid = wp.enqueue(t, "TRANSFER_TOKENS", {"fromWalletId": alice, "toWalletId": bob, "amount": 11})
+    row = wp.wait_final(t, 1)[rid]
+    assert (row["status"], row["errorCode"], row["attempts"]) == ("FAILED", "CHAINCODE_REJECTED", 1)
+    assert f"insufficient balance in wallet {alice}: has 10, needs 11" in row["error"]
+    assert wp.submitter.metric("fabric_endorsement_failures_total", {"kind": "EndorseError"}) == failures + 1
+    assert wp.submitter.metric("circuit_breaker_state", {"name": "fabric"}) == 0
+    assert balance(alice) == 10
+
+
+def test_an_invalid_payload_is_rejected_dead_lettered_and_its_partition_goes_on(wp: WritePath) -> None:
+    t = f"wp-{uuid.uuid4().hex[:8]}"
+    user = f"{t}-u"
+    with psycopg.connect(wp.dsn, autocommit=True) as conn:  # the old system's INSERT, with a bad field
+        conn.execute(RAW, (f"{t}-bad", t, "svc-old", "CREATE_USER", f"{t}-bad", json.dumps({"userId": user, "oops": 1})))
+    rid = wp.enqueue(t, "CREATE_USER", {**example("CREATE_USER", 1), "userId": user})  # same key, after it
+    rows = wp.wait_final(t, 2)
+    assert (rows[f"{t}-bad"]["status"], rows[f"{t}-bad"]["errorCode"]) == ("FAILED", "INVALID_PAYLOAD")
+    assert "oops: Extra inputs are not permitted" in rows[f"{t}-bad"]["error"]
+    assert rows[rid]["status"] == "CONFIRMED"
+    assert rows[rid]["kafkaPartition"] == rows[f"{t}-bad"]["kafkaPartition"]
+    dlq = TopicReader(wp.bootstrap, "gx.commands.dlq", lambda r: r.headers.get("tenantId") == t)
+    try:
+        dead = dlq.read_until(lambda rs: bool(rs), 60)
+    finally:
+        dlq.close()
+    assert [(d.headers["errorCode"], d.headers["requestId"]) for d in dead] == [("INVALID_PAYLOAD", f"{t}-bad")]
+
+
+def test_fifty_transfers_out_of_one_wallet_apply_in_their_order(wp: WritePath) -> None:
+    n = 50
+    alice, bob = users(2, amount=n * (n + 1) // 2)
+    t = f"wp-{uuid.uuid4().hex[:8]}"
+    for i in range(1, n + 1):
+        wp.enqueue(t, "TRANSFER_TOKENS", {"fromWalletId": alice, "toWalletId": bob, "amount": i, "memo": f"{t}-{i}"},
+                   request_id=f"{t}-{i:03d}")
+    rows = wp.wait_final(t, n, timeout=180)
+    assert {r["status"] for r in rows.values()} == {"CONFIRMED"}
+    blocks = [r["commitBlock"] for r in rows.values()]
+    events = [ev for _, _, ev in ledger_events(min(blocks), max(blocks), "TokensTransferred")
+              if ev["memo"].startswith(f"{t}-")]
+    assert [ev["memo"] for ev in events] == [f"{t}-{i}" for i in range(1, n + 1)]
+    # The sender's balance after each transfer, folded from the sequence, ends where the ledger is.
+    running, expected = n * (n + 1) // 2, []
+    for i in range(1, n + 1):
+        running -= i
+        expected.append(running)
+    assert expected[-1] == balance(alice) == 0 and balance(bob) == n * (n + 1) // 2
+
+
+def test_sigkill_of_the_submitter_mid_flight_leaves_one_final_status_and_one_effect_each(wp: WritePath) -> None:
+    t = f"wp-{uuid.uuid4().hex[:8]}"
+    n = 60
+    rids = [wp.enqueue(t, "CREATE_USER", {**example("CREATE_USER", i), "userId": f"{t}-u{i}"}) for i in range(n)]
+    end = time.monotonic() + 60
+    while not any(r["status"] in FINAL for r in wp.rows(t).values()):
+        assert time.monotonic() < end
+        time.sleep(0.05)
+    wp.submitter.kill()
+    done_before = sum(r["status"] in FINAL for r in wp.rows(t).values())
+    assert done_before < n, "every command finished before the kill; nothing was in flight"
+    wp.submitter = wp.new_submitter()
+    rows = wp.wait_final(t, n, timeout=180)
+    assert {r["status"] for r in rows.values()} == {"CONFIRMED"}
+    blocks = [r["commitBlock"] for r in rows.values()]
+    created = [ev["userId"] for _, _, ev in ledger_events(min(blocks), max(blocks) + 2, "UserCreated")
+               if ev["userId"].startswith(f"{t}-")]
+    assert sorted(created) == sorted(f"{t}-u{i}" for i in range(n)), "an effect is missing or applied twice"
+    results = TopicReader(wp.bootstrap, "gx.command-results",
+                          lambda r: isinstance(r.value, dict) and r.value.get("tenantId") == t)
+    try:
+        got = results.read_until(lambda rs: {r.value["requestId"] for r in rs
+                                             if r.value["status"] == "CONFIRMED"} >= set(rids), 60)
+    finally:
+        results.close()
+    finals: dict[str, set[str]] = {}
+    for r in got:
+        if r.value["status"] != "SUBMITTED":
+            finals.setdefault(r.value["requestId"], set()).add(r.value["status"])
+    assert all(s == {"CONFIRMED"} for s in finals.values()) and set(finals) == set(rids)
+
+
+def test_the_peer_stopped_for_30s_under_load_fails_nothing_and_all_complete_after(wp: WritePath) -> None:
+    t = f"wp-{uuid.uuid4().hex[:8]}"
+    n = 40
+    for i in range(n // 2):
+        wp.enqueue(t, "CREATE_USER", {**example("CREATE_USER", i), "userId": f"{t}-u{i}"})
+    assert gxctl("stack", "down", "--only", "peer").returncode == 0
+    stopped = time.monotonic()
+    try:
+        for i in range(n // 2, n):
+            wp.enqueue(t, "CREATE_USER", {**example("CREATE_USER", i), "userId": f"{t}-u{i}"})
+        end = time.monotonic() + 60
+        while wp.submitter.metric("circuit_breaker_state", {"name": "fabric"}) != 1:
+            assert time.monotonic() < end, "the breaker never opened"
+            time.sleep(0.5)
+        time.sleep(max(0.0, 30 - (time.monotonic() - stopped)))
+        assert not [r for r in wp.rows(t).values() if r["status"] == "FAILED"]
+    finally:
+        up = gxctl("stack", "up", "--only", "peer", check=False)
+        assert up.returncode == 0, up.stderr
+    rows = wp.wait_final(t, n, timeout=180)
+    assert {r["status"] for r in rows.values()} == {"CONFIRMED"}
+    assert wp.submitter.metric("circuit_breaker_state", {"name": "fabric"}) == 0
+
+
+def test_two_submitters_in_one_group_split_the_partitions_and_lose_nothing(wp: WritePath) -> None:
+    second = wp.new_submitter()
+    try:
+        end = time.monotonic() + 90
+        while True:
+            parts = [json.loads(get(f"{w.url}/readyz")[1] or "{}").get("partitions", []) for w in (wp.submitter, second)]
+            if all(parts) and sum(map(len, parts)) == 6:
+                break
+            assert time.monotonic() < end, f"partitions never split: {parts}"
+            time.sleep(0.5)
+        assert not set(parts[0]) & set(parts[1])
+        before = [w.metric("outbox_commands_processed_total", {"status": "CONFIRMED"}) for w in (wp.submitter, second)]
+        t = f"wp-{uuid.uuid4().hex[:8]}"
+        n = 60
+        for i in range(n):
+            wp.enqueue(t, "CREATE_USER", {**example("CREATE_USER", i), "userId": f"{t}-u{i}"})
+        rows = wp.wait_final(t, n, timeout=180)
+        assert {r["status"] for r in rows.values()} == {"CONFIRMED"}
+        after = [w.metric("outbox_commands_processed_total", {"status": "CONFIRMED"}) for w in (wp.submitter, second)]
+        shares = [a - b for a, b in zip(after, before)]
+        assert sum(shares) == n and all(s > 0 for s in shares), shares
+    finally:
+        second.stop()

@@ -1,0 +1,85 @@
+"""Worker processes started by a test (`gxctl run NAME`), each on its own web port, sharing one
+consumer-group prefix (``GX_APP_ID``) so that nothing else consumes what the test produces."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.integration.conftest import stop_process
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except OSError:
+        return 0, ""
+
+
+class Worker:
+    def __init__(self, name: str, app_id: str, log_dir: Path, **env: str) -> None:
+        self.name, self.app_id, self.env = name, app_id, env
+        self.log_path = log_dir / f"{name}-{time.monotonic_ns()}.log"
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, ready_timeout: float = 90) -> Worker:
+        env = {**os.environ, "GX_APP_ID": self.app_id, "GX_WEB_PORT": str(self.port), **self.env}
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "gxctl.main", "run", self.name], stdout=self._log,
+                                     stderr=subprocess.STDOUT, env=env)
+        end = time.monotonic() + ready_timeout
+        while get(f"{self.url}/readyz")[0] != 200:
+            assert self.proc.poll() is None, f"{self.name} exited:\n{self.log()[-3000:]}"
+            assert time.monotonic() < end, f"{self.name} never became ready:\n{self.log()[-3000:]}"
+            time.sleep(0.3)
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def metric(self, name: str, labels: dict[str, str] | None = None) -> float:
+        """The value of one sample on /metrics (0.0 if absent)."""
+        text = get(f"{self.url}/metrics")[1]
+        for fam in text_string_to_metric_families(text):
+            for s in fam.samples:
+                if s.name == name and all(s.labels.get(k) == v for k, v in (labels or {}).items()):
+                    return float(s.value)
+        return 0.0
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self._log.close()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            stop_process(self.proc)
+        if not self._log.closed:
+            self._log.close()
