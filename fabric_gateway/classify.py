@@ -30,6 +30,14 @@ def is_chaincode_rejection(err: GatewayError) -> bool:
     return any(CHAINCODE_REJECTION in d.message for d in err.details) or CHAINCODE_REJECTION in err.message
 
 
+def chaincode_message(err: GatewayError) -> str | None:
+    """The chaincode's own words for a rejection ("chaincode response 500, <message>"), else None."""
+    msgs = [d.message for d in err.details if CHAINCODE_REJECTION in d.message]
+    if msgs:
+        return "; ".join(dict.fromkeys(msgs))
+    return err.message if CHAINCODE_REJECTION in err.message else None
+
+
 def classify(err: BaseException) -> Disposition:
     if isinstance(err, CommitError):
         return Disposition.RETRYABLE if err.validation_code in RETRYABLE_VALIDATION else Disposition.PERMANENT

@@ -10,6 +10,7 @@ import psycopg
 
 from gxcommon.settings import connection_settings
 from gxctl.output import emit, handle_errors, json_option
+from gxctl.story import story
 from gxsdk import IdempotencyConflict, enqueue, show
 from schemas.errors import PayloadError
 
@@ -53,10 +54,11 @@ def enqueue_cmd(tenant: str, service: str, ctype: str, request_id: str, payload:
 @json_option
 @handle_errors
 def show_cmd(request_id: str, tenant: str | None, as_json: bool) -> None:
-    """The outbox row(s) with REQUEST_ID; exit status 1 if none."""
+    """A command's story: the outbox row, its partition and offset, each attempt with its error
+    class, the transaction and block, the final status. Exit status 1 if there is no such command."""
     with psycopg.connect(connection_settings().dsn()) as conn:
         rows = show(conn, request_id, tenant)
     if not rows:
         click.echo(f"no command with requestId {request_id!r}", err=True)
         sys.exit(1)
-    emit(rows, as_json, lambda rs: "\n\n".join("\n".join(f"{k:>14}: {v}" for k, v in r.items()) for r in rs))
+    emit(rows, as_json, lambda rs: "\n\n".join("\n".join(story(r)) for r in rs))

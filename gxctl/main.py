@@ -8,6 +8,7 @@ from gxctl.check_cmd import check
 from gxctl.commands_cmd import commands
 from gxctl.connectors_cmd import connectors
 from gxctl.db_cmd import db
+from gxctl.demo_cmd import demo
 from gxctl.dlq_cmd import dlq
 from gxctl.fabric_cmd import fabric
 from gxctl.run_cmd import run_cmd
@@ -23,7 +24,7 @@ def cli() -> None:
     """GX Pipeline: outbox -> Kafka -> Fabric -> read models."""
 
 
-for group in (stack, fabric, up, down, status, init_cmd, check, db, topics, connectors, schemas, commands, run_cmd, dlq, projections):
+for group in (stack, fabric, demo, up, down, status, init_cmd, check, db, topics, connectors, schemas, commands, run_cmd, dlq, projections):
     cli.add_command(group)
 
 if __name__ == "__main__":

@@ -19,8 +19,7 @@ from stack.manager import Stack
 from stack.procs import Proc, port_open
 
 # The workers `up` starts, in order; each gets the web port worker_port_base + its index.
-# More join as they are built.
-WORKERS: tuple[str, ...] = ("results-writer",)
+WORKERS: tuple[str, ...] = ("results-writer", "submitter", "projector-ledger")
 
 
 def _ready(port: int) -> bool:

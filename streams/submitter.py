@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from fabric_gateway import GatewayError, classify
-from fabric_gateway.classify import Disposition, is_chaincode_rejection
+from fabric_gateway.classify import Disposition, chaincode_message, is_chaincode_rejection
 from fabric_gateway.errors import CommitError, CommitStatusError
 from gxcommon import logs
 from schemas.envelopes import Attempt, CommandEnvelope, CommandResult, ResultStatus, Timings, parse_command
@@ -270,7 +270,8 @@ class PartitionSubmitter:
                     await self.sleep(out.delay)
                     continue
                 await trace.final(ResultStatus.FAILED, attempt, submitted_at, dead_letter=out.dead_letter,
-                                  errorCode=out.error_code, error=str(e), fabricTxId=e.tx_id or None,
+                                  errorCode=out.error_code, error=(chaincode_message(e) if rejection else None) or str(e),
+                                  fabricTxId=e.tx_id or None,
                                   validationCode=e.validation_code if isinstance(e, CommitError) else None)
                 return
             finally:
@@ -332,7 +333,8 @@ class _Trace:
             code = err.code.name
         self.attempts.append(Attempt(attempt=n, txId=tx_id or (err.tx_id if err else None) or None, outcome=outcome,
                                      errorClass=type(err).__name__ if err else None, code=code,
-                                     message=str(err)[:500] if err else None, at=datetime.now(UTC)))
+                                     message=((chaincode_message(err) or str(err))[:500] if err else None),
+                                     at=datetime.now(UTC)))
         if err is not None:
             log.warning("attempt failed", attempt=n, txId=err.tx_id, errorClass=type(err).__name__, code=code,
                         outcome=outcome, error=str(err)[:300], **self.ctx)

@@ -187,3 +187,14 @@ async def test_chaincode_events_resume_after_a_transaction(fake: tuple[FakeGatew
 ])
 def test_classify(err: BaseException, want: Disposition) -> None:
     assert classify(err) is want
+
+
+def test_the_chaincode_message_is_taken_from_the_error_details() -> None:
+    from fabric_gateway import EndorseError, ErrorDetail
+    from fabric_gateway.classify import chaincode_message
+
+    err = EndorseError("failed to endorse transaction, see attached details for more info", "tx1",
+                       grpc.StatusCode.ABORTED,
+                       (ErrorDetail("127.0.0.1:57051", "Org1MSP", "chaincode response 500, already bootstrapped"),))
+    assert chaincode_message(err) == "chaincode response 500, already bootstrapped"
+    assert chaincode_message(EndorseError("no peers", "tx2", grpc.StatusCode.UNAVAILABLE)) is None
