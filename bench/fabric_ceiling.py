@@ -181,7 +181,7 @@ async def run_ceiling(levels: list[int], seconds: float, connections: int = 4) -
     """Every level in one session; returns the rows, the block settings and the best tx/s."""
     stack = Stack()
     pids = fabric_pids()
-    clients = Clients.open(FabricSettings(**_fabric_env(stack)), connections)
+    clients = Clients.open(FabricSettings(**fabric_settings_from(stack)), connections)
     try:
         pairs = await prepare(clients, max(levels))
         rows = [await measure(clients, pairs, n, seconds, pids) for n in levels]
@@ -192,7 +192,7 @@ async def run_ceiling(levels: list[int], seconds: float, connections: int = 4) -
             "ceiling_tx_per_s": max(r["tx_per_s"] for r in rows)}
 
 
-def _fabric_env(stack: Stack) -> dict[str, Any]:
+def fabric_settings_from(stack: Stack) -> dict[str, Any]:
     env = stack.env()
     keys = {"GX_FABRIC_GATEWAY": "gateway", "GX_FABRIC_CERT": "cert", "GX_FABRIC_KEY": "key",
             "GX_FABRIC_TLS_ROOT": "tls_root", "GX_FABRIC_MSP_ID": "msp_id"}

@@ -42,4 +42,5 @@ def run(app: faust.App, s: WorkerSettings) -> None:
     from gxcommon.logs import configure_json
 
     configure_json(s.log_level)
-    faust.Worker(app, loglevel=s.log_level).execute_from_commandline()
+    # Our lines are already JSON on stdout; Faust must not wrap stdout into its own log format.
+    faust.Worker(app, loglevel=s.log_level, redirect_stdouts=False).execute_from_commandline()

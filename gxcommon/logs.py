@@ -30,5 +30,9 @@ def configure_json(level: str = "info") -> None:
 
 
 def get(name: str, **bound: Any) -> Any:
-    """A logger named ``name`` (the ``logger`` field of each line)."""
-    return structlog.get_logger(name).bind(logger=name, **bound)
+    """A logger named ``name`` (the ``logger`` field of each line).
+
+    Lazy: modules call this at import time, before the worker configures structlog, so nothing may
+    be bound eagerly (``bind`` would freeze the default configuration).
+    """
+    return structlog.get_logger(logger_name=name, **bound)

@@ -19,7 +19,9 @@ class WorkerSettings(BaseSettings):
     # start of a worker is ever skipped.
     auto_offset_reset: str = "earliest"
     # Submitter: commands in flight per partition; retry and breaker limits.
-    submit_window: int = 500
+    # Per partition. The peer rejects gateway calls past its concurrency limit (500) instead of
+    # queueing them, so 6 partitions x 80 stay below it (shared/fabric-notes.md).
+    submit_window: int = 80
     max_attempts: int = 5
     breaker_failures: int = 5
     breaker_reset_s: float = 60.0

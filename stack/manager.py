@@ -114,5 +114,10 @@ class Stack:
         return env
 
     def log_file(self, name: str) -> str:
-        self._select([name])
-        return str(self.components[name].proc.log_file)
+        """The log of a component, or of a worker `gxctl up` started (same log directory)."""
+        if name in self.components:
+            return str(self.components[name].proc.log_file)
+        worker_log = self.s.log_dir / f"{name}.log"
+        if not worker_log.exists():
+            self._select([name])  # raises, listing the components
+        return str(worker_log)

@@ -6,8 +6,9 @@ OPEN: no attempts (the agent pauses its partitions instead of burning attempts);
 HALF_OPEN: up to ``half_open_probes`` attempts at once; ``success_threshold`` successes close it,
 one transient failure opens it again.
 
-Only transient failures (Fabric unreachable, timeouts, conflicts) count. Any other answer (a
-chaincode rejection, a permission or policy error) is Fabric answering: it counts as a success for
+Only transient failures that say Fabric is unreachable or slow (UNAVAILABLE, DEADLINE_EXCEEDED,
+RESOURCE_EXHAUSTED, an unknown commit status) count. Any other answer (a chaincode rejection, a
+permission or policy error, an MVCC conflict) is Fabric answering: it counts as a success for
 the breaker, so business errors never trip it.
 
 Every attempt that :meth:`allow` admitted must end in exactly one of :meth:`record_success`,

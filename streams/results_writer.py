@@ -9,6 +9,7 @@ offset is committed by Faust only after the event is processed, i.e. after the d
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import faust
@@ -57,58 +58,101 @@ def _log_retry(state: Any) -> None:
                 error=str(state.outcome.exception()).strip().splitlines()[0][:300])
 
 
-async def apply_result(pool: AsyncConnectionPool, r: CommandResult) -> bool:
-    """Apply one result in its own transaction; True if the row changed.
+async def apply_results(pool: AsyncConnectionPool, results: list[CommandResult]) -> list[bool]:
+    """Apply results in one transaction (pipelined); for each, True if its row changed.
 
-    Retries while the error is systemic (SYSTEMIC); raises psycopg.Error for one caused by this
-    record (a DataError, an IntegrityError), which the agent dead-letters.
+    Retries while the error is systemic (SYSTEMIC); raises psycopg.Error for one caused by a record
+    (a DataError, an IntegrityError): the caller then applies them one by one to find it.
     """
     async for attempt in AsyncRetrying(retry=retry_if_exception_type(SYSTEMIC), before_sleep=_log_retry,
                                        wait=wait_exponential(multiplier=0.2, max=10), reraise=True):
         with attempt:
-            async with pool.connection() as conn:
-                cur = await conn.execute(UPDATE, update_params(r))
-                return cur.rowcount == 1
+            async with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                await cur.executemany(UPDATE + " RETURNING id", [update_params(r) for r in results], returning=True)
+                changed = []
+                while True:
+                    changed.append(await cur.fetchone() is not None)
+                    if not cur.nextset():
+                        return changed
     raise AssertionError("unreachable")
 
 
-def install(app: faust.App, results_topic: str, dlq_topic: str, dsn: str) -> Any:
-    """Register the agent on ``app``; returns it."""
+def coalesce(batch: list[tuple[Any, CommandResult]]) -> list[tuple[Any, CommandResult]]:
+    """One result per command, the most advanced (pure). A SUBMITTED followed in the same batch by
+    the command's final result only adds its submittedAt, which the final one takes over if it
+    lacks it; a SUBMITTED after a final one is dropped (it would be ignored anyway)."""
+    last: dict[str, int] = {}
+    submitted_at: dict[str, Any] = {}
+    for i, (_, r) in enumerate(batch):
+        if r.timings.submittedAt is not None:
+            submitted_at.setdefault(r.commandId, r.timings.submittedAt)
+        j = last.get(r.commandId)
+        if j is None or r.status.final or not batch[j][1].status.final:
+            last[r.commandId] = i
+    out = []
+    for i in sorted(last.values()):
+        msg, r = batch[i]
+        if r.timings.submittedAt is None and r.commandId in submitted_at:
+            r = r.model_copy(update={"timings": r.timings.model_copy(update={"submittedAt": submitted_at[r.commandId]})})
+        out.append((msg, r))
+    return out
+
+
+def install(app: faust.App, results_topic: str, dlq_topic: str, dsn: str, batch: int = 500,
+            within: float = 0.05) -> Any:
+    """Register the agent on ``app``; returns it. Results are applied ``batch`` at a time, or what
+    arrived within ``within`` seconds, in one transaction each."""
     topic = app.topic(results_topic, key_type=bytes, value_type=bytes)
     dlq = app.topic(dlq_topic, key_type=bytes, value_type=bytes)
     pool = AsyncConnectionPool(dsn, min_size=1, max_size=4, open=False)
 
+    async def dead_letter(msg: Any, reason: str, code: str, attempts: int) -> None:
+        await (await dlq.send(key=msg.key, value=msg.value, force=True, headers=dead_letter_headers(
+            reason, code, msg.topic, msg.partition, msg.offset, attempts)))
+
+    async def write(items: list[tuple[Any, CommandResult]]) -> None:
+        try:
+            changed = await apply_results(pool, [r for _, r in items])
+        except psycopg.Error:
+            if len(items) > 1:  # find the record Postgres refuses; the others go in
+                for item in items:
+                    await write([item])
+                return
+            msg, result = items[0]
+            e = sys.exc_info()[1]
+            RESULTS_INVALID.inc()
+            reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+            log.error("result not applied, dead-lettered", requestId=result.requestId, reason=reason,
+                      partition=msg.partition, offset=msg.offset)
+            await dead_letter(msg, reason, "RESULT_NOT_APPLIED", 1)
+            return
+        for (msg, result), ok in zip(items, changed):
+            (RESULTS_WRITTEN.labels(result.status.value) if ok else RESULTS_IGNORED).inc()
+            log.info("result applied", requestId=result.requestId, commandId=result.commandId,
+                     status=result.status.value, txId=result.fabricTxId, changed=ok,
+                     partition=msg.partition, offset=msg.offset)
+
     @app.agent(topic, name="results-writer")
     async def results_writer(stream: faust.Stream) -> None:
         await pool.open()
-        async for event in stream.events():
-            msg = event.message
-            try:
-                result = parse_result(msg.value)
-            except PayloadError as e:
-                RESULTS_INVALID.inc()
-                await (await dlq.send(key=msg.key, value=msg.value, force=True, headers=dead_letter_headers(
-                    str(e), "INVALID_RESULT", msg.topic, msg.partition, msg.offset, 0)))
-                continue
-            try:
-                changed = await apply_result(pool, result)
-            except psycopg.Error as e:
-                # This record cannot be written (e.g. a value the column refuses): dead-letter it
-                # with the reason instead of skipping it or stopping the partition.
-                RESULTS_INVALID.inc()
-                reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
-                log.error("result not applied, dead-lettered", requestId=result.requestId, reason=reason,
-                          partition=msg.partition, offset=msg.offset)
-                await (await dlq.send(key=msg.key, value=msg.value, force=True, headers=dead_letter_headers(
-                    reason, "RESULT_NOT_APPLIED", msg.topic, msg.partition, msg.offset, 1)))
-                continue
-            if changed:
-                RESULTS_WRITTEN.labels(result.status.value).inc()
-            else:
-                RESULTS_IGNORED.inc()
-            log.info("result applied", requestId=result.requestId, commandId=result.commandId,
-                     status=result.status.value, txId=result.fabricTxId, changed=changed,
-                     partition=msg.partition, offset=msg.offset)
+        # take_events acks a batch when the loop body returns, so the body handles every error
+        # itself: systemic ones are retried inside, a refused record is dead-lettered.
+        async for events in stream.take_events(batch, within=within):
+            items: list[tuple[Any, CommandResult]] = []
+            for event in events:
+                msg = event.message
+                try:
+                    items.append((msg, parse_result(msg.value)))
+                except PayloadError as e:
+                    RESULTS_INVALID.inc()
+                    await dead_letter(msg, str(e), "INVALID_RESULT", 0)
+            if items:
+                try:
+                    await write(coalesce(items))
+                except Exception as e:  # a bug: keep every record (dead letters can be replayed)
+                    log.error("results batch failed, dead-lettering it", error=f"{type(e).__name__}: {e}")
+                    for msg, _ in items:
+                        await dead_letter(msg, f"{type(e).__name__}: {e}", "RESULT_NOT_APPLIED", 1)
 
     @app.on_before_shutdown.connect
     async def close_pool(app_: faust.App, **_: Any) -> None:

@@ -248,7 +248,9 @@ class PartitionSubmitter:
                 answered = True
                 rejection = is_chaincode_rejection(e)
                 retryable = classify(e) is Disposition.RETRYABLE
-                counted = retryable and not rejection
+                # The breaker counts only Fabric being unreachable or slow; a conflict (MVCC) is Fabric
+                # answering under contention: retried, but no sign of an outage.
+                counted = retryable and not rejection and not isinstance(e, CommitError)
                 self.on_attempt_failed(e, counted)
                 if counted:
                     await self._gate.failure()

@@ -128,3 +128,14 @@ async def test_close_cancels_commands_in_flight_without_acking_them(env) -> None
     await asyncio.sleep(0.1)
     await asyncio.wait_for(sub.close(), 5)
     assert done == [] and sink.final() == {} and sub.committable() is None
+
+
+async def test_mvcc_conflicts_are_retried_but_never_open_the_breaker(env) -> None:
+    fake, gw = env
+    fake.scripts["IdentityContract:CreateUser"] = Script(validation="MVCC_READ_CONFLICT")
+    sink, clock = MemorySink(), Clock()
+    sub = submitter(gw, sink, clock, capacity=10, breaker=CircuitBreaker(failure_threshold=2))
+    await feed(sub, [command("CREATE_USER", i, f"r{i}") for i in range(6)])
+    assert {(r.status, r.errorCode, r.attempts) for r in sink.final().values()} == {
+        (ResultStatus.FAILED, "RETRIES_EXHAUSTED", 5)}
+    assert sub.breaker.state is State.CLOSED

@@ -15,13 +15,14 @@ class AdminContract extends GxContract {
 
     async BootstrapSystem(ctx, requestId) {
         return this._apply(ctx, requestId, async (state, sys) => {
-            if (sys.bootstrapped) {
+            if (sys.bootstrapped || await state.get('wallet', GENESIS_POOL)) {
                 throw new BusinessError('already bootstrapped');
             }
             const pool = { walletId: GENESIS_POOL, ownerId: 'SYSTEM', ownerType: 'SYSTEM', balance: GENESIS_SUPPLY,
                 frozen: false, frozenReason: null };
             await state.put('wallet', pool, GENESIS_POOL);
-            await state.put('system', { ...sys, bootstrapped: true, parameters: { velocityTaxBps: '100' } }, SYSTEM_KEY);
+            await state.put('system', { ...sys, bootstrapped: true }, SYSTEM_KEY);
+            await state.put('system', { velocityTaxBps: '100' }, 'params');
             return { event: 'SystemBootstrapped', payload: { poolWalletId: GENESIS_POOL, supply: GENESIS_SUPPLY } };
         });
     }
@@ -41,7 +42,7 @@ class AdminContract extends GxContract {
     }
 
     async UpdateSystemParameter(ctx, requestId, parameter, value) {
-        return this._apply(ctx, requestId, async (state, sys) => {
+        return this._apply(ctx, requestId, async (state) => {
             await state.requireBootstrapped();
             required('parameter', parameter);
             required('value', value);
@@ -51,7 +52,7 @@ class AdminContract extends GxContract {
                     throw new BusinessError(`velocityTaxBps must be an integer 0..10000, got ${value}`);
                 }
             }
-            await state.put('system', { ...sys, parameters: { ...sys.parameters, [parameter]: value } }, SYSTEM_KEY);
+            await state.put('system', { ...(await state.parameters()), [parameter]: value }, 'params');
             return { event: 'SystemParameterUpdated', payload: { parameter, value } };
         });
     }
@@ -76,13 +77,14 @@ class AdminContract extends GxContract {
     }
 
     async AppointAdmin(ctx, requestId, userId) {
-        return this._apply(ctx, requestId, async (state, sys) => {
+        return this._apply(ctx, requestId, async (state) => {
             await state.requireBootstrapped();
             await state.must('user', 'user', userId);
-            if (sys.admins.includes(userId)) {
+            const admins = await state.admins();
+            if (admins.includes(userId)) {
                 throw new BusinessError(`user ${userId} is already an admin`);
             }
-            await state.put('system', { ...sys, admins: [...sys.admins, userId] }, SYSTEM_KEY);
+            await state.put('system', [...admins, userId], 'admins');
             return { event: 'AdminAppointed', payload: { userId } };
         });
     }

@@ -3,7 +3,7 @@
  * GovernanceContract: proposals to change a system parameter; one vote per voter; executing a
  * proposal with more FOR than AGAINST votes sets the parameter, otherwise rejects it.
  */
-const { GxContract, BusinessError, required, SYSTEM_KEY } = require('./ledger');
+const { GxContract, BusinessError, required } = require('./ledger');
 
 class GovernanceContract extends GxContract {
     constructor() {
@@ -47,7 +47,7 @@ class GovernanceContract extends GxContract {
     }
 
     async ExecuteProposal(ctx, requestId, proposalId) {
-        return this._apply(ctx, requestId, async (state, sys) => {
+        return this._apply(ctx, requestId, async (state) => {
             const p = await state.must('proposal', 'proposal', proposalId);
             if (p.status !== 'OPEN') {
                 throw new BusinessError(`proposal ${proposalId} is already ${p.status.toLowerCase()}`);
@@ -55,8 +55,7 @@ class GovernanceContract extends GxContract {
             const status = p.votesFor > p.votesAgainst ? 'EXECUTED' : 'REJECTED';
             await state.put('proposal', { ...p, status }, proposalId);
             if (status === 'EXECUTED') {
-                await state.put('system', { ...sys, parameters: { ...sys.parameters, [p.parameter]: p.value } },
-                    SYSTEM_KEY);
+                await state.put('system', { ...(await state.parameters()), [p.parameter]: p.value }, 'params');
             }
             return { event: 'ProposalExecuted', payload: { proposalId, status, parameter: p.parameter,
                 value: p.value, votesFor: p.votesFor, votesAgainst: p.votesAgainst } };

@@ -14,7 +14,7 @@ const { Contract } = require('fabric-contract-api');
 const SCHEMA_VERSION = 1;
 const INT64_MAX = (1n << 63n) - 1n;
 const GENESIS_POOL = 'SYSTEM_USER_GENESIS_POOL';
-const SYSTEM_KEY = 'system';
+const SYSTEM_KEY = 'status';
 
 class BusinessError extends Error {}
 
@@ -79,10 +79,19 @@ class State {
         await this.stub.putState(key(kind, ...ids), Buffer.from(JSON.stringify(stored)));
     }
 
+    // The system's state is three keys, so that the one every transaction reads (status: the
+    // bootstrap and pause flags) changes only when the system is bootstrapped, paused or resumed;
+    // a parameter or an admin change would otherwise invalidate every transaction in flight (MVCC).
     async system() {
-        return (await this.get('system', SYSTEM_KEY)) || {
-            bootstrapped: false, paused: false, pauseReason: null, parameters: {}, admins: [],
-        };
+        return (await this.get('system', SYSTEM_KEY)) || { bootstrapped: false, paused: false, pauseReason: null };
+    }
+
+    async parameters() {
+        return (await this.get('system', 'params')) || {};
+    }
+
+    async admins() {
+        return (await this.get('system', 'admins')) || [];
     }
 
     async requireBootstrapped() {

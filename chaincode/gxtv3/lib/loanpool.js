@@ -22,9 +22,9 @@ class LoanPoolContract extends GxContract {
     }
 
     async ApproveLoan(ctx, requestId, loanId, approverId) {
-        return this._apply(ctx, requestId, async (state, sys) => {
+        return this._apply(ctx, requestId, async (state) => {
             const loan = await state.must('loan', 'loan', loanId);
-            if (!sys.admins.includes(approverId)) {
+            if (!(await state.admins()).includes(approverId)) {
                 throw new BusinessError(`approver ${approverId} is not an admin`);
             }
             if (loan.status !== 'APPLIED') {

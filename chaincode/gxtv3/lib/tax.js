@@ -11,7 +11,7 @@ class TaxContract extends GxContract {
     }
 
     async ApplyVelocityTax(ctx, requestId, walletId) {
-        return this._apply(ctx, requestId, async (state, sys) => {
+        return this._apply(ctx, requestId, async (state) => {
             await state.requireBootstrapped();
             const w = await state.wallet(walletId);
             if (w.ownerType !== 'USER') {
@@ -22,7 +22,7 @@ class TaxContract extends GxContract {
             if (!country.treasuryActive) {
                 throw new BusinessError(`treasury of ${user.country} is not active`);
             }
-            const bps = BigInt(sys.parameters.velocityTaxBps || '0');
+            const bps = BigInt((await state.parameters()).velocityTaxBps || '0');
             const tax = (w.balance * bps) / 10000n;
             if (tax === 0n) {
                 throw new BusinessError(`no velocity tax due on wallet ${walletId} (balance ${w.balance})`);

@@ -115,7 +115,7 @@ test('one vote per voter; execution applies the parameter only with a majority',
     const r = await L.invoke(Gov, 'ExecuteProposal', rid(), 'P1');
     assert.equal(L.events.at(-1).payload.status, 'EXECUTED');
     assert.equal(r.event, 'ProposalExecuted');
-    assert.equal(L.get('system:system').parameters.velocityTaxBps, '200');
+    assert.equal(L.get('system:params').velocityTaxBps, '200');
     await assert.rejects(L.invoke(Gov, 'CastVote', rid(), 'P1', 'bob', 'FOR'), /not open/);
 });
 
@@ -177,4 +177,14 @@ test('queries read one entity or a whole kind', async () => {
     const users = JSON.parse(await Query.List(stub, 'user'));
     assert.deepEqual(users.map((u) => u.userId), ['alice', 'bob']);
     await assert.rejects(Query.Get(stub, 'widget', 'x'), /unknown kind/);
+});
+
+test('parameter and admin changes never write the key every transaction reads', async () => {
+    await bootstrapped();
+    const before = L.world.get('system:status').toString();
+    await L.invoke(Admin, 'UpdateSystemParameter', rid(), 'velocityTaxBps', '50');
+    await L.invoke(Admin, 'AppointAdmin', rid(), 'alice');
+    assert.equal(L.world.get('system:status').toString(), before);
+    await L.invoke(Admin, 'PauseSystem', rid(), 'x');
+    assert.notEqual(L.world.get('system:status').toString(), before);
 });

@@ -1,0 +1,336 @@
+"""Benchmark: the whole write path at a fixed rate, beside the direct-client ceiling in the same session.
+
+    .venv/bin/python -m bench.e2e --rate 200 --duration 120 [--find-max 100,200,300] [--ceiling-seconds 20]
+
+Needs `gxctl up` (the stack, the submitter and the results writer). Each run:
+1. warm-up: the demo story (all 25 command types, `gxctl demo`), then 10 s of load not measured;
+2. the measured window: 4 writer processes insert commands through the outbox at ``rate``/s, one
+   autocommit transaction each: TRANSFER_TOKENS between funded wallet pairs, and beside them the
+   demo's stories (organisations, multisig, proposals, votes, loans, freezes, tax: 20 types) run
+   stage by stage;
+3. every command's stages from timestamps of one clock: commit (the writer, after COMMIT) ->
+   capture (the record's Kafka timestamp on gx.commands) -> queue (the submitter's receivedAt) ->
+   endorse + submit (submittedAt) -> order and commit (committedAt) -> write-back (the outbox row's
+   updatedAt).
+Reports throughput, insert-to-CONFIRMED p50/p95/p99, each stage's p50, failures, lost commands,
+backlog growth, CPU milliseconds per command of every process, and the ratio to the direct
+client's ceiling at 500 in flight (bench.fabric_ceiling), measured in the same session. Writes JSON
+and a PNG (throughput, latency and backlog over time) to bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import threading
+import time
+import uuid
+from typing import Any
+
+import psutil
+import psycopg
+from confluent_kafka import Consumer
+
+from bench.common import pct, save, table
+from bench.fabric_ceiling import Clients, fabric_settings_from, prepare, run_ceiling
+from gxsdk import enqueue
+from schemas.envelopes import parse_result
+from stack.demo import run_demo, stages
+from stack.pipeline import Pipeline
+from streams.fabric_settings import FabricSettings
+
+PROCS = ("postgres", "kafka", "connect", "submitter", "results-writer", "orderer", "peer", "chaincode")
+PIPELINE = ("postgres", "kafka", "connect", "submitter", "results-writer")
+FINAL = ("CONFIRMED", "FAILED", "REJECTED")
+
+
+def writer(dsn: str, tenant: str, rate: float, seconds: float, start_at: float, pairs: list[tuple[str, str]],
+           w: int, out: Any) -> None:
+    commits: list[tuple[str, float]] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        n = int(rate * seconds)
+        for i in range(n):
+            delay = start_at + i / rate - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            a, b = pairs[i % len(pairs)]
+            rid = f"{tenant}-w{w}-{i}"
+            enqueue(conn, tenant_id=tenant, service="bench", command_type="TRANSFER_TOKENS", request_id=rid,
+                    payload={"fromWalletId": a, "toWalletId": b, "amount": 1})
+            commits.append((rid, time.time()))
+    out.put(commits)
+
+
+class Observer:
+    """Kafka timestamps of our commands on gx.commands and our final results, as they arrive."""
+
+    def __init__(self, bootstrap: str, tenant: str) -> None:
+        self.tenant, self.bootstrap = tenant, bootstrap
+        self.captured: dict[str, float] = {}
+        self.results: dict[str, Any] = {}
+        self.final_times: list[float] = []
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._run, args=(t,), daemon=True)
+                        for t in ("gx.commands", "gx.command-results")]
+        for t in self.threads:
+            t.start()
+
+    def _run(self, topic: str) -> None:
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"bench-{uuid.uuid4()}",
+                      "auto.offset.reset": "latest", "enable.auto.commit": False, "fetch.wait.max.ms": 10})
+        c.subscribe([topic])
+        while not self.stop.is_set():
+            for m in c.consume(1000, 0.2):
+                if m.error():
+                    continue
+                headers = {k: v.decode() for k, v in (m.headers() or [])}
+                if topic == "gx.commands":
+                    if headers.get("tenantId") == self.tenant:
+                        self.captured[headers["requestId"]] = m.timestamp()[1] / 1000
+                elif self.tenant.encode() in (m.value() or b""):
+                    r = parse_result(m.value())
+                    if r.tenantId == self.tenant and r.status.value in FINAL and r.requestId not in self.results:
+                        self.results[r.requestId] = r
+                        self.final_times.append(time.time())
+        c.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(5)
+
+
+def stories(dsn: str, tenant: str, stop: threading.Event, inserted: list[tuple[str, str]]) -> None:
+    """The demo's stories minus the system set-up and the pause (which would stop every writer), over and over."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while not stop.is_set():
+            run = uuid.uuid4().hex[:6]
+            for title, steps in stages(run)[1:-1]:
+                rids = []
+                for st in steps:
+                    if st.expect_failure:
+                        continue
+                    rid = f"{tenant}-story-{run}-{st.name}"
+                    enqueue(conn, tenant_id=tenant, service="bench", command_type=st.ctype, request_id=rid,
+                            payload=st.payload)
+                    inserted.append((rid, st.ctype))
+                    rids.append(rid)
+                while not stop.is_set():
+                    n = conn.execute('SELECT count(*) FROM "OutboxCommand" WHERE "tenantId" = %s AND "requestId" = ANY(%s)'
+                                     " AND status IN ('CONFIRMED', 'FAILED')", (tenant, rids)).fetchone()[0]
+                    if n == len(rids):
+                        break
+                    time.sleep(0.05)
+
+
+def pids() -> dict[str, psutil.Process]:
+    rows = {r["component"]: r["pid"] for r in Pipeline().status()}
+    missing = [n for n in PROCS if not rows.get(n)]
+    if missing:
+        raise SystemExit(f"error: not running: {', '.join(missing)}; start everything with: gxctl up")
+    return {n: psutil.Process(rows[n]) for n in PROCS}
+
+
+def cpu(procs: dict[str, psutil.Process]) -> dict[str, float]:
+    out = {}
+    for name, p in procs.items():
+        family = [p] + (p.children(recursive=True) if name == "postgres" else [])
+        total = 0.0
+        for q in family:
+            try:
+                t = q.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                pass
+        out[name] = total
+    return out
+
+
+def run_rate(dsn: str, bootstrap: str, pairs: list[tuple[str, str]], rate: float, seconds: float,
+             n_writers: int = 4) -> dict[str, Any]:
+    tenant = f"e2e-{uuid.uuid4().hex[:8]}"
+    obs = Observer(bootstrap, tenant)
+    time.sleep(2)  # the observers have joined before anything is written
+    procs = pids()
+    story_stop, story_cmds = threading.Event(), []
+    st = threading.Thread(target=stories, args=(dsn, tenant, story_stop, story_cmds), daemon=True)
+    q: Any = mp.Queue()
+    start_at = time.time() + 1.0
+    share = [pairs[w::n_writers] for w in range(n_writers)]
+    writers = [mp.Process(target=writer, args=(dsn, tenant, rate / n_writers, seconds, start_at, share[w], w, q))
+               for w in range(n_writers)]
+    c0 = cpu(procs)
+    for p in writers:
+        p.start()
+    st.start()
+    backlog: list[tuple[float, int]] = []
+    commits: dict[str, float] = {}
+    while any(p.is_alive() for p in writers) or q.qsize():
+        elapsed = time.time() - start_at
+        if elapsed > 0:
+            backlog.append((elapsed, max(0, int(min(elapsed, seconds) * rate) - len(obs.results))))
+        try:
+            commits.update(dict(q.get(timeout=1)))
+        except Exception:
+            pass
+    for p in writers:
+        p.join()
+    end_of_load = time.time()
+    c1 = cpu(procs)  # the CPU of the window (the drain after it is not counted)
+    story_stop.set()
+    st.join(30)
+    expected = set(commits) | {rid for rid, _ in story_cmds}
+    deadline = time.time() + 120
+    while set(obs.results) < expected and time.time() < deadline:
+        backlog.append((time.time() - start_at, len(expected - set(obs.results))))
+        time.sleep(0.5)
+    time.sleep(1)
+    obs.close()
+    with psycopg.connect(dsn) as conn:
+        updated = {r[0]: r[1].timestamp() for r in conn.execute(
+            'SELECT "requestId", "updatedAt" FROM "OutboxCommand" WHERE "tenantId" = %s', (tenant,))}
+    return summarise(rate, seconds, start_at, end_of_load, commits, story_cmds, obs, updated, backlog, c0, c1)
+
+
+def summarise(rate: float, seconds: float, start_at: float, end_of_load: float, commits: dict[str, float],
+              story_cmds: list[tuple[str, str]], obs: Observer, updated: dict[str, float],
+              backlog: list[tuple[float, int]], c0: dict[str, float], c1: dict[str, float]) -> dict[str, Any]:
+    stages_ms: dict[str, list[float]] = {k: [] for k in ("capture", "queue", "endorse_submit", "order_commit",
+                                                         "write_back", "total")}
+    for rid, t_commit in commits.items():
+        r = obs.results.get(rid)
+        if r is None or r.status.value != "CONFIRMED" or rid not in obs.captured or rid not in updated:
+            continue
+        tm = r.timings
+        points = [t_commit, obs.captured[rid], tm.receivedAt.timestamp(), tm.submittedAt.timestamp(),
+                  tm.committedAt.timestamp(), updated[rid]]
+        for name, a, b in zip(list(stages_ms)[:-1], points, points[1:]):
+            stages_ms[name].append((b - a) * 1000)
+        stages_ms["total"].append((points[-1] - points[0]) * 1000)
+    statuses: dict[str, int] = {}
+    for r in obs.results.values():
+        key = r.status.value if r.status.value == "CONFIRMED" else f"{r.status.value}:{r.errorCode}"
+        statuses[key] = statuses.get(key, 0) + 1
+    expected = set(commits) | {rid for rid, _ in story_cmds}
+    lost = len(expected - set(obs.results))
+    n = len(commits) + len(story_cmds)
+    window = end_of_load - start_at
+    confirmed_in_window = sum(1 for t in obs.final_times if start_at <= t <= end_of_load)
+    tail = [b for t, b in backlog if seconds * 0.8 <= t <= seconds]
+    head = [b for t, b in backlog if seconds * 0.2 <= t <= seconds * 0.4]
+    growth = (max(tail) if tail else 0) - (max(head) if head else 0)
+    cpu_ms = {k: round(1000 * (c1[k] - c0[k]) / max(1, n), 3) for k in c0}
+    return {
+        "offered_per_s": rate, "seconds": round(window, 1), "inserted": n, "story_commands": len(story_cmds),
+        "story_types": len({t for _, t in story_cmds}),
+        "achieved_insert_per_s": round(n / window, 1), "final_per_s_in_window": round(confirmed_in_window / window, 1),
+        "statuses": statuses, "lost": lost, "backlog_growth": growth, "sustained": lost == 0 and growth <= rate,
+        **{f"{k}_p50_ms": pct(v, 50) for k, v in stages_ms.items()},
+        "total_p95_ms": pct(stages_ms["total"], 95), "total_p99_ms": pct(stages_ms["total"], 99),
+        "capture_p99_ms": pct(stages_ms["capture"], 99),
+        "cpu_ms_per_command": cpu_ms,
+        "pipeline_cpu_ms_per_command": round(sum(cpu_ms[k] for k in PIPELINE), 3),
+        "series": {"backlog": backlog, "final_times": [round(t - start_at, 3) for t in obs.final_times],
+                   "latency": sorted((round(commits[rid] - start_at, 3), round((updated[rid] - commits[rid]) * 1000, 1))
+                                     for rid in commits if rid in updated and rid in obs.results)},
+    }
+
+
+def plot(runs: list[dict[str, Any]], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(3, 1, figsize=(10, 9), sharex=True)
+    for r in runs:
+        label = f"{r['offered_per_s']:.0f}/s offered"
+        s = r["series"]
+        ft = s["final_times"]
+        if ft:
+            buckets = [0] * (int(max(ft)) + 1)
+            for t in ft:
+                if t >= 0:
+                    buckets[int(t)] += 1
+            axes[0].plot(range(len(buckets)), buckets, label=label)
+        if s["latency"]:
+            xs, ys = zip(*s["latency"])
+            axes[1].plot(xs, ys, ".", markersize=2, label=label)
+        if s["backlog"]:
+            xs, ys = zip(*s["backlog"])
+            axes[2].plot(xs, ys, label=label)
+    axes[0].set_ylabel("final results per second")
+    axes[1].set_ylabel("insert to CONFIRMED (ms)")
+    axes[1].set_yscale("log")
+    axes[2].set_ylabel("commands not yet final")
+    axes[2].set_xlabel("seconds since the load started")
+    for a in axes:
+        a.grid(alpha=0.3)
+        a.legend(loc="upper right", fontsize=8)
+    fig.suptitle("GX Pipeline end to end: outbox -> Debezium -> Kafka -> submitter -> Fabric -> outbox row")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+COLUMNS = ["offered_per_s", "achieved_insert_per_s", "final_per_s_in_window", "lost", "backlog_growth", "sustained",
+           "total_p50_ms", "total_p95_ms", "total_p99_ms", "capture_p50_ms", "capture_p99_ms", "queue_p50_ms",
+           "endorse_submit_p50_ms", "order_commit_p50_ms", "write_back_p50_ms", "pipeline_cpu_ms_per_command"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rate", type=float, default=200, help="commands per second offered")
+    ap.add_argument("--duration", type=float, default=120, help="seconds of measured load per rate")
+    ap.add_argument("--find-max", default="", help="comma-separated rates to try in order (replaces --rate); "
+                    "stops at the first that is not sustained")
+    ap.add_argument("--pairs", type=int, default=2000, help="funded wallet pairs for the transfers")
+    ap.add_argument("--ceiling-seconds", type=float, default=20, help="0 skips the direct-client ceiling")
+    a = ap.parse_args()
+    from gxcommon.settings import connection_settings
+
+    conn_s = connection_settings()
+    conn_s.require("pg_dsn", "kafka_bootstrap")
+    dsn, bootstrap = conn_s.dsn(), conn_s.kafka_bootstrap or ""
+    rates = [float(x) for x in a.find_max.split(",")] if a.find_max else [a.rate]
+    print(f"warm-up: the demo story (25 types), then funding {a.pairs} wallet pairs", flush=True)
+    demo = run_demo(dsn, lambda line: None)
+
+    async def fund() -> list[tuple[str, str]]:
+        from stack.manager import Stack
+
+        clients = Clients.open(FabricSettings(**fabric_settings_from(Stack())), 4)
+        try:
+            return await prepare(clients, a.pairs, funds=10**9)
+        finally:
+            await clients.close()
+
+    pairs = asyncio.run(fund())
+    run_rate(dsn, bootstrap, pairs, min(rates), 10)  # JVMs and caches warm; not reported
+    runs = []
+    for rate in rates:
+        print(f"measuring {rate:.0f}/s for {a.duration:.0f}s", flush=True)
+        r = run_rate(dsn, bootstrap, pairs, rate, a.duration)
+        runs.append(r)
+        if a.find_max and not r["sustained"]:
+            break
+    ceiling = asyncio.run(run_ceiling([500], a.ceiling_seconds)) if a.ceiling_seconds else None
+    best = max((r["final_per_s_in_window"] for r in runs if r["sustained"]), default=0.0)
+    result = {"runs": runs, "warmup_demo": {k: demo[k] for k in ("commands", "types", "counts")},
+              "ceiling": ceiling, "best_sustained_per_s": best,
+              "ratio_to_ceiling": round(best / ceiling["ceiling_tx_per_s"], 3) if ceiling else None,
+              "writers": 4, "submit_window_per_partition": int(os.environ.get("GX_SUBMIT_WINDOW", "80"))}
+    path = save("e2e", result)
+    plot(runs, str(path.with_suffix(".png")))
+    print(table(runs, COLUMNS))
+    print("CPU ms per command: " + "; ".join(f"{r['offered_per_s']:.0f}/s: " + ", ".join(
+        f"{k} {v}" for k, v in r["cpu_ms_per_command"].items()) for r in runs))
+    if ceiling:
+        print(f"direct-client ceiling (500 in flight, same session): {ceiling['ceiling_tx_per_s']} tx/s; "
+              f"best sustained pipeline rate {best}/s = {result['ratio_to_ceiling']:.0%} of it")
+    print(f"results: {path} and {path.with_suffix('.png')}")
+
+
+if __name__ == "__main__":
+    main()
