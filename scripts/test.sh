@@ -4,6 +4,13 @@
 # after if they started it). Under GX_REQUIRE_STACK=1 (CI) an integration test that skips fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Tests never touch the user's stack: a state directory and loopback ports of their own, so a
+# running `make run` keeps its data, and sees none of the tests'.
+export GX_STATE_DIR="${GX_TEST_STATE_DIR:-$HOME/.cache/gx-pipeline/test-state}"
+export GX_PG_PORT=56432 GX_KAFKA_PORT=60092 GX_KAFKA_CONTROLLER_PORT=60093 GX_CONNECT_PORT=59083 \
+  GX_WORKER_PORT_BASE=59191 GX_ORDERER_PORT=58050 GX_ORDERER_ADMIN_PORT=58053 GX_ORDERER_OPS_PORT=58453 \
+  GX_PEER_PORT=58051 GX_PEER_CHAINCODE_PORT=58052 GX_PEER_OPS_PORT=58454 GX_CHAINCODE_PORT=58099
+unset GX_PG_DSN GX_KAFKA_BOOTSTRAP GX_CONNECT_URL GX_FABRIC_GATEWAY GX_FABRIC_CERT GX_FABRIC_KEY GX_FABRIC_TLS_ROOT
 # Fabric is installed on the machine, never built here: stop early, with the fix, if it is missing.
 .venv/bin/gxctl fabric check
 echo "--- chaincode unit tests (chaincode/gxtv3, node --test)"
