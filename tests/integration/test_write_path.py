@@ -20,7 +20,7 @@ from schemas.examples import example
 from tests.integration.conftest import gxctl
 from tests.integration.fabric_helpers import CC_ARGS, funded_users, gateway, wallet
 from tests.integration.kafka_helpers import TopicReader
-from tests.integration.workers import Worker, get
+from tests.integration.workers import Worker, get, start_group_at_end
 
 FINAL = ("CONFIRMED", "FAILED")
 RAW = ('INSERT INTO "OutboxCommand" (id, "tenantId", service, "commandType", "requestId", payload, status, attempts,'
@@ -71,7 +71,8 @@ def wp(pipeline: dict[str, str], tmp_path_factory) -> Iterator[WritePath]:
     log_dir = tmp_path_factory.mktemp("write-path")
     app_id = f"gx-test-{uuid.uuid4().hex[:6]}"
     writer = Worker("results-writer", app_id, log_dir).start()
-    sub = Worker("submitter", app_id, log_dir, GX_AUTO_OFFSET_RESET="latest", GX_BREAKER_RESET_S="3").start()
+    start_group_at_end(pipeline["GX_KAFKA_BOOTSTRAP"], f"{app_id}-submitter", "gx.commands")
+    sub = Worker("submitter", app_id, log_dir, GX_BREAKER_RESET_S="3").start()
     w = WritePath(pipeline["GX_PG_DSN"], pipeline["GX_KAFKA_BOOTSTRAP"], app_id, log_dir, sub, writer)
     yield w
     w.submitter.stop()
@@ -192,7 +193,7 @@ def test_sigkill_of_the_submitter_mid_flight_leaves_one_final_status_and_one_eff
     rows = wp.wait_final(t, n, timeout=180)
     assert {r["status"] for r in rows.values()} == {"CONFIRMED"}
     blocks = [r["commitBlock"] for r in rows.values()]
-    created = [ev["userId"] for _, _, ev in ledger_events(min(blocks), max(blocks) + 2, "UserCreated")
+    created = [ev["userId"] for _, _, ev in ledger_events(min(blocks), max(blocks), "UserCreated")
                if ev["userId"].startswith(f"{t}-")]
     assert sorted(created) == sorted(f"{t}-u{i}" for i in range(n)), "an effect is missing or applied twice"
     results = TopicReader(wp.bootstrap, "gx.command-results",

@@ -18,6 +18,22 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.integration.conftest import stop_process
 
 
+def start_group_at_end(bootstrap: str, group_id: str, topic: str) -> None:
+    """Commit ``group_id``'s offsets at the end of every partition of ``topic``, as a long-lived
+    group has them: a worker of that group then starts at what comes next, and a replacement after
+    a crash resumes from its commits (never from the topic's history)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False})
+    try:
+        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = [TopicPartition(topic, p, c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1])
+                for p in parts]
+        c.commit(offsets=ends, asynchronous=False)
+    finally:
+        c.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
