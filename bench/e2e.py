@@ -117,7 +117,9 @@ def stories(dsn: str, tenant: str, stop: threading.Event, inserted: list[tuple[s
                             payload=st.payload)
                     inserted.append((rid, st.ctype))
                     rids.append(rid)
-                while not stop.is_set():
+                # A story in progress is finished in its order even after ``stop``; only no new one starts.
+                deadline = time.time() + 120
+                while time.time() < deadline:
                     n = conn.execute('SELECT count(*) FROM "OutboxCommand" WHERE "tenantId" = %s AND "requestId" = ANY(%s)'
                                      " AND status IN ('CONFIRMED', 'FAILED')", (tenant, rids)).fetchone()[0]
                     if n == len(rids):
