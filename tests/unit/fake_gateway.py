@@ -9,6 +9,8 @@ client works against Fabric; that is the integration tests' job.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import grpc
@@ -134,3 +136,18 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
                 skipping = ev.tx_id != req.after_transaction_id
                 continue
             yield gateway_pb2.ChaincodeEventsResponse(block_number=block, events=[ev])
+
+
+@asynccontextmanager
+async def serve() -> AsyncIterator[tuple[FakeGateway, int, ec.EllipticCurvePrivateKey]]:
+    """A FakeGateway on a loopback port; yields it, the port and the client key it trusts."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    fake = FakeGateway(key.public_key())
+    server = grpc.aio.server()
+    gateway_pb2_grpc.add_GatewayServicer_to_server(fake, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        yield fake, port, key
+    finally:
+        await server.stop(None)

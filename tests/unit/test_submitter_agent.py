@@ -7,11 +7,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-import grpc
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
 from faust.types import TP
-from fabric_protos.gateway import gateway_pb2_grpc
 
 from fabric_gateway import Identity
 from fabric_gateway.identity import ecdsa_signer
@@ -20,7 +17,7 @@ from streams.fabric_settings import FabricSettings
 from streams.outcome import RetryPolicy
 from streams.submitter import BreakerGate
 from streams.submitter_agent import Submitters
-from tests.unit.fake_gateway import FakeGateway, Script
+from tests.unit.fake_gateway import FakeGateway, Script, serve
 from tests.unit.test_submitter import Clock, MemorySink, command
 
 TOPIC = "gx.commands"
@@ -72,19 +69,13 @@ class Sink(MemorySink):
 
 @pytest.fixture
 async def agent() -> AsyncIterator[tuple[FakeGateway, Submitters, FakeApp, Sink]]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    fake = FakeGateway(key.public_key())
-    server = grpc.aio.server()
-    gateway_pb2_grpc.add_GatewayServicer_to_server(fake, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    app, sink = FakeApp(), Sink()
-    gate = BreakerGate(CircuitBreaker(failure_threshold=2, reset_timeout=3600), Clock(), asyncio.sleep)
-    state = Submitters(app, TOPIC, sink, FabricSettings(gateway=f"127.0.0.1:{port}"),  # type: ignore[arg-type]
-                       Identity("Org1MSP", b"cert"), ecdsa_signer(key), 2, gate, RetryPolicy(base_delay=0.01))
-    yield fake, state, app, sink
-    await state.close()
-    await server.stop(None)
+    async with serve() as (fake, port, key):
+        app, sink = FakeApp(), Sink()
+        gate = BreakerGate(CircuitBreaker(failure_threshold=2, reset_timeout=3600), Clock(), asyncio.sleep)
+        state = Submitters(app, TOPIC, sink, FabricSettings(gateway=f"127.0.0.1:{port}"),  # type: ignore[arg-type]
+                           Identity("Org1MSP", b"cert"), ecdsa_signer(key), 2, gate, RetryPolicy(base_delay=0.01))
+        yield fake, state, app, sink
+        await state.close()
 
 
 def event(partition: int, offset: int, ctype: str = "CREATE_USER", n: object = None) -> Event:
