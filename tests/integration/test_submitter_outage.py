@@ -24,7 +24,7 @@ from gxsdk import enqueue
 from schemas.examples import example
 from tests.integration.conftest import stop_process
 from tests.integration.kafka_helpers import TopicReader
-from tests.integration.workers import free_port, get
+from tests.integration.workers import free_port, get, metric_value
 
 RAW = ('INSERT INTO "OutboxCommand" (id, "tenantId", service, "commandType", "requestId", payload, status, attempts,'
        ' "createdAt", "updatedAt") VALUES (%s, %s, %s, %s, %s, %s, \'PENDING\', 0, now(), now())')
@@ -93,7 +93,8 @@ def test_invalid_commands_are_rejected_and_an_unreachable_fabric_opens_the_break
         assert dead[0].headers["errorCode"] == "INVALID_PAYLOAD"
         assert dead[0].headers["sourceTopic"] == "gx.commands" and dead[0].headers["id"] == f"{t}-bad"
         assert 'circuit_breaker_state{name="fabric"} 1.0' in metrics, metrics[-2000:]
-        assert "fabric_endorsement_failures_total" in metrics
+        # At least the failures that opened it (5), each an EndorseError with UNAVAILABLE.
+        assert metric_value(f"http://127.0.0.1:{web}", "fabric_endorsement_failures_total", {"kind": "EndorseError"}) >= 5
         # Nothing was marked FAILED because Fabric is down: the valid commands wait.
         assert not [r for r in got if r.value["status"] == "FAILED"]
     finally:

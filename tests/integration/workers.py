@@ -50,6 +50,16 @@ def get(url: str) -> tuple[int, str]:
         return 0, ""
 
 
+def metric_value(base_url: str, name: str, labels: dict[str, str] | None = None) -> float:
+    """The value of one sample on ``base_url``/metrics (0.0 if absent)."""
+    text = get(f"{base_url}/metrics")[1]
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in (labels or {}).items()):
+                return float(s.value)
+    return 0.0
+
+
 class Worker:
     def __init__(self, name: str, app_id: str, log_dir: Path, **env: str) -> None:
         self.name, self.app_id, self.env = name, app_id, env
@@ -80,13 +90,8 @@ class Worker:
         return self.proc is not None and self.proc.poll() is None
 
     def metric(self, name: str, labels: dict[str, str] | None = None) -> float:
-        """The value of one sample on /metrics (0.0 if absent)."""
-        text = get(f"{self.url}/metrics")[1]
-        for fam in text_string_to_metric_families(text):
-            for s in fam.samples:
-                if s.name == name and all(s.labels.get(k) == v for k, v in (labels or {}).items()):
-                    return float(s.value)
-        return 0.0
+        """The value of one sample on this worker's /metrics (0.0 if absent)."""
+        return metric_value(self.url, name, labels)
 
     def kill(self) -> None:
         assert self.proc is not None
