@@ -83,9 +83,9 @@ ROUTES: Mapping[T, Route] = {
 }
 
 
-def partition_key(command_type: str, payload: Mapping[str, Any]) -> str:
+def partition_key(command_type: str, payload: Any) -> str:
     """The Kafka key of a command. Raises PayloadError if the payload is invalid for its type."""
-    parsed = validate_payload(command_type, dict(payload))
+    parsed = validate_payload(command_type, payload)
     route = ROUTES[T(command_type)]
     return SYSTEM_KEY if route.key_field is None else str(getattr(parsed, route.key_field))
 
@@ -94,11 +94,11 @@ def _arg(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def to_invocation(command_type: str, request_id: str, payload: Mapping[str, Any]) -> tuple[str, str, list[str]]:
+def to_invocation(command_type: str, request_id: str, payload: Any) -> tuple[str, str, list[str]]:
     """``(contract, function, args)`` for a command; args start with the requestId.
 
     Pure. Raises PayloadError (or UnknownCommandType) naming the bad field.
     """
-    parsed = validate_payload(command_type, dict(payload))
+    parsed = validate_payload(command_type, payload)
     route = ROUTES[T(command_type)]
     return route.contract, route.function, [request_id, *(_arg(getattr(parsed, f)) for f in route.args)]

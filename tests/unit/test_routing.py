@@ -41,3 +41,16 @@ def test_keys_follow_the_aggregate() -> None:
 def test_invalid_payloads_fail_before_any_mapping() -> None:
     with pytest.raises(PayloadError, match="amount"):
         to_invocation("TRANSFER_TOKENS", "r", {"fromWalletId": "a", "toWalletId": "b", "amount": 0})
+
+
+def test_a_payload_that_is_not_an_object_is_a_payload_error_naming_the_field() -> None:
+    import pytest
+
+    from schemas.errors import PayloadError
+    from schemas.routing import partition_key, to_invocation
+
+    for bad in (None, 5, [1, 2], "str", []):
+        with pytest.raises(PayloadError, match="payload: must be a JSON object"):
+            partition_key("TRANSFER_TOKENS", bad)
+        with pytest.raises(PayloadError, match="payload: must be a JSON object"):
+            to_invocation("TRANSFER_TOKENS", "r1", bad)
