@@ -323,7 +323,7 @@ def main() -> None:
               "ceiling": ceiling, "best_sustained_per_s": best,
               "ratio_to_ceiling": round(best / ceiling["ceiling_tx_per_s"], 3) if ceiling else None,
               "writers": 4, "submit_window_per_partition": int(os.environ.get("GX_SUBMIT_WINDOW", "80"))}
-    path = save("e2e", result)
+    path = save("e2e", result, compact=True)  # every command's latency is in the series
     plot(runs, str(path.with_suffix(".png")))
     print(table(runs, COLUMNS))
     print("CPU ms per command: " + "; ".join(f"{r['offered_per_s']:.0f}/s: " + ", ".join(
