@@ -148,18 +148,27 @@ class Submitters:
                 m.IN_FLIGHT.dec(len(unfinished))
                 log.info("partition revoked", partition=p, unfinished=len(unfinished))
 
-    def watch(self, assigned: set[TP]) -> None:
-        """Breaker state, pauses, lag and internal errors, every half second."""
+    def watch(self, assigned: set[TP], rebalancing: bool = False) -> None:
+        """Breaker state, pauses, lag and internal errors, every half second.
+
+        Pausing is reconciled on every tick, not only on transitions: the partitions that should be
+        paused (all while the breaker is open, else those whose window is full) are paused and every
+        other one is resumed, so a missed transition heals within one tick (a partition was once
+        seen left paused after an outage). Skipped during a rebalance, which Faust pauses itself.
+        """
         state = self.gate.breaker.state
         m.BREAKER_STATE.labels("fabric").set(state.value)
-        if state is State.OPEN and not self.breaker_paused:
-            log.warning("circuit breaker open: pausing partitions", partitions=len(assigned))
-            self.app.consumer.pause_partitions(assigned)
-            self.breaker_paused = True
-        elif state is not State.OPEN and self.breaker_paused:
-            log.warning("circuit breaker probing or closed: resuming partitions")
-            self.app.consumer.resume_partitions({tp for tp in assigned if tp.partition not in self.full})
-            self.breaker_paused = False
+        open_ = state is State.OPEN
+        if open_ != self.breaker_paused:
+            log.warning("circuit breaker open: pausing partitions" if open_ else
+                        "circuit breaker probing or closed: resuming partitions", partitions=len(assigned))
+            self.breaker_paused = open_
+        if not rebalancing:
+            paused = set(assigned) if open_ else {tp for tp in assigned if tp.partition in self.full}
+            if paused:
+                self.app.consumer.pause_partitions(paused)
+            if assigned - paused:
+                self.app.consumer.resume_partitions(assigned - paused)
         for tp in assigned:
             try:
                 high = self.app.consumer.highwater(tp)
@@ -200,7 +209,7 @@ def install(app: faust.App, commands_topic: str, results_topic: str, dlq_topic: 
 
     @app.timer(0.5)
     async def watch() -> None:
-        state.watch({tp for tp in app.consumer.assignment() if tp.topic == commands_topic})
+        state.watch({tp for tp in app.consumer.assignment() if tp.topic == commands_topic}, app.rebalancing)
 
     @app.on_partitions_revoked.connect
     async def revoked(app_: faust.App, revoked: set[TP], **_: Any) -> None:

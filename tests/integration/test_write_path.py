@@ -61,8 +61,10 @@ class WritePath:
             rows = self.rows(tenant)
             if len(rows) == n and all(r["status"] in FINAL for r in rows.values()):
                 return rows
-            assert time.monotonic() < end, (f"{sum(r['status'] in FINAL for r in rows.values())} of {n} final; "
-                                            f"submitter log:\n{self.submitter.log()[-2000:]}")
+            waiting = {rid: (r["status"], r["attempts"], r["kafkaPartition"], r["kafkaOffset"])
+                       for rid, r in rows.items() if r["status"] not in FINAL}
+            assert time.monotonic() < end, (f"{len(rows) - len(waiting)} of {n} final ({len(rows)} rows); not final: "
+                                            f"{waiting}; submitter log:\n{self.submitter.log()[-1500:]}")
             time.sleep(0.5)
 
 

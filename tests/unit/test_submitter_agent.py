@@ -171,3 +171,15 @@ async def test_close_cancels_everything_and_closes_the_channel(agent) -> None:
     assert state.channel is not None
     with pytest.raises(Exception):
         await state.gateway.endorse("gxchannel", "gxtv3", "F", [])  # type: ignore[union-attr]
+
+
+async def test_a_partition_left_paused_by_a_missed_transition_is_resumed_on_the_next_tick(agent) -> None:
+    fake, state, app, sink = agent
+    assigned = {TP(TOPIC, 0), TP(TOPIC, 5)}
+    app.consumer.paused = {TP(TOPIC, 5)}  # paused, though neither the breaker nor its window wants it
+    state.watch(assigned)
+    assert app.consumer.paused == set()
+    state.watch(assigned, rebalancing=True)  # during a rebalance Faust owns pausing: left alone
+    app.consumer.paused = set(assigned)
+    state.watch(assigned, rebalancing=True)
+    assert app.consumer.paused == set(assigned)
