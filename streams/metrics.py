@@ -17,3 +17,4 @@ IN_FLIGHT = Gauge("submitter_commands_in_flight", "Commands being submitted, all
 DEAD_LETTERS = Counter("submitter_dead_letters", "Records sent to the commands DLQ", ["error_code"])
 CONSUMER_LAG = Gauge("submitter_consumer_lag", "Records on gx.commands not yet consumed, per partition", ["partition"])
 INTERNAL_ERRORS = Gauge("submitter_internal_errors", "Commands left unacknowledged by an unexpected error")
+BACKLOG = Gauge("submitter_backlog", "Records taken but waiting for a free window slot, all partitions")

@@ -1,9 +1,9 @@
 """The submitter's core for one partition: window, retries, breaker, results. No Kafka here.
 
 The Faust agent (streams/submitter_agent.py) feeds records in offset order through
-:meth:`PartitionSubmitter.offer`, which never blocks: when the window is full the record waits in a
-small backlog and ``offer`` answers False, so the agent pauses that partition alone (one busy key
-or partition never holds the others back) until ``on_room`` says there is space again. Ports:
+:meth:`PartitionSubmitter.offer`, which never blocks: when the window is full the record waits in
+this partition's backlog and ``offer`` answers False (one busy key or partition never holds the
+others back); ``on_room`` says when backlog records were admitted. Ports:
 
 - ``gateway``: a fabric_gateway.Gateway (or anything with endorse/submit/commit_status);
 - ``sink``: publishes results and dead letters (Kafka in production); a final result or dead
@@ -124,7 +124,7 @@ class PartitionSubmitter:
     gate: BreakerGate | None = None  # shared by the agent's partitions; made from ``breaker`` if None
     # Called once per record when its final result is published (its offset may be committed).
     on_done: Callable[[Record], None] = lambda rec: None
-    # Called when a backlog that made ``offer`` answer False has been admitted (resume the partition).
+    # Called when records of the backlog have been admitted to the window (the agent may take more).
     on_room: Callable[[], None] = lambda: None
     # Called on every failed attempt with the error and whether the breaker counted it (metrics).
     on_attempt_failed: Callable[[Exception, bool], None] = lambda err, counted: None
@@ -143,15 +143,20 @@ class PartitionSubmitter:
 
     @property
     def paused(self) -> bool:
-        """True while the breaker is open: the agent pauses its partitions."""
+        """True while the breaker is open (nothing is attempted)."""
         return self.breaker.state is State.OPEN
 
     def committable(self) -> int | None:
         return self.window.committable()
 
+    @property
+    def backlog(self) -> int:
+        """Records taken but not yet admitted to the window."""
+        return len(self._backlog)
+
     def offer(self, rec: Record) -> bool:
-        """Admit ``rec`` and start whatever is ready. False: the window is full, ``rec`` waits in the
-        backlog, and the caller should pause the partition until ``on_room``."""
+        """Admit ``rec`` and start whatever is ready. False: the window is full and ``rec`` waits in
+        the backlog (``on_room`` is called as backlog records are admitted)."""
         self._idle.clear()
         if self._backlog or self.window.full:
             self._backlog.append(rec)
@@ -186,11 +191,12 @@ class PartitionSubmitter:
     def _finish(self, rec: Record) -> None:
         self.window.finish(rec.offset)
         del self._records[rec.offset]
-        had_backlog = bool(self._backlog)
+        admitted = 0
         while self._backlog and not self.window.full:
             self._admit(self._backlog.popleft())
+            admitted += 1
         self._start_ready()
-        if had_backlog and not self._backlog:
+        if admitted:
             self.on_room()
         if len(self.window) == 0 and not self._backlog:
             self._idle.set()

@@ -9,10 +9,14 @@ offset (its committed offset stops at the first gap), which is the window's comm
   acked) before the partition goes; the next owner resumes from the committed offset and replays
   them (harmless: the chaincode applies a requestId once). A partition assigned again gets a new
   submitter, so an old command's completion can never ack a new event.
-- Back-pressure per partition: when a partition's window is full, that partition alone is paused
-  until its backlog is admitted; the agent's loop never waits, so other partitions go on.
-- The breaker: one for Fabric, shared by every partition; while it is open every partition is
-  paused (nothing fetched, no attempt burnt) and resumed when it lets probes through.
+- Back-pressure: when a partition's window is full its records wait in that partition's backlog
+  and the other partitions go on. When the backlogs together reach ``backlog_cap`` records, the
+  agent stops taking records until one drains, so Faust's buffer fills and it stops fetching.
+  Partitions are never paused through Faust: faust-streaming 0.15.3 drops records already fetched
+  for a partition paused before they are handed over, then fills the hole in the offsets as if it
+  were acked and commits past it (a command was lost that way in a test here).
+- The breaker: one for Fabric, shared by every partition. While it is open nothing is attempted;
+  records already taken wait in windows and backlogs, and the cap stops consumption.
 - Shutdown: the gRPC channel is closed and the submitters are closed (nothing unfinished is acked).
 """
 
@@ -73,16 +77,17 @@ def gateway_channel(f: FabricSettings) -> grpc.aio.Channel:
 
 
 class Submitters:
-    """The agent's state: one submitter per assigned partition, pause reasons, the shared gateway."""
+    """The agent's state: one submitter per assigned partition, the backlog cap, the shared gateway."""
 
     def __init__(self, app: faust.App, topic: str, sink: FaustSink, f: FabricSettings, identity: Identity,
-                 signer: Signer, window: int, gate: BreakerGate, policy: RetryPolicy) -> None:
+                 signer: Signer, window: int, gate: BreakerGate, policy: RetryPolicy, backlog_cap: int = 2000) -> None:
         self.app, self.topic, self.sink, self.f = app, topic, sink, f
         self.identity, self.signer, self.window, self.gate, self.policy = identity, signer, window, gate, policy
         self.subs: dict[int, PartitionSubmitter] = {}
         self.events: dict[int, dict[int, faust.EventT]] = {}
-        self.full: set[int] = set()        # partitions paused because their window is full
-        self.breaker_paused = False
+        self.backlog_cap = backlog_cap
+        self.room = asyncio.Event()       # set whenever a backlog shrank (or a partition went)
+        self.breaker_open = False
         self.channel: grpc.aio.Channel | None = None
         self.gateway: Gateway | None = None
         self.last_offset: dict[int, int] = {}
@@ -108,9 +113,7 @@ class Submitters:
                     ev.ack()
 
             def room() -> None:
-                self.full.discard(partition)
-                if not self.breaker_paused:
-                    self.app.consumer.resume_partitions({self.tp(partition)})
+                self.room.set()
 
             def failed(err: Exception, counted: bool) -> None:
                 m.ENDORSE_FAILURES.labels(type(err).__name__).inc()
@@ -124,6 +127,16 @@ class Submitters:
             self.subs[partition], self.events[partition] = sub, events
         return sub
 
+    def backlog(self) -> int:
+        return sum(sub.backlog for sub in self.subs.values())
+
+    async def take(self, event: faust.EventT) -> None:
+        """Hand one record to its partition's submitter; wait while the backlogs are at the cap."""
+        self.offer(event)
+        while self.backlog() >= self.backlog_cap:
+            self.room.clear()
+            await self.room.wait()
+
     def offer(self, event: faust.EventT) -> None:
         msg = event.message
         raw = msg.headers.items() if isinstance(msg.headers, dict) else (msg.headers or [])
@@ -133,42 +146,29 @@ class Submitters:
         self.events[msg.partition][msg.offset] = event
         self.last_offset[msg.partition] = msg.offset
         m.IN_FLIGHT.inc()
-        if not sub.offer(rec) and msg.partition not in self.full:
-            self.full.add(msg.partition)
-            self.app.consumer.pause_partitions({self.tp(msg.partition)})
+        sub.offer(rec)  # False: it waits in the partition's backlog
 
     async def revoke(self, partitions: set[int]) -> None:
         for p in partitions:
             sub = self.subs.pop(p, None)
             unfinished = self.events.pop(p, {})
-            self.full.discard(p)
             self.last_offset.pop(p, None)
             if sub is not None:
                 await sub.close()
                 m.IN_FLIGHT.dec(len(unfinished))
                 log.info("partition revoked", partition=p, unfinished=len(unfinished))
+        self.room.set()  # its backlog is gone: a waiting agent may take records again
 
-    def watch(self, assigned: set[TP], rebalancing: bool = False) -> None:
-        """Breaker state, pauses, lag and internal errors, every half second.
-
-        Pausing is reconciled on every tick, not only on transitions: the partitions that should be
-        paused (all while the breaker is open, else those whose window is full) are paused and every
-        other one is resumed, so a missed transition heals within one tick (a partition was once
-        seen left paused after an outage). Skipped during a rebalance, which Faust pauses itself.
-        """
+    def watch(self, assigned: set[TP]) -> None:
+        """Breaker state, lag and internal errors, every half second."""
         state = self.gate.breaker.state
         m.BREAKER_STATE.labels("fabric").set(state.value)
         open_ = state is State.OPEN
-        if open_ != self.breaker_paused:
-            log.warning("circuit breaker open: pausing partitions" if open_ else
-                        "circuit breaker probing or closed: resuming partitions", partitions=len(assigned))
-            self.breaker_paused = open_
-        if not rebalancing:
-            paused = set(assigned) if open_ else {tp for tp in assigned if tp.partition in self.full}
-            if paused:
-                self.app.consumer.pause_partitions(paused)
-            if assigned - paused:
-                self.app.consumer.resume_partitions(assigned - paused)
+        if open_ != self.breaker_open:
+            log.warning("circuit breaker open: nothing is attempted" if open_ else
+                        "circuit breaker probing or closed", backlog=self.backlog())
+            self.breaker_open = open_
+        m.BACKLOG.set(self.backlog())
         for tp in assigned:
             try:
                 high = self.app.consumer.highwater(tp)
@@ -205,11 +205,11 @@ def install(app: faust.App, commands_topic: str, results_topic: str, dlq_topic: 
     @app.agent(topic, name="submitter")
     async def submitter(stream: faust.Stream) -> None:
         async for event in stream.noack().events():
-            state.offer(event)
+            await state.take(event)
 
     @app.timer(0.5)
     async def watch() -> None:
-        state.watch({tp for tp in app.consumer.assignment() if tp.topic == commands_topic}, app.rebalancing)
+        state.watch({tp for tp in app.consumer.assignment() if tp.topic == commands_topic})
 
     @app.on_partitions_revoked.connect
     async def revoked(app_: faust.App, revoked: set[TP], **_: Any) -> None:

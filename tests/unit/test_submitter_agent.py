@@ -96,7 +96,7 @@ async def test_each_event_is_acked_once_when_its_result_is_out_even_out_of_order
     slow = [event(0, 0), event(0, 2)]
     quick = [event(0, 1, "FREEZE_WALLET", "q")]  # another function: answers at once
     for ev in (slow[0], quick[0], slow[1]):
-        state.offer(ev)
+        await state.take(ev)
     await until(lambda: quick[0].acks == 1)
     assert [e.acks for e in slow] == [0, 0]  # the later command finished first and was acked first
     await until(lambda: all(e.acks == 1 for e in slow))
@@ -105,19 +105,32 @@ async def test_each_event_is_acked_once_when_its_result_is_out_even_out_of_order
     assert len(sink.final()) == 3
 
 
-async def test_a_full_partition_is_paused_alone_and_resumed_when_it_has_room(agent) -> None:
+async def test_a_full_partition_waits_in_its_backlog_while_another_goes_on_and_nothing_is_paused(agent) -> None:
     fake, state, app, sink = agent
     fake.scripts["IdentityContract:CreateUser"] = Script(delay=0.3)
-    busy = [event(0, i) for i in range(4)]  # window 2: partition 0 overflows
+    busy = [event(0, i) for i in range(4)]  # window 2: partition 0 overflows into its backlog
     for ev in busy:
-        state.offer(ev)
-    assert app.consumer.paused == {TP(TOPIC, 0)}
+        await state.take(ev)
+    assert state.backlog() == 2
     other = event(1, 0, "FREEZE_WALLET", "o")
-    state.offer(other)  # partition 1 is not held back by partition 0
+    await state.take(other)  # partition 1 is not held back by partition 0
     await until(lambda: other.acks == 1, 2)
     assert any(e.acks == 0 for e in busy)
     await until(lambda: all(e.acks == 1 for e in busy))
-    assert app.consumer.paused == set()
+    assert app.consumer.paused == set() and state.backlog() == 0
+
+
+async def test_the_agent_stops_taking_records_at_the_backlog_cap_until_one_drains(agent) -> None:
+    fake, state, app, sink = agent
+    fake.scripts["IdentityContract:CreateUser"] = Script(delay=0.3)
+    state.backlog_cap = 2
+    for i in range(3):
+        await state.take(event(0, i))  # 2 in the window, 1 in the backlog
+    blocked = asyncio.create_task(state.take(event(0, 3)))  # the backlog reaches the cap: waits
+    await asyncio.sleep(0.1)
+    assert not blocked.done() and state.backlog() == 2
+    await asyncio.wait_for(blocked, 5)  # a slot freed, the backlog shrank, the agent goes on
+    assert state.backlog() < 2
 
 
 async def test_a_revoked_partition_is_cancelled_unacked_and_a_new_assignment_starts_clean(agent) -> None:
@@ -125,7 +138,7 @@ async def test_a_revoked_partition_is_cancelled_unacked_and_a_new_assignment_sta
     fake.scripts["IdentityContract:CreateUser"] = Script(delay=0.5)
     old = [event(3, 10), event(3, 11)]
     for ev in old:
-        state.offer(ev)
+        await state.take(ev)
     await asyncio.sleep(0.05)
     await state.revoke({3})
     assert 3 not in state.subs and [e.acks for e in old] == [0, 0]
@@ -133,30 +146,27 @@ async def test_a_revoked_partition_is_cancelled_unacked_and_a_new_assignment_sta
     fake.scripts["IdentityContract:CreateUser"] = Script()
     new = [event(3, 10), event(3, 11)]
     for ev in new:
-        state.offer(ev)
+        await state.take(ev)
     await until(lambda: all(e.acks == 1 for e in new))
     await asyncio.sleep(0.6)  # past the old tasks' delay: had they survived, they would ack now
     assert [e.acks for e in old] == [0, 0] and [e.acks for e in new] == [1, 1]
 
 
-async def test_an_open_breaker_pauses_every_partition_and_lag_is_reported(agent) -> None:
+async def test_an_open_breaker_is_reported_with_the_lag_and_no_partition_is_paused(agent) -> None:
     fake, state, app, sink = agent
     from prometheus_client import REGISTRY
 
     assigned = {TP(TOPIC, 0), TP(TOPIC, 1)}
     app.consumer.high = {TP(TOPIC, 0): 10, TP(TOPIC, 1): 5}
     fake.down = True
-    state.offer(event(0, 3))
-    state.offer(event(1, 0, "FREEZE_WALLET", "b"))
+    await state.take(event(0, 3))
+    await state.take(event(1, 0, "FREEZE_WALLET", "b"))
     await until(lambda: state.gate.breaker.state is State.OPEN)
     state.watch(assigned)
-    assert app.consumer.paused == assigned
     assert REGISTRY.get_sample_value("circuit_breaker_state", {"name": "fabric"}) == 1.0
     assert REGISTRY.get_sample_value("submitter_consumer_lag", {"partition": "0"}) == 6.0
     assert REGISTRY.get_sample_value("submitter_consumer_lag", {"partition": "1"}) == 4.0
-    state.gate.breaker.state = State.HALF_OPEN  # the reset timeout passed
-    state.watch(assigned)
-    assert app.consumer.paused == set()
+    assert app.consumer.paused == set()  # never through Faust (see streams/submitter_agent.py)
 
 
 async def test_close_cancels_everything_and_closes_the_channel(agent) -> None:
@@ -164,22 +174,10 @@ async def test_close_cancels_everything_and_closes_the_channel(agent) -> None:
     fake.scripts["IdentityContract:CreateUser"] = Script(delay=5)
     evs = [event(0, 0), event(1, 0)]
     for ev in evs:
-        state.offer(ev)
+        await state.take(ev)
     await asyncio.sleep(0.05)
     await asyncio.wait_for(state.close(), 5)
     assert state.subs == {} and [e.acks for e in evs] == [0, 0]
     assert state.channel is not None
     with pytest.raises(Exception):
         await state.gateway.endorse("gxchannel", "gxtv3", "F", [])  # type: ignore[union-attr]
-
-
-async def test_a_partition_left_paused_by_a_missed_transition_is_resumed_on_the_next_tick(agent) -> None:
-    fake, state, app, sink = agent
-    assigned = {TP(TOPIC, 0), TP(TOPIC, 5)}
-    app.consumer.paused = {TP(TOPIC, 5)}  # paused, though neither the breaker nor its window wants it
-    state.watch(assigned)
-    assert app.consumer.paused == set()
-    state.watch(assigned, rebalancing=True)  # during a rebalance Faust owns pausing: left alone
-    app.consumer.paused = set(assigned)
-    state.watch(assigned, rebalancing=True)
-    assert app.consumer.paused == set(assigned)
