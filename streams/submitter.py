@@ -141,11 +141,6 @@ class PartitionSubmitter:
         self._idle.set()
         self.internal_errors = 0
 
-    @property
-    def paused(self) -> bool:
-        """True while the breaker is open (nothing is attempted)."""
-        return self.breaker.state is State.OPEN
-
     def committable(self) -> int | None:
         return self.window.committable()
 

@@ -98,9 +98,6 @@ class Submitters:
             self.gateway = Gateway(self.channel, self.identity, self.signer)
         return self.gateway
 
-    def tp(self, partition: int) -> TP:
-        return TP(self.topic, partition)
-
     def submitter(self, partition: int) -> PartitionSubmitter:
         sub = self.subs.get(partition)
         if sub is None:
