@@ -79,9 +79,9 @@ def gateway_channel(f: FabricSettings) -> grpc.aio.Channel:
 class Submitters:
     """The agent's state: one submitter per assigned partition, the backlog cap, the shared gateway."""
 
-    def __init__(self, app: faust.App, topic: str, sink: FaustSink, f: FabricSettings, identity: Identity,
+    def __init__(self, app: faust.App, sink: FaustSink, f: FabricSettings, identity: Identity,
                  signer: Signer, window: int, gate: BreakerGate, policy: RetryPolicy, backlog_cap: int = 2000) -> None:
-        self.app, self.topic, self.sink, self.f = app, topic, sink, f
+        self.app, self.sink, self.f = app, sink, f
         self.identity, self.signer, self.window, self.gate, self.policy = identity, signer, window, gate, policy
         self.subs: dict[int, PartitionSubmitter] = {}
         self.events: dict[int, dict[int, faust.EventT]] = {}
@@ -126,6 +126,9 @@ class Submitters:
 
     def backlog(self) -> int:
         return sum(sub.backlog for sub in self.subs.values())
+
+    def internal_errors(self) -> int:
+        return sum(sub.internal_errors for sub in self.subs.values())
 
     async def take(self, event: faust.EventT) -> None:
         """Hand one record to its partition's submitter; wait while the backlogs are at the cap."""
@@ -173,7 +176,7 @@ class Submitters:
                 continue
             if high is not None:
                 m.CONSUMER_LAG.labels(str(tp.partition)).set(max(0, high - self.last_offset.get(tp.partition, -1) - 1))
-        m.INTERNAL_ERRORS.set(sum(s.internal_errors for s in self.subs.values()))
+        m.INTERNAL_ERRORS.set(self.internal_errors())
 
     async def close(self) -> None:
         await self.revoke(set(self.subs))
@@ -182,7 +185,7 @@ class Submitters:
 
 
 def install(app: faust.App, commands_topic: str, results_topic: str, dlq_topic: str, f: FabricSettings,
-            window: int = 500, breaker: CircuitBreaker | None = None, policy: RetryPolicy | None = None) -> Any:
+            window: int = 80, breaker: CircuitBreaker | None = None, policy: RetryPolicy | None = None) -> Any:
     """Register the submitter agent and its watcher on ``app``; returns the agent.
 
     The client identity is read here, before the event loop runs (ValueError if a setting is missing).
@@ -193,11 +196,11 @@ def install(app: faust.App, commands_topic: str, results_topic: str, dlq_topic: 
     sink = FaustSink(app.topic(results_topic, key_type=bytes, value_type=bytes),
                      app.topic(dlq_topic, key_type=bytes, value_type=bytes))
     gate = BreakerGate(breaker or CircuitBreaker(), time.monotonic, asyncio.sleep)
-    state = Submitters(app, commands_topic, sink, f, load_identity(f.msp_id, f.cert), load_signer(f.key), window,
+    state = Submitters(app, sink, f, load_identity(f.msp_id, f.cert), load_signer(f.key), window,
                        gate, policy or RetryPolicy())
     web.add_check(app, "submitter", lambda: (
         f"{n} command(s) stuck by an internal error (see the log); restart the worker to replay them"
-        if (n := sum(s.internal_errors for s in state.subs.values())) else None))
+        if (n := state.internal_errors()) else None))
 
     @app.agent(topic, name="submitter")
     async def submitter(stream: faust.Stream) -> None:

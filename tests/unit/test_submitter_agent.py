@@ -72,7 +72,7 @@ async def agent() -> AsyncIterator[tuple[FakeGateway, Submitters, FakeApp, Sink]
     async with serve() as (fake, port, key):
         app, sink = FakeApp(), Sink()
         gate = BreakerGate(CircuitBreaker(failure_threshold=2, reset_timeout=3600), Clock(), asyncio.sleep)
-        state = Submitters(app, TOPIC, sink, FabricSettings(gateway=f"127.0.0.1:{port}"),  # type: ignore[arg-type]
+        state = Submitters(app, sink, FabricSettings(gateway=f"127.0.0.1:{port}"),  # type: ignore[arg-type]
                            Identity("Org1MSP", b"cert"), ecdsa_signer(key), 2, gate, RetryPolicy(base_delay=0.01))
         yield fake, state, app, sink
         await state.close()
