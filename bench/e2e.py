@@ -39,7 +39,7 @@ from gxsdk import enqueue
 from schemas.envelopes import parse_result
 from stack.demo import run_demo, stages
 from stack.pipeline import Pipeline
-from streams.fabric_settings import FabricSettings
+from gxcommon.fabric_settings import FabricSettings
 
 PROCS = ("postgres", "kafka", "connect", "submitter", "results-writer", "orderer", "peer", "chaincode")
 PIPELINE = ("postgres", "kafka", "connect", "submitter", "results-writer")

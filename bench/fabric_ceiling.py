@@ -30,7 +30,7 @@ from fabric_protos.orderer import configuration_pb2
 from bench.common import pct, save, table
 from fabric_gateway import EndorseError, Gateway, GatewayError, load_identity, load_signer, open_channel
 from stack.manager import Stack
-from streams.fabric_settings import FabricSettings
+from gxcommon.fabric_settings import FabricSettings
 
 FABRIC_PROCS = ("peer", "orderer", "chaincode")
 

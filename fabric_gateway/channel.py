@@ -10,14 +10,18 @@ KEEPALIVE = (("grpc.keepalive_time_ms", 30_000), ("grpc.keepalive_timeout_ms", 1
 
 
 def open_channel(endpoint: str, tls_root: bytes | None = None, server_name: str | None = None,
-                 client_cert: bytes | None = None, client_key: bytes | None = None) -> grpc.aio.Channel:
+                 client_cert: bytes | None = None, client_key: bytes | None = None,
+                 max_message_bytes: int | None = None) -> grpc.aio.Channel:
     """A grpc.aio channel to ``endpoint`` (host:port).
 
     ``tls_root`` (PEM) turns TLS on; without it the channel is plaintext (tests only).
     ``client_cert`` and ``client_key`` (PEM) add mutual TLS. ``server_name`` overrides the host
-    name checked against the peer's certificate.
+    name checked against the peer's certificate. ``max_message_bytes`` raises gRPC's 4 MiB limit
+    on answers (a full block, a large query result).
     """
     opts = list(KEEPALIVE)
+    if max_message_bytes:
+        opts.append(("grpc.max_receive_message_length", max_message_bytes))
     if server_name:
         opts.append(("grpc.ssl_target_name_override", server_name))
     if tls_root is None:

@@ -7,16 +7,33 @@ every URL we build goes through :func:`pg_url`, and every consumer gets the piec
 
 from __future__ import annotations
 
-from urllib.parse import quote, unquote, urlsplit
+from typing import Any
+
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 
-def pg_url(user: str, password: str, host: str, port: int, dbname: str) -> str:
-    """A ``postgresql://`` URL with user and password percent-encoded (``/ = @ % :`` all safe)."""
-    return f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{quote(dbname, safe='')}"
+def pg_url(user: str, password: str, host: str, port: int, dbname: str, query: dict[str, str] | None = None) -> str:
+    """A ``postgresql://`` URL with user and password percent-encoded (``/ = @ % :`` all safe),
+    and ``query`` (e.g. ``sslmode``) kept as URL parameters."""
+    url = f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{quote(dbname, safe='')}"
+    return f"{url}?{urlencode(query)}" if query else url
 
 
-def pg_parts(url: str) -> dict[str, str | int]:
-    """The decoded parts of a ``postgresql://`` URL: user, password, host, port, dbname.
+def with_password(url: str, password: str) -> str:
+    """``url`` with its password replaced; everything else (query parameters included) kept."""
+    p = pg_parts(url)
+    return pg_url(str(p["user"]), password, str(p["host"]), int(p["port"]), str(p["dbname"]), p["query"])  # type: ignore[arg-type]
+
+
+def with_dbname(url: str, dbname: str) -> str:
+    """``url`` naming another database on the same server."""
+    p = pg_parts(url)
+    return pg_url(str(p["user"]), str(p["password"]), str(p["host"]), int(p["port"]), dbname, p["query"])  # type: ignore[arg-type]
+
+
+def pg_parts(url: str) -> dict[str, Any]:
+    """The decoded parts of a ``postgresql://`` URL: user, password, host, port, dbname, and query
+    (a dict of its parameters, such as ``sslmode``).
 
     Raises ValueError naming the problem if the URL is not a Postgres URL.
     """
@@ -31,4 +48,5 @@ def pg_parts(url: str) -> dict[str, str | int]:
         "host": parts.hostname,
         "port": parts.port or 5432,
         "dbname": unquote(parts.path.lstrip("/")) or "postgres",
+        "query": dict(parse_qsl(parts.query)),
     }

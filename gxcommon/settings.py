@@ -41,11 +41,9 @@ class ConnectionSettings(BaseSettings):
         dsn = self.pg_dsn.get_secret_value()
         if self.pg_password_file is None:
             return dsn
-        from gxcommon.dsn import pg_parts, pg_url
+        from gxcommon.dsn import with_password
 
-        p = pg_parts(dsn)
-        password = self.pg_password_file.read_text().rstrip("\n")
-        return pg_url(str(p["user"]), password, str(p["host"]), int(p["port"]), str(p["dbname"]))
+        return with_password(dsn, self.pg_password_file.read_text().rstrip("\n"))
 
 
 @lru_cache(maxsize=1)

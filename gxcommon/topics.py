@@ -7,6 +7,7 @@
 | gx.commands.dlq | 1 | 30 days | for operators; low volume |
 | gx.fabric.events | 6 | forever | projections rebuild from offset 0, so no event may expire |
 | gx.projections.dlq | 1 | 30 days | for operators |
+| gx.fabric.blocks | 1 | compacted | the block publisher's resume point: one marker per block, written in the block's Kafka transaction |
 
 Partition counts are never changed on an existing topic: adding partitions moves keys to other
 partitions and breaks per-key order, so a mismatch is reported, not "fixed".
@@ -34,6 +35,7 @@ class TopicSettings(BaseSettings):
     commands_dlq: str = "gx.commands.dlq"
     fabric_events: str = "gx.fabric.events"
     projections_dlq: str = "gx.projections.dlq"
+    fabric_blocks: str = "gx.fabric.blocks"
     partitions: int = 6
 
 
@@ -60,6 +62,7 @@ def specs(t: TopicSettings) -> list[TopicSpec]:
         TopicSpec(t.commands_dlq, 1, {**common, "retention.ms": str(30 * DAY_MS)}),
         TopicSpec(t.fabric_events, t.partitions, {**common, "retention.ms": "-1", "retention.bytes": "-1"}),
         TopicSpec(t.projections_dlq, 1, {**common, "retention.ms": str(30 * DAY_MS)}),
+        TopicSpec(t.fabric_blocks, 1, {**common, "cleanup.policy": "compact", "retention.ms": "-1"}),
     ]
 
 

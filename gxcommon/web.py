@@ -1,7 +1,8 @@
 """/metrics, /healthz and /readyz on every worker, through Faust's own web server (loopback).
 
 /healthz: the process and its event loop answer. /readyz: the consumer has joined its group and
-holds partitions, and no rebalance is under way (503 otherwise, with the reason). /metrics: the
+holds partitions, and no rebalance is under way (for a worker that consumes), and every check the
+worker added passes (503 otherwise, with the reason). /metrics: the
 prometheus-client registry of this process.
 """
 
@@ -49,8 +50,9 @@ def install(app: faust.App) -> None:
 
     @app.page("/readyz")
     async def readyz(self: View, request: Request) -> Response:
-        assigned = sorted(f"{tp.topic}[{tp.partition}]" for tp in app.consumer.assignment())
-        if app.rebalancing or not assigned:
+        consumes = app.__dict__.get("_gx_consumes", True)
+        assigned = sorted(f"{tp.topic}[{tp.partition}]" for tp in app.consumer.assignment()) if consumes else []
+        if consumes and (app.rebalancing or not assigned):
             reason = "rebalancing" if app.rebalancing else "no partitions assigned"
             return self.json({"status": "not ready", "reason": reason}, status=503)
         failing = failing_checks(app)

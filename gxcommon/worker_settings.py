@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from gxcommon.settings import ConnectionSettings
 
 
-class WorkerSettings(BaseSettings):
+class WorkerSettings(ConnectionSettings):
+    """Connection settings (``dsn()`` honours GX_PG_PASSWORD_FILE) plus the workers' own."""
+
     model_config = SettingsConfigDict(env_prefix="GX_", frozen=True, extra="ignore")
 
-    pg_dsn: SecretStr | None = None
-    kafka_bootstrap: str = "127.0.0.1:59092"
+    kafka_bootstrap: str = "127.0.0.1:59092"  # type: ignore[assignment]
     app_id: str = "gx-pipeline"
     # Faust's web server for /metrics, /healthz and /readyz, on loopback; 0 disables it.
     web_port: int = 0
@@ -26,7 +28,7 @@ class WorkerSettings(BaseSettings):
     breaker_failures: int = 5
     breaker_reset_s: float = 60.0
     breaker_successes: int = 2
-    # Projector: its name (the checkpoint key), and a batch of up to N events or T milliseconds.
-    projector_name: str = "ledger"
+    # Projectors: a batch of up to N events or T milliseconds; the channel their checkpoints name.
+    fabric_channel: str = "gxchannel"
     projector_batch: int = 2000
     projector_batch_ms: int = 100

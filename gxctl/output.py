@@ -11,11 +11,13 @@ from typing import Any, TypeVar
 import click
 
 from connectors.errors import ConnectorError
+from fabric_gateway.errors import GatewayError
 from gxcommon.errors import GxError
+from projections.errors import ProjectionError
 from schemas.errors import SchemaError
 
 # The root errors of every package the CLI drives; their messages are written for operators.
-OPERATOR_ERRORS = (GxError, ConnectorError, SchemaError)
+OPERATOR_ERRORS = (GxError, ConnectorError, SchemaError, ProjectionError, GatewayError)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -1,13 +1,15 @@
-"""`gxctl projections status`."""
+"""`gxctl projections status | rebuild | wait` and `gxctl verify`."""
 
 from __future__ import annotations
+
+import asyncio
+from typing import Any
 
 import click
 
 from gxcommon.settings import connection_settings
 from gxcommon.topics import TopicSettings
 from gxctl.output import emit, handle_errors, json_option, rows_table
-from projections.status import status as projector_status
 
 
 @click.group("projections")
@@ -20,8 +22,92 @@ def projections() -> None:
 @handle_errors
 def status_cmd(as_json: bool) -> None:
     """Each projector's checkpoint per partition and its lag in events and milliseconds."""
+    from projections.status import status as projector_status
+
     s = connection_settings()
     s.require("pg_dsn", "kafka_bootstrap")
     rows = projector_status(s.dsn(), s.kafka_bootstrap or "", TopicSettings().fabric_events)
     emit(rows, as_json, lambda r: rows_table(r, ["projector", "partition", "offset", "lastBlock", "lastEventIndex",
                                                   "lag_events", "lag_ms"]) if r else "no projector has a checkpoint yet")
+
+
+@projections.command("rebuild")
+@click.argument("group")
+@json_option
+@handle_errors
+def rebuild_cmd(group: str, as_json: bool) -> None:
+    """Replay GROUP from offset 0 into shadow tables and swap them in (reads go on meanwhile)."""
+    from gxcommon.errors import GxError
+    from gxcommon.fabric_settings import FabricSettings
+    from projections.groups import GROUPS
+    from projections.rebuild import rebuild
+
+    if group not in GROUPS:
+        raise GxError(f"unknown projection group {group!r}; one of {', '.join(GROUPS)}")
+    s = connection_settings()
+    s.require("pg_dsn", "kafka_bootstrap")
+    say = (lambda line: None) if as_json else (lambda line: click.echo(f"  {line}", err=True))
+    out = rebuild(s.dsn(), s.kafka_bootstrap or "", GROUPS[group], TopicSettings().fabric_events,
+                  FabricSettings().channel, progress=say)
+    emit(out, as_json, lambda o: f"rebuilt {o['group']} from {o['records']} records: "
+         + ", ".join(f"{t} {n} rows" for t, n in o["rows"].items()))
+
+
+@projections.command("wait")
+@click.option("--request-id", required=True, help="The command's requestId.")
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds before giving up (exit 1).")
+@json_option
+@handle_errors
+def wait_cmd(request_id: str, timeout: float, as_json: bool) -> None:
+    """Return once every read model the command touches shows its effect."""
+    from gxcommon.fabric_settings import FabricSettings
+    from projections.wait import wait_for_request
+
+    s = connection_settings()
+    s.require("pg_dsn")
+    f = FabricSettings()
+    t = TopicSettings()
+
+    async def go() -> Any:
+        gw = f.connect()
+        try:
+            return await wait_for_request(request_id, s.dsn(), gw, f.channel, f.chaincode, t.fabric_events,
+                                          t.partitions, timeout)
+        finally:
+            await gw.channel.close()
+
+    r = asyncio.run(go())
+    emit(r.__dict__, as_json, lambda d: (
+        f"{d['requestId']}: {d['status']}, nothing to wait for" if not d["events"] else
+        f"{d['requestId']}: applied by " + ", ".join(sorted({g for e in d['events'] for g in e['groups']}))
+        + f" (block {d['block']}, {d['waited_ms']} ms)"))
+
+
+@click.command("verify")
+@click.option("--settle", default=10.0, show_default=True,
+              help="Seconds to let in-flight changes land before a difference counts.")
+@json_option
+@handle_errors
+def verify_cmd(settle: float, as_json: bool) -> None:
+    """Compare every read model with the chaincode's state; print each difference, exit 1 if any."""
+    import sys
+
+    from gxcommon.fabric_settings import FabricSettings
+    from projections.verify import verify
+
+    s = connection_settings()
+    s.require("pg_dsn")
+    f = FabricSettings()
+
+    async def go() -> Any:
+        gw = f.connect()
+        try:
+            return await verify(s.dsn(), gw, f.channel, f.chaincode, settle)
+        finally:
+            await gw.channel.close()
+
+    diffs = asyncio.run(go())
+    emit([d.__dict__ for d in diffs], as_json, lambda _: "\n".join(d.line() for d in diffs)
+         if diffs else "read models match the ledger")
+    if diffs:
+        sys.exit(1)

@@ -1,38 +1,47 @@
-"""The ledger projector as a Faust agent: gx.fabric.events -> Wallet, TransactionHistory.
+"""A projection group as a Faust agent: gx.fabric.events -> that group's read models.
 
-The database is the truth for where to resume: every batch (up to ``batch`` events or ``within``
-seconds) is applied with its checkpoint in one Postgres transaction (projections.store), and Kafka
-offsets are committed only after that (Faust acks a batch once the agent has processed it). So
-Kafka's committed offset is never ahead of the checkpoint, except after the database was restored
-from an older backup: :func:`align_group_offsets` runs before the worker joins its group and moves
-the group's committed offsets back to the checkpoints + 1 (or to the start where there is none),
-and the projector replays. Records at or below a checkpoint are skipped, so any replay is harmless.
-(An explicit seek on assignment was tried first; with faust-streaming 0.15.3 it stalled the
-partition's fetcher, so the position is set through the group's committed offsets instead.)
-Dead letters are produced and flushed before the batch commits: at worst sent twice, never lost.
+The database is the truth for where to resume (projections.runner): each batch (up to ``batch``
+events or ``within`` seconds) is written with its checkpoints in one transaction, and its events are
+acknowledged to Faust only after that commit, so Kafka's committed offset never passes an event
+that is not in the database. A batch that fails is retried in place, never acknowledged.
+
+Stages overlap: while batch N is written (a thread; psycopg waits on the network without the GIL),
+batch N+1 is collected, parsed and folded. Before the worker joins its group,
+:func:`align_group_offsets` moves the group's committed offsets back to the checkpoints + 1 where
+the database is behind Kafka (a restored backup), so the replay starts there; a checkpoint moved
+while the worker runs is caught by the runner's check and replayed from Kafka directly.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
+import time
 from typing import Any
 
 import faust
 import psycopg
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
 
-from gxcommon.dlq import dead_letter_headers
-from projections.store import Record, apply_batch
+from gxcommon import web
+from gxcommon.logs import get
+from projections.kafka_io import DeadLetterSender, read_range
+from projections.model import GroupSpec, Prepared, Record
+from projections.runner import Projector
 
-log = logging.getLogger("gx.projector")
+log = get("gx.projector")
 
-EVENTS = Counter("projector_events_processed", "Events applied", ["projector"])
-ERRORS = Counter("projector_processing_errors", "Events dead-lettered", ["error_type"])
-BATCH_SECONDS = Histogram("projector_event_processing_duration_seconds", "One batch, fold and commit",
-                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5))
+EVENTS = Counter("projector_events_processed", "Events folded into read models", ["projector", "event_type"])
+ERRORS = Counter("projector_processing_errors", "Events dead-lettered", ["projector", "error_type"])
+BATCH_SECONDS = Histogram("projector_event_processing_duration_seconds", "One batch: write and commit",
+                          ["projector"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5))
+LAG_MS = Gauge("projection_lag_milliseconds", "Commit of the newest event in the last batch to its projection",
+               ["projector"])
+CHECKPOINT_BLOCK = Gauge("projector_checkpoint_block_number", "Ledger block of the last checkpoint", ["projector"])
+CHECKPOINT_EVENT = Gauge("projector_checkpoint_event_index", "Event index of the last checkpoint", ["projector"])
 CHECKPOINT_OFFSET = Gauge("projector_checkpoint_offset", "Last applied offset", ["projector", "partition"])
+GAP_RECORDS = Counter("projector_gap_records_replayed", "Records read back because a checkpoint moved",
+                      ["projector"])
 
 
 def align_group_offsets(bootstrap: str, group_id: str, topic: str, stored: dict[int, int]) -> dict[int, int]:
@@ -52,40 +61,107 @@ def align_group_offsets(bootstrap: str, group_id: str, topic: str, stored: dict[
         c.close()
 
 
-def install(app: faust.App, topic_name: str, dlq_topic: str, dsn: str, bootstrap: str, projector: str,
-            channel: str = "gxchannel", batch: int = 2000, within: float = 0.1) -> Any:
+async def take(queue: asyncio.Queue[Any], batch: int, within: float) -> list[Any]:
+    """Up to ``batch`` items: waits for the first, then at most ``within`` seconds for the rest."""
+    out = [await queue.get()]
+    deadline = asyncio.get_running_loop().time() + within
+    while len(out) < batch:
+        try:
+            out.append(queue.get_nowait())
+            continue
+        except asyncio.QueueEmpty:
+            pass
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            break
+        try:
+            out.append(await asyncio.wait_for(queue.get(), remaining))
+        except TimeoutError:
+            break
+    return out
+
+
+def observe(projector: Projector, done: Prepared) -> None:
+    name = projector.name
+    for event_type, n in done.applied.items():
+        EVENTS.labels(name, event_type).inc(n)
+    for d in done.dead:
+        ERRORS.labels(name, d.code).inc()
+    for p, off in done.last_offset.items():
+        CHECKPOINT_OFFSET.labels(name, str(p)).set(off)
+    if done.position:
+        block, _, idx = max(done.position.values())
+        CHECKPOINT_BLOCK.labels(name).set(block)
+        CHECKPOINT_EVENT.labels(name).set(idx)
+    if done.last_commit_ms is not None:
+        LAG_MS.labels(name).set(max(0.0, time.time() * 1000 - done.last_commit_ms))
+
+
+def install(app: faust.App, group: GroupSpec, topic_name: str, dlq_topic: str, dsn: str, bootstrap: str,
+            projector: str, channel: str = "gxchannel", batch: int = 2000, within: float = 0.1,
+            resync_every: float = 2.0) -> Any:
     topic = app.topic(topic_name, key_type=bytes, value_type=bytes)
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
-    conn_box: dict[str, psycopg.Connection[Any]] = {}
+    runner = Projector(group, projector, channel, topic_name, lambda: psycopg.connect(dsn, autocommit=True),
+                       lambda t, p, start, end: read_range(bootstrap, t, p, start, end),
+                       DeadLetterSender(bootstrap, dlq_topic, projector))
+    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=2 * batch)
+    writing = asyncio.Lock()  # one database step at a time: a batch, or a resync
+    web.add_check(app, "database", lambda: (
+        f"batch not written after {runner.transient_failures} attempt(s); retrying (see the log)"
+        if runner.transient_failures >= 3 else None))
 
-    def conn() -> psycopg.Connection[Any]:
-        if "c" not in conn_box or conn_box["c"].closed:
-            conn_box["c"] = psycopg.connect(dsn)
-        return conn_box["c"]
+    @app.agent(topic, name=f"projector-{group.name}")
+    async def receive(stream: faust.Stream) -> None:
+        # noack: an event is acknowledged only once its batch is in the database (write_batches).
+        async for event in stream.noack().events():
+            await queue.put(event)
 
-    def dead_letter(dead: list[tuple[Record, str, str]]) -> None:
-        for rec, code, reason in dead:
-            ERRORS.labels(code).inc()
-            producer.produce(dlq_topic, value=rec.value, headers=dead_letter_headers(
-                reason, code, rec.topic, rec.partition, rec.offset, 0))
-        if producer.flush(30) != 0:
-            raise RuntimeError("dead letters not acknowledged; the batch is not committed")
+    async def write(prepared: Prepared, events: list[Any]) -> None:
+        t0 = time.perf_counter()
+        gaps_before = runner.gaps_replayed
+        async with writing:
+            done = await asyncio.to_thread(runner.commit, prepared)
+        BATCH_SECONDS.labels(projector).observe(time.perf_counter() - t0)
+        GAP_RECORDS.labels(projector).inc(runner.gaps_replayed - gaps_before)
+        observe(runner, done)
+        for ev in events:
+            ev.ack()
 
-    def apply(records: list[Record]) -> None:
-        res = apply_batch(conn(), projector, channel, records, on_dead=dead_letter)
-        EVENTS.labels(projector).inc(res.applied)
-        # records are sorted by (partition, offset): the last one per partition is its checkpoint
-        for partition, offset in {r.partition: r.offset for r in records}.items():
-            CHECKPOINT_OFFSET.labels(projector, str(partition)).set(offset)
+    @app.task
+    async def write_batches() -> None:
+        pending: asyncio.Task[None] | None = None
+        try:
+            while True:
+                events = await take(queue, batch, within)
+                records = [Record(e.message.topic, e.message.partition, e.message.offset, e.message.value or b"",
+                                  e.message.key) for e in events]
+                prepared = runner.prepare(records)  # overlaps the previous batch's write
+                if pending is not None:
+                    await pending
+                pending = asyncio.ensure_future(write(prepared, events))
+        except asyncio.CancelledError:
+            if pending is not None and not pending.done():
+                await asyncio.shield(pending)  # finish the write under way: its events get acked
+            raise
+        except Exception as e:  # a bug: nothing unwritten was acked; stop so a restart replays
+            log.error("projector stopped by an unexpected error", projector=projector,
+                      error=f"{type(e).__name__}: {e}")
+            await app.crash(e)
 
-    @app.agent(topic, name=f"projector-{projector}")
-    async def projector_agent(stream: faust.Stream) -> None:
-        async for events in stream.take_events(batch, within=within):
-            records = [Record(e.message.topic, e.message.partition, e.message.offset, e.message.value or b"")
-                       for e in events]
-            records.sort(key=lambda r: (r.partition, r.offset))
-            with BATCH_SECONDS.time():
-                # psycopg is synchronous here; the thread keeps the event loop (and Faust) responsive.
-                await asyncio.to_thread(apply, records)
+    @app.timer(resync_every)
+    async def resync() -> None:
+        # A checkpoint moved back while no record arrives for its partition (a restored backup,
+        # a rebuild's swap): replay from it now rather than on the partition's next record.
+        async with writing:
+            gaps_before = runner.gaps_replayed
+            try:
+                await asyncio.to_thread(runner.resync)
+            except Exception as e:  # the database or Kafka is away: the next tick tries again
+                log.warning("resync skipped", projector=projector, error=f"{type(e).__name__}: {e}")
+            GAP_RECORDS.labels(projector).inc(runner.gaps_replayed - gaps_before)
 
-    return projector_agent
+    @app.on_before_shutdown.connect
+    async def close(app_: faust.App, **_: Any) -> None:
+        runner.close()
+
+    return receive

@@ -1,16 +1,17 @@
 """Ledger events: the envelope on gx.fabric.events and the versioned payloads the chaincode emits.
 
 Every chaincode event's payload is a JSON object carrying ``schemaVersion`` and the command's
-``requestId`` beside its fields; the block publisher wraps it in an :class:`EventEnvelope`
-(key = the entity the event is about). Projections and outside consumers validate both.
-
-Only the identity and ledger events are defined so far (the chaincode is blocked; see README).
+``requestId`` beside its fields; the block publisher wraps it in an :class:`EventEnvelope`.
+The record's key is the entity the event is about (:func:`event_key`), and its partition is
+:func:`partition_for` of that key, so one entity's events stay in ledger order and anyone who knows
+an event can tell where it is (read-your-writes waits on exactly that partition).
 """
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -18,6 +19,7 @@ from schemas.errors import PayloadError
 from schemas.payloads import Amount, Country, Email, Id, Text
 
 SCHEMA_VERSION = 1
+Count = Annotated[int, Field(ge=0)]
 
 
 class EventEnvelope(BaseModel):
@@ -34,6 +36,15 @@ class EventEnvelope(BaseModel):
     schemaVersion: int = Field(ge=1)
     requestId: str | None = None
 
+    @property
+    def position(self) -> tuple[int, int, int]:
+        """Where the event sits in the ledger's total order."""
+        return (self.block, self.txIndex, self.eventIndex)
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.txId}:{self.eventIndex}"
+
 
 class EventPayload(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -42,6 +53,41 @@ class EventPayload(BaseModel):
     requestId: str
 
 
+# -- system -------------------------------------------------------------------------------------
+class SystemBootstrapped(EventPayload):
+    poolWalletId: Id
+    supply: Amount
+    parameters: dict[str, str] = {}
+
+
+class CountryInitialized(EventPayload):
+    countryCode: Country
+    countryName: Text
+
+
+class SystemParameterUpdated(EventPayload):
+    parameter: Text
+    value: Text
+
+
+class SystemPaused(EventPayload):
+    reason: Text
+
+
+class SystemResumed(EventPayload):
+    pass
+
+
+class AdminAppointed(EventPayload):
+    userId: Id
+
+
+class TreasuryActivated(EventPayload):
+    countryCode: Country
+    treasuryWalletId: Id
+
+
+# -- identity and tokens ------------------------------------------------------------------------
 class UserCreated(EventPayload):
     userId: Id
     email: Email
@@ -78,24 +124,160 @@ class VelocityTaxApplied(EventPayload):
     amount: Amount
 
 
+# -- organizations ------------------------------------------------------------------------------
+class OrganizationProposed(EventPayload):
+    orgId: Id
+    name: Text
+    proposerId: Id
+
+
+class MembershipEndorsed(EventPayload):
+    orgId: Id
+    userId: Id
+
+
+class OrganizationActivated(EventPayload):
+    orgId: Id
+    walletId: Id
+
+
+class AuthRuleDefined(EventPayload):
+    orgId: Id
+    requiredApprovals: Annotated[int, Field(ge=1)]
+
+
+class MultiSigTxInitiated(EventPayload):
+    orgId: Id
+    multisigTxId: Id
+    initiatorId: Id
+    toWalletId: Id
+    amount: Amount
+
+
+class MultiSigTxApproved(EventPayload):
+    orgId: Id
+    multisigTxId: Id
+    approverId: Id
+    approvals: Count
+
+
+class MultiSigTxExecuted(EventPayload):
+    orgId: Id
+    multisigTxId: Id
+    fromWalletId: Id
+    toWalletId: Id
+    amount: Amount
+
+
+# -- loans and governance -----------------------------------------------------------------------
+class LoanApplied(EventPayload):
+    loanId: Id
+    borrowerId: Id
+    amount: Amount
+
+
+class LoanApproved(EventPayload):
+    loanId: Id
+    approverId: Id
+    borrowerId: Id
+    fromWalletId: Id
+    amount: Amount
+
+
+class ProposalSubmitted(EventPayload):
+    proposalId: Id
+    proposerId: Id
+    title: Text
+    parameter: Text
+    value: Text
+
+
+class VoteCast(EventPayload):
+    proposalId: Id
+    voterId: Id
+    vote: Literal["FOR", "AGAINST"]
+
+
+class ProposalExecuted(EventPayload):
+    proposalId: Id
+    status: Literal["EXECUTED", "REJECTED"]
+    parameter: Text
+    value: Text
+    votesFor: Count
+    votesAgainst: Count
+
+
 EVENTS: dict[str, type[EventPayload]] = {m.__name__: m for m in (
-    UserCreated, GenesisDistributed, TokensTransferred, WalletFrozen, WalletUnfrozen, VelocityTaxApplied)}
+    SystemBootstrapped, CountryInitialized, SystemParameterUpdated, SystemPaused, SystemResumed, AdminAppointed,
+    TreasuryActivated, UserCreated, GenesisDistributed, TokensTransferred, WalletFrozen, WalletUnfrozen,
+    VelocityTaxApplied, OrganizationProposed, MembershipEndorsed, OrganizationActivated, AuthRuleDefined,
+    MultiSigTxInitiated, MultiSigTxApproved, MultiSigTxExecuted, LoanApplied, LoanApproved, ProposalSubmitted,
+    VoteCast, ProposalExecuted)}
+
+# The payload field naming the entity an event is about (its Kafka key). Events about the system as
+# a whole share the key "system".
+KEY_FIELDS: dict[str, str | None] = {
+    "SystemBootstrapped": None, "SystemParameterUpdated": None, "SystemPaused": None, "SystemResumed": None,
+    "CountryInitialized": "countryCode", "TreasuryActivated": "countryCode", "AdminAppointed": "userId",
+    "UserCreated": "userId", "GenesisDistributed": "userId", "TokensTransferred": "fromWalletId",
+    "WalletFrozen": "walletId", "WalletUnfrozen": "walletId", "VelocityTaxApplied": "walletId",
+    "OrganizationProposed": "orgId", "MembershipEndorsed": "orgId", "OrganizationActivated": "orgId",
+    "AuthRuleDefined": "orgId", "MultiSigTxInitiated": "orgId", "MultiSigTxApproved": "orgId",
+    "MultiSigTxExecuted": "orgId", "LoanApplied": "loanId", "LoanApproved": "loanId",
+    "ProposalSubmitted": "proposalId", "VoteCast": "proposalId", "ProposalExecuted": "proposalId",
+}
+SYSTEM_KEY = "system"
+
+
+def event_key(name: str, payload: dict[str, Any]) -> str:
+    """The entity id an event is about; for an unknown name or a missing field, the name itself
+    (the record still goes out, and the projections dead-letter it with the reason)."""
+    if name not in KEY_FIELDS:
+        return name
+    field = KEY_FIELDS[name]
+    if field is None:
+        return SYSTEM_KEY
+    value = payload.get(field)
+    return value if isinstance(value, str) and value else name
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """The partition of ``key`` on gx.fabric.events (CRC32, the same in every language)."""
+    return zlib.crc32(key.encode()) % partitions
 
 
 class UnknownEventType(PayloadError):
     """An event name no projection knows."""
 
 
-def parse_event(raw: bytes | str) -> tuple[EventEnvelope, EventPayload]:
-    """Envelope and typed payload. Raises UnknownEventType or PayloadError naming the bad field."""
+class UnsupportedSchemaVersion(PayloadError):
+    """An event written by a newer chaincode than these projections understand."""
+
+
+def parse_envelope(raw: bytes | str) -> EventEnvelope:
+    """Raises PayloadError naming the bad envelope field."""
     try:
-        env = EventEnvelope.model_validate_json(raw)
+        return EventEnvelope.model_validate_json(raw)
     except ValidationError as e:
         raise PayloadError.from_validation("event envelope", e) from None
+
+
+def parse_payload(env: EventEnvelope) -> EventPayload:
+    """The typed payload of ``env``. Raises UnknownEventType, UnsupportedSchemaVersion or PayloadError."""
     model = EVENTS.get(env.name)
     if model is None:
         raise UnknownEventType("event", [("name", f"unknown event type {env.name!r}")])
+    version = env.payload.get("schemaVersion")
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise UnsupportedSchemaVersion(f"{env.name} payload", [(
+            "schemaVersion", f"version {version} is newer than the {SCHEMA_VERSION} these projections understand")])
     try:
-        return env, model.model_validate(env.payload)
+        return model.model_validate(env.payload)
     except ValidationError as e:
         raise PayloadError.from_validation(f"{env.name} payload", e) from None
+
+
+def parse_event(raw: bytes | str) -> tuple[EventEnvelope, EventPayload]:
+    """Envelope and typed payload. Raises UnknownEventType, UnsupportedSchemaVersion or PayloadError."""
+    env = parse_envelope(raw)
+    return env, parse_payload(env)

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from schemas.envelopes import CommandEnvelope, CommandResult
+from schemas.events import EVENTS, EventEnvelope
 from schemas.payloads import PAYLOADS
 
 
@@ -16,6 +17,9 @@ def all_models() -> dict[str, type[BaseModel]]:
     models: dict[str, type[BaseModel]] = {"command-envelope": CommandEnvelope, "command-result": CommandResult}
     for ctype, model in PAYLOADS.items():
         models[f"payload.{ctype.value}"] = model
+    models["event-envelope"] = EventEnvelope
+    for name, event in EVENTS.items():
+        models[f"event.{name}"] = event
     return models
 
 

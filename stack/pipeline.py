@@ -19,7 +19,9 @@ from stack.manager import Stack
 from stack.procs import Proc, port_open
 
 # The workers `up` starts, in order; each gets the web port worker_port_base + its index.
-WORKERS: tuple[str, ...] = ("results-writer", "submitter", "projector-ledger")
+WORKERS: tuple[str, ...] = ("results-writer", "submitter", "block-publisher", "projector-identity",
+                            "projector-ledger", "projector-organizations", "projector-governance",
+                            "projector-loans", "projector-system")
 
 
 def _ready(port: int) -> bool:

@@ -36,7 +36,7 @@ from gxcommon.dlq import dead_letter_headers
 from schemas.envelopes import CommandResult
 from streams import metrics as m
 from streams.breaker import CircuitBreaker, State
-from streams.fabric_settings import FabricSettings
+from gxcommon.fabric_settings import FabricSettings
 from streams.outcome import RetryPolicy
 from streams.submitter import BreakerGate, PartitionSubmitter, Record
 from streams.window import SubmitWindow

@@ -1,4 +1,4 @@
-"""Building the stream workers (results writer, submitter) for `gxctl run WORKER`."""
+"""Building the stream workers (results writer, submitter, block publisher) for `gxctl run WORKER`."""
 
 from __future__ import annotations
 
@@ -8,22 +8,43 @@ from gxcommon.topics import TopicSettings
 from gxcommon.faust_app import WorkerError, make_app
 from gxcommon.worker_settings import WorkerSettings
 
-WORKERS = ("results-writer", "submitter")
+WORKERS = ("results-writer", "submitter", "block-publisher")
 
 
 def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
     if name not in WORKERS:
         raise WorkerError(f"unknown worker {name!r}; known: {', '.join(WORKERS)}")
-    app = make_app(s, name)
-    if name == "results-writer":
+    app = make_app(s, name, consumes=name != "block-publisher")
+    if name == "block-publisher":
+        from collections.abc import AsyncIterator
+
+        from fabric_gateway import Gateway
+        from fabric_gateway.blocks import Block
+        from gxcommon.fabric_settings import FabricSettings
+        from streams.block_publisher import PublisherConfig
+        from streams.block_publisher import install as install_publisher
+
+        f = FabricSettings()
+        if not (f.gateway and f.cert and f.key):
+            raise WorkerError("GX_FABRIC_GATEWAY, GX_FABRIC_CERT and GX_FABRIC_KEY must be set (gxctl stack env)")
+        box: dict[str, Gateway] = {}
+
+        def blocks(start: int) -> AsyncIterator[Block]:
+            if "g" not in box:  # the gRPC channel is made inside the running event loop
+                box["g"] = f.connect()
+            return box["g"].blocks(f.channel, start)
+
+        install_publisher(app, PublisherConfig(s.kafka_bootstrap, t.fabric_events, t.fabric_blocks, f.channel,
+                                               t.partitions, f"{s.app_id}-block-publisher-{f.channel}"), blocks)
+    elif name == "results-writer":
         from streams.results_writer import install
 
         if s.pg_dsn is None:
             raise WorkerError("GX_PG_DSN is not set")
-        install(app, t.command_results, t.commands_dlq, s.pg_dsn.get_secret_value())
+        install(app, t.command_results, t.commands_dlq, s.dsn())
     elif name == "submitter":
         from streams.breaker import CircuitBreaker
-        from streams.fabric_settings import FabricSettings
+        from gxcommon.fabric_settings import FabricSettings
         from streams.outcome import RetryPolicy
         from streams.submitter_agent import install as install_submitter
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fabric_gateway import EndorseError, Gateway, load_identity, load_signer, open_channel
-from streams.fabric_settings import FabricSettings
+from gxcommon.fabric_settings import FabricSettings
 
 CC_ARGS = ("gxchannel", "gxtv3")
 

@@ -1,19 +1,14 @@
-"""The ledger projector agent on the real Kafka and Postgres, fed a synthetic event stream.
+"""The projector worker itself (`gxctl run projector-ledger`) on a topic and a database of the test's
+own, fed a synthetic but valid event stream: SIGKILL mid-batch, a database error mid-stream, a
+database restored from an older backup while it runs, a record the database refuses, and poison
+records. Every case must end in exactly the balances the stream implies, each move applied once.
 
-(The block publisher that would write these events from Fabric is blocked; see README.) Proves:
-events on gx.fabric.events fold into the read models; a projector killed with SIGKILL mid-stream
-and restarted ends with the same state (no transfer applied twice); checkpoints rolled back make
-it replay to the same state; a malformed event is dead-lettered to gx.projections.dlq and the
-events after it still apply.
+The real-ledger version of these properties is tests/integration/test_read_models.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -22,108 +17,113 @@ import psycopg
 from confluent_kafka import Producer
 
 from bench.ledger_events import ledger_stream
-from projections import ledger
-from schemas.events import parse_event
-from tests.integration.conftest import gxctl, stop_process
+from projections.model import Record
 from tests.integration.kafka_helpers import TopicReader
+from tests.integration.scratch import scratch_db, scratch_topic
+from tests.integration.workers import Worker
 
 
-def start(env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "gxctl.main", "run", "projector-ledger"],
-                            stdout=open(log, "ab"), stderr=subprocess.STDOUT, env=env)
+def produce(bootstrap: str, topic: str, records: list[Record]) -> None:
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
+    for i, r in enumerate(records):
+        p.produce(topic, key=r.key, value=r.value, partition=r.partition)
+        if i % 5000 == 0:
+            p.poll(0)
+    assert p.flush(60) == 0
 
 
-def state(dsn: str, prefix: str) -> tuple[dict[str, int], int]:
+def state(dsn: str) -> tuple[dict[str, int], int]:
     with psycopg.connect(dsn) as conn:
-        w = {r[0]: int(r[1]) for r in conn.execute('SELECT "walletId", balance FROM "Wallet" WHERE "walletId" LIKE %s',
-                                                   (prefix + "-%",)).fetchall()}
-        h = conn.execute('SELECT count(*) FROM "TransactionHistory" WHERE "txId" LIKE %s', (prefix + "-%",)).fetchone()[0]
+        w = {r[0]: int(r[1]) for r in conn.execute('SELECT "walletId", balance FROM "Wallet"').fetchall()}
+        h = conn.execute('SELECT count(*) FROM "TransactionHistory"').fetchone()[0]
     return w, h
 
 
-def test_a_killed_projector_resumes_from_its_own_checkpoints_without_double_applying(
-        pipeline: dict[str, str], tmp_path: Path) -> None:
-    prefix = f"K{uuid.uuid4().hex[:6]}"
-    records = ledger_stream(prefix, users=50, transfers=30000, partitions=6)
-    wallets: dict[str, ledger.Wallet] = {}
-    for r in records:  # the expected state, folded independently in memory
-        wallets.update(ledger.fold(wallets, *parse_event(r.value))[0])
-    want = {w: x.balance for w, x in wallets.items()}
-    p = Producer({"bootstrap.servers": pipeline["GX_KAFKA_BOOTSTRAP"], "partitioner": "murmur2_random",
-                  "linger.ms": 20})
-    bad = json.loads(records[60].value)
-    bad["payload"]["amount"] = "lots"
-    for i, r in enumerate(records):
-        env = json.loads(r.value)
-        key = env["payload"].get("fromWalletId") or env["payload"].get("userId")
-        p.produce("gx.fabric.events", key=key.encode(), value=r.value)
-        if i == 100:  # a malformed event early in the stream
-            p.produce("gx.fabric.events", key=key.encode(), value=json.dumps(bad).encode())
-        if i % 5000 == 0:
-            p.flush(30)
-    assert p.flush(60) == 0
+def wait_for(dsn: str, want: tuple[dict[str, int], int], worker: Worker, timeout: float = 240) -> None:
+    end = time.monotonic() + timeout
+    while (got := state(dsn)) != want:
+        assert worker.alive(), worker.log()[-3000:]
+        assert time.monotonic() < end, f"not converged: {got[1]} of {want[1]} history rows, {len(got[0])} wallets"
+        time.sleep(0.3)
 
-    env = {**os.environ, "GX_APP_ID": f"gx-test-{prefix}", "GX_PROJECTOR_NAME": f"ledger-{prefix}",
-           "GX_PROJECTOR_BATCH": "500"}
-    log = tmp_path / "projector.log"
-    proc = start(env, log)
-    try:
-        # Kill it while it is part-way through the stream.
-        end = time.monotonic() + 120
-        while state(pipeline["GX_PG_DSN"], prefix)[1] < 3000:
-            assert proc.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < end, "projector made no progress"
-            time.sleep(0.2)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-        mid = state(pipeline["GX_PG_DSN"], prefix)[1]
-        assert mid < 50 + 30000, "the kill came too late to prove anything"
-        proc = start(env, log)
-        end = time.monotonic() + 240
-        while True:
-            got, hist = state(pipeline["GX_PG_DSN"], prefix)
-            if got == want and hist == 50 + 30000:
-                break
-            assert proc.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < end, f"not converged: {hist} history rows, {len(got)} wallets"
-            time.sleep(0.5)
-        time.sleep(2)  # nothing more arrives, and nothing is applied twice
-        assert state(pipeline["GX_PG_DSN"], prefix) == (want, 50 + 30000)
-        # The checkpoints restored from an older backup: back to the start. The restarted projector
-        # moves its group back to them, replays, and ends in the same state.
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
-        with psycopg.connect(pipeline["GX_PG_DSN"]) as conn:
-            conn.execute('UPDATE "ProjectorState" SET "offset" = -1 WHERE "projectorName" = %s', (f"ledger-{prefix}",))
-        proc = start(env, log)
-        end = time.monotonic() + 240
-        while True:
-            with psycopg.connect(pipeline["GX_PG_DSN"]) as conn:
-                low = conn.execute('SELECT min("offset") FROM "ProjectorState" WHERE "projectorName" = %s',
-                                   (f"ledger-{prefix}",)).fetchone()[0]
-            if low is not None and low > 100:
-                break
-            assert proc.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < end, "the projector did not replay after the rollback"
-            time.sleep(0.5)
-        assert "database behind Kafka; replaying" in log.read_text()
-        assert state(pipeline["GX_PG_DSN"], prefix) == (want, 50 + 30000)
-        # Caught up: `gxctl projections status` shows no lag on any partition of this projector.
-        end = time.monotonic() + 120
-        while True:
-            rows = [r for r in json.loads(gxctl("projections", "status", "--json").stdout)
-                    if r["projector"] == f"ledger-{prefix}"]
-            if len(rows) == 6 and all(r["lag_events"] == 0 and r["lag_ms"] == 0 for r in rows):
-                break
-            assert time.monotonic() < end, f"still lagging: {rows}"
-            assert any(r["lag_events"] > 0 for r in rows), rows  # lag is reported while replaying
-            time.sleep(1)
-    finally:
-        stop_process(proc)
-    r = TopicReader(pipeline["GX_KAFKA_BOOTSTRAP"], "gx.projections.dlq", lambda rec: prefix.encode() in rec.raw)
-    try:
-        dead = r.read_until(lambda rs: bool(rs), 60)
-    finally:
-        r.close()
-    assert dead and dead[0].headers["errorCode"] == "INVALID_EVENT"
-    assert "amount" in dead[0].headers["reason"] and dead[0].headers["sourceTopic"] == "gx.fabric.events"
+
+def test_projector_survives_kill_db_errors_restore_and_poison(pipeline: dict[str, str], tmp_path: Path) -> None:
+    tag = uuid.uuid4().hex[:8]
+    bootstrap = pipeline["GX_KAFKA_BOOTSTRAP"]
+    with scratch_db(pipeline["GX_PG_DSN"], f"gx_test_{tag}") as dsn, \
+            scratch_topic(bootstrap, f"gx.test.events-{tag}") as topic, \
+            scratch_topic(bootstrap, f"gx.test.dlq-{tag}", 1) as dlq:
+        records, balances = ledger_stream(f"K{tag}", users=50, transfers=30000, topic=topic)
+        moves = 1 + 50 + (len(records) - 1 - 100)  # supply, genesis, transfers
+        want = (balances, moves)
+        worker = Worker("projector-ledger", f"gx-test-{tag}", tmp_path, GX_PG_DSN=dsn, GX_TOPIC_FABRIC_EVENTS=topic,
+                        GX_TOPIC_PROJECTIONS_DLQ=dlq, GX_PROJECTOR_BATCH="500")
+        # Poison first: not JSON, an unknown type, a bad field, each with its key; and a user the
+        # database refuses (a CHECK the test adds), whose records must not hold the others back.
+        with psycopg.connect(dsn) as conn:
+            conn.execute("""ALTER TABLE "Wallet" ADD CONSTRAINT no_poison CHECK ("walletId" <> 'POISON')""")
+        poison = [Record(topic, 0, 0, b"{not json", b"k-json"),
+                  Record(topic, 1, 0, json.dumps({**json.loads(records[5].value), "name": "Minted"}).encode(),
+                         b"k-type"),
+                  Record(topic, 2, 0, records[5].value.replace(b'"firstName": "Bench"', b'"firstName": 5'),
+                         b"k-field"),
+                  Record(topic, 3, 0, records[5].value.replace(records[5].key, b"POISON"), b"POISON")]
+        produce(bootstrap, topic, poison)
+        produce(bootstrap, topic, records[:15000])
+        worker.start()
+        try:
+            # SIGKILL mid-stream, then a restart resumes from the database's checkpoints.
+            end = time.monotonic() + 120
+            while state(dsn)[1] < 3000:
+                assert worker.alive() and time.monotonic() < end, worker.log()[-3000:]
+                time.sleep(0.1)
+            worker.kill()
+            assert state(dsn)[1] < moves, "the kill came too late to prove anything"
+            worker.start()
+            # A database error mid-stream (the history table is gone for a moment): the batch is
+            # retried in place and never acknowledged, so nothing is skipped once it is back.
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute('ALTER TABLE "TransactionHistory" RENAME TO th_away')
+                produce(bootstrap, topic, records[15000:])
+                time.sleep(3)
+                conn.execute('ALTER TABLE th_away RENAME TO "TransactionHistory"')
+            wait_for(dsn, want, worker)
+            assert "batch not written, retrying" in worker.log()
+            # The database restored from an older backup while the projector runs: rows and
+            # checkpoints go back together; the projector notices on its next batch and replays.
+            with psycopg.connect(dsn) as conn:
+                snap = {t: conn.execute(f'SELECT * FROM "{t}"').fetchall()
+                        for t in ("Wallet", "TransactionHistory", "ProjectorState")}
+            extra, extra_balances = ledger_stream(f"X{tag}", users=5, transfers=200, topic=topic, bootstrap=False,
+                                                  seed=11)
+            produce(bootstrap, topic, [Record(topic, r.partition, 0, r.value, r.key) for r in extra])
+            for w, b in extra_balances.items():
+                balances[w] = b
+            balances["SYSTEM_USER_GENESIS_POOL"] -= 5 * 1_000_000
+            want = (balances, moves + 5 + (len(extra) - 10))
+            wait_for(dsn, want, worker)
+            with psycopg.connect(dsn) as conn:
+                conn.execute('TRUNCATE "Wallet", "TransactionHistory", "ProjectorState"')
+                for t, rows in snap.items():
+                    if rows:
+                        with conn.cursor().copy(f'COPY "{t}" FROM STDIN') as cp:
+                            for row in rows:
+                                cp.write_row(row)
+            produce(bootstrap, topic, [Record(topic, 0, 0, b"{still not json", b"k-json2")])  # wakes it up
+            wait_for(dsn, want, worker)
+            assert worker.metric("projector_gap_records_replayed_total") > 0
+            time.sleep(2)
+            assert state(dsn) == want  # and nothing applied twice
+        finally:
+            worker.stop()
+        reader = TopicReader(bootstrap, dlq, lambda rec: True)
+        try:
+            dead = reader.read_until(lambda rs: len(rs) >= 5, 60)
+        finally:
+            reader.close()
+        by_key = {d.key: d.headers for d in dead}
+        assert by_key["k-json"]["errorCode"] == "INVALID_EVENT"
+        assert by_key["k-type"]["errorCode"] == "UNKNOWN_EVENT_TYPE"
+        assert by_key["k-field"]["errorCode"] == "INVALID_EVENT" and "firstName" in by_key["k-field"]["reason"]
+        assert by_key["POISON"]["errorCode"] == "APPLY_ERROR" and "no_poison" in by_key["POISON"]["reason"]
+        assert all(h["sourceTopic"] == topic and h["projector"] == "ledger" for h in by_key.values())

@@ -10,7 +10,8 @@ text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters=
 @given(user=text, password=text, dbname=text, port=st.integers(1, 65535))
 def test_url_round_trips_any_credentials(user: str, password: str, dbname: str, port: int) -> None:
     parts = pg_parts(pg_url(user, password, "127.0.0.1", port, dbname))
-    assert parts == {"user": user, "password": password, "host": "127.0.0.1", "port": port, "dbname": dbname}
+    assert parts == {"user": user, "password": password, "host": "127.0.0.1", "port": port, "dbname": dbname,
+                     "query": {}}
 
 
 def test_the_old_systems_breaking_password_is_encoded() -> None:
@@ -30,3 +31,19 @@ def test_not_a_postgres_url_is_refused_with_the_reason() -> None:
 
     with pytest.raises(ValueError, match="scheme 'mysql'"):
         pg_parts("mysql://u:p@h/db")
+
+
+def test_query_parameters_survive_a_password_from_a_file(tmp_path) -> None:
+    """The defect: pg_parts dropped ?sslmode=..., and the password file was ignored by workers."""
+    from gxcommon.dsn import with_password
+    from gxcommon.worker_settings import WorkerSettings
+
+    url = "postgresql://gx:old@db.example:5433/gx?sslmode=verify-full&application_name=w"
+    assert pg_parts(url)["query"] == {"sslmode": "verify-full", "application_name": "w"}
+    swapped = with_password(url, "n/e=w@%")
+    assert pg_parts(swapped) == {**pg_parts(url), "password": "n/e=w@%"}
+    secret = tmp_path / "pw"
+    secret.write_text("from-file/=\n")
+    s = WorkerSettings(pg_dsn=url, pg_password_file=secret)
+    assert pg_parts(s.dsn())["password"] == "from-file/="
+    assert pg_parts(s.dsn())["query"]["sslmode"] == "verify-full"

@@ -13,7 +13,7 @@ from faust.types import TP
 from fabric_gateway import Identity
 from fabric_gateway.identity import ecdsa_signer
 from streams.breaker import CircuitBreaker, State
-from streams.fabric_settings import FabricSettings
+from gxcommon.fabric_settings import FabricSettings
 from streams.outcome import RetryPolicy
 from streams.submitter import BreakerGate
 from streams.submitter_agent import Submitters

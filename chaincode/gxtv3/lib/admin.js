@@ -22,8 +22,10 @@ class AdminContract extends GxContract {
                 frozen: false, frozenReason: null };
             await state.put('wallet', pool, GENESIS_POOL);
             await state.put('system', { ...sys, bootstrapped: true }, SYSTEM_KEY);
-            await state.put('system', { velocityTaxBps: '100' }, 'params');
-            return { event: 'SystemBootstrapped', payload: { poolWalletId: GENESIS_POOL, supply: GENESIS_SUPPLY } };
+            const parameters = { velocityTaxBps: '100' };
+            await state.put('system', parameters, 'params');
+            return { event: 'SystemBootstrapped', payload: { poolWalletId: GENESIS_POOL, supply: GENESIS_SUPPLY,
+                parameters } };
         });
     }
 

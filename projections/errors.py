@@ -1,0 +1,37 @@
+"""The projections package's errors: one root, leaves that carry where it happened."""
+
+from __future__ import annotations
+
+
+class ProjectionError(Exception):
+    """Root of every error raised by projections/."""
+
+
+class CheckpointMoved(ProjectionError):
+    """The stored checkpoints are not where the batch assumed (a rebuild swapped tables, the
+    database was restored, another instance applied the partition). Nothing was written."""
+
+    def __init__(self, topic: str, stored: dict[int, int]) -> None:
+        self.topic = topic
+        self.stored = stored
+        super().__init__(f"{topic}: checkpoints moved to {stored}")
+
+
+class GapReadError(ProjectionError):
+    """Records between a checkpoint and a batch could not be read back from Kafka."""
+
+    def __init__(self, topic: str, partition: int, start: int, end: int, problem: str) -> None:
+        self.topic, self.partition, self.start, self.end = topic, partition, start, end
+        super().__init__(f"{topic}[{partition}] offsets {start}..{end - 1}: {problem}")
+
+
+class WaitTimeout(ProjectionError):
+    """A read-your-writes wait ran out of time; says what was still missing."""
+
+
+class RebuildError(ProjectionError):
+    """A rebuild could not finish; the live tables are untouched."""
+
+
+class VerifyError(ProjectionError):
+    """The ledger or the read models could not be read for a comparison."""

@@ -1,0 +1,149 @@
+"""What the read models must hold, derived from the chaincode's world state; and the comparison.
+Pure: ledger objects (as the QueryContract returns them) and read-model rows in, differences out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Rows = dict[tuple[Any, ...], dict[str, Any]]
+
+KEYS: dict[str, tuple[str, ...]] = {
+    "User": ("userId",), "Application": ("applicationId",), "Wallet": ("walletId",),
+    "LegalTenderStatus": ("countryCode",), "Organization": ("orgId",), "MultiSigTx": ("orgId", "multisigTxId"),
+    "Loan": ("loanId",), "Proposal": ("proposalId",), "Vote": ("proposalId", "voterId"), "SystemConfig": ("key",),
+}
+# The columns compared per table (timestamps and bookkeeping columns are the projection's own).
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "User": ("email", "firstName", "lastName", "country", "kycStatus", "isAdmin"),
+    "Application": ("userId", "kind", "status"),
+    "Wallet": ("ownerId", "ownerType", "balance", "frozen", "frozenReason"),
+    "LegalTenderStatus": ("countryName", "treasuryActive", "genesisDistributed"),
+    "Organization": ("name", "proposerId", "status", "members", "requiredApprovals", "walletId"),
+    "MultiSigTx": ("initiatorId", "toWalletId", "amount", "approvals", "status"),
+    "Loan": ("borrowerId", "amount", "status", "approverId"),
+    "Proposal": ("proposerId", "title", "parameter", "value", "status", "votesFor", "votesAgainst"),
+    "Vote": ("vote",),
+    "SystemConfig": ("value",),
+}
+
+
+@dataclass(frozen=True)
+class Difference:
+    table: str
+    key: str
+    field: str          # "(row)" for a missing or extra row
+    ledger: Any
+    read_model: Any
+
+    def line(self) -> str:
+        if self.field == "(row)":
+            where = "missing from the read model" if self.read_model is None else "not on the ledger"
+            return f"{self.table}[{self.key}]: {where}"
+        return f"{self.table}[{self.key}].{self.field}: ledger {self.ledger!r}, read model {self.read_model!r}"
+
+
+def _index(table: str, rows: Iterable[dict[str, Any]]) -> Rows:
+    return {tuple(r[k] for k in KEYS[table]): r for r in rows}
+
+
+def expected(state: Mapping[str, Any]) -> dict[str, Rows]:
+    """Read-model rows implied by the ledger. ``state`` has a list per kind (user, wallet, country,
+    org, msig, loan, proposal, vote) and ``status``, ``params``, ``admins`` of the system."""
+    admins = list(state.get("admins") or [])
+    status = state.get("status") or {}
+    out: dict[str, list[dict[str, Any]]] = {t: [] for t in KEYS}
+    for u in state.get("user", []):
+        out["User"].append({"userId": u["userId"], "email": u["email"], "firstName": u["firstName"],
+                            "lastName": u["lastName"], "country": u["country"], "kycStatus": u["kycStatus"],
+                            "isAdmin": u["userId"] in admins})
+        out["Application"].append({"applicationId": f"KYC:{u['userId']}", "userId": u["userId"], "kind": "KYC",
+                                   "status": u["kycStatus"]})
+    for w in state.get("wallet", []):
+        out["Wallet"].append({"walletId": w["walletId"], "ownerId": w["ownerId"], "ownerType": w["ownerType"],
+                              "balance": int(w["balance"]), "frozen": bool(w["frozen"]),
+                              "frozenReason": w.get("frozenReason")})
+    for c in state.get("country", []):
+        out["LegalTenderStatus"].append({"countryCode": c["countryCode"], "countryName": c["countryName"],
+                                         "treasuryActive": bool(c["treasuryActive"]),
+                                         "genesisDistributed": int(c["genesisDistributed"])})
+    for o in state.get("org", []):
+        out["Organization"].append({"orgId": o["orgId"], "name": o["name"], "proposerId": o["proposerId"],
+                                    "status": o["status"], "members": list(o["members"]),
+                                    "requiredApprovals": int(o["requiredApprovals"]),
+                                    "walletId": o["orgId"] if o["status"] == "ACTIVE" else None})
+    for m in state.get("msig", []):
+        out["MultiSigTx"].append({"orgId": m["orgId"], "multisigTxId": m["multisigTxId"],
+                                  "initiatorId": m["initiatorId"], "toWalletId": m["toWalletId"],
+                                  "amount": int(m["amount"]), "approvals": list(m["approvals"]), "status": m["status"]})
+    for loan in state.get("loan", []):
+        out["Loan"].append({"loanId": loan["loanId"], "borrowerId": loan["borrowerId"], "amount": int(loan["amount"]),
+                            "status": loan["status"], "approverId": loan.get("approverId")})
+    for p in state.get("proposal", []):
+        out["Proposal"].append({k: p[k] for k in ("proposalId", "proposerId", "title", "parameter", "value", "status",
+                                                  "votesFor", "votesAgainst")})
+    for v in state.get("vote", []):
+        out["Vote"].append({"proposalId": v["proposalId"], "voterId": v["voterId"], "vote": v["vote"]})
+    if status.get("bootstrapped"):
+        # Admins are appointed under their own keys (partitions): the read model's order of
+        # appointment may differ from the ledger's, so the set is compared (sorted).
+        cfg = {"bootstrapped": True, "paused": bool(status.get("paused")), "pauseReason": status.get("pauseReason"),
+               "admins": sorted(admins)}
+        cfg.update({f"param.{k}": v for k, v in (state.get("params") or {}).items()})
+        out["SystemConfig"] = [{"key": k, "value": v} for k, v in cfg.items()]
+    return {t: _index(t, rows) for t, rows in out.items()}
+
+
+def _norm(v: Any) -> Any:
+    if isinstance(v, bool) or v is None:
+        return v
+    try:
+        from decimal import Decimal
+
+        if isinstance(v, Decimal):
+            return int(v)
+    except ImportError:  # pragma: no cover
+        pass
+    return v
+
+
+# SystemConfig keys the projection keeps that the ledger has no state for, and their defaults
+# when absent on the read side.
+SYSTEM_ONLY = {"supply"}
+SYSTEM_DEFAULTS = {"paused": False, "pauseReason": None, "admins": []}
+
+
+def compare(want: Mapping[str, Rows], have: Mapping[str, Rows]) -> list[Difference]:
+    """Every difference between the expected and the actual read models, table by table."""
+    out = []
+    for table, rows in want.items():
+        actual = dict(have.get(table, {}))
+        if table == "SystemConfig":
+            for k in SYSTEM_ONLY:
+                actual.pop((k,), None)
+            if ("admins",) in actual and isinstance(actual[("admins",)].get("value"), list):
+                actual[("admins",)] = {**actual[("admins",)], "value": sorted(actual[("admins",)]["value"])}
+            for k, default in SYSTEM_DEFAULTS.items():
+                if (k,) in rows and (k,) not in actual and rows[(k,)]["value"] == default:
+                    actual[(k,)] = {"key": k, "value": default}
+        for key, row in rows.items():
+            label = ":".join(str(k) for k in key)
+            got = actual.get(key)
+            if got is None:
+                out.append(Difference(table, label, "(row)", row, None))
+                continue
+            for col in COLUMNS[table]:
+                a, b = _norm(row.get(col)), _norm(got.get(col))
+                if a != b:
+                    out.append(Difference(table, label, col, a, b))
+        for key in actual.keys() - rows.keys():
+            out.append(Difference(table, ":".join(str(k) for k in key), "(row)", None, actual[key]))
+    return out
+
+
+def history_differences(balances: Mapping[str, int], net: Mapping[str, int]) -> list[Difference]:
+    """Wallets whose balance is not the sum of their TransactionHistory moves."""
+    return [Difference("TransactionHistory", w, "net of moves", balances[w], net.get(w, 0))
+            for w in sorted(balances) if balances[w] != net.get(w, 0)]

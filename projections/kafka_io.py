@@ -1,0 +1,98 @@
+"""The projector's own Kafka edges besides Faust's stream: reading back a range of committed
+records (gap replay, rebuilds) and sending dead letters with their original key."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+
+from gxcommon.dlq import dead_letter_headers
+from projections.errors import GapReadError
+from projections.model import DeadLetter, Record
+
+
+def _consumer(bootstrap: str) -> Consumer:
+    return Consumer({"bootstrap.servers": bootstrap, "group.id": f"gx-projector-reader-{uuid.uuid4()}",
+                     "enable.auto.commit": False, "isolation.level": "read_committed",
+                     "enable.partition.eof": True, "auto.offset.reset": "earliest"})
+
+
+def to_record(m: Any) -> Record:
+    return Record(m.topic(), m.partition(), m.offset(), m.value() or b"", m.key())
+
+
+def read_range(bootstrap: str, topic: str, partition: int, start: int, end: int, timeout: float = 30) -> list[Record]:
+    """Committed records of ``topic[partition]`` with offsets in [start, end). Raises GapReadError."""
+    if end <= start:
+        return []
+    c = _consumer(bootstrap)
+    out: list[Record] = []
+    try:
+        c.assign([TopicPartition(topic, partition, start)])
+        while True:
+            m = c.poll(timeout)
+            if m is None:
+                raise GapReadError(topic, partition, start, end, f"no record for {timeout:.0f}s")
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF:  # nothing committed beyond this point
+                    return out
+                raise GapReadError(topic, partition, start, end, str(m.error()))
+            if m.offset() >= end:
+                return out
+            out.append(to_record(m))
+    finally:
+        c.close()
+
+
+def read_all(bootstrap: str, topic: str, batch: int = 5000, timeout: float = 30) -> Iterator[list[Record]]:
+    """Every committed record of ``topic`` from offset 0 to the end as it is when called, in
+    batches (each partition in offset order). For rebuilds and verify."""
+    c = _consumer(bootstrap)
+    try:
+        md = c.list_topics(topic, timeout=timeout).topics[topic]
+        ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)[1] for p in md.partitions}
+        todo = {p for p, hi in ends.items() if hi > 0}
+        c.assign([TopicPartition(topic, p, 0) for p in todo])
+        buf: list[Record] = []
+        while todo:
+            m = c.poll(timeout)
+            if m is None:
+                raise GapReadError(topic, -1, 0, 0, f"no record for {timeout:.0f}s while reading to the end")
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    todo.discard(m.partition())
+                    continue
+                raise GapReadError(topic, m.partition(), 0, 0, str(m.error()))
+            if m.offset() >= ends[m.partition()]:
+                todo.discard(m.partition())
+                continue
+            buf.append(to_record(m))
+            if m.offset() + 1 >= ends[m.partition()]:
+                todo.discard(m.partition())
+            if len(buf) >= batch:
+                yield buf
+                buf = []
+        if buf:
+            yield buf
+    finally:
+        c.close()
+
+
+class DeadLetterSender:
+    """Sends dead letters to the projections DLQ with the record's key, value and the reason."""
+
+    def __init__(self, bootstrap: str, dlq_topic: str, projector: str) -> None:
+        self.topic, self.projector = dlq_topic, projector
+        self._producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+
+    def __call__(self, dead: list[DeadLetter]) -> None:
+        for d in dead:
+            r = d.record
+            headers = dead_letter_headers(d.reason, d.code, r.topic, r.partition, r.offset, 0)
+            headers["projector"] = self.projector.encode()
+            self._producer.produce(self.topic, key=r.key, value=r.value, headers=headers)
+        if self._producer.flush(30) != 0:
+            raise RuntimeError(f"{len(self._producer)} dead letter(s) not acknowledged by Kafka")

@@ -1,0 +1,177 @@
+"""One group's writer: prepare a batch, commit it, and never lose or skip an offset. Synchronous
+(the Faust agent runs it in a thread; rebuilds, benchmarks and tests call it directly).
+
+- The batch is prepared against the checkpoints this writer expects (its own last commit), and the
+  commit checks them under lock. When they moved (a rebuild's swap, a restored database, another
+  instance) the records between the stored checkpoint and the batch are read back from Kafka and
+  the whole run is prepared again from the stored checkpoint: a gap is replayed, never jumped.
+- A database that cannot be reached, or a dead letter that cannot be sent, is retried in place
+  with backoff, forever: the batch is never acknowledged before it is written.
+- A batch the database refuses for its data (SQLSTATE classes 22 data exception and 23 integrity
+  violation) is split; the one record that fails on its own is dead-lettered (APPLY_ERROR, with the
+  database's message) and the partition goes on. Any other database error (a missing table, a
+  lock timeout, a shutdown) is about the database, not the record: retried in place like an outage.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import psycopg
+
+from gxcommon.logs import get
+from projections import store
+from projections.errors import CheckpointMoved, ProjectionError
+from projections.model import DeadLetter, GroupSpec, Prepared, Record
+from projections.prepare import dead_only, prepare
+
+log = get("gx.projector")
+
+ReadRange = Callable[[str, int, int, int], list[Record]]
+
+
+class DeadLetterFailed(ProjectionError):
+    """Dead letters were not acknowledged by Kafka; the batch is not committed (retried)."""
+
+
+def refused_for_its_data(e: psycopg.Error) -> bool:
+    """True when the error is about the rows written (a record to dead-letter), not the database."""
+    return (e.sqlstate or "")[:2] in ("22", "23")
+
+
+class Projector:
+    def __init__(self, group: GroupSpec, name: str, channel: str, topic: str,
+                 connect: Callable[[], psycopg.Connection[Any]], read_range: ReadRange,
+                 dead_letter: Callable[[list[DeadLetter]], None], tables: dict[str, str] | None = None,
+                 sleep: Callable[[float], None] = time.sleep, max_backoff: float = 5.0) -> None:
+        self.group, self.name, self.channel, self.topic = group, name, channel, topic
+        self._connect, self._read_range, self._dead_letter = connect, read_range, dead_letter
+        self.tables = tables or store.table_names(group)
+        self._sleep, self._max_backoff = sleep, max_backoff
+        self._conn: psycopg.Connection[Any] | None = None
+        self.after: dict[int, int] = {}     # partition -> offset this writer expects to be stored
+        self.transient_failures = 0         # consecutive; 0 when the last commit went through
+        self.gaps_replayed = 0
+        self.records_dead = 0
+
+    # -- the two steps ------------------------------------------------------------------------------
+    def prepare(self, records: Sequence[Record]) -> Prepared:
+        """Prepare against the expected checkpoints (pure work; may overlap the previous commit)."""
+        batch = prepare(self.group, records, self.after)
+        self.after.update(batch.last_offset)
+        return batch
+
+    def commit(self, batch: Prepared) -> Prepared:
+        """Write ``batch``; returns what was finally written (re-prepared if checkpoints had moved)."""
+        backoff = 0.1
+        while True:
+            try:
+                store.commit(self.conn(), self.name, self.channel, self.topic, batch, self.tables, self._send_dead)
+                self.transient_failures = 0
+                self.after.update(batch.after)
+                self.after.update(batch.last_offset)
+                self.records_dead += len(batch.dead)
+                return batch
+            except CheckpointMoved as moved:
+                batch = self._replay_from(batch.records, moved.stored)
+                continue
+            except psycopg.Error as e:
+                if refused_for_its_data(e):
+                    return self._split(batch, e)
+                error: Exception = e
+            except DeadLetterFailed as e:
+                error = e
+            self.transient_failures += 1
+            log.warning("batch not written, retrying", projector=self.name, error=_one_line(error),
+                        retry_in_s=backoff, attempt=self.transient_failures)
+            self._drop_conn()
+            self._sleep(backoff)
+            backoff = min(backoff * 2, self._max_backoff)
+
+    def apply(self, records: Sequence[Record]) -> Prepared:
+        return self.commit(self.prepare(records))
+
+    def resync(self) -> int:
+        """Replay partitions whose stored checkpoint fell behind this writer's (a database restored
+        from an older backup, a rebuild swapped in) even when no new record arrives for them.
+        Returns the records replayed."""
+        stored = store.checkpoints(self.conn(), self.name, self.topic)
+        replayed = 0
+        for p, expected in sorted(self.after.items()):
+            s = stored.get(p, -1)
+            if s > expected:
+                self.after[p] = s  # applied by someone else meanwhile: skip up to there
+            elif s < expected:
+                gap = self._read_range(self.topic, p, s + 1, expected + 1)
+                self.after[p] = s
+                if gap:
+                    log.warning("checkpoint fell behind, replaying", projector=self.name, partition=p,
+                                start=s + 1, records=len(gap))
+                    self.gaps_replayed += len(gap)
+                    replayed += len(gap)
+                    self.commit(prepare(self.group, gap, {p: s}))
+        return replayed
+
+    # -- internals ----------------------------------------------------------------------------------
+    def _replay_from(self, records: Sequence[Record], stored: dict[int, int]) -> Prepared:
+        """Re-prepare ``records`` from the stored checkpoints, with the records between each stored
+        checkpoint and the batch read back from Kafka first."""
+        run = list(records)
+        for p, s in stored.items():
+            first = min((r.offset for r in records if r.partition == p), default=None)
+            if first is not None and first > s + 1:
+                gap = self._read_range(self.topic, p, s + 1, first)
+                if gap:
+                    self.gaps_replayed += len(gap)
+                    log.warning("checkpoint behind the batch, replaying the records between", projector=self.name,
+                                partition=p, start=s + 1, records=len(gap))
+                run.extend(gap)
+        run.sort(key=lambda r: (r.partition, r.offset))
+        self.after.update(stored)
+        return prepare(self.group, run, stored)
+
+    def _split(self, batch: Prepared, error: psycopg.Error) -> Prepared:
+        fresh = [r for r in batch.records if r.offset > batch.after[r.partition]]
+        if len(fresh) <= 1:
+            log.error("record refused by the database, dead-lettered", projector=self.name, error=_one_line(error),
+                      partition=fresh[0].partition if fresh else None, offset=fresh[0].offset if fresh else None)
+            return self.commit(dead_only(batch.records, batch.after, "APPLY_ERROR", _one_line(error)))
+        self.after.update(batch.after)
+        last = None
+        for r in fresh:
+            last = self.commit(prepare(self.group, [r], self.after))
+        assert last is not None
+        return last
+
+    def _send_dead(self, dead: list[DeadLetter]) -> None:
+        try:
+            self._dead_letter(dead)
+        except Exception as e:
+            raise DeadLetterFailed(f"dead letters not sent: {e}") from e
+
+    def conn(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            conn = self._connect()
+            # Each batch is its own explicit transaction (conn.transaction()); a lone read must
+            # never leave one open around it.
+            conn.autocommit = True
+            self._conn = conn
+        return self._conn
+
+    def _drop_conn(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # closing a broken connection may fail too; it is gone either way
+                pass
+        self._conn = None
+
+    def close(self) -> None:
+        self._drop_conn()
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0] if text else ''}"

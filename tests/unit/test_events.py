@@ -1,0 +1,56 @@
+"""Event payload schemas, keys and partitions (schemas.events)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from schemas.errors import PayloadError
+from schemas.events import (
+    EVENTS,
+    KEY_FIELDS,
+    UnknownEventType,
+    UnsupportedSchemaVersion,
+    event_key,
+    parse_event,
+    partition_for,
+)
+from tests.unit.events_factory import envelope
+
+
+def test_every_event_has_a_key_rule_and_every_rule_an_event() -> None:
+    assert set(EVENTS) == set(KEY_FIELDS)
+    assert len(EVENTS) == 25
+    for name, field in KEY_FIELDS.items():
+        if field is not None:
+            assert field in EVENTS[name].model_fields, name
+
+
+def test_keys_are_the_entity_and_system_events_share_one() -> None:
+    assert event_key("TokensTransferred", {"fromWalletId": "A", "toWalletId": "B"}) == "A"
+    assert event_key("VoteCast", {"proposalId": "P1", "voterId": "U"}) == "P1"
+    assert event_key("SystemPaused", {"reason": "x"}) == "system"
+    # a broken payload still gets a key (the name), so it is published and dead-lettered downstream
+    assert event_key("TokensTransferred", {}) == "TokensTransferred"
+    assert event_key("NoSuchEvent", {"x": 1}) == "NoSuchEvent"
+
+
+def test_partition_is_stable_crc32_of_the_key() -> None:
+    import zlib
+
+    assert partition_for("U1", 6) == zlib.crc32(b"U1") % 6
+    assert {partition_for(f"U{i}", 6) for i in range(100)} == set(range(6))
+
+
+def test_newer_schema_version_and_unknown_type_are_named() -> None:
+    with pytest.raises(UnsupportedSchemaVersion, match="schemaVersion: version 2 is newer"):
+        parse_event(json.dumps(envelope("WalletUnfrozen", {"walletId": "W"}, 1, version=2)))
+    with pytest.raises(UnknownEventType, match="unknown event type 'Minted'"):
+        parse_event(json.dumps(envelope("Minted", {}, 1)))
+
+
+def test_a_payload_that_fails_names_the_field() -> None:
+    with pytest.raises(PayloadError, match="TokensTransferred payload: amount"):
+        parse_event(json.dumps(envelope("TokensTransferred", {"fromWalletId": "A", "toWalletId": "B",
+                                                              "amount": "10"}, 1)))
