@@ -39,6 +39,9 @@ class Difference:
     read_model: Any
 
     def line(self) -> str:
+        if self.field == "(history)":
+            return (f"Wallet[{self.key}].balance {self.ledger!r} is not the net of its TransactionHistory moves "
+                    f"({self.read_model!r})")
         if self.field == "(row)":
             where = "missing from the read model" if self.read_model is None else "not on the ledger"
             return f"{self.table}[{self.key}]: {where}"
@@ -145,5 +148,5 @@ def compare(want: Mapping[str, Rows], have: Mapping[str, Rows]) -> list[Differen
 
 def history_differences(balances: Mapping[str, int], net: Mapping[str, int]) -> list[Difference]:
     """Wallets whose balance is not the sum of their TransactionHistory moves."""
-    return [Difference("TransactionHistory", w, "net of moves", balances[w], net.get(w, 0))
+    return [Difference("TransactionHistory", w, "(history)", balances[w], net.get(w, 0))
             for w in sorted(balances) if balances[w] != net.get(w, 0)]

@@ -31,6 +31,7 @@ BLOCKS = Counter("publisher_blocks_published", "Blocks committed to Kafka")
 EVENTS = Counter("publisher_events_published", "Chaincode events committed to Kafka")
 INVALID_TXS = Counter("publisher_invalid_transactions", "Transactions skipped as not VALID", ["validation_code"])
 LAST_BLOCK = Gauge("publisher_last_block", "Last block committed to Kafka")
+MARKER_BLOCK = Gauge("publisher_marker_block", "Last block marker read back from Kafka (committed records only)")
 RESTARTS = Counter("publisher_restarts", "Resumes after a failure of the peer stream or of Kafka")
 
 
@@ -177,6 +178,15 @@ def install(app: Any, cfg: PublisherConfig, blocks: Callable[[int], AsyncIterato
 
     pub = Publisher(cfg, blocks)
     web.add_check(app, "publisher", pub.ready)
+
+    # Faust needs a topic to subscribe to; the markers are the natural one. Reading them back
+    # (committed records only) shows that what the publisher commits is what consumers see.
+    @app.agent(app.topic(cfg.blocks_topic, key_type=bytes, value_type=bytes), name="block-markers")
+    async def markers(stream: Any) -> None:
+        async for event in stream.events():
+            block = marker_block(event.value)
+            if block is not None and (event.key or b"").decode() == cfg.channel:
+                MARKER_BLOCK.set(block)
 
     @app.task
     async def publish() -> None:
