@@ -5,8 +5,8 @@ events or ``within`` seconds) is written with its checkpoints in one transaction
 acknowledged to Faust only after that commit, so Kafka's committed offset never passes an event
 that is not in the database. A batch that fails is retried in place, never acknowledged.
 
-Stages overlap: while batch N is written (a thread; psycopg waits on the network without the GIL),
-batch N+1 is collected, parsed and folded. Before the worker joins its group,
+Stages overlap: a writer thread owns the database connection; it sends batch N in pipeline mode
+and parses and folds batch N+1 while the server writes N (projections.runner). Before the worker joins its group,
 :func:`align_group_offsets` moves the group's committed offsets back to the checkpoints + 1 where
 the database is behind Kafka (a restored backup), so the replay starts there; a checkpoint moved
 while the worker runs is caught by the runner's check and replayed from Kafka directly.
@@ -15,6 +15,8 @@ while the worker runs is caught by the runner's check and replayed from Kafka di
 from __future__ import annotations
 
 import asyncio
+import queue
+import threading
 import time
 from typing import Any
 
@@ -27,7 +29,7 @@ from gxcommon import web
 from gxcommon.logs import get
 from projections.kafka_io import DeadLetterSender, read_range
 from projections.model import GroupSpec, Prepared, Record
-from projections.runner import Projector
+from projections.runner import Pending, Projector
 
 log = get("gx.projector")
 
@@ -97,6 +99,10 @@ def observe(projector: Projector, done: Prepared) -> None:
         LAG_MS.labels(name).set(max(0.0, time.time() * 1000 - done.last_commit_ms))
 
 
+RESYNC = object()  # a request to the writer thread: check for checkpoints moved back
+STOP = object()
+
+
 def install(app: faust.App, group: GroupSpec, topic_name: str, dlq_topic: str, dsn: str, bootstrap: str,
             projector: str, channel: str = "gxchannel", batch: int = 2000, within: float = 0.1,
             resync_every: float = 2.0) -> Any:
@@ -104,64 +110,98 @@ def install(app: faust.App, group: GroupSpec, topic_name: str, dlq_topic: str, d
     runner = Projector(group, projector, channel, topic_name, lambda: psycopg.connect(dsn, autocommit=True),
                        lambda t, p, start, end: read_range(bootstrap, t, p, start, end),
                        DeadLetterSender(bootstrap, dlq_topic, projector))
-    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=2 * batch)
-    writing = asyncio.Lock()  # one database step at a time: a batch, or a resync
+    received: asyncio.Queue[Any] = asyncio.Queue(maxsize=2 * batch)
+    # Batches for the writer thread; two at most, so that a slow database holds the agent back.
+    inbox: queue.Queue[Any] = queue.Queue(maxsize=2)
     web.add_check(app, "database", lambda: (
         f"batch not written after {runner.transient_failures} attempt(s); retrying (see the log)"
         if runner.transient_failures >= 3 else None))
 
     @app.agent(topic, name=f"projector-{group.name}")
     async def receive(stream: faust.Stream) -> None:
-        # noack: an event is acknowledged only once its batch is in the database (write_batches).
+        # noack: an event is acknowledged only once its batch is in the database (the writer).
         async for event in stream.noack().events():
-            await queue.put(event)
+            await received.put(event)
 
-    async def write(prepared: Prepared, events: list[Any]) -> None:
-        t0 = time.perf_counter()
-        gaps_before = runner.gaps_replayed
-        async with writing:
-            done = await asyncio.to_thread(runner.commit, prepared)
-        BATCH_SECONDS.labels(projector).observe(time.perf_counter() - t0)
-        GAP_RECORDS.labels(projector).inc(runner.gaps_replayed - gaps_before)
-        observe(runner, done)
+    def ack(events: list[Any]) -> None:
         for ev in events:
             ev.ack()
 
-    @app.task
-    async def write_batches() -> None:
-        pending: asyncio.Task[None] | None = None
+    def write(loop: asyncio.AbstractEventLoop) -> None:
+        """The writer thread: owns the runner and its connection. While the server writes batch N
+        (sent in pipeline mode), batch N+1 is parsed and folded; with nothing queued, batch N is
+        finished at once (no added latency when the stream is quiet)."""
+        pending: tuple[Pending, list[Any], float] | None = None
+
+        def finish() -> None:
+            nonlocal pending
+            assert pending is not None
+            sent, events, t0 = pending
+            pending = None
+            gaps_before = runner.gaps_replayed
+            done = runner.end(sent)
+            BATCH_SECONDS.labels(projector).observe(time.perf_counter() - t0)
+            GAP_RECORDS.labels(projector).inc(runner.gaps_replayed - gaps_before)
+            observe(runner, done)
+            loop.call_soon_threadsafe(ack, events)
+
         try:
             while True:
-                events = await take(queue, batch, within)
-                records = [Record(e.message.topic, e.message.partition, e.message.offset, e.message.value or b"",
-                                  e.message.key) for e in events]
-                prepared = runner.prepare(records)  # overlaps the previous batch's write
+                try:
+                    item = inbox.get_nowait() if pending is not None else inbox.get()
+                except queue.Empty:
+                    finish()
+                    continue
+                if item is STOP or item is RESYNC:
+                    if pending is not None:
+                        finish()
+                    if item is STOP:
+                        return
+                    gaps_before = runner.gaps_replayed
+                    try:
+                        runner.resync()
+                    except Exception as e:  # the database or Kafka is away: the next tick tries again
+                        log.warning("resync skipped", projector=projector, error=f"{type(e).__name__}: {e}")
+                    GAP_RECORDS.labels(projector).inc(runner.gaps_replayed - gaps_before)
+                    continue
+                records, events = item
+                prepared = runner.prepare(records)  # overlaps the server's work on the batch before
                 if pending is not None:
-                    await pending
-                pending = asyncio.ensure_future(write(prepared, events))
-        except asyncio.CancelledError:
-            if pending is not None and not pending.done():
-                await asyncio.shield(pending)  # finish the write under way: its events get acked
-            raise
+                    finish()
+                pending = (runner.begin(prepared), events, time.perf_counter())
         except Exception as e:  # a bug: nothing unwritten was acked; stop so a restart replays
-            log.error("projector stopped by an unexpected error", projector=projector,
-                      error=f"{type(e).__name__}: {e}")
-            await app.crash(e)
+            log.error("projector stopped by an unexpected error", projector=projector, error=f"{type(e).__name__}: {e}")
+            loop.call_soon_threadsafe(lambda: asyncio.ensure_future(app.crash(e)))
+
+    threads: list[threading.Thread] = []
+
+    @app.task
+    async def feed() -> None:
+        writer = threading.Thread(target=write, args=(asyncio.get_running_loop(),),
+                                  name=f"projector-{group.name}-writer", daemon=True)
+        threads.append(writer)
+        writer.start()
+        while True:
+            events = await take(received, batch, within)
+            records = [Record(e.message.topic, e.message.partition, e.message.offset, e.message.value or b"",
+                              e.message.key) for e in events]
+            await asyncio.to_thread(inbox.put, (records, events))
 
     @app.timer(resync_every)
     async def resync() -> None:
         # A checkpoint moved back while no record arrives for its partition (a restored backup,
         # a rebuild's swap): replay from it now rather than on the partition's next record.
-        async with writing:
-            gaps_before = runner.gaps_replayed
-            try:
-                await asyncio.to_thread(runner.resync)
-            except Exception as e:  # the database or Kafka is away: the next tick tries again
-                log.warning("resync skipped", projector=projector, error=f"{type(e).__name__}: {e}")
-            GAP_RECORDS.labels(projector).inc(runner.gaps_replayed - gaps_before)
+        try:
+            inbox.put_nowait(RESYNC)
+        except queue.Full:  # busy writing: batches find moved checkpoints themselves
+            pass
 
     @app.on_before_shutdown.connect
     async def close(app_: faust.App, **_: Any) -> None:
+        # The write under way finishes (its events get acked), then the connection closes.
+        for writer in threads:
+            await asyncio.to_thread(inbox.put, STOP)
+            await asyncio.to_thread(writer.join, 30)
         runner.close()
 
     return receive

@@ -10,9 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from projections.store_constants import UNKNOWN
 from projections.model import DeadLetter, Event, GroupSpec, Prepared, Record
 from schemas.errors import PayloadError
-from schemas.events import EVENTS, UnknownEventType, UnsupportedSchemaVersion, parse_envelope, parse_payload
+from schemas.events import (
+    EVENTS,
+    UnknownEventType,
+    UnsupportedSchemaVersion,
+    parse_envelope,
+    parse_fast,
+    parse_payload,
+)
 
 
 def classify(e: PayloadError) -> str:
@@ -25,7 +33,7 @@ def classify(e: PayloadError) -> str:
 
 def prepare(group: GroupSpec, records: Sequence[Record], after: Mapping[int, int]) -> Prepared:
     """The statements, dead letters and new checkpoints of ``records`` (offset order per partition)."""
-    out = Prepared(list(records), {p: after.get(p, -2) for p in {r.partition for r in records}})
+    out = Prepared(list(records), {p: after.get(p, UNKNOWN) for p in {r.partition for r in records}})
     events: list[Event] = []
     newest = None
     for r in records:
@@ -33,20 +41,28 @@ def prepare(group: GroupSpec, records: Sequence[Record], after: Mapping[int, int
             out.skipped += 1
             continue
         out.last_offset[r.partition] = r.offset
-        try:
-            env = parse_envelope(r.value)
-        except PayloadError as e:
-            out.dead.append(DeadLetter(r, "INVALID_EVENT", str(e)))
-            continue
-        out.position[r.partition] = env.position
-        if env.name in EVENTS and env.name not in group.handles:
-            out.passed_over += 1
-            continue
-        try:
-            payload = parse_payload(env)
-        except PayloadError as e:
-            out.dead.append(DeadLetter(r, classify(e), str(e)))
-            continue
+        fast = parse_fast(r.value)
+        if fast is not None:
+            env, payload = fast
+            out.position[r.partition] = env.position
+            if env.name not in group.handles:
+                out.passed_over += 1
+                continue
+        else:  # the slow path says what is wrong, and whose problem it is
+            try:
+                env = parse_envelope(r.value)
+            except PayloadError as e:
+                out.dead.append(DeadLetter(r, "INVALID_EVENT", str(e)))
+                continue
+            out.position[r.partition] = env.position
+            if env.name in EVENTS and env.name not in group.handles:
+                out.passed_over += 1  # the group that folds it dead-letters it
+                continue
+            try:
+                payload = parse_payload(env)
+            except PayloadError as e:
+                out.dead.append(DeadLetter(r, classify(e), str(e)))
+                continue
         events.append(Event(r, env, payload))
         out.applied[env.name] = out.applied.get(env.name, 0) + 1
         if newest is None or env.commitTime > newest:
@@ -58,7 +74,7 @@ def prepare(group: GroupSpec, records: Sequence[Record], after: Mapping[int, int
 
 def dead_only(records: Sequence[Record], after: Mapping[int, int], code: str, reason: str) -> Prepared:
     """A batch whose records are all dead-lettered with one reason (a record the database refused)."""
-    out = Prepared(list(records), {p: after.get(p, -2) for p in {r.partition for r in records}})
+    out = Prepared(list(records), {p: after.get(p, UNKNOWN) for p in {r.partition for r in records}})
     for r in records:
         if r.offset > out.after[r.partition]:
             out.last_offset[r.partition] = r.offset

@@ -16,7 +16,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -30,6 +31,14 @@ from projections.prepare import dead_only, prepare
 log = get("gx.projector")
 
 ReadRange = Callable[[str, int, int, int], list[Record]]
+
+
+@dataclass
+class Pending:
+    """A batch sent to the server; ``finish`` waits for it (None: it could not be sent)."""
+
+    batch: Prepared
+    finish: Callable[[], None] | None
 
 
 class DeadLetterFailed(ProjectionError):
@@ -69,11 +78,7 @@ class Projector:
         while True:
             try:
                 store.commit(self.conn(), self.name, self.channel, self.topic, batch, self.tables, self._send_dead)
-                self.transient_failures = 0
-                self.after.update(batch.after)
-                self.after.update(batch.last_offset)
-                self.records_dead += len(batch.dead)
-                return batch
+                return self._done(batch)
             except CheckpointMoved as moved:
                 batch = self._replay_from(batch.records, moved.stored)
                 continue
@@ -93,6 +98,49 @@ class Projector:
     def apply(self, records: Sequence[Record]) -> Prepared:
         return self.commit(self.prepare(records))
 
+    # -- overlapped: the server writes batch N while batch N+1 is parsed and folded ----------------
+    def begin(self, batch: Prepared) -> Pending:
+        """Send ``batch`` without waiting (store.send). Never raises: what cannot be sent is
+        written the careful way by :meth:`end`."""
+        try:
+            return Pending(batch, store.send(self.conn(), self.name, self.channel, self.topic, batch, self.tables,
+                                             self._send_dead))
+        except Exception:  # down, or dead letters not acknowledged: end() retries, with its log lines
+            if self._conn is not None and self._conn.closed:
+                self._drop_conn()
+            return Pending(batch, None)
+
+    def end(self, pending: Pending) -> Prepared:
+        """Wait for a batch :meth:`begin` sent; on any failure, write it through :meth:`commit`
+        (which retries, replays from moved checkpoints, or dead-letters refused records)."""
+        if pending.finish is not None:
+            try:
+                pending.finish()
+                return self._done(pending.batch)
+            except Exception:  # rolled back, nothing written: the careful path sorts out why
+                if self._conn is not None and self._conn.closed:
+                    self._drop_conn()
+        return self.commit(pending.batch)
+
+    def apply_all(self, batches: Iterable[Sequence[Record]],
+                  on_done: Callable[[Prepared], None] = lambda done: None) -> None:
+        """Write every batch, overlapping each one's parse and fold with the previous one's write."""
+        pending: Pending | None = None
+        for records in batches:
+            batch = self.prepare(records)
+            if pending is not None:
+                on_done(self.end(pending))
+            pending = self.begin(batch)
+        if pending is not None:
+            on_done(self.end(pending))
+
+    def _done(self, batch: Prepared) -> Prepared:
+        # self.after already holds where this batch ends (set when it was prepared), and maybe
+        # where later batches end: never move it back here.
+        self.transient_failures = 0
+        self.records_dead += len(batch.dead)
+        return batch
+
     def resync(self) -> int:
         """Replay partitions whose stored checkpoint fell behind this writer's (a database restored
         from an older backup, a rebuild swapped in) even when no new record arrives for them.
@@ -111,7 +159,7 @@ class Projector:
                                 start=s + 1, records=len(gap))
                     self.gaps_replayed += len(gap)
                     replayed += len(gap)
-                    self.commit(prepare(self.group, gap, {p: s}))
+                    self.commit(self.prepare(gap))
         return replayed
 
     # -- internals ----------------------------------------------------------------------------------
@@ -119,9 +167,10 @@ class Projector:
         """Re-prepare ``records`` from the stored checkpoints, with the records between each stored
         checkpoint and the batch read back from Kafka first."""
         run = list(records)
+        stored = {p: stored.get(p, -1) for p in {r.partition for r in records}}  # no row: nothing applied
         for p, s in stored.items():
-            first = min((r.offset for r in records if r.partition == p), default=None)
-            if first is not None and first > s + 1:
+            first = min(r.offset for r in records if r.partition == p)
+            if first > s + 1:
                 gap = self._read_range(self.topic, p, s + 1, first)
                 if gap:
                     self.gaps_replayed += len(gap)
@@ -130,18 +179,20 @@ class Projector:
                 run.extend(gap)
         run.sort(key=lambda r: (r.partition, r.offset))
         self.after.update(stored)
-        return prepare(self.group, run, stored)
+        return self.prepare(run)
 
     def _split(self, batch: Prepared, error: psycopg.Error) -> Prepared:
         fresh = [r for r in batch.records if r.offset > batch.after[r.partition]]
         if len(fresh) <= 1:
             log.error("record refused by the database, dead-lettered", projector=self.name, error=_one_line(error),
                       partition=fresh[0].partition if fresh else None, offset=fresh[0].offset if fresh else None)
-            return self.commit(dead_only(batch.records, batch.after, "APPLY_ERROR", _one_line(error)))
+            dead = dead_only(batch.records, batch.after, "APPLY_ERROR", _one_line(error))
+            self.after.update(dead.last_offset)
+            return self.commit(dead)
         self.after.update(batch.after)
         last = None
         for r in fresh:
-            last = self.commit(prepare(self.group, [r], self.after))
+            last = self.commit(self.prepare([r]))
         assert last is not None
         return last
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import zlib
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from schemas.errors import PayloadError
 from schemas.payloads import Amount, Country, Email, Id, Text
@@ -277,7 +277,27 @@ def parse_payload(env: EventEnvelope) -> EventPayload:
         raise PayloadError.from_validation(f"{env.name} payload", e) from None
 
 
+# One envelope model per event type, its payload typed, behind a union tagged by ``name``: a valid
+# event is parsed and validated in one pass (less than half the time of envelope, then payload).
+_TYPED = TypeAdapter(Annotated[Union[tuple(  # noqa: UP007 (a runtime-built union)
+    create_model(f"{n}Envelope", __base__=EventEnvelope, name=(Literal[n], ...), payload=(m, ...))  # type: ignore[call-overload]
+    for n, m in EVENTS.items())], Field(discriminator="name")])
+
+
+def parse_fast(raw: bytes | str) -> tuple[EventEnvelope, EventPayload] | None:
+    """Envelope and typed payload of a valid event in one pass; None if anything is wrong with it
+    (then :func:`parse_envelope` and :func:`parse_payload` say what)."""
+    try:
+        env = _TYPED.validate_json(raw)
+    except ValidationError:
+        return None
+    return env, env.payload
+
+
 def parse_event(raw: bytes | str) -> tuple[EventEnvelope, EventPayload]:
     """Envelope and typed payload. Raises UnknownEventType, UnsupportedSchemaVersion or PayloadError."""
+    fast = parse_fast(raw)
+    if fast is not None:
+        return fast
     env = parse_envelope(raw)
     return env, parse_payload(env)

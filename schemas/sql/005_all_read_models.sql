@@ -45,3 +45,13 @@ ALTER TABLE "SystemConfig"
 
 -- The full ledger position of a checkpoint: read-your-writes compares (block, txIndex, eventIndex).
 ALTER TABLE "ProjectorState" ADD COLUMN "lastTxIndex" INTEGER NOT NULL DEFAULT -1;
+
+-- A projector's batch is sent to the server in one go (pipeline mode) and checks its own
+-- precondition there: the checkpoints it was prepared against. If they moved, this raises and the
+-- whole transaction rolls back (SQLSTATE GXCKP; the projector replays from the stored checkpoints).
+CREATE FUNCTION gx_assert_checkpoints(ok BOOLEAN) RETURNS VOID LANGUAGE plpgsql AS $$
+BEGIN
+  IF NOT ok THEN
+    RAISE EXCEPTION 'projector checkpoints moved' USING ERRCODE = 'GXCKP';
+  END IF;
+END $$;

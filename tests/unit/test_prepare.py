@@ -56,8 +56,8 @@ def test_ledger_fold_collapses_flags_and_keeps_each_move_once() -> None:
     b = prepare(ledger.GROUP, recs, {})
     flags = next(s for s in b.stmts if s.sql == ledger.UPSERT_FLAGS)
     assert flags.params[0] == ["W"] and flags.params[1] == [False]  # the last event wins
-    moves = next(s for s in b.stmts if s.sql == ledger.MOVE)
-    assert moves.params[0] == ["tx2-0:0"] and moves.params[4] == ["TRANSFER"] and moves.params[7] == [3]
+    moves = next(s for s in b.stmts if s.sql == ledger.MOVE).params
+    assert [c[0] for c in (moves[0], moves[4], moves[5], moves[6], moves[7])] == ["tx2-0:0", "TRANSFER", "A", "B", 3]
 
 
 def test_system_fold_sets_bootstrap_parameters_and_guards_by_position() -> None:
