@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.e2e --rate 200 --duration 120 [--find-max 100,200,300] [--ceiling-seconds 20]
 
-Needs `gxctl up` (the stack, the submitter and the results writer). Each run:
+Needs `gxctl up` (the stack and every worker: the write path, the block publisher, the projectors). Each run:
 1. warm-up: the demo story (all 25 command types, `gxctl demo`), then 10 s of load not measured;
 2. the measured window: 4 writer processes insert commands through the outbox at ``rate``/s, one
    autocommit transaction each: TRANSFER_TOKENS between funded wallet pairs, and beside them the
@@ -12,6 +12,8 @@ Needs `gxctl up` (the stack, the submitter and the results writer). Each run:
    capture (the record's Kafka timestamp on gx.commands) -> queue (the submitter's receivedAt) ->
    endorse + submit (submittedAt) -> order and commit (committedAt) -> write-back (the outbox row's
    updatedAt).
+The read side too: when each confirmed transfer's history row shows in the read model (insert to
+read model, and projection lag: ledger commit to read model, p50 and p99).
 Reports throughput, insert-to-CONFIRMED p50/p95/p99, each stage's p50, failures, lost commands,
 backlog growth, CPU milliseconds per command of every process, and the ratio to the direct
 client's ceiling at 500 in flight (bench.fabric_ceiling), measured in the same session. Writes JSON
@@ -41,7 +43,9 @@ from stack.demo import run_demo, stages
 from stack.pipeline import Pipeline
 from gxcommon.fabric_settings import FabricSettings
 
-PROCS = ("postgres", "kafka", "connect", "submitter", "results-writer", "orderer", "peer", "chaincode")
+PROJECTORS = ("block-publisher", "projector-identity", "projector-ledger", "projector-organizations",
+              "projector-governance", "projector-loans", "projector-system")
+PROCS = ("postgres", "kafka", "connect", "submitter", "results-writer", "orderer", "peer", "chaincode", *PROJECTORS)
 PIPELINE = ("postgres", "kafka", "connect", "submitter", "results-writer")
 FINAL = ("CONFIRMED", "FAILED", "REJECTED")
 
@@ -66,16 +70,38 @@ def writer(dsn: str, tenant: str, rate: float, seconds: float, start_at: float, 
 class Observer:
     """Kafka timestamps of our commands on gx.commands and our final results, as they arrive."""
 
-    def __init__(self, bootstrap: str, tenant: str) -> None:
-        self.tenant, self.bootstrap = tenant, bootstrap
+    def __init__(self, bootstrap: str, tenant: str, dsn: str) -> None:
+        self.tenant, self.bootstrap, self.dsn = tenant, bootstrap, dsn
         self.captured: dict[str, float] = {}
         self.results: dict[str, Any] = {}
         self.final_times: list[float] = []
+        self.in_read_model: dict[str, float] = {}
         self.stop = threading.Event()
         self.threads = [threading.Thread(target=self._run, args=(t,), daemon=True)
                         for t in ("gx.commands", "gx.command-results")]
+        self.threads.append(threading.Thread(target=self._watch_read_model, daemon=True))
         for t in self.threads:
             t.start()
+
+    def _watch_read_model(self) -> None:
+        """When each confirmed transfer's history row appears in the read model (id txId:0, a
+        primary-key lookup of the few not seen yet, every 20 ms)."""
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            while not self.stop.is_set() or self._unseen():
+                unseen = self._unseen()
+                if unseen:
+                    rows = conn.execute('SELECT id FROM "TransactionHistory" WHERE id = ANY(%s)', (list(unseen),))
+                    now = time.time()
+                    for (hid,) in rows.fetchall():
+                        self.in_read_model[unseen[hid]] = now
+                if self.stop.is_set():
+                    break
+                time.sleep(0.02)
+
+    def _unseen(self) -> dict[str, str]:
+        return {f"{r.fabricTxId}:0": rid for rid, r in list(self.results.items())
+                if rid not in self.in_read_model and r.status.value == "CONFIRMED" and r.fabricTxId
+                and "-story-" not in rid}
 
     def _run(self, topic: str) -> None:
         c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"bench-{uuid.uuid4()}",
@@ -153,7 +179,7 @@ def cpu(procs: dict[str, psutil.Process]) -> dict[str, float]:
 def run_rate(dsn: str, bootstrap: str, pairs: list[tuple[str, str]], rate: float, seconds: float,
              n_writers: int = 4) -> dict[str, Any]:
     tenant = f"e2e-{uuid.uuid4().hex[:8]}"
-    obs = Observer(bootstrap, tenant)
+    obs = Observer(bootstrap, tenant, dsn)
     time.sleep(2)  # the observers have joined before anything is written
     procs = pids()
     story_stop, story_cmds = threading.Event(), []
@@ -188,6 +214,9 @@ def run_rate(dsn: str, bootstrap: str, pairs: list[tuple[str, str]], rate: float
     while set(obs.results) < expected and time.time() < deadline:
         backlog.append((time.time() - start_at, len(expected - set(obs.results))))
         time.sleep(0.5)
+    deadline = time.time() + 30
+    while obs._unseen() and time.time() < deadline:
+        time.sleep(0.1)
     time.sleep(1)
     obs.close()
     with psycopg.connect(dsn) as conn:
@@ -211,6 +240,14 @@ def summarise(rate: float, seconds: float, start_at: float, end_of_load: float, 
         for name, a, b in zip(list(stages_ms)[:-1], points, points[1:]):
             stages_ms[name].append((b - a) * 1000)
         stages_ms["total"].append((points[-1] - points[0]) * 1000)
+    # Insert to read model (the wallet's history row visible), and projection lag proper: the
+    # ledger commit (the submitter's committedAt) to the read model.
+    read_model_ms, lag_ms = [], []
+    for rid, seen in obs.in_read_model.items():
+        r = obs.results[rid]
+        if rid in commits:
+            read_model_ms.append((seen - commits[rid]) * 1000)
+        lag_ms.append((seen - r.timings.committedAt.timestamp()) * 1000)
     statuses: dict[str, int] = {}
     for r in obs.results.values():
         key = r.status.value if r.status.value == "CONFIRMED" else f"{r.status.value}:{r.errorCode}"
@@ -232,8 +269,12 @@ def summarise(rate: float, seconds: float, start_at: float, end_of_load: float, 
         **{f"{k}_p50_ms": pct(v, 50) for k, v in stages_ms.items()},
         "total_p95_ms": pct(stages_ms["total"], 95), "total_p99_ms": pct(stages_ms["total"], 99),
         "capture_p99_ms": pct(stages_ms["capture"], 99),
+        "read_model_seen": len(read_model_ms), "insert_to_read_model_p50_ms": pct(read_model_ms, 50),
+        "insert_to_read_model_p99_ms": pct(read_model_ms, 99), "projection_lag_p50_ms": pct(lag_ms, 50),
+        "projection_lag_p99_ms": pct(lag_ms, 99),
         "cpu_ms_per_command": cpu_ms,
         "pipeline_cpu_ms_per_command": round(sum(cpu_ms[k] for k in PIPELINE), 3),
+        "read_side_cpu_ms_per_command": round(sum(cpu_ms[k] for k in PROJECTORS), 3),
         "series": {"backlog": backlog, "final_times": [round(t - start_at, 3) for t in obs.final_times],
                    "latency": sorted((round(commits[rid] - start_at, 3), round((updated[rid] - commits[rid]) * 1000, 1))
                                      for rid in commits if rid in updated and rid in obs.results)},
@@ -278,7 +319,8 @@ def plot(runs: list[dict[str, Any]], path: str) -> None:
 
 COLUMNS = ["offered_per_s", "achieved_insert_per_s", "final_per_s_in_window", "lost", "backlog_growth", "sustained",
            "total_p50_ms", "total_p95_ms", "total_p99_ms", "capture_p50_ms", "capture_p99_ms", "queue_p50_ms",
-           "endorse_submit_p50_ms", "order_commit_p50_ms", "write_back_p50_ms", "pipeline_cpu_ms_per_command"]
+           "endorse_submit_p50_ms", "order_commit_p50_ms", "write_back_p50_ms", "insert_to_read_model_p99_ms",
+           "projection_lag_p50_ms", "projection_lag_p99_ms", "pipeline_cpu_ms_per_command"]
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ from gxcommon import web
 from gxcommon.logs import get
 from projections.kafka_io import DeadLetterSender, read_range
 from projections.model import GroupSpec, Prepared, Record
+from projections.prepare import prepare as prepare_batch
 from projections.runner import Pending, Projector
 
 log = get("gx.projector")
@@ -105,7 +106,7 @@ STOP = object()
 
 def install(app: faust.App, group: GroupSpec, topic_name: str, dlq_topic: str, dsn: str, bootstrap: str,
             projector: str, channel: str = "gxchannel", batch: int = 2000, within: float = 0.1,
-            resync_every: float = 2.0) -> Any:
+            resync_every: float = 2.0, hold_s: float = 1.0) -> Any:
     topic = app.topic(topic_name, key_type=bytes, value_type=bytes)
     runner = Projector(group, projector, channel, topic_name, lambda: psycopg.connect(dsn, autocommit=True),
                        lambda t, p, start, end: read_range(bootstrap, t, p, start, end),
@@ -146,13 +147,38 @@ def install(app: faust.App, group: GroupSpec, topic_name: str, dlq_topic: str, d
             loop.call_soon_threadsafe(ack, events)
 
         try:
+            held: tuple[list[Record], list[Any], float] | None = None
+
+            def send(records: list[Record], events: list[Any]) -> None:
+                nonlocal pending
+                prepared = runner.prepare(records)  # overlaps the server's work on the batch before
+                if pending is not None:
+                    finish()
+                pending = (runner.begin(prepared), events, time.perf_counter())
+
+            def release() -> None:
+                nonlocal held
+                if held is not None:
+                    records, events, _ = held
+                    held = None
+                    send(records, events)
+
             while True:
                 try:
-                    item = inbox.get_nowait() if pending is not None else inbox.get()
+                    if pending is not None:
+                        item = inbox.get_nowait()
+                    elif held is not None:
+                        item = inbox.get(timeout=max(0.0, held[2] + hold_s - time.monotonic()))
+                    else:
+                        item = inbox.get()
                 except queue.Empty:
-                    finish()
+                    if pending is not None:
+                        finish()
+                    else:
+                        release()
                     continue
                 if item is STOP or item is RESYNC:
+                    release()
                     if pending is not None:
                         finish()
                     if item is STOP:
@@ -165,10 +191,20 @@ def install(app: faust.App, group: GroupSpec, topic_name: str, dlq_topic: str, d
                     GAP_RECORDS.labels(projector).inc(runner.gaps_replayed - gaps_before)
                     continue
                 records, events = item
-                prepared = runner.prepare(records)  # overlaps the server's work on the batch before
-                if pending is not None:
-                    finish()
-                pending = (runner.begin(prepared), events, time.perf_counter())
+                if held is not None:
+                    records, events = held[0] + records, held[1] + events
+                # A batch of other groups' events only would be a transaction that moves checkpoints
+                # and nothing else: hold it (unacked) for up to hold_s, to write one such transaction
+                # instead of ten; replaying those records after a crash changes nothing.
+                since = held[2] if held is not None else time.monotonic()
+                idle = prepare_batch(group, records, runner.after)
+                if (not idle.stmts and not idle.dead and len(records) < 20 * batch
+                        and time.monotonic() - since < hold_s):
+                    held = (records, events, since)
+                    continue
+                held = None
+                send(records, events)
+
         except Exception as e:  # a bug: nothing unwritten was acked; stop so a restart replays
             log.error("projector stopped by an unexpected error", projector=projector, error=f"{type(e).__name__}: {e}")
             loop.call_soon_threadsafe(lambda: asyncio.ensure_future(app.crash(e)))
