@@ -96,7 +96,11 @@ def get(bootstrap: str, topic: str, partition: int, offset: int, timeout: float 
 
 
 def replay(bootstrap: str, dlq_topic: str, letter: DeadLetter, target: str | None = None) -> str:
-    """Send the original record back to its source topic (or ``target``); returns the topic written."""
+    """Send the original record back to its source topic (or ``target``); returns the topic written.
+
+    Back to its source topic it goes to its source partition, with its key: where that key's other
+    records are (gx.fabric.events is partitioned by the publisher's own rule, not the producer's).
+    """
     topic = target or letter.headers.get("sourceTopic")
     if not topic:
         raise DlqError(f"dead letter {dlq_topic}[{letter.partition}]@{letter.offset} names no source topic; pass a target")
@@ -104,7 +108,12 @@ def replay(bootstrap: str, dlq_topic: str, letter: DeadLetter, target: str | Non
     headers = [(k, v.encode()) for k, v in letter.headers.items()
                if k in ("id", "commandType", "requestId", "tenantId", "service")]
     headers.append(("replayOf", f"{dlq_topic}[{letter.partition}]@{letter.offset}".encode()))
-    p.produce(topic, key=letter.key, value=letter.value, headers=headers)
+    source = letter.headers.get("sourcePartition", "")
+    same_topic = topic == letter.headers.get("sourceTopic")
+    if same_topic and source.isdigit():
+        p.produce(topic, key=letter.key, value=letter.value, headers=headers, partition=int(source))
+    else:
+        p.produce(topic, key=letter.key, value=letter.value, headers=headers)
     if p.flush(30) != 0:
         raise DlqError(f"replay to {topic} was not acknowledged")
     return topic
