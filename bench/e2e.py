@@ -33,7 +33,7 @@ from typing import Any
 
 import psutil
 import psycopg
-from confluent_kafka import Consumer
+from gxcommon.kafka import Consumer
 
 from bench.common import pct, save, table
 from bench.fabric_ceiling import Clients, fabric_settings_from, prepare, run_ceiling

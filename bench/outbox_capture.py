@@ -23,7 +23,7 @@ import uuid
 from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer
+from gxcommon.kafka import Consumer
 
 from bench.common import CpuMeter, pct, save, table
 from connectors.deploy import deploy_outbox

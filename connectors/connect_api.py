@@ -27,7 +27,9 @@ def _call(url: str, method: str, path: str, body: Any = None, name: str = "", ti
             msg = raw
         return e.code, msg
     except OSError as e:
-        raise ConnectApiError(name, f"Kafka Connect at {url} is unreachable: {e}") from e
+        reason = getattr(e, "reason", None) or e  # urllib wraps the socket error
+        raise ConnectApiError(name, f"Kafka Connect at {url} is unreachable ({getattr(reason, 'strerror', None) or reason});"
+                              " is the stack up? (gxctl up; gxctl status)") from e
 
 
 def status(url: str, name: str) -> dict[str, Any] | None:

@@ -12,7 +12,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import TopicPartition
+from gxcommon.kafka import Consumer, Producer
 
 from gxcommon.errors import GxError
 

@@ -30,13 +30,14 @@ def postgres(dsn: str, timeout: float = 3) -> str:
 def kafka(bootstrap: str, timeout: float = 3) -> int:
     """The broker answers ApiVersions and Metadata (librdkafka does both); returns the broker count."""
     from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient
+    from gxcommon.kafka import AdminClient
 
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, "socket.timeout.ms": int(timeout * 1000)})
     try:
         md = admin.list_topics(timeout=timeout)
     except KafkaException as e:
-        raise ProbeError(f"kafka at {bootstrap}: {e}") from e
+        err = e.args[0] if e.args else None
+        raise ProbeError(f"kafka at {bootstrap}: {err.str() if hasattr(err, 'str') else e}") from e
     if not md.brokers:
         raise ProbeError(f"kafka at {bootstrap}: no broker in metadata")
     return len(md.brokers)
@@ -48,7 +49,8 @@ def connect(url: str, timeout: float = 3) -> list[str]:
         with urllib.request.urlopen(f"{url.rstrip('/')}/connector-plugins", timeout=timeout) as r:
             plugins = [p["class"] for p in json.load(r)]
     except OSError as e:
-        raise ProbeError(f"connect at {url}: {e}") from e
+        reason = getattr(e, "reason", None) or e  # urllib wraps the socket error
+        raise ProbeError(f"connect at {url}: {getattr(reason, 'strerror', None) or reason}") from e
     if PG_CONNECTOR not in plugins:
         raise ProbeError(f"connect at {url}: the Debezium Postgres connector is not installed")
     return plugins

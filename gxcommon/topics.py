@@ -72,7 +72,8 @@ def apply(bootstrap: str, wanted: list[TopicSpec], timeout: float = 30) -> list[
     Raises TopicError if a topic exists with another partition count or cannot be created.
     """
     from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
+    from gxcommon.kafka import AdminClient
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     existing = admin.list_topics(timeout=timeout).topics
@@ -106,8 +107,10 @@ def apply(bootstrap: str, wanted: list[TopicSpec], timeout: float = 30) -> list[
 
 def describe(bootstrap: str, names: list[str], timeout: float = 30) -> list[dict[str, Any]]:
     """Partitions, configs we manage, and the end offsets of each named topic (missing ones flagged)."""
-    from confluent_kafka import Consumer, TopicPartition
-    from confluent_kafka.admin import AdminClient, ConfigResource
+    from confluent_kafka import TopicPartition
+    from gxcommon.kafka import Consumer
+    from confluent_kafka.admin import ConfigResource
+    from gxcommon.kafka import AdminClient
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     md = admin.list_topics(timeout=timeout).topics

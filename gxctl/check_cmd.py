@@ -37,4 +37,8 @@ def check(as_json: bool) -> None:
     elif rows[0]["ok"]:
         rows[0]["detail"] = "wal_level=logical"
     emit(rows, as_json, lambda r: rows_table(r, ["service", "ok", "detail"]))
-    sys.exit(0 if all(r["ok"] for r in rows) else 1)
+    if not all(r["ok"] for r in rows):
+        if not as_json:
+            click.echo("hint: for the local stack, `gxctl up` starts everything; elsewhere, check the GX_* "
+                       "settings (gxctl -v check shows which are used)", err=True)
+        sys.exit(1)

@@ -6,7 +6,6 @@ import json
 import sys
 
 import click
-import psycopg
 
 from gxcommon.settings import connection_settings
 from gxctl.output import emit, handle_errors, json_option
@@ -32,11 +31,20 @@ def commands() -> None:
 def enqueue_cmd(tenant: str, service: str, ctype: str, request_id: str, payload: str, correlation_id: str | None,
                 as_json: bool) -> None:
     """Validate and insert one command; prints its id. Exit status 2 on invalid input."""
+    from schemas.routing import partition_key
+
     try:
         body = json.loads(payload)
     except json.JSONDecodeError as e:
         click.echo(f"error: --payload: not JSON ({e})", err=True)
         sys.exit(2)
+    try:
+        partition_key(ctype, body)  # bad input is refused before any connection is made
+    except PayloadError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    import psycopg
+
     try:
         with psycopg.connect(connection_settings().dsn()) as conn:
             res = enqueue(conn, tenant_id=tenant, service=service, command_type=ctype, request_id=request_id,
@@ -56,6 +64,8 @@ def enqueue_cmd(tenant: str, service: str, ctype: str, request_id: str, payload:
 def show_cmd(request_id: str, tenant: str | None, as_json: bool) -> None:
     """A command's story: the outbox row, its partition and offset, each attempt with its error
     class, the transaction and block, the final status. Exit status 1 if there is no such command."""
+    import psycopg
+
     with psycopg.connect(connection_settings().dsn()) as conn:
         rows = show(conn, request_id, tenant)
     if not rows:

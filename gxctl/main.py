@@ -1,32 +1,122 @@
-"""Entry point of `gxctl`."""
+"""Entry point of `gxctl`.
+
+- Commands are imported only when run (``gxctl --help`` imports none of them).
+- With no ``GX_*`` connection variable set, the local stack's settings are used (as `gxctl stack
+  env` prints them); ``--verbose`` says which were used.
+- Every failure is one line on stderr (``error: ...``) with exit status 1, usage errors exit 2;
+  ``--debug`` or ``GX_DEBUG=1`` shows the traceback too (gxctl.errors).
+"""
 
 from __future__ import annotations
 
+import importlib
+import os
+import sys
+from typing import Any
+
 import click
 
-from gxctl.check_cmd import check
-from gxctl.commands_cmd import commands
-from gxctl.connectors_cmd import connectors
-from gxctl.db_cmd import db
-from gxctl.demo_cmd import demo
-from gxctl.dlq_cmd import dlq
-from gxctl.fabric_cmd import fabric
-from gxctl.run_cmd import run_cmd
-from gxctl.projections_cmd import projections, verify_cmd
-from gxctl.schemas_cmd import schemas
-from gxctl.stack_cmd import stack
-from gxctl.topics_cmd import topics
-from gxctl.up_cmd import down, init_cmd, status, up
+# name -> (module:attribute, one-line help shown by --help without importing the command)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "up": ("gxctl.up_cmd:up", "Start the stack, schema, topics, connector and every worker."),
+    "down": ("gxctl.up_cmd:down", "Stop the workers, then the stack."),
+    "status": ("gxctl.up_cmd:status", "Every component and worker with pid and health."),
+    "init": ("gxctl.up_cmd:init_cmd", "Migrations, topics and the connector against any deployment."),
+    "demo": ("gxctl.demo_cmd:demo", "Run the demo story: all 25 command types through the pipeline."),
+    "check": ("gxctl.check_cmd:check", "Probe Postgres, Kafka and Connect."),
+    "stack": ("gxctl.stack_cmd:stack", "The local stack: up, down, status, env, logs."),
+    "fabric": ("gxctl.fabric_cmd:fabric", "The installed Fabric release: check, install."),
+    "db": ("gxctl.db_cmd:db", "Database migrations."),
+    "topics": ("gxctl.topics_cmd:topics", "The pipeline's Kafka topics: apply, describe."),
+    "connectors": ("gxctl.connectors_cmd:connectors", "The Debezium outbox connector: render, apply, status."),
+    "schemas": ("gxctl.schemas_cmd:schemas", "Command types and their payloads: list, show, export."),
+    "commands": ("gxctl.commands_cmd:commands", "Enqueue a command, or show a command's story."),
+    "dlq": ("gxctl.dlq_cmd:dlq", "Dead letters: list, show, replay."),
+    "projections": ("gxctl.projections_cmd:projections", "Read-model projectors: status, rebuild, wait."),
+    "verify": ("gxctl.projections_cmd:verify_cmd", "Compare every read model with the chaincode's state."),
+    "run": ("gxctl.run_cmd:run_cmd", "Run one worker in the foreground."),
+}
+CONNECTION_VARS = ("GX_PG_DSN", "GX_KAFKA_BOOTSTRAP", "GX_CONNECT_URL", "GX_FABRIC_GATEWAY")
 
 
-@click.group()
-def cli() -> None:
-    """GX Pipeline: outbox -> Kafka -> Fabric -> read models."""
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attr = COMMANDS[name][0].split(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, text) for name, (_, text) in COMMANDS.items()])
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if name and name not in COMMANDS and not name.startswith("-"):
+            import difflib
+
+            close = difflib.get_close_matches(name, COMMANDS, n=3)
+            hint = f" Did you mean: {', '.join(close)}?" if close else ""
+            raise click.UsageError(f"no such command {name!r}.{hint} (gxctl --help lists them)")
+        return super().resolve_command(ctx, args)
 
 
-for group in (stack, fabric, demo, up, down, status, init_cmd, check, db, topics, connectors, schemas, commands, run_cmd, dlq, projections,
-              verify_cmd):
-    cli.add_command(group)
+def discover_settings(verbose: bool) -> None:
+    """Fill unset GX_* connection variables from the local stack, when it has been set up here."""
+    if any(os.environ.get(v) for v in CONNECTION_VARS):
+        if verbose:
+            click.echo("settings: from the environment (" + ", ".join(v for v in CONNECTION_VARS if os.environ.get(v))
+                       + ")", err=True)
+        return
+    from stack.manager import Stack
+
+    stack = Stack()
+    if not stack.s.state_dir.exists():
+        if verbose:
+            click.echo(f"settings: none set, and no local stack at {stack.s.state_dir}", err=True)
+        return
+    found = {k: v for k, v in stack.env().items() if k not in os.environ}
+    os.environ.update(found)
+    if verbose:
+        click.echo(f"settings: the local stack at {stack.s.state_dir} ({', '.join(sorted(found))})", err=True)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gx-pipeline")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(message="gxctl %(version)s", version=_version() if "--version" in sys.argv else "")
+@click.option("--debug", is_flag=True, help="Show tracebacks (also GX_DEBUG=1).")
+@click.option("--verbose", "-v", is_flag=True, help="Say which settings are used.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
+    """GX Pipeline: outbox -> Kafka -> Fabric -> read models.
+
+    With no GX_* variables set, commands use the local stack (`gxctl up`).
+    """
+    if debug:
+        os.environ["GX_DEBUG"] = "1"
+    from gxctl.errors import quiet_kafka
+
+    quiet_kafka()
+    if ctx.invoked_subcommand not in ("stack", "fabric", "run", None):
+        discover_settings(verbose)
+
+
+def main() -> None:
+    from gxctl.errors import run_cli
+
+    run_cli(cli)
+
 
 if __name__ == "__main__":
-    cli()
+    main()

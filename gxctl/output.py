@@ -29,23 +29,43 @@ def emit(data: Any, as_json: bool, table: Callable[[Any], str] | None = None) ->
         click.echo(table(data))
 
 
+def cell(value: Any) -> str:
+    """A value as people read it: ok/FAIL for booleans, - for nothing, JSON for structures."""
+    if value is True:
+        return "ok"
+    if value is False:
+        return "FAIL"
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
 def rows_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    widths = [max(len(c), *(len(str(r.get(c, ""))) for r in rows)) if rows else len(c) for c in columns]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
-    for r in rows:
-        lines.append("  ".join(str(r.get(c, "")).ljust(w) for c, w in zip(columns, widths)))
-    return "\n".join(lines)
+    from tabulate import tabulate
+
+    return tabulate([[cell(r.get(c)) for c in columns] for r in rows], headers=list(columns), tablefmt="plain",
+                    disable_numparse=True)
 
 
 def handle_errors(fn: F) -> F:
-    """Turn our own errors (any package's root error) into a message on stderr and exit status 1."""
+    """Turn our own errors (any package's root error) into a message on stderr: exit status 2 for
+    bad input (a payload or a command type), 1 for failures. Other errors reach gxctl.errors."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from schemas.errors import PayloadError
+
         try:
             return fn(*args, **kwargs)
-        except OPERATOR_ERRORS as e:
+        except PayloadError as e:
             click.echo(f"error: {e}", err=True)
+            sys.exit(2)
+        except OPERATOR_ERRORS as e:
+            from gxctl.errors import describe
+
+            click.echo(f"error: {describe(e)}", err=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]

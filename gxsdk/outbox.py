@@ -11,6 +11,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from schemas.errors import SchemaError
+from schemas.payloads import command_type as ctype_of
 from schemas.routing import partition_key
 
 
@@ -53,7 +54,8 @@ def enqueue(conn: psycopg.Connection[Any], *, tenant_id: str, service: str, comm
     for name, value in (("tenantId", tenant_id), ("service", service), ("requestId", request_id)):
         if not isinstance(value, str) or not value.strip():
             raise ValueError(f"{name} must be a non-empty string")
-    key = partition_key(command_type, payload)  # validates the payload
+    key = partition_key(command_type, payload)  # validates the payload (and the type)
+    command_type = ctype_of(command_type).value  # as stored: the canonical upper-case name
     params = {"id": command_id or str(uuid.uuid4()), "tenant": tenant_id, "service": service, "ctype": command_type,
               "rid": request_id, "payload": Jsonb(payload), "key": key, "corr": correlation_id}
     row = conn.execute(_INSERT, params).fetchone()

@@ -22,7 +22,8 @@ from typing import Any
 
 import faust
 import psycopg
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import TopicPartition
+from gxcommon.kafka import Consumer
 from prometheus_client import Counter, Gauge, Histogram
 
 from gxcommon import web

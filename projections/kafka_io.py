@@ -7,7 +7,8 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import KafkaError, TopicPartition
+from gxcommon.kafka import Consumer, Producer
 
 from gxcommon.dlq import dead_letter_headers
 from projections.errors import GapReadError

@@ -93,7 +93,8 @@ def swap(conn: psycopg.Connection[Any], group: GroupSpec, projector: str, shadow
 
 def _catch_up(p: Projector, conn: psycopg.Connection[Any], bootstrap: str, topic: str) -> int:
     """Apply what arrived after the shadow's checkpoints; returns the records applied."""
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import TopicPartition
+    from gxcommon.kafka import Consumer
 
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "gx-rebuild-ends", "enable.auto.commit": False})
     try:

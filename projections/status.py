@@ -10,7 +10,8 @@ import uuid
 from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import TopicPartition
+from gxcommon.kafka import Consumer
 
 
 def _timestamp(c: Consumer, topic: str, partition: int, offset: int) -> int | None:

@@ -190,18 +190,32 @@ PAYLOADS: dict[CommandType, type[Payload]] = {
 
 
 def command_type(value: str) -> CommandType:
-    """The CommandType named ``value``; UnknownCommandType (field ``commandType``) otherwise."""
+    """The CommandType named ``value``, in any case and with ``-`` for ``_`` (``create-user`` is
+    CREATE_USER). UnknownCommandType (field ``commandType``) otherwise, suggesting close names."""
     try:
         return CommandType(value)
     except ValueError:
-        raise UnknownCommandType("command", [("commandType", f"unknown command type {value!r}")]) from None
+        pass
+    canonical = str(value).strip().upper().replace("-", "_")
+    if canonical in CommandType.__members__:
+        return CommandType(canonical)
+    import difflib
+
+    names = [t.value for t in CommandType]
+    close = difflib.get_close_matches(canonical, names, n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(close)}?" if close else f"; one of: {', '.join(names)}"
+    raise UnknownCommandType("command", [("commandType", f"unknown command type {value!r}{hint} "
+                                          "(gxctl schemas list)")]) from None
 
 
 def validate_payload(ctype: str, payload: Any) -> Payload:
     """The payload parsed by its type's model. Raises PayloadError naming each bad field."""
     model = PAYLOADS[command_type(ctype)]
+    ctype = command_type(ctype).value
     if not isinstance(payload, dict):
-        raise PayloadError(f"{ctype} payload", [("payload", f"must be a JSON object, got {type(payload).__name__}")])
+        got = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", str: "a string",
+               list: "an array"}.get(type(payload), type(payload).__name__)
+        raise PayloadError(f"{ctype} payload", [("payload", f"must be a JSON object, got {got}")])
     try:
         return model.model_validate(payload)
     except ValidationError as e:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from schemas.command_types import CommandType as T
+from schemas.payloads import command_type as ctype_of
 from schemas.payloads import validate_payload
 
 SYSTEM_KEY = "system"
@@ -86,7 +87,7 @@ ROUTES: Mapping[T, Route] = {
 def partition_key(command_type: str, payload: Any) -> str:
     """The Kafka key of a command. Raises PayloadError if the payload is invalid for its type."""
     parsed = validate_payload(command_type, payload)
-    route = ROUTES[T(command_type)]
+    route = ROUTES[ctype_of(command_type)]
     return SYSTEM_KEY if route.key_field is None else str(getattr(parsed, route.key_field))
 
 
@@ -100,5 +101,5 @@ def to_invocation(command_type: str, request_id: str, payload: Any) -> tuple[str
     Pure. Raises PayloadError (or UnknownCommandType) naming the bad field.
     """
     parsed = validate_payload(command_type, payload)
-    route = ROUTES[T(command_type)]
+    route = ROUTES[ctype_of(command_type)]
     return route.contract, route.function, [request_id, *(_arg(getattr(parsed, f)) for f in route.args)]

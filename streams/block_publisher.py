@@ -18,7 +18,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from gxcommon.kafka import Consumer, Producer
 from prometheus_client import Counter, Gauge
 
 from fabric_gateway.blocks import Block

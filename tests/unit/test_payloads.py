@@ -48,9 +48,22 @@ def test_bad_payloads_are_refused_with_the_field_named(ctype: str, payload: dict
     assert str(e.value).startswith(f"{ctype} payload")
 
 
-def test_a_non_object_payload_is_refused() -> None:
-    with pytest.raises(PayloadError, match="payload: must be a JSON object, got list"):
-        validate_payload("CREATE_USER", [1, 2])
+@pytest.mark.parametrize("payload, got", [([1, 2], "an array"), (None, "null"), (5, "a number"), ("s", "a string")])
+def test_a_non_object_payload_is_refused_in_json_words(payload: object, got: str) -> None:
+    with pytest.raises(PayloadError, match=f"payload: must be a JSON object, got {got}"):
+        validate_payload("CREATE_USER", payload)
+
+
+def test_command_types_are_case_insensitive_and_typos_get_suggestions() -> None:
+    from schemas.payloads import command_type
+    from schemas.routing import partition_key
+
+    assert command_type("create_user").value == "CREATE_USER" == command_type("Create-User").value
+    assert partition_key("transfer_tokens", {"fromWalletId": "A", "toWalletId": "B", "amount": 1}) == "A"
+    with pytest.raises(PayloadError, match="did you mean CREATE_USER"):
+        command_type("CREATE_USR")
+    with pytest.raises(PayloadError, match="one of: CREATE_USER, TRANSFER_TOKENS"):
+        command_type("zzz")
 
 
 def test_an_unknown_command_type_is_named() -> None:

@@ -1,0 +1,29 @@
+"""Kafka clients whose librdkafka log lines go through Python logging (logger ``librdkafka``)
+instead of raw ``%4|...|BGQUEUE|...`` lines on stderr: workers log them with everything else, the
+CLI shows them only with ``--verbose`` (gxctl.errors.quiet_kafka)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import confluent_kafka
+from confluent_kafka import admin
+
+LOG = logging.getLogger("librdkafka")
+
+
+def _conf(conf: dict[str, Any]) -> dict[str, Any]:
+    return {**conf, "logger": LOG}
+
+
+def Consumer(conf: dict[str, Any]) -> confluent_kafka.Consumer:  # noqa: N802 (a drop-in for the class)
+    return confluent_kafka.Consumer(_conf(conf))
+
+
+def Producer(conf: dict[str, Any]) -> confluent_kafka.Producer:  # noqa: N802
+    return confluent_kafka.Producer(_conf(conf))
+
+
+def AdminClient(conf: dict[str, Any]) -> admin.AdminClient:  # noqa: N802
+    return admin.AdminClient(_conf(conf))
