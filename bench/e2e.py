@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing as mp
-import os
 import threading
 import time
 import uuid
@@ -42,6 +41,7 @@ from schemas.envelopes import parse_result
 from stack.demo import run_demo, stages
 from stack.pipeline import Pipeline
 from gxcommon.fabric_settings import FabricSettings
+from gxcommon.worker_settings import WorkerSettings
 
 PROJECTORS = ("block-publisher", "projector-identity", "projector-ledger", "projector-organizations",
               "projector-governance", "projector-loans", "projector-system")
@@ -364,7 +364,7 @@ def main() -> None:
     result = {"runs": runs, "warmup_demo": {k: demo[k] for k in ("commands", "types", "counts")},
               "ceiling": ceiling, "best_sustained_per_s": best,
               "ratio_to_ceiling": round(best / ceiling["ceiling_tx_per_s"], 3) if ceiling else None,
-              "writers": 4, "submit_window_per_partition": int(os.environ.get("GX_SUBMIT_WINDOW", "80"))}
+              "writers": 4, "submit_window_per_partition": WorkerSettings().submit_window}
     path = save("e2e", result, compact=True)  # every command's latency is in the series
     plot(runs, str(path.with_suffix(".png")))
     print(table(runs, COLUMNS))

@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from gxcommon.settings import GxSettings
 
 if TYPE_CHECKING:
     from fabric_gateway import Gateway
 
 
-class FabricSettings(BaseSettings):
+class FabricSettings(GxSettings):
     model_config = SettingsConfigDict(env_prefix="GX_FABRIC_", frozen=True, extra="ignore")
 
     gateway: str | None = None          # host:port of the peer's Gateway service

@@ -37,6 +37,7 @@ def make_app(s: WorkerSettings, worker: str, consumes: bool = True) -> faust.App
     then does not wait for partitions.
     """
     _read_committed()
+    s.require("kafka_bootstrap")
     app = faust.App(
         f"{s.app_id}-{worker}",
         broker=f"kafka://{s.kafka_bootstrap}",

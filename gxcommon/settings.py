@@ -1,7 +1,8 @@
-"""Connection settings every worker and tool reads: one frozen object per process.
+"""Settings: one base for every settings model of the project, and the connection settings every
+worker and tool reads (one frozen object per process).
 
-Only the names printed by `gxctl stack env` are read (prefix ``GX_``); nothing else in the
-project reads the environment.
+Every ``GX_*`` variable is read through a subclass of :class:`GxSettings`; nothing else in the
+project reads the environment (tests/unit/test_settings.py checks the sources).
 """
 
 from __future__ import annotations
@@ -13,10 +14,15 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class ConnectionSettings(BaseSettings):
-    """Where the services are. ``pg_dsn`` holds a password, hence ``SecretStr``."""
+class GxSettings(BaseSettings):
+    """The base of every settings model: prefix ``GX_`` (subclasses narrow it), frozen, and
+    variables of other models ignored."""
 
     model_config = SettingsConfigDict(env_prefix="GX_", frozen=True, extra="ignore")
+
+
+class ConnectionSettings(GxSettings):
+    """Where the services are. ``pg_dsn`` holds a password, hence ``SecretStr``."""
 
     pg_dsn: SecretStr | None = None
     # Optional: a file holding the Postgres password, preferred over the one in pg_dsn where a
@@ -39,11 +45,24 @@ class ConnectionSettings(BaseSettings):
         self.require("pg_dsn")
         assert self.pg_dsn is not None
         dsn = self.pg_dsn.get_secret_value()
+        from gxcommon.dsn import pg_parts
+        from gxcommon.errors import GxError
+
+        try:
+            pg_parts(dsn)
+        except ValueError as e:
+            raise GxError(f"GX_PG_DSN: {e}; expected postgresql://user:password@host:port/dbname") from None
         if self.pg_password_file is None:
             return dsn
         from gxcommon.dsn import with_password
 
         return with_password(dsn, self.pg_password_file.read_text().rstrip("\n"))
+
+
+class CliSettings(ConnectionSettings):
+    """What `gxctl` reads besides the connections: ``GX_DEBUG=1`` shows tracebacks."""
+
+    debug: bool = False
 
 
 @lru_cache(maxsize=1)

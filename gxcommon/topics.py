@@ -18,14 +18,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from gxcommon.settings import GxSettings
 
 from gxcommon.errors import GxError
 
 DAY_MS = 24 * 3600 * 1000
 
 
-class TopicSettings(BaseSettings):
+class TopicSettings(GxSettings):
     """Topic names (``GX_TOPIC_*``) and partition counts."""
 
     model_config = SettingsConfigDict(env_prefix="GX_TOPIC_", frozen=True, extra="ignore")

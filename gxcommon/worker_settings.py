@@ -12,7 +12,6 @@ class WorkerSettings(ConnectionSettings):
 
     model_config = SettingsConfigDict(env_prefix="GX_", frozen=True, extra="ignore")
 
-    kafka_bootstrap: str = "127.0.0.1:59092"  # type: ignore[assignment]
     app_id: str = "gx-pipeline"
     # Faust's web server for /metrics, /healthz and /readyz, on loopback; 0 disables it.
     web_port: int = 0

@@ -12,7 +12,6 @@ With ``GX_DEBUG=1`` (or ``gxctl --debug``) the traceback is printed too.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import traceback
 from typing import Any
@@ -28,7 +27,12 @@ def _first_line(e: BaseException) -> str:
 
 
 def _where(var: str) -> str:
-    value = os.environ.get(var)
+    from gxcommon.fabric_settings import FabricSettings
+    from gxcommon.settings import ConnectionSettings
+
+    s, f = ConnectionSettings(), FabricSettings()
+    value = {"GX_PG_DSN": s.pg_dsn.get_secret_value() if s.pg_dsn else None, "GX_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
+             "GX_CONNECT_URL": s.connect_url, "GX_FABRIC_GATEWAY": f.gateway}.get(var)
     if not value:
         return f"({var} not set)"
     if var == "GX_PG_DSN":
@@ -95,7 +99,9 @@ def quiet_kafka() -> None:
 
 
 def run_cli(cli: click.Group, args: list[str] | None = None) -> None:
-    debug = os.environ.get("GX_DEBUG") == "1" or "--debug" in sys.argv
+    from gxcommon.settings import CliSettings
+
+    debug = CliSettings().debug or "--debug" in sys.argv
     try:
         rv: Any = cli.main(args=args, prog_name="gxctl", standalone_mode=False)
     except click.exceptions.Exit as e:

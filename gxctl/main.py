@@ -36,7 +36,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("gxctl.projections_cmd:verify_cmd", "Compare every read model with the chaincode's state."),
     "run": ("gxctl.run_cmd:run_cmd", "Run one worker in the foreground."),
 }
-CONNECTION_VARS = ("GX_PG_DSN", "GX_KAFKA_BOOTSTRAP", "GX_CONNECT_URL", "GX_FABRIC_GATEWAY")
 
 
 class LazyGroup(click.Group):
@@ -66,10 +65,15 @@ class LazyGroup(click.Group):
 
 def discover_settings(verbose: bool) -> None:
     """Fill unset GX_* connection variables from the local stack, when it has been set up here."""
-    if any(os.environ.get(v) for v in CONNECTION_VARS):
+    from gxcommon.fabric_settings import FabricSettings
+    from gxcommon.settings import ConnectionSettings
+
+    s, f = ConnectionSettings(), FabricSettings()
+    given = {"GX_PG_DSN": s.pg_dsn, "GX_KAFKA_BOOTSTRAP": s.kafka_bootstrap, "GX_CONNECT_URL": s.connect_url,
+             "GX_FABRIC_GATEWAY": f.gateway}
+    if any(given.values()):
         if verbose:
-            click.echo("settings: from the environment (" + ", ".join(v for v in CONNECTION_VARS if os.environ.get(v))
-                       + ")", err=True)
+            click.echo("settings: from the environment (" + ", ".join(k for k, v in given.items() if v) + ")", err=True)
         return
     from stack.manager import Stack
 
@@ -103,12 +107,13 @@ def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
 
     With no GX_* variables set, commands use the local stack (`gxctl up`).
     """
-    if debug:
-        os.environ["GX_DEBUG"] = "1"
+    # --debug itself is read by gxctl.errors.run_cli, which prints the traceback
     from gxctl.errors import quiet_kafka
 
     quiet_kafka()
-    if ctx.invoked_subcommand not in ("stack", "fabric", "run", None):
+    # Not for the commands that manage the local stack: they know where it is, and a GX_PG_DSN
+    # would tell them to use that Postgres instead of starting their own.
+    if ctx.invoked_subcommand not in ("stack", "fabric", "up", "down", "status", None):
         discover_settings(verbose)
 
 

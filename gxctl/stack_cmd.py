@@ -25,7 +25,7 @@ def stack() -> None:
 def up(only: tuple[str, ...]) -> None:
     """Start every component (idempotent) and wait until each is healthy."""
     st = Stack()
-    st.up(list(only) or None)
+    st.up(list(only) or None, say=lambda line: click.echo(line, err=True))
     click.echo(rows_table(st.status(), ["component", "pid", "healthy", "endpoint"]))
 
 

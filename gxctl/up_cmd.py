@@ -15,8 +15,7 @@ from stack.pipeline import Pipeline
 @handle_errors
 def up() -> None:
     """Start the stack, apply migrations, topics and the connector, start every worker (idempotent)."""
-    for line in Pipeline().up():
-        click.echo(line)
+    Pipeline().up(say=lambda line: click.echo(line))
 
 
 @click.command("init")

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import fcntl
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -59,11 +60,15 @@ class Stack:
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
-    def up(self, only: list[str] | None = None) -> None:
-        """Start every selected component in dependency order and wait for real health."""
+    def up(self, only: list[str] | None = None, say: Callable[[str], None] = lambda line: None) -> None:
+        """Start every selected component in dependency order and wait for real health; ``say``
+        gets a line per component as it is ready, with the time it took."""
         with self._locked():
             for name in self._select(only):
+                t0 = time.monotonic()
+                say(f"{name}: starting...")
                 self.components[name].up()
+                say(f"{name}: ready ({time.monotonic() - t0:.1f}s)")
 
     def down(self, only: list[str] | None = None, purge: bool = False) -> list[str]:
         """Stop what we started (reverse order); with ``purge`` also delete all stack data. Returns what stopped."""

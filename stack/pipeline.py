@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+from collections.abc import Callable
 import urllib.error
 import urllib.request
 from typing import Any
@@ -39,12 +41,21 @@ class Pipeline:
         self.workers = {name: Proc(name, s.run_dir, s.log_dir) for name in WORKERS}
         self.ports = {name: s.worker_port_base + i for i, name in enumerate(WORKERS)}
 
-    def up(self) -> list[str]:
-        """Start everything (idempotent); returns what was done, one line per step."""
-        self.stack.up()
+    def up(self, say: Callable[[str], None] = lambda line: None) -> list[str]:
+        """Start everything (idempotent); ``say`` gets each step as it completes; returns the
+        steps' lines too."""
+        done: list[str] = []
+
+        def step(line: str) -> None:
+            done.append(line)
+            say(line)
+
+        self.stack.up(say=say)
         env = self.stack.env()
-        done = init(env["GX_PG_DSN"], env["GX_KAFKA_BOOTSTRAP"], env["GX_CONNECT_URL"], topics.TopicSettings())
+        for line in init(env["GX_PG_DSN"], env["GX_KAFKA_BOOTSTRAP"], env["GX_CONNECT_URL"], topics.TopicSettings()):
+            step(line)
         for name, port in self.ports.items():
+            t0 = time.monotonic()
             proc = self.workers[name]
             if proc.pid() is None:
                 if port_open("127.0.0.1", port):
@@ -53,7 +64,8 @@ class Pipeline:
                 proc.start([sys.executable, "-m", "gxctl.main", "run", name],
                            env={**os.environ, **env, "GX_WEB_PORT": str(port)})
             proc.wait_healthy(lambda p=port: _ready(p), 90, f"http://127.0.0.1:{port}/readyz answering 200")
-            done.append(f"worker {name}: pid {proc.pid()}, http://127.0.0.1:{port}/metrics")
+            step(f"worker {name}: ready ({time.monotonic() - t0:.1f}s), pid {proc.pid()}, "
+                 f"http://127.0.0.1:{port}/metrics")
         return done
 
     def down(self, purge: bool = False) -> list[str]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from gxcommon.settings import ConnectionSettings
 
 DEFAULT_CACHE = Path.home() / ".cache" / "gx-pipeline"
 
 
-class StackSettings(BaseSettings):
+class StackSettings(ConnectionSettings):
     """Where the stack lives and which loopback ports it takes.
 
     Ports default to uncommon numbers because 5432/9092/8083 may be taken by other servers.
@@ -28,7 +29,6 @@ class StackSettings(BaseSettings):
     connect_port: int = 58083
     # Workers' web ports (/metrics, /healthz, /readyz): base, base + 1, ... in stack.pipeline.WORKERS order.
     worker_port_base: int = 58091
-    pg_dsn: SecretStr | None = None
     # Fabric: an installed release (bin/, config/, builders/ccaas/bin/), found as on a user's machine.
     fabric_home: Path | None = None      # default: cache_dir / fabric-<version>, else the binaries on PATH
     fabric_release_url: str = "https://github.com/hyperledger/fabric/releases/download"

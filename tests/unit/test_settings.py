@@ -1,0 +1,42 @@
+"""Settings: one base for every model, and nothing outside them reads a GX_* variable."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from gxcommon.fabric_settings import FabricSettings
+from gxcommon.settings import CliSettings, ConnectionSettings, GxSettings
+from gxcommon.topics import TopicSettings
+from gxcommon.worker_settings import WorkerSettings
+from stack.settings import StackSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("gxctl", "gxcommon", "gxsdk", "schemas", "connectors", "fabric_gateway", "streams", "projections",
+            "stack", "bench")
+# A read of a GX_* variable by hand: os.environ["GX_..."], os.environ.get("GX_...") or os.getenv("GX_...").
+READ = re.compile(r"""(os\.environ(\.get)?\s*[\[(]|os\.getenv\s*\(|environ\.get\s*\()\s*['"]GX_""")
+
+
+def test_every_settings_model_shares_one_base_and_connections_are_declared_once() -> None:
+    for model in (ConnectionSettings, WorkerSettings, CliSettings, StackSettings, TopicSettings, FabricSettings):
+        assert issubclass(model, GxSettings), model
+    for field in ("pg_dsn", "kafka_bootstrap", "connect_url", "pg_password_file"):
+        owners = [m.__name__ for m in (WorkerSettings, StackSettings, TopicSettings, FabricSettings)
+                  if field in m.__dict__.get("__annotations__", {})]
+        assert owners == [], f"{field} redeclared in {owners}; it belongs to ConnectionSettings"
+
+
+def test_nothing_but_the_settings_models_reads_gx_variables() -> None:
+    offenders = []
+    for pkg in PACKAGES:
+        for path in (ROOT / pkg).rglob("*.py"):
+            for n, line in enumerate(path.read_text().splitlines(), 1):
+                if READ.search(line):
+                    offenders.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert offenders == []
+
+
+def test_the_check_itself_catches_a_hand_read(tmp_path: Path) -> None:
+    assert READ.search('x = os.environ.get("GX_PG_DSN")') and READ.search("os.getenv('GX_DEBUG')")
+    assert not READ.search('env={**os.environ, "GX_WEB_PORT": "1"}')  # passing variables on is not reading
