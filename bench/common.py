@@ -1,4 +1,4 @@
-"""Shared pieces of the benchmarks: percentiles, CPU sampling from /proc, printing and saving."""
+"""Shared pieces of the benchmarks: percentiles, CPU sampling (psutil), printing and saving."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import os
 import platform
 import time
 from pathlib import Path
+
+import psutil
 from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def pct(values: list[float], p: float) -> float | None:
@@ -24,26 +25,19 @@ def pct(values: list[float], p: float) -> float | None:
 def proc_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of one process (0 if it is gone)."""
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS
-    except OSError:
+        t = psutil.Process(pid).cpu_times()
+        return t.user + t.system
+    except psutil.Error:
         return 0.0
 
 
 def tree_cpu_seconds(root: int) -> float:
     """CPU seconds of ``root`` and its direct children (Postgres backends are children of the postmaster)."""
-    total = proc_cpu_seconds(root)
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            if ppid == root:
-                total += proc_cpu_seconds(int(entry))
-    return total
+    try:
+        children = psutil.Process(root).children()
+    except psutil.Error:
+        children = []
+    return proc_cpu_seconds(root) + sum(proc_cpu_seconds(c.pid) for c in children)
 
 
 class CpuMeter:

@@ -1,7 +1,7 @@
 """Background processes with pid files: start, check, stop (by our own pid only), wait for health.
 
-A pid file holds ``pid starttime``; the start time (from /proc) guards against a recycled pid,
-so `down` can never signal a process we did not start.
+A pid file holds ``pid starttime``; the start time (psutil's create time) guards against a
+recycled pid, so `down` can never signal a process we did not start.
 """
 
 from __future__ import annotations
@@ -15,16 +15,30 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from stack.errors import StackError
 
 
-def _proc_start_time(pid: int) -> str | None:
+def _proc_start_time(pid: int) -> float | None:
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            # Field 22 (starttime); the command name (field 2) may contain spaces, so split after ')'.
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
         return None
+
+
+def _same_start(recorded: str, actual: float | None) -> bool:
+    """Whether a pid file's start time is this process's. Older pid files hold clock ticks since
+    boot (an integer) rather than seconds since the epoch; both are understood."""
+    if actual is None:
+        return False
+    try:
+        value = float(recorded)
+    except ValueError:
+        return False
+    if "." not in recorded:  # clock ticks since boot, as written before psutil
+        value = value / os.sysconf("SC_CLK_TCK") + psutil.boot_time()
+    return abs(value - actual) < 0.05
 
 
 def tail(path: Path, lines: int = 40) -> str:
@@ -72,7 +86,7 @@ class Proc:
             pid = int(pid_s)
         except (OSError, ValueError):
             return None
-        if _proc_start_time(pid) != start or _is_zombie(pid):
+        if not _same_start(start, _proc_start_time(pid)) or _is_zombie(pid):
             self.pid_file.unlink(missing_ok=True)
             return None
         return pid
@@ -84,7 +98,7 @@ class Proc:
             raise StackError(self.name, f"process {pid} vanished before its pid file was written",
                              log_tail=tail(self.log_file))
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.pid_file.write_text(f"{pid} {start}\n")
+        self.pid_file.write_text(f"{pid} {start:.3f}\n")
 
     def start(self, argv: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
         """Start ``argv`` in its own session, output appended to the log; returns the pid."""
@@ -144,7 +158,6 @@ def _signal(pid: int, sig: int) -> None:
 
 def _is_zombie(pid: int) -> bool:
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
         return True

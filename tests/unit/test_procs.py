@@ -59,3 +59,18 @@ def test_port_open_sees_a_listener() -> None:
         assert port_open("127.0.0.1", s.getsockname()[1])
     finally:
         s.close()
+
+
+def test_pid_files_of_either_format_recognise_their_process_and_only_it() -> None:
+    import os
+
+    import psutil
+
+    from stack.procs import _proc_start_time, _same_start
+
+    me = _proc_start_time(os.getpid())
+    assert me is not None and _same_start(f"{me:.3f}", me)
+    ticks = round((me - psutil.boot_time()) * os.sysconf("SC_CLK_TCK"))  # as /proc's starttime was recorded
+    assert _same_start(str(ticks), me)
+    assert not _same_start(f"{me - 5:.3f}", me) and not _same_start(str(ticks - 100), me)
+    assert not _same_start("junk", me) and not _same_start(f"{me:.3f}", None)
