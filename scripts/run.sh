@@ -7,14 +7,16 @@ cd "$(dirname "$0")/.."
 GX=.venv/bin/gxctl
 $GX fabric check   # Fabric is installed on the machine (make fabric); stop here with the fix if not
 $GX up
-set -a; eval "$($GX stack env)"; set +a
-echo "--- demo: commands through the outbox, Debezium, Kafka, the submitter and Fabric"
+echo "--- demo: commands through the outbox, Debezium, Kafka, the submitter and Fabric, then the read models"
 $GX demo
+$GX verify
 cat <<MSG
 
-GX Pipeline is running on the local stack (state and logs under ${GX_STATE_DIR}).
-  environment:   eval "\$(.venv/bin/gxctl stack env --export)"
-  status:        .venv/bin/gxctl status ; .venv/bin/gxctl connectors status
+GX Pipeline is running on the local stack (gxctl finds it by itself; \`gxctl stack env\` prints its settings).
+  status:        .venv/bin/gxctl status ; .venv/bin/gxctl connectors status ; .venv/bin/gxctl projections status
+  a command:     .venv/bin/gxctl commands show REQUEST_ID ; .venv/bin/gxctl projections wait --request-id REQUEST_ID
+  read models:   .venv/bin/gxctl verify   (each read model against the ledger)
+  payloads:      .venv/bin/gxctl schemas list ; .venv/bin/gxctl schemas show TRANSFER_TOKENS
   worker health: curl http://127.0.0.1:58092/readyz ; curl http://127.0.0.1:58092/metrics   (the submitter)
   logs:          .venv/bin/gxctl stack logs submitter|results-writer|peer|orderer|connect
   benchmarks:    .venv/bin/python -m bench.fabric_ceiling ; .venv/bin/python -m bench.e2e

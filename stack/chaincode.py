@@ -14,6 +14,8 @@ import io
 import json
 import shutil
 import subprocess
+import sys
+import time
 import tarfile
 from pathlib import Path
 
@@ -57,8 +59,11 @@ def prepare(cache_dir: Path, src: Path = SOURCE) -> Path:
         dest = tmp / f.relative_to(src)
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(f, dest)
+    t0 = time.monotonic()
+    print(f"chaincode: npm ci for gxtv3 into {out.parent} (once per source change)...", file=sys.stderr, flush=True)
     proc = subprocess.run([npm, "ci", "--omit=dev", "--no-audit", "--no-fund", "--cache", str(cache_dir / "npm")],
                           cwd=tmp, capture_output=True, text=True)
+    print(f"chaincode: npm ci done ({time.monotonic() - t0:.0f}s)", file=sys.stderr, flush=True)
     if proc.returncode != 0:
         raise StackError("chaincode", f"`npm ci` failed (exit {proc.returncode})",
                          "check that the npm registry is reachable; rerun to retry",

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 from stack.errors import StackError
@@ -56,7 +58,10 @@ def resolve(name: str, jars_root: Path, exclude_groups: str = "") -> Path:
             f"-DoutputDirectory={tmp}", "-DincludeScope=runtime"]
     if exclude_groups:
         argv.append(f"-DexcludeGroupIds={exclude_groups}")
+    t0 = time.monotonic()
+    print(f"{name}: fetching jars from Maven Central into {jars_root} (once per pin)...", file=sys.stderr, flush=True)
     proc = subprocess.run(argv, capture_output=True, text=True)
+    print(f"{name}: jars fetched ({time.monotonic() - t0:.0f}s)", file=sys.stderr, flush=True)
     if proc.returncode != 0 or not any(tmp.glob("*.jar")):
         raise StackError("maven", f"resolving {pom} failed (exit {proc.returncode})",
                          "check that Maven Central is reachable; rerun to retry",
