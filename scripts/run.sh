@@ -17,7 +17,7 @@ GX Pipeline is running on the local stack (gxctl finds it by itself; \`gxctl sta
   a command:     .venv/bin/gxctl commands show REQUEST_ID ; .venv/bin/gxctl projections wait --request-id REQUEST_ID
   read models:   .venv/bin/gxctl verify   (each read model against the ledger)
   payloads:      .venv/bin/gxctl schemas list ; .venv/bin/gxctl schemas show TRANSFER_TOKENS
-  worker health: curl http://127.0.0.1:58092/readyz ; curl http://127.0.0.1:58092/metrics   (the submitter)
+  worker health: curl http://127.0.0.1:28092/readyz ; curl http://127.0.0.1:28092/metrics   (the submitter)
   logs:          .venv/bin/gxctl stack logs submitter|results-writer|peer|orderer|connect
   benchmarks:    .venv/bin/python -m bench.fabric_ceiling ; .venv/bin/python -m bench.e2e
   stop:          .venv/bin/gxctl down             (add --purge to delete its data)

@@ -14,7 +14,9 @@ DEFAULT_CACHE = Path.home() / ".cache" / "gx-pipeline"
 class StackSettings(ConnectionSettings):
     """Where the stack lives and which loopback ports it takes.
 
-    Ports default to uncommon numbers because 5432/9092/8083 may be taken by other servers.
+    Ports default to uncommon numbers because 5432/9092/8083 may be taken by other servers, and
+    all lie below Linux's ephemeral range (32768-60999): a listening port inside it can be taken at
+    any moment by an outgoing connection's local port (a worker failed to bind that way).
     ``pg_dsn`` set means: use that existing Postgres instead of starting our own.
     """
 
@@ -23,23 +25,23 @@ class StackSettings(ConnectionSettings):
     cache_dir: Path = DEFAULT_CACHE
     state_dir: Path = DEFAULT_CACHE / "state"
     host: str = "127.0.0.1"
-    pg_port: int = 55432
-    kafka_port: int = 59092
-    kafka_controller_port: int = 59093
-    connect_port: int = 58083
+    pg_port: int = 25432
+    kafka_port: int = 29092
+    kafka_controller_port: int = 29093
+    connect_port: int = 28083
     # Workers' web ports (/metrics, /healthz, /readyz): base, base + 1, ... in stack.pipeline.WORKERS order.
-    worker_port_base: int = 58091
+    worker_port_base: int = 28091
     # Fabric: an installed release (bin/, config/, builders/ccaas/bin/), found as on a user's machine.
     fabric_home: Path | None = None      # default: cache_dir / fabric-<version>, else the binaries on PATH
     fabric_release_url: str = "https://github.com/hyperledger/fabric/releases/download"
     fabric_sha256: str | None = None     # pin of the release tarball, checked by `gxctl fabric install`
-    orderer_port: int = 57050
-    orderer_admin_port: int = 57053      # channel participation API (osnadmin), mutual TLS
-    orderer_ops_port: int = 57443        # /healthz, /metrics
-    peer_port: int = 57051               # peer + Gateway + Deliver
-    peer_chaincode_port: int = 57052
-    peer_ops_port: int = 57444           # not 9443: that is the orderer's default admin port
-    chaincode_port: int = 57099          # the gxtv3 chaincode service (ccaas)
+    orderer_port: int = 27050
+    orderer_admin_port: int = 27053      # channel participation API (osnadmin), mutual TLS
+    orderer_ops_port: int = 27443        # /healthz, /metrics
+    peer_port: int = 27051               # peer + Gateway + Deliver
+    peer_chaincode_port: int = 27052
+    peer_ops_port: int = 27444           # not 9443: that is the orderer's default admin port
+    chaincode_port: int = 27099          # the gxtv3 chaincode service (ccaas)
     chaincode_source: Path | None = None  # default: chaincode/gxtv3 of this checkout
     channel: str = "gxchannel"
     chaincode: str = "gxtv3"

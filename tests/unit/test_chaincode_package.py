@@ -17,12 +17,12 @@ def _members(data: bytes) -> dict[str, bytes]:
 
 
 def test_the_package_is_ccaas_with_the_service_address_and_the_same_bytes_every_time() -> None:
-    pkg = cc.ccaas_package("gxtv3_abc", "127.0.0.1:57099")
-    assert pkg == cc.ccaas_package("gxtv3_abc", "127.0.0.1:57099")
+    pkg = cc.ccaas_package("gxtv3_abc", "127.0.0.1:27099")
+    assert pkg == cc.ccaas_package("gxtv3_abc", "127.0.0.1:27099")
     outer = _members(pkg)
     assert json.loads(outer["metadata.json"]) == {"type": "ccaas", "label": "gxtv3_abc"}
     conn = json.loads(_members(outer["code.tar.gz"])["connection.json"])
-    assert conn["address"] == "127.0.0.1:57099" and conn["tls_required"] is False
+    assert conn["address"] == "127.0.0.1:27099" and conn["tls_required"] is False
     pid = cc.package_id("gxtv3_abc", pkg)
     assert pid.startswith("gxtv3_abc:") and len(pid.split(":")[1]) == 64
 

@@ -3,7 +3,7 @@ import pytest
 from connectors.errors import RenderError
 from connectors.render import load, masked, render
 
-VALUES = {"pg.host": "127.0.0.1", "pg.port": "55432", "pg.user": "gx", "pg.password": "a/b=c@d%e",
+VALUES = {"pg.host": "127.0.0.1", "pg.port": "25432", "pg.user": "gx", "pg.password": "a/b=c@d%e",
           "pg.dbname": "gx", "topic.commands": "gx.commands"}
 
 

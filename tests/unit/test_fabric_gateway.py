@@ -195,6 +195,6 @@ def test_the_chaincode_message_is_taken_from_the_error_details() -> None:
 
     err = EndorseError("failed to endorse transaction, see attached details for more info", "tx1",
                        grpc.StatusCode.ABORTED,
-                       (ErrorDetail("127.0.0.1:57051", "Org1MSP", "chaincode response 500, already bootstrapped"),))
+                       (ErrorDetail("127.0.0.1:27051", "Org1MSP", "chaincode response 500, already bootstrapped"),))
     assert chaincode_message(err) == "chaincode response 500, already bootstrapped"
     assert chaincode_message(EndorseError("no peers", "tx2", grpc.StatusCode.UNAVAILABLE)) is None

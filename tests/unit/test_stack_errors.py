@@ -78,3 +78,24 @@ def test_env_points_at_the_configured_ports(tmp_path: Path, monkeypatch: pytest.
     assert env["GX_CONNECT_URL"] == "http://127.0.0.1:4321"
     assert "GX_PG_DSN" not in env  # no cluster initialised in this state dir yet
     assert os.path.isabs(env["GX_STATE_DIR"])
+
+
+def test_default_and_test_ports_are_distinct_and_outside_the_ephemeral_range() -> None:
+    """A listening port inside 32768-60999 can be taken by any outgoing connection's local port."""
+    import re
+    from pathlib import Path
+
+    from stack.pipeline import WORKERS
+    from stack.settings import StackSettings
+
+    s = StackSettings(_env_file=None)
+    user = [v for k, v in s.model_dump().items() if k.endswith("_port")]
+    user += [s.worker_port_base + i for i in range(len(WORKERS))]
+    script = (Path(__file__).resolve().parents[2] / "scripts" / "test.sh").read_text()
+    test = [int(v) for v in re.findall(r"GX_\w+_PORT=(\d+)", script)]
+    base = int(re.search(r"GX_WORKER_PORT_BASE=(\d+)", script).group(1))
+    test += [base + i for i in range(len(WORKERS))]
+    for ports in (user, test):
+        assert all(p < 32768 for p in ports), sorted(p for p in ports if p >= 32768)
+    assert len(set(user)) == len(user) and len(set(test)) == len(test)
+    assert not set(user) & set(test)  # the tests' stack runs beside the user's
