@@ -22,7 +22,7 @@ def _consumer(bootstrap: str) -> Consumer:
 
 
 def to_record(m: Any) -> Record:
-    return Record(m.topic(), m.partition(), m.offset(), m.value() or b"", m.key())
+    return Record(m.topic(), m.partition(), m.offset(), m.value() or b"", m.key(), m.timestamp()[1])
 
 
 def read_range(bootstrap: str, topic: str, partition: int, start: int, end: int, timeout: float = 30) -> list[Record]:

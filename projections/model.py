@@ -23,6 +23,7 @@ class Record:
     offset: int
     value: bytes
     key: bytes | None = None
+    timestamp_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
