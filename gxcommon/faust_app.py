@@ -62,9 +62,11 @@ def make_app(s: WorkerSettings, worker: str, consumes: bool = True) -> faust.App
 
 
 def run(app: faust.App, s: WorkerSettings) -> None:
-    """Run ``app`` in the foreground until interrupted; our own log lines are JSON (gxcommon.logs)."""
-    from gxcommon.logs import configure_json
+    """Run ``app`` in the foreground until interrupted; every log line is one JSON object (gxcommon.logs)."""
+    from gxcommon.logs import configure_json, stdlib_json_config
 
     configure_json(s.log_level)
-    # Our lines are already JSON on stdout; Faust must not wrap stdout into its own log format.
-    faust.Worker(app, loglevel=s.log_level, redirect_stdouts=False).execute_from_commandline()
+    # Our lines are already JSON on stdout; Faust must not wrap stdout into its own log format, and
+    # its own lines (and aiokafka's, librdkafka's) are written as the same JSON objects.
+    faust.Worker(app, loglevel=s.log_level, redirect_stdouts=False,
+                 logging_config=stdlib_json_config(s.log_level)).execute_from_commandline()

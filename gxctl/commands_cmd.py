@@ -10,8 +10,6 @@ import click
 from gxcommon.settings import connection_settings
 from gxctl.output import emit, handle_errors, json_option
 from gxctl.story import story
-from gxsdk import IdempotencyConflict, enqueue, show
-from schemas.errors import PayloadError
 
 
 @click.group("commands")
@@ -31,6 +29,8 @@ def commands() -> None:
 def enqueue_cmd(tenant: str, service: str, ctype: str, request_id: str, payload: str, correlation_id: str | None,
                 as_json: bool) -> None:
     """Validate and insert one command; prints its id. Exit status 2 on invalid input."""
+    from gxsdk import IdempotencyConflict, enqueue
+    from schemas.errors import PayloadError
     from schemas.routing import partition_key
 
     try:
@@ -65,6 +65,8 @@ def show_cmd(request_id: str, tenant: str | None, as_json: bool) -> None:
     """A command's story: the outbox row, its partition and offset, each attempt with its error
     class, the transaction and block, the final status. Exit status 1 if there is no such command."""
     import psycopg
+
+    from gxsdk.outbox import show
 
     with psycopg.connect(connection_settings().dsn()) as conn:
         rows = show(conn, request_id, tenant)

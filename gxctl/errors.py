@@ -49,12 +49,12 @@ def _where(var: str) -> str:
 def describe(e: BaseException) -> str:
     """The one line a user sees for ``e``."""
     from fabric_gateway.errors import GatewayError
-    from gxctl.output import OPERATOR_ERRORS
+    from gxctl.output import operator_errors
 
     code = getattr(e, "code", None)
     if isinstance(e, GatewayError) and getattr(code, "name", "") in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
         return f"Fabric peer {_where('GX_FABRIC_GATEWAY')} did not answer ({code.name.lower()}); {UP_HINT}"  # type: ignore[union-attr]
-    if isinstance(e, OPERATOR_ERRORS):
+    if isinstance(e, operator_errors()):
         return str(e)
     mod = type(e).__module__ or ""
     if mod.startswith("psycopg"):

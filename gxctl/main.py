@@ -108,9 +108,12 @@ def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
     With no GX_* variables set, commands use the local stack (`gxctl up`).
     """
     # --debug itself is read by gxctl.errors.run_cli, which prints the traceback
+    from gxcommon.logs import configure_cli
     from gxctl.errors import quiet_kafka
 
     quiet_kafka()
+    if ctx.invoked_subcommand != "run":  # a worker configures its own JSON lines
+        configure_cli(verbose)
     # Not for the commands that manage the local stack: they know where it is, and a GX_PG_DSN
     # would tell them to use that Postgres instead of starting their own.
     if ctx.invoked_subcommand not in ("stack", "fabric", "up", "down", "status", None):

@@ -10,14 +10,18 @@ from typing import Any, TypeVar
 
 import click
 
-from connectors.errors import ConnectorError
-from fabric_gateway.errors import GatewayError
-from gxcommon.errors import GxError
-from projections.errors import ProjectionError
-from schemas.errors import SchemaError
 
-# The root errors of every package the CLI drives; their messages are written for operators.
-OPERATOR_ERRORS = (GxError, ConnectorError, SchemaError, ProjectionError, GatewayError)
+
+def operator_errors() -> tuple[type[BaseException], ...]:
+    """The root errors of every package the CLI drives; their messages are written for operators.
+    (Imported when an error happens, so that a quick command does not load every package.)"""
+    from connectors.errors import ConnectorError
+    from fabric_gateway.errors import GatewayError
+    from gxcommon.errors import GxError
+    from projections.errors import ProjectionError
+    from schemas.errors import SchemaError
+
+    return (GxError, ConnectorError, SchemaError, ProjectionError, GatewayError)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,18 +59,20 @@ def handle_errors(fn: F) -> F:
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from schemas.errors import PayloadError
-
         try:
             return fn(*args, **kwargs)
-        except PayloadError as e:
-            click.echo(f"error: {e}", err=True)
-            sys.exit(2)
-        except OPERATOR_ERRORS as e:
-            from gxctl.errors import describe
+        except Exception as e:
+            from schemas.errors import PayloadError
 
-            click.echo(f"error: {describe(e)}", err=True)
-            sys.exit(1)
+            if isinstance(e, PayloadError):
+                click.echo(f"error: {e}", err=True)
+                sys.exit(2)
+            if isinstance(e, operator_errors()):
+                from gxctl.errors import describe
+
+                click.echo(f"error: {describe(e)}", err=True)
+                sys.exit(1)
+            raise
 
     return wrapper  # type: ignore[return-value]
 

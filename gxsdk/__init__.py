@@ -13,7 +13,17 @@ Errors: ``schemas.errors.PayloadError`` names each bad field; ``IdempotencyConfl
 requestId is reused with another command.
 """
 
-from gxsdk.outbox import EnqueueResult, IdempotencyConflict, enqueue, show
-from gxsdk.produce import command_producer, produce
+from typing import Any
 
 __all__ = ["EnqueueResult", "IdempotencyConflict", "enqueue", "show", "produce", "command_producer"]
+_HOME = {"EnqueueResult": "outbox", "IdempotencyConflict": "outbox", "enqueue": "outbox", "show": "outbox",
+         "produce": "produce", "command_producer": "produce"}
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: the outbox path needs no Kafka client, the Kafka path no database driver.
+    if name not in _HOME:
+        raise AttributeError(f"module 'gxsdk' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"gxsdk.{_HOME[name]}"), name)

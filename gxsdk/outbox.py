@@ -11,8 +11,6 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from schemas.errors import SchemaError
-from schemas.payloads import command_type as ctype_of
-from schemas.routing import partition_key
 
 
 class IdempotencyConflict(SchemaError):
@@ -54,6 +52,9 @@ def enqueue(conn: psycopg.Connection[Any], *, tenant_id: str, service: str, comm
     for name, value in (("tenantId", tenant_id), ("service", service), ("requestId", request_id)):
         if not isinstance(value, str) or not value.strip():
             raise ValueError(f"{name} must be a non-empty string")
+    from schemas.payloads import command_type as ctype_of
+    from schemas.routing import partition_key
+
     key = partition_key(command_type, payload)  # validates the payload (and the type)
     command_type = ctype_of(command_type).value  # as stored: the canonical upper-case name
     params = {"id": command_id or str(uuid.uuid4()), "tenant": tenant_id, "service": service, "ctype": command_type,
