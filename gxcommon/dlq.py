@@ -87,6 +87,7 @@ def read(bootstrap: str, topic: str, limit: int = 100, timeout: float = 10) -> l
 def get(bootstrap: str, topic: str, partition: int, offset: int, timeout: float = 10) -> DeadLetter:
     c = _consumer(bootstrap)
     try:
+        c.list_topics(topic, timeout=timeout)  # Kafka unreachable is said as such, not as "no dead letter"
         c.assign([TopicPartition(topic, partition, offset)])
         m = c.poll(timeout)
         if m is None or m.error() or m.offset() != offset:

@@ -30,8 +30,8 @@ class FabricSettings(GxSettings):
         from gxcommon.errors import GxError
 
         if not (self.gateway and self.cert and self.key):
-            raise GxError("GX_FABRIC_GATEWAY, GX_FABRIC_CERT and GX_FABRIC_KEY must be set; for the local stack: "
-                          'eval "$(gxctl stack env --export)"')
+            raise GxError("GX_FABRIC_GATEWAY, GX_FABRIC_CERT and GX_FABRIC_KEY are not set, and no local stack was "
+                          "found to take them from: `gxctl up` starts one; for another deployment, set them")
 
     def connect(self, max_message_mb: int = 256) -> "Gateway":
         """A Gateway client for this identity. Call inside the running event loop (grpc.aio).

@@ -37,8 +37,8 @@ class ConnectionSettings(GxSettings):
 
         missing = [f"GX_{n.upper()}" for n in names if getattr(self, n) is None]
         if missing:
-            raise GxError(f"{', '.join(missing)} not set; for the local stack: "
-                          'eval "$(gxctl stack env --export)"')
+            raise GxError(f"{', '.join(missing)} not set, and no local stack was found to take them from: "
+                          "`gxctl up` starts one; for another deployment, set them (gxctl -v shows what is used)")
 
     def dsn(self) -> str:
         """The Postgres DSN (with the password from pg_password_file if that is set)."""

@@ -98,6 +98,10 @@ def test_usage_errors_exit_2(nowhere: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("args, words", [
     (["commands", "show", "r1"], ["cannot use Postgres at 127.0.0.1:", "gxctl up"]),
+    (["init"], ["cannot use Postgres"]),
+    (["topics", "apply"], ["Kafka at 127.0.0.1:"]),
+    (["dlq", "replay", "0", "5"], ["Kafka at 127.0.0.1:"]),
+    (["connectors", "apply"], ["cannot use Postgres"]),  # it reads the database's settings first
     (["db", "migrate"], ["cannot use Postgres"]),
     (["projections", "status"], ["cannot use Postgres"]),
     (["projections", "wait", "--request-id", "r1", "--timeout", "1"], ["cannot use Postgres"]),
@@ -115,7 +119,7 @@ def test_an_unreachable_service_is_one_line_naming_it(nowhere: dict[str, str], a
 def test_a_malformed_dsn_and_missing_settings_are_named(nowhere: dict[str, str], tmp_path: Path) -> None:
     one_clear_line(gxctl({**nowhere, "GX_PG_DSN": "mysql://x@y/z"}, "commands", "show", "r1"), 1, "GX_PG_DSN")
     bare = {k: v for k, v in nowhere.items() if not k.startswith("GX_")} | {"GX_STATE_DIR": str(tmp_path / "none")}
-    one_clear_line(gxctl(bare, "commands", "show", "r1"), 1, "GX_PG_DSN not set", "gxctl stack env")
+    one_clear_line(gxctl(bare, "commands", "show", "r1"), 1, "GX_PG_DSN not set", "no local stack", "gxctl up")
     verbose = gxctl(bare, "-v", "commands", "show", "r1")
     assert "settings: none set, and no local stack at" in verbose.stderr
 
