@@ -26,4 +26,9 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'gxsdk' has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(f"gxsdk.{_HOME[name]}"), name)
+    home = _HOME[name]
+    module = importlib.import_module(f"gxsdk.{home}")
+    # Importing gxsdk.produce binds the package attribute ``produce`` to that module; the SDK's
+    # ``produce`` is the function, so every name of the module is bound here, after the import.
+    globals().update({n: getattr(module, n) for n, h in _HOME.items() if h == home})
+    return globals()[name]

@@ -132,6 +132,18 @@ def test_the_demo_ends_in_read_models_equal_to_the_ledger_and_a_write_can_be_wai
             == 100_007
     failed = gxctl("projections", "wait", "--request-id", "no-such-request", "--timeout", "1", check=False)
     assert failed.returncode == 1 and failed.stderr.startswith("error: request no-such-request: not committed")
+    # A fresh shell with no GX_* connection variable: gxctl finds the stack by itself (its state
+    # directory and ports are all a user has, as after `make run`).
+    import os
+    import subprocess
+    import sys
+
+    bare = {k: v for k, v in os.environ.items()
+            if not k.startswith(("GX_PG_DSN", "GX_KAFKA_BOOTSTRAP", "GX_CONNECT_URL", "GX_FABRIC_"))}
+    found = subprocess.run([sys.executable, "-m", "gxctl.main", "-v", "commands", "show", r], capture_output=True,
+                           text=True, env=bare, timeout=60)
+    assert found.returncode == 0, found.stderr
+    assert "settings: the local stack at" in found.stderr and "CONFIRMED" in found.stdout
 
 
 def committed_events(bootstrap: str) -> list[tuple[str, int]]:

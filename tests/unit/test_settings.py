@@ -40,3 +40,14 @@ def test_nothing_but_the_settings_models_reads_gx_variables() -> None:
 def test_the_check_itself_catches_a_hand_read(tmp_path: Path) -> None:
     assert READ.search('x = os.environ.get("GX_PG_DSN")') and READ.search("os.getenv('GX_DEBUG')")
     assert not READ.search('env={**os.environ, "GX_WEB_PORT": "1"}')  # passing variables on is not reading
+
+
+def test_the_sdk_exports_functions_whatever_the_import_order() -> None:
+    """gxsdk's names load on first use; ``produce`` is the function, not the gxsdk.produce module."""
+    import subprocess
+    import sys
+
+    code = ("import types; from gxsdk import command_producer, produce, enqueue, IdempotencyConflict; "
+            "assert callable(produce) and not isinstance(produce, types.ModuleType); print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr
