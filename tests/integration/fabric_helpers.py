@@ -59,3 +59,22 @@ async def funded_users(gw: Gateway, n: int, amount: int = 1000) -> list[str]:
     return users
 
 
+
+
+def ledger_blocks(first_block: int, last_block: int) -> list:
+    """Every block from ``first_block`` to ``last_block``, parsed, read through the peer's Deliver."""
+    import asyncio
+
+    async def go() -> list:
+        out = []
+        async with gateway() as gw:
+            blocks = gw.blocks(CC_ARGS[0], first_block)
+            try:
+                while True:
+                    b = await asyncio.wait_for(anext(blocks), 10)
+                    out.append(b)
+                    if b.number >= last_block:
+                        return out
+            finally:
+                await blocks.aclose()
+    return asyncio.run(go())

@@ -30,7 +30,7 @@ from gxsdk import enqueue
 from projections.groups import GROUPS
 from stack.pipeline import Pipeline
 from tests.integration.conftest import gxctl
-from tests.integration.fabric_helpers import CC_ARGS, ensure, gateway, rid, submit
+from tests.integration.fabric_helpers import ensure, gateway, ledger_blocks, rid, submit
 from tests.integration.workers import metric_value, start_group_at_end
 
 TENANT = "rm-test"
@@ -169,19 +169,8 @@ def committed_events(bootstrap: str) -> list[tuple[str, int]]:
 
 
 def ledger_event_ids(last_block: int) -> list[tuple[str, int]]:
-    async def go() -> list[tuple[str, int]]:
-        out: list[tuple[str, int]] = []
-        async with gateway() as gw:
-            blocks = gw.blocks(CC_ARGS[0], 0)
-            try:
-                while True:
-                    b = await asyncio.wait_for(anext(blocks), 10)
-                    out += [(t.tx_id, i) for t in b.transactions if t.valid for i, _ in enumerate(t.events)]
-                    if b.number >= last_block:
-                        return out
-            finally:
-                await blocks.aclose()
-    return asyncio.run(go())
+    return [(t.tx_id, i) for b in ledger_blocks(0, last_block) for t in b.transactions if t.valid
+            for i, _ in enumerate(t.events)]
 
 
 def kill(name: str) -> None:

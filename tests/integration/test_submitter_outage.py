@@ -6,7 +6,6 @@ breaker opens, the partitions pause and no command is marked FAILED.
 
 from __future__ import annotations
 
-import datetime
 import os
 import subprocess
 import sys
@@ -15,32 +14,16 @@ import uuid
 from pathlib import Path
 
 import psycopg
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from gxsdk import enqueue
 from schemas.examples import example
+from tests.identities import throwaway_identity
 from tests.integration.conftest import stop_process
 from tests.integration.kafka_helpers import TopicReader
 from tests.integration.workers import free_port, get, metric_value
 
 RAW = ('INSERT INTO "OutboxCommand" (id, "tenantId", service, "commandType", "requestId", payload, status, attempts,'
        ' "createdAt", "updatedAt") VALUES (%s, %s, %s, %s, %s, %s, \'PENDING\', 0, now(), now())')
-
-
-def throwaway_identity(d: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-client")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .sign(key, hashes.SHA256()))
-    (d / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (d / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                  serialization.NoEncryption()))
-    return d / "cert.pem", d / "key.pem"
 
 
 def test_invalid_commands_are_rejected_and_an_unreachable_fabric_opens_the_breaker(

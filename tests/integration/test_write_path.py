@@ -18,7 +18,7 @@ import pytest
 from gxsdk import enqueue
 from schemas.examples import example
 from tests.integration.conftest import gxctl
-from tests.integration.fabric_helpers import CC_ARGS, funded_users, gateway, wallet
+from tests.integration.fabric_helpers import funded_users, gateway, ledger_blocks, wallet
 from tests.integration.kafka_helpers import TopicReader
 from tests.integration.workers import Worker, get, start_group_at_end
 
@@ -90,20 +90,8 @@ def users(n: int, amount: int = 1000) -> list[str]:
 
 def ledger_events(first_block: int, last_block: int, name: str) -> list[tuple[int, int, dict]]:
     """(block, tx index, payload) of every valid ``name`` event in the blocks, in ledger order."""
-    async def go() -> list[tuple[int, int, dict]]:
-        out = []
-        async with gateway() as gw:
-            blocks = gw.blocks(CC_ARGS[0], first_block)
-            try:
-                while True:
-                    b = await asyncio.wait_for(anext(blocks), 10)
-                    out += [(b.number, t.index, json.loads(e.payload)) for t in b.transactions if t.valid
-                            for e in t.events if e.name == name]
-                    if b.number >= last_block:
-                        return out
-            finally:
-                await blocks.aclose()
-    return asyncio.run(go())
+    return [(b.number, t.index, json.loads(e.payload)) for b in ledger_blocks(first_block, last_block)
+            for t in b.transactions if t.valid for e in t.events if e.name == name]
 
 
 def balance(wallet_id: str) -> int:

@@ -6,7 +6,6 @@ The services are "unreachable" by pointing GX_* at loopback ports nothing listen
 
 from __future__ import annotations
 
-import datetime
 import os
 import socket
 import subprocess
@@ -14,6 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.identities import throwaway_identity
 
 GXCTL = str(Path(sys.executable).parent / "gxctl")
 
@@ -27,27 +28,14 @@ def closed_port() -> int:
 @pytest.fixture(scope="module")
 def nowhere(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """An environment whose every service is a closed loopback port, with a client identity."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
     d = tmp_path_factory.mktemp("id")
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "User1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .sign(key, hashes.SHA256()))
-    (d / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (d / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                  serialization.NoEncryption()))
+    cert, key = throwaway_identity(d)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GX_")}
     return {**env, "GX_STATE_DIR": str(d / "no-stack"),
             "GX_PG_DSN": f"postgresql://gx:pw@127.0.0.1:{closed_port()}/gx",
             "GX_KAFKA_BOOTSTRAP": f"127.0.0.1:{closed_port()}", "GX_CONNECT_URL": f"http://127.0.0.1:{closed_port()}",
-            "GX_FABRIC_GATEWAY": f"127.0.0.1:{closed_port()}", "GX_FABRIC_CERT": str(d / "cert.pem"),
-            "GX_FABRIC_KEY": str(d / "key.pem")}
+            "GX_FABRIC_GATEWAY": f"127.0.0.1:{closed_port()}", "GX_FABRIC_CERT": str(cert),
+            "GX_FABRIC_KEY": str(key)}
 
 
 def gxctl(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
