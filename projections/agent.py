@@ -147,32 +147,45 @@ def install(app: faust.App, group: GroupSpec, topic_name: str, dlq_topic: str, d
             observe(runner, done)
             loop.call_soon_threadsafe(ack, events)
 
-        try:
-            held: tuple[list[Record], list[Any], float] | None = None
+        held: tuple[list[Record], list[Any], float] | None = None
 
-            def send(records: list[Record], events: list[Any]) -> None:
-                nonlocal pending
-                prepared = runner.prepare(records)  # overlaps the server's work on the batch before
+        def send(prepared: Prepared, events: list[Any]) -> None:
+            nonlocal pending
+            runner.adopt(prepared)  # prepared while the server works on the batch before
+            if pending is not None:
+                finish()
+            pending = (runner.begin(prepared), events, time.perf_counter())
+
+        def release() -> None:
+            nonlocal held
+            if held is not None:
+                records, events, _ = held
+                held = None
+                send(prepare_batch(group, records, runner.after), events)
+
+        def next_item() -> Any:
+            """The next batch or request; None when it is time to finish or release what waits."""
+            try:
                 if pending is not None:
-                    finish()
-                pending = (runner.begin(prepared), events, time.perf_counter())
-
-            def release() -> None:
-                nonlocal held
+                    return inbox.get_nowait()
                 if held is not None:
-                    records, events, _ = held
-                    held = None
-                    send(records, events)
+                    return inbox.get(timeout=max(0.0, held[2] + hold_s - time.monotonic()))
+                return inbox.get()
+            except queue.Empty:
+                return None
 
+        def resync() -> None:
+            gaps_before = runner.gaps_replayed
+            try:
+                runner.resync()
+            except Exception as e:  # the database or Kafka is away: the next tick tries again
+                log.warning("resync skipped", projector=projector, error=f"{type(e).__name__}: {e}")
+            GAP_RECORDS.labels(projector).inc(runner.gaps_replayed - gaps_before)
+
+        try:
             while True:
-                try:
-                    if pending is not None:
-                        item = inbox.get_nowait()
-                    elif held is not None:
-                        item = inbox.get(timeout=max(0.0, held[2] + hold_s - time.monotonic()))
-                    else:
-                        item = inbox.get()
-                except queue.Empty:
+                item = next_item()
+                if item is None:
                     if pending is not None:
                         finish()
                     else:
@@ -184,28 +197,22 @@ def install(app: faust.App, group: GroupSpec, topic_name: str, dlq_topic: str, d
                         finish()
                     if item is STOP:
                         return
-                    gaps_before = runner.gaps_replayed
-                    try:
-                        runner.resync()
-                    except Exception as e:  # the database or Kafka is away: the next tick tries again
-                        log.warning("resync skipped", projector=projector, error=f"{type(e).__name__}: {e}")
-                    GAP_RECORDS.labels(projector).inc(runner.gaps_replayed - gaps_before)
+                    resync()
                     continue
                 records, events = item
+                since = time.monotonic()
                 if held is not None:
-                    records, events = held[0] + records, held[1] + events
+                    records, events, since = held[0] + records, held[1] + events, held[2]
                 # A batch of other groups' events only would be a transaction that moves checkpoints
                 # and nothing else: hold it (unacked) for up to hold_s, to write one such transaction
                 # instead of ten; replaying those records after a crash changes nothing.
-                since = held[2] if held is not None else time.monotonic()
-                idle = prepare_batch(group, records, runner.after)
-                if (not idle.stmts and not idle.dead and len(records) < 20 * batch
+                prepared = prepare_batch(group, records, runner.after)
+                if (not prepared.stmts and not prepared.dead and len(records) < 20 * batch
                         and time.monotonic() - since < hold_s):
                     held = (records, events, since)
                     continue
                 held = None
-                send(records, events)
-
+                send(prepared, events)
         except Exception as e:  # a bug: nothing unwritten was acked; stop so a restart replays
             log.error("projector stopped by an unexpected error", projector=projector, error=f"{type(e).__name__}: {e}")
             loop.call_soon_threadsafe(lambda: asyncio.ensure_future(app.crash(e)))

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from schemas.events import EventEnvelope, EventPayload
+
+
+UNKNOWN = -2  # the checkpoint a batch assumes for a partition its writer has not seen yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,15 +47,6 @@ class DeadLetter:
     record: Record
     code: str           # UNKNOWN_EVENT_TYPE, UNSUPPORTED_SCHEMA_VERSION, INVALID_EVENT, APPLY_ERROR
     reason: str
-
-
-class Group(Protocol):
-    """A projection group: the read models one projector owns."""
-
-    name: str
-    tables: tuple[str, ...]
-    handles: frozenset[str]
-    fold: Callable[[Sequence[Event]], list[Stmt]]
 
 
 @dataclass(frozen=True)

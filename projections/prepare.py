@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from projections.store_constants import UNKNOWN
-from projections.model import DeadLetter, Event, GroupSpec, Prepared, Record
+from projections.model import UNKNOWN, DeadLetter, Event, GroupSpec, Prepared, Record
 from schemas.errors import PayloadError
 from schemas.events import (
     EVENTS,

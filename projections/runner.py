@@ -68,7 +68,10 @@ class Projector:
     # -- the two steps ------------------------------------------------------------------------------
     def prepare(self, records: Sequence[Record]) -> Prepared:
         """Prepare against the expected checkpoints (pure work; may overlap the previous commit)."""
-        batch = prepare(self.group, records, self.after)
+        return self.adopt(prepare(self.group, records, self.after))
+
+    def adopt(self, batch: Prepared) -> Prepared:
+        """Take ``batch``, prepared by the caller against :attr:`after`, as the next one to write."""
         self.after.update(batch.last_offset)
         return batch
 

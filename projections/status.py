@@ -37,22 +37,24 @@ def status(dsn: str, bootstrap: str, topic: str) -> list[dict[str, Any]]:
                   "enable.auto.commit": False})
     out = []
     try:
-        ends: dict[int, int] = {}
+        ends = {part: c.get_watermark_offsets(TopicPartition(topic, part), timeout=10)[1]
+                for part in {r[1] for r in rows}}
+        # The committed records after the lowest checkpoint of each partition, read once and
+        # shared by every projector on that partition (within EXACT records of the end).
+        behind: dict[int, list[Any]] = {}
+        for part, end in ends.items():
+            near = [r[2] for r in rows if r[1] == part and end - 1 - r[2] <= EXACT]
+            behind[part] = read_range(bootstrap, topic, part, min(near) + 1, end) if near else []
         for name, part, off, block, idx, updated in rows:
-            if part not in ends:
-                ends[part] = c.get_watermark_offsets(TopicPartition(topic, part), timeout=10)[1]
-            lag = max(0, ends[part] - 1 - off)
+            span = max(0, ends[part] - 1 - off)
+            exact = span <= EXACT
+            after = [r for r in behind[part] if r.offset > off]
+            lag = len(after) if exact else span
             lag_ms: int | None = 0
-            exact = True
             if lag:
-                if lag <= EXACT:
-                    behind = read_range(bootstrap, topic, part, off + 1, ends[part])
-                    lag = len(behind)
-                    newest = behind[-1].timestamp_ms if behind else None
-                else:
-                    exact, newest = False, None
+                newest = after[-1].timestamp_ms if exact and after else None
                 at = _timestamp(c, topic, part, off)
-                lag_ms = (newest - at) if lag and newest is not None and at is not None else (0 if not lag else None)
+                lag_ms = newest - at if newest is not None and at is not None else None
             out.append({"projector": name, "partition": part, "offset": off, "lastBlock": block,
                         "lastEventIndex": idx, "lag_events": lag if exact else f"<={lag}", "lag_ms": lag_ms,
                         "updatedAt": updated})

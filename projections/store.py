@@ -22,9 +22,7 @@ from typing import Any
 import psycopg
 
 from projections.errors import CheckpointMoved
-from projections.model import DeadLetter, GroupSpec, Prepared, Stmt
-from projections.store_constants import UNKNOWN
-
+from projections.model import UNKNOWN, DeadLetter, GroupSpec, Prepared, Stmt
 
 
 def table_names(group: GroupSpec, suffix: str = "") -> dict[str, str]:

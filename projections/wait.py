@@ -40,12 +40,12 @@ class WaitResult:
     waited_ms: int = 0
 
 
-async def _tx_of(dsn: str, gw: Gateway, channel: str, chaincode: str, request_id: str) -> tuple[str, str | None]:
+async def _tx_of(conn: psycopg.Connection[Any], gw: Gateway, channel: str, chaincode: str,
+                 request_id: str) -> tuple[str, str | None]:
     """(status, txId) once the command is final; ("PENDING", None) before."""
     def row() -> tuple[str, str | None] | None:
-        with psycopg.connect(dsn) as conn:
-            return conn.execute('SELECT status, "fabricTxId" FROM "OutboxCommand" WHERE "requestId" = %s'
-                                ' ORDER BY "createdAt" DESC LIMIT 1', (request_id,)).fetchone()
+        return conn.execute('SELECT status, "fabricTxId" FROM "OutboxCommand" WHERE "requestId" = %s'
+                            ' ORDER BY "createdAt" DESC LIMIT 1', (request_id,)).fetchone()
 
     r = await asyncio.to_thread(row)
     if r is not None and r[0] in FINAL_FAILED:
@@ -80,17 +80,16 @@ async def _events_of(gw: Gateway, channel: str, tx_id: str, partitions: int) -> 
     raise GatewayError(f"transaction {tx_id} is not in the block qscc returned", tx_id)
 
 
-def _reached(dsn: str, topic: str, events: list[dict[str, Any]]) -> list[str]:
+def _reached(conn: psycopg.Connection[Any], topic: str, events: list[dict[str, Any]]) -> list[str]:
     """The (group, event) pairs not applied yet, as text."""
     missing = []
-    with psycopg.connect(dsn) as conn:
-        for ev in events:
-            for g in ev["groups"]:
-                row = conn.execute('SELECT "lastBlock", "lastTxIndex", "lastEventIndex" FROM "ProjectorState"'
-                                   ' WHERE "projectorName" = %s AND topic = %s AND "partition" = %s',
-                                   (g, topic, ev["partition"])).fetchone()
-                if row is None or tuple(row) < tuple(ev["position"]):
-                    missing.append(f"{g} has not applied {ev['name']} (partition {ev['partition']})")
+    for ev in events:
+        for g in ev["groups"]:
+            row = conn.execute('SELECT "lastBlock", "lastTxIndex", "lastEventIndex" FROM "ProjectorState"'
+                               ' WHERE "projectorName" = %s AND topic = %s AND "partition" = %s',
+                               (g, topic, ev["partition"])).fetchone()
+            if row is None or tuple(row) < tuple(ev["position"]):
+                missing.append(f"{g} has not applied {ev['name']} (partition {ev['partition']})")
     return missing
 
 
@@ -101,10 +100,21 @@ async def wait_for_request(request_id: str, dsn: str, gw: Gateway, channel: str,
     Raises WaitTimeout naming what is still missing (the command is not final yet, or which
     projector has not applied which event); GatewayError if the peer cannot be asked.
     """
+    # One connection for the whole wait (it polls every ``interval``), autocommit: each poll sees
+    # the latest commits.
+    conn = await asyncio.to_thread(psycopg.connect, dsn, autocommit=True)
+    try:
+        return await _wait(conn, request_id, gw, channel, chaincode, topic, partitions, timeout, interval)
+    finally:
+        conn.close()
+
+
+async def _wait(conn: psycopg.Connection[Any], request_id: str, gw: Gateway, channel: str, chaincode: str,
+                topic: str, partitions: int, timeout: float, interval: float) -> WaitResult:
     t0 = time.monotonic()
     deadline = t0 + timeout
     while True:
-        status, tx_id = await _tx_of(dsn, gw, channel, chaincode, request_id)
+        status, tx_id = await _tx_of(conn, gw, channel, chaincode, request_id)
         if status != "PENDING":
             break
         if time.monotonic() >= deadline:
@@ -117,7 +127,7 @@ async def wait_for_request(request_id: str, dsn: str, gw: Gateway, channel: str,
         return result
     result.block, result.events = await _events_of(gw, channel, tx_id, partitions)
     while True:
-        missing = await asyncio.to_thread(_reached, dsn, topic, result.events)
+        missing = await asyncio.to_thread(_reached, conn, topic, result.events)
         if not missing:
             result.waited_ms = int((time.monotonic() - t0) * 1000)
             return result
