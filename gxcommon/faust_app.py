@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+from typing import Any
+
 import faust
+from prometheus_client import Gauge
 
 from gxcommon.errors import WorkerError  # noqa: F401 (re-exported for the worker builders)
 from gxcommon.worker_settings import WorkerSettings
@@ -52,13 +57,57 @@ def make_app(s: WorkerSettings, worker: str, consumes: bool = True) -> faust.App
         broker_commit_every=500,
         broker_commit_interval=1.0,
         store="memory://",
+        # Faust makes a data folder even for in-memory tables; never in the working directory.
+        datadir=str(s.data_dir or Path(tempfile.gettempdir()) / "gx-pipeline-faust"),
     )
     app.__dict__["_gx_consumes"] = consumes
     if s.web_port:
-        from gxcommon import web
+        from gxcommon import readiness, web
 
         web.install(app)
+        readiness.install(app, {"kafka": readiness.kafka_probe(s.kafka_bootstrap),
+                                "postgres": _postgres_probe(s)})
+        if consumes:
+            _track_consumer_lag(app, f"{s.app_id}-{worker}")
     return app
+
+
+def _postgres_probe(s: WorkerSettings) -> "Any":
+    from gxcommon import readiness
+
+    if s.pg_dsn is None:
+        async def unset() -> None:
+            raise RuntimeError("GX_PG_DSN is not set")
+        return unset
+    return readiness.postgres_probe(s.dsn())
+
+
+CONSUMER_LAG = Gauge("consumer_lag_records", "Log end offset minus the group's committed offset "
+                     "(a transaction's commit marker counts as one record)", ["group", "topic", "partition"])
+
+
+def _track_consumer_lag(app: faust.App, group: str) -> None:
+    """``consumer_lag_records`` for every partition assigned to this worker, every 5 s (partitions
+    revoked from it are dropped, so a group's sum is the same whichever member reports it)."""
+    seen: set[Any] = set()
+
+    @app.timer(5.0)
+    async def consumer_lag() -> None:
+        assigned = app.consumer.assignment()
+        committed = app.monitor.tp_committed_offsets
+        for tp in seen - assigned:
+            CONSUMER_LAG.remove(group, tp.topic, str(tp.partition))
+        seen.clear()
+        for tp in assigned:
+            high = app.consumer.highwater(tp)
+            # Nothing committed since this worker started (an idle partition): where it reads.
+            done = committed.get(tp)
+            if done is None:
+                done = await app.consumer.position(tp)
+            if high is None or done is None:
+                continue
+            CONSUMER_LAG.labels(group, tp.topic, str(tp.partition)).set(max(0, high - done))
+            seen.add(tp)
 
 
 def run(app: faust.App, s: WorkerSettings) -> None:

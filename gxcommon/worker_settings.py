@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic_settings import SettingsConfigDict
 
 from gxcommon.settings import ConnectionSettings
@@ -16,6 +18,8 @@ class WorkerSettings(ConnectionSettings):
     # Faust's web server for /metrics, /healthz and /readyz, on loopback; 0 disables it.
     web_port: int = 0
     log_level: str = "info"
+    # Faust's data folder (empty: tables are in memory); default under the system's temp folder.
+    data_dir: Path | None = None
     # Where a new consumer group starts; "earliest" so that no command enqueued before the first
     # start of a worker is ever skipped.
     auto_offset_reset: str = "earliest"

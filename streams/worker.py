@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import faust
 
 from gxcommon.topics import TopicSettings
 from gxcommon.faust_app import WorkerError, make_app
 from gxcommon.worker_settings import WorkerSettings
+
+if TYPE_CHECKING:
+    from gxcommon.fabric_settings import FabricSettings
 
 WORKERS = ("results-writer", "submitter", "block-publisher")
 
@@ -34,6 +39,7 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
                 box["g"] = f.connect()
             return box["g"].blocks(f.channel, start)
 
+        _require_gateway(app, f)
         install_publisher(app, PublisherConfig(s.kafka_bootstrap, t.fabric_events, t.fabric_blocks, f.channel,
                                                t.partitions, f"{s.app_id}-block-publisher-{f.channel}"), blocks)
     elif name == "results-writer":
@@ -42,6 +48,9 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
         if s.pg_dsn is None:
             raise WorkerError("GX_PG_DSN is not set")
         install(app, t.command_results, t.commands_dlq, s.dsn())
+        from streams import slot_metrics
+
+        slot_metrics.install(app, s.dsn())
     elif name == "submitter":
         from streams.breaker import CircuitBreaker
         from gxcommon.fabric_settings import FabricSettings
@@ -51,7 +60,17 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
         f = FabricSettings()
         if not (f.gateway and f.cert and f.key):
             raise WorkerError("GX_FABRIC_GATEWAY, GX_FABRIC_CERT and GX_FABRIC_KEY must be set (gxctl stack env)")
+        _require_gateway(app, f)
         install_submitter(app, t.commands, t.command_results, t.commands_dlq, f, window=s.submit_window,
                           breaker=CircuitBreaker(s.breaker_failures, s.breaker_reset_s, s.breaker_successes),
                           policy=RetryPolicy(max_attempts=s.max_attempts))
     return app
+
+
+def _require_gateway(app: faust.App, f: "FabricSettings") -> None:
+    """/readyz of a worker that talks to the ledger also needs the Fabric gateway."""
+    from gxcommon import readiness
+
+    if f.gateway and app.__dict__.get("_gx_dependencies") is not None:
+        readiness.install(app, {"fabric": readiness.fabric_probe(
+            f.gateway, f.tls_root.read_bytes() if f.tls_root else None, f.tls_server_name)})

@@ -67,11 +67,16 @@ class Worker:
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
 
-    def start(self, ready_timeout: float = 90) -> Worker:
+    def launch(self) -> Worker:
+        """Start the process without waiting for it to be ready."""
         env = {**os.environ, "GX_APP_ID": self.app_id, "GX_WEB_PORT": str(self.port), **self.env}
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "gxctl.main", "run", self.name], stdout=self._log,
                                      stderr=subprocess.STDOUT, env=env)
+        return self
+
+    def start(self, ready_timeout: float = 90) -> Worker:
+        self.launch()
         end = time.monotonic() + ready_timeout
         while get(f"{self.url}/readyz")[0] != 200:
             assert self.proc.poll() is None, f"{self.name} exited:\n{self.log()[-3000:]}"
