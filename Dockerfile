@@ -12,6 +12,7 @@ COPY connectors connectors
 COPY fabric_gateway fabric_gateway
 COPY streams streams
 COPY projections projections
+COPY monitoring monitoring
 RUN pip install --no-cache-dir -c constraints.txt .
 USER nobody
 ENTRYPOINT ["gxctl"]

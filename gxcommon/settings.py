@@ -30,6 +30,8 @@ class ConnectionSettings(GxSettings):
     pg_password_file: Path | None = None
     kafka_bootstrap: str | None = None
     connect_url: str | None = None
+    # Prometheus' HTTP API (`gxctl report`, `gxctl status`); the local stack's with --with-monitoring.
+    prometheus_url: str | None = None
 
     def require(self, *names: str) -> None:
         """Raise GxError naming every listed setting that is unset (with how to set it)."""

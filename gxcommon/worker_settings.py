@@ -17,6 +17,8 @@ class WorkerSettings(ConnectionSettings):
     app_id: str = "gx-pipeline"
     # Faust's web server for /metrics, /healthz and /readyz, on loopback; 0 disables it.
     web_port: int = 0
+    # Its address: loopback locally; 0.0.0.0 in a container, for probes and Prometheus.
+    web_host: str = "127.0.0.1"
     log_level: str = "info"
     # Faust's data folder (empty: tables are in memory); default under the system's temp folder.
     data_dir: Path | None = None

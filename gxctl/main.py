@@ -20,7 +20,7 @@ import click
 COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("gxctl.up_cmd:up", "Start the stack, schema, topics, connector and every worker."),
     "down": ("gxctl.up_cmd:down", "Stop the workers, then the stack."),
-    "status": ("gxctl.up_cmd:status", "Every component and worker with pid and health."),
+    "status": ("gxctl.status_cmd:status", "The pipeline on one screen: health, connector, lag, breaker, DLQs."),
     "init": ("gxctl.up_cmd:init_cmd", "Migrations, topics and the connector against any deployment."),
     "demo": ("gxctl.demo_cmd:demo", "Run the demo story: all 25 command types through the pipeline."),
     "check": ("gxctl.check_cmd:check", "Probe Postgres, Kafka and Connect."),
@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dlq": ("gxctl.dlq_cmd:dlq", "Dead letters: list, show, replay."),
     "projections": ("gxctl.projections_cmd:projections", "Read-model projectors: status, rebuild, wait."),
     "verify": ("gxctl.projections_cmd:verify_cmd", "Compare every read model with the chaincode's state."),
+    "report": ("gxctl.report_cmd:report", "Draw the Grafana dashboards from Prometheus to PNG files."),
     "run": ("gxctl.run_cmd:run_cmd", "Run one worker in the foreground."),
 }
 
@@ -116,7 +117,7 @@ def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
         configure_cli(verbose)
     # Not for the commands that manage the local stack: they know where it is, and a GX_PG_DSN
     # would tell them to use that Postgres instead of starting their own.
-    if ctx.invoked_subcommand not in ("stack", "fabric", "up", "down", "status", None):
+    if ctx.invoked_subcommand not in ("stack", "fabric", "up", "down", None):
         discover_settings(verbose)
 
 

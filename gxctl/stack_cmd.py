@@ -21,11 +21,13 @@ def stack() -> None:
 
 @stack.command("up")
 @only_option
+@click.option("--with-monitoring", is_flag=True,
+              help="Also run Prometheus (scraping workers, Connect and Fabric, alert rules loaded).")
 @handle_errors
-def up(only: tuple[str, ...]) -> None:
+def up(only: tuple[str, ...], with_monitoring: bool) -> None:
     """Start every component (idempotent) and wait until each is healthy."""
     st = Stack()
-    st.up(list(only) or None, say=lambda line: click.echo(line, err=True))
+    st.up(list(only) or None, say=lambda line: click.echo(line, err=True), monitoring=with_monitoring)
     click.echo(rows_table(st.status(), ["component", "pid", "healthy", "endpoint"]))
 
 

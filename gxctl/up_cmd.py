@@ -19,16 +19,18 @@ def up() -> None:
 
 
 @click.command("init")
+@click.option("--no-connector", is_flag=True,
+              help="The connector is managed elsewhere (a Strimzi KafkaConnector): make its publication only.")
 @handle_errors
-def init_cmd() -> None:
+def init_cmd(no_connector: bool) -> None:
     """Against the GX_* services (any deployment): migrations, topics, the outbox connector."""
     from gxcommon.settings import connection_settings
     from gxcommon.topics import TopicSettings
     from stack.init import init
 
     s = connection_settings()
-    s.require("pg_dsn", "kafka_bootstrap", "connect_url")
-    for line in init(s.dsn(), s.kafka_bootstrap or "", s.connect_url or "", TopicSettings()):
+    s.require("pg_dsn", "kafka_bootstrap", *(() if no_connector else ("connect_url",)))
+    for line in init(s.dsn(), s.kafka_bootstrap or "", None if no_connector else s.connect_url, TopicSettings()):
         click.echo(line)
 
 

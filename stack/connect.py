@@ -5,7 +5,7 @@ from __future__ import annotations
 from gxcommon import health
 from stack import jars
 from stack.errors import StackError
-from stack.kafka import java_argv
+from stack.kafka import CONF, java_argv
 from stack.procs import Proc, port_open
 from stack.settings import StackSettings
 
@@ -65,16 +65,21 @@ plugin.path={plugin_path}
             self.proc.wait_healthy(self.healthy, 60, "REST API listing the Debezium Postgres connector")
             return
         java = jars.require_java()
-        if port_open(self.s.host, self.s.connect_port):
-            raise StackError(NAME, f"port {self.s.connect_port} on {self.s.host} is taken by a process we did not start",
-                             "stop that process, or set GX_CONNECT_PORT to a free port")
+        for port, var in ((self.s.connect_port, "GX_CONNECT_PORT"), (self.s.connect_metrics_port, "GX_CONNECT_METRICS_PORT")):
+            if port_open(self.s.host, port):
+                raise StackError(NAME, f"port {port} on {self.s.host} is taken by a process we did not start",
+                                 f"stop that process, or set {var} to a free port")
         cp = jars.resolve("kafka", self.s.jars_dir)
         # Debezium's own folder under plugin.path; Kafka's artifacts come from the runtime, not the plugin.
         jars.resolve("debezium-connector-postgres", self.s.jars_dir / "plugins", exclude_groups="org.apache.kafka")
         self.home.mkdir(parents=True, exist_ok=True)
         self._write_props()
-        self.proc.start(java_argv(java, self.s.connect_heap, cp, "org.apache.kafka.connect.cli.ConnectDistributed",
-                                  str(self.props)), cwd=self.home)
+        # Connect's and Debezium's JMX metrics for Prometheus, on loopback (the JMX exporter agent).
+        agent = next(jars.resolve("jmx-exporter", self.s.jars_dir).glob("jmx_prometheus_javaagent-*.jar"))
+        argv = java_argv(java, self.s.connect_heap, cp, "org.apache.kafka.connect.cli.ConnectDistributed",
+                         str(self.props))
+        argv.insert(1, f"-javaagent:{agent}={self.s.host}:{self.s.connect_metrics_port}:{CONF / 'connect-jmx.yml'}")
+        self.proc.start(argv, cwd=self.home)
         self.proc.wait_healthy(self.healthy, self.s.start_timeout_s, "REST API listing the Debezium Postgres connector")
 
     def down(self) -> bool:

@@ -18,6 +18,7 @@ from stack.errors import StackError
 from stack.fabric_net import Chaincode, FabricNet, Orderer, Peer
 from stack.kafka import Kafka
 from stack.postgres import Postgres
+from stack.prometheus import Prometheus
 from stack.procs import Proc
 from stack.settings import StackSettings
 
@@ -41,6 +42,10 @@ class Stack:
             "postgres": self.postgres, "kafka": self.kafka, "connect": self.connect,
             "orderer": Orderer(self.fabric), "peer": Peer(self.fabric), "chaincode": Chaincode(self.fabric),
         }
+        # Optional: started only when asked for (`stack up --with-monitoring`, or `--only prometheus`).
+        self.prometheus = Prometheus(self.s)
+        self.optional: dict[str, Component] = {"prometheus": self.prometheus}
+        self.components.update(self.optional)
 
     def _select(self, only: list[str] | None) -> list[str]:
         names = list(self.components)
@@ -48,7 +53,9 @@ class Stack:
         if unknown:
             raise StackError("stack", f"unknown component(s): {', '.join(sorted(unknown))}",
                              f"choose from: {', '.join(names)}")
-        return [n for n in names if not only or n in only]
+        if only:
+            return [n for n in names if n in only]
+        return [n for n in names if n not in self.optional or self.components[n].proc.pid() is not None]
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -60,11 +67,16 @@ class Stack:
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
-    def up(self, only: list[str] | None = None, say: Callable[[str], None] = lambda line: None) -> None:
+    def up(self, only: list[str] | None = None, say: Callable[[str], None] = lambda line: None,
+           monitoring: bool = False) -> None:
         """Start every selected component in dependency order and wait for real health; ``say``
-        gets a line per component as it is ready, with the time it took."""
+        gets a line per component as it is ready, with the time it took. ``monitoring`` adds the
+        optional Prometheus."""
         with self._locked():
-            for name in self._select(only):
+            names = self._select(only)
+            if monitoring and "prometheus" not in names:
+                names.append("prometheus")
+            for name in names:
                 t0 = time.monotonic()
                 say(f"{name}: starting...")
                 self.components[name].up()
@@ -79,15 +91,18 @@ class Stack:
                     stopped.append(name)
             if purge and not only:
                 self.postgres.purge()
-                for sub in ("kafka", "connect", "fabric", "run", "secrets"):
+                for sub in ("kafka", "connect", "fabric", "prometheus", "run", "secrets"):
                     shutil.rmtree(self.s.state_dir / sub, ignore_errors=True)
         return stopped
 
     def status(self) -> list[dict[str, Any]]:
+        """One row per component; an optional one (Prometheus) only while it runs."""
         rows = []
         for name, comp in self.components.items():
             external = name == "postgres" and self.postgres.external_dsn() is not None
             pid = comp.proc.pid()
+            if name in self.optional and pid is None:
+                continue
             try:
                 healthy = comp.healthy() if (pid or external) else False
             except Exception:
@@ -104,6 +119,8 @@ class Stack:
             return self.kafka.bootstrap
         if name == "connect":
             return self.connect.url
+        if name == "prometheus":
+            return self.prometheus.url
         port = {"orderer": self.s.orderer_port, "peer": self.s.peer_port, "chaincode": self.s.chaincode_port}[name]
         return f"{self.s.host}:{port}"
 
@@ -115,6 +132,8 @@ class Stack:
             env["GX_PG_DSN"] = dsn
         env["GX_KAFKA_BOOTSTRAP"] = self.kafka.bootstrap
         env["GX_CONNECT_URL"] = self.connect.url
+        if self.prometheus.proc.pid() is not None:
+            env["GX_PROMETHEUS_URL"] = self.prometheus.url
         env.update(self.fabric.env())
         return env
 

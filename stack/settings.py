@@ -29,6 +29,8 @@ class StackSettings(ConnectionSettings):
     kafka_port: int = 29092
     kafka_controller_port: int = 29093
     connect_port: int = 28083
+    connect_metrics_port: int = 28084    # Connect's and Debezium's JMX metrics (the JMX exporter agent)
+    prometheus_port: int = 29090         # `gxctl stack up --with-monitoring`
     # Workers' web ports (/metrics, /healthz, /readyz): base, base + 1, ... in stack.pipeline.WORKERS order.
     worker_port_base: int = 28091
     # Fabric: an installed release (bin/, config/, builders/ccaas/bin/), found as on a user's machine.

@@ -7,6 +7,8 @@ from prometheus_client import Counter, Gauge, Histogram
 COMMANDS_PROCESSED = Counter("outbox_commands_processed", "Commands with a final result", ["status"])
 COMMAND_DURATION = Histogram("outbox_commands_processing_duration_seconds", "Receipt to final result",
                              buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300))
+ATTEMPTS = Histogram("outbox_command_attempts", "Fabric attempts a command took until its final result (1 = no retry)",
+                     buckets=(1, 2, 3, 4, 5, 10))
 TX_SUBMITTED = Counter("fabric_transactions_submitted", "Transactions sent to the orderer")
 TX_DURATION = Histogram("fabric_transaction_submission_duration_seconds", "Endorse to commit status, one attempt",
                         buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30))

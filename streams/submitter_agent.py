@@ -53,6 +53,8 @@ class FaustSink:
     async def result(self, key: bytes, result: CommandResult) -> None:
         if result.status.final:
             m.COMMANDS_PROCESSED.labels(result.status.value).inc()
+            if result.attempts:
+                m.ATTEMPTS.observe(result.attempts)
             if result.timings.durationMs is not None:
                 m.COMMAND_DURATION.observe(result.timings.durationMs / 1000)
         else:

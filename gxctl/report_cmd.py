@@ -1,0 +1,41 @@
+"""`gxctl report --out DIR`: the dashboards as PNG files, drawn from Prometheus (no Grafana needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gxcommon.errors import GxError
+from gxcommon.settings import connection_settings
+from gxctl.output import emit, handle_errors, json_option, rows_table
+
+
+def _duration(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        return float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
+    except (ValueError, IndexError):
+        raise click.BadParameter(f"{text!r} is not a duration like 30m, 2h or 900") from None
+
+
+@click.command("report")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the PNG files (one per dashboard).")
+@click.option("--since", default="30m", show_default=True, help="How far back: 30m, 2h, 1d.")
+@click.option("--prometheus", "url", default=None,
+              help="Prometheus' URL [default: GX_PROMETHEUS_URL, the local stack's with --with-monitoring].")
+@json_option
+@handle_errors
+def report(out_dir: Path, since: str, url: str | None, as_json: bool) -> None:
+    """Query every panel of monitoring/grafana/dashboards from Prometheus and draw it."""
+    from monitoring.report import render
+
+    url = url or connection_settings().prometheus_url
+    if not url:
+        raise GxError("no Prometheus to read from: `gxctl stack up --with-monitoring` runs one for the local "
+                      "stack; elsewhere pass --prometheus URL or set GX_PROMETHEUS_URL")
+    summary = render(url, out_dir, _duration(since))
+    rows = [{"dashboard": s["dashboard"], "file": s["file"], "panels": len(s["panels"]),
+             "with data": sum(1 for n in s["panels"].values() if n)} for s in summary]
+    emit(summary if as_json else rows, as_json, lambda r: rows_table(r, ["dashboard", "panels", "with data", "file"]))
