@@ -32,6 +32,27 @@ def _read_committed() -> None:
     driver.AIOKafkaConsumerThread._create_worker_consumer = create_read_committed  # type: ignore[method-assign]
 
 
+def _exclusive_gaps() -> None:
+    """Offsets a consumer never sees (a transaction's commit marker, records of an aborted one)
+    are "gaps" that faust-streaming 0.15.3 counts as acknowledged so that commits can pass them.
+    It records the gap up to and including the offset of the record that follows it, so that
+    record is acknowledged twice; its commit bookkeeping then stalls, and on a topic written in
+    transactions (gx.fabric.events, gx.fabric.blocks) the group's committed offset stopped moving
+    while the records were processed (consumer lag grew without end; found by the dashboards).
+    The gap is made what it is: the offsets strictly between two records read."""
+    from faust.transport.consumer import Consumer
+
+    add_gap = Consumer._add_gap
+    if getattr(add_gap, "_gx_exclusive", False):
+        return
+
+    async def exclusive(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
+        await add_gap(self, tp, offset_from, offset_to - 1)
+
+    exclusive._gx_exclusive = True  # type: ignore[attr-defined]
+    Consumer._add_gap = exclusive  # type: ignore[method-assign]
+
+
 def make_app(s: WorkerSettings, worker: str, consumes: bool = True) -> faust.App:
     """A Faust app for one worker kind (its consumer group is ``<app_id>-<worker>``).
 
@@ -42,6 +63,7 @@ def make_app(s: WorkerSettings, worker: str, consumes: bool = True) -> faust.App
     then does not wait for partitions.
     """
     _read_committed()
+    _exclusive_gaps()
     s.require("kafka_bootstrap")
     app = faust.App(
         f"{s.app_id}-{worker}",

@@ -62,3 +62,19 @@ def stop_process(proc: subprocess.Popen, timeout: float = 30) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def up(pipeline: dict[str, str]) -> Iterator[dict[str, str]]:
+    """Every worker running (`gxctl up`) for the module, stopped after it."""
+    from gxcommon.worker_settings import WorkerSettings
+    from stack.pipeline import Pipeline
+    from tests.integration.workers import start_group_at_end
+
+    # The default submitter group starts past the commands other tests wrote (as in test_pipeline_up).
+    start_group_at_end(pipeline["GX_KAFKA_BOOTSTRAP"], f"{WorkerSettings().app_id}-submitter", "gx.commands")
+    proc = gxctl("up", check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    yield pipeline
+    for worker in Pipeline().workers.values():
+        worker.stop(timeout=30)

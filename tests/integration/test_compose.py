@@ -41,6 +41,7 @@ def composecheck() -> Path:
 
 
 def load(tool: Path, path: Path) -> subprocess.CompletedProcess[str]:
+    """The normalised project, every profile's services included."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GX_")}  # defaults, not the dev's env
     return subprocess.run([str(tool), str(path)], capture_output=True, text=True, env=env)
 
@@ -68,7 +69,7 @@ def test_topology_matches_the_local_stack(project: dict) -> None:
     kafka_env = services["kafka"]["environment"]
     assert kafka_env["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert kafka_env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
-    assert services["connect"]["image"].startswith("quay.io/debezium/connect:")
+    assert services["connect"]["build"]["dockerfile_inline"].startswith("FROM quay.io/debezium/connect:")
     ui = services["kafka-ui"]["environment"]
     assert ui["KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS"] == "kafka:9092"
     assert ui["KAFKA_CLUSTERS_0_KAFKACONNECT_0_ADDRESS"] == "http://connect:8083"
@@ -88,11 +89,15 @@ def test_every_dependency_has_a_healthcheck(project: dict) -> None:
     for name, svc in services.items():
         for dep, cond in (svc.get("depends_on") or {}).items():
             assert dep in services, f"{name} depends on unknown {dep}"
+            if cond["condition"] == "service_completed_successfully":  # a one-shot (gx-init)
+                assert not services[dep].get("ports") and services[dep]["command"][0] == "init", f"{name} -> {dep}"
+                continue
             assert cond["condition"] == "service_healthy", f"{name} -> {dep}"
             assert services[dep].get("healthcheck", {}).get("test"), f"{dep} has no healthcheck"
 
 
 def test_workers_read_the_same_environment_as_the_local_stack(project: dict) -> None:
+    from gxcommon.fabric_settings import FabricSettings
     from gxcommon.settings import ConnectionSettings
     from gxcommon.topics import TopicSettings
     from gxcommon.worker_settings import WorkerSettings
@@ -100,10 +105,11 @@ def test_workers_read_the_same_environment_as_the_local_stack(project: dict) -> 
     # Every name a settings object of the project reads.
     local_names = {f"GX_{n.upper()}" for cls in (ConnectionSettings, WorkerSettings) for n in cls.model_fields}
     local_names |= {f"GX_TOPIC_{n.upper()}" for n in TopicSettings.model_fields}
+    local_names |= {f"GX_FABRIC_{n.upper()}" for n in FabricSettings.model_fields}
     services = project["services"]
     pg_env = services["postgres"]["environment"]
     for name, svc in services.items():
-        if "build" not in svc:
+        if "build" not in svc or name == "connect":  # connect: Debezium's image plus the JMX agent
             continue
         env = svc["environment"]
         names = {k for k in env if k.startswith("GX_")}
@@ -128,3 +134,71 @@ def test_the_image_gets_every_package_the_project_installs() -> None:
     copied = {line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines()
               if line.startswith("COPY ") and not line.rstrip().endswith("./")}
     assert packages <= copied, f"Dockerfile misses {packages - copied}"
+
+
+def worker_services(project: dict) -> dict[str, dict]:
+    return {name: svc for name, svc in project["services"].items()
+            if "build" in svc and (svc.get("command") or [""])[0] == "run"}
+
+
+def test_every_worker_of_the_local_stack_runs_in_compose(project: dict) -> None:
+    from stack.pipeline import WORKERS
+
+    workers = worker_services(project)
+    assert {svc["command"][1] for svc in workers.values()} == set(WORKERS)
+    for name, svc in workers.items():
+        assert svc["command"] == ["run", name]
+        env = svc["environment"]
+        assert env["GX_WEB_HOST"] == "0.0.0.0" and env["GX_WEB_PORT"] == "8080", name
+        assert "8080/readyz" in " ".join(svc["healthcheck"]["test"]), name
+        ledger = name in ("submitter", "block-publisher")
+        assert ("GX_FABRIC_GATEWAY" in env) == ledger, name
+        assert (svc.get("profiles") == ["fabric"]) == ledger, name
+        if ledger:
+            assert {env[k] for k in ("GX_FABRIC_CERT", "GX_FABRIC_KEY", "GX_FABRIC_TLS_ROOT")} <= {
+                f"{v['target']}/{f}" for v in svc["volumes"] for f in ("cert.pem", "key.pem", "tls-root.pem")}
+
+
+def test_prometheus_scrapes_every_worker_and_connect_with_the_rules(project: dict) -> None:
+    import yaml
+
+    services = project["services"]
+    prom = services["prometheus"]
+    mounts = {Path(v["source"]).relative_to(ROOT).as_posix(): v["target"] for v in prom["volumes"] if v["type"] == "bind"}
+    config = yaml.safe_load((ROOT / "monitoring/prometheus/prometheus-compose.yml").read_text())
+    assert mounts["monitoring/prometheus/prometheus-compose.yml"] == "/etc/prometheus/prometheus.yml"
+    assert config["rule_files"] == [mounts["monitoring/prometheus/rules"] + "/*.yml"]
+    jobs = {j["job_name"]: j for j in config["scrape_configs"]}
+    targets = {sc["targets"][0]: sc["labels"]["instance"] for sc in jobs["gx-workers"]["static_configs"]}
+    workers = worker_services(project)
+    assert targets == {f"{name}:{svc['environment']['GX_WEB_PORT']}": name for name, svc in workers.items()}
+    # Connect's JMX exporter: the agent's port is the one scraped, with the local stack's rules file.
+    opts = services["connect"]["environment"]["KAFKA_OPTS"]
+    port = opts.split("=", 1)[1].split(":")[0]
+    assert [sc["targets"] for sc in jobs["gx-connect"]["static_configs"]] == [[f"connect:{port}"]]
+    assert opts.endswith(":/kafka/connect-jmx.yml")
+    inline = services["connect"]["build"]["dockerfile_inline"]
+    assert "COPY connect-jmx.yml /kafka/connect-jmx.yml" in inline and "--checksum=sha256:" in inline
+    assert Path(services["connect"]["build"]["context"]) == ROOT / "stack" / "conf"
+    assert prom["image"].endswith(":v3.16.0")  # the version the local stack builds
+    from stack.gotools import TOOLS
+
+    assert TOOLS["prometheus"][1] == "v0.316.0"  # the Go module of Prometheus 3.16.0
+
+
+def test_grafana_gets_the_dashboards_and_the_datasource(project: dict) -> None:
+    import yaml
+
+    grafana = project["services"]["grafana"]
+    mounts = {Path(v["source"]).relative_to(ROOT).as_posix(): v["target"] for v in grafana["volumes"]}
+    assert mounts["monitoring/grafana/provisioning"] == "/etc/grafana/provisioning"
+    provider = yaml.safe_load((ROOT / "monitoring/grafana/provisioning/dashboards/gx-pipeline.yml").read_text())
+    assert provider["providers"][0]["options"]["path"] == mounts["monitoring/grafana/dashboards"]
+    ds = yaml.safe_load((ROOT / "monitoring/grafana/provisioning/datasources/prometheus.yml").read_text())
+    assert ds["datasources"][0]["type"] == "prometheus"
+    assert ds["datasources"][0]["url"] == "http://prometheus:9090"
+    home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert (ROOT / "monitoring/grafana/dashboards" / Path(home).name).exists()
+    for d in (ROOT / "monitoring/grafana/dashboards").glob("*.json"):
+        variables = json.loads(d.read_text())["templating"]["list"]
+        assert {"name": "datasource", "type": "datasource", "query": "prometheus"}.items() <= variables[0].items()

@@ -18,33 +18,19 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
-import pytest
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from gxcommon.worker_settings import WorkerSettings
 from gxsdk import enqueue
 from projections.groups import GROUPS
 from stack.pipeline import Pipeline
 from tests.integration.conftest import gxctl
 from tests.integration.fabric_helpers import ensure, gateway, ledger_blocks, rid, submit
-from tests.integration.workers import metric_value, start_group_at_end
+from tests.integration.workers import metric_value
 
 TENANT = "rm-test"
-
-
-@pytest.fixture(scope="module")
-def up(pipeline: dict[str, str]) -> Iterator[dict[str, str]]:
-    # The default submitter group starts past the commands other tests wrote (as in test_pipeline_up).
-    start_group_at_end(pipeline["GX_KAFKA_BOOTSTRAP"], f"{WorkerSettings().app_id}-submitter", "gx.commands")
-    proc = gxctl("up", check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    yield pipeline
-    for worker in Pipeline().workers.values():
-        worker.stop(timeout=30)
 
 
 def verify(settle: float = 60) -> list[dict[str, Any]]:

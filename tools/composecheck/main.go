@@ -18,7 +18,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: composecheck docker-compose.yml")
 		os.Exit(2)
 	}
-	opts, err := cli.NewProjectOptions([]string{os.Args[1]}, cli.WithName("gx-pipeline"), cli.WithOsEnv)
+	opts, err := cli.NewProjectOptions([]string{os.Args[1]}, cli.WithName("gx-pipeline"), cli.WithOsEnv,
+		// Every service, those of optional profiles too (the "fabric" workers).
+		cli.WithProfiles([]string{"*"}))
 	if err == nil {
 		var p interface{}
 		p, err = opts.LoadProject(context.Background())
