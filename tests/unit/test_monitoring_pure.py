@@ -1,0 +1,57 @@
+"""Pure parts of the monitoring code: the local Prometheus' scrape configuration, the status
+screen's verdict and text, and the report's legends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from monitoring.overview import healthy, render
+from monitoring.report import legend
+from stack.pipeline import WORKERS
+from stack.prometheus import scrape_config
+from stack.settings import StackSettings
+
+
+def test_the_local_prometheus_scrapes_every_worker_connect_and_fabric(tmp_path: Path) -> None:
+    s = StackSettings(state_dir=tmp_path, worker_port_base=40000, connect_metrics_port=40100,
+                      orderer_ops_port=40200, peer_ops_port=40201)
+    jobs = {j["job_name"]: j["static_configs"] for j in scrape_config(s)["scrape_configs"]}
+    assert {sc["labels"]["instance"]: sc["targets"] for sc in jobs["gx-workers"]} == {
+        w: [f"127.0.0.1:{40000 + i}"] for i, w in enumerate(WORKERS)}
+    assert jobs["gx-connect"] == [{"targets": ["127.0.0.1:40100"], "labels": {"instance": "connect"}}]
+    assert [sc["targets"] for sc in jobs["gx-fabric"]] == [["127.0.0.1:40200"], ["127.0.0.1:40201"]]
+    assert scrape_config(s)["rule_files"][0].endswith("monitoring/prometheus/rules/*.yml")
+
+
+def view(**changes: object) -> dict:
+    v = {"components": {"rows": [{"component": "submitter", "pid": 1, "healthy": True, "endpoint": "x",
+                                  "detail": "ready"}]},
+         "connector": {"rows": [{"name": "gx-outbox", "what": "connector", "state": "RUNNING", "worker": "w",
+                                 "trace": ""}]},
+         "consumer_lag": {"rows": [{"group": "g", "topic": "t", "partitions": 6, "lag": 3}]},
+         "breaker": {"rows": [{"breaker": "fabric", "state": "closed"}]},
+         "dead_letters": {"rows": [{"topic": "gx.commands.dlq", "records": 2}]},
+         "projectors": {"rows": []}}
+    v.update(changes)
+    return v
+
+
+def test_healthy_needs_every_part_well() -> None:
+    assert healthy(view())
+    assert not healthy(view(breaker={"rows": [{"breaker": "fabric", "state": "open"}]}))
+    assert not healthy(view(connector={"rows": [{"name": "c", "what": "task 0", "state": "FAILED", "worker": "",
+                                                 "trace": "boom"}]}))
+    assert not healthy(view(projectors={"rows": [], "error": "postgres: refused"}))
+
+
+def test_render_shows_each_section_and_a_failing_one_in_one_line() -> None:
+    text = render(view(projectors={"rows": [], "error": "postgres: connection refused"}))
+    assert "== Circuit breaker\nbreaker    state\nfabric     closed" in text
+    assert "== Projectors (checkpoints)\nerror: postgres: connection refused" in text
+    assert "gx.commands.dlq  2" in text
+
+
+def test_legend_follows_grafana_legend_format() -> None:
+    assert legend("{{status}}", {"status": "CONFIRMED", "job": "x"}) == "CONFIRMED"
+    assert legend("checkpoint {{ projector }}", {"projector": "ledger"}) == "checkpoint ledger"
+    assert legend("", {"__name__": "up", "job": "gx", "instance": "a"}) == '{instance="a", job="gx"}'
