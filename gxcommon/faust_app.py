@@ -89,8 +89,7 @@ def make_app(s: WorkerSettings, worker: str, consumes: bool = True) -> faust.App
         web.install(app)
         readiness.install(app, {"kafka": readiness.kafka_probe(s.kafka_bootstrap),
                                 "postgres": _postgres_probe(s)})
-        if consumes:
-            _track_consumer_lag(app, f"{s.app_id}-{worker}")
+        _track_consumer_lag(app, f"{s.app_id}-{worker}")  # the block publisher reads its markers back
     return app
 
 

@@ -19,6 +19,14 @@ def _duration(text: str) -> float:
         raise click.BadParameter(f"{text!r} is not a duration like 30m, 2h or 900") from None
 
 
+def _local_prometheus() -> str | None:
+    """The local stack's Prometheus, if `gxctl stack up --with-monitoring` runs one."""
+    from stack.manager import Stack
+
+    prom = Stack().prometheus
+    return prom.url if prom.proc.pid() is not None else None
+
+
 @click.command("report")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the PNG files (one per dashboard).")
@@ -31,7 +39,7 @@ def report(out_dir: Path, since: str, url: str | None, as_json: bool) -> None:
     """Query every panel of monitoring/grafana/dashboards from Prometheus and draw it."""
     from monitoring.report import render
 
-    url = url or connection_settings().prometheus_url
+    url = url or connection_settings().prometheus_url or _local_prometheus()
     if not url:
         raise GxError("no Prometheus to read from: `gxctl stack up --with-monitoring` runs one for the local "
                       "stack; elsewhere pass --prometheus URL or set GX_PROMETHEUS_URL")
