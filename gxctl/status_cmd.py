@@ -14,7 +14,10 @@ from gxctl.output import handle_errors, json_option
 
 def collect() -> dict[str, Any]:
     from connectors.render import load
+    from gxcommon import health
+    from gxcommon.errors import GxError
     from gxcommon.settings import connection_settings
+    from gxctl.errors import UP_HINT, describe
     from gxcommon.topics import TopicSettings
     from gxcommon.worker_settings import WorkerSettings
     from monitoring import overview as o
@@ -28,18 +31,33 @@ def collect() -> dict[str, Any]:
 
     def need(value: Any, name: str) -> Any:
         if not value:
-            raise RuntimeError(f"{name} is not set (and no local stack was found to take it from)")
+            raise GxError(f"{name} is not set (and no local stack was found to take it from)")
         return value
 
+    def kafka() -> str:
+        """The bootstrap, once Kafka has answered (a down broker fails each section at once)."""
+        if "kafka" not in probed:
+            try:
+                health.kafka(need(s.kafka_bootstrap, "GX_KAFKA_BOOTSTRAP"), timeout=3)
+                probed["kafka"] = None
+            except (health.ProbeError, GxError) as e:
+                probed["kafka"] = str(e)
+        if probed["kafka"]:
+            raise GxError(probed["kafka"])
+        return s.kafka_bootstrap or ""
+
+    probed: dict[str, str | None] = {}
+
+    def one_line(e: BaseException) -> str:
+        return describe(e).removesuffix(f"; {UP_HINT}")
+
     return {
-        "components": o._section(lambda: o.components(pipeline)),
-        "connector": o._section(lambda: o.connector(need(s.connect_url, "GX_CONNECT_URL"), load()["name"])),
-        "consumer_lag": o._section(lambda: o.consumer_lag(need(s.kafka_bootstrap, "GX_KAFKA_BOOTSTRAP"), groups)),
-        "breaker": o._section(lambda: o.breaker(f"http://127.0.0.1:{pipeline.ports['submitter']}")),
-        "dead_letters": o._section(lambda: o.dead_letters(need(s.kafka_bootstrap, "GX_KAFKA_BOOTSTRAP"),
-                                                          [t.commands_dlq, t.projections_dlq])),
-        "projectors": o._section(lambda: o.projectors(s.dsn(), need(s.kafka_bootstrap, "GX_KAFKA_BOOTSTRAP"),
-                                                      t.fabric_events)),
+        "components": o.section(lambda: o.components(pipeline), one_line),
+        "connector": o.section(lambda: o.connector(need(s.connect_url, "GX_CONNECT_URL"), load()["name"]), one_line),
+        "consumer_lag": o.section(lambda: o.consumer_lag(kafka(), groups), one_line),
+        "breaker": o.section(lambda: o.breaker(f"http://127.0.0.1:{pipeline.ports['submitter']}"), one_line),
+        "dead_letters": o.section(lambda: o.dead_letters(kafka(), [t.commands_dlq, t.projections_dlq]), one_line),
+        "projectors": o.section(lambda: o.projectors(s.dsn(), kafka(), t.fabric_events), one_line),
     }
 
 

@@ -14,15 +14,17 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from gxcommon.errors import GxError
+
 BREAKER = {0: "closed", 1: "open", 2: "half-open"}
 
 
-def _section(fn: Callable[[], Any]) -> dict[str, Any]:
+def section(fn: Callable[[], Any], describe: Callable[[BaseException], str]) -> dict[str, Any]:
+    """``{"rows": fn()}``, or no rows and ``error``: ``describe``'s one line for what ``fn`` raised."""
     try:
         return {"rows": fn()}
     except Exception as e:  # each section reports its own failure; the screen still renders
-        text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        return {"rows": [], "error": text}
+        return {"rows": [], "error": describe(e)}
 
 
 def _get(url: str, timeout: float = 2) -> tuple[int, str]:
@@ -123,7 +125,12 @@ def dead_letters(bootstrap: str, topics: list[str]) -> list[dict[str, Any]]:
 def breaker(submitter_url: str) -> list[dict[str, Any]]:
     from prometheus_client.parser import text_string_to_metric_families
 
-    code, text = _get(f"{submitter_url}/metrics")
+    try:
+        code, text = _get(f"{submitter_url}/metrics")
+    except OSError as e:
+        reason = getattr(e, "reason", e)
+        raise GxError(f"the submitter at {submitter_url} does not answer "
+                      f"({getattr(reason, 'strerror', None) or reason})") from None
     rows = []
     for fam in text_string_to_metric_families(text):
         for s in fam.samples:
