@@ -13,7 +13,8 @@ $GX verify
 cat <<MSG
 
 GX Pipeline is running on the local stack (gxctl finds it by itself; \`gxctl stack env\` prints its settings).
-  status:        .venv/bin/gxctl status ; .venv/bin/gxctl connectors status ; .venv/bin/gxctl projections status
+  status:        .venv/bin/gxctl status [--watch]   (health, connector, lag, breaker, dead letters, projectors)
+  monitoring:    .venv/bin/gxctl stack up --with-monitoring ; .venv/bin/gxctl report --out report/   (dashboards as PNG)
   a command:     .venv/bin/gxctl commands show REQUEST_ID ; .venv/bin/gxctl projections wait --request-id REQUEST_ID
   read models:   .venv/bin/gxctl verify   (each read model against the ledger)
   payloads:      .venv/bin/gxctl schemas list ; .venv/bin/gxctl schemas show TRANSFER_TOKENS
