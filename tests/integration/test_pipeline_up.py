@@ -22,7 +22,19 @@ def test_up_starts_every_worker_and_the_demo_goes_through_all_25_types(pipeline:
     proc = gxctl("up", check=False)
     assert proc.returncode == 0, proc.stderr
     assert "connector gx-outbox: RUNNING" in proc.stdout
-    rows = {r["component"]: r for r in json.loads(gxctl("status", "--json").stdout)}
+    try:
+        check_workers_and_demo()
+    finally:
+        for proc in Pipeline().workers.values():  # leave the shared stack as the other tests expect it
+            proc.stop(timeout=30)
+
+
+def status_rows() -> dict[str, dict]:
+    return {r["component"]: r for r in json.loads(gxctl("status", "--json", check=False).stdout)["components"]["rows"]}
+
+
+def check_workers_and_demo() -> None:
+    rows = status_rows()
     ports = Pipeline().ports
     assert set(ports) == {"results-writer", "submitter", "block-publisher", *(f"projector-{g}" for g in GROUPS)}
     for name, port in ports.items():
@@ -53,7 +65,5 @@ def test_up_starts_every_worker_and_the_demo_goes_through_all_25_types(pipeline:
     # A second `up` finds everything running and starts nothing new.
     pids = {n: rows[n]["pid"] for n in WORKERS}
     gxctl("up")
-    rows = {r["component"]: r for r in json.loads(gxctl("status", "--json").stdout)}
+    rows = status_rows()
     assert {n: rows[n]["pid"] for n in WORKERS} == pids
-    for proc in Pipeline().workers.values():  # leave the shared stack as the other tests expect it
-        assert proc.stop(timeout=30)

@@ -6,6 +6,7 @@ breaker opens, the partitions pause and no command is marked FAILED.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -38,11 +39,19 @@ def test_invalid_commands_are_rejected_and_an_unreachable_fabric_opens_the_break
                             stderr=subprocess.STDOUT, env=env)
     t = f"so-{uuid.uuid4().hex[:8]}"
     try:
+        # Not ready, and for the gateway alone, once the consumer holds its partitions: /readyz
+        # names the unreachable Fabric gateway while the submitter consumes (and rejects, and
+        # opens its breaker).
         end = time.monotonic() + 90
-        while get(f"http://127.0.0.1:{web}/readyz")[0] != 200:
+        while True:
+            code, body = get(f"http://127.0.0.1:{web}/readyz")
+            checks = json.loads(body).get("checks", {}) if code == 503 else {}
+            if set(checks) == {"fabric"}:
+                break
             assert proc.poll() is None, (tmp_path / "submitter.log").read_text()[-3000:]
-            assert time.monotonic() < end, "submitter never became ready"
+            assert time.monotonic() < end, f"submitter never joined its group: {code} {body}"
             time.sleep(0.5)
+        assert f"gateway 127.0.0.1:{dead_gateway} not reachable" in checks["fabric"], checks
         with psycopg.connect(pipeline["GX_PG_DSN"], autocommit=True) as conn:
             conn.execute(RAW, (f"{t}-bad", t, "svc-old", "CREATE_USER", f"{t}-bad", '{"userId": "U1", "oops": true}'))
             for i in range(3):
