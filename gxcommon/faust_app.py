@@ -79,6 +79,7 @@ def make_app(s: WorkerSettings, worker: str, consumes: bool = True) -> faust.App
         broker_commit_every=500,
         broker_commit_interval=1.0,
         store="memory://",
+        broker_credentials=_credentials(s),
         # Faust makes a data folder even for in-memory tables; never in the working directory.
         datadir=str(s.data_dir or Path(tempfile.gettempdir()) / "gx-pipeline-faust"),
     )
@@ -91,6 +92,18 @@ def make_app(s: WorkerSettings, worker: str, consumes: bool = True) -> faust.App
                                 "postgres": _postgres_probe(s)})
         _track_consumer_lag(app, f"{s.app_id}-{worker}")  # the block publisher reads its markers back
     return app
+
+
+def _credentials(s: WorkerSettings) -> Any:
+    """Faust's (aiokafka's) side of ConnectionSettings.kafka_security: SCRAM over TLS, or None."""
+    sec = s.kafka_security()
+    if not sec:
+        return None
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=sec["ssl.ca.location"])
+    return faust.SASLCredentials(username=sec["sasl.username"], password=sec["sasl.password"],
+                                 mechanism=sec["sasl.mechanism"], ssl_context=ctx)
 
 
 def _postgres_probe(s: WorkerSettings) -> "Any":

@@ -1,6 +1,9 @@
-"""Kafka clients whose librdkafka log lines go through Python logging (logger ``librdkafka``)
-instead of raw ``%4|...|BGQUEUE|...`` lines on stderr: workers log them with everything else, the
-CLI shows them only with ``--verbose`` (gxctl.errors.quiet_kafka)."""
+"""Every Kafka client of the project (confluent-kafka) is made here, so two things hold for all:
+- the security settings of this process (``GX_KAFKA_SECURITY_PROTOCOL``, SCRAM user and password,
+  the CA file: ConnectionSettings.kafka_security) are applied;
+- librdkafka's log lines go through Python logging (logger ``librdkafka``) instead of raw
+  ``%4|...|BGQUEUE|...`` lines on stderr: workers log them with everything else, the CLI shows them
+  only with ``--verbose`` (gxctl.errors.quiet_kafka)."""
 
 from __future__ import annotations
 
@@ -14,7 +17,9 @@ LOG = logging.getLogger("librdkafka")
 
 
 def _conf(conf: dict[str, Any]) -> dict[str, Any]:
-    return {**conf, "logger": LOG}
+    from gxcommon.settings import connection_settings
+
+    return {**connection_settings().kafka_security(), **conf, "logger": LOG}
 
 
 def Consumer(conf: dict[str, Any]) -> confluent_kafka.Consumer:  # noqa: N802 (a drop-in for the class)

@@ -32,6 +32,32 @@ class ConnectionSettings(GxSettings):
     connect_url: str | None = None
     # Prometheus' HTTP API (`gxctl report`, `gxctl status`); the local stack's with --with-monitoring.
     prometheus_url: str | None = None
+    # Kafka security: PLAINTEXT, or SASL_SSL with SCRAM credentials of this process's principal and
+    # the CA that signed the brokers' certificates.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_ca_file: Path | None = None
+
+    def kafka_security(self) -> dict[str, str]:
+        """librdkafka's security settings for this process (empty for PLAINTEXT).
+        Raises GxError naming a missing setting."""
+        from gxcommon.errors import GxError
+
+        protocol = self.kafka_security_protocol.upper()
+        if protocol == "PLAINTEXT":
+            return {}
+        if protocol != "SASL_SSL":
+            raise GxError(f"GX_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol!r}: PLAINTEXT or SASL_SSL")
+        missing = [n for n, v in (("GX_KAFKA_USERNAME", self.kafka_username), ("GX_KAFKA_PASSWORD", self.kafka_password),
+                                  ("GX_KAFKA_CA_FILE", self.kafka_ca_file)) if v is None]
+        if missing:
+            raise GxError(f"GX_KAFKA_SECURITY_PROTOCOL=SASL_SSL needs {', '.join(missing)}")
+        assert self.kafka_password is not None
+        return {"security.protocol": "SASL_SSL", "sasl.mechanism": self.kafka_sasl_mechanism,
+                "sasl.username": str(self.kafka_username), "sasl.password": self.kafka_password.get_secret_value(),
+                "ssl.ca.location": str(self.kafka_ca_file), "ssl.endpoint.identification.algorithm": "https"}
 
     def require(self, *names: str) -> None:
         """Raise GxError naming every listed setting that is unset (with how to set it)."""

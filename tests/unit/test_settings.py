@@ -51,3 +51,24 @@ def test_the_sdk_exports_functions_whatever_the_import_order() -> None:
             "assert callable(produce) and not isinstance(produce, types.ModuleType); print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_kafka_security_is_empty_for_plaintext_and_complete_for_sasl_ssl(tmp_path) -> None:
+    import pytest
+
+    from gxcommon.errors import GxError
+    from gxcommon.settings import ConnectionSettings
+
+    assert ConnectionSettings(kafka_security_protocol="PLAINTEXT").kafka_security() == {}
+    with pytest.raises(GxError, match="needs GX_KAFKA_PASSWORD, GX_KAFKA_CA_FILE"):
+        ConnectionSettings(kafka_security_protocol="SASL_SSL", kafka_username="u").kafka_security()
+    with pytest.raises(GxError, match="PLAINTEXT or SASL_SSL"):
+        ConnectionSettings(kafka_security_protocol="SSL").kafka_security()
+    ca = tmp_path / "ca.pem"
+    sec = ConnectionSettings(kafka_security_protocol="sasl_ssl", kafka_username="gx-submitter",
+                             kafka_password="s3cr=t", kafka_ca_file=ca).kafka_security()
+    assert sec == {"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "gx-submitter",
+                   "sasl.password": "s3cr=t", "ssl.ca.location": str(ca),
+                   "ssl.endpoint.identification.algorithm": "https"}
+    # The password is a secret: never in the settings' repr.
+    assert "s3cr=t" not in repr(ConnectionSettings(kafka_password="s3cr=t"))
