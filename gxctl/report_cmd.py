@@ -11,12 +11,16 @@ from gxcommon.settings import connection_settings
 from gxctl.output import emit, handle_errors, json_option, rows_table
 
 
-def _duration(text: str) -> float:
+def _duration(ctx: click.Context, param: click.Parameter, text: str) -> float:
+    """A positive duration: 90 (seconds), 30m, 2h, 1d."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     try:
-        return float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
+        seconds = float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
     except (ValueError, IndexError):
         raise click.BadParameter(f"{text!r} is not a duration like 30m, 2h or 900") from None
+    if seconds <= 0:
+        raise click.BadParameter(f"{text!r}: the duration must be positive")
+    return seconds
 
 
 def _local_prometheus() -> str | None:
@@ -30,12 +34,12 @@ def _local_prometheus() -> str | None:
 @click.command("report")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the PNG files (one per dashboard).")
-@click.option("--since", default="30m", show_default=True, help="How far back: 30m, 2h, 1d.")
+@click.option("--since", default="30m", show_default=True, callback=_duration, help="How far back: 30m, 2h, 1d.")
 @click.option("--prometheus", "url", default=None,
               help="Prometheus' URL [default: GX_PROMETHEUS_URL, the local stack's with --with-monitoring].")
 @json_option
 @handle_errors
-def report(out_dir: Path, since: str, url: str | None, as_json: bool) -> None:
+def report(out_dir: Path, since: float, url: str | None, as_json: bool) -> None:
     """Query every panel of monitoring/grafana/dashboards from Prometheus and draw it."""
     from monitoring.report import render
 
@@ -43,7 +47,7 @@ def report(out_dir: Path, since: str, url: str | None, as_json: bool) -> None:
     if not url:
         raise GxError("no Prometheus to read from: `gxctl stack up --with-monitoring` runs one for the local "
                       "stack; elsewhere pass --prometheus URL or set GX_PROMETHEUS_URL")
-    summary = render(url, out_dir, _duration(since))
+    summary = render(url, out_dir, since)
     rows = [{"dashboard": s["dashboard"], "file": s["file"], "panels": len(s["panels"]),
              "with data": sum(1 for n in s["panels"].values() if n)} for s in summary]
     emit(summary if as_json else rows, as_json, lambda r: rows_table(r, ["dashboard", "panels", "with data", "file"]))

@@ -63,7 +63,7 @@ def collect() -> dict[str, Any]:
 
 @click.command("status")
 @json_option
-@click.option("--watch", "watch", type=float, default=None, is_flag=False, flag_value=2.0,
+@click.option("--watch", "watch", type=click.FloatRange(min=0.5), default=None, is_flag=False, flag_value=2.0,
               help="Refresh every N seconds (default 2) until Ctrl-C.")
 @handle_errors
 def status(as_json: bool, watch: float | None) -> None:

@@ -55,3 +55,16 @@ def test_legend_follows_grafana_legend_format() -> None:
     assert legend("{{status}}", {"status": "CONFIRMED", "job": "x"}) == "CONFIRMED"
     assert legend("checkpoint {{ projector }}", {"projector": "ledger"}) == "checkpoint ledger"
     assert legend("", {"__name__": "up", "job": "gx", "instance": "a"}) == '{instance="a", job="gx"}'
+
+
+def test_report_and_status_refuse_bad_options_naming_them(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from gxctl.main import cli
+
+    for args, words in ((["report", "--out", str(tmp_path), "--since", "abc"], "'--since': 'abc' is not a duration"),
+                        (["report", "--out", str(tmp_path), "--since", "-5m"], "'--since': '-5m': the duration must be positive"),
+                        (["status", "--watch", "0"], "'--watch': 0.0 is not in the range")):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 2, result.output
+        assert words in result.output
