@@ -27,12 +27,14 @@ def postgres(dsn: str, timeout: float = 3) -> str:
         raise ProbeError(f"postgres: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from e
 
 
-def kafka(bootstrap: str, timeout: float = 3) -> int:
-    """The broker answers ApiVersions and Metadata (librdkafka does both); returns the broker count."""
+def kafka(bootstrap: str, timeout: float = 3, conf: dict[str, str] | None = None) -> int:
+    """The broker answers ApiVersions and Metadata (librdkafka does both); returns the broker count.
+    ``conf`` adds client settings (credentials) to this process's own."""
     from confluent_kafka import KafkaException
     from gxcommon.kafka import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, "socket.timeout.ms": int(timeout * 1000)})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, "socket.timeout.ms": int(timeout * 1000),
+                         **(conf or {})})
     try:
         md = admin.list_topics(timeout=timeout)
     except KafkaException as e:

@@ -32,14 +32,55 @@ class Kafka:
         self.data = self.home / "data"
         self.props = self.home / "server.properties"
         self.proc = Proc(NAME, s.run_dir, s.log_dir)
+        self.secrets = s.state_dir / "secrets" / "kafka"
+
+    # -- security (stack.kafka_security) ---------------------------------------------------------
+    @property
+    def secure(self) -> bool:
+        """SCRAM over TLS with ACLs: chosen when the stack is made (`gxctl stack up --secure`)."""
+        return (self.secrets / "secure").exists()
+
+    def make_secure(self) -> None:
+        """Choose the secure mode for a stack whose Kafka has no data yet. Raises StackError otherwise."""
+        if self.secure:
+            return
+        if (self.data / "meta.properties").exists():
+            raise StackError(NAME, "this stack's Kafka was made without --secure",
+                             "`gxctl stack down --purge`, then `gxctl stack up --secure`")
+        self.secrets.mkdir(parents=True, exist_ok=True)
+        (self.secrets / "secure").write_text("SCRAM-SHA-512 over TLS, ACLs (stack/kafka_security.py)\n")
+
+    def users(self) -> dict[str, str]:
+        from projections.groups import GROUPS
+        from stack import kafka_security as ks
+
+        return ks.passwords(self.secrets, ks.principals("gx-pipeline", list(GROUPS)))
+
+    def client_conf(self, user: str | None = None) -> dict[str, str]:
+        """librdkafka settings for ``user`` (default the admin); empty when not secure."""
+        if not self.secure:
+            return {}
+        from stack import kafka_security as ks
+
+        user = user or ks.ADMIN
+        return ks.client_conf(self.secrets, user, self.users()[user])
+
+    def client_env(self, user: str | None = None) -> dict[str, str]:
+        """GX_KAFKA_* of a process that is ``user`` (default the admin); empty when not secure."""
+        if not self.secure:
+            return {}
+        from stack import kafka_security as ks
+
+        user = user or ks.ADMIN
+        return ks.client_env(self.secrets, user, self.users()[user])
 
     @property
     def bootstrap(self) -> str:
         return f"{self.s.host}:{self.s.kafka_port}"
 
     def healthy(self) -> bool:
-        """The broker answers ApiVersions and Metadata."""
-        return health.kafka(self.bootstrap) > 0
+        """The broker answers ApiVersions and Metadata (as the admin when secure)."""
+        return health.kafka(self.bootstrap, conf=self.client_conf()) > 0
 
     def _write_props(self) -> None:
         h, p, c = self.s.host, self.s.kafka_port, self.s.kafka_controller_port
@@ -52,7 +93,7 @@ advertised.listeners=PLAINTEXT://{h}:{p},CONTROLLER://{h}:{c}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs={self.data}
+{self._security_props()}log.dirs={self.data}
 # Topics are created explicitly (gxctl topics apply, Connect's own admin): never by a typo.
 auto.create.topics.enable=false
 num.partitions=1
@@ -69,6 +110,25 @@ num.network.threads=2
 num.io.threads=4
 """)
 
+    def _security_props(self) -> str:
+        """In secure mode, lines that override the plaintext listeners above (a later key wins)."""
+        if not self.secure:
+            return ""
+        from stack import kafka_security as ks
+
+        ks.ensure_tls(self.secrets, self.s.host)
+        return ("# --secure: SCRAM over TLS for clients, TLS with client certificates for the controller\n"
+                + ks.broker_props(self.s.host, self.s.kafka_port, self.s.kafka_controller_port, self.secrets,
+                                  self.users()[ks.ADMIN]))
+
+    def _grant(self) -> None:
+        """SCRAM users and ACLs of every principal (idempotent)."""
+        from gxcommon.topics import TopicSettings
+        from projections.groups import GROUPS
+        from stack import kafka_security as ks
+
+        ks.apply(self.bootstrap, self.client_conf(), self.users(), ks.acls("gx-pipeline", list(GROUPS), TopicSettings()))
+
     def up(self) -> None:
         if self.proc.pid() is not None:
             self.proc.wait_healthy(self.healthy, 30, "broker answering ApiVersions/Metadata")
@@ -84,6 +144,8 @@ num.io.threads=4
         self._format(java, cp)
         self.proc.start(java_argv(java, self.s.kafka_heap, cp, "kafka.Kafka", str(self.props)), cwd=self.home)
         self.proc.wait_healthy(self.healthy, self.s.start_timeout_s, "broker answering ApiVersions/Metadata")
+        if self.secure:
+            self._grant()
 
     def _format(self, java: str, cp: Path) -> None:
         if (self.data / "meta.properties").exists():
@@ -95,8 +157,13 @@ num.io.threads=4
         self.s.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.s.log_dir / "kafka-format.log"
         with open(log_path, "ab") as log:
+            scram = []
+            if self.secure:  # the admin's credentials must exist before anyone can log in
+                from stack import kafka_security as ks
+
+                scram = ["--add-scram", f"{ks.MECHANISM}=[name={ks.ADMIN},password={self.users()[ks.ADMIN]}]"]
             rc = subprocess.run(java_argv(java, "256m", cp, "kafka.tools.StorageTool", "format", "--standalone",
-                                          "-t", cluster_id, "-c", str(self.props)),
+                                          "-t", cluster_id, "-c", str(self.props), *scram),
                                 stdout=log, stderr=subprocess.STDOUT).returncode
         if rc != 0:
             raise StackError(NAME, f"formatting the KRaft storage failed (exit {rc})",

@@ -1,0 +1,214 @@
+"""Kafka with SCRAM over TLS and ACLs for the local stack (`gxctl stack up --secure`).
+
+- TLS: a CA made here signs the broker's certificate (CN=gx-broker, SAN 127.0.0.1 and localhost);
+  clients trust the CA (GX_KAFKA_CA_FILE). Files under ``<state>/secrets/kafka``, keys 0600.
+- Clients authenticate with SCRAM-SHA-512 on the SASL_SSL listener. The controller listener (KRaft)
+  cannot use SCRAM (its credentials live in the metadata the controller serves), so it is TLS with
+  client certificates: only the broker's own certificate gets in.
+- Authorisation: the StandardAuthorizer, nothing allowed without an ACL; ``gx-admin`` (the CLI and
+  the stack's own set-up) and the broker are super users. Every other principal gets exactly its
+  job (``acls``): the submitter reads gx.commands and writes results and its dead letters, the
+  block publisher writes the events and block markers in its transactions, each projector reads
+  the events and writes its dead letters, Connect writes gx.commands and its own topics.
+
+Pure functions build the configuration and the ACL list; ``apply`` is the adapter that creates the
+SCRAM users and ACLs through the admin API.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ADMIN = "gx-admin"
+BROKER_DN = "CN=gx-broker"
+MECHANISM = "SCRAM-SHA-512"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One ACL: ``principal`` may ``operation`` on ``resource`` (topic, group, transactional_id,
+    cluster) named ``name`` (``prefixed``: every name that starts with it)."""
+
+    principal: str
+    resource: str
+    name: str
+    operation: str
+    prefixed: bool = False
+
+
+def principals(app_id: str, groups: list[str]) -> list[str]:
+    """Every principal but the admin: one per worker kind and projector group, and Connect."""
+    return ["gx-submitter", "gx-results-writer", "gx-block-publisher", "gx-connect",
+            *(f"gx-projector-{g}" for g in groups)]
+
+
+def acls(app_id: str, groups: list[str], t: Any) -> list[Grant]:
+    """The least each principal needs (``t``: the topic settings)."""
+    out: list[Grant] = []
+
+    def reads(p: str, topic: str, group: str, prefixed_group: bool = False) -> None:
+        out.extend([Grant(p, "topic", topic, "READ"), Grant(p, "topic", topic, "DESCRIBE"),
+                    Grant(p, "group", group, "READ", prefixed_group)])
+
+    def writes(p: str, topic: str) -> None:
+        out.extend([Grant(p, "topic", topic, "WRITE"), Grant(p, "topic", topic, "DESCRIBE")])
+
+    reads("gx-submitter", t.commands, f"{app_id}-submitter")
+    writes("gx-submitter", t.command_results)
+    writes("gx-submitter", t.commands_dlq)
+    reads("gx-results-writer", t.command_results, f"{app_id}-results-writer")
+    writes("gx-results-writer", t.commands_dlq)
+    pub = "gx-block-publisher"
+    writes(pub, t.fabric_events)
+    writes(pub, t.fabric_blocks)
+    reads(pub, t.fabric_blocks, f"{app_id}-block-publisher", prefixed_group=True)  # markers read back
+    out.extend([Grant(pub, "transactional_id", f"{app_id}-block-publisher-", "WRITE", True),
+                Grant(pub, "transactional_id", f"{app_id}-block-publisher-", "DESCRIBE", True),
+                Grant(pub, "cluster", "kafka-cluster", "IDEMPOTENT_WRITE")])
+    for g in groups:
+        p = f"gx-projector-{g}"
+        # The group's prefix also covers the short-lived readers of gap replay (projections.kafka_io).
+        reads(p, t.fabric_events, f"{app_id}-projector-{g}", prefixed_group=True)
+        writes(p, t.projections_dlq)
+    c = "gx-connect"
+    writes(c, t.commands)
+    for topic in ("gx-connect-configs", "gx-connect-offsets", "gx-connect-status"):
+        out.extend(Grant(c, "topic", topic, op) for op in ("READ", "WRITE", "DESCRIBE", "CREATE", "DESCRIBE_CONFIGS"))
+    # Debezium's own topics (heartbeats), created by Connect's topic.creation.
+    out.extend(Grant(c, "topic", "__debezium-heartbeat", op, True) for op in ("WRITE", "DESCRIBE", "CREATE"))
+    out.extend(Grant(c, "topic", "gxoutbox", op, True) for op in ("WRITE", "DESCRIBE", "CREATE"))
+    out.extend([Grant(c, "group", "gx-connect", "READ"), Grant(c, "cluster", "kafka-cluster", "DESCRIBE"),
+                Grant(c, "cluster", "kafka-cluster", "IDEMPOTENT_WRITE")])
+    return list(dict.fromkeys(out))  # each once (a topic read and written is described once)
+
+
+# -- files ----------------------------------------------------------------------------------------
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def ensure_tls(d: Path, host: str) -> None:
+    """CA and broker certificate under ``d`` (made once): ca.crt, broker.pem (PKCS#8 key + chain)."""
+    if (d / "ca.crt").exists() and (d / "broker.pem").exists():
+        return
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gx-pipeline local Kafka CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+          .not_valid_after(now + datetime.timedelta(days=3650))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    sans = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(host))]
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gx-broker")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=3650))
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH,
+                                                  x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    key_pem = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    _write_private(d / "broker.pem", key_pem + cert.public_bytes(pem) + ca.public_bytes(pem))
+    (d / "ca.crt").write_bytes(ca.public_bytes(pem))
+
+
+def passwords(d: Path, names: list[str]) -> dict[str, str]:
+    """Each principal's SCRAM password, made once and kept in ``users.json`` (0600)."""
+    path = d / "users.json"
+    known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    missing = [n for n in [ADMIN, *names] if n not in known]
+    if missing:
+        known.update({n: secrets.token_hex(24) for n in missing})
+        _write_private(path, json.dumps(known, indent=2).encode())
+    return known
+
+
+# -- configuration --------------------------------------------------------------------------------
+
+def broker_props(host: str, port: int, controller_port: int, d: Path, admin_password: str) -> str:
+    """The listener, TLS, SASL and authoriser lines of server.properties."""
+    jaas = (f'org.apache.kafka.common.security.scram.ScramLoginModule required username="{ADMIN}" '
+            f'password="{admin_password}";')
+    return f"""listeners=SASL_SSL://{host}:{port},CONTROLLER://{host}:{controller_port}
+advertised.listeners=SASL_SSL://{host}:{port},CONTROLLER://{host}:{controller_port}
+listener.security.protocol.map=CONTROLLER:SSL,SASL_SSL:SASL_SSL
+inter.broker.listener.name=SASL_SSL
+sasl.enabled.mechanisms={MECHANISM}
+sasl.mechanism.inter.broker.protocol={MECHANISM}
+listener.name.sasl_ssl.{MECHANISM.lower()}.sasl.jaas.config={jaas}
+ssl.keystore.type=PEM
+ssl.keystore.location={d / 'broker.pem'}
+ssl.truststore.type=PEM
+ssl.truststore.location={d / 'ca.crt'}
+listener.name.controller.ssl.client.auth=required
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:{ADMIN};User:{BROKER_DN}
+"""
+
+
+def client_conf(d: Path, user: str, password: str) -> dict[str, str]:
+    """librdkafka's settings for ``user``."""
+    return {"security.protocol": "SASL_SSL", "sasl.mechanism": MECHANISM, "sasl.username": user,
+            "sasl.password": password, "ssl.ca.location": str(d / "ca.crt")}
+
+
+def client_env(d: Path, user: str, password: str) -> dict[str, str]:
+    """The GX_KAFKA_* variables of a process that is ``user`` (gxcommon.settings reads them)."""
+    return {"GX_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "GX_KAFKA_SASL_MECHANISM": MECHANISM,
+            "GX_KAFKA_USERNAME": user, "GX_KAFKA_PASSWORD": password, "GX_KAFKA_CA_FILE": str(d / "ca.crt")}
+
+
+def java_client_props(d: Path, user: str, password: str, prefixes: tuple[str, ...] = ("",)) -> str:
+    """Kafka's Java client settings for ``user`` (Connect's worker and its producer, consumer and admin)."""
+    jaas = (f'org.apache.kafka.common.security.scram.ScramLoginModule required username="{user}" '
+            f'password="{password}";')
+    lines = []
+    for p in prefixes:
+        lines += [f"{p}security.protocol=SASL_SSL", f"{p}sasl.mechanism={MECHANISM}", f"{p}sasl.jaas.config={jaas}",
+                  f"{p}ssl.truststore.type=PEM", f"{p}ssl.truststore.location={d / 'ca.crt'}"]
+    return "\n".join(lines) + "\n"
+
+
+# -- adapter --------------------------------------------------------------------------------------
+
+def apply(bootstrap: str, admin_conf: dict[str, str], users: dict[str, str], grants: list[Grant],
+          timeout: float = 30) -> None:
+    """Create (or update) the SCRAM users and the ACLs. Raises KafkaException."""
+    from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType, ResourcePatternType,
+                                       ResourceType, ScramCredentialInfo, ScramMechanism,
+                                       UserScramCredentialUpsertion)
+
+    from gxcommon.kafka import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, **admin_conf})
+    upserts = [UserScramCredentialUpsertion(u, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), pw.encode())
+               for u, pw in users.items() if u != ADMIN]
+    for fut in admin.alter_user_scram_credentials(upserts, request_timeout=timeout).values():
+        fut.result(timeout)
+    kinds = {"topic": ResourceType.TOPIC, "group": ResourceType.GROUP, "transactional_id": ResourceType.TRANSACTIONAL_ID,
+             "cluster": ResourceType.BROKER}  # confluent-kafka's name for Kafka's CLUSTER resource
+    bindings = [AclBinding(kinds[g.resource], g.name,
+                           ResourcePatternType.PREFIXED if g.prefixed else ResourcePatternType.LITERAL,
+                           f"User:{g.principal}", "*", AclOperation[g.operation], AclPermissionType.ALLOW)
+                for g in grants]
+    for fut in admin.create_acls(bindings, request_timeout=timeout).values():
+        fut.result(timeout)

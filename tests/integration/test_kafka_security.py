@@ -1,0 +1,116 @@
+"""Kafka with SCRAM over TLS and ACLs (`gxctl stack up --secure`, stack/kafka_security.py), on a
+broker of its own: unauthenticated and wrongly authenticated clients are refused, and each
+principal can do its job and nothing else."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+
+from gxcommon.kafka import AdminClient, Consumer, Producer
+from stack.kafka import Kafka
+from stack.settings import StackSettings
+from tests.integration.workers import free_port
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kafka]:
+    state = tmp_path_factory.mktemp("secure") / "state"
+    k = Kafka(StackSettings(state_dir=state, kafka_port=free_port(), kafka_controller_port=free_port(), pg_dsn=None))
+    k.make_secure()
+    k.up()
+    try:
+        admin_conf = {"bootstrap.servers": k.bootstrap, **k.client_conf()}
+        from confluent_kafka.admin import NewTopic
+
+        admin = AdminClient(admin_conf)
+        for fut in admin.create_topics([NewTopic(t, 2, 1) for t in ("gx.commands", "gx.fabric.events",
+                                                                    "gx.projections.dlq")]).values():
+            fut.result(30)
+        yield k
+    finally:
+        k.down()
+
+
+def produce(k: Kafka, user: str | None, topic: str, conf: dict | None = None) -> str | None:
+    """Produce one record as ``user``; returns the delivery error's name, or None if delivered."""
+    errors: list = []
+    p = Producer({"bootstrap.servers": k.bootstrap, "message.timeout.ms": 10000,
+                  **(k.client_conf(user) if user else {}), **(conf or {})})
+    p.produce(topic, b"v", key=b"k", on_delivery=lambda err, msg: errors.append(err))
+    p.flush(15)
+    return errors[0].name() if errors and errors[0] else (None if errors else "NOT_DELIVERED")
+
+
+def test_a_client_without_credentials_is_refused(broker: Kafka) -> None:
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap, "socket.timeout.ms": 5000})
+    with pytest.raises(KafkaException):
+        admin.list_topics(timeout=5)
+    seen: list[KafkaError] = []
+    conf = {**broker.client_conf("gx-submitter"), "sasl.password": "wrong", "error_cb": seen.append}
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap, **conf})
+    with pytest.raises(KafkaException):
+        admin.list_topics(timeout=10)
+    admin.poll(1)  # serves the error callback
+    assert any(e.code() == KafkaError._AUTHENTICATION for e in seen), seen
+
+
+def test_a_projector_cannot_write_commands_but_reads_events_and_writes_its_dead_letters(broker: Kafka) -> None:
+    assert produce(broker, "gx-projector-ledger", "gx.commands") == "TOPIC_AUTHORIZATION_FAILED"
+    assert produce(broker, "gx-projector-ledger", "gx.projections.dlq") is None
+    assert produce(broker, "gx-connect", "gx.commands") is None
+    assert produce(broker, None, "gx.fabric.events", broker.client_conf()) is None  # the admin
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "gx-pipeline-projector-ledger",
+                  "auto.offset.reset": "earliest", **broker.client_conf("gx-projector-ledger")})
+    try:
+        c.subscribe(["gx.fabric.events"])
+        end, got = time.monotonic() + 30, None
+        while got is None and time.monotonic() < end:
+            m = c.poll(1)
+            if m is not None and not m.error():
+                got = m
+        assert got is not None and got.value() == b"v"
+    finally:
+        c.close()
+    # Another group's name is not the projector's.
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "gx-pipeline-submitter",
+                  "auto.offset.reset": "earliest", **broker.client_conf("gx-projector-ledger")})
+    try:
+        c.subscribe(["gx.fabric.events"])
+        end, err = time.monotonic() + 20, None
+        while err is None and time.monotonic() < end:
+            m = c.poll(1)
+            if m is not None and m.error():
+                err = m.error()
+        assert err is not None and err.name() == "GROUP_AUTHORIZATION_FAILED"
+    finally:
+        c.close()
+
+
+def test_the_cli_names_an_acl_denial(broker: Kafka) -> None:
+    """gxsdk's produce as a projector: one line naming the topic and the refusal."""
+    env = {**broker.client_env("gx-projector-ledger"), "GX_KAFKA_BOOTSTRAP": broker.bootstrap}
+    code = ("from gxsdk import produce; from gxcommon.kafka import Producer; from schemas.examples import example\n"
+            "p = Producer({'bootstrap.servers': '%s'})\n"
+            "errs = []\n"
+            "produce(p, 'gx.commands', tenant_id='t', service='s', command_type='CREATE_USER', request_id='r1',"
+            " payload=example('CREATE_USER', 1), on_delivery=lambda e, m: errs.append(e))\n"
+            "p.flush(15); print(errs[0].name() if errs and errs[0] else 'delivered')" % broker.bootstrap)
+    import os
+
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **env})
+    assert proc.stdout.strip() == "TOPIC_AUTHORIZATION_FAILED", proc.stdout + proc.stderr
+
+
+def test_secrets_are_private_files(broker: Kafka) -> None:
+    for name in ("users.json", "broker.pem"):
+        assert (broker.secrets / name).stat().st_mode & 0o777 == 0o600
+    users = json.loads((broker.secrets / "users.json").read_text())
+    assert {"gx-admin", "gx-submitter", "gx-connect", "gx-projector-ledger"} <= set(users)
