@@ -23,11 +23,13 @@ def stack() -> None:
 @only_option
 @click.option("--with-monitoring", is_flag=True,
               help="Also run Prometheus (scraping workers, Connect and Fabric, alert rules loaded).")
+@click.option("--secure", is_flag=True,
+              help="A new stack's Kafka with SCRAM over TLS and an ACL per principal (kept from then on).")
 @handle_errors
-def up(only: tuple[str, ...], with_monitoring: bool) -> None:
+def up(only: tuple[str, ...], with_monitoring: bool, secure: bool) -> None:
     """Start every component (idempotent) and wait until each is healthy."""
     st = Stack()
-    st.up(list(only) or None, say=lambda line: click.echo(line, err=True), monitoring=with_monitoring)
+    st.up(list(only) or None, say=lambda line: click.echo(line, err=True), monitoring=with_monitoring, secure=secure)
     click.echo(rows_table(st.status(), ["component", "pid", "healthy", "endpoint"]))
 
 

@@ -215,7 +215,8 @@ def install(app: faust.App, group: GroupSpec, topic_name: str, dlq_topic: str, d
                 send(prepared, events)
         except Exception as e:  # a bug: nothing unwritten was acked; stop so a restart replays
             log.error("projector stopped by an unexpected error", projector=projector, error=f"{type(e).__name__}: {e}")
-            loop.call_soon_threadsafe(lambda: asyncio.ensure_future(app.crash(e)))
+            # (bound now: Python unbinds `e` when the except block ends, before the loop runs this)
+            loop.call_soon_threadsafe(lambda exc=e: asyncio.ensure_future(app.crash(exc)))
 
     threads: list[threading.Thread] = []
 

@@ -23,3 +23,12 @@ fi
 grep -E '^# (tests|pass|fail)' "$out"; rm -f "$out"
 echo "--- Python tests"
 .venv/bin/python -m pytest -q -ra "$@"
+if [ $# -eq 0 ]; then
+  # The write and read paths once more, end to end, on a stack whose Kafka requires SCRAM over TLS
+  # and an ACL for everything (gxctl stack up --secure): every worker is its own principal.
+  echo "--- the end-to-end tests again, on a stack with Kafka SCRAM over TLS and ACLs"
+  .venv/bin/gxctl down >/dev/null 2>&1 || true   # the plain stack's ports (if GX_KEEP_STACK kept it)
+  GX_STATE_DIR="$GX_STATE_DIR-secure" GX_TEST_SECURE=1 .venv/bin/python -m pytest -q -ra \
+    tests/integration/test_pipeline_up.py tests/integration/test_kafka_security.py \
+    "tests/integration/test_read_models.py::test_the_demo_ends_in_read_models_equal_to_the_ledger_and_a_write_can_be_waited_on"
+fi

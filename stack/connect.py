@@ -5,7 +5,7 @@ from __future__ import annotations
 from gxcommon import health
 from stack import jars
 from stack.errors import StackError
-from stack.kafka import CONF, java_argv
+from stack.kafka import CONF, Kafka, java_argv
 from stack.procs import Proc, port_open
 from stack.settings import StackSettings
 
@@ -13,9 +13,10 @@ NAME = "connect"
 
 
 class Connect:
-    def __init__(self, s: StackSettings, bootstrap: str) -> None:
+    def __init__(self, s: StackSettings, bootstrap: str, kafka: "Kafka | None" = None) -> None:
         self.s = s
         self.bootstrap = bootstrap
+        self.kafka = kafka  # its security mode and Connect's own principal (gx-connect)
         self.home = s.state_dir / "connect"
         self.props = self.home / "connect-distributed.properties"
         self.proc = Proc(NAME, s.run_dir, s.log_dir)
@@ -54,11 +55,24 @@ offset.flush.interval.ms=1000
 # chaincode applies each requestId once.
 exactly.once.source.support=disabled
 topic.creation.enable=true
+{self._security_props()}
 listeners=http://{self.s.host}:{self.s.connect_port}
 rest.advertised.host.name={self.s.host}
 rest.advertised.port={self.s.connect_port}
 plugin.path={plugin_path}
 """)
+        if self.kafka is not None and self.kafka.secure:  # it holds gx-connect's password
+            self.props.chmod(0o600)
+
+
+    def _security_props(self) -> str:
+        """With a secure Kafka: Connect's worker and its producers, consumers and admin log in as gx-connect."""
+        if self.kafka is None or not self.kafka.secure:
+            return ""
+        from stack import kafka_security as ks
+
+        return ks.java_client_props(self.kafka.secrets, "gx-connect", self.kafka.users()["gx-connect"],
+                                    ("", "producer.", "consumer.", "admin."))
 
     def up(self) -> None:
         if self.proc.pid() is not None:

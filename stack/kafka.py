@@ -109,6 +109,9 @@ group.initial.rebalance.delay.ms=0
 num.network.threads=2
 num.io.threads=4
 """)
+        if self.secure:  # it holds the admin's password
+            self.props.chmod(0o600)
+
 
     def _security_props(self) -> str:
         """In secure mode, lines that override the plaintext listeners above (a later key wins)."""
@@ -132,6 +135,8 @@ num.io.threads=4
     def up(self) -> None:
         if self.proc.pid() is not None:
             self.proc.wait_healthy(self.healthy, 30, "broker answering ApiVersions/Metadata")
+            if self.secure:
+                self._grant()
             return
         java = jars.require_java()
         for port in (self.s.kafka_port, self.s.kafka_controller_port):

@@ -69,13 +69,14 @@ def acls(app_id: str, groups: list[str], t: Any) -> list[Grant]:
     writes(pub, t.fabric_events)
     writes(pub, t.fabric_blocks)
     reads(pub, t.fabric_blocks, f"{app_id}-block-publisher", prefixed_group=True)  # markers read back
+    out.append(Grant(pub, "group", "gx-publisher-resume-", "READ", True))  # the last marker, read on start
     out.extend([Grant(pub, "transactional_id", f"{app_id}-block-publisher-", "WRITE", True),
                 Grant(pub, "transactional_id", f"{app_id}-block-publisher-", "DESCRIBE", True),
                 Grant(pub, "cluster", "kafka-cluster", "IDEMPOTENT_WRITE")])
     for g in groups:
         p = f"gx-projector-{g}"
-        # The group's prefix also covers the short-lived readers of gap replay (projections.kafka_io).
         reads(p, t.fabric_events, f"{app_id}-projector-{g}", prefixed_group=True)
+        out.append(Grant(p, "group", "gx-projector-reader-", "READ", True))  # gap replay (projections.kafka_io)
         writes(p, t.projections_dlq)
     c = "gx-connect"
     writes(c, t.commands)

@@ -36,7 +36,7 @@ class Stack:
         self.s = s or StackSettings()
         self.postgres = Postgres(self.s)
         self.kafka = Kafka(self.s)
-        self.connect = Connect(self.s, self.kafka.bootstrap)
+        self.connect = Connect(self.s, self.kafka.bootstrap, self.kafka)
         self.fabric = FabricNet(self.s)
         self.components: dict[str, Component] = {
             "postgres": self.postgres, "kafka": self.kafka, "connect": self.connect,
@@ -68,11 +68,14 @@ class Stack:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
     def up(self, only: list[str] | None = None, say: Callable[[str], None] = lambda line: None,
-           monitoring: bool = False) -> None:
+           monitoring: bool = False, secure: bool = False) -> None:
         """Start every selected component in dependency order and wait for real health; ``say``
         gets a line per component as it is ready, with the time it took. ``monitoring`` adds the
-        optional Prometheus."""
+        optional Prometheus; ``secure`` makes a new stack's Kafka use SCRAM over TLS with ACLs
+        (StackError for a stack made without it)."""
         with self._locked():
+            if secure:
+                self.kafka.make_secure()
             names = self._select(only)
             if monitoring and "prometheus" not in names:
                 names.append("prometheus")
@@ -131,6 +134,7 @@ class Stack:
         if dsn:
             env["GX_PG_DSN"] = dsn
         env["GX_KAFKA_BOOTSTRAP"] = self.kafka.bootstrap
+        env.update(self.kafka.client_env())  # the admin's credentials, when secure
         env["GX_CONNECT_URL"] = self.connect.url
         if self.prometheus.proc.pid() is not None:
             env["GX_PROMETHEUS_URL"] = self.prometheus.url

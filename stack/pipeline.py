@@ -26,6 +26,11 @@ WORKERS: tuple[str, ...] = ("results-writer", "submitter", "block-publisher", "p
                             "projector-loans", "projector-system")
 
 
+def principal(worker: str) -> str:
+    """The Kafka principal of a worker (stack.kafka_security): gx-<worker>."""
+    return f"gx-{worker}"
+
+
 def _ready(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
@@ -52,6 +57,11 @@ class Pipeline:
 
         self.stack.up(say=say)
         env = self.stack.env()
+        if self.stack.kafka.secure:  # this process's own Kafka clients (topics, connector) as the admin
+            from gxcommon.settings import connection_settings
+
+            os.environ.update(self.stack.kafka.client_env())
+            connection_settings.cache_clear()
         for line in init(env["GX_PG_DSN"], env["GX_KAFKA_BOOTSTRAP"], env["GX_CONNECT_URL"], topics.TopicSettings()):
             step(line)
         for name, port in self.ports.items():
@@ -61,8 +71,10 @@ class Pipeline:
                 if port_open("127.0.0.1", port):
                     raise StackError(name, f"port {port} is taken by a process we did not start",
                                      "stop that process, or set GX_WORKER_PORT_BASE to free ports")
+                # Each worker is its own Kafka principal when the stack is secure (its ACLs only).
+                who = self.stack.kafka.client_env(principal(name))
                 proc.start([sys.executable, "-m", "gxctl.main", "run", name],
-                           env={**os.environ, **env, "GX_WEB_PORT": str(port)})
+                           env={**os.environ, **env, **who, "GX_WEB_PORT": str(port)})
             proc.wait_healthy(lambda p=port: _ready(p), 90, f"http://127.0.0.1:{port}/readyz answering 200")
             step(f"worker {name}: ready ({time.monotonic() - t0:.1f}s), pid {proc.pid()}, "
                  f"http://127.0.0.1:{port}/metrics")

@@ -33,7 +33,10 @@ def stack_env() -> Iterator[dict[str, str]]:
     """The stack's environment (GX_PG_DSN, GX_KAFKA_BOOTSTRAP, GX_CONNECT_URL), exported to os.environ."""
     status = gxctl("stack", "status", "--json", check=False)
     was_up = status.returncode == 0
-    up = gxctl("stack", "up", check=False)
+    # GX_TEST_SECURE=1: Kafka with SCRAM over TLS and ACLs (scripts/test.sh runs the end-to-end
+    # tests once that way); every client of the tests then logs in as the admin (`stack env`).
+    secure = ["--secure"] if os.environ.get("GX_TEST_SECURE") == "1" else []
+    up = gxctl("stack", "up", *secure, check=False)
     if up.returncode != 0:
         pytest.skip(f"local stack could not start:\n{up.stdout}\n{up.stderr}")
     env = json.loads(gxctl("stack", "env", "--json").stdout)

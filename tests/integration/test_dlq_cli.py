@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from confluent_kafka import Producer
+from gxcommon.kafka import Producer
 
 from gxcommon.dlq import dead_letter_headers
 from tests.integration.conftest import gxctl

@@ -49,7 +49,8 @@ def produce(k: Kafka, user: str | None, topic: str, conf: dict | None = None) ->
 
 
 def test_a_client_without_credentials_is_refused(broker: Kafka) -> None:
-    admin = AdminClient({"bootstrap.servers": broker.bootstrap, "socket.timeout.ms": 5000})
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap, "socket.timeout.ms": 5000,
+                         "security.protocol": "PLAINTEXT"})
     with pytest.raises(KafkaException):
         admin.list_topics(timeout=5)
     seen: list[KafkaError] = []

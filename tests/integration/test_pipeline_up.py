@@ -4,6 +4,7 @@ with health endpoints, and the demo story through the whole pipeline."""
 from __future__ import annotations
 
 import json
+import os
 import urllib.request
 
 from projections.groups import GROUPS
@@ -45,6 +46,12 @@ def check_workers_and_demo() -> None:
         assert ready["status"] == "ready" and (bool(ready["partitions"]) or name == "block-publisher")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
             assert r.status == 200
+    if os.environ.get("GX_TEST_SECURE") == "1":  # each worker logs in to Kafka as its own principal
+        import psutil
+
+        for name in WORKERS:
+            env = psutil.Process(rows[name]["pid"]).environ()
+            assert (env["GX_KAFKA_SECURITY_PROTOCOL"], env["GX_KAFKA_USERNAME"]) == ("SASL_SSL", f"gx-{name}")
     sub, writer = (f"http://127.0.0.1:{ports[n]}" for n in ("submitter", "results-writer"))
     confirmed0 = metric_value(sub, "outbox_commands_processed_total", {"status": "CONFIRMED"})
     written0 = metric_value(writer, "results_writer_updates_total", {"status": "CONFIRMED"})

@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 import psycopg
-from confluent_kafka import Producer
+from gxcommon.kafka import Producer
 
 from bench.ledger_events import ledger_stream
 from gxcommon.dlq import read as dlq_read

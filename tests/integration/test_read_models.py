@@ -21,8 +21,9 @@ from collections import Counter
 from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import KafkaError, TopicPartition
 
+from gxcommon.kafka import Consumer
 from gxsdk import enqueue
 from projections.groups import GROUPS
 from stack.pipeline import Pipeline

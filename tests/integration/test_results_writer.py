@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
-from confluent_kafka import Producer
+from gxcommon.kafka import Producer
 
 from gxsdk import enqueue
 from schemas.envelopes import CommandResult, ResultStatus, Timings

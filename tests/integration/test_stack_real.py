@@ -8,7 +8,7 @@ import urllib.request
 import uuid
 
 import psycopg
-from confluent_kafka import Consumer, Producer
+from gxcommon.kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from gxcommon.dsn import pg_parts

@@ -22,7 +22,9 @@ def start_group_at_end(bootstrap: str, group_id: str, topic: str) -> None:
     """Commit ``group_id``'s offsets at the end of every partition of ``topic``, as a long-lived
     group has them: a worker of that group then starts at what comes next, and a replacement after
     a crash resumes from its commits (never from the topic's history)."""
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import TopicPartition
+
+    from gxcommon.kafka import Consumer
 
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False})
     try:

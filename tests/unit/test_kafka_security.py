@@ -1,0 +1,45 @@
+"""The ACLs of the secure local stack grant each principal its job and nothing else."""
+
+from __future__ import annotations
+
+from gxcommon.topics import TopicSettings
+from projections.groups import GROUPS
+from stack.kafka_security import acls, principals
+
+
+def grants() -> dict[str, set[tuple[str, str, str, bool]]]:
+    out: dict[str, set[tuple[str, str, str, bool]]] = {}
+    for g in acls("gx-pipeline", list(GROUPS), TopicSettings()):
+        out.setdefault(g.principal, set()).add((g.resource, g.name, g.operation, g.prefixed))
+    return out
+
+
+def topic_ops(principal: str, op: str) -> set[str]:
+    return {name for res, name, o, _ in grants()[principal] if res == "topic" and o == op}
+
+
+def test_each_principal_reads_and_writes_exactly_its_topics() -> None:
+    assert set(grants()) == set(principals("gx-pipeline", list(GROUPS)))
+    assert topic_ops("gx-submitter", "READ") == {"gx.commands"}
+    assert topic_ops("gx-submitter", "WRITE") == {"gx.command-results", "gx.commands.dlq"}
+    assert topic_ops("gx-results-writer", "READ") == {"gx.command-results"}
+    assert topic_ops("gx-results-writer", "WRITE") == {"gx.commands.dlq"}
+    assert topic_ops("gx-block-publisher", "WRITE") == {"gx.fabric.events", "gx.fabric.blocks"}
+    for g in GROUPS:
+        assert topic_ops(f"gx-projector-{g}", "READ") == {"gx.fabric.events"}
+        assert topic_ops(f"gx-projector-{g}", "WRITE") == {"gx.projections.dlq"}
+    assert "gx.commands" in topic_ops("gx-connect", "WRITE")
+    assert not any("gx.fabric" in t or "command-results" in t for t in topic_ops("gx-connect", "WRITE"))
+    # Nobody but Connect may write commands; nobody gets ALL or cluster-wide ALTER.
+    writers = {p for p in grants() if "gx.commands" in topic_ops(p, "WRITE")}
+    assert writers == {"gx-connect"}
+    assert not any(o in ("ALL", "ALTER", "DELETE") for gs in grants().values() for _, _, o, _ in gs)
+
+
+def test_groups_and_transactions_are_each_principals_own() -> None:
+    g = grants()
+    assert ("group", "gx-pipeline-submitter", "READ", False) in g["gx-submitter"]
+    assert ("transactional_id", "gx-pipeline-block-publisher-", "WRITE", True) in g["gx-block-publisher"]
+    assert not any(res == "transactional_id" for p, gs in g.items() if p != "gx-block-publisher" for res, *_ in gs)
+    assert ("group", "gx-pipeline-projector-ledger", "READ", True) in g["gx-projector-ledger"]
+    assert not any(name.startswith("gx-pipeline-projector-ledger") for res, name, *_ in g["gx-projector-loans"])
