@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from connectors import connect_api
@@ -10,12 +12,30 @@ from connectors.publication import ensure_publication
 from connectors.render import outbox
 
 
+def password_reference(secrets_dir: Path, name: str, password: str) -> str:
+    """Write ``password`` to ``<secrets_dir>/<name>.properties`` (0600) and return the reference
+    Connect's FileConfigProvider (named ``file`` in the worker's config.providers) resolves."""
+    secrets_dir.mkdir(parents=True, exist_ok=True)
+    path = secrets_dir / f"{name}.properties"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # Properties syntax: a backslash escapes; the value is the rest of the line.
+    with os.fdopen(fd, "w") as f:
+        value = password.replace("\\", "\\\\").replace("\n", "\\n")
+        f.write("database.password=" + ("\\" + value if value[:1].isspace() else value) + "\n")
+    return f"${{file:{path}:database.password}}"
+
+
 def deploy_outbox(dsn: str, pg: Mapping[str, object], connect_url: str, commands_topic: str,
-                  timeout: float = 120) -> dict[str, Any]:
+                  timeout: float = 120, secrets_dir: Path | None = None) -> dict[str, Any]:
     """Create the publication, PUT the config, wait for RUNNING; returns Connect's status.
 
-    Raises ConnectApiError (with the task's trace) if the connector or its task fails.
+    With ``secrets_dir`` (a folder Connect reads, GX_CONNECT_SECRETS_DIR) the password goes into a
+    file there and the config holds only a config-provider reference to it, so Connect's REST API
+    never returns it. Raises ConnectApiError (with the task's trace) if the connector or its task fails.
     """
     doc = outbox(pg, commands_topic)
+    config = dict(doc["config"])
+    if secrets_dir is not None:
+        config["database.password"] = password_reference(secrets_dir, doc["name"], str(pg["password"]))
     ensure_publication(dsn, doc["config"]["publication.name"])
-    return connect_api.apply(connect_url, doc["name"], doc["config"], timeout)
+    return connect_api.apply(connect_url, doc["name"], config, timeout)

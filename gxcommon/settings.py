@@ -30,6 +30,9 @@ class ConnectionSettings(GxSettings):
     pg_password_file: Path | None = None
     kafka_bootstrap: str | None = None
     connect_url: str | None = None
+    # A folder Kafka Connect reads (its FileConfigProvider "file"): the connector's password is
+    # written there and referenced, never sent in the connector's config.
+    connect_secrets_dir: Path | None = None
     # Prometheus' HTTP API (`gxctl report`, `gxctl status`); the local stack's with --with-monitoring.
     prometheus_url: str | None = None
     # Kafka security: PLAINTEXT, or SASL_SSL with SCRAM credentials of this process's principal and

@@ -47,7 +47,8 @@ def apply(timeout: float, as_json: bool) -> None:
     s = connection_settings()
     s.require("connect_url")
     dsn = s.dsn()
-    st = deploy_outbox(dsn, pg_parts(dsn), s.connect_url or "", TopicSettings().commands, timeout)
+    st = deploy_outbox(dsn, pg_parts(dsn), s.connect_url or "", TopicSettings().commands, timeout,
+                       secrets_dir=s.connect_secrets_dir)
     emit(st, as_json, _state_line)
 
 

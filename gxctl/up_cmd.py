@@ -30,7 +30,8 @@ def init_cmd(no_connector: bool) -> None:
 
     s = connection_settings()
     s.require("pg_dsn", "kafka_bootstrap", *(() if no_connector else ("connect_url",)))
-    for line in init(s.dsn(), s.kafka_bootstrap or "", None if no_connector else s.connect_url, TopicSettings()):
+    for line in init(s.dsn(), s.kafka_bootstrap or "", None if no_connector else s.connect_url, TopicSettings(),
+                     s.connect_secrets_dir):
         click.echo(line)
 
 

@@ -19,6 +19,8 @@ class Connect:
         self.kafka = kafka  # its security mode and Connect's own principal (gx-connect)
         self.home = s.state_dir / "connect"
         self.props = self.home / "connect-distributed.properties"
+        # Secrets the connectors reference through the FileConfigProvider (connectors.deploy).
+        self.secrets = s.state_dir / "secrets" / "connect"
         self.proc = Proc(NAME, s.run_dir, s.log_dir)
 
     @property
@@ -55,6 +57,9 @@ offset.flush.interval.ms=1000
 # chaincode applies each requestId once.
 exactly.once.source.support=disabled
 topic.creation.enable=true
+# Connector configs reference secrets as ${{file:PATH:KEY}}: Connect reads them, its REST API never shows them.
+config.providers=file
+config.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider
 {self._security_props()}
 listeners=http://{self.s.host}:{self.s.connect_port}
 rest.advertised.host.name={self.s.host}

@@ -136,6 +136,7 @@ class Stack:
         env["GX_KAFKA_BOOTSTRAP"] = self.kafka.bootstrap
         env.update(self.kafka.client_env())  # the admin's credentials, when secure
         env["GX_CONNECT_URL"] = self.connect.url
+        env["GX_CONNECT_SECRETS_DIR"] = str(self.connect.secrets)
         if self.prometheus.proc.pid() is not None:
             env["GX_PROMETHEUS_URL"] = self.prometheus.url
         env.update(self.fabric.env())

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from gxcommon import topics
@@ -62,7 +63,8 @@ class Pipeline:
 
             os.environ.update(self.stack.kafka.client_env())
             connection_settings.cache_clear()
-        for line in init(env["GX_PG_DSN"], env["GX_KAFKA_BOOTSTRAP"], env["GX_CONNECT_URL"], topics.TopicSettings()):
+        for line in init(env["GX_PG_DSN"], env["GX_KAFKA_BOOTSTRAP"], env["GX_CONNECT_URL"], topics.TopicSettings(),
+                         Path(env["GX_CONNECT_SECRETS_DIR"])):
             step(line)
         for name, port in self.ports.items():
             t0 = time.monotonic()

@@ -57,10 +57,13 @@ def test_legend_follows_grafana_legend_format() -> None:
     assert legend("", {"__name__": "up", "job": "gx", "instance": "a"}) == '{instance="a", job="gx"}'
 
 
-def test_report_and_status_refuse_bad_options_naming_them(tmp_path: Path) -> None:
+def test_report_and_status_refuse_bad_options_naming_them(tmp_path: Path, monkeypatch) -> None:
     from click.testing import CliRunner
 
     from gxctl.main import cli
+
+    # A connection setting given: gxctl must not fill this process's environment from a local stack.
+    monkeypatch.setenv("GX_KAFKA_BOOTSTRAP", "127.0.0.1:1")
 
     for args, words in ((["report", "--out", str(tmp_path), "--since", "abc"], "'--since': 'abc' is not a duration"),
                         (["report", "--out", str(tmp_path), "--since", "-5m"], "'--since': '-5m': the duration must be positive"),
