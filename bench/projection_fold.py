@@ -22,7 +22,6 @@ Each mode ends with the same balances (checked). Prints a table and writes JSON 
 from __future__ import annotations
 
 import argparse
-import threading
 import time
 from collections import defaultdict
 from typing import Any

@@ -31,6 +31,10 @@ class ReportError(GxError):
     """Prometheus could not be queried (the message names the URL and the cause)."""
 
 
+class QueryRefused(ReportError):
+    """Prometheus answered, but refused one query (that panel shows the reason; the rest go on)."""
+
+
 @dataclass
 class Series:
     label: str
@@ -68,11 +72,11 @@ def query_range(base: str, expr: str, start: float, end: float, step: float, tim
             detail = json.load(e).get("error", "")
         except ValueError:
             detail = ""
-        raise ReportError(f"prometheus at {base}: HTTP {e.code} {detail}".strip()) from None
+        raise QueryRefused(f"prometheus at {base}: HTTP {e.code} {detail}".strip()) from None
     except OSError as e:
         raise ReportError(f"prometheus at {base}: {getattr(e, 'reason', e)}") from None
     if body.get("status") != "success":
-        raise ReportError(f"prometheus at {base}: {body.get('error', body)}")
+        raise QueryRefused(f"prometheus at {base}: {body.get('error', body)}")
     return body["data"]["result"]
 
 
@@ -86,9 +90,7 @@ def fetch(base: str, queries: list[Query], panels: list[dict], start: float, end
                 vals = [(float(t), float(v)) for t, v in item["values"] if not math.isnan(float(v))]
                 pd.series.append(Series(legend(q.legend, item["metric"]), [t for t, _ in vals], [v for _, v in vals],
                                         item["metric"]))
-        except ReportError as e:
-            if "HTTP" not in str(e):
-                raise  # Prometheus unreachable: the whole report fails with one line
+        except QueryRefused as e:  # unreachable Prometheus (ReportError) fails the whole report
             pd.errors.append(str(e))
     return list(out.values())
 

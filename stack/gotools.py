@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def require(name: str, cache: Path) -> Path:
     t0 = time.monotonic()
     proc = subprocess.run([go, "install", f"{package}@{version}"], capture_output=True, text=True,
                           env={**os.environ, "GOBIN": str(tmp), "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"},
-                          cwd=tempfile_dir())
+                          cwd=tempfile.gettempdir())  # outside any module (tools/ holds Go modules)
     if proc.returncode != 0 or not (tmp / name).exists():
         raise StackError(name, f"`go install {package}@{version}` failed (exit {proc.returncode})",
                          "check that the Go module proxy is reachable; rerun to retry",
@@ -57,13 +58,6 @@ def require(name: str, cache: Path) -> Path:
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return binary
-
-
-def tempfile_dir() -> str:
-    """Run ``go install`` outside any module (the clone has Go modules of its own under tools/)."""
-    import tempfile
-
-    return tempfile.gettempdir()
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import subprocess
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from gxcommon import health
@@ -54,25 +55,27 @@ class Kafka:
         from projections.groups import GROUPS
         from stack import kafka_security as ks
 
-        return ks.passwords(self.secrets, ks.principals("gx-pipeline", list(GROUPS)))
+        return ks.passwords(self.secrets, ks.principals(list(GROUPS)))
+
+    def _login(self, make: "Callable[[Path, str, str], dict[str, str]]", user: str | None) -> dict[str, str]:
+        if not self.secure:
+            return {}
+        from stack import kafka_security as ks
+
+        user = user or ks.ADMIN
+        return make(self.secrets, user, self.users()[user])
 
     def client_conf(self, user: str | None = None) -> dict[str, str]:
         """librdkafka settings for ``user`` (default the admin); empty when not secure."""
-        if not self.secure:
-            return {}
         from stack import kafka_security as ks
 
-        user = user or ks.ADMIN
-        return ks.client_conf(self.secrets, user, self.users()[user])
+        return self._login(ks.client_conf, user)
 
     def client_env(self, user: str | None = None) -> dict[str, str]:
         """GX_KAFKA_* of a process that is ``user`` (default the admin); empty when not secure."""
-        if not self.secure:
-            return {}
         from stack import kafka_security as ks
 
-        user = user or ks.ADMIN
-        return ks.client_env(self.secrets, user, self.users()[user])
+        return self._login(ks.client_env, user)
 
     @property
     def bootstrap(self) -> str:

@@ -43,10 +43,15 @@ class Grant:
     prefixed: bool = False
 
 
-def principals(app_id: str, groups: list[str]) -> list[str]:
+def principal(worker: str) -> str:
+    """The Kafka principal a worker (`gxctl run WORKER`) logs in as."""
+    return f"gx-{worker}"
+
+
+def principals(groups: list[str]) -> list[str]:
     """Every principal but the admin: one per worker kind and projector group, and Connect."""
-    return ["gx-submitter", "gx-results-writer", "gx-block-publisher", "gx-connect",
-            *(f"gx-projector-{g}" for g in groups)]
+    workers = ["submitter", "results-writer", "block-publisher", *(f"projector-{g}" for g in groups)]
+    return [*(principal(w) for w in workers), "gx-connect"]
 
 
 def acls(app_id: str, groups: list[str], t: Any) -> list[Grant]:

@@ -27,11 +27,6 @@ WORKERS: tuple[str, ...] = ("results-writer", "submitter", "block-publisher", "p
                             "projector-loans", "projector-system")
 
 
-def principal(worker: str) -> str:
-    """The Kafka principal of a worker (stack.kafka_security): gx-<worker>."""
-    return f"gx-{worker}"
-
-
 def _ready(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
@@ -74,6 +69,8 @@ class Pipeline:
                     raise StackError(name, f"port {port} is taken by a process we did not start",
                                      "stop that process, or set GX_WORKER_PORT_BASE to free ports")
                 # Each worker is its own Kafka principal when the stack is secure (its ACLs only).
+                from stack.kafka_security import principal
+
                 who = self.stack.kafka.client_env(principal(name))
                 proc.start([sys.executable, "-m", "gxctl.main", "run", name],
                            env={**os.environ, **env, **who, "GX_WEB_PORT": str(port)})

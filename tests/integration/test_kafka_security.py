@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, Message
 
 from gxcommon.kafka import AdminClient, Consumer, Producer
 from stack.kafka import Kafka
@@ -48,6 +48,22 @@ def produce(k: Kafka, user: str | None, topic: str, conf: dict | None = None) ->
     return errors[0].name() if errors and errors[0] else (None if errors else "NOT_DELIVERED")
 
 
+def first_poll(k: Kafka, user: str, group: str, topic: str, timeout: float) -> Message | None:
+    """The first record or error a consumer of ``group`` logged in as ``user`` gets (None: nothing)."""
+    c = Consumer({"bootstrap.servers": k.bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+                  **k.client_conf(user)})
+    try:
+        c.subscribe([topic])
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            m = c.poll(1)
+            if m is not None:
+                return m
+        return None
+    finally:
+        c.close()
+
+
 def test_a_client_without_credentials_is_refused(broker: Kafka) -> None:
     admin = AdminClient({"bootstrap.servers": broker.bootstrap, "socket.timeout.ms": 5000,
                          "security.protocol": "PLAINTEXT"})
@@ -67,31 +83,11 @@ def test_a_projector_cannot_write_commands_but_reads_events_and_writes_its_dead_
     assert produce(broker, "gx-projector-ledger", "gx.projections.dlq") is None
     assert produce(broker, "gx-connect", "gx.commands") is None
     assert produce(broker, None, "gx.fabric.events", broker.client_conf()) is None  # the admin
-    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "gx-pipeline-projector-ledger",
-                  "auto.offset.reset": "earliest", **broker.client_conf("gx-projector-ledger")})
-    try:
-        c.subscribe(["gx.fabric.events"])
-        end, got = time.monotonic() + 30, None
-        while got is None and time.monotonic() < end:
-            m = c.poll(1)
-            if m is not None and not m.error():
-                got = m
-        assert got is not None and got.value() == b"v"
-    finally:
-        c.close()
+    got = first_poll(broker, "gx-projector-ledger", "gx-pipeline-projector-ledger", "gx.fabric.events", 30)
+    assert got is not None and not got.error() and got.value() == b"v"
     # Another group's name is not the projector's.
-    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "gx-pipeline-submitter",
-                  "auto.offset.reset": "earliest", **broker.client_conf("gx-projector-ledger")})
-    try:
-        c.subscribe(["gx.fabric.events"])
-        end, err = time.monotonic() + 20, None
-        while err is None and time.monotonic() < end:
-            m = c.poll(1)
-            if m is not None and m.error():
-                err = m.error()
-        assert err is not None and err.name() == "GROUP_AUTHORIZATION_FAILED"
-    finally:
-        c.close()
+    got = first_poll(broker, "gx-projector-ledger", "gx-pipeline-submitter", "gx.fabric.events", 20)
+    assert got is not None and got.error() and got.error().name() == "GROUP_AUTHORIZATION_FAILED"
 
 
 def test_the_cli_names_an_acl_denial(broker: Kafka) -> None:

@@ -19,7 +19,7 @@ def topic_ops(principal: str, op: str) -> set[str]:
 
 
 def test_each_principal_reads_and_writes_exactly_its_topics() -> None:
-    assert set(grants()) == set(principals("gx-pipeline", list(GROUPS)))
+    assert set(grants()) == set(principals(list(GROUPS)))
     assert topic_ops("gx-submitter", "READ") == {"gx.commands"}
     assert topic_ops("gx-submitter", "WRITE") == {"gx.command-results", "gx.commands.dlq"}
     assert topic_ops("gx-results-writer", "READ") == {"gx.command-results"}
