@@ -29,7 +29,7 @@ from bench.common import CpuMeter, pct, save, table
 from connectors.deploy import deploy_outbox
 from connectors.render import outbox
 from gxcommon import topics
-from gxcommon.dsn import pg_parts
+from gxcommon.dsn import secret_parts
 from gxcommon.settings import ConnectionSettings
 from gxsdk import enqueue
 from schemas.examples import example
@@ -137,7 +137,7 @@ def measure(design: str, env: dict[str, str], rate: float, seconds: float, n_wri
 def prepare(env: dict[str, str]) -> None:
     migrate(env["GX_PG_DSN"])
     topics.apply(env["GX_KAFKA_BOOTSTRAP"], topics.specs(topics.TopicSettings()))
-    deploy_outbox(env["GX_PG_DSN"], pg_parts(env["GX_PG_DSN"]), env["GX_CONNECT_URL"], topics.TopicSettings().commands)
+    deploy_outbox(env["GX_PG_DSN"], secret_parts(env["GX_PG_DSN"]), env["GX_CONNECT_URL"], topics.TopicSettings().commands)
 
 
 def main() -> None:

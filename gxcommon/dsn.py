@@ -14,8 +14,10 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 def pg_url(user: str, password: str, host: str, port: int, dbname: str, query: dict[str, str] | None = None) -> str:
     """A ``postgresql://`` URL with user and password percent-encoded (``/ = @ % :`` all safe),
-    and ``query`` (e.g. ``sslmode``) kept as URL parameters."""
-    url = f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{quote(dbname, safe='')}"
+    and ``query`` (e.g. ``sslmode``, ``passfile``) kept as URL parameters. An empty password is
+    left out (libpq then looks in the ``passfile``)."""
+    login = quote(user, safe='') + (":" + quote(password, safe='') if password else "")
+    url = f"postgresql://{login}@{host}:{port}/{quote(dbname, safe='')}"
     return f"{url}?{urlencode(query)}" if query else url
 
 
@@ -50,3 +52,49 @@ def pg_parts(url: str) -> dict[str, Any]:
         "dbname": unquote(parts.path.lstrip("/")) or "postgres",
         "query": dict(parse_qsl(parts.query)),
     }
+
+
+def _pgpass_field(value: object) -> str:
+    return str(value).replace("\\", "\\\\").replace(":", "\\:")
+
+
+def pgpass_line(host: str, port: int, dbname: str, user: str, password: str) -> str:
+    """One line of a libpq password file (``:`` and ``\\`` escaped)."""
+    return ":".join(_pgpass_field(v) for v in (host, port, dbname, user, password))
+
+
+def _pgpass_split(line: str) -> list[str]:
+    fields, cur, esc = [], "", False
+    for ch in line:
+        if esc:
+            cur, esc = cur + ch, False
+        elif ch == "\\":
+            esc = True
+        elif ch == ":":
+            fields.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    return fields + [cur]
+
+
+def password(url: str) -> str:
+    """The URL's password, or (none in the URL) the matching line of its ``passfile`` parameter,
+    as libpq would find it. Empty if neither has one. Raises ValueError for a bad URL, OSError for
+    an unreadable password file."""
+    p = pg_parts(url)
+    if p["password"] or "passfile" not in p["query"]:
+        return str(p["password"])
+    want = [str(p["host"]), str(p["port"]), str(p["dbname"]), str(p["user"])]
+    with open(p["query"]["passfile"]) as f:
+        for line in f.read().splitlines():
+            fields = _pgpass_split(line)
+            if len(fields) == 5 and all(f in ("*", w) for f, w in zip(fields[:4], want)):
+                return fields[4]
+    return ""
+
+
+def secret_parts(url: str) -> dict[str, Any]:
+    """:func:`pg_parts` with the password resolved (see :func:`password`), for a client that is not
+    libpq (Debezium's connector config)."""
+    return {**pg_parts(url), "password": password(url)}

@@ -41,7 +41,10 @@ class ConnectionSettings(GxSettings):
     kafka_sasl_mechanism: str = "SCRAM-SHA-512"
     kafka_username: str | None = None
     kafka_password: SecretStr | None = None
+    kafka_password_file: Path | None = None  # preferred: the password never sits in the environment
     kafka_ca_file: Path | None = None
+    # The login Debezium uses to read the outbox (a replication role); default: pg_dsn's.
+    pg_cdc_dsn: SecretStr | None = None
 
     def kafka_security(self) -> dict[str, str]:
         """librdkafka's security settings for this process (empty for PLAINTEXT).
@@ -53,13 +56,19 @@ class ConnectionSettings(GxSettings):
             return {}
         if protocol != "SASL_SSL":
             raise GxError(f"GX_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol!r}: PLAINTEXT or SASL_SSL")
-        missing = [n for n, v in (("GX_KAFKA_USERNAME", self.kafka_username), ("GX_KAFKA_PASSWORD", self.kafka_password),
+        password = self.kafka_password.get_secret_value() if self.kafka_password else None
+        if self.kafka_password_file is not None:
+            try:
+                password = self.kafka_password_file.read_text().rstrip("\n")
+            except OSError as e:
+                raise GxError(f"GX_KAFKA_PASSWORD_FILE {self.kafka_password_file}: {e.strerror}") from None
+        missing = [n for n, v in (("GX_KAFKA_USERNAME", self.kafka_username),
+                                  ("GX_KAFKA_PASSWORD or GX_KAFKA_PASSWORD_FILE", password),
                                   ("GX_KAFKA_CA_FILE", self.kafka_ca_file)) if v is None]
         if missing:
             raise GxError(f"GX_KAFKA_SECURITY_PROTOCOL=SASL_SSL needs {', '.join(missing)}")
-        assert self.kafka_password is not None
         return {"security.protocol": "SASL_SSL", "sasl.mechanism": self.kafka_sasl_mechanism,
-                "sasl.username": str(self.kafka_username), "sasl.password": self.kafka_password.get_secret_value(),
+                "sasl.username": str(self.kafka_username), "sasl.password": str(password),
                 "ssl.ca.location": str(self.kafka_ca_file), "ssl.endpoint.identification.algorithm": "https"}
 
     def require(self, *names: str) -> None:
@@ -88,6 +97,10 @@ class ConnectionSettings(GxSettings):
         from gxcommon.dsn import with_password
 
         return with_password(dsn, self.pg_password_file.read_text().rstrip("\n"))
+
+    def cdc_dsn(self) -> str:
+        """The DSN Debezium logs in with (pg_cdc_dsn, else the main one)."""
+        return self.pg_cdc_dsn.get_secret_value() if self.pg_cdc_dsn else self.dsn()
 
 
 class CliSettings(ConnectionSettings):

@@ -9,14 +9,14 @@ import click
 
 from connectors import connect_api, render as r
 from connectors.deploy import deploy_outbox
-from gxcommon.dsn import pg_parts
+from gxcommon.dsn import secret_parts
 from gxcommon.settings import connection_settings
 from gxcommon.topics import TopicSettings
 from gxctl.output import emit, handle_errors, json_option
 
 
 def _rendered() -> dict:
-    return r.outbox(pg_parts(connection_settings().dsn()), TopicSettings().commands)
+    return r.outbox(secret_parts(connection_settings().cdc_dsn()), TopicSettings().commands)
 
 
 def _state_line(d: dict) -> str:
@@ -46,8 +46,7 @@ def apply(timeout: float, as_json: bool) -> None:
     """Create the publication, PUT the config, and wait until connector and task are RUNNING."""
     s = connection_settings()
     s.require("connect_url")
-    dsn = s.dsn()
-    st = deploy_outbox(dsn, pg_parts(dsn), s.connect_url or "", TopicSettings().commands, timeout,
+    st = deploy_outbox(s.dsn(), secret_parts(s.cdc_dsn()), s.connect_url or "", TopicSettings().commands, timeout,
                        secrets_dir=s.connect_secrets_dir)
     emit(st, as_json, _state_line)
 

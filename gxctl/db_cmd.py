@@ -6,7 +6,6 @@ import click
 
 from gxcommon.settings import connection_settings
 from gxctl.output import emit, handle_errors, json_option
-from schemas.migrate import migrate as run_migrations
 
 
 @click.group("db")
@@ -18,6 +17,8 @@ def db() -> None:
 @json_option
 @handle_errors
 def migrate(as_json: bool) -> None:
-    """Apply pending SQL migrations (idempotent; safe when run by several processes at once)."""
-    applied = run_migrations(connection_settings().dsn())
-    emit({"applied": applied}, as_json, lambda d: "applied: " + (", ".join(d["applied"]) or "nothing (up to date)"))
+    """Apply pending SQL migrations (idempotent; safe when run by several processes at once), then
+    the grants of every role when the database has them (schemas.roles)."""
+    from stack.init import migrate_and_grant
+
+    emit({"steps": migrate_and_grant(connection_settings().dsn())}, as_json, lambda d: "\n".join(d["steps"]))

@@ -6,7 +6,7 @@
 2. Every committed record of gx.fabric.events is folded into them by the same code as the live
    projector, then the rebuild catches up with what arrived meanwhile.
 3. One transaction swaps them in: it locks the group's live checkpoints (the live projector's next
-   batch waits), drops the live tables, renames the shadow tables, their keys and indexes to the
+   batch waits), gives the shadow tables the live ones' grants, drops the live tables, renames the shadow tables, their keys and indexes to the
    live names, and moves the shadow checkpoints to the group. A reader blocked for that moment then
    reads the new table: never an empty or half-built one.
 4. The live projector's next batch finds its checkpoints moved and replays from them (runner).
@@ -46,6 +46,17 @@ def _plain_indexes(conn: psycopg.Connection[Any], table: str) -> list[tuple[str,
                         " ORDER BY 1", (f'"{table}"',)).fetchall()
 
 
+def _copy_grants(conn: psycopg.Connection[Any], src: str, dst: str) -> None:
+    """Give ``dst`` the table privileges ``src`` grants (the roles of schemas.roles), so the swap
+    never leaves a projector without the right to write its tables."""
+    rows = conn.execute("SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END,"
+                        " a.privilege_type FROM pg_class c CROSS JOIN aclexplode(c.relacl) a"
+                        " LEFT JOIN pg_roles r ON r.oid = a.grantee"
+                        " WHERE c.oid = %s::regclass AND a.grantee <> c.relowner", (_q(src),)).fetchall()
+    for grantee, privilege in rows:
+        conn.execute(f"GRANT {privilege} ON {_q(dst)} TO {grantee}")
+
+
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -80,6 +91,7 @@ def swap(conn: psycopg.Connection[Any], group: GroupSpec, projector: str, shadow
         for t in group.tables:
             renames = [(n + SUFFIX, n) for n, _ in _constraints(conn, t, "pu")]
             index_renames = [(n + SUFFIX, n) for n, _ in _plain_indexes(conn, t)]
+            _copy_grants(conn, t, t + SUFFIX)
             conn.execute(f"DROP TABLE {_q(t)}")
             conn.execute(f"ALTER TABLE {_q(t + SUFFIX)} RENAME TO {_q(t)}")
             for old, new in renames:

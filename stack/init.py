@@ -9,16 +9,29 @@ from pathlib import Path
 
 from connectors.deploy import deploy_outbox
 from gxcommon import topics
-from gxcommon.dsn import pg_parts
+from gxcommon.dsn import secret_parts
 from schemas.migrate import migrate
 
 
-def init(dsn: str, bootstrap: str, connect_url: str | None, t: topics.TopicSettings,
-         connect_secrets_dir: Path | None = None) -> list[str]:
-    """Apply migrations, create topics, deploy the outbox connector; one line per step. Without
-    ``connect_url`` (a connector managed elsewhere, e.g. a Strimzi KafkaConnector) only the
-    connector's publication is made."""
+def migrate_and_grant(dsn: str) -> list[str]:
+    """Apply migrations, then the roles' grants when the database has roles (schemas.roles); one
+    line per step. Raises MigrationError, psycopg.Error."""
+    from projections.groups import GROUPS
+    from schemas.roles import apply_grants
+
     done = [f"migrations applied: {', '.join(migrate(dsn)) or 'none pending'}"]
+    if apply_grants(dsn, {name: g.tables for name, g in GROUPS.items()}):
+        done.append("grants applied to every role")
+    return done
+
+
+def init(dsn: str, bootstrap: str, connect_url: str | None, t: topics.TopicSettings,
+         connect_secrets_dir: Path | None = None, cdc_dsn: str | None = None) -> list[str]:
+    """Apply migrations (and grants), create topics, deploy the outbox connector logged in as
+    ``cdc_dsn``'s role (default ``dsn``'s); one line per step. Without ``connect_url`` (a
+    connector managed elsewhere, e.g. a Strimzi KafkaConnector) only the connector's publication
+    is made."""
+    done = migrate_and_grant(dsn)
     topics.apply(bootstrap, topics.specs(t))
     done.append("topics applied")
     if not connect_url:
@@ -29,6 +42,6 @@ def init(dsn: str, bootstrap: str, connect_url: str | None, t: topics.TopicSetti
         ensure_publication(dsn, name)
         done.append(f"publication {name} ready (the connector is managed elsewhere)")
         return done
-    st = deploy_outbox(dsn, pg_parts(dsn), connect_url, t.commands, secrets_dir=connect_secrets_dir)
+    st = deploy_outbox(dsn, secret_parts(cdc_dsn or dsn), connect_url, t.commands, secrets_dir=connect_secrets_dir)
     done.append(f"connector {st['name']}: {st['connector']['state']}")
     return done

@@ -38,18 +38,10 @@ class Kafka:
     # -- security (stack.kafka_security) ---------------------------------------------------------
     @property
     def secure(self) -> bool:
-        """SCRAM over TLS with ACLs: chosen when the stack is made (`gxctl stack up --secure`)."""
-        return (self.secrets / "secure").exists()
+        """SCRAM over TLS with ACLs: chosen when the stack is made (stack.mode)."""
+        from stack.mode import is_secure
 
-    def make_secure(self) -> None:
-        """Choose the secure mode for a stack whose Kafka has no data yet. Raises StackError otherwise."""
-        if self.secure:
-            return
-        if (self.data / "meta.properties").exists():
-            raise StackError(NAME, "this stack's Kafka was made without --secure",
-                             "`gxctl stack down --purge`, then `gxctl stack up --secure`")
-        self.secrets.mkdir(parents=True, exist_ok=True)
-        (self.secrets / "secure").write_text("SCRAM-SHA-512 over TLS, ACLs (stack/kafka_security.py)\n")
+        return is_secure(self.s)
 
     def users(self) -> dict[str, str]:
         from projections.groups import GROUPS

@@ -20,11 +20,12 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from stack.private_files import write_private
 
 ADMIN = "gx-admin"
 BROKER_DN = "CN=gx-broker"
@@ -97,13 +98,6 @@ def acls(app_id: str, groups: list[str], t: Any) -> list[Grant]:
 
 # -- files ----------------------------------------------------------------------------------------
 
-def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-
-
 def ensure_tls(d: Path, host: str) -> None:
     """CA and broker certificate under ``d`` (made once): ca.crt, broker.pem (PKCS#8 key + chain)."""
     if (d / "ca.crt").exists() and (d / "broker.pem").exists():
@@ -132,7 +126,7 @@ def ensure_tls(d: Path, host: str) -> None:
             .sign(ca_key, hashes.SHA256()))
     pem = serialization.Encoding.PEM
     key_pem = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    _write_private(d / "broker.pem", key_pem + cert.public_bytes(pem) + ca.public_bytes(pem))
+    write_private(d / "broker.pem", key_pem + cert.public_bytes(pem) + ca.public_bytes(pem))
     (d / "ca.crt").write_bytes(ca.public_bytes(pem))
 
 
@@ -143,7 +137,7 @@ def passwords(d: Path, names: list[str]) -> dict[str, str]:
     missing = [n for n in [ADMIN, *names] if n not in known]
     if missing:
         known.update({n: secrets.token_hex(24) for n in missing})
-        _write_private(path, json.dumps(known, indent=2).encode())
+        write_private(path, json.dumps(known, indent=2).encode())
     return known
 
 
@@ -178,9 +172,14 @@ def client_conf(d: Path, user: str, password: str) -> dict[str, str]:
 
 
 def client_env(d: Path, user: str, password: str) -> dict[str, str]:
-    """The GX_KAFKA_* variables of a process that is ``user`` (gxcommon.settings reads them)."""
+    """The GX_KAFKA_* variables of a process that is ``user`` (gxcommon.settings reads them). The
+    password goes into a file of its own (0600) that the variables name, so no environment, no
+    `gxctl stack env` output and no process listing ever holds it."""
+    path = d / f"{user}.password"
+    if not path.exists() or path.read_text() != password:
+        write_private(path, password.encode())
     return {"GX_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "GX_KAFKA_SASL_MECHANISM": MECHANISM,
-            "GX_KAFKA_USERNAME": user, "GX_KAFKA_PASSWORD": password, "GX_KAFKA_CA_FILE": str(d / "ca.crt")}
+            "GX_KAFKA_USERNAME": user, "GX_KAFKA_PASSWORD_FILE": str(path), "GX_KAFKA_CA_FILE": str(d / "ca.crt")}
 
 
 def java_client_props(d: Path, user: str, password: str, prefixes: tuple[str, ...] = ("",)) -> str:

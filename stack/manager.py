@@ -71,11 +71,15 @@ class Stack:
            monitoring: bool = False, secure: bool = False) -> None:
         """Start every selected component in dependency order and wait for real health; ``say``
         gets a line per component as it is ready, with the time it took. ``monitoring`` adds the
-        optional Prometheus; ``secure`` makes a new stack's Kafka use SCRAM over TLS with ACLs
-        (StackError for a stack made without it)."""
+        optional Prometheus; ``secure`` makes a new stack secure (stack.mode; StackError for a
+        stack made without it)."""
         with self._locked():
             if secure:
-                self.kafka.make_secure()
+                from stack.mode import make_secure
+
+                make_secure(self.s, {"kafka": self.kafka.data / "meta.properties",
+                                     "postgres": self.postgres.data / "PG_VERSION",
+                                     "fabric": self.fabric.paths.crypto})
             names = self._select(only)
             if monitoring and "prometheus" not in names:
                 names.append("prometheus")
@@ -133,6 +137,10 @@ class Stack:
         dsn = self.postgres.dsn()
         if dsn:
             env["GX_PG_DSN"] = dsn
+            if self.postgres.secure and not self.postgres.external_dsn():
+                from schemas.roles import CDC
+
+                env["GX_PG_CDC_DSN"] = self.postgres.role_dsn(CDC)
         env["GX_KAFKA_BOOTSTRAP"] = self.kafka.bootstrap
         env.update(self.kafka.client_env())  # the admin's credentials, when secure
         env["GX_CONNECT_URL"] = self.connect.url
@@ -140,6 +148,18 @@ class Stack:
         if self.prometheus.proc.pid() is not None:
             env["GX_PROMETHEUS_URL"] = self.prometheus.url
         env.update(self.fabric.env())
+        return env
+
+    def worker_env(self, worker: str) -> dict[str, str]:
+        """What differs for a worker of `gxctl run` from :meth:`env`: when secure, it logs in to
+        Kafka as its own principal and to Postgres as its own role (each allowed its job only)."""
+        from stack.kafka_security import principal
+
+        env = self.kafka.client_env(principal(worker))
+        if self.postgres.secure and not self.postgres.external_dsn():
+            from schemas.roles import worker_role
+
+            env["GX_PG_DSN"] = self.postgres.role_dsn(worker_role(worker))
         return env
 
     def log_file(self, name: str) -> str:

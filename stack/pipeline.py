@@ -59,7 +59,7 @@ class Pipeline:
             os.environ.update(self.stack.kafka.client_env())
             connection_settings.cache_clear()
         for line in init(env["GX_PG_DSN"], env["GX_KAFKA_BOOTSTRAP"], env["GX_CONNECT_URL"], topics.TopicSettings(),
-                         Path(env["GX_CONNECT_SECRETS_DIR"])):
+                         Path(env["GX_CONNECT_SECRETS_DIR"]), env.get("GX_PG_CDC_DSN")):
             step(line)
         for name, port in self.ports.items():
             t0 = time.monotonic()
@@ -68,12 +68,8 @@ class Pipeline:
                 if port_open("127.0.0.1", port):
                     raise StackError(name, f"port {port} is taken by a process we did not start",
                                      "stop that process, or set GX_WORKER_PORT_BASE to free ports")
-                # Each worker is its own Kafka principal when the stack is secure (its ACLs only).
-                from stack.kafka_security import principal
-
-                who = self.stack.kafka.client_env(principal(name))
                 proc.start([sys.executable, "-m", "gxctl.main", "run", name],
-                           env={**os.environ, **env, **who, "GX_WEB_PORT": str(port)})
+                           env={**os.environ, **env, **self.stack.worker_env(name), "GX_WEB_PORT": str(port)})
             proc.wait_healthy(lambda p=port: _ready(p), 90, f"http://127.0.0.1:{port}/readyz answering 200")
             step(f"worker {name}: ready ({time.monotonic() - t0:.1f}s), pid {proc.pid()}, "
                  f"http://127.0.0.1:{port}/metrics")

@@ -22,8 +22,9 @@ from pathlib import Path
 import psycopg
 
 from gxcommon import health
-from gxcommon.dsn import pg_url
+from gxcommon.dsn import pg_parts, pg_url, pgpass_line
 from stack.errors import StackError
+from stack.private_files import write_private
 from stack.procs import Proc, port_open, tail
 from stack.settings import StackSettings
 
@@ -75,22 +76,61 @@ class Postgres:
         self.server_log = self.home / "postgres.log"
         self.proc = Proc(NAME, s.run_dir, s.log_dir)
         self.password_file = s.state_dir / "secrets" / "pg_password"
+        # libpq's password file: every DSN we hand out names it rather than holding a password.
+        self.pgpass = s.state_dir / "secrets" / "pgpass"
+        self.roles_file = s.state_dir / "secrets" / "pg_roles.json"
+
+    @property
+    def secure(self) -> bool:
+        """A role per job (schemas.roles), with the database owned by gx_owner (stack.mode)."""
+        from stack.mode import is_secure
+
+        return is_secure(self.s)
 
     # -- identity -------------------------------------------------------------------------
+    def role_dsn(self, role: str) -> str:
+        """DSN of ``role`` on our database; its password is in the pgpass file it names."""
+        return pg_url(role, "", self.s.host, self.s.pg_port, DBNAME, {"passfile": str(self.pgpass)})
+
     def own_dsn(self) -> str | None:
-        """DSN of our own cluster, if it has been initialised."""
-        try:
-            pw = self.password_file.read_text().rstrip("\n")
-        except OSError:
+        """DSN of our own cluster (as the owner of the database), if it has been initialised."""
+        if not self.password_file.exists():
             return None
-        return pg_url(USER, pw, self.s.host, self.s.pg_port, DBNAME)
+        from schemas.roles import OWNER
+
+        return self.role_dsn(OWNER if self.secure else USER)
+
+    def role_passwords(self) -> dict[str, str]:
+        """Each role's password (secure mode), made once and kept in pg_roles.json (0600)."""
+        import json
+
+        from projections.groups import GROUPS
+        from schemas.roles import login_roles
+
+        known: dict[str, str] = json.loads(self.roles_file.read_text()) if self.roles_file.exists() else {}
+        missing = [r for r in login_roles(GROUPS) if r not in known]
+        if missing:
+            known.update({r: make_password() for r in missing})
+            write_private(self.roles_file, json.dumps(known, indent=2))
+        return known
+
+    def _write_pgpass(self) -> None:
+        admin = self.password_file.read_text().rstrip("\n")
+        logins = {USER: admin, **(self.role_passwords() if self.secure else {})}
+        write_private(self.pgpass, "".join(pgpass_line(self.s.host, self.s.pg_port, "*", user, pw) + "\n"
+                                            for user, pw in logins.items()))
 
     def external_dsn(self) -> str | None:
         """``GX_PG_DSN`` if it names a server other than our own cluster."""
         if self.s.pg_dsn is None:
             return None
         dsn = self.s.pg_dsn.get_secret_value()
-        return None if dsn == self.own_dsn() else dsn
+        try:
+            p = pg_parts(dsn)
+        except ValueError:
+            return dsn
+        ours = (p["host"], int(p["port"])) == (self.s.host, self.s.pg_port) and self.password_file.exists()
+        return None if ours else dsn
 
     def dsn(self) -> str | None:
         return self.external_dsn() or self.own_dsn()
@@ -139,9 +179,17 @@ class Postgres:
             self._run([str(bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.server_log),
                        "-w", "-t", str(int(self.s.start_timeout_s)), "start"])
             self.proc.record(int((self.data / "postmaster.pid").read_text().split()[0]))
+        self._write_pgpass()
         admin = self._admin_dsn()
         self.proc.wait_healthy(lambda: self.healthy(admin), 30, "SELECT 1 over TCP with the generated password")
-        self._create_db(admin)
+        owner = USER
+        if self.secure:
+            from projections.groups import GROUPS
+            from schemas.roles import OWNER, ensure_roles, login_roles
+
+            ensure_roles(admin, self.role_passwords(), login_roles(GROUPS))
+            owner = OWNER
+        self._create_db(admin, owner)
 
     def _init(self, bin_dir: Path) -> None:
         if (self.data / "PG_VERSION").exists():
@@ -201,13 +249,13 @@ class Postgres:
             link.symlink_to(self.server_log)
 
     def _admin_dsn(self) -> str:
-        pw = self.password_file.read_text().rstrip("\n")
-        return pg_url(USER, pw, self.s.host, self.s.pg_port, "postgres")
+        """The cluster's superuser (made by initdb) on the maintenance database."""
+        return pg_url(USER, "", self.s.host, self.s.pg_port, "postgres", {"passfile": str(self.pgpass)})
 
-    def _create_db(self, admin: str) -> None:
+    def _create_db(self, admin: str, owner: str) -> None:
         with psycopg.connect(admin, autocommit=True) as conn:
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DBNAME,)).fetchone():
-                conn.execute(f'CREATE DATABASE "{DBNAME}"')
+                conn.execute(f'CREATE DATABASE "{DBNAME}" OWNER "{owner}"')
 
     def down(self) -> bool:
         """Stop our cluster (fast shutdown), only if we started it. True if it was running."""
@@ -220,7 +268,9 @@ class Postgres:
 
     def purge(self) -> None:
         shutil.rmtree(self.home, ignore_errors=True)
-        self.password_file.unlink(missing_ok=True)
+        for f in (self.password_file, self.pgpass, self.roles_file):
+            f.unlink(missing_ok=True)
+
 
 
 def check_external(dsn: str) -> None:

@@ -15,6 +15,7 @@ from confluent_kafka import KafkaError, KafkaException, Message
 
 from gxcommon.kafka import AdminClient, Consumer, Producer
 from stack.kafka import Kafka
+from stack.mode import make_secure
 from stack.settings import StackSettings
 from tests.integration.workers import free_port
 
@@ -22,8 +23,9 @@ from tests.integration.workers import free_port
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kafka]:
     state = tmp_path_factory.mktemp("secure") / "state"
-    k = Kafka(StackSettings(state_dir=state, kafka_port=free_port(), kafka_controller_port=free_port(), pg_dsn=None))
-    k.make_secure()
+    s = StackSettings(state_dir=state, kafka_port=free_port(), kafka_controller_port=free_port(), pg_dsn=None)
+    k = Kafka(s)
+    make_secure(s, {"kafka": k.data / "meta.properties"})
     k.up()
     try:
         admin_conf = {"bootstrap.servers": k.bootstrap, **k.client_conf()}

@@ -60,7 +60,7 @@ def test_kafka_security_is_empty_for_plaintext_and_complete_for_sasl_ssl(tmp_pat
     from gxcommon.settings import ConnectionSettings
 
     assert ConnectionSettings(kafka_security_protocol="PLAINTEXT").kafka_security() == {}
-    with pytest.raises(GxError, match="needs GX_KAFKA_PASSWORD, GX_KAFKA_CA_FILE"):
+    with pytest.raises(GxError, match="needs GX_KAFKA_PASSWORD or GX_KAFKA_PASSWORD_FILE, GX_KAFKA_CA_FILE"):
         ConnectionSettings(kafka_security_protocol="SASL_SSL", kafka_username="u").kafka_security()
     with pytest.raises(GxError, match="PLAINTEXT or SASL_SSL"):
         ConnectionSettings(kafka_security_protocol="SSL").kafka_security()
@@ -70,5 +70,14 @@ def test_kafka_security_is_empty_for_plaintext_and_complete_for_sasl_ssl(tmp_pat
     assert sec == {"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "gx-submitter",
                    "sasl.password": "s3cr=t", "ssl.ca.location": str(ca),
                    "ssl.endpoint.identification.algorithm": "https"}
+    # From a file (what the local stack hands out, so no environment holds the password); a missing
+    # file is named.
+    pw = tmp_path / "gx-submitter.password"
+    pw.write_text("fr0m:file\n")
+    assert ConnectionSettings(kafka_security_protocol="SASL_SSL", kafka_username="gx-submitter", kafka_password_file=pw,
+                              kafka_ca_file=ca).kafka_security()["sasl.password"] == "fr0m:file"
+    with pytest.raises(GxError, match="GX_KAFKA_PASSWORD_FILE .*nope"):
+        ConnectionSettings(kafka_security_protocol="SASL_SSL", kafka_username="u", kafka_password_file=tmp_path / "nope",
+                           kafka_ca_file=ca).kafka_security()
     # The password is a secret: never in the settings' repr.
     assert "s3cr=t" not in repr(ConnectionSettings(kafka_password="s3cr=t"))
