@@ -28,7 +28,7 @@ from fabric_protos.common import common_pb2, configtx_pb2
 from fabric_protos.orderer import configuration_pb2
 
 from bench.common import pct, save, table
-from fabric_gateway import EndorseError, Gateway, GatewayError, load_identity, load_signer, open_channel
+from fabric_gateway import EndorseError, Gateway, GatewayError, load_identity
 from stack.manager import Stack
 from gxcommon.fabric_settings import FabricSettings
 
@@ -55,9 +55,9 @@ class Clients:
     @classmethod
     def open(cls, f: FabricSettings, n: int) -> Clients:
         assert f.gateway and f.cert and f.key
-        identity, signer = load_identity(f.msp_id, f.cert), load_signer(f.key)
-        channels = [open_channel(f.gateway, f.tls_root.read_bytes() if f.tls_root else None) for _ in range(n)]
-        return cls([Gateway(c, identity, signer) for c in channels], channels)
+        identity, signer = load_identity(f.msp_id, f.cert), f.signer()
+        channels = [f.grpc_channel() for _ in range(n)]
+        return cls([Gateway(c, identity, signer, tls_cert_hash=f.tls_cert_hash()) for c in channels], channels)
 
     async def close(self) -> None:
         for c in self.channels:

@@ -9,12 +9,13 @@ import urllib.request
 from typing import Any
 
 from connectors.errors import ConnectApiError
+from gxcommon import http_auth
 
 
 def _call(url: str, method: str, path: str, body: Any = None, name: str = "", timeout: float = 30) -> tuple[int, Any]:
-    req = urllib.request.Request(url.rstrip("/") + path, method=method,
-                                 data=None if body is None else json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json", "Accept": "application/json"})
+    req = http_auth.request(url.rstrip("/") + path, method=method,
+                            data=None if body is None else json.dumps(body).encode(),
+                            headers={"Content-Type": "application/json", "Accept": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             raw = r.read()
@@ -28,7 +29,7 @@ def _call(url: str, method: str, path: str, body: Any = None, name: str = "", ti
         return e.code, msg
     except OSError as e:
         reason = getattr(e, "reason", None) or e  # urllib wraps the socket error
-        raise ConnectApiError(name, f"Kafka Connect at {url} is unreachable ({getattr(reason, 'strerror', None) or reason});"
+        raise ConnectApiError(name, f"Kafka Connect at {http_auth.public(url)} is unreachable ({getattr(reason, 'strerror', None) or reason});"
                               " is the stack up? (gxctl up; gxctl status)") from e
 
 

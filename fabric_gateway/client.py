@@ -103,6 +103,9 @@ class Gateway:
     identity: Identity
     signer: Signer
     timeouts: Timeouts = field(default_factory=Timeouts)
+    # SHA-256 of the client TLS certificate (identity.tls_cert_hash) with mutual TLS: a peer that
+    # requires client certificates refuses a Deliver request without it (BAD_REQUEST).
+    tls_cert_hash: bytes = b""
 
     def __post_init__(self) -> None:
         self.stub = gateway_pb2_grpc.GatewayStub(self.channel)
@@ -112,7 +115,8 @@ class Gateway:
 
     def proposal(self, channel: str, chaincode: str, function: str, args: Sequence[str | bytes],
                  transient: Mapping[str, bytes] | None = None) -> Proposal:
-        return new_proposal(self.identity, channel, chaincode, function, args, transient)
+        return new_proposal(self.identity, channel, chaincode, function, args, transient,
+                            tls_cert_hash=self.tls_cert_hash)
 
     async def evaluate(self, channel: str, chaincode: str, function: str, args: Sequence[str | bytes] = (),
                        transient: Mapping[str, bytes] | None = None) -> bytes:
@@ -197,7 +201,7 @@ class Gateway:
         ts = timestamp_pb2.Timestamp()
         ts.GetCurrentTime()
         ch = common_pb2.ChannelHeader(type=common_pb2.HeaderType.DELIVER_SEEK_INFO, channel_id=channel,
-                                      timestamp=ts, epoch=0)
+                                      timestamp=ts, epoch=0, tls_cert_hash=self.tls_cert_hash)
         sh = common_pb2.SignatureHeader(creator=self.identity.creator(), nonce=os.urandom(NONCE_LENGTH))
         seek = ab_pb2.SeekInfo(start=ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=start_block)),
                                stop=ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=MAX_BLOCK)),

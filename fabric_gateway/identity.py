@@ -50,12 +50,52 @@ def ecdsa_signer(key: ec.EllipticCurvePrivateKey) -> Signer:
     return sign
 
 
+class KeyFileError(ValueError):
+    """A private key file that others could read (or that cannot be read). ``path`` names it."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {problem}")
+
+
+def key_mode_problem(mode: int) -> str | None:
+    """Why a key file with this ``st_mode`` is not private (group or others may use it), or None."""
+    if mode & 0o077:
+        return f"mode {mode & 0o777:04o} lets group or others read it; make it private: chmod 600"
+    return None
+
+
+def read_private_key(path: Path) -> bytes:
+    """The bytes of a private key file only its owner can read (like ssh, refuse a shared one).
+    Raises KeyFileError."""
+    try:
+        problem = key_mode_problem(path.stat().st_mode)
+        if problem:
+            raise KeyFileError(path, problem)
+        return path.read_bytes()
+    except OSError as e:
+        raise KeyFileError(path, e.strerror or str(e)) from None
+
+
 def load_signer(path: Path) -> Signer:
-    """A signer from a PEM private key file (PKCS#8, as cryptogen writes). ValueError if not P-256."""
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    """A signer from a PEM private key file (PKCS#8, as cryptogen writes) readable by its owner
+    only. KeyFileError for a shared or unreadable file, ValueError if the key is not P-256."""
+    key = serialization.load_pem_private_key(read_private_key(path), password=None)
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise ValueError(f"{path}: not an EC private key")
     return ecdsa_signer(key)
+
+
+def tls_cert_hash(cert_pem: bytes) -> bytes:
+    """SHA-256 of a client TLS certificate's DER: what a peer requiring mutual TLS expects in the
+    channel header of a Deliver request (and the Go client sets in every header), binding the
+    signed message to the TLS session that carries it."""
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(cert.public_bytes(serialization.Encoding.DER))
+    return digest.finalize()
 
 
 def load_identity(msp_id: str, cert_path: Path) -> Identity:

@@ -33,8 +33,9 @@ class Proposal:
 
 def new_proposal(identity: Identity, channel: str, chaincode: str, function: str, args: Sequence[str | bytes],
                  transient: Mapping[str, bytes] | None = None, nonce: bytes | None = None,
-                 timestamp: timestamp_pb2.Timestamp | None = None) -> Proposal:
-    """A proposal to call ``function`` (``Contract:Function`` for contract-API chaincode) with ``args``."""
+                 timestamp: timestamp_pb2.Timestamp | None = None, tls_cert_hash: bytes = b"") -> Proposal:
+    """A proposal to call ``function`` (``Contract:Function`` for contract-API chaincode) with
+    ``args``; ``tls_cert_hash`` binds it to the client's TLS certificate (mutual TLS)."""
     nonce = nonce if nonce is not None else os.urandom(NONCE_LENGTH)
     creator = identity.creator()
     txid = tx_id(nonce, creator)
@@ -44,7 +45,8 @@ def new_proposal(identity: Identity, channel: str, chaincode: str, function: str
     cc_id = chaincode_pb2.ChaincodeID(name=chaincode)
     channel_header = common_pb2.ChannelHeader(
         type=common_pb2.HeaderType.ENDORSER_TRANSACTION, tx_id=txid, timestamp=timestamp, channel_id=channel,
-        extension=proposal_pb2.ChaincodeHeaderExtension(chaincode_id=cc_id).SerializeToString(), epoch=0)
+        extension=proposal_pb2.ChaincodeHeaderExtension(chaincode_id=cc_id).SerializeToString(), epoch=0,
+        tls_cert_hash=tls_cert_hash)
     signature_header = common_pb2.SignatureHeader(creator=creator, nonce=nonce)
     header = common_pb2.Header(channel_header=channel_header.SerializeToString(),
                                signature_header=signature_header.SerializeToString())

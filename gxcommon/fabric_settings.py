@@ -10,7 +10,9 @@ from pydantic_settings import SettingsConfigDict
 from gxcommon.settings import GxSettings
 
 if TYPE_CHECKING:
-    from fabric_gateway import Gateway
+    import grpc
+
+    from fabric_gateway import Gateway, Signer
 
 
 class FabricSettings(GxSettings):
@@ -23,6 +25,9 @@ class FabricSettings(GxSettings):
     cert: Path | None = None            # client X.509 certificate (PEM)
     key: Path | None = None             # its private key (PEM, P-256)
     tls_root: Path | None = None        # the peer's TLS CA; without it the channel is plaintext (tests only)
+    # Mutual TLS (a peer with clientAuthRequired): this client's TLS certificate and key (PEM).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
     tls_server_name: str | None = None  # overrides the TLS host name check (cryptogen names, not 127.0.0.1)
 
     def require(self) -> None:
@@ -33,14 +38,51 @@ class FabricSettings(GxSettings):
             raise GxError("GX_FABRIC_GATEWAY, GX_FABRIC_CERT and GX_FABRIC_KEY are not set, and no local stack was "
                           "found to take them from: `gxctl up` starts one; for another deployment, set them")
 
-    def connect(self, max_message_mb: int = 256) -> "Gateway":
-        """A Gateway client for this identity. Call inside the running event loop (grpc.aio).
-        Large answers (a whole block, every wallet for `gxctl verify`) are allowed up to
-        ``max_message_mb``."""
-        from fabric_gateway import Gateway, load_identity, load_signer, open_channel
+    def signer(self) -> "Signer":
+        """The identity's signer. GxError if GX_FABRIC_KEY is unset, shared with others or unreadable."""
+        from fabric_gateway.identity import KeyFileError, load_signer
+        from gxcommon.errors import GxError
 
         self.require()
-        assert self.gateway and self.cert and self.key
-        channel = open_channel(self.gateway, self.tls_root.read_bytes() if self.tls_root else None,
-                               self.tls_server_name, max_message_bytes=max_message_mb * 1024 * 1024)
-        return Gateway(channel, load_identity(self.msp_id, self.cert), load_signer(self.key))
+        assert self.key
+        try:
+            return load_signer(self.key)
+        except KeyFileError as e:
+            raise GxError(f"GX_FABRIC_KEY={e}") from None
+
+    def grpc_channel(self, max_message_mb: int | None = None) -> "grpc.aio.Channel":
+        """The gRPC channel to the gateway: TLS with the peer's root, mutual TLS with a client
+        certificate and key. Call inside the running event loop. Raises GxError naming the variable
+        of a TLS key others can read (or that is missing), or a certificate without its key."""
+        from fabric_gateway import open_channel
+        from fabric_gateway.identity import KeyFileError, read_private_key
+        from gxcommon.errors import GxError
+
+        if not self.gateway:
+            raise GxError("GX_FABRIC_GATEWAY is not set")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise GxError("GX_FABRIC_TLS_CERT and GX_FABRIC_TLS_KEY go together (mutual TLS): set both or neither")
+        try:
+            client_key = read_private_key(self.tls_key) if self.tls_key else None
+        except KeyFileError as e:
+            raise GxError(f"GX_FABRIC_TLS_KEY={e}") from None
+        return open_channel(self.gateway, self.tls_root.read_bytes() if self.tls_root else None, self.tls_server_name,
+                            client_cert=self.tls_cert.read_bytes() if self.tls_cert else None, client_key=client_key,
+                            max_message_bytes=max_message_mb * 1024 * 1024 if max_message_mb else None)
+
+    def tls_cert_hash(self) -> bytes:
+        """The client TLS certificate's hash for message headers (empty without mutual TLS)."""
+        from fabric_gateway.identity import tls_cert_hash
+
+        return tls_cert_hash(self.tls_cert.read_bytes()) if self.tls_cert else b""
+
+    def connect(self, max_message_mb: int = 256) -> "Gateway":
+        """A Gateway client for this identity (see :meth:`grpc_channel`, :meth:`signer`). Large answers
+        (a whole block, every wallet for `gxctl verify`) are allowed up to ``max_message_mb``."""
+        from fabric_gateway import Gateway, load_identity
+
+        self.require()
+        assert self.cert
+        signer = self.signer()
+        return Gateway(self.grpc_channel(max_message_mb), load_identity(self.msp_id, self.cert), signer,
+                       tls_cert_hash=self.tls_cert_hash())

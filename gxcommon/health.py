@@ -47,12 +47,14 @@ def kafka(bootstrap: str, timeout: float = 3, conf: dict[str, str] | None = None
 
 def connect(url: str, timeout: float = 3) -> list[str]:
     """Kafka Connect's REST API answers and lists the Debezium Postgres connector; returns the plugin classes."""
+    from gxcommon.http_auth import public, request
+
     try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/connector-plugins", timeout=timeout) as r:
+        with urllib.request.urlopen(request(f"{url.rstrip('/')}/connector-plugins"), timeout=timeout) as r:
             plugins = [p["class"] for p in json.load(r)]
     except OSError as e:
         reason = getattr(e, "reason", None) or e  # urllib wraps the socket error
-        raise ProbeError(f"connect at {url}: {getattr(reason, 'strerror', None) or reason}") from e
+        raise ProbeError(f"connect at {public(url)}: {getattr(reason, 'strerror', None) or reason}") from e
     if PG_CONNECTOR not in plugins:
-        raise ProbeError(f"connect at {url}: the Debezium Postgres connector is not installed")
+        raise ProbeError(f"connect at {public(url)}: the Debezium Postgres connector is not installed")
     return plugins

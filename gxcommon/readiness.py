@@ -57,12 +57,11 @@ def postgres_probe(dsn: str, timeout: float = 3) -> Probe:
     return probe
 
 
-def fabric_probe(endpoint: str, tls_root: bytes | None, server_name: str | None, timeout: float = 3) -> Probe:
-    """The gateway's gRPC channel becomes ready (TCP and, with a root, the TLS handshake)."""
+def fabric_probe(endpoint: str, open_channel: "Callable[[], Any]", timeout: float = 3) -> Probe:
+    """The gateway's gRPC channel (a new one from ``open_channel`` each time) becomes ready: TCP
+    and the TLS handshake, mutual when the channel carries a client certificate."""
     async def probe() -> None:
-        from fabric_gateway import open_channel
-
-        channel = open_channel(endpoint, tls_root, server_name)
+        channel = open_channel()
         try:
             await asyncio.wait_for(channel.channel_ready(), timeout)
         except asyncio.TimeoutError:

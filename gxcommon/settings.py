@@ -30,6 +30,10 @@ class ConnectionSettings(GxSettings):
     pg_password_file: Path | None = None
     kafka_bootstrap: str | None = None
     connect_url: str | None = None
+    # Basic auth on Connect's REST API (the secure stack turns it on); password preferably from a file.
+    connect_username: str | None = None
+    connect_password: SecretStr | None = None
+    connect_password_file: Path | None = None
     # A folder Kafka Connect reads (its FileConfigProvider "file"): the connector's password is
     # written there and referenced, never sent in the connector's config.
     connect_secrets_dir: Path | None = None
@@ -97,6 +101,22 @@ class ConnectionSettings(GxSettings):
         from gxcommon.dsn import with_password
 
         return with_password(dsn, self.pg_password_file.read_text().rstrip("\n"))
+
+    def connect_endpoint(self) -> str | None:
+        """connect_url with the basic-auth credentials, if any (for gxcommon.http_auth; never print
+        it: http_auth.public). Raises GxError for an unreadable password file."""
+        if not self.connect_url or not self.connect_username:
+            return self.connect_url
+        from gxcommon.errors import GxError
+        from gxcommon.http_auth import with_credentials
+
+        password = self.connect_password.get_secret_value() if self.connect_password else ""
+        if self.connect_password_file is not None:
+            try:
+                password = self.connect_password_file.read_text().rstrip("\n")
+            except OSError as e:
+                raise GxError(f"GX_CONNECT_PASSWORD_FILE {self.connect_password_file}: {e.strerror}") from None
+        return with_credentials(self.connect_url, self.connect_username, password)
 
     def cdc_dsn(self) -> str:
         """The DSN Debezium logs in with (pg_cdc_dsn, else the main one)."""

@@ -46,7 +46,7 @@ def apply(timeout: float, as_json: bool) -> None:
     """Create the publication, PUT the config, and wait until connector and task are RUNNING."""
     s = connection_settings()
     s.require("connect_url")
-    st = deploy_outbox(s.dsn(), secret_parts(s.cdc_dsn()), s.connect_url or "", TopicSettings().commands, timeout,
+    st = deploy_outbox(s.dsn(), secret_parts(s.cdc_dsn()), s.connect_endpoint() or "", TopicSettings().commands, timeout,
                        secrets_dir=s.connect_secrets_dir)
     emit(st, as_json, _state_line)
 
@@ -59,7 +59,7 @@ def status(as_json: bool) -> None:
     s = connection_settings()
     s.require("connect_url")
     name = r.load()["name"]
-    st = connect_api.status(s.connect_url or "", name)
+    st = connect_api.status(s.connect_endpoint() or "", name)
     if st is None:
         emit({"name": name, "exists": False}, as_json, lambda d: f"{name}: not registered (gxctl connectors apply)")
         sys.exit(1)

@@ -53,7 +53,7 @@ def collect() -> dict[str, Any]:
 
     return {
         "components": o.section(lambda: o.components(pipeline), one_line),
-        "connector": o.section(lambda: o.connector(need(s.connect_url, "GX_CONNECT_URL"), load()["name"]), one_line),
+        "connector": o.section(lambda: o.connector(need(s.connect_endpoint(), "GX_CONNECT_URL"), load()["name"]), one_line),
         "consumer_lag": o.section(lambda: o.consumer_lag(kafka(), groups), one_line),
         "breaker": o.section(lambda: o.breaker(f"http://127.0.0.1:{pipeline.ports['submitter']}"), one_line),
         "dead_letters": o.section(lambda: o.dead_letters(kafka(), [t.commands_dlq, t.projections_dlq]), one_line),

@@ -30,7 +30,7 @@ def init_cmd(no_connector: bool) -> None:
 
     s = connection_settings()
     s.require("pg_dsn", "kafka_bootstrap", *(() if no_connector else ("connect_url",)))
-    for line in init(s.dsn(), s.kafka_bootstrap or "", None if no_connector else s.connect_url, TopicSettings(),
+    for line in init(s.dsn(), s.kafka_bootstrap or "", None if no_connector else s.connect_endpoint(), TopicSettings(),
                      s.connect_secrets_dir, s.cdc_dsn() if s.pg_cdc_dsn else None):
         click.echo(line)
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import secrets
+from pathlib import Path
+
 from gxcommon import health
+from gxcommon.http_auth import with_credentials
 from stack import jars
 from stack.errors import StackError
 from stack.kafka import CONF, Kafka, java_argv
+from stack.private_files import write_private
 from stack.procs import Proc, port_open
 from stack.settings import StackSettings
 
 NAME = "connect"
+REST_USER = "gx-admin"
 
 
 class Connect:
@@ -27,9 +33,47 @@ class Connect:
     def url(self) -> str:
         return f"http://{self.s.host}:{self.s.connect_port}"
 
+    @property
+    def secure(self) -> bool:
+        return self.kafka is not None and self.kafka.secure
+
+    # -- basic auth on the REST API (secure stack) ----------------------------------------------
+    @property
+    def rest_password_file(self) -> Path:
+        return self.secrets / "rest-admin.password"
+
+    def rest_login(self) -> dict[str, str]:
+        """GX_CONNECT_USERNAME and GX_CONNECT_PASSWORD_FILE (empty unless secure); makes the password once."""
+        if not self.secure:
+            return {}
+        if not self.rest_password_file.exists():
+            write_private(self.rest_password_file, secrets.token_hex(24))
+        return {"GX_CONNECT_USERNAME": REST_USER, "GX_CONNECT_PASSWORD_FILE": str(self.rest_password_file)}
+
+    @property
+    def endpoint(self) -> str:
+        """The REST API's URL with the credentials when secure (never print it: http_auth.public)."""
+        if not self.secure:
+            return self.url
+        self.rest_login()
+        return with_credentials(self.url, REST_USER, self.rest_password_file.read_text())
+
+    def _rest_auth(self) -> tuple[str, Path] | None:
+        """(rest.extension line, JAAS file) when secure; the users file and JAAS file are 0600."""
+        if not self.secure:
+            return None
+        self.rest_login()
+        users = self.secrets / "rest-users.properties"
+        write_private(users, f"{REST_USER}={self.rest_password_file.read_text()}\n")
+        jaas = self.secrets / "rest-jaas.conf"
+        write_private(jaas, "KafkaConnect {\n  org.apache.kafka.connect.rest.basic.auth.extension.PropertyFileLoginModule"
+                            f' required\n  file="{users}";\n}};\n')
+        return ("rest.extension.classes=org.apache.kafka.connect.rest.basic.auth.extension."
+                "BasicAuthSecurityRestExtension\n", jaas)
+
     def healthy(self) -> bool:
         """The REST API answers and lists the Debezium Postgres connector."""
-        return bool(health.connect(self.url))
+        return bool(health.connect(self.endpoint))
 
     def _write_props(self) -> None:
         plugin_path = self.s.jars_dir / "plugins"
@@ -60,23 +104,23 @@ topic.creation.enable=true
 # Connector configs reference secrets as ${{file:PATH:KEY}}: Connect reads them, its REST API never shows them.
 config.providers=file
 config.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider
-{self._security_props()}
+{self._security_props()}{(self._rest_auth() or ("",))[0]}
 listeners=http://{self.s.host}:{self.s.connect_port}
 rest.advertised.host.name={self.s.host}
 rest.advertised.port={self.s.connect_port}
 plugin.path={plugin_path}
 """)
-        if self.kafka is not None and self.kafka.secure:  # it holds gx-connect's password
-            self.props.chmod(0o600)
-
 
     def _security_props(self) -> str:
-        """With a secure Kafka: Connect's worker and its producers, consumers and admin log in as gx-connect."""
+        """With a secure Kafka: Connect's worker and its producers, consumers and admin log in as
+        gx-connect, the password read through the FileConfigProvider (KIP-421), so this file holds none."""
         if self.kafka is None or not self.kafka.secure:
             return ""
         from stack import kafka_security as ks
 
-        return ks.java_client_props(self.kafka.secrets, "gx-connect", self.kafka.users()["gx-connect"],
+        login = self.secrets / "gx-connect-kafka.properties"
+        write_private(login, f"password={self.kafka.users()['gx-connect']}\n")
+        return ks.java_client_props(self.kafka.secrets, "gx-connect", f"${{file:{login}:password}}",
                                     ("", "producer.", "consumer.", "admin."))
 
     def up(self) -> None:
@@ -98,6 +142,9 @@ plugin.path={plugin_path}
         argv = java_argv(java, self.s.connect_heap, cp, "org.apache.kafka.connect.cli.ConnectDistributed",
                          str(self.props))
         argv.insert(1, f"-javaagent:{agent}={self.s.host}:{self.s.connect_metrics_port}:{CONF / 'connect-jmx.yml'}")
+        auth = self._rest_auth()
+        if auth:
+            argv.insert(1, f"-Djava.security.auth.login.config={auth[1]}")
         self.proc.start(argv, cwd=self.home)
         self.proc.wait_healthy(self.healthy, self.s.start_timeout_s, "REST API listing the Debezium Postgres connector")
 

@@ -83,10 +83,14 @@ def apply(doc: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def peer_overrides(s: StackSettings, p: Paths, builder_dir: Path) -> dict[str, Any]:
+def peer_overrides(s: StackSettings, p: Paths, builder_dir: Path, mutual_tls: bool = False) -> dict[str, Any]:
+    """The peer's core.yaml overrides. ``mutual_tls``: every client must present a certificate of
+    the org's TLS CA (the secure stack); the peer then uses its own certificate as a client too."""
     h = s.host
     tls = p.peer_node / "tls"
     return {
+        "peer.tls.clientAuthRequired": mutual_tls,
+        "peer.tls.clientRootCAs.files": [str(tls / "ca.crt")],
         "peer.id": PEER_NAME,
         "peer.listenAddress": f"{h}:{s.peer_port}",
         "peer.address": f"{h}:{s.peer_port}",

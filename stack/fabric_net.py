@@ -89,10 +89,21 @@ class FabricNet:
         self._write_yaml(self.paths.root / name / base, fc.apply(doc, overrides))
         return self.paths.root / name
 
+    @property
+    def mutual_tls(self) -> bool:
+        """The peer requires client certificates (the secure stack, stack.mode)."""
+        from stack.mode import is_secure
+
+        return is_secure(self.s)
+
     def admin_env(self) -> dict[str, str]:
-        """The peer CLI as the org's admin, talking TLS to our peer."""
+        """The peer CLI as the org's admin, talking TLS (mutual in the secure stack) to our peer."""
         p = self.paths
+        tls = p.user("Admin") / "tls"
         return {
+            "CORE_PEER_TLS_CLIENTAUTHREQUIRED": "true" if self.mutual_tls else "false",
+            "CORE_PEER_TLS_CLIENTCERT_FILE": str(tls / "client.crt"),
+            "CORE_PEER_TLS_CLIENTKEY_FILE": str(tls / "client.key"),
             "FABRIC_CFG_PATH": str(p.root / "peer"),
             "CORE_PEER_LOCALMSPID": fc.PEER_MSP,
             "CORE_PEER_MSPCONFIGPATH": str(p.user("Admin") / "msp"),
@@ -123,6 +134,9 @@ class FabricNet:
             "GX_FABRIC_CERT": str(user / "signcerts" / f"User1@{fc.PEER_DOMAIN}-cert.pem"),
             "GX_FABRIC_KEY": str(user / "keystore" / "priv_sk"),
             "GX_FABRIC_TLS_ROOT": str(p.peer_node / "tls" / "ca.crt"),
+            # Mutual TLS: presented always, required by the secure stack's peer.
+            "GX_FABRIC_TLS_CERT": str(p.user("User1") / "tls" / "client.crt"),
+            "GX_FABRIC_TLS_KEY": str(p.user("User1") / "tls" / "client.key"),
         }
 
 
@@ -194,7 +208,8 @@ class Peer:
             _free(self.s, "peer", {"GX_PEER_PORT": self.s.peer_port, "GX_PEER_CHAINCODE_PORT": self.s.peer_chaincode_port,
                                    "GX_PEER_OPS_PORT": self.s.peer_ops_port})
             cfg = self.net.node_config("peer", "core.yaml",
-                                       fc.peer_overrides(self.s, self.net.paths, self.net.home.builder_dir))
+                                       fc.peer_overrides(self.s, self.net.paths, self.net.home.builder_dir,
+                                                         mutual_tls=self.net.mutual_tls))
             self.proc.start([self.net.home.bin("peer"), "node", "start"],
                             env={**os.environ, "FABRIC_CFG_PATH": str(cfg)})
         self.proc.wait_healthy(self.healthy, 60, f"/healthz on {self.s.host}:{self.s.peer_ops_port}")

@@ -144,6 +144,7 @@ class Stack:
         env["GX_KAFKA_BOOTSTRAP"] = self.kafka.bootstrap
         env.update(self.kafka.client_env())  # the admin's credentials, when secure
         env["GX_CONNECT_URL"] = self.connect.url
+        env.update(self.connect.rest_login())  # basic auth, when secure
         env["GX_CONNECT_SECRETS_DIR"] = str(self.connect.secrets)
         if self.prometheus.proc.pid() is not None:
             env["GX_PROMETHEUS_URL"] = self.prometheus.url

@@ -58,7 +58,7 @@ class Pipeline:
 
             os.environ.update(self.stack.kafka.client_env())
             connection_settings.cache_clear()
-        for line in init(env["GX_PG_DSN"], env["GX_KAFKA_BOOTSTRAP"], env["GX_CONNECT_URL"], topics.TopicSettings(),
+        for line in init(env["GX_PG_DSN"], env["GX_KAFKA_BOOTSTRAP"], self.stack.connect.endpoint, topics.TopicSettings(),
                          Path(env["GX_CONNECT_SECRETS_DIR"]), env.get("GX_PG_CDC_DSN")):
             step(line)
         for name, port in self.ports.items():

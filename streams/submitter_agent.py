@@ -30,7 +30,7 @@ import faust
 import grpc
 from faust.types import TP
 
-from fabric_gateway import Gateway, Identity, Signer, load_identity, load_signer, open_channel
+from fabric_gateway import Gateway, Identity, Signer, load_identity
 from gxcommon import logs, web
 from gxcommon.dlq import dead_letter_headers
 from schemas.envelopes import CommandResult
@@ -74,8 +74,7 @@ class FaustSink:
 
 
 def gateway_channel(f: FabricSettings) -> grpc.aio.Channel:
-    assert f.gateway
-    return open_channel(f.gateway, f.tls_root.read_bytes() if f.tls_root else None, f.tls_server_name)
+    return f.grpc_channel()
 
 
 class Submitters:
@@ -97,7 +96,7 @@ class Submitters:
     def _gateway(self) -> Gateway:
         if self.gateway is None:  # the channel must be made inside the running event loop
             self.channel = gateway_channel(self.f)
-            self.gateway = Gateway(self.channel, self.identity, self.signer)
+            self.gateway = Gateway(self.channel, self.identity, self.signer, tls_cert_hash=self.f.tls_cert_hash())
         return self.gateway
 
     def submitter(self, partition: int) -> PartitionSubmitter:
@@ -198,7 +197,7 @@ def install(app: faust.App, commands_topic: str, results_topic: str, dlq_topic: 
     sink = FaustSink(app.topic(results_topic, key_type=bytes, value_type=bytes),
                      app.topic(dlq_topic, key_type=bytes, value_type=bytes))
     gate = BreakerGate(breaker or CircuitBreaker(), time.monotonic, asyncio.sleep)
-    state = Submitters(app, sink, f, load_identity(f.msp_id, f.cert), load_signer(f.key), window,
+    state = Submitters(app, sink, f, load_identity(f.msp_id, f.cert), f.signer(), window,
                        gate, policy or RetryPolicy())
     web.add_check(app, "submitter", lambda: (
         f"{n} command(s) stuck by an internal error (see the log); restart the worker to replay them"

@@ -72,5 +72,4 @@ def _require_gateway(app: faust.App, f: "FabricSettings") -> None:
     from gxcommon import readiness
 
     if f.gateway and app.__dict__.get("_gx_dependencies") is not None:
-        readiness.install(app, {"fabric": readiness.fabric_probe(
-            f.gateway, f.tls_root.read_bytes() if f.tls_root else None, f.tls_server_name)})
+        readiness.install(app, {"fabric": readiness.fabric_probe(f.gateway, f.grpc_channel)})

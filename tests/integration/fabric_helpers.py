@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fabric_gateway import EndorseError, Gateway, load_identity, load_signer, open_channel
+from fabric_gateway import EndorseError, Gateway, load_identity
 from gxcommon.fabric_settings import FabricSettings
 
 CC_ARGS = ("gxchannel", "gxtv3")
@@ -18,9 +18,9 @@ CC_ARGS = ("gxchannel", "gxtv3")
 async def gateway() -> AsyncIterator[Gateway]:
     f = FabricSettings()
     assert f.gateway and f.cert and f.key and f.tls_root, "GX_FABRIC_* not set: is the stack up?"
-    channel = open_channel(f.gateway, f.tls_root.read_bytes())
+    channel = f.grpc_channel()
     try:
-        yield Gateway(channel, load_identity(f.msp_id, f.cert), load_signer(f.key))
+        yield Gateway(channel, load_identity(f.msp_id, f.cert), f.signer(), tls_cert_hash=f.tls_cert_hash())
     finally:
         await channel.close()
 
