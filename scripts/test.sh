@@ -24,11 +24,14 @@ grep -E '^# (tests|pass|fail)' "$out"; rm -f "$out"
 echo "--- Python tests"
 .venv/bin/python -m pytest -q -ra "$@"
 if [ $# -eq 0 ]; then
-  # The write and read paths once more, end to end, on a stack whose Kafka requires SCRAM over TLS
-  # and an ACL for everything (gxctl stack up --secure): every worker is its own principal.
-  echo "--- the end-to-end tests again, on a stack with Kafka SCRAM over TLS and ACLs"
+  # The write and read paths once more, end to end, on the secure stack (gxctl stack up --secure):
+  # Kafka SCRAM over TLS with ACLs, a Postgres role per job, the peer on mutual TLS, Connect's REST
+  # API behind basic auth. Then the security tests of that stack, and last the secrets-leak scan of
+  # every log, --json output, connector config and Helm manifest of both passes.
+  echo "--- the end-to-end and security tests on the secure stack"
   .venv/bin/gxctl down >/dev/null 2>&1 || true   # the plain stack's ports (if GX_KEEP_STACK kept it)
   GX_STATE_DIR="$GX_STATE_DIR-secure" GX_TEST_SECURE=1 .venv/bin/python -m pytest -q -ra \
     tests/integration/test_pipeline_up.py tests/integration/test_kafka_security.py \
-    "tests/integration/test_read_models.py::test_the_demo_ends_in_read_models_equal_to_the_ledger_and_a_write_can_be_waited_on"
+    "tests/integration/test_read_models.py::test_the_demo_ends_in_read_models_equal_to_the_ledger_and_a_write_can_be_waited_on" \
+    tests/integration/secure/test_secure_stack.py tests/integration/secure/test_zz_secrets_hygiene.py
 fi

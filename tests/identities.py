@@ -23,4 +23,5 @@ def throwaway_identity(d: Path) -> tuple[Path, Path]:
     (d / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     (d / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                   serialization.NoEncryption()))
+    (d / "key.pem").chmod(0o600)  # a private key others can read is refused (fabric_gateway.identity)
     return d / "cert.pem", d / "key.pem"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import urllib.request
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from gxcommon.dsn import password as dsn_password
 
 from connectors.deploy import password_reference
 
@@ -18,7 +18,7 @@ def get(url: str) -> str:
 
 
 def test_the_rest_api_shows_a_reference_not_the_password(pipeline: dict[str, str]) -> None:
-    password = unquote(urlsplit(pipeline["GX_PG_DSN"]).password or "")
+    password = dsn_password(pipeline["GX_PG_DSN"])
     assert len(password) > 8
     base = pipeline["GX_CONNECT_URL"]
     config = json.loads(get(f"{base}/connectors/gx-outbox/config"))

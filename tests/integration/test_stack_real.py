@@ -11,7 +11,7 @@ import psycopg
 from gxcommon.kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from gxcommon.dsn import pg_parts
+from gxcommon.dsn import password, pg_parts, secret_parts, with_password
 from tests.integration.conftest import gxctl
 
 
@@ -61,13 +61,15 @@ def test_up_is_idempotent_and_keeps_the_same_processes(stack_env: dict[str, str]
 
 
 def test_postgres_uses_password_auth_with_a_hostile_password(stack_env: dict[str, str]) -> None:
+    # The DSN names a libpq password file rather than holding the password (`stack env` prints it).
     parts = pg_parts(stack_env["GX_PG_DSN"])
-    assert all(ch in parts["password"] for ch in "/=@%")
+    assert parts["password"] == "" and "passfile" in parts["query"]
+    assert all(ch in password(stack_env["GX_PG_DSN"]) for ch in "/=@%")
     with psycopg.connect(stack_env["GX_PG_DSN"]) as conn:
         assert conn.execute("SHOW wal_level").fetchone()[0] == "logical"
         assert conn.execute("SHOW password_encryption").fetchone()[0] == "scram-sha-256"
     # Password authentication, not trust: a wrong password is refused.
-    bad = stack_env["GX_PG_DSN"].replace(f":{stack_env['GX_PG_DSN'].split(':')[2].split('@')[0]}@", ":wrong@")
+    bad = with_password(stack_env["GX_PG_DSN"], "wrong")
     try:
         psycopg.connect(bad, connect_timeout=5).close()
         refused = False
@@ -102,7 +104,7 @@ def test_debezium_captures_an_insert_on_a_scratch_table(stack_env: dict[str, str
     tag = uuid.uuid4().hex[:8]
     table, slot, pub, name, prefix = f"scratch_{tag}", f"gx_test_{tag}", f"gx_test_pub_{tag}", f"gx-test-{tag}", f"gxtest{tag}"
     dsn = stack_env["GX_PG_DSN"]
-    parts = pg_parts(dsn)
+    parts = secret_parts(dsn)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f"CREATE TABLE {table} (id int PRIMARY KEY, note text)")
     config = {

@@ -47,3 +47,23 @@ def test_query_parameters_survive_a_password_from_a_file(tmp_path) -> None:
     s = WorkerSettings(pg_dsn=url, pg_password_file=secret)
     assert pg_parts(s.dsn())["password"] == "from-file/="
     assert pg_parts(s.dsn())["query"]["sslmode"] == "verify-full"
+
+
+def test_a_dsn_can_name_a_password_file_instead_of_holding_the_password(tmp_path) -> None:
+    import psycopg
+
+    from gxcommon.dsn import password, pg_url, pgpass_line, secret_parts
+
+    hard = "a:b\\c/=@%x"
+    pgpass = tmp_path / "pgpass"
+    pgpass.write_text(pgpass_line("127.0.0.1", 5432, "*", "other", "nope") + "\n"
+                      + pgpass_line("127.0.0.1", 5432, "*", "gx_cdc", hard) + "\n")
+    url = pg_url("gx_cdc", "", "127.0.0.1", 5432, "gx", {"passfile": str(pgpass)})
+    assert "@" not in url.split("//", 1)[1].split("/", 1)[0].split("@")[0] and ":" not in url.split("//")[1].split("@")[0]
+    assert password(url) == hard
+    assert secret_parts(url)["password"] == hard and secret_parts(url)["user"] == "gx_cdc"
+    # libpq itself reads the same line from the same file (the conninfo keeps the passfile).
+    assert psycopg.conninfo.conninfo_to_dict(url)["passfile"] == str(pgpass)
+    # A URL that holds its password wins; no file and no password: empty.
+    assert password(pg_url("gx_cdc", "inline", "127.0.0.1", 5432, "gx", {"passfile": str(pgpass)})) == "inline"
+    assert password(pg_url("nobody", "", "127.0.0.1", 5432, "gx", {"passfile": str(pgpass)})) == ""

@@ -198,3 +198,50 @@ def test_the_chaincode_message_is_taken_from_the_error_details() -> None:
                        (ErrorDetail("127.0.0.1:27051", "Org1MSP", "chaincode response 500, already bootstrapped"),))
     assert chaincode_message(err) == "chaincode response 500, already bootstrapped"
     assert chaincode_message(EndorseError("no peers", "tx2", grpc.StatusCode.UNAVAILABLE)) is None
+
+
+def test_the_tls_certificate_hash_binds_proposals_and_deliver_requests(identity: Identity,
+                                                                       key: ec.EllipticCurvePrivateKey) -> None:
+    from fabric_gateway.identity import tls_cert_hash
+
+    der = x509.load_pem_x509_certificate(identity.certificate).public_bytes(serialization.Encoding.DER)
+    want = hashlib.sha256(der).digest()
+    assert tls_cert_hash(identity.certificate) == want
+    p = new_proposal(identity, "c", "cc", "f", [], tls_cert_hash=want)
+    header = common_pb2.Header.FromString(proposal_pb2.Proposal.FromString(p.proposal_bytes).header)
+    assert common_pb2.ChannelHeader.FromString(header.channel_header).tls_cert_hash == want
+    gw = Gateway(grpc.aio.insecure_channel("127.0.0.1:1"), identity, ecdsa_signer(key), tls_cert_hash=want)
+    env = gw.seek_envelope("c", 0)
+    seek_header = common_pb2.Payload.FromString(env.payload).header.channel_header
+    assert common_pb2.ChannelHeader.FromString(seek_header).tls_cert_hash == want
+
+
+def test_a_private_key_others_can_read_is_refused_naming_the_variable(tmp_path, key: ec.EllipticCurvePrivateKey,
+                                                                      identity: Identity) -> None:
+    from fabric_gateway.identity import KeyFileError, key_mode_problem, read_private_key
+    from gxcommon.errors import GxError
+    from gxcommon.fabric_settings import FabricSettings
+
+    assert key_mode_problem(0o100600) is None and key_mode_problem(0o100400) is None
+    assert "mode 0640" in (key_mode_problem(0o100640) or "")
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    k = tmp_path / "priv_sk"
+    k.write_bytes(pem)
+    k.chmod(0o644)
+    cert = tmp_path / "cert.pem"
+    cert.write_bytes(identity.certificate)
+    f = FabricSettings(gateway="127.0.0.1:1", cert=cert, key=k)
+    with pytest.raises(GxError, match=r"GX_FABRIC_KEY=.*priv_sk: mode 0644 lets group or others read it"):
+        f.signer()
+    k.chmod(0o600)
+    assert f.signer()(b"m")
+    with pytest.raises(KeyFileError, match="No such file"):
+        read_private_key(tmp_path / "missing")
+    with pytest.raises(GxError, match="GX_FABRIC_TLS_CERT and GX_FABRIC_TLS_KEY go together"):
+        f.model_copy(update={"tls_cert": cert}).grpc_channel()
+    shared = tmp_path / "client.key"
+    shared.write_bytes(pem)
+    shared.chmod(0o604)
+    with pytest.raises(GxError, match="GX_FABRIC_TLS_KEY=.*client.key: mode 0604"):
+        f.model_copy(update={"tls_cert": cert, "tls_key": shared}).grpc_channel()

@@ -1,0 +1,188 @@
+"""The secure stack end to end: every hop authenticated, every identity allowed its job only.
+
+Postgres (schemas.roles), Kafka Connect's REST API (basic auth) and the peer (mutual TLS) are
+checked here against the running pipeline; Kafka's SCRAM and ACLs in test_kafka_security.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+
+import psutil
+import psycopg
+import pytest
+
+from gxcommon.dsn import password, pg_parts, pg_url
+from gxcommon.http_auth import request, with_credentials
+from schemas import roles
+from stack.manager import Stack
+from stack.pipeline import Pipeline
+
+
+@pytest.fixture(scope="module")
+def stack(up: dict[str, str]) -> Stack:
+    s = Stack()
+    assert s.postgres.secure and s.kafka.secure, "the secure pass must run on a --secure stack"
+    return s
+
+
+def _attempt(dsn: str, sql: str, params: tuple = ()) -> str:
+    """'ok', or the error's class and first line."""
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql, params)
+        return "ok"
+    except psycopg.Error as e:
+        return f"{type(e).__name__}: {str(e).strip().splitlines()[0]}"
+
+
+def test_postgres_refuses_a_client_without_the_right_password(stack: Stack) -> None:
+    p = pg_parts(stack.postgres.role_dsn(roles.CDC))
+    bare = pg_url(p["user"], "", p["host"], p["port"], p["dbname"])
+    assert "no password supplied" in _attempt(bare, "SELECT 1")
+    wrong = pg_url(p["user"], "not-the-password", p["host"], p["port"], p["dbname"])
+    assert f'password authentication failed for user "{roles.CDC}"' in _attempt(wrong, "SELECT 1")
+
+
+@pytest.fixture
+def outbox_row(stack: Stack) -> Iterator[str]:
+    """A row written as the outbox writer role (as an upstream service would), removed after."""
+    rid = f"sec-{uuid.uuid4().hex[:10]}"
+    result = _attempt(stack.postgres.role_dsn(roles.WRITER),
+                      'INSERT INTO "OutboxCommand" (id, "tenantId", service, "commandType", "requestId", payload)'
+                      " VALUES (%s, 'sec-test', 'test', 'PAUSE_SYSTEM', %s, '{}')", (rid, rid))
+    assert result == "ok"
+    yield rid
+    with psycopg.connect(stack.postgres.role_dsn(roles.OWNER), autocommit=True) as conn:
+        conn.execute('DELETE FROM "OutboxCommand" WHERE id = %s', (rid,))
+
+
+def test_each_postgres_role_does_its_job_and_nothing_else(stack: Stack, outbox_row: str) -> None:
+    dsn = stack.postgres.role_dsn
+    denied_outbox = "InsufficientPrivilege: permission denied for table OutboxCommand"
+    set_status = """UPDATE "OutboxCommand" SET status = 'FAILED', error = 'x' WHERE id = %s"""
+    # Debezium's role reads the outbox and replicates; it cannot change a row.
+    assert _attempt(dsn(roles.CDC), 'SELECT payload FROM "OutboxCommand" WHERE id = %s', (outbox_row,)) == "ok"
+    assert _attempt(dsn(roles.CDC), set_status, (outbox_row,)) == denied_outbox
+    assert _attempt(dsn(roles.CDC), 'DELETE FROM "OutboxCommand" WHERE id = %s', (outbox_row,)) == denied_outbox
+    # The writer inserts (fixture); it cannot update, nor read the pipeline's columns.
+    assert _attempt(dsn(roles.WRITER), set_status, (outbox_row,)) == denied_outbox
+    assert _attempt(dsn(roles.WRITER), 'SELECT error FROM "OutboxCommand"') == denied_outbox
+    # The results writer updates status columns only.
+    assert _attempt(dsn(roles.RESULTS), set_status, (outbox_row,)) == "ok"
+    assert _attempt(dsn(roles.RESULTS), """UPDATE "OutboxCommand" SET payload = '{"a": 1}' WHERE id = %s""",
+                    (outbox_row,)) == denied_outbox
+    assert _attempt(dsn(roles.RESULTS), 'INSERT INTO "OutboxCommand" SELECT * FROM "OutboxCommand" LIMIT 0') \
+        == denied_outbox
+    # A projector writes its own tables and checkpoints, nobody else's.
+    ledger = dsn(roles.projector_role("ledger"))
+    assert _attempt(ledger, 'UPDATE "Wallet" SET "updatedAt" = "updatedAt" WHERE false') == "ok"
+    assert _attempt(ledger, 'UPDATE "User" SET "updatedAt" = "updatedAt" WHERE false') \
+        == 'InsufficientPrivilege: permission denied for table User'
+    assert _attempt(ledger, 'SELECT 1 FROM "OutboxCommand"') == denied_outbox
+    checkpoint = ('INSERT INTO "ProjectorState" ("projectorName", channel, topic, "partition", "offset", "lastBlock",'
+                  ' "lastEventIndex") VALUES (%s, %s, %s, 0, 0, 0, 0)')
+    touch = 'UPDATE "ProjectorState" SET "updatedAt" = now() WHERE "projectorName" = %s AND channel = %s RETURNING 1'
+    chan = f"sec-{uuid.uuid4().hex[:8]}"
+    try:
+        assert _attempt(ledger, checkpoint, ("ledger", chan, "t")) == "ok"
+        assert "violates row-level security policy" in _attempt(ledger, checkpoint, ("identity", chan, "t"))
+        with psycopg.connect(ledger, autocommit=True) as conn:
+            assert conn.execute(touch, ("ledger", chan)).fetchall() == [(1,)]
+        with psycopg.connect(dsn(roles.projector_role("identity")), autocommit=True) as conn:
+            assert conn.execute(touch, ("ledger", chan)).fetchall() == [], "another projector's rows are invisible"
+    finally:
+        with psycopg.connect(dsn(roles.OWNER), autocommit=True) as conn:
+            conn.execute('DELETE FROM "ProjectorState" WHERE channel = %s', (chan,))
+    # Only the owner changes the schema.
+    assert "must be owner of table OutboxCommand" in _attempt(
+        dsn(roles.RESULTS), 'ALTER TABLE "OutboxCommand" ADD COLUMN x INT')
+
+
+def test_workers_and_debezium_log_in_as_their_own_identities(stack: Stack) -> None:
+    """The running processes, not the configuration: each worker's environment names its own
+    Postgres role and Kafka principal and holds no password, and Debezium streams as gx_cdc."""
+    for name, proc in Pipeline(stack).workers.items():
+        env = psutil.Process(proc.pid()).environ()
+        assert pg_parts(env["GX_PG_DSN"])["user"] == roles.worker_role(name), name
+        assert not any(k.endswith("PASSWORD") for k in env if k.startswith("GX_")), name
+        assert pg_parts(env["GX_PG_DSN"])["password"] == "", name
+    with psycopg.connect(stack.postgres.role_dsn(roles.OWNER)) as conn:
+        streaming = conn.execute("SELECT usename FROM pg_stat_replication").fetchall()
+        holders = conn.execute("SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = 'gx'"
+                               " AND usename LIKE 'gx\\_%%' ORDER BY 1").fetchall()
+    assert streaming == [(roles.CDC,)]
+    assert {u for (u,) in holders} >= {roles.RESULTS, roles.projector_role("ledger")}
+
+
+def _http(url: str) -> int:
+    try:
+        with urllib.request.urlopen(request(url), timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def test_connect_rest_api_requires_basic_auth_and_never_returns_the_password(stack: Stack) -> None:
+    url = stack.connect.url
+    assert _http(f"{url}/connectors") == 401
+    assert _http(with_credentials(url, "gx-admin", "wrong") + "/connectors") == 401
+    assert _http(f"{stack.connect.endpoint}/connectors") == 200
+    with urllib.request.urlopen(request(f"{stack.connect.endpoint}/connectors/gx-outbox/config"), timeout=10) as r:
+        config = json.load(r)
+    assert config["database.user"] == roles.CDC
+    assert config["database.password"].startswith("${file:")
+    secret = password(stack.postgres.role_dsn(roles.CDC))
+    assert secret and secret not in json.dumps(config)
+
+
+def test_the_peer_requires_a_client_certificate_bound_to_every_request(stack: Stack) -> None:
+    from fabric_gateway import Gateway, GatewayError, load_identity
+    from gxcommon.fabric_settings import FabricSettings
+
+    f = FabricSettings()
+    assert f.tls_cert and f.tls_key
+    without = f.model_copy(update={"tls_cert": None, "tls_key": None})
+
+    async def go() -> tuple[bool, object, str]:
+        ch = without.grpc_channel()
+        try:
+            await asyncio.wait_for(ch.channel_ready(), 5)
+            handshake = True
+        except asyncio.TimeoutError:
+            handshake = False
+        finally:
+            await ch.close()
+        gw = f.connect()
+        answer = json.loads(await gw.evaluate(f.channel, f.chaincode, "QueryContract:Get", ["system", "status"]))
+        # A Deliver request signed without the TLS certificate's hash is refused.
+        unbound = Gateway(gw.channel, load_identity(f.msp_id, f.cert), f.signer())
+        try:
+            await asyncio.wait_for(anext(unbound.blocks(f.channel, 0)), 10)
+            deliver = "delivered"
+        except GatewayError as e:
+            deliver = str(e)
+        finally:
+            await gw.channel.close()
+        return handshake, answer, deliver
+
+    handshake, answer, deliver = asyncio.run(go())
+    assert not handshake, "a client without a certificate completed the TLS handshake"
+    assert answer, "a query over mutual TLS answers"
+    assert "BAD_REQUEST" in deliver
+
+
+def test_a_rebuild_gives_the_new_tables_the_projectors_grants(stack: Stack) -> None:
+    from tests.integration.conftest import gxctl
+
+    proc = gxctl("projections", "rebuild", "loans", "--json", check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    touch = 'UPDATE "Loan" SET "updatedAt" = "updatedAt" WHERE false'
+    assert _attempt(stack.postgres.role_dsn(roles.projector_role("loans")), touch) == "ok"
+    assert _attempt(stack.postgres.role_dsn(roles.projector_role("ledger")), touch) \
+        == "InsufficientPrivilege: permission denied for table Loan"
