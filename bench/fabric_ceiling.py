@@ -195,10 +195,11 @@ async def run_ceiling(levels: list[int], seconds: float, connections: int = 4) -
 def fabric_settings_from(stack: Stack) -> dict[str, Any]:
     env = stack.env()
     keys = {"GX_FABRIC_GATEWAY": "gateway", "GX_FABRIC_CERT": "cert", "GX_FABRIC_KEY": "key",
-            "GX_FABRIC_TLS_ROOT": "tls_root", "GX_FABRIC_MSP_ID": "msp_id"}
+            "GX_FABRIC_TLS_ROOT": "tls_root", "GX_FABRIC_MSP_ID": "msp_id", "GX_FABRIC_TLS_CERT": "tls_cert",
+            "GX_FABRIC_TLS_KEY": "tls_key"}
     if "GX_FABRIC_GATEWAY" not in env:
         raise SystemExit("error: the Fabric network has not been created; start the stack: gxctl stack up")
-    return {field_name: env[k] for k, field_name in keys.items()}
+    return {field_name: env[k] for k, field_name in keys.items() if k in env}
 
 
 COLUMNS = ["in_flight", "tx_per_s", "errors", "commit_p50_ms", "commit_p99_ms", "call_p50_ms", "call_p99_ms",
