@@ -49,6 +49,7 @@ class ConnectionSettings(GxSettings):
     kafka_ca_file: Path | None = None
     # The login Debezium uses to read the outbox (a replication role); default: pg_dsn's.
     pg_cdc_dsn: SecretStr | None = None
+    pg_cdc_password_file: Path | None = None  # its password from a file (a mounted Secret)
 
     def kafka_security(self) -> dict[str, str]:
         """librdkafka's security settings for this process (empty for PLAINTEXT).
@@ -119,8 +120,16 @@ class ConnectionSettings(GxSettings):
         return with_credentials(self.connect_url, self.connect_username, password)
 
     def cdc_dsn(self) -> str:
-        """The DSN Debezium logs in with (pg_cdc_dsn, else the main one)."""
-        return self.pg_cdc_dsn.get_secret_value() if self.pg_cdc_dsn else self.dsn()
+        """The DSN Debezium logs in with (pg_cdc_dsn with pg_cdc_password_file's password, else the
+        main one)."""
+        if self.pg_cdc_dsn is None:
+            return self.dsn()
+        dsn = self.pg_cdc_dsn.get_secret_value()
+        if self.pg_cdc_password_file is None:
+            return dsn
+        from gxcommon.dsn import with_password
+
+        return with_password(dsn, self.pg_cdc_password_file.read_text().rstrip("\n"))
 
 
 class CliSettings(ConnectionSettings):

@@ -69,6 +69,51 @@ def test_renders_and_validates_against_the_schemas(tools: dict[str, Path], schem
         assert "KafkaConnector" in kinds
 
 
+SECURE = ["--set", "kafka.sasl.enabled=true", "--set", "postgres.roles.enabled=true", "--set", "fabric.mutualTLS=true",
+          "--set", "connect.basicAuth.enabled=true"]
+
+
+def test_secure_values_give_each_process_its_own_identities_and_only_its_own_keys(
+        tools: dict[str, Path], schemas: Path, tmp_path: Path) -> None:
+    text, docs = render(tools, "-f", str(CHART / "values-mainnet.yaml"), *SECURE)
+    (tmp_path / "m.yaml").write_text(text)
+    proc = subprocess.run([str(tools["kubeconform"]), "-strict", "-summary", "-output", "text",
+                           "-schema-location", f"{schemas}/{{{{ .ResourceKind }}}}-{{{{ .Group }}}}-{{{{ .ResourceAPIVersion }}}}.json",
+                           str(tmp_path / "m.yaml")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "Invalid: 0" in proc.stdout, proc.stdout + proc.stderr
+    want_role = {"submitter": "gx_monitor", "block-publisher": "gx_monitor", "results-writer": "gx_results",
+                 "projector-ledger": "gx_projector_ledger", "projector-system": "gx_projector_system"}
+    pods = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d["spec"]["template"]["spec"]
+            for d in docs if d["kind"] in ("Deployment", "Job") and d["metadata"]["name"].startswith("gx-gx-pipeline-")
+            and d["metadata"]["labels"]["app.kubernetes.io/component"] != "chaincode"}
+    for who, pod in pods.items():
+        env = {e["name"]: e.get("value") for e in pod["containers"][0].get("env", [])}
+        keys = {v["name"]: [i["key"] for i in v["secret"].get("items", [])] for v in pod["volumes"] if "secret" in v}
+        admin = who in ("migrate", "init")
+        principal = "gx-admin" if admin else f"gx-{who}"
+        assert env["GX_KAFKA_USERNAME"] == principal and keys["kafka"] == [principal], who
+        assert env["GX_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL", who
+        if admin:  # the owner (migrations, grants); the connector is Strimzi's here (no REST, no cdc login)
+            assert keys["postgres"] == ["password"] and "postgres-cdc" not in keys and "connect" not in keys, who
+        else:
+            role = want_role.get(who, "gx_" + who.replace("-", "_"))
+            assert env["GX_PG_DSN"].startswith(f"postgresql://{role}@") and keys["postgres"] == [role], who
+            assert "connect" not in keys and "postgres-cdc" not in keys, who
+    fabric = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-fabric"))
+    assert fabric["data"]["GX_FABRIC_TLS_KEY"] == "/var/run/secrets/gx/fabric/tls-client-key.pem"
+    kc = next(d for d in docs if d["kind"] == "KafkaConnector")
+    assert kc["spec"]["config"]["database.user"] == "gx_cdc"
+    assert kc["spec"]["config"]["database.password"] == "${secrets:gx/gx-postgres-roles:gx_cdc}"
+    # With the connector registered through Connect's REST API, only the init Job logs in to Connect
+    # and knows Debezium's password.
+    _, docs = render(tools, "-f", str(CHART / "values-testnet.yaml"), *SECURE)
+    jobs = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d["spec"]["template"]["spec"]
+            for d in docs if d["kind"] == "Job"}
+    init_keys = {v["name"]: [i["key"] for i in v["secret"]["items"]] for v in jobs["init"]["volumes"] if "secret" in v}
+    assert init_keys["postgres-cdc"] == ["gx_cdc"] and init_keys["connect"] == ["password"]
+    assert not {"postgres-cdc", "connect"} & {v["name"] for v in jobs["migrate"]["volumes"]}
+
+
 def test_kubeconform_refuses_a_misspelt_field(tools: dict[str, Path], schemas: Path, tmp_path: Path) -> None:
     """The schemas are strict: the check above would see a mistake."""
     text, docs = render(tools, "-f", str(CHART / "values-mainnet.yaml"))

@@ -62,6 +62,10 @@ GX_FABRIC_MSP_ID: {{ .Values.fabric.mspId | quote }}
 GX_FABRIC_CERT: /var/run/secrets/gx/fabric/cert.pem
 GX_FABRIC_KEY: /var/run/secrets/gx/fabric/key.pem
 GX_FABRIC_TLS_ROOT: /var/run/secrets/gx/fabric/tls-root.pem
+{{- if .Values.fabric.mutualTLS }}
+GX_FABRIC_TLS_CERT: /var/run/secrets/gx/fabric/tls-client.pem
+GX_FABRIC_TLS_KEY: /var/run/secrets/gx/fabric/tls-client-key.pem
+{{- end }}
 {{- with .Values.fabric.tlsServerName }}
 GX_FABRIC_TLS_SERVER_NAME: {{ . | quote }}
 {{- end }}
@@ -75,6 +79,77 @@ GX_FABRIC_TLS_SERVER_NAME: {{ . | quote }}
     items: [{key: {{ include "gx.pgSecretKey" . }}, path: password}]
 {{- end -}}
 
-{{- define "gx.pgMount" -}}
+{{/* Who a process is. .who: a worker's name, or "admin" for the hook Jobs; .connector: the Job
+     that registers the connector through Connect's REST API (it alone needs Connect's credentials
+     and Debezium's role). */}}
+{{- define "gx.pgRole" -}}
+{{- if eq .who "admin" }}{{ .root.Values.postgres.user }}
+{{- else if hasPrefix "projector-" .who }}gx_projector_{{ trimPrefix "projector-" .who }}
+{{- else if eq .who "results-writer" }}gx_results
+{{- else }}gx_monitor{{ end -}}
+{{- end -}}
+{{- define "gx.kafkaPrincipal" -}}gx-{{ .who }}{{- end -}}
+
+{{/* The process's own identities (env entries, overriding the ConfigMap's): its Postgres role,
+     its Kafka principal, and for the hook Jobs Connect's credentials and Debezium's role. */}}
+{{- define "gx.identityEnv" -}}
+{{- $v := .root.Values -}}
+{{- if and $v.postgres.roles.enabled (ne .who "admin") }}
+- {name: GX_PG_DSN, value: {{ printf "postgresql://%s@%s:%v/%s?sslmode=%s" (include "gx.pgRole" .) $v.postgres.host $v.postgres.port $v.postgres.database $v.postgres.sslmode | quote }}}
+{{- end }}
+{{- if and $v.postgres.roles.enabled .connector }}
+- {name: GX_PG_CDC_DSN, value: {{ printf "postgresql://gx_cdc@%s:%v/%s?sslmode=%s" $v.postgres.host $v.postgres.port $v.postgres.database $v.postgres.sslmode | quote }}}
+- {name: GX_PG_CDC_PASSWORD_FILE, value: /var/run/secrets/gx/postgres-cdc/password}
+{{- end }}
+{{- if $v.kafka.sasl.enabled }}
+- {name: GX_KAFKA_SECURITY_PROTOCOL, value: SASL_SSL}
+- {name: GX_KAFKA_SASL_MECHANISM, value: {{ $v.kafka.sasl.mechanism | quote }}}
+- {name: GX_KAFKA_USERNAME, value: {{ include "gx.kafkaPrincipal" . | quote }}}
+- {name: GX_KAFKA_PASSWORD_FILE, value: /var/run/secrets/gx/kafka/password}
+- {name: GX_KAFKA_CA_FILE, value: /var/run/secrets/gx/kafka-ca/ca.crt}
+{{- end }}
+{{- if and $v.connect.basicAuth.enabled .connector }}
+- {name: GX_CONNECT_USERNAME, value: {{ $v.connect.basicAuth.username | quote }}}
+- {name: GX_CONNECT_PASSWORD_FILE, value: /var/run/secrets/gx/connect/password}
+{{- end }}
+{{- end -}}
+
+{{- define "gx.identityMounts" -}}
 - {name: postgres, mountPath: /var/run/secrets/gx/postgres, readOnly: true}
+{{- $v := .root.Values }}
+{{- if and $v.postgres.roles.enabled .connector }}
+- {name: postgres-cdc, mountPath: /var/run/secrets/gx/postgres-cdc, readOnly: true}
+{{- end }}
+{{- if $v.kafka.sasl.enabled }}
+- {name: kafka, mountPath: /var/run/secrets/gx/kafka, readOnly: true}
+- {name: kafka-ca, mountPath: /var/run/secrets/gx/kafka-ca, readOnly: true}
+{{- end }}
+{{- if and $v.connect.basicAuth.enabled .connector }}
+- {name: connect, mountPath: /var/run/secrets/gx/connect, readOnly: true}
+{{- end }}
+{{- end -}}
+
+{{/* Each Secret volume holds only this process's own key, read-only to it. */}}
+{{- define "gx.identityVolumes" -}}
+{{- $v := .root.Values -}}
+{{- if and $v.postgres.roles.enabled (ne .who "admin") }}
+- name: postgres
+  secret: {secretName: {{ $v.postgres.roles.passwordsSecret }}, defaultMode: 0400, items: [{key: {{ include "gx.pgRole" . }}, path: password}]}
+{{- else }}
+{{- include "gx.pgVolume" .root | nindent 0 }}
+{{- end }}
+{{- if and $v.postgres.roles.enabled .connector }}
+- name: postgres-cdc
+  secret: {secretName: {{ $v.postgres.roles.passwordsSecret }}, defaultMode: 0400, items: [{key: gx_cdc, path: password}]}
+{{- end }}
+{{- if $v.kafka.sasl.enabled }}
+- name: kafka
+  secret: {secretName: {{ $v.kafka.sasl.passwordsSecret }}, defaultMode: 0400, items: [{key: {{ include "gx.kafkaPrincipal" . }}, path: password}]}
+- name: kafka-ca
+  secret: {secretName: {{ $v.kafka.sasl.caSecret }}, defaultMode: 0444, items: [{key: ca.crt, path: ca.crt}]}
+{{- end }}
+{{- if and $v.connect.basicAuth.enabled .connector }}
+- name: connect
+  secret: {secretName: {{ $v.connect.basicAuth.existingSecret }}, defaultMode: 0400, items: [{key: {{ $v.connect.basicAuth.key }}, path: password}]}
+{{- end }}
 {{- end -}}

@@ -186,3 +186,22 @@ def test_a_rebuild_gives_the_new_tables_the_projectors_grants(stack: Stack) -> N
     assert _attempt(stack.postgres.role_dsn(roles.projector_role("loans")), touch) == "ok"
     assert _attempt(stack.postgres.role_dsn(roles.projector_role("ledger")), touch) \
         == "InsufficientPrivilege: permission denied for table Loan"
+
+
+def test_gxctl_db_roles_creates_the_roles_from_password_files(stack: Stack, tmp_path) -> None:
+    """What an operator runs once per cluster (as a superuser) before `gxctl db migrate`."""
+    from stack.postgres import USER
+    from tests.integration.conftest import gxctl
+
+    pw = tmp_path / "passwords"
+    pw.mkdir()
+    for role, secret in stack.postgres.role_passwords().items():
+        (pw / role).write_text(secret + "\n")
+    superuser = {"GX_PG_DSN": stack.postgres.role_dsn(USER)}
+    proc = gxctl("db", "roles", "--passwords-dir", str(pw), "--json", env=superuser, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["roles"] == sorted(stack.postgres.role_passwords())
+    assert _attempt(stack.postgres.role_dsn(roles.CDC), "SELECT 1") == "ok"  # same passwords: still logs in
+    (pw / roles.WRITER).unlink()
+    proc = gxctl("db", "roles", "--passwords-dir", str(pw), env=superuser, check=False)
+    assert proc.returncode != 0 and proc.stderr.strip() == f"error: --passwords-dir {pw}: no password file for gx_writer"
