@@ -144,10 +144,16 @@ def passwords(d: Path, names: list[str]) -> dict[str, str]:
 # -- configuration --------------------------------------------------------------------------------
 
 def broker_props(host: str, port: int, controller_port: int, d: Path, admin_password: str) -> str:
-    """The listener, TLS, SASL and authoriser lines of server.properties."""
+    """The listener, TLS, SASL and authoriser lines of server.properties. The broker's own login
+    (the admin's password) is read through the FileConfigProvider from a 0600 file, so
+    server.properties holds no secret."""
+    login = d / "broker-login.properties"
+    write_private(login, f"password={admin_password}\n")
     jaas = (f'org.apache.kafka.common.security.scram.ScramLoginModule required username="{ADMIN}" '
-            f'password="{admin_password}";')
-    return f"""listeners=SASL_SSL://{host}:{port},CONTROLLER://{host}:{controller_port}
+            f'password="${{file:{login}:password}}";')
+    return f"""config.providers=file
+config.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider
+listeners=SASL_SSL://{host}:{port},CONTROLLER://{host}:{controller_port}
 advertised.listeners=SASL_SSL://{host}:{port},CONTROLLER://{host}:{controller_port}
 listener.security.protocol.map=CONTROLLER:SSL,SASL_SSL:SASL_SSL
 inter.broker.listener.name=SASL_SSL

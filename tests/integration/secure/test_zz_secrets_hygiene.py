@@ -1,7 +1,7 @@
 """Secrets hygiene, last in the secure pass (file name): no password or private key the stacks
 made appears in any log of either stack (plain and secure pass), in the output of any gxctl
-command that prints JSON, in the connector config (rendered, and as Connect holds it) or in a
-rendered Helm manifest outside its Secret.
+command that prints JSON, in the connector config (rendered, and as Connect holds it), in the
+Kafka and Connect configs the stack renders, or in a rendered Helm manifest outside its Secret.
 
 The secrets are read from where the stacks keep them (0600 files under <state>/secrets, the
 Fabric keystores); a private key counts as leaked if any line of its PEM body appears.
@@ -99,9 +99,12 @@ def test_no_secret_in_any_log_json_output_connector_config_or_helm_manifest(up: 
     hits += _hits(secrets, "gxctl connectors render", proc.stdout)
     with urllib.request.urlopen(request(f"{st.connect.endpoint}/connectors/gx-outbox"), timeout=10) as r:
         hits += _hits(secrets, "Connect's REST answer for gx-outbox", r.read().decode())
-    # Every log of both stacks (components, workers, formats), after all of the above ran.
+    # Every log of both stacks (components, workers, formats), after all of the above ran, and the
+    # configs the stack renders for Kafka and Connect (their logins come through config providers).
     for state in states:
-        for f in (state / "logs").rglob("*"):
+        files = [*(state / "logs").rglob("*"), state / "kafka" / "server.properties",
+                 *(state / "connect").glob("*.properties")]
+        for f in files:
             if f.is_file():
                 hits += _hits(secrets, str(f), f.read_text(errors="replace"))
                 scanned += 1
