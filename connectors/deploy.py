@@ -26,16 +26,21 @@ def password_reference(secrets_dir: Path, name: str, password: str) -> str:
 
 
 def deploy_outbox(dsn: str, pg: Mapping[str, object], connect_url: str, commands_topic: str,
-                  timeout: float = 120, secrets_dir: Path | None = None) -> dict[str, Any]:
+                  timeout: float = 120, secrets_dir: Path | None = None,
+                  password_env: str | None = None) -> dict[str, Any]:
     """Create the publication, PUT the config, wait for RUNNING; returns Connect's status.
 
-    With ``secrets_dir`` (a folder Connect reads, GX_CONNECT_SECRETS_DIR) the password goes into a
-    file there and the config holds only a config-provider reference to it, so Connect's REST API
-    never returns it. Raises ConnectApiError (with the task's trace) if the connector or its task fails.
+    The config holds a config-provider reference instead of the password, so Connect's REST API
+    never returns it: with ``password_env`` (GX_CONNECT_PASSWORD_ENV) ``${env:NAME}``, a variable of
+    Connect's own process; with ``secrets_dir`` (a folder Connect reads, GX_CONNECT_SECRETS_DIR)
+    ``${file:...}``, the password written to a 0600 file there. Raises ConnectApiError (with the
+    task's trace) if the connector or its task fails.
     """
     doc = outbox(pg, commands_topic)
     config = dict(doc["config"])
-    if secrets_dir is not None:
+    if password_env:
+        config["database.password"] = f"${{env:{password_env}}}"
+    elif secrets_dir is not None:
         config["database.password"] = password_reference(secrets_dir, doc["name"], str(pg["password"]))
     ensure_publication(dsn, doc["config"]["publication.name"])
     return connect_api.apply(connect_url, doc["name"], config, timeout)

@@ -37,6 +37,9 @@ class ConnectionSettings(GxSettings):
     # A folder Kafka Connect reads (its FileConfigProvider "file"): the connector's password is
     # written there and referenced, never sent in the connector's config.
     connect_secrets_dir: Path | None = None
+    # Or: the name of an environment variable of Connect's own process that holds the connector's
+    # database password (its EnvVarConfigProvider "env"), e.g. in docker-compose.
+    connect_password_env: str | None = None
     # Prometheus' HTTP API (`gxctl report`, `gxctl status`); the local stack's with --with-monitoring.
     prometheus_url: str | None = None
     # Kafka security: PLAINTEXT, or SASL_SSL with SCRAM credentials of this process's principal and

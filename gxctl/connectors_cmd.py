@@ -47,7 +47,7 @@ def apply(timeout: float, as_json: bool) -> None:
     s = connection_settings()
     s.require("connect_url")
     st = deploy_outbox(s.dsn(), secret_parts(s.cdc_dsn()), s.connect_endpoint() or "", TopicSettings().commands, timeout,
-                       secrets_dir=s.connect_secrets_dir)
+                       secrets_dir=s.connect_secrets_dir, password_env=s.connect_password_env)
     emit(st, as_json, _state_line)
 
 

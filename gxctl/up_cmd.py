@@ -8,14 +8,16 @@ import sys
 import click
 
 from gxctl.output import emit, handle_errors, json_option, rows_table
+from gxctl.stack_cmd import SECURE_HELP
 from stack.pipeline import Pipeline
 
 
 @click.command("up")
+@click.option("--secure", is_flag=True, help=SECURE_HELP)
 @handle_errors
-def up() -> None:
+def up(secure: bool) -> None:
     """Start the stack, apply migrations, topics and the connector, start every worker (idempotent)."""
-    Pipeline().up(say=lambda line: click.echo(line))
+    Pipeline().up(say=lambda line: click.echo(line), secure=secure)
 
 
 @click.command("init")
@@ -31,7 +33,7 @@ def init_cmd(no_connector: bool) -> None:
     s = connection_settings()
     s.require("pg_dsn", "kafka_bootstrap", *(() if no_connector else ("connect_url",)))
     for line in init(s.dsn(), s.kafka_bootstrap or "", None if no_connector else s.connect_endpoint(), TopicSettings(),
-                     s.connect_secrets_dir, s.cdc_dsn() if s.pg_cdc_dsn else None):
+                     s.connect_secrets_dir, s.cdc_dsn() if s.pg_cdc_dsn else None, s.connect_password_env):
         click.echo(line)
 
 

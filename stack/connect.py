@@ -101,9 +101,11 @@ offset.flush.interval.ms=1000
 # chaincode applies each requestId once.
 exactly.once.source.support=disabled
 topic.creation.enable=true
-# Connector configs reference secrets as ${{file:PATH:KEY}}: Connect reads them, its REST API never shows them.
-config.providers=file
+# Connector configs reference secrets as ${{file:PATH:KEY}} or ${{env:NAME}}: Connect reads them, its
+# REST API never shows them.
+config.providers=file,env
 config.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider
+config.providers.env.class=org.apache.kafka.common.config.provider.EnvVarConfigProvider
 {self._security_props()}{(self._rest_auth() or ("",))[0]}
 listeners=http://{self.s.host}:{self.s.connect_port}
 rest.advertised.host.name={self.s.host}

@@ -42,16 +42,16 @@ class Pipeline:
         self.workers = {name: Proc(name, s.run_dir, s.log_dir) for name in WORKERS}
         self.ports = {name: s.worker_port_base + i for i, name in enumerate(WORKERS)}
 
-    def up(self, say: Callable[[str], None] = lambda line: None) -> list[str]:
+    def up(self, say: Callable[[str], None] = lambda line: None, secure: bool = False) -> list[str]:
         """Start everything (idempotent); ``say`` gets each step as it completes; returns the
-        steps' lines too."""
+        steps' lines too. ``secure``: a new stack in the secure mode (stack.mode)."""
         done: list[str] = []
 
         def step(line: str) -> None:
             done.append(line)
             say(line)
 
-        self.stack.up(say=say)
+        self.stack.up(say=say, secure=secure)
         env = self.stack.env()
         if self.stack.kafka.secure:  # this process's own Kafka clients (topics, connector) as the admin
             from gxcommon.settings import connection_settings

@@ -126,6 +126,16 @@ def test_workers_read_the_same_environment_as_the_local_stack(project: dict) -> 
         assert result.exit_code == 0, f"{name}: `gxctl {' '.join(svc['command'])}` is not a gxctl command"
 
 
+def test_the_connector_password_reaches_connect_through_its_env_provider(project: dict) -> None:
+    """gx-init sends ${env:NAME}; Connect has the env provider and NAME holds Postgres' password."""
+    services = project["services"]
+    var = services["gx-init"]["environment"]["GX_CONNECT_PASSWORD_ENV"]
+    connect = services["connect"]["environment"]
+    assert connect["CONNECT_CONFIG_PROVIDERS"] == "env"
+    assert connect["CONNECT_CONFIG_PROVIDERS_ENV_CLASS"] == "org.apache.kafka.common.config.provider.EnvVarConfigProvider"
+    assert connect[var] == services["postgres"]["environment"]["POSTGRES_PASSWORD"]
+
+
 def test_the_image_gets_every_package_the_project_installs() -> None:
     import tomllib
 

@@ -55,3 +55,26 @@ public class Read { public static void main(String[] a) throws Exception {
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout == pw
+
+
+def test_an_env_reference_reads_connects_own_environment(tmp_path: Path) -> None:
+    """`${env:NAME}` (GX_CONNECT_PASSWORD_ENV, what docker-compose uses) through Kafka's own
+    EnvVarConfigProvider, which the local Connect enables beside the file provider."""
+    import os
+    import subprocess
+
+    from stack import jars
+    from stack.settings import StackSettings
+
+    cp = jars.resolve("kafka", StackSettings().jars_dir)
+    src = tmp_path / "ReadEnv.java"
+    src.write_text("""import org.apache.kafka.common.config.provider.EnvVarConfigProvider;
+import java.util.*;
+public class ReadEnv { public static void main(String[] a) throws Exception {
+  EnvVarConfigProvider p = new EnvVarConfigProvider(); p.configure(new HashMap<>());
+  System.out.print(p.get("", new HashSet<>(List.of(a[0]))).data().get(a[0])); } }""")
+    pw = "gx/compose=pw@1 %20"
+    out = subprocess.run([jars.require_java(), "-cp", f"{cp}/*", str(src), "GX_OUTBOX_DB_PASSWORD"],
+                         capture_output=True, text=True, timeout=120, env={**os.environ, "GX_OUTBOX_DB_PASSWORD": pw})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == pw

@@ -41,3 +41,20 @@ def test_a_missing_value_is_named() -> None:
 def test_no_secret_is_written_in_the_yaml() -> None:
     doc = load()
     assert doc["config"]["database.password"] == "${pg.password}"
+
+
+def test_deploy_sends_a_provider_reference_never_the_password(tmp_path, monkeypatch) -> None:
+    """What deploy_outbox PUTs to Connect: ${env:NAME} or ${file:PATH:KEY}; the password itself
+    only in the 0600 file."""
+    from connectors import deploy
+
+    sent: list[dict] = []
+    monkeypatch.setattr(deploy, "ensure_publication", lambda dsn, name: None)
+    monkeypatch.setattr(deploy.connect_api, "apply", lambda url, name, config, timeout: sent.append(config) or {})
+    pg = {"host": "h", "port": 5432, "user": "gx_cdc", "password": "s3cr/t=@", "dbname": "gx"}
+    deploy.deploy_outbox("dsn", pg, "http://c", "gx.commands", password_env="GX_OUTBOX_DB_PASSWORD")
+    deploy.deploy_outbox("dsn", pg, "http://c", "gx.commands", secrets_dir=tmp_path)
+    assert sent[0]["database.password"] == "${env:GX_OUTBOX_DB_PASSWORD}"
+    assert sent[1]["database.password"] == f"${{file:{tmp_path}/gx-outbox.properties:database.password}}"
+    assert all("s3cr/t=@" not in str(c) for c in sent)
+    assert (tmp_path / "gx-outbox.properties").read_text() == "database.password=s3cr/t=@\n"
