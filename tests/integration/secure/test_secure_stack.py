@@ -51,15 +51,22 @@ def test_postgres_refuses_a_client_without_the_right_password(stack: Stack) -> N
 
 @pytest.fixture
 def outbox_row(stack: Stack) -> Iterator[str]:
-    """A row written as the outbox writer role (as an upstream service would), removed after."""
+    """A command enqueued through the SDK as the outbox writer role (as an upstream service would),
+    twice: the second call reads the first back (idempotence) with the writer's privileges only.
+    Removed after."""
+    from gxsdk import enqueue
+
     rid = f"sec-{uuid.uuid4().hex[:10]}"
-    result = _attempt(stack.postgres.role_dsn(roles.WRITER),
-                      'INSERT INTO "OutboxCommand" (id, "tenantId", service, "commandType", "requestId", payload)'
-                      " VALUES (%s, 'sec-test', 'test', 'PAUSE_SYSTEM', %s, '{}')", (rid, rid))
-    assert result == "ok"
-    yield rid
+    results = []
+    for _ in range(2):
+        with psycopg.connect(stack.postgres.role_dsn(roles.WRITER)) as conn, conn.transaction():
+            results.append(enqueue(conn, tenant_id="sec-test", service="test", command_type="CREATE_USER",
+                                   request_id=rid, payload={"userId": rid, "email": f"{rid}@example.com",
+                                                            "firstName": "Sec", "lastName": "Test", "country": "MY"}))
+    assert [r.created for r in results] == [True, False] and results[0].id == results[1].id
+    yield results[0].id
     with psycopg.connect(stack.postgres.role_dsn(roles.OWNER), autocommit=True) as conn:
-        conn.execute('DELETE FROM "OutboxCommand" WHERE id = %s', (rid,))
+        conn.execute('DELETE FROM "OutboxCommand" WHERE id = %s', (results[0].id,))
 
 
 def test_each_postgres_role_does_its_job_and_nothing_else(stack: Stack, outbox_row: str) -> None:
