@@ -14,6 +14,16 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def read_secret_file(path: Path, variable: str) -> str:
+    """A secret kept in a file (its last newline dropped). GxError naming ``variable`` if unreadable."""
+    from gxcommon.errors import GxError
+
+    try:
+        return path.read_text().rstrip("\n")
+    except OSError as e:
+        raise GxError(f"{variable} {path}: {e.strerror}") from None
+
+
 class GxSettings(BaseSettings):
     """The base of every settings model: prefix ``GX_`` (subclasses narrow it), frozen, and
     variables of other models ignored."""
@@ -66,10 +76,7 @@ class ConnectionSettings(GxSettings):
             raise GxError(f"GX_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol!r}: PLAINTEXT or SASL_SSL")
         password = self.kafka_password.get_secret_value() if self.kafka_password else None
         if self.kafka_password_file is not None:
-            try:
-                password = self.kafka_password_file.read_text().rstrip("\n")
-            except OSError as e:
-                raise GxError(f"GX_KAFKA_PASSWORD_FILE {self.kafka_password_file}: {e.strerror}") from None
+            password = read_secret_file(self.kafka_password_file, "GX_KAFKA_PASSWORD_FILE")
         missing = [n for n, v in (("GX_KAFKA_USERNAME", self.kafka_username),
                                   ("GX_KAFKA_PASSWORD or GX_KAFKA_PASSWORD_FILE", password),
                                   ("GX_KAFKA_CA_FILE", self.kafka_ca_file)) if v is None]
@@ -104,27 +111,23 @@ class ConnectionSettings(GxSettings):
             return dsn
         from gxcommon.dsn import with_password
 
-        return with_password(dsn, self.pg_password_file.read_text().rstrip("\n"))
+        return with_password(dsn, read_secret_file(self.pg_password_file, "GX_PG_PASSWORD_FILE"))
 
     def connect_endpoint(self) -> str | None:
         """connect_url with the basic-auth credentials, if any (for gxcommon.http_auth; never print
         it: http_auth.public). Raises GxError for an unreadable password file."""
         if not self.connect_url or not self.connect_username:
             return self.connect_url
-        from gxcommon.errors import GxError
         from gxcommon.http_auth import with_credentials
 
         password = self.connect_password.get_secret_value() if self.connect_password else ""
         if self.connect_password_file is not None:
-            try:
-                password = self.connect_password_file.read_text().rstrip("\n")
-            except OSError as e:
-                raise GxError(f"GX_CONNECT_PASSWORD_FILE {self.connect_password_file}: {e.strerror}") from None
+            password = read_secret_file(self.connect_password_file, "GX_CONNECT_PASSWORD_FILE")
         return with_credentials(self.connect_url, self.connect_username, password)
 
     def cdc_dsn(self) -> str:
         """The DSN Debezium logs in with (pg_cdc_dsn with pg_cdc_password_file's password, else the
-        main one)."""
+        main one). GxError for an unreadable password file."""
         if self.pg_cdc_dsn is None:
             return self.dsn()
         dsn = self.pg_cdc_dsn.get_secret_value()
@@ -132,7 +135,7 @@ class ConnectionSettings(GxSettings):
             return dsn
         from gxcommon.dsn import with_password
 
-        return with_password(dsn, self.pg_cdc_password_file.read_text().rstrip("\n"))
+        return with_password(dsn, read_secret_file(self.pg_cdc_password_file, "GX_PG_CDC_PASSWORD_FILE"))
 
 
 class CliSettings(ConnectionSettings):

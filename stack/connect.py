@@ -22,7 +22,7 @@ class Connect:
     def __init__(self, s: StackSettings, bootstrap: str, kafka: "Kafka | None" = None) -> None:
         self.s = s
         self.bootstrap = bootstrap
-        self.kafka = kafka  # its security mode and Connect's own principal (gx-connect)
+        self.kafka = kafka  # Connect's own principal (gx-connect) and its password
         self.home = s.state_dir / "connect"
         self.props = self.home / "connect-distributed.properties"
         # Secrets the connectors reference through the FileConfigProvider (connectors.deploy).
@@ -35,7 +35,10 @@ class Connect:
 
     @property
     def secure(self) -> bool:
-        return self.kafka is not None and self.kafka.secure
+        """Basic auth on the REST API, and its own Kafka login (stack.mode)."""
+        from stack.mode import is_secure
+
+        return is_secure(self.s)
 
     # -- basic auth on the REST API (secure stack) ----------------------------------------------
     @property
@@ -116,7 +119,7 @@ plugin.path={plugin_path}
     def _security_props(self) -> str:
         """With a secure Kafka: Connect's worker and its producers, consumers and admin log in as
         gx-connect, the password read through the FileConfigProvider (KIP-421), so this file holds none."""
-        if self.kafka is None or not self.kafka.secure:
+        if self.kafka is None or not self.secure:
             return ""
         from stack import kafka_security as ks
 
