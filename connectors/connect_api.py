@@ -21,6 +21,9 @@ def _call(url: str, method: str, path: str, body: Any = None, name: str = "", ti
             raw = r.read()
             return r.status, json.loads(raw) if raw else None
     except urllib.error.HTTPError as e:
+        if e.code == 401:
+            raise ConnectApiError(name, f"Kafka Connect at {http_auth.public(url)} refused the login (HTTP 401): "
+                                  "check GX_CONNECT_USERNAME and GX_CONNECT_PASSWORD_FILE", e.code) from None
         raw = e.read().decode("utf-8", "replace")
         try:
             msg = json.loads(raw).get("message", raw)

@@ -7,6 +7,7 @@ means the same thing everywhere.
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 
 PG_CONNECTOR = "io.debezium.connector.postgresql.PostgresConnector"
@@ -45,6 +46,28 @@ def kafka(bootstrap: str, timeout: float = 3, conf: dict[str, str] | None = None
     return len(md.brokers)
 
 
+def kafka_login_problem(bootstrap: str, timeout: float = 3) -> str | None:
+    """Why the brokers refuse this process's login (SASL or TLS), or None if they did not within
+    ``timeout``. Metadata calls only say "transport failure"; the reason reaches an error callback,
+    which a polled producer serves."""
+    import time
+
+    from confluent_kafka import KafkaError
+    from gxcommon.kafka import Producer
+
+    found: list[str] = []
+
+    def on_error(err: KafkaError) -> None:
+        if err.code() in (KafkaError._AUTHENTICATION, KafkaError._SSL):
+            found.append(err.str().split(": ", 1)[-1])
+
+    p = Producer({"bootstrap.servers": bootstrap, "log_level": 0, "error_cb": on_error})
+    end = time.monotonic() + timeout
+    while not found and time.monotonic() < end:
+        p.poll(0.1)
+    return found[0] if found else None
+
+
 def connect(url: str, timeout: float = 3) -> list[str]:
     """Kafka Connect's REST API answers and lists the Debezium Postgres connector; returns the plugin classes."""
     from gxcommon.http_auth import public, request
@@ -52,6 +75,11 @@ def connect(url: str, timeout: float = 3) -> list[str]:
     try:
         with urllib.request.urlopen(request(f"{url.rstrip('/')}/connector-plugins"), timeout=timeout) as r:
             plugins = [p["class"] for p in json.load(r)]
+    except urllib.error.HTTPError as e:
+        if e.code == 401:
+            raise ProbeError(f"connect at {public(url)} refused the login (HTTP 401): check GX_CONNECT_USERNAME "
+                             "and GX_CONNECT_PASSWORD_FILE") from e
+        raise ProbeError(f"connect at {public(url)}: HTTP {e.code} {e.reason}") from e
     except OSError as e:
         reason = getattr(e, "reason", None) or e  # urllib wraps the socket error
         raise ProbeError(f"connect at {public(url)}: {getattr(reason, 'strerror', None) or reason}") from e

@@ -40,6 +40,8 @@ def roles_cmd(passwords_dir: Path, as_json: bool) -> None:
     from projections.groups import GROUPS
     from schemas.roles import ensure_roles, login_roles
 
+    if not passwords_dir.is_dir():
+        raise GxError(f"--passwords-dir {passwords_dir}: no such folder")
     attributes = login_roles(GROUPS)
     missing = [r for r in attributes if not (passwords_dir / r).is_file()]
     if missing:

@@ -69,6 +69,9 @@ def describe(e: BaseException) -> str:
     if mod.startswith("cimpl") or mod.startswith("confluent_kafka"):
         err = e.args[0] if e.args else None
         text = err.str() if hasattr(err, "str") else _first_line(e)
+        login = _kafka_login_problem()
+        if login:
+            return f"Kafka {_where('GX_KAFKA_BOOTSTRAP')} refused the login: {login}"
         return f"Kafka {_where('GX_KAFKA_BOOTSTRAP')}: {text}; {UP_HINT}"
     if mod.startswith("grpc"):
         details = getattr(e, "details", None)
@@ -83,6 +86,26 @@ def describe(e: BaseException) -> str:
     if isinstance(e, PermissionError):
         return f"permission denied: {e.filename}"
     return f"unexpected {type(e).__name__}: {_first_line(e)} (GX_DEBUG=1 shows the traceback)"
+
+
+def _kafka_login_problem() -> str | None:
+    """With SASL on, why the brokers refuse this process's login (named with the settings to
+    check), so a refused login does not read as "transport failure; is the stack up?"."""
+    from gxcommon.settings import ConnectionSettings
+
+    s = ConnectionSettings()
+    if s.kafka_security_protocol.upper() == "PLAINTEXT" or not s.kafka_bootstrap:
+        return None
+    from gxcommon import health
+
+    try:
+        problem = health.kafka_login_problem(s.kafka_bootstrap)
+    except Exception:  # the probe itself failed (e.g. a settings error): keep the original message
+        return None
+    if problem is None:
+        return None
+    return (f"{problem} (user {s.kafka_username}; check GX_KAFKA_USERNAME, GX_KAFKA_PASSWORD_FILE and "
+            "GX_KAFKA_CA_FILE)")
 
 
 def quiet_kafka() -> None:

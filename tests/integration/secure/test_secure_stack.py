@@ -212,3 +212,18 @@ def test_gxctl_db_roles_creates_the_roles_from_password_files(stack: Stack, tmp_
     (pw / roles.WRITER).unlink()
     proc = gxctl("db", "roles", "--passwords-dir", str(pw), env=superuser, check=False)
     assert proc.returncode != 0 and proc.stderr.strip() == f"error: --passwords-dir {pw}: no password file for gx_writer"
+
+
+def test_a_refused_login_is_one_line_naming_the_settings_to_check(stack: Stack, tmp_path) -> None:
+    from tests.integration.conftest import gxctl
+
+    wrong = tmp_path / "wrong.password"
+    wrong.write_text("not-it\n")
+    wrong.chmod(0o600)
+    kafka = gxctl("topics", "describe", env={"GX_KAFKA_PASSWORD_FILE": str(wrong)}, check=False)
+    assert kafka.returncode == 1 and len(kafka.stderr.strip().splitlines()) == 1, kafka.stderr
+    assert "refused the login: SASL authentication error" in kafka.stderr and "GX_KAFKA_PASSWORD_FILE" in kafka.stderr
+    connect = gxctl("connectors", "status", env={"GX_CONNECT_PASSWORD_FILE": str(wrong)}, check=False)
+    assert connect.returncode == 1, connect.stderr
+    assert connect.stderr.splitlines()[0].endswith(
+        "refused the login (HTTP 401): check GX_CONNECT_USERNAME and GX_CONNECT_PASSWORD_FILE"), connect.stderr
