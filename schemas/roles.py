@@ -9,8 +9,8 @@
 | ``gx_projector_<group>`` | each projector | write its group's tables and its own checkpoint rows |
 | ``gx_monitor`` | submitter, block publisher | see which migrations are applied (readiness) |
 
-Roles belong to the cluster and are made by its administrator (REPLICATION needs a superuser):
-:func:`role_statements`. The grants belong to the database and are applied by the owner after every
+Roles belong to the cluster and are made by a superuser (REPLICATION needs one): the local stack
+does it itself, elsewhere `gxctl db roles --passwords-dir DIR` (:func:`role_statements`). The grants belong to the database and are applied by the owner after every
 migration (:func:`grant_statements`, idempotent), so a table a migration or a projection rebuild
 makes again gets its grants back. Checkpoint rows are guarded by row-level security: a projector
 sees and writes only rows with its own ``projectorName``; the owner is not subject to it.
