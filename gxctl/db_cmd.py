@@ -24,7 +24,10 @@ def migrate(as_json: bool) -> None:
     the grants of every role when the database has them (schemas.roles)."""
     from stack.init import migrate_and_grant
 
-    emit({"steps": migrate_and_grant(connection_settings().dsn())}, as_json, lambda d: "\n".join(d["steps"]))
+    applied, granted = migrate_and_grant(connection_settings().dsn())
+    emit({"applied": applied, "grants_applied": granted}, as_json,
+         lambda d: "applied: " + (", ".join(d["applied"]) or "nothing (up to date)")
+         + ("\ngrants applied to every role" if d["grants_applied"] else ""))
 
 
 @db.command("roles")

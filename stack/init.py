@@ -13,16 +13,14 @@ from gxcommon.dsn import secret_parts
 from schemas.migrate import migrate
 
 
-def migrate_and_grant(dsn: str) -> list[str]:
-    """Apply migrations, then the roles' grants when the database has roles (schemas.roles); one
-    line per step. Raises MigrationError, psycopg.Error."""
+def migrate_and_grant(dsn: str) -> tuple[list[str], bool]:
+    """Apply migrations, then the roles' grants when the database has roles (schemas.roles);
+    returns the migrations applied now and whether grants were. Raises MigrationError, psycopg.Error."""
     from projections.groups import GROUPS
     from schemas.roles import apply_grants
 
-    done = [f"migrations applied: {', '.join(migrate(dsn)) or 'none pending'}"]
-    if apply_grants(dsn, {name: g.tables for name, g in GROUPS.items()}):
-        done.append("grants applied to every role")
-    return done
+    applied = migrate(dsn)
+    return applied, apply_grants(dsn, {name: g.tables for name, g in GROUPS.items()})
 
 
 def init(dsn: str, bootstrap: str, connect_url: str | None, t: topics.TopicSettings,
@@ -32,7 +30,10 @@ def init(dsn: str, bootstrap: str, connect_url: str | None, t: topics.TopicSetti
     ``cdc_dsn``'s role (default ``dsn``'s); one line per step. Without ``connect_url`` (a
     connector managed elsewhere, e.g. a Strimzi KafkaConnector) only the connector's publication
     is made."""
-    done = migrate_and_grant(dsn)
+    applied, granted = migrate_and_grant(dsn)
+    done = [f"migrations applied: {', '.join(applied) or 'none pending'}"]
+    if granted:
+        done.append("grants applied to every role")
     topics.apply(bootstrap, topics.specs(t))
     done.append("topics applied")
     if not connect_url:
