@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -114,17 +115,27 @@ def test_each_postgres_role_does_its_job_and_nothing_else(stack: Stack, outbox_r
 def test_workers_and_debezium_log_in_as_their_own_identities(stack: Stack) -> None:
     """The running processes, not the configuration: each worker's environment names its own
     Postgres role and Kafka principal and holds no password, and Debezium streams as gx_cdc."""
+    from stack.kafka_security import principal
+
     for name, proc in Pipeline(stack).workers.items():
         env = psutil.Process(proc.pid()).environ()
         assert pg_parts(env["GX_PG_DSN"])["user"] == roles.worker_role(name), name
+        assert env["GX_KAFKA_USERNAME"] == principal(name), name
         assert not any(k.endswith("PASSWORD") for k in env if k.startswith("GX_")), name
         assert pg_parts(env["GX_PG_DSN"])["password"] == "", name
-    with psycopg.connect(stack.postgres.role_dsn(roles.OWNER)) as conn:
-        streaming = conn.execute("SELECT usename FROM pg_stat_replication").fetchall()
-        holders = conn.execute("SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = 'gx'"
-                               " AND usename LIKE 'gx\\_%%' ORDER BY 1").fetchall()
+    # Sessions come and go (a reconnect, a probe): look until both show, for at most 30 s.
+    deadline = time.monotonic() + 30
+    while True:
+        with psycopg.connect(stack.postgres.role_dsn(roles.OWNER)) as conn:
+            streaming = conn.execute("SELECT usename FROM pg_stat_replication").fetchall()
+            holders = {u for (u,) in conn.execute("SELECT DISTINCT usename FROM pg_stat_activity"
+                                                  " WHERE datname = 'gx'").fetchall()}
+        if (streaming == [(roles.CDC,)] and holders >= {roles.RESULTS, roles.projector_role("ledger")}) \
+                or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     assert streaming == [(roles.CDC,)]
-    assert {u for (u,) in holders} >= {roles.RESULTS, roles.projector_role("ledger")}
+    assert holders >= {roles.RESULTS, roles.projector_role("ledger")}
 
 
 def _http(url: str) -> int:
