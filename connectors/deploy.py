@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -10,19 +9,13 @@ from typing import Any
 from connectors import connect_api
 from connectors.publication import ensure_publication
 from connectors.render import outbox
+from gxcommon.private_files import file_reference
 
 
 def password_reference(secrets_dir: Path, name: str, password: str) -> str:
     """Write ``password`` to ``<secrets_dir>/<name>.properties`` (0600) and return the reference
     Connect's FileConfigProvider (named ``file`` in the worker's config.providers) resolves."""
-    secrets_dir.mkdir(parents=True, exist_ok=True)
-    path = secrets_dir / f"{name}.properties"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    # Properties syntax: a backslash escapes; the value is the rest of the line.
-    with os.fdopen(fd, "w") as f:
-        value = password.replace("\\", "\\\\").replace("\n", "\\n")
-        f.write("database.password=" + ("\\" + value if value[:1].isspace() else value) + "\n")
-    return f"${{file:{path}:database.password}}"
+    return file_reference(secrets_dir / f"{name}.properties", "database.password", password)
 
 
 def deploy_outbox(dsn: str, pg: Mapping[str, object], connect_url: str, commands_topic: str,

@@ -6,9 +6,10 @@
 2. Every committed record of gx.fabric.events is folded into them by the same code as the live
    projector, then the rebuild catches up with what arrived meanwhile.
 3. One transaction swaps them in: it locks the group's live checkpoints (the live projector's next
-   batch waits), gives the shadow tables the live ones' grants, drops the live tables, renames the shadow tables, their keys and indexes to the
-   live names, and moves the shadow checkpoints to the group. A reader blocked for that moment then
-   reads the new table: never an empty or half-built one.
+   batch waits), gives the shadow tables the live ones' grants, drops the live tables, renames the
+   shadow tables, their keys and indexes to the live names, and moves the shadow checkpoints to
+   the group. A reader blocked for that moment then reads the new table: never an empty or
+   half-built one.
 4. The live projector's next batch finds its checkpoints moved and replays from them (runner).
 
 Dead letters are not sent again: the live projector sent them when it first met those records.

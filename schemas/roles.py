@@ -10,9 +10,10 @@
 | ``gx_monitor`` | submitter, block publisher | see which migrations are applied (readiness) |
 
 Roles belong to the cluster and are made by a superuser (REPLICATION needs one): the local stack
-does it itself, elsewhere `gxctl db roles --passwords-dir DIR` (:func:`role_statements`). The grants belong to the database and are applied by the owner after every
-migration (:func:`grant_statements`, idempotent), so a table a migration or a projection rebuild
-makes again gets its grants back. Checkpoint rows are guarded by row-level security: a projector
+does it itself, elsewhere `gxctl db roles --passwords-dir DIR` (:func:`role_statements`). The
+grants belong to the database and are applied by the owner after every migration
+(:func:`grant_statements`, idempotent), so a table a migration makes again gets its grants back (a
+projection rebuild copies them onto the tables it swaps in). Checkpoint rows are guarded by row-level security: a projector
 sees and writes only rows with its own ``projectorName``; the owner is not subject to it.
 
 The pure functions make SQL; :func:`apply_grants` and :func:`ensure_roles` run it.

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import json
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stack.private_files import write_private
+from gxcommon.private_files import file_reference, stored_passwords, write_private
 
 ADMIN = "gx-admin"
 BROKER_DN = "CN=gx-broker"
@@ -132,13 +131,7 @@ def ensure_tls(d: Path, host: str) -> None:
 
 def passwords(d: Path, names: list[str]) -> dict[str, str]:
     """Each principal's SCRAM password, made once and kept in ``users.json`` (0600)."""
-    path = d / "users.json"
-    known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    missing = [n for n in [ADMIN, *names] if n not in known]
-    if missing:
-        known.update({n: secrets.token_hex(24) for n in missing})
-        write_private(path, json.dumps(known, indent=2).encode())
-    return known
+    return stored_passwords(d / "users.json", [ADMIN, *names], lambda: secrets.token_hex(24))
 
 
 # -- configuration --------------------------------------------------------------------------------
@@ -147,10 +140,8 @@ def broker_props(host: str, port: int, controller_port: int, d: Path, admin_pass
     """The listener, TLS, SASL and authoriser lines of server.properties. The broker's own login
     (the admin's password) is read through the FileConfigProvider from a 0600 file, so
     server.properties holds no secret."""
-    login = d / "broker-login.properties"
-    write_private(login, f"password={admin_password}\n")
-    jaas = (f'org.apache.kafka.common.security.scram.ScramLoginModule required username="{ADMIN}" '
-            f'password="${{file:{login}:password}}";')
+    ref = file_reference(d / "broker-login.properties", "password", admin_password)
+    jaas = f'org.apache.kafka.common.security.scram.ScramLoginModule required username="{ADMIN}" password="{ref}";'
     return f"""config.providers=file
 config.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider
 listeners=SASL_SSL://{host}:{port},CONTROLLER://{host}:{controller_port}

@@ -24,7 +24,7 @@ import psycopg
 from gxcommon import health
 from gxcommon.dsn import pg_parts, pg_url, pgpass_line
 from stack.errors import StackError
-from stack.private_files import write_private
+from gxcommon.private_files import stored_passwords, write_private
 from stack.procs import Proc, port_open, tail
 from stack.settings import StackSettings
 
@@ -102,17 +102,10 @@ class Postgres:
 
     def role_passwords(self) -> dict[str, str]:
         """Each role's password (secure mode), made once and kept in pg_roles.json (0600)."""
-        import json
-
         from projections.groups import GROUPS
         from schemas.roles import login_roles
 
-        known: dict[str, str] = json.loads(self.roles_file.read_text()) if self.roles_file.exists() else {}
-        missing = [r for r in login_roles(GROUPS) if r not in known]
-        if missing:
-            known.update({r: make_password() for r in missing})
-            write_private(self.roles_file, json.dumps(known, indent=2))
-        return known
+        return stored_passwords(self.roles_file, login_roles(GROUPS), make_password)
 
     def _write_pgpass(self) -> None:
         admin = self.password_file.read_text().rstrip("\n")
