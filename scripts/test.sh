@@ -14,6 +14,10 @@ export GX_PG_PORT=26432 GX_KAFKA_PORT=30092 GX_KAFKA_CONTROLLER_PORT=30093 GX_CO
 unset GX_PG_DSN GX_KAFKA_BOOTSTRAP GX_CONNECT_URL GX_FABRIC_GATEWAY GX_FABRIC_CERT GX_FABRIC_KEY GX_FABRIC_TLS_ROOT
 # Fabric is installed on the machine, never built here: stop early, with the fix, if it is missing.
 .venv/bin/gxctl fabric check
+# Every download and build the tests need (jars, npm, Go tools, schemas), before the first test:
+# a test never builds a tool inside its own time limit.
+echo "--- set-up: what the tests need (cached under ~/.cache/gx-pipeline)"
+.venv/bin/python -m tests.prepare
 echo "--- chaincode unit tests (chaincode/gxtv3, node --test)"
 cc=$(.venv/bin/python -m stack.chaincode)
 out=$(mktemp)

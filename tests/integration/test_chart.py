@@ -14,13 +14,12 @@ import yaml
 
 from stack import gotools
 from stack.settings import StackSettings
-from tests.integration.k8s_schemas import build
+from tests.integration.k8s_schemas import CHART_KINDS, build
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "gx-pipeline"
 VALUES = ["values-testnet.yaml", "values-mainnet.yaml"]
 PASSWORD = "p@ss/w:rd=%20&x y#"  # every character a URL would have to encode
-KINDS = {"Deployment", "Service", "ConfigMap", "Secret", "Job", "PodDisruptionBudget"}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +30,7 @@ def tools() -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def schemas() -> Path:
-    return build(StackSettings().cache_dir, KINDS)
+    return build(StackSettings().cache_dir, CHART_KINDS)
 
 
 def helm(tools: dict[str, Path], *args: str) -> subprocess.CompletedProcess[str]:

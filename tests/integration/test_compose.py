@@ -27,16 +27,21 @@ TOOL = ROOT / "tools" / "composecheck"
 
 @pytest.fixture(scope="module")
 def composecheck() -> Path:
-    go = shutil.which("go")
-    if not go:
+    if not shutil.which("go"):
         pytest.skip("Go is needed to build tools/composecheck")
+    return build_composecheck()
+
+
+def build_composecheck() -> Path:
+    """tools/composecheck built once per source into the cache (tests/prepare.py builds it before
+    the tests start)."""
     src = b"".join((TOOL / f).read_bytes() for f in ("main.go", "go.mod", "go.sum"))
     cache = Path(os.environ.get("GX_CACHE_DIR", Path.home() / ".cache" / "gx-pipeline"))
     binary = cache / "bin" / f"composecheck-{hashlib.sha256(src).hexdigest()[:12]}"
     if not binary.exists():
         binary.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([go, "build", "-o", str(binary), "."], cwd=TOOL, check=True,
-                       env={**os.environ, "CGO_ENABLED": "0"}, timeout=900)
+        subprocess.run([shutil.which("go") or "go", "build", "-o", str(binary), "."], cwd=TOOL, check=True,
+                       env={**os.environ, "CGO_ENABLED": "0"}, timeout=900, capture_output=True)
     return binary
 
 
