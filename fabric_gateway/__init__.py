@@ -8,7 +8,7 @@ transactions in flight, typed errors, and a pure ``classify``.
 
 from fabric_gateway.blocks import Block, BlockParseError, BlockTransaction, ChaincodeEvent, parse_block
 from fabric_gateway.channel import open_channel
-from fabric_gateway.classify import Disposition, classify
+from fabric_gateway.classify import Disposition, Verdict, classify, verdict
 from fabric_gateway.client import Endorsed, Gateway, Status
 from fabric_gateway.errors import (
     CommitError,
@@ -23,5 +23,5 @@ from fabric_gateway.identity import Identity, Signer, load_identity, load_signer
 
 __all__ = ["Gateway", "Endorsed", "Status", "Identity", "Signer", "load_identity", "load_signer", "GatewayError",
            "EvaluateError", "EndorseError", "SubmitError", "CommitStatusError", "CommitError", "ErrorDetail",
-           "classify", "Disposition", "Block", "BlockTransaction", "ChaincodeEvent", "BlockParseError", "parse_block",
+           "classify", "Disposition", "verdict", "Verdict", "Block", "BlockTransaction", "ChaincodeEvent", "BlockParseError", "parse_block",
            "open_channel"]

@@ -156,15 +156,17 @@ class Gateway:
         except grpc.aio.AioRpcError as e:
             raise SubmitError(e.details() or "submit failed", tx.tx_id, e.code(), error_details(e)) from e
 
-    async def commit_status(self, tx: Endorsed | str, channel: str | None = None) -> Status:
-        """Wait for the transaction's commit; its validation code and block. CommitStatusError on failure."""
+    async def commit_status(self, tx: Endorsed | str, channel: str | None = None,
+                            timeout: float | None = None) -> Status:
+        """Wait for the transaction's commit; its validation code and block. CommitStatusError on failure
+        (DEADLINE_EXCEEDED after ``timeout``, default ``timeouts.commit_status``, when it has not committed)."""
         tx_id = tx if isinstance(tx, str) else tx.tx_id
         channel_id = channel or (tx.channel if isinstance(tx, Endorsed) else "")
         request = gateway_pb2.CommitStatusRequest(transaction_id=tx_id, channel_id=channel_id,
                                                   identity=self.identity.creator()).SerializeToString()
         req = gateway_pb2.SignedCommitStatusRequest(request=request, signature=self.signer(request))
         try:
-            resp = await self.stub.CommitStatus(req, timeout=self.timeouts.commit_status)
+            resp = await self.stub.CommitStatus(req, timeout=timeout or self.timeouts.commit_status)
         except grpc.aio.AioRpcError as e:
             raise CommitStatusError(e.details() or "commit status failed", tx_id, e.code(), error_details(e)) from e
         return Status(tx_id, transaction_pb2.TxValidationCode.Name(resp.result), resp.block_number)

@@ -53,14 +53,18 @@ def _exclusive_gaps() -> None:
     Consumer._add_gap = exclusive  # type: ignore[method-assign]
 
 
-def make_app(s: WorkerSettings, worker: str, consumes: bool = True) -> faust.App:
+def make_app(s: WorkerSettings, worker: str, consumes: bool = True, wait_empty: bool = True,
+             producer_timeout: float = 1200.0) -> faust.App:
     """A Faust app for one worker kind (its consumer group is ``<app_id>-<worker>``).
 
     With ``web_port`` set, the worker serves /metrics, /healthz and /readyz (gxcommon.web) there.
     Topics are never declared by Faust: `gxctl topics apply` owns them (auto-creation is off),
     and Faust's leader topic is disabled for the same reason. Consumers read committed records
     only. ``consumes=False`` is a worker without a Kafka consumer (the block publisher): /readyz
-    then does not wait for partitions.
+    then does not wait for partitions. ``wait_empty=False``: on a rebalance and at shutdown Faust
+    does not wait for every taken record to be acked (a worker that holds records for long and
+    commits exactly itself, the submitter). ``producer_timeout``: seconds before a send that
+    cannot be delivered fails (Faust's default, 1200 s, hides an unreachable topic for 20 minutes).
     """
     _read_committed()
     _exclusive_gaps()
@@ -78,6 +82,8 @@ def make_app(s: WorkerSettings, worker: str, consumes: bool = True) -> faust.App
         consumer_auto_offset_reset=s.auto_offset_reset,
         broker_commit_every=500,
         broker_commit_interval=1.0,
+        stream_wait_empty=wait_empty,
+        producer_request_timeout=producer_timeout,
         store="memory://",
         broker_credentials=_credentials(s),
         # Faust makes a data folder even for in-memory tables; never in the working directory.

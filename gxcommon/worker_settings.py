@@ -29,6 +29,14 @@ class WorkerSettings(ConnectionSettings):
     # Per partition. The peer rejects gateway calls past its concurrency limit (500) instead of
     # queueing them, so 6 partitions x 80 stay below it (shared/fabric-notes.md).
     submit_window: int = 80
+    # Commands held per partition from its oldest unfinished one (finished ones included): what one
+    # stuck key lets the others of its partition run ahead of it, and what a crash replays at most.
+    submit_span: int = 5000
+    # Records waiting beyond that span, per partition; when one partition's backlog is full the
+    # agent stops taking records (it never pauses partitions through Faust).
+    submit_backlog: int = 1000
+    # Seconds a final result may fail to publish before the submitter exits to be restarted.
+    publish_deadline_s: float = 300.0
     max_attempts: int = 5
     breaker_failures: int = 5
     breaker_reset_s: float = 60.0

@@ -18,5 +18,6 @@ BREAKER_FAILURES = Counter("circuit_breaker_failures", "Transient failures count
 IN_FLIGHT = Gauge("submitter_commands_in_flight", "Commands being submitted, all partitions")
 DEAD_LETTERS = Counter("submitter_dead_letters", "Records sent to the commands DLQ", ["error_code"])
 CONSUMER_LAG = Gauge("submitter_consumer_lag", "Records on gx.commands not yet consumed, per partition", ["partition"])
-INTERNAL_ERRORS = Gauge("submitter_internal_errors", "Commands left unacknowledged by an unexpected error")
+INTERNAL_ERRORS = Gauge("submitter_internal_errors", "Unexpected errors inside attempts since start (each retried)")
+PUBLISH_STALLED = Gauge("submitter_publish_stalled_seconds", "How long a final result has failed to publish (0: none)")
 BACKLOG = Gauge("submitter_backlog", "Records taken but waiting for a free window slot, all partitions")

@@ -1,16 +1,23 @@
-"""What to do after an attempt: confirm, retry (after how long), fail, or reject. Pure.
+"""What to do after an attempt fails: retry (after how long) or fail, and how. Pure.
 
-- An invalid envelope or payload, or an unknown command type: REJECTED at once, dead-lettered.
+- An invalid envelope or payload, or an unknown command type: REJECTED at once, dead-lettered
+  (decided before any attempt, in streams.submitter).
 - A chaincode rejection (a business rule): FAILED at once with the chaincode's message; not
   dead-lettered (the command was valid; the ledger said no), never retried.
-- A transient error (UNAVAILABLE, DEADLINE_EXCEEDED, MVCC/phantom conflicts): retried with
-  exponential backoff and full jitter up to ``max_attempts``; then FAILED and dead-lettered.
+- A transaction committed invalid for a reason other than a conflict: FAILED with its validation
+  code and dead-lettered.
+- Anything else (conflicts, a refused request, any infrastructure error): retried with
+  exponential backoff and full jitter up to ``max_attempts`` charged attempts; then FAILED
+  (RETRIES_EXHAUSTED) and dead-lettered. Attempts made while the breaker is open are not charged
+  (streams.submitter), so an outage makes commands wait, never fail.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+
+from fabric_gateway.classify import Verdict
 
 
 class Kind(Enum):
@@ -27,7 +34,14 @@ class ErrorCode:
     CHAINCODE_REJECTED = "CHAINCODE_REJECTED"
     RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"
     INVALID_TRANSACTION = "INVALID_TRANSACTION"
-    KEY_PARKED = "KEY_PARKED"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+# Failures that say the ledger did not apply the command as far as the submitter could tell: a
+# later CONFIRMED (a replay finding the transaction that did apply it) may correct them.
+# A rejection or an invalid payload is the ledger's (or the schema's) final word and never is.
+FINAL_WORDS = (ErrorCode.CHAINCODE_REJECTED, ErrorCode.INVALID_ENVELOPE, ErrorCode.INVALID_PAYLOAD,
+               ErrorCode.UNKNOWN_COMMAND_TYPE)
 
 
 @dataclass(frozen=True)
@@ -49,13 +63,13 @@ class Outcome:
     delay: float = 0.0
 
 
-def after_failure(retryable: bool, chaincode_rejection: bool, attempt: int, policy: RetryPolicy,
-                  rand: float, invalid_commit_code: str | None = None) -> Outcome:
-    """The outcome of a failed attempt number ``attempt`` (1-based)."""
-    if chaincode_rejection:
+def after_failure(v: Verdict, charged: int, policy: RetryPolicy, rand: float,
+                  invalid_commit_code: str | None = None) -> Outcome:
+    """The outcome of a failed attempt with verdict ``v``, the ``charged``-th attempt that counts."""
+    if v is Verdict.REJECTED:
         return Outcome(Kind.FAILED, ErrorCode.CHAINCODE_REJECTED)
-    if not retryable:
+    if v is Verdict.INVALID:
         return Outcome(Kind.FAILED, invalid_commit_code or ErrorCode.INVALID_TRANSACTION, dead_letter=True)
-    if attempt >= policy.max_attempts:
+    if charged >= policy.max_attempts:
         return Outcome(Kind.FAILED, ErrorCode.RETRIES_EXHAUSTED, dead_letter=True)
-    return Outcome(Kind.RETRY, delay=policy.delay(attempt, rand))
+    return Outcome(Kind.RETRY, delay=policy.delay(charged, rand))

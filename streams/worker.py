@@ -19,7 +19,12 @@ WORKERS = ("results-writer", "submitter", "block-publisher")
 def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
     if name not in WORKERS:
         raise WorkerError(f"unknown worker {name!r}; known: {', '.join(WORKERS)}")
-    app = make_app(s, name, consumes=name != "block-publisher")
+    # The submitter holds records for long (Fabric down): it must not let Faust wait for them on a
+    # rebalance or at shutdown (streams/submitter_agent.py).
+    # Its sends fail after 30 s, so that an unreachable results topic is retried and reported.
+    sub = name == "submitter"
+    app = make_app(s, name, consumes=name != "block-publisher", wait_empty=not sub,
+                   producer_timeout=30.0 if sub else 1200.0)
     if name == "block-publisher":
         from collections.abc import AsyncIterator
 
@@ -63,7 +68,8 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
         _require_gateway(app, f)
         install_submitter(app, t.commands, t.command_results, t.commands_dlq, f, window=s.submit_window,
                           breaker=CircuitBreaker(s.breaker_failures, s.breaker_reset_s, s.breaker_successes),
-                          policy=RetryPolicy(max_attempts=s.max_attempts))
+                          policy=RetryPolicy(max_attempts=s.max_attempts), span=s.submit_span,
+                          backlog_cap=s.submit_backlog, publish_deadline=s.publish_deadline_s)
     return app
 
 

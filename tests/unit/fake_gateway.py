@@ -39,6 +39,12 @@ class Script:
     fail_code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE
     status_fail_times: int = 0         # answer CommitStatus with status_fail_code this many times first
     status_fail_code: grpc.StatusCode = grpc.StatusCode.DEADLINE_EXCEEDED
+    # Answer Submit with submit_fail_code this many times, although the transaction reached the
+    # orderer and commits (a lost answer: a timeout or a dropped connection).
+    submit_fail_times: int = 0
+    submit_fail_code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE
+    fail_message: str = "injected failure"
+    fail_details: tuple[str, ...] = ()  # ErrorDetail messages of the injected Endorse failure
 
 
 @dataclass
@@ -51,6 +57,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
     events: list[tuple[int, chaincode_event_pb2.ChaincodeEvent]] = field(default_factory=list)
     down: bool = False                 # every Endorse answers UNAVAILABLE, as with the peer stopped
     status_calls: list[str] = field(default_factory=list)  # transaction ids asked for their commit status
+    submitted: list[str] = field(default_factory=list)     # transaction ids received by Submit
 
     def _verify(self, message: bytes, signature: bytes) -> None:
         self.public_key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
@@ -85,7 +92,9 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
         script = self.scripts.get(fn, Script())
         if script.fail_times > 0:
             script.fail_times -= 1
-            await context.abort(script.fail_code, "injected failure")
+            await self._abort(context, script.fail_code, script.fail_message,
+                              [gateway_pb2.ErrorDetail(address="peer0:7051", msp_id="Org1MSP", message=m)
+                               for m in script.fail_details])
         if script.delay:
             await asyncio.sleep(script.delay)
         if script.reject:
@@ -103,6 +112,11 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
 
     async def Submit(self, request, context):  # noqa: N802
         self._verify(request.prepared_transaction.payload, request.prepared_transaction.signature)
+        self.submitted.append(request.transaction_id)
+        script = self.scripts.get(self.tx_functions.get(request.transaction_id, ""), Script())
+        if script.submit_fail_times > 0:
+            script.submit_fail_times -= 1
+            await context.abort(script.submit_fail_code, "injected submit failure (the transaction was sent)")
         return gateway_pb2.SubmitResponse()
 
     async def CommitStatus(self, request, context):  # noqa: N802

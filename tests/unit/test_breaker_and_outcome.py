@@ -1,4 +1,5 @@
 from streams.breaker import CircuitBreaker, State
+from fabric_gateway.classify import Verdict
 from streams.outcome import ErrorCode, Kind, RetryPolicy, after_failure
 
 
@@ -42,15 +43,15 @@ def test_successes_reset_the_consecutive_count() -> None:
 
 def test_outcomes() -> None:
     p = RetryPolicy(max_attempts=5, base_delay=0.2, max_delay=10)
-    rejected = after_failure(retryable=False, chaincode_rejection=True, attempt=1, policy=p, rand=0.5)
-    assert rejected == after_failure(retryable=True, chaincode_rejection=True, attempt=1, policy=p, rand=0.5)
+    rejected = after_failure(Verdict.REJECTED, charged=1, policy=p, rand=0.5)
     assert (rejected.kind, rejected.error_code, rejected.dead_letter) == (Kind.FAILED, ErrorCode.CHAINCODE_REJECTED, False)
-    retry = after_failure(retryable=True, chaincode_rejection=False, attempt=3, policy=p, rand=0.5)
-    assert retry.kind is Kind.RETRY and retry.delay == 0.5 * 0.8
-    last = after_failure(retryable=True, chaincode_rejection=False, attempt=5, policy=p, rand=0.5)
-    assert (last.kind, last.error_code, last.dead_letter) == (Kind.FAILED, ErrorCode.RETRIES_EXHAUSTED, True)
-    invalid = after_failure(retryable=False, chaincode_rejection=False, attempt=1, policy=p, rand=0.1,
-                            invalid_commit_code="ENDORSEMENT_POLICY_FAILURE")
+    assert after_failure(Verdict.REJECTED, charged=5, policy=p, rand=0.5) == rejected
+    for v in (Verdict.INFRA, Verdict.CONFLICT, Verdict.REQUEST):
+        retry = after_failure(v, charged=3, policy=p, rand=0.5)
+        assert retry.kind is Kind.RETRY and retry.delay == 0.5 * 0.8
+        last = after_failure(v, charged=5, policy=p, rand=0.5)
+        assert (last.kind, last.error_code, last.dead_letter) == (Kind.FAILED, ErrorCode.RETRIES_EXHAUSTED, True)
+    invalid = after_failure(Verdict.INVALID, charged=1, policy=p, rand=0.1, invalid_commit_code="ENDORSEMENT_POLICY_FAILURE")
     assert (invalid.kind, invalid.error_code, invalid.dead_letter) == (Kind.FAILED, "ENDORSEMENT_POLICY_FAILURE", True)
 
 

@@ -26,6 +26,8 @@ from fabric_gateway import (
     Identity,
     SubmitError,
     classify,
+    verdict,
+    Verdict,
 )
 from fabric_gateway.client import Timeouts
 from fabric_gateway.errors import CommitStatusError, ErrorDetail
@@ -182,11 +184,46 @@ async def test_chaincode_events_resume_after_a_transaction(fake: tuple[FakeGatew
     (CommitStatusError("x", "t", grpc.StatusCode.CANCELLED), Disposition.RETRYABLE),
     (EndorseError("x", "t", grpc.StatusCode.ABORTED, (ErrorDetail("p", "m", "chaincode response 500, paused"),)),
      Disposition.PERMANENT),
-    (EndorseError("x", "t", grpc.StatusCode.INVALID_ARGUMENT), Disposition.PERMANENT),
+    (EndorseError("x", "t", grpc.StatusCode.INVALID_ARGUMENT), Disposition.RETRYABLE),
     (ValueError("payload"), Disposition.PERMANENT),
 ])
 def test_classify(err: BaseException, want: Disposition) -> None:
     assert classify(err) is want
+
+
+# What Fabric 3.1.5's gateway answers when the way to the ledger fails, not the command: each is
+# retried and counted as an outage (issue 20, item 7); before, each FAILED the command at once.
+PEER_DOWN = ErrorDetail("127.0.0.1:27051", "Org1MSP", "rpc error: code = Unavailable desc = connection error: "
+                        "desc = \"transport: Error while dialing: dial tcp 127.0.0.1:27051: connect: connection refused\"")
+CHAINCODE_DOWN = ErrorDetail("127.0.0.1:27051", "Org1MSP", "error in simulation: failed to execute transaction "
+                             "f00: could not launch chaincode gxtv3_1:abc: connection to chaincode failed")
+
+
+@pytest.mark.parametrize(("err", "want"), [
+    (EndorseError("failed to endorse transaction, see attached details for more info", "t",
+                  grpc.StatusCode.ABORTED, (PEER_DOWN,)), Verdict.INFRA),
+    (EndorseError("failed to endorse transaction, see attached details for more info", "t",
+                  grpc.StatusCode.ABORTED, (CHAINCODE_DOWN,)), Verdict.INFRA),
+    (EndorseError("failed to collect enough transaction endorsements", "t", grpc.StatusCode.ABORTED), Verdict.INFRA),
+    (EndorseError("the client certificate has expired", "t", grpc.StatusCode.PERMISSION_DENIED), Verdict.INFRA),
+    (EndorseError("make sure the chaincode gxtv3 has been successfully defined on channel gxchannel", "t",
+                  grpc.StatusCode.NOT_FOUND), Verdict.INFRA),
+    (SubmitError("context canceled", "t", grpc.StatusCode.CANCELLED), Verdict.INFRA),
+    (EndorseError("no endorsers found in the gateway's organization", "t", grpc.StatusCode.FAILED_PRECONDITION),
+     Verdict.INFRA),
+    (CommitStatusError("x", "t", grpc.StatusCode.DEADLINE_EXCEEDED), Verdict.INFRA),
+    (EndorseError("x", "t", grpc.StatusCode.INVALID_ARGUMENT), Verdict.REQUEST),
+    (CommitError("t", "MVCC_READ_CONFLICT", 3), Verdict.CONFLICT),
+    (CommitError("t", "ENDORSEMENT_POLICY_FAILURE", 3), Verdict.INVALID),
+    (EndorseError("failed to endorse transaction", "t", grpc.StatusCode.ABORTED,
+                  (ErrorDetail("p", "m", "chaincode response 500, insufficient balance"),)), Verdict.REJECTED),
+    (EvaluateError("evaluate call to endorser returned error: chaincode response 500, no such user", "t",
+                   grpc.StatusCode.UNKNOWN), Verdict.REJECTED),
+])
+def test_only_the_chaincode_and_an_invalid_commit_are_final(err: BaseException, want: Verdict) -> None:
+    assert verdict(err) is want
+    assert want.final == (want in (Verdict.REJECTED, Verdict.INVALID))
+    assert want.outage == (want is Verdict.INFRA)
 
 
 def test_the_chaincode_message_is_taken_from_the_error_details() -> None:

@@ -12,9 +12,11 @@ keys = st.lists(st.sampled_from("abcde"), min_size=1, max_size=60)
 
 
 @settings(max_examples=300)
-@given(keys=keys, capacity=st.integers(1, 8), choices=st.lists(st.integers(0, 1000), max_size=400))
-def test_order_per_key_no_overlap_and_safe_commits(keys: list[str], capacity: int, choices: list[int]) -> None:
-    w = SubmitWindow(capacity)
+@given(keys=keys, capacity=st.integers(1, 8), extra=st.integers(0, 20),
+       choices=st.lists(st.integers(0, 1000), max_size=400))
+def test_order_per_key_no_overlap_and_safe_commits(keys: list[str], capacity: int, extra: int,
+                                                   choices: list[int]) -> None:
+    w = SubmitWindow(capacity, span=capacity + extra)
     pending = list(enumerate(keys, start=100))  # (offset, key), consumed in order
     started: list[int] = []
     finished: set[int] = set()
@@ -46,6 +48,9 @@ def test_order_per_key_no_overlap_and_safe_commits(keys: list[str], capacity: in
                 # Never commit past an unfinished command.
                 assert all(o in finished for o in range(100, moved))
         assert w.in_flight == len(in_flight) <= capacity
+        assert len(w) <= capacity + extra
+        if in_flight:
+            assert w.oldest_unfinished() == min(o for o in range(100, 100 + len(keys)) if o not in finished)
     assert not pending and len(w) == 0
     assert finished == set(range(100, 100 + len(keys)))
     assert commits == sorted(commits) and commits[-1] == 100 + len(keys)
@@ -82,3 +87,41 @@ def test_misuse_is_refused() -> None:
     w2.add(5, "k")
     with pytest.raises(WindowError, match="offset 4 after 5"):
         w2.add(4, "j")
+
+
+def test_a_stuck_key_holds_only_its_own_commands_until_the_span_is_full() -> None:
+    """Head-of-line: one command that never finishes lets every other key go on; the committable
+    offset stays at it, and the window refuses more only when the uncommitted span is full."""
+    w = SubmitWindow(4, span=100)
+    w.add(0, "stuck")
+    assert w.start_ready() == [0]
+    off = 1
+    finished = 0
+    while not w.full:
+        w.add(off, "stuck" if off % 10 == 0 else f"k{off}")
+        off += 1
+        for o in w.start_ready():
+            assert o % 10 != 0  # the stuck key's later commands never start
+            w.finish(o)
+            finished += 1
+    assert len(w) == 100 and finished == 100 - 10  # all but the stuck key's 10 commands
+    assert w.committable() is None and w.oldest_unfinished() == 0
+    with pytest.raises(WindowError, match="window full"):
+        w.add(off, "other")
+    assert w.finish(0) == 10  # its next command (offset 10) now starts, and the prefix moves
+    assert w.start_ready() == [10]
+
+
+def test_the_capacity_limits_what_starts_not_what_waits() -> None:
+    w = SubmitWindow(2, span=10)
+    for off in range(5):
+        w.add(off, f"k{off}")
+    assert w.ready() == [0, 1]
+    assert w.start_ready() == [0, 1]
+    assert w.ready() == []
+    with pytest.raises(WindowError, match="2 commands in flight"):
+        w.start(2)
+    w.finish(1)
+    assert w.start_ready() == [2]
+    with pytest.raises(ValueError):
+        SubmitWindow(5, span=4)
