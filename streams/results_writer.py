@@ -29,9 +29,13 @@ log = logs.get("gx.results_writer")
 RESULTS_WRITTEN = Counter("results_writer_updates_total", "Outbox rows updated from results", ["status"])
 RESULTS_IGNORED = Counter("results_writer_ignored_total", "Results that would move a row backwards or found no row")
 RESULTS_INVALID = Counter("results_writer_invalid_total", "Records on the results topic that are not results")
+RESULTS_CORRECTED = Counter("results_writer_corrections", "FAILED rows replaced by a later CONFIRMED (the ledger "
+                            "had applied the command)", ["from_error_code"])
 
+# The guard (streams.status): forward moves only, or a CONFIRMED correcting a FAILED that was not
+# the ledger's own answer. The row is locked first so the old status can be returned with it.
 UPDATE = """
-UPDATE "OutboxCommand" SET
+UPDATE "OutboxCommand" o SET
   status = %(status)s::"OutboxStatus",
   "fabricTxId" = COALESCE(%(txid)s, "fabricTxId"),
   "commitBlock" = COALESCE(%(block)s, "commitBlock"),
@@ -44,7 +48,10 @@ UPDATE "OutboxCommand" SET
   "validationCode" = COALESCE(%(validation)s, "validationCode"),
   "attemptLog" = COALESCE(%(log)s::jsonb, "attemptLog"),
   "updatedAt" = now()
-WHERE id = %(id)s AND status = ANY(%(from)s::"OutboxStatus"[])
+FROM (SELECT id, status AS old, "errorCode" AS old_code FROM "OutboxCommand" WHERE id = %(id)s FOR UPDATE) prev
+WHERE o.id = prev.id AND (prev.old = ANY(%(from)s::"OutboxStatus"[])
+       OR (%(correct)s AND prev.old = 'FAILED' AND COALESCE(prev.old_code, '') <> ALL(%(final_words)s::text[])))
+RETURNING prev.old::text, prev.old_code
 """
 
 
@@ -58,8 +65,9 @@ def _log_retry(state: Any) -> None:
                 error=str(state.outcome.exception()).strip().splitlines()[0][:300])
 
 
-async def apply_results(pool: AsyncConnectionPool, results: list[CommandResult]) -> list[bool]:
-    """Apply results in one transaction (pipelined); for each, True if its row changed.
+async def apply_results(pool: AsyncConnectionPool, results: list[CommandResult]) -> list[tuple[str, str | None] | None]:
+    """Apply results in one transaction (pipelined); for each, the row's previous (status, errorCode)
+    if it changed, else None.
 
     Retries while the error is systemic (SYSTEMIC); raises psycopg.Error for one caused by a record
     (a DataError, an IntegrityError): the caller then applies them one by one to find it.
@@ -68,10 +76,11 @@ async def apply_results(pool: AsyncConnectionPool, results: list[CommandResult])
                                        wait=wait_exponential(multiplier=0.2, max=10), reraise=True):
         with attempt:
             async with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-                await cur.executemany(UPDATE + " RETURNING id", [update_params(r) for r in results], returning=True)
-                changed = []
+                await cur.executemany(UPDATE, [update_params(r) for r in results], returning=True)
+                changed: list[tuple[str, str | None] | None] = []
                 while True:
-                    changed.append(await cur.fetchone() is not None)
+                    row = await cur.fetchone()
+                    changed.append((row[0], row[1]) if row is not None else None)
                     if not cur.nextset():
                         return changed
     raise AssertionError("unreachable")
@@ -126,10 +135,15 @@ def install(app: faust.App, results_topic: str, dlq_topic: str, dsn: str, batch:
                       partition=msg.partition, offset=msg.offset)
             await dead_letter(msg, reason, "RESULT_NOT_APPLIED", 1)
             return
-        for (msg, result), ok in zip(items, changed):
-            (RESULTS_WRITTEN.labels(result.status.value) if ok else RESULTS_IGNORED).inc()
+        for (msg, result), before in zip(items, changed):
+            (RESULTS_WRITTEN.labels(result.status.value) if before else RESULTS_IGNORED).inc()
+            if before is not None and before[0] == "FAILED":
+                RESULTS_CORRECTED.labels(before[1] or "").inc()
+                log.warning("FAILED corrected to CONFIRMED: the ledger applied the command", requestId=result.requestId,
+                            commandId=result.commandId, previousErrorCode=before[1], txId=result.fabricTxId,
+                            block=result.commitBlock)
             log.info("result applied", requestId=result.requestId, commandId=result.commandId,
-                     status=result.status.value, txId=result.fabricTxId, changed=ok,
+                     status=result.status.value, txId=result.fabricTxId, changed=before is not None,
                      partition=msg.partition, offset=msg.offset)
 
     @app.agent(topic, name="results-writer")

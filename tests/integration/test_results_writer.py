@@ -128,3 +128,50 @@ def test_a_result_the_database_refuses_is_dead_lettered_and_the_partition_goes_o
     assert got and got[0].headers["errorCode"] == "RESULT_NOT_APPLIED"
     assert got[0].headers["reason"].startswith("NumericValueOutOfRange")
     assert writer.poll() is None
+
+
+def test_a_later_confirmed_corrects_a_failure_that_was_not_the_ledgers_answer(
+        pipeline: dict[str, str], tmp_path) -> None:
+    """Issue 20, item 3: a command reported FAILED (RETRIES_EXHAUSTED, an invalid transaction) that
+    a replay then finds applied by a transaction is corrected to CONFIRMED, counted and logged;
+    a chaincode rejection or an invalid payload is never overturned."""
+    from tests.integration.workers import Worker
+
+    t = f"rw-{uuid.uuid4().hex[:8]}"
+    codes = {"exhausted": "RETRIES_EXHAUSTED", "invalid": "ENDORSEMENT_POLICY_FAILURE",
+             "rejected": "CHAINCODE_REJECTED", "payload": "INVALID_PAYLOAD"}
+    with psycopg.connect(pipeline["GX_PG_DSN"]) as conn:
+        ids = {rid: enqueue(conn, tenant_id=t, service="s", command_type="CREATE_USER", request_id=rid,
+                            payload=example("CREATE_USER", f"{t}-{rid}")).id for rid in codes}
+        conn.commit()
+    w = Worker("results-writer", f"gx-test-{uuid.uuid4().hex[:6]}", tmp_path).start()
+    try:
+        p = Producer({"bootstrap.servers": pipeline["GX_KAFKA_BOOTSTRAP"]})
+        for rid, code in codes.items():
+            p.produce("gx.command-results", key=rid.encode(), value=_result(
+                ids[rid], rid, t, ResultStatus.FAILED, errorCode=code, error="x", attempts=5))
+        assert p.flush(30) == 0
+        end = time.monotonic() + 90
+        while {r[0] for r in _rows(pipeline["GX_PG_DSN"], t).values()} != {"FAILED"}:
+            assert time.monotonic() < end, _rows(pipeline["GX_PG_DSN"], t)
+            time.sleep(0.3)
+        before = w.metric("results_writer_corrections_total", {"from_error_code": "RETRIES_EXHAUSTED"})
+        for rid in codes:  # the replays: each found the transaction that applied it
+            p.produce("gx.command-results", key=rid.encode(), value=_result(
+                ids[rid], rid, t, ResultStatus.CONFIRMED, fabricTxId=f"tx-{rid}", commitBlock=9, attempts=1))
+        assert p.flush(30) == 0
+        end = time.monotonic() + 90
+        while _rows(pipeline["GX_PG_DSN"], t)["invalid"][0] != "CONFIRMED":
+            assert time.monotonic() < end, _rows(pipeline["GX_PG_DSN"], t)
+            time.sleep(0.3)
+        time.sleep(2)  # the records after it on other partitions are applied too
+        rows = _rows(pipeline["GX_PG_DSN"], t)
+        assert rows["exhausted"][:4] == ("CONFIRMED", "tx-exhausted", 9, None)
+        assert rows["invalid"][:4] == ("CONFIRMED", "tx-invalid", 9, None)
+        assert rows["rejected"][:4] == ("FAILED", None, None, "CHAINCODE_REJECTED")
+        assert rows["payload"][:4] == ("FAILED", None, None, "INVALID_PAYLOAD")
+        assert w.metric("results_writer_corrections_total", {"from_error_code": "RETRIES_EXHAUSTED"}) == before + 1
+        assert w.metric("results_writer_corrections_total", {"from_error_code": "ENDORSEMENT_POLICY_FAILURE"}) == 1
+        assert "FAILED corrected to CONFIRMED" in w.log()
+    finally:
+        w.stop()

@@ -29,3 +29,24 @@ def test_submitted_after_confirmed_is_ignored() -> None:
     assert next_status("PENDING", ResultStatus.SUBMITTED) == "SUBMITTED"
     assert next_status("SUBMITTED", ResultStatus.CONFIRMED) == "CONFIRMED"
     assert next_status("PENDING", ResultStatus.REJECTED) == "FAILED"
+
+
+def _result(status: ResultStatus, tx: str | None = None) -> "CommandResult":
+    from schemas.envelopes import CommandResult
+
+    return CommandResult(commandId="c", requestId="r", tenantId="t", key="k", status=status, fabricTxId=tx)
+
+
+def test_a_confirmed_with_its_transaction_corrects_a_failure_the_ledger_never_said() -> None:
+    """Issue 20, item 3: a replay that finds the transaction which applied the command replaces
+    FAILED(RETRIES_EXHAUSTED or an invalid transaction); never a chaincode's or a schema's answer."""
+    from streams.outcome import FINAL_WORDS
+
+    confirmed = _result(ResultStatus.CONFIRMED, "tx1")
+    for code in ("RETRIES_EXHAUSTED", "INVALID_TRANSACTION", "ENDORSEMENT_POLICY_FAILURE", "INTERNAL_ERROR", None):
+        assert next_status("FAILED", confirmed, code) == "CONFIRMED"
+    for code in FINAL_WORDS:
+        assert next_status("FAILED", confirmed, code) is None
+    assert next_status("FAILED", _result(ResultStatus.CONFIRMED), "RETRIES_EXHAUSTED") is None  # no transaction named
+    assert next_status("CONFIRMED", _result(ResultStatus.FAILED), None) is None
+    assert next_status("FAILED", _result(ResultStatus.SUBMITTED, "tx1"), "RETRIES_EXHAUSTED") is None
