@@ -19,8 +19,8 @@ Runs on its own event loop in a thread; the fault settings are plain attributes 
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import grpc
@@ -39,6 +39,7 @@ class _Fault:
     times: int
     message: str = "injected by the test's gateway proxy"
     details: tuple[str, ...] = ()
+    skip: int = 0  # matching calls let through first
 
 
 @dataclass
@@ -70,9 +71,12 @@ class GatewayProxy:
             self._loop.call_soon_threadsafe(ev.set)
 
     def fail_endorse(self, marker: str, code: grpc.StatusCode, times: int = 1_000_000,
-                     message: str = "injected by the test's gateway proxy", details: tuple[str, ...] = ()) -> None:
+                     message: str = "injected by the test's gateway proxy", details: tuple[str, ...] = (),
+                     skip: int = 0) -> None:
+        """Answer the next ``times`` Endorse calls carrying ``marker`` with ``code`` (after letting
+        ``skip`` of them through), with ``details`` as the peers' ErrorDetail messages."""
         with self._lock:
-            self._endorse_faults[marker.encode()] = _Fault(code, times, message, details)
+            self._endorse_faults[marker.encode()] = _Fault(code, times, message, details, skip)
 
     def lose_submit_answer(self, marker: str, code: grpc.StatusCode = grpc.StatusCode.DEADLINE_EXCEEDED,
                            times: int = 1) -> None:
@@ -131,6 +135,9 @@ class GatewayProxy:
     def _take(self, faults: dict[bytes, _Fault], request: bytes) -> _Fault | None:
         with self._lock:
             for marker, f in faults.items():
+                if marker in request and f.skip > 0:
+                    f.skip -= 1
+                    return None
                 if marker in request and f.times > 0:
                     f.times -= 1
                     return f
@@ -181,10 +188,10 @@ class _Handler(grpc.GenericRpcHandler):
         self.proxy = proxy
 
     def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        # grpc.aio tells coroutine handlers from plain ones by their function (a partial keeps it).
         m = details.method
         if m in UNARY:
-            fn: Callable = lambda req, ctx, m=m: self.proxy.unary(m, req, ctx)  # noqa: E731
-            return grpc.unary_unary_rpc_method_handler(fn)
+            return grpc.unary_unary_rpc_method_handler(functools.partial(self.proxy.unary, m))
         if m in STREAMS:
-            return grpc.unary_stream_rpc_method_handler(lambda req, ctx, m=m: self.proxy.stream(m, req, ctx))
+            return grpc.unary_stream_rpc_method_handler(functools.partial(self.proxy.stream, m))
         return None

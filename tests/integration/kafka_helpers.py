@@ -55,3 +55,43 @@ class TopicReader:
 
 def of_tenant(tenant: str) -> Callable[[Rec], bool]:
     return lambda r: r.headers.get("tenantId") == tenant
+
+
+def murmur2_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's Java clients (Kafka Connect, hence the outbox path) pick for ``key``:
+    ``toPositive(murmur2(key)) % partitions`` (org.apache.kafka.common.utils.Utils.murmur2)."""
+    m, r, mask = 0x5BD1E995, 24, 0xFFFFFFFF
+    length = len(key)
+    h = (0x9747B28C ^ length) & mask
+    for i in range(length // 4):
+        k = int.from_bytes(key[i * 4:i * 4 + 4], "little")
+        k = (k * m) & mask
+        k ^= k >> r
+        k = (k * m) & mask
+        h = (h * m) & mask
+        h ^= k
+    tail = length & ~3
+    rest = length % 4
+    if rest == 3:
+        h ^= key[tail + 2] << 16
+    if rest >= 2:
+        h ^= key[tail + 1] << 8
+    if rest >= 1:
+        h ^= key[tail]
+        h = (h * m) & mask
+    h ^= h >> 13
+    h = (h * m) & mask
+    h ^= h >> 15
+    return (h & 0x7FFFFFFF) % partitions
+
+
+def committed_offset(bootstrap: str, group: str, topic: str, partition: int) -> int | None:
+    """The group's committed offset of one partition (None if it has none)."""
+    from confluent_kafka import TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        [tp] = c.committed([TopicPartition(topic, partition)], timeout=10)
+        return tp.offset if tp.offset >= 0 else None
+    finally:
+        c.close()

@@ -4,68 +4,19 @@ an invalid payload, SIGKILL of the submitter, the peer stopped, a second submitt
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg
 import pytest
 
-from gxsdk import enqueue
 from schemas.examples import example
 from tests.integration.conftest import gxctl
-from tests.integration.fabric_helpers import funded_users, gateway, ledger_blocks, wallet
 from tests.integration.kafka_helpers import TopicReader
 from tests.integration.workers import Worker, get, start_group_at_end
-
-FINAL = ("CONFIRMED", "FAILED")
-RAW = ('INSERT INTO "OutboxCommand" (id, "tenantId", service, "commandType", "requestId", payload, status, attempts,'
-       ' "createdAt", "updatedAt") VALUES (%s, %s, %s, %s, %s, %s, \'PENDING\', 0, now(), now())')
-
-
-@dataclass
-class WritePath:
-    dsn: str
-    bootstrap: str
-    app_id: str
-    log_dir: Path
-    submitter: Worker
-    writer: Worker
-
-    def new_submitter(self) -> Worker:
-        return Worker("submitter", self.app_id, self.log_dir, GX_BREAKER_RESET_S="3").start()
-
-    def enqueue(self, tenant: str, ctype: str, payload: dict, request_id: str | None = None) -> str:
-        rid = request_id or f"{tenant}-{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(self.dsn) as conn:
-            enqueue(conn, tenant_id=tenant, service="svc-test", command_type=ctype, request_id=rid, payload=payload)
-            conn.commit()
-        return rid
-
-    def rows(self, tenant: str) -> dict[str, dict]:
-        with psycopg.connect(self.dsn) as conn:
-            cur = conn.execute(
-                'SELECT "requestId", status::text AS status, "fabricTxId", "commitBlock", "errorCode", error, attempts,'
-                ' "kafkaPartition", "kafkaOffset", "attemptLog" FROM "OutboxCommand" WHERE "tenantId" = %s',
-                (tenant,))
-            names = [c.name for c in cur.description]
-            return {r[0]: dict(zip(names, r)) for r in cur.fetchall()}
-
-    def wait_final(self, tenant: str, n: int, timeout: float = 120) -> dict[str, dict]:
-        end = time.monotonic() + timeout
-        while True:
-            rows = self.rows(tenant)
-            if len(rows) == n and all(r["status"] in FINAL for r in rows.values()):
-                return rows
-            waiting = {rid: (r["status"], r["attempts"], r["kafkaPartition"], r["kafkaOffset"])
-                       for rid, r in rows.items() if r["status"] not in FINAL}
-            assert time.monotonic() < end, (f"{len(rows) - len(waiting)} of {n} final ({len(rows)} rows); not final: "
-                                            f"{waiting}; submitter log:\n{self.submitter.log()[-1500:]}")
-            time.sleep(0.5)
+from tests.integration.write_path import FINAL, RAW, WritePath, balance, ledger_events, users
 
 
 @pytest.fixture(scope="module")
@@ -79,26 +30,6 @@ def wp(pipeline: dict[str, str], tmp_path_factory) -> Iterator[WritePath]:
     yield w
     w.submitter.stop()
     writer.stop()
-
-
-def users(n: int, amount: int = 1000) -> list[str]:
-    async def go() -> list[str]:
-        async with gateway() as gw:
-            return await funded_users(gw, n, amount)
-    return asyncio.run(go())
-
-
-def ledger_events(first_block: int, last_block: int, name: str) -> list[tuple[int, int, dict]]:
-    """(block, tx index, payload) of every valid ``name`` event in the blocks, in ledger order."""
-    return [(b.number, t.index, json.loads(e.payload)) for b in ledger_blocks(first_block, last_block)
-            for t in b.transactions if t.valid for e in t.events if e.name == name]
-
-
-def balance(wallet_id: str) -> int:
-    async def go() -> int:
-        async with gateway() as gw:
-            return int((await wallet(gw, wallet_id))["balance"])
-    return asyncio.run(go())
 
 
 def test_a_command_from_the_outbox_ends_confirmed_and_its_effect_is_on_the_ledger(wp: WritePath) -> None:

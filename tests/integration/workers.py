@@ -63,15 +63,17 @@ def metric_value(base_url: str, name: str, labels: dict[str, str] | None = None)
 
 
 class Worker:
-    def __init__(self, name: str, app_id: str, log_dir: Path, **env: str) -> None:
-        self.name, self.app_id, self.env = name, app_id, env
+    def __init__(self, name: str, app_id: str, log_dir: Path, unset: tuple[str, ...] = (), **env: str) -> None:
+        """``env`` adds variables to the test's environment; ``unset`` removes some."""
+        self.name, self.app_id, self.env, self.unset = name, app_id, env, unset
         self.log_path = log_dir / f"{name}-{time.monotonic_ns()}.log"
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
 
     def launch(self) -> Worker:
         """Start the process without waiting for it to be ready."""
-        env = {**os.environ, "GX_APP_ID": self.app_id, "GX_WEB_PORT": str(self.port), **self.env}
+        env = {k: v for k, v in os.environ.items() if k not in self.unset}
+        env.update({"GX_APP_ID": self.app_id, "GX_WEB_PORT": str(self.port), **self.env})
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "gxctl.main", "run", self.name], stdout=self._log,
                                      stderr=subprocess.STDOUT, env=env)
