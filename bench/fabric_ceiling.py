@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import time
 import uuid
@@ -28,7 +29,7 @@ from fabric_protos.common import common_pb2, configtx_pb2
 from fabric_protos.orderer import configuration_pb2
 
 from bench.common import pct, save, table
-from fabric_gateway import EndorseError, Gateway, GatewayError, load_identity
+from fabric_gateway import Gateway, GatewayError, load_identity
 from stack.manager import Stack
 from gxcommon.fabric_settings import FabricSettings
 
@@ -64,8 +65,26 @@ class Clients:
             await c.close()
 
 
+TENANT = "bench"  # the chaincode keys each command by (tenant, requestId)
+
+
+class Rejected(Exception):
+    """The chaincode refused the command (and recorded its rejection)."""
+
+
+def _rejection(result: bytes) -> str | None:
+    try:
+        rejected = json.loads(result).get("rejected")
+    except (ValueError, AttributeError):
+        return None
+    return f"{rejected.get('code')}: {rejected.get('message')}" if rejected else None
+
+
 async def _submit(gw: Gateway, fn: str, args: list[str]) -> int:
-    _, status = await gw.submit_and_wait("gxchannel", "gxtv3", fn, args)
+    """Submit one command (the tenant is put first) and wait; Rejected if the chaincode refused it."""
+    result, status = await gw.submit_and_wait("gxchannel", "gxtv3", fn, [TENANT, *args])
+    if (why := _rejection(result)) is not None:
+        raise Rejected(why)
     return status.block
 
 
@@ -85,7 +104,7 @@ async def prepare(clients: Clients, pairs: int, funds: int = 10**9) -> list[tupl
     for fn, args in (("AdminContract:BootstrapSystem", []), ("AdminContract:InitializeCountry", ["BN", "Bench"])):
         try:
             await _submit(gw, fn, [f"bench-{uuid.uuid4().hex}", *args])
-        except EndorseError as e:
+        except Rejected as e:
             if "already" not in str(e):
                 raise
     run = uuid.uuid4().hex[:8]
@@ -150,10 +169,13 @@ async def measure(clients: Clients, pairs: list[tuple[str, str]], in_flight: int
             t0 = time.perf_counter()
             try:
                 tx = await gw.endorse("gxchannel", "gxtv3", "TokenomicsContract:TransferTokens",
-                                      [f"bench-{uuid.uuid4().hex}", a, b, "1", ""])
+                                      [TENANT, f"bench-{uuid.uuid4().hex}", a, b, "1", ""])
                 t1 = time.perf_counter()
                 await gw.submit(tx)
                 (await gw.commit_status(tx)).raise_for_status()
+                if _rejection(tx.result):
+                    errors["REJECTED"] = errors.get("REJECTED", 0) + 1
+                    continue
             except GatewayError as e:
                 key = getattr(e, "validation_code", None) or (e.code.name if e.code else type(e).__name__)
                 errors[key] = errors.get(key, 0) + 1

@@ -55,10 +55,11 @@ def rebuild_cmd(group: str, as_json: bool) -> None:
 
 @projections.command("wait")
 @click.option("--request-id", required=True, help="The command's requestId.")
+@click.option("--tenant", default=None, help="The command's tenant (needed only without an outbox row).")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds before giving up (exit 1).")
 @json_option
 @handle_errors
-def wait_cmd(request_id: str, timeout: float, as_json: bool) -> None:
+def wait_cmd(request_id: str, tenant: str | None, timeout: float, as_json: bool) -> None:
     """Return once every read model the command touches shows its effect."""
     from gxcommon.fabric_settings import FabricSettings
     from projections.wait import wait_for_request
@@ -72,7 +73,7 @@ def wait_cmd(request_id: str, timeout: float, as_json: bool) -> None:
         gw = f.connect()
         try:
             return await wait_for_request(request_id, s.dsn(), gw, f.channel, f.chaincode, t.fabric_events,
-                                          t.partitions, timeout)
+                                          t.partitions, timeout, tenant_id=tenant)
         finally:
             await gw.channel.close()
 

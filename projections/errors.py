@@ -29,6 +29,10 @@ class WaitTimeout(ProjectionError):
     """A read-your-writes wait ran out of time; says what was still missing."""
 
 
+class WaitError(ProjectionError):
+    """A read-your-writes wait cannot start (no outbox row and no tenant to find the command by)."""
+
+
 class RebuildError(ProjectionError):
     """A rebuild could not finish; the live tables are untouched."""
 

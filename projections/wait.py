@@ -1,8 +1,9 @@
 """Read-your-writes: wait until every projector that a command's events touch has applied them.
 
 1. The command's transaction: its OutboxCommand row gives the status and the Fabric tx id; a command
-   produced straight to Kafka has no row, and the chaincode's record of the requestId gives the tx
-   id once it is committed. A command that ended FAILED or REJECTED changed nothing: no wait.
+   produced straight to Kafka has no row, and the chaincode's record of (tenantId, requestId) gives
+   the tx id once it is committed. A command that ended FAILED or REJECTED (a rejection the
+   chaincode recorded included) changed nothing: no wait.
 2. The block holding that transaction (qscc GetBlockByTxID through the gateway) gives its events,
    each one's ledger position and, by the publisher's own rule (schemas.events), its partition.
 3. For every group that folds such an event, its checkpoint on that partition must reach the
@@ -23,7 +24,7 @@ import psycopg
 from fabric_gateway import Gateway
 from fabric_gateway.blocks import parse_block
 from fabric_gateway.errors import GatewayError
-from projections.errors import WaitTimeout
+from projections.errors import WaitError, WaitTimeout
 from projections.groups import handled_by
 from schemas.events import event_key, partition_for
 
@@ -41,22 +42,27 @@ class WaitResult:
 
 
 async def _tx_of(conn: psycopg.Connection[Any], gw: Gateway, channel: str, chaincode: str,
-                 request_id: str) -> tuple[str, str | None]:
-    """(status, txId) once the command is final; ("PENDING", None) before."""
-    def row() -> tuple[str, str | None] | None:
-        return conn.execute('SELECT status, "fabricTxId" FROM "OutboxCommand" WHERE "requestId" = %s'
-                            ' ORDER BY "createdAt" DESC LIMIT 1', (request_id,)).fetchone()
+                 request_id: str, tenant_id: str | None) -> tuple[str, str | None]:
+    """(status, txId) once the command is final; ("PENDING", None) before. WaitError if there is
+    no outbox row and no tenant to ask the ledger with."""
+    def row() -> tuple[str, str | None, str] | None:
+        return conn.execute('SELECT status, "fabricTxId", "tenantId" FROM "OutboxCommand" WHERE "requestId" = %s'
+                            ' AND (%s::text IS NULL OR "tenantId" = %s) ORDER BY "createdAt" DESC LIMIT 1',
+                            (request_id, tenant_id, tenant_id)).fetchone()
 
     r = await asyncio.to_thread(row)
     if r is not None and r[0] in FINAL_FAILED:
         return r[0], r[1]
     if r is not None and r[0] == "CONFIRMED" and r[1]:
         return "CONFIRMED", r[1]
+    tenant = tenant_id or (r[2] if r is not None else None)
+    if tenant is None:
+        raise WaitError(f"request {request_id}: no outbox row; give its tenant (--tenant) to find it on the ledger")
     # No row (produced straight to Kafka) or not final yet: the ledger knows once it is committed.
-    raw = await gw.evaluate(channel, chaincode, "QueryContract:Get", ["req", request_id])
-    rec = json.loads(raw)
-    if isinstance(rec, dict) and rec.get("txId"):
-        return "CONFIRMED", rec["txId"]
+    answer = json.loads(await gw.evaluate(channel, chaincode, "QueryContract:GetRequest", [tenant, request_id]))
+    if isinstance(answer, dict) and answer.get("txId"):
+        # A recorded rejection changed nothing but the command's record: there is nothing to wait for.
+        return ("FAILED" if answer.get("rejected") else "CONFIRMED"), answer["txId"]
     return "PENDING", None
 
 
@@ -94,27 +100,30 @@ def _reached(conn: psycopg.Connection[Any], topic: str, events: list[dict[str, A
 
 
 async def wait_for_request(request_id: str, dsn: str, gw: Gateway, channel: str, chaincode: str, topic: str,
-                           partitions: int, timeout: float = 30.0, interval: float = 0.05) -> WaitResult:
-    """Returns when the command's effects are in every read model it touches.
+                           partitions: int, timeout: float = 30.0, interval: float = 0.05,
+                           tenant_id: str | None = None) -> WaitResult:
+    """Returns when the command's effects are in every read model it touches. ``tenant_id``: the
+    command's tenant (needed only for a command without an outbox row).
 
     Raises WaitTimeout naming what is still missing (the command is not final yet, or which
-    projector has not applied which event); GatewayError if the peer cannot be asked.
+    projector has not applied which event); WaitError without a row or a tenant; GatewayError if
+    the peer cannot be asked.
     """
     # One connection for the whole wait (it polls every ``interval``), autocommit: each poll sees
     # the latest commits.
     conn = await asyncio.to_thread(psycopg.connect, dsn, autocommit=True)
     try:
-        return await _wait(conn, request_id, gw, channel, chaincode, topic, partitions, timeout, interval)
+        return await _wait(conn, request_id, gw, channel, chaincode, topic, partitions, timeout, interval, tenant_id)
     finally:
         conn.close()
 
 
 async def _wait(conn: psycopg.Connection[Any], request_id: str, gw: Gateway, channel: str, chaincode: str,
-                topic: str, partitions: int, timeout: float, interval: float) -> WaitResult:
+                topic: str, partitions: int, timeout: float, interval: float, tenant_id: str | None) -> WaitResult:
     t0 = time.monotonic()
     deadline = t0 + timeout
     while True:
-        status, tx_id = await _tx_of(conn, gw, channel, chaincode, request_id)
+        status, tx_id = await _tx_of(conn, gw, channel, chaincode, request_id, tenant_id)
         if status != "PENDING":
             break
         if time.monotonic() >= deadline:

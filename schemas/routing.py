@@ -17,10 +17,10 @@ Ordering across aggregates (e.g. BOOTSTRAP_SYSTEM before the first DISTRIBUTE_GE
 implied by keys: the chaincode enforces it and rejects out-of-order commands with a business
 error; a caller that needs it waits for the earlier command's result.
 
-Chaincode call: ``Contract:Function`` with positional string arguments. The command's requestId
-is always the first argument (the chaincode's idempotency key), then the payload fields in the
-order listed. Integers are passed in decimal. The Go chaincode implements the same table
-(chaincode/gxtv3).
+Chaincode call: ``Contract:Function`` with positional string arguments. The command's tenantId and
+requestId always come first (the chaincode's idempotency key is the pair; it refuses the same pair
+reused for another call with IDEMPOTENCY_CONFLICT), then the payload fields in the order listed.
+Integers are passed in decimal. The chaincode (chaincode/gxtv3) implements the same table.
 
 The SQL function ``gx_partition_key`` (schemas/sql/001_outbox.sql) derives the same key for rows
 inserted without one (the old system's INSERT); a test keeps the two in agreement.
@@ -95,11 +95,11 @@ def _arg(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def to_invocation(command_type: str, request_id: str, payload: Any) -> tuple[str, str, list[str]]:
-    """``(contract, function, args)`` for a command; args start with the requestId.
+def to_invocation(command_type: str, request_id: str, payload: Any, tenant_id: str) -> tuple[str, str, list[str]]:
+    """``(contract, function, args)`` for a command; args start with the tenantId and the requestId.
 
     Pure. Raises PayloadError (or UnknownCommandType) naming the bad field.
     """
     parsed = validate_payload(command_type, payload)
     route = ROUTES[ctype_of(command_type)]
-    return route.contract, route.function, [request_id, *(_arg(getattr(parsed, f)) for f in route.args)]
+    return route.contract, route.function, [tenant_id, request_id, *(_arg(getattr(parsed, f)) for f in route.args)]

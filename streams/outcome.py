@@ -35,13 +35,14 @@ class ErrorCode:
     RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"
     INVALID_TRANSACTION = "INVALID_TRANSACTION"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"  # the (tenant, requestId) was used for another command
 
 
 # Failures that say the ledger did not apply the command as far as the submitter could tell: a
 # later CONFIRMED (a replay finding the transaction that did apply it) may correct them.
 # A rejection or an invalid payload is the ledger's (or the schema's) final word and never is.
 FINAL_WORDS = (ErrorCode.CHAINCODE_REJECTED, ErrorCode.INVALID_ENVELOPE, ErrorCode.INVALID_PAYLOAD,
-               ErrorCode.UNKNOWN_COMMAND_TYPE)
+               ErrorCode.UNKNOWN_COMMAND_TYPE, ErrorCode.IDEMPOTENCY_CONFLICT)
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,11 @@ class Outcome:
 
 
 def after_failure(v: Verdict, charged: int, policy: RetryPolicy, rand: float,
-                  invalid_commit_code: str | None = None) -> Outcome:
+                  invalid_commit_code: str | None = None, chaincode_message: str | None = None) -> Outcome:
     """The outcome of a failed attempt with verdict ``v``, the ``charged``-th attempt that counts."""
     if v is Verdict.REJECTED:
-        return Outcome(Kind.FAILED, ErrorCode.CHAINCODE_REJECTED)
+        conflict = chaincode_message is not None and ErrorCode.IDEMPOTENCY_CONFLICT in chaincode_message
+        return Outcome(Kind.FAILED, ErrorCode.IDEMPOTENCY_CONFLICT if conflict else ErrorCode.CHAINCODE_REJECTED)
     if v is Verdict.INVALID:
         return Outcome(Kind.FAILED, invalid_commit_code or ErrorCode.INVALID_TRANSACTION, dead_letter=True)
     if charged >= policy.max_attempts:

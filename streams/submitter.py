@@ -305,7 +305,7 @@ class PartitionSubmitter:
         received = datetime.now(UTC)
         try:
             env = parse_command(rec.value)
-            contract, function, args = to_invocation(env.commandType, env.requestId, env.payload)
+            contract, function, args = to_invocation(env.commandType, env.requestId, env.payload, env.tenantId)
         except PayloadError as e:
             code = ErrorCode.UNKNOWN_COMMAND_TYPE if isinstance(e, UnknownCommandType) else (
                 ErrorCode.INVALID_ENVELOPE if e.what == "command envelope" else ErrorCode.INVALID_PAYLOAD)
@@ -366,7 +366,7 @@ class PartitionSubmitter:
                 trace.attempt(attempt, e, "CHAINCODE_REJECTED" if v is Verdict.REJECTED else
                               "PERMANENT" if v.final else "RETRYABLE")
                 out = after_failure(v, charged, self.policy, self.rand(),
-                                    e.validation_code if isinstance(e, CommitError) else None)
+                                    e.validation_code if isinstance(e, CommitError) else None, chaincode_message(e))
                 if out.kind is Kind.RETRY:
                     await self.sleep(out.delay)
                     continue

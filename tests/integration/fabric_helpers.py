@@ -8,10 +8,19 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fabric_gateway import EndorseError, Gateway, load_identity
+from fabric_gateway import Gateway, load_identity
 from gxcommon.fabric_settings import FabricSettings
 
 CC_ARGS = ("gxchannel", "gxtv3")
+TENANT = "tests"  # the chaincode keys each command by (tenant, requestId); helpers put it first
+
+
+class Rejected(Exception):
+    """The chaincode refused the command and recorded the rejection (its transaction committed)."""
+
+    def __init__(self, answer: dict, block: int) -> None:
+        self.answer, self.block = answer, block
+        super().__init__(f"{answer['rejected']['code']}: {answer['rejected']['message']}")
 
 
 @asynccontextmanager
@@ -29,17 +38,21 @@ def rid(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-async def submit(gw: Gateway, fn: str, *args: str) -> tuple[dict, int]:
-    """Submit and wait for a VALID commit; (the chaincode's result, the block)."""
-    result, status = await gw.submit_and_wait(*CC_ARGS, fn, list(args))
-    return json.loads(result), status.block
+async def submit(gw: Gateway, fn: str, *args: str, tenant: str = TENANT) -> tuple[dict, int]:
+    """Submit (``tenant`` first, then ``args``: the requestId and the call's own) and wait for a
+    VALID commit; (the chaincode's result, the block). Rejected if the chaincode refused it."""
+    result, status = await gw.submit_and_wait(*CC_ARGS, fn, [tenant, *args])
+    answer = json.loads(result)
+    if answer.get("rejected"):
+        raise Rejected(answer, status.block)
+    return answer, status.block
 
 
 async def ensure(gw: Gateway, fn: str, *args: str) -> None:
     """Submit a set-up step that may already have been applied by an earlier run."""
     try:
         await submit(gw, fn, *args)
-    except EndorseError as e:
+    except Rejected as e:
         if "already" not in str(e):
             raise
 

@@ -10,7 +10,7 @@ import pytest
 
 from fabric_gateway import CommitError, Disposition, EndorseError, classify
 from tests.integration.conftest import gxctl
-from tests.integration.fabric_helpers import CC_ARGS, funded_users, gateway, rid, submit, wallet
+from tests.integration.fabric_helpers import CC_ARGS, TENANT, Rejected, funded_users, gateway, rid, submit, wallet
 
 pytestmark = pytest.mark.usefixtures("stack_env")
 
@@ -50,25 +50,39 @@ async def test_blocks_resume_from_any_number_in_order() -> None:
         await blocks.aclose()
 
 
-async def test_a_rule_violation_is_an_endorse_error_with_the_chaincode_message() -> None:
+async def test_a_rule_violation_is_recorded_and_replayed_as_the_same_rejection() -> None:
     async with gateway() as gw:
         [alice, bob] = await funded_users(gw, 2, amount=10)
-        with pytest.raises(EndorseError) as ei:
-            await submit(gw, "TokenomicsContract:TransferTokens", rid(), alice, bob, "11", "")
+        request_id = rid()
+        with pytest.raises(Rejected) as ei:
+            await submit(gw, "TokenomicsContract:TransferTokens", request_id, alice, bob, "11", "")
+        assert ei.value.answer["rejected"] == {
+            "code": "INSUFFICIENT_FUNDS", "message": f"insufficient balance in wallet {alice}: has 10, needs 11"}
+        first_tx = ei.value.answer["txId"]
+        assert ei.value.block > 0  # the rejection committed, in a block of its own transaction
+        await submit(gw, "TokenomicsContract:DistributeGenesis", rid(), alice, "MY", "100")
+        with pytest.raises(Rejected) as again:  # now alice could pay: the recorded answer stands
+            await submit(gw, "TokenomicsContract:TransferTokens", request_id, alice, bob, "11", "")
+        assert again.value.answer == ei.value.answer and again.value.answer["txId"] == first_tx
+        assert (await wallet(gw, alice))["balance"] == "110" and (await wallet(gw, bob))["balance"] == "0"
+
+
+async def test_an_unexpected_chaincode_error_is_an_endorse_error_with_the_chaincode_message() -> None:
+    async with gateway() as gw:
+        with pytest.raises(EndorseError) as ei:  # an id that cannot be keyed: thrown, never recorded
+            await submit(gw, "TokenomicsContract:TransferTokens", "a\u0000b", "x", "y", "1", "")
         err = ei.value
         assert err.code == grpc.StatusCode.ABORTED
-        assert [d.message for d in err.details] == [
-            f"chaincode response 500, insufficient balance in wallet {alice}: has 10, needs 11"]
+        assert [d.message for d in err.details] == ['chaincode response 500, requestId cannot be used as a key: "a\\u0000b"']
         assert err.details[0].msp_id == "Org1MSP"
         assert classify(err) is Disposition.PERMANENT
-        assert (await wallet(gw, alice))["balance"] == "10"
 
 
 async def test_two_conflicting_transactions_give_one_mvcc_read_conflict() -> None:
     async with gateway() as gw:
         [alice, bob] = await funded_users(gw, 2, amount=100)
         # Both endorsed against the same balance, then both submitted: the later commit is stale.
-        txs = [await gw.endorse(*CC_ARGS, "TokenomicsContract:TransferTokens", [rid(), alice, bob, "10", ""])
+        txs = [await gw.endorse(*CC_ARGS, "TokenomicsContract:TransferTokens", [TENANT, rid(), alice, bob, "10", ""])
                for _ in range(2)]
         for tx in txs:
             await gw.submit(tx)
@@ -100,7 +114,7 @@ async def test_with_the_peer_stopped_the_error_is_retryable_and_a_restart_recove
     try:
         async with gateway() as gw:
             with pytest.raises(EndorseError) as ei:
-                await gw.endorse(*CC_ARGS, "TokenomicsContract:TransferTokens", [rid(), alice, bob, "1", ""])
+                await gw.endorse(*CC_ARGS, "TokenomicsContract:TransferTokens", [TENANT, rid(), alice, bob, "1", ""])
             assert ei.value.code == grpc.StatusCode.UNAVAILABLE
             assert classify(ei.value) is Disposition.RETRYABLE
     finally:

@@ -14,7 +14,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -36,6 +36,7 @@ TLS = ("GX_FABRIC_TLS_ROOT", "GX_FABRIC_TLS_CERT", "GX_FABRIC_TLS_KEY", "GX_FABR
 class Faults:
     wp: WritePath
     proxy: GatewayProxy
+    started: list[Worker] = field(default_factory=list)  # every worker of the module, stopped at its end
 
     @property
     def group(self) -> str:
@@ -46,6 +47,7 @@ class Faults:
         w = Worker("submitter", self.wp.app_id, self.wp.log_dir, unset=TLS, GX_FABRIC_GATEWAY=self.proxy.endpoint,
                    GX_BREAKER_RESET_S="3", **env)
         self.wp.submitter = w
+        self.started.append(w)
         return w.launch() if launch_only else w.start()
 
     def users_on(self, partition: int, n: int, prefix: str) -> list[str]:
@@ -85,8 +87,8 @@ def faults(pipeline: dict[str, str], tmp_path_factory) -> Iterator[Faults]:
                          read("GX_FABRIC_TLS_KEY") if os.environ.get("GX_FABRIC_TLS_KEY") else None).start()
     f = Faults(WritePath(pipeline["GX_PG_DSN"], pipeline["GX_KAFKA_BOOTSTRAP"], app_id, log_dir, None, writer), proxy)
     yield f
-    if f.wp.submitter is not None:
-        f.wp.submitter.stop()
+    for w in f.started:
+        w.stop()
     writer.stop()
     proxy.stop()
 
@@ -175,8 +177,7 @@ def test_item2_rebalance_and_shutdown_with_fabric_down_are_bounded_and_exact(fau
             assert time.monotonic() < end, "the breaker never opened"
             time.sleep(0.5)
         t0 = time.monotonic()
-        b = Worker("submitter", faults.wp.app_id, faults.wp.log_dir, unset=TLS,
-                   GX_FABRIC_GATEWAY=faults.proxy.endpoint, GX_BREAKER_RESET_S="3").launch()
+        b = faults.submitter(launch_only=True)
         while True:
             parts = [json.loads(get(f"{w.url}/readyz")[1] or "{}").get("partitions", []) for w in (a, b)]
             if all(parts) and sum(map(len, parts)) == 6:

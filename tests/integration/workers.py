@@ -109,7 +109,8 @@ class Worker:
         self._log.close()
 
     def stop(self) -> None:
+        """Stop the process if it runs (idempotent)."""
         if self.proc is not None and self.proc.poll() is None:
             stop_process(self.proc)
-        if not self._log.closed:
+        if self.proc is not None and not self._log.closed:
             self._log.close()

@@ -46,6 +46,9 @@ def test_outcomes() -> None:
     rejected = after_failure(Verdict.REJECTED, charged=1, policy=p, rand=0.5)
     assert (rejected.kind, rejected.error_code, rejected.dead_letter) == (Kind.FAILED, ErrorCode.CHAINCODE_REJECTED, False)
     assert after_failure(Verdict.REJECTED, charged=5, policy=p, rand=0.5) == rejected
+    conflict = after_failure(Verdict.REJECTED, charged=1, policy=p, rand=0.5, chaincode_message=(
+        "chaincode response 500, IDEMPOTENCY_CONFLICT: request r1 of tenant t was already used for X"))
+    assert (conflict.kind, conflict.error_code, conflict.dead_letter) == (Kind.FAILED, "IDEMPOTENCY_CONFLICT", False)
     for v in (Verdict.INFRA, Verdict.CONFLICT, Verdict.REQUEST):
         retry = after_failure(v, charged=3, policy=p, rand=0.5)
         assert retry.kind is Kind.RETRY and retry.delay == 0.5 * 0.8

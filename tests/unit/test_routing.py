@@ -17,16 +17,16 @@ def test_the_table_covers_all_25_types_with_existing_fields() -> None:
         assert route.contract.endswith("Contract") and route.function[0].isupper()
 
 
-def test_bootstrap_is_admin_contract_with_only_the_request_id() -> None:
-    assert to_invocation("BOOTSTRAP_SYSTEM", "req-1", {}) == ("AdminContract", "BootstrapSystem", ["req-1"])
+def test_bootstrap_is_admin_contract_with_only_the_tenant_and_request_id() -> None:
+    assert to_invocation("BOOTSTRAP_SYSTEM", "req-1", {}, "t1") == ("AdminContract", "BootstrapSystem", ["t1", "req-1"])
 
 
-def test_arguments_are_strings_in_table_order_after_the_request_id() -> None:
-    contract, fn, args = to_invocation("TRANSFER_TOKENS", "req-9", example("TRANSFER_TOKENS", 3))
+def test_arguments_are_strings_in_table_order_after_the_tenant_and_request_id() -> None:
+    contract, fn, args = to_invocation("TRANSFER_TOKENS", "req-9", example("TRANSFER_TOKENS", 3), "t1")
     assert (contract, fn) == ("TokenomicsContract", "TransferTokens")
-    assert args == ["req-9", "USR-3", "USR-3-b", "25", "rent"]
-    _, _, args = to_invocation("CREATE_USER", "r", example("CREATE_USER", 1))
-    assert args == ["r", "USR-1", "user1@example.com", "Test", "User", "MY"]
+    assert args == ["t1", "req-9", "USR-3", "USR-3-b", "25", "rent"]
+    _, _, args = to_invocation("CREATE_USER", "r", example("CREATE_USER", 1), "t2")
+    assert args == ["t2", "r", "USR-1", "user1@example.com", "Test", "User", "MY"]
 
 
 def test_keys_follow_the_aggregate() -> None:
@@ -40,7 +40,7 @@ def test_keys_follow_the_aggregate() -> None:
 
 def test_invalid_payloads_fail_before_any_mapping() -> None:
     with pytest.raises(PayloadError, match="amount"):
-        to_invocation("TRANSFER_TOKENS", "r", {"fromWalletId": "a", "toWalletId": "b", "amount": 0})
+        to_invocation("TRANSFER_TOKENS", "r", {"fromWalletId": "a", "toWalletId": "b", "amount": 0}, "t")
 
 
 def test_a_payload_that_is_not_an_object_is_a_payload_error_naming_the_field() -> None:
@@ -53,4 +53,4 @@ def test_a_payload_that_is_not_an_object_is_a_payload_error_naming_the_field() -
         with pytest.raises(PayloadError, match="payload: must be a JSON object"):
             partition_key("TRANSFER_TOKENS", bad)
         with pytest.raises(PayloadError, match="payload: must be a JSON object"):
-            to_invocation("TRANSFER_TOKENS", "r1", bad)
+            to_invocation("TRANSFER_TOKENS", "r1", bad, "t")

@@ -80,7 +80,7 @@ async def test_valid_commands_are_confirmed_and_offsets_committed(env) -> None:
     assert sum(r.status is ResultStatus.SUBMITTED for r in sink.results) == 10
     assert sub.committable() == 10
     assert all(fn == "IdentityContract:CreateUser" for fn, _ in fake.calls)
-    assert {args[0] for _, args in fake.calls} == {f"r{i}".encode() for i in range(10)}  # requestId first
+    assert {tuple(args[:2]) for _, args in fake.calls} == {(b"t", f"r{i}".encode()) for i in range(10)}  # tenant, requestId first
 
 
 async def test_an_invalid_payload_is_rejected_and_dead_lettered_without_an_attempt(env) -> None:
@@ -178,7 +178,7 @@ async def test_per_key_order_is_kept_while_other_keys_overlap(env) -> None:
         values.append(command("TRANSFER_TOKENS", 0, f"t{i}", p))
     await feed(sub, values)
     for w in range(3):
-        memos = [args[4].decode() for fn, args in fake.calls if args[1] == f"USR-w{w}".encode()]
+        memos = [args[5].decode() for fn, args in fake.calls if args[2] == f"USR-w{w}".encode()]
         assert memos == [f"seq-{i}" for i in range(12) if i % 3 == w]
 
 

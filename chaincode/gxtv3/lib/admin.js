@@ -13,8 +13,8 @@ class AdminContract extends GxContract {
         super('AdminContract');
     }
 
-    async BootstrapSystem(ctx, requestId) {
-        return this._apply(ctx, requestId, async (state, sys) => {
+    async BootstrapSystem(ctx, tenantId, requestId) {
+        return this._apply(ctx, tenantId, requestId, async (state, sys) => {
             if (sys.bootstrapped || await state.get('wallet', GENESIS_POOL)) {
                 throw new BusinessError('already bootstrapped');
             }
@@ -29,8 +29,8 @@ class AdminContract extends GxContract {
         });
     }
 
-    async InitializeCountry(ctx, requestId, countryCode, countryName) {
-        return this._apply(ctx, requestId, async (state) => {
+    async InitializeCountry(ctx, tenantId, requestId, countryCode, countryName) {
+        return this._apply(ctx, tenantId, requestId, async (state) => {
             await state.requireBootstrapped();
             required('countryCode', countryCode);
             required('countryName', countryName);
@@ -43,8 +43,8 @@ class AdminContract extends GxContract {
         });
     }
 
-    async UpdateSystemParameter(ctx, requestId, parameter, value) {
-        return this._apply(ctx, requestId, async (state) => {
+    async UpdateSystemParameter(ctx, tenantId, requestId, parameter, value) {
+        return this._apply(ctx, tenantId, requestId, async (state) => {
             await state.requireBootstrapped();
             required('parameter', parameter);
             required('value', value);
@@ -59,8 +59,8 @@ class AdminContract extends GxContract {
         });
     }
 
-    async PauseSystem(ctx, requestId, reason) {
-        return this._apply(ctx, requestId, async (state, sys) => {
+    async PauseSystem(ctx, tenantId, requestId, reason) {
+        return this._apply(ctx, tenantId, requestId, async (state, sys) => {
             await state.requireBootstrapped();
             required('reason', reason);
             await state.put('system', { ...sys, paused: true, pauseReason: reason }, SYSTEM_KEY);
@@ -68,8 +68,8 @@ class AdminContract extends GxContract {
         });
     }
 
-    async ResumeSystem(ctx, requestId) {
-        return this._apply(ctx, requestId, async (state, sys) => {
+    async ResumeSystem(ctx, tenantId, requestId) {
+        return this._apply(ctx, tenantId, requestId, async (state, sys) => {
             if (!sys.paused) {
                 throw new BusinessError('system is not paused');
             }
@@ -78,8 +78,8 @@ class AdminContract extends GxContract {
         }, { allowWhenPaused: true });
     }
 
-    async AppointAdmin(ctx, requestId, userId) {
-        return this._apply(ctx, requestId, async (state) => {
+    async AppointAdmin(ctx, tenantId, requestId, userId) {
+        return this._apply(ctx, tenantId, requestId, async (state) => {
             await state.requireBootstrapped();
             await state.must('user', 'user', userId);
             const admins = await state.admins();
@@ -91,8 +91,8 @@ class AdminContract extends GxContract {
         });
     }
 
-    async ActivateTreasury(ctx, requestId, countryCode) {
-        return this._apply(ctx, requestId, async (state) => {
+    async ActivateTreasury(ctx, tenantId, requestId, countryCode) {
+        return this._apply(ctx, tenantId, requestId, async (state) => {
             await state.requireBootstrapped();
             const country = await state.must('country', 'country', countryCode);
             if (country.treasuryActive) {

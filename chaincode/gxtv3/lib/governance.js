@@ -10,15 +10,15 @@ class GovernanceContract extends GxContract {
         super('GovernanceContract');
     }
 
-    async SubmitProposal(ctx, requestId, proposalId, proposerId, title, parameter, value) {
-        return this._apply(ctx, requestId, async (state) => {
+    async SubmitProposal(ctx, tenantId, requestId, proposalId, proposerId, title, parameter, value) {
+        return this._apply(ctx, tenantId, requestId, async (state) => {
             await state.requireBootstrapped();
             for (const [f, v] of Object.entries({ proposalId, title, parameter, value })) {
                 required(f, v);
             }
             await state.must('user', 'user', proposerId);
             if (await state.get('proposal', proposalId)) {
-                throw new BusinessError(`proposal ${proposalId} already exists`);
+                throw new BusinessError(`proposal ${proposalId} already exists`, 'ALREADY_EXISTS');
             }
             await state.put('proposal', { proposalId, proposerId, title, parameter, value, status: 'OPEN',
                 votesFor: 0, votesAgainst: 0 }, proposalId);
@@ -26,8 +26,8 @@ class GovernanceContract extends GxContract {
         });
     }
 
-    async CastVote(ctx, requestId, proposalId, voterId, vote) {
-        return this._apply(ctx, requestId, async (state) => {
+    async CastVote(ctx, tenantId, requestId, proposalId, voterId, vote) {
+        return this._apply(ctx, tenantId, requestId, async (state) => {
             if (vote !== 'FOR' && vote !== 'AGAINST') {
                 throw new BusinessError(`vote must be FOR or AGAINST, got ${JSON.stringify(vote)}`);
             }
@@ -46,8 +46,8 @@ class GovernanceContract extends GxContract {
         });
     }
 
-    async ExecuteProposal(ctx, requestId, proposalId) {
-        return this._apply(ctx, requestId, async (state) => {
+    async ExecuteProposal(ctx, tenantId, requestId, proposalId) {
+        return this._apply(ctx, tenantId, requestId, async (state) => {
             const p = await state.must('proposal', 'proposal', proposalId);
             if (p.status !== 'OPEN') {
                 throw new BusinessError(`proposal ${proposalId} is already ${p.status.toLowerCase()}`);

@@ -7,13 +7,13 @@ class LoanPoolContract extends GxContract {
         super('LoanPoolContract');
     }
 
-    async ApplyForLoan(ctx, requestId, loanId, borrowerId, amountText) {
-        return this._apply(ctx, requestId, async (state) => {
+    async ApplyForLoan(ctx, tenantId, requestId, loanId, borrowerId, amountText) {
+        return this._apply(ctx, tenantId, requestId, async (state) => {
             required('loanId', loanId);
             const value = amount('amount', amountText);
             await state.must('user', 'user', borrowerId);
             if (await state.get('loan', loanId)) {
-                throw new BusinessError(`loan ${loanId} already exists`);
+                throw new BusinessError(`loan ${loanId} already exists`, 'ALREADY_EXISTS');
             }
             await state.put('loan', { loanId, borrowerId, amount: value.toString(), status: 'APPLIED',
                 approverId: null }, loanId);
@@ -21,8 +21,8 @@ class LoanPoolContract extends GxContract {
         });
     }
 
-    async ApproveLoan(ctx, requestId, loanId, approverId) {
-        return this._apply(ctx, requestId, async (state) => {
+    async ApproveLoan(ctx, tenantId, requestId, loanId, approverId) {
+        return this._apply(ctx, tenantId, requestId, async (state) => {
             const loan = await state.must('loan', 'loan', loanId);
             if (!(await state.admins()).includes(approverId)) {
                 throw new BusinessError(`approver ${approverId} is not an admin`);

@@ -25,13 +25,13 @@ class OrganizationContract extends GxContract {
         super('OrganizationContract');
     }
 
-    async ProposeOrganization(ctx, requestId, orgId, name, proposerId) {
-        return this._apply(ctx, requestId, async (state) => {
+    async ProposeOrganization(ctx, tenantId, requestId, orgId, name, proposerId) {
+        return this._apply(ctx, tenantId, requestId, async (state) => {
             required('orgId', orgId);
             required('name', name);
             await state.must('user', 'user', proposerId);
             if (await state.get('org', orgId)) {
-                throw new BusinessError(`organization ${orgId} already exists`);
+                throw new BusinessError(`organization ${orgId} already exists`, 'ALREADY_EXISTS');
             }
             await state.put('org', { orgId, name, proposerId, status: 'PROPOSED', members: [proposerId],
                 requiredApprovals: 1 }, orgId);
@@ -39,8 +39,8 @@ class OrganizationContract extends GxContract {
         });
     }
 
-    async EndorseMembership(ctx, requestId, orgId, userId) {
-        return this._apply(ctx, requestId, async (state) => {
+    async EndorseMembership(ctx, tenantId, requestId, orgId, userId) {
+        return this._apply(ctx, tenantId, requestId, async (state) => {
             const org = await state.must('org', 'organization', orgId);
             await state.must('user', 'user', userId);
             if (org.members.includes(userId)) {
@@ -51,14 +51,14 @@ class OrganizationContract extends GxContract {
         });
     }
 
-    async ActivateOrganization(ctx, requestId, orgId) {
-        return this._apply(ctx, requestId, async (state) => {
+    async ActivateOrganization(ctx, tenantId, requestId, orgId) {
+        return this._apply(ctx, tenantId, requestId, async (state) => {
             const org = await state.must('org', 'organization', orgId);
             if (org.status !== 'PROPOSED') {
                 throw new BusinessError(`organization ${orgId} is already ${org.status.toLowerCase()}`);
             }
             if (await state.get('wallet', orgId)) {
-                throw new BusinessError(`wallet ${orgId} already exists`);
+                throw new BusinessError(`wallet ${orgId} already exists`, 'ALREADY_EXISTS');
             }
             await state.put('wallet', { walletId: orgId, ownerId: orgId, ownerType: 'ORGANIZATION', balance: 0n,
                 frozen: false, frozenReason: null }, orgId);
@@ -67,8 +67,8 @@ class OrganizationContract extends GxContract {
         });
     }
 
-    async DefineAuthRule(ctx, requestId, orgId, requiredApprovalsText) {
-        return this._apply(ctx, requestId, async (state) => {
+    async DefineAuthRule(ctx, tenantId, requestId, orgId, requiredApprovalsText) {
+        return this._apply(ctx, tenantId, requestId, async (state) => {
             const org = await activeOrg(state, orgId);
             const n = Number(amount('requiredApprovals', requiredApprovalsText));
             if (n > org.members.length) {
@@ -79,15 +79,15 @@ class OrganizationContract extends GxContract {
         });
     }
 
-    async InitiateMultiSigTx(ctx, requestId, orgId, multisigTxId, initiatorId, toWalletId, amountText) {
-        return this._apply(ctx, requestId, async (state) => {
+    async InitiateMultiSigTx(ctx, tenantId, requestId, orgId, multisigTxId, initiatorId, toWalletId, amountText) {
+        return this._apply(ctx, tenantId, requestId, async (state) => {
             const org = await activeOrg(state, orgId);
             member(org, initiatorId, 'initiator');
             required('multisigTxId', multisigTxId);
             const value = amount('amount', amountText);
             await state.wallet(toWalletId);
             if (await state.get('msig', orgId, multisigTxId)) {
-                throw new BusinessError(`multisig transaction ${multisigTxId} already exists in ${orgId}`);
+                throw new BusinessError(`multisig transaction ${multisigTxId} already exists in ${orgId}`, 'ALREADY_EXISTS');
             }
             await state.put('msig', { orgId, multisigTxId, initiatorId, toWalletId, amount: value.toString(),
                 approvals: [], status: 'PENDING' }, orgId, multisigTxId);
@@ -96,8 +96,8 @@ class OrganizationContract extends GxContract {
         });
     }
 
-    async ApproveMultiSigTx(ctx, requestId, orgId, multisigTxId, approverId) {
-        return this._apply(ctx, requestId, async (state) => {
+    async ApproveMultiSigTx(ctx, tenantId, requestId, orgId, multisigTxId, approverId) {
+        return this._apply(ctx, tenantId, requestId, async (state) => {
             const org = await activeOrg(state, orgId);
             member(org, approverId, 'approver');
             const tx = await state.must('msig', 'multisig transaction', orgId, multisigTxId);
@@ -114,8 +114,8 @@ class OrganizationContract extends GxContract {
         });
     }
 
-    async ExecuteMultiSigTx(ctx, requestId, orgId, multisigTxId) {
-        return this._apply(ctx, requestId, async (state) => {
+    async ExecuteMultiSigTx(ctx, tenantId, requestId, orgId, multisigTxId) {
+        return this._apply(ctx, tenantId, requestId, async (state) => {
             const org = await activeOrg(state, orgId);
             const tx = await state.must('msig', 'multisig transaction', orgId, multisigTxId);
             if (tx.status !== 'PENDING') {

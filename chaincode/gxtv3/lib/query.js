@@ -2,10 +2,11 @@
 /*
  * QueryContract: read-only functions for clients and `gxctl verify` (evaluate, never submitted).
  * Get(kind, id) returns one entity as JSON or "null" (a composite id is joined with ':', e.g. a multisig
- * transaction's "ORG1:M1"); List(kind) returns every entity of a kind.
+ * transaction's "ORG1:M1"); List(kind) returns every entity of a kind; GetRequest(tenantId, requestId)
+ * returns the chaincode's answer to that command (its result, or its recorded rejection) or "null".
  */
 const { Contract } = require('fabric-contract-api');
-const { BusinessError, KINDS, key } = require('./ledger');
+const { BusinessError, KINDS, key, keyPart } = require('./ledger');
 
 function checkKind(kind) {
     if (!KINDS.includes(kind)) {
@@ -22,6 +23,12 @@ class QueryContract extends Contract {
         checkKind(kind);
         const raw = await ctx.stub.getState(key(kind, id));
         return raw && raw.length > 0 ? raw.toString('utf8') : 'null';
+    }
+
+    async GetRequest(ctx, tenantId, requestId) {
+        const raw = await ctx.stub.getState(ctx.stub.createCompositeKey('req', [keyPart('tenantId', tenantId),
+            keyPart('requestId', requestId)]));
+        return raw && raw.length > 0 ? JSON.parse(raw.toString('utf8')).answer : 'null';
     }
 
     async List(ctx, kind) {

@@ -10,8 +10,8 @@ class TaxContract extends GxContract {
         super('TaxContract');
     }
 
-    async ApplyVelocityTax(ctx, requestId, walletId) {
-        return this._apply(ctx, requestId, async (state) => {
+    async ApplyVelocityTax(ctx, tenantId, requestId, walletId) {
+        return this._apply(ctx, tenantId, requestId, async (state) => {
             await state.requireBootstrapped();
             const w = await state.wallet(walletId);
             if (w.ownerType !== 'USER') {

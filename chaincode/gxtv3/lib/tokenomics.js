@@ -7,8 +7,8 @@ class TokenomicsContract extends GxContract {
         super('TokenomicsContract');
     }
 
-    async DistributeGenesis(ctx, requestId, userId, countryCode, amountText) {
-        return this._apply(ctx, requestId, async (state) => {
+    async DistributeGenesis(ctx, tenantId, requestId, userId, countryCode, amountText) {
+        return this._apply(ctx, tenantId, requestId, async (state) => {
             await state.requireBootstrapped();
             const value = amount('amount', amountText);
             const country = await state.must('country', 'country', countryCode);
@@ -20,8 +20,8 @@ class TokenomicsContract extends GxContract {
         });
     }
 
-    async TransferTokens(ctx, requestId, fromWalletId, toWalletId, amountText, memo) {
-        return this._apply(ctx, requestId, async (state) => {
+    async TransferTokens(ctx, tenantId, requestId, fromWalletId, toWalletId, amountText, memo) {
+        return this._apply(ctx, tenantId, requestId, async (state) => {
             required('fromWalletId', fromWalletId);
             required('toWalletId', toWalletId);
             const value = amount('amount', amountText);
@@ -32,8 +32,8 @@ class TokenomicsContract extends GxContract {
         });
     }
 
-    async FreezeWallet(ctx, requestId, walletId, reason) {
-        return this._apply(ctx, requestId, async (state) => {
+    async FreezeWallet(ctx, tenantId, requestId, walletId, reason) {
+        return this._apply(ctx, tenantId, requestId, async (state) => {
             required('reason', reason);
             const w = await state.wallet(walletId);
             if (w.frozen) {
@@ -44,8 +44,8 @@ class TokenomicsContract extends GxContract {
         });
     }
 
-    async UnfreezeWallet(ctx, requestId, walletId) {
-        return this._apply(ctx, requestId, async (state) => {
+    async UnfreezeWallet(ctx, tenantId, requestId, walletId) {
+        return this._apply(ctx, tenantId, requestId, async (state) => {
             const w = await state.wallet(walletId);
             if (!w.frozen) {
                 throw new BusinessError(`wallet ${walletId} is not frozen`);

@@ -188,3 +188,73 @@ test('parameter and admin changes never write the key every transaction reads', 
     await L.invoke(Admin, 'PauseSystem', rid(), 'x');
     assert.notEqual(L.world.get('system:status').toString(), before);
 });
+
+// --- idempotency that cannot be confused (issue 21) ---------------------------------------------
+
+test('two tenants may use the same requestId: each command applies once', async () => {
+    await bootstrapped();
+    const a = await L.invokeAs('tenant-a', Token, 'TransferTokens', 'same-id', 'alice', 'bob', '10', '');
+    const b = await L.invokeAs('tenant-b', Token, 'TransferTokens', 'same-id', 'alice', 'bob', '20', '');
+    assert.notEqual(a.txId, b.txId);
+    assert.equal(bal('bob'), 30n);
+    assert.equal(L.record('tenant-a', 'same-id').answer, JSON.stringify(a));
+});
+
+test('one requestId reused for another command is refused as IDEMPOTENCY_CONFLICT, the first kept', async () => {
+    await bootstrapped();
+    const first = await L.invoke(Token, 'TransferTokens', 'dup', 'alice', 'bob', '10', '');
+    await assert.rejects(L.invoke(Token, 'TransferTokens', 'dup', 'alice', 'bob', '11', ''),
+        /IDEMPOTENCY_CONFLICT: request dup of tenant tenant-1 was already used for TokenomicsContract:TransferTokens/);
+    await assert.rejects(L.invoke(Token, 'FreezeWallet', 'dup', 'bob', 'x'), /IDEMPOTENCY_CONFLICT/);
+    assert.equal(bal('bob'), 10n);
+    assert.deepEqual(await L.invoke(Token, 'TransferTokens', 'dup', 'alice', 'bob', '10', ''), first);
+});
+
+test('a rejection is recorded and replayed as the same answer, even after the state changed', async () => {
+    await bootstrapped();
+    await assert.rejects(L.invoke(Token, 'TransferTokens', 'poor', 'bob', 'alice', '50', ''),
+        /INSUFFICIENT_FUNDS: insufficient balance in wallet bob: has 0, needs 50/);
+    const recorded = L.record('tenant-1', 'poor');
+    assert.equal(JSON.parse(recorded.answer).rejected.code, 'INSUFFICIENT_FUNDS');
+    await L.invoke(Token, 'TransferTokens', rid(), 'alice', 'bob', '100', '');  // now bob could pay
+    const events = L.events.length;
+    await assert.rejects(L.invoke(Token, 'TransferTokens', 'poor', 'bob', 'alice', '50', ''), /INSUFFICIENT_FUNDS/);
+    assert.equal(bal('bob'), 100n, 'the replay did not run again against the new state');
+    assert.equal(L.events.length, events);
+    assert.equal(L.record('tenant-1', 'poor').txId, recorded.txId);
+});
+
+test('a rule that refuses after an earlier write leaves nothing but the record', async () => {
+    const { GxContract, BusinessError } = require('../lib/ledger');
+    class Half extends GxContract {
+        constructor() {
+            super('HalfContract');
+        }
+        async Half(ctx, tenantId, requestId) {
+            return this._apply(ctx, tenantId, requestId, async (state) => {
+                await state.put('country', { countryCode: 'ZZ' }, 'ZZ');
+                throw new BusinessError('refused after a write', 'TEST');
+            });
+        }
+    }
+    await assert.rejects(L.invoke(new Half(), 'Half', 'h1'), /TEST: refused after a write/);
+    assert.equal(L.get('country:ZZ'), null);
+    assert.ok(L.record('tenant-1', 'h1'));
+});
+
+test('the test stub reads as Fabric does: a transaction never sees its own writes', async () => {
+    const { FakeStub } = require('./fake');
+    const world = new Map([['k', Buffer.from('old')]]);
+    const stub = new FakeStub(world, 'tx', 'F', []);
+    await stub.putState('k', Buffer.from('new'));
+    assert.equal((await stub.getState('k')).toString(), 'old');
+});
+
+test('ids that cannot be keyed unambiguously are refused, not recorded', async () => {
+    await bootstrapped();
+    await assert.rejects(L.invoke(Token, 'TransferTokens', 'a\u0000b', 'alice', 'bob', '1', ''),
+        /requestId cannot be used as a key/);
+    await assert.rejects(L.invokeAs('t\u{10FFFF}', Token, 'TransferTokens', 'x', 'alice', 'bob', '1', ''),
+        /tenantId cannot be used as a key/);
+    assert.equal(bal('bob'), 0n);
+});
