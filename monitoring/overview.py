@@ -40,7 +40,7 @@ def components(pipeline: Any) -> list[dict[str, Any]]:
     rows = []
     for r in pipeline.status():
         row = {"component": r["component"], "pid": r["pid"], "healthy": r["healthy"], "endpoint": r["endpoint"],
-               "detail": ""}
+               "restarts": r.get("restarts", 0), "detail": ""}
         if r["component"] in pipeline.ports and r["pid"]:
             try:
                 code, body = _get(f"{r['endpoint']}/readyz")
@@ -172,7 +172,7 @@ def render(view: dict[str, Any]) -> str:
     from gxctl.output import rows_table
 
     parts = []
-    sections = [("components", "Components", ["component", "pid", "healthy", "endpoint", "detail"]),
+    sections = [("components", "Components", ["component", "pid", "healthy", "restarts", "endpoint", "detail"]),
                 ("connector", "Outbox connector", ["name", "what", "state", "worker", "trace"]),
                 ("consumer_lag", "Consumer lag (log end minus committed offset; a transaction commit marker counts as 1)", ["group", "topic", "partitions", "lag"]),
                 ("breaker", "Circuit breaker", ["breaker", "state"]),

@@ -1,7 +1,8 @@
 """The whole local stack: start in order, stop in reverse, report status and the environment.
 
-Concurrent `up`/`down` calls (two terminals, parallel test runs) are serialised by a file lock
-in the state directory.
+Concurrent `up`/`down` calls (two terminals, parallel test runs, the watchdog's restarts) are
+serialised by a file lock in the state directory. What `up` started is recorded as desired, and
+the watchdog (stack.watchdog) starts it again if it dies; `down` removes it first.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from stack.postgres import Postgres
 from stack.prometheus import Prometheus
 from stack.procs import Proc
 from stack.settings import StackSettings
+from stack.watchdog import Desired
 
 
 class Component(Protocol):
@@ -46,6 +48,7 @@ class Stack:
         self.prometheus = Prometheus(self.s)
         self.optional: dict[str, Component] = {"prometheus": self.prometheus}
         self.components.update(self.optional)
+        self.watchdog = Proc("watchdog", self.s.run_dir, self.s.log_dir)
 
     def _select(self, only: list[str] | None) -> list[str]:
         names = list(self.components)
@@ -56,6 +59,12 @@ class Stack:
         if only:
             return [n for n in names if n in only]
         return [n for n in names if n not in self.optional or self.components[n].proc.pid() is not None]
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """The stack's lock (not re-entrant: never nest it)."""
+        with self._locked():
+            yield
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -87,13 +96,41 @@ class Stack:
                 t0 = time.monotonic()
                 say(f"{name}: starting...")
                 self.components[name].up()
+                Desired.change(self.s.run_dir, add={name})
                 say(f"{name}: ready ({time.monotonic() - t0:.1f}s)")
+            self.start_watchdog()
+
+    def start_watchdog(self) -> None:
+        """Start the watchdog if it is not running (it restarts what is desired and dies)."""
+        import sys
+
+        if self.watchdog.pid() is None:
+            self.watchdog.start([sys.executable, "-m", "stack.watchdog"])
+
+    def stop_watchdog(self) -> bool:
+        return self.watchdog.stop(timeout=15)
+
+    def restart(self, name: str) -> bool:
+        """Start component ``name`` again if it is still desired and still down (the watchdog's
+        restart, under the lock). True if it was started; StackError if it could not be."""
+        with self._locked():
+            if name not in Desired.load(self.s.run_dir).names or self.components[name].proc.pid() is not None:
+                return False
+            self.components[name].up()
+            return True
 
     def down(self, only: list[str] | None = None, purge: bool = False) -> list[str]:
         """Stop what we started (reverse order); with ``purge`` also delete all stack data. Returns what stopped."""
         stopped = []
+        if not only:
+            self.stop_watchdog()  # first: it would start again what is being stopped
         with self._locked():
-            for name in reversed(self._select(only)):
+            names = self._select(only)
+            if only:
+                Desired.change(self.s.run_dir, remove=set(names))
+            else:
+                Desired.clear(self.s.run_dir)
+            for name in reversed(names):
                 if self.components[name].down():
                     stopped.append(name)
             if purge and not only:

@@ -20,6 +20,7 @@ from stack.errors import StackError
 from stack.init import init
 from stack.manager import Stack
 from stack.procs import Proc, port_open
+from stack.watchdog import Desired, restarts
 
 # The workers `up` starts, in order; each gets the web port worker_port_base + its index.
 WORKERS: tuple[str, ...] = ("results-writer", "submitter", "block-publisher", "projector-identity",
@@ -61,21 +62,44 @@ class Pipeline:
         for line in init(env["GX_PG_DSN"], env["GX_KAFKA_BOOTSTRAP"], self.stack.connect.endpoint, topics.TopicSettings(),
                          Path(env["GX_CONNECT_SECRETS_DIR"]), env.get("GX_PG_CDC_DSN")):
             step(line)
-        for name, port in self.ports.items():
+        for name in self.ports:
             t0 = time.monotonic()
-            proc = self.workers[name]
-            if proc.pid() is None:
-                if port_open("127.0.0.1", port):
-                    raise StackError(name, f"port {port} is taken by a process we did not start",
-                                     "stop that process, or set GX_WORKER_PORT_BASE to free ports")
-                proc.start([sys.executable, "-m", "gxctl.main", "run", name],
-                           env={**os.environ, **env, **self.stack.worker_env(name), "GX_WEB_PORT": str(port)})
-            proc.wait_healthy(lambda p=port: _ready(p), 90, f"http://127.0.0.1:{port}/readyz answering 200")
-            step(f"worker {name}: ready ({time.monotonic() - t0:.1f}s), pid {proc.pid()}, "
-                 f"http://127.0.0.1:{port}/metrics")
+            with self.stack.locked():
+                self._start_worker(name, env)
+                Desired.change(self.stack.s.run_dir, add={name})
+            step(f"worker {name}: ready ({time.monotonic() - t0:.1f}s), pid {self.workers[name].pid()}, "
+                 f"http://127.0.0.1:{self.ports[name]}/metrics")
         return done
 
+    def _start_worker(self, name: str, env: dict[str, str]) -> None:
+        """Start worker ``name`` unless it runs, and wait for its /readyz (call under the lock)."""
+        proc, port = self.workers[name], self.ports[name]
+        if proc.pid() is None:
+            if port_open("127.0.0.1", port):
+                raise StackError(name, f"port {port} is taken by a process we did not start",
+                                 "stop that process, or set GX_WORKER_PORT_BASE to free ports")
+            proc.start([sys.executable, "-m", "gxctl.main", "run", name],
+                       env={**os.environ, **env, **self.stack.worker_env(name), "GX_WEB_PORT": str(port)})
+        proc.wait_healthy(lambda p=port: _ready(p), 90, f"http://127.0.0.1:{port}/readyz answering 200")
+
+    def restart(self, name: str) -> bool:
+        """Start ``name`` (a component or a worker) again if it is still desired and still down:
+        the watchdog's restart. True if it was started; StackError if it could not be."""
+        if name in self.stack.components:
+            return self.stack.restart(name)
+        env = self.stack.env()
+        if self.stack.kafka.secure:
+            os.environ.update(self.stack.kafka.client_env())
+        with self.stack.locked():
+            if name not in Desired.load(self.stack.s.run_dir).names or self.workers[name].pid() is not None:
+                return False
+            self._start_worker(name, env)
+            return True
+
     def down(self, purge: bool = False) -> list[str]:
+        self.stack.stop_watchdog()  # first: it would start again what is being stopped
+        with self.stack.locked():
+            Desired.change(self.stack.s.run_dir, remove=set(self.workers))
         stopped = [name for name, proc in self.workers.items() if proc.stop(timeout=30)]
         return stopped + self.stack.down(purge=purge)
 
@@ -86,5 +110,8 @@ class Pipeline:
             rows.append({"component": name, "pid": pid, "running": pid is not None,
                          "healthy": pid is not None and _ready(port), "endpoint": f"http://127.0.0.1:{port}",
                          "log": str(self.workers[name].log_file)})
+        counts = restarts(self.stack.s.run_dir)
+        for row in rows:
+            row["restarts"] = counts.get(row["component"], {}).get("restarts", 0)
         return rows
 

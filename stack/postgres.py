@@ -129,10 +129,11 @@ class Postgres:
         return self.external_dsn() or self.own_dsn()
 
     # -- running as the postgres user when root ---------------------------------------------
-    def _run(self, argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _run(self, argv: list[str], check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         if self.as_root:
-            argv = ["runuser", "-u", "postgres", "--", *argv]
-        proc = subprocess.run(argv, capture_output=True, text=True, cwd=self.home if self.home.exists() else "/")
+            argv = ["runuser", "-u", "postgres", "--", *argv]  # keeps the environment (no --login)
+        proc = subprocess.run(argv, capture_output=True, text=True, cwd=self.home if self.home.exists() else "/",
+                              env=env)
         if check and proc.returncode != 0:
             raise StackError(NAME, f"`{' '.join(argv)}` failed (exit {proc.returncode})",
                              "see the log; `gxctl stack down --purge` starts from scratch",
@@ -169,8 +170,9 @@ class Postgres:
                 raise StackError(NAME, f"port {self.s.pg_port} on {self.s.host} is taken by a process we did not start",
                                  "stop that process, or set GX_PG_PORT to a free port")
             self._write_conf()
+            # The postmaster inherits pg_ctl's environment, and with it the marker (stack.procs).
             self._run([str(bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.server_log),
-                       "-w", "-t", str(int(self.s.start_timeout_s)), "start"])
+                       "-w", "-t", str(int(self.s.start_timeout_s)), "start"], env=self.proc.marker_env())
             self.proc.record(int((self.data / "postmaster.pid").read_text().split()[0]))
         self._write_pgpass()
         admin = self._admin_dsn()

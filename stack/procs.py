@@ -1,7 +1,19 @@
 """Background processes with pid files: start, check, stop (by our own pid only), wait for health.
 
-A pid file holds ``pid starttime``; the start time (psutil's create time) guards against a
-recycled pid, so `down` can never signal a process we did not start.
+A process is ours when two things say so, neither of which a clock step can change:
+
+- its pid file holds ``pid ticks``: the process's start time in clock ticks since boot, as the
+  kernel keeps it (/proc/PID/stat, field 22). psutil's create time is the boot time plus those
+  ticks, and the boot time moves when the wall clock is stepped (a virtual machine's snapshot did
+  that here: every pid file was then taken for stale and deleted while the processes ran on);
+- its environment carries ``GX_PROC=<run dir>:<name>`` (set by :meth:`Proc.start`, inherited by
+  what it starts, e.g. the postmaster under pg_ctl).
+
+A pid file whose process still runs is never deleted: if the ticks disagree (an older pid file
+in seconds since the epoch, taken before a clock step) but the process carries our marker, the
+record is rewritten. A recycled pid (alive, without our marker) is not ours and is never
+signalled. A process whose pid file was lost is found again by its marker, so `down` stops what
+`up` started in every case.
 """
 
 from __future__ import annotations
@@ -20,6 +32,21 @@ import psutil
 from stack.errors import StackError
 
 
+MARKER = "GX_PROC"
+
+
+def _start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (immune to wall-clock steps), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    try:
+        return int(stat[stat.rindex(")") + 2:].split()[19])  # field 22; the name (field 2) may hold spaces
+    except (ValueError, IndexError):
+        return None
+
+
 def _proc_start_time(pid: int) -> float | None:
     try:
         return psutil.Process(pid).create_time()
@@ -27,18 +54,28 @@ def _proc_start_time(pid: int) -> float | None:
         return None
 
 
-def _same_start(recorded: str, actual: float | None) -> bool:
-    """Whether a pid file's start time is this process's. Older pid files hold clock ticks since
-    boot (an integer) rather than seconds since the epoch; both are understood."""
-    if actual is None:
-        return False
+def _same_start(recorded: str, pid: int) -> bool:
+    """Whether a pid file's start time is the process ``pid``'s. Clock ticks since boot (an
+    integer, compared exactly) or, in older pid files, seconds since the epoch (compared with
+    psutil's create time, which a clock step moves: the marker then decides, see :class:`Proc`)."""
+    if "." not in recorded:
+        try:
+            return int(recorded) == _start_ticks(pid)
+        except ValueError:
+            return False
     try:
         value = float(recorded)
     except ValueError:
         return False
-    if "." not in recorded:  # clock ticks since boot, as written before psutil
-        value = value / os.sysconf("SC_CLK_TCK") + psutil.boot_time()
-    return abs(value - actual) < 0.05
+    actual = _proc_start_time(pid)
+    return actual is not None and abs(value - actual) < 0.05
+
+
+def _environ(pid: int) -> dict[str, str]:
+    try:
+        return psutil.Process(pid).environ()
+    except psutil.Error:
+        return {}
 
 
 def tail(path: Path, lines: int = 40) -> str:
@@ -79,35 +116,77 @@ class Proc:
     def log_file(self) -> Path:
         return self.log_dir / f"{self.name}.log"
 
+    @property
+    def marker(self) -> str:
+        """The value of GX_PROC that every process started as this one carries."""
+        return f"{self.run_dir.resolve()}:{self.name}"
+
+    def marker_env(self, env: dict[str, str] | None = None) -> dict[str, str]:
+        """``env`` (default: this process's) with the marker, for a process started some other way."""
+        return {**(os.environ if env is None else env), MARKER: self.marker}
+
+    def _ours(self, pid: int) -> bool:
+        return _environ(pid).get(MARKER) == self.marker
+
     def pid(self) -> int | None:
-        """Our pid if the process we started is still alive, else None (a stale file is removed)."""
+        """Our pid if the process we started is alive, else None (see the module's doc). A pid file
+        is removed only when its process is gone or is not ours; a lost one is found by the marker."""
         try:
             pid_s, start = self.pid_file.read_text().split()
             pid = int(pid_s)
+        except FileNotFoundError:
+            return self.adopt()
         except (OSError, ValueError):
             return None
-        if not _same_start(start, _proc_start_time(pid)) or _is_zombie(pid):
-            self.pid_file.unlink(missing_ok=True)
+        if _start_ticks(pid) is None or _is_zombie(pid):
+            self.pid_file.unlink(missing_ok=True)  # gone
             return None
+        if _same_start(start, pid):
+            if "." in start:
+                self.record(pid)  # an older record: keep it in ticks from now on
+            return pid
+        if self._ours(pid):
+            self.record(pid)  # ours after all (the clock moved under an older record)
+            return pid
+        self.pid_file.unlink(missing_ok=True)  # a recycled pid: not ours, never signalled
+        return None
+
+    def find(self) -> int | None:
+        """A running process carrying this Proc's marker (the session leader if several), or None."""
+        found = []
+        for p in psutil.process_iter(["pid"]):
+            if p.pid != os.getpid() and self._ours(p.pid) and not _is_zombie(p.pid):
+                found.append(p.pid)
+        leaders = [pid for pid in found if _pgid(pid) == pid]
+        return min(leaders or found, default=None)
+
+    def adopt(self) -> int | None:
+        """Find our process by its marker and write its pid file again; None if none runs."""
+        pid = self.find()
+        if pid is not None:
+            self.record(pid)
         return pid
 
     def record(self, pid: int) -> None:
         """Write the pid file for a process started outside :meth:`start` (e.g. by pg_ctl)."""
-        start = _proc_start_time(pid)
-        if start is None:
+        ticks = _start_ticks(pid)
+        if ticks is None:
             raise StackError(self.name, f"process {pid} vanished before its pid file was written",
                              log_tail=tail(self.log_file))
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.pid_file.write_text(f"{pid} {start:.3f}\n")
+        tmp = self.pid_file.with_suffix(".tmp")
+        tmp.write_text(f"{pid} {ticks}\n")
+        tmp.replace(self.pid_file)  # never a half-written record
 
     def start(self, argv: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
-        """Start ``argv`` in its own session, output appended to the log; returns the pid."""
+        """Start ``argv`` in its own session with the marker in its environment, output appended
+        to the log; returns the pid."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as log:
             log.write(f"\n==== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting {self.name}\n".encode())
             log.flush()
             p = subprocess.Popen(list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 env=env, cwd=cwd, start_new_session=True)
+                                 env=self.marker_env(env), cwd=cwd, start_new_session=True)
         self.record(p.pid)
         return p.pid
 
@@ -119,7 +198,7 @@ class Proc:
         _signal(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if _proc_start_time(pid) is None or _is_zombie(pid):
+            if _start_ticks(pid) is None or _is_zombie(pid):
                 break
             time.sleep(0.1)
         else:
@@ -154,6 +233,13 @@ def _signal(pid: int, sig: int) -> None:
         pass
     except PermissionError:
         os.kill(pid, sig)
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
 
 
 def _is_zombie(pid: int) -> bool:

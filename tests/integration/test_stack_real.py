@@ -160,3 +160,55 @@ def test_debezium_captures_an_insert_on_a_scratch_table(stack_env: dict[str, str
         _admin(stack_env).delete_topics([topic])
         with psycopg.connect(dsn, autocommit=True) as conn:
             assert not conn.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name=%s", (slot,)).fetchone()
+
+
+def _status(name: str) -> dict:
+    return next(r for r in json.loads(gxctl("stack", "status", "--json", check=False).stdout) if r["component"] == name)
+
+
+def test_a_crashed_component_is_restarted_by_the_watchdog_and_counted(stack_env: dict[str, str]) -> None:
+    """Issue 20, item 8: a stack process that crashes is restarted, the restart counted and logged."""
+    import os
+    import signal
+
+    from stack.settings import StackSettings
+    from stack.watchdog import restarts
+
+    gxctl("stack", "up")  # the watchdog runs whenever the stack is up
+    run_dir = StackSettings().run_dir
+    before = restarts(run_dir).get("chaincode", {}).get("restarts", 0)
+    pid = _status("chaincode")["pid"]
+    os.killpg(pid, signal.SIGKILL)
+    end = time.monotonic() + 90
+    while True:
+        row = _status("chaincode")
+        if row["pid"] not in (None, pid) and row["healthy"]:
+            break
+        assert time.monotonic() < end, f"the chaincode was not restarted: {row}"
+        time.sleep(0.5)
+    assert restarts(run_dir)["chaincode"]["restarts"] == before + 1
+    log = gxctl("stack", "logs", "watchdog", "-n", "200").stdout
+    assert '"event": "restarted", "component": "chaincode"' in log
+
+
+def test_a_lost_pid_file_is_found_again_and_down_still_stops_the_process(stack_env: dict[str, str]) -> None:
+    """Issue 20, item 8: pid files once vanished while every process ran on; `gxctl status` showed
+    them all down, `up` refused their ports, `down` said nothing was running. A process is now
+    ours by its start ticks and the marker in its environment, whatever happened to its record."""
+    from stack.settings import StackSettings
+
+    gxctl("stack", "up")
+    pid = _status("chaincode")["pid"]
+    pid_file = StackSettings().run_dir / "chaincode.pid"
+    pid_file.unlink()
+    assert _status("chaincode")["pid"] == pid and pid_file.exists()  # found by its marker
+    pid_file.unlink()
+    assert gxctl("stack", "down", "--only", "chaincode").returncode == 0
+    end = time.monotonic() + 30
+    import psutil
+
+    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < end, "down did not stop the chaincode whose pid file was lost"
+        time.sleep(0.2)
+    assert gxctl("stack", "up", "--only", "chaincode").returncode == 0
+    assert _status("chaincode")["healthy"]

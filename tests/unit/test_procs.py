@@ -64,13 +64,55 @@ def test_port_open_sees_a_listener() -> None:
 def test_pid_files_of_either_format_recognise_their_process_and_only_it() -> None:
     import os
 
+    from stack.procs import _proc_start_time, _same_start, _start_ticks
+
+    me, ticks = _proc_start_time(os.getpid()), _start_ticks(os.getpid())
+    assert me is not None and ticks is not None
+    assert _same_start(str(ticks), os.getpid()) and _same_start(f"{me:.3f}", os.getpid())
+    assert not _same_start(str(ticks - 100), os.getpid()) and not _same_start(f"{me - 5:.3f}", os.getpid())
+    assert not _same_start("junk", os.getpid())
+
+
+def test_a_stepped_wall_clock_never_loses_a_running_process(tmp_path: Path, monkeypatch) -> None:
+    """Issue 20, item 8: psutil's create time is the boot time plus the start ticks, and the boot
+    time moves when the wall clock is stepped (a VM snapshot did it here): every pid file was then
+    taken for stale and deleted while the stack ran on; `down` said nothing was running."""
     import psutil
 
-    from stack.procs import _proc_start_time, _same_start
+    p = Proc("steady", tmp_path / "run", tmp_path / "logs")
+    pid = p.start([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        created = psutil.Process(pid).create_time()
+        older = p.pid_file.read_text()
+        p.pid_file.write_text(f"{pid} {created:.3f}\n")  # a record of the previous format (seconds)
+        real_boot = psutil.boot_time()
+        monkeypatch.setattr(psutil, "boot_time", lambda: real_boot + 7.0)  # the clock stepped 7 s
+        monkeypatch.setattr(psutil.Process, "create_time", lambda self: created + 7.0)
+        assert p.pid() == pid and p.pid_file.exists()          # the marker says it is ours
+        assert p.pid_file.read_text() == older                # and the record is back in ticks
+        assert p.pid() == pid                                 # ticks do not move with the clock
+        p.pid_file.unlink()                                   # even a lost record...
+        assert p.pid() == pid and p.pid_file.exists()         # ...is found again by the marker
+        p.pid_file.unlink()
+        assert p.stop(timeout=5)                              # and `down` stops it
+        assert p.pid() is None
+    finally:
+        p.stop(timeout=5)
 
-    me = _proc_start_time(os.getpid())
-    assert me is not None and _same_start(f"{me:.3f}", me)
-    ticks = round((me - psutil.boot_time()) * os.sysconf("SC_CLK_TCK"))  # as /proc's starttime was recorded
-    assert _same_start(str(ticks), me)
-    assert not _same_start(f"{me - 5:.3f}", me) and not _same_start(str(ticks - 100), me)
-    assert not _same_start("junk", me) and not _same_start(f"{me:.3f}", None)
+
+def test_a_recycled_pid_of_a_process_without_our_marker_is_not_ours(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    from stack.procs import _start_ticks
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        p = Proc("ghost", tmp_path / "run", tmp_path / "logs")
+        p.run_dir.mkdir(parents=True)
+        p.pid_file.write_text(f"{other.pid} {_start_ticks(other.pid) - 1}\n")
+        assert p.pid() is None and not p.pid_file.exists()
+        assert not p.stop() and other.poll() is None and os.getpid()
+    finally:
+        other.kill()
+        other.wait()
