@@ -59,12 +59,14 @@ class CpuMeter:
                                                                                     **{f"_{n}_cpu_s": c1[n] - self.c0[n] for n in self.pids}}
 
 
-def save(name: str, result: dict[str, Any], compact: bool = False) -> Path:
-    """Write ``result`` to bench/results/<name>-<UTC time>.json (``compact``: one line, for long series)."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def save(name: str, result: dict[str, Any], compact: bool = False, out: Path | None = None) -> Path:
+    """Write ``result`` to bench/results/<name>-<UTC time>.json (or ``out``; ``compact``: one line,
+    for long series)."""
+    results = out or RESULTS
+    results.mkdir(parents=True, exist_ok=True)
     result = {"benchmark": name, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, **result}
-    path = RESULTS / f"{name}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}.json"
+    path = results / f"{name}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}.json"
     path.write_text(json.dumps(result, indent=None if compact else 2) + "\n")
     return path
 

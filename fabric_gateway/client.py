@@ -130,6 +130,13 @@ class Gateway:
             raise EvaluateError(e.details() or "evaluate failed", p.tx_id, e.code(), error_details(e)) from e
         return bytes(resp.result.payload)
 
+    async def chain_height(self, channel: str) -> int:
+        """The channel's height on the peer (its last block's number + 1), through qscc GetChainInfo."""
+        from fabric_protos.common import ledger_pb2
+
+        raw = await self.evaluate(channel, "qscc", "GetChainInfo", [channel])
+        return ledger_pb2.BlockchainInfo.FromString(raw).height
+
     async def endorse(self, channel: str, chaincode: str, function: str, args: Sequence[str | bytes] = (),
                       transient: Mapping[str, bytes] | None = None,
                       proposal: Proposal | None = None) -> Endorsed:

@@ -25,6 +25,11 @@ class WorkerSettings(ConnectionSettings):
     # Where a new consumer group starts; "earliest" so that no command enqueued before the first
     # start of a worker is ever skipped.
     auto_offset_reset: str = "earliest"
+    # Kafka group membership: a member that stops heartbeating (killed) loses its partitions after
+    # this many seconds (Faust's default, 60 s, kept a restarted worker waiting a minute); members
+    # rejoining a rebalance get this long to do it.
+    session_timeout_s: float = 10.0
+    rebalance_timeout_s: float = 30.0
     # Submitter: commands in flight per partition; retry and breaker limits.
     # Per partition. The peer rejects gateway calls past its concurrency limit (500) instead of
     # queueing them, so 6 partitions x 80 stay below it (shared/fabric-notes.md).

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 from typing import Any
 
@@ -66,27 +65,11 @@ class LazyGroup(click.Group):
 
 def discover_settings(verbose: bool) -> None:
     """Fill unset GX_* connection variables from the local stack, when it has been set up here."""
-    from gxcommon.fabric_settings import FabricSettings
-    from gxcommon.settings import ConnectionSettings
+    from stack.discover import use_local_stack
 
-    s, f = ConnectionSettings(), FabricSettings()
-    given = {"GX_PG_DSN": s.pg_dsn, "GX_KAFKA_BOOTSTRAP": s.kafka_bootstrap, "GX_CONNECT_URL": s.connect_url,
-             "GX_FABRIC_GATEWAY": f.gateway}
-    if any(given.values()):
-        if verbose:
-            click.echo("settings: from the environment (" + ", ".join(k for k, v in given.items() if v) + ")", err=True)
-        return
-    from stack.manager import Stack
-
-    stack = Stack()
-    if not stack.s.state_dir.exists():
-        if verbose:
-            click.echo(f"settings: none set, and no local stack at {stack.s.state_dir}", err=True)
-        return
-    found = {k: v for k, v in stack.env().items() if k not in os.environ}
-    os.environ.update(found)
+    used = use_local_stack()
     if verbose:
-        click.echo(f"settings: the local stack at {stack.s.state_dir} ({', '.join(sorted(found))})", err=True)
+        click.echo(f"settings: {used}", err=True)
 
 
 def _version() -> str:

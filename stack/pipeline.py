@@ -96,12 +96,16 @@ class Pipeline:
             self._start_worker(name, env)
             return True
 
-    def down(self, purge: bool = False) -> list[str]:
-        self.stack.stop_watchdog()  # first: it would start again what is being stopped
+    def stop_workers(self) -> list[str]:
+        """Stop every worker `up` started, and no longer want them (the watchdog leaves them down);
+        the stack keeps running. Returns the workers that were running."""
         with self.stack.locked():
             Desired.change(self.stack.s.run_dir, remove=set(self.workers))
-        stopped = [name for name, proc in self.workers.items() if proc.stop(timeout=30)]
-        return stopped + self.stack.down(purge=purge)
+        return [name for name, proc in self.workers.items() if proc.stop(timeout=30)]
+
+    def down(self, purge: bool = False) -> list[str]:
+        self.stack.stop_watchdog()  # first: it would start again what is being stopped
+        return self.stop_workers() + self.stack.down(purge=purge)
 
     def status(self) -> list[dict[str, Any]]:
         rows = self.stack.status()

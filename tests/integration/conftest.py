@@ -79,5 +79,4 @@ def up(pipeline: dict[str, str]) -> Iterator[dict[str, str]]:
     proc = gxctl("up", check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     yield pipeline
-    for worker in Pipeline().workers.values():
-        worker.stop(timeout=30)
+    Pipeline().stop_workers()  # the watchdog would start them again otherwise

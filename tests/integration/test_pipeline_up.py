@@ -26,8 +26,7 @@ def test_up_starts_every_worker_and_the_demo_goes_through_all_25_types(pipeline:
     try:
         check_workers_and_demo()
     finally:
-        for proc in Pipeline().workers.values():  # leave the shared stack as the other tests expect it
-            proc.stop(timeout=30)
+        Pipeline().stop_workers()  # leave the shared stack as the other tests expect it
 
 
 def status_rows() -> dict[str, dict]:

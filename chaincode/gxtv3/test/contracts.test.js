@@ -258,3 +258,14 @@ test('ids that cannot be keyed unambiguously are refused, not recorded', async (
         /tenantId cannot be used as a key/);
     assert.equal(bal('bob'), 0n);
 });
+
+test('the commands of a tenant are listed with their transaction and rejection', async () => {
+    await bootstrapped();
+    await L.invokeAs('t9', Token, 'TransferTokens', 'ok', 'alice', 'bob', '1', '');
+    await assert.rejects(L.invokeAs('t9', Token, 'TransferTokens', 'no', 'bob', 'alice', '5', ''), /INSUFFICIENT/);
+    await L.invokeAs('t10', Token, 'TransferTokens', 'other', 'alice', 'bob', '1', '');
+    const listed = JSON.parse(await Query.ListRequests({ stub: new FakeStub(L.world, 'q', 'QueryContract:ListRequests',
+        ['t9']) }, 't9'));
+    assert.deepEqual(listed.map((r) => [r.requestId, r.function, Boolean(r.rejected)]).sort(),
+        [['no', 'TokenomicsContract:TransferTokens', true], ['ok', 'TokenomicsContract:TransferTokens', false]]);
+});

@@ -1,0 +1,440 @@
+"""The fault harness: one fault at a time under steady load, then recovery, then the ledger's word.
+
+    .venv/bin/python -m bench.faults [--profile full|ci] [--faults kill-submitter,freeze-peer,...]
+                                     [--rate 40] [--pairs 100] [--after 20]
+
+Needs `gxctl up` (finds the local stack by itself, like gxctl). For each fault, a tenant of its own:
+
+1. steady load through the outbox (``--rate`` commands/s: TRANSFER_TOKENS of 1 between funded
+   wallet pairs, and beside them the demo's stories, stage by stage), 10 s before the fault;
+2. the fault (SIGKILL of a process, which the stack's watchdog restarts; SIGSTOP then SIGCONT of
+   a process and its children; a second submitter joining the group, then leaving it), while the
+   load goes on, and ``--after`` seconds of load after it;
+3. every command final, then the checks of bench.chaos_checks: nothing lost, nothing applied
+   twice (the chaincode events per requestId in every valid transaction of the run's blocks, read
+   through the peer's Deliver service, and each wallet's balance against the confirmed
+   transfers), every status equal to the ledger's record (QueryContract:ListRequests), and no
+   dead letter the load did not mean.
+
+Reports, per fault: commands, lost, doubled, wrong status, unexpected dead letters, balance
+mismatches, the restart time (killed until healthy again) and the recovery time (the fault's end
+until every command enqueued before it is final). JSON to bench/results/faults-<time>.json and a
+table on stdout; exit 1 if any fault's run is not clean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+import psycopg
+
+from bench.chaos_checks import Transfer, check
+from bench.common import save, table
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    kind: str          # kill, freeze, scale
+    target: str        # a component or worker of `gxctl status`
+    seconds: float = 0.0
+
+
+FAULTS = {f.name: f for f in (
+    Fault("kill-submitter", "kill", "submitter"),
+    Fault("kill-results-writer", "kill", "results-writer"),
+    Fault("kill-connect", "kill", "connect"),
+    Fault("kill-kafka", "kill", "kafka"),
+    Fault("kill-postgres", "kill", "postgres"),
+    Fault("kill-peer", "kill", "peer"),
+    Fault("kill-orderer", "kill", "orderer"),
+    Fault("kill-chaincode", "kill", "chaincode"),
+    Fault("freeze-peer", "freeze", "peer", 30),
+    Fault("freeze-postgres", "freeze", "postgres", 15),
+    Fault("scale-submitters", "scale", "submitter", 20),
+)}
+PROFILES = {
+    "full": list(FAULTS),
+    # CI: a few faults, small load (the whole suite must stay well inside CI's 90 minutes).
+    "ci": ["kill-submitter", "kill-chaincode", "freeze-peer", "scale-submitters"],
+}
+
+
+class Load:
+    """Commands through the outbox at a fixed rate (transfers) plus the demo's stories, each insert
+    retried until Postgres takes it (the same requestId: the SDK's enqueue is idempotent)."""
+
+    def __init__(self, dsn: str, tenant: str, rate: float, pairs: list[tuple[str, str]]) -> None:
+        self.dsn, self.tenant, self.rate, self.pairs = dsn, tenant, rate, pairs
+        self.enqueued: list[tuple[str, float]] = []  # (requestId, when)
+        self.transfers: list[Transfer] = []
+        self.stop = threading.Event()
+        self.insert_retries = 0
+        self.threads = [threading.Thread(target=self._transfers, daemon=True),
+                        threading.Thread(target=self._stories, daemon=True)]
+
+    def start(self) -> Load:
+        for t in self.threads:
+            t.start()
+        return self
+
+    def finish(self) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(300)
+
+    def _enqueue(self, conn_box: list[Any], ctype: str, rid: str, payload: dict[str, Any]) -> None:
+        from gxsdk import enqueue
+
+        while True:
+            try:
+                if not conn_box or conn_box[0].closed:
+                    conn_box[:] = [psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)]
+                enqueue(conn_box[0], tenant_id=self.tenant, service="chaos", command_type=ctype, request_id=rid,
+                        payload=payload)
+                self.enqueued.append((rid, time.time()))
+                return
+            except psycopg.OperationalError:
+                self.insert_retries += 1
+                if conn_box:
+                    conn_box[0].close()
+                time.sleep(0.5)
+
+    def _transfers(self) -> None:
+        box: list[Any] = []
+        t0, i = time.time(), 0
+        while not self.stop.is_set():
+            delay = t0 + i / self.rate - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            a, b = self.pairs[i % len(self.pairs)]
+            rid = f"{self.tenant}-x{i}"
+            self._enqueue(box, "TRANSFER_TOKENS", rid, {"fromWalletId": a, "toWalletId": b, "amount": 1})
+            self.transfers.append(Transfer(rid, a, b, 1))
+            i += 1
+
+    def _stories(self) -> None:
+        from stack.demo import stages
+
+        box: list[Any] = []
+        while not self.stop.is_set():
+            run = uuid.uuid4().hex[:6]
+            for _, steps in stages(run)[1:-1]:  # no system set-up, no pause (it would stop every writer)
+                rids = []
+                for st in steps:
+                    if st.expect_failure:
+                        continue
+                    rid = f"{self.tenant}-story-{run}-{st.name}"
+                    self._enqueue(box, st.ctype, rid, st.payload)
+                    rids.append(rid)
+                while not self._all_final(box, rids):  # a story finishes in its order even after stop
+                    time.sleep(0.2)
+
+    def _all_final(self, box: list[Any], rids: list[str]) -> bool:
+        try:
+            if not box or box[0].closed:
+                box[:] = [psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)]
+            n = box[0].execute('SELECT count(*) FROM "OutboxCommand" WHERE "tenantId" = %s AND "requestId" = ANY(%s)'
+                               " AND status IN ('CONFIRMED', 'FAILED')", (self.tenant, rids)).fetchone()[0]
+            return n == len(rids)
+        except psycopg.OperationalError:
+            if box:
+                box[0].close()
+            return False
+
+
+def rows_of(dsn: str, tenant: str) -> dict[str, tuple[str, str | None]]:
+    with psycopg.connect(dsn, connect_timeout=5) as conn:
+        return {r[0]: (r[1], r[2]) for r in conn.execute(
+            'SELECT "requestId", status::text, "errorCode" FROM "OutboxCommand" WHERE "tenantId" = %s', (tenant,))}
+
+
+def wait_final(dsn: str, tenant: str, rids: list[str], timeout: float) -> float | None:
+    """Seconds until every one of ``rids`` is final, or None after ``timeout``."""
+    t0 = time.monotonic()
+    pending = list(set(rids))
+    while time.monotonic() - t0 < timeout:
+        try:
+            with psycopg.connect(dsn, connect_timeout=5) as conn:
+                final = {r[0] for r in conn.execute(
+                    'SELECT "requestId" FROM "OutboxCommand" WHERE "tenantId" = %s AND "requestId" = ANY(%s)'
+                    " AND status IN ('CONFIRMED', 'FAILED')", (tenant, pending))}
+            pending = [r for r in pending if r not in final]
+        except psycopg.OperationalError:
+            pass
+        if not pending:
+            return time.monotonic() - t0
+        time.sleep(0.2)
+    return None
+
+
+def status_row(name: str) -> dict[str, Any]:
+    from stack.pipeline import Pipeline
+
+    return next(r for r in Pipeline().status() if r["component"] == name)
+
+
+def wait_healthy(name: str, since_pid: int | None, timeout: float = 180) -> float | None:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        r = status_row(name)
+        if r["pid"] and r["pid"] != since_pid and r["healthy"]:
+            return time.monotonic() - t0
+        time.sleep(0.3)
+    return None
+
+
+def family(pid: int) -> list[psutil.Process]:
+    p = psutil.Process(pid)
+    return [p, *p.children(recursive=True)]
+
+
+def inject(fault: Fault, env: dict[str, str]) -> dict[str, Any]:
+    """Do the fault; returns what was measured of it: the restart time, and ``released``, the time
+    the fault ended (the kill itself; the SIGCONT; the second submitter's exit)."""
+    pid = status_row(fault.target)["pid"]
+    if pid is None:
+        raise SystemExit(f"error: {fault.target} is not running; start everything with: gxctl up")
+    if fault.kind == "kill":
+        os.kill(pid, signal.SIGKILL)
+        released = time.time()
+        restart = wait_healthy(fault.target, pid)
+        return {"restart_s": round(restart, 1) if restart is not None else None, "released": released}
+    if fault.kind == "freeze":
+        procs = family(pid)
+        for p in procs:
+            p.suspend()
+        time.sleep(fault.seconds)
+        for p in procs:
+            try:
+                p.resume()
+            except psutil.Error:
+                pass
+        return {"frozen_s": fault.seconds, "released": time.time()}
+    if fault.kind == "scale":
+        from stack.pipeline import Pipeline
+
+        pl = Pipeline()
+        port = _free_port()
+        second = subprocess.Popen([sys.executable, "-m", "gxctl.main", "run", "submitter"],
+                                  env={**os.environ, **env, **pl.stack.worker_env("submitter"), "GX_WEB_PORT": str(port)},
+                                  stdout=open(pl.stack.s.log_dir / "submitter-second.log", "ab"),
+                                  stderr=subprocess.STDOUT)
+        time.sleep(fault.seconds)  # the group rebalances to two members under load
+        second.terminate()         # and back to one
+        try:
+            second.wait(60)
+        except subprocess.TimeoutExpired:
+            second.kill()
+        return {"released": time.time()}
+    raise ValueError(fault.kind)
+
+
+async def ledger_view(tenant: str, first_block: int, wallets: list[str]) -> tuple[dict[str, bool], Counter[str],
+                                                                                     dict[str, int], int]:
+    """The chaincode's records of the tenant, the events per requestId in valid transactions from
+    ``first_block`` to the current height, and the wallets' balances."""
+    from gxcommon.fabric_settings import FabricSettings
+
+    f = FabricSettings()
+    gw = f.connect()
+    try:
+        records = json.loads(await gw.evaluate(f.channel, f.chaincode, "QueryContract:ListRequests", [tenant]))
+        ledger = {r["requestId"]: bool(r.get("rejected")) for r in records}
+        height = await gw.chain_height(f.channel)
+        events: Counter[str] = Counter()
+        prefix = f"{tenant}-"
+        if height > first_block:
+            blocks = gw.blocks(f.channel, first_block)
+            try:
+                async for b in blocks:
+                    for tx in b.transactions:
+                        if not tx.valid:
+                            continue
+                        for ev in tx.events:
+                            try:
+                                rid = json.loads(ev.payload).get("requestId", "")
+                            except (ValueError, AttributeError):
+                                continue
+                            if isinstance(rid, str) and rid.startswith(prefix):
+                                events[rid] += 1
+                    if b.number >= height - 1:
+                        break
+            finally:
+                await blocks.aclose()
+        balances = {}
+        for w in wallets:
+            doc = json.loads(await gw.evaluate(f.channel, f.chaincode, "QueryContract:Get", ["wallet", w]))
+            balances[w] = int(doc["balance"]) if doc else 0
+        return ledger, events, balances, height
+    finally:
+        await gw.channel.close()
+
+
+async def height_and_balances(wallets: list[str]) -> tuple[int, dict[str, int]]:
+    from gxcommon.fabric_settings import FabricSettings
+
+    f = FabricSettings()
+    gw = f.connect()
+    try:
+        balances = {}
+        for w in wallets:
+            doc = json.loads(await gw.evaluate(f.channel, f.chaincode, "QueryContract:Get", ["wallet", w]))
+            balances[w] = int(doc["balance"]) if doc else 0
+        return await gw.chain_height(f.channel), balances
+    finally:
+        await gw.channel.close()
+
+
+def dead_letters(bootstrap: str, tenant: str) -> list[str]:
+    """The requestIds of the tenant's records on gx.commands.dlq (read to its end)."""
+    from confluent_kafka import TopicPartition
+
+    from gxcommon.kafka import Consumer
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"chaos-{uuid.uuid4()}", "enable.auto.commit": False})
+    out = []
+    try:
+        topic = "gx.commands.dlq"
+        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
+        c.assign([TopicPartition(topic, p, 0) for p in parts])
+        done = {p for p, end in ends.items() if end == 0}
+        deadline = time.monotonic() + 60
+        while len(done) < len(ends) and time.monotonic() < deadline:
+            for m in c.consume(500, 1.0):
+                if m.error():
+                    continue
+                h = {k: v.decode() for k, v in (m.headers() or [])}
+                if h.get("tenantId") == tenant:
+                    out.append(h.get("requestId", "?"))
+                if m.offset() + 1 >= ends[m.partition()]:
+                    done.add(m.partition())
+    finally:
+        c.close()
+    return out
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_fault(fault: Fault, dsn: str, bootstrap: str, env: dict[str, str], pairs: list[tuple[str, str]],
+              rate: float, warm: float, after: float, say: Any) -> dict[str, Any]:
+    tenant = f"chaos-{fault.name}-{uuid.uuid4().hex[:6]}"
+    wallets = sorted({w for p in pairs for w in p})
+    first_block, before = asyncio.run(height_and_balances(wallets))
+    load = Load(dsn, tenant, rate, pairs).start()
+    time.sleep(warm)
+    say(f"{fault.name}: fault under load")
+    t_fault = time.time()
+    measured = inject(fault, env)
+    t_release = measured["released"]
+    # From the fault's end, concurrently with the load: when is every command enqueued before it final?
+    before_release = [rid for rid, at in list(load.enqueued) if at <= t_release]
+    done: dict[str, float | None] = {}
+    t_watch = time.time()
+    watcher = threading.Thread(target=lambda: done.update(s=wait_final(dsn, tenant, before_release, 600)), daemon=True)
+    watcher.start()
+    time.sleep(max(0.0, t_release + after - time.time()))
+    load.finish()
+    watcher.join(660)
+    seconds = done.get("s")
+    recovery = None if seconds is None else seconds + (t_watch - t_release)
+    everything = [rid for rid, _ in load.enqueued]
+    drained = wait_final(dsn, tenant, everything, 600)
+    rows = rows_of(dsn, tenant)
+    ledger, events, after_balances, last_height = asyncio.run(ledger_view(tenant, first_block, wallets))
+    verdict = check(everything, rows, ledger, events, dead_letters(bootstrap, tenant), transfers=load.transfers,
+                    before=before, after=after_balances)
+    result = {"fault": fault.name, **verdict.counts(), "clean": verdict.clean,
+              "restart_s": measured.get("restart_s"), "recovery_s": round(recovery, 1) if recovery is not None else None,
+              "fault_s": round(t_release - t_fault, 1), "drained": drained is not None,
+              "insert_retries": load.insert_retries, "blocks": [first_block, last_height], "tenant": tenant,
+              "statuses": dict(Counter(s for s, _ in rows.values())),
+              "examples": {"lost": verdict.lost[:5], "doubled": verdict.doubled[:5],
+                           "wrong_status": verdict.wrong_status[:5],
+                           "unexpected_dead_letters": verdict.unexpected_dead_letters[:5],
+                           "balance_mismatches": dict(list(verdict.balance_mismatches.items())[:5])}}
+    say(f"{fault.name}: {json.dumps({k: result[k] for k in COLUMNS[1:]})}")
+    return result
+
+
+COLUMNS = ["fault", "commands", "lost", "doubled", "wrong_status", "unexpected_dead_letters", "balance_mismatches",
+           "restart_s", "recovery_s", "clean"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", choices=sorted(PROFILES), default="full")
+    ap.add_argument("--faults", default="", help=f"comma-separated, instead of the profile's: {', '.join(FAULTS)}")
+    ap.add_argument("--rate", type=float, default=40, help="transfers per second offered (stories come beside them)")
+    ap.add_argument("--pairs", type=int, default=100, help="funded wallet pairs")
+    ap.add_argument("--warm", type=float, default=10, help="seconds of load before the fault")
+    ap.add_argument("--after", type=float, default=20, help="seconds of load after the fault")
+    ap.add_argument("--out", type=Path, default=None, help="folder for the JSON result (default bench/results)")
+    a = ap.parse_args(argv)
+    names = [n.strip() for n in a.faults.split(",") if n.strip()] or PROFILES[a.profile]
+    unknown = [n for n in names if n not in FAULTS]
+    if unknown:
+        print(f"error: unknown fault(s) {', '.join(unknown)}; known: {', '.join(FAULTS)}", file=sys.stderr)
+        return 2
+    from stack.discover import use_local_stack
+
+    use_local_stack()
+    from gxcommon.settings import connection_settings
+    from stack.manager import Stack
+
+    s = connection_settings()
+    s.require("pg_dsn", "kafka_bootstrap")
+    env = Stack().env()
+
+    def say(line: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
+
+    say(f"funding {a.pairs} wallet pairs")
+    pairs = asyncio.run(_fund(a.pairs))
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    runs = [run_fault(FAULTS[n], s.dsn(), s.kafka_bootstrap or "", env, pairs, a.rate, a.warm, a.after, say)
+            for n in names]
+    result = {"started": started, "profile": a.profile if not a.faults else "custom", "rate_per_s": a.rate,
+              "pairs": a.pairs, "warm_s": a.warm, "after_s": a.after, "command": " ".join(["python -m bench.faults",
+                                                                                          *(argv or sys.argv[1:])]),
+              "runs": runs, "clean": all(r["clean"] for r in runs)}
+    path = save("faults", result, out=a.out)
+    print(table(runs, COLUMNS))
+    print(f"results: {path}")
+    return 0 if result["clean"] else 1
+
+
+async def _fund(n: int) -> list[tuple[str, str]]:
+    from bench.fabric_ceiling import Clients, prepare
+    from gxcommon.fabric_settings import FabricSettings
+
+    clients = Clients.open(FabricSettings(), 2)
+    try:
+        return await prepare(clients, n, funds=10**6)
+    finally:
+        await clients.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

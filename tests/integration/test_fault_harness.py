@@ -1,0 +1,29 @@
+"""The fault harness (bench.faults) in CI: its reduced profile on the real pipeline, every run clean.
+
+The full profile (every fault of issue 20, longer load) runs on demand and its figures are in the
+README; CI runs a few faults with a small load so that the suite stays well inside its time limit.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.faults import PROFILES
+
+
+def test_the_reduced_fault_profile_loses_doubles_and_misreports_nothing(up: dict[str, str], tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "bench.faults", "--profile", "ci", "--rate", "15", "--pairs", "30",
+                           "--warm", "5", "--after", "10", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=1500)
+    [path] = tmp_path.glob("faults-*.json")
+    result = json.loads(path.read_text())
+    assert [r["fault"] for r in result["runs"]] == PROFILES["ci"]
+    for r in result["runs"]:
+        assert r["commands"] > 100, r
+        assert (r["lost"], r["doubled"], r["wrong_status"], r["unexpected_dead_letters"], r["balance_mismatches"]) == (
+            0, 0, 0, 0, 0), r
+        assert r["recovery_s"] is not None and r["drained"], r
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
