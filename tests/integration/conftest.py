@@ -74,7 +74,10 @@ def up(pipeline: dict[str, str]) -> Iterator[dict[str, str]]:
     from stack.pipeline import Pipeline
     from tests.integration.workers import start_group_at_end
 
-    # The default submitter group starts past the commands other tests wrote (as in test_pipeline_up).
+    # The default submitter group starts past the commands other tests wrote (as in test_pipeline_up);
+    # Kafka moves a group's offsets only while it has no members, so workers left running by an
+    # earlier `gxctl up` on the tests' stack stop first.
+    Pipeline().stop_workers()
     start_group_at_end(pipeline["GX_KAFKA_BOOTSTRAP"], f"{WorkerSettings().app_id}-submitter", "gx.commands")
     proc = gxctl("up", check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
