@@ -19,6 +19,15 @@ NAME = "kafka"
 CONF = Path(__file__).parent / "conf"
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id as Kafka makes one: a random UUID in URL-safe base64, never starting with
+    '-' (one in 64 would, and `kafka-storage format -t -x...` then takes it for an option)."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
+
+
 def java_argv(java: str, heap: str, classpath: Path, main: str, *args: str) -> list[str]:
     """A JVM command line sized for this small machine, logging through our log4j2 config."""
     return [java, "-Xms128m", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
@@ -153,7 +162,7 @@ num.io.threads=4
         if self.data.exists() and any(self.data.iterdir()):
             raise StackError(NAME, f"half-written Kafka log dir {self.data} (no meta.properties)",
                              "gxctl stack down --purge   (drops the local stack's data)")
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         self.s.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.s.log_dir / "kafka-format.log"
         with open(log_path, "ab") as log:
@@ -163,7 +172,7 @@ num.io.threads=4
 
                 scram = ["--add-scram", f"{ks.MECHANISM}=[name={ks.ADMIN},password={self.users()[ks.ADMIN]}]"]
             rc = subprocess.run(java_argv(java, "256m", cp, "kafka.tools.StorageTool", "format", "--standalone",
-                                          "-t", cluster_id, "-c", str(self.props), *scram),
+                                          f"--cluster-id={cluster_id}", "-c", str(self.props), *scram),
                                 stdout=log, stderr=subprocess.STDOUT).returncode
         if rc != 0:
             raise StackError(NAME, f"formatting the KRaft storage failed (exit {rc})",

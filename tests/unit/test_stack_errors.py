@@ -102,3 +102,11 @@ def test_default_and_test_ports_are_distinct_and_outside_the_ephemeral_range() -
         assert all(p < 32768 for p in ports), sorted(p for p in ports if p >= 32768)
     assert len(set(user)) == len(user) and len(set(test)) == len(test)
     assert not set(user) & set(test)  # the tests' stack runs beside the user's
+
+
+def test_a_kraft_cluster_id_never_looks_like_an_option() -> None:
+    """One fresh CI run failed at `kafka-storage format -t -...`: 1 cluster id in 64 began with '-'."""
+    from stack.kafka import new_cluster_id
+
+    ids = [new_cluster_id() for _ in range(2000)]
+    assert not any(i.startswith("-") for i in ids) and all(len(i) == 22 for i in ids)
