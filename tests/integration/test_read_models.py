@@ -118,6 +118,10 @@ def test_the_demo_ends_in_read_models_equal_to_the_ledger_and_a_write_can_be_wai
         assert int(conn.execute('SELECT balance FROM "Wallet" WHERE "walletId" = %s', (users[1],)).fetchone()[0]) \
             == 100_007
     failed = gxctl("projections", "wait", "--request-id", "no-such-request", "--timeout", "1", check=False)
+    assert failed.returncode == 1 and failed.stderr == (
+        "error: request no-such-request: no outbox row; give its tenant (--tenant) to find it on the ledger\n")
+    failed = gxctl("projections", "wait", "--request-id", "no-such-request", "--tenant", TENANT, "--timeout", "1",
+                   check=False)
     assert failed.returncode == 1 and failed.stderr.startswith("error: request no-such-request: not committed")
     # A fresh shell with no GX_* connection variable: gxctl finds the stack by itself (its state
     # directory and ports are all a user has, as after `make run`).
