@@ -42,7 +42,7 @@ def list_cmd(as_json: bool) -> None:
         route = ROUTES[t]
         fields = _fields(PAYLOADS[t])
         rows.append({"type": t.value, "chaincode": f"{route.contract}:{route.function}",
-                     "key": route.key_field or "system",
+                     "key": route.describe_key(),
                      "fields": ", ".join(f["field"] + ("" if f["required"] == "yes" else "?") for f in fields) or "-"})
     emit(rows, as_json, lambda r: rows_table(r, ["type", "chaincode", "key", "fields"])
          + "\n\n(? = optional; gxctl schemas show TYPE for types, rules and an example)")
@@ -62,7 +62,7 @@ def show_cmd(command_type: str, as_json: bool) -> None:
 
     t = parse_type(command_type)
     data = {"type": t.value, "chaincode": f"{ROUTES[t].contract}:{ROUTES[t].function}",
-            "key": ROUTES[t].key_field or "system", "fields": _fields(PAYLOADS[t]), "example": example(t)}
+            "key": ROUTES[t].describe_key(), "fields": _fields(PAYLOADS[t]), "example": example(t)}
     emit(data, as_json, lambda d: "\n".join([
         f"{d['type']}  ->  {d['chaincode']}  (Kafka key: {d['key']})", "",
         rows_table(d["fields"], ["field", "type", "required", "rules"]) if d["fields"] else "(no fields)", "",

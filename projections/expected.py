@@ -76,7 +76,7 @@ def expected(state: Mapping[str, Any]) -> dict[str, Rows]:
         out["Organization"].append({"orgId": o["orgId"], "name": o["name"], "proposerId": o["proposerId"],
                                     "status": o["status"], "members": list(o["members"]),
                                     "requiredApprovals": int(o["requiredApprovals"]),
-                                    "walletId": o["orgId"] if o["status"] == "ACTIVE" else None})
+                                    "walletId": o.get("walletId") if o["status"] == "ACTIVE" else None})
     for m in state.get("msig", []):
         out["MultiSigTx"].append({"orgId": m["orgId"], "multisigTxId": m["multisigTxId"],
                                   "initiatorId": m["initiatorId"], "toWalletId": m["toWalletId"],

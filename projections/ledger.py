@@ -29,8 +29,6 @@ from schemas.events import (
     WalletUnfrozen,
 )
 
-GENESIS_POOL = "SYSTEM_USER_GENESIS_POOL"
-
 UPSERT_OWNERS = (
     'INSERT INTO {Wallet} AS t ("walletId", "ownerId", "ownerType", "updatedAt")'
     " SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[])"
@@ -82,8 +80,8 @@ def fold(events: Sequence[Event]) -> list[Stmt]:
                 owners[w] = (c, "TREASURY", at)
             case OrganizationActivated(orgId=o, walletId=w):
                 owners[w] = (o, "ORGANIZATION", at)
-            case GenesisDistributed(userId=u, amount=n):
-                moves.setdefault(e.env.event_id, _move(e, "GENESIS", GENESIS_POOL, u, n))
+            case GenesisDistributed(userId=u, amount=n, fromWalletId=pool):
+                moves.setdefault(e.env.event_id, _move(e, "GENESIS", pool, u, n))
             case TokensTransferred(fromWalletId=a, toWalletId=b, amount=n):
                 moves.setdefault(e.env.event_id, _move(e, "TRANSFER", a, b, n))
             case MultiSigTxExecuted(fromWalletId=a, toWalletId=b, amount=n):

@@ -13,13 +13,31 @@ import zlib
 from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import create_model
 
 from schemas.errors import PayloadError
-from schemas.payloads import Amount, Country, Email, Id, Text
+from schemas.payloads import Country, Email, Id, Text
 
-SCHEMA_VERSION = 1
+# Version 2 (gxtv3 with namespaced wallets): amounts are decimal strings (a JSON number rounds
+# beyond 2^53, and the version 1 serializer rewrote any string equal to "__int64__<digits>"),
+# wallets are references (a user's id, or @org:<id>, @treasury:<CC>, @system:<name>). Version 1
+# events (plain integer amounts) are read as well.
+SCHEMA_VERSION = 2
 Count = Annotated[int, Field(ge=0)]
+
+
+def _decimal(v: Any) -> Any:
+    """A decimal string (version 2) as the integer it names; anything else is left to the type."""
+    if isinstance(v, str) and v.isascii() and v.isdigit() and len(v) <= 19:
+        return int(v)
+    return v
+
+
+Amount = Annotated[int, BeforeValidator(_decimal), Field(gt=0, le=2**63 - 1)]
+Balance = Annotated[int, BeforeValidator(_decimal), Field(ge=0, le=2**63 - 1)]
+WalletRef = Annotated[str, StringConstraints(min_length=1, max_length=160,
+                                             pattern=r"^(@(org|treasury|system):)?[A-Za-z0-9_.:\-]+$")]
 
 
 class EventEnvelope(BaseModel):
@@ -55,7 +73,7 @@ class EventPayload(BaseModel):
 
 # -- system -------------------------------------------------------------------------------------
 class SystemBootstrapped(EventPayload):
-    poolWalletId: Id
+    poolWalletId: WalletRef
     supply: Amount
     parameters: dict[str, str] = {}
 
@@ -84,7 +102,8 @@ class AdminAppointed(EventPayload):
 
 class TreasuryActivated(EventPayload):
     countryCode: Country
-    treasuryWalletId: Id
+    treasuryWalletId: WalletRef
+    balance: Balance = 0  # version 2: the new wallet's balance (always 0: a wallet is never overwritten)
 
 
 # -- identity and tokens ------------------------------------------------------------------------
@@ -100,27 +119,28 @@ class GenesisDistributed(EventPayload):
     userId: Id
     countryCode: Country
     amount: Amount
+    fromWalletId: WalletRef = "SYSTEM_USER_GENESIS_POOL"  # version 2 names the pool (version 1's id)
 
 
 class TokensTransferred(EventPayload):
-    fromWalletId: Id
-    toWalletId: Id
+    fromWalletId: WalletRef
+    toWalletId: WalletRef
     amount: Amount
     memo: str = ""
 
 
 class WalletFrozen(EventPayload):
-    walletId: Id
+    walletId: WalletRef
     reason: Text
 
 
 class WalletUnfrozen(EventPayload):
-    walletId: Id
+    walletId: WalletRef
 
 
 class VelocityTaxApplied(EventPayload):
     walletId: Id
-    treasuryWalletId: Id
+    treasuryWalletId: WalletRef
     amount: Amount
 
 
@@ -134,23 +154,25 @@ class OrganizationProposed(EventPayload):
 class MembershipEndorsed(EventPayload):
     orgId: Id
     userId: Id
+    approverIds: list[Id] = []
 
 
 class OrganizationActivated(EventPayload):
     orgId: Id
-    walletId: Id
+    walletId: WalletRef
 
 
 class AuthRuleDefined(EventPayload):
     orgId: Id
     requiredApprovals: Annotated[int, Field(ge=1)]
+    approverIds: list[Id] = []
 
 
 class MultiSigTxInitiated(EventPayload):
     orgId: Id
     multisigTxId: Id
     initiatorId: Id
-    toWalletId: Id
+    toWalletId: WalletRef
     amount: Amount
 
 
@@ -164,8 +186,8 @@ class MultiSigTxApproved(EventPayload):
 class MultiSigTxExecuted(EventPayload):
     orgId: Id
     multisigTxId: Id
-    fromWalletId: Id
-    toWalletId: Id
+    fromWalletId: WalletRef
+    toWalletId: WalletRef
     amount: Amount
 
 
@@ -180,7 +202,7 @@ class LoanApproved(EventPayload):
     loanId: Id
     approverId: Id
     borrowerId: Id
-    fromWalletId: Id
+    fromWalletId: WalletRef
     amount: Amount
 
 

@@ -2,7 +2,13 @@
 
 Strict means: unknown fields, wrong JSON types (``"10"`` for an amount), non-positive amounts and
 empty or blank ids are refused, each error naming its field. Amounts are integers in the token's
-smallest unit (no floats on a ledger). A user's wallet has the user's id (``walletId == userId``).
+smallest unit (no floats on a ledger).
+
+Wallets are named by reference: a user's wallet has the user's id (``walletId == userId``); an
+organisation's is ``@org:<orgId>`` (ids never hold '@', so no user can take that name). A transfer
+or a multisig payment pays a user's or an organisation's wallet; a frozen wallet is a user's or an
+organisation's; the pool and the treasuries (``@system:...``, ``@treasury:<CC>``) move only by
+their own rules.
 """
 
 from __future__ import annotations
@@ -21,6 +27,10 @@ Text = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=r"
 # int64 like the chaincode's balances, and exactly representable through Debezium's JSON expansion.
 Amount = Annotated[int, Field(gt=0, le=2**63 - 1)]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+# A user's wallet (its id) or an organisation's (``@org:<orgId>``).
+WalletRef = Annotated[str, StringConstraints(min_length=1, max_length=133, pattern=r"^(@org:)?[A-Za-z0-9_.:\-]+$")]
+# The members who approve a change to an active organisation (its membership, its threshold).
+Approvers = Annotated[list[Id], Field(max_length=100)]
 Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 
 
@@ -38,7 +48,7 @@ class CreateUser(Payload):
 
 class TransferTokens(Payload):
     fromWalletId: Id
-    toWalletId: Id
+    toWalletId: WalletRef
     amount: Amount
     memo: Annotated[str, StringConstraints(max_length=500)] = ""
 
@@ -59,12 +69,12 @@ class DistributeGenesis(Payload):
 
 
 class FreezeWallet(Payload):
-    walletId: Id
+    walletId: WalletRef
     reason: Text
 
 
 class UnfreezeWallet(Payload):
-    walletId: Id
+    walletId: WalletRef
 
 
 class ProposeOrganization(Payload):
@@ -76,6 +86,7 @@ class ProposeOrganization(Payload):
 class EndorseMembership(Payload):
     orgId: Id
     userId: Id
+    approverIds: Approvers = []  # needed once the organisation is active
 
 
 class ActivateOrganization(Payload):
@@ -85,13 +96,14 @@ class ActivateOrganization(Payload):
 class DefineAuthRule(Payload):
     orgId: Id
     requiredApprovals: Annotated[int, Field(gt=0, le=100)]
+    approverIds: Approvers = []  # at least the current threshold of members
 
 
 class InitiateMultisigTx(Payload):
     orgId: Id
     multisigTxId: Id
     initiatorId: Id
-    toWalletId: Id
+    toWalletId: WalletRef
     amount: Amount
 
 

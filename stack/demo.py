@@ -80,10 +80,12 @@ def stages(run: str) -> list[tuple[str, list[Step]]]:
             Step("ACTIVATE_ORGANIZATION", {"orgId": org}, "activate-org")]),
         ("last vote, the rule, funding", [
             Step("CAST_VOTE", {"proposalId": prop, "voterId": u["carol"], "vote": "AGAINST"}, "vote-carol"),
-            Step("DEFINE_AUTH_RULE", {"orgId": org, "requiredApprovals": 2}, "auth-rule")]),
+            # Active now: a new threshold needs the organisation's approval (its current threshold, 1).
+            Step("DEFINE_AUTH_RULE", {"orgId": org, "requiredApprovals": 2, "approverIds": [u["alice"]]},
+                 "auth-rule")]),
         ("execute the proposal, fund the organisation", [
             Step("EXECUTE_PROPOSAL", {"proposalId": prop}, "execute-proposal"),
-            xfer(u["alice"], org, 1_000, "fund-org")]),
+            xfer(u["alice"], f"@org:{org}", 1_000, "fund-org")]),
         ("a multisig payment", [Step("INITIATE_MULTISIG_TX", {"orgId": org, "multisigTxId": msig,
                                                                "initiatorId": u["alice"], "toWalletId": u["dave"],
                                                                "amount": 300}, "msig-initiate")]),

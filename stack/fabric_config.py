@@ -17,6 +17,7 @@ from stack.settings import StackSettings
 
 ORDERER_DOMAIN = "example.com"
 PEER_DOMAIN = "org1.example.com"
+USERS = 2
 PEER_MSP = "Org1MSP"
 ORDERER_MSP = "OrdererMSP"
 PEER_NAME = f"peer0.{PEER_DOMAIN}"
@@ -163,12 +164,13 @@ def orderer_overrides(s: StackSettings, p: Paths) -> dict[str, Any]:
 
 
 def crypto_config() -> dict[str, Any]:
-    """cryptogen's input: one orderer, one peer, one client user; node OUs on (roles in certs)."""
+    """cryptogen's input: one orderer, one peer, two client users (User1 is the pipeline's granted
+    submitter, User2 a member nobody granted); node OUs on (roles in certs: the chaincode reads them)."""
     return {
         "OrdererOrgs": [{"Name": "Orderer", "Domain": ORDERER_DOMAIN, "EnableNodeOUs": True,
                          "Specs": [{"Hostname": "orderer", "SANS": SANS}]}],
         "PeerOrgs": [{"Name": "Org1", "Domain": PEER_DOMAIN, "EnableNodeOUs": True,
-                      "Template": {"Count": 1, "SANS": SANS}, "Users": {"Count": 1}}],
+                      "Template": {"Count": 1, "SANS": SANS}, "Users": {"Count": USERS}}],
     }
 
 

@@ -42,6 +42,11 @@ class CliError(StackError):
     """A Fabric CLI call failed; carries its output."""
 
 
+# The chaincode's state layout a network is made for. 2: composite keys, namespaced wallets, the
+# callers checked (issue 21). A ledger written by another layout cannot be read by this chaincode.
+LAYOUT = "2"
+
+
 class FabricNet:
     def __init__(self, s: StackSettings) -> None:
         self.s = s
@@ -68,9 +73,16 @@ class FabricNet:
         return proc.stdout
 
     def ensure_artifacts(self) -> None:
-        """Crypto material and the channel's genesis block, made once per state directory."""
+        """Crypto material and the channel's genesis block, made once per state directory. StackError
+        for a network made with an older chaincode state layout (see ``LAYOUT``)."""
         p = self.paths
+        layout = p.root / "layout"
         if p.genesis_block.exists():
+            made = layout.read_text().strip() if layout.exists() else "1"
+            if made != LAYOUT:
+                raise StackError("fabric", f"this network's ledger has gxtv3's state layout {made}; this version "
+                                 f"needs layout {LAYOUT} (composite keys, namespaced wallets, callers checked)",
+                                 "gxctl down --purge   (then gxctl up makes a new network; the ledger starts empty)")
             return
         cfg = p.root / "config"
         crypto_yaml = self._write_yaml(cfg / "crypto-config.yaml", fc.crypto_config())
@@ -82,6 +94,7 @@ class FabricNet:
         self.run("fabric", [self.home.bin("configtxgen"), "-configPath", str(cfg), "-profile", "GXChannel",
                             "-channelID", self.s.channel, "-outputBlock", str(tmp)])
         tmp.rename(p.genesis_block)
+        layout.write_text(LAYOUT + "\n")
 
     def node_config(self, name: str, base: str, overrides: dict[str, object]) -> Path:
         """FABRIC_CFG_PATH for a node: the release's ``base`` yaml with our overrides."""
@@ -242,6 +255,7 @@ class Chaincode:
         return self.s.chaincode_source or cc.SOURCE
 
     def up(self) -> None:
+        self.net.ensure_artifacts()  # refuses a network of another state layout
         version = cc.source_hash(self.source)
         label = f"{self.s.chaincode}_{version}"
         package = cc.ccaas_package(label, f"{self.s.host}:{self.s.chaincode_port}")
@@ -253,6 +267,20 @@ class Chaincode:
             sequence = int(committed.get("sequence", 0)) + 1
             self._approve_and_commit(pkg_id, version, sequence)
         self.proc.wait_healthy(self._answers, 60, "the peer running a query on the chaincode")
+        self._grant_submitter()
+
+    def _grant_submitter(self, user: str = "User1", scope: str = "all") -> None:
+        """The pipeline's client identity may submit every command (and the administrative ones):
+        the chaincode's operator (the org's Admin, node OU admin) grants it, once."""
+        cert = (self.net.paths.user(user) / "msp" / "signcerts" / f"{user}@{fc.PEER_DOMAIN}-cert.pem").read_text()
+        grant = json.loads(self.net.peer("chaincode", "query", "-C", self.s.channel, "-n", self.s.chaincode, "-c",
+                                         json.dumps({"Args": ["QueryContract:Submitter", fc.PEER_MSP, cert]})) or "null")
+        if grant and grant.get("scope") == scope:
+            return
+        self.net.peer("chaincode", "invoke", *self.net.orderer_flags(), "-C", self.s.channel, "-n", self.s.chaincode,
+                      "--peerAddresses", f"{self.s.host}:{self.s.peer_port}", "--tlsRootCertFiles",
+                      str(self.net.paths.peer_node / "tls" / "ca.crt"), "--waitForEvent", "-c",
+                      json.dumps({"Args": ["AdminContract:GrantSubmitter", fc.PEER_MSP, cert, scope]}))
 
     def _install(self, package: bytes, pkg_id: str) -> None:
         installed = json.loads(self.net.peer("lifecycle", "chaincode", "queryinstalled", "--output", "json") or "{}")

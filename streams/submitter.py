@@ -315,7 +315,7 @@ class PartitionSubmitter:
         ctx = {"requestId": env.requestId, "commandId": env.id, "partition": rec.partition, "offset": rec.offset}
         log.info("command received", commandType=env.commandType, **ctx)
         trace = _Trace(self, rec, env, key, received, ctx)
-        attempt = charged = 0
+        attempt = charged = conflicts = 0
         sent: list[str] = []  # transactions of this command sent to the orderer, fates not known invalid
         unsure = False        # a send or a status read failed: one of ``sent`` may have committed
         submitted_at = None
@@ -363,10 +363,14 @@ class PartitionSubmitter:
                         charged -= 1  # Fabric is considered down: this failure says nothing about the command
                 else:
                     await self._gate.success()  # Fabric answered
+                if v is Verdict.CONFLICT:
+                    conflicts += 1
+                    charged -= 1  # another transaction won the block: counted apart (streams.outcome)
                 trace.attempt(attempt, e, "CHAINCODE_REJECTED" if v is Verdict.REJECTED else
                               "PERMANENT" if v.final else "RETRYABLE")
                 out = after_failure(v, charged, self.policy, self.rand(),
-                                    e.validation_code if isinstance(e, CommitError) else None, chaincode_message(e))
+                                    e.validation_code if isinstance(e, CommitError) else None, chaincode_message(e),
+                                    conflicts)
                 if out.kind is Kind.RETRY:
                     await self.sleep(out.delay)
                     continue

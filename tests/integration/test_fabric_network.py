@@ -20,7 +20,7 @@ async def test_submit_commits_and_the_event_arrives_through_chaincode_events_and
         [alice, bob] = await funded_users(gw, 2)
         request_id = rid("xfer")
         result, block = await submit(gw, "TokenomicsContract:TransferTokens", request_id, alice, bob, "125", "rent")
-        assert result["event"] == "TokensTransferred" and result["balance"] == 875
+        assert result["event"] == "TokensTransferred" and result["balance"] == "875"
         assert (await wallet(gw, bob))["balance"] == "125"
 
         events = gw.chaincode_events(*CC_ARGS, start_block=block)
@@ -122,7 +122,7 @@ async def test_with_the_peer_stopped_the_error_is_retryable_and_a_restart_recove
         assert up.returncode == 0, up.stderr
     async with gateway() as gw:
         result, _ = await submit(gw, "TokenomicsContract:TransferTokens", rid(), alice, bob, "1", "")
-        assert result["balance"] == 99
+        assert result["balance"] == "99"
 
 
 def test_the_written_node_configs_bind_nothing_beyond_loopback(stack_env: dict[str, str]) -> None:

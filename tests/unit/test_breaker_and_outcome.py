@@ -49,11 +49,15 @@ def test_outcomes() -> None:
     conflict = after_failure(Verdict.REJECTED, charged=1, policy=p, rand=0.5, chaincode_message=(
         "chaincode response 500, IDEMPOTENCY_CONFLICT: request r1 of tenant t was already used for X"))
     assert (conflict.kind, conflict.error_code, conflict.dead_letter) == (Kind.FAILED, "IDEMPOTENCY_CONFLICT", False)
-    for v in (Verdict.INFRA, Verdict.CONFLICT, Verdict.REQUEST):
+    for v in (Verdict.INFRA, Verdict.REQUEST):
         retry = after_failure(v, charged=3, policy=p, rand=0.5)
         assert retry.kind is Kind.RETRY and retry.delay == 0.5 * 0.8
         last = after_failure(v, charged=5, policy=p, rand=0.5)
         assert (last.kind, last.error_code, last.dead_letter) == (Kind.FAILED, ErrorCode.RETRIES_EXHAUSTED, True)
+    # Conflicts are counted apart, with a larger allowance (issue 21: a burst on a hot key).
+    assert after_failure(Verdict.CONFLICT, charged=0, policy=p, rand=0.5, conflicts=29).kind is Kind.RETRY
+    last = after_failure(Verdict.CONFLICT, charged=0, policy=p, rand=0.5, conflicts=30)
+    assert (last.kind, last.error_code, last.dead_letter) == (Kind.FAILED, ErrorCode.RETRIES_EXHAUSTED, True)
     invalid = after_failure(Verdict.INVALID, charged=1, policy=p, rand=0.1, invalid_commit_code="ENDORSEMENT_POLICY_FAILURE")
     assert (invalid.kind, invalid.error_code, invalid.dead_letter) == (Kind.FAILED, "ENDORSEMENT_POLICY_FAILURE", True)
 

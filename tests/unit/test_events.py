@@ -44,8 +44,8 @@ def test_partition_is_stable_crc32_of_the_key() -> None:
 
 
 def test_newer_schema_version_and_unknown_type_are_named() -> None:
-    with pytest.raises(UnsupportedSchemaVersion, match="schemaVersion: version 2 is newer"):
-        parse_event(json.dumps(envelope("WalletUnfrozen", {"walletId": "W"}, 1, version=2)))
+    with pytest.raises(UnsupportedSchemaVersion, match="schemaVersion: version 3 is newer"):
+        parse_event(json.dumps(envelope("WalletUnfrozen", {"walletId": "W"}, 1, version=3)))
     with pytest.raises(UnknownEventType, match="unknown event type 'Minted'"):
         parse_event(json.dumps(envelope("Minted", {}, 1)))
 
@@ -53,4 +53,19 @@ def test_newer_schema_version_and_unknown_type_are_named() -> None:
 def test_a_payload_that_fails_names_the_field() -> None:
     with pytest.raises(PayloadError, match="TokensTransferred payload: amount"):
         parse_event(json.dumps(envelope("TokensTransferred", {"fromWalletId": "A", "toWalletId": "B",
-                                                              "amount": "10"}, 1)))
+                                                              "amount": "1e2"}, 1)))
+
+
+def test_version_2_amounts_are_decimal_strings_and_wallets_are_references() -> None:
+    """gxtv3's events since issue 21: exact amounts as decimal strings, namespaced wallets; version 1
+    (integers) is still read."""
+    env, p = parse_event(json.dumps(envelope("TokensTransferred", {
+        "fromWalletId": "alice", "toWalletId": "@org:ORG1", "amount": "9007199254740993", "memo": 'x"__int64__1'},
+        1, version=2)))
+    assert (p.amount, p.toWalletId, p.memo) == (9007199254740993, "@org:ORG1", 'x"__int64__1')
+    _, old = parse_event(json.dumps(envelope("TokensTransferred", {"fromWalletId": "a", "toWalletId": "b",
+                                                                   "amount": 10}, 1)))
+    assert old.amount == 10
+    with pytest.raises(PayloadError, match="toWalletId"):
+        parse_event(json.dumps(envelope("TokensTransferred", {"fromWalletId": "a", "toWalletId": "@evil:x",
+                                                              "amount": "1"}, 1, version=2)))

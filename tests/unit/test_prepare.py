@@ -29,7 +29,7 @@ def test_each_kind_of_bad_record_is_dead_lettered_with_its_code_and_the_partitio
     recs = [
         Record("gx.fabric.events", 0, 0, b"not json", b"k"),
         record(1, "Minted", {"x": 1}),
-        record(2, "WalletUnfrozen", {"walletId": "W"}, version=2),
+        record(2, "WalletUnfrozen", {"walletId": "W"}, version=3),
         record(3, "TokensTransferred", {"fromWalletId": "A", "toWalletId": "B", "amount": -1}),
         record(4, "WalletUnfrozen", {"walletId": "W"}),
     ]

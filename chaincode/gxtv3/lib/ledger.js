@@ -1,11 +1,29 @@
 'use strict';
 /*
- * The state layer every contract shares: typed keys, JSON with exact int64 amounts, the one
- * chaincode event a transaction may carry, and idempotency per (tenantId, requestId).
+ * The state layer every contract shares: composite keys, wallets in namespaces, exact int64
+ * amounts, the one chaincode event a transaction may carry, who may call what, and idempotency per
+ * (tenantId, requestId).
+ *
+ * Keys: every key is a composite key (kind, id parts...) as fabric-shim builds it, so an id that
+ * holds ':' can never be read as two ids; a key part holding U+0000 or U+10FFFF is refused.
+ *
+ * Wallets live in namespaces, written as wallet references: a user's wallet is the user's id
+ * (which may not begin with '@'); an organisation's is `@org:<orgId>`, a country's treasury
+ * `@treasury:<CC>`, the genesis pool `@system:SYSTEM_USER_GENESIS_POOL`. No user can take a
+ * system or organisation wallet's name, and no wallet is ever overwritten. The pool and the
+ * treasuries, which many commands credit or debit at once, keep their balance in SHARDS records
+ * chosen by the id of the other party (shardOf), so those commands do not conflict.
+ *
+ * Callers (authorize): the chaincode reads who calls (ctx.clientIdentity). An operator is an
+ * identity of the peer's organisation whose certificate has the node OU `admin`; a submitter is an
+ * identity an operator granted (AdminContract:GrantSubmitter) the scope `commands` (the 16 user
+ * level functions) or `all` (the administrative ones too: bootstrap, countries, parameters, pause
+ * and resume, admins, treasuries, freezing). Anyone else on the channel may only read
+ * (QueryContract). A refused caller is thrown out (FORBIDDEN) before anything is recorded.
  *
  * Contract:  every write transaction runs through `GxContract._apply(ctx, tenantId, requestId, fn)`:
- *   - the command's record is kept under the composite key ('req', tenantId, requestId) with a
- *     digest of the function and its arguments;
+ *   - the command's record is kept under ('req', tenantId, requestId) with a digest of the
+ *     function and its arguments;
  *   - a command seen before, with the same digest, returns its recorded answer and writes nothing
  *     (no event either): the first result, or the first rejection;
  *   - the same (tenantId, requestId) with another function or other arguments is refused with
@@ -15,15 +33,17 @@
  *     so a replay after a crash or a rebalance gets the same rejection, never a later success;
  *   - a paused system refuses every write but ResumeSystem (recorded like any rejection);
  *   - `fn(state)` returns {event, payload, result}; the event gets schemaVersion and requestId.
- * Errors thrown (the peer answers "chaincode response 500, <message>"): an id that cannot be keyed,
- * IDEMPOTENCY_CONFLICT, and anything unexpected (a bug), none of which is recorded.
+ *     Amounts are decimal strings in events and answers (JSON numbers would round beyond 2^53).
+ * Errors thrown (the peer answers "chaincode response 500, <message>"): FORBIDDEN, an id that
+ * cannot be keyed, IDEMPOTENCY_CONFLICT, and anything unexpected (a bug); none is recorded.
  */
 const crypto = require('crypto');
 const { Contract } = require('fabric-contract-api');
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 const INT64_MAX = (1n << 63n) - 1n;
-const GENESIS_POOL = 'SYSTEM_USER_GENESIS_POOL';
+const SHARDS = 16;
+const GENESIS_POOL = '@system:SYSTEM_USER_GENESIS_POOL';
 const SYSTEM_KEY = 'status';
 
 /** A business rule refused the command; `code` names the rule (recorded as the command's answer). */
@@ -42,17 +62,57 @@ function keyPart(field, text) {
     return text;
 }
 
-// Key prefixes; ':' then the id, so one kind is one key range (prefix ':' .. prefix ';'). Commands'
-// records ('req') use composite keys (tenantId, requestId), read with QueryContract:GetRequest.
+// Kinds of entities, each a composite-key namespace; QueryContract lists them.
 const KINDS = ['system', 'country', 'user', 'wallet', 'org', 'msig', 'loan', 'proposal', 'vote'];
-function key(kind, ...ids) {
-    return `${kind}:${ids.join(':')}`;
+
+function key(stub, kind, ...ids) {
+    return stub.createCompositeKey(kind, ids.map((id, i) => keyPart(i === 0 ? `${kind} id` : `${kind} id part`, id)));
 }
 
-// JSON with BigInt amounts written as plain integers (JSON.stringify refuses BigInt; Number loses digits).
+// --- wallet references --------------------------------------------------------------------------
+const ORG_WALLET = '@org:';
+const TREASURY_WALLET = '@treasury:';
+
+function orgWallet(orgId) {
+    return ORG_WALLET + orgId;
+}
+
+function treasuryWallet(countryCode) {
+    return TREASURY_WALLET + countryCode;
+}
+
+/** The namespace of a wallet reference: USER, ORGANIZATION, TREASURY or SYSTEM. */
+function walletKind(ref) {
+    if (!ref.startsWith('@')) {
+        return 'USER';
+    }
+    if (ref.startsWith(ORG_WALLET)) {
+        return 'ORGANIZATION';
+    }
+    if (ref.startsWith(TREASURY_WALLET)) {
+        return 'TREASURY';
+    }
+    return 'SYSTEM';
+}
+
+/** A user id: not empty, and not in a reserved namespace (it would be read as another wallet). */
+function userId(field, text) {
+    required(field, text);
+    if (text.startsWith('@')) {
+        throw new BusinessError(`${field} ${JSON.stringify(text)} is in a reserved namespace ('@...')`,
+            'INVALID_ARGUMENT');
+    }
+    return text;
+}
+
+/** The shard of a sharded wallet (the pool, a treasury) a command with this counterparty uses. */
+function shardOf(id) {
+    return crypto.createHash('sha256').update(id, 'utf8').digest()[0] % SHARDS;
+}
+
+// JSON with BigInt amounts as decimal strings (JSON.stringify refuses BigInt; numbers lose digits).
 function toJson(obj) {
-    return JSON.stringify(obj, (_k, v) => (typeof v === 'bigint' ? `__int64__${v}` : v))
-        .replace(/"__int64__(-?\d+)"/g, '$1');
+    return JSON.stringify(obj, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
 }
 
 function amount(field, text) {
@@ -73,11 +133,40 @@ function required(field, text) {
     return text;
 }
 
+// --- callers -------------------------------------------------------------------------------------
+const SCOPES = ['commands', 'all'];
+
+/** The calling identity: its MSP, its unique id (as fabric-shim forms it) and whether it is an operator. */
+function caller(ctx) {
+    const id = ctx.clientIdentity.getID();
+    const subject = id.split('::')[1] || '';
+    return { mspId: ctx.clientIdentity.getMSPID(), id, operator: /\/OU=admin(\/|$)/.test(subject) };
+}
+
+/** Throws FORBIDDEN unless the caller may do ``level`` ('command', 'admin' or 'operator'). */
+async function authorize(ctx, level) {
+    const who = caller(ctx);
+    if (who.operator) {
+        return who;
+    }
+    if (level !== 'operator') {
+        const raw = await ctx.stub.getState(key(ctx.stub, 'acl', who.mspId, who.id));
+        const grant = raw && raw.length > 0 ? JSON.parse(raw.toString('utf8')) : null;
+        if (grant && (grant.scope === 'all' || (grant.scope === 'commands' && level === 'command'))) {
+            return who;
+        }
+    }
+    const what = { command: 'submit commands', admin: 'submit administrative commands', operator: 'manage submitters' };
+    throw new Error(`FORBIDDEN: ${who.mspId} identity ${who.id} may not ${what[level]}`);
+}
+
+// --- state ---------------------------------------------------------------------------------------
 /**
- * Reads and writes of one transaction; amounts in wallets are BigInt in memory, integers on the ledger.
- * Writes are buffered and reach the stub only through `flush()`, after the command succeeded: a rule
- * that refuses the command after an earlier `put` leaves no trace but the recorded rejection. Reads
- * see the state before the transaction, as Fabric's do (a transaction never reads its own writes).
+ * Reads and writes of one transaction; wallet balances are BigInt in memory, decimal strings on the
+ * ledger. Writes are buffered and reach the stub only through `flush()`, after the command
+ * succeeded: a rule that refuses the command after an earlier `put` leaves no trace but the
+ * recorded rejection. Fabric's GetState never sees the transaction's own writes; State reads its
+ * buffer first, so a command that touches one key twice sees its own change.
  */
 class State {
     constructor(ctx) {
@@ -92,29 +181,29 @@ class State {
         this.writes.clear();
     }
 
+    async _raw(k) {
+        if (this.writes.has(k)) {
+            return this.writes.get(k);
+        }
+        const raw = await this.stub.getState(k);
+        return raw && raw.length > 0 ? raw : null;
+    }
+
     async get(kind, ...ids) {
-        const raw = await this.stub.getState(key(kind, ...ids));
-        if (!raw || raw.length === 0) {
-            return null;
-        }
-        const obj = JSON.parse(raw.toString('utf8'));
-        if (kind === 'wallet') {
-            obj.balance = BigInt(obj.balance);
-        }
-        return obj;
+        const raw = await this._raw(key(this.stub, kind, ...ids));
+        return raw === null ? null : JSON.parse(raw.toString('utf8'));
     }
 
     async must(kind, what, ...ids) {
         const obj = await this.get(kind, ...ids);
         if (obj === null) {
-            throw new BusinessError(`${what} ${ids.join(':')} does not exist`, 'NOT_FOUND');
+            throw new BusinessError(`${what} ${ids.join(' / ')} does not exist`, 'NOT_FOUND');
         }
         return obj;
     }
 
     async put(kind, obj, ...ids) {
-        const stored = kind === 'wallet' ? { ...obj, balance: obj.balance.toString() } : obj;
-        this.writes.set(key(kind, ...ids), Buffer.from(JSON.stringify(stored)));
+        this.writes.set(key(this.stub, kind, ...ids), Buffer.from(toJson(obj)));
     }
 
     // The system's state is three keys, so that the one every transaction reads (status: the
@@ -140,41 +229,76 @@ class State {
         return sys;
     }
 
-    async wallet(walletId) {
-        return this.must('wallet', 'wallet', walletId);
+    /** A new wallet; refused if one exists under that reference (a wallet is never overwritten). */
+    async createWallet(ref, ownerId, balance = 0n) {
+        if (await this.get('wallet', ref)) {
+            throw new BusinessError(`wallet ${ref} already exists`, 'ALREADY_EXISTS');
+        }
+        const kind = walletKind(ref);
+        const sharded = kind === 'TREASURY' || kind === 'SYSTEM';
+        await this.put('wallet', { walletId: ref, ownerId, ownerType: kind, frozen: false, frozenReason: null, sharded,
+            ...(sharded ? {} : { balance: balance.toString() }) }, ref);
+        if (sharded) {
+            const share = balance / BigInt(SHARDS);
+            for (let i = 0; i < SHARDS; i++) {
+                const extra = i === 0 ? balance - share * BigInt(SHARDS) : 0n;
+                await this.put('walletshard', { balance: (share + extra).toString() }, ref, String(i));
+            }
+        }
     }
 
-    /** Moves `value` between two wallets: the sender must exist, not be frozen and cover it. */
-    async move(fromId, toId, value) {
-        if (fromId === toId) {
-            throw new BusinessError(`cannot transfer from wallet ${fromId} to itself`);
+    async wallet(ref) {
+        return this.must('wallet', 'wallet', ref);
+    }
+
+    /** The balance of a wallet (of one shard of a sharded one, chosen by ``counterparty``). */
+    async _balance(w, counterparty) {
+        if (!w.sharded) {
+            return { value: BigInt(w.balance), put: async (v) => this.put('wallet', { ...w, balance: v.toString() },
+                w.walletId) };
         }
-        const from = await this.wallet(fromId);
-        const to = await this.wallet(toId);
+        const shard = String(shardOf(counterparty));
+        const s = await this.must('walletshard', 'wallet shard', w.walletId, shard);
+        return { value: BigInt(s.balance), put: async (v) => this.put('walletshard', { balance: v.toString() },
+            w.walletId, shard) };
+    }
+
+    /**
+     * Moves `value` from one wallet to another: the sender must exist, not be frozen and cover it
+     * (for a sharded wallet: the shard of the other party). Returns the wallets after the move.
+     */
+    async move(fromRef, toRef, value) {
+        if (fromRef === toRef) {
+            throw new BusinessError(`cannot transfer from wallet ${fromRef} to itself`, 'INVALID_ARGUMENT');
+        }
+        const from = await this.wallet(fromRef);
+        const to = await this.wallet(toRef);
         if (from.frozen) {
-            throw new BusinessError(`wallet ${fromId} is frozen and cannot send`, 'WALLET_FROZEN');
+            throw new BusinessError(`wallet ${fromRef} is frozen and cannot send`, 'WALLET_FROZEN');
         }
-        if (from.balance < value) {
-            throw new BusinessError(`insufficient balance in wallet ${fromId}: has ${from.balance}, needs ${value}`,
+        const out = await this._balance(from, toRef);
+        if (out.value < value) {
+            throw new BusinessError(`insufficient balance in wallet ${fromRef}: has ${out.value}, needs ${value}`,
                 'INSUFFICIENT_FUNDS');
         }
-        if (to.balance + value > INT64_MAX) {
-            throw new BusinessError(`wallet ${toId} would exceed the int64 balance limit`);
+        const into = await this._balance(to, fromRef);
+        if (into.value + value > INT64_MAX) {
+            throw new BusinessError(`wallet ${toRef} would exceed the int64 balance limit`, 'LIMIT');
         }
-        from.balance -= value;
-        to.balance += value;
-        await this.put('wallet', from, fromId);
-        await this.put('wallet', to, toId);
-        return { from, to };
+        await out.put(out.value - value);
+        await into.put(into.value + value);
+        return { from: { ...from, balance: out.value - value }, to: { ...to, balance: into.value + value } };
     }
 }
 
 class GxContract extends Contract {
     /**
-     * Runs one write transaction with idempotency per (tenantId, requestId) and the pause rule (see
-     * the module's doc). `fn(state, sys)` returns {event, payload, result}; returns the JSON answer.
+     * Runs one write transaction for an authorized caller, with idempotency per (tenantId,
+     * requestId) and the pause rule (see the module's doc). `fn(state, sys)` returns {event,
+     * payload, result}; returns the JSON answer. `admin`: an administrative function.
      */
-    async _apply(ctx, tenantId, requestId, fn, { allowWhenPaused = false } = {}) {
+    async _apply(ctx, tenantId, requestId, fn, { allowWhenPaused = false, admin = false } = {}) {
+        await authorize(ctx, admin ? 'admin' : 'command');
         keyPart('tenantId', tenantId);
         keyPart('requestId', requestId);
         const stub = ctx.stub;
@@ -211,7 +335,7 @@ class GxContract extends Contract {
             // writes fn buffered before it refused are dropped: only the record is written.
             answer = JSON.stringify({ requestId, txId: stub.getTxID(), rejected: { code: e.code, message: e.message } });
         }
-        // The answer is kept as text: parsing it back would round amounts beyond 2^53.
+        // The answer is kept as text, exactly as it was returned.
         const record = { tenantId, requestId, function: fcn, digest, txId: stub.getTxID(), answer };
         await stub.putState(reqKey, Buffer.from(JSON.stringify(record)));
         return answer;
@@ -219,6 +343,7 @@ class GxContract extends Contract {
 }
 
 module.exports = {
-    GxContract, State, BusinessError, key, keyPart, toJson, amount, required, KINDS,
-    SCHEMA_VERSION, INT64_MAX, GENESIS_POOL, SYSTEM_KEY,
+    GxContract, State, BusinessError, key, keyPart, toJson, amount, required, userId, KINDS, SCOPES,
+    SCHEMA_VERSION, INT64_MAX, GENESIS_POOL, SYSTEM_KEY, SHARDS, shardOf, orgWallet, treasuryWallet, walletKind,
+    caller, authorize,
 };

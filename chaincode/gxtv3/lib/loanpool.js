@@ -1,6 +1,10 @@
 'use strict';
-/* LoanPoolContract: a user applies; an admin approves, and the loan is paid out of the genesis pool. */
-const { GxContract, BusinessError, amount, required, GENESIS_POOL } = require('./ledger');
+/*
+ * LoanPoolContract: a user applies; an admin (a user appointed by AppointAdmin, named as the
+ * approver: the API vouches it is them) approves, and only then is the loan paid, out of the
+ * genesis pool (its shard of the borrower).
+ */
+const { GxContract, BusinessError, amount, required, userId, GENESIS_POOL } = require('./ledger');
 
 class LoanPoolContract extends GxContract {
     constructor() {
@@ -11,7 +15,7 @@ class LoanPoolContract extends GxContract {
         return this._apply(ctx, tenantId, requestId, async (state) => {
             required('loanId', loanId);
             const value = amount('amount', amountText);
-            await state.must('user', 'user', borrowerId);
+            await state.must('user', 'user', userId('borrowerId', borrowerId));
             if (await state.get('loan', loanId)) {
                 throw new BusinessError(`loan ${loanId} already exists`, 'ALREADY_EXISTS');
             }
@@ -25,13 +29,13 @@ class LoanPoolContract extends GxContract {
         return this._apply(ctx, tenantId, requestId, async (state) => {
             const loan = await state.must('loan', 'loan', loanId);
             if (!(await state.admins()).includes(approverId)) {
-                throw new BusinessError(`approver ${approverId} is not an admin`);
+                throw new BusinessError(`approver ${approverId} is not an admin`, 'NOT_AN_ADMIN');
             }
             if (loan.status !== 'APPLIED') {
-                throw new BusinessError(`loan ${loanId} is already ${loan.status.toLowerCase()}`);
+                throw new BusinessError(`loan ${loanId} is already ${loan.status.toLowerCase()}`, 'CONFLICT');
             }
             if (approverId === loan.borrowerId) {
-                throw new BusinessError(`approver ${approverId} cannot approve their own loan`);
+                throw new BusinessError(`approver ${approverId} cannot approve their own loan`, 'CONFLICT');
             }
             const value = BigInt(loan.amount);
             await state.move(GENESIS_POOL, loan.borrowerId, value);

@@ -1,23 +1,53 @@
 'use strict';
 /*
  * OrganizationContract: multi-signature accounts. An organization is proposed (its proposer is its
- * first member), gains members, is activated (its wallet has the org's id), and moves funds only
+ * first member), gains members, is activated (its wallet is `@org:<orgId>`), and moves funds only
  * through a multisig transaction with at least `requiredApprovals` distinct member approvals.
+ *
+ * Once active, the organization itself decides who joins and how many approvals it needs: a new
+ * member or a new threshold needs `approverIds`, at least `requiredApprovals` distinct current
+ * members. Actors (proposer, initiator, approvers) are named as arguments: the API in front of the
+ * outbox vouches that they are the authenticated users; the chaincode checks what it can see
+ * (they exist, they are members, each approves once).
  */
-const { GxContract, BusinessError, amount, required } = require('./ledger');
+const { GxContract, BusinessError, amount, required, userId, orgWallet, walletKind } = require('./ledger');
 
 async function activeOrg(state, orgId) {
     const org = await state.must('org', 'organization', orgId);
     if (org.status !== 'ACTIVE') {
-        throw new BusinessError(`organization ${orgId} is not active`);
+        throw new BusinessError(`organization ${orgId} is not active`, 'CONFLICT');
     }
     return org;
 }
 
-function member(org, userId, role) {
-    if (!org.members.includes(userId)) {
-        throw new BusinessError(`${role} ${userId} is not a member of organization ${org.orgId}`);
+function member(org, user, role) {
+    if (!org.members.includes(user)) {
+        throw new BusinessError(`${role} ${user} is not a member of organization ${org.orgId}`, 'NOT_A_MEMBER');
     }
+}
+
+/** For an active organization: ``approversJson`` must name at least requiredApprovals distinct members. */
+function approvedByOrg(org, approversJson, what) {
+    if (org.status !== 'ACTIVE') {
+        return [];
+    }
+    let approvers;
+    try {
+        approvers = JSON.parse(approversJson || '[]');
+    } catch (e) {
+        throw new BusinessError(`approverIds must be a JSON array of user ids, got ${JSON.stringify(approversJson)}`,
+            'INVALID_ARGUMENT');
+    }
+    if (!Array.isArray(approvers) || approvers.some((a) => typeof a !== 'string')) {
+        throw new BusinessError('approverIds must be a JSON array of user ids', 'INVALID_ARGUMENT');
+    }
+    const distinct = [...new Set(approvers)];
+    distinct.forEach((a) => member(org, a, 'approver'));
+    if (distinct.length < org.requiredApprovals) {
+        throw new BusinessError(`${what} in active organization ${org.orgId} needs ${org.requiredApprovals} member `
+            + `approvals, got ${distinct.length}`, 'APPROVALS_MISSING');
+    }
+    return distinct;
 }
 
 class OrganizationContract extends GxContract {
@@ -29,7 +59,7 @@ class OrganizationContract extends GxContract {
         return this._apply(ctx, tenantId, requestId, async (state) => {
             required('orgId', orgId);
             required('name', name);
-            await state.must('user', 'user', proposerId);
+            await state.must('user', 'user', userId('proposerId', proposerId));
             if (await state.get('org', orgId)) {
                 throw new BusinessError(`organization ${orgId} already exists`, 'ALREADY_EXISTS');
             }
@@ -39,15 +69,16 @@ class OrganizationContract extends GxContract {
         });
     }
 
-    async EndorseMembership(ctx, tenantId, requestId, orgId, userId) {
+    async EndorseMembership(ctx, tenantId, requestId, orgId, user, approverIds) {
         return this._apply(ctx, tenantId, requestId, async (state) => {
             const org = await state.must('org', 'organization', orgId);
-            await state.must('user', 'user', userId);
-            if (org.members.includes(userId)) {
-                throw new BusinessError(`user ${userId} is already a member of organization ${orgId}`);
+            await state.must('user', 'user', userId('userId', user));
+            if (org.members.includes(user)) {
+                throw new BusinessError(`user ${user} is already a member of organization ${orgId}`, 'ALREADY_EXISTS');
             }
-            await state.put('org', { ...org, members: [...org.members, userId] }, orgId);
-            return { event: 'MembershipEndorsed', payload: { orgId, userId } };
+            const approvers = approvedByOrg(org, approverIds, `a new member (${user})`);
+            await state.put('org', { ...org, members: [...org.members, user] }, orgId);
+            return { event: 'MembershipEndorsed', payload: { orgId, userId: user, approverIds: approvers } };
         });
     }
 
@@ -55,27 +86,26 @@ class OrganizationContract extends GxContract {
         return this._apply(ctx, tenantId, requestId, async (state) => {
             const org = await state.must('org', 'organization', orgId);
             if (org.status !== 'PROPOSED') {
-                throw new BusinessError(`organization ${orgId} is already ${org.status.toLowerCase()}`);
+                throw new BusinessError(`organization ${orgId} is already ${org.status.toLowerCase()}`, 'CONFLICT');
             }
-            if (await state.get('wallet', orgId)) {
-                throw new BusinessError(`wallet ${orgId} already exists`, 'ALREADY_EXISTS');
-            }
-            await state.put('wallet', { walletId: orgId, ownerId: orgId, ownerType: 'ORGANIZATION', balance: 0n,
-                frozen: false, frozenReason: null }, orgId);
-            await state.put('org', { ...org, status: 'ACTIVE' }, orgId);
-            return { event: 'OrganizationActivated', payload: { orgId, walletId: orgId } };
+            const walletId = orgWallet(orgId);
+            await state.createWallet(walletId, orgId);
+            await state.put('org', { ...org, status: 'ACTIVE', walletId }, orgId);
+            return { event: 'OrganizationActivated', payload: { orgId, walletId } };
         });
     }
 
-    async DefineAuthRule(ctx, tenantId, requestId, orgId, requiredApprovalsText) {
+    async DefineAuthRule(ctx, tenantId, requestId, orgId, requiredApprovalsText, approverIds) {
         return this._apply(ctx, tenantId, requestId, async (state) => {
             const org = await activeOrg(state, orgId);
             const n = Number(amount('requiredApprovals', requiredApprovalsText));
             if (n > org.members.length) {
-                throw new BusinessError(`requiredApprovals ${n} exceeds the ${org.members.length} members of ${orgId}`);
+                throw new BusinessError(`requiredApprovals ${n} exceeds the ${org.members.length} members of ${orgId}`,
+                    'INVALID_ARGUMENT');
             }
+            const approvers = approvedByOrg(org, approverIds, `a new approval threshold (${n})`);
             await state.put('org', { ...org, requiredApprovals: n }, orgId);
-            return { event: 'AuthRuleDefined', payload: { orgId, requiredApprovals: n } };
+            return { event: 'AuthRuleDefined', payload: { orgId, requiredApprovals: n, approverIds: approvers } };
         });
     }
 
@@ -85,6 +115,10 @@ class OrganizationContract extends GxContract {
             member(org, initiatorId, 'initiator');
             required('multisigTxId', multisigTxId);
             const value = amount('amount', amountText);
+            if (!['USER', 'ORGANIZATION'].includes(walletKind(required('toWalletId', toWalletId)))) {
+                throw new BusinessError(`a multisig payment goes to a user's or an organisation's wallet, not ${toWalletId}`,
+                    'FORBIDDEN_TARGET');
+            }
             await state.wallet(toWalletId);
             if (await state.get('msig', orgId, multisigTxId)) {
                 throw new BusinessError(`multisig transaction ${multisigTxId} already exists in ${orgId}`, 'ALREADY_EXISTS');
@@ -102,10 +136,12 @@ class OrganizationContract extends GxContract {
             member(org, approverId, 'approver');
             const tx = await state.must('msig', 'multisig transaction', orgId, multisigTxId);
             if (tx.status !== 'PENDING') {
-                throw new BusinessError(`multisig transaction ${multisigTxId} is already ${tx.status.toLowerCase()}`);
+                throw new BusinessError(`multisig transaction ${multisigTxId} is already ${tx.status.toLowerCase()}`,
+                    'CONFLICT');
             }
             if (tx.approvals.includes(approverId)) {
-                throw new BusinessError(`${approverId} already approved multisig transaction ${multisigTxId}`);
+                throw new BusinessError(`${approverId} already approved multisig transaction ${multisigTxId}`,
+                    'ALREADY_EXISTS');
             }
             const approvals = [...tx.approvals, approverId];
             await state.put('msig', { ...tx, approvals }, orgId, multisigTxId);
@@ -119,17 +155,20 @@ class OrganizationContract extends GxContract {
             const org = await activeOrg(state, orgId);
             const tx = await state.must('msig', 'multisig transaction', orgId, multisigTxId);
             if (tx.status !== 'PENDING') {
-                throw new BusinessError(`multisig transaction ${multisigTxId} is already ${tx.status.toLowerCase()}`);
+                throw new BusinessError(`multisig transaction ${multisigTxId} is already ${tx.status.toLowerCase()}`,
+                    'CONFLICT');
             }
-            if (tx.approvals.length < org.requiredApprovals) {
-                throw new BusinessError(`multisig transaction ${multisigTxId} has ${tx.approvals.length} of `
-                    + `${org.requiredApprovals} required approvals`);
+            const valid = tx.approvals.filter((a) => org.members.includes(a));  // a member who left no longer counts
+            if (valid.length < org.requiredApprovals) {
+                throw new BusinessError(`multisig transaction ${multisigTxId} has ${valid.length} of `
+                    + `${org.requiredApprovals} required approvals`, 'APPROVALS_MISSING');
             }
             const value = BigInt(tx.amount);
-            await state.move(orgId, tx.toWalletId, value);
+            const fromWalletId = orgWallet(orgId);
+            await state.move(fromWalletId, tx.toWalletId, value);
             await state.put('msig', { ...tx, status: 'EXECUTED' }, orgId, multisigTxId);
             return { event: 'MultiSigTxExecuted',
-                payload: { orgId, multisigTxId, fromWalletId: orgId, toWalletId: tx.toWalletId, amount: value } };
+                payload: { orgId, multisigTxId, fromWalletId, toWalletId: tx.toWalletId, amount: value } };
         });
     }
 }

@@ -1,17 +1,54 @@
 'use strict';
 /*
- * QueryContract: read-only functions for clients and `gxctl verify` (evaluate, never submitted).
- * Get(kind, id) returns one entity as JSON or "null" (a composite id is joined with ':', e.g. a multisig
- * transaction's "ORG1:M1"); List(kind) returns every entity of a kind; GetRequest(tenantId, requestId)
- * returns the chaincode's answer to that command (its result, or its recorded rejection) or "null";
- * ListRequests(tenantId) lists every command of a tenant the chaincode answered.
+ * QueryContract: read-only functions for clients and `gxctl verify` (evaluate, never submitted),
+ * open to every member of the channel.
+ *
+ * Get(kind, ...ids) returns one entity as JSON or "null" (a multisig transaction is Get("msig",
+ * orgId, multisigTxId)); List(kind) returns every entity of a kind. Wallets are shown with their
+ * balance (a sharded wallet's summed over its shards), countries with `genesisDistributed` (summed
+ * likewise). GetRequest(tenantId, requestId) returns the chaincode's answer to that command (its
+ * result, or its recorded rejection) or "null"; ListRequests(tenantId) lists every command of a
+ * tenant the chaincode answered. Submitter(mspId, certPem) returns the grant of that identity or "null".
  */
 const { Contract } = require('fabric-contract-api');
-const { BusinessError, KINDS, key, keyPart } = require('./ledger');
+const { BusinessError, KINDS, SHARDS, key, keyPart } = require('./ledger');
 
 function checkKind(kind) {
     if (!KINDS.includes(kind)) {
         throw new BusinessError(`unknown kind ${JSON.stringify(kind)}; one of ${KINDS.join(', ')}`);
+    }
+}
+
+async function sumShards(stub, kind, ...ids) {
+    let total = 0n;
+    for (let i = 0; i < SHARDS; i++) {
+        const raw = await stub.getState(key(stub, kind, ...ids, String(i)));
+        if (raw && raw.length > 0) {
+            const doc = JSON.parse(raw.toString('utf8'));
+            total += BigInt(doc.balance ?? doc.distributed);
+        }
+    }
+    return total.toString();
+}
+
+/** An entity as clients see it (balances and totals kept in shards, summed). */
+async function present(stub, kind, obj) {
+    if (kind === 'wallet' && obj.sharded) {
+        return { ...obj, balance: await sumShards(stub, 'walletshard', obj.walletId) };
+    }
+    if (kind === 'country') {
+        return { ...obj, genesisDistributed: await sumShards(stub, 'countrygenesis', obj.countryCode) };
+    }
+    return obj;
+}
+
+async function each(iter, fn) {
+    try {
+        for (let r = await iter.next(); !r.done; r = await iter.next()) {
+            await fn(r.value);
+        }
+    } finally {
+        await iter.close();
     }
 }
 
@@ -20,9 +57,27 @@ class QueryContract extends Contract {
         super('QueryContract');
     }
 
-    async Get(ctx, kind, id) {
+    async Get(ctx, kind, ...ids) {
         checkKind(kind);
-        const raw = await ctx.stub.getState(key(kind, id));
+        const raw = await ctx.stub.getState(key(ctx.stub, kind, ...ids));
+        if (!raw || raw.length === 0) {
+            return 'null';
+        }
+        return JSON.stringify(await present(ctx.stub, kind, JSON.parse(raw.toString('utf8'))));
+    }
+
+    async List(ctx, kind) {
+        checkKind(kind);
+        const out = [];
+        await each(await ctx.stub.getStateByPartialCompositeKey(kind, []), async (v) => {
+            out.push(await present(ctx.stub, kind, JSON.parse(v.value.toString('utf8'))));
+        });
+        return JSON.stringify(out);
+    }
+
+    async Submitter(ctx, mspId, certPem) {
+        const { identityOf } = require('./admin');
+        const raw = await ctx.stub.getState(key(ctx.stub, 'acl', mspId, identityOf(mspId, certPem)));
         return raw && raw.length > 0 ? raw.toString('utf8') : 'null';
     }
 
@@ -35,31 +90,12 @@ class QueryContract extends Contract {
     /** Every command of a tenant the chaincode has an answer for: [{requestId, function, txId, rejected?}]. */
     async ListRequests(ctx, tenantId) {
         const out = [];
-        const iter = await ctx.stub.getStateByPartialCompositeKey('req', [keyPart('tenantId', tenantId)]);
-        try {
-            for (let r = await iter.next(); !r.done; r = await iter.next()) {
-                const rec = JSON.parse(r.value.value.toString('utf8'));
-                const answer = JSON.parse(rec.answer);
-                out.push({ requestId: rec.requestId, function: rec.function, txId: rec.txId,
-                    ...(answer.rejected ? { rejected: answer.rejected } : {}) });
-            }
-        } finally {
-            await iter.close();
-        }
-        return JSON.stringify(out);
-    }
-
-    async List(ctx, kind) {
-        checkKind(kind);
-        const out = [];
-        const iter = await ctx.stub.getStateByRange(`${kind}:`, `${kind};`);
-        try {
-            for (let r = await iter.next(); !r.done; r = await iter.next()) {
-                out.push(JSON.parse(r.value.value.toString('utf8')));
-            }
-        } finally {
-            await iter.close();
-        }
+        await each(await ctx.stub.getStateByPartialCompositeKey('req', [keyPart('tenantId', tenantId)]), async (v) => {
+            const rec = JSON.parse(v.value.toString('utf8'));
+            const answer = JSON.parse(rec.answer);
+            out.push({ requestId: rec.requestId, function: rec.function, txId: rec.txId,
+                ...(answer.rejected ? { rejected: answer.rejected } : {}) });
+        });
         return JSON.stringify(out);
     }
 }

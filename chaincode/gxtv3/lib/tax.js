@@ -1,9 +1,10 @@
 'use strict';
 /*
  * TaxContract: the velocity tax moves balance * velocityTaxBps / 10000 (rounded down) from a user's
- * wallet to the treasury of the user's country, which must be active.
+ * wallet to the treasury of the user's country (`@treasury:<CC>`), which must be active. The rate
+ * is the stored parameter, in its canonical form (lib/params.js).
  */
-const { GxContract, BusinessError } = require('./ledger');
+const { GxContract, BusinessError, userId, treasuryWallet } = require('./ledger');
 
 class TaxContract extends GxContract {
     constructor() {
@@ -13,22 +14,19 @@ class TaxContract extends GxContract {
     async ApplyVelocityTax(ctx, tenantId, requestId, walletId) {
         return this._apply(ctx, tenantId, requestId, async (state) => {
             await state.requireBootstrapped();
-            const w = await state.wallet(walletId);
-            if (w.ownerType !== 'USER') {
-                throw new BusinessError(`velocity tax applies to user wallets, ${walletId} is ${w.ownerType}`);
-            }
+            const w = await state.wallet(userId('walletId', walletId));
             const user = await state.must('user', 'user', w.ownerId);
             const country = await state.must('country', 'country', user.country);
             if (!country.treasuryActive) {
-                throw new BusinessError(`treasury of ${user.country} is not active`);
+                throw new BusinessError(`treasury of ${user.country} is not active`, 'CONFLICT');
             }
             const bps = BigInt((await state.parameters()).velocityTaxBps || '0');
-            const tax = (w.balance * bps) / 10000n;
+            const tax = (BigInt(w.balance) * bps) / 10000n;
             if (tax === 0n) {
-                throw new BusinessError(`no velocity tax due on wallet ${walletId} (balance ${w.balance})`);
+                throw new BusinessError(`no velocity tax due on wallet ${walletId} (balance ${w.balance})`, 'NOTHING_DUE');
             }
-            const treasuryWalletId = `TREASURY_${user.country}`;
-            await state.move(walletId, treasuryWalletId, tax);
+            const treasuryWalletId = treasuryWallet(user.country);
+            await state.move(walletId, treasuryWalletId, tax);  // into the treasury's shard of this user
             return { event: 'VelocityTaxApplied', payload: { walletId, treasuryWalletId, amount: tax } };
         });
     }

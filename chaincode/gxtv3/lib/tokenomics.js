@@ -1,22 +1,33 @@
 'use strict';
-/* TokenomicsContract: genesis distribution from the pool, transfers, freezing. */
-const { GxContract, BusinessError, amount, required, GENESIS_POOL } = require('./ledger');
+/*
+ * TokenomicsContract: genesis distribution from the pool, transfers, freezing.
+ *
+ * A plain transfer moves money only out of a user's wallet, into a user's or an organisation's:
+ * the genesis pool pays only genesis distributions and approved loans, a treasury only receives
+ * the velocity tax, and an organisation's funds move only through an executed multisig transaction.
+ */
+const { GxContract, BusinessError, amount, required, userId, walletKind, GENESIS_POOL, shardOf } = require('./ledger');
 
 class TokenomicsContract extends GxContract {
     constructor() {
         super('TokenomicsContract');
     }
 
-    async DistributeGenesis(ctx, tenantId, requestId, userId, countryCode, amountText) {
+    async DistributeGenesis(ctx, tenantId, requestId, user, countryCode, amountText) {
         return this._apply(ctx, tenantId, requestId, async (state) => {
             await state.requireBootstrapped();
             const value = amount('amount', amountText);
-            const country = await state.must('country', 'country', countryCode);
-            await state.must('user', 'user', userId);
-            await state.move(GENESIS_POOL, userId, value);
-            await state.put('country', { ...country,
-                genesisDistributed: (BigInt(country.genesisDistributed) + value).toString() }, countryCode);
-            return { event: 'GenesisDistributed', payload: { userId, countryCode, amount: value } };
+            await state.must('country', 'country', countryCode);
+            await state.must('user', 'user', userId('userId', user));
+            await state.move(GENESIS_POOL, user, value);  // the pool's shard of this user
+            // The country's total is kept per shard too, so distributions to different users never
+            // write the same key (a burst of them would otherwise conflict: MVCC).
+            const shard = String(shardOf(user));
+            const counted = await state.get('countrygenesis', countryCode, shard);
+            await state.put('countrygenesis', { distributed: ((counted ? BigInt(counted.distributed) : 0n) + value)
+                .toString() }, countryCode, shard);
+            return { event: 'GenesisDistributed', payload: { userId: user, countryCode, amount: value,
+                fromWalletId: GENESIS_POOL } };
         });
     }
 
@@ -24,6 +35,14 @@ class TokenomicsContract extends GxContract {
         return this._apply(ctx, tenantId, requestId, async (state) => {
             required('fromWalletId', fromWalletId);
             required('toWalletId', toWalletId);
+            if (walletKind(fromWalletId) !== 'USER') {
+                throw new BusinessError(`a transfer moves money out of a user's wallet only, not out of ${fromWalletId} `
+                    + '(organisation funds move through an executed multisig transaction)', 'FORBIDDEN_SOURCE');
+            }
+            if (!['USER', 'ORGANIZATION'].includes(walletKind(toWalletId))) {
+                throw new BusinessError(`a transfer pays a user's or an organisation's wallet only, not ${toWalletId}`,
+                    'FORBIDDEN_TARGET');
+            }
             const value = amount('amount', amountText);
             const { from } = await state.move(fromWalletId, toWalletId, value);
             return { event: 'TokensTransferred',
@@ -35,24 +54,28 @@ class TokenomicsContract extends GxContract {
     async FreezeWallet(ctx, tenantId, requestId, walletId, reason) {
         return this._apply(ctx, tenantId, requestId, async (state) => {
             required('reason', reason);
-            const w = await state.wallet(walletId);
+            const w = await state.wallet(required('walletId', walletId));
+            if (!['USER', 'ORGANIZATION'].includes(w.ownerType)) {
+                throw new BusinessError(`wallet ${walletId} is a ${w.ownerType.toLowerCase()} wallet and cannot be frozen`,
+                    'FORBIDDEN_TARGET');
+            }
             if (w.frozen) {
-                throw new BusinessError(`wallet ${walletId} is already frozen`);
+                throw new BusinessError(`wallet ${walletId} is already frozen`, 'CONFLICT');
             }
             await state.put('wallet', { ...w, frozen: true, frozenReason: reason }, walletId);
             return { event: 'WalletFrozen', payload: { walletId, reason } };
-        });
+        }, { admin: true });
     }
 
     async UnfreezeWallet(ctx, tenantId, requestId, walletId) {
         return this._apply(ctx, tenantId, requestId, async (state) => {
-            const w = await state.wallet(walletId);
+            const w = await state.wallet(required('walletId', walletId));
             if (!w.frozen) {
-                throw new BusinessError(`wallet ${walletId} is not frozen`);
+                throw new BusinessError(`wallet ${walletId} is not frozen`, 'CONFLICT');
             }
             await state.put('wallet', { ...w, frozen: false, frozenReason: null }, walletId);
             return { event: 'WalletUnfrozen', payload: { walletId } };
-        });
+        }, { admin: true });
     }
 }
 

@@ -1,15 +1,17 @@
 'use strict';
 const { test, beforeEach } = require('node:test');
 const assert = require('node:assert/strict');
-const { Ledger, FakeStub } = require('./fake');
+const { Ledger, FakeStub, identity } = require('./fake');
 const [Admin, Identity, Token, Org, Loan, Gov, Tax, Query] = require('../index').contracts.map((C) => new C());
 const { GENESIS_SUPPLY } = require('../lib/admin');
+const { GENESIS_POOL, SHARDS, shardOf } = require('../lib/ledger');
 
 let L;
 let n = 0;
 const rid = () => `req-${++n}`;
-const bal = (id) => BigInt(L.get(`wallet:${id}`).balance);
+const bal = async (ref) => BigInt((await L.query('Get', 'wallet', ref)).balance);
 const user = (id, country = 'MY') => L.invoke(Identity, 'CreateUser', rid(), id, `${id}@x.io`, 'F', 'L', country);
+const ORG1 = '@org:ORG1';
 
 async function bootstrapped() {
     await L.invoke(Admin, 'BootstrapSystem', rid());
@@ -17,6 +19,12 @@ async function bootstrapped() {
     await user('alice');
     await user('bob');
     await L.invoke(Token, 'DistributeGenesis', rid(), 'alice', 'MY', '1000');
+}
+
+async function activeOrg() {
+    await L.invoke(Org, 'ProposeOrganization', rid(), 'ORG1', 'Coop', 'alice');
+    await L.invoke(Org, 'EndorseMembership', rid(), 'ORG1', 'bob', '[]');
+    await L.invoke(Org, 'ActivateOrganization', rid(), 'ORG1');
 }
 
 beforeEach(() => {
@@ -49,7 +57,7 @@ test('every one of the 25 command functions exists on its contract', () => {
 test('bootstrap mints the genesis supply into the pool, once', async () => {
     const r = await L.invoke(Admin, 'BootstrapSystem', 'boot-1');
     assert.equal(r.event, 'SystemBootstrapped');
-    assert.equal(bal('SYSTEM_USER_GENESIS_POOL'), GENESIS_SUPPLY);
+    assert.equal(await bal(GENESIS_POOL), GENESIS_SUPPLY);
     await assert.rejects(L.invoke(Admin, 'BootstrapSystem', 'boot-2'), /already bootstrapped/);
 });
 
@@ -67,8 +75,8 @@ test('an applied requestId returns the first result and changes nothing', async 
     const events = L.events.length;
     const again = await L.invoke(Token, 'TransferTokens', 'xfer-1', 'alice', 'bob', '100', 'rent');
     assert.deepEqual(again, first);
-    assert.equal(bal('alice'), 900n);
-    assert.equal(bal('bob'), 100n);
+    assert.equal(await bal('alice'), 900n);
+    assert.equal(await bal('bob'), 100n);
     assert.equal(L.events.length, events, 'a replay emits no second event');
 });
 
@@ -76,12 +84,12 @@ test('balances never go negative', async () => {
     await bootstrapped();
     await assert.rejects(L.invoke(Token, 'TransferTokens', rid(), 'alice', 'bob', '1001', ''),
         /insufficient balance in wallet alice: has 1000, needs 1001/);
-    assert.equal(bal('alice'), 1000n);
+    assert.equal(await bal('alice'), 1000n);
 });
 
 test('amounts must be positive int64 integers', async () => {
     await bootstrapped();
-    for (const bad of ['0', '-5', '1.5', 'abc', '9223372036854775808']) {
+    for (const bad of ['0', '-5', '1.5', 'abc', '9223372036854775808', '1e2']) {
         await assert.rejects(L.invoke(Token, 'TransferTokens', rid(), 'alice', 'bob', bad, ''), /amount must be/);
     }
 });
@@ -93,7 +101,7 @@ test('a frozen wallet cannot send but can receive; unfreezing restores it', asyn
     await L.invoke(Token, 'DistributeGenesis', rid(), 'alice', 'MY', '5');
     await L.invoke(Token, 'UnfreezeWallet', rid(), 'alice');
     await L.invoke(Token, 'TransferTokens', rid(), 'alice', 'bob', '1', '');
-    assert.equal(bal('alice'), 1004n);
+    assert.equal(await bal('alice'), 1004n);
 });
 
 test('a paused system refuses writes until resumed', async () => {
@@ -103,7 +111,7 @@ test('a paused system refuses writes until resumed', async () => {
     await assert.rejects(user('carol'), /system is paused/);
     await L.invoke(Admin, 'ResumeSystem', rid());
     await L.invoke(Token, 'TransferTokens', rid(), 'alice', 'bob', '1', '');
-    assert.equal(bal('bob'), 1n);
+    assert.equal(await bal('bob'), 1n);
 });
 
 test('one vote per voter; execution applies the parameter only with a majority', async () => {
@@ -115,37 +123,39 @@ test('one vote per voter; execution applies the parameter only with a majority',
     const r = await L.invoke(Gov, 'ExecuteProposal', rid(), 'P1');
     assert.equal(L.events.at(-1).payload.status, 'EXECUTED');
     assert.equal(r.event, 'ProposalExecuted');
-    assert.equal(L.get('system:params').velocityTaxBps, '200');
+    assert.equal(L.get('system', 'params').velocityTaxBps, '200');
     await assert.rejects(L.invoke(Gov, 'CastVote', rid(), 'P1', 'bob', 'FOR'), /not open/);
 });
 
 test('a multisig transaction executes only with its approvals', async () => {
     await bootstrapped();
-    await L.invoke(Org, 'ProposeOrganization', rid(), 'ORG1', 'Coop', 'alice');
-    await L.invoke(Org, 'EndorseMembership', rid(), 'ORG1', 'bob');
-    await L.invoke(Org, 'ActivateOrganization', rid(), 'ORG1');
-    await L.invoke(Org, 'DefineAuthRule', rid(), 'ORG1', '2');
-    await assert.rejects(L.invoke(Org, 'DefineAuthRule', rid(), 'ORG1', '3'), /exceeds the 2 members/);
-    await L.invoke(Token, 'TransferTokens', rid(), 'alice', 'ORG1', '300', 'fund');
+    await activeOrg();
+    await L.invoke(Org, 'DefineAuthRule', rid(), 'ORG1', '2', '["alice"]');
+    await assert.rejects(L.invoke(Org, 'DefineAuthRule', rid(), 'ORG1', '3', '["alice","bob"]'), /exceeds the 2 members/);
+    await L.invoke(Token, 'TransferTokens', rid(), 'alice', ORG1, '300', 'fund');
     await L.invoke(Org, 'InitiateMultiSigTx', rid(), 'ORG1', 'M1', 'alice', 'bob', '250');
     await L.invoke(Org, 'ApproveMultiSigTx', rid(), 'ORG1', 'M1', 'alice');
     await assert.rejects(L.invoke(Org, 'ApproveMultiSigTx', rid(), 'ORG1', 'M1', 'alice'), /already approved/);
     await assert.rejects(L.invoke(Org, 'ExecuteMultiSigTx', rid(), 'ORG1', 'M1'), /has 1 of 2 required approvals/);
     await L.invoke(Org, 'ApproveMultiSigTx', rid(), 'ORG1', 'M1', 'bob');
     await L.invoke(Org, 'ExecuteMultiSigTx', rid(), 'ORG1', 'M1');
-    assert.equal(bal('ORG1'), 50n);
-    assert.equal(bal('bob'), 250n);
+    assert.equal(await bal(ORG1), 50n);
+    assert.equal(await bal('bob'), 250n);
     await assert.rejects(L.invoke(Org, 'ExecuteMultiSigTx', rid(), 'ORG1', 'M1'), /already executed/);
 });
 
-test('loans: an admin approves and the pool pays the borrower', async () => {
+test('loans: an admin approves and only then does the pool pay the borrower', async () => {
     await bootstrapped();
     await L.invoke(Loan, 'ApplyForLoan', rid(), 'L1', 'bob', '500');
+    assert.equal(await bal('bob'), 0n);
     await assert.rejects(L.invoke(Loan, 'ApproveLoan', rid(), 'L1', 'alice'), /not an admin/);
     await L.invoke(Admin, 'AppointAdmin', rid(), 'alice');
+    await assert.rejects(L.invoke(Loan, 'ApproveLoan', rid(), 'NOPE', 'alice'), /loan NOPE does not exist/);
     await L.invoke(Loan, 'ApproveLoan', rid(), 'L1', 'alice');
-    assert.equal(bal('bob'), 500n);
-    assert.equal(L.get('loan:L1').status, 'APPROVED');
+    assert.equal(await bal('bob'), 500n);
+    assert.equal(L.get('loan', 'L1').status, 'APPROVED');
+    await assert.rejects(L.invoke(Loan, 'ApproveLoan', rid(), 'L1', 'alice'), /already approved/);
+    assert.equal(await bal('bob'), 500n);
 });
 
 test('velocity tax moves the rate of a balance to the active treasury of the user country', async () => {
@@ -153,50 +163,53 @@ test('velocity tax moves the rate of a balance to the active treasury of the use
     await assert.rejects(L.invoke(Tax, 'ApplyVelocityTax', rid(), 'alice'), /treasury of MY is not active/);
     await L.invoke(Admin, 'ActivateTreasury', rid(), 'MY');
     await L.invoke(Tax, 'ApplyVelocityTax', rid(), 'alice');
-    assert.equal(bal('alice'), 990n);
-    assert.equal(bal('TREASURY_MY'), 10n);
+    assert.equal(await bal('alice'), 990n);
+    assert.equal(await bal('@treasury:MY'), 10n);
 });
 
-test('events carry name, schema version, requestId and exact int64 amounts', async () => {
+test('events carry name, schema version, requestId and exact int64 amounts as decimal strings', async () => {
     await L.invoke(Admin, 'BootstrapSystem', 'r-boot');
     await L.invoke(Admin, 'InitializeCountry', rid(), 'MY', 'Malaysia');
     await user('alice');
-    await L.invoke(Token, 'DistributeGenesis', 'r-gen', 'alice', 'MY', '999999999999999');
+    await L.invoke(Token, 'DistributeGenesis', 'r-gen', 'alice', 'MY', '62499999999999');
     const ev = L.events.at(-1);
     assert.equal(ev.name, 'GenesisDistributed');
-    assert.deepEqual(ev.payload, { schemaVersion: 1, requestId: 'r-gen', userId: 'alice', countryCode: 'MY',
-        amount: 999999999999999 });
+    assert.deepEqual(ev.payload, { schemaVersion: 2, requestId: 'r-gen', userId: 'alice', countryCode: 'MY',
+        amount: '62499999999999', fromWalletId: GENESIS_POOL });
     assert.equal(L.events[0].payload.requestId, 'r-boot');
+    assert.equal((await L.query('Get', 'country', 'MY')).genesisDistributed, '62499999999999');
 });
 
 test('queries read one entity or a whole kind', async () => {
     await bootstrapped();
-    const stub = { stub: new FakeStub(L.world, 'query') };
-    assert.equal(JSON.parse(await Query.Get(stub, 'wallet', 'alice')).balance, '1000');
-    assert.equal(await Query.Get(stub, 'user', 'nobody'), 'null');
-    const users = JSON.parse(await Query.List(stub, 'user'));
+    assert.equal((await L.query('Get', 'wallet', 'alice')).balance, '1000');
+    assert.equal(await L.query('Get', 'user', 'nobody'), null);
+    const users = await L.query('List', 'user');
     assert.deepEqual(users.map((u) => u.userId), ['alice', 'bob']);
-    await assert.rejects(Query.Get(stub, 'widget', 'x'), /unknown kind/);
+    const wallets = await L.query('List', 'wallet');
+    assert.deepEqual(wallets.map((w) => [w.walletId, w.ownerType]).sort(),
+        [[GENESIS_POOL, 'SYSTEM'], ['alice', 'USER'], ['bob', 'USER']]);
+    await assert.rejects(L.query('Get', 'widget', 'x'), /unknown kind/);
 });
 
 test('parameter and admin changes never write the key every transaction reads', async () => {
     await bootstrapped();
-    const before = L.world.get('system:status').toString();
+    const before = JSON.stringify(L.get('system', 'status'));
     await L.invoke(Admin, 'UpdateSystemParameter', rid(), 'velocityTaxBps', '50');
     await L.invoke(Admin, 'AppointAdmin', rid(), 'alice');
-    assert.equal(L.world.get('system:status').toString(), before);
+    assert.equal(JSON.stringify(L.get('system', 'status')), before);
     await L.invoke(Admin, 'PauseSystem', rid(), 'x');
-    assert.notEqual(L.world.get('system:status').toString(), before);
+    assert.notEqual(JSON.stringify(L.get('system', 'status')), before);
 });
 
-// --- idempotency that cannot be confused (issue 21) ---------------------------------------------
+// --- idempotency that cannot be confused --------------------------------------------------------
 
 test('two tenants may use the same requestId: each command applies once', async () => {
     await bootstrapped();
     const a = await L.invokeAs('tenant-a', Token, 'TransferTokens', 'same-id', 'alice', 'bob', '10', '');
     const b = await L.invokeAs('tenant-b', Token, 'TransferTokens', 'same-id', 'alice', 'bob', '20', '');
     assert.notEqual(a.txId, b.txId);
-    assert.equal(bal('bob'), 30n);
+    assert.equal(await bal('bob'), 30n);
     assert.equal(L.record('tenant-a', 'same-id').answer, JSON.stringify(a));
 });
 
@@ -206,7 +219,7 @@ test('one requestId reused for another command is refused as IDEMPOTENCY_CONFLIC
     await assert.rejects(L.invoke(Token, 'TransferTokens', 'dup', 'alice', 'bob', '11', ''),
         /IDEMPOTENCY_CONFLICT: request dup of tenant tenant-1 was already used for TokenomicsContract:TransferTokens/);
     await assert.rejects(L.invoke(Token, 'FreezeWallet', 'dup', 'bob', 'x'), /IDEMPOTENCY_CONFLICT/);
-    assert.equal(bal('bob'), 10n);
+    assert.equal(await bal('bob'), 10n);
     assert.deepEqual(await L.invoke(Token, 'TransferTokens', 'dup', 'alice', 'bob', '10', ''), first);
 });
 
@@ -219,7 +232,7 @@ test('a rejection is recorded and replayed as the same answer, even after the st
     await L.invoke(Token, 'TransferTokens', rid(), 'alice', 'bob', '100', '');  // now bob could pay
     const events = L.events.length;
     await assert.rejects(L.invoke(Token, 'TransferTokens', 'poor', 'bob', 'alice', '50', ''), /INSUFFICIENT_FUNDS/);
-    assert.equal(bal('bob'), 100n, 'the replay did not run again against the new state');
+    assert.equal(await bal('bob'), 100n, 'the replay did not run again against the new state');
     assert.equal(L.events.length, events);
     assert.equal(L.record('tenant-1', 'poor').txId, recorded.txId);
 });
@@ -238,12 +251,11 @@ test('a rule that refuses after an earlier write leaves nothing but the record',
         }
     }
     await assert.rejects(L.invoke(new Half(), 'Half', 'h1'), /TEST: refused after a write/);
-    assert.equal(L.get('country:ZZ'), null);
+    assert.equal(L.get('country', 'ZZ'), null);
     assert.ok(L.record('tenant-1', 'h1'));
 });
 
 test('the test stub reads as Fabric does: a transaction never sees its own writes', async () => {
-    const { FakeStub } = require('./fake');
     const world = new Map([['k', Buffer.from('old')]]);
     const stub = new FakeStub(world, 'tx', 'F', []);
     await stub.putState('k', Buffer.from('new'));
@@ -256,7 +268,8 @@ test('ids that cannot be keyed unambiguously are refused, not recorded', async (
         /requestId cannot be used as a key/);
     await assert.rejects(L.invokeAs('t\u{10FFFF}', Token, 'TransferTokens', 'x', 'alice', 'bob', '1', ''),
         /tenantId cannot be used as a key/);
-    assert.equal(bal('bob'), 0n);
+    await assert.rejects(L.invoke(Token, 'TransferTokens', rid(), 'alice', 'b\u0000ob', '1', ''), /cannot be used as a key/);
+    assert.equal(await bal('bob'), 0n);
 });
 
 test('the commands of a tenant are listed with their transaction and rejection', async () => {
@@ -264,8 +277,160 @@ test('the commands of a tenant are listed with their transaction and rejection',
     await L.invokeAs('t9', Token, 'TransferTokens', 'ok', 'alice', 'bob', '1', '');
     await assert.rejects(L.invokeAs('t9', Token, 'TransferTokens', 'no', 'bob', 'alice', '5', ''), /INSUFFICIENT/);
     await L.invokeAs('t10', Token, 'TransferTokens', 'other', 'alice', 'bob', '1', '');
-    const listed = JSON.parse(await Query.ListRequests({ stub: new FakeStub(L.world, 'q', 'QueryContract:ListRequests',
-        ['t9']) }, 't9'));
+    const listed = await L.query('ListRequests', 't9');
     assert.deepEqual(listed.map((r) => [r.requestId, r.function, Boolean(r.rejected)]).sort(),
         [['no', 'TokenomicsContract:TransferTokens', true], ['ok', 'TokenomicsContract:TransferTokens', false]]);
+});
+
+// --- keys and namespaces ------------------------------------------------------------------------
+
+test("ids holding ':' never alias: org A:B's multisig C is not org A's multisig B:C", async () => {
+    await bootstrapped();
+    await user('carol');
+    for (const [org, who] of [['A', 'alice'], ['A:B', 'carol']]) {
+        await L.invoke(Org, 'ProposeOrganization', rid(), org, org, who);
+        await L.invoke(Org, 'ActivateOrganization', rid(), org);
+    }
+    await L.invoke(Token, 'TransferTokens', rid(), 'alice', '@org:A', '100', '');
+    await L.invoke(Org, 'InitiateMultiSigTx', rid(), 'A', 'B:C', 'alice', 'bob', '40');
+    await L.invoke(Org, 'InitiateMultiSigTx', rid(), 'A:B', 'C', 'carol', 'bob', '1');
+    // carol, a member of A:B only, approves A:B's C: that must not approve A's B:C.
+    await L.invoke(Org, 'ApproveMultiSigTx', rid(), 'A:B', 'C', 'carol');
+    assert.deepEqual(L.get('msig', 'A', 'B:C').approvals, []);
+    await assert.rejects(L.invoke(Org, 'ApproveMultiSigTx', rid(), 'A', 'B:C', 'carol'), /carol is not a member of organization A/);
+    await assert.rejects(L.invoke(Org, 'ExecuteMultiSigTx', rid(), 'A', 'B:C'), /has 0 of 1 required approvals/);
+    assert.equal(await bal('@org:A'), 100n);
+});
+
+test('a user can never take a system or organisation wallet, and no wallet is overwritten', async () => {
+    await user('SYSTEM_USER_GENESIS_POOL');     // once blocked bootstrap for good
+    await user('TREASURY_MY');                  // once lost its balance when the treasury was activated
+    await assert.rejects(user('@org:ORG1'), /reserved namespace/);
+    await assert.rejects(user('@system:SYSTEM_USER_GENESIS_POOL'), /reserved namespace/);
+    await L.invoke(Admin, 'BootstrapSystem', rid());
+    await L.invoke(Admin, 'InitializeCountry', rid(), 'MY', 'Malaysia');
+    await L.invoke(Token, 'DistributeGenesis', rid(), 'TREASURY_MY', 'MY', '70');
+    await L.invoke(Admin, 'ActivateTreasury', rid(), 'MY');
+    assert.equal(await bal('TREASURY_MY'), 70n);
+    assert.equal(await bal('@treasury:MY'), 0n);
+    assert.equal(await bal(GENESIS_POOL), GENESIS_SUPPLY - 70n);
+    await assert.rejects(L.invoke(Admin, 'ActivateTreasury', rid(), 'MY'), /already active/);
+    assert.deepEqual(L.events.find((e) => e.name === 'TreasuryActivated').payload,
+        { schemaVersion: 2, requestId: L.events.find((e) => e.name === 'TreasuryActivated').payload.requestId,
+            countryCode: 'MY', treasuryWalletId: '@treasury:MY', balance: '0' });
+});
+
+// --- money moves only by the rules --------------------------------------------------------------
+
+test('a plain transfer cannot send from the pool, a treasury or an organisation, nor pay the pool', async () => {
+    await bootstrapped();
+    await activeOrg();
+    await L.invoke(Admin, 'ActivateTreasury', rid(), 'MY');
+    await L.invoke(Token, 'TransferTokens', rid(), 'alice', ORG1, '100', '');
+    for (const from of [GENESIS_POOL, '@treasury:MY', ORG1]) {
+        await assert.rejects(L.invoke(Token, 'TransferTokens', rid(), from, 'bob', '1', ''), /FORBIDDEN_SOURCE/);
+    }
+    for (const to of [GENESIS_POOL, '@treasury:MY']) {
+        await assert.rejects(L.invoke(Token, 'TransferTokens', rid(), 'alice', to, '1', ''), /FORBIDDEN_TARGET/);
+    }
+    assert.equal(await bal(ORG1), 100n);
+    assert.equal(await bal('bob'), 0n);
+});
+
+test("an active organisation's membership and threshold change only with its approval", async () => {
+    await bootstrapped();
+    await user('carol');
+    await activeOrg();
+    await L.invoke(Org, 'DefineAuthRule', rid(), 'ORG1', '2', '["alice"]');   // threshold was 1: alice suffices
+    await assert.rejects(L.invoke(Org, 'EndorseMembership', rid(), 'ORG1', 'carol', '[]'),
+        /APPROVALS_MISSING: a new member \(carol\) in active organization ORG1 needs 2 member approvals, got 0/);
+    await assert.rejects(L.invoke(Org, 'EndorseMembership', rid(), 'ORG1', 'carol', '["alice","alice"]'),
+        /needs 2 member approvals, got 1/);
+    await assert.rejects(L.invoke(Org, 'EndorseMembership', rid(), 'ORG1', 'carol', '["alice","carol"]'),
+        /approver carol is not a member/);
+    await L.invoke(Org, 'EndorseMembership', rid(), 'ORG1', 'carol', '["alice","bob"]');
+    assert.deepEqual(L.get('org', 'ORG1').members, ['alice', 'bob', 'carol']);
+    await assert.rejects(L.invoke(Org, 'DefineAuthRule', rid(), 'ORG1', '1', '["carol"]'), /needs 2 member approvals/);
+});
+
+// --- who may do what ----------------------------------------------------------------------------
+
+test('only granted submitters write; administrative functions need the scope all; grants are the operator\'s', async () => {
+    const certPem = require('fs').readFileSync(require('path').join(__dirname, 'user2-cert.pem'), 'utf8');
+    await bootstrapped();
+    const { identityOf } = require('../lib/admin');
+    const user2 = { getMSPID: () => 'Org1MSP', getID: () => identityOf('Org1MSP', certPem) };
+    const stranger = L.as(user2);
+    const events = L.events.length;
+    await assert.rejects(stranger.invoke(Token, 'TransferTokens', 'by-user2', 'alice', 'bob', '1', ''),
+        /FORBIDDEN: Org1MSP identity x509::.*CN=User2@org1.example.com.* may not submit commands/);
+    assert.equal(L.record('tenant-1', 'by-user2'), null, 'a refused caller records nothing');
+    await assert.rejects(stranger.call(Admin, 'GrantSubmitter', ['Org1MSP', certPem, 'all']), /may not manage submitters/);
+    await L.call(Admin, 'GrantSubmitter', ['Org1MSP', certPem, 'commands']);
+    await stranger.invoke(Token, 'TransferTokens', rid(), 'alice', 'bob', '1', '');
+    await assert.rejects(stranger.invoke(Admin, 'PauseSystem', rid(), 'x'), /may not submit administrative commands/);
+    await assert.rejects(stranger.invoke(Token, 'FreezeWallet', rid(), 'bob', 'x'), /administrative/);
+    await L.call(Admin, 'GrantSubmitter', ['Org1MSP', certPem, 'all']);
+    await stranger.invoke(Admin, 'PauseSystem', rid(), 'x');
+    await L.call(Admin, 'RevokeSubmitter', ['Org1MSP', certPem]);
+    await assert.rejects(stranger.invoke(Admin, 'ResumeSystem', rid()), /FORBIDDEN/);
+    assert.equal(L.events.length, events + 2);
+    assert.ok(await stranger.query('Get', 'wallet', 'alice'), 'any member may read');
+    await assert.rejects(L.as(identity('peer0.org1.example.com', 'peer')).invoke(Token, 'TransferTokens', rid(),
+        'alice', 'bob', '1', ''), /FORBIDDEN/);
+});
+
+// --- values and events --------------------------------------------------------------------------
+
+test('parameters are parsed once, the same way wherever they are set', async () => {
+    await bootstrapped();
+    for (const bad of ['1e2', '100.0', '0100', '-1', '1001', '10000', ' 100']) {
+        await assert.rejects(L.invoke(Admin, 'UpdateSystemParameter', rid(), 'velocityTaxBps', bad),
+            /INVALID_PARAMETER: velocityTaxBps must be an integer number of basis points from 0 to 1000/);
+        await assert.rejects(L.invoke(Gov, 'SubmitProposal', rid(), `P-${bad}`, 'alice', 't', 'velocityTaxBps', bad),
+            /INVALID_PARAMETER/);
+    }
+    await assert.rejects(L.invoke(Admin, 'UpdateSystemParameter', rid(), 'Velocity Tax', '1'), /unknown parameter/);
+    await L.invoke(Admin, 'UpdateSystemParameter', rid(), 'velocityTaxBps', '250');
+    await L.invoke(Admin, 'UpdateSystemParameter', rid(), 'demoRun', 'any label');
+    await L.invoke(Admin, 'ActivateTreasury', rid(), 'MY');
+    await L.invoke(Tax, 'ApplyVelocityTax', rid(), 'alice');
+    assert.equal(await bal('@treasury:MY'), 25n, 'the tax reads the value as it was checked');
+});
+
+test('hostile memos and names reach the event exactly, and the event is valid JSON', async () => {
+    await bootstrapped();
+    const memo = 'x"__int64__1 \\ "}{ \u2028 __int64__7';
+    await L.invoke(Token, 'TransferTokens', rid(), 'alice', 'bob', '7', memo);
+    const ev = L.events.at(-1);
+    assert.equal(JSON.parse(ev.raw).memo, memo);
+    assert.equal(ev.payload.amount, '7');
+    await L.invoke(Identity, 'CreateUser', rid(), 'eve', 'eve@x.io', '__int64__42', '"}', 'MY');
+    assert.deepEqual([L.events.at(-1).payload.firstName, L.events.at(-1).payload.lastName], ['__int64__42', '"}']);
+});
+
+// --- hot keys -----------------------------------------------------------------------------------
+
+test('genesis distributions to users of different shards write disjoint keys (no MVCC conflict)', async () => {
+    await L.invoke(Admin, 'BootstrapSystem', rid());
+    await L.invoke(Admin, 'InitializeCountry', rid(), 'MY', 'Malaysia');
+    const users = [];
+    for (let i = 0; users.length < SHARDS; i++) {
+        if (!users.some((u) => shardOf(u) === shardOf(`u${i}`))) {
+            users.push(`u${i}`);
+        }
+    }
+    const written = [];
+    for (const u of users) {
+        await user(u);
+        await L.invoke(Token, 'DistributeGenesis', rid(), u, 'MY', '10');
+        written.push(new Set(L.lastWrites.filter((k) => !k.includes('req'))));
+    }
+    for (let i = 0; i < written.length; i++) {
+        for (let j = i + 1; j < written.length; j++) {
+            assert.deepEqual([...written[i]].filter((k) => written[j].has(k)), [], `${users[i]} and ${users[j]}`);
+        }
+    }
+    assert.equal(await bal(GENESIS_POOL), GENESIS_SUPPLY - 10n * BigInt(SHARDS));
+    assert.equal((await L.query('Get', 'country', 'MY')).genesisDistributed, String(10 * SHARDS));
 });

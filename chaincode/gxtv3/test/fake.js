@@ -22,6 +22,9 @@ class FakeStub {
     async putState(k, v) {
         this.writes.set(k, Buffer.from(v));
     }
+    async deleteState(k) {
+        this.writes.set(k, null);
+    }
     async getStateByRange(start, end) {
         return this._iterate((k) => k >= start && k < end);
     }
@@ -63,11 +66,21 @@ class Rejected extends Error {
     }
 }
 
+/** A caller as ctx.clientIdentity shows it: its MSP and its id (x509::<subject>::<issuer>). */
+function identity(cn, ou = 'client', mspId = 'Org1MSP') {
+    const id = `x509::/C=US/ST=California/L=San Francisco/OU=${ou}/CN=${cn}::/C=US/ST=California/L=San Francisco/`
+        + 'O=org1.example.com/CN=ca.org1.example.com';
+    return { getMSPID: () => mspId, getID: () => id };
+}
+
+const OPERATOR = identity('Admin@org1.example.com', 'admin');
+
 /*
  * A ledger: invoke() runs one transaction and commits its writes only if it succeeds. Write
  * functions get the ledger's tenant before their arguments (tests pass the requestId first, as
  * the pipeline's routing table lists them); a recorded rejection commits its record and is
- * thrown as Rejected, so `assert.rejects(L.invoke(...), /rule/)` reads as before.
+ * thrown as Rejected, so `assert.rejects(L.invoke(...), /rule/)` reads as before. The caller is
+ * the operator unless ``as`` says otherwise.
  */
 class Ledger {
     constructor(tenant = 'tenant-1') {
@@ -75,6 +88,13 @@ class Ledger {
         this.n = 0;
         this.events = [];
         this.tenant = tenant;
+        this.caller = OPERATOR;
+        this.lastWrites = [];
+    }
+    as(who) {
+        const other = Object.create(this);
+        other.caller = who;
+        return other;
     }
     async invoke(contract, fn, ...args) {
         const params = contract.getName() === 'QueryContract' ? args : [this.tenant, ...args];
@@ -85,9 +105,14 @@ class Ledger {
     }
     async call(contract, fn, params) {
         const stub = new FakeStub(this.world, `tx${++this.n}`, `${contract.getName()}:${fn}`, params.map(String));
-        const out = await contract[fn]({ stub }, ...params);
+        const out = await contract[fn]({ stub, clientIdentity: this.caller }, ...params);
+        this.lastWrites = [...stub.writes.keys()];
         for (const [k, v] of stub.writes) {
-            this.world.set(k, v);
+            if (v === null) {
+                this.world.delete(k);
+            } else {
+                this.world.set(k, v);
+            }
         }
         if (stub.event) {
             this.events.push(stub.event);
@@ -98,13 +123,23 @@ class Ledger {
         }
         return answer;
     }
-    get(k) {
-        const v = this.world.get(k);
+    key(kind, ...ids) {
+        return ChaincodeStub.prototype.createCompositeKey.call(null, kind, ids);
+    }
+    get(kind, ...ids) {
+        const v = this.world.get(this.key(kind, ...ids));
         return v ? JSON.parse(v.toString('utf8')) : null;
     }
     record(tenant, requestId) {
-        return this.get(ChaincodeStub.prototype.createCompositeKey.call(null, 'req', [tenant, requestId]));
+        return this.get('req', tenant, requestId);
+    }
+    /** A query, as a client would evaluate it (QueryContract). */
+    async query(fn, ...args) {
+        const { contracts } = require('../index');
+        const Query = contracts.find((C) => C.name === 'QueryContract');
+        const stub = new FakeStub(this.world, 'query', `QueryContract:${fn}`, args);
+        return JSON.parse(await new Query()[fn]({ stub, clientIdentity: this.caller }, ...args));
     }
 }
 
-module.exports = { Ledger, FakeStub, Rejected };
+module.exports = { Ledger, FakeStub, Rejected, identity, OPERATOR };
