@@ -27,8 +27,8 @@ async def test_submit_commits_and_the_event_arrives_through_chaincode_events_and
         ev = await asyncio.wait_for(anext(events), 10)
         await events.aclose()
         assert (ev.block, ev.tx_id, ev.name) == (block, result["txId"], "TokensTransferred")
-        assert json.loads(ev.payload) == {"schemaVersion": 1, "requestId": request_id, "fromWalletId": alice,
-                                          "toWalletId": bob, "amount": 125, "memo": "rent"}
+        assert json.loads(ev.payload) == {"schemaVersion": 2, "requestId": request_id, "fromWalletId": alice,
+                                          "toWalletId": bob, "amount": "125", "memo": "rent"}
 
         blocks = gw.blocks(CC_ARGS[0], start_block=block)
         got = await asyncio.wait_for(anext(blocks), 10)

@@ -3,8 +3,10 @@
  * QueryContract: read-only functions for clients and `gxctl verify` (evaluate, never submitted),
  * open to every member of the channel.
  *
- * Get(kind, ...ids) returns one entity as JSON or "null" (a multisig transaction is Get("msig",
- * orgId, multisigTxId)); List(kind) returns every entity of a kind. Wallets are shown with their
+ * Get(kind, id) returns one entity as JSON or "null"; GetIn(kind, id, subId) one of a kind keyed by
+ * two ids (a multisig transaction: GetIn("msig", orgId, multisigTxId); a vote: GetIn("vote",
+ * proposalId, voterId)); List(kind) returns every entity of a kind. (fabric-contract-api checks the
+ * number of arguments against the function's parameters, so a function cannot take a varying count.) Wallets are shown with their
  * balance (a sharded wallet's summed over its shards), countries with `genesisDistributed` (summed
  * likewise). GetRequest(tenantId, requestId) returns the chaincode's answer to that command (its
  * result, or its recorded rejection) or "null"; ListRequests(tenantId) lists every command of a
@@ -57,7 +59,15 @@ class QueryContract extends Contract {
         super('QueryContract');
     }
 
-    async Get(ctx, kind, ...ids) {
+    async Get(ctx, kind, id) {
+        return this._get(ctx, kind, [id]);
+    }
+
+    async GetIn(ctx, kind, id, subId) {
+        return this._get(ctx, kind, [id, subId]);
+    }
+
+    async _get(ctx, kind, ids) {
         checkKind(kind);
         const raw = await ctx.stub.getState(key(ctx.stub, kind, ...ids));
         if (!raw || raw.length === 0) {
