@@ -8,17 +8,21 @@ Needs `gxctl up` (finds the local stack by itself, like gxctl). For each fault, 
 1. steady load through the outbox (``--rate`` commands/s: TRANSFER_TOKENS of 1 between funded
    wallet pairs, and beside them the demo's stories, stage by stage), 10 s before the fault;
 2. the fault (SIGKILL of a process, which the stack's watchdog restarts; SIGSTOP then SIGCONT of
-   a process and its children; a second submitter joining the group, then leaving it), while the
+   a process and its children; a second submitter joining the group, then leaving it; the read
+   models restored from a backup taken before the load; a rebuild of the ledger group), while the
    load goes on, and ``--after`` seconds of load after it;
 3. every command final, then the checks of bench.chaos_checks: nothing lost, nothing applied
    twice (the chaincode events per requestId in every valid transaction of the run's blocks, read
    through the peer's Deliver service, and each wallet's balance against the confirmed
    transfers), every status equal to the ledger's record (QueryContract:ListRequests), and no
-   dead letter the load did not mean.
+   dead letter the load did not mean; and the read side (bench.read_side): `gxctl verify` clean,
+   and the time from the fault's end until every projector has folded every event of the blocks
+   committed by then.
 
 Reports, per fault: commands, lost, doubled, wrong status, unexpected dead letters, balance
-mismatches, the restart time (killed until healthy again) and the recovery time (the fault's end
-until every command enqueued before it is final). JSON to bench/results/faults-<time>.json and a
+mismatches, read-model differences, the restart time (killed until healthy again), the recovery
+time (the fault's end until every command enqueued before it is final) and the read side's
+recovery time. JSON to bench/results/faults-<time>.json and a
 table on stdout; exit 1 if any fault's run is not clean.
 """
 
@@ -42,6 +46,7 @@ from typing import Any
 import psutil
 import psycopg
 
+from bench import read_side
 from bench.chaos_checks import Transfer, check
 from bench.common import save, table
 
@@ -66,11 +71,18 @@ FAULTS = {f.name: f for f in (
     Fault("freeze-peer", "freeze", "peer", 30),
     Fault("freeze-postgres", "freeze", "postgres", 15),
     Fault("scale-submitters", "scale", "submitter", 20),
+    # The read side (the kills of Postgres and the broker above are checked on both sides).
+    Fault("kill-block-publisher", "kill", "block-publisher"),
+    *(Fault(f"kill-projector-{g}", "kill", f"projector-{g}")
+      for g in ("identity", "ledger", "organizations", "governance", "loans", "system")),
+    Fault("restore-read-models", "restore", "postgres"),
+    Fault("rebuild-ledger", "rebuild", "projector-ledger"),
 )}
 PROFILES = {
     "full": list(FAULTS),
     # CI: a few faults, small load (the whole suite must stay well inside CI's 90 minutes).
-    "ci": ["kill-submitter", "kill-chaincode", "freeze-peer", "scale-submitters"],
+    "ci": ["kill-submitter", "kill-chaincode", "freeze-peer", "scale-submitters", "kill-block-publisher",
+           "restore-read-models"],
 }
 
 
@@ -203,9 +215,20 @@ def family(pid: int) -> list[psutil.Process]:
     return [p, *p.children(recursive=True)]
 
 
-def inject(fault: Fault, env: dict[str, str]) -> dict[str, Any]:
+def inject(fault: Fault, env: dict[str, str], dsn: str, saved: dict[str, bytes] | None) -> dict[str, Any]:
     """Do the fault; returns what was measured of it: the restart time, and ``released``, the time
-    the fault ended (the kill itself; the SIGCONT; the second submitter's exit)."""
+    the fault ended (the kill itself; the SIGCONT; the second submitter's exit; the restore of the
+    read models from ``saved``; the rebuild's swap)."""
+    if fault.kind == "restore":
+        assert saved is not None
+        read_side.restore(dsn, saved)
+        return {"released": time.time()}
+    if fault.kind == "rebuild":
+        proc = subprocess.run([sys.executable, "-m", "gxctl.main", "projections", "rebuild", "ledger"],
+                              env={**os.environ, **env}, capture_output=True, text=True, timeout=900)
+        if proc.returncode != 0:
+            raise SystemExit(f"error: the rebuild failed: {proc.stderr.strip()}")
+        return {"released": time.time()}
     pid = status_row(fault.target)["pid"]
     if pid is None:
         raise SystemExit(f"error: {fault.target} is not running; start everything with: gxctl up")
@@ -342,12 +365,18 @@ def run_fault(fault: Fault, dsn: str, bootstrap: str, env: dict[str, str], pairs
     tenant = f"chaos-{fault.name}-{uuid.uuid4().hex[:6]}"
     wallets = sorted({w for p in pairs for w in p})
     first_block, before = asyncio.run(height_and_balances(wallets))
+    saved = read_side.backup(dsn) if fault.kind == "restore" else None  # older than what the load adds
     load = Load(dsn, tenant, rate, pairs).start()
     time.sleep(warm)
     say(f"{fault.name}: fault under load")
     t_fault = time.time()
-    measured = inject(fault, env)
+    measured = inject(fault, env, dsn, saved)
     t_release = measured["released"]
+    # The read side, from the fault's end: every event of the blocks committed by then folded.
+    read: dict[str, float | None] = {}
+    read_watch = threading.Thread(target=lambda: read.update(s=read_side.recovery(dsn, bootstrap, t_release, 600)),
+                                  daemon=True)
+    read_watch.start()
     # From the fault's end, concurrently with the load: when is every command enqueued before it final?
     before_release = [rid for rid, at in list(load.enqueued) if at <= t_release]
     done: dict[str, float | None] = {}
@@ -365,21 +394,27 @@ def run_fault(fault: Fault, dsn: str, bootstrap: str, env: dict[str, str], pairs
     ledger, events, after_balances, last_height = asyncio.run(ledger_view(tenant, first_block, wallets))
     verdict = check(everything, rows, ledger, events, dead_letters(bootstrap, tenant), transfers=load.transfers,
                     before=before, after=after_balances)
-    result = {"fault": fault.name, **verdict.counts(), "clean": verdict.clean,
+    read_watch.join(660)
+    read_recovery = read.get("s")
+    read_diffs = read_side.differences(60)
+    clean = verdict.clean and read_recovery is not None and not read_diffs
+    result = {"fault": fault.name, **verdict.counts(), "read_differences": len(read_diffs), "clean": clean,
               "restart_s": measured.get("restart_s"), "recovery_s": round(recovery, 1) if recovery is not None else None,
+              "read_recovery_s": round(read_recovery, 1) if read_recovery is not None else None,
               "fault_s": round(t_release - t_fault, 1), "drained": drained is not None,
               "insert_retries": load.insert_retries, "blocks": [first_block, last_height], "tenant": tenant,
               "statuses": dict(Counter(s for s, _ in rows.values())),
               "examples": {"lost": verdict.lost[:5], "doubled": verdict.doubled[:5],
                            "wrong_status": verdict.wrong_status[:5],
                            "unexpected_dead_letters": verdict.unexpected_dead_letters[:5],
-                           "balance_mismatches": dict(list(verdict.balance_mismatches.items())[:5])}}
+                           "balance_mismatches": dict(list(verdict.balance_mismatches.items())[:5]),
+                           "read_differences": read_diffs[:5]}}
     say(f"{fault.name}: {json.dumps({k: result[k] for k in COLUMNS[1:]})}")
     return result
 
 
 COLUMNS = ["fault", "commands", "lost", "doubled", "wrong_status", "unexpected_dead_letters", "balance_mismatches",
-           "restart_s", "recovery_s", "clean"]
+           "read_differences", "restart_s", "recovery_s", "read_recovery_s", "clean"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,10 +3,17 @@
 A block's transactions are ``block.data.data`` (signed envelopes); their validation codes are one
 byte each in ``block.metadata.metadata[TRANSACTIONS_FILTER]``; an endorser transaction's chaincode
 event sits in each action's ChaincodeAction.events (Fabric keeps at most one per transaction).
+
+Only what a consumer needs is decoded: the events of VALID transactions (an invalid transaction
+changed nothing, and its payload may be anything a client sent). A transaction that cannot be
+decoded does not fail the block: it comes back with ``error`` set, so the blocks after it flow.
+Each block carries its header hash (:func:`header_hash`, Fabric's ``protoutil.BlockHeaderHash``)
+and its predecessor's, so a reader can check that blocks continue the chain it already has.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -29,7 +36,8 @@ class ChaincodeEvent:
 
 @dataclass(frozen=True)
 class BlockTransaction:
-    """One transaction of a block. ``valid`` is true only for VALID; invalid ones carry no effect."""
+    """One transaction of a block. ``valid`` is true only for VALID; invalid ones carry no effect.
+    ``error``: why it could not be decoded (its id, type or events are then unknown)."""
 
     index: int
     tx_id: str
@@ -37,6 +45,8 @@ class BlockTransaction:
     validation_code: str     # TxValidationCode name
     timestamp: datetime      # the client's proposal time, from the channel header
     events: tuple[ChaincodeEvent, ...]
+    error: str | None = None
+    size: int = 0            # bytes of its envelope
 
     @property
     def valid(self) -> bool:
@@ -47,6 +57,8 @@ class BlockTransaction:
 class Block:
     number: int
     transactions: tuple[BlockTransaction, ...]
+    hash: bytes = b""            # this block's header hash
+    previous_hash: bytes = b""   # its predecessor's header hash (empty for block 0)
 
 
 class BlockParseError(GatewayError):
@@ -79,10 +91,30 @@ def chaincode_events(block: int, tx_id: str, tx_bytes: bytes) -> tuple[Chaincode
     return tuple(out)
 
 
-def parse_block(block: common_pb2.Block) -> Block:
-    """Every transaction of ``block`` with its id, validation code and chaincode events.
+def _der_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw
 
-    Raises BlockParseError if an envelope is malformed or the filter does not cover every transaction.
+
+def _der(tag: int, content: bytes) -> bytes:
+    return bytes([tag]) + _der_length(len(content)) + content
+
+
+def header_hash(number: int, previous_hash: bytes, data_hash: bytes) -> bytes:
+    """SHA-256 of the header's ASN.1 DER encoding SEQUENCE {INTEGER number, OCTET STRING
+    previous_hash, OCTET STRING data_hash}, as Fabric's protoutil.BlockHeaderHash computes it."""
+    num = number.to_bytes(max(1, (number.bit_length() + 8) // 8), "big")  # a leading 0 keeps it positive
+    body = _der(0x02, num) + _der(0x04, previous_hash) + _der(0x04, data_hash)
+    return hashlib.sha256(_der(0x30, body)).digest()
+
+
+def parse_block(block: common_pb2.Block) -> Block:
+    """Every transaction of ``block`` with its id, validation code and (VALID ones) chaincode events.
+
+    A transaction that cannot be decoded comes back with ``error`` set. Raises BlockParseError only
+    if the filter does not cover every transaction (the block itself is not what Fabric writes).
     """
     number = block.header.number
     meta = block.metadata.metadata
@@ -91,17 +123,22 @@ def parse_block(block: common_pb2.Block) -> Block:
         raise BlockParseError(f"transactions filter has {len(flags)} entries for {len(block.data.data)} transactions",
                               number)
     txs = []
+    epoch = datetime.fromtimestamp(0, UTC)
     for i, env_bytes in enumerate(block.data.data):
+        code = _code_name(flags[i])
+        tx_id, htype, ts = "", "UNKNOWN", epoch
         try:
             env = common_pb2.Envelope.FromString(env_bytes)
             payload = common_pb2.Payload.FromString(env.payload)
             ch = common_pb2.ChannelHeader.FromString(payload.header.channel_header)
-            htype = common_pb2.HeaderType.Name(ch.type)
-            code = _code_name(flags[i])
+            tx_id, htype = ch.tx_id, common_pb2.HeaderType.Name(ch.type)
+            ts = datetime.fromtimestamp(ch.timestamp.seconds + ch.timestamp.nanos / 1e9, UTC)
             events = (chaincode_events(number, ch.tx_id, payload.data)
-                      if ch.type == common_pb2.HeaderType.ENDORSER_TRANSACTION else ())
+                      if code == "VALID" and ch.type == common_pb2.HeaderType.ENDORSER_TRANSACTION else ())
         except Exception as e:  # protobuf's DecodeError, or a nested field that is not what it claims
-            raise BlockParseError(f"transaction {i}: {type(e).__name__}: {e}", number) from e
-        ts = datetime.fromtimestamp(ch.timestamp.seconds + ch.timestamp.nanos / 1e9, UTC)
-        txs.append(BlockTransaction(i, ch.tx_id, htype, code, ts, events))
-    return Block(number, tuple(txs))
+            txs.append(BlockTransaction(i, tx_id, htype, code, ts, (), f"{type(e).__name__}: {e}"[:500],
+                                        len(env_bytes)))
+            continue
+        txs.append(BlockTransaction(i, tx_id, htype, code, ts, events, None, len(env_bytes)))
+    h = block.header
+    return Block(number, tuple(txs), header_hash(h.number, h.previous_hash, h.data_hash), bytes(h.previous_hash))

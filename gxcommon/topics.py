@@ -62,7 +62,10 @@ def specs(t: TopicSettings) -> list[TopicSpec]:
         TopicSpec(t.commands, t.partitions, {**common, "retention.ms": str(7 * DAY_MS)}),
         TopicSpec(t.command_results, t.partitions, {**common, "retention.ms": str(7 * DAY_MS)}),
         TopicSpec(t.commands_dlq, 1, {**common, "retention.ms": str(30 * DAY_MS)}),
-        TopicSpec(t.fabric_events, t.partitions, {**common, "retention.ms": "-1", "retention.bytes": "-1"}),
+        # Records up to 1 MiB (the block publisher's producer allows the same and dead-letters a bigger
+        # event; Kafka hands a consumer at least one record whatever its fetch size).
+        TopicSpec(t.fabric_events, t.partitions, {**common, "retention.ms": "-1", "retention.bytes": "-1",
+                                                  "max.message.bytes": "1048576"}),
         TopicSpec(t.projections_dlq, 1, {**common, "retention.ms": str(30 * DAY_MS)}),
         TopicSpec(t.fabric_blocks, 1, {**common, "cleanup.policy": "compact", "retention.ms": "-1"}),
     ]

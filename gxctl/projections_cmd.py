@@ -107,7 +107,9 @@ def verify_cmd(settle: float, as_json: bool) -> None:
         finally:
             await gw.channel.close()
 
-    diffs = asyncio.run(go())
+    report = asyncio.run(go())
+    diffs = report.differences
+    click.echo(report.summary(), err=True)  # what was compared; stdout keeps the differences
     emit([d.__dict__ for d in diffs], as_json, lambda _: "\n".join(d.line() for d in diffs)
          if diffs else "read models match the ledger")
     if diffs:

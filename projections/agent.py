@@ -28,9 +28,9 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from gxcommon import web
 from gxcommon.logs import get
+from projections.hold import Hold
 from projections.kafka_io import DeadLetterSender, read_range
 from projections.model import GroupSpec, Prepared, Record
-from projections.prepare import prepare as prepare_batch
 from projections.runner import Pending, Projector
 
 log = get("gx.projector")
@@ -147,7 +147,7 @@ def install(app: faust.App, group: GroupSpec, topic_name: str, dlq_topic: str, d
             observe(runner, done)
             loop.call_soon_threadsafe(ack, events)
 
-        held: tuple[list[Record], list[Any], float] | None = None
+        hold = Hold(group, hold_s, 20 * batch)
 
         def send(prepared: Prepared, events: list[Any]) -> None:
             nonlocal pending
@@ -157,19 +157,17 @@ def install(app: faust.App, group: GroupSpec, topic_name: str, dlq_topic: str, d
             pending = (runner.begin(prepared), events, time.perf_counter())
 
         def release() -> None:
-            nonlocal held
-            if held is not None:
-                records, events, _ = held
-                held = None
-                send(prepare_batch(group, records, runner.after), events)
+            out = hold.release()
+            if out is not None:
+                send(*out)
 
         def next_item() -> Any:
             """The next batch or request; None when it is time to finish or release what waits."""
             try:
                 if pending is not None:
                     return inbox.get_nowait()
-                if held is not None:
-                    return inbox.get(timeout=max(0.0, held[2] + hold_s - time.monotonic()))
+                if hold.deadline is not None:
+                    return inbox.get(timeout=max(0.0, hold.deadline - time.monotonic()))
                 return inbox.get()
             except queue.Empty:
                 return None
@@ -200,19 +198,11 @@ def install(app: faust.App, group: GroupSpec, topic_name: str, dlq_topic: str, d
                     resync()
                     continue
                 records, events = item
-                since = time.monotonic()
-                if held is not None:
-                    records, events, since = held[0] + records, held[1] + events, held[2]
-                # A batch of other groups' events only would be a transaction that moves checkpoints
-                # and nothing else: hold it (unacked) for up to hold_s, to write one such transaction
-                # instead of ten; replaying those records after a crash changes nothing.
-                prepared = prepare_batch(group, records, runner.after)
-                if (not prepared.stmts and not prepared.dead and len(records) < 20 * batch
-                        and time.monotonic() - since < hold_s):
-                    held = (records, events, since)
-                    continue
-                held = None
-                send(prepared, events)
+                # A batch of other groups' events only is held (projections.hold); each record is
+                # prepared once.
+                out = hold.add(records, events, runner.after, time.monotonic())
+                if out is not None:
+                    send(*out)
         except Exception as e:  # a bug: nothing unwritten was acked; stop so a restart replays
             log.error("projector stopped by an unexpected error", projector=projector, error=f"{type(e).__name__}: {e}")
             # (bound now: Python unbinds `e` when the except block ends, before the loop runs this)

@@ -1,5 +1,8 @@
-"""What the read models must hold, derived from the chaincode's world state; and the comparison.
-Pure: ledger objects (as the QueryContract returns them) and read-model rows in, differences out.
+"""What the read models must hold, derived from the ledger; and the comparison. Pure.
+
+Ten tables come from the chaincode's world state (ledger objects as the QueryContract returns
+them); TransactionHistory and GenesisDistribution, which the world state does not keep, come from
+the events of the ledger's blocks (:func:`expected_history`). Read-model rows in, differences out.
 """
 
 from __future__ import annotations
@@ -27,7 +30,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "Proposal": ("proposerId", "title", "parameter", "value", "status", "votesFor", "votesAgainst"),
     "Vote": ("vote",),
     "SystemConfig": ("value",),
+    # From the blocks' events, up to one height (projections.verify).
+    "TransactionHistory": ("txId", "blockNumber", "txIndex", "kind", "fromWalletId", "toWalletId", "amount",
+                           "requestId"),
+    "GenesisDistribution": ("countryCode", "userId", "amount", "blockNumber"),
 }
+HISTORY_KEYS: dict[str, tuple[str, ...]] = {"TransactionHistory": ("id",), "GenesisDistribution": ("id",)}
 
 
 @dataclass(frozen=True)
@@ -48,8 +56,8 @@ class Difference:
         return f"{self.table}[{self.key}].{self.field}: ledger {self.ledger!r}, read model {self.read_model!r}"
 
 
-def _index(table: str, rows: Iterable[dict[str, Any]]) -> Rows:
-    return {tuple(r[k] for k in KEYS[table]): r for r in rows}
+def _index(table: str, rows: Iterable[dict[str, Any]], keys: Mapping[str, tuple[str, ...]] = KEYS) -> Rows:
+    return {tuple(r[k] for k in keys[table]): r for r in rows}
 
 
 def expected(state: Mapping[str, Any]) -> dict[str, Rows]:
@@ -97,6 +105,40 @@ def expected(state: Mapping[str, Any]) -> dict[str, Rows]:
         cfg.update({f"param.{k}": v for k, v in (state.get("params") or {}).items()})
         out["SystemConfig"] = [{"key": k, "value": v} for k, v in cfg.items()]
     return {t: _index(t, rows) for t, rows in out.items()}
+
+
+def expected_history(events: Iterable[tuple[Any, Any]]) -> dict[str, Rows]:
+    """TransactionHistory and GenesisDistribution rows implied by ``events``: (envelope, payload)
+    pairs (schemas.events) of the ledger's valid transactions, in any order. One history row per
+    event that moves money, keyed ``txId:eventIndex``; one distribution row per GenesisDistributed."""
+    from schemas import events as ev  # pydantic models: imported only where they are needed
+
+    history: list[dict[str, Any]] = []
+    genesis: list[dict[str, Any]] = []
+    for env, p in events:
+        move: tuple[str, str | None, str, int] | None = None
+        match p:
+            case ev.SystemBootstrapped(poolWalletId=pool, supply=n):
+                move = ("SUPPLY", None, pool, n)
+            case ev.GenesisDistributed(userId=u, amount=n, fromWalletId=pool, countryCode=c):
+                move = ("GENESIS", pool, u, n)
+                genesis.append({"id": env.event_id, "countryCode": c, "userId": u, "amount": int(n),
+                                "blockNumber": env.block})
+            case ev.TokensTransferred(fromWalletId=a, toWalletId=b, amount=n):
+                move = ("TRANSFER", a, b, n)
+            case ev.MultiSigTxExecuted(fromWalletId=a, toWalletId=b, amount=n):
+                move = ("MULTISIG", a, b, n)
+            case ev.LoanApproved(fromWalletId=a, borrowerId=b, amount=n):
+                move = ("LOAN", a, b, n)
+            case ev.VelocityTaxApplied(walletId=a, treasuryWalletId=b, amount=n):
+                move = ("TAX", a, b, n)
+        if move is not None:
+            kind, src, dst, n = move
+            history.append({"id": env.event_id, "txId": env.txId, "blockNumber": env.block, "txIndex": env.txIndex,
+                            "kind": kind, "fromWalletId": src, "toWalletId": dst, "amount": int(n),
+                            "requestId": p.requestId})
+    return {"TransactionHistory": _index("TransactionHistory", history, HISTORY_KEYS),
+            "GenesisDistribution": _index("GenesisDistribution", genesis, HISTORY_KEYS)}
 
 
 def _norm(v: Any) -> Any:

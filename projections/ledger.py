@@ -2,7 +2,9 @@
 
 Order-independent across partitions, idempotent by construction:
 - a wallet's owner comes from its creating event, its frozen flag from its own (same key) events,
-  and each column is written only by those: upserts that touch their own columns;
+  and each column is written only by those: upserts that touch their own columns; the flag is set
+  only by an event newer than the one that last set it (the row's ledger position), so a freeze
+  replayed out of order never undoes a later unfreeze;
 - a balance moves only through a TransactionHistory row (id txId:eventIndex) inserted in the same
   statement: ON CONFLICT DO NOTHING RETURNING yields only the new moves, and their summed deltas are
   added. A replayed move finds its row and moves nothing; deltas commute, so a credit folded before
@@ -14,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from projections.model import Event, GroupSpec, Stmt
+from projections.model import EXCLUDED_NEWER, EXCLUDED_POSITION, POSITION, Event, GroupSpec, Stmt
 from schemas.events import (
     GenesisDistributed,
     LoanApproved,
@@ -35,10 +37,11 @@ UPSERT_OWNERS = (
     ' ON CONFLICT ("walletId") DO UPDATE SET "ownerId" = EXCLUDED."ownerId", "ownerType" = EXCLUDED."ownerType",'
     ' "updatedAt" = GREATEST(t."updatedAt", EXCLUDED."updatedAt")')
 UPSERT_FLAGS = (
-    'INSERT INTO {Wallet} AS t ("walletId", "ownerId", frozen, "frozenReason", "updatedAt")'
-    " SELECT w, w, f, r, a FROM unnest(%b::text[], %b::bool[], %b::text[], %b::timestamptz[]) AS x(w, f, r, a)"
-    ' ON CONFLICT ("walletId") DO UPDATE SET frozen = EXCLUDED.frozen, "frozenReason" = EXCLUDED."frozenReason",'
-    ' "updatedAt" = GREATEST(t."updatedAt", EXCLUDED."updatedAt")')
+    'INSERT INTO {Wallet} AS t ("walletId", "ownerId", frozen, "frozenReason", "updatedAt", ' + POSITION + ')'
+    " SELECT * FROM unnest(%b::text[], %b::text[], %b::bool[], %b::text[], %b::timestamptz[], %b::bigint[], %b::int[],"
+    ' %b::int[]) ON CONFLICT ("walletId") DO UPDATE SET frozen = EXCLUDED.frozen,'
+    ' "frozenReason" = EXCLUDED."frozenReason", "updatedAt" = GREATEST(t."updatedAt", EXCLUDED."updatedAt"), '
+    + EXCLUDED_POSITION + ' WHERE ' + EXCLUDED_NEWER)
 # One statement per batch: the moves as arrays (binary), the history rows that are new, and their
 # summed deltas into the wallets. (COPY into a staging table was measured no faster here, and the
 # batch is sent in pipeline mode, where COPY is not allowed.)
@@ -63,10 +66,10 @@ def _move(e: Event, kind: str, src: str | None, dst: str, amount: int) -> tuple:
 
 
 def fold(events: Sequence[Event]) -> list[Stmt]:
-    """Statements for a batch: wallet owners, frozen flags (the last event per wallet wins, in
-    order), and balance moves with their history rows."""
+    """Statements for a batch: wallet owners, frozen flags (the newest event per wallet wins, by
+    ledger position), and balance moves with their history rows."""
     owners: dict[str, tuple[str, str, datetime]] = {}
-    flags: dict[str, tuple[bool, str | None, datetime]] = {}
+    flags: dict[str, tuple[bool, str | None, Event]] = {}
     moves: dict[str, tuple] = {}
     for e in events:
         at = e.env.commitTime
@@ -91,9 +94,11 @@ def fold(events: Sequence[Event]) -> list[Stmt]:
             case VelocityTaxApplied(walletId=a, treasuryWalletId=b, amount=n):
                 moves.setdefault(e.env.event_id, _move(e, "TAX", a, b, n))
             case WalletFrozen(walletId=w, reason=r):
-                flags[w] = (True, r, at)
+                if w not in flags or flags[w][2].position < e.position:
+                    flags[w] = (True, r, e)
             case WalletUnfrozen(walletId=w):
-                flags[w] = (False, None, at)
+                if w not in flags or flags[w][2].position < e.position:
+                    flags[w] = (False, None, e)
     out = []
     if owners:
         ids = list(owners)
@@ -101,8 +106,10 @@ def fold(events: Sequence[Event]) -> list[Stmt]:
                                         [owners[w][2] for w in ids])))
     if flags:
         ids = list(flags)
-        out.append(Stmt(UPSERT_FLAGS, (ids, [flags[w][0] for w in ids], [flags[w][1] for w in ids],
-                                       [flags[w][2] for w in ids])))
+        es = [flags[w][2].env for w in ids]
+        out.append(Stmt(UPSERT_FLAGS, (ids, ids, [flags[w][0] for w in ids], [flags[w][1] for w in ids],
+                                       [e.commitTime for e in es], [e.block for e in es], [e.txIndex for e in es],
+                                       [e.eventIndex for e in es])))
     if moves:
         out.append(Stmt(MOVE, tuple(list(c) for c in zip(*moves.values()))))
     return out

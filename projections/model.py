@@ -16,6 +16,17 @@ from schemas.events import EventEnvelope, EventPayload
 
 UNKNOWN = -2  # the checkpoint a batch assumes for a partition its writer has not seen yet
 
+# A row's ledger position: the event that last set it (migration 007). An UPDATE applies an event
+# only when it is newer (``IS_OLDER``, then ``SET_POSITION``, both with the event's position as
+# three parameters); an upsert compares with the row it would change (``EXCLUDED_NEWER``).
+POSITION = '"lastBlock", "lastTxIndex", "lastEventIndex"'
+IS_OLDER = '("lastBlock", "lastTxIndex", "lastEventIndex") < (%s, %s, %s)'
+SET_POSITION = '("lastBlock", "lastTxIndex", "lastEventIndex") = (%s, %s, %s)'
+EXCLUDED_NEWER = ('(t."lastBlock", t."lastTxIndex", t."lastEventIndex")'
+                  ' < (EXCLUDED."lastBlock", EXCLUDED."lastTxIndex", EXCLUDED."lastEventIndex")')
+EXCLUDED_POSITION = ('"lastBlock" = EXCLUDED."lastBlock", "lastTxIndex" = EXCLUDED."lastTxIndex",'
+                     ' "lastEventIndex" = EXCLUDED."lastEventIndex"')
+
 
 @dataclass(frozen=True, slots=True)
 class Record:
@@ -34,6 +45,10 @@ class Event:
     record: Record
     env: EventEnvelope
     payload: EventPayload
+
+    @property
+    def position(self) -> tuple[int, int, int]:
+        return self.env.position
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,13 @@ def classify(e: PayloadError) -> str:
     return "INVALID_EVENT"
 
 
+def _advance(position: dict[int, tuple[int, int, int]], partition: int, pos: tuple[int, int, int]) -> None:
+    # A partition's ledger position is the newest it has seen: an old event delivered again at the
+    # end of the partition (a dead-letter replay) does not move it back.
+    if partition not in position or position[partition] < pos:
+        position[partition] = pos
+
+
 def prepare(group: GroupSpec, records: Sequence[Record], after: Mapping[int, int]) -> Prepared:
     """The statements, dead letters and new checkpoints of ``records`` (offset order per partition)."""
     out = Prepared(list(records), {p: after.get(p, UNKNOWN) for p in {r.partition for r in records}})
@@ -43,7 +50,7 @@ def prepare(group: GroupSpec, records: Sequence[Record], after: Mapping[int, int
         fast = parse_fast(r.value)
         if fast is not None:
             env, payload = fast
-            out.position[r.partition] = env.position
+            _advance(out.position, r.partition, env.position)
             if env.name not in group.handles:
                 out.passed_over += 1
                 continue
@@ -53,7 +60,7 @@ def prepare(group: GroupSpec, records: Sequence[Record], after: Mapping[int, int
             except PayloadError as e:
                 out.dead.append(DeadLetter(r, "INVALID_EVENT", str(e)))
                 continue
-            out.position[r.partition] = env.position
+            _advance(out.position, r.partition, env.position)
             if env.name in EVENTS and env.name not in group.handles:
                 out.passed_over += 1  # the group that folds it dead-letters it
                 continue

@@ -6,11 +6,18 @@
 2. Every committed record of gx.fabric.events is folded into them by the same code as the live
    projector, then the rebuild catches up with what arrived meanwhile.
 3. One transaction swaps them in: it locks the group's live checkpoints (the live projector's next
-   batch waits), gives the shadow tables the live ones' grants, drops the live tables, renames the
-   shadow tables, their keys and indexes to the live names, and moves the shadow checkpoints to
-   the group. A reader blocked for that moment then reads the new table: never an empty or
-   half-built one.
-4. The live projector's next batch finds its checkpoints moved and replays from them (runner).
+   batch waits) and checks that the shadow's checkpoints are at or past the live ones on every
+   partition: a shadow behind would make balances go back and writes that `projections wait`
+   reported vanish until the live projector replayed the gap. Under load the live projector moves
+   on between any catch-up and the swap, so the gap is closed inside the swap: with the live
+   checkpoints locked, the shadow applies the records up to them (its own transactions), and the
+   check is made again; if it is still behind, the transaction rolls back and the swap is tried again. Then it gives the shadow
+   tables the live ones' grants, drops the live tables, renames the shadow tables, their keys and
+   indexes to the live names, and moves the shadow checkpoints to the group. Its locks are taken
+   with a timeout (``LOCK_TIMEOUT``), so readers never queue behind a swap waiting for a long
+   reader: it gives up, catches up and tries again. A reader blocked for the swap's own moment
+   then reads the new table: never an empty, half-built or older one.
+4. The live projector's next batch finds its checkpoints moved and carries on from them (runner).
 
 Dead letters are not sent again: the live projector sent them when it first met those records.
 Interrupted before the swap, a rebuild leaves the live tables and checkpoints untouched.
@@ -31,6 +38,16 @@ from projections.model import GroupSpec
 from projections.runner import Projector
 
 SUFFIX = "__rebuild"
+LOCK_TIMEOUT = "2s"
+SWAP_ATTEMPTS = 20
+
+
+class Behind(Exception):
+    """The shadow's checkpoints are behind the live ones on some partitions (no swap)."""
+
+    def __init__(self, partitions: dict[int, tuple[int, int]]) -> None:
+        self.partitions = partitions  # partition -> (shadow offset, live offset)
+        super().__init__(f"shadow behind the live checkpoints on {sorted(partitions)}")
 
 
 def _constraints(conn: psycopg.Connection[Any], table: str, kinds: str) -> list[tuple[str, str]]:
@@ -83,10 +100,27 @@ def index_shadow(conn: psycopg.Connection[Any], group: GroupSpec) -> None:
 
 
 def swap(conn: psycopg.Connection[Any], group: GroupSpec, projector: str, shadow_projector: str,
-         topic: str) -> None:
+         topic: str, close_gap: Callable[[dict[int, tuple[int, int]]], None] | None = None) -> None:
+    """Swap the shadow tables in (see the module's doc). With the live checkpoints locked (the live
+    projector cannot move on), ``close_gap`` is given the partitions where the shadow is behind,
+    {partition: (shadow offset, live offset)}, to apply to the shadow in transactions of its own.
+    Behind if the shadow is still behind the live checkpoints; psycopg.errors.LockNotAvailable
+    after LOCK_TIMEOUT; nothing changed in either case."""
     with conn.transaction():
-        conn.execute('SELECT 1 FROM "ProjectorState" WHERE "projectorName" = %s AND topic = %s'
-                     ' ORDER BY "partition" FOR UPDATE', (projector, topic))
+        conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        live = dict(conn.execute('SELECT "partition", "offset" FROM "ProjectorState" WHERE "projectorName" = %s'
+                                 ' AND topic = %s ORDER BY "partition" FOR UPDATE', (projector, topic)).fetchall())
+
+        def behind() -> dict[int, tuple[int, int]]:
+            shadow = store.checkpoints(conn, shadow_projector, topic)  # read committed: sees close_gap's commits
+            return {p: (shadow.get(p, -1), o) for p, o in live.items() if shadow.get(p, -1) < o}
+
+        gap = behind()
+        if gap and close_gap is not None:
+            close_gap(gap)
+            gap = behind()
+        if gap:
+            raise Behind(gap)
         for t in group.tables:
             conn.execute(f"LOCK TABLE {_q(t)} IN ACCESS EXCLUSIVE MODE")
         for t in group.tables:
@@ -148,7 +182,22 @@ def rebuild(dsn: str, bootstrap: str, group: GroupSpec, topic: str, channel: str
                 if more == 0:
                     break
             progress(f"caught up at {n} records; swapping")
-            swap(conn, group, group.name, shadow_projector, topic)
+
+            def close_gap(gap: dict[int, tuple[int, int]]) -> None:
+                for q, (have, live) in gap.items():
+                    recs = read_range(bootstrap, topic, q, have + 1, live + 1)
+                    if recs:
+                        p.apply(recs)
+
+            for attempt in range(1, SWAP_ATTEMPTS + 1):
+                try:
+                    swap(conn, group, group.name, shadow_projector, topic, close_gap)
+                    break
+                except (Behind, psycopg.errors.LockNotAvailable) as e:
+                    if attempt == SWAP_ATTEMPTS:
+                        raise RebuildError(f"could not swap {group.name} in after {attempt} attempts: {e}") from e
+                    progress(f"not swapped yet ({e}); catching up")
+                    n += _catch_up(p, conn, bootstrap, topic)
         finally:
             p.close()
         counts = {t: conn.execute(f"SELECT count(*) FROM {_q(t)}").fetchone()[0] for t in group.tables}

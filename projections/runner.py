@@ -4,7 +4,9 @@
 - The batch is prepared against the checkpoints this writer expects (its own last commit), and the
   commit checks them under lock. When they moved (a rebuild's swap, a restored database, another
   instance) the records between the stored checkpoint and the batch are read back from Kafka and
-  the whole run is prepared again from the stored checkpoint: a gap is replayed, never jumped.
+  written first, ``chunk`` records per transaction (a restored backup can put millions of records
+  between them: never all in memory, never one transaction), then the batch is prepared again
+  from where they end: a gap is replayed, never jumped.
 - A database that cannot be reached, or a dead letter that cannot be sent, is retried in place
   with backoff, forever: the batch is never acknowledged before it is written.
 - A batch the database refuses for its data (SQLSTATE classes 22 data exception and 23 integrity
@@ -54,11 +56,11 @@ class Projector:
     def __init__(self, group: GroupSpec, name: str, channel: str, topic: str,
                  connect: Callable[[], psycopg.Connection[Any]], read_range: ReadRange,
                  dead_letter: Callable[[list[DeadLetter]], None], tables: dict[str, str] | None = None,
-                 sleep: Callable[[float], None] = time.sleep, max_backoff: float = 5.0) -> None:
+                 sleep: Callable[[float], None] = time.sleep, max_backoff: float = 5.0, chunk: int = 2000) -> None:
         self.group, self.name, self.channel, self.topic = group, name, channel, topic
         self._connect, self._read_range, self._dead_letter = connect, read_range, dead_letter
         self.tables = tables or store.table_names(group)
-        self._sleep, self._max_backoff = sleep, max_backoff
+        self._sleep, self._max_backoff, self.chunk = sleep, max_backoff, chunk
         self._conn: psycopg.Connection[Any] | None = None
         self.after: dict[int, int] = {}     # partition -> offset this writer expects to be stored
         self.transient_failures = 0         # consecutive; 0 when the last commit went through
@@ -155,34 +157,38 @@ class Projector:
             if s > expected:
                 self.after[p] = s  # applied by someone else meanwhile: skip up to there
             elif s < expected:
-                gap = self._read_range(self.topic, p, s + 1, expected + 1)
                 self.after[p] = s
-                if gap:
-                    log.warning("checkpoint fell behind, replaying", projector=self.name, partition=p,
-                                start=s + 1, records=len(gap))
-                    self.gaps_replayed += len(gap)
-                    replayed += len(gap)
-                    self.commit(self.prepare(gap))
+                log.warning("checkpoint fell behind, replaying", projector=self.name, partition=p, start=s + 1,
+                            end=expected + 1)
+                replayed += self._replay_gap(p, s + 1, expected + 1)
         return replayed
+
+    def _replay_gap(self, partition: int, start: int, end: int) -> int:
+        """Read back and write the records of ``[start, end)``, ``chunk`` at a time; returns how many."""
+        n = 0
+        while start < end:
+            gap = self._read_range(self.topic, partition, start, min(end, start + self.chunk))
+            if not gap:
+                break
+            self.gaps_replayed += len(gap)
+            n += len(gap)
+            self.commit(self.prepare(gap))
+            start = gap[-1].offset + 1
+        return n
 
     # -- internals ----------------------------------------------------------------------------------
     def _replay_from(self, records: Sequence[Record], stored: dict[int, int]) -> Prepared:
-        """Re-prepare ``records`` from the stored checkpoints, with the records between each stored
-        checkpoint and the batch read back from Kafka first."""
-        run = list(records)
+        """Write the records between each stored checkpoint and the batch (read back from Kafka,
+        ``chunk`` at a time), then re-prepare ``records`` from where they end."""
         stored = {p: stored.get(p, -1) for p in {r.partition for r in records}}  # no row: nothing applied
-        for p, s in stored.items():
+        self.after.update(stored)
+        for p, s in sorted(stored.items()):
             first = min(r.offset for r in records if r.partition == p)
             if first > s + 1:
-                gap = self._read_range(self.topic, p, s + 1, first)
-                if gap:
-                    self.gaps_replayed += len(gap)
-                    log.warning("checkpoint behind the batch, replaying the records between", projector=self.name,
-                                partition=p, start=s + 1, records=len(gap))
-                run.extend(gap)
-        run.sort(key=lambda r: (r.partition, r.offset))
-        self.after.update(stored)
-        return self.prepare(run)
+                log.warning("checkpoint behind the batch, replaying the records between", projector=self.name,
+                            partition=p, start=s + 1, end=first)
+                self._replay_gap(p, s + 1, first)
+        return self.prepare(records)
 
     def _split(self, batch: Prepared, error: psycopg.Error) -> Prepared:
         fresh = [r for r in batch.records if r.offset > batch.after[r.partition]]

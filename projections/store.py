@@ -102,9 +102,13 @@ def send(conn: psycopg.Connection[Any], projector: str, channel: str, topic: str
             pos = [batch.position.get(p, (-1, -1, -1)) for p in moved]
             conn.execute(
                 'UPDATE "ProjectorState" s SET "offset" = x.o,'
-                ' "lastBlock" = CASE WHEN x.b >= 0 THEN x.b ELSE s."lastBlock" END,'
-                ' "lastTxIndex" = CASE WHEN x.b >= 0 THEN x.t ELSE s."lastTxIndex" END,'
-                ' "lastEventIndex" = CASE WHEN x.b >= 0 THEN x.e ELSE s."lastEventIndex" END, "updatedAt" = now()'
+                # the ledger position only moves forward (an old event replayed at a higher offset)
+                ' "lastBlock" = CASE WHEN (x.b, x.t, x.e) > (s."lastBlock", s."lastTxIndex", s."lastEventIndex")'
+                ' THEN x.b ELSE s."lastBlock" END,'
+                ' "lastTxIndex" = CASE WHEN (x.b, x.t, x.e) > (s."lastBlock", s."lastTxIndex", s."lastEventIndex")'
+                ' THEN x.t ELSE s."lastTxIndex" END,'
+                ' "lastEventIndex" = CASE WHEN (x.b, x.t, x.e) > (s."lastBlock", s."lastTxIndex", s."lastEventIndex")'
+                ' THEN x.e ELSE s."lastEventIndex" END, "updatedAt" = now()'
                 ' FROM unnest(%s::int[], %s::bigint[], %s::bigint[], %s::int[], %s::int[]) AS x(p, o, b, t, e)'
                 ' WHERE s."projectorName" = %s AND s.channel = %s AND s.topic = %s AND s."partition" = x.p',
                 (moved, [batch.last_offset[p] for p in moved], [b for b, _, _ in pos], [t for _, t, _ in pos],

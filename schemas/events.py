@@ -17,7 +17,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 from pydantic import create_model
 
 from schemas.errors import PayloadError
-from schemas.payloads import Country, Email, Id, Text
 
 # Version 2 (gxtv3 with namespaced wallets): amounts are decimal strings (a JSON number rounds
 # beyond 2^53, and the version 1 serializer rewrote any string equal to "__int64__<digits>"),
@@ -36,8 +35,16 @@ def _decimal(v: Any) -> Any:
 
 Amount = Annotated[int, BeforeValidator(_decimal), Field(gt=0, le=2**63 - 1)]
 Balance = Annotated[int, BeforeValidator(_decimal), Field(ge=0, le=2**63 - 1)]
-WalletRef = Annotated[str, StringConstraints(min_length=1, max_length=160,
-                                             pattern=r"^(@(org|treasury|system):)?[A-Za-z0-9_.:\-]+$")]
+# What the ledger commits, and no stricter: the chaincode requires its texts and ids to be
+# non-empty strings (the payload models of schemas.payloads are stricter, but they guard the
+# outbox, not the ledger; a client of the chaincode may send other values, and an event the
+# ledger committed must never be refused by a projection: it could only be dead-lettered for
+# good). Only a wrong JSON type or a missing field is refused: that is really corrupt.
+Id = Annotated[str, StringConstraints(min_length=1)]
+Text = Id
+Email = Id
+Country = Id
+WalletRef = Id
 
 
 class EventEnvelope(BaseModel):

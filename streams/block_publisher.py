@@ -7,7 +7,18 @@ incarnation left open) and reads the last committed marker: Deliver resumes at t
 crash at any point neither skips nor repeats a block, for consumers that read committed records.
 
 The transactional id is fixed per channel, so a second publisher fences the first; a fenced
-publisher stops (exit), it does not fight back.
+publisher stops (exit), it does not fight back, whether Kafka says so on commit or as the fatal
+error a later ``produce()`` raises.
+
+Every block must continue the chain already published: its number follows the last marker's, and
+it names the last published block's header hash as its predecessor (markers record the hash).
+A block that does not (the peer's ledger was made anew under an old Kafka, or another network
+answers) stops the publisher: nothing more is published, /readyz and publisher_chain_broken say
+why, and an operator decides (a new network wants new topics).
+
+What cannot be published (streams.block_events: an undecodable transaction, an event over the size
+limit) goes to the projections' dead-letter topic in the block's own transaction, and the blocks
+after it flow; only the configured chaincode's events are published.
 """
 
 from __future__ import annotations
@@ -24,7 +35,7 @@ from prometheus_client import Counter, Gauge
 
 from fabric_gateway.blocks import Block
 from gxcommon.logs import get
-from streams.block_events import block_records, marker, marker_block
+from streams.block_events import block_out, continues, marker, marker_of
 
 log = get("gx.publisher")
 
@@ -34,14 +45,34 @@ INVALID_TXS = Counter("publisher_invalid_transactions", "Transactions skipped as
 LAST_BLOCK = Gauge("publisher_last_block", "Last block committed to Kafka")
 MARKER_BLOCK = Gauge("publisher_marker_block", "Last block marker read back from Kafka (committed records only)")
 RESTARTS = Counter("publisher_restarts", "Resumes after a failure of the peer stream or of Kafka")
+DEAD_LETTERS = Counter("publisher_dead_letters", "Ledger events or transactions that could not be published, "
+                       "dead-lettered with their block", ["error_code"])
+FOREIGN = Counter("publisher_foreign_events", "Events of other chaincodes on the channel, not published")
+CHAIN_BROKEN = Gauge("publisher_chain_broken", "1 when the peer's blocks do not continue the chain published")
+# The producer's and the events topic's size limit (gxcommon.topics; a record of the block is at most
+# streams.block_events.MAX_EVENT_BYTES of value).
+MAX_MESSAGE_BYTES = 1_048_576
 
 
 class PublisherFenced(Exception):
     """Another publisher with the same transactional id took over."""
 
 
-def last_marker(bootstrap: str, topic: str, channel: str, timeout: float = 10) -> int | None:
-    """The block of the last committed marker for ``channel``, None if there is none."""
+class ChainBroken(Exception):
+    """The peer's blocks do not continue the chain already published."""
+
+
+def fenced(err: KafkaError) -> bool:
+    """Whether ``err`` says another producer took over the transactional id: the fencing codes,
+    or the fatal error ``produce()`` raises once the producer has been fenced."""
+    if err.code() in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH):
+        return True
+    text = (err.str() or "").lower()
+    return err.code() == KafkaError._FATAL and ("fenced" in text or "epoch" in text)
+
+
+def last_marker(bootstrap: str, topic: str, channel: str, timeout: float = 10) -> tuple[int, bytes] | None:
+    """(block, header hash) of the last committed marker for ``channel``, None if there is none."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"gx-publisher-resume-{uuid.uuid4()}",
                   "enable.auto.commit": False, "isolation.level": "read_committed",
                   "enable.partition.eof": True})
@@ -61,8 +92,8 @@ def last_marker(bootstrap: str, topic: str, channel: str, timeout: float = 10) -
                         break
                     raise KafkaException(m.error())
                 if (m.key() or b"").decode() == channel:
-                    b = marker_block(m.value())
-                    if b is not None and (best is None or b > best):
+                    b = marker_of(m.value())
+                    if b is not None and (best is None or b[0] > best[0]):
                         best = b
             if best is not None or start <= low:
                 return best
@@ -79,6 +110,8 @@ class PublisherConfig:
     channel: str
     partitions: int
     transactional_id: str
+    dlq_topic: str = "gx.projections.dlq"
+    chaincode: str = "gxtv3"
 
 
 class Publisher:
@@ -91,37 +124,52 @@ class Publisher:
         self._max_backoff = max_backoff
         self._producer: Producer | None = None
         self.last_block: int | None = None
+        self.last: tuple[int, bytes] | None = None  # (number, hash) of the last block published
         self.connected = False
         self.failures = 0  # consecutive
+        self.broken: str | None = None
 
     def _new_producer(self) -> Producer:
         p = Producer({"bootstrap.servers": self.cfg.bootstrap, "transactional.id": self.cfg.transactional_id,
-                      "enable.idempotence": True, "linger.ms": 2, "transaction.timeout.ms": 60000})
+                      "enable.idempotence": True, "linger.ms": 2, "transaction.timeout.ms": 60000,
+                      "message.max.bytes": MAX_MESSAGE_BYTES})
         p.init_transactions(30)
         return p
 
     def _publish(self, block: Block) -> int:
-        """One Kafka transaction: the block's records and its marker. Returns the record count."""
+        """One Kafka transaction: the block's records, its dead letters and its marker. Returns the
+        record count. ChainBroken if the block does not continue the chain published."""
+        why = continues(self.last, block)
+        if why is not None:
+            raise ChainBroken(why)
         p = self._producer
         assert p is not None
-        records = block_records(block, self.cfg.channel, self.cfg.partitions)
+        out = block_out(block, self.cfg.channel, self.cfg.partitions, self.cfg.chaincode)
         p.begin_transaction()
-        for r in records:
+        for r in out.records:
             p.produce(self.cfg.events_topic, key=r.key, value=r.value, partition=r.partition, headers=list(r.headers))
+        for code, r in out.dead:
+            p.produce(self.cfg.dlq_topic, key=r.key, value=r.value, partition=0, headers=list(r.headers))
         p.produce(self.cfg.blocks_topic, key=self.cfg.channel.encode(),
-                  value=marker(self.cfg.channel, block.number, len(records)), partition=0)
+                  value=marker(self.cfg.channel, block.number, len(out.records), block.hash), partition=0)
         p.commit_transaction(30)
-        return len(records)
+        self.last = (block.number, block.hash)
+        for code, r in out.dead:
+            DEAD_LETTERS.labels(code).inc()
+            log.error("ledger event not published, dead-lettered", block=block.number, errorCode=code,
+                      reason=dict(r.headers)["reason"].decode()[:300])
+        FOREIGN.inc(out.skipped_foreign)
+        return len(out.records)
 
     def _start(self) -> int:
         """A fresh producer and the block to resume at (blocking)."""
         if self._producer is not None:
             self._producer.flush(1)
         self._producer = self._new_producer()
-        last = last_marker(self.cfg.bootstrap, self.cfg.blocks_topic, self.cfg.channel)
-        self.last_block = last
+        self.last = last_marker(self.cfg.bootstrap, self.cfg.blocks_topic, self.cfg.channel)
+        self.last_block = None if self.last is None else self.last[0]
         self.connected = True
-        return 0 if last is None else last + 1
+        return 0 if self.last is None else self.last[0] + 1
 
     async def run(self) -> None:
         backoff = 0.5
@@ -142,10 +190,15 @@ class Publisher:
                     LAST_BLOCK.set(block.number)
             except asyncio.CancelledError:
                 raise
+            except ChainBroken as e:
+                self._failed(e)
+                self.broken = str(e)
+                CHAIN_BROKEN.set(1)
+                log.error("the peer's blocks do not continue the chain published; publishing stopped", reason=str(e))
+                return
             except KafkaException as e:
                 err = e.args[0] if e.args else None
-                if isinstance(err, KafkaError) and err.code() in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED,
-                                                                   KafkaError.INVALID_PRODUCER_EPOCH):
+                if isinstance(err, KafkaError) and fenced(err):
                     raise PublisherFenced(str(err)) from e
                 self._failed(e)
             except Exception as e:  # the peer stream broke, or Kafka refused: resume from Kafka's marker
@@ -166,6 +219,8 @@ class Publisher:
                 pass
 
     def ready(self) -> str | None:
+        if self.broken:
+            return f"stopped: {self.broken}"
         if self.failures >= 3:
             return f"{self.failures} failed attempts in a row (see the log)"
         if not self.connected:
@@ -185,9 +240,9 @@ def install(app: Any, cfg: PublisherConfig, blocks: Callable[[int], AsyncIterato
     @app.agent(app.topic(cfg.blocks_topic, key_type=bytes, value_type=bytes), name="block-markers")
     async def markers(stream: Any) -> None:
         async for event in stream.events():
-            block = marker_block(event.value)
-            if block is not None and (event.key or b"").decode() == cfg.channel:
-                MARKER_BLOCK.set(block)
+            m = marker_of(event.value)
+            if m is not None and (event.key or b"").decode() == cfg.channel:
+                MARKER_BLOCK.set(m[0])
 
     @app.task
     async def publish() -> None:

@@ -46,7 +46,8 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
 
         _require_gateway(app, f)
         install_publisher(app, PublisherConfig(s.kafka_bootstrap, t.fabric_events, t.fabric_blocks, f.channel,
-                                               t.partitions, f"{s.app_id}-block-publisher-{f.channel}"), blocks)
+                                               t.partitions, f"{s.app_id}-block-publisher-{f.channel}",
+                                               t.projections_dlq, f.chaincode), blocks)
     elif name == "results-writer":
         from streams.results_writer import install
 

@@ -1,6 +1,7 @@
 """The fault harness (bench.faults) in CI: its reduced profile on the real pipeline, every run clean.
 
-The full profile (every fault of issue 20, longer load) runs on demand and its figures are in the
+Every run is checked on both sides: the write path's verdict and the read side's (`gxctl verify`
+clean, every projector caught up after the fault). The full profile (every fault, longer load) runs on demand and its figures are in the
 README; CI runs a few faults with a small load so that the suite stays well inside its time limit.
 """
 
@@ -26,4 +27,5 @@ def test_the_reduced_fault_profile_loses_doubles_and_misreports_nothing(up: dict
         assert (r["lost"], r["doubled"], r["wrong_status"], r["unexpected_dead_letters"], r["balance_mismatches"]) == (
             0, 0, 0, 0, 0), r
         assert r["recovery_s"] is not None and r["drained"], r
+        assert r["read_differences"] == 0 and r["read_recovery_s"] is not None, r
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -44,3 +44,60 @@ def test_a_payload_that_is_not_json_is_still_published_for_the_dead_letter_topic
 def test_marker_round_trip() -> None:
     assert marker_block(marker("gxchannel", 42, 3)) == 42
     assert marker_block(b"junk") is None and marker_block(None) is None
+
+
+def test_what_cannot_be_published_is_dead_lettered_with_its_block_and_the_rest_goes_out() -> None:
+    """Issue 22: an undecodable VALID transaction, or an event over the record size, raised on every
+    retry and halted the publisher; now each becomes a dead letter naming its block and transaction."""
+    from streams.block_events import block_out
+
+    ok = {"schemaVersion": 2, "requestId": "r1", "walletId": "B", "reason": "kyc"}
+    big = {"schemaVersion": 2, "requestId": "r2", "fromWalletId": "A", "toWalletId": "B", "amount": "5",
+           "memo": "x" * 2000}
+    broken = BlockTransaction(1, "t1", "UNKNOWN", "VALID", TS, (), "DecodeError: truncated", 17)
+    invalid_broken = BlockTransaction(3, "", "UNKNOWN", "MVCC_READ_CONFLICT", TS, (), "DecodeError: x", 5)
+    block = Block(9, (tx(0, "VALID", ("WalletFrozen", ok)), broken, tx(2, "VALID", ("TokensTransferred", big)),
+                      invalid_broken, tx(4, "VALID", ("WalletFrozen", {**ok, "requestId": "r5"}))))
+    out = block_out(block, "gxchannel", 6, "gxtv3", max_bytes=1000)
+    assert [parse_event(r.value)[0].requestId for r in out.records] == ["r1", "r5"]
+    assert [code for code, _ in out.dead] == ["UNDECODABLE_TRANSACTION", "EVENT_TOO_LARGE"]
+    first, second = (json.loads(r.value) for _, r in out.dead)
+    assert (first["block"], first["txIndex"], first["txId"]) == (9, 1, "t1") and "DecodeError" in first["reason"]
+    assert (second["block"], second["txId"], second["name"]) == (9, "t2", "TokensTransferred") and second["bytes"] > 1000
+    assert dict(out.dead[1][1].headers)["errorCode"] == b"EVENT_TOO_LARGE"
+
+
+def test_only_the_configured_chaincodes_events_are_published() -> None:
+    from streams.block_events import block_out
+
+    mine = ChaincodeEvent(7, "t0", "gxtv3", "WalletUnfrozen", b'{"schemaVersion":2,"requestId":"a","walletId":"W"}')
+    other = ChaincodeEvent(7, "t1", "othercc", "WalletUnfrozen", b'{"schemaVersion":2,"requestId":"b","walletId":"W"}')
+    block = Block(7, (BlockTransaction(0, "t0", "ENDORSER_TRANSACTION", "VALID", TS, (mine,)),
+                      BlockTransaction(1, "t1", "ENDORSER_TRANSACTION", "VALID", TS, (other,))))
+    out = block_out(block, "gxchannel", 6, "gxtv3")
+    assert [parse_event(r.value)[0].requestId for r in out.records] == ["a"] and out.skipped_foreign == 1
+
+
+def test_a_block_must_continue_the_chain_published() -> None:
+    """Issue 22: after a restart the publisher checks the next block's number and predecessor."""
+    from streams.block_events import continues, marker_of
+
+    h5 = b"\x05" * 32
+    assert marker_of(marker("gxchannel", 5, 2, h5)) == (5, h5)
+    assert marker_of(b'{"block": 4}') == (4, b"")  # a marker written before hashes were kept
+    assert continues((5, h5), Block(6, (), b"\x06" * 32, h5)) is None
+    assert "does not follow the last published block 5" in continues((5, h5), Block(7, (), b"", h5))
+    assert "is not the one published" in continues((5, h5), Block(6, (), b"", b"\x09" * 32))
+    assert continues((4, b""), Block(5, (), b"", b"\x01" * 32)) is None
+    assert continues(None, Block(0, ())) is None and "not 0" in continues(None, Block(3, ()))
+
+
+def test_fencing_is_recognised_in_the_fatal_error_produce_raises() -> None:
+    from confluent_kafka import KafkaError
+
+    from streams.block_publisher import fenced
+
+    assert fenced(KafkaError(KafkaError.PRODUCER_FENCED))
+    assert fenced(KafkaError(KafkaError._FATAL, "Producer fenced by newer instance: transactional id epoch 3"))
+    assert not fenced(KafkaError(KafkaError._FATAL, "Broker: Message size too large"))
+    assert not fenced(KafkaError(KafkaError._TRANSPORT))

@@ -9,6 +9,14 @@ from google.protobuf import timestamp_pb2
 
 from fabric_gateway import BlockParseError, parse_block
 
+# protoutil.BlockHeaderHash vectors, from Go's encoding/asn1 with Fabric 3.1.5's asn1Header struct
+# (previous hash 32 x 0x01, data hash 32 x 0x02; the last: block 0 with no previous hash).
+FABRIC_HASH_2 = "340330af5269d22a4217fb37092b46f102269a7307799ca8fa74b4838d4941fa"
+FABRIC_HASHES = {0: "48ee5465372625f0dd4423b11bea48e2046bc641e87cb725acd138f74de45c12",
+                 200: "bd15aedbdddae9a881433d485e99d4df8e0cebd38c042ac2d138af42f99d50cf",
+                 1 << 40: "660eb4035cddc64fff70ac43df80efaab3bc557d3d4f3660491a761e94094605"}
+FABRIC_HASH_0_NO_PREVIOUS = "0a3e038c1e47233245443e7b5d6f0b9a22bbf19120874368460d2145368442e4"
+
 
 def _endorser_tx(tx_id: str, event: str | None) -> bytes:
     action = proposal_pb2.ChaincodeAction()
@@ -51,6 +59,34 @@ def test_a_filter_shorter_than_the_transactions_is_refused() -> None:
         parse_block(_block(3, [_endorser_tx("a", None), _endorser_tx("b", None)], [0]))
 
 
-def test_a_malformed_envelope_names_the_block_and_transaction() -> None:
-    with pytest.raises(BlockParseError, match="block 4: transaction 0: DecodeError"):
-        parse_block(_block(4, [b"\xff\xff\xff"], [0]))
+def test_a_malformed_transaction_is_named_and_does_not_stop_the_block() -> None:
+    """Issue 22: one malformed transaction raised on every retry and halted the read side."""
+    block = parse_block(_block(4, [b"\xff\xff\xff", _endorser_tx("ok", "UserCreated")], [0, 0]))
+    bad, ok = block.transactions
+    assert bad.error is not None and bad.error.startswith("DecodeError") and bad.events == () and bad.size == 3
+    assert ok.error is None and [e.name for e in ok.events] == ["UserCreated"]
+
+
+def test_an_invalid_transactions_events_are_never_decoded() -> None:
+    """Its payload may be anything a client sent: decoding it used to fail the whole block."""
+    garbage_events = _endorser_tx("t1", None)
+    env = common_pb2.Envelope.FromString(garbage_events)
+    payload = common_pb2.Payload.FromString(env.payload)
+    payload.data = b"\x0a\x05\xff\xff"  # a Transaction whose action payload is not a ChaincodeActionPayload
+    broken = common_pb2.Envelope(payload=payload.SerializeToString()).SerializeToString()
+    block = parse_block(_block(5, [broken], [transaction_pb2.ENDORSEMENT_POLICY_FAILURE]))
+    [tx] = block.transactions
+    assert (tx.tx_id, tx.valid, tx.events, tx.error) == ("t1", False, (), None)
+
+
+def test_the_header_hash_is_fabrics() -> None:
+    """The DER encoding of protoutil.BlockHeaderBytes, SHA-256: checked against a value computed by
+    Fabric 3.1.5's protoutil.BlockHeaderHash (number 2, previous hash 32 x 0x01, data hash 32 x 0x02)."""
+    from fabric_gateway.blocks import header_hash
+
+    assert header_hash(2, b"\x01" * 32, b"\x02" * 32).hex() == FABRIC_HASH_2
+    for n, want in FABRIC_HASHES.items():
+        assert header_hash(n, b"\x01" * 32, b"\x02" * 32).hex() == want, n
+    assert header_hash(0, b"", b"\x02" * 32).hex() == FABRIC_HASH_0_NO_PREVIOUS
+    block = parse_block(_block(2, [], []))
+    assert block.previous_hash == b"" and len(block.hash) == 32

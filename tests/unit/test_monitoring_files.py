@@ -30,4 +30,4 @@ def test_every_alert_of_the_domain_is_a_rule() -> None:
     alerts = {q.title for q in all_queries() if q.source.endswith(".yml")}
     assert {"GxProjectionLagHigh", "GxCircuitBreakerOpen", "GxCommandFailureRateHigh", "GxProcessingRateLow",
             "GxReplicationSlotWalRetained", "GxConnectorTaskFailed", "GxConsumerLagGrowing",
-            "GxDeadLettersGrowing"} <= alerts
+            "GxDeadLettersGrowing", "GxLedgerEventUnpublished", "GxPublisherChainBroken"} <= alerts

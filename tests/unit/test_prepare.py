@@ -55,7 +55,7 @@ def test_ledger_fold_collapses_flags_and_keeps_each_move_once() -> None:
             record(2, "TokensTransferred", {"fromWalletId": "A", "toWalletId": "B", "amount": 3})]
     b = prepare(ledger.GROUP, recs, {})
     flags = next(s for s in b.stmts if s.sql == ledger.UPSERT_FLAGS)
-    assert flags.params[0] == ["W"] and flags.params[1] == [False]  # the last event wins
+    assert flags.params[0] == ["W"] and flags.params[2] == [False]  # the newest event wins
     moves = next(s for s in b.stmts if s.sql == ledger.MOVE).params
     assert [c[0] for c in (moves[0], moves[4], moves[5], moves[6], moves[7])] == ["tx2-0:0", "TRANSFER", "A", "B", 3]
 

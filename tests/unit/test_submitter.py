@@ -129,10 +129,11 @@ async def test_retries_end_in_failed_and_a_dead_letter(env) -> None:
     fake.scripts["IdentityContract:CreateUser"] = Script(validation="MVCC_READ_CONFLICT")
     sink, clock = MemorySink(), Clock()
     sub = submitter(gw, sink, clock, capacity=1, breaker=CircuitBreaker(failure_threshold=100),
-                    policy=RetryPolicy(max_attempts=3))
+                    policy=RetryPolicy(max_attempts=3, max_conflicts=4))
     await feed(sub, [command("CREATE_USER", 1, "r1")])
     r = sink.final()["r1"]
-    assert (r.status, r.errorCode, r.attempts, r.validationCode) == (ResultStatus.FAILED, "RETRIES_EXHAUSTED", 3,
+    # Conflicts have their own budget (max_conflicts), apart from the attempts other failures spend.
+    assert (r.status, r.errorCode, r.attempts, r.validationCode) == (ResultStatus.FAILED, "RETRIES_EXHAUSTED", 4,
                                                                      "MVCC_READ_CONFLICT")
     assert [d[1] for d in sink.dead] == ["RETRIES_EXHAUSTED"]
 

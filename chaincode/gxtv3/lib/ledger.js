@@ -126,9 +126,20 @@ function amount(field, text) {
     return v;
 }
 
-function required(field, text) {
+// Every text the chaincode keeps is bounded, so no command can make an event larger than a Kafka
+// record may be (the block publisher dead-letters one that still is).
+const MAX_TEXT = 1000;
+
+function required(field, text, max = MAX_TEXT) {
     if (typeof text !== 'string' || text.length === 0) {
         throw new BusinessError(`${field} is required`, 'INVALID_ARGUMENT');
+    }
+    return bounded(field, text, max);
+}
+
+function bounded(field, text, max = MAX_TEXT) {
+    if (typeof text === 'string' && text.length > max) {
+        throw new BusinessError(`${field} is ${text.length} characters, over the ${max} allowed`, 'INVALID_ARGUMENT');
     }
     return text;
 }
@@ -343,7 +354,7 @@ class GxContract extends Contract {
 }
 
 module.exports = {
-    GxContract, State, BusinessError, key, keyPart, toJson, amount, required, userId, KINDS, SCOPES,
+    GxContract, State, BusinessError, key, keyPart, toJson, amount, required, bounded, userId, KINDS, SCOPES,
     SCHEMA_VERSION, INT64_MAX, GENESIS_POOL, SYSTEM_KEY, SHARDS, shardOf, orgWallet, treasuryWallet, walletKind,
     caller, authorize,
 };

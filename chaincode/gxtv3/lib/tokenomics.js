@@ -6,7 +6,7 @@
  * the genesis pool pays only genesis distributions and approved loans, a treasury only receives
  * the velocity tax, and an organisation's funds move only through an executed multisig transaction.
  */
-const { GxContract, BusinessError, amount, required, userId, walletKind, GENESIS_POOL, shardOf } = require('./ledger');
+const { GxContract, BusinessError, amount, bounded, required, userId, walletKind, GENESIS_POOL, shardOf } = require('./ledger');
 
 class TokenomicsContract extends GxContract {
     constructor() {
@@ -35,6 +35,7 @@ class TokenomicsContract extends GxContract {
         return this._apply(ctx, tenantId, requestId, async (state) => {
             required('fromWalletId', fromWalletId);
             required('toWalletId', toWalletId);
+            bounded('memo', memo || '', 500);
             if (walletKind(fromWalletId) !== 'USER') {
                 throw new BusinessError(`a transfer moves money out of a user's wallet only, not out of ${fromWalletId} `
                     + '(organisation funds move through an executed multisig transaction)', 'FORBIDDEN_SOURCE');

@@ -434,3 +434,12 @@ test('genesis distributions to users of different shards write disjoint keys (no
     assert.equal(await bal(GENESIS_POOL), GENESIS_SUPPLY - 10n * BigInt(SHARDS));
     assert.equal((await L.query('Get', 'country', 'MY')).genesisDistributed, String(10 * SHARDS));
 });
+
+test('every kept text is bounded, so no command makes an event larger than a record may be', async () => {
+    await bootstrapped();
+    await assert.rejects(L.invoke(Token, 'TransferTokens', rid(), 'alice', 'bob', '1', 'm'.repeat(501)),
+        /INVALID_ARGUMENT: memo is 501 characters, over the 500 allowed/);
+    await assert.rejects(L.invoke(Identity, 'CreateUser', rid(), 'zed', 'z@x.io', 'F'.repeat(1001), 'L', 'MY'),
+        /firstName is 1001 characters/);
+    await L.invoke(Token, 'TransferTokens', rid(), 'alice', 'bob', '1', 'm'.repeat(500));
+});
