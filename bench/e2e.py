@@ -177,7 +177,8 @@ def cpu(procs: dict[str, psutil.Process]) -> dict[str, float]:
 
 
 def run_rate(dsn: str, bootstrap: str, pairs: list[tuple[str, str]], rate: float, seconds: float,
-             n_writers: int = 4) -> dict[str, Any]:
+             n_writers: int = 4, on_start: Any = None) -> dict[str, Any]:
+    """One measured window; ``on_start(procs)`` is called as the writers start (the profilers)."""
     tenant = f"e2e-{uuid.uuid4().hex[:8]}"
     obs = Observer(bootstrap, tenant, dsn)
     time.sleep(2)  # the observers have joined before anything is written
@@ -190,6 +191,8 @@ def run_rate(dsn: str, bootstrap: str, pairs: list[tuple[str, str]], rate: float
     writers = [mp.Process(target=writer, args=(dsn, tenant, rate / n_writers, seconds, start_at, share[w], w, q))
                for w in range(n_writers)]
     c0 = cpu(procs)
+    if on_start is not None:
+        on_start(procs)
     for p in writers:
         p.start()
     st.start()
@@ -331,7 +334,13 @@ def main() -> None:
                     "stops at the first that is not sustained")
     ap.add_argument("--pairs", type=int, default=2000, help="funded wallet pairs for the transfers")
     ap.add_argument("--ceiling-seconds", type=float, default=20, help="0 skips the direct-client ceiling")
+    ap.add_argument("--profile", action="store_true",
+                    help="profile every process during the first measured rate (bench.profiling): py-spy for the "
+                    "Python workers, JFR for Kafka and Connect; flame graphs and summaries in bench/results/")
     a = ap.parse_args()
+    from stack.discover import use_local_stack
+
+    use_local_stack()  # like gxctl: the local stack's settings unless GX_* are set
     from gxcommon.settings import connection_settings
 
     conn_s = connection_settings()
@@ -353,9 +362,23 @@ def main() -> None:
     pairs = asyncio.run(fund())
     run_rate(dsn, bootstrap, pairs, min(rates), 10)  # JVMs and caches warm; not reported
     runs = []
-    for rate in rates:
+    profilers: list[Any] = []
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+
+    def start_profiling(procs: dict[str, psutil.Process]) -> None:
+        from bench.common import RESULTS
+        from bench.profiling import Profilers
+
+        python = {n: p.pid for n, p in procs.items() if n in ("submitter", "results-writer", *PROJECTORS)}
+        jvm = {n: p.pid for n, p in procs.items() if n in ("kafka", "connect")}
+        profilers.append(Profilers(RESULTS / f"profile-{stamp}", a.duration, python, jvm))
+
+    for i, rate in enumerate(rates):
         print(f"measuring {rate:.0f}/s for {a.duration:.0f}s", flush=True)
-        r = run_rate(dsn, bootstrap, pairs, rate, a.duration)
+        r = run_rate(dsn, bootstrap, pairs, rate, a.duration,
+                     on_start=start_profiling if a.profile and i == 0 else None)
+        if profilers:
+            r["profile"] = {"folder": f"bench/results/profile-{stamp}", "processes": profilers.pop().finish()}
         runs.append(r)
         if a.find_max and not r["sustained"]:
             break
@@ -373,6 +396,10 @@ def main() -> None:
     if ceiling:
         print(f"direct-client ceiling (500 in flight, same session): {ceiling['ceiling_tx_per_s']} tx/s; "
               f"best sustained pipeline rate {best}/s = {result['ratio_to_ceiling']:.0%} of it")
+    for r in runs:
+        for name, prof in (r.get("profile") or {}).get("processes", {}).items():
+            top = ", ".join(f"{f} {p}%" for f, p in prof["self"][:4])
+            print(f"profile {name} ({prof['samples']} samples), self time: {top}")
     print(f"results: {path} and {path.with_suffix('.png')}")
 
 

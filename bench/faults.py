@@ -16,8 +16,9 @@ Needs `gxctl up` (finds the local stack by itself, like gxctl). For each fault, 
    through the peer's Deliver service, and each wallet's balance against the confirmed
    transfers), every status equal to the ledger's record (QueryContract:ListRequests), and no
    dead letter the load did not mean; and the read side (bench.read_side): `gxctl verify` clean,
-   and the time from the fault's end until every projector has folded every event of the blocks
-   committed by then.
+   the time from the fault's end until every projector has folded every event of the blocks
+   committed by then, and the same measured again at the end of the load after the fault (the
+   projection lag once recovered).
 
 Reports, per fault: commands, lost, doubled, wrong status, unexpected dead letters, balance
 mismatches, read-model differences, the restart time (killed until healthy again), the recovery
@@ -215,26 +216,29 @@ def family(pid: int) -> list[psutil.Process]:
     return [p, *p.children(recursive=True)]
 
 
-def inject(fault: Fault, env: dict[str, str], dsn: str, saved: dict[str, bytes] | None) -> dict[str, Any]:
+def inject(fault: Fault, env: dict[str, str], dsn: str, saved: dict[str, bytes] | None,
+           on_release: Any = lambda t: None) -> dict[str, Any]:
     """Do the fault; returns what was measured of it: the restart time, and ``released``, the time
     the fault ended (the kill itself; the SIGCONT; the second submitter's exit; the restore of the
-    read models from ``saved``; the rebuild's swap)."""
+    read models from ``saved``; the rebuild's swap), which ``on_release`` is also given at once."""
     if fault.kind == "restore":
         assert saved is not None
         read_side.restore(dsn, saved)
-        return {"released": time.time()}
+        on_release(released := time.time())
+        return {"released": released}
     if fault.kind == "rebuild":
         proc = subprocess.run([sys.executable, "-m", "gxctl.main", "projections", "rebuild", "ledger"],
                               env={**os.environ, **env}, capture_output=True, text=True, timeout=900)
         if proc.returncode != 0:
             raise SystemExit(f"error: the rebuild failed: {proc.stderr.strip()}")
-        return {"released": time.time()}
+        on_release(released := time.time())
+        return {"released": released}
     pid = status_row(fault.target)["pid"]
     if pid is None:
         raise SystemExit(f"error: {fault.target} is not running; start everything with: gxctl up")
     if fault.kind == "kill":
         os.kill(pid, signal.SIGKILL)
-        released = time.time()
+        on_release(released := time.time())
         restart = wait_healthy(fault.target, pid)
         return {"restart_s": round(restart, 1) if restart is not None else None, "released": released}
     if fault.kind == "freeze":
@@ -247,7 +251,8 @@ def inject(fault: Fault, env: dict[str, str], dsn: str, saved: dict[str, bytes] 
                 p.resume()
             except psutil.Error:
                 pass
-        return {"frozen_s": fault.seconds, "released": time.time()}
+        on_release(released := time.time())
+        return {"frozen_s": fault.seconds, "released": released}
     if fault.kind == "scale":
         from stack.pipeline import Pipeline
 
@@ -263,7 +268,8 @@ def inject(fault: Fault, env: dict[str, str], dsn: str, saved: dict[str, bytes] 
             second.wait(60)
         except subprocess.TimeoutExpired:
             second.kill()
-        return {"released": time.time()}
+        on_release(released := time.time())
+        return {"released": released}
     raise ValueError(fault.kind)
 
 
@@ -370,13 +376,18 @@ def run_fault(fault: Fault, dsn: str, bootstrap: str, env: dict[str, str], pairs
     time.sleep(warm)
     say(f"{fault.name}: fault under load")
     t_fault = time.time()
-    measured = inject(fault, env, dsn, saved)
-    t_release = measured["released"]
     # The read side, from the fault's end: every event of the blocks committed by then folded.
     read: dict[str, float | None] = {}
-    read_watch = threading.Thread(target=lambda: read.update(s=read_side.recovery(dsn, bootstrap, t_release, 600)),
-                                  daemon=True)
-    read_watch.start()
+    watchers: list[threading.Thread] = []
+
+    def on_release(at: float) -> None:
+        t = threading.Thread(target=lambda: read.update(s=read_side.recovery(dsn, bootstrap, at, 600)), daemon=True)
+        t.start()
+        watchers.append(t)
+
+    measured = inject(fault, env, dsn, saved, on_release)
+    t_release = measured["released"]
+    [read_watch] = watchers
     # From the fault's end, concurrently with the load: when is every command enqueued before it final?
     before_release = [rid for rid, at in list(load.enqueued) if at <= t_release]
     done: dict[str, float | None] = {}
@@ -384,6 +395,9 @@ def run_fault(fault: Fault, dsn: str, bootstrap: str, env: dict[str, str], pairs
     watcher = threading.Thread(target=lambda: done.update(s=wait_final(dsn, tenant, before_release, 600)), daemon=True)
     watcher.start()
     time.sleep(max(0.0, t_release + after - time.time()))
+    # The projection lag after the fault, under the same load: how long until every block
+    # committed at this moment is in every read model.
+    lag = read_side.recovery(dsn, bootstrap, time.time(), 60)
     load.finish()
     watcher.join(660)
     seconds = done.get("s")
@@ -397,10 +411,11 @@ def run_fault(fault: Fault, dsn: str, bootstrap: str, env: dict[str, str], pairs
     read_watch.join(660)
     read_recovery = read.get("s")
     read_diffs = read_side.differences(60)
-    clean = verdict.clean and read_recovery is not None and not read_diffs
+    clean = verdict.clean and read_recovery is not None and lag is not None and not read_diffs
     result = {"fault": fault.name, **verdict.counts(), "read_differences": len(read_diffs), "clean": clean,
               "restart_s": measured.get("restart_s"), "recovery_s": round(recovery, 1) if recovery is not None else None,
               "read_recovery_s": round(read_recovery, 1) if read_recovery is not None else None,
+              "read_lag_after_s": round(lag, 2) if lag is not None else None,
               "fault_s": round(t_release - t_fault, 1), "drained": drained is not None,
               "insert_retries": load.insert_retries, "blocks": [first_block, last_height], "tenant": tenant,
               "statuses": dict(Counter(s for s, _ in rows.values())),
@@ -414,7 +429,7 @@ def run_fault(fault: Fault, dsn: str, bootstrap: str, env: dict[str, str], pairs
 
 
 COLUMNS = ["fault", "commands", "lost", "doubled", "wrong_status", "unexpected_dead_letters", "balance_mismatches",
-           "read_differences", "restart_s", "recovery_s", "read_recovery_s", "clean"]
+           "read_differences", "restart_s", "recovery_s", "read_recovery_s", "read_lag_after_s", "clean"]
 
 
 def main(argv: list[str] | None = None) -> int:

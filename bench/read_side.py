@@ -4,14 +4,15 @@
   and later written back over the live tables while the projectors run (a database restored from
   an older backup).
 - ``recovery``: from the fault's end, how long until every event of every block the ledger had
-  committed by then is folded by every projector: the publisher's marker reaches that block, then
-  each projector's checkpoint reaches the last committed record of each partition as it was then.
+  committed by then is folded by every projector: on each partition, the projector's checkpoint
+  has reached a later block, or the partition's last committed record as it was then.
 - ``differences``: `gxctl verify` (projections.verify) after the run, with its settle time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
 from typing import Any
@@ -51,49 +52,70 @@ def last_records(bootstrap: str, topic: str) -> dict[int, int]:
                   "enable.auto.commit": False, "isolation.level": "read_committed", "enable.partition.eof": True})
     try:
         parts = sorted(c.list_topics(topic, timeout=10).topics[topic].partitions)
-        out: dict[int, int] = {}
-        for p in parts:
-            low, high = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            window, last = 16, -1
-            while True:  # transaction markers and aborted records hold offsets too: widen until found
-                start = max(low, high - window)
-                c.assign([TopicPartition(topic, p, start)])
-                while True:
-                    m = c.poll(10)
-                    if m is None:
-                        raise TimeoutError(f"{topic}[{p}]: no answer from offset {start}")
-                    if m.error():
-                        if m.error().code() == KafkaError._PARTITION_EOF:
-                            break
-                        raise RuntimeError(str(m.error()))
-                    last = max(last, m.offset())
-                if last >= 0 or start <= low:
-                    break
-                window *= 4
-            out[p] = last
+        marks = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in parts}
+        out = {p: -1 for p in parts}
+        window = 16
+        todo = [p for p in parts if marks[p][1] > marks[p][0]]
+        while todo:  # transaction markers and aborted records hold offsets too: widen until found
+            starts = {p: max(marks[p][0], marks[p][1] - window) for p in todo}
+            c.assign([TopicPartition(topic, p, starts[p]) for p in todo])
+            eof: set[int] = set()
+            while len(eof) < len(todo):
+                m = c.poll(10)
+                if m is None:
+                    raise TimeoutError(f"{topic}: no answer reading the last records")
+                if m.error():
+                    if m.error().code() == KafkaError._PARTITION_EOF:
+                        eof.add(m.partition())
+                        continue
+                    raise RuntimeError(str(m.error()))
+                out[m.partition()] = max(out[m.partition()], m.offset())
+            todo = [p for p in todo if out[p] < 0 and starts[p] > marks[p][0]]
+            window *= 4
         return out
     finally:
         c.close()
 
 
-def checkpoints(dsn: str, topic: str) -> dict[str, dict[int, int]]:
+def positions(dsn: str, topic: str) -> dict[str, dict[int, tuple[int, int]]]:
+    """Each projector's checkpoints: {name: {partition: (offset, ledger block)}}."""
     with psycopg.connect(dsn) as conn:
-        rows = conn.execute('SELECT "projectorName", "partition", "offset" FROM "ProjectorState" WHERE topic = %s',
-                            (topic,)).fetchall()
-    out: dict[str, dict[int, int]] = {}
-    for name, part, off in rows:
-        out.setdefault(name, {})[part] = off
+        rows = conn.execute('SELECT "projectorName", "partition", "offset", "lastBlock" FROM "ProjectorState"'
+                            ' WHERE topic = %s', (topic,)).fetchall()
+    out: dict[str, dict[int, tuple[int, int]]] = {}
+    for name, part, off, block in rows:
+        out.setdefault(name, {})[part] = (off, block)
     return out
+
+
+def published_block() -> int | None:
+    """The last block the block publisher has committed to Kafka (its ``publisher_last_block``)."""
+    import urllib.request
+
+    from stack.pipeline import Pipeline
+
+    port = Pipeline().ports["block-publisher"]
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith("publisher_last_block "):
+                    return int(float(line.split()[1]))
+    except OSError:
+        return None
+    return None
 
 
 def recovery(dsn: str, bootstrap: str, released: float, timeout: float = 300) -> float | None:
     """Seconds from ``released`` (time.time()) until every projector has folded every event of the
-    blocks committed by then; None if not within ``timeout``."""
+    blocks committed by then (block ``H``); None if not within ``timeout``. On each partition, a
+    projector is done when its checkpoint has reached block ``H``, or, once the publisher has
+    ``H`` on Kafka, the partition's last record: the one before the commit marker at the high
+    watermark (found at once), or, after an aborted transaction there, the last committed record
+    (read with a consumer, 1-2 s)."""
     from gxcommon.fabric_settings import FabricSettings
     from gxcommon.topics import TopicSettings
-    from streams.block_publisher import last_marker
 
-    f, topics = FabricSettings(), TopicSettings()
+    f, topic = FabricSettings(), TopicSettings().fabric_events
 
     async def height() -> int:
         gw = f.connect()
@@ -103,38 +125,61 @@ def recovery(dsn: str, bootstrap: str, released: float, timeout: float = 300) ->
             await gw.channel.close()
 
     end = time.monotonic() + timeout
-    last_block = asyncio.run(height()) - 1
-    while True:  # the publisher has every block up to then on Kafka
+    while True:  # the peer may be the fault: keep asking
         try:
-            m = last_marker(bootstrap, topics.fabric_blocks, f.channel)
-        except Exception:  # noqa: BLE001 (the broker may be the fault; keep asking)
-            m = None
-        if m is not None and m[0] >= last_block:
-            break
-        if time.monotonic() > end:
-            return None
-        time.sleep(0.25)
-    while True:
-        try:
-            want = last_records(bootstrap, topics.fabric_events)
+            last_block = asyncio.run(height()) - 1
             break
         except Exception:  # noqa: BLE001
             if time.monotonic() > end:
                 return None
             time.sleep(0.25)
-    names = {f"projector-{g}" for g in GROUPS} | {g for g in GROUPS}
-    while True:
-        try:
-            have = checkpoints(dsn, topics.fabric_events)
-        except psycopg.Error:
-            have = {}
-        groups = {n: parts for n, parts in have.items() if n in names}
-        if len(groups) >= len(GROUPS) and all(
-                parts.get(p, -1) >= off for parts in groups.values() for p, off in want.items()):
-            return time.time() - released
-        if time.monotonic() > end:
-            return None
-        time.sleep(0.25)
+    fast: dict[int, int] = {}      # partition -> high watermark - 2
+    exact: dict[int, int] = {}     # partition -> last committed record
+
+    def find_exact() -> None:
+        time.sleep(2)  # only needed when the fast answer does not settle it
+        while time.monotonic() < end and not exact:
+            try:
+                exact.update(last_records(bootstrap, topic))
+            except Exception:  # noqa: BLE001 (the broker may be the fault)
+                time.sleep(0.25)
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-read-side-{uuid.uuid4()}",
+                  "enable.auto.commit": False})
+    started_exact = False
+    try:
+        while True:
+            if not fast:
+                b = published_block()
+                if b is not None and b >= last_block:
+                    try:
+                        parts = c.list_topics(topic, timeout=5).topics[topic].partitions
+                        for p in parts:
+                            low, high = c.get_watermark_offsets(TopicPartition(topic, p), timeout=5)
+                            fast[p] = high - 2 if high - low >= 2 else -1
+                    except Exception:  # noqa: BLE001
+                        fast.clear()
+                    if fast and not started_exact:
+                        threading.Thread(target=find_exact, daemon=True).start()
+                        started_exact = True
+            try:
+                have = positions(dsn, topic)
+            except psycopg.Error:
+                have = {}
+            groups = [have.get(g, {}) for g in GROUPS]
+            parts_seen = set(fast) | {p for g in groups for p in g}
+
+            def done(g: dict[int, tuple[int, int]], p: int) -> bool:
+                off, block = g.get(p, (-1, -1))
+                return block >= last_block or (p in fast and off >= fast[p]) or (p in exact and off >= exact[p])
+
+            if all(groups) and all(done(g, p) for g in groups for p in parts_seen):
+                return time.time() - released
+            if time.monotonic() > end:
+                return None
+            time.sleep(0.05)
+    finally:
+        c.close()
 
 
 def differences(settle: float = 60) -> list[Any]:

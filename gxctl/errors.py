@@ -121,10 +121,20 @@ def quiet_kafka() -> None:
     logger.setLevel(logging.WARNING if verbose else logging.CRITICAL)
 
 
-def run_cli(cli: click.Group, args: list[str] | None = None) -> None:
+def _debug() -> bool:
+    # Read only when something failed: `gxctl --help` and `--version` need no settings (pydantic-
+    # settings alone takes about 0.3 s to import).
+    if "--debug" in sys.argv:
+        return True
     from gxcommon.settings import CliSettings
 
-    debug = CliSettings().debug or "--debug" in sys.argv
+    try:
+        return CliSettings().debug
+    except Exception:  # noqa: BLE001 (a bad GX_* value: the error being reported says more)
+        return False
+
+
+def run_cli(cli: click.Group, args: list[str] | None = None) -> None:
     try:
         rv: Any = cli.main(args=args, prog_name="gxctl", standalone_mode=False)
     except click.exceptions.Exit as e:
@@ -141,7 +151,7 @@ def run_cli(cli: click.Group, args: list[str] | None = None) -> None:
     except SystemExit:
         raise
     except BaseException as e:  # every other failure: one line (the traceback on request)
-        if debug:
+        if _debug():
             traceback.print_exc()
         click.echo(f"error: {describe(e)}", err=True)
         sys.exit(1)
