@@ -83,7 +83,9 @@ def test_prometheus_scrapes_everything_with_the_rules_loaded(monitored: Stack) -
         if all(r.get("health") == "ok" for r in rules) or time.monotonic() > end:
             break
         time.sleep(2)
-    assert len(rules) == 10 and all(r["health"] == "ok" for r in rules), [(r["name"], r.get("lastError")) for r in rules]
+    want = {q.title for q in all_queries() if q.source.endswith(".yml")}  # every alert of the rules file
+    assert {r["name"] for r in rules} == want and len(rules) == len(want) == 12, sorted(want)
+    assert all(r["health"] == "ok" for r in rules), [(r["name"], r.get("lastError")) for r in rules]
     # The breaker is closed and Postgres reachable: those alerts are not firing.
     firing = {a["labels"]["alertname"] for a in prom(monitored, "/api/v1/alerts")["alerts"] if a["state"] == "firing"}
     assert not firing & {"GxCircuitBreakerOpen", "GxWorkerDependencyDown", "GxWorkerDown", "GxConnectorTaskFailed"}
