@@ -463,8 +463,14 @@ def main(argv: list[str] | None = None) -> int:
     say(f"funding {a.pairs} wallet pairs")
     pairs = asyncio.run(_fund(a.pairs))
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    runs = [run_fault(FAULTS[n], s.dsn(), s.kafka_bootstrap or "", env, pairs, a.rate, a.warm, a.after, say)
-            for n in names]
+    runs = []
+    for n in names:
+        try:
+            runs.append(run_fault(FAULTS[n], s.dsn(), s.kafka_bootstrap or "", env, pairs, a.rate, a.warm, a.after,
+                                  say))
+        except Exception as e:  # noqa: BLE001 (reported as an unclean run; the next fault still runs)
+            say(f"{n}: the harness failed: {type(e).__name__}: {e}")
+            runs.append({"fault": n, "error": f"{type(e).__name__}: {e}", "clean": False})
     result = {"started": started, "profile": a.profile if not a.faults else "custom", "rate_per_s": a.rate,
               "pairs": a.pairs, "warm_s": a.warm, "after_s": a.after, "command": " ".join(["python -m bench.faults",
                                                                                           *(argv or sys.argv[1:])]),

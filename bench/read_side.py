@@ -37,13 +37,23 @@ def backup(dsn: str) -> dict[str, bytes]:
     return out
 
 
-def restore(dsn: str, saved: dict[str, bytes]) -> None:
-    """Replace the live rows with ``saved``, in one transaction."""
-    with psycopg.connect(dsn) as conn:
-        conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in TABLES))
-        for t, data in saved.items():
-            with conn.cursor().copy(f'COPY "{t}" FROM STDIN') as cp:
-                cp.write(data)
+def restore(dsn: str, saved: dict[str, bytes], attempts: int = 20) -> None:
+    """Replace the live rows with ``saved``, in one transaction. The projectors write meanwhile, so
+    the TRUNCATE (which locks the tables one by one) can deadlock with one of their batches or wait
+    behind it: tried again (the projector's side retries by itself)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with psycopg.connect(dsn) as conn:
+                conn.execute("SET LOCAL lock_timeout = '5s'")
+                conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in TABLES))
+                for t, data in saved.items():
+                    with conn.cursor().copy(f'COPY "{t}" FROM STDIN') as cp:
+                        cp.write(data)
+            return
+        except (psycopg.errors.DeadlockDetected, psycopg.errors.LockNotAvailable):
+            if attempt == attempts:
+                raise
+            time.sleep(0.2)
 
 
 def last_records(bootstrap: str, topic: str) -> dict[int, int]:

@@ -19,10 +19,13 @@ def test_the_reduced_fault_profile_loses_doubles_and_misreports_nothing(up: dict
     proc = subprocess.run([sys.executable, "-m", "bench.faults", "--profile", "ci", "--rate", "15", "--pairs", "30",
                            "--warm", "5", "--after", "10", "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=1500)
-    [path] = tmp_path.glob("faults-*.json")
+    paths = list(tmp_path.glob("faults-*.json"))
+    assert len(paths) == 1, f"exit {proc.returncode}: " + proc.stdout[-3000:] + proc.stderr[-3000:]
+    [path] = paths
     result = json.loads(path.read_text())
     assert [r["fault"] for r in result["runs"]] == PROFILES["ci"]
     for r in result["runs"]:
+        assert "error" not in r, r  # the harness itself failed in that run
         assert r["commands"] > 100, r
         assert (r["lost"], r["doubled"], r["wrong_status"], r["unexpected_dead_letters"], r["balance_mismatches"]) == (
             0, 0, 0, 0, 0), r
