@@ -18,6 +18,7 @@ import html
 import shutil
 import subprocess
 import sys
+import time
 import zlib
 from collections import Counter
 from pathlib import Path
@@ -63,8 +64,6 @@ class Profilers:
                 p.wait(self.seconds + 60)
             except subprocess.TimeoutExpired:
                 p.kill()
-        import time
-
         deadline = time.monotonic() + 60
         for name in self.jvm:  # JFR writes its file when its duration is over
             f = self.out / f"{name}.jfr"

@@ -196,15 +196,7 @@ def differences(settle: float = 60) -> list[Any]:
     """What `gxctl verify` reports, after up to ``settle`` seconds."""
     from gxcommon.fabric_settings import FabricSettings
     from gxcommon.settings import connection_settings
-    from projections.verify import verify
+    from projections.verify import verify_with
 
-    f, s = FabricSettings(), connection_settings()
-
-    async def go() -> Any:
-        gw = f.connect()
-        try:
-            return await verify(s.dsn(), gw, f.channel, f.chaincode, settle)
-        finally:
-            await gw.channel.close()
-
-    return [d.line() for d in asyncio.run(go()).differences]
+    report = asyncio.run(verify_with(connection_settings().dsn(), FabricSettings(), settle))
+    return [d.line() for d in report.differences]

@@ -94,20 +94,11 @@ def verify_cmd(settle: float, as_json: bool) -> None:
     import sys
 
     from gxcommon.fabric_settings import FabricSettings
-    from projections.verify import verify
+    from projections.verify import verify_with
 
     s = connection_settings()
     s.require("pg_dsn")
-    f = FabricSettings()
-
-    async def go() -> Any:
-        gw = f.connect()
-        try:
-            return await verify(s.dsn(), gw, f.channel, f.chaincode, settle)
-        finally:
-            await gw.channel.close()
-
-    report = asyncio.run(go())
+    report = asyncio.run(verify_with(s.dsn(), FabricSettings(), settle))
     diffs = report.differences
     click.echo(report.summary(), err=True)  # what was compared; stdout keeps the differences
     emit([d.__dict__ for d in diffs], as_json, lambda _: "\n".join(d.line() for d in diffs)

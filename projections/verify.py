@@ -124,3 +124,13 @@ async def verify(dsn: str, gw: Gateway, channel: str, chaincode: str, settle: fl
         if not diffs or time.monotonic() >= deadline:
             return Report(diffs, height, {t: len(rows) for t, rows in want.items()})
         await asyncio.sleep(interval)
+
+
+async def verify_with(dsn: str, fabric: Any, settle: float = 10.0) -> Report:
+    """:func:`verify` through a gateway opened from ``fabric`` (gxcommon.fabric_settings.FabricSettings)
+    and closed after."""
+    gw = fabric.connect()
+    try:
+        return await verify(dsn, gw, fabric.channel, fabric.chaincode, settle)
+    finally:
+        await gw.channel.close()

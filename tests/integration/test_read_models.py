@@ -139,24 +139,7 @@ def test_the_demo_ends_in_read_models_equal_to_the_ledger_and_a_write_can_be_wai
 
 def committed_events(bootstrap: str) -> list[tuple[str, int]]:
     """(txId, eventIndex) of every committed record on gx.fabric.events."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"test-{uuid.uuid4()}", "enable.auto.commit": False,
-                  "isolation.level": "read_committed", "enable.partition.eof": True})
-    try:
-        parts = c.list_topics("gx.fabric.events", timeout=10).topics["gx.fabric.events"].partitions
-        c.assign([TopicPartition("gx.fabric.events", p, 0) for p in parts])
-        out, eof = [], set()
-        while len(eof) < len(parts):
-            m = c.poll(10)
-            assert m is not None, "gx.fabric.events did not reach its end"
-            if m.error():
-                assert m.error().code() == KafkaError._PARTITION_EOF, m.error()
-                eof.add(m.partition())
-                continue
-            env = json.loads(m.value())
-            out.append((env["txId"], env["eventIndex"]))
-        return out
-    finally:
-        c.close()
+    return [(env["txId"], env["eventIndex"]) for env in (json.loads(v) for _, _, v in _records(bootstrap))]
 
 
 def ledger_event_ids(last_block: int) -> list[tuple[str, int]]:
