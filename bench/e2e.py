@@ -105,7 +105,7 @@ class Observer:
 
     def _run(self, topic: str) -> None:
         c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"bench-{uuid.uuid4()}",
-                      "auto.offset.reset": "latest", "enable.auto.commit": False, "fetch.wait.max.ms": 10})
+                      "auto.offset.reset": "latest", "enable.auto.commit": False, "fetch.wait.max.ms": 100})
         c.subscribe([topic])
         while not self.stop.is_set():
             for m in c.consume(1000, 0.2):
@@ -264,6 +264,7 @@ def summarise(rate: float, seconds: float, start_at: float, end_of_load: float, 
     head = [b for t, b in backlog if seconds * 0.2 <= t <= seconds * 0.4]
     growth = (max(tail) if tail else 0) - (max(head) if head else 0)
     cpu_ms = {k: round(1000 * (c1[k] - c0[k]) / max(1, n), 3) for k in c0}
+    per_second = steadiness(obs.final_times, start_at, end_of_load)
     return {
         "offered_per_s": rate, "seconds": round(window, 1), "inserted": n, "story_commands": len(story_cmds),
         "story_types": len({t for _, t in story_cmds}),
@@ -275,6 +276,7 @@ def summarise(rate: float, seconds: float, start_at: float, end_of_load: float, 
         "read_model_seen": len(read_model_ms), "insert_to_read_model_p50_ms": pct(read_model_ms, 50),
         "insert_to_read_model_p99_ms": pct(read_model_ms, 99), "projection_lag_p50_ms": pct(lag_ms, 50),
         "projection_lag_p99_ms": pct(lag_ms, 99),
+        **per_second,
         "cpu_ms_per_command": cpu_ms,
         "pipeline_cpu_ms_per_command": round(sum(cpu_ms[k] for k in PIPELINE), 3),
         "read_side_cpu_ms_per_command": round(sum(cpu_ms[k] for k in PROJECTORS), 3),
@@ -282,6 +284,19 @@ def summarise(rate: float, seconds: float, start_at: float, end_of_load: float, 
                    "latency": sorted((round(commits[rid] - start_at, 3), round((updated[rid] - commits[rid]) * 1000, 1))
                                      for rid in commits if rid in updated and rid in obs.results)},
     }
+
+
+def steadiness(final_times: list[float], start_at: float, end_of_load: float) -> dict[str, Any]:
+    """Final results per whole second of the window (its first 2 s left out: the pipeline fills):
+    how many seconds had none, and the lowest and median count. Steady load, steady results."""
+    first, last = int(start_at) + 2, int(end_of_load)
+    counts = dict.fromkeys(range(first, last), 0)
+    for t in final_times:
+        if int(t) in counts:
+            counts[int(t)] += 1
+    values = sorted(counts.values())
+    return {"empty_seconds": sum(1 for v in values if v == 0), "results_per_s_min": values[0] if values else None,
+            "results_per_s_p50": values[len(values) // 2] if values else None}
 
 
 def plot(runs: list[dict[str, Any]], path: str) -> None:
@@ -323,7 +338,8 @@ def plot(runs: list[dict[str, Any]], path: str) -> None:
 COLUMNS = ["offered_per_s", "achieved_insert_per_s", "final_per_s_in_window", "lost", "backlog_growth", "sustained",
            "total_p50_ms", "total_p95_ms", "total_p99_ms", "capture_p50_ms", "capture_p99_ms", "queue_p50_ms",
            "endorse_submit_p50_ms", "order_commit_p50_ms", "write_back_p50_ms", "insert_to_read_model_p99_ms",
-           "projection_lag_p50_ms", "projection_lag_p99_ms", "pipeline_cpu_ms_per_command"]
+           "projection_lag_p50_ms", "projection_lag_p99_ms", "empty_seconds", "results_per_s_min",
+           "pipeline_cpu_ms_per_command", "read_side_cpu_ms_per_command"]
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ def password_reference(secrets_dir: Path, name: str, password: str) -> str:
 
 def deploy_outbox(dsn: str, pg: Mapping[str, object], connect_url: str, commands_topic: str,
                   timeout: float = 120, secrets_dir: Path | None = None,
-                  password_env: str | None = None) -> dict[str, Any]:
+                  password_env: str | None = None, poll_ms: int | None = None) -> dict[str, Any]:
     """Create the publication, PUT the config, wait for RUNNING; returns Connect's status.
 
     The config holds a config-provider reference instead of the password, so Connect's REST API
@@ -29,7 +29,7 @@ def deploy_outbox(dsn: str, pg: Mapping[str, object], connect_url: str, commands
     ``${file:...}``, the password written to a 0600 file there. Raises ConnectApiError (with the
     task's trace) if the connector or its task fails.
     """
-    doc = outbox(pg, commands_topic)
+    doc = outbox(pg, commands_topic, poll_ms=poll_ms)
     config = dict(doc["config"])
     if password_env:
         config["database.password"] = f"${{env:{password_env}}}"

@@ -52,7 +52,12 @@ def masked(rendered: Mapping[str, Any]) -> dict[str, Any]:
     return {"name": rendered["name"], "config": config}
 
 
-def outbox(pg: Mapping[str, object], commands_topic: str, path: Path = OUTBOX_YAML) -> dict[str, Any]:
-    """The outbox connector rendered for a database (``pg``: host, port, user, password, dbname)."""
+def outbox(pg: Mapping[str, object], commands_topic: str, path: Path = OUTBOX_YAML,
+           poll_ms: int | None = None) -> dict[str, Any]:
+    """The outbox connector rendered for a database (``pg``: host, port, user, password, dbname);
+    ``poll_ms`` (GX_CONNECT_POLL_MS, at least 1) replaces the YAML's ``poll.interval.ms``."""
     values = {f"pg.{k}": str(v) for k, v in pg.items()} | {"topic.commands": commands_topic}
-    return render(load(path), values)
+    doc = render(load(path), values)
+    if poll_ms is not None:
+        doc["config"]["poll.interval.ms"] = str(poll_ms)
+    return doc

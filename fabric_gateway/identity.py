@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -28,8 +29,14 @@ class Identity:
     certificate: bytes  # PEM
 
     def creator(self) -> bytes:
-        """The serialized identity Fabric puts in every header (msp.SerializedIdentity)."""
-        return identities_pb2.SerializedIdentity(mspid=self.msp_id, id_bytes=self.certificate).SerializeToString()
+        """The serialized identity Fabric puts in every header (msp.SerializedIdentity); made once
+        per identity (every proposal, status request and seek carries it)."""
+        return _serialized(self.msp_id, self.certificate)
+
+
+@lru_cache(maxsize=32)
+def _serialized(msp_id: str, certificate: bytes) -> bytes:
+    return identities_pb2.SerializedIdentity(mspid=msp_id, id_bytes=certificate).SerializeToString()
 
 
 def low_s(der: bytes) -> bytes:

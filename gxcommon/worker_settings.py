@@ -42,6 +42,10 @@ class WorkerSettings(ConnectionSettings):
     submit_backlog: int = 1000
     # Seconds a final result may fail to publish before the submitter exits to be restarted.
     publish_deadline_s: float = 300.0
+    # Publish a SUBMITTED result after each send (the outbox row then shows SUBMITTED and the tx id
+    # while the transaction is ordered). Off: it cost a produce, a consume and an outbox update per
+    # command (bench/levers.py measures it); the final result carries submittedAt either way.
+    submitted_results: bool = False
     max_attempts: int = 5
     breaker_failures: int = 5
     breaker_reset_s: float = 60.0

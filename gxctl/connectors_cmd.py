@@ -16,7 +16,8 @@ from gxctl.output import emit, handle_errors, json_option
 
 
 def _rendered() -> dict:
-    return r.outbox(secret_parts(connection_settings().cdc_dsn()), TopicSettings().commands)
+    s = connection_settings()
+    return r.outbox(secret_parts(s.cdc_dsn()), TopicSettings().commands, poll_ms=s.connect_poll_ms)
 
 
 def _state_line(d: dict) -> str:
@@ -47,7 +48,8 @@ def apply(timeout: float, as_json: bool) -> None:
     s = connection_settings()
     s.require("connect_url")
     st = deploy_outbox(s.dsn(), secret_parts(s.cdc_dsn()), s.connect_endpoint() or "", TopicSettings().commands, timeout,
-                       secrets_dir=s.connect_secrets_dir, password_env=s.connect_password_env)
+                       secrets_dir=s.connect_secrets_dir, password_env=s.connect_password_env,
+                       poll_ms=s.connect_poll_ms)
     emit(st, as_json, _state_line)
 
 

@@ -79,6 +79,8 @@ def describe(e: BaseException) -> str:
         return f"Fabric peer {_where('GX_FABRIC_GATEWAY')}: {text}; {UP_HINT}"
     if isinstance(e, (ConnectionError, TimeoutError)) or mod.startswith(("urllib", "http")):
         return f"cannot reach a service: {_first_line(e)}; {UP_HINT}"
+    if mod.startswith("pydantic") and hasattr(e, "errors"):
+        return settings_problem(e)
     if isinstance(e, ValueError) and "postgresql://" in str(e):
         return f"GX_PG_DSN: {_first_line(e)}"
     if isinstance(e, FileNotFoundError):
@@ -86,6 +88,19 @@ def describe(e: BaseException) -> str:
     if isinstance(e, PermissionError):
         return f"permission denied: {e.filename}"
     return f"unexpected {type(e).__name__}: {_first_line(e)} (GX_DEBUG=1 shows the traceback)"
+
+
+def settings_problem(e: Any) -> str:
+    """A settings model that refused a GX_* value (pydantic's ValidationError), as one line naming
+    the variable: ``GX_CONNECT_POLL_MS=0: Input should be greater than 0``."""
+    prefix = {"TopicSettings": "GX_TOPIC_", "FabricSettings": "GX_FABRIC_"}.get(getattr(e, "title", ""), "GX_")
+    parts = []
+    for err in e.errors():
+        field = ".".join(str(x) for x in err.get("loc", ())) or "?"
+        value = err.get("input")
+        shown = f"={value}" if isinstance(value, (str, int, float)) and "password" not in field else ""
+        parts.append(f"{prefix}{field.upper()}{shown}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or f"invalid settings: {_first_line(e)}"
 
 
 def _kafka_login_problem() -> str | None:

@@ -33,7 +33,8 @@ def init_cmd(no_connector: bool) -> None:
     s = connection_settings()
     s.require("pg_dsn", "kafka_bootstrap", *(() if no_connector else ("connect_url",)))
     for line in init(s.dsn(), s.kafka_bootstrap or "", None if no_connector else s.connect_endpoint(), TopicSettings(),
-                     s.connect_secrets_dir, s.cdc_dsn() if s.pg_cdc_dsn else None, s.connect_password_env):
+                     s.connect_secrets_dir, s.cdc_dsn() if s.pg_cdc_dsn else None, s.connect_password_env,
+                     s.connect_poll_ms):
         click.echo(line)
 
 

@@ -54,13 +54,14 @@ class Pipeline:
 
         self.stack.up(say=say, secure=secure)
         env = self.stack.env()
-        if self.stack.kafka.secure:  # this process's own Kafka clients (topics, connector) as the admin
-            from gxcommon.settings import connection_settings
+        from gxcommon.settings import connection_settings
 
+        if self.stack.kafka.secure:  # this process's own Kafka clients (topics, connector) as the admin
             os.environ.update(self.stack.kafka.client_env())
             connection_settings.cache_clear()
         for line in init(env["GX_PG_DSN"], env["GX_KAFKA_BOOTSTRAP"], self.stack.connect.endpoint, topics.TopicSettings(),
-                         Path(env["GX_CONNECT_SECRETS_DIR"]), env.get("GX_PG_CDC_DSN")):
+                         Path(env["GX_CONNECT_SECRETS_DIR"]), env.get("GX_PG_CDC_DSN"),
+                         connect_poll_ms=connection_settings().connect_poll_ms):
             step(line)
         for name in self.ports:
             t0 = time.monotonic()

@@ -142,7 +142,8 @@ def install(app: faust.App, results_topic: str, dlq_topic: str, dsn: str, batch:
                 log.warning("FAILED corrected to CONFIRMED: the ledger applied the command", requestId=result.requestId,
                             commandId=result.commandId, previousErrorCode=before[1], txId=result.fabricTxId,
                             block=result.commitBlock)
-            log.info("result applied", requestId=result.requestId, commandId=result.commandId,
+            # DEBUG: the submitter's "final" line is the one INFO line per command.
+            log.debug("result applied", requestId=result.requestId, commandId=result.commandId,
                      status=result.status.value, txId=result.fabricTxId, changed=before is not None,
                      partition=msg.partition, offset=msg.offset)
 

@@ -9,8 +9,8 @@ backlog records were admitted. Ports:
 - ``sink``: publishes results and dead letters (Kafka in production).
 
 Per command: validate the envelope and payload (invalid: REJECTED + dead letter, no attempt);
-map it to its chaincode call; then endorse -> submit (a SUBMITTED progress result) -> commit
-status. What a failure means comes from fabric_gateway.classify: only a chaincode rejection and
+map it to its chaincode call; then endorse -> submit (a SUBMITTED progress result only with
+``progress``) -> commit status. One INFO log line per command: its final result. What a failure means comes from fabric_gateway.classify: only a chaincode rejection and
 a transaction committed invalid are final; everything else is retried with backoff and jitter up
 to the policy's limit, then FAILED and dead-lettered. Attempts made while the breaker is open,
 or that open it, are not charged, so an outage makes commands wait and never FAIL.
@@ -172,6 +172,9 @@ class PartitionSubmitter:
     # Called when a final result could not be published for ``publish_deadline`` seconds.
     on_fatal: Callable[[BaseException], None] = lambda err: None
     publish_deadline: float = 300.0
+    # Publish a SUBMITTED progress result after each send (off by default: one produce, one consume
+    # and one outbox update per command that nothing needs; the final result carries submittedAt).
+    progress: bool = False
     # How long a re-check waits for a transaction sent earlier to show up committed.
     recheck_timeout: float = 5.0
 
@@ -313,7 +316,7 @@ class PartitionSubmitter:
             return self._failed_without_envelope(rec, code, str(e), 0, ResultStatus.REJECTED)
         key = rec.key or env.key.encode()
         ctx = {"requestId": env.requestId, "commandId": env.id, "partition": rec.partition, "offset": rec.offset}
-        log.info("command received", commandType=env.commandType, **ctx)
+        log.debug("command received", commandType=env.commandType, **ctx)  # INFO: the final line only
         trace = _Trace(self, rec, env, key, received, ctx)
         attempt = charged = conflicts = 0
         sent: list[str] = []  # transactions of this command sent to the orderer, fates not known invalid
@@ -468,8 +471,11 @@ class _Trace:
                                              durationMs=(now - self.received).total_seconds() * 1000), **kw)
 
     async def progress(self, tx_id: str, attempt: int, submitted: datetime) -> None:
-        """The SUBMITTED result: progress only, so a failure to publish it is logged, not fatal."""
-        log.info("submitted", txId=tx_id, attempt=attempt, **self.ctx)
+        """The SUBMITTED result, if the submitter publishes progress: progress only, so a failure
+        to publish it is logged, not fatal."""
+        log.debug("submitted", txId=tx_id, attempt=attempt, **self.ctx)
+        if not self.sub.progress:
+            return
         try:
             await self.sub.sink.result(self.key, self.result(ResultStatus.SUBMITTED, attempt, submitted,
                                                              fabricTxId=tx_id))

@@ -96,11 +96,11 @@ class Submitters:
     def __init__(self, app: faust.App, sink: FaustSink, f: FabricSettings, identity: Identity,
                  signer: Signer, window: int, gate: BreakerGate, policy: RetryPolicy, backlog_cap: int = 1000,
                  span: int = 5000, topic: str = "gx.commands", revoke_timeout: float = 10.0,
-                 publish_deadline: float = 300.0, on_fatal: Any = exit_now) -> None:
+                 publish_deadline: float = 300.0, on_fatal: Any = exit_now, progress: bool = False) -> None:
         self.app, self.sink, self.f = app, sink, f
         self.identity, self.signer, self.window, self.gate, self.policy = identity, signer, window, gate, policy
         self.span, self.topic, self.revoke_timeout = span, topic, revoke_timeout
-        self.publish_deadline, self.on_fatal = publish_deadline, on_fatal
+        self.publish_deadline, self.on_fatal, self.progress = publish_deadline, on_fatal, progress
         self.subs: dict[int, PartitionSubmitter] = {}
         self.events: dict[int, dict[int, faust.EventT]] = {}
         self.backlog_cap = backlog_cap
@@ -146,7 +146,8 @@ class Submitters:
                                      SubmitWindow(self.window, span=self.span), gate=self.gate, policy=self.policy,
                                      on_done=done, on_committable=committable, on_room=room,
                                      on_attempt_failed=failed, on_committed=m.TX_DURATION.observe,
-                                     on_fatal=self.on_fatal, publish_deadline=self.publish_deadline)
+                                     on_fatal=self.on_fatal, publish_deadline=self.publish_deadline,
+                                     progress=self.progress)
             self.subs[partition], self.events[partition] = sub, events
         return sub
 
@@ -243,7 +244,8 @@ class Submitters:
 
 def install(app: faust.App, commands_topic: str, results_topic: str, dlq_topic: str, f: FabricSettings,
             window: int = 80, breaker: CircuitBreaker | None = None, policy: RetryPolicy | None = None,
-            span: int = 5000, backlog_cap: int = 1000, publish_deadline: float = 300.0) -> Any:
+            span: int = 5000, backlog_cap: int = 1000, publish_deadline: float = 300.0,
+            progress: bool = False) -> Any:
     """Register the submitter agent and its watcher on ``app``; returns the agent.
 
     ``app`` must run with ``stream_wait_empty=False`` (gxcommon.faust_app.make_app(wait_empty=False)).
@@ -259,7 +261,7 @@ def install(app: faust.App, commands_topic: str, results_topic: str, dlq_topic: 
     gate = BreakerGate(breaker or CircuitBreaker(), time.monotonic, asyncio.sleep)
     state = Submitters(app, sink, f, load_identity(f.msp_id, f.cert), f.signer(), window,
                        gate, policy or RetryPolicy(), backlog_cap=backlog_cap, span=span, topic=commands_topic,
-                       publish_deadline=publish_deadline)
+                       publish_deadline=publish_deadline, progress=progress)
     web.add_check(app, "submitter", lambda: (
         f"final results have failed to publish for {s:.0f} s (see the log)" if (s := state.stalled()) >= 10 else None))
 

@@ -70,7 +70,8 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
         install_submitter(app, t.commands, t.command_results, t.commands_dlq, f, window=s.submit_window,
                           breaker=CircuitBreaker(s.breaker_failures, s.breaker_reset_s, s.breaker_successes),
                           policy=RetryPolicy(max_attempts=s.max_attempts), span=s.submit_span,
-                          backlog_cap=s.submit_backlog, publish_deadline=s.publish_deadline_s)
+                          backlog_cap=s.submit_backlog, publish_deadline=s.publish_deadline_s,
+                          progress=s.submitted_results)
     return app
 
 

@@ -112,6 +112,13 @@ def test_a_malformed_dsn_and_missing_settings_are_named(nowhere: dict[str, str],
     assert "settings: none set, and no local stack at" in verbose.stderr
 
 
+def test_a_setting_of_the_wrong_type_is_named_with_its_value(nowhere: dict[str, str]) -> None:
+    one_clear_line(gxctl({**nowhere, "GX_CONNECT_POLL_MS": "0"}, "connectors", "render"), 1,
+                   "GX_CONNECT_POLL_MS=0: Input should be greater than 0")
+    one_clear_line(gxctl({**nowhere, "GX_TOPIC_PARTITIONS": "many"}, "topics", "apply"), 1,
+                   "GX_TOPIC_PARTITIONS=many: Input should be a valid integer")
+
+
 def test_debug_shows_the_traceback_and_version_answers(nowhere: dict[str, str]) -> None:
     proc = gxctl({**nowhere, "GX_DEBUG": "1"}, "commands", "show", "r1")
     assert proc.returncode == 1 and "Traceback" in proc.stderr and "cannot use Postgres" in proc.stderr

@@ -58,3 +58,20 @@ def test_deploy_sends_a_provider_reference_never_the_password(tmp_path, monkeypa
     assert sent[1]["database.password"] == f"${{file:{tmp_path}/gx-outbox.properties:database.password}}"
     assert all("s3cr/t=@" not in str(c) for c in sent)
     assert (tmp_path / "gx-outbox.properties").read_text() == "database.password=s3cr/t=@\n"
+
+
+def test_the_poll_interval_can_be_chosen_per_deployment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GX_CONNECT_POLL_MS replaces the YAML's poll.interval.ms; unset, the YAML's stands; 0 is refused by name."""
+    from pydantic import ValidationError
+
+    from connectors.render import outbox
+    from gxcommon.settings import ConnectionSettings
+
+    pg = {k.removeprefix("pg."): v for k, v in VALUES.items() if k.startswith("pg.")}
+    default = render(load(), VALUES)["config"]["poll.interval.ms"]
+    assert outbox(pg, "gx.commands")["config"]["poll.interval.ms"] == default
+    monkeypatch.setenv("GX_CONNECT_POLL_MS", "5")
+    assert outbox(pg, "gx.commands", poll_ms=ConnectionSettings().connect_poll_ms)["config"]["poll.interval.ms"] == "5"
+    monkeypatch.setenv("GX_CONNECT_POLL_MS", "0")
+    with pytest.raises(ValidationError, match="connect_poll_ms"):
+        ConnectionSettings()

@@ -77,10 +77,23 @@ async def test_valid_commands_are_confirmed_and_offsets_committed(env) -> None:
     final = sink.final()
     assert len(final) == 10 and all(r.status is ResultStatus.CONFIRMED for r in final.values())
     assert all(r.fabricTxId and r.commitBlock == 7 and r.attempts == 1 for r in final.values())
-    assert sum(r.status is ResultStatus.SUBMITTED for r in sink.results) == 10
+    assert not any(r.status is ResultStatus.SUBMITTED for r in sink.results)  # no progress results by default
+    assert all(r.timings.submittedAt is not None for r in final.values())  # the final one says when it was sent
     assert sub.committable() == 10
     assert all(fn == "IdentityContract:CreateUser" for fn, _ in fake.calls)
     assert {tuple(args[:2]) for _, args in fake.calls} == {(b"t", f"r{i}".encode()) for i in range(10)}  # tenant, requestId first
+
+
+async def test_with_progress_each_command_publishes_submitted_before_its_final_result(env) -> None:
+    """GX_SUBMITTED_RESULTS=true: a SUBMITTED result (with the tx id) per send, then the final one."""
+    fake, gw = env
+    sink, clock = MemorySink(), Clock()
+    sub = submitter(gw, sink, clock, progress=True)
+    await feed(sub, [command("CREATE_USER", i, f"r{i}") for i in range(4)])
+    for rid in (f"r{i}" for i in range(4)):
+        mine = [r for r in sink.results if r.requestId == rid]
+        assert [r.status for r in mine] == [ResultStatus.SUBMITTED, ResultStatus.CONFIRMED]
+        assert mine[0].fabricTxId == mine[1].fabricTxId
 
 
 async def test_an_invalid_payload_is_rejected_and_dead_lettered_without_an_attempt(env) -> None:

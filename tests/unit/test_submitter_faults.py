@@ -32,7 +32,7 @@ async def test_a_lost_submitted_result_does_not_lose_the_command(env) -> None:
     fake, gw = env
     sink, clock = FlakySink({ResultStatus.SUBMITTED}), Clock()
     done: list[int] = []
-    sub = submitter(gw, sink, clock, on_done=lambda r: done.append(r.offset))
+    sub = submitter(gw, sink, clock, on_done=lambda r: done.append(r.offset), progress=True)
     await feed(sub, [command("CREATE_USER", i, f"r{i}") for i in range(3)])
     assert {r.status for r in sink.final().values()} == {ResultStatus.CONFIRMED}
     assert sorted(done) == [0, 1, 2] and sub.internal_errors == 0

@@ -1,0 +1,146 @@
+"""Benchmark: the throughput levers of issue 23, each against its baseline in the same run.
+
+    .venv/bin/python -m bench.levers [--rate 90] [--duration 60] [--rounds 2] [--variants base,poll50,...]
+
+Needs `gxctl up`. Each variant sets the levers below, lets the stack settle, measures what every
+process burns while no command flows (the fixed cost per second), then runs one window of
+bench.e2e's load at ``rate`` (the same writers, observers and figures). Variants are interleaved
+round by round (A B C D A B C D), so a drift of the machine spreads over all of them. At the end
+the connector and the submitter are put back as the stack runs them by default.
+
+Levers:
+- ``poll``: Debezium's ``poll.interval.ms`` (the connector's config, PUT through Connect's REST API);
+- ``progress``: the submitter's SUBMITTED progress results (GX_SUBMITTED_RESULTS; the submitter
+  is restarted with it).
+Prints a table (and JSON in bench/results/): pipeline CPU per command (Postgres, Kafka, Connect,
+submitter, results writer), read side per command, idle CPU per second, insert to CONFIRMED
+p50/p99, projection lag p99, whether the rate was sustained.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+import urllib.request
+from typing import Any
+
+from bench.common import save, table
+from bench.e2e import PIPELINE, PROJECTORS, cpu, pids, run_rate
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "base": {"poll": 5, "progress": True},        # the settings before issue 23's cuts
+    "poll50": {"poll": 50, "progress": True},
+    "no-progress": {"poll": 5, "progress": False},
+    "both": {"poll": 50, "progress": False},      # the defaults after them
+}
+DEFAULT = VARIANTS["both"]
+
+
+def set_poll(connect_url: str, ms: int) -> None:
+    """PUT the connector's config with ``poll.interval.ms`` = ``ms`` (Connect restarts its task)."""
+    from gxcommon.http_auth import request
+
+    url = f"{connect_url.rstrip('/')}/connectors/gx-outbox/config"
+    with urllib.request.urlopen(request(url), timeout=30) as r:
+        config = json.load(r)
+    if config.get("poll.interval.ms") == str(ms):
+        return
+    config["poll.interval.ms"] = str(ms)
+    put = request(url, "PUT", json.dumps(config).encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(put, timeout=60) as r:
+        r.read()
+
+
+def set_progress(progress: bool) -> None:
+    """Restart the submitter with GX_SUBMITTED_RESULTS=``progress`` (the watchdog leaves it alone
+    meanwhile: the stack's lock is held and it stays desired)."""
+    from stack.pipeline import Pipeline
+
+    os.environ["GX_SUBMITTED_RESULTS"] = "true" if progress else "false"
+    p = Pipeline()
+    env = p.stack.env()
+    with p.stack.locked():
+        p.workers["submitter"].stop(timeout=30)
+        p._start_worker("submitter", env)
+
+
+def idle_cpu(seconds: float) -> dict[str, float]:
+    """CPU milliseconds per second of every process while nothing is offered."""
+    procs = pids()
+    c0 = cpu(procs)
+    time.sleep(seconds)
+    c1 = cpu(procs)
+    return {k: round(1000 * (c1[k] - c0[k]) / seconds, 1) for k in c0}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rate", type=float, default=90, help="commands per second offered (below saturation)")
+    ap.add_argument("--duration", type=float, default=60, help="seconds of measured load per variant and round")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--pairs", type=int, default=1000)
+    ap.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of: {', '.join(VARIANTS)}")
+    a = ap.parse_args()
+    from stack.discover import use_local_stack
+
+    use_local_stack()
+    from bench.fabric_ceiling import Clients, fabric_settings_from, prepare
+    from gxcommon.fabric_settings import FabricSettings
+    from gxcommon.settings import connection_settings
+    from stack.manager import Stack
+
+    s = connection_settings()
+    s.require("pg_dsn", "kafka_bootstrap", "connect_url")
+    dsn, bootstrap, connect = s.dsn(), s.kafka_bootstrap or "", s.connect_endpoint() or ""
+    names = [v for v in a.variants.split(",") if v]
+    unknown = [v for v in names if v not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"error: --variants: unknown {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
+
+    async def fund() -> list[tuple[str, str]]:
+        clients = Clients.open(FabricSettings(**fabric_settings_from(Stack())), 4)
+        try:
+            return await prepare(clients, a.pairs, funds=10**9)
+        finally:
+            await clients.close()
+
+    print(f"funding {a.pairs} wallet pairs", flush=True)
+    pairs = asyncio.run(fund())
+    rows: list[dict[str, Any]] = []
+    current: dict[str, Any] = {}
+    try:
+        run_rate(dsn, bootstrap, pairs, a.rate, 10)  # warm; not reported
+        for rnd in range(a.rounds):
+            for name in names:
+                v = VARIANTS[name]
+                if current.get("poll") != v["poll"]:
+                    set_poll(connect, v["poll"])
+                if current.get("progress") != v["progress"]:
+                    set_progress(v["progress"])
+                current = dict(v)
+                time.sleep(10)  # the connector's task restarted, the submitter joined its group
+                idle = idle_cpu(15)
+                print(f"round {rnd + 1}: {name} ({v}) at {a.rate:.0f}/s for {a.duration:.0f}s", flush=True)
+                r = run_rate(dsn, bootstrap, pairs, a.rate, a.duration)
+                rows.append({"variant": name, "round": rnd + 1, **v, "idle_cpu_ms_per_s": idle,
+                             "pipeline_idle_ms_per_s": round(sum(idle[k] for k in PIPELINE), 1),
+                             **{k: r[k] for k in r if k != "series"}})
+    finally:
+        set_poll(connect, DEFAULT["poll"])
+        set_progress(DEFAULT["progress"])
+    path = save("levers", {"rate": a.rate, "duration": a.duration, "variants": VARIANTS, "runs": rows})
+    columns = ["variant", "round", "final_per_s_in_window", "sustained", "lost", "pipeline_cpu_ms_per_command",
+               "read_side_cpu_ms_per_command", "pipeline_idle_ms_per_s", "total_p50_ms", "total_p99_ms",
+               "capture_p50_ms", "projection_lag_p99_ms"]
+    print(table(rows, columns))
+    for r in rows:
+        per = r["cpu_ms_per_command"]
+        print(f"{r['variant']} round {r['round']}: " + ", ".join(f"{k} {per[k]}" for k in (*PIPELINE, *PROJECTORS)))
+    print(f"results: {path}")
+
+
+if __name__ == "__main__":
+    main()
