@@ -167,6 +167,8 @@ class PartitionSubmitter:
     on_room: Callable[[], None] = lambda: None
     # Called on every failed attempt with the error and whether the breaker counted it (metrics).
     on_attempt_failed: Callable[[Exception, bool], None] = lambda err, counted: None
+    # Called after each transaction sent to the orderer (metrics).
+    on_submitted: Callable[[], None] = lambda: None
     # Called after each committed transaction with the seconds from endorse to commit status (metrics).
     on_committed: Callable[[float], None] = lambda seconds: None
     # Called when a final result could not be published for ``publish_deadline`` seconds.
@@ -347,6 +349,7 @@ class PartitionSubmitter:
                         sent.append(tx.tx_id)
                         unsure = True
                         await self.gateway.submit(tx)
+                        self.on_submitted()
                         submitted_at = datetime.now(UTC)
                         await trace.progress(tx.tx_id, attempt, submitted_at)
                         status = await self.gateway.commit_status(tx)

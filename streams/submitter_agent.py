@@ -64,7 +64,6 @@ class FaustSink:
         # force=True: never attach the send to whichever Faust event happens to be current.
         fut = await self.results.send(key=key, value=result.model_dump_json().encode(), force=True)
         if not result.status.final:
-            m.TX_SUBMITTED.inc()
             return
         await fut  # delivered before the command's record can be acked
         m.COMMANDS_PROCESSED.labels(result.status.value).inc()
@@ -146,6 +145,7 @@ class Submitters:
                                      SubmitWindow(self.window, span=self.span), gate=self.gate, policy=self.policy,
                                      on_done=done, on_committable=committable, on_room=room,
                                      on_attempt_failed=failed, on_committed=m.TX_DURATION.observe,
+                                     on_submitted=m.TX_SUBMITTED.inc,
                                      on_fatal=self.on_fatal, publish_deadline=self.publish_deadline,
                                      progress=self.progress)
             self.subs[partition], self.events[partition] = sub, events

@@ -198,3 +198,17 @@ async def test_close_cancels_everything_and_closes_the_channel(agent) -> None:
     assert state.channel is not None
     with pytest.raises(Exception):
         await state.gateway.endorse("gxchannel", "gxtv3", "F", [])  # type: ignore[union-attr]
+
+
+async def test_every_transaction_sent_is_counted_without_progress_results(agent) -> None:
+    """fabric_transactions_submitted_total counts sends, not SUBMITTED results: with those off (the
+    default since issue 23) the counter was counted by the sink and stayed at 0."""
+    fake, state, app, sink = agent
+    from prometheus_client import REGISTRY
+
+    before = REGISTRY.get_sample_value("fabric_transactions_submitted_total") or 0.0
+    for i in range(3):
+        await state.take(event(0, i, "FREEZE_WALLET", f"c{i}"))
+    await until(lambda: len(sink.final()) == 3)
+    assert not any(r.status.value == "SUBMITTED" for r in sink.results)
+    assert REGISTRY.get_sample_value("fabric_transactions_submitted_total") - before == 3
