@@ -195,3 +195,18 @@ def test_the_prometheus_rule_is_the_promtool_checked_file(tools: dict[str, Path]
     assert rule["spec"] == yaml.safe_load((ROOT / "monitoring/prometheus/rules/gx-pipeline.rules.yml").read_text())
     dashboards = [d for d in docs if d["kind"] == "ConfigMap" and "grafana_dashboard" in d["metadata"]["labels"]]
     assert len(dashboards) == len(list((ROOT / "monitoring/grafana/dashboards").glob("*.json")))
+
+
+def test_the_connector_poll_interval_is_a_value_for_either_connector_mode(tools: dict[str, Path]) -> None:
+    """connector.pollIntervalMs: unset, the YAML's poll.interval.ms; set, the KafkaConnector's config
+    (strimzi) or the init Job's GX_CONNECT_POLL_MS (rest, which `gxctl init` renders with)."""
+    base = ("--set", "postgres.password=x", "--set", "chaincode.packageId=gxtv3:0")
+    yaml_poll = yaml.safe_load((ROOT / "connectors/outbox.yaml").read_text())["config"]["poll.interval.ms"]
+    _, docs = render(tools, *base, "--set", "connector.mode=strimzi")
+    assert next(d for d in docs if d["kind"] == "KafkaConnector")["spec"]["config"]["poll.interval.ms"] == yaml_poll
+    _, docs = render(tools, *base, "--set", "connector.mode=strimzi", "--set", "connector.pollIntervalMs=5")
+    assert next(d for d in docs if d["kind"] == "KafkaConnector")["spec"]["config"]["poll.interval.ms"] == "5"
+    _, docs = render(tools, *base, "--set", "connector.pollIntervalMs=20")
+    init = next(d for d in docs if d["kind"] == "Job" and d["metadata"]["name"].endswith("-init"))
+    env = {e["name"]: e.get("value") for e in init["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["GX_CONNECT_POLL_MS"] == "20"
