@@ -15,8 +15,10 @@ Needs `gxctl up` (the stack and every worker: the write path, the block publishe
 The read side too: when each confirmed transfer's history row shows in the read model (insert to
 read model, and projection lag: ledger commit to read model, p50 and p99).
 Reports throughput, insert-to-CONFIRMED p50/p95/p99, each stage's p50, failures, lost commands,
-backlog growth, CPU milliseconds per command of every process, and the ratio to the direct
-client's ceiling at 500 in flight (bench.fabric_ceiling), measured in the same session. Writes JSON
+backlog growth, seconds without a final result, CPU milliseconds per command of every process,
+and the ratio to the direct client's ceiling at 500 in flight (bench.fabric_ceiling), measured in
+the same session before the first rate, while the pipeline is idle. A window in which this process
+itself did not run for over a second (the machine paused) is measured again. Writes JSON
 and a PNG (throughput, latency and backlog over time) to bench/results/.
 """
 

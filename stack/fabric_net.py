@@ -174,7 +174,8 @@ class Orderer:
         self.proc = Proc("orderer", self.s.run_dir, self.s.log_dir)
 
     def healthy(self) -> bool:
-        return ops_healthy(self.s.host, self.s.orderer_ops_port)
+        # /healthz can answer before the admin port (osnadmin's, used right after) listens.
+        return ops_healthy(self.s.host, self.s.orderer_ops_port) and port_open(self.s.host, self.s.orderer_admin_port)
 
     def up(self) -> None:
         if self.proc.pid() is None:
@@ -184,7 +185,8 @@ class Orderer:
                                       "GX_ORDERER_OPS_PORT": self.s.orderer_ops_port})
             cfg = self.net.node_config("orderer", "orderer.yaml", fc.orderer_overrides(self.s, self.net.paths))
             self.proc.start([self.net.home.bin("orderer")], env={**os.environ, "FABRIC_CFG_PATH": str(cfg)})
-        self.proc.wait_healthy(self.healthy, 60, f"/healthz on {self.s.host}:{self.s.orderer_ops_port}")
+        self.proc.wait_healthy(self.healthy, 60, f"/healthz on {self.s.host}:{self.s.orderer_ops_port} and "
+                                                 f"its admin port {self.s.orderer_admin_port} listening")
         self._join()
 
     def _osnadmin(self, *args: str) -> str:
@@ -213,7 +215,9 @@ class Peer:
         self.proc = Proc("peer", self.s.run_dir, self.s.log_dir)
 
     def healthy(self) -> bool:
-        return ops_healthy(self.s.host, self.s.peer_ops_port)
+        # /healthz can answer before the gRPC port listens: `peer channel list` right after was
+        # once refused there (connection refused), failing `gxctl up`.
+        return ops_healthy(self.s.host, self.s.peer_ops_port) and port_open(self.s.host, self.s.peer_port)
 
     def up(self) -> None:
         if self.proc.pid() is None:
@@ -225,7 +229,8 @@ class Peer:
                                                          mutual_tls=self.net.mutual_tls))
             self.proc.start([self.net.home.bin("peer"), "node", "start"],
                             env={**os.environ, "FABRIC_CFG_PATH": str(cfg)})
-        self.proc.wait_healthy(self.healthy, 60, f"/healthz on {self.s.host}:{self.s.peer_ops_port}")
+        self.proc.wait_healthy(self.healthy, 60, f"/healthz on {self.s.host}:{self.s.peer_ops_port} and "
+                                                 f"its port {self.s.peer_port} listening")
         if self.s.channel not in self.net.peer("channel", "list").split():
             self.net.peer("channel", "join", "-b", str(self.net.paths.genesis_block))
 
