@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import time
 import urllib.request
 from typing import Any
@@ -59,9 +58,9 @@ def set_progress(progress: bool) -> None:
     meanwhile: the stack's lock is held and it stays desired)."""
     from stack.pipeline import Pipeline
 
-    os.environ["GX_SUBMITTED_RESULTS"] = "true" if progress else "false"
     p = Pipeline()
-    env = p.stack.env()
+    # The worker's own environment only (the watchdog would restart it with the stack's).
+    env = p.stack.env() | {"GX_SUBMITTED_RESULTS": "true" if progress else "false"}
     with p.stack.locked():
         p.workers["submitter"].stop(timeout=30)
         p._start_worker("submitter", env)
