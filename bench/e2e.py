@@ -37,7 +37,7 @@ import psycopg
 from gxcommon.kafka import Consumer
 
 from bench.common import pct, save, table
-from bench.fabric_ceiling import Clients, fabric_settings_from, prepare, run_ceiling
+from bench.fabric_ceiling import fabric_settings_from, funded_pairs, run_ceiling
 from gxsdk import enqueue
 from schemas.envelopes import parse_result
 from stack.demo import run_demo, stages
@@ -191,16 +191,20 @@ def wait_idle(dsn: str, timeout: float = 300) -> None:
             time.sleep(1)
 
 
+def cpu_rate(procs: dict[str, psutil.Process], seconds: float) -> dict[str, float]:
+    """CPU milliseconds per second of each process over the next ``seconds``."""
+    c0 = cpu(procs)
+    time.sleep(seconds)
+    c1 = cpu(procs)
+    return {k: 1000 * (c1[k] - c0[k]) / seconds for k in c0}
+
+
 def wait_quiet(cores: float = 0.3, timeout: float = 300) -> float:
     """Until the stack's processes together use less than ``cores`` of CPU over 2 s (at most
     ``timeout`` s); returns the seconds waited."""
     procs, t0 = pids(), time.time()
-    while time.time() - t0 < timeout:
-        c0 = cpu(procs)
-        time.sleep(2)
-        c1 = cpu(procs)
-        if sum(c1.values()) - sum(c0.values()) < 2 * cores:
-            break
+    while time.time() - t0 < timeout and sum(cpu_rate(procs, 2).values()) >= 1000 * cores:
+        pass
     return time.time() - t0
 
 
@@ -422,16 +426,9 @@ def main() -> None:
     print(f"warm-up: the demo story (25 types), then funding {a.pairs} wallet pairs", flush=True)
     demo = run_demo(dsn, lambda line: None)
 
-    async def fund() -> list[tuple[str, str]]:
-        from stack.manager import Stack
+    from stack.manager import Stack
 
-        clients = Clients.open(FabricSettings(**fabric_settings_from(Stack())), 4)
-        try:
-            return await prepare(clients, a.pairs, funds=10**9)
-        finally:
-            await clients.close()
-
-    pairs = asyncio.run(fund())
+    pairs = funded_pairs(FabricSettings(**fabric_settings_from(Stack())), a.pairs)
     run_rate(dsn, bootstrap, pairs, min(rates), 10)  # JVMs and caches warm; not reported
     # The ceiling first, while the pipeline is idle (after a rate it could not sustain, it would
     # still be draining its backlog and the ceiling would measure the leftovers' competition).

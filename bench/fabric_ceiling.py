@@ -98,6 +98,18 @@ async def _bounded(n: int, jobs: list[tuple[Gateway, str, list[str]]]) -> None:
     await asyncio.gather(*(one(*j) for j in jobs))
 
 
+def funded_pairs(settings: FabricSettings, pairs: int, funds: int = 10**9, connections: int = 4) -> list[tuple[str, str]]:
+    """:func:`prepare` on ``connections`` gateway connections of its own, closed after."""
+    async def run() -> list[tuple[str, str]]:
+        clients = Clients.open(settings, connections)
+        try:
+            return await prepare(clients, pairs, funds=funds)
+        finally:
+            await clients.close()
+
+    return asyncio.run(run())
+
+
 async def prepare(clients: Clients, pairs: int, funds: int = 10**9) -> list[tuple[str, str]]:
     """``pairs`` (sender, receiver) wallets, each sender funded from the genesis pool."""
     gw = clients.gateways[0]

@@ -461,7 +461,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
 
     say(f"funding {a.pairs} wallet pairs")
-    pairs = asyncio.run(_fund(a.pairs))
+    from bench.fabric_ceiling import funded_pairs
+    from gxcommon.fabric_settings import FabricSettings
+
+    pairs = funded_pairs(FabricSettings(), a.pairs, funds=10**6, connections=2)
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     runs = []
     for n in names:
@@ -479,17 +482,6 @@ def main(argv: list[str] | None = None) -> int:
     print(table(runs, COLUMNS))
     print(f"results: {path}")
     return 0 if result["clean"] else 1
-
-
-async def _fund(n: int) -> list[tuple[str, str]]:
-    from bench.fabric_ceiling import Clients, prepare
-    from gxcommon.fabric_settings import FabricSettings
-
-    clients = Clients.open(FabricSettings(), 2)
-    try:
-        return await prepare(clients, n, funds=10**6)
-    finally:
-        await clients.close()
 
 
 if __name__ == "__main__":

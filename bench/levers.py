@@ -20,14 +20,13 @@ p50/p99, projection lag p99, whether the rate was sustained.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import time
 import urllib.request
 from typing import Any
 
 from bench.common import save, table
-from bench.e2e import PIPELINE, PROJECTORS, cpu, pids, run_rate
+from bench.e2e import PIPELINE, PROJECTORS, cpu_rate, pids, run_rate
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "base": {"poll": 5, "progress": True},        # the settings before issue 23's cuts
@@ -68,11 +67,7 @@ def set_progress(progress: bool) -> None:
 
 def idle_cpu(seconds: float) -> dict[str, float]:
     """CPU milliseconds per second of every process while nothing is offered."""
-    procs = pids()
-    c0 = cpu(procs)
-    time.sleep(seconds)
-    c1 = cpu(procs)
-    return {k: round(1000 * (c1[k] - c0[k]) / seconds, 1) for k in c0}
+    return {k: round(v, 1) for k, v in cpu_rate(pids(), seconds).items()}
 
 
 def main() -> None:
@@ -86,7 +81,7 @@ def main() -> None:
     from stack.discover import use_local_stack
 
     use_local_stack()
-    from bench.fabric_ceiling import Clients, fabric_settings_from, prepare
+    from bench.fabric_ceiling import fabric_settings_from, funded_pairs
     from gxcommon.fabric_settings import FabricSettings
     from gxcommon.settings import connection_settings
     from stack.manager import Stack
@@ -99,15 +94,8 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"error: --variants: unknown {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
 
-    async def fund() -> list[tuple[str, str]]:
-        clients = Clients.open(FabricSettings(**fabric_settings_from(Stack())), 4)
-        try:
-            return await prepare(clients, a.pairs, funds=10**9)
-        finally:
-            await clients.close()
-
     print(f"funding {a.pairs} wallet pairs", flush=True)
-    pairs = asyncio.run(fund())
+    pairs = funded_pairs(FabricSettings(**fabric_settings_from(Stack())), a.pairs)
     rows: list[dict[str, Any]] = []
     current: dict[str, Any] = {}
     try:
