@@ -45,9 +45,12 @@ from stack.pipeline import Pipeline
 from gxcommon.fabric_settings import FabricSettings
 from gxcommon.worker_settings import WorkerSettings
 
-PROJECTORS = ("block-publisher", "projector-identity", "projector-ledger", "projector-organizations",
+# The read side: the block publisher and the projection groups, in one process (`projectors`, the
+# default) or one per group (the secure mode, or bench.levers' split variant); whichever runs.
+PROJECTORS = ("block-publisher", "projectors", "projector-identity", "projector-ledger", "projector-organizations",
               "projector-governance", "projector-loans", "projector-system")
-PROCS = ("postgres", "kafka", "connect", "submitter", "results-writer", "orderer", "peer", "chaincode", *PROJECTORS)
+WRITE_SIDE = ("postgres", "kafka", "connect", "submitter", "results-writer", "orderer", "peer", "chaincode")
+PROCS = WRITE_SIDE + PROJECTORS
 PIPELINE = ("postgres", "kafka", "connect", "submitter", "results-writer")
 FINAL = ("CONFIRMED", "FAILED", "REJECTED")
 
@@ -210,10 +213,13 @@ def wait_quiet(cores: float = 0.3, timeout: float = 300) -> float:
 
 def pids() -> dict[str, psutil.Process]:
     rows = {r["component"]: r["pid"] for r in Pipeline().status()}
-    missing = [n for n in PROCS if not rows.get(n)]
+    groups = PROJECTORS[2:]
+    missing = [n for n in WRITE_SIDE + ("block-publisher",) if not rows.get(n)]
+    if not rows.get("projectors") and not all(rows.get(g) for g in groups):
+        missing.append("projectors")
     if missing:
         raise SystemExit(f"error: not running: {', '.join(missing)}; start everything with: gxctl up")
-    return {n: psutil.Process(rows[n]) for n in PROCS}
+    return {n: psutil.Process(rows[n]) for n in PROCS if rows.get(n)}
 
 
 def cpu(procs: dict[str, psutil.Process]) -> dict[str, float]:
@@ -339,7 +345,7 @@ def summarise(rate: float, seconds: float, start_at: float, end_of_load: float, 
         **per_second,
         "cpu_ms_per_command": cpu_ms,
         "pipeline_cpu_ms_per_command": round(sum(cpu_ms[k] for k in PIPELINE), 3),
-        "read_side_cpu_ms_per_command": round(sum(cpu_ms[k] for k in PROJECTORS), 3),
+        "read_side_cpu_ms_per_command": round(sum(cpu_ms.get(k, 0.0) for k in PROJECTORS), 3),
         "series": {"backlog": backlog, "final_times": [round(t - start_at, 3) for t in obs.final_times],
                    "latency": sorted((round(commits[rid] - start_at, 3), round((updated[rid] - commits[rid]) * 1000, 1))
                                      for rid in commits if rid in updated and rid in obs.results)},

@@ -74,10 +74,9 @@ FAULTS = {f.name: f for f in (
     Fault("scale-submitters", "scale", "submitter", 20),
     # The read side (the kills of Postgres and the broker above are checked on both sides).
     Fault("kill-block-publisher", "kill", "block-publisher"),
-    *(Fault(f"kill-projector-{g}", "kill", f"projector-{g}")
-      for g in ("identity", "ledger", "organizations", "governance", "loans", "system")),
+    Fault("kill-projectors", "kill", "projectors"),  # every projection group's process (`gxctl up`'s default)
     Fault("restore-read-models", "restore", "postgres"),
-    Fault("rebuild-ledger", "rebuild", "projector-ledger"),
+    Fault("rebuild-ledger", "rebuild", "projectors"),
 )}
 PROFILES = {
     "full": list(FAULTS),

@@ -11,7 +11,10 @@ the connector and the submitter are put back as the stack runs them by default.
 Levers:
 - ``poll``: Debezium's ``poll.interval.ms`` (the connector's config, PUT through Connect's REST API);
 - ``progress``: the submitter's SUBMITTED progress results (GX_SUBMITTED_RESULTS; the submitter
-  is restarted with it).
+  is restarted with it);
+- ``together``: the six projection groups in one process (`projectors`) or one process each
+  (`projector-GROUP`); the workers are swapped (same consumer groups, so each resumes where the
+  other stopped).
 Prints a table (and JSON in bench/results/): pipeline CPU per command (Postgres, Kafka, Connect,
 submitter, results writer), read side per command, idle CPU per second, insert to CONFIRMED
 p50/p99, projection lag p99, whether the rate was sustained.
@@ -29,12 +32,14 @@ from bench.common import save, table
 from bench.e2e import PIPELINE, PROJECTORS, cpu_rate, pids, run_rate
 
 VARIANTS: dict[str, dict[str, Any]] = {
-    "base": {"poll": 5, "progress": True},        # the settings before issue 23's cuts
-    "poll50": {"poll": 50, "progress": True},
-    "no-progress": {"poll": 5, "progress": False},
-    "both": {"poll": 50, "progress": False},      # the defaults after them
+    "base": {"poll": 5, "progress": True, "together": False},   # the settings before issue 23's cuts
+    "poll50": {"poll": 50, "progress": True, "together": False},
+    "no-progress": {"poll": 5, "progress": False, "together": False},
+    "both": {"poll": 50, "progress": False, "together": False},
+    "split": {"poll": 50, "progress": False, "together": False},   # the groups one process each
+    "together": {"poll": 50, "progress": False, "together": True},  # the defaults: all groups in one
 }
-DEFAULT = VARIANTS["both"]
+DEFAULT = VARIANTS["together"]
 
 
 def set_poll(connect_url: str, ms: int) -> None:
@@ -65,6 +70,25 @@ def set_progress(progress: bool) -> None:
         p._start_worker("submitter", env)
 
 
+def set_together(together: bool) -> None:
+    """Run the projection groups in one process or in one each (the watchdog follows: the stack's
+    lock is held, and what is wanted is changed with the workers)."""
+    from stack.pipeline import Pipeline
+    from stack.watchdog import Desired
+
+    p = Pipeline()
+    split = tuple(w for w in p.workers if w.startswith("projector-"))
+    on, off = (("projectors",), split) if together else (split, ("projectors",))
+    env = p.stack.env()
+    with p.stack.locked():
+        Desired.change(p.stack.s.run_dir, remove=set(off))
+        for name in off:
+            p.workers[name].stop(timeout=30)
+        for name in on:
+            p._start_worker(name, env)
+        Desired.change(p.stack.s.run_dir, add=set(on))
+
+
 def idle_cpu(seconds: float) -> dict[str, float]:
     """CPU milliseconds per second of every process while nothing is offered."""
     return {k: round(v, 1) for k, v in cpu_rate(pids(), seconds).items()}
@@ -76,7 +100,8 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=60, help="seconds of measured load per variant and round")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--pairs", type=int, default=1000)
-    ap.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of: {', '.join(VARIANTS)}")
+    ap.add_argument("--variants", default="split,together",
+                    help=f"comma-separated, of: {', '.join(VARIANTS)}")
     a = ap.parse_args()
     from stack.discover import use_local_stack
 
@@ -107,6 +132,8 @@ def main() -> None:
                     set_poll(connect, v["poll"])
                 if current.get("progress") != v["progress"]:
                     set_progress(v["progress"])
+                if current.get("together") != v["together"]:
+                    set_together(v["together"])
                 current = dict(v)
                 time.sleep(10)  # the connector's task restarted, the submitter joined its group
                 idle = idle_cpu(15)
@@ -118,6 +145,7 @@ def main() -> None:
     finally:
         set_poll(connect, DEFAULT["poll"])
         set_progress(DEFAULT["progress"])
+        set_together(DEFAULT["together"])
     path = save("levers", {"rate": a.rate, "duration": a.duration, "variants": VARIANTS, "runs": rows})
     columns = ["variant", "round", "final_per_s_in_window", "sustained", "lost", "pipeline_cpu_ms_per_command",
                "read_side_cpu_ms_per_command", "pipeline_idle_ms_per_s", "total_p50_ms", "total_p99_ms",
@@ -125,7 +153,7 @@ def main() -> None:
     print(table(rows, columns))
     for r in rows:
         per = r["cpu_ms_per_command"]
-        print(f"{r['variant']} round {r['round']}: " + ", ".join(f"{k} {per[k]}" for k in (*PIPELINE, *PROJECTORS)))
+        print(f"{r['variant']} round {r['round']}: " + ", ".join(f"{k} {per[k]}" for k in (*PIPELINE, *PROJECTORS) if k in per))
     print(f"results: {path}")
 
 

@@ -34,7 +34,8 @@ GXCTL = [sys.executable, "-m", "gxctl.main"]
 COLUMNS = ["mode", "round", "offered_per_s", "final_per_s_in_window", "sustained", "total_p50_ms", "total_p99_ms",
            "projection_lag_p50_ms", "projection_lag_p99_ms", "cpu_ms_per_command", "kafka_cpu_ms_per_command",
            "connect_cpu_ms_per_command", "workers_cpu_ms_per_command"]
-WORKERS = ("submitter", "results-writer", "block-publisher", "projector-identity", "projector-ledger",
+# Every worker either mode may run (plain: the groups in one `projectors`; secure: one per group).
+WORKERS = ("submitter", "results-writer", "block-publisher", "projectors", "projector-identity", "projector-ledger",
            "projector-organizations", "projector-governance", "projector-loans", "projector-system")
 
 

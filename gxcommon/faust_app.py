@@ -54,7 +54,7 @@ def _exclusive_gaps() -> None:
 
 
 def make_app(s: WorkerSettings, worker: str, consumes: bool = True, wait_empty: bool = True,
-             producer_timeout: float = 1200.0) -> faust.App:
+             producer_timeout: float = 1200.0, faust_consumer: bool = True) -> faust.App:
     """A Faust app for one worker kind (its consumer group is ``<app_id>-<worker>``).
 
     With ``web_port`` set, the worker serves /metrics, /healthz and /readyz (gxcommon.web) there.
@@ -65,6 +65,8 @@ def make_app(s: WorkerSettings, worker: str, consumes: bool = True, wait_empty: 
     does not wait for every taken record to be acked (a worker that holds records for long and
     commits exactly itself, the submitter). ``producer_timeout``: seconds before a send that
     cannot be delivered fails (Faust's default, 1200 s, hides an unreachable topic for 20 minutes).
+    ``faust_consumer=False``: Faust starts no consumer at all, only its web server, producer, tasks
+    and timers (a worker whose Kafka consumers are its own: the projectors, projections.agent).
     """
     _read_committed()
     _exclusive_gaps()
@@ -91,14 +93,16 @@ def make_app(s: WorkerSettings, worker: str, consumes: bool = True, wait_empty: 
         # Faust makes a data folder even for in-memory tables; never in the working directory.
         datadir=str(s.data_dir or Path(tempfile.gettempdir()) / "gx-pipeline-faust"),
     )
-    app.__dict__["_gx_consumes"] = consumes
+    app.__dict__["_gx_consumes"] = consumes and faust_consumer
+    app.producer_only = not faust_consumer
     if s.web_port:
         from gxcommon import readiness, web
 
         web.install(app)
         readiness.install(app, {"kafka": readiness.kafka_probe(s.kafka_bootstrap),
                                 "postgres": _postgres_probe(s)})
-        _track_consumer_lag(app, f"{s.app_id}-{worker}")  # the block publisher reads its markers back
+        if faust_consumer:
+            _track_consumer_lag(app, f"{s.app_id}-{worker}")  # the block publisher reads its markers back
     return app
 
 

@@ -1,4 +1,7 @@
-"""Building the projection workers for `gxctl run projector-GROUP` (one worker per group)."""
+"""Building the projection workers for `gxctl run`: ``projectors`` hosts every group in one process
+(the default of `gxctl up`, docker-compose and the chart); ``projector-GROUP`` hosts one (a
+deployment that splits them, and every group under Kafka security, where each group logs in as
+its own principal)."""
 
 from __future__ import annotations
 
@@ -9,28 +12,41 @@ from gxcommon.topics import TopicSettings
 from gxcommon.worker_settings import WorkerSettings
 from projections.groups import GROUPS
 
-WORKERS = tuple(f"projector-{g}" for g in GROUPS)
+TOGETHER = "projectors"
+WORKERS = (TOGETHER, *(f"projector-{g}" for g in GROUPS))
+
+
+def groups_of(name: str) -> list[str]:
+    """The groups worker ``name`` hosts. WorkerError for an unknown worker."""
+    if name == TOGETHER:
+        return list(GROUPS)
+    if name not in WORKERS:
+        raise WorkerError(f"unknown worker {name!r}; known: {', '.join(WORKERS)}")
+    return [name.removeprefix("projector-")]
 
 
 def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
-    if name not in WORKERS:
-        raise WorkerError(f"unknown worker {name!r}; known: {', '.join(WORKERS)}")
+    groups = [GROUPS[g] for g in groups_of(name)]
     if s.pg_dsn is None:
         raise WorkerError("GX_PG_DSN is not set")
+    if name == TOGETHER and s.kafka_security():
+        raise WorkerError("with Kafka security on, each projection group logs in as its own principal: "
+                          "run `gxctl run projector-GROUP` once per group instead of `projectors`")
     import psycopg
 
     from gxcommon.logs import get
-    from projections.agent import align_group_offsets, install
+    from projections.agent import align_group_offsets, group_id, install
     from projections.store import checkpoints
 
-    group = GROUPS[name.removeprefix("projector-")]
     dsn = s.dsn()
-    app = make_app(s, name)
+    app = make_app(s, name, faust_consumer=False)  # the groups' own consumers read (projections.loop)
     with psycopg.connect(dsn) as conn:
-        stored = checkpoints(conn, group.name, t.fabric_events)
-    moved = align_group_offsets(s.kafka_bootstrap, app.conf.id, t.fabric_events, stored)
-    if moved:
-        get("gx.projector").warning("database behind Kafka; replaying", projector=group.name, from_offsets=moved)
-    install(app, group, t.fabric_events, t.projections_dlq, dsn, s.kafka_bootstrap, group.name,
-            channel=s.fabric_channel, batch=s.projector_batch, within=s.projector_batch_ms / 1000)
+        stored = {g.name: checkpoints(conn, g.name, t.fabric_events) for g in groups}
+    for g in groups:
+        moved = align_group_offsets(s.kafka_bootstrap, group_id(s.app_id, g.name), t.fabric_events, stored[g.name])
+        if moved:
+            get("gx.projector").warning("database behind Kafka; replaying", projector=g.name, from_offsets=moved)
+    install(app, groups, t.fabric_events, t.projections_dlq, dsn, s.kafka_bootstrap, s.app_id,
+            channel=s.fabric_channel, batch=s.projector_batch, within=s.projector_batch_ms / 1000,
+            auto_offset_reset=s.auto_offset_reset, session_timeout_s=s.session_timeout_s)
     return app

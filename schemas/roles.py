@@ -48,6 +48,9 @@ def worker_role(worker: str) -> str:
     """The role a worker of `gxctl run` logs in as. ValueError for an unknown worker."""
     if worker.startswith("projector-"):
         return projector_role(worker.removeprefix("projector-"))
+    if worker == "projectors":
+        raise ValueError("`projectors` hosts every projection group, and each group has its own role: "
+                         "with Postgres roles, run projector-GROUP once per group")
     roles = {"results-writer": RESULTS, "submitter": MONITOR, "block-publisher": MONITOR}
     if worker not in roles:
         raise ValueError(f"no Postgres role for worker {worker!r}")

@@ -22,10 +22,23 @@ from stack.manager import Stack
 from stack.procs import Proc, port_open
 from stack.watchdog import Desired, restarts
 
-# The workers `up` starts, in order; each gets the web port worker_port_base + its index.
-WORKERS: tuple[str, ...] = ("results-writer", "submitter", "block-publisher", "projector-identity",
+# Every worker `up` may start; each gets the web port worker_port_base + its index here.
+WORKERS: tuple[str, ...] = ("results-writer", "submitter", "block-publisher", "projectors", "projector-identity",
                             "projector-ledger", "projector-organizations", "projector-governance",
                             "projector-loans", "projector-system")
+
+
+def workers_for(secure: bool) -> tuple[str, ...]:
+    """The workers `up` starts, in order: the projection groups in one process (`projectors`),
+    or, in the secure mode, one per group (each its own Kafka principal and Postgres role)."""
+    if secure:
+        return tuple(w for w in WORKERS if w != "projectors")
+    return tuple(w for w in WORKERS if not w.startswith("projector-"))
+
+
+def ports(s: Any) -> dict[str, int]:
+    """Every worker's web port (stack.settings.StackSettings.worker_port_base + its index)."""
+    return {name: s.worker_port_base + i for i, name in enumerate(WORKERS)}
 
 
 def _ready(port: int) -> bool:
@@ -41,7 +54,13 @@ class Pipeline:
         self.stack = stack or Stack()
         s = self.stack.s
         self.workers = {name: Proc(name, s.run_dir, s.log_dir) for name in WORKERS}
-        self.ports = {name: s.worker_port_base + i for i, name in enumerate(WORKERS)}
+        self.ports = ports(s)
+
+    def wanted(self) -> tuple[str, ...]:
+        """The workers of this stack's mode (known once the stack was made)."""
+        from stack.mode import is_secure
+
+        return workers_for(is_secure(self.stack.s))
 
     def up(self, say: Callable[[str], None] = lambda line: None, secure: bool = False) -> list[str]:
         """Start everything (idempotent); ``say`` gets each step as it completes; returns the
@@ -63,7 +82,7 @@ class Pipeline:
                          Path(env["GX_CONNECT_SECRETS_DIR"]), env.get("GX_PG_CDC_DSN"),
                          connect_poll_ms=connection_settings().connect_poll_ms):
             step(line)
-        for name in self.ports:
+        for name in self.wanted():
             t0 = time.monotonic()
             with self.stack.locked():
                 self._start_worker(name, env)
@@ -110,8 +129,11 @@ class Pipeline:
 
     def status(self) -> list[dict[str, Any]]:
         rows = self.stack.status()
-        for name, port in self.ports.items():
-            pid = self.workers[name].pid()
+        wanted = self.wanted()
+        for name in WORKERS:  # the mode's workers, and any other running (a benchmark's split)
+            port, pid = self.ports[name], self.workers[name].pid()
+            if name not in wanted and pid is None:
+                continue
             rows.append({"component": name, "pid": pid, "running": pid is not None,
                          "healthy": pid is not None and _ready(port), "endpoint": f"http://127.0.0.1:{port}",
                          "log": str(self.workers[name].log_file)})

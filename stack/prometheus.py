@@ -24,7 +24,8 @@ NAME = "prometheus"
 
 def scrape_config(s: StackSettings) -> dict[str, Any]:
     """The configuration: one job per kind of target, ``instance`` set to the component's name."""
-    from stack.pipeline import WORKERS
+    from stack.mode import is_secure
+    from stack.pipeline import ports, workers_for
 
     h = s.host
 
@@ -36,7 +37,7 @@ def scrape_config(s: StackSettings) -> dict[str, Any]:
         "rule_files": [str(RULES / "*.yml")],
         "scrape_configs": [
             {"job_name": "gx-workers",
-             "static_configs": targets({w: s.worker_port_base + i for i, w in enumerate(WORKERS)})},
+             "static_configs": targets({w: ports(s)[w] for w in workers_for(is_secure(s))})},
             {"job_name": "gx-connect", "static_configs": targets({"connect": s.connect_metrics_port})},
             {"job_name": "gx-fabric",
              "static_configs": targets({"orderer": s.orderer_ops_port, "peer": s.peer_ops_port})},

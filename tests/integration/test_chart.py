@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -126,13 +127,21 @@ def test_kubeconform_refuses_a_misspelt_field(tools: dict[str, Path], schemas: P
 
 
 def test_every_worker_has_probes_resources_and_a_pdb(tools: dict[str, Path]) -> None:
-    _, docs = render(tools, "-f", str(CHART / "values-testnet.yaml"))
-    deployments = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d for d in docs if d["kind"] == "Deployment"}
-    from stack.pipeline import WORKERS
+    from stack.pipeline import WORKERS, workers_for
 
-    assert set(WORKERS) | {"chaincode"} == set(deployments)
+    def deployments_of(*values: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        _, docs = render(tools, "-f", str(CHART / "values-testnet.yaml"), *values)
+        return {d["metadata"]["labels"]["app.kubernetes.io/component"]: d for d in docs
+                if d["kind"] == "Deployment"}, docs
+
+    # By default the projection groups run in one worker, as `gxctl up` runs them; split on request.
+    split, _ = deployments_of("--set", "projectors.together=false")
+    assert set(split) == set(workers_for(secure=True)) | {"chaincode"}
+    deployments, docs = deployments_of()
+    assert set(workers_for(secure=False)) | {"chaincode"} == set(deployments)
+    deployments |= split
     pdbs = {d["metadata"]["labels"]["app.kubernetes.io/component"] for d in docs if d["kind"] == "PodDisruptionBudget"}
-    assert pdbs == set(deployments)
+    assert pdbs == set(deployments_of()[0])
     for name in WORKERS:
         c = deployments[name]["spec"]["template"]["spec"]["containers"][0]
         assert c["args"] == ["run", name]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from monitoring.overview import healthy, render
 from monitoring.report import legend
+from stack.mode import marker
 from stack.pipeline import WORKERS
 from stack.prometheus import scrape_config
 from stack.settings import StackSettings
@@ -17,7 +18,13 @@ def test_the_local_prometheus_scrapes_every_worker_connect_and_fabric(tmp_path: 
                       orderer_ops_port=40200, peer_ops_port=40201)
     jobs = {j["job_name"]: j["static_configs"] for j in scrape_config(s)["scrape_configs"]}
     assert {sc["labels"]["instance"]: sc["targets"] for sc in jobs["gx-workers"]} == {
-        w: [f"127.0.0.1:{40000 + i}"] for i, w in enumerate(WORKERS)}
+        "results-writer": ["127.0.0.1:40000"], "submitter": ["127.0.0.1:40001"],
+        "block-publisher": ["127.0.0.1:40002"], "projectors": ["127.0.0.1:40003"]}
+    marker(s).parent.mkdir(parents=True)
+    marker(s).write_text("secure")  # the secure mode: a worker per projection group, none for all
+    secure = {j["job_name"]: j["static_configs"] for j in scrape_config(s)["scrape_configs"]}["gx-workers"]
+    assert {sc["labels"]["instance"]: sc["targets"] for sc in secure} == {
+        w: [f"127.0.0.1:{40000 + i}"] for i, w in enumerate(WORKERS) if w != "projectors"}
     assert jobs["gx-connect"] == [{"targets": ["127.0.0.1:40100"], "labels": {"instance": "connect"}}]
     assert [sc["targets"] for sc in jobs["gx-fabric"]] == [["127.0.0.1:40200"], ["127.0.0.1:40201"]]
     assert scrape_config(s)["rule_files"][0].endswith("monitoring/prometheus/rules/*.yml")

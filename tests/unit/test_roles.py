@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from projections.groups import GROUPS
 from schemas import roles
-from stack.pipeline import WORKERS
+from stack.pipeline import workers_for
 from streams.results_writer import UPDATE
 
 TABLES = {name: g.tables for name, g in GROUPS.items()}
@@ -23,7 +25,10 @@ def test_the_results_writer_may_update_exactly_the_columns_its_update_sets() -> 
 
 
 def test_every_worker_has_a_role_and_projectors_each_their_own() -> None:
-    mapped = {w: roles.worker_role(w) for w in WORKERS}
+    mapped = {w: roles.worker_role(w) for w in workers_for(secure=True)}
+    # all groups in one process has no single role: with roles, each group runs as its own worker
+    with pytest.raises(ValueError, match="projector-GROUP"):
+        roles.worker_role("projectors")
     assert mapped["results-writer"] == roles.RESULTS
     assert mapped["submitter"] == mapped["block-publisher"] == roles.MONITOR
     projector_roles = [r for w, r in mapped.items() if w.startswith("projector-")]

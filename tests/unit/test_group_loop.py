@@ -1,0 +1,154 @@
+"""One projection group's loop (projections.loop) against a scripted consumer and a recording
+writer: Kafka offsets are committed only after the database commit; a revoke writes and commits
+what is held and in flight; a lost assignment writes it without committing; a crash is handed on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from projections import ledger
+from projections.loop import GroupLoop, ends
+from projections.model import Prepared, Record
+from projections.runner import Pending
+from tests.unit.events_factory import record
+from tests.unit.test_prepare import USER
+
+TOPIC = "gx.fabric.events"
+
+
+class Msg:
+    def __init__(self, r: Record) -> None:
+        self.r = r
+
+    def error(self) -> None:
+        return None
+
+    def topic(self) -> str:
+        return TOPIC
+
+    def partition(self) -> int:
+        return self.r.partition
+
+    def offset(self) -> int:
+        return self.r.offset
+
+    def value(self) -> bytes:
+        return self.r.value
+
+    def key(self) -> bytes | None:
+        return self.r.key
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, 0)
+
+
+class Consumer:
+    """Each consume() call takes the next scripted step: a list of records, or a callable run
+    inside consume (a rebalance callback, as librdkafka serves them)."""
+
+    def __init__(self, log: list[tuple[Any, ...]], script: list[Any], loop: Callable[[], GroupLoop]) -> None:
+        self.log, self.script, self.loop = log, script, loop
+        self.cb: dict[str, Any] = {}
+        self.closed = False
+
+    def subscribe(self, topics: list[str], **callbacks: Any) -> None:
+        self.cb = callbacks
+
+    def consume(self, n: int, wait: float) -> list[Msg]:
+        if not self.script:
+            self.loop().stop()
+            return []
+        step = self.script.pop(0)
+        if callable(step):
+            step(self)
+            return []
+        return [Msg(r) for r in step]
+
+    def commit(self, offsets: list[Any], asynchronous: bool) -> None:
+        self.log.append(("kafka-commit", {tp.partition: tp.offset for tp in offsets}))
+
+    def assignment(self) -> list[Any]:
+        return []
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class Writer:
+    """The runner's surface the loop uses; records each database commit in the shared log."""
+
+    def __init__(self, log: list[tuple[Any, ...]], fail: bool = False) -> None:
+        self.log, self.fail = log, fail
+        self.group, self.name = ledger.GROUP, "ledger"
+        self.after: dict[int, int] = {}
+        self.gaps_replayed = self.transient_failures = 0
+        self.closed = False
+
+    def adopt(self, batch: Prepared) -> Prepared:
+        self.after.update(batch.last_offset)
+        return batch
+
+    def begin(self, batch: Prepared) -> Pending:
+        return Pending(batch, None)
+
+    def end(self, pending: Pending) -> Prepared:
+        if self.fail:
+            raise RuntimeError("a bug in the writer")
+        self.log.append(("db-commit", dict(pending.batch.last_offset)))
+        return pending.batch
+
+    def resync(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def users(*offsets: int, partition: int = 0) -> list[Record]:
+    return [record(o, "UserCreated", {**USER, "userId": f"U{o}"}, partition=partition) for o in offsets]
+
+
+def run(script: list[Any], fail: bool = False) -> tuple[list[tuple[Any, ...]], GroupLoop, list[BaseException]]:
+    log: list[tuple[Any, ...]] = []
+    crashed: list[BaseException] = []
+    holder: list[GroupLoop] = []
+    loop = GroupLoop(Writer(log, fail), Consumer(log, script, lambda: holder[0]), TOPIC, "gx-projector-ledger",
+                     on_crash=crashed.append, resync_every=1e9, lag_every=1e9)
+    holder.append(loop)
+    loop.run()
+    return log, loop, crashed
+
+
+def test_offsets_go_to_kafka_only_after_their_batch_is_in_the_database() -> None:
+    log, loop, crashed = run([users(0, 1, 2), users(3, 4), [], users(5, partition=1)])
+    assert crashed == []
+    assert log == [("db-commit", {0: 2}), ("kafka-commit", {0: 3}),
+                   ("db-commit", {0: 4}), ("kafka-commit", {0: 5}),
+                   ("db-commit", {1: 5}), ("kafka-commit", {1: 6})]
+    assert loop.committed == {0: 5, 1: 6} and loop.consumer.closed and loop.runner.closed
+
+
+def test_a_revoke_writes_and_commits_what_is_in_flight_before_the_partitions_go() -> None:
+    log, _, _ = run([users(0, 1), lambda c: c.cb["on_revoke"](c, []), users(2)])
+    assert log[:2] == [("db-commit", {0: 1}), ("kafka-commit", {0: 2})]
+
+
+def test_a_lost_assignment_writes_what_is_in_flight_and_commits_nothing() -> None:
+    log, loop, _ = run([users(0, 1), lambda c: c.cb["on_lost"](c, [])])
+    assert log == [("db-commit", {0: 1})] and loop.committed == {}
+
+
+def test_a_bug_in_the_writer_stops_the_loop_hands_the_error_on_and_commits_nothing() -> None:
+    log, loop, crashed = run([users(0, 1), users(2)], fail=True)
+    assert [type(e) for e in crashed] == [RuntimeError] and loop.error is crashed[0]
+    assert [e for e in log if e[0] == "kafka-commit"] == []
+    assert loop.consumer.closed and loop.runner.closed
+
+
+@pytest.mark.parametrize("records, expected", [([], {}), (users(3, 1, 2), {0: 4}),
+                                                (users(1) + users(7, partition=2), {0: 2, 2: 8})])
+def test_ends_is_the_next_offset_to_read_per_partition(records: list[Record], expected: dict[int, int]) -> None:
+    assert ends(records) == expected
