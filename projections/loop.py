@@ -107,6 +107,8 @@ class GroupLoop:
             out = self.hold.add(records, records, self.runner.after, self.clock())
             if out is not None:
                 self._send(*out)
+            elif self.pending is not None:  # held: what is in flight is committed now, not later
+                self._finish()
         elif self.pending is not None:
             self._finish()
         elif self.hold.deadline is not None and self.clock() >= self.hold.deadline:
@@ -182,14 +184,16 @@ class GroupLoop:
         metrics.GAP_RECORDS.labels(self.name).inc(self.runner.gaps_replayed - gaps_before)
 
     def _report_lag(self) -> None:
-        """``consumer_lag_records`` for the partitions assigned to this loop (dropped when revoked)."""
+        """``consumer_lag_records`` for the partitions assigned to this loop (dropped when revoked).
+        The high watermarks are librdkafka's cached ones (from the last fetch): asking the broker
+        blocked the loop 1-2.7 s every report (measured), the projection lag's p99."""
         try:
             assigned = {tp.partition: tp for tp in self.consumer.assignment()}
             for p in self._lag_partitions - set(assigned):
                 CONSUMER_LAG.remove(self.group_id, self.topic, str(p))
             self._lag_partitions = set()
             for p, tp in assigned.items():
-                _, high = self.consumer.get_watermark_offsets(tp, timeout=2)
+                _, high = self.consumer.get_watermark_offsets(tp, cached=True)
                 done = self.committed.get(p)
                 if done is None:  # nothing committed by this loop yet (an idle partition): where it reads
                     done = self.consumer.position([tp])[0].offset

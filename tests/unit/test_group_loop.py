@@ -152,3 +152,34 @@ def test_a_bug_in_the_writer_stops_the_loop_hands_the_error_on_and_commits_nothi
                                                 (users(1) + users(7, partition=2), {0: 2, 2: 8})])
 def test_ends_is_the_next_offset_to_read_per_partition(records: list[Record], expected: dict[int, int]) -> None:
     assert ends(records) == expected
+
+
+def test_the_lag_report_reads_cached_watermarks_and_never_waits_for_the_broker() -> None:
+    """Asking the broker for each partition's high watermark blocked the loop 1-2.7 s every 5 s
+    (measured under load): the projection lag's p99 went from 0.3 to 1.4 s."""
+    from confluent_kafka import TopicPartition
+
+    from gxcommon.faust_app import CONSUMER_LAG
+
+    class Watermarks(Consumer):
+        def assignment(self) -> list[Any]:
+            return [TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)]
+
+        def get_watermark_offsets(self, tp: Any, timeout: float | None = None, cached: bool = False) -> tuple[int, int]:
+            if not cached:
+                raise AssertionError("the loop waited for the broker")
+            return (0, 10)
+
+        def position(self, tps: list[Any]) -> list[Any]:
+            return [TopicPartition(TOPIC, tp.partition, 4) for tp in tps]
+
+    log: list[tuple[Any, ...]] = []
+    holder: list[GroupLoop] = []
+    crashed: list[BaseException] = []
+    loop = GroupLoop(Writer(log), Watermarks(log, [users(0, 1, 2)], lambda: holder[0]), TOPIC, "gx-lag-test",
+                     on_crash=crashed.append, resync_every=1e9, lag_every=0.0)
+    holder.append(loop)
+    loop.run()
+    assert crashed == []
+    assert CONSUMER_LAG.labels("gx-lag-test", TOPIC, "0")._value.get() == 7   # committed 3 of 10
+    assert CONSUMER_LAG.labels("gx-lag-test", TOPIC, "1")._value.get() == 6   # reads at 4 of 10
