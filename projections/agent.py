@@ -71,10 +71,13 @@ def consumer_conf(bootstrap: str, group: str, auto_offset_reset: str, session_ti
 
 def install(app: faust.App, groups: Sequence[GroupSpec], topic: str, dlq_topic: str, dsn: str, bootstrap: str,
             app_id: str, *, channel: str = "gxchannel", batch: int = 2000, within: float = 0.1,
-            auto_offset_reset: str = "earliest", session_timeout_s: float = 10.0) -> list[GroupLoop]:
+            auto_offset_reset: str = "earliest", session_timeout_s: float = 10.0,
+            stored: dict[str, dict[int, int]] | None = None) -> list[GroupLoop]:
     """Run ``groups`` in ``app``: one GroupLoop thread each, started with the app, stopped (what is
-    in flight written and committed, the group left) before it shuts down. Returns the loops
-    (created when the app starts)."""
+    in flight written and committed, the group left) before it shuts down. ``stored``: each group's
+    checkpoints as read before the start (its writer expects them; without them its first batch
+    per partition finds them "moved" and reads the records between back from Kafka). Returns the
+    loops (created when the app starts)."""
     loops: list[GroupLoop] = []
     threads: list[threading.Thread] = []
 
@@ -105,6 +108,7 @@ def install(app: faust.App, groups: Sequence[GroupSpec], topic: str, dlq_topic: 
             runner = Projector(g, g.name, channel, topic, lambda: psycopg.connect(dsn, autocommit=True),
                                lambda t, p, s, e: read_range(bootstrap, t, p, s, e),
                                DeadLetterSender(bootstrap, dlq_topic, g.name))
+            runner.after.update((stored or {}).get(g.name, {}))
             consumer = Consumer(consumer_conf(bootstrap, gid, auto_offset_reset, session_timeout_s))
             loop = GroupLoop(runner, consumer, topic, gid, batch=batch, within=within, on_crash=crash)
             loops.append(loop)

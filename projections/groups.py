@@ -1,5 +1,6 @@
-"""Every projection group, by name. Each runs as its own worker (`gxctl run projector-NAME`) with
-its own consumer group and checkpoints, so a slow group never holds another back."""
+"""Every projection group, by name. Each has its own consumer group, connection and checkpoints,
+so a slow group never holds another back, whether all run in one worker (`gxctl run projectors`)
+or each in its own (`gxctl run projector-NAME`)."""
 
 from __future__ import annotations
 

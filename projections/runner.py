@@ -1,5 +1,5 @@
 """One group's writer: prepare a batch, commit it, and never lose or skip an offset. Synchronous
-(the Faust agent runs it in a thread; rebuilds, benchmarks and tests call it directly).
+(a group's loop runs it in its thread, projections.loop; rebuilds, benchmarks and tests call it directly).
 
 - The batch is prepared against the checkpoints this writer expects (its own last commit), and the
   commit checks them under lock. When they moved (a rebuild's swap, a restored database, another

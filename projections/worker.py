@@ -48,5 +48,5 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
             get("gx.projector").warning("database behind Kafka; replaying", projector=g.name, from_offsets=moved)
     install(app, groups, t.fabric_events, t.projections_dlq, dsn, s.kafka_bootstrap, s.app_id,
             channel=s.fabric_channel, batch=s.projector_batch, within=s.projector_batch_ms / 1000,
-            auto_offset_reset=s.auto_offset_reset, session_timeout_s=s.session_timeout_s)
+            auto_offset_reset=s.auto_offset_reset, session_timeout_s=s.session_timeout_s, stored=stored)
     return app
