@@ -52,7 +52,7 @@ def prom(stack: Stack, path: str) -> dict:
 def test_every_metric_the_dashboards_and_rules_use_is_exported(monitored: Stack) -> None:
     s = monitored.s
     pipeline = Pipeline(monitored)
-    urls = [f"http://127.0.0.1:{port}/metrics" for port in pipeline.ports.values()]
+    urls = [f"http://127.0.0.1:{pipeline.ports[name]}/metrics" for name in pipeline.wanted()]
     urls += [f"http://127.0.0.1:{s.connect_metrics_port}/metrics", f"http://127.0.0.1:{s.orderer_ops_port}/metrics",
              f"http://127.0.0.1:{s.peer_ops_port}/metrics"]
     names: set[str] = set()
@@ -73,7 +73,7 @@ def test_prometheus_scrapes_everything_with_the_rules_loaded(monitored: Stack) -
             break
         time.sleep(2)
     assert all(h == "up" for h in health.values()), health
-    assert {i for j, i in health if j == "gx-workers"} == set(Pipeline(monitored).ports)
+    assert {i for j, i in health if j == "gx-workers"} == set(Pipeline(monitored).wanted())
     assert {(j, i) for j, i in health if j != "gx-workers"} == {("gx-connect", "connect"), ("gx-fabric", "orderer"),
                                                                 ("gx-fabric", "peer")}
     # Every rule is evaluated without error (a query Prometheus refuses would show as health "err").
@@ -124,8 +124,8 @@ def test_status_shows_the_pipeline_on_one_screen(monitored: Stack) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert not any(sec.get("error") for sec in view.values()), view
     rows = {r["component"]: r for r in view["components"]["rows"]}
-    assert set(Pipeline().ports) <= set(rows) and all(r["healthy"] for r in rows.values())
-    assert all(rows[w]["detail"] == "ready" for w in Pipeline().ports)
+    assert set(Pipeline().wanted()) <= set(rows) and all(r["healthy"] for r in rows.values())
+    assert all(rows[w]["detail"] == "ready" for w in Pipeline().wanted())
     assert {r["state"] for r in view["connector"]["rows"]} == {"RUNNING"}
     assert [r["what"] for r in view["connector"]["rows"]] == ["connector", "task 0"]
     assert view["breaker"]["rows"] == [{"breaker": "fabric", "state": "closed"}]
