@@ -45,8 +45,9 @@ def check_workers_and_demo() -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as r:
             ready = json.load(r)
         # every worker but the publisher (which reads the peer, not Kafka) holds partitions; the
-        # projectors' groups each say so in their own check (ready only when each holds some)
-        assert ready["status"] == "ready" and (bool(ready["partitions"]) or name in ("block-publisher", "projectors"))
+        # projection workers' groups (own consumers) each say so in their own readiness check
+        assert ready["status"] == "ready" and (bool(ready["partitions"]) or name == "block-publisher"
+                                               or name.startswith("projector"))
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
             assert r.status == 200
     if os.environ.get("GX_TEST_SECURE") == "1":  # each worker logs in to Kafka as its own principal

@@ -117,8 +117,9 @@ def test_workers_and_debezium_log_in_as_their_own_identities(stack: Stack) -> No
     Postgres role and Kafka principal and holds no password, and Debezium streams as gx_cdc."""
     from stack.kafka_security import principal
 
-    for name, proc in Pipeline(stack).workers.items():
-        env = psutil.Process(proc.pid()).environ()
+    pipeline = Pipeline(stack)
+    for name in pipeline.wanted():  # the secure mode's workers: a projector per group
+        env = psutil.Process(pipeline.workers[name].pid()).environ()
         assert pg_parts(env["GX_PG_DSN"])["user"] == roles.worker_role(name), name
         assert env["GX_KAFKA_USERNAME"] == principal(name), name
         assert not any(k.endswith("PASSWORD") for k in env if k.startswith("GX_")), name
