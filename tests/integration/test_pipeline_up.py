@@ -8,7 +8,7 @@ import os
 import urllib.request
 
 from projections.groups import GROUPS
-from stack.pipeline import WORKERS, Pipeline
+from stack.pipeline import Pipeline
 from tests.integration.conftest import gxctl
 from gxcommon.worker_settings import WorkerSettings
 from tests.integration.workers import metric_value, start_group_at_end
