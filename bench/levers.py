@@ -14,7 +14,9 @@ Levers:
   is restarted with it);
 - ``together``: the six projection groups in one process (`projectors`) or one process each
   (`projector-GROUP`); the workers are swapped (same consumer groups, so each resumes where the
-  other stopped).
+  other stopped);
+- ``stream``: the submitter reads commit statuses from one filtered-block stream
+  (GX_COMMIT_STREAM=true, the default) or asks a signed CommitStatus per transaction.
 Prints a table (and JSON in bench/results/): pipeline CPU per command (Postgres, Kafka, Connect,
 submitter, results writer), read side per command, idle CPU per second, insert to CONFIRMED
 p50/p99, projection lag p99, whether the rate was sustained.
@@ -31,15 +33,20 @@ from typing import Any
 from bench.common import save, table
 from bench.e2e import PIPELINE, PROJECTORS, cpu_rate, pids, run_rate
 
+FABRIC = ("peer", "orderer", "chaincode")
+
 VARIANTS: dict[str, dict[str, Any]] = {
-    "base": {"poll": 5, "progress": True, "together": False},   # the settings before issue 23's cuts
-    "poll50": {"poll": 50, "progress": True, "together": False},
-    "no-progress": {"poll": 5, "progress": False, "together": False},
-    "both": {"poll": 50, "progress": False, "together": False},
-    "split": {"poll": 50, "progress": False, "together": False},   # the groups one process each
-    "together": {"poll": 50, "progress": False, "together": True},  # the defaults: all groups in one
+    # the settings before issue 23's cuts
+    "base": {"poll": 5, "progress": True, "together": False, "stream": False},
+    "poll50": {"poll": 50, "progress": True, "together": False, "stream": False},
+    "no-progress": {"poll": 5, "progress": False, "together": False, "stream": False},
+    # the projection groups one process each
+    "split": {"poll": 50, "progress": False, "together": False, "stream": False},
+    # a CommitStatus call per transaction
+    "call": {"poll": 50, "progress": False, "together": True, "stream": False},
+    "stream": {"poll": 50, "progress": False, "together": True, "stream": True},
 }
-DEFAULT = VARIANTS["together"]
+DEFAULT = VARIANTS["stream"]
 
 
 def set_poll(connect_url: str, ms: int) -> None:
@@ -57,20 +64,25 @@ def set_poll(connect_url: str, ms: int) -> None:
         r.read()
 
 
-def set_progress(progress: bool) -> None:
-    """Restart the submitter with GX_SUBMITTED_RESULTS=``progress`` (the watchdog leaves it alone
-    meanwhile: the stack's lock is held and it stays desired)."""
+def worker_env(v: dict[str, Any]) -> dict[str, str]:
+    """The workers' environment of variant ``v`` (beside the stack's)."""
+    return {"GX_SUBMITTED_RESULTS": str(v["progress"]).lower(), "GX_COMMIT_STREAM": str(v["stream"]).lower()}
+
+
+def restart(names: tuple[str, ...], v: dict[str, Any]) -> None:
+    """Restart workers with variant ``v``'s environment (the watchdog leaves them alone meanwhile:
+    the stack's lock is held and they stay desired; it would restart one with the stack's)."""
     from stack.pipeline import Pipeline
 
     p = Pipeline()
-    # The worker's own environment only (the watchdog would restart it with the stack's).
-    env = p.stack.env() | {"GX_SUBMITTED_RESULTS": "true" if progress else "false"}
+    env = p.stack.env() | worker_env(v)
     with p.stack.locked():
-        p.workers["submitter"].stop(timeout=30)
-        p._start_worker("submitter", env)
+        for name in names:
+            p.workers[name].stop(timeout=30)
+            p._start_worker(name, env)
 
 
-def set_together(together: bool) -> None:
+def set_together(v: dict[str, Any]) -> None:
     """Run the projection groups in one process or in one each (the watchdog follows: the stack's
     lock is held, and what is wanted is changed with the workers)."""
     from stack.pipeline import Pipeline
@@ -78,8 +90,8 @@ def set_together(together: bool) -> None:
 
     p = Pipeline()
     split = tuple(w for w in p.workers if w.startswith("projector-"))
-    on, off = (("projectors",), split) if together else (split, ("projectors",))
-    env = p.stack.env()
+    on, off = (("projectors",), split) if v["together"] else (split, ("projectors",))
+    env = p.stack.env() | worker_env(v)
     with p.stack.locked():
         Desired.change(p.stack.s.run_dir, remove=set(off))
         for name in off:
@@ -87,6 +99,16 @@ def set_together(together: bool) -> None:
         for name in on:
             p._start_worker(name, env)
         Desired.change(p.stack.s.run_dir, add=set(on))
+
+
+def apply(v: dict[str, Any], current: dict[str, Any], connect: str) -> None:
+    """Move the stack from variant ``current`` (empty: unknown) to ``v``, restarting only what differs."""
+    if current.get("poll") != v["poll"]:
+        set_poll(connect, v["poll"])
+    if current.get("together") != v["together"]:
+        set_together(v)
+    if any(current.get(k) != v[k] for k in ("progress", "stream")):
+        restart(("submitter",), v)
 
 
 def idle_cpu(seconds: float) -> dict[str, float]:
@@ -100,7 +122,7 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=60, help="seconds of measured load per variant and round")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--pairs", type=int, default=1000)
-    ap.add_argument("--variants", default="split,together",
+    ap.add_argument("--variants", default="call,stream",
                     help=f"comma-separated, of: {', '.join(VARIANTS)}")
     a = ap.parse_args()
     from stack.discover import use_local_stack
@@ -128,12 +150,7 @@ def main() -> None:
         for rnd in range(a.rounds):
             for name in names:
                 v = VARIANTS[name]
-                if current.get("poll") != v["poll"]:
-                    set_poll(connect, v["poll"])
-                if current.get("progress") != v["progress"]:
-                    set_progress(v["progress"])
-                if current.get("together") != v["together"]:
-                    set_together(v["together"])
+                apply(v, current, connect)
                 current = dict(v)
                 time.sleep(10)  # the connector's task restarted, the submitter joined its group
                 idle = idle_cpu(15)
@@ -143,11 +160,12 @@ def main() -> None:
                              "pipeline_idle_ms_per_s": round(sum(idle[k] for k in PIPELINE), 1),
                              **{k: r[k] for k in r if k != "series"}})
     finally:
-        set_poll(connect, DEFAULT["poll"])
-        set_progress(DEFAULT["progress"])
-        set_together(DEFAULT["together"])
+        apply(DEFAULT, current, connect)
     path = save("levers", {"rate": a.rate, "duration": a.duration, "variants": VARIANTS, "runs": rows})
+    for r in rows:
+        r["fabric_cpu_ms_per_command"] = round(sum(r["cpu_ms_per_command"].get(k, 0.0) for k in FABRIC), 3)
     columns = ["variant", "round", "final_per_s_in_window", "sustained", "lost", "pipeline_cpu_ms_per_command",
+               "fabric_cpu_ms_per_command",
                "read_side_cpu_ms_per_command", "pipeline_idle_ms_per_s", "total_p50_ms", "total_p99_ms",
                "capture_p50_ms", "projection_lag_p99_ms"]
     print(table(rows, columns))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from fabric_protos.common import common_pb2
-from fabric_protos.peer import chaincode_event_pb2, proposal_pb2, proposal_response_pb2, transaction_pb2
+from fabric_protos.peer import chaincode_event_pb2, events_pb2, proposal_pb2, proposal_response_pb2, transaction_pb2
 
 from fabric_gateway.errors import GatewayError
 
@@ -67,6 +67,19 @@ class BlockParseError(GatewayError):
     def __init__(self, message: str, block: int) -> None:
         self.block = block
         super().__init__(f"block {block}: {message}", tx_id="")
+
+
+@dataclass(frozen=True)
+class FilteredBlock:
+    """A block as the peer's DeliverFiltered sends it: each transaction's id and validation code."""
+
+    number: int
+    transactions: tuple[tuple[str, str], ...]  # (tx id, TxValidationCode name), in block order
+
+
+def parse_filtered_block(block: events_pb2.FilteredBlock) -> FilteredBlock:
+    return FilteredBlock(block.number, tuple((t.txid, _code_name(t.tx_validation_code))
+                                             for t in block.filtered_transactions))
 
 
 def _code_name(code: int) -> str:

@@ -46,6 +46,9 @@ class WorkerSettings(ConnectionSettings):
     # while the transaction is ordered). Off: it cost a produce, a consume and an outbox update per
     # command (bench/levers.py measures it); the final result carries submittedAt either way.
     submitted_results: bool = False
+    # Commit statuses from one filtered-block stream (the peer's DeliverFiltered) instead of a
+    # signed CommitStatus call per transaction (bench/levers.py measures it).
+    commit_stream: bool = True
     max_attempts: int = 5
     breaker_failures: int = 5
     breaker_reset_s: float = 60.0

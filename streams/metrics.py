@@ -21,3 +21,7 @@ CONSUMER_LAG = Gauge("submitter_consumer_lag", "Records on gx.commands not yet c
 INTERNAL_ERRORS = Gauge("submitter_internal_errors", "Unexpected errors inside attempts since start (each retried)")
 PUBLISH_STALLED = Gauge("submitter_publish_stalled_seconds", "How long a final result has failed to publish (0: none)")
 BACKLOG = Gauge("submitter_backlog", "Records taken but waiting for a free window slot, all partitions")
+COMMIT_STREAM_BREAKS = Counter("submitter_commit_stream_breaks", "Times the commit status block stream failed and was opened again")
+COMMIT_STREAM_BLOCK = Gauge("submitter_commit_stream_block", "The last block the commit status stream read")
+COMMIT_STATUSES = Counter("submitter_commit_statuses", "Commit statuses of transactions sent, by where they came from "
+                          "(stream: the block stream; call: a CommitStatus call, before the stream was up)", ["source"])

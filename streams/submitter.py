@@ -10,7 +10,7 @@ backlog records were admitted. Ports:
 
 Per command: validate the envelope and payload (invalid: REJECTED + dead letter, no attempt);
 map it to its chaincode call; then endorse -> submit (a SUBMITTED progress result only with
-``progress``) -> commit status. One INFO log line per command: its final result. What a failure
+``progress``) -> commit status (read from one block stream, ``commits``, or asked per transaction). One INFO log line per command: its final result. What a failure
 means comes from fabric_gateway.classify: only a chaincode rejection and a transaction committed
 invalid are final; everything else is retried with backoff and jitter up
 to the policy's limit, then FAILED and dead-lettered. Attempts made while the breaker is open,
@@ -180,6 +180,11 @@ class PartitionSubmitter:
     progress: bool = False
     # How long a re-check waits for a transaction sent earlier to show up committed.
     recheck_timeout: float = 5.0
+    # Commit statuses of the transactions sent: from one block stream (a
+    # fabric_gateway.commits.CommitWatcher, shared by the partitions) or, when None, one signed
+    # CommitStatus call per transaction. Re-checks of earlier transactions always call.
+    commits: Any = None
+    commit_timeout: float = 60.0
 
     def __post_init__(self) -> None:
         self._gate = self.gate or BreakerGate(self.breaker, self.clock, self.sleep)
@@ -349,11 +354,18 @@ class PartitionSubmitter:
                     else:
                         sent.append(tx.tx_id)
                         unsure = True
-                        await self.gateway.submit(tx)
-                        self.on_submitted()
-                        submitted_at = datetime.now(UTC)
-                        await trace.progress(tx.tx_id, attempt, submitted_at)
-                        status = await self.gateway.commit_status(tx)
+                        # Expected before it is sent, so its block cannot pass unseen.
+                        waiter = self.commits.expect(tx.tx_id) if self.commits is not None else None
+                        try:
+                            await self.gateway.submit(tx)
+                            self.on_submitted()
+                            submitted_at = datetime.now(UTC)
+                            await trace.progress(tx.tx_id, attempt, submitted_at)
+                            status = await (waiter.wait(self.commit_timeout) if waiter is not None else
+                                            self.gateway.commit_status(tx))
+                        finally:
+                            if waiter is not None:
+                                waiter.close()
                         unsure = False
                 answered = True
                 if not status.successful:

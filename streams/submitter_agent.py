@@ -39,6 +39,7 @@ import grpc
 from faust.types import TP
 
 from fabric_gateway import Gateway, Identity, Signer, load_identity
+from fabric_gateway.commits import CommitWatcher
 from gxcommon import logs, web
 from gxcommon.dlq import dead_letter_headers
 from gxcommon.fabric_settings import FabricSettings
@@ -81,6 +82,12 @@ class FaustSink:
         m.DEAD_LETTERS.labels(error_code).inc()
 
 
+def _stream_broke(err: BaseException, seconds: float) -> None:
+    m.COMMIT_STREAM_BREAKS.inc()
+    log.warning("commit status stream broke; commands wait for its return (or ask per transaction)",
+                error=f"{type(err).__name__}: {err}"[:300], retry_in_s=round(seconds, 2))
+
+
 def exit_now(err: BaseException) -> None:
     """The process cannot go on: exit at once (no Faust shutdown, which would wait on the very
     producer that fails); nothing unfinished was acked, so the restarted worker replays it."""
@@ -95,7 +102,8 @@ class Submitters:
     def __init__(self, app: faust.App, sink: FaustSink, f: FabricSettings, identity: Identity,
                  signer: Signer, window: int, gate: BreakerGate, policy: RetryPolicy, backlog_cap: int = 1000,
                  span: int = 5000, topic: str = "gx.commands", revoke_timeout: float = 10.0,
-                 publish_deadline: float = 300.0, on_fatal: Any = exit_now, progress: bool = False) -> None:
+                 publish_deadline: float = 300.0, on_fatal: Any = exit_now, progress: bool = False,
+                 commit_stream: bool = True) -> None:
         self.app, self.sink, self.f = app, sink, f
         self.identity, self.signer, self.window, self.gate, self.policy = identity, signer, window, gate, policy
         self.span, self.topic, self.revoke_timeout = span, topic, revoke_timeout
@@ -107,6 +115,8 @@ class Submitters:
         self.breaker_open = False
         self.channel: grpc.aio.Channel | None = None
         self.gateway: Gateway | None = None
+        self.commit_stream = commit_stream
+        self.commits: CommitWatcher | None = None
         self.last_offset: dict[int, int] = {}
         self.internal_errors_seen = 0     # of submitters already gone (revoked), for the counter
 
@@ -114,6 +124,11 @@ class Submitters:
         if self.gateway is None:  # the channel must be made inside the running event loop
             self.channel = self.f.grpc_channel()
             self.gateway = Gateway(self.channel, self.identity, self.signer, tls_cert_hash=self.f.tls_cert_hash())
+            if self.commit_stream:
+                self.commits = CommitWatcher(self.gateway, self.f.channel, on_break=_stream_broke,
+                                             on_block=m.COMMIT_STREAM_BLOCK.set,
+                                             on_answer=lambda source: m.COMMIT_STATUSES.labels(source).inc())
+                self.commits.start()
         return self.gateway
 
     def submitter(self, partition: int) -> PartitionSubmitter:
@@ -147,7 +162,8 @@ class Submitters:
                                      on_attempt_failed=failed, on_committed=m.TX_DURATION.observe,
                                      on_submitted=m.TX_SUBMITTED.inc,
                                      on_fatal=self.on_fatal, publish_deadline=self.publish_deadline,
-                                     progress=self.progress)
+                                     progress=self.progress, commits=self.commits,
+                                     commit_timeout=self.gateway.timeouts.commit_status)
             self.subs[partition], self.events[partition] = sub, events
         return sub
 
@@ -238,6 +254,8 @@ class Submitters:
 
     async def close(self) -> None:
         await self.revoke(set(self.subs))
+        if self.commits is not None:
+            await self.commits.stop()
         if self.channel is not None:
             await self.channel.close()
 
@@ -245,7 +263,7 @@ class Submitters:
 def install(app: faust.App, commands_topic: str, results_topic: str, dlq_topic: str, f: FabricSettings,
             window: int = 80, breaker: CircuitBreaker | None = None, policy: RetryPolicy | None = None,
             span: int = 5000, backlog_cap: int = 1000, publish_deadline: float = 300.0,
-            progress: bool = False) -> Any:
+            progress: bool = False, commit_stream: bool = True) -> Any:
     """Register the submitter agent and its watcher on ``app``; returns the agent.
 
     ``app`` must run with ``stream_wait_empty=False`` (gxcommon.faust_app.make_app(wait_empty=False)).
@@ -261,7 +279,7 @@ def install(app: faust.App, commands_topic: str, results_topic: str, dlq_topic: 
     gate = BreakerGate(breaker or CircuitBreaker(), time.monotonic, asyncio.sleep)
     state = Submitters(app, sink, f, load_identity(f.msp_id, f.cert), f.signer(), window,
                        gate, policy or RetryPolicy(), backlog_cap=backlog_cap, span=span, topic=commands_topic,
-                       publish_deadline=publish_deadline, progress=progress)
+                       publish_deadline=publish_deadline, progress=progress, commit_stream=commit_stream)
     web.add_check(app, "submitter", lambda: (
         f"final results have failed to publish for {s:.0f} s (see the log)" if (s := state.stalled()) >= 10 else None))
 
@@ -269,6 +287,10 @@ def install(app: faust.App, commands_topic: str, results_topic: str, dlq_topic: 
     async def submitter(stream: faust.Stream) -> None:
         async for event in stream.noack().events():
             await state.take(event)
+
+    @app.task
+    async def open_gateway() -> None:
+        state._gateway()  # and the commit status stream, so it follows from before the first command
 
     @app.timer(0.5)
     async def watch() -> None:

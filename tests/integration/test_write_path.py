@@ -35,9 +35,15 @@ def wp(pipeline: dict[str, str], tmp_path_factory) -> Iterator[WritePath]:
 def test_a_command_from_the_outbox_ends_confirmed_and_its_effect_is_on_the_ledger(wp: WritePath) -> None:
     alice, bob = users(2)
     t = f"wp-{uuid.uuid4().hex[:8]}"
+    streamed = wp.submitter.metric("submitter_commit_statuses_total", {"source": "stream"})
+    asked = wp.submitter.metric("submitter_commit_statuses_total", {"source": "call"})
     rid = wp.enqueue(t, "TRANSFER_TOKENS", {"fromWalletId": alice, "toWalletId": bob, "amount": 40, "memo": "x"})
     row = wp.wait_final(t, 1)[rid]
     assert row["status"] == "CONFIRMED" and row["errorCode"] is None and row["attempts"] == 1
+    # Its commit status came from the submitter's block stream (DeliverFiltered), not a call.
+    assert wp.submitter.metric("submitter_commit_statuses_total", {"source": "stream"}) == streamed + 1
+    assert wp.submitter.metric("submitter_commit_statuses_total", {"source": "call"}) == asked
+    assert wp.submitter.metric("submitter_commit_stream_block") >= row["commitBlock"]
     assert len(row["fabricTxId"]) == 64 and row["commitBlock"] > 0
     assert row["kafkaPartition"] is not None and row["kafkaOffset"] is not None
     assert [a["outcome"] for a in row["attemptLog"]] == ["COMMITTED"]
@@ -188,6 +194,9 @@ def test_the_peer_stopped_for_30s_under_load_fails_nothing_and_all_complete_afte
     rows = wp.wait_final(t, n, timeout=180)
     assert {r["status"] for r in rows.values()} == {"CONFIRMED"}
     assert wp.submitter.metric("circuit_breaker_state", {"name": "fabric"}) == 0
+    # The commit status stream broke with the peer and follows the blocks again after it.
+    assert wp.submitter.metric("submitter_commit_stream_breaks_total") >= 1
+    assert wp.submitter.metric("submitter_commit_stream_block") >= max(r["commitBlock"] for r in rows.values())
 
 
 def test_two_submitters_in_one_group_split_the_partitions_and_lose_nothing(wp: WritePath) -> None:

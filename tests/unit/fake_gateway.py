@@ -2,7 +2,8 @@
 
 It checks what a real gateway checks of a client (signatures over proposals, envelopes and
 commit-status requests) and answers per chaincode function as scripted: a result, a chaincode
-rejection with ErrorDetails, a delay, an MVCC conflict at commit. It is never the proof that the
+rejection with ErrorDetails, a delay, an MVCC conflict at commit. Its DeliverFiltered streams one
+filtered block per submitted transaction, and can refuse or drop streams. It is never the proof that the
 client works against Fabric; that is the integration tests' job.
 """
 
@@ -18,9 +19,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
+from fabric_protos.orderer import ab_pb2
 from fabric_protos.peer import (
     chaincode_event_pb2,
     chaincode_pb2,
+    events_pb2,
+    events_pb2_grpc,
     proposal_pb2,
     proposal_response_pb2,
     transaction_pb2,
@@ -43,12 +47,14 @@ class Script:
     # orderer and commits (a lost answer: a timeout or a dropped connection).
     submit_fail_times: int = 0
     submit_fail_code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE
+    # The transaction commits (CommitStatus says so) but no filtered block names it.
+    unseen: bool = False
     fail_message: str = "injected failure"
     fail_details: tuple[str, ...] = ()  # ErrorDetail messages of the injected Endorse failure
 
 
 @dataclass
-class FakeGateway(gateway_pb2_grpc.GatewayServicer):
+class FakeGateway(gateway_pb2_grpc.GatewayServicer, events_pb2_grpc.DeliverServicer):
     public_key: ec.EllipticCurvePublicKey
     scripts: dict[str, Script] = field(default_factory=dict)
     block: int = 7
@@ -58,6 +64,53 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
     down: bool = False                 # every Endorse answers UNAVAILABLE, as with the peer stopped
     status_calls: list[str] = field(default_factory=list)  # transaction ids asked for their commit status
     submitted: list[str] = field(default_factory=list)     # transaction ids received by Submit
+    # DeliverFiltered: Submit cuts one block per transaction, numbered from ``height``.
+    height: int = 20
+    filtered: dict[int, events_pb2.FilteredBlock] = field(default_factory=dict)
+    deliver_fail_times: int = 0        # refuse this many DeliverFiltered streams (UNAVAILABLE) first
+    deliver_calls: int = 0
+    _epoch: int = 0                    # drop_streams() ends every open stream
+    _cut: asyncio.Condition | None = None
+
+    def _condition(self) -> asyncio.Condition:
+        if self._cut is None:
+            self._cut = asyncio.Condition()
+        return self._cut
+
+    async def drop_streams(self) -> None:
+        """End every open DeliverFiltered stream with UNAVAILABLE (a peer restart, a lost link)."""
+        async with self._condition():
+            self._epoch += 1
+            self._condition().notify_all()
+
+    async def _cut_block(self, tx_id: str, code: str) -> None:
+        async with self._condition():
+            tx = events_pb2.FilteredTransaction(txid=tx_id, tx_validation_code=transaction_pb2.TxValidationCode.Value(code))
+            self.filtered[self.height] = events_pb2.FilteredBlock(channel_id="gxchannel", number=self.height,
+                                                                  filtered_transactions=[tx])
+            self.height += 1
+            self._condition().notify_all()
+
+    async def DeliverFiltered(self, request_iterator, context):  # noqa: N802
+        env = None
+        async for env in request_iterator:
+            break
+        self._verify(env.payload, env.signature)
+        self.deliver_calls += 1
+        if self.deliver_fail_times > 0:
+            self.deliver_fail_times -= 1
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "injected deliver failure")
+        seek = ab_pb2.SeekInfo.FromString(common_pb2.Payload.FromString(env.payload).data)
+        n = self.height - 1 if seek.start.HasField("newest") else seek.start.specified.number
+        epoch = self._epoch
+        while True:
+            async with self._condition():
+                await self._condition().wait_for(lambda: self._epoch != epoch or n < self.height)
+                if self._epoch != epoch:
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, "stream dropped")
+                block = self.filtered.get(n, events_pb2.FilteredBlock(channel_id="gxchannel", number=n))
+            yield events_pb2.DeliverResponse(filtered_block=block)
+            n += 1
 
     def _verify(self, message: bytes, signature: bytes) -> None:
         self.public_key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
@@ -114,6 +167,8 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
         self._verify(request.prepared_transaction.payload, request.prepared_transaction.signature)
         self.submitted.append(request.transaction_id)
         script = self.scripts.get(self.tx_functions.get(request.transaction_id, ""), Script())
+        if not script.unseen:
+            await self._cut_block(request.transaction_id, script.validation)
         if script.submit_fail_times > 0:
             script.submit_fail_times -= 1
             await context.abort(script.submit_fail_code, "injected submit failure (the transaction was sent)")
@@ -159,6 +214,7 @@ async def serve() -> AsyncIterator[tuple[FakeGateway, int, ec.EllipticCurvePriva
     fake = FakeGateway(key.public_key())
     server = grpc.aio.server()
     gateway_pb2_grpc.add_GatewayServicer_to_server(fake, server)
+    events_pb2_grpc.add_DeliverServicer_to_server(fake, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     try:

@@ -1,0 +1,138 @@
+"""Commit statuses from one filtered-block stream (fabric_gateway.commits), alone and inside the
+submitter, against the in-process fake Gateway's DeliverFiltered (fault injection: streams refused,
+dropped, a transaction no block names)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+
+from fabric_gateway import CommitStatusError, Status
+from fabric_gateway.commits import CommitWatcher
+from schemas.envelopes import ResultStatus
+from streams.breaker import CircuitBreaker
+from streams.outcome import RetryPolicy
+from tests.unit.fake_gateway import Script
+from tests.unit.test_submitter import Clock, MemorySink, command, feed, submitter
+
+
+async def following(watcher: CommitWatcher) -> None:
+    watcher.start()
+    for _ in range(500):
+        if watcher.following:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the watcher never read a block")
+
+
+async def test_fold_answers_expected_transactions_skips_blocks_read_and_remembers_a_bounded_few() -> None:
+    w = CommitWatcher(gateway=None, channel="c", remember=2)
+    w.fold(5, ())
+    assert w.following and w.next_block == 6
+    waiter = w.expect("a")
+    w.fold(6, (("a", "VALID"), ("b", "MVCC_READ_CONFLICT")))
+    assert await waiter.wait(1) == Status("a", "VALID", 6)
+    # A late expect (after its block) is answered from the statuses remembered.
+    assert await w.expect("b").wait(1) == Status("b", "MVCC_READ_CONFLICT", 6)
+    w.fold(6, (("c", "VALID"),))  # read already: ignored
+    assert w.next_block == 7 and "c" not in w._recent
+    w.fold(7, (("d", "VALID"), ("e", "VALID")))
+    assert list(w._recent) == ["d", "e"]
+    waiter.close()
+    assert not w._waiting
+
+
+async def test_a_transaction_no_block_names_times_out_as_deadline_exceeded(env) -> None:
+    fake, gw = env
+    w = CommitWatcher(gw, "gxchannel")
+    await following(w)
+    waiter = w.expect("never")
+    with pytest.raises(CommitStatusError) as e:
+        await waiter.wait(0.05)
+    assert e.value.code is grpc.StatusCode.DEADLINE_EXCEEDED and e.value.tx_id == "never"
+    waiter.close()
+    assert not w._waiting  # nothing held for a transaction given up
+    await w.stop()
+
+
+async def test_the_submitter_reads_commits_from_the_stream_and_asks_nothing(env) -> None:
+    fake, gw = env
+    w = CommitWatcher(gw, "gxchannel")
+    await following(w)
+    first = fake.height
+    sink, clock = MemorySink(), Clock()
+    sub = submitter(gw, sink, clock, commits=w)
+    await feed(sub, [command("CREATE_USER", i, f"r{i}") for i in range(10)])
+    final = sink.final()
+    assert len(final) == 10 and all(r.status is ResultStatus.CONFIRMED for r in final.values())
+    assert fake.status_calls == []  # no CommitStatus call
+    assert sorted(r.commitBlock for r in final.values()) == list(range(first, first + 10))  # the blocks cut
+    assert {r.fabricTxId for r in final.values()} == set(fake.submitted)
+    assert fake.deliver_calls == 1
+    await w.stop()
+
+
+async def test_a_dropped_stream_resumes_after_the_last_block_read_and_loses_no_commit(env) -> None:
+    fake, gw = env
+    breaks: list[BaseException] = []
+    w = CommitWatcher(gw, "gxchannel", max_backoff=0.05, on_break=lambda err, s: breaks.append(err))
+    await following(w)
+    sink, clock = MemorySink(), Clock()
+    sub = submitter(gw, sink, clock, commits=w, capacity=5)
+    fake.deliver_fail_times = 3  # the next three streams are refused: blocks are cut meanwhile
+    await fake.drop_streams()
+    await feed(sub, [command("CREATE_USER", i, f"r{i}") for i in range(10)])
+    final = sink.final()
+    assert len(final) == 10 and all(r.status is ResultStatus.CONFIRMED and r.attempts == 1 for r in final.values())
+    assert fake.status_calls == []
+    assert len(breaks) == 4 and fake.deliver_calls == 5  # dropped once, refused three times, then resumed
+    assert len(fake.submitted) == 10  # nothing sent twice
+    await w.stop()
+
+
+async def test_before_the_stream_is_up_the_submitter_asks_the_commit_status(env) -> None:
+    fake, gw = env
+    fake.deliver_fail_times = 10**6  # the peer refuses the stream (a policy, a peer starting)
+    w = CommitWatcher(gw, "gxchannel", max_backoff=0.05)
+    w.start()
+    sink, clock = MemorySink(), Clock()
+    sub = submitter(gw, sink, clock, commits=w)
+    await feed(sub, [command("CREATE_USER", i, f"r{i}") for i in range(3)])
+    assert all(r.status is ResultStatus.CONFIRMED for r in sink.final().values()) and len(sink.final()) == 3
+    assert sorted(fake.status_calls) == sorted(fake.submitted)  # one call per transaction instead
+    assert not w.following
+    await w.stop()
+
+
+async def test_a_commit_the_stream_missed_is_found_by_asking_before_anything_is_sent_again(env) -> None:
+    """No block names it within the commit timeout: the submitter asks (CommitStatus says VALID)
+    and reports that transaction, instead of endorsing a second one."""
+    fake, gw = env
+    fake.scripts["IdentityContract:CreateUser"] = Script(unseen=True)
+    w = CommitWatcher(gw, "gxchannel")
+    await following(w)
+    sink, clock = MemorySink(), Clock()
+    sub = submitter(gw, sink, clock, commits=w, commit_timeout=0.05)
+    await feed(sub, [command("CREATE_USER", 1, "r1")])
+    r = sink.final()["r1"]
+    assert (r.status, r.attempts, r.commitBlock) == (ResultStatus.CONFIRMED, 2, fake.block)
+    assert len(fake.submitted) == 1 and fake.status_calls == fake.submitted
+    await w.stop()
+
+
+async def test_an_invalid_commit_read_from_the_stream_is_retried_then_failed(env) -> None:
+    fake, gw = env
+    fake.scripts["IdentityContract:CreateUser"] = Script(validation="MVCC_READ_CONFLICT")
+    w = CommitWatcher(gw, "gxchannel")
+    await following(w)
+    sink, clock = MemorySink(), Clock()
+    sub = submitter(gw, sink, clock, commits=w, capacity=1, breaker=CircuitBreaker(failure_threshold=100),
+                    policy=RetryPolicy(max_attempts=3, max_conflicts=2))
+    await feed(sub, [command("CREATE_USER", 1, "r1")])
+    r = sink.final()["r1"]
+    assert (r.status, r.errorCode, r.validationCode) == (ResultStatus.FAILED, "RETRIES_EXHAUSTED",
+                                                         "MVCC_READ_CONFLICT")
+    assert len(fake.submitted) == r.attempts and fake.status_calls == []
+    await w.stop()
