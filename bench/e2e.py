@@ -213,7 +213,7 @@ def wait_quiet(cores: float = 0.3, timeout: float = 300) -> float:
 
 def pids() -> dict[str, psutil.Process]:
     rows = {r["component"]: r["pid"] for r in Pipeline().status()}
-    groups = PROJECTORS[2:]
+    groups = [n for n in PROJECTORS if n.startswith("projector-")]  # the split layout's workers
     missing = [n for n in WRITE_SIDE + ("block-publisher",) if not rows.get(n)]
     if not rows.get("projectors") and not all(rows.get(g) for g in groups):
         missing.append("projectors")
