@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from fabric_protos.common import common_pb2
@@ -222,25 +224,33 @@ class Gateway:
                                      data=seek.SerializeToString()).SerializeToString()
         return common_pb2.Envelope(payload=payload, signature=self.signer(payload))
 
-    async def blocks(self, channel: str, start_block: int = 0) -> AsyncIterator[Block]:
-        """Full blocks from ``start_block`` on, parsed, waiting for new ones (the peer's Deliver service).
-
-        Resume after a break by calling again with the next block number. GatewayError if the peer
-        refuses (e.g. FORBIDDEN) or the stream fails; BlockParseError on a malformed block.
-        """
-        stub = events_pb2_grpc.DeliverStub(self.channel)
-        call = stub.Deliver(iter([self.seek_envelope(channel, start_block)]))
+    async def _deliver(self, method: str, field: str, channel: str, start_block: int | None) -> AsyncIterator[Any]:
+        """The ``field`` of each answer of the Deliver service's ``method`` (a stream from
+        ``start_block``); GatewayError when the peer ends it with a status or the stream fails."""
+        call = getattr(events_pb2_grpc.DeliverStub(self.channel), method)(
+            iter([self.seek_envelope(channel, start_block)]))
         try:
             async for resp in call:
                 kind = resp.WhichOneof("Type")
-                if kind == "block":
-                    yield parse_block(resp.block)
+                if kind == field:
+                    yield getattr(resp, field)
                 elif kind == "status":
                     raise GatewayError(f"deliver ended with status {common_pb2.Status.Name(resp.status)}", "")
         except grpc.aio.AioRpcError as e:
             raise GatewayError(e.details() or "deliver failed", "", e.code(), error_details(e)) from e
         finally:
             call.cancel()
+
+    async def blocks(self, channel: str, start_block: int = 0) -> AsyncIterator[Block]:
+        """Full blocks from ``start_block`` on, parsed, waiting for new ones (the peer's Deliver service).
+
+        Resume after a break by calling again with the next block number. GatewayError if the peer
+        refuses (e.g. FORBIDDEN) or the stream fails; BlockParseError on a malformed block.
+        """
+        # aclosing: the stream is cancelled as soon as the caller stops reading, not at garbage collection.
+        async with aclosing(self._deliver("Deliver", "block", channel, start_block)) as stream:
+            async for block in stream:
+                yield parse_block(block)
 
     async def filtered_blocks(self, channel: str, start_block: int | None = None) -> AsyncIterator[FilteredBlock]:
         """Filtered blocks (each transaction's id and validation code, no payloads) from
@@ -249,16 +259,6 @@ class Gateway:
         Lighter than :meth:`blocks` for the peer and for us: what a client waiting for its
         transactions' commits needs. GatewayError if the peer refuses or the stream fails.
         """
-        stub = events_pb2_grpc.DeliverStub(self.channel)
-        call = stub.DeliverFiltered(iter([self.seek_envelope(channel, start_block)]))
-        try:
-            async for resp in call:
-                kind = resp.WhichOneof("Type")
-                if kind == "filtered_block":
-                    yield parse_filtered_block(resp.filtered_block)
-                elif kind == "status":
-                    raise GatewayError(f"deliver ended with status {common_pb2.Status.Name(resp.status)}", "")
-        except grpc.aio.AioRpcError as e:
-            raise GatewayError(e.details() or "deliver failed", "", e.code(), error_details(e)) from e
-        finally:
-            call.cancel()
+        async with aclosing(self._deliver("DeliverFiltered", "filtered_block", channel, start_block)) as stream:
+            async for block in stream:
+                yield parse_filtered_block(block)

@@ -10,7 +10,8 @@ backlog records were admitted. Ports:
 
 Per command: validate the envelope and payload (invalid: REJECTED + dead letter, no attempt);
 map it to its chaincode call; then endorse -> submit (a SUBMITTED progress result only with
-``progress``) -> commit status (read from one block stream, ``commits``, or asked per transaction). One INFO log line per command: its final result. What a failure
+``progress``) -> commit status (read from one block stream, ``commits``, or asked per
+transaction). One INFO log line per command: its final result. What a failure
 means comes from fabric_gateway.classify: only a chaincode rejection and a transaction committed
 invalid are final; everything else is retried with backoff and jitter up
 to the policy's limit, then FAILED and dead-lettered. Attempts made while the breaker is open,
