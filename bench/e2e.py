@@ -36,6 +36,7 @@ import psutil
 import psycopg
 from gxcommon.kafka import Consumer
 
+from bench import peer_commits
 from bench.common import pct, save, table
 from bench.fabric_ceiling import fabric_settings_from, funded_pairs, run_ceiling
 from gxsdk import enqueue
@@ -290,6 +291,7 @@ def run_rate(dsn: str, bootstrap: str, pairs: list[tuple[str, str]], rate: float
             'SELECT "requestId", "updatedAt" FROM "OutboxCommand" WHERE "tenantId" = %s', (tenant,))}
     out = summarise(rate, seconds, start_at, end_of_load, commits, story_cmds, obs, updated, backlog, c0, c1)
     out["machine_stalls"] = [(round(t - start_at, 1), g) for t, g in gaps]
+    out.update({f"peer_{k}": v for k, v in (peer_commits.window(start_at, end_of_load) or {}).items()})
     out["machine_stalled_s"] = round(sum(g for _, g in gaps), 1)
     return out
 
@@ -405,7 +407,8 @@ COLUMNS = ["offered_per_s", "achieved_insert_per_s", "final_per_s_in_window", "l
            "total_p50_ms", "total_p95_ms", "total_p99_ms", "capture_p50_ms", "capture_p99_ms", "queue_p50_ms",
            "endorse_submit_p50_ms", "order_commit_p50_ms", "write_back_p50_ms", "insert_to_read_model_p99_ms",
            "projection_lag_p50_ms", "projection_lag_p99_ms", "empty_seconds", "results_per_s_min",
-           "machine_stalled_s", "pipeline_cpu_ms_per_command", "read_side_cpu_ms_per_command"]
+           "machine_stalled_s", "pipeline_cpu_ms_per_command", "read_side_cpu_ms_per_command",
+           "peer_state_commit_max_ms", "peer_state_commits_over_250ms"]
 
 
 def main() -> None:
@@ -416,6 +419,8 @@ def main() -> None:
                     "stops at the first that is not sustained")
     ap.add_argument("--pairs", type=int, default=2000, help="funded wallet pairs for the transfers")
     ap.add_argument("--ceiling-seconds", type=float, default=20, help="0 skips the direct-client ceiling")
+    ap.add_argument("--ceiling-endorse-caps", default="0,32",
+                    help="the ceiling is measured with each of these endorsement caps (0: none) and is the best")
     ap.add_argument("--profile", action="store_true",
                     help="profile every process during the first measured rate (bench.profiling): py-spy for the "
                     "Python workers, JFR for Kafka and Connect; flame graphs and summaries in bench/results/")
@@ -438,7 +443,8 @@ def main() -> None:
     run_rate(dsn, bootstrap, pairs, min(rates), 10)  # JVMs and caches warm; not reported
     # The ceiling first, while the pipeline is idle (after a rate it could not sustain, it would
     # still be draining its backlog and the ceiling would measure the leftovers' competition).
-    ceiling = asyncio.run(run_ceiling([500], a.ceiling_seconds)) if a.ceiling_seconds else None
+    caps = tuple(int(x) for x in a.ceiling_endorse_caps.split(","))
+    ceiling = asyncio.run(run_ceiling([500], a.ceiling_seconds, endorse_caps=caps)) if a.ceiling_seconds else None
     # The ceiling's transactions reach the block publisher and the projectors too: let the stack
     # fold them before the first window, or the window would compete with that work.
     wait_quiet()
@@ -482,7 +488,8 @@ def main() -> None:
     print("CPU ms per command: " + "; ".join(f"{r['offered_per_s']:.0f}/s: " + ", ".join(
         f"{k} {v}" for k, v in r["cpu_ms_per_command"].items()) for r in runs))
     if ceiling:
-        print(f"direct-client ceiling (500 in flight, same session): {ceiling['ceiling_tx_per_s']} tx/s; "
+        caps = ", ".join(f"{r['tx_per_s']} tx/s with endorse cap {r['endorse_cap'] or 'none'}" for r in ceiling["levels"])
+        print(f"direct-client ceiling (500 in flight, same session): {ceiling['ceiling_tx_per_s']} tx/s ({caps}); "
               f"best sustained pipeline rate {best}/s = {result['ratio_to_ceiling']:.0%} of it")
     for r in runs:
         for name, prof in (r.get("profile") or {}).get("processes", {}).items():

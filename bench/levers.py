@@ -37,14 +37,17 @@ FABRIC = ("peer", "orderer", "chaincode")
 
 VARIANTS: dict[str, dict[str, Any]] = {
     # the settings before issue 23's cuts
-    "base": {"poll": 5, "progress": True, "together": False, "stream": False},
-    "poll50": {"poll": 50, "progress": True, "together": False, "stream": False},
-    "no-progress": {"poll": 5, "progress": False, "together": False, "stream": False},
+    "base": {"poll": 5, "progress": True, "together": False, "stream": False, "endorse": 0},
+    "poll50": {"poll": 50, "progress": True, "together": False, "stream": False, "endorse": 0},
+    "no-progress": {"poll": 5, "progress": False, "together": False, "stream": False, "endorse": 0},
     # the projection groups one process each
-    "split": {"poll": 50, "progress": False, "together": False, "stream": False},
+    "split": {"poll": 50, "progress": False, "together": False, "stream": False, "endorse": 0},
     # a CommitStatus call per transaction
-    "call": {"poll": 50, "progress": False, "together": True, "stream": False},
-    "stream": {"poll": 50, "progress": False, "together": True, "stream": True},
+    "call": {"poll": 50, "progress": False, "together": True, "stream": False, "endorse": 0},
+    "stream": {"poll": 50, "progress": False, "together": True, "stream": True, "endorse": 0},
+    # at most N endorsements at once (GX_ENDORSE_CONCURRENCY)
+    "cap32": {"poll": 50, "progress": False, "together": True, "stream": True, "endorse": 32},
+    "cap16": {"poll": 50, "progress": False, "together": True, "stream": True, "endorse": 16},
 }
 DEFAULT = VARIANTS["stream"]
 
@@ -66,7 +69,8 @@ def set_poll(connect_url: str, ms: int) -> None:
 
 def worker_env(v: dict[str, Any]) -> dict[str, str]:
     """The workers' environment of variant ``v`` (beside the stack's)."""
-    return {"GX_SUBMITTED_RESULTS": str(v["progress"]).lower(), "GX_COMMIT_STREAM": str(v["stream"]).lower()}
+    return {"GX_SUBMITTED_RESULTS": str(v["progress"]).lower(), "GX_COMMIT_STREAM": str(v["stream"]).lower(),
+            "GX_ENDORSE_CONCURRENCY": str(v["endorse"])}
 
 
 def restart(names: tuple[str, ...], v: dict[str, Any]) -> None:
@@ -107,7 +111,7 @@ def apply(v: dict[str, Any], current: dict[str, Any], connect: str) -> None:
         set_poll(connect, v["poll"])
     if current.get("together") != v["together"]:
         set_together(v)
-    if any(current.get(k) != v[k] for k in ("progress", "stream")):
+    if any(current.get(k) != v[k] for k in ("progress", "stream", "endorse")):
         restart(("submitter",), v)
 
 
@@ -167,7 +171,8 @@ def main() -> None:
     columns = ["variant", "round", "final_per_s_in_window", "sustained", "lost", "pipeline_cpu_ms_per_command",
                "fabric_cpu_ms_per_command",
                "read_side_cpu_ms_per_command", "pipeline_idle_ms_per_s", "total_p50_ms", "total_p99_ms",
-               "capture_p50_ms", "projection_lag_p99_ms"]
+               "capture_p50_ms", "projection_lag_p99_ms", "peer_state_commit_s", "peer_state_commit_max_ms",
+               "peer_state_commits_over_250ms"]
     print(table(rows, columns))
     for r in rows:
         per = r["cpu_ms_per_command"]

@@ -212,3 +212,40 @@ async def test_every_transaction_sent_is_counted_without_progress_results(agent)
     await until(lambda: len(sink.final()) == 3)
     assert not any(r.status.value == "SUBMITTED" for r in sink.results)
     assert REGISTRY.get_sample_value("fabric_transactions_submitted_total") - before == 3
+
+
+@pytest.mark.parametrize("limit", [0, 3])
+async def test_endorsements_at_once_stay_within_the_limit_across_partitions(limit: int) -> None:
+    async with serve() as (fake, port, key):
+        app, sink = FakeApp(), Sink()
+        gate = BreakerGate(CircuitBreaker(), Clock(), asyncio.sleep)
+        state = Submitters(app, sink, FabricSettings(gateway=f"127.0.0.1:{port}"),  # type: ignore[arg-type]
+                           Identity("Org1MSP", b"cert"), ecdsa_signer(key), 10, gate, RetryPolicy(base_delay=0.01),
+                           backlog_cap=2000, endorse_concurrency=limit)
+        try:
+            fake.scripts["IdentityContract:CreateUser"] = Script(delay=0.05)
+            events = [event(p, i) for p in range(4) for i in range(10)]
+            for ev in events:
+                await state.take(ev)
+            seen = []
+            while not all(e.acks == 1 for e in events):
+                state.watch(set())
+                seen.append((metric("running"), metric("waiting")))
+                await asyncio.sleep(0.01)
+            assert len(sink.final()) == 40 and {r.status.value for r in sink.final().values()} == {"CONFIRMED"}
+            if limit:
+                # Never more than the limit at the peer; the rest waited in the submitter.
+                assert fake.max_endorsing == limit
+                assert max(r for r, _ in seen) == limit and max(w for _, w in seen) > 0
+            else:
+                assert fake.max_endorsing > 3  # the same load without a limit: the cap is what holds it
+            state.watch(set())
+            assert (metric("running"), metric("waiting")) == (0, 0)
+        finally:
+            await state.close()
+
+
+def metric(state: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("submitter_endorsements", {"state": state})
