@@ -419,8 +419,6 @@ def main() -> None:
                     "stops at the first that is not sustained")
     ap.add_argument("--pairs", type=int, default=2000, help="funded wallet pairs for the transfers")
     ap.add_argument("--ceiling-seconds", type=float, default=20, help="0 skips the direct-client ceiling")
-    ap.add_argument("--ceiling-endorse-caps", default="0,32",
-                    help="the ceiling is measured with each of these endorsement caps (0: none) and is the best")
     ap.add_argument("--profile", action="store_true",
                     help="profile every process during the first measured rate (bench.profiling): py-spy for the "
                     "Python workers, JFR for Kafka and Connect; flame graphs and summaries in bench/results/")
@@ -443,8 +441,7 @@ def main() -> None:
     run_rate(dsn, bootstrap, pairs, min(rates), 10)  # JVMs and caches warm; not reported
     # The ceiling first, while the pipeline is idle (after a rate it could not sustain, it would
     # still be draining its backlog and the ceiling would measure the leftovers' competition).
-    caps = tuple(int(x) for x in a.ceiling_endorse_caps.split(","))
-    ceiling = asyncio.run(run_ceiling([500], a.ceiling_seconds, endorse_caps=caps)) if a.ceiling_seconds else None
+    ceiling = asyncio.run(run_ceiling([500], a.ceiling_seconds)) if a.ceiling_seconds else None
     # The ceiling's transactions reach the block publisher and the projectors too: let the stack
     # fold them before the first window, or the window would compete with that work.
     wait_quiet()
@@ -488,8 +485,7 @@ def main() -> None:
     print("CPU ms per command: " + "; ".join(f"{r['offered_per_s']:.0f}/s: " + ", ".join(
         f"{k} {v}" for k, v in r["cpu_ms_per_command"].items()) for r in runs))
     if ceiling:
-        caps = ", ".join(f"{r['tx_per_s']} tx/s with endorse cap {r['endorse_cap'] or 'none'}" for r in ceiling["levels"])
-        print(f"direct-client ceiling (500 in flight, same session): {ceiling['ceiling_tx_per_s']} tx/s ({caps}); "
+        print(f"direct-client ceiling (500 in flight, same session): {ceiling['ceiling_tx_per_s']} tx/s; "
               f"best sustained pipeline rate {best}/s = {result['ratio_to_ceiling']:.0%} of it")
     for r in runs:
         for name, prof in (r.get("profile") or {}).get("processes", {}).items():

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import time
@@ -167,11 +166,9 @@ def _cpu(pids: dict[str, int]) -> dict[str, float]:
 
 
 async def measure(clients: Clients, pairs: list[tuple[str, str]], in_flight: int, seconds: float,
-                  pids: dict[str, int], endorse_cap: int = 0) -> dict[str, Any]:
-    """One closed-loop level; ``pairs`` must hold at least ``in_flight`` pairs. ``endorse_cap``:
-    at most that many endorsements at once (0: no limit), as the submitter's GX_ENDORSE_CONCURRENCY."""
+                  pids: dict[str, int]) -> dict[str, Any]:
+    """One closed-loop level; ``pairs`` must hold at least ``in_flight`` pairs."""
     assert len(pairs) >= in_flight
-    slots = asyncio.Semaphore(endorse_cap) if endorse_cap else contextlib.nullcontext()
     commit_ms: list[float] = []
     call_ms: list[float] = []
     errors: dict[str, int] = {}
@@ -183,9 +180,8 @@ async def measure(clients: Clients, pairs: list[tuple[str, str]], in_flight: int
         while time.monotonic() < stop_at:
             t0 = time.perf_counter()
             try:
-                async with slots:
-                    tx = await gw.endorse("gxchannel", "gxtv3", "TokenomicsContract:TransferTokens",
-                                          [TENANT, f"bench-{uuid.uuid4().hex}", a, b, "1", ""])
+                tx = await gw.endorse("gxchannel", "gxtv3", "TokenomicsContract:TransferTokens",
+                                      [TENANT, f"bench-{uuid.uuid4().hex}", a, b, "1", ""])
                 t1 = time.perf_counter()
                 await gw.submit(tx)
                 (await gw.commit_status(tx)).raise_for_status()
@@ -205,7 +201,7 @@ async def measure(clients: Clients, pairs: list[tuple[str, str]], in_flight: int
     elapsed = time.monotonic() - t0
     c1 = _cpu(pids)
     n = len(call_ms)
-    row: dict[str, Any] = {"in_flight": in_flight, "endorse_cap": endorse_cap, "seconds": round(elapsed, 1), "tx": n,
+    row: dict[str, Any] = {"in_flight": in_flight, "seconds": round(elapsed, 1), "tx": n,
                            "tx_per_s": round(n / elapsed, 1), "errors": sum(errors.values()), "error_kinds": errors,
                            "commit_p50_ms": pct(commit_ms, 50), "commit_p99_ms": pct(commit_ms, 99),
                            "call_p50_ms": pct(call_ms, 50), "call_p99_ms": pct(call_ms, 99)}
@@ -215,16 +211,14 @@ async def measure(clients: Clients, pairs: list[tuple[str, str]], in_flight: int
     return row
 
 
-async def run_ceiling(levels: list[int], seconds: float, connections: int = 4,
-                      endorse_caps: tuple[int, ...] = (0,)) -> dict[str, Any]:
-    """Every level, with each endorsement cap (0: none), in one session; returns the rows, the
-    block settings and the best tx/s of them all (Fabric's ceiling is the best a client gets)."""
+async def run_ceiling(levels: list[int], seconds: float, connections: int = 4) -> dict[str, Any]:
+    """Every level in one session; returns the rows, the block settings and the best tx/s."""
     stack = Stack()
     pids = fabric_pids()
     clients = Clients.open(FabricSettings(**fabric_settings_from(stack)), connections)
     try:
         pairs = await prepare(clients, max(levels))
-        rows = [await measure(clients, pairs, n, seconds, pids, cap) for n in levels for cap in endorse_caps]
+        rows = [await measure(clients, pairs, n, seconds, pids) for n in levels]
     finally:
         await clients.close()
     return {"block_settings": block_settings(stack.fabric.paths.genesis_block), "connections": connections,
@@ -242,7 +236,7 @@ def fabric_settings_from(stack: Stack) -> dict[str, Any]:
     return {field_name: env[k] for k, field_name in keys.items() if k in env}
 
 
-COLUMNS = ["in_flight", "endorse_cap", "tx_per_s", "errors", "commit_p50_ms", "commit_p99_ms", "call_p50_ms", "call_p99_ms",
+COLUMNS = ["in_flight", "tx_per_s", "errors", "commit_p50_ms", "commit_p99_ms", "call_p50_ms", "call_p99_ms",
            "peer_cpu_ms_per_tx", "orderer_cpu_ms_per_tx", "chaincode_cpu_ms_per_tx", "client_cpu_ms_per_tx",
            "cpu_busy_pct_of_machine"]
 
@@ -252,11 +246,8 @@ def main() -> None:
     ap.add_argument("--levels", default="1,50,500", help="transactions in flight, comma-separated")
     ap.add_argument("--seconds", type=float, default=20.0, help="duration of each level")
     ap.add_argument("--connections", type=int, default=4, help="gRPC connections to the peer")
-    ap.add_argument("--endorse-caps", default="0", help="endorsements at once, comma-separated, each level with "
-                    "each (0: no limit)")
     a = ap.parse_args()
-    result = asyncio.run(run_ceiling([int(x) for x in a.levels.split(",")], a.seconds, a.connections,
-                                     tuple(int(x) for x in a.endorse_caps.split(","))))
+    result = asyncio.run(run_ceiling([int(x) for x in a.levels.split(",")], a.seconds, a.connections))
     bs = result["block_settings"]
     print(f"Fabric ceiling, direct client: BatchTimeout {bs['batch_timeout']}, MaxMessageCount "
           f"{bs['max_message_count']}, {result['connections']} connections, {result['workload']}")

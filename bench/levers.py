@@ -37,17 +37,14 @@ FABRIC = ("peer", "orderer", "chaincode")
 
 VARIANTS: dict[str, dict[str, Any]] = {
     # the settings before issue 23's cuts
-    "base": {"poll": 5, "progress": True, "together": False, "stream": False, "endorse": 0},
-    "poll50": {"poll": 50, "progress": True, "together": False, "stream": False, "endorse": 0},
-    "no-progress": {"poll": 5, "progress": False, "together": False, "stream": False, "endorse": 0},
+    "base": {"poll": 5, "progress": True, "together": False, "stream": False},
+    "poll50": {"poll": 50, "progress": True, "together": False, "stream": False},
+    "no-progress": {"poll": 5, "progress": False, "together": False, "stream": False},
     # the projection groups one process each
-    "split": {"poll": 50, "progress": False, "together": False, "stream": False, "endorse": 0},
+    "split": {"poll": 50, "progress": False, "together": False, "stream": False},
     # a CommitStatus call per transaction
-    "call": {"poll": 50, "progress": False, "together": True, "stream": False, "endorse": 0},
-    "stream": {"poll": 50, "progress": False, "together": True, "stream": True, "endorse": 0},
-    # at most N endorsements at once (GX_ENDORSE_CONCURRENCY)
-    "cap32": {"poll": 50, "progress": False, "together": True, "stream": True, "endorse": 32},
-    "cap16": {"poll": 50, "progress": False, "together": True, "stream": True, "endorse": 16},
+    "call": {"poll": 50, "progress": False, "together": True, "stream": False},
+    "stream": {"poll": 50, "progress": False, "together": True, "stream": True},
 }
 DEFAULT = VARIANTS["stream"]
 
@@ -69,8 +66,7 @@ def set_poll(connect_url: str, ms: int) -> None:
 
 def worker_env(v: dict[str, Any]) -> dict[str, str]:
     """The workers' environment of variant ``v`` (beside the stack's)."""
-    return {"GX_SUBMITTED_RESULTS": str(v["progress"]).lower(), "GX_COMMIT_STREAM": str(v["stream"]).lower(),
-            "GX_ENDORSE_CONCURRENCY": str(v["endorse"])}
+    return {"GX_SUBMITTED_RESULTS": str(v["progress"]).lower(), "GX_COMMIT_STREAM": str(v["stream"]).lower()}
 
 
 def restart(names: tuple[str, ...], v: dict[str, Any]) -> None:
@@ -111,7 +107,7 @@ def apply(v: dict[str, Any], current: dict[str, Any], connect: str) -> None:
         set_poll(connect, v["poll"])
     if current.get("together") != v["together"]:
         set_together(v)
-    if any(current.get(k) != v[k] for k in ("progress", "stream", "endorse")):
+    if any(current.get(k) != v[k] for k in ("progress", "stream")):
         restart(("submitter",), v)
 
 

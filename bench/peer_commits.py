@@ -1,8 +1,8 @@
 """The peer's block commits during a window, read from its log: how long the state commits took.
 
 A block's ``state_commit`` (Fabric's kvledger log line) includes the wait for the state database's
-write lock, which every endorsement in progress holds for reading; a long one stalls the peer
-(streams.submitter.EndorseSlots). Pure parsing here, the file read at the edge.
+write lock, which every endorsement in progress holds for reading while its chaincode runs; a long
+one stalls the peer (new endorsements wait behind it). Pure parsing here, the file read at the edge.
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from gxcommon.settings import ConnectionSettings
@@ -50,10 +49,6 @@ class WorkerSettings(ConnectionSettings):
     # Commit statuses from one filtered-block stream (the peer's DeliverFiltered) instead of a
     # signed CommitStatus call per transaction (bench/levers.py measures it).
     commit_stream: bool = True
-    # Endorsements at once, all partitions (0: no limit). The peer's block commit waits for every
-    # endorsement in progress, and new ones wait behind it: a queue of them in the chaincode stalls
-    # the peer (streams.submitter.EndorseSlots; bench/levers.py measures it).
-    endorse_concurrency: int = Field(0, ge=0)
     max_attempts: int = 5
     breaker_failures: int = 5
     breaker_reset_s: float = 60.0

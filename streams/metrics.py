@@ -25,5 +25,3 @@ COMMIT_STREAM_BREAKS = Counter("submitter_commit_stream_breaks", "Times the comm
 COMMIT_STREAM_BLOCK = Gauge("submitter_commit_stream_block", "The last block the commit status stream read")
 COMMIT_STATUSES = Counter("submitter_commit_statuses", "Commit statuses of transactions sent, by where they came from "
                           "(stream: the block stream; call: a CommitStatus call, before the stream was up)", ["source"])
-ENDORSEMENTS = Gauge("submitter_endorsements", "Endorsements at the peer (running) and waiting for a slot "
-                     "(GX_ENDORSE_CONCURRENCY), all partitions", ["state"])

@@ -42,8 +42,7 @@ import json
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -148,41 +147,6 @@ class BreakerGate:
         self.breaker.release()
 
 
-class EndorseSlots:
-    """At most ``limit`` endorsements at once across the agent's partitions (0: no limit).
-
-    Why: the peer's state commit of each block takes a write lock that waits for every simulation
-    in progress (an endorsement holds the read lock while the chaincode runs), and a waiting writer
-    blocks new simulations too. With hundreds of endorsements queued in a CPU-starved chaincode, a
-    block's commit waited 0.3-2 s and the whole peer with it (bench.levers measures the cap).
-    Commands beyond the limit wait here, holding no lock in the peer. ``running`` and ``waiting``
-    are for metrics.
-    """
-
-    def __init__(self, limit: int = 0) -> None:
-        if limit < 0:
-            raise ValueError(f"endorse concurrency must be 0 (no limit) or more, got {limit}")
-        self.limit = limit
-        self._sem = asyncio.Semaphore(limit) if limit else None
-        self.running = self.waiting = 0
-
-    @asynccontextmanager
-    async def hold(self) -> AsyncIterator[None]:
-        if self._sem is not None:
-            self.waiting += 1
-            try:
-                await self._sem.acquire()
-            finally:
-                self.waiting -= 1
-        self.running += 1
-        try:
-            yield
-        finally:
-            self.running -= 1
-            if self._sem is not None:
-                self._sem.release()
-
-
 @dataclass
 class PartitionSubmitter:
     gateway: Any
@@ -222,11 +186,8 @@ class PartitionSubmitter:
     # CommitStatus call per transaction. Re-checks of earlier transactions always call.
     commits: Any = None
     commit_timeout: float = 60.0
-    # Endorsements at once, shared by the agent's partitions (None: no limit).
-    endorse_slots: EndorseSlots | None = None
 
     def __post_init__(self) -> None:
-        self._slots = self.endorse_slots or EndorseSlots()
         self._gate = self.gate or BreakerGate(self.breaker, self.clock, self.sleep)
         self.breaker = self._gate.breaker
         self._records: dict[int, Record] = {}
@@ -384,8 +345,7 @@ class PartitionSubmitter:
                     if status is not None:
                         answer = Answer(status.tx_id)
                 if status is None:
-                    async with self._slots.hold():
-                        tx = await self.gateway.endorse(self.channel, self.chaincode, f"{contract}:{function}", args)
+                    tx = await self.gateway.endorse(self.channel, self.chaincode, f"{contract}:{function}", args)
                     answer = Answer.read(tx.result, tx.tx_id)
                     if answer.applied_by != tx.tx_id:
                         # Applied (or its rejection recorded) by an earlier transaction: committed

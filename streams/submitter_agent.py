@@ -47,7 +47,7 @@ from schemas.envelopes import CommandResult
 from streams import metrics as m
 from streams.breaker import CircuitBreaker, State
 from streams.outcome import RetryPolicy
-from streams.submitter import BreakerGate, EndorseSlots, PartitionSubmitter, Record
+from streams.submitter import BreakerGate, PartitionSubmitter, Record
 from streams.window import SubmitWindow
 
 log = logs.get("gx.submitter")
@@ -103,7 +103,7 @@ class Submitters:
                  signer: Signer, window: int, gate: BreakerGate, policy: RetryPolicy, backlog_cap: int = 1000,
                  span: int = 5000, topic: str = "gx.commands", revoke_timeout: float = 10.0,
                  publish_deadline: float = 300.0, on_fatal: Any = exit_now, progress: bool = False,
-                 commit_stream: bool = True, endorse_concurrency: int = 0) -> None:
+                 commit_stream: bool = True) -> None:
         self.app, self.sink, self.f = app, sink, f
         self.identity, self.signer, self.window, self.gate, self.policy = identity, signer, window, gate, policy
         self.span, self.topic, self.revoke_timeout = span, topic, revoke_timeout
@@ -116,7 +116,6 @@ class Submitters:
         self.channel: grpc.aio.Channel | None = None
         self.gateway: Gateway | None = None
         self.commit_stream = commit_stream
-        self.endorse_slots = EndorseSlots(endorse_concurrency)
         self.commits: CommitWatcher | None = None
         self.last_offset: dict[int, int] = {}
         self.internal_errors_seen = 0     # of submitters already gone (revoked), for the counter
@@ -164,8 +163,7 @@ class Submitters:
                                      on_submitted=m.TX_SUBMITTED.inc,
                                      on_fatal=self.on_fatal, publish_deadline=self.publish_deadline,
                                      progress=self.progress, commits=self.commits,
-                                     commit_timeout=self.gateway.timeouts.commit_status,
-                                     endorse_slots=self.endorse_slots)
+                                     commit_timeout=self.gateway.timeouts.commit_status)
             self.subs[partition], self.events[partition] = sub, events
         return sub
 
@@ -244,8 +242,6 @@ class Submitters:
                         "circuit breaker probing or closed", backlog=self.backlog())
             self.breaker_open = open_
         m.BACKLOG.set(self.backlog())
-        m.ENDORSEMENTS.labels("running").set(self.endorse_slots.running)
-        m.ENDORSEMENTS.labels("waiting").set(self.endorse_slots.waiting)
         for tp in assigned:
             try:
                 high = self.app.consumer.highwater(tp)
@@ -267,7 +263,7 @@ class Submitters:
 def install(app: faust.App, commands_topic: str, results_topic: str, dlq_topic: str, f: FabricSettings,
             window: int = 80, breaker: CircuitBreaker | None = None, policy: RetryPolicy | None = None,
             span: int = 5000, backlog_cap: int = 1000, publish_deadline: float = 300.0,
-            progress: bool = False, commit_stream: bool = True, endorse_concurrency: int = 0) -> Any:
+            progress: bool = False, commit_stream: bool = True) -> Any:
     """Register the submitter agent and its watcher on ``app``; returns the agent.
 
     ``app`` must run with ``stream_wait_empty=False`` (gxcommon.faust_app.make_app(wait_empty=False)).
@@ -283,8 +279,7 @@ def install(app: faust.App, commands_topic: str, results_topic: str, dlq_topic: 
     gate = BreakerGate(breaker or CircuitBreaker(), time.monotonic, asyncio.sleep)
     state = Submitters(app, sink, f, load_identity(f.msp_id, f.cert), f.signer(), window,
                        gate, policy or RetryPolicy(), backlog_cap=backlog_cap, span=span, topic=commands_topic,
-                       publish_deadline=publish_deadline, progress=progress, commit_stream=commit_stream,
-                       endorse_concurrency=endorse_concurrency)
+                       publish_deadline=publish_deadline, progress=progress, commit_stream=commit_stream)
     web.add_check(app, "submitter", lambda: (
         f"final results have failed to publish for {s:.0f} s (see the log)" if (s := state.stalled()) >= 10 else None))
 

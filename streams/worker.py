@@ -71,8 +71,7 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
                           breaker=CircuitBreaker(s.breaker_failures, s.breaker_reset_s, s.breaker_successes),
                           policy=RetryPolicy(max_attempts=s.max_attempts), span=s.submit_span,
                           backlog_cap=s.submit_backlog, publish_deadline=s.publish_deadline_s,
-                          progress=s.submitted_results, commit_stream=s.commit_stream,
-                          endorse_concurrency=s.endorse_concurrency)
+                          progress=s.submitted_results, commit_stream=s.commit_stream)
     return app
 
 

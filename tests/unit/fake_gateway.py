@@ -69,8 +69,6 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer, events_pb2_grpc.DeliverServi
     filtered: dict[int, events_pb2.FilteredBlock] = field(default_factory=dict)
     deliver_fail_times: int = 0        # refuse this many DeliverFiltered streams (UNAVAILABLE) first
     deliver_calls: int = 0
-    endorsing: int = 0                 # Endorse calls being answered now, and the most at once
-    max_endorsing: int = 0
     _epoch: int = 0                    # drop_streams() ends every open stream
     _cut: asyncio.Condition | None = None
 
@@ -151,12 +149,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer, events_pb2_grpc.DeliverServi
                               [gateway_pb2.ErrorDetail(address="peer0:7051", msp_id="Org1MSP", message=m)
                                for m in script.fail_details])
         if script.delay:
-            self.endorsing += 1
-            self.max_endorsing = max(self.max_endorsing, self.endorsing)
-            try:
-                await asyncio.sleep(script.delay)
-            finally:
-                self.endorsing -= 1
+            await asyncio.sleep(script.delay)
         if script.reject:
             await self._abort(context, grpc.StatusCode.ABORTED, "failed to endorse transaction, see attached details",
                               [gateway_pb2.ErrorDetail(address="peer0:7051", msp_id="Org1MSP",
