@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -83,3 +84,28 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     out = ["  ".join(c.rjust(w) for c, w in zip(columns, widths))]
     out += ["  ".join(fmt(r.get(c)).rjust(w) for c, w in zip(columns, widths)) for r in rows]
     return "\n".join(out)
+
+
+def positive(kind: type = float, zero: bool = False) -> Any:
+    """An argparse type: a number above 0 (or 0 too, with ``zero``), else one clear error line."""
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a{'n integer' if kind is int else ' number'}: {text!r}") from None
+        if value < 0 or (value == 0 and not zero):
+            raise argparse.ArgumentTypeError(f"must be {'0 or more' if zero else 'more than 0'}, got {text}")
+        return value
+    return parse
+
+
+def positive_list(kind: type = float) -> Any:
+    """An argparse type: comma-separated numbers above 0, as a list."""
+    one = positive(kind)
+
+    def parse(text: str) -> list[Any]:
+        items = [x.strip() for x in text.split(",") if x.strip()]
+        if not items:
+            raise argparse.ArgumentTypeError("give at least one value, comma-separated")
+        return [one(x) for x in items]
+    return parse

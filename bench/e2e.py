@@ -37,7 +37,7 @@ import psycopg
 from gxcommon.kafka import Consumer
 
 from bench import peer_commits
-from bench.common import pct, save, table
+from bench.common import pct, positive, positive_list, save, table
 from bench.fabric_ceiling import fabric_settings_from, funded_pairs, run_ceiling
 from gxsdk import enqueue
 from schemas.envelopes import parse_result
@@ -413,12 +413,12 @@ COLUMNS = ["offered_per_s", "achieved_insert_per_s", "final_per_s_in_window", "l
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rate", type=float, default=200, help="commands per second offered")
-    ap.add_argument("--duration", type=float, default=120, help="seconds of measured load per rate")
-    ap.add_argument("--find-max", default="", help="comma-separated rates to try in order (replaces --rate); "
+    ap.add_argument("--rate", type=positive(), default=200, help="commands per second offered")
+    ap.add_argument("--duration", type=positive(), default=120, help="seconds of measured load per rate")
+    ap.add_argument("--find-max", type=positive_list(), default=None, help="comma-separated rates to try in order (replaces --rate); "
                     "stops at the first that is not sustained")
-    ap.add_argument("--pairs", type=int, default=2000, help="funded wallet pairs for the transfers")
-    ap.add_argument("--ceiling-seconds", type=float, default=20, help="0 skips the direct-client ceiling")
+    ap.add_argument("--pairs", type=positive(int), default=2000, help="funded wallet pairs for the transfers")
+    ap.add_argument("--ceiling-seconds", type=positive(zero=True), default=20, help="0 skips the direct-client ceiling")
     ap.add_argument("--profile", action="store_true",
                     help="profile every process during the first measured rate (bench.profiling): py-spy for the "
                     "Python workers, JFR for Kafka and Connect; flame graphs and summaries in bench/results/")
@@ -431,7 +431,7 @@ def main() -> None:
     conn_s = connection_settings()
     conn_s.require("pg_dsn", "kafka_bootstrap")
     dsn, bootstrap = conn_s.dsn(), conn_s.kafka_bootstrap or ""
-    rates = [float(x) for x in a.find_max.split(",")] if a.find_max else [a.rate]
+    rates = a.find_max or [a.rate]
     print(f"warm-up: the demo story (25 types), then funding {a.pairs} wallet pairs", flush=True)
     demo = run_demo(dsn, lambda line: None)
 

@@ -28,7 +28,7 @@ import psutil
 from fabric_protos.common import common_pb2, configtx_pb2
 from fabric_protos.orderer import configuration_pb2
 
-from bench.common import pct, save, table
+from bench.common import pct, positive, positive_list, save, table
 from fabric_gateway import Gateway, GatewayError, load_identity
 from stack.manager import Stack
 from gxcommon.fabric_settings import FabricSettings
@@ -243,11 +243,11 @@ COLUMNS = ["in_flight", "tx_per_s", "errors", "commit_p50_ms", "commit_p99_ms", 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--levels", default="1,50,500", help="transactions in flight, comma-separated")
-    ap.add_argument("--seconds", type=float, default=20.0, help="duration of each level")
-    ap.add_argument("--connections", type=int, default=4, help="gRPC connections to the peer")
+    ap.add_argument("--levels", type=positive_list(int), default=[1, 50, 500], help="transactions in flight, comma-separated")
+    ap.add_argument("--seconds", type=positive(), default=20.0, help="duration of each level")
+    ap.add_argument("--connections", type=positive(int), default=4, help="gRPC connections to the peer")
     a = ap.parse_args()
-    result = asyncio.run(run_ceiling([int(x) for x in a.levels.split(",")], a.seconds, a.connections))
+    result = asyncio.run(run_ceiling(a.levels, a.seconds, a.connections))
     bs = result["block_settings"]
     print(f"Fabric ceiling, direct client: BatchTimeout {bs['batch_timeout']}, MaxMessageCount "
           f"{bs['max_message_count']}, {result['connections']} connections, {result['workload']}")

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import save, table
+from bench.common import positive, positive_list, save, table
 
 MODES = ("shard", "recipient")
 
@@ -97,10 +97,13 @@ def burst(bootstrap: str, topic: str, results_topic: str, users: list[str], mode
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--n", type=positive(int), default=1000)
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--out", type=Path, default=None, help="folder for the JSON result (default bench/results)")
     a = ap.parse_args(argv)
+    unknown = [m for m in a.modes.split(",") if m not in MODES]
+    if unknown:
+        ap.error(f"--modes: unknown {', '.join(unknown)}; known: {', '.join(MODES)}")
     from stack.discover import use_local_stack
 
     use_local_stack()

@@ -30,7 +30,7 @@ import time
 import urllib.request
 from typing import Any
 
-from bench.common import save, table
+from bench.common import positive, save, table
 from bench.e2e import PIPELINE, PROJECTORS, cpu_rate, pids, run_rate
 
 FABRIC = ("peer", "orderer", "chaincode")
@@ -118,10 +118,10 @@ def idle_cpu(seconds: float) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rate", type=float, default=90, help="commands per second offered (below saturation)")
-    ap.add_argument("--duration", type=float, default=60, help="seconds of measured load per variant and round")
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--pairs", type=int, default=1000)
+    ap.add_argument("--rate", type=positive(), default=90, help="commands per second offered (below saturation)")
+    ap.add_argument("--duration", type=positive(), default=60, help="seconds of measured load per variant and round")
+    ap.add_argument("--rounds", type=positive(int), default=2)
+    ap.add_argument("--pairs", type=positive(int), default=1000)
     ap.add_argument("--variants", default="call,stream",
                     help=f"comma-separated, of: {', '.join(VARIANTS)}")
     a = ap.parse_args()

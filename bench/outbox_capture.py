@@ -25,7 +25,7 @@ from typing import Any
 import psycopg
 from gxcommon.kafka import Consumer
 
-from bench.common import CpuMeter, pct, save, table
+from bench.common import CpuMeter, pct, positive, positive_list, save, table
 from connectors.deploy import deploy_outbox
 from connectors.render import outbox
 from gxcommon import topics
@@ -142,9 +142,9 @@ def prepare(env: dict[str, str]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rates", default="100,1000,3000")
-    ap.add_argument("--seconds", type=float, default=20)
-    ap.add_argument("--writers", type=int, default=4)
+    ap.add_argument("--rates", type=positive_list(), default=[100.0, 1000.0, 3000.0])
+    ap.add_argument("--seconds", type=positive(), default=20)
+    ap.add_argument("--writers", type=positive(int), default=4)
     args = ap.parse_args()
     st = Stack()
     env = st.env()
@@ -155,7 +155,7 @@ def main() -> None:
     pids = {n: st.components[n].proc.pid() for n in ("connect", "postgres", "kafka")}
     cpu = CpuMeter({n: p for n, p in pids.items() if p}, trees=("postgres",))
     rows = []
-    for rate in (float(r) for r in args.rates.split(",")):
+    for rate in args.rates:
         for design in ("debezium", "poller"):
             row = measure(design, env, rate, args.seconds, args.writers, cpu)
             rows.append(row)

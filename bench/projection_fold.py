@@ -28,7 +28,7 @@ from typing import Any
 
 import psycopg
 
-from bench.common import pct, save, table
+from bench.common import pct, positive, positive_list, save, table
 from bench.ledger_events import ledger_stream
 from gxcommon.dsn import with_dbname
 from projections import ledger
@@ -149,10 +149,10 @@ def measure(name: str, dsn: str, events: int, fn: Any) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--users", type=int, default=2000)
-    ap.add_argument("--transfers", type=int, default=100000)
-    ap.add_argument("--batch", type=int, default=2000)
-    ap.add_argument("--baseline-events", type=int, default=3000)
+    ap.add_argument("--users", type=positive(int), default=2000)
+    ap.add_argument("--transfers", type=positive(int), default=100000)
+    ap.add_argument("--batch", type=positive(int), default=2000)
+    ap.add_argument("--baseline-events", type=positive(int), default=3000)
     args = ap.parse_args()
     dsn = bench_dsn(Stack().env()["GX_PG_DSN"])
     records, want = ledger_stream("B", args.users, args.transfers)

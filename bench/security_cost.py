@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import save, table
+from bench.common import positive, positive_list, save, table
 
 GXCTL = [sys.executable, "-m", "gxctl.main"]
 COLUMNS = ["mode", "round", "offered_per_s", "final_per_s_in_window", "sustained", "total_p50_ms", "total_p99_ms",
@@ -83,12 +83,13 @@ def rows_of(mode: str, rnd: int, e2e: dict[str, Any]) -> list[dict[str, Any]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rates", default="100,150,200", help="rates tried in order per mode (stops when not sustained)")
-    ap.add_argument("--duration", type=float, default=60, help="seconds of measured load per rate")
-    ap.add_argument("--rounds", type=int, default=1, help="plain and secure once each per round, order alternating")
-    ap.add_argument("--pairs", type=int, default=500, help="funded wallet pairs for the transfers")
+    ap.add_argument("--rates", type=positive_list(), default=[100.0, 150.0, 200.0],
+                    help="rates tried in order per mode (stops when not sustained)")
+    ap.add_argument("--duration", type=positive(), default=60, help="seconds of measured load per rate")
+    ap.add_argument("--rounds", type=positive(int), default=1, help="plain and secure once each per round, order alternating")
+    ap.add_argument("--pairs", type=positive(int), default=500, help="funded wallet pairs for the transfers")
     a = ap.parse_args()
-    rates = [float(x) for x in a.rates.split(",")]
+    rates = a.rates
     rows: list[dict[str, Any]] = []
     results: list[str] = []
     for rnd in range(a.rounds):
