@@ -252,6 +252,7 @@ def run_rate(dsn: str, bootstrap: str, pairs: list[tuple[str, str]], rate: float
     share = [pairs[w::n_writers] for w in range(n_writers)]
     writers = [mp.Process(target=writer, args=(dsn, tenant, rate / n_writers, seconds, start_at, share[w], w, q))
                for w in range(n_writers)]
+    peer_log = peer_commits.mark()
     c0 = cpu(procs)
     stalls = Stalls()
     if on_start is not None:
@@ -291,7 +292,7 @@ def run_rate(dsn: str, bootstrap: str, pairs: list[tuple[str, str]], rate: float
             'SELECT "requestId", "updatedAt" FROM "OutboxCommand" WHERE "tenantId" = %s', (tenant,))}
     out = summarise(rate, seconds, start_at, end_of_load, commits, story_cmds, obs, updated, backlog, c0, c1)
     out["machine_stalls"] = [(round(t - start_at, 1), g) for t, g in gaps]
-    out.update({f"peer_{k}": v for k, v in (peer_commits.window(start_at, end_of_load) or {}).items()})
+    out.update({f"peer_{k}": v for k, v in (peer_commits.since(peer_log, start_at, end_of_load) or {}).items()})
     out["machine_stalled_s"] = round(sum(g for _, g in gaps), 1)
     return out
 
@@ -415,10 +416,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rate", type=positive(), default=200, help="commands per second offered")
     ap.add_argument("--duration", type=positive(), default=120, help="seconds of measured load per rate")
-    ap.add_argument("--find-max", type=positive_list(), default=None, help="comma-separated rates to try in order (replaces --rate); "
-                    "stops at the first that is not sustained")
+    ap.add_argument("--find-max", type=positive_list(), default=None,
+                    help="comma-separated rates to try in order (replaces --rate); stops at the first that is "
+                    "not sustained")
     ap.add_argument("--pairs", type=positive(int), default=2000, help="funded wallet pairs for the transfers")
-    ap.add_argument("--ceiling-seconds", type=positive(zero=True), default=20, help="0 skips the direct-client ceiling")
+    ap.add_argument("--ceiling-seconds", type=positive(zero=True), default=20,
+                    help="0 skips the direct-client ceiling")
     ap.add_argument("--profile", action="store_true",
                     help="profile every process during the first measured rate (bench.profiling): py-spy for the "
                     "Python workers, JFR for Kafka and Connect; flame graphs and summaries in bench/results/")

@@ -243,7 +243,8 @@ COLUMNS = ["in_flight", "tx_per_s", "errors", "commit_p50_ms", "commit_p99_ms", 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--levels", type=positive_list(int), default=[1, 50, 500], help="transactions in flight, comma-separated")
+    ap.add_argument("--levels", type=positive_list(int), default=[1, 50, 500],
+                    help="transactions in flight, comma-separated")
     ap.add_argument("--seconds", type=positive(), default=20.0, help="duration of each level")
     ap.add_argument("--connections", type=positive(int), default=4, help="gRPC connections to the peer")
     a = ap.parse_args()

@@ -49,7 +49,7 @@ import psycopg
 
 from bench import read_side
 from bench.chaos_checks import Transfer, check
-from bench.common import positive, positive_list, save, table
+from bench.common import positive, save, table
 
 
 @dataclass(frozen=True)
@@ -435,7 +435,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", choices=sorted(PROFILES), default="full")
     ap.add_argument("--faults", default="", help=f"comma-separated, instead of the profile's: {', '.join(FAULTS)}")
-    ap.add_argument("--rate", type=positive(), default=40, help="transfers per second offered (stories come beside them)")
+    ap.add_argument("--rate", type=positive(), default=40,
+                    help="transfers per second offered (stories come beside them)")
     ap.add_argument("--pairs", type=positive(int), default=100, help="funded wallet pairs")
     ap.add_argument("--warm", type=positive(zero=True), default=10, help="seconds of load before the fault")
     ap.add_argument("--after", type=positive(), default=20, help="seconds of load after the fault")

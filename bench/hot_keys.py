@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import positive, positive_list, save, table
+from bench.common import positive, save, table
 
 MODES = ("shard", "recipient")
 

@@ -37,14 +37,25 @@ def summarise(lines: Iterable[str], start: float, end: float) -> dict[str, Any]:
             f"state_commits_over_{SLOW_MS}ms": slow}
 
 
-def window(start: float, end: float, log: Path | None = None) -> dict[str, Any] | None:
-    """:func:`summarise` over the local stack's peer log; None when there is no such log."""
+def mark(log: Path | None = None) -> tuple[Path, int]:
+    """Where the peer log (the local stack's by default) ends now: a window reads only what follows."""
     if log is None:
         from stack.settings import StackSettings
 
         log = StackSettings().log_dir / "peer.log"
     try:
-        with open(log, errors="replace") as f:
-            return summarise(f, start, end)
+        return log, log.stat().st_size
+    except OSError:
+        return log, 0
+
+
+def since(start_mark: tuple[Path, int], start: float, end: float) -> dict[str, Any] | None:
+    """:func:`summarise` over the peer log written after ``start_mark`` (the log grows by about
+    a gigabyte a day under load, so it is never read whole); None when there is no such log."""
+    log, offset = start_mark
+    try:
+        with open(log, "rb") as f:
+            f.seek(offset)
+            return summarise((line.decode(errors="replace") for line in f), start, end)
     except OSError:
         return None

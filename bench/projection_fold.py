@@ -28,7 +28,7 @@ from typing import Any
 
 import psycopg
 
-from bench.common import pct, positive, positive_list, save, table
+from bench.common import pct, positive, save, table
 from bench.ledger_events import ledger_stream
 from gxcommon.dsn import with_dbname
 from projections import ledger

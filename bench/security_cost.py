@@ -86,7 +86,8 @@ def main() -> None:
     ap.add_argument("--rates", type=positive_list(), default=[100.0, 150.0, 200.0],
                     help="rates tried in order per mode (stops when not sustained)")
     ap.add_argument("--duration", type=positive(), default=60, help="seconds of measured load per rate")
-    ap.add_argument("--rounds", type=positive(int), default=1, help="plain and secure once each per round, order alternating")
+    ap.add_argument("--rounds", type=positive(int), default=1,
+                    help="plain and secure once each per round, order alternating")
     ap.add_argument("--pairs", type=positive(int), default=500, help="funded wallet pairs for the transfers")
     a = ap.parse_args()
     rates = a.rates

@@ -224,17 +224,17 @@ class Gateway:
                                      data=seek.SerializeToString()).SerializeToString()
         return common_pb2.Envelope(payload=payload, signature=self.signer(payload))
 
-    async def _deliver(self, method: str, field: str, channel: str, start_block: int | None) -> AsyncIterator[Any]:
-        """The ``field`` of each answer of the Deliver service's ``method`` (a stream from
+    async def _deliver(self, method: str, kind: str, channel: str, start_block: int | None) -> AsyncIterator[Any]:
+        """The ``kind`` field of each answer of the Deliver service's ``method`` (a stream from
         ``start_block``); GatewayError when the peer ends it with a status or the stream fails."""
         call = getattr(events_pb2_grpc.DeliverStub(self.channel), method)(
             iter([self.seek_envelope(channel, start_block)]))
         try:
             async for resp in call:
-                kind = resp.WhichOneof("Type")
-                if kind == field:
-                    yield getattr(resp, field)
-                elif kind == "status":
+                got = resp.WhichOneof("Type")
+                if got == kind:
+                    yield getattr(resp, kind)
+                elif got == "status":
                     raise GatewayError(f"deliver ended with status {common_pb2.Status.Name(resp.status)}", "")
         except grpc.aio.AioRpcError as e:
             raise GatewayError(e.details() or "deliver failed", "", e.code(), error_details(e)) from e

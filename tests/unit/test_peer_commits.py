@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bench.peer_commits import summarise
+from bench.peer_commits import mark, since, summarise
 
 LINE = ("\x1b[34m2026-12-06 07:{m}:{s}.197 UTC 4b70f INFO\x1b[0m [kvledger] \x1b[34;1mcommit\x1b[0m -> [gxchannel] "
         "Committed block [{b}] with {n} transaction(s) in {t}ms (state_validation=0ms block_and_pvtdata_commit=0ms "
@@ -30,3 +30,15 @@ def test_only_the_windows_blocks_count_and_slow_state_commits_are_counted() -> N
 def test_a_window_without_blocks() -> None:
     assert summarise([], 0, 1) == {"blocks": 0, "tx_per_block": 0.0, "state_commit_s": 0.0,
                                    "state_commit_max_ms": 0, "state_commits_over_250ms": 0}
+
+
+def test_a_window_reads_only_what_the_log_got_after_its_mark(tmp_path) -> None:
+    log = tmp_path / "peer.log"
+    log.write_text(LINE.format(m=20, s=52, b=1, n=5, t=900, sc=900) + "\n")
+    start = mark(log)
+    with open(log, "a") as f:
+        f.write(LINE.format(m=20, s=53, b=2, n=7, t=30, sc=300) + "\n")
+    # The first block lies inside the times too, but was logged before the mark.
+    assert since(start, at(20, 0), at(21, 0))["blocks"] == 1
+    assert since(start, at(20, 0), at(21, 0))["state_commit_max_ms"] == 300
+    assert since(mark(tmp_path / "none.log"), 0, 1) is None
