@@ -44,19 +44,32 @@ class Verdict:
 
     @property
     def clean(self) -> bool:
-        return not (self.lost or self.doubled or self.wrong_status or self.unexpected_dead_letters
-                    or self.balance_mismatches)
+        return not (
+            self.lost or self.doubled or self.wrong_status or self.unexpected_dead_letters or self.balance_mismatches
+        )
 
     def counts(self) -> dict[str, Any]:
-        return {"commands": self.commands, "lost": len(self.lost), "doubled": len(self.doubled),
-                "wrong_status": len(self.wrong_status), "unexpected_dead_letters": len(self.unexpected_dead_letters),
-                "balance_mismatches": len(self.balance_mismatches)}
+        return {
+            "commands": self.commands,
+            "lost": len(self.lost),
+            "doubled": len(self.doubled),
+            "wrong_status": len(self.wrong_status),
+            "unexpected_dead_letters": len(self.unexpected_dead_letters),
+            "balance_mismatches": len(self.balance_mismatches),
+        }
 
 
-def check(enqueued: list[str], rows: Mapping[str, tuple[str, str | None]], ledger: Mapping[str, bool],
-          events: Counter[str], dead_letters: list[str], expected_dead: set[str] = frozenset(),
-          transfers: list[Transfer] = (), before: Mapping[str, int] | None = None,
-          after: Mapping[str, int] | None = None) -> Verdict:
+def check(
+    enqueued: list[str],
+    rows: Mapping[str, tuple[str, str | None]],
+    ledger: Mapping[str, bool],
+    events: Counter[str],
+    dead_letters: list[str],
+    expected_dead: set[str] = frozenset(),
+    transfers: list[Transfer] = (),
+    before: Mapping[str, int] | None = None,
+    after: Mapping[str, int] | None = None,
+) -> Verdict:
     """``rows``: requestId -> (status, errorCode) of the outbox; ``ledger``: requestId -> whether the
     chaincode's record is a rejection (absent: no record); ``events``: chaincode events per
     requestId in the run's valid transactions; ``before``/``after``: wallet balances on the ledger."""
@@ -71,7 +84,7 @@ def check(enqueued: list[str], rows: Mapping[str, tuple[str, str | None]], ledge
         elif status == "CONFIRMED" and (not applied or events.get(rid, 0) == 0):
             v.wrong_status.append(rid)
         elif status == "FAILED" and code in REJECTION_CODES:
-            if code == "CHAINCODE_REJECTED" and not (rid in ledger and ledger[rid]) and events.get(rid, 0) == 0:
+            if code == "CHAINCODE_REJECTED" and not (ledger.get(rid)) and events.get(rid, 0) == 0:
                 # A rejection thrown (not recorded) leaves no record: acceptable only with no effect.
                 continue
             if applied or events.get(rid, 0):

@@ -8,9 +8,9 @@ import os
 import platform
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
-from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -20,7 +20,7 @@ def pct(values: list[float], p: float) -> float | None:
     if not values:
         return None
     s = sorted(values)
-    return s[min(len(s) - 1, max(0, int(round(p / 100 * len(s) + 0.5)) - 1))]
+    return s[min(len(s) - 1, max(0, round(p / 100 * len(s) + 0.5) - 1))]
 
 
 def proc_cpu_seconds(pid: int) -> float:
@@ -56,8 +56,10 @@ class CpuMeter:
     def stop(self) -> dict[str, float]:
         dt = time.monotonic() - self.t0
         c1 = self._read()
-        return {n: round(100 * (c1[n] - self.c0[n]) / dt, 1) for n in self.pids} | {"_seconds": dt,
-                                                                                    **{f"_{n}_cpu_s": c1[n] - self.c0[n] for n in self.pids}}
+        return {n: round(100 * (c1[n] - self.c0[n]) / dt, 1) for n in self.pids} | {
+            "_seconds": dt,
+            **{f"_{n}_cpu_s": c1[n] - self.c0[n] for n in self.pids},
+        }
 
 
 def save(name: str, result: dict[str, Any], compact: bool = False, out: Path | None = None) -> Path:
@@ -65,8 +67,12 @@ def save(name: str, result: dict[str, Any], compact: bool = False, out: Path | N
     for long series)."""
     results = out or RESULTS
     results.mkdir(parents=True, exist_ok=True)
-    result = {"benchmark": name, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, **result}
+    result = {
+        "benchmark": name,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        **result,
+    }
     path = results / f"{name}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}.json"
     path.write_text(json.dumps(result, indent=None if compact else 2) + "\n")
     return path
@@ -88,6 +94,7 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 def positive(kind: type = float, zero: bool = False) -> Any:
     """An argparse type: a number above 0 (or 0 too, with ``zero``), else one clear error line."""
+
     def parse(text: str) -> Any:
         try:
             value = kind(text)
@@ -96,6 +103,7 @@ def positive(kind: type = float, zero: bool = False) -> Any:
         if value < 0 or (value == 0 and not zero):
             raise argparse.ArgumentTypeError(f"must be {'0 or more' if zero else 'more than 0'}, got {text}")
         return value
+
     return parse
 
 
@@ -108,4 +116,5 @@ def positive_list(kind: type = float) -> Any:
         if not items:
             raise argparse.ArgumentTypeError("give at least one value, comma-separated")
         return [one(x) for x in items]
+
     return parse

@@ -34,30 +34,39 @@ from typing import Any
 
 import psutil
 import psycopg
-from gxcommon.kafka import Consumer
 
 from bench import peer_commits
 from bench.common import pct, positive, positive_list, save, table
 from bench.fabric_ceiling import fabric_settings_from, funded_pairs, run_ceiling
+from gxcommon.fabric_settings import FabricSettings
+from gxcommon.kafka import Consumer
+from gxcommon.worker_settings import WorkerSettings
 from gxsdk import enqueue
 from schemas.envelopes import parse_result
 from stack.demo import run_demo, stages
 from stack.pipeline import Pipeline
-from gxcommon.fabric_settings import FabricSettings
-from gxcommon.worker_settings import WorkerSettings
 
 # The read side: the block publisher and the projection groups, in one process (`projectors`, the
 # default) or one per group (the secure mode, or bench.levers' split variant); whichever runs.
-PROJECTORS = ("block-publisher", "projectors", "projector-identity", "projector-ledger", "projector-organizations",
-              "projector-governance", "projector-loans", "projector-system")
+PROJECTORS = (
+    "block-publisher",
+    "projectors",
+    "projector-identity",
+    "projector-ledger",
+    "projector-organizations",
+    "projector-governance",
+    "projector-loans",
+    "projector-system",
+)
 WRITE_SIDE = ("postgres", "kafka", "connect", "submitter", "results-writer", "orderer", "peer", "chaincode")
 PROCS = WRITE_SIDE + PROJECTORS
 PIPELINE = ("postgres", "kafka", "connect", "submitter", "results-writer")
 FINAL = ("CONFIRMED", "FAILED", "REJECTED")
 
 
-def writer(dsn: str, tenant: str, rate: float, seconds: float, start_at: float, pairs: list[tuple[str, str]],
-           w: int, out: Any) -> None:
+def writer(
+    dsn: str, tenant: str, rate: float, seconds: float, start_at: float, pairs: list[tuple[str, str]], w: int, out: Any
+) -> None:
     commits: list[tuple[str, float]] = []
     with psycopg.connect(dsn, autocommit=True) as conn:
         n = int(rate * seconds)
@@ -67,8 +76,14 @@ def writer(dsn: str, tenant: str, rate: float, seconds: float, start_at: float, 
                 time.sleep(delay)
             a, b = pairs[i % len(pairs)]
             rid = f"{tenant}-w{w}-{i}"
-            enqueue(conn, tenant_id=tenant, service="bench", command_type="TRANSFER_TOKENS", request_id=rid,
-                    payload={"fromWalletId": a, "toWalletId": b, "amount": 1})
+            enqueue(
+                conn,
+                tenant_id=tenant,
+                service="bench",
+                command_type="TRANSFER_TOKENS",
+                request_id=rid,
+                payload={"fromWalletId": a, "toWalletId": b, "amount": 1},
+            )
             commits.append((rid, time.time()))
     out.put(commits)
 
@@ -109,8 +124,9 @@ class Observer:
         self.final_times: list[float] = []
         self.in_read_model: dict[str, float] = {}
         self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._run, args=(t,), daemon=True)
-                        for t in ("gx.commands", "gx.command-results")]
+        self.threads = [
+            threading.Thread(target=self._run, args=(t,), daemon=True) for t in ("gx.commands", "gx.command-results")
+        ]
         self.threads.append(threading.Thread(target=self._watch_read_model, daemon=True))
         for t in self.threads:
             t.start()
@@ -131,13 +147,22 @@ class Observer:
                 time.sleep(0.02)
 
     def _unseen(self) -> dict[str, str]:
-        return {f"{r.fabricTxId}:0": rid for rid, r in list(self.results.items())
-                if rid not in self.in_read_model and r.status.value == "CONFIRMED" and r.fabricTxId
-                and "-story-" not in rid}
+        return {
+            f"{r.fabricTxId}:0": rid
+            for rid, r in list(self.results.items())
+            if rid not in self.in_read_model and r.status.value == "CONFIRMED" and r.fabricTxId and "-story-" not in rid
+        }
 
     def _run(self, topic: str) -> None:
-        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"bench-{uuid.uuid4()}",
-                      "auto.offset.reset": "latest", "enable.auto.commit": False, "fetch.wait.max.ms": 100})
+        c = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": f"bench-{uuid.uuid4()}",
+                "auto.offset.reset": "latest",
+                "enable.auto.commit": False,
+                "fetch.wait.max.ms": 100,
+            }
+        )
         c.subscribe([topic])
         while not self.stop.is_set():
             for m in c.consume(1000, 0.2):
@@ -165,21 +190,30 @@ def stories(dsn: str, tenant: str, stop: threading.Event, inserted: list[tuple[s
     with psycopg.connect(dsn, autocommit=True) as conn:
         while not stop.is_set():
             run = uuid.uuid4().hex[:6]
-            for title, steps in stages(run)[1:-1]:
+            for _title, steps in stages(run)[1:-1]:
                 rids = []
                 for st in steps:
                     if st.expect_failure:
                         continue
                     rid = f"{tenant}-story-{run}-{st.name}"
-                    enqueue(conn, tenant_id=tenant, service="bench", command_type=st.ctype, request_id=rid,
-                            payload=st.payload)
+                    enqueue(
+                        conn,
+                        tenant_id=tenant,
+                        service="bench",
+                        command_type=st.ctype,
+                        request_id=rid,
+                        payload=st.payload,
+                    )
                     inserted.append((rid, st.ctype))
                     rids.append(rid)
                 # A story in progress is finished in its order even after ``stop``; only no new one starts.
                 deadline = time.time() + 120
                 while time.time() < deadline:
-                    n = conn.execute('SELECT count(*) FROM "OutboxCommand" WHERE "tenantId" = %s AND "requestId" = ANY(%s)'
-                                     " AND status IN ('CONFIRMED', 'FAILED')", (tenant, rids)).fetchone()[0]
+                    n = conn.execute(
+                        'SELECT count(*) FROM "OutboxCommand" WHERE "tenantId" = %s AND "requestId" = ANY(%s)'
+                        " AND status IN ('CONFIRMED', 'FAILED')",
+                        (tenant, rids),
+                    ).fetchone()[0]
                     if n == len(rids):
                         break
                     time.sleep(0.05)
@@ -189,9 +223,13 @@ def wait_idle(dsn: str, timeout: float = 300) -> None:
     """Until no outbox row is PENDING (the backlog of a window drained), at most ``timeout`` s."""
     end = time.time() + timeout
     with psycopg.connect(dsn, autocommit=True) as conn:
-        while time.time() < end and conn.execute(
+        while (
+            time.time() < end
+            and conn.execute(
                 """SELECT 1 FROM "OutboxCommand" WHERE status IN ('PENDING', 'SUBMITTED')"""
-                """ AND "createdAt" > now() - interval '15 minutes' LIMIT 1""").fetchone():
+                """ AND "createdAt" > now() - interval '15 minutes' LIMIT 1"""
+            ).fetchone()
+        ):
             time.sleep(1)
 
 
@@ -215,7 +253,7 @@ def wait_quiet(cores: float = 0.3, timeout: float = 300) -> float:
 def pids() -> dict[str, psutil.Process]:
     rows = {r["component"]: r["pid"] for r in Pipeline().status()}
     groups = [n for n in PROJECTORS if n.startswith("projector-")]  # the split layout's workers
-    missing = [n for n in WRITE_SIDE + ("block-publisher",) if not rows.get(n)]
+    missing = [n for n in (*WRITE_SIDE, "block-publisher") if not rows.get(n)]
     if not rows.get("projectors") and not all(rows.get(g) for g in groups):
         missing.append("projectors")
     if missing:
@@ -238,8 +276,15 @@ def cpu(procs: dict[str, psutil.Process]) -> dict[str, float]:
     return out
 
 
-def run_rate(dsn: str, bootstrap: str, pairs: list[tuple[str, str]], rate: float, seconds: float,
-             n_writers: int = 4, on_start: Any = None) -> dict[str, Any]:
+def run_rate(
+    dsn: str,
+    bootstrap: str,
+    pairs: list[tuple[str, str]],
+    rate: float,
+    seconds: float,
+    n_writers: int = 4,
+    on_start: Any = None,
+) -> dict[str, Any]:
     """One measured window; ``on_start(procs)`` is called as the writers start (the profilers)."""
     tenant = f"e2e-{uuid.uuid4().hex[:8]}"
     obs = Observer(bootstrap, tenant, dsn)
@@ -250,8 +295,10 @@ def run_rate(dsn: str, bootstrap: str, pairs: list[tuple[str, str]], rate: float
     q: Any = mp.Queue()
     start_at = time.time() + 1.0
     share = [pairs[w::n_writers] for w in range(n_writers)]
-    writers = [mp.Process(target=writer, args=(dsn, tenant, rate / n_writers, seconds, start_at, share[w], w, q))
-               for w in range(n_writers)]
+    writers = [
+        mp.Process(target=writer, args=(dsn, tenant, rate / n_writers, seconds, start_at, share[w], w, q))
+        for w in range(n_writers)
+    ]
     peer_log = peer_commits.mark()
     c0 = cpu(procs)
     stalls = Stalls()
@@ -288,8 +335,12 @@ def run_rate(dsn: str, bootstrap: str, pairs: list[tuple[str, str]], rate: float
     time.sleep(1)
     obs.close()
     with psycopg.connect(dsn) as conn:
-        updated = {r[0]: r[1].timestamp() for r in conn.execute(
-            'SELECT "requestId", "updatedAt" FROM "OutboxCommand" WHERE "tenantId" = %s', (tenant,))}
+        updated = {
+            r[0]: r[1].timestamp()
+            for r in conn.execute(
+                'SELECT "requestId", "updatedAt" FROM "OutboxCommand" WHERE "tenantId" = %s', (tenant,)
+            )
+        }
     out = summarise(rate, seconds, start_at, end_of_load, commits, story_cmds, obs, updated, backlog, c0, c1)
     out["machine_stalls"] = [(round(t - start_at, 1), g) for t, g in gaps]
     out.update({f"peer_{k}": v for k, v in (peer_commits.since(peer_log, start_at, end_of_load) or {}).items()})
@@ -297,18 +348,35 @@ def run_rate(dsn: str, bootstrap: str, pairs: list[tuple[str, str]], rate: float
     return out
 
 
-def summarise(rate: float, seconds: float, start_at: float, end_of_load: float, commits: dict[str, float],
-              story_cmds: list[tuple[str, str]], obs: Observer, updated: dict[str, float],
-              backlog: list[tuple[float, int]], c0: dict[str, float], c1: dict[str, float]) -> dict[str, Any]:
-    stages_ms: dict[str, list[float]] = {k: [] for k in ("capture", "queue", "endorse_submit", "order_commit",
-                                                         "write_back", "total")}
+def summarise(
+    rate: float,
+    seconds: float,
+    start_at: float,
+    end_of_load: float,
+    commits: dict[str, float],
+    story_cmds: list[tuple[str, str]],
+    obs: Observer,
+    updated: dict[str, float],
+    backlog: list[tuple[float, int]],
+    c0: dict[str, float],
+    c1: dict[str, float],
+) -> dict[str, Any]:
+    stages_ms: dict[str, list[float]] = {
+        k: [] for k in ("capture", "queue", "endorse_submit", "order_commit", "write_back", "total")
+    }
     for rid, t_commit in commits.items():
         r = obs.results.get(rid)
         if r is None or r.status.value != "CONFIRMED" or rid not in obs.captured or rid not in updated:
             continue
         tm = r.timings
-        points = [t_commit, obs.captured[rid], tm.receivedAt.timestamp(), tm.submittedAt.timestamp(),
-                  tm.committedAt.timestamp(), updated[rid]]
+        points = [
+            t_commit,
+            obs.captured[rid],
+            tm.receivedAt.timestamp(),
+            tm.submittedAt.timestamp(),
+            tm.committedAt.timestamp(),
+            updated[rid],
+        ]
         for name, a, b in zip(list(stages_ms)[:-1], points, points[1:]):
             stages_ms[name].append((b - a) * 1000)
         stages_ms["total"].append((points[-1] - points[0]) * 1000)
@@ -335,23 +403,39 @@ def summarise(rate: float, seconds: float, start_at: float, end_of_load: float, 
     cpu_ms = {k: round(1000 * (c1[k] - c0[k]) / max(1, n), 3) for k in c0}
     per_second = steadiness(obs.final_times, start_at, end_of_load)
     return {
-        "offered_per_s": rate, "seconds": round(window, 1), "inserted": n, "story_commands": len(story_cmds),
+        "offered_per_s": rate,
+        "seconds": round(window, 1),
+        "inserted": n,
+        "story_commands": len(story_cmds),
         "story_types": len({t for _, t in story_cmds}),
-        "achieved_insert_per_s": round(n / window, 1), "final_per_s_in_window": round(confirmed_in_window / window, 1),
-        "statuses": statuses, "lost": lost, "backlog_growth": growth, "sustained": lost == 0 and growth <= rate,
+        "achieved_insert_per_s": round(n / window, 1),
+        "final_per_s_in_window": round(confirmed_in_window / window, 1),
+        "statuses": statuses,
+        "lost": lost,
+        "backlog_growth": growth,
+        "sustained": lost == 0 and growth <= rate,
         **{f"{k}_p50_ms": pct(v, 50) for k, v in stages_ms.items()},
-        "total_p95_ms": pct(stages_ms["total"], 95), "total_p99_ms": pct(stages_ms["total"], 99),
+        "total_p95_ms": pct(stages_ms["total"], 95),
+        "total_p99_ms": pct(stages_ms["total"], 99),
         "capture_p99_ms": pct(stages_ms["capture"], 99),
-        "read_model_seen": len(read_model_ms), "insert_to_read_model_p50_ms": pct(read_model_ms, 50),
-        "insert_to_read_model_p99_ms": pct(read_model_ms, 99), "projection_lag_p50_ms": pct(lag_ms, 50),
+        "read_model_seen": len(read_model_ms),
+        "insert_to_read_model_p50_ms": pct(read_model_ms, 50),
+        "insert_to_read_model_p99_ms": pct(read_model_ms, 99),
+        "projection_lag_p50_ms": pct(lag_ms, 50),
         "projection_lag_p99_ms": pct(lag_ms, 99),
         **per_second,
         "cpu_ms_per_command": cpu_ms,
         "pipeline_cpu_ms_per_command": round(sum(cpu_ms[k] for k in PIPELINE), 3),
         "read_side_cpu_ms_per_command": round(sum(cpu_ms.get(k, 0.0) for k in PROJECTORS), 3),
-        "series": {"backlog": backlog, "final_times": [round(t - start_at, 3) for t in obs.final_times],
-                   "latency": sorted((round(commits[rid] - start_at, 3), round((updated[rid] - commits[rid]) * 1000, 1))
-                                     for rid in commits if rid in updated and rid in obs.results)},
+        "series": {
+            "backlog": backlog,
+            "final_times": [round(t - start_at, 3) for t in obs.final_times],
+            "latency": sorted(
+                (round(commits[rid] - start_at, 3), round((updated[rid] - commits[rid]) * 1000, 1))
+                for rid in commits
+                if rid in updated and rid in obs.results
+            ),
+        },
     }
 
 
@@ -364,8 +448,11 @@ def steadiness(final_times: list[float], start_at: float, end_of_load: float) ->
         if int(t) in counts:
             counts[int(t)] += 1
     values = sorted(counts.values())
-    return {"empty_seconds": sum(1 for v in values if v == 0), "results_per_s_min": values[0] if values else None,
-            "results_per_s_p50": values[len(values) // 2] if values else None}
+    return {
+        "empty_seconds": sum(1 for v in values if v == 0),
+        "results_per_s_min": values[0] if values else None,
+        "results_per_s_p50": values[len(values) // 2] if values else None,
+    }
 
 
 def plot(runs: list[dict[str, Any]], path: str) -> None:
@@ -404,27 +491,53 @@ def plot(runs: list[dict[str, Any]], path: str) -> None:
     fig.savefig(path, dpi=110)
 
 
-COLUMNS = ["offered_per_s", "achieved_insert_per_s", "final_per_s_in_window", "lost", "backlog_growth", "sustained",
-           "total_p50_ms", "total_p95_ms", "total_p99_ms", "capture_p50_ms", "capture_p99_ms", "queue_p50_ms",
-           "endorse_submit_p50_ms", "order_commit_p50_ms", "write_back_p50_ms", "insert_to_read_model_p99_ms",
-           "projection_lag_p50_ms", "projection_lag_p99_ms", "empty_seconds", "results_per_s_min",
-           "machine_stalled_s", "pipeline_cpu_ms_per_command", "read_side_cpu_ms_per_command",
-           "peer_state_commit_max_ms", "peer_state_commits_over_250ms"]
+COLUMNS = [
+    "offered_per_s",
+    "achieved_insert_per_s",
+    "final_per_s_in_window",
+    "lost",
+    "backlog_growth",
+    "sustained",
+    "total_p50_ms",
+    "total_p95_ms",
+    "total_p99_ms",
+    "capture_p50_ms",
+    "capture_p99_ms",
+    "queue_p50_ms",
+    "endorse_submit_p50_ms",
+    "order_commit_p50_ms",
+    "write_back_p50_ms",
+    "insert_to_read_model_p99_ms",
+    "projection_lag_p50_ms",
+    "projection_lag_p99_ms",
+    "empty_seconds",
+    "results_per_s_min",
+    "machine_stalled_s",
+    "pipeline_cpu_ms_per_command",
+    "read_side_cpu_ms_per_command",
+    "peer_state_commit_max_ms",
+    "peer_state_commits_over_250ms",
+]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rate", type=positive(), default=200, help="commands per second offered")
     ap.add_argument("--duration", type=positive(), default=120, help="seconds of measured load per rate")
-    ap.add_argument("--find-max", type=positive_list(), default=None,
-                    help="comma-separated rates to try in order (replaces --rate); stops at the first that is "
-                    "not sustained")
+    ap.add_argument(
+        "--find-max",
+        type=positive_list(),
+        default=None,
+        help="comma-separated rates to try in order (replaces --rate); stops at the first that is not sustained",
+    )
     ap.add_argument("--pairs", type=positive(int), default=2000, help="funded wallet pairs for the transfers")
-    ap.add_argument("--ceiling-seconds", type=positive(zero=True), default=20,
-                    help="0 skips the direct-client ceiling")
-    ap.add_argument("--profile", action="store_true",
-                    help="profile every process during the first measured rate (bench.profiling): py-spy for the "
-                    "Python workers, JFR for Kafka and Connect; flame graphs and summaries in bench/results/")
+    ap.add_argument("--ceiling-seconds", type=positive(zero=True), default=20, help="0 skips the direct-client ceiling")
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile every process during the first measured rate (bench.profiling): py-spy for the "
+        "Python workers, JFR for Kafka and Connect; flame graphs and summaries in bench/results/",
+    )
     a = ap.parse_args()
     from stack.discover import use_local_stack
 
@@ -463,33 +576,54 @@ def main() -> None:
     for i, rate in enumerate(rates):
         for tries in range(3):
             print(f"measuring {rate:.0f}/s for {a.duration:.0f}s", flush=True)
-            r = run_rate(dsn, bootstrap, pairs, rate, a.duration,
-                         on_start=start_profiling if a.profile and i == 0 and tries == 0 else None)
+            r = run_rate(
+                dsn,
+                bootstrap,
+                pairs,
+                rate,
+                a.duration,
+                on_start=start_profiling if a.profile and i == 0 and tries == 0 else None,
+            )
             if profilers:
                 r["profile"] = {"folder": f"bench/results/profile-{stamp}", "processes": profilers.pop().finish()}
             runs.append(r)
             if r["machine_stalled_s"] < 1:
                 break
-            print(f"  the machine paused for {r['machine_stalled_s']} s in that window (this process too); "
-                  "measuring it again", flush=True)
+            print(
+                f"  the machine paused for {r['machine_stalled_s']} s in that window (this process too); "
+                "measuring it again",
+                flush=True,
+            )
             r["discarded"] = "machine paused"
             wait_idle(dsn)
             wait_quiet()
         if a.find_max and not r["sustained"]:
             break
     best = max((r["final_per_s_in_window"] for r in runs if r["sustained"] and "discarded" not in r), default=0.0)
-    result = {"runs": runs, "warmup_demo": {k: demo[k] for k in ("commands", "types", "counts")},
-              "ceiling": ceiling, "best_sustained_per_s": best,
-              "ratio_to_ceiling": round(best / ceiling["ceiling_tx_per_s"], 3) if ceiling else None,
-              "writers": 4, "submit_window_per_partition": WorkerSettings().submit_window}
+    result = {
+        "runs": runs,
+        "warmup_demo": {k: demo[k] for k in ("commands", "types", "counts")},
+        "ceiling": ceiling,
+        "best_sustained_per_s": best,
+        "ratio_to_ceiling": round(best / ceiling["ceiling_tx_per_s"], 3) if ceiling else None,
+        "writers": 4,
+        "submit_window_per_partition": WorkerSettings().submit_window,
+    }
     path = save("e2e", result, compact=True)  # every command's latency is in the series
     plot(runs, str(path.with_suffix(".png")))
     print(table(runs, COLUMNS))
-    print("CPU ms per command: " + "; ".join(f"{r['offered_per_s']:.0f}/s: " + ", ".join(
-        f"{k} {v}" for k, v in r["cpu_ms_per_command"].items()) for r in runs))
+    print(
+        "CPU ms per command: "
+        + "; ".join(
+            f"{r['offered_per_s']:.0f}/s: " + ", ".join(f"{k} {v}" for k, v in r["cpu_ms_per_command"].items())
+            for r in runs
+        )
+    )
     if ceiling:
-        print(f"direct-client ceiling (500 in flight, same session): {ceiling['ceiling_tx_per_s']} tx/s; "
-              f"best sustained pipeline rate {best}/s = {result['ratio_to_ceiling']:.0%} of it")
+        print(
+            f"direct-client ceiling (500 in flight, same session): {ceiling['ceiling_tx_per_s']} tx/s; "
+            f"best sustained pipeline rate {best}/s = {result['ratio_to_ceiling']:.0%} of it"
+        )
     for r in runs:
         for name, prof in (r.get("profile") or {}).get("processes", {}).items():
             top = ", ".join(f"{f} {p}%" for f, p in prof["self"][:4])

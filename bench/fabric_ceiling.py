@@ -30,8 +30,8 @@ from fabric_protos.orderer import configuration_pb2
 
 from bench.common import pct, positive, positive_list, save, table
 from fabric_gateway import Gateway, GatewayError, load_identity
-from stack.manager import Stack
 from gxcommon.fabric_settings import FabricSettings
+from stack.manager import Stack
 
 FABRIC_PROCS = ("peer", "orderer", "chaincode")
 
@@ -42,8 +42,11 @@ def block_settings(genesis: Path) -> dict[str, Any]:
     payload = common_pb2.Payload.FromString(common_pb2.Envelope.FromString(block.data.data[0]).payload)
     values = configtx_pb2.ConfigEnvelope.FromString(payload.data).config.channel_group.groups["Orderer"].values
     size = configuration_pb2.BatchSize.FromString(values["BatchSize"].value)
-    return {"batch_timeout": configuration_pb2.BatchTimeout.FromString(values["BatchTimeout"].value).timeout,
-            "max_message_count": size.max_message_count, "preferred_max_bytes": size.preferred_max_bytes}
+    return {
+        "batch_timeout": configuration_pb2.BatchTimeout.FromString(values["BatchTimeout"].value).timeout,
+        "max_message_count": size.max_message_count,
+        "preferred_max_bytes": size.preferred_max_bytes,
+    }
 
 
 @dataclass
@@ -98,8 +101,11 @@ async def _bounded(n: int, jobs: list[tuple[Gateway, str, list[str]]]) -> None:
     await asyncio.gather(*(one(*j) for j in jobs))
 
 
-def funded_pairs(settings: FabricSettings, pairs: int, funds: int = 10**9, connections: int = 4) -> list[tuple[str, str]]:
+def funded_pairs(
+    settings: FabricSettings, pairs: int, funds: int = 10**9, connections: int = 4
+) -> list[tuple[str, str]]:
     """:func:`prepare` on ``connections`` gateway connections of its own, closed after."""
+
     async def run() -> list[tuple[str, str]]:
         clients = Clients.open(settings, connections)
         try:
@@ -122,26 +128,39 @@ async def prepare(clients: Clients, pairs: int, funds: int = 10**9) -> list[tupl
     run = uuid.uuid4().hex[:8]
     out = [(f"bench-{run}-{i}-a", f"bench-{run}-{i}-b") for i in range(pairs)]
     gws = clients.gateways
-    users = [(gws[i % len(gws)], "IdentityContract:CreateUser", [f"bench-{uuid.uuid4().hex}", u, f"{u}@bench.io", "B",
-                                                                 "User", "BN"])
-             for i, u in enumerate(u for pair in out for u in pair)]
+    users = [
+        (
+            gws[i % len(gws)],
+            "IdentityContract:CreateUser",
+            [f"bench-{uuid.uuid4().hex}", u, f"{u}@bench.io", "B", "User", "BN"],
+        )
+        for i, u in enumerate(u for pair in out for u in pair)
+    ]
     await _bounded(200, users)
     # Every genesis distribution writes the pool wallet (they would conflict), so fund one sender
     # from the pool and double the funded set each round: log2(pairs) rounds of parallel transfers.
     senders = [a for a, _ in out]
-    await _submit(gw, "TokenomicsContract:DistributeGenesis", [f"bench-{uuid.uuid4().hex}", senders[0], "BN",
-                                                               str(funds * len(senders))])
+    await _submit(
+        gw,
+        "TokenomicsContract:DistributeGenesis",
+        [f"bench-{uuid.uuid4().hex}", senders[0], "BN", str(funds * len(senders))],
+    )
     balance = {senders[0]: funds * len(senders)}
     while len(balance) < len(senders):
         rich = list(balance)
-        todo = senders[len(rich):len(rich) * 2]
+        todo = senders[len(rich) : len(rich) * 2]
         jobs = []
         for i, (src, dst) in enumerate(zip(rich, todo)):
             share = balance[src] // 2
             balance[src] -= share
             balance[dst] = share
-            jobs.append((gws[i % len(gws)], "TokenomicsContract:TransferTokens",
-                         [f"bench-{uuid.uuid4().hex}", src, dst, str(share), "fund"]))
+            jobs.append(
+                (
+                    gws[i % len(gws)],
+                    "TokenomicsContract:TransferTokens",
+                    [f"bench-{uuid.uuid4().hex}", src, dst, str(share), "fund"],
+                )
+            )
         await _bounded(200, jobs)
     return out
 
@@ -165,8 +184,9 @@ def _cpu(pids: dict[str, int]) -> dict[str, float]:
     return out
 
 
-async def measure(clients: Clients, pairs: list[tuple[str, str]], in_flight: int, seconds: float,
-                  pids: dict[str, int]) -> dict[str, Any]:
+async def measure(
+    clients: Clients, pairs: list[tuple[str, str]], in_flight: int, seconds: float, pids: dict[str, int]
+) -> dict[str, Any]:
     """One closed-loop level; ``pairs`` must hold at least ``in_flight`` pairs."""
     assert len(pairs) >= in_flight
     commit_ms: list[float] = []
@@ -180,8 +200,12 @@ async def measure(clients: Clients, pairs: list[tuple[str, str]], in_flight: int
         while time.monotonic() < stop_at:
             t0 = time.perf_counter()
             try:
-                tx = await gw.endorse("gxchannel", "gxtv3", "TokenomicsContract:TransferTokens",
-                                      [TENANT, f"bench-{uuid.uuid4().hex}", a, b, "1", ""])
+                tx = await gw.endorse(
+                    "gxchannel",
+                    "gxtv3",
+                    "TokenomicsContract:TransferTokens",
+                    [TENANT, f"bench-{uuid.uuid4().hex}", a, b, "1", ""],
+                )
                 t1 = time.perf_counter()
                 await gw.submit(tx)
                 (await gw.commit_status(tx)).raise_for_status()
@@ -201,10 +225,18 @@ async def measure(clients: Clients, pairs: list[tuple[str, str]], in_flight: int
     elapsed = time.monotonic() - t0
     c1 = _cpu(pids)
     n = len(call_ms)
-    row: dict[str, Any] = {"in_flight": in_flight, "seconds": round(elapsed, 1), "tx": n,
-                           "tx_per_s": round(n / elapsed, 1), "errors": sum(errors.values()), "error_kinds": errors,
-                           "commit_p50_ms": pct(commit_ms, 50), "commit_p99_ms": pct(commit_ms, 99),
-                           "call_p50_ms": pct(call_ms, 50), "call_p99_ms": pct(call_ms, 99)}
+    row: dict[str, Any] = {
+        "in_flight": in_flight,
+        "seconds": round(elapsed, 1),
+        "tx": n,
+        "tx_per_s": round(n / elapsed, 1),
+        "errors": sum(errors.values()),
+        "error_kinds": errors,
+        "commit_p50_ms": pct(commit_ms, 50),
+        "commit_p99_ms": pct(commit_ms, 99),
+        "call_p50_ms": pct(call_ms, 50),
+        "call_p99_ms": pct(call_ms, 99),
+    }
     for name in pids:
         row[f"{name}_cpu_ms_per_tx"] = round(1000 * (c1[name] - c0[name]) / n, 2) if n else None
     row["cpu_busy_pct_of_machine"] = round(100 * sum(c1[k] - c0[k] for k in pids) / elapsed / psutil.cpu_count(), 1)
@@ -221,37 +253,61 @@ async def run_ceiling(levels: list[int], seconds: float, connections: int = 4) -
         rows = [await measure(clients, pairs, n, seconds, pids) for n in levels]
     finally:
         await clients.close()
-    return {"block_settings": block_settings(stack.fabric.paths.genesis_block), "connections": connections,
-            "workload": "TokenomicsContract:TransferTokens, one pair of wallets per worker", "levels": rows,
-            "ceiling_tx_per_s": max(r["tx_per_s"] for r in rows)}
+    return {
+        "block_settings": block_settings(stack.fabric.paths.genesis_block),
+        "connections": connections,
+        "workload": "TokenomicsContract:TransferTokens, one pair of wallets per worker",
+        "levels": rows,
+        "ceiling_tx_per_s": max(r["tx_per_s"] for r in rows),
+    }
 
 
 def fabric_settings_from(stack: Stack) -> dict[str, Any]:
     env = stack.env()
-    keys = {"GX_FABRIC_GATEWAY": "gateway", "GX_FABRIC_CERT": "cert", "GX_FABRIC_KEY": "key",
-            "GX_FABRIC_TLS_ROOT": "tls_root", "GX_FABRIC_MSP_ID": "msp_id", "GX_FABRIC_TLS_CERT": "tls_cert",
-            "GX_FABRIC_TLS_KEY": "tls_key"}
+    keys = {
+        "GX_FABRIC_GATEWAY": "gateway",
+        "GX_FABRIC_CERT": "cert",
+        "GX_FABRIC_KEY": "key",
+        "GX_FABRIC_TLS_ROOT": "tls_root",
+        "GX_FABRIC_MSP_ID": "msp_id",
+        "GX_FABRIC_TLS_CERT": "tls_cert",
+        "GX_FABRIC_TLS_KEY": "tls_key",
+    }
     if "GX_FABRIC_GATEWAY" not in env:
         raise SystemExit("error: the Fabric network has not been created; start the stack: gxctl stack up")
     return {field_name: env[k] for k, field_name in keys.items() if k in env}
 
 
-COLUMNS = ["in_flight", "tx_per_s", "errors", "commit_p50_ms", "commit_p99_ms", "call_p50_ms", "call_p99_ms",
-           "peer_cpu_ms_per_tx", "orderer_cpu_ms_per_tx", "chaincode_cpu_ms_per_tx", "client_cpu_ms_per_tx",
-           "cpu_busy_pct_of_machine"]
+COLUMNS = [
+    "in_flight",
+    "tx_per_s",
+    "errors",
+    "commit_p50_ms",
+    "commit_p99_ms",
+    "call_p50_ms",
+    "call_p99_ms",
+    "peer_cpu_ms_per_tx",
+    "orderer_cpu_ms_per_tx",
+    "chaincode_cpu_ms_per_tx",
+    "client_cpu_ms_per_tx",
+    "cpu_busy_pct_of_machine",
+]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--levels", type=positive_list(int), default=[1, 50, 500],
-                    help="transactions in flight, comma-separated")
+    ap.add_argument(
+        "--levels", type=positive_list(int), default=[1, 50, 500], help="transactions in flight, comma-separated"
+    )
     ap.add_argument("--seconds", type=positive(), default=20.0, help="duration of each level")
     ap.add_argument("--connections", type=positive(int), default=4, help="gRPC connections to the peer")
     a = ap.parse_args()
     result = asyncio.run(run_ceiling(a.levels, a.seconds, a.connections))
     bs = result["block_settings"]
-    print(f"Fabric ceiling, direct client: BatchTimeout {bs['batch_timeout']}, MaxMessageCount "
-          f"{bs['max_message_count']}, {result['connections']} connections, {result['workload']}")
+    print(
+        f"Fabric ceiling, direct client: BatchTimeout {bs['batch_timeout']}, MaxMessageCount "
+        f"{bs['max_message_count']}, {result['connections']} connections, {result['workload']}"
+    )
     print(table(result["levels"], COLUMNS))
     print(f"results: {save('fabric_ceiling', result)}")
 

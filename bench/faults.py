@@ -55,34 +55,43 @@ from bench.common import positive, save, table
 @dataclass(frozen=True)
 class Fault:
     name: str
-    kind: str          # kill, freeze, scale
-    target: str        # a component or worker of `gxctl status`
+    kind: str  # kill, freeze, scale
+    target: str  # a component or worker of `gxctl status`
     seconds: float = 0.0
 
 
-FAULTS = {f.name: f for f in (
-    Fault("kill-submitter", "kill", "submitter"),
-    Fault("kill-results-writer", "kill", "results-writer"),
-    Fault("kill-connect", "kill", "connect"),
-    Fault("kill-kafka", "kill", "kafka"),
-    Fault("kill-postgres", "kill", "postgres"),
-    Fault("kill-peer", "kill", "peer"),
-    Fault("kill-orderer", "kill", "orderer"),
-    Fault("kill-chaincode", "kill", "chaincode"),
-    Fault("freeze-peer", "freeze", "peer", 30),
-    Fault("freeze-postgres", "freeze", "postgres", 15),
-    Fault("scale-submitters", "scale", "submitter", 20),
-    # The read side (the kills of Postgres and the broker above are checked on both sides).
-    Fault("kill-block-publisher", "kill", "block-publisher"),
-    Fault("kill-projectors", "kill", "projectors"),  # every projection group's process (`gxctl up`'s default)
-    Fault("restore-read-models", "restore", "postgres"),
-    Fault("rebuild-ledger", "rebuild", "projectors"),
-)}
+FAULTS = {
+    f.name: f
+    for f in (
+        Fault("kill-submitter", "kill", "submitter"),
+        Fault("kill-results-writer", "kill", "results-writer"),
+        Fault("kill-connect", "kill", "connect"),
+        Fault("kill-kafka", "kill", "kafka"),
+        Fault("kill-postgres", "kill", "postgres"),
+        Fault("kill-peer", "kill", "peer"),
+        Fault("kill-orderer", "kill", "orderer"),
+        Fault("kill-chaincode", "kill", "chaincode"),
+        Fault("freeze-peer", "freeze", "peer", 30),
+        Fault("freeze-postgres", "freeze", "postgres", 15),
+        Fault("scale-submitters", "scale", "submitter", 20),
+        # The read side (the kills of Postgres and the broker above are checked on both sides).
+        Fault("kill-block-publisher", "kill", "block-publisher"),
+        Fault("kill-projectors", "kill", "projectors"),  # every projection group's process (`gxctl up`'s default)
+        Fault("restore-read-models", "restore", "postgres"),
+        Fault("rebuild-ledger", "rebuild", "projectors"),
+    )
+}
 PROFILES = {
     "full": list(FAULTS),
     # CI: a few faults, small load (the whole suite must stay well inside CI's 90 minutes).
-    "ci": ["kill-submitter", "kill-chaincode", "freeze-peer", "scale-submitters", "kill-block-publisher",
-           "restore-read-models"],
+    "ci": [
+        "kill-submitter",
+        "kill-chaincode",
+        "freeze-peer",
+        "scale-submitters",
+        "kill-block-publisher",
+        "restore-read-models",
+    ],
 }
 
 
@@ -96,8 +105,10 @@ class Load:
         self.transfers: list[Transfer] = []
         self.stop = threading.Event()
         self.insert_retries = 0
-        self.threads = [threading.Thread(target=self._transfers, daemon=True),
-                        threading.Thread(target=self._stories, daemon=True)]
+        self.threads = [
+            threading.Thread(target=self._transfers, daemon=True),
+            threading.Thread(target=self._stories, daemon=True),
+        ]
 
     def start(self) -> Load:
         for t in self.threads:
@@ -116,8 +127,14 @@ class Load:
             try:
                 if not conn_box or conn_box[0].closed:
                     conn_box[:] = [psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)]
-                enqueue(conn_box[0], tenant_id=self.tenant, service="chaos", command_type=ctype, request_id=rid,
-                        payload=payload)
+                enqueue(
+                    conn_box[0],
+                    tenant_id=self.tenant,
+                    service="chaos",
+                    command_type=ctype,
+                    request_id=rid,
+                    payload=payload,
+                )
                 self.enqueued.append((rid, time.time()))
                 return
             except psycopg.OperationalError:
@@ -160,8 +177,15 @@ class Load:
         try:
             if not box or box[0].closed:
                 box[:] = [psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)]
-            n = box[0].execute('SELECT count(*) FROM "OutboxCommand" WHERE "tenantId" = %s AND "requestId" = ANY(%s)'
-                               " AND status IN ('CONFIRMED', 'FAILED')", (self.tenant, rids)).fetchone()[0]
+            n = (
+                box[0]
+                .execute(
+                    'SELECT count(*) FROM "OutboxCommand" WHERE "tenantId" = %s AND "requestId" = ANY(%s)'
+                    " AND status IN ('CONFIRMED', 'FAILED')",
+                    (self.tenant, rids),
+                )
+                .fetchone()[0]
+            )
             return n == len(rids)
         except psycopg.OperationalError:
             if box:
@@ -171,8 +195,12 @@ class Load:
 
 def rows_of(dsn: str, tenant: str) -> dict[str, tuple[str, str | None]]:
     with psycopg.connect(dsn, connect_timeout=5) as conn:
-        return {r[0]: (r[1], r[2]) for r in conn.execute(
-            'SELECT "requestId", status::text, "errorCode" FROM "OutboxCommand" WHERE "tenantId" = %s', (tenant,))}
+        return {
+            r[0]: (r[1], r[2])
+            for r in conn.execute(
+                'SELECT "requestId", status::text, "errorCode" FROM "OutboxCommand" WHERE "tenantId" = %s', (tenant,)
+            )
+        }
 
 
 def wait_final(dsn: str, tenant: str, rids: list[str], timeout: float) -> float | None:
@@ -182,9 +210,14 @@ def wait_final(dsn: str, tenant: str, rids: list[str], timeout: float) -> float 
     while time.monotonic() - t0 < timeout:
         try:
             with psycopg.connect(dsn, connect_timeout=5) as conn:
-                final = {r[0] for r in conn.execute(
-                    'SELECT "requestId" FROM "OutboxCommand" WHERE "tenantId" = %s AND "requestId" = ANY(%s)'
-                    " AND status IN ('CONFIRMED', 'FAILED')", (tenant, pending))}
+                final = {
+                    r[0]
+                    for r in conn.execute(
+                        'SELECT "requestId" FROM "OutboxCommand" WHERE "tenantId" = %s AND "requestId" = ANY(%s)'
+                        " AND status IN ('CONFIRMED', 'FAILED')",
+                        (tenant, pending),
+                    )
+                }
             pending = [r for r in pending if r not in final]
         except psycopg.OperationalError:
             pass
@@ -215,8 +248,9 @@ def family(pid: int) -> list[psutil.Process]:
     return [p, *p.children(recursive=True)]
 
 
-def inject(fault: Fault, env: dict[str, str], dsn: str, saved: dict[str, bytes] | None,
-           on_release: Any = lambda t: None) -> dict[str, Any]:
+def inject(
+    fault: Fault, env: dict[str, str], dsn: str, saved: dict[str, bytes] | None, on_release: Any = lambda t: None
+) -> dict[str, Any]:
     """Do the fault; returns what was measured of it: the restart time, and ``released``, the time
     the fault ended (the kill itself; the SIGCONT; the second submitter's exit; the restore of the
     read models from ``saved``; the rebuild's swap), which ``on_release`` is also given at once."""
@@ -226,8 +260,13 @@ def inject(fault: Fault, env: dict[str, str], dsn: str, saved: dict[str, bytes] 
         on_release(released := time.time())
         return {"released": released}
     if fault.kind == "rebuild":
-        proc = subprocess.run([sys.executable, "-m", "gxctl.main", "projections", "rebuild", "ledger"],
-                              env={**os.environ, **env}, capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(
+            [sys.executable, "-m", "gxctl.main", "projections", "rebuild", "ledger"],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         if proc.returncode != 0:
             raise SystemExit(f"error: the rebuild failed: {proc.stderr.strip()}")
         on_release(released := time.time())
@@ -257,12 +296,14 @@ def inject(fault: Fault, env: dict[str, str], dsn: str, saved: dict[str, bytes] 
 
         pl = Pipeline()
         port = _free_port()
-        second = subprocess.Popen([sys.executable, "-m", "gxctl.main", "run", "submitter"],
-                                  env={**os.environ, **env, **pl.stack.worker_env("submitter"), "GX_WEB_PORT": str(port)},
-                                  stdout=open(pl.stack.s.log_dir / "submitter-second.log", "ab"),
-                                  stderr=subprocess.STDOUT)
+        second = subprocess.Popen(
+            [sys.executable, "-m", "gxctl.main", "run", "submitter"],
+            env={**os.environ, **env, **pl.stack.worker_env("submitter"), "GX_WEB_PORT": str(port)},
+            stdout=open(pl.stack.s.log_dir / "submitter-second.log", "ab"),
+            stderr=subprocess.STDOUT,
+        )
         time.sleep(fault.seconds)  # the group rebalances to two members under load
-        second.terminate()         # and back to one
+        second.terminate()  # and back to one
         try:
             second.wait(60)
         except subprocess.TimeoutExpired:
@@ -272,8 +313,9 @@ def inject(fault: Fault, env: dict[str, str], dsn: str, saved: dict[str, bytes] 
     raise ValueError(fault.kind)
 
 
-async def ledger_view(tenant: str, first_block: int, wallets: list[str]) -> tuple[dict[str, bool], Counter[str],
-                                                                                     dict[str, int], int]:
+async def ledger_view(
+    tenant: str, first_block: int, wallets: list[str]
+) -> tuple[dict[str, bool], Counter[str], dict[str, int], int]:
     """The chaincode's records of the tenant, the events per requestId in valid transactions from
     ``first_block`` to the current height, and the wallets' balances."""
     from gxcommon.fabric_settings import FabricSettings
@@ -365,8 +407,17 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run_fault(fault: Fault, dsn: str, bootstrap: str, env: dict[str, str], pairs: list[tuple[str, str]],
-              rate: float, warm: float, after: float, say: Any) -> dict[str, Any]:
+def run_fault(
+    fault: Fault,
+    dsn: str,
+    bootstrap: str,
+    env: dict[str, str],
+    pairs: list[tuple[str, str]],
+    rate: float,
+    warm: float,
+    after: float,
+    say: Any,
+) -> dict[str, Any]:
     tenant = f"chaos-{fault.name}-{uuid.uuid4().hex[:6]}"
     wallets = sorted({w for p in pairs for w in p})
     first_block, before = asyncio.run(height_and_balances(wallets))
@@ -405,38 +456,72 @@ def run_fault(fault: Fault, dsn: str, bootstrap: str, env: dict[str, str], pairs
     drained = wait_final(dsn, tenant, everything, 600)
     rows = rows_of(dsn, tenant)
     ledger, events, after_balances, last_height = asyncio.run(ledger_view(tenant, first_block, wallets))
-    verdict = check(everything, rows, ledger, events, dead_letters(bootstrap, tenant), transfers=load.transfers,
-                    before=before, after=after_balances)
+    verdict = check(
+        everything,
+        rows,
+        ledger,
+        events,
+        dead_letters(bootstrap, tenant),
+        transfers=load.transfers,
+        before=before,
+        after=after_balances,
+    )
     read_watch.join(660)
     read_recovery = read.get("s")
     read_diffs = read_side.differences(60)
     clean = verdict.clean and read_recovery is not None and lag is not None and not read_diffs
-    result = {"fault": fault.name, **verdict.counts(), "read_differences": len(read_diffs), "clean": clean,
-              "restart_s": measured.get("restart_s"), "recovery_s": round(recovery, 1) if recovery is not None else None,
-              "read_recovery_s": round(read_recovery, 1) if read_recovery is not None else None,
-              "read_lag_after_s": round(lag, 2) if lag is not None else None,
-              "fault_s": round(t_release - t_fault, 1), "drained": drained is not None,
-              "insert_retries": load.insert_retries, "blocks": [first_block, last_height], "tenant": tenant,
-              "statuses": dict(Counter(s for s, _ in rows.values())),
-              "examples": {"lost": verdict.lost[:5], "doubled": verdict.doubled[:5],
-                           "wrong_status": verdict.wrong_status[:5],
-                           "unexpected_dead_letters": verdict.unexpected_dead_letters[:5],
-                           "balance_mismatches": dict(list(verdict.balance_mismatches.items())[:5]),
-                           "read_differences": read_diffs[:5]}}
+    result = {
+        "fault": fault.name,
+        **verdict.counts(),
+        "read_differences": len(read_diffs),
+        "clean": clean,
+        "restart_s": measured.get("restart_s"),
+        "recovery_s": round(recovery, 1) if recovery is not None else None,
+        "read_recovery_s": round(read_recovery, 1) if read_recovery is not None else None,
+        "read_lag_after_s": round(lag, 2) if lag is not None else None,
+        "fault_s": round(t_release - t_fault, 1),
+        "drained": drained is not None,
+        "insert_retries": load.insert_retries,
+        "blocks": [first_block, last_height],
+        "tenant": tenant,
+        "statuses": dict(Counter(s for s, _ in rows.values())),
+        "examples": {
+            "lost": verdict.lost[:5],
+            "doubled": verdict.doubled[:5],
+            "wrong_status": verdict.wrong_status[:5],
+            "unexpected_dead_letters": verdict.unexpected_dead_letters[:5],
+            "balance_mismatches": dict(list(verdict.balance_mismatches.items())[:5]),
+            "read_differences": read_diffs[:5],
+        },
+    }
     say(f"{fault.name}: {json.dumps({k: result[k] for k in COLUMNS[1:]})}")
     return result
 
 
-COLUMNS = ["fault", "commands", "lost", "doubled", "wrong_status", "unexpected_dead_letters", "balance_mismatches",
-           "read_differences", "restart_s", "recovery_s", "read_recovery_s", "read_lag_after_s", "clean"]
+COLUMNS = [
+    "fault",
+    "commands",
+    "lost",
+    "doubled",
+    "wrong_status",
+    "unexpected_dead_letters",
+    "balance_mismatches",
+    "read_differences",
+    "restart_s",
+    "recovery_s",
+    "read_recovery_s",
+    "read_lag_after_s",
+    "clean",
+]
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", choices=sorted(PROFILES), default="full")
     ap.add_argument("--faults", default="", help=f"comma-separated, instead of the profile's: {', '.join(FAULTS)}")
-    ap.add_argument("--rate", type=positive(), default=40,
-                    help="transfers per second offered (stories come beside them)")
+    ap.add_argument(
+        "--rate", type=positive(), default=40, help="transfers per second offered (stories come beside them)"
+    )
     ap.add_argument("--pairs", type=positive(int), default=100, help="funded wallet pairs")
     ap.add_argument("--warm", type=positive(zero=True), default=10, help="seconds of load before the fault")
     ap.add_argument("--after", type=positive(), default=20, help="seconds of load after the fault")
@@ -469,15 +554,23 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for n in names:
         try:
-            runs.append(run_fault(FAULTS[n], s.dsn(), s.kafka_bootstrap or "", env, pairs, a.rate, a.warm, a.after,
-                                  say))
-        except Exception as e:  # noqa: BLE001 (reported as an unclean run; the next fault still runs)
+            runs.append(
+                run_fault(FAULTS[n], s.dsn(), s.kafka_bootstrap or "", env, pairs, a.rate, a.warm, a.after, say)
+            )
+        except Exception as e:
             say(f"{n}: the harness failed: {type(e).__name__}: {e}")
             runs.append({"fault": n, "error": f"{type(e).__name__}: {e}", "clean": False})
-    result = {"started": started, "profile": a.profile if not a.faults else "custom", "rate_per_s": a.rate,
-              "pairs": a.pairs, "warm_s": a.warm, "after_s": a.after, "command": " ".join(["python -m bench.faults",
-                                                                                          *(argv or sys.argv[1:])]),
-              "runs": runs, "clean": all(r["clean"] for r in runs)}
+    result = {
+        "started": started,
+        "profile": a.profile if not a.faults else "custom",
+        "rate_per_s": a.rate,
+        "pairs": a.pairs,
+        "warm_s": a.warm,
+        "after_s": a.after,
+        "command": " ".join(["python -m bench.faults", *(argv or sys.argv[1:])]),
+        "runs": runs,
+        "clean": all(r["clean"] for r in runs),
+    }
     path = save("faults", result, out=a.out)
     print(table(runs, COLUMNS))
     print(f"results: {path}")

@@ -43,9 +43,17 @@ async def make_users(n: int, prefix: str) -> list[str]:
         await prepare(clients, 1)  # bootstrap and the bench's country, if not there yet
         users = [f"{prefix}-{i}" for i in range(n)]
         gws = clients.gateways
-        await _bounded(200, [(gws[i % len(gws)], "IdentityContract:CreateUser",
-                              [f"hk-{uuid.uuid4().hex}", u, f"{u}@bench.io", "B", "User", "BN"])
-                             for i, u in enumerate(users)])
+        await _bounded(
+            200,
+            [
+                (
+                    gws[i % len(gws)],
+                    "IdentityContract:CreateUser",
+                    [f"hk-{uuid.uuid4().hex}", u, f"{u}@bench.io", "B", "User", "BN"],
+                )
+                for i, u in enumerate(users)
+            ],
+        )
         return users
     finally:
         await clients.close()
@@ -59,8 +67,14 @@ def burst(bootstrap: str, topic: str, results_topic: str, users: list[str], mode
     from schemas.routing import partition_key
 
     tenant = f"hotkeys-{mode}-{uuid.uuid4().hex[:6]}"
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4()}", "auto.offset.reset": "latest",
-                  "enable.auto.commit": False})
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-{uuid.uuid4()}",
+            "auto.offset.reset": "latest",
+            "enable.auto.commit": False,
+        }
+    )
     c.subscribe([results_topic])
     while not c.assignment():
         c.poll(0.2)
@@ -69,8 +83,16 @@ def burst(bootstrap: str, topic: str, results_topic: str, users: list[str], mode
     for i, u in enumerate(users):
         payload = {"userId": u, "countryCode": "BN", "amount": 1}
         key = partition_key("DISTRIBUTE_GENESIS", payload) if mode == "shard" else u
-        env = CommandEnvelope(id=str(uuid.uuid4()), tenantId=tenant, service="bench", commandType="DISTRIBUTE_GENESIS",
-                              requestId=f"{tenant}-{i}", payload=payload, key=key, createdAt=datetime.now(UTC))
+        env = CommandEnvelope(
+            id=str(uuid.uuid4()),
+            tenantId=tenant,
+            service="bench",
+            commandType="DISTRIBUTE_GENESIS",
+            requestId=f"{tenant}-{i}",
+            payload=payload,
+            key=key,
+            createdAt=datetime.now(UTC),
+        )
         p.produce(topic, key=key.encode(), value=env.model_dump_json().encode(), headers=env.headers())
         p.poll(0)
     p.flush(60)
@@ -87,12 +109,20 @@ def burst(bootstrap: str, topic: str, results_topic: str, users: list[str], mode
                 last = time.time()
     c.close()
     conflicts = sum(1 for r in finals.values() for a in r.attemptLog if a.code == "MVCC_READ_CONFLICT")
-    statuses = Counter(r.status.value if r.status.value == "CONFIRMED" else f"{r.status.value}:{r.errorCode}"
-                       for r in finals.values())
-    return {"mode": mode, "commands": len(users), "finals": len(finals), "seconds": round(last - t0, 1),
-            "per_s": round(len(finals) / max(0.001, last - t0), 1), "failed": len(users) - statuses["CONFIRMED"],
-            "mvcc_conflicts": conflicts, "max_attempts": max((r.attempts for r in finals.values()), default=0),
-            "statuses": dict(statuses)}
+    statuses = Counter(
+        r.status.value if r.status.value == "CONFIRMED" else f"{r.status.value}:{r.errorCode}" for r in finals.values()
+    )
+    return {
+        "mode": mode,
+        "commands": len(users),
+        "finals": len(finals),
+        "seconds": round(last - t0, 1),
+        "per_s": round(len(finals) / max(0.001, last - t0), 1),
+        "failed": len(users) - statuses["CONFIRMED"],
+        "mvcc_conflicts": conflicts,
+        "max_attempts": max((r.attempts for r in finals.values()), default=0),
+        "statuses": dict(statuses),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,20 +22,38 @@ POOL = "SYSTEM_USER_GENESIS_POOL"
 SUPPLY = 10**15
 
 
-def ledger_stream(prefix: str, users: int, transfers: int, partitions: int = 6, topic: str = "gx.fabric.events",
-                  seed: int = 7, bootstrap: bool = True) -> tuple[list[Record], dict[str, int]]:
+def ledger_stream(
+    prefix: str,
+    users: int,
+    transfers: int,
+    partitions: int = 6,
+    topic: str = "gx.fabric.events",
+    seed: int = 7,
+    bootstrap: bool = True,
+) -> tuple[list[Record], dict[str, int]]:
     """(records in publish order, expected balance per wallet). Ids start with ``prefix``."""
     rnd = random.Random(seed)
     ids = [f"{prefix}-U{i}" for i in range(users)]
     balances = dict.fromkeys(ids, 0)
     events: list[tuple[str, dict[str, Any]]] = []
     if bootstrap:
-        events.append(("SystemBootstrapped", {"poolWalletId": POOL, "supply": SUPPLY,
-                                              "parameters": {"velocityTaxBps": "100"}}))
+        events.append(
+            ("SystemBootstrapped", {"poolWalletId": POOL, "supply": SUPPLY, "parameters": {"velocityTaxBps": "100"}})
+        )
         balances[POOL] = SUPPLY
     for u in ids:
-        events.append(("UserCreated", {"userId": u, "email": f"{u.lower()}@example.com", "firstName": "Bench",
-                                       "lastName": "User", "country": "MY"}))
+        events.append(
+            (
+                "UserCreated",
+                {
+                    "userId": u,
+                    "email": f"{u.lower()}@example.com",
+                    "firstName": "Bench",
+                    "lastName": "User",
+                    "country": "MY",
+                },
+            )
+        )
     for u in ids:
         events.append(("GenesisDistributed", {"userId": u, "countryCode": "MY", "amount": 1_000_000}))
         balances[u] += 1_000_000
@@ -55,10 +73,18 @@ def ledger_stream(prefix: str, users: int, transfers: int, partitions: int = 6, 
         full = {"schemaVersion": 1, "requestId": f"{prefix}-r{i}", **payload}
         key = event_key(name, full)
         p = partition_for(key, partitions)
-        env = {"channel": "gxchannel", "block": i // 50, "txId": f"{prefix}-tx{i}", "txIndex": i % 50,
-               "eventIndex": 0, "name": name, "payload": full,
-               "commitTime": (EPOCH + timedelta(milliseconds=i)).isoformat(), "schemaVersion": 1,
-               "requestId": f"{prefix}-r{i}"}
+        env = {
+            "channel": "gxchannel",
+            "block": i // 50,
+            "txId": f"{prefix}-tx{i}",
+            "txIndex": i % 50,
+            "eventIndex": 0,
+            "name": name,
+            "payload": full,
+            "commitTime": (EPOCH + timedelta(milliseconds=i)).isoformat(),
+            "schemaVersion": 1,
+            "requestId": f"{prefix}-r{i}",
+        }
         out.append(Record(topic, p, offsets[p], json.dumps(env).encode(), key.encode()))
         offsets[p] += 1
     return out, balances

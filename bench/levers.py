@@ -122,8 +122,7 @@ def main() -> None:
     ap.add_argument("--duration", type=positive(), default=60, help="seconds of measured load per variant and round")
     ap.add_argument("--rounds", type=positive(int), default=2)
     ap.add_argument("--pairs", type=positive(int), default=1000)
-    ap.add_argument("--variants", default="call,stream",
-                    help=f"comma-separated, of: {', '.join(VARIANTS)}")
+    ap.add_argument("--variants", default="call,stream", help=f"comma-separated, of: {', '.join(VARIANTS)}")
     a = ap.parse_args()
     from stack.discover import use_local_stack
 
@@ -156,23 +155,46 @@ def main() -> None:
                 idle = idle_cpu(15)
                 print(f"round {rnd + 1}: {name} ({v}) at {a.rate:.0f}/s for {a.duration:.0f}s", flush=True)
                 r = run_rate(dsn, bootstrap, pairs, a.rate, a.duration)
-                rows.append({"variant": name, "round": rnd + 1, **v, "idle_cpu_ms_per_s": idle,
-                             "pipeline_idle_ms_per_s": round(sum(idle[k] for k in PIPELINE), 1),
-                             **{k: r[k] for k in r if k != "series"}})
+                rows.append(
+                    {
+                        "variant": name,
+                        "round": rnd + 1,
+                        **v,
+                        "idle_cpu_ms_per_s": idle,
+                        "pipeline_idle_ms_per_s": round(sum(idle[k] for k in PIPELINE), 1),
+                        **{k: r[k] for k in r if k != "series"},
+                    }
+                )
     finally:
         apply(DEFAULT, current, connect)
     path = save("levers", {"rate": a.rate, "duration": a.duration, "variants": VARIANTS, "runs": rows})
     for r in rows:
         r["fabric_cpu_ms_per_command"] = round(sum(r["cpu_ms_per_command"].get(k, 0.0) for k in FABRIC), 3)
-    columns = ["variant", "round", "final_per_s_in_window", "sustained", "lost", "pipeline_cpu_ms_per_command",
-               "fabric_cpu_ms_per_command",
-               "read_side_cpu_ms_per_command", "pipeline_idle_ms_per_s", "total_p50_ms", "total_p99_ms",
-               "capture_p50_ms", "projection_lag_p99_ms", "peer_state_commit_s", "peer_state_commit_max_ms",
-               "peer_state_commits_over_250ms"]
+    columns = [
+        "variant",
+        "round",
+        "final_per_s_in_window",
+        "sustained",
+        "lost",
+        "pipeline_cpu_ms_per_command",
+        "fabric_cpu_ms_per_command",
+        "read_side_cpu_ms_per_command",
+        "pipeline_idle_ms_per_s",
+        "total_p50_ms",
+        "total_p99_ms",
+        "capture_p50_ms",
+        "projection_lag_p99_ms",
+        "peer_state_commit_s",
+        "peer_state_commit_max_ms",
+        "peer_state_commits_over_250ms",
+    ]
     print(table(rows, columns))
     for r in rows:
         per = r["cpu_ms_per_command"]
-        print(f"{r['variant']} round {r['round']}: " + ", ".join(f"{k} {per[k]}" for k in (*PIPELINE, *PROJECTORS) if k in per))
+        print(
+            f"{r['variant']} round {r['round']}: "
+            + ", ".join(f"{k} {per[k]}" for k in (*PIPELINE, *PROJECTORS) if k in per)
+        )
     print(f"results: {path}")
 
 

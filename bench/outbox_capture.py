@@ -23,13 +23,13 @@ import uuid
 from typing import Any
 
 import psycopg
-from gxcommon.kafka import Consumer
 
 from bench.common import CpuMeter, pct, positive, positive_list, save, table
 from connectors.deploy import deploy_outbox
 from connectors.render import outbox
 from gxcommon import topics
 from gxcommon.dsn import secret_parts
+from gxcommon.kafka import Consumer
 from gxcommon.settings import ConnectionSettings
 from gxsdk import enqueue
 from schemas.examples import example
@@ -37,7 +37,7 @@ from schemas.migrate import migrate
 from stack.manager import Stack
 
 
-def writer(dsn: str, tenant: str, rate: float, seconds: float, start_at: float, w: int, out: "mp.Queue[Any]") -> None:
+def writer(dsn: str, tenant: str, rate: float, seconds: float, start_at: float, w: int, out: mp.Queue[Any]) -> None:
     commits: list[tuple[str, float]] = []
     with psycopg.connect(dsn, autocommit=True) as conn:
         while time.time() < start_at:
@@ -48,8 +48,14 @@ def writer(dsn: str, tenant: str, rate: float, seconds: float, start_at: float, 
             delay = due - time.time()
             if delay > 0:
                 time.sleep(delay)
-            res = enqueue(conn, tenant_id=tenant, service="bench", command_type="TRANSFER_TOKENS",
-                          request_id=f"{w}-{i}", payload=example("TRANSFER_TOKENS", f"{w}-{i % 50}"))
+            res = enqueue(
+                conn,
+                tenant_id=tenant,
+                service="bench",
+                command_type="TRANSFER_TOKENS",
+                request_id=f"{w}-{i}",
+                payload=example("TRANSFER_TOKENS", f"{w}-{i % 50}"),
+            )
             commits.append((res.id, time.time()))
     out.put(commits)
 
@@ -57,8 +63,10 @@ def writer(dsn: str, tenant: str, rate: float, seconds: float, start_at: float, 
 def run_writers(dsn: str, tenant: str, rate: float, seconds: float, n_writers: int) -> tuple[dict[str, float], float]:
     q: mp.Queue[Any] = mp.Queue()
     start_at = time.time() + 1.0
-    procs = [mp.Process(target=writer, args=(dsn, tenant, rate / n_writers, seconds, start_at, w, q))
-             for w in range(n_writers)]
+    procs = [
+        mp.Process(target=writer, args=(dsn, tenant, rate / n_writers, seconds, start_at, w, q))
+        for w in range(n_writers)
+    ]
     for p in procs:
         p.start()
     commits: dict[str, float] = {}
@@ -71,8 +79,15 @@ def run_writers(dsn: str, tenant: str, rate: float, seconds: float, n_writers: i
 
 
 def debezium_arrivals(bootstrap: str, tenant: str, stop: threading.Event, arrivals: dict[str, float]) -> None:
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4()}", "auto.offset.reset": "latest",
-                  "enable.auto.commit": False, "fetch.wait.max.ms": 10})
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-{uuid.uuid4()}",
+            "auto.offset.reset": "latest",
+            "enable.auto.commit": False,
+            "fetch.wait.max.ms": 10,
+        }
+    )
     c.subscribe(["gx.commands"])
     try:
         while not stop.is_set():
@@ -89,9 +104,11 @@ def debezium_arrivals(bootstrap: str, tenant: str, stop: threading.Event, arriva
 
 
 def poller_arrivals(dsn: str, tenant: str, stop: threading.Event, arrivals: dict[str, float]) -> None:
-    q = ('UPDATE "OutboxCommand" SET status = \'LOCKED\', "lockedBy" = \'bench-poller\', "lockedAt" = now() '
-         'WHERE id IN (SELECT id FROM "OutboxCommand" WHERE status = \'PENDING\' AND "tenantId" = %s '
-         'ORDER BY "createdAt" LIMIT 2000 FOR UPDATE SKIP LOCKED) RETURNING id')
+    q = (
+        'UPDATE "OutboxCommand" SET status = \'LOCKED\', "lockedBy" = \'bench-poller\', "lockedAt" = now() '
+        'WHERE id IN (SELECT id FROM "OutboxCommand" WHERE status = \'PENDING\' AND "tenantId" = %s '
+        'ORDER BY "createdAt" LIMIT 2000 FOR UPDATE SKIP LOCKED) RETURNING id'
+    )
     with psycopg.connect(dsn, autocommit=True) as conn:
         while not stop.is_set():
             t0 = time.monotonic()
@@ -102,12 +119,16 @@ def poller_arrivals(dsn: str, tenant: str, stop: threading.Event, arrivals: dict
             time.sleep(max(0.0, 0.1 - (time.monotonic() - t0)))
 
 
-def measure(design: str, env: dict[str, str], rate: float, seconds: float, n_writers: int,
-            cpu: CpuMeter) -> dict[str, Any]:
+def measure(
+    design: str, env: dict[str, str], rate: float, seconds: float, n_writers: int, cpu: CpuMeter
+) -> dict[str, Any]:
     tenant = f"bench-{design}-{uuid.uuid4().hex[:8]}"
     stop, arrivals = threading.Event(), {}
-    target = (debezium_arrivals, (env["GX_KAFKA_BOOTSTRAP"], tenant, stop, arrivals)) if design == "debezium" else (
-        poller_arrivals, (env["GX_PG_DSN"], tenant, stop, arrivals))
+    target = (
+        (debezium_arrivals, (env["GX_KAFKA_BOOTSTRAP"], tenant, stop, arrivals))
+        if design == "debezium"
+        else (poller_arrivals, (env["GX_PG_DSN"], tenant, stop, arrivals))
+    )
     th = threading.Thread(target=target[0], args=target[1], daemon=True)
     th.start()
     time.sleep(3 if design == "debezium" else 0.2)  # consumer assignment
@@ -124,20 +145,32 @@ def measure(design: str, env: dict[str, str], rate: float, seconds: float, n_wri
     third = max(1, len(lat) // 3)
     connect_cpu_s = usage.get("_connect_cpu_s", 0.0)
     return {
-        "design": design, "offered_per_s": rate, "achieved_per_s": round(achieved, 1), "rows": len(commits),
-        "delivered": len(lat), "missing": len(commits) - len(lat),
-        "p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95), "p99_ms": pct(lat, 99), "max_ms": max(lat) if lat else None,
+        "design": design,
+        "offered_per_s": rate,
+        "achieved_per_s": round(achieved, 1),
+        "rows": len(commits),
+        "delivered": len(lat),
+        "missing": len(commits) - len(lat),
+        "p50_ms": pct(lat, 50),
+        "p95_ms": pct(lat, 95),
+        "p99_ms": pct(lat, 99),
+        "max_ms": max(lat) if lat else None,
         "lag_growth_ms": (pct(lat[-third:], 50) or 0) - (pct(lat[:third], 50) or 0),
-        "connect_cpu_pct": usage.get("connect"), "postgres_cpu_pct": usage.get("postgres"),
+        "connect_cpu_pct": usage.get("connect"),
+        "postgres_cpu_pct": usage.get("postgres"),
         "kafka_cpu_pct": usage.get("kafka"),
-        "connect_cpu_ms_per_row": round(1000 * connect_cpu_s / max(1, len(commits)), 3) if design == "debezium" else None,
+        "connect_cpu_ms_per_row": round(1000 * connect_cpu_s / max(1, len(commits)), 3)
+        if design == "debezium"
+        else None,
     }
 
 
 def prepare(env: dict[str, str]) -> None:
     migrate(env["GX_PG_DSN"])
     topics.apply(env["GX_KAFKA_BOOTSTRAP"], topics.specs(topics.TopicSettings()))
-    deploy_outbox(env["GX_PG_DSN"], secret_parts(env["GX_PG_DSN"]), env["GX_CONNECT_URL"], topics.TopicSettings().commands)
+    deploy_outbox(
+        env["GX_PG_DSN"], secret_parts(env["GX_PG_DSN"]), env["GX_CONNECT_URL"], topics.TopicSettings().commands
+    )
 
 
 def main() -> None:
@@ -159,19 +192,44 @@ def main() -> None:
         for design in ("debezium", "poller"):
             row = measure(design, env, rate, args.seconds, args.writers, cpu)
             rows.append(row)
-            print(f"  {design:8} {rate:>6.0f}/s  p50 {row['p50_ms']} ms  p99 {row['p99_ms']} ms  "
-                  f"missing {row['missing']}", flush=True)
-    connector = outbox({k: "x" for k in ("host", "port", "user", "password", "dbname")}, "x")["config"]
-    result = {"settings": {"seconds": args.seconds, "writers": args.writers,
-                           "poll.interval.ms": connector["poll.interval.ms"],
-                           "max.batch.size": connector["max.batch.size"],
-                           "producer.override.linger.ms": connector["producer.override.linger.ms"]},
-              "rows": rows}
+            print(
+                f"  {design:8} {rate:>6.0f}/s  p50 {row['p50_ms']} ms  p99 {row['p99_ms']} ms  "
+                f"missing {row['missing']}",
+                flush=True,
+            )
+    connector = outbox(dict.fromkeys(("host", "port", "user", "password", "dbname"), "x"), "x")["config"]
+    result = {
+        "settings": {
+            "seconds": args.seconds,
+            "writers": args.writers,
+            "poll.interval.ms": connector["poll.interval.ms"],
+            "max.batch.size": connector["max.batch.size"],
+            "producer.override.linger.ms": connector["producer.override.linger.ms"],
+        },
+        "rows": rows,
+    }
     path = save("outbox_capture", result)
     print()
-    print(table(rows, ["design", "offered_per_s", "achieved_per_s", "delivered", "missing", "p50_ms", "p95_ms",
-                       "p99_ms", "max_ms", "lag_growth_ms", "connect_cpu_pct", "postgres_cpu_pct",
-                       "connect_cpu_ms_per_row"]))
+    print(
+        table(
+            rows,
+            [
+                "design",
+                "offered_per_s",
+                "achieved_per_s",
+                "delivered",
+                "missing",
+                "p50_ms",
+                "p95_ms",
+                "p99_ms",
+                "max_ms",
+                "lag_growth_ms",
+                "connect_cpu_pct",
+                "postgres_cpu_pct",
+                "connect_cpu_ms_per_row",
+            ],
+        )
+    )
     print(f"\nJSON: {path}")
 
 

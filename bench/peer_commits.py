@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 SLOW_MS = 250
-_LINE = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+) UTC .*Committed block \[(\d+)\] with (\d+) transaction"
-                   r".*state_commit=(\d+)ms")
+_LINE = re.compile(
+    r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+) UTC .*Committed block \[(\d+)\] with (\d+) transaction"
+    r".*state_commit=(\d+)ms"
+)
 
 
 def summarise(lines: Iterable[str], start: float, end: float) -> dict[str, Any]:
@@ -32,9 +34,13 @@ def summarise(lines: Iterable[str], start: float, end: float) -> dict[str, Any]:
         ms = int(m.group(4))
         blocks, txs, total_ms = blocks + 1, txs + int(m.group(3)), total_ms + ms
         longest, slow = max(longest, ms), slow + (ms >= SLOW_MS)
-    return {"blocks": blocks, "tx_per_block": round(txs / blocks, 1) if blocks else 0.0,
-            "state_commit_s": round(total_ms / 1000, 1), "state_commit_max_ms": longest,
-            f"state_commits_over_{SLOW_MS}ms": slow}
+    return {
+        "blocks": blocks,
+        "tx_per_block": round(txs / blocks, 1) if blocks else 0.0,
+        "state_commit_s": round(total_ms / 1000, 1),
+        "state_commit_max_ms": longest,
+        f"state_commits_over_{SLOW_MS}ms": slow,
+    }
 
 
 def mark(log: Path | None = None) -> tuple[Path, int]:

@@ -46,17 +46,43 @@ class Profilers:
         spy = py_spy() if python else ""
         for name, pid in python.items():
             self.procs[name] = subprocess.Popen(
-                [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", str(RATE),
-                 "--nonblocking", "--format", "raw", "--output", str(out / f"{name}.folded")],
-                stdout=subprocess.DEVNULL, stderr=open(out / f"{name}.py-spy.log", "wb"))
+                [
+                    spy,
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--duration",
+                    str(int(seconds)),
+                    "--rate",
+                    str(RATE),
+                    "--nonblocking",
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(out / f"{name}.folded"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=open(out / f"{name}.py-spy.log", "wb"),
+            )
         self.jvm = jvm
         jcmd = shutil.which("jcmd")
         for name, pid in jvm.items():
             if jcmd is None:
                 break
-            subprocess.run([jcmd, str(pid), "JFR.start", f"name=gx-{name}", "settings=profile",
-                            f"duration={int(seconds)}s", f"filename={out / (name + '.jfr')}"],
-                           capture_output=True, check=False, timeout=30)
+            subprocess.run(
+                [
+                    jcmd,
+                    str(pid),
+                    "JFR.start",
+                    f"name=gx-{name}",
+                    "settings=profile",
+                    f"duration={int(seconds)}s",
+                    f"filename={out / (name + '.jfr')}",
+                ],
+                capture_output=True,
+                check=False,
+                timeout=30,
+            )
 
     def finish(self) -> dict[str, Any]:
         for p in self.procs.values():
@@ -86,8 +112,13 @@ class Profilers:
 def jfr_folded(path: Path) -> str:
     """Collapsed stacks of a JFR file's execution samples (``jfr print``, frames top first)."""
     jfr = shutil.which("jfr") or str(Path(shutil.which("java") or "java").resolve().parent / "jfr")
-    text = subprocess.run([jfr, "print", "--events", "jdk.ExecutionSample", "--stack-depth", "64", str(path)],
-                          capture_output=True, text=True, check=False, timeout=300).stdout
+    text = subprocess.run(
+        [jfr, "print", "--events", "jdk.ExecutionSample", "--stack-depth", "64", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    ).stdout
     return "".join(f"{k} {n}\n" for k, n in jfr_stacks(text).items())
 
 
@@ -136,9 +167,11 @@ def summarise(stacks: Counter[str], top: int = 12) -> dict[str, Any]:
         for f in set(frames):
             anywhere[f] += n
     pct = lambda n: round(100 * n / total, 1) if total else 0.0  # noqa: E731
-    return {"samples": total,
-            "self": [(f, pct(n)) for f, n in self_.most_common(top)],
-            "total": [(f, pct(n)) for f, n in anywhere.most_common(top)]}
+    return {
+        "samples": total,
+        "self": [(f, pct(n)) for f, n in self_.most_common(top)],
+        "total": [(f, pct(n)) for f, n in anywhere.most_common(top)],
+    }
 
 
 def flame_svg(stacks: Counter[str], title: str, width: int = 1200, row: int = 16) -> str:
@@ -163,13 +196,17 @@ def flame_svg(stacks: Counter[str], title: str, width: int = 1200, row: int = 16
                 hue = zlib.crc32(name.encode()) % 60
                 label = html.escape(_short(name))
                 text = label if w > 40 else ""
-                rects.append(f'<g><title>{html.escape(name)} ({kid["n"]} samples, {100 * kid["n"] / total:.1f}%)'
-                             f'</title><rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{row - 1}" '
-                             f'fill="hsl({hue},80%,60%)"/><text x="{x + 2:.1f}" y="{y + row - 4}" font-size="11" '
-                             f'clip-path="inset(0 0 0 0)">{text[: int(w / 6.5)]}</text></g>')
+                rects.append(
+                    f"<g><title>{html.escape(name)} ({kid['n']} samples, {100 * kid['n'] / total:.1f}%)"
+                    f'</title><rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{row - 1}" '
+                    f'fill="hsl({hue},80%,60%)"/><text x="{x + 2:.1f}" y="{y + row - 4}" font-size="11" '
+                    f'clip-path="inset(0 0 0 0)">{text[: int(w / 6.5)]}</text></g>'
+                )
                 draw(kid, x, level + 1)
             x += w
 
     draw(tree, 0.0, 0)
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="monospace">'
-            f'<text x="4" y="14" font-size="13">{html.escape(title)}</text>{"".join(rects)}</svg>\n')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="monospace">'
+        f'<text x="4" y="14" font-size="13">{html.escape(title)}</text>{"".join(rects)}</svg>\n'
+    )

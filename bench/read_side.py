@@ -23,7 +23,7 @@ from confluent_kafka import KafkaError, TopicPartition
 from gxcommon.kafka import Consumer
 from projections.groups import GROUPS
 
-TABLES = sorted({t for g in GROUPS.values() for t in g.tables}) + ["ProjectorState"]
+TABLES = [*sorted({t for g in GROUPS.values() for t in g.tables}), "ProjectorState"]
 
 
 def backup(dsn: str) -> dict[str, bytes]:
@@ -58,12 +58,19 @@ def restore(dsn: str, saved: dict[str, bytes], attempts: int = 20) -> None:
 
 def last_records(bootstrap: str, topic: str) -> dict[int, int]:
     """The offset of the last committed record of each partition of ``topic`` (-1 when none)."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-read-side-{uuid.uuid4()}",
-                  "enable.auto.commit": False, "isolation.level": "read_committed", "enable.partition.eof": True})
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-read-side-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+            "enable.partition.eof": True,
+        }
+    )
     try:
         parts = sorted(c.list_topics(topic, timeout=10).topics[topic].partitions)
         marks = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in parts}
-        out = {p: -1 for p in parts}
+        out = dict.fromkeys(parts, -1)
         window = 16
         todo = [p for p in parts if marks[p][1] > marks[p][0]]
         while todo:  # transaction markers and aborted records hold offsets too: widen until found
@@ -90,8 +97,10 @@ def last_records(bootstrap: str, topic: str) -> dict[int, int]:
 def positions(dsn: str, topic: str) -> dict[str, dict[int, tuple[int, int]]]:
     """Each projector's checkpoints: {name: {partition: (offset, ledger block)}}."""
     with psycopg.connect(dsn) as conn:
-        rows = conn.execute('SELECT "projectorName", "partition", "offset", "lastBlock" FROM "ProjectorState"'
-                            ' WHERE topic = %s', (topic,)).fetchall()
+        rows = conn.execute(
+            'SELECT "projectorName", "partition", "offset", "lastBlock" FROM "ProjectorState" WHERE topic = %s',
+            (topic,),
+        ).fetchall()
     out: dict[str, dict[int, tuple[int, int]]] = {}
     for name, part, off, block in rows:
         out.setdefault(name, {})[part] = (off, block)
@@ -139,23 +148,24 @@ def recovery(dsn: str, bootstrap: str, released: float, timeout: float = 300) ->
         try:
             last_block = asyncio.run(height()) - 1
             break
-        except Exception:  # noqa: BLE001
+        except Exception:
             if time.monotonic() > end:
                 return None
             time.sleep(0.25)
-    fast: dict[int, int] = {}      # partition -> high watermark - 2
-    exact: dict[int, int] = {}     # partition -> last committed record
+    fast: dict[int, int] = {}  # partition -> high watermark - 2
+    exact: dict[int, int] = {}  # partition -> last committed record
 
     def find_exact() -> None:
         time.sleep(2)  # only needed when the fast answer does not settle it
         while time.monotonic() < end and not exact:
             try:
                 exact.update(last_records(bootstrap, topic))
-            except Exception:  # noqa: BLE001 (the broker may be the fault)
+            except Exception:
                 time.sleep(0.25)
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-read-side-{uuid.uuid4()}",
-                  "enable.auto.commit": False})
+    c = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": f"bench-read-side-{uuid.uuid4()}", "enable.auto.commit": False}
+    )
     started_exact = False
     try:
         while True:
@@ -167,7 +177,7 @@ def recovery(dsn: str, bootstrap: str, released: float, timeout: float = 300) ->
                         for p in parts:
                             low, high = c.get_watermark_offsets(TopicPartition(topic, p), timeout=5)
                             fast[p] = high - 2 if high - low >= 2 else -1
-                    except Exception:  # noqa: BLE001
+                    except Exception:
                         fast.clear()
                     if fast and not started_exact:
                         threading.Thread(target=find_exact, daemon=True).start()

@@ -31,19 +31,42 @@ from typing import Any
 from bench.common import positive, positive_list, save, table
 
 GXCTL = [sys.executable, "-m", "gxctl.main"]
-COLUMNS = ["mode", "round", "offered_per_s", "final_per_s_in_window", "sustained", "total_p50_ms", "total_p99_ms",
-           "projection_lag_p50_ms", "projection_lag_p99_ms", "cpu_ms_per_command", "kafka_cpu_ms_per_command",
-           "connect_cpu_ms_per_command", "workers_cpu_ms_per_command"]
+COLUMNS = [
+    "mode",
+    "round",
+    "offered_per_s",
+    "final_per_s_in_window",
+    "sustained",
+    "total_p50_ms",
+    "total_p99_ms",
+    "projection_lag_p50_ms",
+    "projection_lag_p99_ms",
+    "cpu_ms_per_command",
+    "kafka_cpu_ms_per_command",
+    "connect_cpu_ms_per_command",
+    "workers_cpu_ms_per_command",
+]
 # Every worker either mode may run (plain: the groups in one `projectors`; secure: one per group).
-WORKERS = ("submitter", "results-writer", "block-publisher", "projectors", "projector-identity", "projector-ledger",
-           "projector-organizations", "projector-governance", "projector-loans", "projector-system")
+WORKERS = (
+    "submitter",
+    "results-writer",
+    "block-publisher",
+    "projectors",
+    "projector-identity",
+    "projector-ledger",
+    "projector-organizations",
+    "projector-governance",
+    "projector-loans",
+    "projector-system",
+)
 
 
 def _run(argv: list[str], env: dict[str, str], timeout: float) -> str:
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
-        raise SystemExit(f"`{' '.join(argv[2:])}` failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}\n"
-                         f"{proc.stderr[-2000:]}")
+        raise SystemExit(
+            f"`{' '.join(argv[2:])}` failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+        )
     return proc.stdout
 
 
@@ -60,9 +83,23 @@ def one_mode(mode: str, rates: list[float], duration: float, pairs: int) -> dict
         _run([*GXCTL, "up"], base, 900)
         env = base | json.loads(_run([*GXCTL, "stack", "env", "--json"], base, 60))
         print(f"{mode}: stack and pipeline up in {time.monotonic() - t0:.0f}s; measuring", flush=True)
-        out = _run([sys.executable, "-m", "bench.e2e", "--find-max", ",".join(f"{r:g}" for r in rates),
-                    "--duration", str(duration), "--pairs", str(pairs), "--ceiling-seconds", "0"], env,
-                   600 + len(rates) * (duration + 300))
+        out = _run(
+            [
+                sys.executable,
+                "-m",
+                "bench.e2e",
+                "--find-max",
+                ",".join(f"{r:g}" for r in rates),
+                "--duration",
+                str(duration),
+                "--pairs",
+                str(pairs),
+                "--ceiling-seconds",
+                "0",
+            ],
+            env,
+            600 + len(rates) * (duration + 300),
+        )
         path = Path(next(line for line in out.splitlines() if line.startswith("results: ")).split()[1])
         return json.loads(path.read_text()) | {"e2e_result": str(path)}
     finally:
@@ -73,45 +110,84 @@ def rows_of(mode: str, rnd: int, e2e: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for r in e2e["runs"]:
         cpu = r["cpu_ms_per_command"]
-        out.append({"mode": mode, "round": rnd, **{k: r.get(k) for k in COLUMNS if k in r},
-                    "cpu_ms_per_command": round(sum(cpu.values()), 2),
-                    "kafka_cpu_ms_per_command": cpu.get("kafka"), "connect_cpu_ms_per_command": cpu.get("connect"),
-                    "workers_cpu_ms_per_command": round(sum(cpu.get(w, 0) for w in WORKERS), 2),
-                    "cpu_ms_by_process": cpu})
+        out.append(
+            {
+                "mode": mode,
+                "round": rnd,
+                **{k: r.get(k) for k in COLUMNS if k in r},
+                "cpu_ms_per_command": round(sum(cpu.values()), 2),
+                "kafka_cpu_ms_per_command": cpu.get("kafka"),
+                "connect_cpu_ms_per_command": cpu.get("connect"),
+                "workers_cpu_ms_per_command": round(sum(cpu.get(w, 0) for w in WORKERS), 2),
+                "cpu_ms_by_process": cpu,
+            }
+        )
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rates", type=positive_list(), default=[100.0, 150.0, 200.0],
-                    help="rates tried in order per mode (stops when not sustained)")
+    ap.add_argument(
+        "--rates",
+        type=positive_list(),
+        default=[100.0, 150.0, 200.0],
+        help="rates tried in order per mode (stops when not sustained)",
+    )
     ap.add_argument("--duration", type=positive(), default=60, help="seconds of measured load per rate")
-    ap.add_argument("--rounds", type=positive(int), default=1,
-                    help="plain and secure once each per round, order alternating")
+    ap.add_argument(
+        "--rounds", type=positive(int), default=1, help="plain and secure once each per round, order alternating"
+    )
     ap.add_argument("--pairs", type=positive(int), default=500, help="funded wallet pairs for the transfers")
     a = ap.parse_args()
     rates = a.rates
     rows: list[dict[str, Any]] = []
     results: list[str] = []
     for rnd in range(a.rounds):
-        for mode in (("plain", "secure") if rnd % 2 == 0 else ("secure", "plain")):
+        for mode in ("plain", "secure") if rnd % 2 == 0 else ("secure", "plain"):
             e2e = one_mode(mode, rates, a.duration, a.pairs)
             results.append(e2e["e2e_result"])
             rows += rows_of(mode, rnd, e2e)
-    best = {m: max((r["final_per_s_in_window"] for r in rows if r["mode"] == m and r["sustained"]), default=0.0)
-            for m in ("plain", "secure")}
-    common = [rate for rate in rates if all(any(r["mode"] == m and r["offered_per_s"] == rate for r in rows)
-                                            for m in best)]
+    best = {
+        m: max((r["final_per_s_in_window"] for r in rows if r["mode"] == m and r["sustained"]), default=0.0)
+        for m in ("plain", "secure")
+    }
+    common = [
+        rate for rate in rates if all(any(r["mode"] == m and r["offered_per_s"] == rate for r in rows) for m in best)
+    ]
 
     def mean(mode: str, key: str, rate: float) -> float | None:
         vals = [r[key] for r in rows if r["mode"] == mode and r["offered_per_s"] == rate and r[key] is not None]
         return round(sum(vals) / len(vals), 2) if vals else None
 
-    compare = [{"offered_per_s": rate, **{f"{k}_{m}": mean(m, k, rate) for k in
-                ("cpu_ms_per_command", "kafka_cpu_ms_per_command", "final_per_s_in_window", "total_p50_ms",
-                 "projection_lag_p99_ms") for m in best}} for rate in common]
-    path = save("security-cost", {"rates": rates, "duration_s": a.duration, "rounds": a.rounds, "rows": rows,
-                                  "best_sustained_per_s": best, "compare": compare, "e2e_results": results})
+    compare = [
+        {
+            "offered_per_s": rate,
+            **{
+                f"{k}_{m}": mean(m, k, rate)
+                for k in (
+                    "cpu_ms_per_command",
+                    "kafka_cpu_ms_per_command",
+                    "final_per_s_in_window",
+                    "total_p50_ms",
+                    "projection_lag_p99_ms",
+                )
+                for m in best
+            },
+        }
+        for rate in common
+    ]
+    path = save(
+        "security-cost",
+        {
+            "rates": rates,
+            "duration_s": a.duration,
+            "rounds": a.rounds,
+            "rows": rows,
+            "best_sustained_per_s": best,
+            "compare": compare,
+            "e2e_results": results,
+        },
+    )
     print(table(rows, COLUMNS))
     print(table(compare, list(compare[0]) if compare else ["offered_per_s"]))
     print(f"highest sustained rate: plain {best['plain']}/s, secure {best['secure']}/s")

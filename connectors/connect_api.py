@@ -13,17 +13,24 @@ from gxcommon import http_auth
 
 
 def _call(url: str, method: str, path: str, body: Any = None, name: str = "", timeout: float = 30) -> tuple[int, Any]:
-    req = http_auth.request(url.rstrip("/") + path, method=method,
-                            data=None if body is None else json.dumps(body).encode(),
-                            headers={"Content-Type": "application/json", "Accept": "application/json"})
+    req = http_auth.request(
+        url.rstrip("/") + path,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             raw = r.read()
             return r.status, json.loads(raw) if raw else None
     except urllib.error.HTTPError as e:
         if e.code == 401:
-            raise ConnectApiError(name, f"Kafka Connect at {http_auth.public(url)} refused the login (HTTP 401): "
-                                  "check GX_CONNECT_USERNAME and GX_CONNECT_PASSWORD_FILE", e.code) from None
+            raise ConnectApiError(
+                name,
+                f"Kafka Connect at {http_auth.public(url)} refused the login (HTTP 401): "
+                "check GX_CONNECT_USERNAME and GX_CONNECT_PASSWORD_FILE",
+                e.code,
+            ) from None
         raw = e.read().decode("utf-8", "replace")
         try:
             msg = json.loads(raw).get("message", raw)
@@ -32,8 +39,11 @@ def _call(url: str, method: str, path: str, body: Any = None, name: str = "", ti
         return e.code, msg
     except OSError as e:
         reason = getattr(e, "reason", None) or e  # urllib wraps the socket error
-        raise ConnectApiError(name, f"Kafka Connect at {http_auth.public(url)} is unreachable ({getattr(reason, 'strerror', None) or reason});"
-                              " is the stack up? (gxctl up; gxctl status)") from e
+        raise ConnectApiError(
+            name,
+            f"Kafka Connect at {http_auth.public(url)} is unreachable ({getattr(reason, 'strerror', None) or reason});"
+            " is the stack up? (gxctl up; gxctl status)",
+        ) from e
 
 
 def status(url: str, name: str) -> dict[str, Any] | None:

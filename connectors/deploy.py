@@ -18,9 +18,16 @@ def password_reference(secrets_dir: Path, name: str, password: str) -> str:
     return file_reference(secrets_dir / f"{name}.properties", "database.password", password)
 
 
-def deploy_outbox(dsn: str, pg: Mapping[str, object], connect_url: str, commands_topic: str,
-                  timeout: float = 120, secrets_dir: Path | None = None,
-                  password_env: str | None = None, poll_ms: int | None = None) -> dict[str, Any]:
+def deploy_outbox(
+    dsn: str,
+    pg: Mapping[str, object],
+    connect_url: str,
+    commands_topic: str,
+    timeout: float = 120,
+    secrets_dir: Path | None = None,
+    password_env: str | None = None,
+    poll_ms: int | None = None,
+) -> dict[str, Any]:
     """Create the publication, PUT the config, wait for RUNNING; returns Connect's status.
 
     The config holds a config-provider reference instead of the password, so Connect's REST API

@@ -40,7 +40,7 @@ def render(doc: Mapping[str, Any], values: Mapping[str, str]) -> dict[str, Any]:
             return str(values[m.group(1)])
 
         value = _PLACEHOLDER.sub(sub, value)
-        if key.endswith(".placement") or key.endswith(".list"):
+        if key.endswith((".placement", ".list")):
             value = re.sub(r"\s*,\s*", ",", value.strip())
         config[key] = value
     return {"name": str(doc["name"]), "config": config}
@@ -52,8 +52,9 @@ def masked(rendered: Mapping[str, Any]) -> dict[str, Any]:
     return {"name": rendered["name"], "config": config}
 
 
-def outbox(pg: Mapping[str, object], commands_topic: str, path: Path = OUTBOX_YAML,
-           poll_ms: int | None = None) -> dict[str, Any]:
+def outbox(
+    pg: Mapping[str, object], commands_topic: str, path: Path = OUTBOX_YAML, poll_ms: int | None = None
+) -> dict[str, Any]:
     """The outbox connector rendered for a database (``pg``: host, port, user, password, dbname);
     ``poll_ms`` (GX_CONNECT_POLL_MS, at least 1) replaces the YAML's ``poll.interval.ms``."""
     values = {f"pg.{k}": str(v) for k, v in pg.items()} | {"topic.commands": commands_topic}

@@ -21,7 +21,29 @@ from fabric_gateway.errors import (
 )
 from fabric_gateway.identity import Identity, Signer, load_identity, load_signer
 
-__all__ = ["Gateway", "Endorsed", "Status", "Identity", "Signer", "load_identity", "load_signer", "GatewayError",
-           "EvaluateError", "EndorseError", "SubmitError", "CommitStatusError", "CommitError", "ErrorDetail",
-           "classify", "Disposition", "verdict", "Verdict", "Block", "BlockTransaction", "ChaincodeEvent", "BlockParseError", "parse_block",
-           "open_channel"]
+__all__ = [
+    "Block",
+    "BlockParseError",
+    "BlockTransaction",
+    "ChaincodeEvent",
+    "CommitError",
+    "CommitStatusError",
+    "Disposition",
+    "EndorseError",
+    "Endorsed",
+    "ErrorDetail",
+    "EvaluateError",
+    "Gateway",
+    "GatewayError",
+    "Identity",
+    "Signer",
+    "Status",
+    "SubmitError",
+    "Verdict",
+    "classify",
+    "load_identity",
+    "load_signer",
+    "open_channel",
+    "parse_block",
+    "verdict",
+]

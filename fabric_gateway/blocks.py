@@ -41,12 +41,12 @@ class BlockTransaction:
 
     index: int
     tx_id: str
-    header_type: str         # ENDORSER_TRANSACTION, CONFIG, ...
-    validation_code: str     # TxValidationCode name
-    timestamp: datetime      # the client's proposal time, from the channel header
+    header_type: str  # ENDORSER_TRANSACTION, CONFIG, ...
+    validation_code: str  # TxValidationCode name
+    timestamp: datetime  # the client's proposal time, from the channel header
     events: tuple[ChaincodeEvent, ...]
     error: str | None = None
-    size: int = 0            # bytes of its envelope
+    size: int = 0  # bytes of its envelope
 
     @property
     def valid(self) -> bool:
@@ -57,8 +57,8 @@ class BlockTransaction:
 class Block:
     number: int
     transactions: tuple[BlockTransaction, ...]
-    hash: bytes = b""            # this block's header hash
-    previous_hash: bytes = b""   # its predecessor's header hash (empty for block 0)
+    hash: bytes = b""  # this block's header hash
+    previous_hash: bytes = b""  # its predecessor's header hash (empty for block 0)
 
 
 class BlockParseError(GatewayError):
@@ -78,8 +78,9 @@ class FilteredBlock:
 
 
 def parse_filtered_block(block: events_pb2.FilteredBlock) -> FilteredBlock:
-    return FilteredBlock(block.number, tuple((t.txid, _code_name(t.tx_validation_code))
-                                             for t in block.filtered_transactions))
+    return FilteredBlock(
+        block.number, tuple((t.txid, _code_name(t.tx_validation_code)) for t in block.filtered_transactions)
+    )
 
 
 def _code_name(code: int) -> str:
@@ -133,8 +134,9 @@ def parse_block(block: common_pb2.Block) -> Block:
     meta = block.metadata.metadata
     flags = meta[TRANSACTIONS_FILTER] if len(meta) > TRANSACTIONS_FILTER else b""
     if len(flags) < len(block.data.data):
-        raise BlockParseError(f"transactions filter has {len(flags)} entries for {len(block.data.data)} transactions",
-                              number)
+        raise BlockParseError(
+            f"transactions filter has {len(flags)} entries for {len(block.data.data)} transactions", number
+        )
     txs = []
     epoch = datetime.fromtimestamp(0, UTC)
     for i, env_bytes in enumerate(block.data.data):
@@ -146,11 +148,15 @@ def parse_block(block: common_pb2.Block) -> Block:
             ch = common_pb2.ChannelHeader.FromString(payload.header.channel_header)
             tx_id, htype = ch.tx_id, common_pb2.HeaderType.Name(ch.type)
             ts = datetime.fromtimestamp(ch.timestamp.seconds + ch.timestamp.nanos / 1e9, UTC)
-            events = (chaincode_events(number, ch.tx_id, payload.data)
-                      if code == "VALID" and ch.type == common_pb2.HeaderType.ENDORSER_TRANSACTION else ())
+            events = (
+                chaincode_events(number, ch.tx_id, payload.data)
+                if code == "VALID" and ch.type == common_pb2.HeaderType.ENDORSER_TRANSACTION
+                else ()
+            )
         except Exception as e:  # protobuf's DecodeError, or a nested field that is not what it claims
-            txs.append(BlockTransaction(i, tx_id, htype, code, ts, (), f"{type(e).__name__}: {e}"[:500],
-                                        len(env_bytes)))
+            txs.append(
+                BlockTransaction(i, tx_id, htype, code, ts, (), f"{type(e).__name__}: {e}"[:500], len(env_bytes))
+            )
             continue
         txs.append(BlockTransaction(i, tx_id, htype, code, ts, events, None, len(env_bytes)))
     h = block.header

@@ -5,13 +5,21 @@ from __future__ import annotations
 import grpc
 
 # Keepalive as the Go client's examples set it, so a dead peer is noticed on long event streams.
-KEEPALIVE = (("grpc.keepalive_time_ms", 30_000), ("grpc.keepalive_timeout_ms", 10_000),
-             ("grpc.keepalive_permit_without_calls", 1))
+KEEPALIVE = (
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+)
 
 
-def open_channel(endpoint: str, tls_root: bytes | None = None, server_name: str | None = None,
-                 client_cert: bytes | None = None, client_key: bytes | None = None,
-                 max_message_bytes: int | None = None) -> grpc.aio.Channel:
+def open_channel(
+    endpoint: str,
+    tls_root: bytes | None = None,
+    server_name: str | None = None,
+    client_cert: bytes | None = None,
+    client_key: bytes | None = None,
+    max_message_bytes: int | None = None,
+) -> grpc.aio.Channel:
     """A grpc.aio channel to ``endpoint`` (host:port).
 
     ``tls_root`` (PEM) turns TLS on; without it the channel is plaintext (tests only).
@@ -26,6 +34,7 @@ def open_channel(endpoint: str, tls_root: bytes | None = None, server_name: str 
         opts.append(("grpc.ssl_target_name_override", server_name))
     if tls_root is None:
         return grpc.aio.insecure_channel(endpoint, options=opts)
-    creds = grpc.ssl_channel_credentials(root_certificates=tls_root, private_key=client_key,
-                                         certificate_chain=client_cert)
+    creds = grpc.ssl_channel_credentials(
+        root_certificates=tls_root, private_key=client_key, certificate_chain=client_cert
+    )
     return grpc.aio.secure_channel(endpoint, creds, options=opts)

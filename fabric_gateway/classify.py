@@ -34,11 +34,11 @@ REQUEST_CODES = {grpc.StatusCode.INVALID_ARGUMENT}
 
 
 class Verdict(Enum):
-    REJECTED = "rejected"   # final: the chaincode said no
-    INVALID = "invalid"     # final: committed invalid, not a conflict
-    CONFLICT = "conflict"   # retry with a new transaction; Fabric is fine
-    REQUEST = "request"     # retry; the request was refused, Fabric is fine
-    INFRA = "infra"         # retry; Fabric (or the way to it) is failing: the breaker counts it
+    REJECTED = "rejected"  # final: the chaincode said no
+    INVALID = "invalid"  # final: committed invalid, not a conflict
+    CONFLICT = "conflict"  # retry with a new transaction; Fabric is fine
+    REQUEST = "request"  # retry; the request was refused, Fabric is fine
+    INFRA = "infra"  # retry; Fabric (or the way to it) is failing: the breaker counts it
 
     @property
     def final(self) -> bool:

@@ -114,17 +114,31 @@ class Gateway:
     def _signed(self, p: Proposal) -> proposal_pb2.SignedProposal:
         return proposal_pb2.SignedProposal(proposal_bytes=p.proposal_bytes, signature=self.signer(p.proposal_bytes))
 
-    def proposal(self, channel: str, chaincode: str, function: str, args: Sequence[str | bytes],
-                 transient: Mapping[str, bytes] | None = None) -> Proposal:
-        return new_proposal(self.identity, channel, chaincode, function, args, transient,
-                            tls_cert_hash=self.tls_cert_hash)
+    def proposal(
+        self,
+        channel: str,
+        chaincode: str,
+        function: str,
+        args: Sequence[str | bytes],
+        transient: Mapping[str, bytes] | None = None,
+    ) -> Proposal:
+        return new_proposal(
+            self.identity, channel, chaincode, function, args, transient, tls_cert_hash=self.tls_cert_hash
+        )
 
-    async def evaluate(self, channel: str, chaincode: str, function: str, args: Sequence[str | bytes] = (),
-                       transient: Mapping[str, bytes] | None = None) -> bytes:
+    async def evaluate(
+        self,
+        channel: str,
+        chaincode: str,
+        function: str,
+        args: Sequence[str | bytes] = (),
+        transient: Mapping[str, bytes] | None = None,
+    ) -> bytes:
         """Run a query on a peer (not submitted); returns the chaincode's response payload."""
         p = self.proposal(channel, chaincode, function, args, transient)
-        req = gateway_pb2.EvaluateRequest(transaction_id=p.tx_id, channel_id=channel,
-                                          proposed_transaction=self._signed(p))
+        req = gateway_pb2.EvaluateRequest(
+            transaction_id=p.tx_id, channel_id=channel, proposed_transaction=self._signed(p)
+        )
         try:
             resp = await self.stub.Evaluate(req, timeout=self.timeouts.evaluate)
         except grpc.aio.AioRpcError as e:
@@ -138,16 +152,23 @@ class Gateway:
         raw = await self.evaluate(channel, "qscc", "GetChainInfo", [channel])
         return ledger_pb2.BlockchainInfo.FromString(raw).height
 
-    async def endorse(self, channel: str, chaincode: str, function: str, args: Sequence[str | bytes] = (),
-                      transient: Mapping[str, bytes] | None = None,
-                      proposal: Proposal | None = None) -> Endorsed:
+    async def endorse(
+        self,
+        channel: str,
+        chaincode: str,
+        function: str,
+        args: Sequence[str | bytes] = (),
+        transient: Mapping[str, bytes] | None = None,
+        proposal: Proposal | None = None,
+    ) -> Endorsed:
         """Collect endorsements; returns the signed transaction ready to submit. EndorseError on failure.
 
         Pass ``proposal`` to endorse the same transaction id again (a retry after a timeout).
         """
         p = proposal or self.proposal(channel, chaincode, function, args, transient)
-        req = gateway_pb2.EndorseRequest(transaction_id=p.tx_id, channel_id=channel,
-                                         proposed_transaction=self._signed(p))
+        req = gateway_pb2.EndorseRequest(
+            transaction_id=p.tx_id, channel_id=channel, proposed_transaction=self._signed(p)
+        )
         try:
             resp = await self.stub.Endorse(req, timeout=self.timeouts.endorse)
         except grpc.aio.AioRpcError as e:
@@ -158,20 +179,24 @@ class Gateway:
 
     async def submit(self, tx: Endorsed) -> None:
         """Send the endorsed transaction to the orderer. SubmitError on failure."""
-        req = gateway_pb2.SubmitRequest(transaction_id=tx.tx_id, channel_id=tx.channel, prepared_transaction=tx.envelope)
+        req = gateway_pb2.SubmitRequest(
+            transaction_id=tx.tx_id, channel_id=tx.channel, prepared_transaction=tx.envelope
+        )
         try:
             await self.stub.Submit(req, timeout=self.timeouts.submit)
         except grpc.aio.AioRpcError as e:
             raise SubmitError(e.details() or "submit failed", tx.tx_id, e.code(), error_details(e)) from e
 
-    async def commit_status(self, tx: Endorsed | str, channel: str | None = None,
-                            timeout: float | None = None) -> Status:
+    async def commit_status(
+        self, tx: Endorsed | str, channel: str | None = None, timeout: float | None = None
+    ) -> Status:
         """Wait for the transaction's commit; its validation code and block. CommitStatusError on failure
         (DEADLINE_EXCEEDED after ``timeout``, default ``timeouts.commit_status``, when it has not committed)."""
         tx_id = tx if isinstance(tx, str) else tx.tx_id
         channel_id = channel or (tx.channel if isinstance(tx, Endorsed) else "")
-        request = gateway_pb2.CommitStatusRequest(transaction_id=tx_id, channel_id=channel_id,
-                                                  identity=self.identity.creator()).SerializeToString()
+        request = gateway_pb2.CommitStatusRequest(
+            transaction_id=tx_id, channel_id=channel_id, identity=self.identity.creator()
+        ).SerializeToString()
         req = gateway_pb2.SignedCommitStatusRequest(request=request, signature=self.signer(request))
         try:
             resp = await self.stub.CommitStatus(req, timeout=timeout or self.timeouts.commit_status)
@@ -179,8 +204,14 @@ class Gateway:
             raise CommitStatusError(e.details() or "commit status failed", tx_id, e.code(), error_details(e)) from e
         return Status(tx_id, transaction_pb2.TxValidationCode.Name(resp.result), resp.block_number)
 
-    async def submit_and_wait(self, channel: str, chaincode: str, function: str, args: Sequence[str | bytes] = (),
-                              transient: Mapping[str, bytes] | None = None) -> tuple[bytes, Status]:
+    async def submit_and_wait(
+        self,
+        channel: str,
+        chaincode: str,
+        function: str,
+        args: Sequence[str | bytes] = (),
+        transient: Mapping[str, bytes] | None = None,
+    ) -> tuple[bytes, Status]:
         """Endorse, submit and wait for a VALID commit; (result, status). Any of the typed errors."""
         tx = await self.endorse(channel, chaincode, function, args, transient)
         await self.submit(tx)
@@ -188,16 +219,21 @@ class Gateway:
         status.raise_for_status()
         return tx.result, status
 
-    async def chaincode_events(self, channel: str, chaincode: str, start_block: int | None = None,
-                               after_tx_id: str = "") -> AsyncIterator[ChaincodeEvent]:
+    async def chaincode_events(
+        self, channel: str, chaincode: str, start_block: int | None = None, after_tx_id: str = ""
+    ) -> AsyncIterator[ChaincodeEvent]:
         """Chaincode events from ``start_block`` (default: the next commit), resumable after a tx id."""
         if start_block is None:
             pos = ab_pb2.SeekPosition(next_commit=ab_pb2.SeekNextCommit())
         else:
             pos = ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=start_block))
-        request = gateway_pb2.ChaincodeEventsRequest(channel_id=channel, chaincode_id=chaincode,
-                                                     identity=self.identity.creator(), start_position=pos,
-                                                     after_transaction_id=after_tx_id).SerializeToString()
+        request = gateway_pb2.ChaincodeEventsRequest(
+            channel_id=channel,
+            chaincode_id=chaincode,
+            identity=self.identity.creator(),
+            start_position=pos,
+            after_transaction_id=after_tx_id,
+        ).SerializeToString()
         req = gateway_pb2.SignedChaincodeEventsRequest(request=request, signature=self.signer(request))
         try:
             async for resp in self.stub.ChaincodeEvents(req):
@@ -211,24 +247,36 @@ class Gateway:
         the channel's newest block, the first answer)."""
         ts = timestamp_pb2.Timestamp()
         ts.GetCurrentTime()
-        ch = common_pb2.ChannelHeader(type=common_pb2.HeaderType.DELIVER_SEEK_INFO, channel_id=channel,
-                                      timestamp=ts, epoch=0, tls_cert_hash=self.tls_cert_hash)
+        ch = common_pb2.ChannelHeader(
+            type=common_pb2.HeaderType.DELIVER_SEEK_INFO,
+            channel_id=channel,
+            timestamp=ts,
+            epoch=0,
+            tls_cert_hash=self.tls_cert_hash,
+        )
         sh = common_pb2.SignatureHeader(creator=self.identity.creator(), nonce=os.urandom(NONCE_LENGTH))
-        start = (ab_pb2.SeekPosition(newest=ab_pb2.SeekNewest()) if start_block is None else
-                 ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=start_block)))
-        seek = ab_pb2.SeekInfo(start=start,
-                               stop=ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=MAX_BLOCK)),
-                               behavior=ab_pb2.SeekInfo.SeekBehavior.BLOCK_UNTIL_READY)
-        payload = common_pb2.Payload(header=common_pb2.Header(channel_header=ch.SerializeToString(),
-                                                              signature_header=sh.SerializeToString()),
-                                     data=seek.SerializeToString()).SerializeToString()
+        start = (
+            ab_pb2.SeekPosition(newest=ab_pb2.SeekNewest())
+            if start_block is None
+            else ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=start_block))
+        )
+        seek = ab_pb2.SeekInfo(
+            start=start,
+            stop=ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=MAX_BLOCK)),
+            behavior=ab_pb2.SeekInfo.SeekBehavior.BLOCK_UNTIL_READY,
+        )
+        payload = common_pb2.Payload(
+            header=common_pb2.Header(channel_header=ch.SerializeToString(), signature_header=sh.SerializeToString()),
+            data=seek.SerializeToString(),
+        ).SerializeToString()
         return common_pb2.Envelope(payload=payload, signature=self.signer(payload))
 
     async def _deliver(self, method: str, kind: str, channel: str, start_block: int | None) -> AsyncIterator[Any]:
         """The ``kind`` field of each answer of the Deliver service's ``method`` (a stream from
         ``start_block``); GatewayError when the peer ends it with a status or the stream fails."""
         call = getattr(events_pb2_grpc.DeliverStub(self.channel), method)(
-            iter([self.seek_envelope(channel, start_block)]))
+            iter([self.seek_envelope(channel, start_block)])
+        )
         try:
             async for resp in call:
                 got = resp.WhichOneof("Type")

@@ -55,8 +55,9 @@ class Waiter:
             self.watcher.on_answer("stream")
             return status
         except TimeoutError:
-            raise CommitStatusError(f"no block named the transaction within {timeout:g} s", self.tx_id,
-                                    grpc.StatusCode.DEADLINE_EXCEEDED) from None
+            raise CommitStatusError(
+                f"no block named the transaction within {timeout:g} s", self.tx_id, grpc.StatusCode.DEADLINE_EXCEEDED
+            ) from None
 
     def close(self) -> None:
         self.watcher._forget(self.tx_id, self._future)
@@ -72,11 +73,17 @@ class CommitWatcher:
     a waiter returns, "stream" or "call" (asked per transaction before the stream was up).
     """
 
-    def __init__(self, gateway: Any, channel: str, remember: int = 20000, max_backoff: float = 2.0,
-                 on_break: Callable[[BaseException, float], None] = lambda err, seconds: None,
-                 on_block: Callable[[int], None] = lambda number: None,
-                 on_answer: Callable[[str], None] = lambda source: None,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        gateway: Any,
+        channel: str,
+        remember: int = 20000,
+        max_backoff: float = 2.0,
+        on_break: Callable[[BaseException, float], None] = lambda err, seconds: None,
+        on_block: Callable[[int], None] = lambda number: None,
+        on_answer: Callable[[str], None] = lambda source: None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.gateway, self.channel, self.remember, self.max_backoff = gateway, channel, remember, max_backoff
         self.on_break, self.on_block, self.on_answer, self.sleep = on_break, on_block, on_answer, sleep
         self.next_block: int | None = None  # the next block to read; None: no block read yet

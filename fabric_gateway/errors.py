@@ -31,8 +31,9 @@ class GatewayError(Exception):
     not a gRPC failure); ``details``: per-peer ErrorDetails from the Gateway.
     """
 
-    def __init__(self, message: str, tx_id: str, code: grpc.StatusCode | None = None,
-                 details: tuple[ErrorDetail, ...] = ()) -> None:
+    def __init__(
+        self, message: str, tx_id: str, code: grpc.StatusCode | None = None, details: tuple[ErrorDetail, ...] = ()
+    ) -> None:
         self.tx_id = tx_id
         self.code = code
         self.details = details

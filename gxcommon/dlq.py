@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import TopicPartition
-from gxcommon.kafka import Consumer, Producer
 
 from gxcommon.errors import GxError
+from gxcommon.kafka import Consumer, Producer
 
 
 class DlqError(GxError):
@@ -32,30 +32,54 @@ class DeadLetter:
     timestamp_ms: int
 
     def summary(self) -> dict[str, Any]:
-        return {"partition": self.partition, "offset": self.offset, "key": (self.key or b"").decode("utf-8", "replace"),
-                "errorCode": self.headers.get("errorCode", ""), "reason": self.headers.get("reason", "")[:120],
-                "source": f"{self.headers.get('sourceTopic', '?')}[{self.headers.get('sourcePartition', '?')}]"
-                          f"@{self.headers.get('sourceOffset', '?')}"}
+        return {
+            "partition": self.partition,
+            "offset": self.offset,
+            "key": (self.key or b"").decode("utf-8", "replace"),
+            "errorCode": self.headers.get("errorCode", ""),
+            "reason": self.headers.get("reason", "")[:120],
+            "source": f"{self.headers.get('sourceTopic', '?')}[{self.headers.get('sourcePartition', '?')}]"
+            f"@{self.headers.get('sourceOffset', '?')}",
+        }
 
 
-def dead_letter_headers(reason: str, error_code: str, topic: str, partition: int, offset: int,
-                        attempts: int) -> dict[str, bytes]:
+def dead_letter_headers(
+    reason: str, error_code: str, topic: str, partition: int, offset: int, attempts: int
+) -> dict[str, bytes]:
     """The headers every dead letter carries (both dead-letter topics, every writer)."""
     from datetime import UTC, datetime
 
-    return {"reason": reason.encode(), "errorCode": error_code.encode(), "sourceTopic": topic.encode(),
-            "sourcePartition": str(partition).encode(), "sourceOffset": str(offset).encode(),
-            "attempts": str(attempts).encode(), "time": datetime.now(UTC).isoformat().encode()}
+    return {
+        "reason": reason.encode(),
+        "errorCode": error_code.encode(),
+        "sourceTopic": topic.encode(),
+        "sourcePartition": str(partition).encode(),
+        "sourceOffset": str(offset).encode(),
+        "attempts": str(attempts).encode(),
+        "time": datetime.now(UTC).isoformat().encode(),
+    }
 
 
 def _consumer(bootstrap: str) -> Consumer:
-    return Consumer({"bootstrap.servers": bootstrap, "group.id": f"gxctl-dlq-{uuid.uuid4()}",
-                     "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    return Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"gxctl-dlq-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
 
 
 def _to_letter(m: Any) -> DeadLetter:
-    return DeadLetter(m.partition(), m.offset(), m.key(), m.value(),
-                      {k: (v or b"").decode("utf-8", "replace") for k, v in (m.headers() or [])}, m.timestamp()[1])
+    return DeadLetter(
+        m.partition(),
+        m.offset(),
+        m.key(),
+        m.value(),
+        {k: (v or b"").decode("utf-8", "replace") for k, v in (m.headers() or [])},
+        m.timestamp()[1],
+    )
 
 
 def read(bootstrap: str, topic: str, limit: int = 100, timeout: float = 10) -> list[DeadLetter]:
@@ -105,10 +129,15 @@ def replay(bootstrap: str, dlq_topic: str, letter: DeadLetter, target: str | Non
     """
     topic = target or letter.headers.get("sourceTopic")
     if not topic:
-        raise DlqError(f"dead letter {dlq_topic}[{letter.partition}]@{letter.offset} names no source topic; pass a target")
+        raise DlqError(
+            f"dead letter {dlq_topic}[{letter.partition}]@{letter.offset} names no source topic; pass a target"
+        )
     p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "partitioner": "murmur2_random"})
-    headers = [(k, v.encode()) for k, v in letter.headers.items()
-               if k in ("id", "commandType", "requestId", "tenantId", "service")]
+    headers = [
+        (k, v.encode())
+        for k, v in letter.headers.items()
+        if k in ("id", "commandType", "requestId", "tenantId", "service")
+    ]
     headers.append(("replayOf", f"{dlq_topic}[{letter.partition}]@{letter.offset}".encode()))
     source = letter.headers.get("sourcePartition", "")
     same_topic = topic == letter.headers.get("sourceTopic")

@@ -8,7 +8,6 @@ every URL we build goes through :func:`pg_url`, and every consumer gets the piec
 from __future__ import annotations
 
 from typing import Any
-
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 
@@ -16,7 +15,7 @@ def pg_url(user: str, password: str, host: str, port: int, dbname: str, query: d
     """A ``postgresql://`` URL with user and password percent-encoded (``/ = @ % :`` all safe),
     and ``query`` (e.g. ``sslmode``, ``passfile``) kept as URL parameters. An empty password is
     left out (libpq then looks in the ``passfile``)."""
-    login = quote(user, safe='') + (":" + quote(password, safe='') if password else "")
+    login = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
     url = f"postgresql://{login}@{host}:{port}/{quote(dbname, safe='')}"
     return f"{url}?{urlencode(query)}" if query else url
 
@@ -75,7 +74,7 @@ def _pgpass_split(line: str) -> list[str]:
             cur = ""
         else:
             cur += ch
-    return fields + [cur]
+    return [*fields, cur]
 
 
 def password(url: str) -> str:

@@ -18,13 +18,13 @@ if TYPE_CHECKING:
 class FabricSettings(GxSettings):
     model_config = SettingsConfigDict(env_prefix="GX_FABRIC_", frozen=True, extra="ignore")
 
-    gateway: str | None = None          # host:port of the peer's Gateway service
+    gateway: str | None = None  # host:port of the peer's Gateway service
     channel: str = "gxchannel"
     chaincode: str = "gxtv3"
     msp_id: str = "Org1MSP"
-    cert: Path | None = None            # client X.509 certificate (PEM)
-    key: Path | None = None             # its private key (PEM, P-256)
-    tls_root: Path | None = None        # the peer's TLS CA; without it the channel is plaintext (tests only)
+    cert: Path | None = None  # client X.509 certificate (PEM)
+    key: Path | None = None  # its private key (PEM, P-256)
+    tls_root: Path | None = None  # the peer's TLS CA; without it the channel is plaintext (tests only)
     # Mutual TLS (a peer with clientAuthRequired): this client's TLS certificate and key (PEM).
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -35,10 +35,12 @@ class FabricSettings(GxSettings):
         from gxcommon.errors import GxError
 
         if not (self.gateway and self.cert and self.key):
-            raise GxError("GX_FABRIC_GATEWAY, GX_FABRIC_CERT and GX_FABRIC_KEY are not set, and no local stack was "
-                          "found to take them from: `gxctl up` starts one; for another deployment, set them")
+            raise GxError(
+                "GX_FABRIC_GATEWAY, GX_FABRIC_CERT and GX_FABRIC_KEY are not set, and no local stack was "
+                "found to take them from: `gxctl up` starts one; for another deployment, set them"
+            )
 
-    def signer(self) -> "Signer":
+    def signer(self) -> Signer:
         """The identity's signer. GxError if GX_FABRIC_KEY is unset, shared with others or unreadable."""
         from fabric_gateway.identity import KeyFileError, load_signer
         from gxcommon.errors import GxError
@@ -50,7 +52,7 @@ class FabricSettings(GxSettings):
         except KeyFileError as e:
             raise GxError(f"GX_FABRIC_KEY={e}") from None
 
-    def grpc_channel(self, max_message_mb: int | None = None) -> "grpc.aio.Channel":
+    def grpc_channel(self, max_message_mb: int | None = None) -> grpc.aio.Channel:
         """The gRPC channel to the gateway: TLS with the peer's root, mutual TLS with a client
         certificate and key. Call inside the running event loop. Raises GxError naming the variable
         of a TLS key others can read (or that is missing), or a certificate without its key."""
@@ -66,9 +68,14 @@ class FabricSettings(GxSettings):
             client_key = read_private_key(self.tls_key) if self.tls_key else None
         except KeyFileError as e:
             raise GxError(f"GX_FABRIC_TLS_KEY={e}") from None
-        return open_channel(self.gateway, self.tls_root.read_bytes() if self.tls_root else None, self.tls_server_name,
-                            client_cert=self.tls_cert.read_bytes() if self.tls_cert else None, client_key=client_key,
-                            max_message_bytes=max_message_mb * 1024 * 1024 if max_message_mb else None)
+        return open_channel(
+            self.gateway,
+            self.tls_root.read_bytes() if self.tls_root else None,
+            self.tls_server_name,
+            client_cert=self.tls_cert.read_bytes() if self.tls_cert else None,
+            client_key=client_key,
+            max_message_bytes=max_message_mb * 1024 * 1024 if max_message_mb else None,
+        )
 
     def tls_cert_hash(self) -> bytes:
         """The client TLS certificate's hash for message headers (empty without mutual TLS)."""
@@ -76,7 +83,7 @@ class FabricSettings(GxSettings):
 
         return tls_cert_hash(self.tls_cert.read_bytes()) if self.tls_cert else b""
 
-    def connect(self, max_message_mb: int = 256) -> "Gateway":
+    def connect(self, max_message_mb: int = 256) -> Gateway:
         """A Gateway client for this identity (see :meth:`grpc_channel`, :meth:`signer`). Large answers
         (a whole block, every wallet for `gxctl verify`) are allowed up to ``max_message_mb``."""
         from fabric_gateway import Gateway, load_identity
@@ -84,5 +91,9 @@ class FabricSettings(GxSettings):
         self.require()
         assert self.cert
         signer = self.signer()
-        return Gateway(self.grpc_channel(max_message_mb), load_identity(self.msp_id, self.cert), signer,
-                       tls_cert_hash=self.tls_cert_hash())
+        return Gateway(
+            self.grpc_channel(max_message_mb),
+            load_identity(self.msp_id, self.cert),
+            signer,
+            tls_cert_hash=self.tls_cert_hash(),
+        )

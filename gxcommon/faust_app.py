@@ -53,8 +53,14 @@ def _exclusive_gaps() -> None:
     Consumer._add_gap = exclusive  # type: ignore[method-assign]
 
 
-def make_app(s: WorkerSettings, worker: str, consumes: bool = True, wait_empty: bool = True,
-             producer_timeout: float = 1200.0, faust_consumer: bool = True) -> faust.App:
+def make_app(
+    s: WorkerSettings,
+    worker: str,
+    consumes: bool = True,
+    wait_empty: bool = True,
+    producer_timeout: float = 1200.0,
+    faust_consumer: bool = True,
+) -> faust.App:
     """A Faust app for one worker kind (its consumer group is ``<app_id>-<worker>``).
 
     With ``web_port`` set, the worker serves /metrics, /healthz and /readyz (gxcommon.web) there.
@@ -99,8 +105,7 @@ def make_app(s: WorkerSettings, worker: str, consumes: bool = True, wait_empty: 
         from gxcommon import readiness, web
 
         web.install(app)
-        readiness.install(app, {"kafka": readiness.kafka_probe(s.kafka_bootstrap),
-                                "postgres": _postgres_probe(s)})
+        readiness.install(app, {"kafka": readiness.kafka_probe(s.kafka_bootstrap), "postgres": _postgres_probe(s)})
         if faust_consumer:
             _track_consumer_lag(app, f"{s.app_id}-{worker}")  # the block publisher reads its markers back
     return app
@@ -114,22 +119,28 @@ def _credentials(s: WorkerSettings) -> Any:
     import ssl
 
     ctx = ssl.create_default_context(cafile=sec["ssl.ca.location"])
-    return faust.SASLCredentials(username=sec["sasl.username"], password=sec["sasl.password"],
-                                 mechanism=sec["sasl.mechanism"], ssl_context=ctx)
+    return faust.SASLCredentials(
+        username=sec["sasl.username"], password=sec["sasl.password"], mechanism=sec["sasl.mechanism"], ssl_context=ctx
+    )
 
 
-def _postgres_probe(s: WorkerSettings) -> "Any":
+def _postgres_probe(s: WorkerSettings) -> Any:
     from gxcommon import readiness
 
     if s.pg_dsn is None:
+
         async def unset() -> None:
             raise RuntimeError("GX_PG_DSN is not set")
+
         return unset
     return readiness.postgres_probe(s.dsn())
 
 
-CONSUMER_LAG = Gauge("consumer_lag_records", "Log end offset minus the group's committed offset "
-                     "(a transaction's commit marker counts as one record)", ["group", "topic", "partition"])
+CONSUMER_LAG = Gauge(
+    "consumer_lag_records",
+    "Log end offset minus the group's committed offset (a transaction's commit marker counts as one record)",
+    ["group", "topic", "partition"],
+)
 
 
 def _track_consumer_lag(app: faust.App, group: str) -> None:
@@ -163,5 +174,6 @@ def run(app: faust.App, s: WorkerSettings) -> None:
     configure_json(s.log_level)
     # Our lines are already JSON on stdout; Faust must not wrap stdout into its own log format, and
     # its own lines (and aiokafka's, librdkafka's) are written as the same JSON objects.
-    faust.Worker(app, loglevel=s.log_level, redirect_stdouts=False,
-                 logging_config=stdlib_json_config(s.log_level)).execute_from_commandline()
+    faust.Worker(
+        app, loglevel=s.log_level, redirect_stdouts=False, logging_config=stdlib_json_config(s.log_level)
+    ).execute_from_commandline()

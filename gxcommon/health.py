@@ -32,10 +32,12 @@ def kafka(bootstrap: str, timeout: float = 3, conf: dict[str, str] | None = None
     """The broker answers ApiVersions and Metadata (librdkafka does both); returns the broker count.
     ``conf`` adds client settings (credentials) to this process's own."""
     from confluent_kafka import KafkaException
+
     from gxcommon.kafka import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, "socket.timeout.ms": int(timeout * 1000),
-                         **(conf or {})})
+    admin = AdminClient(
+        {"bootstrap.servers": bootstrap, "log_level": 0, "socket.timeout.ms": int(timeout * 1000), **(conf or {})}
+    )
     try:
         md = admin.list_topics(timeout=timeout)
     except KafkaException as e:
@@ -53,6 +55,7 @@ def kafka_login_problem(bootstrap: str, timeout: float = 3) -> str | None:
     import time
 
     from confluent_kafka import KafkaError
+
     from gxcommon.kafka import Producer
 
     found: list[str] = []
@@ -77,8 +80,10 @@ def connect(url: str, timeout: float = 3) -> list[str]:
             plugins = [p["class"] for p in json.load(r)]
     except urllib.error.HTTPError as e:
         if e.code == 401:
-            raise ProbeError(f"connect at {public(url)} refused the login (HTTP 401): check GX_CONNECT_USERNAME "
-                             "and GX_CONNECT_PASSWORD_FILE") from e
+            raise ProbeError(
+                f"connect at {public(url)} refused the login (HTTP 401): check GX_CONNECT_USERNAME "
+                "and GX_CONNECT_PASSWORD_FILE"
+            ) from e
         raise ProbeError(f"connect at {public(url)}: HTTP {e.code} {e.reason}") from e
     except OSError as e:
         reason = getattr(e, "reason", None) or e  # urllib wraps the socket error

@@ -26,8 +26,9 @@ def public(url: str) -> str:
     return urlunsplit(p._replace(netloc=p.netloc.rsplit("@", 1)[-1]))
 
 
-def request(url: str, method: str = "GET", data: bytes | None = None,
-            headers: dict[str, str] | None = None) -> urllib.request.Request:
+def request(
+    url: str, method: str = "GET", data: bytes | None = None, headers: dict[str, str] | None = None
+) -> urllib.request.Request:
     """A urllib Request for ``url`` (user info moved into a basic ``Authorization`` header)."""
     p = urlsplit(url)
     hdrs: dict[str, Any] = dict(headers or {})

@@ -22,13 +22,13 @@ def _conf(conf: dict[str, Any]) -> dict[str, Any]:
     return {**connection_settings().kafka_security(), **conf, "logger": LOG}
 
 
-def Consumer(conf: dict[str, Any]) -> confluent_kafka.Consumer:  # noqa: N802 (a drop-in for the class)
+def Consumer(conf: dict[str, Any]) -> confluent_kafka.Consumer:
     return confluent_kafka.Consumer(_conf(conf))
 
 
-def Producer(conf: dict[str, Any]) -> confluent_kafka.Producer:  # noqa: N802
+def Producer(conf: dict[str, Any]) -> confluent_kafka.Producer:
     return confluent_kafka.Producer(_conf(conf))
 
 
-def AdminClient(conf: dict[str, Any]) -> admin.AdminClient:  # noqa: N802
+def AdminClient(conf: dict[str, Any]) -> admin.AdminClient:
     return admin.AdminClient(_conf(conf))

@@ -32,11 +32,13 @@ def kafka_probe(bootstrap: str, timeout: float = 3) -> Probe:
         from gxcommon import health
 
         await asyncio.get_running_loop().run_in_executor(None, health.kafka, bootstrap, timeout)
+
     return probe
 
 
 def postgres_probe(dsn: str, timeout: float = 3) -> Probe:
     """Connects and checks that the newest migration in schemas/sql is recorded as applied."""
+
     def check() -> None:
         import psycopg
 
@@ -49,25 +51,29 @@ def postgres_probe(dsn: str, timeout: float = 3) -> Probe:
             except psycopg.errors.UndefinedTable:
                 raise RuntimeError("no migration applied (run `gxctl db migrate`)") from None
         if have is None or have < need:
-            raise RuntimeError(f"migrations applied up to {have or 0}, this worker needs {need} "
-                               "(run `gxctl db migrate`)")
+            raise RuntimeError(
+                f"migrations applied up to {have or 0}, this worker needs {need} (run `gxctl db migrate`)"
+            )
 
     async def probe() -> None:
         await asyncio.get_running_loop().run_in_executor(None, check)
+
     return probe
 
 
-def fabric_probe(endpoint: str, open_channel: "Callable[[], Any]", timeout: float = 3) -> Probe:
+def fabric_probe(endpoint: str, open_channel: Callable[[], Any], timeout: float = 3) -> Probe:
     """The gateway's gRPC channel (a new one from ``open_channel`` each time) becomes ready: TCP
     and the TLS handshake, mutual when the channel carries a client certificate."""
+
     async def probe() -> None:
         channel = open_channel()
         try:
             await asyncio.wait_for(channel.channel_ready(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise RuntimeError(f"gateway {endpoint} not reachable within {timeout:g}s") from None
         finally:
             await channel.close()
+
     return probe
 
 
@@ -76,7 +82,7 @@ class Dependencies:
 
     def __init__(self, probes: dict[str, Probe]) -> None:
         self.probes = probes
-        self.reasons: dict[str, str | None] = {name: "not probed yet" for name in probes}
+        self.reasons: dict[str, str | None] = dict.fromkeys(probes, "not probed yet")
 
     async def probe_all(self) -> None:
         results = await asyncio.gather(*(p() for p in self.probes.values()), return_exceptions=True)
@@ -98,9 +104,11 @@ def install(app: Any, probes: dict[str, Probe], every: float = 5.0) -> Dependenc
         deps.reasons[name] = "not probed yet"
         web.add_check(app, name, lambda name=name: deps.reason(name))
     if fresh:
+
         @app.task
         async def probe_dependencies() -> None:
             while True:
                 await deps.probe_all()
                 await asyncio.sleep(every)
+
     return deps

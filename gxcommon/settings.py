@@ -80,14 +80,25 @@ class ConnectionSettings(GxSettings):
         password = self.kafka_password.get_secret_value() if self.kafka_password else None
         if self.kafka_password_file is not None:
             password = read_secret_file(self.kafka_password_file, "GX_KAFKA_PASSWORD_FILE")
-        missing = [n for n, v in (("GX_KAFKA_USERNAME", self.kafka_username),
-                                  ("GX_KAFKA_PASSWORD or GX_KAFKA_PASSWORD_FILE", password),
-                                  ("GX_KAFKA_CA_FILE", self.kafka_ca_file)) if v is None]
+        missing = [
+            n
+            for n, v in (
+                ("GX_KAFKA_USERNAME", self.kafka_username),
+                ("GX_KAFKA_PASSWORD or GX_KAFKA_PASSWORD_FILE", password),
+                ("GX_KAFKA_CA_FILE", self.kafka_ca_file),
+            )
+            if v is None
+        ]
         if missing:
             raise GxError(f"GX_KAFKA_SECURITY_PROTOCOL=SASL_SSL needs {', '.join(missing)}")
-        return {"security.protocol": "SASL_SSL", "sasl.mechanism": self.kafka_sasl_mechanism,
-                "sasl.username": str(self.kafka_username), "sasl.password": str(password),
-                "ssl.ca.location": str(self.kafka_ca_file), "ssl.endpoint.identification.algorithm": "https"}
+        return {
+            "security.protocol": "SASL_SSL",
+            "sasl.mechanism": self.kafka_sasl_mechanism,
+            "sasl.username": str(self.kafka_username),
+            "sasl.password": str(password),
+            "ssl.ca.location": str(self.kafka_ca_file),
+            "ssl.endpoint.identification.algorithm": "https",
+        }
 
     def require(self, *names: str) -> None:
         """Raise GxError naming every listed setting that is unset (with how to set it)."""
@@ -95,8 +106,10 @@ class ConnectionSettings(GxSettings):
 
         missing = [f"GX_{n.upper()}" for n in names if getattr(self, n) is None]
         if missing:
-            raise GxError(f"{', '.join(missing)} not set, and no local stack was found to take them from: "
-                          "`gxctl up` starts one; for another deployment, set them (gxctl -v shows what is used)")
+            raise GxError(
+                f"{', '.join(missing)} not set, and no local stack was found to take them from: "
+                "`gxctl up` starts one; for another deployment, set them (gxctl -v shows what is used)"
+            )
 
     def dsn(self) -> str:
         """The Postgres DSN (with the password from pg_password_file if that is set)."""

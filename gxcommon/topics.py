@@ -20,9 +20,8 @@ from typing import Any
 
 from pydantic_settings import SettingsConfigDict
 
-from gxcommon.settings import GxSettings
-
 from gxcommon.errors import GxError
+from gxcommon.settings import GxSettings
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -64,8 +63,11 @@ def specs(t: TopicSettings) -> list[TopicSpec]:
         TopicSpec(t.commands_dlq, 1, {**common, "retention.ms": str(30 * DAY_MS)}),
         # Records up to 1 MiB (the block publisher's producer allows the same and dead-letters a bigger
         # event; Kafka hands a consumer at least one record whatever its fetch size).
-        TopicSpec(t.fabric_events, t.partitions, {**common, "retention.ms": "-1", "retention.bytes": "-1",
-                                                  "max.message.bytes": "1048576"}),
+        TopicSpec(
+            t.fabric_events,
+            t.partitions,
+            {**common, "retention.ms": "-1", "retention.bytes": "-1", "max.message.bytes": "1048576"},
+        ),
         TopicSpec(t.projections_dlq, 1, {**common, "retention.ms": str(30 * DAY_MS)}),
         TopicSpec(t.fabric_blocks, 1, {**common, "cleanup.policy": "compact", "retention.ms": "-1"}),
     ]
@@ -78,6 +80,7 @@ def apply(bootstrap: str, wanted: list[TopicSpec], timeout: float = 30) -> list[
     """
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
+
     from gxcommon.kafka import AdminClient
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
@@ -85,8 +88,10 @@ def apply(bootstrap: str, wanted: list[TopicSpec], timeout: float = 30) -> list[
     rows = []
     to_create = [s for s in wanted if s.name not in existing]
     if to_create:
-        futures = admin.create_topics([NewTopic(s.name, num_partitions=s.partitions, replication_factor=1,
-                                                config=s.config) for s in to_create], operation_timeout=timeout)
+        futures = admin.create_topics(
+            [NewTopic(s.name, num_partitions=s.partitions, replication_factor=1, config=s.config) for s in to_create],
+            operation_timeout=timeout,
+        )
         for name, fut in futures.items():
             try:
                 fut.result(timeout)
@@ -98,10 +103,18 @@ def apply(bootstrap: str, wanted: list[TopicSpec], timeout: float = 30) -> list[
         if s.name in existing:
             have = len(existing[s.name].partitions)
             if have != s.partitions:
-                raise TopicError(s.name, f"has {have} partitions, spec says {s.partitions}; partition counts are "
-                                 "never changed in place (it would break per-key order)")
-            res = ConfigResource(ConfigResource.Type.TOPIC, s.name, incremental_configs=[
-                ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in s.config.items()])
+                raise TopicError(
+                    s.name,
+                    f"has {have} partitions, spec says {s.partitions}; partition counts are "
+                    "never changed in place (it would break per-key order)",
+                )
+            res = ConfigResource(
+                ConfigResource.Type.TOPIC,
+                s.name,
+                incremental_configs=[
+                    ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in s.config.items()
+                ],
+            )
             try:
                 admin.incremental_alter_configs([res])[res].result(timeout)
             except KafkaException as e:
@@ -113,9 +126,9 @@ def apply(bootstrap: str, wanted: list[TopicSpec], timeout: float = 30) -> list[
 def describe(bootstrap: str, names: list[str], timeout: float = 30) -> list[dict[str, Any]]:
     """Partitions, configs we manage, and the end offsets of each named topic (missing ones flagged)."""
     from confluent_kafka import TopicPartition
-    from gxcommon.kafka import Consumer
     from confluent_kafka.admin import ConfigResource
-    from gxcommon.kafka import AdminClient
+
+    from gxcommon.kafka import AdminClient, Consumer
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     md = admin.list_topics(timeout=timeout).topics
@@ -128,10 +141,19 @@ def describe(bootstrap: str, names: list[str], timeout: float = 30) -> list[dict
                 continue
             res = ConfigResource(ConfigResource.Type.TOPIC, name)
             cfg = admin.describe_configs([res])[res].result(timeout)
-            marks = [consumer.get_watermark_offsets(TopicPartition(name, p), timeout=timeout)
-                    for p in sorted(md[name].partitions)]
-            rows.append({"topic": name, "exists": True, "partitions": len(md[name].partitions),
-                         "retention.ms": cfg["retention.ms"].value, "records": sum(hi - lo for lo, hi in marks)})
+            marks = [
+                consumer.get_watermark_offsets(TopicPartition(name, p), timeout=timeout)
+                for p in sorted(md[name].partitions)
+            ]
+            rows.append(
+                {
+                    "topic": name,
+                    "exists": True,
+                    "partitions": len(md[name].partitions),
+                    "retention.ms": cfg["retention.ms"].value,
+                    "records": sum(hi - lo for lo, hi in marks),
+                }
+            )
     finally:
         consumer.close()
     return rows

@@ -57,6 +57,12 @@ def install(app: faust.App) -> None:
             return self.json({"status": "not ready", "reason": reason}, status=503)
         failing = failing_checks(app)
         if failing:
-            return self.json({"status": "not ready", "reason": "; ".join(f"{k}: {v}" for k, v in failing.items()),
-                              "checks": failing}, status=503)
+            return self.json(
+                {
+                    "status": "not ready",
+                    "reason": "; ".join(f"{k}: {v}" for k, v in failing.items()),
+                    "checks": failing,
+                },
+                status=503,
+            )
         return self.json({"status": "ready", "partitions": assigned})

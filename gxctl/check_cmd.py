@@ -30,7 +30,11 @@ def check(as_json: bool) -> None:
     rows = [
         _probe("pg_dsn", s.pg_dsn.get_secret_value() if s.pg_dsn else None, health.postgres),
         _probe("kafka_bootstrap", s.kafka_bootstrap, lambda b: f"{health.kafka(b)} broker(s)"),
-        _probe("connect_url", s.connect_endpoint(), lambda u: f"Debezium Postgres connector among {len(health.connect(u))} plugin(s)"),
+        _probe(
+            "connect_url",
+            s.connect_endpoint(),
+            lambda u: f"Debezium Postgres connector among {len(health.connect(u))} plugin(s)",
+        ),
     ]
     if rows[0]["ok"] and rows[0]["detail"] != "logical":
         rows[0].update(ok=False, detail=f"wal_level={rows[0]['detail']}, need logical")
@@ -39,6 +43,9 @@ def check(as_json: bool) -> None:
     emit(rows, as_json, lambda r: rows_table(r, ["service", "ok", "detail"]))
     if not all(r["ok"] for r in rows):
         if not as_json:
-            click.echo("hint: for the local stack, `gxctl up` starts everything; elsewhere, check the GX_* "
-                       "settings (gxctl -v check shows which are used)", err=True)
+            click.echo(
+                "hint: for the local stack, `gxctl up` starts everything; elsewhere, check the GX_* "
+                "settings (gxctl -v check shows which are used)",
+                err=True,
+            )
         sys.exit(1)

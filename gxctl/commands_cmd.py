@@ -26,8 +26,9 @@ def commands() -> None:
 @click.option("--correlation-id", default=None)
 @json_option
 @handle_errors
-def enqueue_cmd(tenant: str, service: str, ctype: str, request_id: str, payload: str, correlation_id: str | None,
-                as_json: bool) -> None:
+def enqueue_cmd(
+    tenant: str, service: str, ctype: str, request_id: str, payload: str, correlation_id: str | None, as_json: bool
+) -> None:
     """Validate and insert one command; prints its id. Exit status 2 on invalid input."""
     from gxsdk import IdempotencyConflict, enqueue
     from schemas.errors import PayloadError
@@ -47,13 +48,23 @@ def enqueue_cmd(tenant: str, service: str, ctype: str, request_id: str, payload:
 
     try:
         with psycopg.connect(connection_settings().dsn()) as conn:
-            res = enqueue(conn, tenant_id=tenant, service=service, command_type=ctype, request_id=request_id,
-                          payload=body, correlation_id=correlation_id)
+            res = enqueue(
+                conn,
+                tenant_id=tenant,
+                service=service,
+                command_type=ctype,
+                request_id=request_id,
+                payload=body,
+                correlation_id=correlation_id,
+            )
     except (PayloadError, IdempotencyConflict, ValueError) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)
-    emit({"id": res.id, "key": res.key, "created": res.created}, as_json,
-         lambda d: f"{d['id']} key={d['key']}" + ("" if d["created"] else " (already enqueued)"))
+    emit(
+        {"id": res.id, "key": res.key, "created": res.created},
+        as_json,
+        lambda d: f"{d['id']} key={d['key']}" + ("" if d["created"] else " (already enqueued)"),
+    )
 
 
 @commands.command("show")

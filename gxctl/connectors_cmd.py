@@ -7,7 +7,8 @@ import sys
 
 import click
 
-from connectors import connect_api, render as r
+from connectors import connect_api
+from connectors import render as r
 from connectors.deploy import deploy_outbox
 from gxcommon.dsn import secret_parts
 from gxcommon.settings import connection_settings
@@ -22,7 +23,8 @@ def _rendered() -> dict:
 
 def _state_line(d: dict) -> str:
     return f"{d['name']}: connector {d['connector']['state']}, " + ", ".join(
-        f"task {t['id']} {t['state']}" for t in d["tasks"])
+        f"task {t['id']} {t['state']}" for t in d["tasks"]
+    )
 
 
 @click.group("connectors")
@@ -47,9 +49,16 @@ def apply(timeout: float, as_json: bool) -> None:
     """Create the publication, PUT the config, and wait until connector and task are RUNNING."""
     s = connection_settings()
     s.require("connect_url")
-    st = deploy_outbox(s.dsn(), secret_parts(s.cdc_dsn()), s.connect_endpoint() or "", TopicSettings().commands, timeout,
-                       secrets_dir=s.connect_secrets_dir, password_env=s.connect_password_env,
-                       poll_ms=s.connect_poll_ms)
+    st = deploy_outbox(
+        s.dsn(),
+        secret_parts(s.cdc_dsn()),
+        s.connect_endpoint() or "",
+        TopicSettings().commands,
+        timeout,
+        secrets_dir=s.connect_secrets_dir,
+        password_env=s.connect_password_env,
+        poll_ms=s.connect_poll_ms,
+    )
     emit(st, as_json, _state_line)
 
 

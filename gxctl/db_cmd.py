@@ -25,15 +25,25 @@ def migrate(as_json: bool) -> None:
     from stack.init import migrate_and_grant
 
     applied, granted = migrate_and_grant(connection_settings().dsn())
-    emit({"applied": applied, "grants_applied": granted}, as_json,
-         lambda d: "applied: " + (", ".join(d["applied"]) or "nothing (up to date)")
-         + ("\ngrants applied to every role" if d["grants_applied"] else ""))
+    emit(
+        {"applied": applied, "grants_applied": granted},
+        as_json,
+        lambda d: (
+            "applied: "
+            + (", ".join(d["applied"]) or "nothing (up to date)")
+            + ("\ngrants applied to every role" if d["grants_applied"] else "")
+        ),
+    )
 
 
 @db.command("roles")
-@click.option("--passwords-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="A folder with one file per role, named after it, holding its password "
-                   "(e.g. a mounted Secret with a key per role).")
+@click.option(
+    "--passwords-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="A folder with one file per role, named after it, holding its password "
+    "(e.g. a mounted Secret with a key per role).",
+)
 @json_option
 @handle_errors
 def roles_cmd(passwords_dir: Path, as_json: bool) -> None:

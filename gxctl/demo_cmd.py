@@ -34,8 +34,10 @@ def _text(s: dict) -> str:
     lines = [f"\ndemo run {s['run']}: {s['commands']} commands of {s['types']} types in {s['seconds']}s: {s['counts']}"]
     for f in s["failed"]:
         tag = "expected" if f["expected"] else "UNEXPECTED"
-        lines.append(f"  {f['status']:<8} {f['commandType']:<20} {f['requestId']:<32} ({tag}) "
-                     f"{f['errorCode']}: {(f['error'] or '')[:140]}")
+        lines.append(
+            f"  {f['status']:<8} {f['commandType']:<20} {f['requestId']:<32} ({tag}) "
+            f"{f['errorCode']}: {(f['error'] or '')[:140]}"
+        )
     lines.append("where to look next:")
     lines.append(f"  a command's story:  gxctl commands show demo-{s['run']}-xfer-frozen")
     lines.append("  dead letters:       gxctl dlq list")

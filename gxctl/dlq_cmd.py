@@ -34,8 +34,13 @@ def list_cmd(topic: str | None, limit: int, as_json: bool) -> None:
     """One line per dead letter: where it came from and why."""
     bootstrap, t = _ctx(topic)
     rows = [x.summary() for x in d.read(bootstrap, t, limit)]
-    emit(rows, as_json, lambda r: rows_table(r, ["partition", "offset", "errorCode", "source", "key", "reason"])
-         if r else f"{t}: empty")
+    emit(
+        rows,
+        as_json,
+        lambda r: (
+            rows_table(r, ["partition", "offset", "errorCode", "source", "key", "reason"]) if r else f"{t}: empty"
+        ),
+    )
 
 
 @dlq.command("show")
@@ -53,8 +58,17 @@ def show_cmd(partition: int, offset: int, topic: str | None, as_json: bool) -> N
         value = json.loads(value)
     except ValueError:
         pass
-    emit({"partition": x.partition, "offset": x.offset, "key": (x.key or b"").decode("utf-8", "replace"),
-          "headers": x.headers, "value": value}, as_json, lambda r: json.dumps(r, indent=2))
+    emit(
+        {
+            "partition": x.partition,
+            "offset": x.offset,
+            "key": (x.key or b"").decode("utf-8", "replace"),
+            "headers": x.headers,
+            "value": value,
+        },
+        as_json,
+        lambda r: json.dumps(r, indent=2),
+    )
 
 
 @dlq.command("replay")
@@ -69,5 +83,8 @@ def replay_cmd(partition: int, offset: int, topic: str | None, target: str | Non
     bootstrap, t = _ctx(topic)
     x = d.get(bootstrap, t, partition, offset)
     written = d.replay(bootstrap, t, x, target)
-    emit({"replayed": f"{t}[{partition}]@{offset}", "to": written}, as_json,
-         lambda r: f"replayed {r['replayed']} to {r['to']}")
+    emit(
+        {"replayed": f"{t}[{partition}]@{offset}", "to": written},
+        as_json,
+        lambda r: f"replayed {r['replayed']} to {r['to']}",
+    )

@@ -31,8 +31,12 @@ def _where(var: str) -> str:
     from gxcommon.settings import ConnectionSettings
 
     s, f = ConnectionSettings(), FabricSettings()
-    value = {"GX_PG_DSN": s.pg_dsn.get_secret_value() if s.pg_dsn else None, "GX_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
-             "GX_CONNECT_URL": s.connect_url, "GX_FABRIC_GATEWAY": f.gateway}.get(var)
+    value = {
+        "GX_PG_DSN": s.pg_dsn.get_secret_value() if s.pg_dsn else None,
+        "GX_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
+        "GX_CONNECT_URL": s.connect_url,
+        "GX_FABRIC_GATEWAY": f.gateway,
+    }.get(var)
     if not value:
         return f"({var} not set)"
     if var == "GX_PG_DSN":
@@ -66,7 +70,7 @@ def describe(e: BaseException) -> str:
         if state == "42P01":
             return f"Postgres {_where('GX_PG_DSN')}: {_first_line(e)}; run `gxctl db migrate`"
         return f"Postgres refused: {_first_line(e)}"
-    if mod.startswith("cimpl") or mod.startswith("confluent_kafka"):
+    if mod.startswith(("cimpl", "confluent_kafka")):
         err = e.args[0] if e.args else None
         text = err.str() if hasattr(err, "str") else _first_line(e)
         login = _kafka_login_problem()
@@ -119,8 +123,7 @@ def _kafka_login_problem() -> str | None:
         return None
     if problem is None:
         return None
-    return (f"{problem} (user {s.kafka_username}; check GX_KAFKA_USERNAME, GX_KAFKA_PASSWORD_FILE and "
-            "GX_KAFKA_CA_FILE)")
+    return f"{problem} (user {s.kafka_username}; check GX_KAFKA_USERNAME, GX_KAFKA_PASSWORD_FILE and GX_KAFKA_CA_FILE)"
 
 
 def quiet_kafka() -> None:
@@ -145,7 +148,7 @@ def _debug() -> bool:
 
     try:
         return CliSettings().debug
-    except Exception:  # noqa: BLE001 (a bad GX_* value: the error being reported says more)
+    except Exception:
         return False
 
 

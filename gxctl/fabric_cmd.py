@@ -15,8 +15,12 @@ def fabric() -> None:
 
 
 @fabric.command("install")
-@click.option("--from", "source", type=click.Path(path_type=Path),
-              help="A release tarball or an unpacked release directory already on disk (instead of downloading).")
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(path_type=Path),
+    help="A release tarball or an unpacked release directory already on disk (instead of downloading).",
+)
 @handle_errors
 def install(source: Path | None) -> None:
     """Install the pinned Fabric release into GX_FABRIC_HOME (default ~/.cache/gx-pipeline/fabric-VERSION)."""
@@ -36,6 +40,10 @@ def check(as_json: bool) -> None:
     from stack.settings import StackSettings
 
     home = fh.locate(StackSettings())
-    data = {"version": fh.VERSION, "bin": str(home.bin_dir), "config": str(home.config_dir),
-            "ccaas_builder": str(home.builder_dir)}
+    data = {
+        "version": fh.VERSION,
+        "bin": str(home.bin_dir),
+        "config": str(home.config_dir),
+        "ccaas_builder": str(home.builder_dir),
+    }
     emit(data, as_json, lambda d: f"Fabric v{d['version']}: {d['bin']}")

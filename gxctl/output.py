@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 import click
 
 
-
 def operator_errors() -> tuple[type[BaseException], ...]:
     """The root errors of every package the CLI drives; their messages are written for operators.
     (Imported when an error happens, so that a quick command does not load every package.)"""
@@ -22,6 +21,7 @@ def operator_errors() -> tuple[type[BaseException], ...]:
     from schemas.errors import SchemaError
 
     return (GxError, ConnectorError, SchemaError, ProjectionError, GatewayError)
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,8 +49,12 @@ def cell(value: Any) -> str:
 def rows_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     from tabulate import tabulate
 
-    return tabulate([[cell(r.get(c)) for c in columns] for r in rows], headers=list(columns), tablefmt="plain",
-                    disable_numparse=True)
+    return tabulate(
+        [[cell(r.get(c)) for c in columns] for r in rows],
+        headers=list(columns),
+        tablefmt="plain",
+        disable_numparse=True,
+    )
 
 
 def handle_errors(fn: F) -> F:

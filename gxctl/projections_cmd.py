@@ -27,8 +27,15 @@ def status_cmd(as_json: bool) -> None:
     s = connection_settings()
     s.require("pg_dsn", "kafka_bootstrap")
     rows = projector_status(s.dsn(), s.kafka_bootstrap or "", TopicSettings().fabric_events)
-    emit(rows, as_json, lambda r: rows_table(r, ["projector", "partition", "offset", "lastBlock", "lastEventIndex",
-                                                  "lag_events", "lag_ms"]) if r else "no projector has a checkpoint yet")
+    emit(
+        rows,
+        as_json,
+        lambda r: (
+            rows_table(r, ["projector", "partition", "offset", "lastBlock", "lastEventIndex", "lag_events", "lag_ms"])
+            if r
+            else "no projector has a checkpoint yet"
+        ),
+    )
 
 
 @projections.command("rebuild")
@@ -47,10 +54,22 @@ def rebuild_cmd(group: str, as_json: bool) -> None:
     s = connection_settings()
     s.require("pg_dsn", "kafka_bootstrap")
     say = (lambda line: None) if as_json else (lambda line: click.echo(f"  {line}", err=True))
-    out = rebuild(s.dsn(), s.kafka_bootstrap or "", GROUPS[group], TopicSettings().fabric_events,
-                  FabricSettings().channel, progress=say)
-    emit(out, as_json, lambda o: f"rebuilt {o['group']} from {o['records']} records: "
-         + ", ".join(f"{t} {n} rows" for t, n in o["rows"].items()))
+    out = rebuild(
+        s.dsn(),
+        s.kafka_bootstrap or "",
+        GROUPS[group],
+        TopicSettings().fabric_events,
+        FabricSettings().channel,
+        progress=say,
+    )
+    emit(
+        out,
+        as_json,
+        lambda o: (
+            f"rebuilt {o['group']} from {o['records']} records: "
+            + ", ".join(f"{t} {n} rows" for t, n in o["rows"].items())
+        ),
+    )
 
 
 @projections.command("wait")
@@ -72,21 +91,41 @@ def wait_cmd(request_id: str, tenant: str | None, timeout: float, as_json: bool)
     async def go() -> Any:
         gw = f.connect()
         try:
-            return await wait_for_request(request_id, s.dsn(), gw, f.channel, f.chaincode, t.fabric_events,
-                                          t.partitions, timeout, tenant_id=tenant)
+            return await wait_for_request(
+                request_id,
+                s.dsn(),
+                gw,
+                f.channel,
+                f.chaincode,
+                t.fabric_events,
+                t.partitions,
+                timeout,
+                tenant_id=tenant,
+            )
         finally:
             await gw.channel.close()
 
     r = asyncio.run(go())
-    emit(r.__dict__, as_json, lambda d: (
-        f"{d['requestId']}: {d['status']}, nothing to wait for" if not d["events"] else
-        f"{d['requestId']}: applied by " + ", ".join(sorted({g for e in d['events'] for g in e['groups']}))
-        + f" (block {d['block']}, {d['waited_ms']} ms)"))
+    emit(
+        r.__dict__,
+        as_json,
+        lambda d: (
+            f"{d['requestId']}: {d['status']}, nothing to wait for"
+            if not d["events"]
+            else f"{d['requestId']}: applied by "
+            + ", ".join(sorted({g for e in d["events"] for g in e["groups"]}))
+            + f" (block {d['block']}, {d['waited_ms']} ms)"
+        ),
+    )
 
 
 @click.command("verify")
-@click.option("--settle", default=10.0, show_default=True,
-              help="Seconds to let in-flight changes land before a difference counts.")
+@click.option(
+    "--settle",
+    default=10.0,
+    show_default=True,
+    help="Seconds to let in-flight changes land before a difference counts.",
+)
 @json_option
 @handle_errors
 def verify_cmd(settle: float, as_json: bool) -> None:
@@ -101,7 +140,10 @@ def verify_cmd(settle: float, as_json: bool) -> None:
     report = asyncio.run(verify_with(s.dsn(), FabricSettings(), settle))
     diffs = report.differences
     click.echo(report.summary(), err=True)  # what was compared; stdout keeps the differences
-    emit([d.__dict__ for d in diffs], as_json, lambda _: "\n".join(d.line() for d in diffs)
-         if diffs else "read models match the ledger")
+    emit(
+        [d.__dict__ for d in diffs],
+        as_json,
+        lambda _: "\n".join(d.line() for d in diffs) if diffs else "read models match the ledger",
+    )
     if diffs:
         sys.exit(1)

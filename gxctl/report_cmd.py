@@ -32,11 +32,20 @@ def _local_prometheus() -> str | None:
 
 
 @click.command("report")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the PNG files (one per dashboard).")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the PNG files (one per dashboard).",
+)
 @click.option("--since", default="30m", show_default=True, callback=_duration, help="How far back: 30m, 2h, 1d.")
-@click.option("--prometheus", "url", default=None,
-              help="Prometheus' URL [default: GX_PROMETHEUS_URL, the local stack's with --with-monitoring].")
+@click.option(
+    "--prometheus",
+    "url",
+    default=None,
+    help="Prometheus' URL [default: GX_PROMETHEUS_URL, the local stack's with --with-monitoring].",
+)
 @json_option
 @handle_errors
 def report(out_dir: Path, since: float, url: str | None, as_json: bool) -> None:
@@ -45,9 +54,18 @@ def report(out_dir: Path, since: float, url: str | None, as_json: bool) -> None:
 
     url = url or connection_settings().prometheus_url or _local_prometheus()
     if not url:
-        raise GxError("no Prometheus to read from: `gxctl stack up --with-monitoring` runs one for the local "
-                      "stack; elsewhere pass --prometheus URL or set GX_PROMETHEUS_URL")
+        raise GxError(
+            "no Prometheus to read from: `gxctl stack up --with-monitoring` runs one for the local "
+            "stack; elsewhere pass --prometheus URL or set GX_PROMETHEUS_URL"
+        )
     summary = render(url, out_dir, since)
-    rows = [{"dashboard": s["dashboard"], "file": s["file"], "panels": len(s["panels"]),
-             "with data": sum(1 for n in s["panels"].values() if n)} for s in summary]
+    rows = [
+        {
+            "dashboard": s["dashboard"],
+            "file": s["file"],
+            "panels": len(s["panels"]),
+            "with data": sum(1 for n in s["panels"].values() if n),
+        }
+        for s in summary
+    ]
     emit(summary if as_json else rows, as_json, lambda r: rows_table(r, ["dashboard", "panels", "with data", "file"]))

@@ -22,10 +22,19 @@ def _fields(model: Any) -> list[dict[str, Any]]:
     out = []
     for name, prop in schema.get("properties", {}).items():
         kind = prop.get("type") or " | ".join(p.get("type", "?") for p in prop.get("anyOf", [])) or "?"
-        rules = [f"{k}={prop[k]}" for k in ("minLength", "maxLength", "pattern", "exclusiveMinimum", "minimum",
-                                              "maximum", "enum") if k in prop]
-        out.append({"field": name, "type": kind, "required": "yes" if name in required else "no",
-                    "rules": ", ".join(rules) or "-"})
+        rules = [
+            f"{k}={prop[k]}"
+            for k in ("minLength", "maxLength", "pattern", "exclusiveMinimum", "minimum", "maximum", "enum")
+            if k in prop
+        ]
+        out.append(
+            {
+                "field": name,
+                "type": kind,
+                "required": "yes" if name in required else "no",
+                "rules": ", ".join(rules) or "-",
+            }
+        )
     return out
 
 
@@ -41,11 +50,22 @@ def list_cmd(as_json: bool) -> None:
     for t in CommandType:
         route = ROUTES[t]
         fields = _fields(PAYLOADS[t])
-        rows.append({"type": t.value, "chaincode": f"{route.contract}:{route.function}",
-                     "key": route.describe_key(),
-                     "fields": ", ".join(f["field"] + ("" if f["required"] == "yes" else "?") for f in fields) or "-"})
-    emit(rows, as_json, lambda r: rows_table(r, ["type", "chaincode", "key", "fields"])
-         + "\n\n(? = optional; gxctl schemas show TYPE for types, rules and an example)")
+        rows.append(
+            {
+                "type": t.value,
+                "chaincode": f"{route.contract}:{route.function}",
+                "key": route.describe_key(),
+                "fields": ", ".join(f["field"] + ("" if f["required"] == "yes" else "?") for f in fields) or "-",
+            }
+        )
+    emit(
+        rows,
+        as_json,
+        lambda r: (
+            rows_table(r, ["type", "chaincode", "key", "fields"])
+            + "\n\n(? = optional; gxctl schemas show TYPE for types, rules and an example)"
+        ),
+    )
 
 
 @schemas.command("show")
@@ -61,13 +81,28 @@ def show_cmd(command_type: str, as_json: bool) -> None:
     from schemas.routing import ROUTES
 
     t = parse_type(command_type)
-    data = {"type": t.value, "chaincode": f"{ROUTES[t].contract}:{ROUTES[t].function}",
-            "key": ROUTES[t].describe_key(), "fields": _fields(PAYLOADS[t]), "example": example(t)}
-    emit(data, as_json, lambda d: "\n".join([
-        f"{d['type']}  ->  {d['chaincode']}  (Kafka key: {d['key']})", "",
-        rows_table(d["fields"], ["field", "type", "required", "rules"]) if d["fields"] else "(no fields)", "",
-        "example:", json.dumps(d["example"], indent=2),
-        f"\ngxctl commands enqueue --type {d['type']} --payload '{json.dumps(d['example'])}' ..."]))
+    data = {
+        "type": t.value,
+        "chaincode": f"{ROUTES[t].contract}:{ROUTES[t].function}",
+        "key": ROUTES[t].describe_key(),
+        "fields": _fields(PAYLOADS[t]),
+        "example": example(t),
+    }
+    emit(
+        data,
+        as_json,
+        lambda d: "\n".join(
+            [
+                f"{d['type']}  ->  {d['chaincode']}  (Kafka key: {d['key']})",
+                "",
+                rows_table(d["fields"], ["field", "type", "required", "rules"]) if d["fields"] else "(no fields)",
+                "",
+                "example:",
+                json.dumps(d["example"], indent=2),
+                f"\ngxctl commands enqueue --type {d['type']} --payload '{json.dumps(d['example'])}' ...",
+            ]
+        ),
+    )
 
 
 @schemas.command("export")

@@ -19,14 +19,19 @@ def stack() -> None:
     """The docker-free local stack (Postgres, Kafka, Kafka Connect + Debezium, Fabric orderer, peer and chaincode)."""
 
 
-SECURE_HELP = ("A new stack with every hop authenticated and encrypted and a least-privilege identity per "
-               "process (README: Security); kept with the stack.")
+SECURE_HELP = (
+    "A new stack with every hop authenticated and encrypted and a least-privilege identity per "
+    "process (README: Security); kept with the stack."
+)
 
 
 @stack.command("up")
 @only_option
-@click.option("--with-monitoring", is_flag=True,
-              help="Also run Prometheus (scraping workers, Connect and Fabric, alert rules loaded).")
+@click.option(
+    "--with-monitoring",
+    is_flag=True,
+    help="Also run Prometheus (scraping workers, Connect and Fabric, alert rules loaded).",
+)
 @click.option("--secure", is_flag=True, help=SECURE_HELP)
 @handle_errors
 def up(only: tuple[str, ...], with_monitoring: bool, secure: bool) -> None:

@@ -17,9 +17,9 @@ def collect() -> dict[str, Any]:
     from gxcommon import health
     from gxcommon.errors import GxError
     from gxcommon.settings import connection_settings
-    from gxctl.errors import UP_HINT, describe
     from gxcommon.topics import TopicSettings
     from gxcommon.worker_settings import WorkerSettings
+    from gxctl.errors import UP_HINT, describe
     from monitoring import overview as o
     from projections.groups import GROUPS
     from stack.pipeline import Pipeline
@@ -53,7 +53,9 @@ def collect() -> dict[str, Any]:
 
     return {
         "components": o.section(lambda: o.components(pipeline), one_line),
-        "connector": o.section(lambda: o.connector(need(s.connect_endpoint(), "GX_CONNECT_URL"), load()["name"]), one_line),
+        "connector": o.section(
+            lambda: o.connector(need(s.connect_endpoint(), "GX_CONNECT_URL"), load()["name"]), one_line
+        ),
         "consumer_lag": o.section(lambda: o.consumer_lag(kafka(), groups), one_line),
         "breaker": o.section(lambda: o.breaker(f"http://127.0.0.1:{pipeline.ports['submitter']}"), one_line),
         "dead_letters": o.section(lambda: o.dead_letters(kafka(), [t.commands_dlq, t.projections_dlq]), one_line),
@@ -63,8 +65,15 @@ def collect() -> dict[str, Any]:
 
 @click.command("status")
 @json_option
-@click.option("--watch", "watch", type=click.FloatRange(min=0.5), default=None, is_flag=False, flag_value=2.0,
-              help="Refresh every N seconds (default 2) until Ctrl-C.")
+@click.option(
+    "--watch",
+    "watch",
+    type=click.FloatRange(min=0.5),
+    default=None,
+    is_flag=False,
+    flag_value=2.0,
+    help="Refresh every N seconds (default 2) until Ctrl-C.",
+)
 @handle_errors
 def status(as_json: bool, watch: float | None) -> None:
     """The pipeline on one screen; exit status 1 unless everything is healthy."""

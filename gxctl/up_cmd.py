@@ -21,8 +21,11 @@ def up(secure: bool) -> None:
 
 
 @click.command("init")
-@click.option("--no-connector", is_flag=True,
-              help="The connector is managed elsewhere (a Strimzi KafkaConnector): make its publication only.")
+@click.option(
+    "--no-connector",
+    is_flag=True,
+    help="The connector is managed elsewhere (a Strimzi KafkaConnector): make its publication only.",
+)
 @handle_errors
 def init_cmd(no_connector: bool) -> None:
     """Against the GX_* services (any deployment): migrations, topics, the outbox connector."""
@@ -32,9 +35,16 @@ def init_cmd(no_connector: bool) -> None:
 
     s = connection_settings()
     s.require("pg_dsn", "kafka_bootstrap", *(() if no_connector else ("connect_url",)))
-    for line in init(s.dsn(), s.kafka_bootstrap or "", None if no_connector else s.connect_endpoint(), TopicSettings(),
-                     s.connect_secrets_dir, s.cdc_dsn() if s.pg_cdc_dsn else None, s.connect_password_env,
-                     s.connect_poll_ms):
+    for line in init(
+        s.dsn(),
+        s.kafka_bootstrap or "",
+        None if no_connector else s.connect_endpoint(),
+        TopicSettings(),
+        s.connect_secrets_dir,
+        s.cdc_dsn() if s.pg_cdc_dsn else None,
+        s.connect_password_env,
+        s.connect_poll_ms,
+    ):
         click.echo(line)
 
 

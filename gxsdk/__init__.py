@@ -15,9 +15,15 @@ requestId is reused with another command.
 
 from typing import Any
 
-__all__ = ["EnqueueResult", "IdempotencyConflict", "enqueue", "show", "produce", "command_producer"]
-_HOME = {"EnqueueResult": "outbox", "IdempotencyConflict": "outbox", "enqueue": "outbox", "show": "outbox",
-         "produce": "produce", "command_producer": "produce"}
+__all__ = ["EnqueueResult", "IdempotencyConflict", "command_producer", "enqueue", "produce", "show"]
+_HOME = {
+    "EnqueueResult": "outbox",
+    "IdempotencyConflict": "outbox",
+    "enqueue": "outbox",
+    "show": "outbox",
+    "produce": "produce",
+    "command_producer": "produce",
+}
 
 
 def __getattr__(name: str) -> Any:

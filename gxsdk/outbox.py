@@ -20,8 +20,10 @@ class IdempotencyConflict(SchemaError):
         self.tenant_id = tenant_id
         self.request_id = request_id
         self.existing_id = existing_id
-        super().__init__(f"requestId {request_id!r} of tenant {tenant_id!r} is already used by command "
-                         f"{existing_id} with a different type or payload")
+        super().__init__(
+            f"requestId {request_id!r} of tenant {tenant_id!r} is already used by command "
+            f"{existing_id} with a different type or payload"
+        )
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,17 @@ RETURNING id
 """
 
 
-def enqueue(conn: psycopg.Connection[Any], *, tenant_id: str, service: str, command_type: str, request_id: str,
-            payload: dict[str, Any], correlation_id: str | None = None, command_id: str | None = None) -> EnqueueResult:
+def enqueue(
+    conn: psycopg.Connection[Any],
+    *,
+    tenant_id: str,
+    service: str,
+    command_type: str,
+    request_id: str,
+    payload: dict[str, Any],
+    correlation_id: str | None = None,
+    command_id: str | None = None,
+) -> EnqueueResult:
     """Validate, key and insert one command in ``conn``'s current transaction (the caller commits).
 
     The same (tenant_id, request_id) with the same type and payload returns the existing command
@@ -57,14 +68,24 @@ def enqueue(conn: psycopg.Connection[Any], *, tenant_id: str, service: str, comm
 
     key = partition_key(command_type, payload)  # validates the payload (and the type)
     command_type = ctype_of(command_type).value  # as stored: the canonical upper-case name
-    params = {"id": command_id or str(uuid.uuid4()), "tenant": tenant_id, "service": service, "ctype": command_type,
-              "rid": request_id, "payload": Jsonb(payload), "key": key, "corr": correlation_id}
+    params = {
+        "id": command_id or str(uuid.uuid4()),
+        "tenant": tenant_id,
+        "service": service,
+        "ctype": command_type,
+        "rid": request_id,
+        "payload": Jsonb(payload),
+        "key": key,
+        "corr": correlation_id,
+    }
     row = conn.execute(_INSERT, params).fetchone()
     if row is not None:
         return EnqueueResult(row[0], key, True)
-    same = conn.execute('SELECT id, ("commandType" = %s AND payload = %s) FROM "OutboxCommand"'
-                        ' WHERE "tenantId" = %s AND "requestId" = %s',
-                        (command_type, Jsonb(payload), tenant_id, request_id)).fetchone()
+    same = conn.execute(
+        'SELECT id, ("commandType" = %s AND payload = %s) FROM "OutboxCommand"'
+        ' WHERE "tenantId" = %s AND "requestId" = %s',
+        (command_type, Jsonb(payload), tenant_id, request_id),
+    ).fetchone()
     assert same is not None  # the conflict that skipped our insert is a committed row
     if not same[1]:
         raise IdempotencyConflict(tenant_id, request_id, same[0])

@@ -20,24 +20,55 @@ def command_producer(bootstrap: str, **extra: Any) -> Producer:
     (crc32) would put the same key on another partition than the outbox path, and per-key order
     between the two paths would be lost.
     """
-    return Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
-                     "linger.ms": 5, "compression.type": "lz4", "partitioner": "murmur2_random", **extra})
+    return Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "compression.type": "lz4",
+            "partitioner": "murmur2_random",
+            **extra,
+        }
+    )
 
 
-def produce(producer: Producer, topic: str, *, tenant_id: str, service: str, command_type: str, request_id: str,
-            payload: dict[str, Any], correlation_id: str | None = None, command_id: str | None = None,
-            on_delivery: Any = None) -> CommandEnvelope:
+def produce(
+    producer: Producer,
+    topic: str,
+    *,
+    tenant_id: str,
+    service: str,
+    command_type: str,
+    request_id: str,
+    payload: dict[str, Any],
+    correlation_id: str | None = None,
+    command_id: str | None = None,
+    on_delivery: Any = None,
+) -> CommandEnvelope:
     """Validate, key and send one command; returns the envelope sent (call ``producer.flush()`` to wait).
 
     The record has the same key, value and headers as one written by the outbox connector.
     There is no outbox row, so deduplication by requestId happens downstream (the chaincode).
     Raises PayloadError naming the bad field.
     """
-    env = CommandEnvelope(id=command_id or str(uuid.uuid4()), tenantId=tenant_id, service=service,
-                          commandType=command_type, requestId=request_id, payload=payload,
-                          key=partition_key(command_type, payload), createdAt=datetime.now(UTC),
-                          correlationId=correlation_id)
+    env = CommandEnvelope(
+        id=command_id or str(uuid.uuid4()),
+        tenantId=tenant_id,
+        service=service,
+        commandType=command_type,
+        requestId=request_id,
+        payload=payload,
+        key=partition_key(command_type, payload),
+        createdAt=datetime.now(UTC),
+        correlationId=correlation_id,
+    )
     value = env.model_dump(mode="json")
-    producer.produce(topic, key=env.key.encode(), value=json.dumps(value, separators=(",", ":")).encode(),
-                     headers=env.headers(), on_delivery=on_delivery)
+    producer.produce(
+        topic,
+        key=env.key.encode(),
+        value=json.dumps(value, separators=(",", ":")).encode(),
+        headers=env.headers(),
+        on_delivery=on_delivery,
+    )
     return env

@@ -55,22 +55,36 @@ def all_queries() -> list[Query]:
 
 # Prometheus' own series (not exported by any target) and PromQL words that look like names.
 SYNTHETIC = {"up", "scrape_duration_seconds", "scrape_samples_scraped"}
-KEYWORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right", "bool",
-            "offset", "inf", "nan", "atan2"}
+KEYWORDS = {
+    "and",
+    "or",
+    "unless",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "offset",
+    "inf",
+    "nan",
+    "atan2",
+}
 
 
 def metric_names(expr: str) -> set[str]:
     """The metric names an expression selects (functions, keywords, label names and literals left
     out). A small scanner, enough for the expressions in this repo; unit-tested."""
-    s = re.sub(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'', '""', expr)       # strings
-    s = re.sub(r"\{[^}]*\}", " ", s)                                          # label matchers
-    s = re.sub(r"\[[^\]]*\]", " ", s)                                         # ranges, subqueries
-    s = re.sub(r"\boffset\s+-?[0-9smhdwy]+", " ", s)                            # offset durations
+    s = re.sub(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'', '""', expr)  # strings
+    s = re.sub(r"\{[^}]*\}", " ", s)  # label matchers
+    s = re.sub(r"\[[^\]]*\]", " ", s)  # ranges, subqueries
+    s = re.sub(r"\boffset\s+-?[0-9smhdwy]+", " ", s)  # offset durations
     s = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", s)
-    s = re.sub(r"(?<![\w:])\d+(\.\d+)?([eE][+-]?\d+)?\b", " ", s)             # numbers
+    s = re.sub(r"(?<![\w:])\d+(\.\d+)?([eE][+-]?\d+)?\b", " ", s)  # numbers
     names = set()
     for m in re.finditer(r"[a-zA-Z_:][a-zA-Z0-9_:]*", s):
-        rest = s[m.end():].lstrip()
+        rest = s[m.end() :].lstrip()
         word = m.group(0)
         if rest.startswith("(") or word.lower() in KEYWORDS:
             continue

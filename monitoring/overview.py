@@ -39,8 +39,14 @@ def components(pipeline: Any) -> list[dict[str, Any]]:
     """The local stack's components and workers; a worker's readiness reason when not ready."""
     rows = []
     for r in pipeline.status():
-        row = {"component": r["component"], "pid": r["pid"], "healthy": r["healthy"], "endpoint": r["endpoint"],
-               "restarts": r.get("restarts", 0), "detail": ""}
+        row = {
+            "component": r["component"],
+            "pid": r["pid"],
+            "healthy": r["healthy"],
+            "endpoint": r["endpoint"],
+            "restarts": r.get("restarts", 0),
+            "detail": "",
+        }
         if r["component"] in pipeline.ports and r["pid"]:
             try:
                 code, body = _get(f"{r['endpoint']}/readyz")
@@ -59,12 +65,26 @@ def connector(url: str, name: str) -> list[dict[str, Any]]:
     doc = status(url, name)
     if doc is None:
         return [{"name": name, "what": "connector", "state": "ABSENT", "worker": "", "trace": ""}]
-    rows = [{"name": name, "what": "connector", "state": doc["connector"]["state"],
-             "worker": doc["connector"].get("worker_id", ""), "trace": ""}]
+    rows = [
+        {
+            "name": name,
+            "what": "connector",
+            "state": doc["connector"]["state"],
+            "worker": doc["connector"].get("worker_id", ""),
+            "trace": "",
+        }
+    ]
     for t in doc.get("tasks", []):
         trace = (t.get("trace") or "").strip().splitlines()
-        rows.append({"name": name, "what": f"task {t['id']}", "state": t["state"], "worker": t.get("worker_id", ""),
-                     "trace": trace[0] if trace else ""})
+        rows.append(
+            {
+                "name": name,
+                "what": f"task {t['id']}",
+                "state": t["state"],
+                "worker": t.get("worker_id", ""),
+                "trace": trace[0] if trace else "",
+            }
+        )
     return rows
 
 
@@ -126,11 +146,12 @@ def breaker(submitter_url: str) -> list[dict[str, Any]]:
     from prometheus_client.parser import text_string_to_metric_families
 
     try:
-        code, text = _get(f"{submitter_url}/metrics")
+        _code, text = _get(f"{submitter_url}/metrics")
     except OSError as e:
         reason = getattr(e, "reason", e)
-        raise GxError(f"the submitter at {submitter_url} does not answer "
-                      f"({getattr(reason, 'strerror', None) or reason})") from None
+        raise GxError(
+            f"the submitter at {submitter_url} does not answer ({getattr(reason, 'strerror', None) or reason})"
+        ) from None
     rows = []
     for fam in text_string_to_metric_families(text):
         for s in fam.samples:
@@ -152,9 +173,16 @@ def projectors(dsn: str, bootstrap: str, topic: str) -> list[dict[str, Any]]:
         a["lag"] += int(str(r["lag_events"]).lstrip("<="))
         a["bound"] |= isinstance(r["lag_events"], str)
         a["ms"] = None if r["lag_ms"] is None or a["ms"] is None else max(a["ms"], r["lag_ms"])
-    return [{"projector": name, "partitions": a["partitions"], "lastBlock": a["block"],
-             "lag_events": f"<={a['lag']}" if a["bound"] else a["lag"], "lag_ms": a["ms"]}
-            for name, a in acc.items()]
+    return [
+        {
+            "projector": name,
+            "partitions": a["partitions"],
+            "lastBlock": a["block"],
+            "lag_events": f"<={a['lag']}" if a["bound"] else a["lag"],
+            "lag_ms": a["ms"],
+        }
+        for name, a in acc.items()
+    ]
 
 
 def healthy(view: dict[str, Any]) -> bool:
@@ -172,12 +200,18 @@ def render(view: dict[str, Any]) -> str:
     from gxctl.output import rows_table
 
     parts = []
-    sections = [("components", "Components", ["component", "pid", "healthy", "restarts", "endpoint", "detail"]),
-                ("connector", "Outbox connector", ["name", "what", "state", "worker", "trace"]),
-                ("consumer_lag", "Consumer lag (log end minus committed offset; a transaction commit marker counts as 1)", ["group", "topic", "partitions", "lag"]),
-                ("breaker", "Circuit breaker", ["breaker", "state"]),
-                ("dead_letters", "Dead letters (records kept)", ["topic", "records"]),
-                ("projectors", "Projectors (checkpoints)", ["projector", "partitions", "lastBlock", "lag_events", "lag_ms"])]
+    sections = [
+        ("components", "Components", ["component", "pid", "healthy", "restarts", "endpoint", "detail"]),
+        ("connector", "Outbox connector", ["name", "what", "state", "worker", "trace"]),
+        (
+            "consumer_lag",
+            "Consumer lag (log end minus committed offset; a transaction commit marker counts as 1)",
+            ["group", "topic", "partitions", "lag"],
+        ),
+        ("breaker", "Circuit breaker", ["breaker", "state"]),
+        ("dead_letters", "Dead letters (records kept)", ["topic", "records"]),
+        ("projectors", "Projectors (checkpoints)", ["projector", "partitions", "lastBlock", "lag_events", "lag_ms"]),
+    ]
     for key, title, cols in sections:
         sec = view[key]
         parts.append(f"== {title}")

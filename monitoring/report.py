@@ -14,6 +14,7 @@ import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,14 @@ from monitoring.files import Query, dashboard_queries, dashboards
 
 # Grafana unit -> (axis label, scale applied to values)
 UNITS: dict[str, tuple[str, float]] = {
-    "reqps": ("per second", 1), "ops": ("per second", 1), "s": ("seconds", 1), "ms": ("milliseconds", 1),
-    "percentunit": ("percent", 100), "short": ("count", 1), "none": ("value", 1), "bytes": ("bytes", 1),
+    "reqps": ("per second", 1),
+    "ops": ("per second", 1),
+    "s": ("seconds", 1),
+    "ms": ("milliseconds", 1),
+    "percentunit": ("percent", 100),
+    "short": ("count", 1),
+    "none": ("value", 1),
+    "bytes": ("bytes", 1),
 }
 
 
@@ -80,7 +87,9 @@ def query_range(base: str, expr: str, start: float, end: float, step: float, tim
     return body["data"]["result"]
 
 
-def fetch(base: str, queries: list[Query], panels: list[dict], start: float, end: float, step: float) -> list[PanelData]:
+def fetch(
+    base: str, queries: list[Query], panels: list[dict], start: float, end: float, step: float
+) -> list[PanelData]:
     out: dict[str, PanelData] = {}
     by_title = {p["title"]: p for p in panels}
     for q in queries:
@@ -88,8 +97,9 @@ def fetch(base: str, queries: list[Query], panels: list[dict], start: float, end
         try:
             for item in query_range(base, q.expr, start, end, step):
                 vals = [(float(t), float(v)) for t, v in item["values"] if not math.isnan(float(v))]
-                pd.series.append(Series(legend(q.legend, item["metric"]), [t for t, _ in vals], [v for _, v in vals],
-                                        item["metric"]))
+                pd.series.append(
+                    Series(legend(q.legend, item["metric"]), [t for t, _ in vals], [v for _, v in vals], item["metric"])
+                )
         except QueryRefused as e:  # unreachable Prometheus (ReportError) fails the whole report
             pd.errors.append(str(e))
     return list(out.values())
@@ -99,14 +109,15 @@ def draw(title: str, panels: list[PanelData], path: Path, start: float, end: flo
     import matplotlib
 
     matplotlib.use("Agg")
+    from datetime import datetime
+
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
-    from datetime import datetime, timezone
 
     cols = 2
     rows = max(1, math.ceil(len(panels) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(16, 3.6 * rows), squeeze=False)
-    span = f"{datetime.fromtimestamp(start, timezone.utc):%Y-%m-%d %H:%M} to {datetime.fromtimestamp(end, timezone.utc):%H:%M} UTC"
+    span = f"{datetime.fromtimestamp(start, UTC):%Y-%m-%d %H:%M} to {datetime.fromtimestamp(end, UTC):%H:%M} UTC"
     fig.suptitle(f"{title}  ({span})", fontsize=14, fontweight="bold")
     for ax, pd in zip(axes.flat, panels):
         label, scale = UNITS.get(pd.unit, (pd.unit or "value", 1))
@@ -119,7 +130,7 @@ def draw(title: str, panels: list[PanelData], path: Path, start: float, end: flo
             ax.set_xlabel(label)
         else:
             for s in pd.series:
-                t = [datetime.fromtimestamp(x, timezone.utc) for x in s.times]
+                t = [datetime.fromtimestamp(x, UTC) for x in s.times]
                 v = [y * scale for y in s.values]
                 if pd.kind == "state-timeline":
                     ax.step(t, v, where="post", label=s.label)
@@ -130,18 +141,25 @@ def draw(title: str, panels: list[PanelData], path: Path, start: float, end: flo
                 ax.set_ylim(-0.3, 2.3)
             else:
                 ax.set_ylabel(label)
-            ax.set_xlim(datetime.fromtimestamp(start, timezone.utc), datetime.fromtimestamp(end, timezone.utc))
+            ax.set_xlim(datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC))
             ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
             ax.set_xlabel("time (UTC)")
             if pd.kind == "stat" and pd.series and pd.series[0].values:
                 ax.set_title(f"{pd.title}: {pd.series[0].values[-1] * scale:.4g} {label}", fontsize=10, loc="left")
         if not any(s.values for s in pd.series):
-            ax.text(0.5, 0.5, "no data" + (f"\n{pd.errors[0]}" if pd.errors else ""), ha="center", va="center",
-                    transform=ax.transAxes, color="gray")
+            ax.text(
+                0.5,
+                0.5,
+                "no data" + (f"\n{pd.errors[0]}" if pd.errors else ""),
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                color="gray",
+            )
         elif len(pd.series) <= 12 and pd.kind != "bargauge":
             ax.legend(fontsize=7, loc="upper left")
         ax.grid(True, alpha=0.3)
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     fig.savefig(path, dpi=80)
@@ -160,6 +178,11 @@ def render(base: str, out_dir: Path, since_s: float, end: float | None = None) -
         panels = fetch(base, dashboard_queries(d), d["panels"], start, end, step)
         path = out_dir / f"{d['uid']}.png"
         draw(d["title"], panels, path, start, end)
-        summary.append({"dashboard": d["uid"], "file": str(path),
-                        "panels": {p.title: sum(1 for s in p.series if s.values) for p in panels}})
+        summary.append(
+            {
+                "dashboard": d["uid"],
+                "file": str(path),
+                "panels": {p.title: sum(1 for s in p.series if s.values) for p in panels},
+            }
+        )
     return summary

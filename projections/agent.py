@@ -27,9 +27,9 @@ from typing import Any
 import faust
 import psycopg
 from confluent_kafka import TopicPartition
-from gxcommon.kafka import Consumer
 
 from gxcommon import web
+from gxcommon.kafka import Consumer
 from projections.kafka_io import DeadLetterSender, read_range
 from projections.loop import GroupLoop
 from projections.model import GroupSpec
@@ -44,8 +44,11 @@ def align_group_offsets(bootstrap: str, group_id: str, topic: str, stored: dict[
     try:
         parts = c.list_topics(topic, timeout=10).topics[topic].partitions
         committed = c.committed([TopicPartition(topic, p) for p in parts], timeout=10)
-        moves = [TopicPartition(topic, tp.partition, stored.get(tp.partition, -1) + 1) for tp in committed
-                 if tp.offset >= 0 and tp.offset > stored.get(tp.partition, -1) + 1]
+        moves = [
+            TopicPartition(topic, tp.partition, stored.get(tp.partition, -1) + 1)
+            for tp in committed
+            if tp.offset >= 0 and tp.offset > stored.get(tp.partition, -1) + 1
+        ]
         if moves:
             c.commit(offsets=moves, asynchronous=False)
         return {tp.partition: tp.offset for tp in moves}
@@ -61,18 +64,36 @@ def group_id(app_id: str, group: str) -> str:
 def consumer_conf(bootstrap: str, group: str, auto_offset_reset: str, session_timeout_s: float) -> dict[str, Any]:
     """One group's consumer: committed records only (gx.fabric.events is written in Kafka
     transactions, one per block); offsets committed by the loop, after the database commit."""
-    return {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
-            "enable.auto.offset.store": False, "isolation.level": "read_committed",
-            "auto.offset.reset": auto_offset_reset, "session.timeout.ms": int(session_timeout_s * 1000),
-            # A database outage is retried in place (projections.runner): a member that stops taking
-            # records for that long leaves the group (on_lost) and joins again when it is back.
-            "max.poll.interval.ms": 300_000}
+    return {
+        "bootstrap.servers": bootstrap,
+        "group.id": group,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "isolation.level": "read_committed",
+        "auto.offset.reset": auto_offset_reset,
+        "session.timeout.ms": int(session_timeout_s * 1000),
+        # A database outage is retried in place (projections.runner): a member that stops taking
+        # records for that long leaves the group (on_lost) and joins again when it is back.
+        "max.poll.interval.ms": 300_000,
+    }
 
 
-def install(app: faust.App, groups: Sequence[GroupSpec], topic: str, dlq_topic: str, dsn: str, bootstrap: str,
-            app_id: str, *, channel: str = "gxchannel", batch: int = 2000, within: float = 0.1,
-            auto_offset_reset: str = "earliest", session_timeout_s: float = 10.0,
-            stored: dict[str, dict[int, int]] | None = None) -> list[GroupLoop]:
+def install(
+    app: faust.App,
+    groups: Sequence[GroupSpec],
+    topic: str,
+    dlq_topic: str,
+    dsn: str,
+    bootstrap: str,
+    app_id: str,
+    *,
+    channel: str = "gxchannel",
+    batch: int = 2000,
+    within: float = 0.1,
+    auto_offset_reset: str = "earliest",
+    session_timeout_s: float = 10.0,
+    stored: dict[str, dict[int, int]] | None = None,
+) -> list[GroupLoop]:
     """Run ``groups`` in ``app``: one GroupLoop thread each, started with the app, stopped (what is
     in flight written and committed, the group left) before it shuts down. ``stored``: each group's
     checkpoints as read before the start (its writer expects them; without them its first batch
@@ -82,6 +103,7 @@ def install(app: faust.App, groups: Sequence[GroupSpec], topic: str, dlq_topic: 
     threads: list[threading.Thread] = []
 
     for g in groups:
+
         def check(name: str = g.name) -> str | None:
             loop = next((x for x in loops if x.name == name), None)
             if loop is None:
@@ -93,6 +115,7 @@ def install(app: faust.App, groups: Sequence[GroupSpec], topic: str, dlq_topic: 
             if not loop.assigned:
                 return "no partitions assigned"
             return None
+
         web.add_check(app, f"projector-{g.name}", check)
 
     @app.task
@@ -105,9 +128,15 @@ def install(app: faust.App, groups: Sequence[GroupSpec], topic: str, dlq_topic: 
 
         for g in groups:
             gid = group_id(app_id, g.name)
-            runner = Projector(g, g.name, channel, topic, lambda: psycopg.connect(dsn, autocommit=True),
-                               lambda t, p, s, e: read_range(bootstrap, t, p, s, e),
-                               DeadLetterSender(bootstrap, dlq_topic, g.name))
+            runner = Projector(
+                g,
+                g.name,
+                channel,
+                topic,
+                lambda: psycopg.connect(dsn, autocommit=True),
+                lambda t, p, s, e: read_range(bootstrap, t, p, s, e),
+                DeadLetterSender(bootstrap, dlq_topic, g.name),
+            )
             runner.after.update((stored or {}).get(g.name, {}))
             consumer = Consumer(consumer_conf(bootstrap, gid, auto_offset_reset, session_timeout_s))
             loop = GroupLoop(runner, consumer, topic, gid, batch=batch, within=within, on_crash=crash)

@@ -14,9 +14,16 @@ from typing import Any
 Rows = dict[tuple[Any, ...], dict[str, Any]]
 
 KEYS: dict[str, tuple[str, ...]] = {
-    "User": ("userId",), "Application": ("applicationId",), "Wallet": ("walletId",),
-    "LegalTenderStatus": ("countryCode",), "Organization": ("orgId",), "MultiSigTx": ("orgId", "multisigTxId"),
-    "Loan": ("loanId",), "Proposal": ("proposalId",), "Vote": ("proposalId", "voterId"), "SystemConfig": ("key",),
+    "User": ("userId",),
+    "Application": ("applicationId",),
+    "Wallet": ("walletId",),
+    "LegalTenderStatus": ("countryCode",),
+    "Organization": ("orgId",),
+    "MultiSigTx": ("orgId", "multisigTxId"),
+    "Loan": ("loanId",),
+    "Proposal": ("proposalId",),
+    "Vote": ("proposalId", "voterId"),
+    "SystemConfig": ("key",),
 }
 # The columns compared per table (timestamps and bookkeeping columns are the projection's own).
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -31,8 +38,16 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "Vote": ("vote",),
     "SystemConfig": ("value",),
     # From the blocks' events, up to one height (projections.verify).
-    "TransactionHistory": ("txId", "blockNumber", "txIndex", "kind", "fromWalletId", "toWalletId", "amount",
-                           "requestId"),
+    "TransactionHistory": (
+        "txId",
+        "blockNumber",
+        "txIndex",
+        "kind",
+        "fromWalletId",
+        "toWalletId",
+        "amount",
+        "requestId",
+    ),
     "GenesisDistribution": ("countryCode", "userId", "amount", "blockNumber"),
 }
 HISTORY_KEYS: dict[str, tuple[str, ...]] = {"TransactionHistory": ("id",), "GenesisDistribution": ("id",)}
@@ -42,14 +57,16 @@ HISTORY_KEYS: dict[str, tuple[str, ...]] = {"TransactionHistory": ("id",), "Gene
 class Difference:
     table: str
     key: str
-    field: str          # "(row)" for a missing or extra row
+    field: str  # "(row)" for a missing or extra row
     ledger: Any
     read_model: Any
 
     def line(self) -> str:
         if self.field == "(history)":
-            return (f"Wallet[{self.key}].balance {self.ledger!r} is not the net of its TransactionHistory moves "
-                    f"({self.read_model!r})")
+            return (
+                f"Wallet[{self.key}].balance {self.ledger!r} is not the net of its TransactionHistory moves "
+                f"({self.read_model!r})"
+            )
         if self.field == "(row)":
             where = "missing from the read model" if self.read_model is None else "not on the ledger"
             return f"{self.table}[{self.key}]: {where}"
@@ -67,41 +84,101 @@ def expected(state: Mapping[str, Any]) -> dict[str, Rows]:
     status = state.get("status") or {}
     out: dict[str, list[dict[str, Any]]] = {t: [] for t in KEYS}
     for u in state.get("user", []):
-        out["User"].append({"userId": u["userId"], "email": u["email"], "firstName": u["firstName"],
-                            "lastName": u["lastName"], "country": u["country"], "kycStatus": u["kycStatus"],
-                            "isAdmin": u["userId"] in admins})
-        out["Application"].append({"applicationId": f"KYC:{u['userId']}", "userId": u["userId"], "kind": "KYC",
-                                   "status": u["kycStatus"]})
+        out["User"].append(
+            {
+                "userId": u["userId"],
+                "email": u["email"],
+                "firstName": u["firstName"],
+                "lastName": u["lastName"],
+                "country": u["country"],
+                "kycStatus": u["kycStatus"],
+                "isAdmin": u["userId"] in admins,
+            }
+        )
+        out["Application"].append(
+            {"applicationId": f"KYC:{u['userId']}", "userId": u["userId"], "kind": "KYC", "status": u["kycStatus"]}
+        )
     for w in state.get("wallet", []):
-        out["Wallet"].append({"walletId": w["walletId"], "ownerId": w["ownerId"], "ownerType": w["ownerType"],
-                              "balance": int(w["balance"]), "frozen": bool(w["frozen"]),
-                              "frozenReason": w.get("frozenReason")})
+        out["Wallet"].append(
+            {
+                "walletId": w["walletId"],
+                "ownerId": w["ownerId"],
+                "ownerType": w["ownerType"],
+                "balance": int(w["balance"]),
+                "frozen": bool(w["frozen"]),
+                "frozenReason": w.get("frozenReason"),
+            }
+        )
     for c in state.get("country", []):
-        out["LegalTenderStatus"].append({"countryCode": c["countryCode"], "countryName": c["countryName"],
-                                         "treasuryActive": bool(c["treasuryActive"]),
-                                         "genesisDistributed": int(c["genesisDistributed"])})
+        out["LegalTenderStatus"].append(
+            {
+                "countryCode": c["countryCode"],
+                "countryName": c["countryName"],
+                "treasuryActive": bool(c["treasuryActive"]),
+                "genesisDistributed": int(c["genesisDistributed"]),
+            }
+        )
     for o in state.get("org", []):
-        out["Organization"].append({"orgId": o["orgId"], "name": o["name"], "proposerId": o["proposerId"],
-                                    "status": o["status"], "members": list(o["members"]),
-                                    "requiredApprovals": int(o["requiredApprovals"]),
-                                    "walletId": o.get("walletId") if o["status"] == "ACTIVE" else None})
+        out["Organization"].append(
+            {
+                "orgId": o["orgId"],
+                "name": o["name"],
+                "proposerId": o["proposerId"],
+                "status": o["status"],
+                "members": list(o["members"]),
+                "requiredApprovals": int(o["requiredApprovals"]),
+                "walletId": o.get("walletId") if o["status"] == "ACTIVE" else None,
+            }
+        )
     for m in state.get("msig", []):
-        out["MultiSigTx"].append({"orgId": m["orgId"], "multisigTxId": m["multisigTxId"],
-                                  "initiatorId": m["initiatorId"], "toWalletId": m["toWalletId"],
-                                  "amount": int(m["amount"]), "approvals": list(m["approvals"]), "status": m["status"]})
+        out["MultiSigTx"].append(
+            {
+                "orgId": m["orgId"],
+                "multisigTxId": m["multisigTxId"],
+                "initiatorId": m["initiatorId"],
+                "toWalletId": m["toWalletId"],
+                "amount": int(m["amount"]),
+                "approvals": list(m["approvals"]),
+                "status": m["status"],
+            }
+        )
     for loan in state.get("loan", []):
-        out["Loan"].append({"loanId": loan["loanId"], "borrowerId": loan["borrowerId"], "amount": int(loan["amount"]),
-                            "status": loan["status"], "approverId": loan.get("approverId")})
+        out["Loan"].append(
+            {
+                "loanId": loan["loanId"],
+                "borrowerId": loan["borrowerId"],
+                "amount": int(loan["amount"]),
+                "status": loan["status"],
+                "approverId": loan.get("approverId"),
+            }
+        )
     for p in state.get("proposal", []):
-        out["Proposal"].append({k: p[k] for k in ("proposalId", "proposerId", "title", "parameter", "value", "status",
-                                                  "votesFor", "votesAgainst")})
+        out["Proposal"].append(
+            {
+                k: p[k]
+                for k in (
+                    "proposalId",
+                    "proposerId",
+                    "title",
+                    "parameter",
+                    "value",
+                    "status",
+                    "votesFor",
+                    "votesAgainst",
+                )
+            }
+        )
     for v in state.get("vote", []):
         out["Vote"].append({"proposalId": v["proposalId"], "voterId": v["voterId"], "vote": v["vote"]})
     if status.get("bootstrapped"):
         # Admins are appointed under their own keys (partitions): the read model's order of
         # appointment may differ from the ledger's, so the set is compared (sorted).
-        cfg = {"bootstrapped": True, "paused": bool(status.get("paused")), "pauseReason": status.get("pauseReason"),
-               "admins": sorted(admins)}
+        cfg = {
+            "bootstrapped": True,
+            "paused": bool(status.get("paused")),
+            "pauseReason": status.get("pauseReason"),
+            "admins": sorted(admins),
+        }
         cfg.update({f"param.{k}": v for k, v in (state.get("params") or {}).items()})
         out["SystemConfig"] = [{"key": k, "value": v} for k, v in cfg.items()]
     return {t: _index(t, rows) for t, rows in out.items()}
@@ -122,8 +199,9 @@ def expected_history(events: Iterable[tuple[Any, Any]]) -> dict[str, Rows]:
                 move = ("SUPPLY", None, pool, n)
             case ev.GenesisDistributed(userId=u, amount=n, fromWalletId=pool, countryCode=c):
                 move = ("GENESIS", pool, u, n)
-                genesis.append({"id": env.event_id, "countryCode": c, "userId": u, "amount": int(n),
-                                "blockNumber": env.block})
+                genesis.append(
+                    {"id": env.event_id, "countryCode": c, "userId": u, "amount": int(n), "blockNumber": env.block}
+                )
             case ev.TokensTransferred(fromWalletId=a, toWalletId=b, amount=n):
                 move = ("TRANSFER", a, b, n)
             case ev.MultiSigTxExecuted(fromWalletId=a, toWalletId=b, amount=n):
@@ -134,11 +212,23 @@ def expected_history(events: Iterable[tuple[Any, Any]]) -> dict[str, Rows]:
                 move = ("TAX", a, b, n)
         if move is not None:
             kind, src, dst, n = move
-            history.append({"id": env.event_id, "txId": env.txId, "blockNumber": env.block, "txIndex": env.txIndex,
-                            "kind": kind, "fromWalletId": src, "toWalletId": dst, "amount": int(n),
-                            "requestId": p.requestId})
-    return {"TransactionHistory": _index("TransactionHistory", history, HISTORY_KEYS),
-            "GenesisDistribution": _index("GenesisDistribution", genesis, HISTORY_KEYS)}
+            history.append(
+                {
+                    "id": env.event_id,
+                    "txId": env.txId,
+                    "blockNumber": env.block,
+                    "txIndex": env.txIndex,
+                    "kind": kind,
+                    "fromWalletId": src,
+                    "toWalletId": dst,
+                    "amount": int(n),
+                    "requestId": p.requestId,
+                }
+            )
+    return {
+        "TransactionHistory": _index("TransactionHistory", history, HISTORY_KEYS),
+        "GenesisDistribution": _index("GenesisDistribution", genesis, HISTORY_KEYS),
+    }
 
 
 def _norm(v: Any) -> Any:
@@ -190,5 +280,8 @@ def compare(want: Mapping[str, Rows], have: Mapping[str, Rows]) -> list[Differen
 
 def history_differences(balances: Mapping[str, int], net: Mapping[str, int]) -> list[Difference]:
     """Wallets whose balance is not the sum of their TransactionHistory moves."""
-    return [Difference("TransactionHistory", w, "(history)", balances[w], net.get(w, 0))
-            for w in sorted(balances) if balances[w] != net.get(w, 0)]
+    return [
+        Difference("TransactionHistory", w, "(history)", balances[w], net.get(w, 0))
+        for w in sorted(balances)
+        if balances[w] != net.get(w, 0)
+    ]

@@ -14,16 +14,25 @@ from collections.abc import Sequence
 from projections.model import IS_OLDER, POSITION, SET_POSITION, Event, GroupSpec, Stmt
 from schemas.events import ProposalExecuted, ProposalSubmitted, VoteCast
 
-SUBMITTED = ('INSERT INTO {Proposal} ("proposalId", "proposerId", title, parameter, value, status, "updatedAt", '
-             + POSITION + ") VALUES (%s, %s, %s, %s, %s, 'OPEN', %s, %s, %s, %s)"
-             ' ON CONFLICT ("proposalId") DO NOTHING')
-VOTED = ('WITH v AS (INSERT INTO {Vote} ("proposalId", "voterId", vote, "castAt") VALUES (%s, %s, %s, %s)'
-         ' ON CONFLICT DO NOTHING RETURNING vote)'
-         ' UPDATE {Proposal} SET "votesFor" = "votesFor" + (SELECT count(*) FROM v WHERE vote = \'FOR\'),'
-         ' "votesAgainst" = "votesAgainst" + (SELECT count(*) FROM v WHERE vote = \'AGAINST\'), "updatedAt" = %s'
-         ' WHERE "proposalId" = %s AND status = \'OPEN\' AND EXISTS (SELECT 1 FROM v)')
-EXECUTED = ('UPDATE {Proposal} SET status = %s, "votesFor" = %s, "votesAgainst" = %s, "updatedAt" = %s, '
-            + SET_POSITION + ' WHERE "proposalId" = %s AND ' + IS_OLDER)
+SUBMITTED = (
+    'INSERT INTO {Proposal} ("proposalId", "proposerId", title, parameter, value, status, "updatedAt", '
+    + POSITION
+    + ") VALUES (%s, %s, %s, %s, %s, 'OPEN', %s, %s, %s, %s)"
+    ' ON CONFLICT ("proposalId") DO NOTHING'
+)
+VOTED = (
+    'WITH v AS (INSERT INTO {Vote} ("proposalId", "voterId", vote, "castAt") VALUES (%s, %s, %s, %s)'
+    " ON CONFLICT DO NOTHING RETURNING vote)"
+    ' UPDATE {Proposal} SET "votesFor" = "votesFor" + (SELECT count(*) FROM v WHERE vote = \'FOR\'),'
+    ' "votesAgainst" = "votesAgainst" + (SELECT count(*) FROM v WHERE vote = \'AGAINST\'), "updatedAt" = %s'
+    " WHERE \"proposalId\" = %s AND status = 'OPEN' AND EXISTS (SELECT 1 FROM v)"
+)
+EXECUTED = (
+    'UPDATE {Proposal} SET status = %s, "votesFor" = %s, "votesAgainst" = %s, "updatedAt" = %s, '
+    + SET_POSITION
+    + ' WHERE "proposalId" = %s AND '
+    + IS_OLDER
+)
 
 
 def fold(events: Sequence[Event]) -> list[Stmt]:
@@ -40,5 +49,6 @@ def fold(events: Sequence[Event]) -> list[Stmt]:
     return out
 
 
-GROUP = GroupSpec("governance", ("Proposal", "Vote"),
-                  frozenset({"ProposalSubmitted", "VoteCast", "ProposalExecuted"}), fold)
+GROUP = GroupSpec(
+    "governance", ("Proposal", "Vote"), frozenset({"ProposalSubmitted", "VoteCast", "ProposalExecuted"}), fold
+)

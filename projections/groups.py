@@ -7,8 +7,9 @@ from __future__ import annotations
 from projections import governance, identity, ledger, loans, organizations, system
 from projections.model import GroupSpec
 
-GROUPS: dict[str, GroupSpec] = {g.name: g for g in (
-    identity.GROUP, ledger.GROUP, organizations.GROUP, governance.GROUP, loans.GROUP, system.GROUP)}
+GROUPS: dict[str, GroupSpec] = {
+    g.name: g for g in (identity.GROUP, ledger.GROUP, organizations.GROUP, governance.GROUP, loans.GROUP, system.GROUP)
+}
 
 
 def handled_by(event_name: str) -> list[str]:

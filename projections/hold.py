@@ -57,8 +57,9 @@ class Hold:
         """When what is held must be written, or None."""
         return None if self.held is None else self.held[2] + self.hold_s
 
-    def add(self, records: Sequence[Record], events: list[Any], after: Mapping[int, int],
-            now: float) -> tuple[Prepared, list[Any]] | None:
+    def add(
+        self, records: Sequence[Record], events: list[Any], after: Mapping[int, int], now: float
+    ) -> tuple[Prepared, list[Any]] | None:
         """Prepare ``records`` (against ``after``, the writer's checkpoints, or where a held batch
         ends); returns the batch to write now, or None while it is held."""
         if self.held is None:
@@ -67,8 +68,7 @@ class Hold:
             first, held_events, since = self.held
             batch = merge(first, self.prepare(self.group, records, {**after, **first.last_offset}))
             evs = held_events + list(events)
-        if (not batch.stmts and not batch.dead and len(batch.records) < self.max_records
-                and now - since < self.hold_s):
+        if not batch.stmts and not batch.dead and len(batch.records) < self.max_records and now - since < self.hold_s:
             self.held = (batch, evs, since)
             return None
         self.held = None

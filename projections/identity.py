@@ -18,15 +18,19 @@ INSERT_USERS = (
     ' "lastBlock", "lastTxIndex", "lastEventIndex")'
     " SELECT u, e, f, l, c, 'PENDING', b, a, b, ti, ei FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[],"
     " %b::text[], %b::bigint[], %b::timestamptz[], %b::int[], %b::int[]) AS x(u, e, f, l, c, b, a, ti, ei)"
-    ' ON CONFLICT ("userId") DO NOTHING')
+    ' ON CONFLICT ("userId") DO NOTHING'
+)
 INSERT_APPLICATIONS = (
     'INSERT INTO {Application} ("applicationId", "userId", kind, status, "updatedAt")'
     " SELECT 'KYC:' || u, u, 'KYC', 'PENDING', a FROM unnest(%b::text[], %b::timestamptz[]) AS x(u, a)"
-    ' ON CONFLICT ("applicationId") DO NOTHING')
-FLAG_ADMINS = ('UPDATE {User} SET "isAdmin" = true, "updatedAt" = GREATEST("updatedAt", a),'
-               ' ("lastBlock", "lastTxIndex", "lastEventIndex") = (b, ti, ei)'
-               ' FROM unnest(%b::text[], %b::timestamptz[], %b::bigint[], %b::int[], %b::int[]) AS x(u, a, b, ti, ei)'
-               ' WHERE "userId" = u AND ("lastBlock", "lastTxIndex", "lastEventIndex") < (b, ti, ei)')
+    ' ON CONFLICT ("applicationId") DO NOTHING'
+)
+FLAG_ADMINS = (
+    'UPDATE {User} SET "isAdmin" = true, "updatedAt" = GREATEST("updatedAt", a),'
+    ' ("lastBlock", "lastTxIndex", "lastEventIndex") = (b, ti, ei)'
+    " FROM unnest(%b::text[], %b::timestamptz[], %b::bigint[], %b::int[], %b::int[]) AS x(u, a, b, ti, ei)"
+    ' WHERE "userId" = u AND ("lastBlock", "lastTxIndex", "lastEventIndex") < (b, ti, ei)'
+)
 
 
 def fold(events: Sequence[Event]) -> list[Stmt]:
@@ -35,8 +39,7 @@ def fold(events: Sequence[Event]) -> list[Stmt]:
     for e in events:
         match e.payload:
             case UserCreated(userId=u, email=em, firstName=f, lastName=last, country=c):
-                users.setdefault(u, (u, em, f, last, c, e.env.block, e.env.commitTime, e.env.txIndex,
-                                     e.env.eventIndex))
+                users.setdefault(u, (u, em, f, last, c, e.env.block, e.env.commitTime, e.env.txIndex, e.env.eventIndex))
             case AdminAppointed(userId=u):
                 if u not in admins or admins[u].position < e.position:
                     admins[u] = e
@@ -47,8 +50,18 @@ def fold(events: Sequence[Event]) -> list[Stmt]:
         out.append(Stmt(INSERT_APPLICATIONS, (cols[0], cols[6])))
     if admins:
         es = list(admins.values())
-        out.append(Stmt(FLAG_ADMINS, (list(admins), [e.env.commitTime for e in es], [e.env.block for e in es],
-                                      [e.env.txIndex for e in es], [e.env.eventIndex for e in es])))
+        out.append(
+            Stmt(
+                FLAG_ADMINS,
+                (
+                    list(admins),
+                    [e.env.commitTime for e in es],
+                    [e.env.block for e in es],
+                    [e.env.txIndex for e in es],
+                    [e.env.eventIndex for e in es],
+                ),
+            )
+        )
     return out
 
 

@@ -8,17 +8,24 @@ from collections.abc import Iterator
 from typing import Any
 
 from confluent_kafka import KafkaError, TopicPartition
-from gxcommon.kafka import Consumer, Producer
 
 from gxcommon.dlq import dead_letter_headers
+from gxcommon.kafka import Consumer, Producer
 from projections.errors import GapReadError
 from projections.model import DeadLetter, Record
 
 
 def _consumer(bootstrap: str) -> Consumer:
-    return Consumer({"bootstrap.servers": bootstrap, "group.id": f"gx-projector-reader-{uuid.uuid4()}",
-                     "enable.auto.commit": False, "isolation.level": "read_committed",
-                     "enable.partition.eof": True, "auto.offset.reset": "earliest"})
+    return Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"gx-projector-reader-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+            "enable.partition.eof": True,
+            "auto.offset.reset": "earliest",
+        }
+    )
 
 
 def to_record(m: Any) -> Record:

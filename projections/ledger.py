@@ -35,34 +35,38 @@ UPSERT_OWNERS = (
     'INSERT INTO {Wallet} AS t ("walletId", "ownerId", "ownerType", "updatedAt")'
     " SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[])"
     ' ON CONFLICT ("walletId") DO UPDATE SET "ownerId" = EXCLUDED."ownerId", "ownerType" = EXCLUDED."ownerType",'
-    ' "updatedAt" = GREATEST(t."updatedAt", EXCLUDED."updatedAt")')
+    ' "updatedAt" = GREATEST(t."updatedAt", EXCLUDED."updatedAt")'
+)
 UPSERT_FLAGS = (
-    'INSERT INTO {Wallet} AS t ("walletId", "ownerId", frozen, "frozenReason", "updatedAt", ' + POSITION + ')'
+    'INSERT INTO {Wallet} AS t ("walletId", "ownerId", frozen, "frozenReason", "updatedAt", ' + POSITION + ")"
     " SELECT * FROM unnest(%b::text[], %b::text[], %b::bool[], %b::text[], %b::timestamptz[], %b::bigint[], %b::int[],"
     ' %b::int[]) ON CONFLICT ("walletId") DO UPDATE SET frozen = EXCLUDED.frozen,'
     ' "frozenReason" = EXCLUDED."frozenReason", "updatedAt" = GREATEST(t."updatedAt", EXCLUDED."updatedAt"), '
-    + EXCLUDED_POSITION + ' WHERE ' + EXCLUDED_NEWER)
+    + EXCLUDED_POSITION
+    + " WHERE "
+    + EXCLUDED_NEWER
+)
 # One statement per batch: the moves as arrays (binary), the history rows that are new, and their
 # summed deltas into the wallets. (COPY into a staging table was measured no faster here, and the
 # batch is sent in pipeline mode, where COPY is not allowed.)
 MOVE = (
-    'WITH m AS (SELECT * FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::int[], %b::text[], %b::text[],'
+    "WITH m AS (SELECT * FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::int[], %b::text[], %b::text[],"
     " %b::text[], %b::numeric[], %b::text[], %b::timestamptz[])),"
     ' ins AS (INSERT INTO {TransactionHistory} (id, "txId", "blockNumber", "txIndex", kind, "fromWalletId",'
     ' "toWalletId", amount, "requestId", "committedAt") SELECT * FROM m ON CONFLICT (id) DO NOTHING'
     ' RETURNING "fromWalletId", "toWalletId", amount, "committedAt"),'
-    ' d AS (SELECT w, sum(delta) AS delta, max(at) AS at FROM ('
+    " d AS (SELECT w, sum(delta) AS delta, max(at) AS at FROM ("
     '   SELECT "fromWalletId" AS w, -amount AS delta, "committedAt" AS at FROM ins WHERE "fromWalletId" IS NOT NULL'
     '   UNION ALL SELECT "toWalletId", amount, "committedAt" FROM ins) x GROUP BY w)'
     ' INSERT INTO {Wallet} AS t ("walletId", "ownerId", balance, "updatedAt") SELECT w, w, delta, at FROM d'
     ' ON CONFLICT ("walletId") DO UPDATE SET balance = t.balance + EXCLUDED.balance,'
-    ' "updatedAt" = GREATEST(t."updatedAt", EXCLUDED."updatedAt")')
+    ' "updatedAt" = GREATEST(t."updatedAt", EXCLUDED."updatedAt")'
+)
 
 
 def _move(e: Event, kind: str, src: str | None, dst: str, amount: int) -> tuple:
     env = e.env
-    return (env.event_id, env.txId, env.block, env.txIndex, kind, src, dst, amount, e.payload.requestId,
-            env.commitTime)
+    return (env.event_id, env.txId, env.block, env.txIndex, kind, src, dst, amount, e.payload.requestId, env.commitTime)
 
 
 def fold(events: Sequence[Event]) -> list[Stmt]:
@@ -102,20 +106,52 @@ def fold(events: Sequence[Event]) -> list[Stmt]:
     out = []
     if owners:
         ids = list(owners)
-        out.append(Stmt(UPSERT_OWNERS, (ids, [owners[w][0] for w in ids], [owners[w][1] for w in ids],
-                                        [owners[w][2] for w in ids])))
+        out.append(
+            Stmt(
+                UPSERT_OWNERS,
+                (ids, [owners[w][0] for w in ids], [owners[w][1] for w in ids], [owners[w][2] for w in ids]),
+            )
+        )
     if flags:
         ids = list(flags)
         es = [flags[w][2].env for w in ids]
-        out.append(Stmt(UPSERT_FLAGS, (ids, ids, [flags[w][0] for w in ids], [flags[w][1] for w in ids],
-                                       [e.commitTime for e in es], [e.block for e in es], [e.txIndex for e in es],
-                                       [e.eventIndex for e in es])))
+        out.append(
+            Stmt(
+                UPSERT_FLAGS,
+                (
+                    ids,
+                    ids,
+                    [flags[w][0] for w in ids],
+                    [flags[w][1] for w in ids],
+                    [e.commitTime for e in es],
+                    [e.block for e in es],
+                    [e.txIndex for e in es],
+                    [e.eventIndex for e in es],
+                ),
+            )
+        )
     if moves:
         out.append(Stmt(MOVE, tuple(list(c) for c in zip(*moves.values()))))
     return out
 
 
-GROUP = GroupSpec("ledger", ("Wallet", "TransactionHistory"), frozenset({
-    "SystemBootstrapped", "UserCreated", "TreasuryActivated", "OrganizationActivated", "GenesisDistributed",
-    "TokensTransferred", "MultiSigTxExecuted", "LoanApproved", "VelocityTaxApplied", "WalletFrozen",
-    "WalletUnfrozen"}), fold)
+GROUP = GroupSpec(
+    "ledger",
+    ("Wallet", "TransactionHistory"),
+    frozenset(
+        {
+            "SystemBootstrapped",
+            "UserCreated",
+            "TreasuryActivated",
+            "OrganizationActivated",
+            "GenesisDistributed",
+            "TokensTransferred",
+            "MultiSigTxExecuted",
+            "LoanApproved",
+            "VelocityTaxApplied",
+            "WalletFrozen",
+            "WalletUnfrozen",
+        }
+    ),
+    fold,
+)

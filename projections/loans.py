@@ -8,10 +8,16 @@ from collections.abc import Sequence
 from projections.model import IS_OLDER, POSITION, SET_POSITION, Event, GroupSpec, Stmt
 from schemas.events import LoanApplied, LoanApproved
 
-APPLIED = ('INSERT INTO {Loan} ("loanId", "borrowerId", amount, status, "updatedAt", ' + POSITION + ')'
-           " VALUES (%s, %s, %s, 'APPLIED', %s, %s, %s, %s) ON CONFLICT (\"loanId\") DO NOTHING")
-APPROVED = ("UPDATE {Loan} SET status = 'APPROVED', \"approverId\" = %s, \"updatedAt\" = %s, " + SET_POSITION
-            + ' WHERE "loanId" = %s AND ' + IS_OLDER)
+APPLIED = (
+    'INSERT INTO {Loan} ("loanId", "borrowerId", amount, status, "updatedAt", ' + POSITION + ")"
+    " VALUES (%s, %s, %s, 'APPLIED', %s, %s, %s, %s) ON CONFLICT (\"loanId\") DO NOTHING"
+)
+APPROVED = (
+    'UPDATE {Loan} SET status = \'APPROVED\', "approverId" = %s, "updatedAt" = %s, '
+    + SET_POSITION
+    + ' WHERE "loanId" = %s AND '
+    + IS_OLDER
+)
 
 
 def fold(events: Sequence[Event]) -> list[Stmt]:

@@ -48,10 +48,21 @@ def ends(records: Sequence[Record]) -> dict[int, int]:
 
 
 class GroupLoop:
-    def __init__(self, runner: Projector, consumer: Any, topic: str, group_id: str, *, batch: int = 2000,
-                 within: float = 0.1, hold_s: float = 1.0, resync_every: float = 2.0, lag_every: float = 5.0,
-                 on_crash: Callable[[BaseException], None] = lambda e: None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        runner: Projector,
+        consumer: Any,
+        topic: str,
+        group_id: str,
+        *,
+        batch: int = 2000,
+        within: float = 0.1,
+        hold_s: float = 1.0,
+        resync_every: float = 2.0,
+        lag_every: float = 5.0,
+        on_crash: Callable[[BaseException], None] = lambda e: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.runner, self.consumer, self.topic, self.group_id = runner, consumer, topic, group_id
         self.batch, self.within, self.resync_every, self.lag_every = batch, within, resync_every, lag_every
         self.on_crash, self.clock = on_crash, clock
@@ -73,15 +84,13 @@ class GroupLoop:
     def run(self) -> None:
         """Until :meth:`stop`: consume, write, commit. Closes the consumer (leaving the group) at the end."""
         try:
-            self.consumer.subscribe([self.topic], on_assign=self._assigned, on_revoke=self._revoked,
-                                    on_lost=self._lost)
+            self.consumer.subscribe([self.topic], on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost)
             while not self.stopping.is_set():
                 self.step()
             self.flush(commit=True)
         except Exception as e:  # a bug: nothing unwritten was committed; the process stops, a restart replays
             self.error = e
-            log.error("projector stopped by an unexpected error", projector=self.name,
-                      error=f"{type(e).__name__}: {e}")
+            log.error("projector stopped by an unexpected error", projector=self.name, error=f"{type(e).__name__}: {e}")
             self.on_crash(e)
         finally:
             try:
@@ -169,8 +178,9 @@ class GroupLoop:
         if not offsets:
             return
         try:
-            self.consumer.commit(offsets=[TopicPartition(self.topic, p, o) for p, o in sorted(offsets.items())],
-                                 asynchronous=True)
+            self.consumer.commit(
+                offsets=[TopicPartition(self.topic, p, o) for p, o in sorted(offsets.items())], asynchronous=True
+            )
             self.committed.update(offsets)
         except KafkaException as e:  # no longer a member: the next owner re-reads, the checkpoints skip
             log.warning("offsets not committed to Kafka", projector=self.name, error=str(e))

@@ -10,15 +10,19 @@ from projections.model import Prepared
 
 EVENTS = Counter("projector_events_processed", "Events folded into read models", ["projector", "event_type"])
 ERRORS = Counter("projector_processing_errors", "Events dead-lettered", ["projector", "error_type"])
-BATCH_SECONDS = Histogram("projector_event_processing_duration_seconds", "One batch: write and commit",
-                          ["projector"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5))
-LAG_MS = Gauge("projection_lag_milliseconds", "Commit of the newest event in the last batch to its projection",
-               ["projector"])
+BATCH_SECONDS = Histogram(
+    "projector_event_processing_duration_seconds",
+    "One batch: write and commit",
+    ["projector"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
+)
+LAG_MS = Gauge(
+    "projection_lag_milliseconds", "Commit of the newest event in the last batch to its projection", ["projector"]
+)
 CHECKPOINT_BLOCK = Gauge("projector_checkpoint_block_number", "Ledger block of the last checkpoint", ["projector"])
 CHECKPOINT_EVENT = Gauge("projector_checkpoint_event_index", "Event index of the last checkpoint", ["projector"])
 CHECKPOINT_OFFSET = Gauge("projector_checkpoint_offset", "Last applied offset", ["projector", "partition"])
-GAP_RECORDS = Counter("projector_gap_records_replayed", "Records read back because a checkpoint moved",
-                      ["projector"])
+GAP_RECORDS = Counter("projector_gap_records_replayed", "Records read back because a checkpoint moved", ["projector"])
 
 
 def observe(name: str, done: Prepared) -> None:

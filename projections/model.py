@@ -13,7 +13,6 @@ from typing import Any
 
 from schemas.events import EventEnvelope, EventPayload
 
-
 UNKNOWN = -2  # the checkpoint a batch assumes for a partition its writer has not seen yet
 
 # A row's ledger position: the event that last set it (migration 007). An UPDATE applies an event
@@ -22,10 +21,14 @@ UNKNOWN = -2  # the checkpoint a batch assumes for a partition its writer has no
 POSITION = '"lastBlock", "lastTxIndex", "lastEventIndex"'
 IS_OLDER = '("lastBlock", "lastTxIndex", "lastEventIndex") < (%s, %s, %s)'
 SET_POSITION = '("lastBlock", "lastTxIndex", "lastEventIndex") = (%s, %s, %s)'
-EXCLUDED_NEWER = ('(t."lastBlock", t."lastTxIndex", t."lastEventIndex")'
-                  ' < (EXCLUDED."lastBlock", EXCLUDED."lastTxIndex", EXCLUDED."lastEventIndex")')
-EXCLUDED_POSITION = ('"lastBlock" = EXCLUDED."lastBlock", "lastTxIndex" = EXCLUDED."lastTxIndex",'
-                     ' "lastEventIndex" = EXCLUDED."lastEventIndex"')
+EXCLUDED_NEWER = (
+    '(t."lastBlock", t."lastTxIndex", t."lastEventIndex")'
+    ' < (EXCLUDED."lastBlock", EXCLUDED."lastTxIndex", EXCLUDED."lastEventIndex")'
+)
+EXCLUDED_POSITION = (
+    '"lastBlock" = EXCLUDED."lastBlock", "lastTxIndex" = EXCLUDED."lastTxIndex",'
+    ' "lastEventIndex" = EXCLUDED."lastEventIndex"'
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,14 +56,14 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class Stmt:
-    sql: str            # with {Table} placeholders for the group's tables
+    sql: str  # with {Table} placeholders for the group's tables
     params: Sequence[Any] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     record: Record
-    code: str           # UNKNOWN_EVENT_TYPE, UNSUPPORTED_SCHEMA_VERSION, INVALID_EVENT, APPLY_ERROR
+    code: str  # UNKNOWN_EVENT_TYPE, UNSUPPORTED_SCHEMA_VERSION, INVALID_EVENT, APPLY_ERROR
     reason: str
 
 
@@ -77,12 +80,12 @@ class Prepared:
     """A batch ready to write: statements, dead letters, and where each partition ends up."""
 
     records: list[Record]
-    after: dict[int, int]                       # partition -> checkpoint the fold assumed
+    after: dict[int, int]  # partition -> checkpoint the fold assumed
     stmts: list[Stmt] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
-    applied: dict[str, int] = field(default_factory=dict)     # event type -> count
+    applied: dict[str, int] = field(default_factory=dict)  # event type -> count
     passed_over: int = 0
     skipped: int = 0
     last_offset: dict[int, int] = field(default_factory=dict)  # partition -> new checkpoint offset
     position: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # partition -> ledger position
-    last_commit_ms: float | None = None          # commit time of the newest event (for lag)
+    last_commit_ms: float | None = None  # commit time of the newest event (for lag)

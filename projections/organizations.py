@@ -24,22 +24,42 @@ from schemas.events import (
     OrganizationProposed,
 )
 
-PROPOSED = ('INSERT INTO {Organization} ("orgId", name, "proposerId", status, members, "requiredApprovals",'
-            ' "updatedAt", ' + POSITION + ") VALUES (%s, %s, %s, 'PROPOSED', %s::jsonb, 1, %s, %s, %s, %s)"
-            ' ON CONFLICT ("orgId") DO NOTHING')
-ENDORSED = ('UPDATE {Organization} SET members = members || jsonb_build_array(%s::text), "updatedAt" = %s'
-            ' WHERE "orgId" = %s AND NOT members ? %s')
-ACTIVATED = ("UPDATE {Organization} SET status = 'ACTIVE', \"walletId\" = %s, \"updatedAt\" = %s, " + SET_POSITION
-             + ' WHERE "orgId" = %s AND ' + IS_OLDER)
-AUTH_RULE = ('UPDATE {Organization} SET "requiredApprovals" = %s, "updatedAt" = %s, ' + SET_POSITION
-             + ' WHERE "orgId" = %s AND ' + IS_OLDER)
-INITIATED = ('INSERT INTO {MultiSigTx} ("orgId", "multisigTxId", "initiatorId", "toWalletId", amount, status,'
-             ' "updatedAt", ' + POSITION + ") VALUES (%s, %s, %s, %s, %s, 'PENDING', %s, %s, %s, %s)"
-             ' ON CONFLICT DO NOTHING')
-APPROVED = ('UPDATE {MultiSigTx} SET approvals = approvals || jsonb_build_array(%s::text), "updatedAt" = %s'
-            ' WHERE "orgId" = %s AND "multisigTxId" = %s AND NOT approvals ? %s')
-EXECUTED = ("UPDATE {MultiSigTx} SET status = 'EXECUTED', \"updatedAt\" = %s, " + SET_POSITION
-            + ' WHERE "orgId" = %s AND "multisigTxId" = %s AND ' + IS_OLDER)
+PROPOSED = (
+    'INSERT INTO {Organization} ("orgId", name, "proposerId", status, members, "requiredApprovals",'
+    ' "updatedAt", ' + POSITION + ") VALUES (%s, %s, %s, 'PROPOSED', %s::jsonb, 1, %s, %s, %s, %s)"
+    ' ON CONFLICT ("orgId") DO NOTHING'
+)
+ENDORSED = (
+    'UPDATE {Organization} SET members = members || jsonb_build_array(%s::text), "updatedAt" = %s'
+    ' WHERE "orgId" = %s AND NOT members ? %s'
+)
+ACTIVATED = (
+    'UPDATE {Organization} SET status = \'ACTIVE\', "walletId" = %s, "updatedAt" = %s, '
+    + SET_POSITION
+    + ' WHERE "orgId" = %s AND '
+    + IS_OLDER
+)
+AUTH_RULE = (
+    'UPDATE {Organization} SET "requiredApprovals" = %s, "updatedAt" = %s, '
+    + SET_POSITION
+    + ' WHERE "orgId" = %s AND '
+    + IS_OLDER
+)
+INITIATED = (
+    'INSERT INTO {MultiSigTx} ("orgId", "multisigTxId", "initiatorId", "toWalletId", amount, status,'
+    ' "updatedAt", ' + POSITION + ") VALUES (%s, %s, %s, %s, %s, 'PENDING', %s, %s, %s, %s)"
+    " ON CONFLICT DO NOTHING"
+)
+APPROVED = (
+    'UPDATE {MultiSigTx} SET approvals = approvals || jsonb_build_array(%s::text), "updatedAt" = %s'
+    ' WHERE "orgId" = %s AND "multisigTxId" = %s AND NOT approvals ? %s'
+)
+EXECUTED = (
+    "UPDATE {MultiSigTx} SET status = 'EXECUTED', \"updatedAt\" = %s, "
+    + SET_POSITION
+    + ' WHERE "orgId" = %s AND "multisigTxId" = %s AND '
+    + IS_OLDER
+)
 
 
 def fold(events: Sequence[Event]) -> list[Stmt]:
@@ -64,6 +84,19 @@ def fold(events: Sequence[Event]) -> list[Stmt]:
     return out
 
 
-GROUP = GroupSpec("organizations", ("Organization", "MultiSigTx"), frozenset({
-    "OrganizationProposed", "MembershipEndorsed", "OrganizationActivated", "AuthRuleDefined", "MultiSigTxInitiated",
-    "MultiSigTxApproved", "MultiSigTxExecuted"}), fold)
+GROUP = GroupSpec(
+    "organizations",
+    ("Organization", "MultiSigTx"),
+    frozenset(
+        {
+            "OrganizationProposed",
+            "MembershipEndorsed",
+            "OrganizationActivated",
+            "AuthRuleDefined",
+            "MultiSigTxInitiated",
+            "MultiSigTxApproved",
+            "MultiSigTxExecuted",
+        }
+    ),
+    fold,
+)

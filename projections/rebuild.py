@@ -8,15 +8,15 @@
 3. One transaction swaps them in: it locks the group's live checkpoints (the live projector's next
    batch waits) and checks that the shadow's checkpoints are at or past the live ones on every
    partition: a shadow behind would make balances go back and writes that `projections wait`
-   reported vanish until the live projector replayed the gap. Under load the live projector moves
-   on between any catch-up and the swap, so the gap is closed inside the swap: with the live
+   reported vanish until the live projector replayed the gap. Under load the live projector moves on
+   between any catch-up and the swap, so the gap is closed inside the swap: with the live
    checkpoints locked, the shadow applies the records up to them (its own transactions), and the
-   check is made again; if it is still behind, the transaction rolls back and the swap is tried again. Then it gives the shadow
-   tables the live ones' grants, drops the live tables, renames the shadow tables, their keys and
-   indexes to the live names, and moves the shadow checkpoints to the group. Its locks are taken
-   with a timeout (``LOCK_TIMEOUT``), so readers never queue behind a swap waiting for a long
-   reader: it gives up, catches up and tries again. A reader blocked for the swap's own moment
-   then reads the new table: never an empty, half-built or older one.
+   check is made again; if it is still behind, the transaction rolls back and the swap is tried
+   again. Then it gives the shadow tables the live ones' grants, drops the live tables, renames the
+   shadow tables, their keys and indexes to the live names, and moves the shadow checkpoints to the
+   group. Its locks are taken with a timeout (``LOCK_TIMEOUT``), so readers never queue behind a
+   swap waiting for a long reader: it gives up, catches up and tries again. A reader blocked for the
+   swap's own moment then reads the new table: never an empty, half-built or older one.
 4. The live projector's next batch finds its checkpoints moved and carries on from them (runner).
 
 Dead letters are not sent again: the live projector sent them when it first met those records.
@@ -51,26 +51,34 @@ class Behind(Exception):
 
 
 def _constraints(conn: psycopg.Connection[Any], table: str, kinds: str) -> list[tuple[str, str]]:
-    return conn.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
-                        " WHERE conrelid = %s::regclass AND contype = ANY(%s) ORDER BY conname",
-                        (f'"{table}"', list(kinds))).fetchall()
+    return conn.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE conrelid = %s::regclass AND contype = ANY(%s) ORDER BY conname",
+        (f'"{table}"', list(kinds)),
+    ).fetchall()
 
 
 def _plain_indexes(conn: psycopg.Connection[Any], table: str) -> list[tuple[str, str]]:
     """Indexes that no constraint owns: (name, definition)."""
-    return conn.execute("SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i"
-                        " JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = %s::regclass"
-                        " AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)"
-                        " ORDER BY 1", (f'"{table}"',)).fetchall()
+    return conn.execute(
+        "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i"
+        " JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = %s::regclass"
+        " AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)"
+        " ORDER BY 1",
+        (f'"{table}"',),
+    ).fetchall()
 
 
 def _copy_grants(conn: psycopg.Connection[Any], src: str, dst: str) -> None:
     """Give ``dst`` the table privileges ``src`` grants (the roles of schemas.roles), so the swap
     never leaves a projector without the right to write its tables."""
-    rows = conn.execute("SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END,"
-                        " a.privilege_type FROM pg_class c CROSS JOIN aclexplode(c.relacl) a"
-                        " LEFT JOIN pg_roles r ON r.oid = a.grantee"
-                        " WHERE c.oid = %s::regclass AND a.grantee <> c.relowner", (_q(src),)).fetchall()
+    rows = conn.execute(
+        "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END,"
+        " a.privilege_type FROM pg_class c CROSS JOIN aclexplode(c.relacl) a"
+        " LEFT JOIN pg_roles r ON r.oid = a.grantee"
+        " WHERE c.oid = %s::regclass AND a.grantee <> c.relowner",
+        (_q(src),),
+    ).fetchall()
     for grantee, privilege in rows:
         conn.execute(f"GRANT {privilege} ON {_q(dst)} TO {grantee}")
 
@@ -99,8 +107,14 @@ def index_shadow(conn: psycopg.Connection[Any], group: GroupSpec) -> None:
                 conn.execute(f"CREATE {m.group(1) or ''}INDEX {_q(name + SUFFIX)} ON {_q(t + SUFFIX)} {m.group(4)}")
 
 
-def swap(conn: psycopg.Connection[Any], group: GroupSpec, projector: str, shadow_projector: str,
-         topic: str, close_gap: Callable[[dict[int, tuple[int, int]]], None] | None = None) -> None:
+def swap(
+    conn: psycopg.Connection[Any],
+    group: GroupSpec,
+    projector: str,
+    shadow_projector: str,
+    topic: str,
+    close_gap: Callable[[dict[int, tuple[int, int]]], None] | None = None,
+) -> None:
     """Swap the shadow tables in (see the module's doc). With the live checkpoints locked (the live
     projector cannot move on), ``close_gap`` is given the partitions where the shadow is behind,
     {partition: (shadow offset, live offset)}, to apply to the shadow in transactions of its own.
@@ -108,8 +122,13 @@ def swap(conn: psycopg.Connection[Any], group: GroupSpec, projector: str, shadow
     after LOCK_TIMEOUT; nothing changed in either case."""
     with conn.transaction():
         conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-        live = dict(conn.execute('SELECT "partition", "offset" FROM "ProjectorState" WHERE "projectorName" = %s'
-                                 ' AND topic = %s ORDER BY "partition" FOR UPDATE', (projector, topic)).fetchall())
+        live = dict(
+            conn.execute(
+                'SELECT "partition", "offset" FROM "ProjectorState" WHERE "projectorName" = %s'
+                ' AND topic = %s ORDER BY "partition" FOR UPDATE',
+                (projector, topic),
+            ).fetchall()
+        )
 
         def behind() -> dict[int, tuple[int, int]]:
             shadow = store.checkpoints(conn, shadow_projector, topic)  # read committed: sees close_gap's commits
@@ -134,13 +153,16 @@ def swap(conn: psycopg.Connection[Any], group: GroupSpec, projector: str, shadow
             for old, new in index_renames:
                 conn.execute(f"ALTER INDEX {_q(old)} RENAME TO {_q(new)}")
         conn.execute('DELETE FROM "ProjectorState" WHERE "projectorName" = %s AND topic = %s', (projector, topic))
-        conn.execute('UPDATE "ProjectorState" SET "projectorName" = %s WHERE "projectorName" = %s AND topic = %s',
-                     (projector, shadow_projector, topic))
+        conn.execute(
+            'UPDATE "ProjectorState" SET "projectorName" = %s WHERE "projectorName" = %s AND topic = %s',
+            (projector, shadow_projector, topic),
+        )
 
 
 def _catch_up(p: Projector, conn: psycopg.Connection[Any], bootstrap: str, topic: str) -> int:
     """Apply what arrived after the shadow's checkpoints; returns the records applied."""
     from confluent_kafka import TopicPartition
+
     from gxcommon.kafka import Consumer
 
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "gx-rebuild-ends", "enable.auto.commit": False})
@@ -159,16 +181,30 @@ def _catch_up(p: Projector, conn: psycopg.Connection[Any], bootstrap: str, topic
     return n
 
 
-def rebuild(dsn: str, bootstrap: str, group: GroupSpec, topic: str, channel: str,
-            progress: Callable[[str], None] = lambda line: None, batch: int = 5000) -> dict[str, Any]:
+def rebuild(
+    dsn: str,
+    bootstrap: str,
+    group: GroupSpec,
+    topic: str,
+    channel: str,
+    progress: Callable[[str], None] = lambda line: None,
+    batch: int = 5000,
+) -> dict[str, Any]:
     """Rebuild ``group``'s tables from offset 0 and swap them in. Raises RebuildError."""
     shadow_projector = f"{group.name}@rebuild"
     with psycopg.connect(dsn, autocommit=True) as conn:  # each step is its own transaction
         create_shadow(conn, group, shadow_projector)
         dead: list[Any] = []
-        p = Projector(group, shadow_projector, channel, topic, lambda: psycopg.connect(dsn),
-                      lambda t, q, start, end: read_range(bootstrap, t, q, start, end), dead.extend,
-                      tables=store.table_names(group, SUFFIX))
+        p = Projector(
+            group,
+            shadow_projector,
+            channel,
+            topic,
+            lambda: psycopg.connect(dsn),
+            lambda t, q, start, end: read_range(bootstrap, t, q, start, end),
+            dead.extend,
+            tables=store.table_names(group, SUFFIX),
+        )
         try:
             n = 0
             for records in read_all(bootstrap, topic, batch):

@@ -53,17 +53,27 @@ def refused_for_its_data(e: psycopg.Error) -> bool:
 
 
 class Projector:
-    def __init__(self, group: GroupSpec, name: str, channel: str, topic: str,
-                 connect: Callable[[], psycopg.Connection[Any]], read_range: ReadRange,
-                 dead_letter: Callable[[list[DeadLetter]], None], tables: dict[str, str] | None = None,
-                 sleep: Callable[[float], None] = time.sleep, max_backoff: float = 5.0, chunk: int = 2000) -> None:
+    def __init__(
+        self,
+        group: GroupSpec,
+        name: str,
+        channel: str,
+        topic: str,
+        connect: Callable[[], psycopg.Connection[Any]],
+        read_range: ReadRange,
+        dead_letter: Callable[[list[DeadLetter]], None],
+        tables: dict[str, str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        max_backoff: float = 5.0,
+        chunk: int = 2000,
+    ) -> None:
         self.group, self.name, self.channel, self.topic = group, name, channel, topic
         self._connect, self._read_range, self._dead_letter = connect, read_range, dead_letter
         self.tables = tables or store.table_names(group)
         self._sleep, self._max_backoff, self.chunk = sleep, max_backoff, chunk
         self._conn: psycopg.Connection[Any] | None = None
-        self.after: dict[int, int] = {}     # partition -> offset this writer expects to be stored
-        self.transient_failures = 0         # consecutive; 0 when the last commit went through
+        self.after: dict[int, int] = {}  # partition -> offset this writer expects to be stored
+        self.transient_failures = 0  # consecutive; 0 when the last commit went through
         self.gaps_replayed = 0
         self.records_dead = 0
 
@@ -94,8 +104,13 @@ class Projector:
             except DeadLetterFailed as e:
                 error = e
             self.transient_failures += 1
-            log.warning("batch not written, retrying", projector=self.name, error=_one_line(error),
-                        retry_in_s=backoff, attempt=self.transient_failures)
+            log.warning(
+                "batch not written, retrying",
+                projector=self.name,
+                error=_one_line(error),
+                retry_in_s=backoff,
+                attempt=self.transient_failures,
+            )
             self._drop_conn()
             self._sleep(backoff)
             backoff = min(backoff * 2, self._max_backoff)
@@ -108,8 +123,9 @@ class Projector:
         """Send ``batch`` without waiting (store.send). Never raises: what cannot be sent is
         written the careful way by :meth:`end`."""
         try:
-            return Pending(batch, store.send(self.conn(), self.name, self.channel, self.topic, batch, self.tables,
-                                             self._send_dead))
+            return Pending(
+                batch, store.send(self.conn(), self.name, self.channel, self.topic, batch, self.tables, self._send_dead)
+            )
         except Exception:  # down, or dead letters not acknowledged: end() retries, with its log lines
             if self._conn is not None and self._conn.closed:
                 self._drop_conn()
@@ -127,8 +143,9 @@ class Projector:
                     self._drop_conn()
         return self.commit(pending.batch)
 
-    def apply_all(self, batches: Iterable[Sequence[Record]],
-                  on_done: Callable[[Prepared], None] = lambda done: None) -> None:
+    def apply_all(
+        self, batches: Iterable[Sequence[Record]], on_done: Callable[[Prepared], None] = lambda done: None
+    ) -> None:
         """Write every batch, overlapping each one's parse and fold with the previous one's write."""
         pending: Pending | None = None
         for records in batches:
@@ -158,8 +175,9 @@ class Projector:
                 self.after[p] = s  # applied by someone else meanwhile: skip up to there
             elif s < expected:
                 self.after[p] = s
-                log.warning("checkpoint fell behind, replaying", projector=self.name, partition=p, start=s + 1,
-                            end=expected + 1)
+                log.warning(
+                    "checkpoint fell behind, replaying", projector=self.name, partition=p, start=s + 1, end=expected + 1
+                )
                 replayed += self._replay_gap(p, s + 1, expected + 1)
         return replayed
 
@@ -185,16 +203,26 @@ class Projector:
         for p, s in sorted(stored.items()):
             first = min(r.offset for r in records if r.partition == p)
             if first > s + 1:
-                log.warning("checkpoint behind the batch, replaying the records between", projector=self.name,
-                            partition=p, start=s + 1, end=first)
+                log.warning(
+                    "checkpoint behind the batch, replaying the records between",
+                    projector=self.name,
+                    partition=p,
+                    start=s + 1,
+                    end=first,
+                )
                 self._replay_gap(p, s + 1, first)
         return self.prepare(records)
 
     def _split(self, batch: Prepared, error: psycopg.Error) -> Prepared:
         fresh = [r for r in batch.records if r.offset > batch.after[r.partition]]
         if len(fresh) <= 1:
-            log.error("record refused by the database, dead-lettered", projector=self.name, error=_one_line(error),
-                      partition=fresh[0].partition if fresh else None, offset=fresh[0].offset if fresh else None)
+            log.error(
+                "record refused by the database, dead-lettered",
+                projector=self.name,
+                error=_one_line(error),
+                partition=fresh[0].partition if fresh else None,
+                offset=fresh[0].offset if fresh else None,
+            )
             dead = dead_only(batch.records, batch.after, "APPLY_ERROR", _one_line(error))
             self.after.update(dead.last_offset)
             return self.commit(dead)

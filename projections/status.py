@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 from confluent_kafka import TopicPartition
+
 from gxcommon.kafka import Consumer
 from projections.kafka_io import read_range
 
@@ -31,14 +32,19 @@ def _timestamp(c: Consumer, topic: str, partition: int, offset: int) -> int | No
 def status(dsn: str, bootstrap: str, topic: str) -> list[dict[str, Any]]:
     """One row per (projector, partition) with offset, block, event index, lag (events, ms)."""
     with psycopg.connect(dsn) as conn:
-        rows = conn.execute('SELECT "projectorName", "partition", "offset", "lastBlock", "lastEventIndex", "updatedAt"'
-                            ' FROM "ProjectorState" WHERE topic = %s ORDER BY 1, 2', (topic,)).fetchall()
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"gxctl-status-{uuid.uuid4()}",
-                  "enable.auto.commit": False})
+        rows = conn.execute(
+            'SELECT "projectorName", "partition", "offset", "lastBlock", "lastEventIndex", "updatedAt"'
+            ' FROM "ProjectorState" WHERE topic = %s ORDER BY 1, 2',
+            (topic,),
+        ).fetchall()
+    c = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": f"gxctl-status-{uuid.uuid4()}", "enable.auto.commit": False}
+    )
     out = []
     try:
-        ends = {part: c.get_watermark_offsets(TopicPartition(topic, part), timeout=10)[1]
-                for part in {r[1] for r in rows}}
+        ends = {
+            part: c.get_watermark_offsets(TopicPartition(topic, part), timeout=10)[1] for part in {r[1] for r in rows}
+        }
         # The committed records after the lowest checkpoint of each partition, read once and
         # shared by every projector on that partition (within EXACT records of the end).
         behind: dict[int, list[Any]] = {}
@@ -55,9 +61,18 @@ def status(dsn: str, bootstrap: str, topic: str) -> list[dict[str, Any]]:
                 newest = after[-1].timestamp_ms if exact and after else None
                 at = _timestamp(c, topic, part, off)
                 lag_ms = newest - at if newest is not None and at is not None else None
-            out.append({"projector": name, "partition": part, "offset": off, "lastBlock": block,
-                        "lastEventIndex": idx, "lag_events": lag if exact else f"<={lag}", "lag_ms": lag_ms,
-                        "updatedAt": updated})
+            out.append(
+                {
+                    "projector": name,
+                    "partition": part,
+                    "offset": off,
+                    "lastBlock": block,
+                    "lastEventIndex": idx,
+                    "lag_events": lag if exact else f"<={lag}",
+                    "lag_ms": lag_ms,
+                    "updatedAt": updated,
+                }
+            )
     finally:
         c.close()
     return out

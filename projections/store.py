@@ -32,9 +32,11 @@ def table_names(group: GroupSpec, suffix: str = "") -> dict[str, str]:
 
 def checkpoints(conn: psycopg.Connection[Any], projector: str, topic: str) -> dict[int, int]:
     """partition -> last applied offset, for this projector and topic."""
-    rows = conn.execute('SELECT "partition", "offset" FROM "ProjectorState" WHERE "projectorName" = %s AND topic = %s',
-                        (projector, topic)).fetchall()
-    return {p: o for p, o in rows}
+    rows = conn.execute(
+        'SELECT "partition", "offset" FROM "ProjectorState" WHERE "projectorName" = %s AND topic = %s',
+        (projector, topic),
+    ).fetchall()
+    return dict(rows)
 
 
 def write(conn: psycopg.Connection[Any], stmts: Sequence[Stmt], tables: Mapping[str, str]) -> None:
@@ -67,9 +69,15 @@ def _required(batch: Prepared) -> dict[int, int]:
 CHECKPOINTS_MOVED = "GXCKP"  # SQLSTATE raised by gx_assert_checkpoints (migration 005)
 
 
-def send(conn: psycopg.Connection[Any], projector: str, channel: str, topic: str, batch: Prepared,
-         tables: Mapping[str, str], on_dead: Callable[[list[DeadLetter]], None] = lambda dead: None
-         ) -> Callable[[], None]:
+def send(
+    conn: psycopg.Connection[Any],
+    projector: str,
+    channel: str,
+    topic: str,
+    batch: Prepared,
+    tables: Mapping[str, str],
+    on_dead: Callable[[list[DeadLetter]], None] = lambda dead: None,
+) -> Callable[[], None]:
     """Send ``batch`` and its checkpoints as one transaction in pipeline mode, without waiting for
     the server; returns ``finish()``, which waits for the outcome. The server checks the
     checkpoints under lock before any write lands (gx_assert_checkpoints). ``finish`` raises
@@ -88,14 +96,20 @@ def send(conn: psycopg.Connection[Any], projector: str, channel: str, topic: str
         conn.execute(
             'INSERT INTO "ProjectorState" ("projectorName", channel, topic, "partition", "offset", "lastBlock",'
             ' "lastEventIndex") SELECT %s, %s, %s, p, -1, -1, -1 FROM unnest(%s::int[]) AS p'
-            ' ON CONFLICT DO NOTHING', (projector, channel, topic, parts))
-        conn.execute('SELECT 1 FROM "ProjectorState" WHERE "projectorName" = %s AND channel = %s AND topic = %s'
-                     ' AND "partition" = ANY(%s) ORDER BY "partition" FOR UPDATE', (projector, channel, topic, parts))
+            " ON CONFLICT DO NOTHING",
+            (projector, channel, topic, parts),
+        )
+        conn.execute(
+            'SELECT 1 FROM "ProjectorState" WHERE "projectorName" = %s AND channel = %s AND topic = %s'
+            ' AND "partition" = ANY(%s) ORDER BY "partition" FOR UPDATE',
+            (projector, channel, topic, parts),
+        )
         conn.execute(
             'SELECT gx_assert_checkpoints(NOT EXISTS (SELECT 1 FROM "ProjectorState" s'
             ' JOIN unnest(%s::int[], %s::bigint[]) AS x(p, want) ON s."partition" = x.p'
             ' WHERE s."projectorName" = %s AND s.channel = %s AND s.topic = %s AND s."offset" <> x.want))',
-            (parts, [required[p] for p in parts], projector, channel, topic))
+            (parts, [required[p] for p in parts], projector, channel, topic),
+        )
         write(conn, batch.stmts, tables)
         moved = sorted(batch.last_offset)
         if moved:
@@ -109,10 +123,19 @@ def send(conn: psycopg.Connection[Any], projector: str, channel: str, topic: str
                 ' THEN x.t ELSE s."lastTxIndex" END,'
                 ' "lastEventIndex" = CASE WHEN (x.b, x.t, x.e) > (s."lastBlock", s."lastTxIndex", s."lastEventIndex")'
                 ' THEN x.e ELSE s."lastEventIndex" END, "updatedAt" = now()'
-                ' FROM unnest(%s::int[], %s::bigint[], %s::bigint[], %s::int[], %s::int[]) AS x(p, o, b, t, e)'
+                " FROM unnest(%s::int[], %s::bigint[], %s::bigint[], %s::int[], %s::int[]) AS x(p, o, b, t, e)"
                 ' WHERE s."projectorName" = %s AND s.channel = %s AND s.topic = %s AND s."partition" = x.p',
-                (moved, [batch.last_offset[p] for p in moved], [b for b, _, _ in pos], [t for _, t, _ in pos],
-                 [e for _, _, e in pos], projector, channel, topic))
+                (
+                    moved,
+                    [batch.last_offset[p] for p in moved],
+                    [b for b, _, _ in pos],
+                    [t for _, t, _ in pos],
+                    [e for _, _, e in pos],
+                    projector,
+                    channel,
+                    topic,
+                ),
+            )
     except BaseException as e:
         # In pipeline mode an error can surface at any statement, not only at the end.
         try:
@@ -138,7 +161,14 @@ def _raise_moved(conn: psycopg.Connection[Any], projector: str, topic: str, e: B
         raise CheckpointMoved(topic, checkpoints(conn, projector, topic)) from None
 
 
-def commit(conn: psycopg.Connection[Any], projector: str, channel: str, topic: str, batch: Prepared,
-           tables: Mapping[str, str], on_dead: Callable[[list[DeadLetter]], None] = lambda dead: None) -> None:
+def commit(
+    conn: psycopg.Connection[Any],
+    projector: str,
+    channel: str,
+    topic: str,
+    batch: Prepared,
+    tables: Mapping[str, str],
+    on_dead: Callable[[list[DeadLetter]], None] = lambda dead: None,
+) -> None:
     """Write ``batch`` and its checkpoints in one transaction and wait for it (see :func:`send`)."""
     send(conn, projector, channel, topic, batch, tables, on_dead)()

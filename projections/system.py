@@ -26,28 +26,38 @@ from schemas.events import (
     TreasuryActivated,
 )
 
-SET = ('INSERT INTO {SystemConfig} AS t (key, value, "updatedAt", "lastBlock", "lastTxIndex", "lastEventIndex")'
-       ' VALUES (%s, %s::jsonb, %s, %s, %s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value,'
-       ' "updatedAt" = EXCLUDED."updatedAt", "lastBlock" = EXCLUDED."lastBlock", "lastTxIndex" = EXCLUDED."lastTxIndex",'
-       ' "lastEventIndex" = EXCLUDED."lastEventIndex" WHERE (t."lastBlock", t."lastTxIndex", t."lastEventIndex")'
-       ' < (EXCLUDED."lastBlock", EXCLUDED."lastTxIndex", EXCLUDED."lastEventIndex")')
-ADD_ADMIN = ("INSERT INTO {SystemConfig} AS t (key, value, \"updatedAt\") VALUES ('admins', jsonb_build_array(%s::text), %s)"
-             " ON CONFLICT (key) DO UPDATE SET value = t.value || EXCLUDED.value, \"updatedAt\" = EXCLUDED.\"updatedAt\""
-             " WHERE NOT t.value ? %s")
-COUNTRY = ('INSERT INTO {LegalTenderStatus} AS t ("countryCode", "countryName", "updatedAt") VALUES (%s, %s, %s)'
-           ' ON CONFLICT ("countryCode") DO UPDATE SET "countryName" = EXCLUDED."countryName",'
-           ' "updatedAt" = GREATEST(t."updatedAt", EXCLUDED."updatedAt")')
-TREASURY = ('INSERT INTO {LegalTenderStatus} AS t ("countryCode", "countryName", "treasuryActive", "updatedAt")'
-            " VALUES (%s, '', true, %s) ON CONFLICT (\"countryCode\") DO UPDATE SET \"treasuryActive\" = true,"
-            ' "updatedAt" = GREATEST(t."updatedAt", EXCLUDED."updatedAt")')
+SET = (
+    'INSERT INTO {SystemConfig} AS t (key, value, "updatedAt", "lastBlock", "lastTxIndex", "lastEventIndex")'
+    " VALUES (%s, %s::jsonb, %s, %s, %s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value,"
+    ' "updatedAt" = EXCLUDED."updatedAt", "lastBlock" = EXCLUDED."lastBlock", "lastTxIndex" = EXCLUDED."lastTxIndex",'
+    ' "lastEventIndex" = EXCLUDED."lastEventIndex" WHERE (t."lastBlock", t."lastTxIndex", t."lastEventIndex")'
+    ' < (EXCLUDED."lastBlock", EXCLUDED."lastTxIndex", EXCLUDED."lastEventIndex")'
+)
+ADD_ADMIN = (
+    "INSERT INTO {SystemConfig} AS t (key, value, \"updatedAt\") VALUES ('admins', jsonb_build_array(%s::text), %s)"
+    ' ON CONFLICT (key) DO UPDATE SET value = t.value || EXCLUDED.value, "updatedAt" = EXCLUDED."updatedAt"'
+    " WHERE NOT t.value ? %s"
+)
+COUNTRY = (
+    'INSERT INTO {LegalTenderStatus} AS t ("countryCode", "countryName", "updatedAt") VALUES (%s, %s, %s)'
+    ' ON CONFLICT ("countryCode") DO UPDATE SET "countryName" = EXCLUDED."countryName",'
+    ' "updatedAt" = GREATEST(t."updatedAt", EXCLUDED."updatedAt")'
+)
+TREASURY = (
+    'INSERT INTO {LegalTenderStatus} AS t ("countryCode", "countryName", "treasuryActive", "updatedAt")'
+    ' VALUES (%s, \'\', true, %s) ON CONFLICT ("countryCode") DO UPDATE SET "treasuryActive" = true,'
+    ' "updatedAt" = GREATEST(t."updatedAt", EXCLUDED."updatedAt")'
+)
 GENESIS = (
     'WITH g AS (INSERT INTO {GenesisDistribution} (id, "countryCode", "userId", amount, "blockNumber", "committedAt")'
     " SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::numeric[], %b::bigint[], %b::timestamptz[])"
     ' ON CONFLICT (id) DO NOTHING RETURNING "countryCode", amount, "committedAt")'
     ' INSERT INTO {LegalTenderStatus} AS t ("countryCode", "countryName", "genesisDistributed", "updatedAt")'
     ' SELECT "countryCode", \'\', sum(amount), max("committedAt") FROM g GROUP BY "countryCode"'
-    ' ON CONFLICT ("countryCode") DO UPDATE SET "genesisDistributed" = t."genesisDistributed" + EXCLUDED."genesisDistributed",'
-    ' "updatedAt" = GREATEST(t."updatedAt", EXCLUDED."updatedAt")')
+    ' ON CONFLICT ("countryCode") DO UPDATE SET'
+    ' "genesisDistributed" = t."genesisDistributed" + EXCLUDED."genesisDistributed",'
+    ' "updatedAt" = GREATEST(t."updatedAt", EXCLUDED."updatedAt")'
+)
 
 
 def _set(e: Event, key: str, value: object) -> Stmt:
@@ -85,6 +95,21 @@ def fold(events: Sequence[Event]) -> list[Stmt]:
     return out
 
 
-GROUP = GroupSpec("system", ("SystemConfig", "LegalTenderStatus", "GenesisDistribution"), frozenset({
-    "SystemBootstrapped", "SystemParameterUpdated", "ProposalExecuted", "SystemPaused", "SystemResumed",
-    "AdminAppointed", "CountryInitialized", "TreasuryActivated", "GenesisDistributed"}), fold)
+GROUP = GroupSpec(
+    "system",
+    ("SystemConfig", "LegalTenderStatus", "GenesisDistribution"),
+    frozenset(
+        {
+            "SystemBootstrapped",
+            "SystemParameterUpdated",
+            "ProposalExecuted",
+            "SystemPaused",
+            "SystemResumed",
+            "AdminAppointed",
+            "CountryInitialized",
+            "TreasuryActivated",
+            "GenesisDistributed",
+        }
+    ),
+    fold,
+)

@@ -45,14 +45,16 @@ class Report:
     """What was compared, and what differs."""
 
     differences: list[Difference]
-    height: int                                           # history compared for blocks < height
-    rows: dict[str, int] = field(default_factory=dict)    # table -> rows compared (ledger side)
+    height: int  # history compared for blocks < height
+    rows: dict[str, int] = field(default_factory=dict)  # table -> rows compared (ledger side)
 
     def summary(self) -> str:
         state = ", ".join(f"{t} {n}" for t, n in self.rows.items() if t not in HISTORY_KEYS)
         hist = ", ".join(f"{t} {self.rows.get(t, 0)}" for t in HISTORY_KEYS)
-        return (f"compared at the latest world state: {state}; from the events of blocks 0-{self.height - 1}:"
-                f" {hist}; and every balance against its history")
+        return (
+            f"compared at the latest world state: {state}; from the events of blocks 0-{self.height - 1}:"
+            f" {hist}; and every balance against its history"
+        )
 
 
 async def ledger_state(gw: Gateway, channel: str, chaincode: str) -> dict[str, Any]:
@@ -96,22 +98,25 @@ def read_models(dsn: str, height: int) -> tuple[dict[str, Rows], list[Difference
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         have: dict[str, Rows] = {}
         for table, keys in KEYS.items():
-            rows = conn.execute(f'SELECT * FROM "{table}"').fetchall()  # noqa: S608 (names are ours)
+            rows = conn.execute(f'SELECT * FROM "{table}"').fetchall()
             have[table] = {tuple(r[k] for k in keys): r for r in rows}
         for table, keys in HISTORY_KEYS.items():
-            rows = conn.execute(f'SELECT * FROM "{table}" WHERE "blockNumber" < %s', (height,)).fetchall()  # noqa: S608
+            rows = conn.execute(f'SELECT * FROM "{table}" WHERE "blockNumber" < %s', (height,)).fetchall()
             have[table] = {tuple(r[k] for k in keys): r for r in rows}
         balances = {r["walletId"]: int(r["balance"]) for r in have["Wallet"].values()}
         net: dict[str, int] = {}
-        for r in conn.execute('SELECT w, sum(d) AS n FROM (SELECT "toWalletId" AS w, amount AS d FROM "TransactionHistory"'
-                              ' UNION ALL SELECT "fromWalletId", -amount FROM "TransactionHistory"'
-                              ' WHERE "fromWalletId" IS NOT NULL) x GROUP BY w').fetchall():
+        for r in conn.execute(
+            'SELECT w, sum(d) AS n FROM (SELECT "toWalletId" AS w, amount AS d FROM "TransactionHistory"'
+            ' UNION ALL SELECT "fromWalletId", -amount FROM "TransactionHistory"'
+            ' WHERE "fromWalletId" IS NOT NULL) x GROUP BY w'
+        ).fetchall():
             net[r["w"]] = int(r["n"])
     return have, history_differences(balances, net)
 
 
-async def verify(dsn: str, gw: Gateway, channel: str, chaincode: str, settle: float = 10.0,
-                 interval: float = 0.5) -> Report:
+async def verify(
+    dsn: str, gw: Gateway, channel: str, chaincode: str, settle: float = 10.0, interval: float = 0.5
+) -> Report:
     """What was compared and the differences left after up to ``settle`` seconds (none when the
     read models match the ledger). Raises the gateway's and psycopg's errors."""
     deadline = time.monotonic() + settle

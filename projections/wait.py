@@ -34,21 +34,25 @@ FINAL_FAILED = ("FAILED", "REJECTED")
 @dataclass
 class WaitResult:
     requestId: str
-    status: str                       # CONFIRMED, FAILED, REJECTED
+    status: str  # CONFIRMED, FAILED, REJECTED
     txId: str | None = None
     block: int | None = None
-    events: list[dict[str, Any]] = field(default_factory=list)   # name, partition, position, groups
+    events: list[dict[str, Any]] = field(default_factory=list)  # name, partition, position, groups
     waited_ms: int = 0
 
 
-async def _tx_of(conn: psycopg.Connection[Any], gw: Gateway, channel: str, chaincode: str,
-                 request_id: str, tenant_id: str | None) -> tuple[str, str | None]:
+async def _tx_of(
+    conn: psycopg.Connection[Any], gw: Gateway, channel: str, chaincode: str, request_id: str, tenant_id: str | None
+) -> tuple[str, str | None]:
     """(status, txId) once the command is final; ("PENDING", None) before. WaitError if there is
     no outbox row and no tenant to ask the ledger with."""
+
     def row() -> tuple[str, str | None, str] | None:
-        return conn.execute('SELECT status, "fabricTxId", "tenantId" FROM "OutboxCommand" WHERE "requestId" = %s'
-                            ' AND (%s::text IS NULL OR "tenantId" = %s) ORDER BY "createdAt" DESC LIMIT 1',
-                            (request_id, tenant_id, tenant_id)).fetchone()
+        return conn.execute(
+            'SELECT status, "fabricTxId", "tenantId" FROM "OutboxCommand" WHERE "requestId" = %s'
+            ' AND (%s::text IS NULL OR "tenantId" = %s) ORDER BY "createdAt" DESC LIMIT 1',
+            (request_id, tenant_id, tenant_id),
+        ).fetchone()
 
     r = await asyncio.to_thread(row)
     if r is not None and r[0] in FINAL_FAILED:
@@ -80,8 +84,14 @@ async def _events_of(gw: Gateway, channel: str, tx_id: str, partitions: int) -> 
                 except ValueError:
                     payload = {}
                 key = event_key(ev.name, payload if isinstance(payload, dict) else {})
-                out.append({"name": ev.name, "partition": partition_for(key, partitions),
-                            "position": [block.number, tx.index, i], "groups": handled_by(ev.name)})
+                out.append(
+                    {
+                        "name": ev.name,
+                        "partition": partition_for(key, partitions),
+                        "position": [block.number, tx.index, i],
+                        "groups": handled_by(ev.name),
+                    }
+                )
             return block.number, out
     raise GatewayError(f"transaction {tx_id} is not in the block qscc returned", tx_id)
 
@@ -91,17 +101,28 @@ def _reached(conn: psycopg.Connection[Any], topic: str, events: list[dict[str, A
     missing = []
     for ev in events:
         for g in ev["groups"]:
-            row = conn.execute('SELECT "lastBlock", "lastTxIndex", "lastEventIndex" FROM "ProjectorState"'
-                               ' WHERE "projectorName" = %s AND topic = %s AND "partition" = %s',
-                               (g, topic, ev["partition"])).fetchone()
+            row = conn.execute(
+                'SELECT "lastBlock", "lastTxIndex", "lastEventIndex" FROM "ProjectorState"'
+                ' WHERE "projectorName" = %s AND topic = %s AND "partition" = %s',
+                (g, topic, ev["partition"]),
+            ).fetchone()
             if row is None or tuple(row) < tuple(ev["position"]):
                 missing.append(f"{g} has not applied {ev['name']} (partition {ev['partition']})")
     return missing
 
 
-async def wait_for_request(request_id: str, dsn: str, gw: Gateway, channel: str, chaincode: str, topic: str,
-                           partitions: int, timeout: float = 30.0, interval: float = 0.05,
-                           tenant_id: str | None = None) -> WaitResult:
+async def wait_for_request(
+    request_id: str,
+    dsn: str,
+    gw: Gateway,
+    channel: str,
+    chaincode: str,
+    topic: str,
+    partitions: int,
+    timeout: float = 30.0,
+    interval: float = 0.05,
+    tenant_id: str | None = None,
+) -> WaitResult:
     """Returns when the command's effects are in every read model it touches. ``tenant_id``: the
     command's tenant (needed only for a command without an outbox row).
 
@@ -118,8 +139,18 @@ async def wait_for_request(request_id: str, dsn: str, gw: Gateway, channel: str,
         conn.close()
 
 
-async def _wait(conn: psycopg.Connection[Any], request_id: str, gw: Gateway, channel: str, chaincode: str,
-                topic: str, partitions: int, timeout: float, interval: float, tenant_id: str | None) -> WaitResult:
+async def _wait(
+    conn: psycopg.Connection[Any],
+    request_id: str,
+    gw: Gateway,
+    channel: str,
+    chaincode: str,
+    topic: str,
+    partitions: int,
+    timeout: float,
+    interval: float,
+    tenant_id: str | None,
+) -> WaitResult:
     t0 = time.monotonic()
     deadline = t0 + timeout
     while True:
@@ -127,8 +158,10 @@ async def _wait(conn: psycopg.Connection[Any], request_id: str, gw: Gateway, cha
         if status != "PENDING":
             break
         if time.monotonic() >= deadline:
-            raise WaitTimeout(f"request {request_id}: not committed on the ledger after {timeout:.0f}s "
-                              "(unknown requestId, or still in flight: gxctl commands show)")
+            raise WaitTimeout(
+                f"request {request_id}: not committed on the ledger after {timeout:.0f}s "
+                "(unknown requestId, or still in flight: gxctl commands show)"
+            )
         await asyncio.sleep(interval)
     result = WaitResult(request_id, status, tx_id)
     if status in FINAL_FAILED or tx_id is None:

@@ -30,8 +30,10 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
     if s.pg_dsn is None:
         raise WorkerError("GX_PG_DSN is not set")
     if name == TOGETHER and s.kafka_security():
-        raise WorkerError("with Kafka security on, each projection group logs in as its own principal: "
-                          "run `gxctl run projector-GROUP` once per group instead of `projectors`")
+        raise WorkerError(
+            "with Kafka security on, each projection group logs in as its own principal: "
+            "run `gxctl run projector-GROUP` once per group instead of `projectors`"
+        )
     import psycopg
 
     from gxcommon.logs import get
@@ -46,7 +48,19 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
         moved = align_group_offsets(s.kafka_bootstrap, group_id(s.app_id, g.name), t.fabric_events, stored[g.name])
         if moved:
             get("gx.projector").warning("database behind Kafka; replaying", projector=g.name, from_offsets=moved)
-    install(app, groups, t.fabric_events, t.projections_dlq, dsn, s.kafka_bootstrap, s.app_id,
-            channel=s.fabric_channel, batch=s.projector_batch, within=s.projector_batch_ms / 1000,
-            auto_offset_reset=s.auto_offset_reset, session_timeout_s=s.session_timeout_s, stored=stored)
+    install(
+        app,
+        groups,
+        t.fabric_events,
+        t.projections_dlq,
+        dsn,
+        s.kafka_bootstrap,
+        s.app_id,
+        channel=s.fabric_channel,
+        batch=s.projector_batch,
+        within=s.projector_batch_ms / 1000,
+        auto_offset_reset=s.auto_offset_reset,
+        session_timeout_s=s.session_timeout_s,
+        stored=stored,
+    )
     return app

@@ -77,9 +77,9 @@ class Attempt(BaseModel):
 
     attempt: int = Field(ge=1)
     txId: str | None = None
-    outcome: str            # COMMITTED, RETRYABLE, PERMANENT, CHAINCODE_REJECTED
+    outcome: str  # COMMITTED, RETRYABLE, PERMANENT, CHAINCODE_REJECTED
     errorClass: str | None = None  # EndorseError, SubmitError, CommitStatusError, CommitError
-    code: str | None = None        # the gRPC status or the validation code
+    code: str | None = None  # the gRPC status or the validation code
     message: str | None = None
     at: datetime
 

@@ -24,7 +24,7 @@ class PayloadError(SchemaError):
         return [loc for loc, _ in self.errors]
 
     @classmethod
-    def from_validation(cls, what: str, exc: "Exception") -> "PayloadError":
+    def from_validation(cls, what: str, exc: Exception) -> PayloadError:
         from pydantic import ValidationError
 
         assert isinstance(exc, ValidationError)

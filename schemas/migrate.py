@@ -60,20 +60,28 @@ def migrate(dsn: str, sql_dir: Path = SQL_DIR) -> list[str]:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
         try:
-            conn.execute('CREATE TABLE IF NOT EXISTS "_gx_migrations" (version INTEGER PRIMARY KEY, name TEXT NOT NULL,'
-                         ' checksum TEXT NOT NULL, "appliedAt" TIMESTAMPTZ NOT NULL DEFAULT now())')
-            done = {v: c for v, c in conn.execute('SELECT version, checksum FROM "_gx_migrations"').fetchall()}
+            conn.execute(
+                'CREATE TABLE IF NOT EXISTS "_gx_migrations" (version INTEGER PRIMARY KEY, name TEXT NOT NULL,'
+                ' checksum TEXT NOT NULL, "appliedAt" TIMESTAMPTZ NOT NULL DEFAULT now())'
+            )
+            done = dict(conn.execute('SELECT version, checksum FROM "_gx_migrations"').fetchall())
             for mig in discover(sql_dir):
                 if mig.version in done:
                     if done[mig.version] != mig.checksum:
-                        raise MigrationError(mig.version, mig.name, "already applied, but the file has changed since;"
-                                             " add a new migration instead of editing an applied one")
+                        raise MigrationError(
+                            mig.version,
+                            mig.name,
+                            "already applied, but the file has changed since;"
+                            " add a new migration instead of editing an applied one",
+                        )
                     continue
                 try:
                     with conn.transaction():
                         conn.execute(mig.sql)  # type: ignore[arg-type]
-                        conn.execute('INSERT INTO "_gx_migrations" (version, name, checksum) VALUES (%s, %s, %s)',
-                                     (mig.version, mig.name, mig.checksum))
+                        conn.execute(
+                            'INSERT INTO "_gx_migrations" (version, name, checksum) VALUES (%s, %s, %s)',
+                            (mig.version, mig.name, mig.checksum),
+                        )
                 except psycopg.Error as e:
                     raise MigrationError(mig.version, mig.name, str(e).strip()) from e
                 applied_now.append(f"{mig.version:03d}_{mig.name}")

@@ -216,8 +216,9 @@ def command_type(value: str) -> CommandType:
     names = [t.value for t in CommandType]
     close = difflib.get_close_matches(canonical, names, n=3, cutoff=0.5)
     hint = f"; did you mean {' or '.join(close)}?" if close else f"; one of: {', '.join(names)}"
-    raise UnknownCommandType("command", [("commandType", f"unknown command type {value!r}{hint} "
-                                          "(gxctl schemas list)")]) from None
+    raise UnknownCommandType(
+        "command", [("commandType", f"unknown command type {value!r}{hint} (gxctl schemas list)")]
+    ) from None
 
 
 def validate_payload(ctype: str, payload: Any) -> Payload:
@@ -225,8 +226,14 @@ def validate_payload(ctype: str, payload: Any) -> Payload:
     model = PAYLOADS[command_type(ctype)]
     ctype = command_type(ctype).value
     if not isinstance(payload, dict):
-        got = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", str: "a string",
-               list: "an array"}.get(type(payload), type(payload).__name__)
+        got = {
+            type(None): "null",
+            bool: "a boolean",
+            int: "a number",
+            float: "a number",
+            str: "a string",
+            list: "an array",
+        }.get(type(payload), type(payload).__name__)
         raise PayloadError(f"{ctype} payload", [("payload", f"must be a JSON object, got {got}")])
     try:
         return model.model_validate(payload)

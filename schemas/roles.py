@@ -13,8 +13,9 @@ Roles belong to the cluster and are made by a superuser (REPLICATION needs one):
 does it itself, elsewhere `gxctl db roles --passwords-dir DIR` (:func:`role_statements`). The
 grants belong to the database and are applied by the owner after every migration
 (:func:`grant_statements`, idempotent), so a table a migration makes again gets its grants back (a
-projection rebuild copies them onto the tables it swaps in). Checkpoint rows are guarded by row-level security: a projector
-sees and writes only rows with its own ``projectorName``; the owner is not subject to it.
+projection rebuild copies them onto the tables it swaps in). Checkpoint rows are guarded by
+row-level security: a projector sees and writes only rows with its own ``projectorName``; the
+owner is not subject to it.
 
 The pure functions make SQL; :func:`apply_grants` and :func:`ensure_roles` run it.
 """
@@ -34,8 +35,20 @@ MONITOR = "gx_monitor"
 
 OUTBOX = "OutboxCommand"
 # What the results writer sets (streams/results_writer.UPDATE; a unit test keeps them equal).
-STATUS_COLUMNS = ("status", "fabricTxId", "commitBlock", "errorCode", "error", "attempts", "submittedAt",
-                  "kafkaPartition", "kafkaOffset", "validationCode", "attemptLog", "updatedAt")
+STATUS_COLUMNS = (
+    "status",
+    "fabricTxId",
+    "commitBlock",
+    "errorCode",
+    "error",
+    "attempts",
+    "submittedAt",
+    "kafkaPartition",
+    "kafkaOffset",
+    "validationCode",
+    "attemptLog",
+    "updatedAt",
+)
 # What SDK's idempotent enqueue reads back when its (tenantId, requestId) exists already.
 WRITER_READS = ("id", "tenantId", "requestId", "commandType", "payload")
 
@@ -49,8 +62,10 @@ def worker_role(worker: str) -> str:
     if worker.startswith("projector-"):
         return projector_role(worker.removeprefix("projector-"))
     if worker == "projectors":
-        raise ValueError("`projectors` hosts every projection group, and each group has its own role: "
-                         "with Postgres roles, run projector-GROUP once per group")
+        raise ValueError(
+            "`projectors` hosts every projection group, and each group has its own role: "
+            "with Postgres roles, run projector-GROUP once per group"
+        )
     roles = {"results-writer": RESULTS, "submitter": MONITOR, "block-publisher": MONITOR}
     if worker not in roles:
         raise ValueError(f"no Postgres role for worker {worker!r}")
@@ -71,9 +86,14 @@ def role_statements(passwords: dict[str, str], attributes: dict[str, str]) -> li
     for role, attrs in attributes.items():
         extra = sql.SQL(" " + attrs if attrs else "")
         body = sql.SQL("LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE{} PASSWORD {}").format(
-            extra, sql.Literal(passwords[role]))
-        out.append(sql.SQL("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {name}) THEN "
-                           "CREATE ROLE {role}; END IF; END $$").format(name=sql.Literal(role), role=sql.Identifier(role)))
+            extra, sql.Literal(passwords[role])
+        )
+        out.append(
+            sql.SQL(
+                "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {name}) THEN "
+                "CREATE ROLE {role}; END IF; END $$"
+            ).format(name=sql.Literal(role), role=sql.Identifier(role))
+        )
         out.append(sql.SQL("ALTER ROLE {} {}").format(sql.Identifier(role), body))
     return out
 
@@ -81,10 +101,13 @@ def role_statements(passwords: dict[str, str], attributes: dict[str, str]) -> li
 def _grant(privileges: str, table: str, role: str, columns: Iterable[str] = ()) -> sql.Composed:
     cols = list(columns)
     if cols:
-        parts = [sql.SQL("{} ({})").format(sql.SQL(p.strip()), sql.SQL(", ").join(map(sql.Identifier, cols)))
-                 for p in privileges.split(",")]
-        return sql.SQL("GRANT {} ON {} TO {}").format(sql.SQL(", ").join(parts), sql.Identifier(table),
-                                                      sql.Identifier(role))
+        parts = [
+            sql.SQL("{} ({})").format(sql.SQL(p.strip()), sql.SQL(", ").join(map(sql.Identifier, cols)))
+            for p in privileges.split(",")
+        ]
+        return sql.SQL("GRANT {} ON {} TO {}").format(
+            sql.SQL(", ").join(parts), sql.Identifier(table), sql.Identifier(role)
+        )
     return sql.SQL("GRANT {} ON {} TO {}").format(sql.SQL(privileges), sql.Identifier(table), sql.Identifier(role))
 
 
@@ -97,10 +120,16 @@ def grant_statements(dbname: str, group_tables: dict[str, tuple[str, ...]]) -> l
         out.append(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(db, sql.Identifier(role)))
     # Readiness checks that the newest migration is applied.
     out += [_grant("SELECT", "_gx_migrations", r) for r in workers]
-    out += [_grant("SELECT", OUTBOX, CDC), _grant("SELECT, INSERT, DELETE", "gx_cdc_heartbeat", CDC),
-            sql.SQL("GRANT USAGE ON SEQUENCE gx_cdc_heartbeat_id_seq TO {}").format(sql.Identifier(CDC))]
+    out += [
+        _grant("SELECT", OUTBOX, CDC),
+        _grant("SELECT, INSERT, DELETE", "gx_cdc_heartbeat", CDC),
+        sql.SQL("GRANT USAGE ON SEQUENCE gx_cdc_heartbeat_id_seq TO {}").format(sql.Identifier(CDC)),
+    ]
     out += [_grant("INSERT", OUTBOX, WRITER), _grant("SELECT", OUTBOX, WRITER, WRITER_READS)]
-    out += [_grant("UPDATE", OUTBOX, RESULTS, STATUS_COLUMNS), _grant("SELECT", OUTBOX, RESULTS, ("id", *STATUS_COLUMNS))]
+    out += [
+        _grant("UPDATE", OUTBOX, RESULTS, STATUS_COLUMNS),
+        _grant("SELECT", OUTBOX, RESULTS, ("id", *STATUS_COLUMNS)),
+    ]
     out.append(sql.SQL('ALTER TABLE "ProjectorState" ENABLE ROW LEVEL SECURITY'))
     for group, tables in group_tables.items():
         role = projector_role(group)
@@ -108,9 +137,12 @@ def grant_statements(dbname: str, group_tables: dict[str, tuple[str, ...]]) -> l
         out.append(_grant("SELECT, INSERT, UPDATE", "ProjectorState", role))
         policy = sql.Identifier(f"ProjectorState_{group}")
         out.append(sql.SQL('DROP POLICY IF EXISTS {} ON "ProjectorState"').format(policy))
-        out.append(sql.SQL('CREATE POLICY {} ON "ProjectorState" FOR ALL TO {} USING ("projectorName" = {name})'
-                           ' WITH CHECK ("projectorName" = {name})').format(policy, sql.Identifier(role),
-                                                                             name=sql.Literal(group)))
+        out.append(
+            sql.SQL(
+                'CREATE POLICY {} ON "ProjectorState" FOR ALL TO {} USING ("projectorName" = {name})'
+                ' WITH CHECK ("projectorName" = {name})'
+            ).format(policy, sql.Identifier(role), name=sql.Literal(group))
+        )
     return out
 
 

@@ -75,8 +75,14 @@ def _r(key: str | None, contract: str, function: str, *args: str, shard: str | N
 
 
 ADMIN, IDENTITY, TOKEN, ORG, LOAN, GOV, TAX = (
-    "AdminContract", "IdentityContract", "TokenomicsContract", "OrganizationContract",
-    "LoanPoolContract", "GovernanceContract", "TaxContract")
+    "AdminContract",
+    "IdentityContract",
+    "TokenomicsContract",
+    "OrganizationContract",
+    "LoanPoolContract",
+    "GovernanceContract",
+    "TaxContract",
+)
 
 ROUTES: Mapping[T, Route] = {
     T.BOOTSTRAP_SYSTEM: _r(None, ADMIN, "BootstrapSystem"),
@@ -95,12 +101,16 @@ ROUTES: Mapping[T, Route] = {
     T.ENDORSE_MEMBERSHIP: _r("orgId", ORG, "EndorseMembership", "orgId", "userId", "approverIds"),
     T.ACTIVATE_ORGANIZATION: _r("orgId", ORG, "ActivateOrganization", "orgId"),
     T.DEFINE_AUTH_RULE: _r("orgId", ORG, "DefineAuthRule", "orgId", "requiredApprovals", "approverIds"),
-    T.INITIATE_MULTISIG_TX: _r("orgId", ORG, "InitiateMultiSigTx", "orgId", "multisigTxId", "initiatorId", "toWalletId", "amount"),
+    T.INITIATE_MULTISIG_TX: _r(
+        "orgId", ORG, "InitiateMultiSigTx", "orgId", "multisigTxId", "initiatorId", "toWalletId", "amount"
+    ),
     T.APPROVE_MULTISIG_TX: _r("orgId", ORG, "ApproveMultiSigTx", "orgId", "multisigTxId", "approverId"),
     T.EXECUTE_MULTISIG_TX: _r("orgId", ORG, "ExecuteMultiSigTx", "orgId", "multisigTxId"),
     T.APPLY_FOR_LOAN: _r("loanId", LOAN, "ApplyForLoan", "loanId", "borrowerId", "amount"),
     T.APPROVE_LOAN: _r("loanId", LOAN, "ApproveLoan", "loanId", "approverId"),
-    T.SUBMIT_PROPOSAL: _r("proposalId", GOV, "SubmitProposal", "proposalId", "proposerId", "title", "parameter", "value"),
+    T.SUBMIT_PROPOSAL: _r(
+        "proposalId", GOV, "SubmitProposal", "proposalId", "proposerId", "title", "parameter", "value"
+    ),
     T.CAST_VOTE: _r("proposalId", GOV, "CastVote", "proposalId", "voterId", "vote"),
     T.EXECUTE_PROPOSAL: _r("proposalId", GOV, "ExecuteProposal", "proposalId"),
     T.APPLY_VELOCITY_TAX: _r("walletId", TAX, "ApplyVelocityTax", "walletId"),

@@ -15,8 +15,8 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 import tarfile
+import time
 from pathlib import Path
 
 from stack.errors import StackError
@@ -50,8 +50,11 @@ def prepare(cache_dir: Path, src: Path = SOURCE) -> Path:
         return out
     npm = shutil.which("npm")
     if not npm:
-        raise StackError("chaincode", "no `npm` on PATH; the gxtv3 chaincode needs Node.js 20 and npm",
-                         "apt-get install -y nodejs npm")
+        raise StackError(
+            "chaincode",
+            "no `npm` on PATH; the gxtv3 chaincode needs Node.js 20 and npm",
+            "apt-get install -y nodejs npm",
+        )
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -61,13 +64,20 @@ def prepare(cache_dir: Path, src: Path = SOURCE) -> Path:
         shutil.copy2(f, dest)
     t0 = time.monotonic()
     print(f"chaincode: npm ci for gxtv3 into {out.parent} (once per source change)...", file=sys.stderr, flush=True)
-    proc = subprocess.run([npm, "ci", "--omit=dev", "--no-audit", "--no-fund", "--cache", str(cache_dir / "npm")],
-                          cwd=tmp, capture_output=True, text=True)
+    proc = subprocess.run(
+        [npm, "ci", "--omit=dev", "--no-audit", "--no-fund", "--cache", str(cache_dir / "npm")],
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+    )
     print(f"chaincode: npm ci done ({time.monotonic() - t0:.0f}s)", file=sys.stderr, flush=True)
     if proc.returncode != 0:
-        raise StackError("chaincode", f"`npm ci` failed (exit {proc.returncode})",
-                         "check that the npm registry is reachable; rerun to retry",
-                         "\n".join((proc.stdout + proc.stderr).splitlines()[-20:]))
+        raise StackError(
+            "chaincode",
+            f"`npm ci` failed (exit {proc.returncode})",
+            "check that the npm registry is reachable; rerun to retry",
+            "\n".join((proc.stdout + proc.stderr).splitlines()[-20:]),
+        )
     (tmp / MARKER).write_text(digest + "\n")
     for stale in out.parent.glob("gxtv3-*"):
         if stale not in (tmp, out):

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from gxcommon import health
 from gxcommon.http_auth import with_credentials
+from gxcommon.private_files import file_reference, write_private
 from stack import jars
 from stack.errors import StackError
 from stack.kafka import CONF, Kafka, java_argv
-from gxcommon.private_files import file_reference, write_private
 from stack.procs import Proc, port_open
 from stack.settings import StackSettings
 
@@ -19,7 +19,7 @@ REST_USER = "gx-admin"
 
 
 class Connect:
-    def __init__(self, s: StackSettings, bootstrap: str, kafka: "Kafka | None" = None) -> None:
+    def __init__(self, s: StackSettings, bootstrap: str, kafka: Kafka | None = None) -> None:
         self.s = s
         self.bootstrap = bootstrap
         self.kafka = kafka  # Connect's own principal (gx-connect) and its password
@@ -69,10 +69,16 @@ class Connect:
         users = self.secrets / "rest-users.properties"
         write_private(users, f"{REST_USER}={self.rest_password_file.read_text()}\n")
         jaas = self.secrets / "rest-jaas.conf"
-        write_private(jaas, "KafkaConnect {\n  org.apache.kafka.connect.rest.basic.auth.extension.PropertyFileLoginModule"
-                            f' required\n  file="{users}";\n}};\n')
-        return ("rest.extension.classes=org.apache.kafka.connect.rest.basic.auth.extension."
-                "BasicAuthSecurityRestExtension\n", jaas)
+        write_private(
+            jaas,
+            "KafkaConnect {\n  org.apache.kafka.connect.rest.basic.auth.extension.PropertyFileLoginModule"
+            f' required\n  file="{users}";\n}};\n',
+        )
+        return (
+            "rest.extension.classes=org.apache.kafka.connect.rest.basic.auth.extension."
+            "BasicAuthSecurityRestExtension\n",
+            jaas,
+        )
 
     def healthy(self) -> bool:
         """The REST API answers and lists the Debezium Postgres connector."""
@@ -131,10 +137,16 @@ plugin.path={plugin_path}
             self.proc.wait_healthy(self.healthy, 60, "REST API listing the Debezium Postgres connector")
             return
         java = jars.require_java()
-        for port, var in ((self.s.connect_port, "GX_CONNECT_PORT"), (self.s.connect_metrics_port, "GX_CONNECT_METRICS_PORT")):
+        for port, var in (
+            (self.s.connect_port, "GX_CONNECT_PORT"),
+            (self.s.connect_metrics_port, "GX_CONNECT_METRICS_PORT"),
+        ):
             if port_open(self.s.host, port):
-                raise StackError(NAME, f"port {port} on {self.s.host} is taken by a process we did not start",
-                                 f"stop that process, or set {var} to a free port")
+                raise StackError(
+                    NAME,
+                    f"port {port} on {self.s.host} is taken by a process we did not start",
+                    f"stop that process, or set {var} to a free port",
+                )
         cp = jars.resolve("kafka", self.s.jars_dir)
         # Debezium's own folder under plugin.path; Kafka's artifacts come from the runtime, not the plugin.
         jars.resolve("debezium-connector-postgres", self.s.jars_dir / "plugins", exclude_groups="org.apache.kafka")
@@ -143,8 +155,9 @@ plugin.path={plugin_path}
         self._write_props(auth[0] if auth else "")
         # Connect's and Debezium's JMX metrics for Prometheus, on loopback (the JMX exporter agent).
         agent = next(jars.resolve("jmx-exporter", self.s.jars_dir).glob("jmx_prometheus_javaagent-*.jar"))
-        argv = java_argv(java, self.s.connect_heap, cp, "org.apache.kafka.connect.cli.ConnectDistributed",
-                         str(self.props))
+        argv = java_argv(
+            java, self.s.connect_heap, cp, "org.apache.kafka.connect.cli.ConnectDistributed", str(self.props)
+        )
         argv.insert(1, f"-javaagent:{agent}={self.s.host}:{self.s.connect_metrics_port}:{CONF / 'connect-jmx.yml'}")
         if auth:
             argv.insert(1, f"-Djava.security.auth.login.config={auth[1]}")

@@ -24,8 +24,10 @@ from gxsdk import enqueue
 
 TENANT = "demo"
 REJECTED_CODES = ("INVALID_PAYLOAD", "INVALID_ENVELOPE", "UNKNOWN_COMMAND_TYPE")
-RAW = ('INSERT INTO "OutboxCommand" (id, "tenantId", service, "commandType", "requestId", payload, status, attempts,'
-       ' "createdAt", "updatedAt") VALUES (%s, %s, %s, %s, %s, %s, \'PENDING\', 0, now(), now())')
+RAW = (
+    'INSERT INTO "OutboxCommand" (id, "tenantId", service, "commandType", "requestId", payload, status, attempts,'
+    ' "createdAt", "updatedAt") VALUES (%s, %s, %s, %s, %s, %s, \'PENDING\', 0, now(), now())'
+)
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class Step:
     payload: dict[str, Any]
     name: str
     expect_failure: bool = False  # a bad command on purpose
-    raw: bool = False             # inserted by raw SQL, past the SDK's validation
+    raw: bool = False  # inserted by raw SQL, past the SDK's validation
 
 
 def stages(run: str) -> list[tuple[str, list[Step]]]:
@@ -42,70 +44,165 @@ def stages(run: str) -> list[tuple[str, list[Step]]]:
     org, prop, loan, msig = f"org-{run}", f"prop-{run}", f"loan-{run}", f"msig-{run}"
 
     def xfer(a: str, b: str, amount: int, name: str, expect: bool = False) -> Step:
-        return Step("TRANSFER_TOKENS", {"fromWalletId": a, "toWalletId": b, "amount": amount, "memo": name},
-                    name, expect)
+        return Step(
+            "TRANSFER_TOKENS", {"fromWalletId": a, "toWalletId": b, "amount": amount, "memo": name}, name, expect
+        )
 
     def user(n: str) -> Step:
-        return Step("CREATE_USER", {"userId": u[n], "email": f"{n}@example.com", "firstName": n.title(),
-                                    "lastName": "Demo", "country": "MY"}, f"create-{n}")
+        return Step(
+            "CREATE_USER",
+            {"userId": u[n], "email": f"{n}@example.com", "firstName": n.title(), "lastName": "Demo", "country": "MY"},
+            f"create-{n}",
+        )
 
     return [
-        ("system set-up", [Step("BOOTSTRAP_SYSTEM", {}, "bootstrap"),
-                           Step("INITIALIZE_COUNTRY", {"countryCode": "MY", "countryName": "Malaysia"}, "country"),
-                           Step("ACTIVATE_TREASURY", {"countryCode": "MY"}, "treasury")]),
-        ("users", [user(n) for n in u] + [
-            Step("CREATE_USER", {"userId": f"mallory-{run}", "nickname": "m"}, "bad-payload", True, raw=True)]),
-        ("genesis for alice", [Step("DISTRIBUTE_GENESIS", {"userId": u["alice"], "countryCode": "MY",
-                                                           "amount": 10_000}, "genesis-alice")]),
-        ("genesis for bob", [Step("DISTRIBUTE_GENESIS", {"userId": u["bob"], "countryCode": "MY", "amount": 5_000},
-                                  "genesis-bob")]),
-        ("transfers and an admin", [
-            xfer(u["alice"], u["bob"], 250, "xfer-1"), xfer(u["bob"], u["carol"], 100, "xfer-2"),
-            xfer(u["dave"], u["alice"], 999_999, "xfer-too-much", True),
-            Step("APPOINT_ADMIN", {"userId": u["dave"]}, "admin")]),
+        (
+            "system set-up",
+            [
+                Step("BOOTSTRAP_SYSTEM", {}, "bootstrap"),
+                Step("INITIALIZE_COUNTRY", {"countryCode": "MY", "countryName": "Malaysia"}, "country"),
+                Step("ACTIVATE_TREASURY", {"countryCode": "MY"}, "treasury"),
+            ],
+        ),
+        (
+            "users",
+            [user(n) for n in u]
+            + [Step("CREATE_USER", {"userId": f"mallory-{run}", "nickname": "m"}, "bad-payload", True, raw=True)],
+        ),
+        (
+            "genesis for alice",
+            [
+                Step(
+                    "DISTRIBUTE_GENESIS", {"userId": u["alice"], "countryCode": "MY", "amount": 10_000}, "genesis-alice"
+                )
+            ],
+        ),
+        (
+            "genesis for bob",
+            [Step("DISTRIBUTE_GENESIS", {"userId": u["bob"], "countryCode": "MY", "amount": 5_000}, "genesis-bob")],
+        ),
+        (
+            "transfers and an admin",
+            [
+                xfer(u["alice"], u["bob"], 250, "xfer-1"),
+                xfer(u["bob"], u["carol"], 100, "xfer-2"),
+                xfer(u["dave"], u["alice"], 999_999, "xfer-too-much", True),
+                Step("APPOINT_ADMIN", {"userId": u["dave"]}, "admin"),
+            ],
+        ),
         ("a freeze", [Step("FREEZE_WALLET", {"walletId": u["carol"], "reason": "KYC review"}, "freeze")]),
         ("a frozen wallet tries to send", [xfer(u["carol"], u["bob"], 10, "xfer-frozen", True)]),
-        ("unfreeze, proposal, organisation, loan", [
-            Step("UNFREEZE_WALLET", {"walletId": u["carol"]}, "unfreeze"),
-            Step("SUBMIT_PROPOSAL", {"proposalId": prop, "proposerId": u["bob"], "title": "Raise the velocity tax",
-                                     "parameter": "velocityTaxBps", "value": "150"}, "proposal"),
-            Step("PROPOSE_ORGANIZATION", {"orgId": org, "name": "Demo Cooperative", "proposerId": u["alice"]}, "org"),
-            Step("APPLY_FOR_LOAN", {"loanId": loan, "borrowerId": u["carol"], "amount": 2_000}, "loan")]),
-        ("votes, membership, loan approval", [
-            Step("CAST_VOTE", {"proposalId": prop, "voterId": u["alice"], "vote": "FOR"}, "vote-alice"),
-            Step("ENDORSE_MEMBERSHIP", {"orgId": org, "userId": u["bob"]}, "member-bob"),
-            Step("APPROVE_LOAN", {"loanId": loan, "approverId": u["dave"]}, "approve-loan")]),
-        ("more votes, activation", [
-            Step("CAST_VOTE", {"proposalId": prop, "voterId": u["bob"], "vote": "FOR"}, "vote-bob"),
-            Step("ACTIVATE_ORGANIZATION", {"orgId": org}, "activate-org")]),
-        ("last vote, the rule, funding", [
-            Step("CAST_VOTE", {"proposalId": prop, "voterId": u["carol"], "vote": "AGAINST"}, "vote-carol"),
-            # Active now: a new threshold needs the organisation's approval (its current threshold, 1).
-            Step("DEFINE_AUTH_RULE", {"orgId": org, "requiredApprovals": 2, "approverIds": [u["alice"]]},
-                 "auth-rule")]),
-        ("execute the proposal, fund the organisation", [
-            Step("EXECUTE_PROPOSAL", {"proposalId": prop}, "execute-proposal"),
-            xfer(u["alice"], f"@org:{org}", 1_000, "fund-org")]),
-        ("a multisig payment", [Step("INITIATE_MULTISIG_TX", {"orgId": org, "multisigTxId": msig,
-                                                               "initiatorId": u["alice"], "toWalletId": u["dave"],
-                                                               "amount": 300}, "msig-initiate")]),
-        ("first approval", [Step("APPROVE_MULTISIG_TX", {"orgId": org, "multisigTxId": msig,
-                                                          "approverId": u["alice"]}, "msig-approve-1")]),
-        ("second approval", [Step("APPROVE_MULTISIG_TX", {"orgId": org, "multisigTxId": msig,
-                                                           "approverId": u["bob"]}, "msig-approve-2")]),
-        ("execution, tax, a parameter", [
-            Step("EXECUTE_MULTISIG_TX", {"orgId": org, "multisigTxId": msig}, "msig-execute"),
-            Step("APPLY_VELOCITY_TAX", {"walletId": u["alice"]}, "tax"),
-            Step("UPDATE_SYSTEM_PARAMETER", {"parameter": "demoRun", "value": run}, "parameter")]),
+        (
+            "unfreeze, proposal, organisation, loan",
+            [
+                Step("UNFREEZE_WALLET", {"walletId": u["carol"]}, "unfreeze"),
+                Step(
+                    "SUBMIT_PROPOSAL",
+                    {
+                        "proposalId": prop,
+                        "proposerId": u["bob"],
+                        "title": "Raise the velocity tax",
+                        "parameter": "velocityTaxBps",
+                        "value": "150",
+                    },
+                    "proposal",
+                ),
+                Step(
+                    "PROPOSE_ORGANIZATION", {"orgId": org, "name": "Demo Cooperative", "proposerId": u["alice"]}, "org"
+                ),
+                Step("APPLY_FOR_LOAN", {"loanId": loan, "borrowerId": u["carol"], "amount": 2_000}, "loan"),
+            ],
+        ),
+        (
+            "votes, membership, loan approval",
+            [
+                Step("CAST_VOTE", {"proposalId": prop, "voterId": u["alice"], "vote": "FOR"}, "vote-alice"),
+                Step("ENDORSE_MEMBERSHIP", {"orgId": org, "userId": u["bob"]}, "member-bob"),
+                Step("APPROVE_LOAN", {"loanId": loan, "approverId": u["dave"]}, "approve-loan"),
+            ],
+        ),
+        (
+            "more votes, activation",
+            [
+                Step("CAST_VOTE", {"proposalId": prop, "voterId": u["bob"], "vote": "FOR"}, "vote-bob"),
+                Step("ACTIVATE_ORGANIZATION", {"orgId": org}, "activate-org"),
+            ],
+        ),
+        (
+            "last vote, the rule, funding",
+            [
+                Step("CAST_VOTE", {"proposalId": prop, "voterId": u["carol"], "vote": "AGAINST"}, "vote-carol"),
+                # Active now: a new threshold needs the organisation's approval (its current threshold, 1).
+                Step(
+                    "DEFINE_AUTH_RULE", {"orgId": org, "requiredApprovals": 2, "approverIds": [u["alice"]]}, "auth-rule"
+                ),
+            ],
+        ),
+        (
+            "execute the proposal, fund the organisation",
+            [
+                Step("EXECUTE_PROPOSAL", {"proposalId": prop}, "execute-proposal"),
+                xfer(u["alice"], f"@org:{org}", 1_000, "fund-org"),
+            ],
+        ),
+        (
+            "a multisig payment",
+            [
+                Step(
+                    "INITIATE_MULTISIG_TX",
+                    {
+                        "orgId": org,
+                        "multisigTxId": msig,
+                        "initiatorId": u["alice"],
+                        "toWalletId": u["dave"],
+                        "amount": 300,
+                    },
+                    "msig-initiate",
+                )
+            ],
+        ),
+        (
+            "first approval",
+            [
+                Step(
+                    "APPROVE_MULTISIG_TX",
+                    {"orgId": org, "multisigTxId": msig, "approverId": u["alice"]},
+                    "msig-approve-1",
+                )
+            ],
+        ),
+        (
+            "second approval",
+            [
+                Step(
+                    "APPROVE_MULTISIG_TX",
+                    {"orgId": org, "multisigTxId": msig, "approverId": u["bob"]},
+                    "msig-approve-2",
+                )
+            ],
+        ),
+        (
+            "execution, tax, a parameter",
+            [
+                Step("EXECUTE_MULTISIG_TX", {"orgId": org, "multisigTxId": msig}, "msig-execute"),
+                Step("APPLY_VELOCITY_TAX", {"walletId": u["alice"]}, "tax"),
+                Step("UPDATE_SYSTEM_PARAMETER", {"parameter": "demoRun", "value": run}, "parameter"),
+            ],
+        ),
         # Alone: while paused the ledger refuses every other write (same key, so in this order).
-        ("a maintenance window", [Step("PAUSE_SYSTEM", {"reason": "demo maintenance window"}, "pause"),
-                                  Step("RESUME_SYSTEM", {}, "resume")]),
+        (
+            "a maintenance window",
+            [Step("PAUSE_SYSTEM", {"reason": "demo maintenance window"}, "pause"), Step("RESUME_SYSTEM", {}, "resume")],
+        ),
     ]
 
 
 def _rows(conn: psycopg.Connection[Any], rids: list[str]) -> dict[str, dict[str, Any]]:
-    cur = conn.execute('SELECT "requestId", "commandType"::text, status::text, "errorCode", error FROM "OutboxCommand"'
-                       ' WHERE "tenantId" = %s AND "requestId" = ANY(%s)', (TENANT, rids))
+    cur = conn.execute(
+        'SELECT "requestId", "commandType"::text, status::text, "errorCode", error FROM "OutboxCommand"'
+        ' WHERE "tenantId" = %s AND "requestId" = ANY(%s)',
+        (TENANT, rids),
+    )
     return {r[0]: {"commandType": r[1], "status": r[2], "errorCode": r[3], "error": r[4]} for r in cur.fetchall()}
 
 
@@ -133,8 +230,14 @@ def run_demo(dsn: str, say: Callable[[str], None], stage_timeout: float = 120) -
                     conn.execute(RAW, (rid, TENANT, "svc-legacy", st.ctype, rid, json.dumps(st.payload)))
                 else:
                     with conn.transaction():
-                        enqueue(conn, tenant_id=TENANT, service="svc-demo", command_type=st.ctype, request_id=rid,
-                                payload=st.payload)
+                        enqueue(
+                            conn,
+                            tenant_id=TENANT,
+                            service="svc-demo",
+                            command_type=st.ctype,
+                            request_id=rid,
+                            payload=st.payload,
+                        )
                 rids.append(rid)
                 if st.expect_failure or st.ctype in ("BOOTSTRAP_SYSTEM", "INITIALIZE_COUNTRY", "ACTIVATE_TREASURY"):
                     expected.add(rid)
@@ -144,23 +247,48 @@ def run_demo(dsn: str, say: Callable[[str], None], stage_timeout: float = 120) -
                     break
                 if time.monotonic() - s0 > stage_timeout:
                     waiting = [rid for rid in rids if rows.get(rid, {}).get("status") not in ("CONFIRMED", "FAILED")]
-                    raise TimeoutError(f"stage {i} ({title}) not finished after {stage_timeout:.0f}s; waiting for "
-                                       f"{', '.join(waiting)}: check `gxctl status` and the submitter's log")
+                    raise TimeoutError(
+                        f"stage {i} ({title}) not finished after {stage_timeout:.0f}s; waiting for "
+                        f"{', '.join(waiting)}: check `gxctl status` and the submitter's log"
+                    )
                 time.sleep(0.1)
             outcome.update(rows)
             counts = _counts(rows.values())
-            say(f"stage {i:>2}/{len(plan)} {title:<48} {len(steps)} command(s)  {counts}  "
-                f"{time.monotonic() - s0:.1f}s")
+            say(f"stage {i:>2}/{len(plan)} {title:<48} {len(steps)} command(s)  {counts}  {time.monotonic() - s0:.1f}s")
     # On a re-run the set-up fails with "already ...": expected. A first run must confirm it.
-    unexpected = {rid: r for rid, r in outcome.items() if r["status"] == "FAILED" and (
-        rid not in expected or (r["commandType"] in ("BOOTSTRAP_SYSTEM", "INITIALIZE_COUNTRY", "ACTIVATE_TREASURY")
-                                and "already" not in (r["error"] or "")))}
-    return {"run": run, "tenant": TENANT, "seconds": round(time.monotonic() - t0, 1), "commands": len(outcome),
-            "types": len({r["commandType"] for r in outcome.values()}), "counts": _counts(outcome.values()),
-            "failed": [{"requestId": rid, "status": shown_status(r), "commandType": r["commandType"],
-                        "errorCode": r["errorCode"], "error": r["error"], "expected": rid not in unexpected}
-                       for rid, r in outcome.items() if r["status"] == "FAILED"],
-            "unexpected": sorted(unexpected)}
+    unexpected = {
+        rid: r
+        for rid, r in outcome.items()
+        if r["status"] == "FAILED"
+        and (
+            rid not in expected
+            or (
+                r["commandType"] in ("BOOTSTRAP_SYSTEM", "INITIALIZE_COUNTRY", "ACTIVATE_TREASURY")
+                and "already" not in (r["error"] or "")
+            )
+        )
+    }
+    return {
+        "run": run,
+        "tenant": TENANT,
+        "seconds": round(time.monotonic() - t0, 1),
+        "commands": len(outcome),
+        "types": len({r["commandType"] for r in outcome.values()}),
+        "counts": _counts(outcome.values()),
+        "failed": [
+            {
+                "requestId": rid,
+                "status": shown_status(r),
+                "commandType": r["commandType"],
+                "errorCode": r["errorCode"],
+                "error": r["error"],
+                "expected": rid not in unexpected,
+            }
+            for rid, r in outcome.items()
+            if r["status"] == "FAILED"
+        ],
+        "unexpected": sorted(unexpected),
+    }
 
 
 def _counts(rows: Any) -> str:

@@ -17,8 +17,12 @@ def use_local_stack() -> str:
     from gxcommon.settings import ConnectionSettings
 
     s, f = ConnectionSettings(), FabricSettings()
-    given = {"GX_PG_DSN": s.pg_dsn, "GX_KAFKA_BOOTSTRAP": s.kafka_bootstrap, "GX_CONNECT_URL": s.connect_url,
-             "GX_FABRIC_GATEWAY": f.gateway}
+    given = {
+        "GX_PG_DSN": s.pg_dsn,
+        "GX_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
+        "GX_CONNECT_URL": s.connect_url,
+        "GX_FABRIC_GATEWAY": f.gateway,
+    }
     if any(given.values()):
         return "from the environment (" + ", ".join(k for k, v in given.items() if v) + ")"
     from stack.manager import Stack

@@ -117,8 +117,13 @@ def peer_overrides(s: StackSettings, p: Paths, builder_dir: Path, mutual_tls: bo
         "peer.gateway.enabled": True,
         # No Docker: chaincode runs only as a service through the ccaas builder.
         "vm.endpoint": "",
-        "chaincode.externalBuilders": [{"name": "ccaas_builder", "path": str(builder_dir),
-                                        "propagateEnvironment": ["CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG"]}],
+        "chaincode.externalBuilders": [
+            {
+                "name": "ccaas_builder",
+                "path": str(builder_dir),
+                "propagateEnvironment": ["CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG"],
+            }
+        ],
         "ledger.state.stateDatabase": "goleveldb",
         "operations.listenAddress": f"{h}:{s.peer_ops_port}",
         "operations.tls.enabled": False,
@@ -167,10 +172,23 @@ def crypto_config() -> dict[str, Any]:
     """cryptogen's input: one orderer, one peer, two client users (User1 is the pipeline's granted
     submitter, User2 a member nobody granted); node OUs on (roles in certs: the chaincode reads them)."""
     return {
-        "OrdererOrgs": [{"Name": "Orderer", "Domain": ORDERER_DOMAIN, "EnableNodeOUs": True,
-                         "Specs": [{"Hostname": "orderer", "SANS": SANS}]}],
-        "PeerOrgs": [{"Name": "Org1", "Domain": PEER_DOMAIN, "EnableNodeOUs": True,
-                      "Template": {"Count": 1, "SANS": SANS}, "Users": {"Count": USERS}}],
+        "OrdererOrgs": [
+            {
+                "Name": "Orderer",
+                "Domain": ORDERER_DOMAIN,
+                "EnableNodeOUs": True,
+                "Specs": [{"Hostname": "orderer", "SANS": SANS}],
+            }
+        ],
+        "PeerOrgs": [
+            {
+                "Name": "Org1",
+                "Domain": PEER_DOMAIN,
+                "EnableNodeOUs": True,
+                "Template": {"Count": 1, "SANS": SANS},
+                "Users": {"Count": USERS},
+            }
+        ],
     }
 
 
@@ -186,13 +204,20 @@ def configtx(s: StackSettings, p: Paths) -> dict[str, Any]:
     """configtxgen's input with one profile, ``GXChannel`` (an application channel with its orderer)."""
     orderer_tls = str(p.orderer_node / "tls" / "server.crt")
     orderer_org = {
-        "Name": "OrdererOrg", "ID": ORDERER_MSP, "MSPDir": str(p.orderer_org / "msp"),
+        "Name": "OrdererOrg",
+        "ID": ORDERER_MSP,
+        "MSPDir": str(p.orderer_org / "msp"),
         "OrdererEndpoints": [f"{s.host}:{s.orderer_port}"],
-        "Policies": {"Readers": _sig(f"OR('{ORDERER_MSP}.member')"), "Writers": _sig(f"OR('{ORDERER_MSP}.member')"),
-                     "Admins": _sig(f"OR('{ORDERER_MSP}.admin')")},
+        "Policies": {
+            "Readers": _sig(f"OR('{ORDERER_MSP}.member')"),
+            "Writers": _sig(f"OR('{ORDERER_MSP}.member')"),
+            "Admins": _sig(f"OR('{ORDERER_MSP}.admin')"),
+        },
     }
     peer_org = {
-        "Name": PEER_MSP, "ID": PEER_MSP, "MSPDir": str(p.peer_org / "msp"),
+        "Name": PEER_MSP,
+        "ID": PEER_MSP,
+        "MSPDir": str(p.peer_org / "msp"),
         "Policies": {
             "Readers": _sig(f"OR('{PEER_MSP}.admin', '{PEER_MSP}.peer', '{PEER_MSP}.client')"),
             "Writers": _sig(f"OR('{PEER_MSP}.admin', '{PEER_MSP}.client')"),
@@ -204,24 +229,40 @@ def configtx(s: StackSettings, p: Paths) -> dict[str, Any]:
     orderer = {
         "OrdererType": "etcdraft",
         "EtcdRaft": {
-            "Consenters": [{"Host": s.host, "Port": s.orderer_port, "ClientTLSCert": orderer_tls,
-                            "ServerTLSCert": orderer_tls}],
+            "Consenters": [
+                {"Host": s.host, "Port": s.orderer_port, "ClientTLSCert": orderer_tls, "ServerTLSCert": orderer_tls}
+            ],
             # Short ticks: leader election in about a second after a (re)start, not 5-10 s.
-            "Options": {"TickInterval": "100ms", "ElectionTick": 10, "HeartbeatTick": 1,
-                        "MaxInflightBlocks": 5, "SnapshotIntervalSize": "16 MB"},
+            "Options": {
+                "TickInterval": "100ms",
+                "ElectionTick": 10,
+                "HeartbeatTick": 1,
+                "MaxInflightBlocks": 5,
+                "SnapshotIntervalSize": "16 MB",
+            },
         },
         "BatchTimeout": f"{s.batch_timeout_ms}ms",
-        "BatchSize": {"MaxMessageCount": s.batch_max_count, "AbsoluteMaxBytes": "99 MB",
-                      "PreferredMaxBytes": "2 MB"},
+        "BatchSize": {"MaxMessageCount": s.batch_max_count, "AbsoluteMaxBytes": "99 MB", "PreferredMaxBytes": "2 MB"},
         "Organizations": [orderer_org],
         "Policies": {**common, "BlockValidation": _meta("ANY Writers")},
         "Capabilities": {"V2_0": True},
     }
     application = {
         "Organizations": [peer_org],
-        "Policies": {**common, "LifecycleEndorsement": _meta("MAJORITY Endorsement"),
-                     "Endorsement": _meta("MAJORITY Endorsement")},
+        "Policies": {
+            **common,
+            "LifecycleEndorsement": _meta("MAJORITY Endorsement"),
+            "Endorsement": _meta("MAJORITY Endorsement"),
+        },
         "Capabilities": {"V2_5": True},
     }
-    return {"Profiles": {"GXChannel": {"Policies": common, "Capabilities": {"V3_0": True},
-                                       "Orderer": orderer, "Application": application}}}
+    return {
+        "Profiles": {
+            "GXChannel": {
+                "Policies": common,
+                "Capabilities": {"V3_0": True},
+                "Orderer": orderer,
+                "Application": application,
+            }
+        }
+    }

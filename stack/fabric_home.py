@@ -28,7 +28,9 @@ VERSION = "3.1.5"
 BINARIES = ("peer", "orderer", "configtxgen", "cryptogen", "osnadmin", "configtxlator")
 BUILDER = ("detect", "build", "release")
 CONFIGS = ("core.yaml", "orderer.yaml")
-INSTALL_HINT = f"gxctl fabric install   (or: gxctl fabric install --from hyperledger-fabric-linux-amd64-{VERSION}.tar.gz)"
+INSTALL_HINT = (
+    f"gxctl fabric install   (or: gxctl fabric install --from hyperledger-fabric-linux-amd64-{VERSION}.tar.gz)"
+)
 
 
 class FabricError(StackError):
@@ -82,8 +84,9 @@ def check_layout(home: FabricHome) -> None:
     """Every binary, config and builder script is there and the peer is the pinned version."""
     missing = [str(home.bin_dir / b) for b in BINARIES if not os.access(home.bin_dir / b, os.X_OK)]
     missing += [str(home.config_dir / c) for c in CONFIGS if not (home.config_dir / c).is_file()]
-    missing += [str(home.builder_dir / "bin" / b) for b in BUILDER
-                if not os.access(home.builder_dir / "bin" / b, os.X_OK)]
+    missing += [
+        str(home.builder_dir / "bin" / b) for b in BUILDER if not os.access(home.builder_dir / "bin" / b, os.X_OK)
+    ]
     if missing:
         raise FabricError(f"incomplete Fabric release: missing {', '.join(missing)}")
     found = peer_version(home.bin("peer"))
@@ -100,8 +103,10 @@ def locate(s: StackSettings) -> FabricHome:
         root = Path(shutil.which("peer") or "").resolve().parent.parent
         home = _layout(root)
     else:
-        raise FabricError(f"Fabric v{VERSION} is not installed: no {root / 'bin' / 'peer'}"
-                          + ("" if s.fabric_home else " and no `peer` on PATH"))
+        raise FabricError(
+            f"Fabric v{VERSION} is not installed: no {root / 'bin' / 'peer'}"
+            + ("" if s.fabric_home else " and no `peer` on PATH")
+        )
     check_layout(home)
     return home
 
@@ -130,8 +135,10 @@ def download(url: str, dest: Path, timeout: float = 30) -> None:
     except (urllib.error.URLError, OSError) as e:
         tmp.unlink(missing_ok=True)
         reason = getattr(e, "reason", None) or e
-        raise FabricError(f"cannot download {url}: {reason}",
-                          f"fetch {tarball_name()} on a machine that can, then: gxctl fabric install --from FILE") from None
+        raise FabricError(
+            f"cannot download {url}: {reason}",
+            f"fetch {tarball_name()} on a machine that can, then: gxctl fabric install --from FILE",
+        ) from None
     tmp.rename(dest)
 
 
@@ -156,8 +163,10 @@ def install(s: StackSettings, source: Path | None = None) -> Path:
             shutil.copytree(source, staged, symlinks=False)
         else:
             if s.fabric_sha256 and _sha256(source) != s.fabric_sha256.lower():
-                raise FabricError(f"{source}: sha256 {_sha256(source)} is not the pinned GX_FABRIC_SHA256",
-                                  "download the official release again")
+                raise FabricError(
+                    f"{source}: sha256 {_sha256(source)} is not the pinned GX_FABRIC_SHA256",
+                    "download the official release again",
+                )
             try:
                 with tarfile.open(source) as tar:
                     tar.extractall(staged, members=_safe_members(tar))

@@ -61,15 +61,19 @@ class FabricNet:
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
         return path
 
-    def run(self, component: str, argv: Sequence[str], env: dict[str, str] | None = None,
-            timeout: float = 120) -> str:
+    def run(self, component: str, argv: Sequence[str], env: dict[str, str] | None = None, timeout: float = 120) -> str:
         """Run a Fabric CLI; its stdout, or CliError with its output tail."""
-        proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, **(env or {})})
+        proc = subprocess.run(
+            list(argv), capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+        )
         if proc.returncode != 0:
             out = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-            raise CliError(component, f"`{Path(argv[0]).name} {' '.join(argv[1:3])}` failed (exit {proc.returncode})",
-                           "see the output below; `gxctl stack down --purge` rebuilds the network", out)
+            raise CliError(
+                component,
+                f"`{Path(argv[0]).name} {' '.join(argv[1:3])}` failed (exit {proc.returncode})",
+                "see the output below; `gxctl stack down --purge` rebuilds the network",
+                out,
+            )
         return proc.stdout
 
     def ensure_artifacts(self) -> None:
@@ -80,19 +84,35 @@ class FabricNet:
         if p.genesis_block.exists():
             made = layout.read_text().strip() if layout.exists() else "1"
             if made != LAYOUT:
-                raise StackError("fabric", f"this network's ledger has gxtv3's state layout {made}; this version "
-                                 f"needs layout {LAYOUT} (composite keys, namespaced wallets, callers checked)",
-                                 "gxctl down --purge   (then gxctl up makes a new network; the ledger starts empty)")
+                raise StackError(
+                    "fabric",
+                    f"this network's ledger has gxtv3's state layout {made}; this version "
+                    f"needs layout {LAYOUT} (composite keys, namespaced wallets, callers checked)",
+                    "gxctl down --purge   (then gxctl up makes a new network; the ledger starts empty)",
+                )
             return
         cfg = p.root / "config"
         crypto_yaml = self._write_yaml(cfg / "crypto-config.yaml", fc.crypto_config())
         if not p.crypto.exists():
-            self.run("fabric", [self.home.bin("cryptogen"), "generate", f"--config={crypto_yaml}",
-                                f"--output={p.crypto}"])
+            self.run(
+                "fabric", [self.home.bin("cryptogen"), "generate", f"--config={crypto_yaml}", f"--output={p.crypto}"]
+            )
         self._write_yaml(cfg / "configtx.yaml", fc.configtx(self.s, p))
         tmp = p.genesis_block.with_suffix(".partial")
-        self.run("fabric", [self.home.bin("configtxgen"), "-configPath", str(cfg), "-profile", "GXChannel",
-                            "-channelID", self.s.channel, "-outputBlock", str(tmp)])
+        self.run(
+            "fabric",
+            [
+                self.home.bin("configtxgen"),
+                "-configPath",
+                str(cfg),
+                "-profile",
+                "GXChannel",
+                "-channelID",
+                self.s.channel,
+                "-outputBlock",
+                str(tmp),
+            ],
+        )
         tmp.rename(p.genesis_block)
         layout.write_text(LAYOUT + "\n")
 
@@ -127,8 +147,13 @@ class FabricNet:
         }
 
     def orderer_flags(self) -> list[str]:
-        return ["-o", f"{self.s.host}:{self.s.orderer_port}", "--tls",
-                "--cafile", str(self.paths.orderer_node / "tls" / "ca.crt")]
+        return [
+            "-o",
+            f"{self.s.host}:{self.s.orderer_port}",
+            "--tls",
+            "--cafile",
+            str(self.paths.orderer_node / "tls" / "ca.crt"),
+        ]
 
     def peer(self, *args: str, timeout: float = 120) -> str:
         return self.run("peer", [self.home.bin("peer"), *args], self.admin_env(), timeout)
@@ -156,8 +181,11 @@ class FabricNet:
 def _free(s: StackSettings, name: str, ports: dict[str, int]) -> None:
     for var, port in ports.items():
         if port_open(s.host, port):
-            raise StackError(name, f"port {port} on {s.host} is taken by a process we did not start",
-                             f"stop that process, or set {var} to a free port")
+            raise StackError(
+                name,
+                f"port {port} on {s.host} is taken by a process we did not start",
+                f"stop that process, or set {var} to a free port",
+            )
 
 
 def _wait_closed(host: str, port: int, timeout: float) -> None:
@@ -180,22 +208,44 @@ class Orderer:
     def up(self) -> None:
         if self.proc.pid() is None:
             self.net.ensure_artifacts()
-            _free(self.s, "orderer", {"GX_ORDERER_PORT": self.s.orderer_port,
-                                      "GX_ORDERER_ADMIN_PORT": self.s.orderer_admin_port,
-                                      "GX_ORDERER_OPS_PORT": self.s.orderer_ops_port})
+            _free(
+                self.s,
+                "orderer",
+                {
+                    "GX_ORDERER_PORT": self.s.orderer_port,
+                    "GX_ORDERER_ADMIN_PORT": self.s.orderer_admin_port,
+                    "GX_ORDERER_OPS_PORT": self.s.orderer_ops_port,
+                },
+            )
             cfg = self.net.node_config("orderer", "orderer.yaml", fc.orderer_overrides(self.s, self.net.paths))
             self.proc.start([self.net.home.bin("orderer")], env={**os.environ, "FABRIC_CFG_PATH": str(cfg)})
-        self.proc.wait_healthy(self.healthy, 60, f"/healthz on {self.s.host}:{self.s.orderer_ops_port} and "
-                                                 f"its admin port {self.s.orderer_admin_port} listening")
+        self.proc.wait_healthy(
+            self.healthy,
+            60,
+            f"/healthz on {self.s.host}:{self.s.orderer_ops_port} and "
+            f"its admin port {self.s.orderer_admin_port} listening",
+        )
         self._join()
 
     def _osnadmin(self, *args: str) -> str:
         admin = self.net.paths.orderer_admin / "tls"
         ca = self.net.paths.orderer_node / "tls" / "ca.crt"
-        return self.net.run("orderer", [self.net.home.bin("osnadmin"), "channel", *args,
-                                        "-o", f"{self.s.host}:{self.s.orderer_admin_port}", "--ca-file", str(ca),
-                                        "--client-cert", str(admin / "client.crt"),
-                                        "--client-key", str(admin / "client.key")])
+        return self.net.run(
+            "orderer",
+            [
+                self.net.home.bin("osnadmin"),
+                "channel",
+                *args,
+                "-o",
+                f"{self.s.host}:{self.s.orderer_admin_port}",
+                "--ca-file",
+                str(ca),
+                "--client-cert",
+                str(admin / "client.crt"),
+                "--client-key",
+                str(admin / "client.key"),
+            ],
+        )
 
     def _join(self) -> None:
         """Join the channel through the channel participation API (once)."""
@@ -222,15 +272,28 @@ class Peer:
     def up(self) -> None:
         if self.proc.pid() is None:
             self.net.ensure_artifacts()
-            _free(self.s, "peer", {"GX_PEER_PORT": self.s.peer_port, "GX_PEER_CHAINCODE_PORT": self.s.peer_chaincode_port,
-                                   "GX_PEER_OPS_PORT": self.s.peer_ops_port})
-            cfg = self.net.node_config("peer", "core.yaml",
-                                       fc.peer_overrides(self.s, self.net.paths, self.net.home.builder_dir,
-                                                         mutual_tls=self.net.mutual_tls))
-            self.proc.start([self.net.home.bin("peer"), "node", "start"],
-                            env={**os.environ, "FABRIC_CFG_PATH": str(cfg)})
-        self.proc.wait_healthy(self.healthy, 60, f"/healthz on {self.s.host}:{self.s.peer_ops_port} and "
-                                                 f"its port {self.s.peer_port} listening")
+            _free(
+                self.s,
+                "peer",
+                {
+                    "GX_PEER_PORT": self.s.peer_port,
+                    "GX_PEER_CHAINCODE_PORT": self.s.peer_chaincode_port,
+                    "GX_PEER_OPS_PORT": self.s.peer_ops_port,
+                },
+            )
+            cfg = self.net.node_config(
+                "peer",
+                "core.yaml",
+                fc.peer_overrides(self.s, self.net.paths, self.net.home.builder_dir, mutual_tls=self.net.mutual_tls),
+            )
+            self.proc.start(
+                [self.net.home.bin("peer"), "node", "start"], env={**os.environ, "FABRIC_CFG_PATH": str(cfg)}
+            )
+        self.proc.wait_healthy(
+            self.healthy,
+            60,
+            f"/healthz on {self.s.host}:{self.s.peer_ops_port} and its port {self.s.peer_port} listening",
+        )
         if self.s.channel not in self.net.peer("channel", "list").split():
             self.net.peer("channel", "join", "-b", str(self.net.paths.genesis_block))
 
@@ -239,8 +302,9 @@ class Peer:
 
 
 # The orderer elects its raft leader a moment after it joins; lifecycle calls fail until then.
-_until_leader = retry(retry=retry_if_exception_type(CliError), stop=stop_after_delay(60), wait=wait_fixed(0.5),
-                      reraise=True)
+_until_leader = retry(
+    retry=retry_if_exception_type(CliError), stop=stop_after_delay(60), wait=wait_fixed(0.5), reraise=True
+)
 
 
 class Chaincode:
@@ -278,14 +342,37 @@ class Chaincode:
         """The pipeline's client identity may submit every command (and the administrative ones):
         the chaincode's operator (the org's Admin, node OU admin) grants it, once."""
         cert = (self.net.paths.user(user) / "msp" / "signcerts" / f"{user}@{fc.PEER_DOMAIN}-cert.pem").read_text()
-        grant = json.loads(self.net.peer("chaincode", "query", "-C", self.s.channel, "-n", self.s.chaincode, "-c",
-                                         json.dumps({"Args": ["QueryContract:Submitter", fc.PEER_MSP, cert]})) or "null")
+        grant = json.loads(
+            self.net.peer(
+                "chaincode",
+                "query",
+                "-C",
+                self.s.channel,
+                "-n",
+                self.s.chaincode,
+                "-c",
+                json.dumps({"Args": ["QueryContract:Submitter", fc.PEER_MSP, cert]}),
+            )
+            or "null"
+        )
         if grant and grant.get("scope") == scope:
             return
-        self.net.peer("chaincode", "invoke", *self.net.orderer_flags(), "-C", self.s.channel, "-n", self.s.chaincode,
-                      "--peerAddresses", f"{self.s.host}:{self.s.peer_port}", "--tlsRootCertFiles",
-                      str(self.net.paths.peer_node / "tls" / "ca.crt"), "--waitForEvent", "-c",
-                      json.dumps({"Args": ["AdminContract:GrantSubmitter", fc.PEER_MSP, cert, scope]}))
+        self.net.peer(
+            "chaincode",
+            "invoke",
+            *self.net.orderer_flags(),
+            "-C",
+            self.s.channel,
+            "-n",
+            self.s.chaincode,
+            "--peerAddresses",
+            f"{self.s.host}:{self.s.peer_port}",
+            "--tlsRootCertFiles",
+            str(self.net.paths.peer_node / "tls" / "ca.crt"),
+            "--waitForEvent",
+            "-c",
+            json.dumps({"Args": ["AdminContract:GrantSubmitter", fc.PEER_MSP, cert, scope]}),
+        )
 
     def _install(self, package: bytes, pkg_id: str) -> None:
         installed = json.loads(self.net.peer("lifecycle", "chaincode", "queryinstalled", "--output", "json") or "{}")
@@ -304,16 +391,32 @@ class Chaincode:
             _wait_closed(self.s.host, self.s.chaincode_port, 10)
         _free(self.s, "chaincode", {"GX_CHAINCODE_PORT": self.s.chaincode_port})
         src = cc.prepare(self.s.cache_dir, self.source)
-        self.proc.start([str(src / "node_modules" / ".bin" / "fabric-chaincode-node"), "server",
-                         f"--chaincode-address={self.s.host}:{self.s.chaincode_port}", f"--chaincode-id={pkg_id}"],
-                        env={**os.environ, "CORE_CHAINCODE_LOGGING_LEVEL": "warning"}, cwd=src)
+        self.proc.start(
+            [
+                str(src / "node_modules" / ".bin" / "fabric-chaincode-node"),
+                "server",
+                f"--chaincode-address={self.s.host}:{self.s.chaincode_port}",
+                f"--chaincode-id={pkg_id}",
+            ],
+            env={**os.environ, "CORE_CHAINCODE_LOGGING_LEVEL": "warning"},
+            cwd=src,
+        )
         self.id_file.write_text(pkg_id + "\n")
         self.proc.wait_healthy(self.healthy, 30, f"the chaincode service on {self.s.host}:{self.s.chaincode_port}")
 
     def _committed(self) -> dict[str, object]:
         try:
-            out = self.net.peer("lifecycle", "chaincode", "querycommitted", "-C", self.s.channel,
-                                "-n", self.s.chaincode, "--output", "json")
+            out = self.net.peer(
+                "lifecycle",
+                "chaincode",
+                "querycommitted",
+                "-C",
+                self.s.channel,
+                "-n",
+                self.s.chaincode,
+                "--output",
+                "json",
+            )
         except CliError as e:
             if "not defined" in e.log_tail or "not found" in e.log_tail:
                 return {}
@@ -322,21 +425,58 @@ class Chaincode:
 
     @_until_leader
     def _approve_and_commit(self, pkg_id: str, version: str, sequence: int) -> None:
-        common = ["--channelID", self.s.channel, "--name", self.s.chaincode, "--version", version,
-                  "--sequence", str(sequence), *self.net.orderer_flags()]
-        approvals = self.net.peer("lifecycle", "chaincode", "checkcommitreadiness", "--channelID", self.s.channel,
-                                  "--name", self.s.chaincode, "--version", version, "--sequence", str(sequence),
-                                  "--output", "json")
+        common = [
+            "--channelID",
+            self.s.channel,
+            "--name",
+            self.s.chaincode,
+            "--version",
+            version,
+            "--sequence",
+            str(sequence),
+            *self.net.orderer_flags(),
+        ]
+        approvals = self.net.peer(
+            "lifecycle",
+            "chaincode",
+            "checkcommitreadiness",
+            "--channelID",
+            self.s.channel,
+            "--name",
+            self.s.chaincode,
+            "--version",
+            version,
+            "--sequence",
+            str(sequence),
+            "--output",
+            "json",
+        )
         if not json.loads(approvals).get("approvals", {}).get(fc.PEER_MSP):
             self.net.peer("lifecycle", "chaincode", "approveformyorg", "--package-id", pkg_id, *common)
-        self.net.peer("lifecycle", "chaincode", "commit", *common, "--peerAddresses",
-                      f"{self.s.host}:{self.s.peer_port}", "--tlsRootCertFiles",
-                      str(self.net.paths.peer_node / "tls" / "ca.crt"))
+        self.net.peer(
+            "lifecycle",
+            "chaincode",
+            "commit",
+            *common,
+            "--peerAddresses",
+            f"{self.s.host}:{self.s.peer_port}",
+            "--tlsRootCertFiles",
+            str(self.net.paths.peer_node / "tls" / "ca.crt"),
+        )
 
     def _answers(self) -> bool:
         """The peer reaches the chaincode: the contract metadata (GetMetadata) comes back."""
-        out = self.net.peer("chaincode", "query", "-C", self.s.channel, "-n", self.s.chaincode,
-                            "-c", '{"Args":["org.hyperledger.fabric:GetMetadata"]}', timeout=30)
+        out = self.net.peer(
+            "chaincode",
+            "query",
+            "-C",
+            self.s.channel,
+            "-n",
+            self.s.chaincode,
+            "-c",
+            '{"Args":["org.hyperledger.fabric:GetMetadata"]}',
+            timeout=30,
+        )
         return "AdminContract" in out
 
     def down(self) -> bool:

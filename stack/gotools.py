@@ -40,20 +40,33 @@ def require(name: str, cache: Path) -> Path:
         return binary
     go = shutil.which("go")
     if not go:
-        raise StackError(name, f"no `go` on PATH; needed once to build {name} {version} from the Go module proxy",
-                         "install Go 1.26 (apt-get install -y golang, or go.dev/dl)")
+        raise StackError(
+            name,
+            f"no `go` on PATH; needed once to build {name} {version} from the Go module proxy",
+            "install Go 1.26 (apt-get install -y golang, or go.dev/dl)",
+        )
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{name}: building {package}@{version} into {out} (once per pin; minutes for large tools)...",
-          file=sys.stderr, flush=True)
+    print(
+        f"{name}: building {package}@{version} into {out} (once per pin; minutes for large tools)...",
+        file=sys.stderr,
+        flush=True,
+    )
     t0 = time.monotonic()
-    proc = subprocess.run([go, "install", f"{package}@{version}"], capture_output=True, text=True,
-                          env={**os.environ, "GOBIN": str(tmp), "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"},
-                          cwd=tempfile.gettempdir())  # outside any module (tools/ holds Go modules)
+    proc = subprocess.run(
+        [go, "install", f"{package}@{version}"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GOBIN": str(tmp), "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"},
+        cwd=tempfile.gettempdir(),
+    )  # outside any module (tools/ holds Go modules)
     if proc.returncode != 0 or not (tmp / name).exists():
-        raise StackError(name, f"`go install {package}@{version}` failed (exit {proc.returncode})",
-                         "check that the Go module proxy is reachable; rerun to retry",
-                         "\n".join((proc.stdout + proc.stderr).splitlines()[-30:]))
+        raise StackError(
+            name,
+            f"`go install {package}@{version}` failed (exit {proc.returncode})",
+            "check that the Go module proxy is reachable; rerun to retry",
+            "\n".join((proc.stdout + proc.stderr).splitlines()[-30:]),
+        )
     print(f"{name}: built ({time.monotonic() - t0:.0f}s)", file=sys.stderr, flush=True)
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)

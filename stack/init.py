@@ -23,9 +23,16 @@ def migrate_and_grant(dsn: str) -> tuple[list[str], bool]:
     return applied, apply_grants(dsn, {name: g.tables for name, g in GROUPS.items()})
 
 
-def init(dsn: str, bootstrap: str, connect_url: str | None, t: topics.TopicSettings,
-         connect_secrets_dir: Path | None = None, cdc_dsn: str | None = None,
-         connect_password_env: str | None = None, connect_poll_ms: int | None = None) -> list[str]:
+def init(
+    dsn: str,
+    bootstrap: str,
+    connect_url: str | None,
+    t: topics.TopicSettings,
+    connect_secrets_dir: Path | None = None,
+    cdc_dsn: str | None = None,
+    connect_password_env: str | None = None,
+    connect_poll_ms: int | None = None,
+) -> list[str]:
     """Apply migrations (and grants), create topics, deploy the outbox connector logged in as
     ``cdc_dsn``'s role (default ``dsn``'s); one line per step. Without ``connect_url`` (a
     connector managed elsewhere, e.g. a Strimzi KafkaConnector) only the connector's publication
@@ -44,7 +51,14 @@ def init(dsn: str, bootstrap: str, connect_url: str | None, t: topics.TopicSetti
         ensure_publication(dsn, name)
         done.append(f"publication {name} ready (the connector is managed elsewhere)")
         return done
-    st = deploy_outbox(dsn, secret_parts(cdc_dsn or dsn), connect_url, t.commands, secrets_dir=connect_secrets_dir,
-                       password_env=connect_password_env, poll_ms=connect_poll_ms)
+    st = deploy_outbox(
+        dsn,
+        secret_parts(cdc_dsn or dsn),
+        connect_url,
+        t.commands,
+        secrets_dir=connect_secrets_dir,
+        password_env=connect_password_env,
+        poll_ms=connect_poll_ms,
+    )
     done.append(f"connector {st['name']}: {st['connector']['state']}")
     return done

@@ -24,8 +24,11 @@ def require_java() -> str:
     """Path of ``java`` (17+), or StackError with the install command."""
     java = shutil.which("java")
     if not java:
-        raise StackError("java", "no `java` on PATH; Kafka and Kafka Connect need a JDK/JRE 17+",
-                         "apt-get install -y openjdk-17-jre-headless")
+        raise StackError(
+            "java",
+            "no `java` on PATH; Kafka and Kafka Connect need a JDK/JRE 17+",
+            "apt-get install -y openjdk-17-jre-headless",
+        )
     out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
     try:
         major = int(out.split('"')[1].split(".")[0])
@@ -50,12 +53,23 @@ def resolve(name: str, jars_root: Path, exclude_groups: str = "") -> Path:
         return out
     mvn = shutil.which("mvn")
     if not mvn:
-        raise StackError("maven", f"no `mvn` on PATH; needed once to fetch the {name} jars from Maven Central",
-                         "apt-get install -y maven")
+        raise StackError(
+            "maven",
+            f"no `mvn` on PATH; needed once to fetch the {name} jars from Maven Central",
+            "apt-get install -y maven",
+        )
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    argv = [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-            f"-DoutputDirectory={tmp}", "-DincludeScope=runtime"]
+    argv = [
+        mvn,
+        "-q",
+        "-B",
+        "-f",
+        str(pom),
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={tmp}",
+        "-DincludeScope=runtime",
+    ]
     if exclude_groups:
         argv.append(f"-DexcludeGroupIds={exclude_groups}")
     t0 = time.monotonic()
@@ -63,9 +77,12 @@ def resolve(name: str, jars_root: Path, exclude_groups: str = "") -> Path:
     proc = subprocess.run(argv, capture_output=True, text=True)
     print(f"{name}: jars fetched ({time.monotonic() - t0:.0f}s)", file=sys.stderr, flush=True)
     if proc.returncode != 0 or not any(tmp.glob("*.jar")):
-        raise StackError("maven", f"resolving {pom} failed (exit {proc.returncode})",
-                         "check that Maven Central is reachable; rerun to retry",
-                         "\n".join((proc.stdout + proc.stderr).splitlines()[-30:]))
+        raise StackError(
+            "maven",
+            f"resolving {pom} failed (exit {proc.returncode})",
+            "check that Maven Central is reachable; rerun to retry",
+            "\n".join((proc.stdout + proc.stderr).splitlines()[-30:]),
+        )
     (tmp / MARKER).write_text(digest + "\n")
     for stale in jars_root.glob(f"{name}-*"):
         if stale != tmp:

@@ -30,9 +30,19 @@ def new_cluster_id() -> str:
 
 def java_argv(java: str, heap: str, classpath: Path, main: str, *args: str) -> list[str]:
     """A JVM command line sized for this small machine, logging through our log4j2 config."""
-    return [java, "-Xms128m", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-            "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={CONF / 'log4j2.properties'}",
-            "-cp", f"{classpath}/*", main, *args]
+    return [
+        java,
+        "-Xms128m",
+        f"-Xmx{heap}",
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={CONF / 'log4j2.properties'}",
+        "-cp",
+        f"{classpath}/*",
+        main,
+        *args,
+    ]
 
 
 class Kafka:
@@ -58,7 +68,7 @@ class Kafka:
 
         return ks.passwords(self.secrets, ks.principals(list(GROUPS)))
 
-    def _login(self, make: "Callable[[Path, str, str], dict[str, str]]", user: str | None) -> dict[str, str]:
+    def _login(self, make: Callable[[Path, str, str], dict[str, str]], user: str | None) -> dict[str, str]:
         if not self.secure:
             return {}
         from stack import kafka_security as ks
@@ -116,7 +126,6 @@ num.io.threads=4
         if self.secure:  # it holds the admin's password
             self.props.chmod(0o600)
 
-
     def _security_props(self) -> str:
         """In secure mode, lines that override the plaintext listeners above (a later key wins)."""
         if not self.secure:
@@ -124,9 +133,12 @@ num.io.threads=4
         from stack import kafka_security as ks
 
         ks.ensure_tls(self.secrets, self.s.host)
-        return ("# --secure: SCRAM over TLS for clients, TLS with client certificates for the controller\n"
-                + ks.broker_props(self.s.host, self.s.kafka_port, self.s.kafka_controller_port, self.secrets,
-                                  self.users()[ks.ADMIN]))
+        return (
+            "# --secure: SCRAM over TLS for clients, TLS with client certificates for the controller\n"
+            + ks.broker_props(
+                self.s.host, self.s.kafka_port, self.s.kafka_controller_port, self.secrets, self.users()[ks.ADMIN]
+            )
+        )
 
     def _grant(self) -> None:
         """SCRAM users and ACLs of every principal (idempotent)."""
@@ -134,7 +146,9 @@ num.io.threads=4
         from projections.groups import GROUPS
         from stack import kafka_security as ks
 
-        ks.apply(self.bootstrap, self.client_conf(), self.users(), ks.acls("gx-pipeline", list(GROUPS), TopicSettings()))
+        ks.apply(
+            self.bootstrap, self.client_conf(), self.users(), ks.acls("gx-pipeline", list(GROUPS), TopicSettings())
+        )
 
     def up(self) -> None:
         if self.proc.pid() is not None:
@@ -145,8 +159,11 @@ num.io.threads=4
         java = jars.require_java()
         for port in (self.s.kafka_port, self.s.kafka_controller_port):
             if port_open(self.s.host, port):
-                raise StackError(NAME, f"port {port} on {self.s.host} is taken by a process we did not start",
-                                 "stop that process, or set GX_KAFKA_PORT / GX_KAFKA_CONTROLLER_PORT to free ports")
+                raise StackError(
+                    NAME,
+                    f"port {port} on {self.s.host} is taken by a process we did not start",
+                    "stop that process, or set GX_KAFKA_PORT / GX_KAFKA_CONTROLLER_PORT to free ports",
+                )
         cp = jars.resolve("kafka", self.s.jars_dir)
         self.home.mkdir(parents=True, exist_ok=True)
         self._write_props()
@@ -160,8 +177,11 @@ num.io.threads=4
         if (self.data / "meta.properties").exists():
             return
         if self.data.exists() and any(self.data.iterdir()):
-            raise StackError(NAME, f"half-written Kafka log dir {self.data} (no meta.properties)",
-                             "gxctl stack down --purge   (drops the local stack's data)")
+            raise StackError(
+                NAME,
+                f"half-written Kafka log dir {self.data} (no meta.properties)",
+                "gxctl stack down --purge   (drops the local stack's data)",
+            )
         cluster_id = new_cluster_id()
         self.s.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.s.log_dir / "kafka-format.log"
@@ -171,12 +191,29 @@ num.io.threads=4
                 from stack import kafka_security as ks
 
                 scram = ["--add-scram", f"{ks.MECHANISM}=[name={ks.ADMIN},password={self.users()[ks.ADMIN]}]"]
-            rc = subprocess.run(java_argv(java, "256m", cp, "kafka.tools.StorageTool", "format", "--standalone",
-                                          f"--cluster-id={cluster_id}", "-c", str(self.props), *scram),
-                                stdout=log, stderr=subprocess.STDOUT).returncode
+            rc = subprocess.run(
+                java_argv(
+                    java,
+                    "256m",
+                    cp,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "--standalone",
+                    f"--cluster-id={cluster_id}",
+                    "-c",
+                    str(self.props),
+                    *scram,
+                ),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            ).returncode
         if rc != 0:
-            raise StackError(NAME, f"formatting the KRaft storage failed (exit {rc})",
-                             "`gxctl stack down --purge` starts from scratch", proc_tail(log_path))
+            raise StackError(
+                NAME,
+                f"formatting the KRaft storage failed (exit {rc})",
+                "`gxctl stack down --purge` starts from scratch",
+                proc_tail(log_path),
+            )
 
     def down(self) -> bool:
         return self.proc.stop(timeout=60)

@@ -59,8 +59,13 @@ def acls(app_id: str, groups: list[str], t: Any) -> list[Grant]:
     out: list[Grant] = []
 
     def reads(p: str, topic: str, group: str, prefixed_group: bool = False) -> None:
-        out.extend([Grant(p, "topic", topic, "READ"), Grant(p, "topic", topic, "DESCRIBE"),
-                    Grant(p, "group", group, "READ", prefixed_group)])
+        out.extend(
+            [
+                Grant(p, "topic", topic, "READ"),
+                Grant(p, "topic", topic, "DESCRIBE"),
+                Grant(p, "group", group, "READ", prefixed_group),
+            ]
+        )
 
     def writes(p: str, topic: str) -> None:
         out.extend([Grant(p, "topic", topic, "WRITE"), Grant(p, "topic", topic, "DESCRIBE")])
@@ -75,9 +80,13 @@ def acls(app_id: str, groups: list[str], t: Any) -> list[Grant]:
     writes(pub, t.fabric_blocks)
     reads(pub, t.fabric_blocks, f"{app_id}-block-publisher", prefixed_group=True)  # markers read back
     out.append(Grant(pub, "group", "gx-publisher-resume-", "READ", True))  # the last marker, read on start
-    out.extend([Grant(pub, "transactional_id", f"{app_id}-block-publisher-", "WRITE", True),
-                Grant(pub, "transactional_id", f"{app_id}-block-publisher-", "DESCRIBE", True),
-                Grant(pub, "cluster", "kafka-cluster", "IDEMPOTENT_WRITE")])
+    out.extend(
+        [
+            Grant(pub, "transactional_id", f"{app_id}-block-publisher-", "WRITE", True),
+            Grant(pub, "transactional_id", f"{app_id}-block-publisher-", "DESCRIBE", True),
+            Grant(pub, "cluster", "kafka-cluster", "IDEMPOTENT_WRITE"),
+        ]
+    )
     for g in groups:
         p = f"gx-projector-{g}"
         reads(p, t.fabric_events, f"{app_id}-projector-{g}", prefixed_group=True)
@@ -90,12 +99,18 @@ def acls(app_id: str, groups: list[str], t: Any) -> list[Grant]:
     # Debezium's own topics (heartbeats), created by Connect's topic.creation.
     out.extend(Grant(c, "topic", "__debezium-heartbeat", op, True) for op in ("WRITE", "DESCRIBE", "CREATE"))
     out.extend(Grant(c, "topic", "gxoutbox", op, True) for op in ("WRITE", "DESCRIBE", "CREATE"))
-    out.extend([Grant(c, "group", "gx-connect", "READ"), Grant(c, "cluster", "kafka-cluster", "DESCRIBE"),
-                Grant(c, "cluster", "kafka-cluster", "IDEMPOTENT_WRITE")])
+    out.extend(
+        [
+            Grant(c, "group", "gx-connect", "READ"),
+            Grant(c, "cluster", "kafka-cluster", "DESCRIBE"),
+            Grant(c, "cluster", "kafka-cluster", "IDEMPOTENT_WRITE"),
+        ]
+    )
     return list(dict.fromkeys(out))  # each once (a topic read and written is described once)
 
 
 # -- files ----------------------------------------------------------------------------------------
+
 
 def ensure_tls(d: Path, host: str) -> None:
     """CA and broker certificate under ``d`` (made once): ca.crt, broker.pem (PKCS#8 key + chain)."""
@@ -109,20 +124,34 @@ def ensure_tls(d: Path, host: str) -> None:
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gx-pipeline local Kafka CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-          .not_valid_after(now + datetime.timedelta(days=3650))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
     key = ec.generate_private_key(ec.SECP256R1())
     sans = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(host))]
-    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gx-broker")]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=3650))
-            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH,
-                                                  x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gx-broker")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH, x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     pem = serialization.Encoding.PEM
     key_pem = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     write_private(d / "broker.pem", key_pem + cert.public_bytes(pem) + ca.public_bytes(pem))
@@ -135,6 +164,7 @@ def passwords(d: Path, names: list[str]) -> dict[str, str]:
 
 
 # -- configuration --------------------------------------------------------------------------------
+
 
 def broker_props(host: str, port: int, controller_port: int, d: Path, admin_password: str) -> str:
     """The listener, TLS, SASL and authoriser lines of server.properties. The broker's own login
@@ -152,9 +182,9 @@ sasl.enabled.mechanisms={MECHANISM}
 sasl.mechanism.inter.broker.protocol={MECHANISM}
 listener.name.sasl_ssl.{MECHANISM.lower()}.sasl.jaas.config={jaas}
 ssl.keystore.type=PEM
-ssl.keystore.location={d / 'broker.pem'}
+ssl.keystore.location={d / "broker.pem"}
 ssl.truststore.type=PEM
-ssl.truststore.location={d / 'ca.crt'}
+ssl.truststore.location={d / "ca.crt"}
 listener.name.controller.ssl.client.auth=required
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 allow.everyone.if.no.acl.found=false
@@ -164,8 +194,13 @@ super.users=User:{ADMIN};User:{BROKER_DN}
 
 def client_conf(d: Path, user: str, password: str) -> dict[str, str]:
     """librdkafka's settings for ``user``."""
-    return {"security.protocol": "SASL_SSL", "sasl.mechanism": MECHANISM, "sasl.username": user,
-            "sasl.password": password, "ssl.ca.location": str(d / "ca.crt")}
+    return {
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": MECHANISM,
+        "sasl.username": user,
+        "sasl.password": password,
+        "ssl.ca.location": str(d / "ca.crt"),
+    }
 
 
 def client_env(d: Path, user: str, password: str) -> dict[str, str]:
@@ -175,42 +210,75 @@ def client_env(d: Path, user: str, password: str) -> dict[str, str]:
     path = d / f"{user}.password"
     if not path.exists() or path.read_text() != password:
         write_private(path, password.encode())
-    return {"GX_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "GX_KAFKA_SASL_MECHANISM": MECHANISM,
-            "GX_KAFKA_USERNAME": user, "GX_KAFKA_PASSWORD_FILE": str(path), "GX_KAFKA_CA_FILE": str(d / "ca.crt")}
+    return {
+        "GX_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "GX_KAFKA_SASL_MECHANISM": MECHANISM,
+        "GX_KAFKA_USERNAME": user,
+        "GX_KAFKA_PASSWORD_FILE": str(path),
+        "GX_KAFKA_CA_FILE": str(d / "ca.crt"),
+    }
 
 
 def java_client_props(d: Path, user: str, password: str, prefixes: tuple[str, ...] = ("",)) -> str:
     """Kafka's Java client settings for ``user`` (Connect's worker and its producer, consumer and admin)."""
-    jaas = (f'org.apache.kafka.common.security.scram.ScramLoginModule required username="{user}" '
-            f'password="{password}";')
+    jaas = f'org.apache.kafka.common.security.scram.ScramLoginModule required username="{user}" password="{password}";'
     lines = []
     for p in prefixes:
-        lines += [f"{p}security.protocol=SASL_SSL", f"{p}sasl.mechanism={MECHANISM}", f"{p}sasl.jaas.config={jaas}",
-                  f"{p}ssl.truststore.type=PEM", f"{p}ssl.truststore.location={d / 'ca.crt'}"]
+        lines += [
+            f"{p}security.protocol=SASL_SSL",
+            f"{p}sasl.mechanism={MECHANISM}",
+            f"{p}sasl.jaas.config={jaas}",
+            f"{p}ssl.truststore.type=PEM",
+            f"{p}ssl.truststore.location={d / 'ca.crt'}",
+        ]
     return "\n".join(lines) + "\n"
 
 
 # -- adapter --------------------------------------------------------------------------------------
 
-def apply(bootstrap: str, admin_conf: dict[str, str], users: dict[str, str], grants: list[Grant],
-          timeout: float = 30) -> None:
+
+def apply(
+    bootstrap: str, admin_conf: dict[str, str], users: dict[str, str], grants: list[Grant], timeout: float = 30
+) -> None:
     """Create (or update) the SCRAM users and the ACLs. Raises KafkaException."""
-    from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType, ResourcePatternType,
-                                       ResourceType, ScramCredentialInfo, ScramMechanism,
-                                       UserScramCredentialUpsertion)
+    from confluent_kafka.admin import (
+        AclBinding,
+        AclOperation,
+        AclPermissionType,
+        ResourcePatternType,
+        ResourceType,
+        ScramCredentialInfo,
+        ScramMechanism,
+        UserScramCredentialUpsertion,
+    )
 
     from gxcommon.kafka import AdminClient
 
     admin = AdminClient({"bootstrap.servers": bootstrap, **admin_conf})
-    upserts = [UserScramCredentialUpsertion(u, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), pw.encode())
-               for u, pw in users.items() if u != ADMIN]
+    upserts = [
+        UserScramCredentialUpsertion(u, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), pw.encode())
+        for u, pw in users.items()
+        if u != ADMIN
+    ]
     for fut in admin.alter_user_scram_credentials(upserts, request_timeout=timeout).values():
         fut.result(timeout)
-    kinds = {"topic": ResourceType.TOPIC, "group": ResourceType.GROUP, "transactional_id": ResourceType.TRANSACTIONAL_ID,
-             "cluster": ResourceType.BROKER}  # confluent-kafka's name for Kafka's CLUSTER resource
-    bindings = [AclBinding(kinds[g.resource], g.name,
-                           ResourcePatternType.PREFIXED if g.prefixed else ResourcePatternType.LITERAL,
-                           f"User:{g.principal}", "*", AclOperation[g.operation], AclPermissionType.ALLOW)
-                for g in grants]
+    kinds = {
+        "topic": ResourceType.TOPIC,
+        "group": ResourceType.GROUP,
+        "transactional_id": ResourceType.TRANSACTIONAL_ID,
+        "cluster": ResourceType.BROKER,
+    }  # confluent-kafka's name for Kafka's CLUSTER resource
+    bindings = [
+        AclBinding(
+            kinds[g.resource],
+            g.name,
+            ResourcePatternType.PREFIXED if g.prefixed else ResourcePatternType.LITERAL,
+            f"User:{g.principal}",
+            "*",
+            AclOperation[g.operation],
+            AclPermissionType.ALLOW,
+        )
+        for g in grants
+    ]
     for fut in admin.create_acls(bindings, request_timeout=timeout).values():
         fut.result(timeout)

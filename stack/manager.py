@@ -19,8 +19,8 @@ from stack.errors import StackError
 from stack.fabric_net import Chaincode, FabricNet, Orderer, Peer
 from stack.kafka import Kafka
 from stack.postgres import Postgres
-from stack.prometheus import Prometheus
 from stack.procs import Proc
+from stack.prometheus import Prometheus
 from stack.settings import StackSettings
 from stack.watchdog import Desired
 
@@ -41,8 +41,12 @@ class Stack:
         self.connect = Connect(self.s, self.kafka.bootstrap, self.kafka)
         self.fabric = FabricNet(self.s)
         self.components: dict[str, Component] = {
-            "postgres": self.postgres, "kafka": self.kafka, "connect": self.connect,
-            "orderer": Orderer(self.fabric), "peer": Peer(self.fabric), "chaincode": Chaincode(self.fabric),
+            "postgres": self.postgres,
+            "kafka": self.kafka,
+            "connect": self.connect,
+            "orderer": Orderer(self.fabric),
+            "peer": Peer(self.fabric),
+            "chaincode": Chaincode(self.fabric),
         }
         # Optional: started only when asked for (`stack up --with-monitoring`, or `--only prometheus`).
         self.prometheus = Prometheus(self.s)
@@ -54,8 +58,9 @@ class Stack:
         names = list(self.components)
         unknown = set(only or []) - set(names)
         if unknown:
-            raise StackError("stack", f"unknown component(s): {', '.join(sorted(unknown))}",
-                             f"choose from: {', '.join(names)}")
+            raise StackError(
+                "stack", f"unknown component(s): {', '.join(sorted(unknown))}", f"choose from: {', '.join(names)}"
+            )
         if only:
             return [n for n in names if n in only]
         return [n for n in names if n not in self.optional or self.components[n].proc.pid() is not None]
@@ -76,8 +81,13 @@ class Stack:
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
-    def up(self, only: list[str] | None = None, say: Callable[[str], None] = lambda line: None,
-           monitoring: bool = False, secure: bool = False) -> None:
+    def up(
+        self,
+        only: list[str] | None = None,
+        say: Callable[[str], None] = lambda line: None,
+        monitoring: bool = False,
+        secure: bool = False,
+    ) -> None:
         """Start every selected component in dependency order and wait for real health; ``say``
         gets a line per component as it is ready, with the time it took. ``monitoring`` adds the
         optional Prometheus; ``secure`` makes a new stack secure (stack.mode; StackError for a
@@ -86,9 +96,14 @@ class Stack:
             if secure:
                 from stack.mode import make_secure
 
-                make_secure(self.s, {"kafka": self.kafka.data / "meta.properties",
-                                     "postgres": self.postgres.data / "PG_VERSION",
-                                     "fabric": self.fabric.paths.crypto})
+                make_secure(
+                    self.s,
+                    {
+                        "kafka": self.kafka.data / "meta.properties",
+                        "postgres": self.postgres.data / "PG_VERSION",
+                        "fabric": self.fabric.paths.crypto,
+                    },
+                )
             names = self._select(only)
             if monitoring and "prometheus" not in names:
                 names.append("prometheus")
@@ -151,9 +166,17 @@ class Stack:
                 healthy = comp.healthy() if (pid or external) else False
             except Exception:
                 healthy = False
-            rows.append({"component": name, "pid": pid, "running": pid is not None or external,
-                         "healthy": healthy, "external": external, "endpoint": self._endpoint(name),
-                         "log": str(comp.proc.log_file)})
+            rows.append(
+                {
+                    "component": name,
+                    "pid": pid,
+                    "running": pid is not None or external,
+                    "healthy": healthy,
+                    "external": external,
+                    "endpoint": self._endpoint(name),
+                    "log": str(comp.proc.log_file),
+                }
+            )
         return rows
 
     def _endpoint(self, name: str) -> str:

@@ -29,8 +29,11 @@ def make_secure(s: StackSettings, made: dict[str, Path]) -> None:
         return
     for name, path in made.items():
         if path.exists():
-            raise StackError(name, f"this stack's {name} was made without --secure ({path} exists)",
-                             "`gxctl stack down --purge`, then `gxctl stack up --secure`")
+            raise StackError(
+                name,
+                f"this stack's {name} was made without --secure ({path} exists)",
+                "`gxctl stack down --purge`, then `gxctl stack up --secure`",
+            )
     marker(s).parent.mkdir(parents=True, exist_ok=True)
     marker(s).parent.chmod(0o700)
     marker(s).write_text("secure: Kafka SCRAM/TLS/ACLs, Postgres roles, Fabric mutual TLS, Connect basic auth\n")

@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,18 @@ from stack.procs import Proc, port_open
 from stack.watchdog import Desired, restarts
 
 # Every worker `up` may start; each gets the web port worker_port_base + its index here.
-WORKERS: tuple[str, ...] = ("results-writer", "submitter", "block-publisher", "projectors", "projector-identity",
-                            "projector-ledger", "projector-organizations", "projector-governance",
-                            "projector-loans", "projector-system")
+WORKERS: tuple[str, ...] = (
+    "results-writer",
+    "submitter",
+    "block-publisher",
+    "projectors",
+    "projector-identity",
+    "projector-ledger",
+    "projector-organizations",
+    "projector-governance",
+    "projector-loans",
+    "projector-system",
+)
 
 
 def workers_for(secure: bool) -> tuple[str, ...]:
@@ -78,17 +87,25 @@ class Pipeline:
         if self.stack.kafka.secure:  # this process's own Kafka clients (topics, connector) as the admin
             os.environ.update(self.stack.kafka.client_env())
             connection_settings.cache_clear()
-        for line in init(env["GX_PG_DSN"], env["GX_KAFKA_BOOTSTRAP"], self.stack.connect.endpoint, topics.TopicSettings(),
-                         Path(env["GX_CONNECT_SECRETS_DIR"]), env.get("GX_PG_CDC_DSN"),
-                         connect_poll_ms=connection_settings().connect_poll_ms):
+        for line in init(
+            env["GX_PG_DSN"],
+            env["GX_KAFKA_BOOTSTRAP"],
+            self.stack.connect.endpoint,
+            topics.TopicSettings(),
+            Path(env["GX_CONNECT_SECRETS_DIR"]),
+            env.get("GX_PG_CDC_DSN"),
+            connect_poll_ms=connection_settings().connect_poll_ms,
+        ):
             step(line)
         for name in self.wanted():
             t0 = time.monotonic()
             with self.stack.locked():
                 self._start_worker(name, env)
                 Desired.change(self.stack.s.run_dir, add={name})
-            step(f"worker {name}: ready ({time.monotonic() - t0:.1f}s), pid {self.workers[name].pid()}, "
-                 f"http://127.0.0.1:{self.ports[name]}/metrics")
+            step(
+                f"worker {name}: ready ({time.monotonic() - t0:.1f}s), pid {self.workers[name].pid()}, "
+                f"http://127.0.0.1:{self.ports[name]}/metrics"
+            )
         return done
 
     def _start_worker(self, name: str, env: dict[str, str]) -> None:
@@ -96,10 +113,15 @@ class Pipeline:
         proc, port = self.workers[name], self.ports[name]
         if proc.pid() is None:
             if port_open("127.0.0.1", port):
-                raise StackError(name, f"port {port} is taken by a process we did not start",
-                                 "stop that process, or set GX_WORKER_PORT_BASE to free ports")
-            proc.start([sys.executable, "-m", "gxctl.main", "run", name],
-                       env={**os.environ, **env, **self.stack.worker_env(name), "GX_WEB_PORT": str(port)})
+                raise StackError(
+                    name,
+                    f"port {port} is taken by a process we did not start",
+                    "stop that process, or set GX_WORKER_PORT_BASE to free ports",
+                )
+            proc.start(
+                [sys.executable, "-m", "gxctl.main", "run", name],
+                env={**os.environ, **env, **self.stack.worker_env(name), "GX_WEB_PORT": str(port)},
+            )
         proc.wait_healthy(lambda p=port: _ready(p), 90, f"http://127.0.0.1:{port}/readyz answering 200")
 
     def restart(self, name: str) -> bool:
@@ -134,11 +156,17 @@ class Pipeline:
             port, pid = self.ports[name], self.workers[name].pid()
             if name not in wanted and pid is None:
                 continue
-            rows.append({"component": name, "pid": pid, "running": pid is not None,
-                         "healthy": pid is not None and _ready(port), "endpoint": f"http://127.0.0.1:{port}",
-                         "log": str(self.workers[name].log_file)})
+            rows.append(
+                {
+                    "component": name,
+                    "pid": pid,
+                    "running": pid is not None,
+                    "healthy": pid is not None and _ready(port),
+                    "endpoint": f"http://127.0.0.1:{port}",
+                    "log": str(self.workers[name].log_file),
+                }
+            )
         counts = restarts(self.stack.s.run_dir)
         for row in rows:
             row["restarts"] = counts.get(row["component"], {}).get("restarts", 0)
         return rows
-

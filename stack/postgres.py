@@ -23,8 +23,8 @@ import psycopg
 
 from gxcommon import health
 from gxcommon.dsn import pg_parts, pg_url, pgpass_line
-from stack.errors import StackError
 from gxcommon.private_files import stored_passwords, write_private
+from stack.errors import StackError
 from stack.procs import Proc, port_open, tail
 from stack.settings import StackSettings
 
@@ -53,11 +53,18 @@ def find_bin_dir(install: bool = True) -> Path:
         for argv in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "postgresql"]):
             proc = subprocess.run(argv, env=env, capture_output=True, text=True)
             if proc.returncode != 0:
-                raise StackError(NAME, f"`{' '.join(argv)}` failed", "install Debian's postgresql package by hand",
-                                 "\n".join(proc.stderr.splitlines()[-20:]))
+                raise StackError(
+                    NAME,
+                    f"`{' '.join(argv)}` failed",
+                    "install Debian's postgresql package by hand",
+                    "\n".join(proc.stderr.splitlines()[-20:]),
+                )
         return find_bin_dir(install=False)
-    raise StackError(NAME, "no PostgreSQL server binaries under /usr/lib/postgresql",
-                     "sudo apt-get install -y postgresql   (or set GX_PG_DSN to an existing server with wal_level=logical)")
+    raise StackError(
+        NAME,
+        "no PostgreSQL server binaries under /usr/lib/postgresql",
+        "sudo apt-get install -y postgresql   (or set GX_PG_DSN to an existing server with wal_level=logical)",
+    )
 
 
 class Postgres:
@@ -110,8 +117,10 @@ class Postgres:
     def _write_pgpass(self) -> None:
         admin = self.password_file.read_text().rstrip("\n")
         logins = {USER: admin, **(self.role_passwords() if self.secure else {})}
-        write_private(self.pgpass, "".join(pgpass_line(self.s.host, self.s.pg_port, "*", user, pw) + "\n"
-                                            for user, pw in logins.items()))
+        write_private(
+            self.pgpass,
+            "".join(pgpass_line(self.s.host, self.s.pg_port, "*", user, pw) + "\n" for user, pw in logins.items()),
+        )
 
     def external_dsn(self) -> str | None:
         """``GX_PG_DSN`` if it names a server other than our own cluster."""
@@ -129,15 +138,21 @@ class Postgres:
         return self.external_dsn() or self.own_dsn()
 
     # -- running as the postgres user when root ---------------------------------------------
-    def _run(self, argv: list[str], check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, argv: list[str], check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         if self.as_root:
             argv = ["runuser", "-u", "postgres", "--", *argv]  # keeps the environment (no --login)
-        proc = subprocess.run(argv, capture_output=True, text=True, cwd=self.home if self.home.exists() else "/",
-                              env=env)
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, cwd=self.home if self.home.exists() else "/", env=env
+        )
         if check and proc.returncode != 0:
-            raise StackError(NAME, f"`{' '.join(argv)}` failed (exit {proc.returncode})",
-                             "see the log; `gxctl stack down --purge` starts from scratch",
-                             (proc.stdout + proc.stderr)[-3000:] + "\n" + tail(self.server_log, 20))
+            raise StackError(
+                NAME,
+                f"`{' '.join(argv)}` failed (exit {proc.returncode})",
+                "see the log; `gxctl stack down --purge` starts from scratch",
+                (proc.stdout + proc.stderr)[-3000:] + "\n" + tail(self.server_log, 20),
+            )
         return proc
 
     def _chown(self, path: Path) -> None:
@@ -167,12 +182,27 @@ class Postgres:
         self._init(bin_dir)
         if self.proc.pid() is None:
             if port_open(self.s.host, self.s.pg_port):
-                raise StackError(NAME, f"port {self.s.pg_port} on {self.s.host} is taken by a process we did not start",
-                                 "stop that process, or set GX_PG_PORT to a free port")
+                raise StackError(
+                    NAME,
+                    f"port {self.s.pg_port} on {self.s.host} is taken by a process we did not start",
+                    "stop that process, or set GX_PG_PORT to a free port",
+                )
             self._write_conf()
             # The postmaster inherits pg_ctl's environment, and with it the marker (stack.procs).
-            self._run([str(bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.server_log),
-                       "-w", "-t", str(int(self.s.start_timeout_s)), "start"], env=self.proc.marker_env())
+            self._run(
+                [
+                    str(bin_dir / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.server_log),
+                    "-w",
+                    "-t",
+                    str(int(self.s.start_timeout_s)),
+                    "start",
+                ],
+                env=self.proc.marker_env(),
+            )
             self.proc.record(int((self.data / "postmaster.pid").read_text().split()[0]))
         self._write_pgpass()
         admin = self._admin_dsn()
@@ -189,12 +219,18 @@ class Postgres:
     def _init(self, bin_dir: Path) -> None:
         if (self.data / "PG_VERSION").exists():
             if not self.password_file.exists():
-                raise StackError(NAME, f"cluster at {self.data} exists but its password file {self.password_file} is missing",
-                                 "gxctl stack down --purge   (drops the local stack's data)")
+                raise StackError(
+                    NAME,
+                    f"cluster at {self.data} exists but its password file {self.password_file} is missing",
+                    "gxctl stack down --purge   (drops the local stack's data)",
+                )
             return
         if self.data.exists() and any(self.data.iterdir()):
-            raise StackError(NAME, f"half-initialised cluster at {self.data} (no PG_VERSION)",
-                             "gxctl stack down --purge   (drops the local stack's data)")
+            raise StackError(
+                NAME,
+                f"half-initialised cluster at {self.data} (no PG_VERSION)",
+                "gxctl stack down --purge   (drops the local stack's data)",
+            )
         self.home.mkdir(parents=True, exist_ok=True)
         self.sockets.mkdir(parents=True, exist_ok=True)
         self._chown(self.home)
@@ -207,8 +243,20 @@ class Postgres:
         os.chmod(pwfile, 0o600)
         self._chown(pwfile)
         try:
-            self._run([str(bin_dir / "initdb"), "-D", str(self.data), "-U", USER, "--auth=scram-sha-256",
-                       f"--pwfile={pwfile}", "-E", "UTF8", "--no-locale"])
+            self._run(
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    USER,
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "-E",
+                    "UTF8",
+                    "--no-locale",
+                ]
+            )
         finally:
             pwfile.unlink(missing_ok=True)
         self.password_file.write_text(password + "\n")
@@ -267,7 +315,6 @@ class Postgres:
             f.unlink(missing_ok=True)
 
 
-
 def check_external(dsn: str) -> None:
     """Check an existing server for what the pipeline needs; StackError naming the missing setting."""
     try:
@@ -275,8 +322,11 @@ def check_external(dsn: str) -> None:
             wal_level = conn.execute("SHOW wal_level").fetchone()[0]
             slots = int(conn.execute("SHOW max_replication_slots").fetchone()[0])
     except psycopg.Error as e:
-        raise StackError(NAME, f"cannot connect with GX_PG_DSN: {str(e).strip()}",
-                         "check host, port, user and that the password is percent-encoded in the URL") from e
+        raise StackError(
+            NAME,
+            f"cannot connect with GX_PG_DSN: {str(e).strip()}",
+            "check host, port, user and that the password is percent-encoded in the URL",
+        ) from e
     problem = external_problem(wal_level, slots)
     if problem:
         raise StackError(NAME, problem[0], problem[1])
@@ -285,9 +335,13 @@ def check_external(dsn: str) -> None:
 def external_problem(wal_level: str, max_replication_slots: int) -> tuple[str, str] | None:
     """What an existing server lacks for the pipeline, as (problem, fix); None if it is fit."""
     if wal_level != "logical":
-        return (f"the server at GX_PG_DSN has wal_level={wal_level}; Debezium needs logical",
-                "ALTER SYSTEM SET wal_level = logical; then restart that server")
+        return (
+            f"the server at GX_PG_DSN has wal_level={wal_level}; Debezium needs logical",
+            "ALTER SYSTEM SET wal_level = logical; then restart that server",
+        )
     if max_replication_slots < MIN_SLOTS:
-        return (f"max_replication_slots={max_replication_slots} on the server at GX_PG_DSN, need >= {MIN_SLOTS}",
-                f"ALTER SYSTEM SET max_replication_slots = {MIN_SLOTS}; then restart that server")
+        return (
+            f"max_replication_slots={max_replication_slots} on the server at GX_PG_DSN, need >= {MIN_SLOTS}",
+            f"ALTER SYSTEM SET max_replication_slots = {MIN_SLOTS}; then restart that server",
+        )
     return None

@@ -31,7 +31,6 @@ import psutil
 
 from stack.errors import StackError
 
-
 MARKER = "GX_PROC"
 
 
@@ -42,7 +41,7 @@ def _start_ticks(pid: int) -> int | None:
     except OSError:
         return None
     try:
-        return int(stat[stat.rindex(")") + 2:].split()[19])  # field 22; the name (field 2) may hold spaces
+        return int(stat[stat.rindex(")") + 2 :].split()[19])  # field 22; the name (field 2) may hold spaces
     except (ValueError, IndexError):
         return None
 
@@ -171,8 +170,9 @@ class Proc:
         """Write the pid file for a process started outside :meth:`start` (e.g. by pg_ctl)."""
         ticks = _start_ticks(pid)
         if ticks is None:
-            raise StackError(self.name, f"process {pid} vanished before its pid file was written",
-                             log_tail=tail(self.log_file))
+            raise StackError(
+                self.name, f"process {pid} vanished before its pid file was written", log_tail=tail(self.log_file)
+            )
         self.run_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.pid_file.with_suffix(".tmp")
         tmp.write_text(f"{pid} {ticks}\n")
@@ -185,8 +185,15 @@ class Proc:
         with open(self.log_file, "ab") as log:
             log.write(f"\n==== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting {self.name}\n".encode())
             log.flush()
-            p = subprocess.Popen(list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 env=self.marker_env(env), cwd=cwd, start_new_session=True)
+            p = subprocess.Popen(
+                list(argv),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.marker_env(env),
+                cwd=cwd,
+                start_new_session=True,
+            )
         self.record(p.pid)
         return p.pid
 
@@ -212,16 +219,16 @@ class Proc:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.pid() is None:
-                raise StackError(self.name, f"exited during start (waiting for: {what})", hint,
-                                 tail(self.log_file))
+                raise StackError(self.name, f"exited during start (waiting for: {what})", hint, tail(self.log_file))
             try:
                 if check():
                     return
             except Exception:  # a health probe failing is the normal "not yet"
                 pass
             time.sleep(0.5)
-        raise StackError(self.name, f"not healthy after {timeout:.0f}s (waiting for: {what})", hint,
-                         tail(self.log_file))
+        raise StackError(
+            self.name, f"not healthy after {timeout:.0f}s (waiting for: {what})", hint, tail(self.log_file)
+        )
 
 
 def _signal(pid: int, sig: int) -> None:

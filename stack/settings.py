@@ -29,21 +29,21 @@ class StackSettings(ConnectionSettings):
     kafka_port: int = 29092
     kafka_controller_port: int = 29093
     connect_port: int = 28083
-    connect_metrics_port: int = 28084    # Connect's and Debezium's JMX metrics (the JMX exporter agent)
-    prometheus_port: int = 29090         # `gxctl stack up --with-monitoring`
+    connect_metrics_port: int = 28084  # Connect's and Debezium's JMX metrics (the JMX exporter agent)
+    prometheus_port: int = 29090  # `gxctl stack up --with-monitoring`
     # Workers' web ports (/metrics, /healthz, /readyz): base, base + 1, ... in stack.pipeline.WORKERS order.
     worker_port_base: int = 28091
     # Fabric: an installed release (bin/, config/, builders/ccaas/bin/), found as on a user's machine.
-    fabric_home: Path | None = None      # default: cache_dir / fabric-<version>, else the binaries on PATH
+    fabric_home: Path | None = None  # default: cache_dir / fabric-<version>, else the binaries on PATH
     fabric_release_url: str = "https://github.com/hyperledger/fabric/releases/download"
-    fabric_sha256: str | None = None     # pin of the release tarball, checked by `gxctl fabric install`
+    fabric_sha256: str | None = None  # pin of the release tarball, checked by `gxctl fabric install`
     orderer_port: int = 27050
-    orderer_admin_port: int = 27053      # channel participation API (osnadmin), mutual TLS
-    orderer_ops_port: int = 27443        # /healthz, /metrics
-    peer_port: int = 27051               # peer + Gateway + Deliver
+    orderer_admin_port: int = 27053  # channel participation API (osnadmin), mutual TLS
+    orderer_ops_port: int = 27443  # /healthz, /metrics
+    peer_port: int = 27051  # peer + Gateway + Deliver
     peer_chaincode_port: int = 27052
-    peer_ops_port: int = 27444           # not 9443: that is the orderer's default admin port
-    chaincode_port: int = 27099          # the gxtv3 chaincode service (ccaas)
+    peer_ops_port: int = 27444  # not 9443: that is the orderer's default admin port
+    chaincode_port: int = 27099  # the gxtv3 chaincode service (ccaas)
     chaincode_source: Path | None = None  # default: chaincode/gxtv3 of this checkout
     channel: str = "gxchannel"
     chaincode: str = "gxtv3"

@@ -37,7 +37,7 @@ class History:
     in a row, each within STABLE_S of the one before)."""
 
     restarts: int = 0
-    last_restart: float | None = None   # monotonic
+    last_restart: float | None = None  # monotonic
     streak: int = 0
     last_restart_at: str | None = None  # wall clock, for people
 
@@ -119,8 +119,12 @@ def _reap() -> None:
 
 
 def _log(**fields: Any) -> None:
-    print(json.dumps({"logger_name": "gx.watchdog", "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                      **fields}), flush=True)
+    print(
+        json.dumps(
+            {"logger_name": "gx.watchdog", "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **fields}
+        ),
+        flush=True,
+    )
 
 
 def run(stop: Callable[[], bool] = lambda: False) -> None:
@@ -132,8 +136,11 @@ def run(stop: Callable[[], bool] = lambda: False) -> None:
     stack = pipeline.stack
     run_dir = stack.s.run_dir
     procs = {**{n: c.proc for n, c in stack.components.items()}, **pipeline.workers}
-    history: dict[str, History] = {n: History(**{k: v for k, v in h.items() if k in History.__dataclass_fields__})
-                                   for n, h in restarts(run_dir).items() if n in procs}
+    history: dict[str, History] = {
+        n: History(**{k: v for k, v in h.items() if k in History.__dataclass_fields__})
+        for n, h in restarts(run_dir).items()
+        if n in procs
+    }
     _log(event="watching", desired=sorted(Desired.load(run_dir).names))
     down_since: dict[str, float] = {}
     while not stop():
@@ -153,14 +160,23 @@ def run(stop: Callable[[], bool] = lambda: False) -> None:
                 started = pipeline.restart(name)  # under the lock, if still desired and still down
             except StackError as e:
                 restarted(now, h)
-                _log(event="restart failed", component=name, restart=h.restarts, error=str(e).splitlines()[0],
-                     next_in_s=min(MAX_BACKOFF_S, 2.0 ** (h.streak - 1)))
+                _log(
+                    event="restart failed",
+                    component=name,
+                    restart=h.restarts,
+                    error=str(e).splitlines()[0],
+                    next_in_s=min(MAX_BACKOFF_S, 2.0 ** (h.streak - 1)),
+                )
             else:
                 if started:
                     restarted(now, h)
-                    _log(event="restarted", component=name, restart=h.restarts,
-                         down_s=round(time.monotonic() - down_since.pop(name, t0), 1),
-                         start_s=round(time.monotonic() - t0, 1))
+                    _log(
+                        event="restarted",
+                        component=name,
+                        restart=h.restarts,
+                        down_s=round(time.monotonic() - down_since.pop(name, t0), 1),
+                        start_s=round(time.monotonic() - t0, 1),
+                    )
             tmp = run_dir / "restarts.tmp"
             tmp.write_text(json.dumps({n: asdict(x) for n, x in history.items() if x.restarts}) + "\n")
             tmp.replace(run_dir / "restarts.json")

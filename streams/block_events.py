@@ -54,23 +54,47 @@ def _payload(raw: bytes) -> dict:
     return obj if isinstance(obj, dict) else {"raw": obj}
 
 
-def _dead(code: str, reason: str, block: Block, channel: str, tx_index: int, tx_id: str,
-          event: tuple[int, str] | None, size: int) -> tuple[str, OutRecord]:
+def _dead(
+    code: str,
+    reason: str,
+    block: Block,
+    channel: str,
+    tx_index: int,
+    tx_id: str,
+    event: tuple[int, str] | None,
+    size: int,
+) -> tuple[str, OutRecord]:
     """A dead letter describing what could not be published (never the oversized content itself)."""
     from datetime import UTC, datetime
 
-    doc = {"channel": channel, "block": block.number, "txIndex": tx_index, "txId": tx_id,
-           "eventIndex": event[0] if event else None, "name": event[1] if event else None, "bytes": size,
-           "reason": reason}
-    headers = (("reason", reason.encode()), ("errorCode", code.encode()), ("sourceTopic", f"fabric:{channel}".encode()),
-               ("sourcePartition", b"0"), ("sourceOffset", str(block.number).encode()), ("attempts", b"0"),
-               ("time", datetime.now(UTC).isoformat().encode()), ("block", str(block.number).encode()),
-               ("txId", tx_id.encode()), ("projector", b"block-publisher"))
+    doc = {
+        "channel": channel,
+        "block": block.number,
+        "txIndex": tx_index,
+        "txId": tx_id,
+        "eventIndex": event[0] if event else None,
+        "name": event[1] if event else None,
+        "bytes": size,
+        "reason": reason,
+    }
+    headers = (
+        ("reason", reason.encode()),
+        ("errorCode", code.encode()),
+        ("sourceTopic", f"fabric:{channel}".encode()),
+        ("sourcePartition", b"0"),
+        ("sourceOffset", str(block.number).encode()),
+        ("attempts", b"0"),
+        ("time", datetime.now(UTC).isoformat().encode()),
+        ("block", str(block.number).encode()),
+        ("txId", tx_id.encode()),
+        ("projector", b"block-publisher"),
+    )
     return code, OutRecord(0, f"{block.number}:{tx_index}".encode(), json.dumps(doc).encode(), headers)
 
 
-def block_out(block: Block, channel: str, partitions: int, chaincode: str,
-              max_bytes: int = MAX_EVENT_BYTES) -> BlockOut:
+def block_out(
+    block: Block, channel: str, partitions: int, chaincode: str, max_bytes: int = MAX_EVENT_BYTES
+) -> BlockOut:
     """The records of every valid transaction's events of ``chaincode``, in ledger order, and the
     dead letters of what cannot be published."""
     out, dead, foreign = [], [], 0
@@ -78,8 +102,18 @@ def block_out(block: Block, channel: str, partitions: int, chaincode: str,
         if not tx.valid:
             continue
         if tx.error is not None:
-            dead.append(_dead("UNDECODABLE_TRANSACTION", f"transaction {tx.index} of block {block.number} could not "
-                              f"be decoded: {tx.error}", block, channel, tx.index, tx.tx_id, None, tx.size))
+            dead.append(
+                _dead(
+                    "UNDECODABLE_TRANSACTION",
+                    f"transaction {tx.index} of block {block.number} could not be decoded: {tx.error}",
+                    block,
+                    channel,
+                    tx.index,
+                    tx.tx_id,
+                    None,
+                    tx.size,
+                )
+            )
             continue
         for index, ev in enumerate(tx.events):
             if ev.chaincode != chaincode:
@@ -88,20 +122,41 @@ def block_out(block: Block, channel: str, partitions: int, chaincode: str,
             payload = _payload(ev.payload)
             request_id = payload.get("requestId") if isinstance(payload.get("requestId"), str) else None
             version = payload.get("schemaVersion")
-            env = {"channel": channel, "block": block.number, "txId": tx.tx_id, "txIndex": tx.index,
-                   "eventIndex": index, "name": ev.name, "payload": payload,
-                   "commitTime": tx.timestamp.isoformat(),
-                   "schemaVersion": version if isinstance(version, int) and version >= 1 else SCHEMA_VERSION,
-                   "requestId": request_id}
+            env = {
+                "channel": channel,
+                "block": block.number,
+                "txId": tx.tx_id,
+                "txIndex": tx.index,
+                "eventIndex": index,
+                "name": ev.name,
+                "payload": payload,
+                "commitTime": tx.timestamp.isoformat(),
+                "schemaVersion": version if isinstance(version, int) and version >= 1 else SCHEMA_VERSION,
+                "requestId": request_id,
+            }
             value = json.dumps(env, separators=(",", ":")).encode()
             if len(value) > max_bytes:
-                dead.append(_dead("EVENT_TOO_LARGE", f"event {index} ({ev.name}) of transaction {tx.tx_id} in block "
-                                  f"{block.number} is {len(value)} bytes, over the {max_bytes} a record may hold",
-                                  block, channel, tx.index, tx.tx_id, (index, ev.name), len(value)))
+                dead.append(
+                    _dead(
+                        "EVENT_TOO_LARGE",
+                        f"event {index} ({ev.name}) of transaction {tx.tx_id} in block "
+                        f"{block.number} is {len(value)} bytes, over the {max_bytes} a record may hold",
+                        block,
+                        channel,
+                        tx.index,
+                        tx.tx_id,
+                        (index, ev.name),
+                        len(value),
+                    )
+                )
                 continue
             key = event_key(ev.name, payload)
-            headers = (("eventName", ev.name.encode()), ("txId", tx.tx_id.encode()),
-                       ("block", str(block.number).encode()), ("requestId", (request_id or "").encode()))
+            headers = (
+                ("eventName", ev.name.encode()),
+                ("txId", tx.tx_id.encode()),
+                ("block", str(block.number).encode()),
+                ("requestId", (request_id or "").encode()),
+            )
             out.append(OutRecord(partition_for(key, partitions), key.encode(), value, headers))
     return BlockOut(out, dead, foreign)
 
@@ -146,7 +201,9 @@ def continues(previous: tuple[int, bytes] | None, block: Block) -> str | None:
     if block.number != number + 1:
         return f"block {block.number} does not follow the last published block {number}"
     if h and block.previous_hash != h:
-        return (f"block {block.number} names {block.previous_hash.hex()[:16]}... as its predecessor, but block {number} "
-                f"published was {h.hex()[:16]}...: the peer's chain is not the one published (a new network under "
-                "an old Kafka?)")
+        return (
+            f"block {block.number} names {block.previous_hash.hex()[:16]}... as its predecessor, but block {number} "
+            f"published was {h.hex()[:16]}...: the peer's chain is not the one published (a new network under "
+            "an old Kafka?)"
+        )
     return None

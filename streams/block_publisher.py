@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
-from gxcommon.kafka import Consumer, Producer
 from prometheus_client import Counter, Gauge
 
 from fabric_gateway.blocks import Block
+from gxcommon.kafka import Consumer, Producer
 from gxcommon.logs import get
 from streams.block_events import block_out, continues, marker, marker_of
 
@@ -45,8 +45,11 @@ INVALID_TXS = Counter("publisher_invalid_transactions", "Transactions skipped as
 LAST_BLOCK = Gauge("publisher_last_block", "Last block committed to Kafka")
 MARKER_BLOCK = Gauge("publisher_marker_block", "Last block marker read back from Kafka (committed records only)")
 RESTARTS = Counter("publisher_restarts", "Resumes after a failure of the peer stream or of Kafka")
-DEAD_LETTERS = Counter("publisher_dead_letters", "Ledger events or transactions that could not be published, "
-                       "dead-lettered with their block", ["error_code"])
+DEAD_LETTERS = Counter(
+    "publisher_dead_letters",
+    "Ledger events or transactions that could not be published, dead-lettered with their block",
+    ["error_code"],
+)
 FOREIGN = Counter("publisher_foreign_events", "Events of other chaincodes on the channel, not published")
 CHAIN_BROKEN = Gauge("publisher_chain_broken", "1 when the peer's blocks do not continue the chain published")
 # The producer's and the events topic's size limit (gxcommon.topics; a record of the block is at most
@@ -73,9 +76,15 @@ def fenced(err: KafkaError) -> bool:
 
 def last_marker(bootstrap: str, topic: str, channel: str, timeout: float = 10) -> tuple[int, bytes] | None:
     """(block, header hash) of the last committed marker for ``channel``, None if there is none."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"gx-publisher-resume-{uuid.uuid4()}",
-                  "enable.auto.commit": False, "isolation.level": "read_committed",
-                  "enable.partition.eof": True})
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"gx-publisher-resume-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+            "enable.partition.eof": True,
+        }
+    )
     try:
         low, high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=timeout)
         window = 64
@@ -117,8 +126,9 @@ class PublisherConfig:
 class Publisher:
     """Publishes blocks from ``blocks(start)`` until cancelled; restarts itself after failures."""
 
-    def __init__(self, cfg: PublisherConfig, blocks: Callable[[int], AsyncIterator[Block]],
-                 max_backoff: float = 10.0) -> None:
+    def __init__(
+        self, cfg: PublisherConfig, blocks: Callable[[int], AsyncIterator[Block]], max_backoff: float = 10.0
+    ) -> None:
         self.cfg = cfg
         self._blocks = blocks
         self._max_backoff = max_backoff
@@ -130,9 +140,16 @@ class Publisher:
         self.broken: str | None = None
 
     def _new_producer(self) -> Producer:
-        p = Producer({"bootstrap.servers": self.cfg.bootstrap, "transactional.id": self.cfg.transactional_id,
-                      "enable.idempotence": True, "linger.ms": 2, "transaction.timeout.ms": 60000,
-                      "message.max.bytes": MAX_MESSAGE_BYTES})
+        p = Producer(
+            {
+                "bootstrap.servers": self.cfg.bootstrap,
+                "transactional.id": self.cfg.transactional_id,
+                "enable.idempotence": True,
+                "linger.ms": 2,
+                "transaction.timeout.ms": 60000,
+                "message.max.bytes": MAX_MESSAGE_BYTES,
+            }
+        )
         p.init_transactions(30)
         return p
 
@@ -148,16 +165,24 @@ class Publisher:
         p.begin_transaction()
         for r in out.records:
             p.produce(self.cfg.events_topic, key=r.key, value=r.value, partition=r.partition, headers=list(r.headers))
-        for code, r in out.dead:
+        for _code, r in out.dead:
             p.produce(self.cfg.dlq_topic, key=r.key, value=r.value, partition=0, headers=list(r.headers))
-        p.produce(self.cfg.blocks_topic, key=self.cfg.channel.encode(),
-                  value=marker(self.cfg.channel, block.number, len(out.records), block.hash), partition=0)
+        p.produce(
+            self.cfg.blocks_topic,
+            key=self.cfg.channel.encode(),
+            value=marker(self.cfg.channel, block.number, len(out.records), block.hash),
+            partition=0,
+        )
         p.commit_transaction(30)
         self.last = (block.number, block.hash)
         for code, r in out.dead:
             DEAD_LETTERS.labels(code).inc()
-            log.error("ledger event not published, dead-lettered", block=block.number, errorCode=code,
-                      reason=dict(r.headers)["reason"].decode()[:300])
+            log.error(
+                "ledger event not published, dead-lettered",
+                block=block.number,
+                errorCode=code,
+                reason=dict(r.headers)["reason"].decode()[:300],
+            )
         FOREIGN.inc(out.skipped_foreign)
         return len(out.records)
 
@@ -210,8 +235,12 @@ class Publisher:
 
     def _failed(self, e: BaseException) -> None:
         self.failures += 1
-        log.warning("publisher restarting", channel=self.cfg.channel, error=f"{type(e).__name__}: {e}",
-                    last_block=self.last_block)
+        log.warning(
+            "publisher restarting",
+            channel=self.cfg.channel,
+            error=f"{type(e).__name__}: {e}",
+            last_block=self.last_block,
+        )
         if self._producer is not None:
             try:
                 self._producer.abort_transaction(5)

@@ -5,13 +5,22 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 COMMANDS_PROCESSED = Counter("outbox_commands_processed", "Commands with a final result", ["status"])
-COMMAND_DURATION = Histogram("outbox_commands_processing_duration_seconds", "Receipt to final result",
-                             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300))
-ATTEMPTS = Histogram("outbox_command_attempts", "Fabric attempts a command took until its final result (1 = no retry)",
-                     buckets=(1, 2, 3, 4, 5, 10))
+COMMAND_DURATION = Histogram(
+    "outbox_commands_processing_duration_seconds",
+    "Receipt to final result",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+)
+ATTEMPTS = Histogram(
+    "outbox_command_attempts",
+    "Fabric attempts a command took until its final result (1 = no retry)",
+    buckets=(1, 2, 3, 4, 5, 10),
+)
 TX_SUBMITTED = Counter("fabric_transactions_submitted", "Transactions sent to the orderer")
-TX_DURATION = Histogram("fabric_transaction_submission_duration_seconds", "Endorse to commit status, one attempt",
-                        buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30))
+TX_DURATION = Histogram(
+    "fabric_transaction_submission_duration_seconds",
+    "Endorse to commit status, one attempt",
+    buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30),
+)
 ENDORSE_FAILURES = Counter("fabric_endorsement_failures", "Failed attempts", ["kind"])
 BREAKER_STATE = Gauge("circuit_breaker_state", "0 closed, 1 open, 2 half-open", ["name"])
 BREAKER_FAILURES = Counter("circuit_breaker_failures", "Transient failures counted by the breaker", ["name"])
@@ -21,7 +30,13 @@ CONSUMER_LAG = Gauge("submitter_consumer_lag", "Records on gx.commands not yet c
 INTERNAL_ERRORS = Gauge("submitter_internal_errors", "Unexpected errors inside attempts since start (each retried)")
 PUBLISH_STALLED = Gauge("submitter_publish_stalled_seconds", "How long a final result has failed to publish (0: none)")
 BACKLOG = Gauge("submitter_backlog", "Records taken but waiting for a free window slot, all partitions")
-COMMIT_STREAM_BREAKS = Counter("submitter_commit_stream_breaks", "Times the commit status block stream failed and was opened again")
+COMMIT_STREAM_BREAKS = Counter(
+    "submitter_commit_stream_breaks", "Times the commit status block stream failed and was opened again"
+)
 COMMIT_STREAM_BLOCK = Gauge("submitter_commit_stream_block", "The last block the commit status stream read")
-COMMIT_STATUSES = Counter("submitter_commit_statuses", "Commit statuses of transactions sent, by where they came from "
-                          "(stream: the block stream; call: a CommitStatus call, before the stream was up)", ["source"])
+COMMIT_STATUSES = Counter(
+    "submitter_commit_statuses",
+    "Commit statuses of transactions sent, by where they came from "
+    "(stream: the block stream; call: a CommitStatus call, before the stream was up)",
+    ["source"],
+)

@@ -44,8 +44,13 @@ class ErrorCode:
 # Failures that say the ledger did not apply the command as far as the submitter could tell: a
 # later CONFIRMED (a replay finding the transaction that did apply it) may correct them.
 # A rejection or an invalid payload is the ledger's (or the schema's) final word and never is.
-FINAL_WORDS = (ErrorCode.CHAINCODE_REJECTED, ErrorCode.INVALID_ENVELOPE, ErrorCode.INVALID_PAYLOAD,
-               ErrorCode.UNKNOWN_COMMAND_TYPE, ErrorCode.IDEMPOTENCY_CONFLICT)
+FINAL_WORDS = (
+    ErrorCode.CHAINCODE_REJECTED,
+    ErrorCode.INVALID_ENVELOPE,
+    ErrorCode.INVALID_PAYLOAD,
+    ErrorCode.UNKNOWN_COMMAND_TYPE,
+    ErrorCode.IDEMPOTENCY_CONFLICT,
+)
 
 
 @dataclass(frozen=True)
@@ -68,9 +73,15 @@ class Outcome:
     delay: float = 0.0
 
 
-def after_failure(v: Verdict, charged: int, policy: RetryPolicy, rand: float,
-                  invalid_commit_code: str | None = None, chaincode_message: str | None = None,
-                  conflicts: int = 0) -> Outcome:
+def after_failure(
+    v: Verdict,
+    charged: int,
+    policy: RetryPolicy,
+    rand: float,
+    invalid_commit_code: str | None = None,
+    chaincode_message: str | None = None,
+    conflicts: int = 0,
+) -> Outcome:
     """The outcome of a failed attempt with verdict ``v``: the ``charged``-th attempt that counts,
     or the ``conflicts``-th conflict."""
     if v is Verdict.REJECTED:

@@ -29,8 +29,11 @@ log = logs.get("gx.results_writer")
 RESULTS_WRITTEN = Counter("results_writer_updates_total", "Outbox rows updated from results", ["status"])
 RESULTS_IGNORED = Counter("results_writer_ignored_total", "Results that would move a row backwards or found no row")
 RESULTS_INVALID = Counter("results_writer_invalid_total", "Records on the results topic that are not results")
-RESULTS_CORRECTED = Counter("results_writer_corrections", "FAILED rows replaced by a later CONFIRMED (the ledger "
-                            "had applied the command)", ["from_error_code"])
+RESULTS_CORRECTED = Counter(
+    "results_writer_corrections",
+    "FAILED rows replaced by a later CONFIRMED (the ledger had applied the command)",
+    ["from_error_code"],
+)
 
 # The guard (streams.status): forward moves only, or a CONFIRMED correcting a FAILED that was not
 # the ledger's own answer. The row is locked first so the old status can be returned with it.
@@ -61,8 +64,11 @@ SYSTEMIC = (psycopg.OperationalError, psycopg.ProgrammingError)
 
 
 def _log_retry(state: Any) -> None:
-    log.warning("results writer waiting for Postgres", attempt=state.attempt_number,
-                error=str(state.outcome.exception()).strip().splitlines()[0][:300])
+    log.warning(
+        "results writer waiting for Postgres",
+        attempt=state.attempt_number,
+        error=str(state.outcome.exception()).strip().splitlines()[0][:300],
+    )
 
 
 async def apply_results(pool: AsyncConnectionPool, results: list[CommandResult]) -> list[tuple[str, str | None] | None]:
@@ -72,8 +78,12 @@ async def apply_results(pool: AsyncConnectionPool, results: list[CommandResult])
     Retries while the error is systemic (SYSTEMIC); raises psycopg.Error for one caused by a record
     (a DataError, an IntegrityError): the caller then applies them one by one to find it.
     """
-    async for attempt in AsyncRetrying(retry=retry_if_exception_type(SYSTEMIC), before_sleep=_log_retry,
-                                       wait=wait_exponential(multiplier=0.2, max=10), reraise=True):
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(SYSTEMIC),
+        before_sleep=_log_retry,
+        wait=wait_exponential(multiplier=0.2, max=10),
+        reraise=True,
+    ):
         with attempt:
             async with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
                 await cur.executemany(UPDATE, [update_params(r) for r in results], returning=True)
@@ -102,13 +112,16 @@ def coalesce(batch: list[tuple[Any, CommandResult]]) -> list[tuple[Any, CommandR
     for i in sorted(last.values()):
         msg, r = batch[i]
         if r.timings.submittedAt is None and r.commandId in submitted_at:
-            r = r.model_copy(update={"timings": r.timings.model_copy(update={"submittedAt": submitted_at[r.commandId]})})
+            r = r.model_copy(
+                update={"timings": r.timings.model_copy(update={"submittedAt": submitted_at[r.commandId]})}
+            )
         out.append((msg, r))
     return out
 
 
-def install(app: faust.App, results_topic: str, dlq_topic: str, dsn: str, batch: int = 500,
-            within: float = 0.05) -> Any:
+def install(
+    app: faust.App, results_topic: str, dlq_topic: str, dsn: str, batch: int = 500, within: float = 0.05
+) -> Any:
     """Register the agent on ``app``; returns it. Results are applied ``batch`` at a time, or what
     arrived within ``within`` seconds, in one transaction each."""
     topic = app.topic(results_topic, key_type=bytes, value_type=bytes)
@@ -116,8 +129,14 @@ def install(app: faust.App, results_topic: str, dlq_topic: str, dsn: str, batch:
     pool = AsyncConnectionPool(dsn, min_size=1, max_size=4, open=False)
 
     async def dead_letter(msg: Any, reason: str, code: str, attempts: int) -> None:
-        await (await dlq.send(key=msg.key, value=msg.value, force=True, headers=dead_letter_headers(
-            reason, code, msg.topic, msg.partition, msg.offset, attempts)))
+        await (
+            await dlq.send(
+                key=msg.key,
+                value=msg.value,
+                force=True,
+                headers=dead_letter_headers(reason, code, msg.topic, msg.partition, msg.offset, attempts),
+            )
+        )
 
     async def write(items: list[tuple[Any, CommandResult]]) -> None:
         try:
@@ -131,21 +150,38 @@ def install(app: faust.App, results_topic: str, dlq_topic: str, dsn: str, batch:
             e = sys.exc_info()[1]
             RESULTS_INVALID.inc()
             reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
-            log.error("result not applied, dead-lettered", requestId=result.requestId, reason=reason,
-                      partition=msg.partition, offset=msg.offset)
+            log.error(
+                "result not applied, dead-lettered",
+                requestId=result.requestId,
+                reason=reason,
+                partition=msg.partition,
+                offset=msg.offset,
+            )
             await dead_letter(msg, reason, "RESULT_NOT_APPLIED", 1)
             return
         for (msg, result), before in zip(items, changed):
             (RESULTS_WRITTEN.labels(result.status.value) if before else RESULTS_IGNORED).inc()
             if before is not None and before[0] == "FAILED":
                 RESULTS_CORRECTED.labels(before[1] or "").inc()
-                log.warning("FAILED corrected to CONFIRMED: the ledger applied the command", requestId=result.requestId,
-                            commandId=result.commandId, previousErrorCode=before[1], txId=result.fabricTxId,
-                            block=result.commitBlock)
+                log.warning(
+                    "FAILED corrected to CONFIRMED: the ledger applied the command",
+                    requestId=result.requestId,
+                    commandId=result.commandId,
+                    previousErrorCode=before[1],
+                    txId=result.fabricTxId,
+                    block=result.commitBlock,
+                )
             # DEBUG: the submitter's "final" line is the one INFO line per command.
-            log.debug("result applied", requestId=result.requestId, commandId=result.commandId,
-                     status=result.status.value, txId=result.fabricTxId, changed=before is not None,
-                     partition=msg.partition, offset=msg.offset)
+            log.debug(
+                "result applied",
+                requestId=result.requestId,
+                commandId=result.commandId,
+                status=result.status.value,
+                txId=result.fabricTxId,
+                changed=before is not None,
+                partition=msg.partition,
+                offset=msg.offset,
+            )
 
     @app.agent(topic, name="results-writer")
     async def results_writer(stream: faust.Stream) -> None:

@@ -13,8 +13,11 @@ from gxcommon import logs
 
 log = logs.get(__name__)
 
-WAL_RETAINED = Gauge("postgres_replication_slot_wal_retained_bytes",
-                     "WAL the server keeps for the slot (current LSN minus the slot's restart LSN)", ["slot"])
+WAL_RETAINED = Gauge(
+    "postgres_replication_slot_wal_retained_bytes",
+    "WAL the server keeps for the slot (current LSN minus the slot's restart LSN)",
+    ["slot"],
+)
 SLOT_ACTIVE = Gauge("postgres_replication_slot_active", "1 while a client streams from the slot", ["slot"])
 
 QUERY = """SELECT slot_name, active, COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint

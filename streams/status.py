@@ -42,17 +42,32 @@ def next_status(current: str, result: CommandResult | ResultStatus, current_erro
     status = result.status if isinstance(result, CommandResult) else result
     if current in allowed_from(status):
         return row_status(status)
-    if (isinstance(result, CommandResult) and corrects(result) and current == "FAILED"
-            and current_error not in FINAL_WORDS):
+    if (
+        isinstance(result, CommandResult)
+        and corrects(result)
+        and current == "FAILED"
+        and current_error not in FINAL_WORDS
+    ):
         return "CONFIRMED"
     return None
 
 
 def update_params(r: CommandResult) -> dict[str, object]:
     """Parameters of the guarded UPDATE (see streams.results_writer.UPDATE)."""
-    return {"id": r.commandId, "status": row_status(r.status), "from": list(allowed_from(r.status)),
-            "correct": corrects(r), "final_words": list(FINAL_WORDS),
-            "txid": r.fabricTxId, "block": r.commitBlock, "code": r.errorCode, "error": r.error,
-            "attempts": r.attempts, "submitted": r.timings.submittedAt, "partition": r.sourcePartition,
-            "offset": r.sourceOffset, "validation": r.validationCode,
-            "log": json.dumps([a.model_dump(mode="json") for a in r.attemptLog]) if r.attemptLog else None}
+    return {
+        "id": r.commandId,
+        "status": row_status(r.status),
+        "from": list(allowed_from(r.status)),
+        "correct": corrects(r),
+        "final_words": list(FINAL_WORDS),
+        "txid": r.fabricTxId,
+        "block": r.commitBlock,
+        "code": r.errorCode,
+        "error": r.error,
+        "attempts": r.attempts,
+        "submitted": r.timings.submittedAt,
+        "partition": r.sourcePartition,
+        "offset": r.sourceOffset,
+        "validation": r.validationCode,
+        "log": json.dumps([a.model_dump(mode="json") for a in r.attemptLog]) if r.attemptLog else None,
+    }

@@ -115,8 +115,9 @@ class BreakerGate:
     waiters sleep on a condition that every recorded outcome notifies.
     """
 
-    def __init__(self, breaker: CircuitBreaker, clock: Callable[[], float],
-                 sleep: Callable[[float], Awaitable[None]]) -> None:
+    def __init__(
+        self, breaker: CircuitBreaker, clock: Callable[[], float], sleep: Callable[[float], Awaitable[None]]
+    ) -> None:
         self.breaker, self.clock, self.sleep = breaker, clock, sleep
         self._changed = asyncio.Condition()
 
@@ -195,8 +196,8 @@ class PartitionSubmitter:
         self._backlog: deque[Record] = deque()
         self._idle = asyncio.Event()
         self._idle.set()
-        self.internal_errors = 0       # unexpected errors inside attempts (each retried)
-        self.publish_failures = 0      # failed attempts to publish a final result (each retried)
+        self.internal_errors = 0  # unexpected errors inside attempts (each retried)
+        self.publish_failures = 0  # failed attempts to publish a final result (each retried)
         self._unpublished: dict[int, float] = {}  # offset -> when its final result first failed to publish
 
     def committable(self) -> int | None:
@@ -277,11 +278,18 @@ class PartitionSubmitter:
             except Exception as e:
                 errors += 1
                 self.internal_errors += 1
-                log.error("internal error, command retried", partition=rec.partition, offset=rec.offset,
-                          attempt=errors, error=f"{type(e).__name__}: {e}", exc_info=e)
+                log.error(
+                    "internal error, command retried",
+                    partition=rec.partition,
+                    offset=rec.offset,
+                    attempt=errors,
+                    error=f"{type(e).__name__}: {e}",
+                    exc_info=e,
+                )
                 if errors >= self.policy.max_attempts:
-                    return self._failed_without_envelope(rec, ErrorCode.INTERNAL_ERROR,
-                                                         f"internal error: {type(e).__name__}: {e}"[:500], errors)
+                    return self._failed_without_envelope(
+                        rec, ErrorCode.INTERNAL_ERROR, f"internal error: {type(e).__name__}: {e}"[:500], errors
+                    )
                 await self.sleep(self.policy.delay(errors, self.rand()))
 
     async def _publish(self, rec: Record, final: Final) -> None:
@@ -301,17 +309,35 @@ class PartitionSubmitter:
                 failures += 1
                 self.publish_failures += 1
                 first = self._unpublished.setdefault(rec.offset, self.clock())
-                log.warning("final result not published, retrying", requestId=r.requestId, partition=rec.partition,
-                            offset=rec.offset, failures=failures, error=f"{type(e).__name__}: {e}"[:300])
+                log.warning(
+                    "final result not published, retrying",
+                    requestId=r.requestId,
+                    partition=rec.partition,
+                    offset=rec.offset,
+                    failures=failures,
+                    error=f"{type(e).__name__}: {e}"[:300],
+                )
                 if self.clock() - first >= self.publish_deadline:
-                    log.critical("final results cannot be published; the worker cannot go on",
-                                 seconds=round(self.clock() - first), error=f"{type(e).__name__}: {e}"[:300])
+                    log.critical(
+                        "final results cannot be published; the worker cannot go on",
+                        seconds=round(self.clock() - first),
+                        error=f"{type(e).__name__}: {e}"[:300],
+                    )
                     self.on_fatal(e)
                 await self.sleep(min(self.policy.max_delay * 3, 0.25 * 2 ** min(failures, 7)) * (0.5 + self.rand() / 2))
         if self._unpublished.pop(rec.offset, None) is not None:
             log.info("final result published after failures", requestId=r.requestId, failures=failures)
-        log.info("final", status=r.status.value, txId=r.fabricTxId, block=r.commitBlock, errorCode=r.errorCode,
-                 attempts=r.attempts, requestId=r.requestId, partition=rec.partition, offset=rec.offset)
+        log.info(
+            "final",
+            status=r.status.value,
+            txId=r.fabricTxId,
+            block=r.commitBlock,
+            errorCode=r.errorCode,
+            attempts=r.attempts,
+            requestId=r.requestId,
+            partition=rec.partition,
+            offset=rec.offset,
+        )
 
     async def _process(self, rec: Record) -> Final:
         received = datetime.now(UTC)
@@ -319,8 +345,11 @@ class PartitionSubmitter:
             env = parse_command(rec.value)
             contract, function, args = to_invocation(env.commandType, env.requestId, env.payload, env.tenantId)
         except PayloadError as e:
-            code = ErrorCode.UNKNOWN_COMMAND_TYPE if isinstance(e, UnknownCommandType) else (
-                ErrorCode.INVALID_ENVELOPE if e.what == "command envelope" else ErrorCode.INVALID_PAYLOAD)
+            code = (
+                ErrorCode.UNKNOWN_COMMAND_TYPE
+                if isinstance(e, UnknownCommandType)
+                else (ErrorCode.INVALID_ENVELOPE if e.what == "command envelope" else ErrorCode.INVALID_PAYLOAD)
+            )
             log.warning("command rejected", partition=rec.partition, offset=rec.offset, errorCode=code, reason=str(e))
             return self._failed_without_envelope(rec, code, str(e), 0, ResultStatus.REJECTED)
         key = rec.key or env.key.encode()
@@ -329,7 +358,7 @@ class PartitionSubmitter:
         trace = _Trace(self, rec, env, key, received, ctx)
         attempt = charged = conflicts = 0
         sent: list[str] = []  # transactions of this command sent to the orderer, fates not known invalid
-        unsure = False        # a send or a status read failed: one of ``sent`` may have committed
+        unsure = False  # a send or a status read failed: one of ``sent`` may have committed
         submitted_at = None
         while True:
             attempt += 1
@@ -350,8 +379,9 @@ class PartitionSubmitter:
                     if answer.applied_by != tx.tx_id:
                         # Applied (or its rejection recorded) by an earlier transaction: committed
                         # already (endorsement reads committed state), so nothing is sent again.
-                        status = await self.gateway.commit_status(answer.applied_by, self.channel,
-                                                                  timeout=self.recheck_timeout)
+                        status = await self.gateway.commit_status(
+                            answer.applied_by, self.channel, timeout=self.recheck_timeout
+                        )
                     else:
                         sent.append(tx.tx_id)
                         unsure = True
@@ -362,8 +392,11 @@ class PartitionSubmitter:
                             self.on_submitted()
                             submitted_at = datetime.now(UTC)
                             await trace.progress(tx.tx_id, attempt, submitted_at)
-                            status = await (waiter.wait(self.commit_timeout) if waiter is not None else
-                                            self.gateway.commit_status(tx))
+                            status = await (
+                                waiter.wait(self.commit_timeout)
+                                if waiter is not None
+                                else self.gateway.commit_status(tx)
+                            )
                         finally:
                             if waiter is not None:
                                 waiter.close()
@@ -386,11 +419,20 @@ class PartitionSubmitter:
                 if v is Verdict.CONFLICT:
                     conflicts += 1
                     charged -= 1  # another transaction won the block: counted apart (streams.outcome)
-                trace.attempt(attempt, e, "CHAINCODE_REJECTED" if v is Verdict.REJECTED else
-                              "PERMANENT" if v.final else "RETRYABLE")
-                out = after_failure(v, charged, self.policy, self.rand(),
-                                    e.validation_code if isinstance(e, CommitError) else None, chaincode_message(e),
-                                    conflicts)
+                trace.attempt(
+                    attempt,
+                    e,
+                    "CHAINCODE_REJECTED" if v is Verdict.REJECTED else "PERMANENT" if v.final else "RETRYABLE",
+                )
+                out = after_failure(
+                    v,
+                    charged,
+                    self.policy,
+                    self.rand(),
+                    e.validation_code if isinstance(e, CommitError) else None,
+                    chaincode_message(e),
+                    conflicts,
+                )
                 if out.kind is Kind.RETRY:
                     await self.sleep(out.delay)
                     continue
@@ -399,13 +441,24 @@ class PartitionSubmitter:
                     late = await self._committed_among(sent, quiet=True)
                     if late is not None:
                         trace.attempt(attempt, None, "COMMITTED", tx_id=late.tx_id)
-                        return trace.final(ResultStatus.CONFIRMED, attempt, submitted_at, fabricTxId=late.tx_id,
-                                           commitBlock=late.block, validationCode=late.code)
-                return trace.final(ResultStatus.FAILED, attempt, submitted_at, dead_letter=out.dead_letter,
-                                   errorCode=out.error_code,
-                                   error=(chaincode_message(e) if v is Verdict.REJECTED else None) or str(e),
-                                   fabricTxId=e.tx_id or None,
-                                   validationCode=e.validation_code if isinstance(e, CommitError) else None)
+                        return trace.final(
+                            ResultStatus.CONFIRMED,
+                            attempt,
+                            submitted_at,
+                            fabricTxId=late.tx_id,
+                            commitBlock=late.block,
+                            validationCode=late.code,
+                        )
+                return trace.final(
+                    ResultStatus.FAILED,
+                    attempt,
+                    submitted_at,
+                    dead_letter=out.dead_letter,
+                    errorCode=out.error_code,
+                    error=(chaincode_message(e) if v is Verdict.REJECTED else None) or str(e),
+                    fabricTxId=e.tx_id or None,
+                    validationCode=e.validation_code if isinstance(e, CommitError) else None,
+                )
             finally:
                 if not answered:
                     self._gate.release()  # cancelled, or failed outside Fabric
@@ -415,11 +468,24 @@ class PartitionSubmitter:
             if answer.rejection is not None:
                 # The chaincode recorded a rejection in a committed transaction: the same answer
                 # on every replay, never a later success.
-                return trace.final(ResultStatus.FAILED, attempt, submitted_at, errorCode=ErrorCode.CHAINCODE_REJECTED,
-                                   error=answer.rejection, fabricTxId=status.tx_id, commitBlock=status.block,
-                                   validationCode=status.code)
-            return trace.final(ResultStatus.CONFIRMED, attempt, submitted_at, fabricTxId=status.tx_id,
-                               commitBlock=status.block, validationCode=status.code)
+                return trace.final(
+                    ResultStatus.FAILED,
+                    attempt,
+                    submitted_at,
+                    errorCode=ErrorCode.CHAINCODE_REJECTED,
+                    error=answer.rejection,
+                    fabricTxId=status.tx_id,
+                    commitBlock=status.block,
+                    validationCode=status.code,
+                )
+            return trace.final(
+                ResultStatus.CONFIRMED,
+                attempt,
+                submitted_at,
+                fabricTxId=status.tx_id,
+                commitBlock=status.block,
+                validationCode=status.code,
+            )
 
     async def _committed_among(self, sent: list[str], quiet: bool = False) -> Any:
         """The status of a transaction in ``sent`` that committed VALID (newest first), or None.
@@ -433,7 +499,7 @@ class PartitionSubmitter:
             try:
                 status = await self.gateway.commit_status(tx_id, self.channel, timeout=self.recheck_timeout)
             except CommitStatusError as e:
-                if quiet or e.code is not None and e.code.name == "DEADLINE_EXCEEDED":
+                if quiet or (e.code is not None and e.code.name == "DEADLINE_EXCEEDED"):
                     continue
                 raise
             if status.successful:
@@ -441,15 +507,27 @@ class PartitionSubmitter:
             sent.remove(tx_id)
         return None
 
-    def _failed_without_envelope(self, rec: Record, code: str, reason: str, attempts: int,
-                                 status: ResultStatus = ResultStatus.FAILED) -> Final:
+    def _failed_without_envelope(
+        self, rec: Record, code: str, reason: str, attempts: int, status: ResultStatus = ResultStatus.FAILED
+    ) -> Final:
         """A final result for a record whose envelope could not be used (invalid, or an internal
         error): the ids that can be read, and a dead letter with the reason."""
         ids = _best_effort_ids(rec.value)
-        return Final(CommandResult(commandId=ids.get("id", ""), requestId=ids.get("requestId", ""),
-                                   tenantId=ids.get("tenantId", ""), key=(rec.key or b"").decode(), status=status,
-                                   errorCode=code, error=reason, attempts=attempts,
-                                   sourcePartition=rec.partition, sourceOffset=rec.offset), dead_letter=True)
+        return Final(
+            CommandResult(
+                commandId=ids.get("id", ""),
+                requestId=ids.get("requestId", ""),
+                tenantId=ids.get("tenantId", ""),
+                key=(rec.key or b"").decode(),
+                status=status,
+                errorCode=code,
+                error=reason,
+                attempts=attempts,
+                sourcePartition=rec.partition,
+                sourceOffset=rec.offset,
+            ),
+            dead_letter=True,
+        )
 
 
 @dataclass
@@ -470,22 +548,48 @@ class _Trace:
             code = err.validation_code
         elif err is not None and err.code is not None:
             code = err.code.name
-        self.attempts.append(Attempt(attempt=n, txId=tx_id or (err.tx_id if err else None) or None, outcome=outcome,
-                                     errorClass=type(err).__name__ if err else None, code=code,
-                                     message=((chaincode_message(err) or str(err))[:500] if err else None),
-                                     at=datetime.now(UTC)))
+        self.attempts.append(
+            Attempt(
+                attempt=n,
+                txId=tx_id or (err.tx_id if err else None) or None,
+                outcome=outcome,
+                errorClass=type(err).__name__ if err else None,
+                code=code,
+                message=((chaincode_message(err) or str(err))[:500] if err else None),
+                at=datetime.now(UTC),
+            )
+        )
         if err is not None:
-            log.warning("attempt failed", attempt=n, txId=err.tx_id, errorClass=type(err).__name__, code=code,
-                        outcome=outcome, error=str(err)[:300], **self.ctx)
+            log.warning(
+                "attempt failed",
+                attempt=n,
+                txId=err.tx_id,
+                errorClass=type(err).__name__,
+                code=code,
+                outcome=outcome,
+                error=str(err)[:300],
+                **self.ctx,
+            )
 
     def result(self, status: ResultStatus, attempts: int, submitted: datetime | None, **kw: Any) -> CommandResult:
         now = datetime.now(UTC)
-        return CommandResult(commandId=self.env.id, requestId=self.env.requestId, tenantId=self.env.tenantId,
-                             key=self.env.key, status=status, attempts=attempts,
-                             sourcePartition=self.rec.partition, sourceOffset=self.rec.offset,
-                             timings=Timings(receivedAt=self.received, submittedAt=submitted,
-                                             committedAt=now if status is ResultStatus.CONFIRMED else None,
-                                             durationMs=(now - self.received).total_seconds() * 1000), **kw)
+        return CommandResult(
+            commandId=self.env.id,
+            requestId=self.env.requestId,
+            tenantId=self.env.tenantId,
+            key=self.env.key,
+            status=status,
+            attempts=attempts,
+            sourcePartition=self.rec.partition,
+            sourceOffset=self.rec.offset,
+            timings=Timings(
+                receivedAt=self.received,
+                submittedAt=submitted,
+                committedAt=now if status is ResultStatus.CONFIRMED else None,
+                durationMs=(now - self.received).total_seconds() * 1000,
+            ),
+            **kw,
+        )
 
     async def progress(self, tx_id: str, attempt: int, submitted: datetime) -> None:
         """The SUBMITTED result, if the submitter publishes progress: progress only, so a failure
@@ -494,13 +598,15 @@ class _Trace:
         if not self.sub.progress:
             return
         try:
-            await self.sub.sink.result(self.key, self.result(ResultStatus.SUBMITTED, attempt, submitted,
-                                                             fabricTxId=tx_id))
+            await self.sub.sink.result(
+                self.key, self.result(ResultStatus.SUBMITTED, attempt, submitted, fabricTxId=tx_id)
+            )
         except Exception as e:
             log.warning("SUBMITTED result not published", error=f"{type(e).__name__}: {e}", **self.ctx)
 
-    def final(self, status: ResultStatus, attempts: int, submitted: datetime | None,
-              dead_letter: bool = False, **kw: Any) -> Final:
+    def final(
+        self, status: ResultStatus, attempts: int, submitted: datetime | None, dead_letter: bool = False, **kw: Any
+    ) -> Final:
         return Final(self.result(status, attempts, submitted, attemptLog=self.attempts, **kw), dead_letter)
 
 

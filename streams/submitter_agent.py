@@ -77,15 +77,19 @@ class FaustSink:
         # The original headers (id, commandType, requestId, tenantId, service) stay, so that
         # `gxctl dlq replay` can re-send the record as it was; ours say why and from where.
         headers = dict(record.headers) | dead_letter_headers(
-            reason, error_code, record.topic, record.partition, record.offset, attempts)
+            reason, error_code, record.topic, record.partition, record.offset, attempts
+        )
         await (await self.dlq.send(key=record.key, value=record.value, headers=headers, force=True))
         m.DEAD_LETTERS.labels(error_code).inc()
 
 
 def _stream_broke(err: BaseException, seconds: float) -> None:
     m.COMMIT_STREAM_BREAKS.inc()
-    log.warning("commit status stream broke; commands wait for its return (or ask per transaction)",
-                error=f"{type(err).__name__}: {err}"[:300], retry_in_s=round(seconds, 2))
+    log.warning(
+        "commit status stream broke; commands wait for its return (or ask per transaction)",
+        error=f"{type(err).__name__}: {err}"[:300],
+        retry_in_s=round(seconds, 2),
+    )
 
 
 def exit_now(err: BaseException) -> None:
@@ -99,11 +103,25 @@ def exit_now(err: BaseException) -> None:
 class Submitters:
     """The agent's state: one submitter per assigned partition, the backlog caps, the shared gateway."""
 
-    def __init__(self, app: faust.App, sink: FaustSink, f: FabricSettings, identity: Identity,
-                 signer: Signer, window: int, gate: BreakerGate, policy: RetryPolicy, backlog_cap: int = 1000,
-                 span: int = 5000, topic: str = "gx.commands", revoke_timeout: float = 10.0,
-                 publish_deadline: float = 300.0, on_fatal: Any = exit_now, progress: bool = False,
-                 commit_stream: bool = True) -> None:
+    def __init__(
+        self,
+        app: faust.App,
+        sink: FaustSink,
+        f: FabricSettings,
+        identity: Identity,
+        signer: Signer,
+        window: int,
+        gate: BreakerGate,
+        policy: RetryPolicy,
+        backlog_cap: int = 1000,
+        span: int = 5000,
+        topic: str = "gx.commands",
+        revoke_timeout: float = 10.0,
+        publish_deadline: float = 300.0,
+        on_fatal: Any = exit_now,
+        progress: bool = False,
+        commit_stream: bool = True,
+    ) -> None:
         self.app, self.sink, self.f = app, sink, f
         self.identity, self.signer, self.window, self.gate, self.policy = identity, signer, window, gate, policy
         self.span, self.topic, self.revoke_timeout = span, topic, revoke_timeout
@@ -111,23 +129,27 @@ class Submitters:
         self.subs: dict[int, PartitionSubmitter] = {}
         self.events: dict[int, dict[int, faust.EventT]] = {}
         self.backlog_cap = backlog_cap
-        self.room = asyncio.Event()       # set whenever a backlog shrank (or a partition went)
+        self.room = asyncio.Event()  # set whenever a backlog shrank (or a partition went)
         self.breaker_open = False
         self.channel: grpc.aio.Channel | None = None
         self.gateway: Gateway | None = None
         self.commit_stream = commit_stream
         self.commits: CommitWatcher | None = None
         self.last_offset: dict[int, int] = {}
-        self.internal_errors_seen = 0     # of submitters already gone (revoked), for the counter
+        self.internal_errors_seen = 0  # of submitters already gone (revoked), for the counter
 
     def _gateway(self) -> Gateway:
         if self.gateway is None:  # the channel must be made inside the running event loop
             self.channel = self.f.grpc_channel()
             self.gateway = Gateway(self.channel, self.identity, self.signer, tls_cert_hash=self.f.tls_cert_hash())
             if self.commit_stream:
-                self.commits = CommitWatcher(self.gateway, self.f.channel, on_break=_stream_broke,
-                                             on_block=m.COMMIT_STREAM_BLOCK.set,
-                                             on_answer=lambda source: m.COMMIT_STATUSES.labels(source).inc())
+                self.commits = CommitWatcher(
+                    self.gateway,
+                    self.f.channel,
+                    on_break=_stream_broke,
+                    on_block=m.COMMIT_STREAM_BLOCK.set,
+                    on_answer=lambda source: m.COMMIT_STATUSES.labels(source).inc(),
+                )
                 self.commits.start()
         return self.gateway
 
@@ -156,14 +178,26 @@ class Submitters:
                 if counted:
                     m.BREAKER_FAILURES.labels("fabric").inc()
 
-            sub = PartitionSubmitter(self._gateway(), self.sink, self.f.channel, self.f.chaincode,
-                                     SubmitWindow(self.window, span=self.span), gate=self.gate, policy=self.policy,
-                                     on_done=done, on_committable=committable, on_room=room,
-                                     on_attempt_failed=failed, on_committed=m.TX_DURATION.observe,
-                                     on_submitted=m.TX_SUBMITTED.inc,
-                                     on_fatal=self.on_fatal, publish_deadline=self.publish_deadline,
-                                     progress=self.progress, commits=self.commits,
-                                     commit_timeout=self.gateway.timeouts.commit_status)
+            sub = PartitionSubmitter(
+                self._gateway(),
+                self.sink,
+                self.f.channel,
+                self.f.chaincode,
+                SubmitWindow(self.window, span=self.span),
+                gate=self.gate,
+                policy=self.policy,
+                on_done=done,
+                on_committable=committable,
+                on_room=room,
+                on_attempt_failed=failed,
+                on_committed=m.TX_DURATION.observe,
+                on_submitted=m.TX_SUBMITTED.inc,
+                on_fatal=self.on_fatal,
+                publish_deadline=self.publish_deadline,
+                progress=self.progress,
+                commits=self.commits,
+                commit_timeout=self.gateway.timeouts.commit_status,
+            )
             self.subs[partition], self.events[partition] = sub, events
         return sub
 
@@ -187,8 +221,14 @@ class Submitters:
     def offer(self, event: faust.EventT) -> PartitionSubmitter:
         msg = event.message
         raw = msg.headers.items() if isinstance(msg.headers, dict) else (msg.headers or [])
-        rec = Record(msg.topic, msg.partition, msg.offset, msg.key, msg.value or b"",
-                     tuple((k, v if isinstance(v, bytes) else str(v).encode()) for k, v in raw))
+        rec = Record(
+            msg.topic,
+            msg.partition,
+            msg.offset,
+            msg.key,
+            msg.value or b"",
+            tuple((k, v if isinstance(v, bytes) else str(v).encode()) for k, v in raw),
+        )
         sub = self.submitter(msg.partition)
         self.events[msg.partition][msg.offset] = event
         self.last_offset[msg.partition] = msg.offset
@@ -209,8 +249,9 @@ class Submitters:
             try:
                 await asyncio.wait_for(sub.close(), self.revoke_timeout)
             except TimeoutError:
-                log.error("commands still running after the revocation deadline", partition=p,
-                          seconds=self.revoke_timeout)
+                log.error(
+                    "commands still running after the revocation deadline", partition=p, seconds=self.revoke_timeout
+                )
             self.internal_errors_seen += sub.internal_errors
             m.IN_FLIGHT.dec(len(unfinished))
             if (c := sub.committable()) is not None:
@@ -227,8 +268,10 @@ class Submitters:
             await self.app.producer.flush()  # results before the offsets that say they are done
             ok = await self.app.consumer._commit(offsets)
         except Exception as e:
-            log.warning("commit on revocation failed; the next owner replays from the last commit",
-                        error=f"{type(e).__name__}: {e}")
+            log.warning(
+                "commit on revocation failed; the next owner replays from the last commit",
+                error=f"{type(e).__name__}: {e}",
+            )
             return
         log.info("committed on revocation", offsets={str(tp.partition): o for tp, o in offsets.items()}, ok=ok)
 
@@ -238,8 +281,10 @@ class Submitters:
         m.BREAKER_STATE.labels("fabric").set(state.value)
         open_ = state is State.OPEN
         if open_ != self.breaker_open:
-            log.warning("circuit breaker open: nothing is attempted" if open_ else
-                        "circuit breaker probing or closed", backlog=self.backlog())
+            log.warning(
+                "circuit breaker open: nothing is attempted" if open_ else "circuit breaker probing or closed",
+                backlog=self.backlog(),
+            )
             self.breaker_open = open_
         m.BACKLOG.set(self.backlog())
         for tp in assigned:
@@ -260,10 +305,21 @@ class Submitters:
             await self.channel.close()
 
 
-def install(app: faust.App, commands_topic: str, results_topic: str, dlq_topic: str, f: FabricSettings,
-            window: int = 80, breaker: CircuitBreaker | None = None, policy: RetryPolicy | None = None,
-            span: int = 5000, backlog_cap: int = 1000, publish_deadline: float = 300.0,
-            progress: bool = False, commit_stream: bool = True) -> Any:
+def install(
+    app: faust.App,
+    commands_topic: str,
+    results_topic: str,
+    dlq_topic: str,
+    f: FabricSettings,
+    window: int = 80,
+    breaker: CircuitBreaker | None = None,
+    policy: RetryPolicy | None = None,
+    span: int = 5000,
+    backlog_cap: int = 1000,
+    publish_deadline: float = 300.0,
+    progress: bool = False,
+    commit_stream: bool = True,
+) -> Any:
     """Register the submitter agent and its watcher on ``app``; returns the agent.
 
     ``app`` must run with ``stream_wait_empty=False`` (gxcommon.faust_app.make_app(wait_empty=False)).
@@ -274,14 +330,36 @@ def install(app: faust.App, commands_topic: str, results_topic: str, dlq_topic: 
     if app.conf.stream_wait_empty:
         raise ValueError("the submitter's app must not wait for its streams to empty (stream_wait_empty=False)")
     topic = app.topic(commands_topic, key_type=bytes, value_type=bytes)
-    sink = FaustSink(app.topic(results_topic, key_type=bytes, value_type=bytes),
-                     app.topic(dlq_topic, key_type=bytes, value_type=bytes))
+    sink = FaustSink(
+        app.topic(results_topic, key_type=bytes, value_type=bytes),
+        app.topic(dlq_topic, key_type=bytes, value_type=bytes),
+    )
     gate = BreakerGate(breaker or CircuitBreaker(), time.monotonic, asyncio.sleep)
-    state = Submitters(app, sink, f, load_identity(f.msp_id, f.cert), f.signer(), window,
-                       gate, policy or RetryPolicy(), backlog_cap=backlog_cap, span=span, topic=commands_topic,
-                       publish_deadline=publish_deadline, progress=progress, commit_stream=commit_stream)
-    web.add_check(app, "submitter", lambda: (
-        f"final results have failed to publish for {s:.0f} s (see the log)" if (s := state.stalled()) >= 10 else None))
+    state = Submitters(
+        app,
+        sink,
+        f,
+        load_identity(f.msp_id, f.cert),
+        f.signer(),
+        window,
+        gate,
+        policy or RetryPolicy(),
+        backlog_cap=backlog_cap,
+        span=span,
+        topic=commands_topic,
+        publish_deadline=publish_deadline,
+        progress=progress,
+        commit_stream=commit_stream,
+    )
+    web.add_check(
+        app,
+        "submitter",
+        lambda: (
+            f"final results have failed to publish for {s:.0f} s (see the log)"
+            if (s := state.stalled()) >= 10
+            else None
+        ),
+    )
 
     @app.agent(topic, name="submitter")
     async def submitter(stream: faust.Stream) -> None:

@@ -50,7 +50,7 @@ class SubmitWindow:
         self.capacity, self.span = capacity, span
         self._entries: OrderedDict[int, _Entry] = OrderedDict()
         self._by_key: dict[str, deque[int]] = {}  # unfinished offsets per key, oldest first
-        self._ready: list[int] = []               # heap: offsets heading their key, not started
+        self._ready: list[int] = []  # heap: offsets heading their key, not started
         self._in_flight = 0
         self._last_added: int | None = None
         self._committed: int | None = None  # offset just past the finished prefix

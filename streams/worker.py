@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import faust
 
-from gxcommon.topics import TopicSettings
 from gxcommon.faust_app import WorkerError, make_app
+from gxcommon.topics import TopicSettings
 from gxcommon.worker_settings import WorkerSettings
 
 if TYPE_CHECKING:
@@ -23,8 +23,9 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
     # rebalance or at shutdown (streams/submitter_agent.py).
     # Its sends fail after 30 s, so that an unreachable results topic is retried and reported.
     sub = name == "submitter"
-    app = make_app(s, name, consumes=name != "block-publisher", wait_empty=not sub,
-                   producer_timeout=30.0 if sub else 1200.0)
+    app = make_app(
+        s, name, consumes=name != "block-publisher", wait_empty=not sub, producer_timeout=30.0 if sub else 1200.0
+    )
     if name == "block-publisher":
         from collections.abc import AsyncIterator
 
@@ -45,9 +46,20 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
             return box["g"].blocks(f.channel, start)
 
         _require_gateway(app, f)
-        install_publisher(app, PublisherConfig(s.kafka_bootstrap, t.fabric_events, t.fabric_blocks, f.channel,
-                                               t.partitions, f"{s.app_id}-block-publisher-{f.channel}",
-                                               t.projections_dlq, f.chaincode), blocks)
+        install_publisher(
+            app,
+            PublisherConfig(
+                s.kafka_bootstrap,
+                t.fabric_events,
+                t.fabric_blocks,
+                f.channel,
+                t.partitions,
+                f"{s.app_id}-block-publisher-{f.channel}",
+                t.projections_dlq,
+                f.chaincode,
+            ),
+            blocks,
+        )
     elif name == "results-writer":
         from streams.results_writer import install
 
@@ -58,8 +70,8 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
 
         slot_metrics.install(app, s.dsn())
     elif name == "submitter":
-        from streams.breaker import CircuitBreaker
         from gxcommon.fabric_settings import FabricSettings
+        from streams.breaker import CircuitBreaker
         from streams.outcome import RetryPolicy
         from streams.submitter_agent import install as install_submitter
 
@@ -67,15 +79,25 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
         if not (f.gateway and f.cert and f.key):
             raise WorkerError("GX_FABRIC_GATEWAY, GX_FABRIC_CERT and GX_FABRIC_KEY must be set (gxctl stack env)")
         _require_gateway(app, f)
-        install_submitter(app, t.commands, t.command_results, t.commands_dlq, f, window=s.submit_window,
-                          breaker=CircuitBreaker(s.breaker_failures, s.breaker_reset_s, s.breaker_successes),
-                          policy=RetryPolicy(max_attempts=s.max_attempts), span=s.submit_span,
-                          backlog_cap=s.submit_backlog, publish_deadline=s.publish_deadline_s,
-                          progress=s.submitted_results, commit_stream=s.commit_stream)
+        install_submitter(
+            app,
+            t.commands,
+            t.command_results,
+            t.commands_dlq,
+            f,
+            window=s.submit_window,
+            breaker=CircuitBreaker(s.breaker_failures, s.breaker_reset_s, s.breaker_successes),
+            policy=RetryPolicy(max_attempts=s.max_attempts),
+            span=s.submit_span,
+            backlog_cap=s.submit_backlog,
+            publish_deadline=s.publish_deadline_s,
+            progress=s.submitted_results,
+            commit_stream=s.commit_stream,
+        )
     return app
 
 
-def _require_gateway(app: faust.App, f: "FabricSettings") -> None:
+def _require_gateway(app: faust.App, f: FabricSettings) -> None:
     """/readyz of a worker that talks to the ledger also needs the Fabric gateway."""
     from gxcommon import readiness
 

@@ -28,15 +28,18 @@ def steps(cache: Path, jars_dir: Path) -> list[tuple[str, Callable[[], Any]]]:
     out: list[tuple[str, Callable[[], Any]]] = [
         ("postgresql server", postgres.find_bin_dir),
         ("jars: kafka", lambda: jars.resolve("kafka", jars_dir)),
-        ("jars: debezium-connector-postgres",
-         lambda: jars.resolve("debezium-connector-postgres", jars_dir / "plugins", exclude_groups="org.apache.kafka")),
+        (
+            "jars: debezium-connector-postgres",
+            lambda: jars.resolve(
+                "debezium-connector-postgres", jars_dir / "plugins", exclude_groups="org.apache.kafka"
+            ),
+        ),
         ("jars: jmx-exporter", lambda: jars.resolve("jmx-exporter", jars_dir)),
         ("jars: strimzi-crds", lambda: jars.resolve("strimzi-crds", jars_dir)),
         ("chaincode npm copy", lambda: chaincode.prepare(cache)),
     ]
     out += [(f"go tool: {name}", lambda name=name: gotools.require(name, cache)) for name in gotools.TOOLS]
-    out += [("tools/composecheck", build_composecheck),
-            ("kubernetes schemas", lambda: build(cache, set(CHART_KINDS)))]
+    out += [("tools/composecheck", build_composecheck), ("kubernetes schemas", lambda: build(cache, set(CHART_KINDS)))]
     return out
 
 

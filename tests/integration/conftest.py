@@ -18,14 +18,21 @@ import pytest
 GXCTL = [sys.executable, "-m", "gxctl.main"]
 
 
-def gxctl(*args: str, check: bool = True, timeout: float = 900,
-          env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def gxctl(
+    *args: str, check: bool = True, timeout: float = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run gxctl in a subprocess (so started daemons are not children of the test process).
 
     ``env`` adds variables to this process's environment for that call.
     """
-    return subprocess.run([*GXCTL, *args], capture_output=True, text=True, check=check, timeout=timeout,
-                          env={**os.environ, **env} if env else None)
+    return subprocess.run(
+        [*GXCTL, *args],
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=timeout,
+        env={**os.environ, **env} if env else None,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -72,8 +72,6 @@ async def funded_users(gw: Gateway, n: int, amount: int = 1000) -> list[str]:
     return users
 
 
-
-
 def ledger_blocks(first_block: int, last_block: int) -> list:
     """Every block from ``first_block`` to ``last_block``, parsed, read through the peer's Deliver."""
     import asyncio
@@ -90,4 +88,5 @@ def ledger_blocks(first_block: int, last_block: int) -> list:
                         return out
             finally:
                 await blocks.aclose()
+
     return asyncio.run(go())

@@ -28,8 +28,12 @@ from fabric_protos.gateway import gateway_pb2
 from google.protobuf import any_pb2
 from google.rpc import status_pb2
 
-UNARY = ("/gateway.Gateway/Endorse", "/gateway.Gateway/Submit", "/gateway.Gateway/CommitStatus",
-         "/gateway.Gateway/Evaluate")
+UNARY = (
+    "/gateway.Gateway/Endorse",
+    "/gateway.Gateway/Submit",
+    "/gateway.Gateway/CommitStatus",
+    "/gateway.Gateway/Evaluate",
+)
 STREAMS = ("/gateway.Gateway/ChaincodeEvents",)
 
 
@@ -70,16 +74,23 @@ class GatewayProxy:
         if ev is not None:
             self._loop.call_soon_threadsafe(ev.set)
 
-    def fail_endorse(self, marker: str, code: grpc.StatusCode, times: int = 1_000_000,
-                     message: str = "injected by the test's gateway proxy", details: tuple[str, ...] = (),
-                     skip: int = 0) -> None:
+    def fail_endorse(
+        self,
+        marker: str,
+        code: grpc.StatusCode,
+        times: int = 1_000_000,
+        message: str = "injected by the test's gateway proxy",
+        details: tuple[str, ...] = (),
+        skip: int = 0,
+    ) -> None:
         """Answer the next ``times`` Endorse calls carrying ``marker`` with ``code`` (after letting
         ``skip`` of them through), with ``details`` as the peers' ErrorDetail messages."""
         with self._lock:
             self._endorse_faults[marker.encode()] = _Fault(code, times, message, details, skip)
 
-    def lose_submit_answer(self, marker: str, code: grpc.StatusCode = grpc.StatusCode.DEADLINE_EXCEEDED,
-                           times: int = 1) -> None:
+    def lose_submit_answer(
+        self, marker: str, code: grpc.StatusCode = grpc.StatusCode.DEADLINE_EXCEEDED, times: int = 1
+    ) -> None:
         with self._lock:
             self._submit_faults[marker.encode()] = _Fault(code, times)
 
@@ -166,7 +177,7 @@ class GatewayProxy:
             await context.abort(lost.code, "injected: the answer to Submit was lost")
         return response
 
-    async def stream(self, method: str, request: bytes, context: grpc.aio.ServicerContext):  # noqa: ANN201
+    async def stream(self, method: str, request: bytes, context: grpc.aio.ServicerContext):
         if self.down:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "injected: the gateway is down")
         async for item in self._upstream.unary_stream(method)(request):

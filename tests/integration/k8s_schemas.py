@@ -37,8 +37,11 @@ def _strict(schema: Any) -> Any:
     """Objects with properties and no explicit additionalProperties refuse unknown fields."""
     if isinstance(schema, dict):
         out = {k: _strict(v) for k, v in schema.items()}
-        if ("properties" in out and "additionalProperties" not in out
-                and not out.get("x-kubernetes-preserve-unknown-fields")):
+        if (
+            "properties" in out
+            and "additionalProperties" not in out
+            and not out.get("x-kubernetes-preserve-unknown-fields")
+        ):
             out["additionalProperties"] = False
         if out.get("x-kubernetes-int-or-string"):
             out.pop("type", None)
@@ -79,7 +82,7 @@ def _write(out: Path, kind: str, group: str, version: str, schema: dict[str, Any
 
 def kubernetes(swagger: Path, out: Path, kinds: set[str]) -> None:
     defs = json.loads(swagger.read_text())["definitions"]
-    for name, d in defs.items():
+    for d in defs.values():
         for gvk in d.get("x-kubernetes-group-version-kind", []):
             if gvk["kind"] not in kinds:
                 continue
@@ -101,8 +104,9 @@ def crds(docs: list[dict[str, Any]], out: Path) -> None:
 
 
 def _run(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
-    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})},
-                          timeout=1800)
+    proc = subprocess.run(
+        argv, cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=1800
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
     return proc.stdout
@@ -113,9 +117,13 @@ def build(cache: Path, kinds: set[str]) -> Path:
     from stack import gotools, jars
     from stack.jars import require_java
 
-    pins = (K8S_MODULE + (ROOT / "tools/crdgen/go.sum").read_text()
-            + (ROOT / "stack/java/strimzi-crds/pom.xml").read_text() + ",".join(sorted(kinds))
-            + Path(__file__).read_text())
+    pins = (
+        K8S_MODULE
+        + (ROOT / "tools/crdgen/go.sum").read_text()
+        + (ROOT / "stack/java/strimzi-crds/pom.xml").read_text()
+        + ",".join(sorted(kinds))
+        + Path(__file__).read_text()
+    )
     out = cache / "k8s-schemas" / hashlib.sha256(pins.encode()).hexdigest()[:12]
     if (out / ".done").exists():
         return out
@@ -128,16 +136,36 @@ def build(cache: Path, kinds: set[str]) -> Path:
     gen = gotools.require("controller-gen", cache)
     crd_dir = out / "crds"
     _run([go, "mod", "download"], cwd=ROOT / "tools/crdgen")
-    _run([str(gen), "crd:allowDangerousTypes=true,maxDescLen=0",
-          "paths=github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1",
-          f"output:crd:dir={crd_dir}"], cwd=ROOT / "tools/crdgen", env={"GOFLAGS": "-mod=mod"})
+    _run(
+        [
+            str(gen),
+            "crd:allowDangerousTypes=true,maxDescLen=0",
+            "paths=github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1",
+            f"output:crd:dir={crd_dir}",
+        ],
+        cwd=ROOT / "tools/crdgen",
+        env={"GOFLAGS": "-mod=mod"},
+    )
     docs = [yaml.safe_load(p.read_text()) for p in sorted(crd_dir.glob("*.yaml"))]
     # Strimzi's KafkaConnector CRD from its API classes.
     classpath = jars.resolve("strimzi-crds", cache / "jars")
     strimzi = crd_dir / "kafkaconnector.yaml"
-    _run([require_java(), "-cp", f"{classpath}/*", "io.strimzi.crdgenerator.CrdGenerator", "--yaml",
-          "--crd-api-version", "v1", "--api-versions", "v1beta2,v1", "--storage-version", "v1",
-          f"io.strimzi.api.kafka.model.connector.KafkaConnector={strimzi}"])
+    _run(
+        [
+            require_java(),
+            "-cp",
+            f"{classpath}/*",
+            "io.strimzi.crdgenerator.CrdGenerator",
+            "--yaml",
+            "--crd-api-version",
+            "v1",
+            "--api-versions",
+            "v1beta2,v1",
+            "--storage-version",
+            "v1",
+            f"io.strimzi.api.kafka.model.connector.KafkaConnector={strimzi}",
+        ]
+    )
     docs.append(yaml.safe_load(strimzi.read_text()))
     crds(docs, out)
     (out / ".done").write_text("ok\n")

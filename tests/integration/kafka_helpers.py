@@ -26,8 +26,14 @@ class TopicReader:
     """A consumer from the beginning of a topic that collects records matching a filter."""
 
     def __init__(self, bootstrap: str, topic: str, keep: Callable[[Rec], bool]) -> None:
-        self.c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"test-{uuid.uuid4()}",
-                           "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        self.c = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"test-{uuid.uuid4()}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
         self.c.subscribe([topic])
         self.keep = keep
         self.records: list[Rec] = []
@@ -43,8 +49,14 @@ class TopicReader:
                     value = json.loads(raw)
                 except ValueError:
                     value = None
-                rec = Rec(m.partition(), m.offset(), (m.key() or b"").decode(),
-                          {k: v.decode() for k, v in (m.headers() or [])}, value, raw)
+                rec = Rec(
+                    m.partition(),
+                    m.offset(),
+                    (m.key() or b"").decode(),
+                    {k: v.decode() for k, v in (m.headers() or [])},
+                    value,
+                    raw,
+                )
                 if self.keep(rec):
                     self.records.append(rec)
         return self.records
@@ -64,7 +76,7 @@ def murmur2_partition(key: bytes, partitions: int) -> int:
     length = len(key)
     h = (0x9747B28C ^ length) & mask
     for i in range(length // 4):
-        k = int.from_bytes(key[i * 4:i * 4 + 4], "little")
+        k = int.from_bytes(key[i * 4 : i * 4 + 4], "little")
         k = (k * m) & mask
         k ^= k >> r
         k = (k * m) & mask

@@ -52,40 +52,90 @@ def test_lint(tools: dict[str, Path], values: str) -> None:
 
 
 @pytest.mark.parametrize("values", VALUES)
-def test_renders_and_validates_against_the_schemas(tools: dict[str, Path], schemas: Path, values: str,
-                                                   tmp_path: Path) -> None:
+def test_renders_and_validates_against_the_schemas(
+    tools: dict[str, Path], schemas: Path, values: str, tmp_path: Path
+) -> None:
     text, docs = render(tools, "-f", str(CHART / values))
     out = tmp_path / "manifests.yaml"
     out.write_text(text)
-    proc = subprocess.run([str(tools["kubeconform"]), "-strict", "-summary", "-output", "text",
-                           "-schema-location", f"{schemas}/{{{{ .ResourceKind }}}}-{{{{ .Group }}}}-{{{{ .ResourceAPIVersion }}}}.json",
-                           str(out)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            str(tools["kubeconform"]),
+            "-strict",
+            "-summary",
+            "-output",
+            "text",
+            "-schema-location",
+            f"{schemas}/{{{{ .ResourceKind }}}}-{{{{ .Group }}}}-{{{{ .ResourceAPIVersion }}}}.json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     kinds = {d["kind"] for d in docs}
     assert "Skipped: 0" in proc.stdout and "Invalid: 0" in proc.stdout, proc.stdout
-    assert {"Deployment", "Service", "PodDisruptionBudget", "Job", "ConfigMap", "ServiceMonitor",
-            "PrometheusRule"} <= kinds
+    assert {
+        "Deployment",
+        "Service",
+        "PodDisruptionBudget",
+        "Job",
+        "ConfigMap",
+        "ServiceMonitor",
+        "PrometheusRule",
+    } <= kinds
     if values == "values-mainnet.yaml":
         assert "KafkaConnector" in kinds
 
 
-SECURE = ["--set", "kafka.sasl.enabled=true", "--set", "postgres.roles.enabled=true", "--set", "fabric.mutualTLS=true",
-          "--set", "connect.basicAuth.enabled=true"]
+SECURE = [
+    "--set",
+    "kafka.sasl.enabled=true",
+    "--set",
+    "postgres.roles.enabled=true",
+    "--set",
+    "fabric.mutualTLS=true",
+    "--set",
+    "connect.basicAuth.enabled=true",
+]
 
 
 def test_secure_values_give_each_process_its_own_identities_and_only_its_own_keys(
-        tools: dict[str, Path], schemas: Path, tmp_path: Path) -> None:
+    tools: dict[str, Path], schemas: Path, tmp_path: Path
+) -> None:
     text, docs = render(tools, "-f", str(CHART / "values-mainnet.yaml"), *SECURE)
     (tmp_path / "m.yaml").write_text(text)
-    proc = subprocess.run([str(tools["kubeconform"]), "-strict", "-summary", "-output", "text",
-                           "-schema-location", f"{schemas}/{{{{ .ResourceKind }}}}-{{{{ .Group }}}}-{{{{ .ResourceAPIVersion }}}}.json",
-                           str(tmp_path / "m.yaml")], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            str(tools["kubeconform"]),
+            "-strict",
+            "-summary",
+            "-output",
+            "text",
+            "-schema-location",
+            f"{schemas}/{{{{ .ResourceKind }}}}-{{{{ .Group }}}}-{{{{ .ResourceAPIVersion }}}}.json",
+            str(tmp_path / "m.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0 and "Invalid: 0" in proc.stdout, proc.stdout + proc.stderr
-    want_role = {"submitter": "gx_monitor", "block-publisher": "gx_monitor", "results-writer": "gx_results",
-                 "projector-ledger": "gx_projector_ledger", "projector-system": "gx_projector_system"}
-    pods = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d["spec"]["template"]["spec"]
-            for d in docs if d["kind"] in ("Deployment", "Job") and d["metadata"]["name"].startswith("gx-gx-pipeline-")
-            and d["metadata"]["labels"]["app.kubernetes.io/component"] != "chaincode"}
+    want_role = {
+        "submitter": "gx_monitor",
+        "block-publisher": "gx_monitor",
+        "results-writer": "gx_results",
+        "projector-ledger": "gx_projector_ledger",
+        "projector-system": "gx_projector_system",
+    }
+    pods = {
+        d["metadata"]["labels"]["app.kubernetes.io/component"]: d["spec"]["template"]["spec"]
+        for d in docs
+        if d["kind"] in ("Deployment", "Job")
+        and d["metadata"]["name"].startswith("gx-gx-pipeline-")
+        and d["metadata"]["labels"]["app.kubernetes.io/component"] != "chaincode"
+    }
     for who, pod in pods.items():
         env = {e["name"]: e.get("value") for e in pod["containers"][0].get("env", [])}
         keys = {v["name"]: [i["key"] for i in v["secret"].get("items", [])] for v in pod["volumes"] if "secret" in v}
@@ -107,8 +157,11 @@ def test_secure_values_give_each_process_its_own_identities_and_only_its_own_key
     # With the connector registered through Connect's REST API, only the init Job logs in to Connect
     # and knows Debezium's password.
     _, docs = render(tools, "-f", str(CHART / "values-testnet.yaml"), *SECURE)
-    jobs = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d["spec"]["template"]["spec"]
-            for d in docs if d["kind"] == "Job"}
+    jobs = {
+        d["metadata"]["labels"]["app.kubernetes.io/component"]: d["spec"]["template"]["spec"]
+        for d in docs
+        if d["kind"] == "Job"
+    }
     init_keys = {v["name"]: [i["key"] for i in v["secret"]["items"]] for v in jobs["init"]["volumes"] if "secret" in v}
     assert init_keys["postgres-cdc"] == ["gx_cdc"] and init_keys["connect"] == ["password"]
     assert not {"postgres-cdc", "connect"} & {v["name"] for v in jobs["migrate"]["volumes"]}
@@ -116,12 +169,22 @@ def test_secure_values_give_each_process_its_own_identities_and_only_its_own_key
 
 def test_kubeconform_refuses_a_misspelt_field(tools: dict[str, Path], schemas: Path, tmp_path: Path) -> None:
     """The schemas are strict: the check above would see a mistake."""
-    text, docs = render(tools, "-f", str(CHART / "values-mainnet.yaml"))
+    text, _docs = render(tools, "-f", str(CHART / "values-mainnet.yaml"))
     bad = text.replace("tasksMax:", "taskMax:", 1).replace("readinessProbe:", "readynessProbe:", 1)
     (tmp_path / "bad.yaml").write_text(bad)
-    proc = subprocess.run([str(tools["kubeconform"]), "-strict", "-summary", "-schema-location",
-                           f"{schemas}/{{{{ .ResourceKind }}}}-{{{{ .Group }}}}-{{{{ .ResourceAPIVersion }}}}.json",
-                           str(tmp_path / "bad.yaml")], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            str(tools["kubeconform"]),
+            "-strict",
+            "-summary",
+            "-schema-location",
+            f"{schemas}/{{{{ .ResourceKind }}}}-{{{{ .Group }}}}-{{{{ .ResourceAPIVersion }}}}.json",
+            str(tmp_path / "bad.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1
     assert "taskMax" in proc.stdout and "readynessProbe" in proc.stdout, proc.stdout
 
@@ -131,8 +194,9 @@ def test_every_worker_has_probes_resources_and_a_pdb(tools: dict[str, Path]) -> 
 
     def deployments_of(*values: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         _, docs = render(tools, "-f", str(CHART / "values-testnet.yaml"), *values)
-        return {d["metadata"]["labels"]["app.kubernetes.io/component"]: d for d in docs
-                if d["kind"] == "Deployment"}, docs
+        return {
+            d["metadata"]["labels"]["app.kubernetes.io/component"]: d for d in docs if d["kind"] == "Deployment"
+        }, docs
 
     # By default the projection groups run in one worker, as `gxctl up` runs them; split on request.
     split, _ = deployments_of("--set", "projectors.together=false")
@@ -154,8 +218,15 @@ def test_every_worker_has_probes_resources_and_a_pdb(tools: dict[str, Path]) -> 
 
 
 def test_the_password_is_only_in_the_secret(tools: dict[str, Path]) -> None:
-    text, docs = render(tools, "--set-string", f"postgres.password={PASSWORD}",
-                        "--set", "chaincode.packageId=gxtv3:0", "--set", "connector.mode=strimzi")
+    text, docs = render(
+        tools,
+        "--set-string",
+        f"postgres.password={PASSWORD}",
+        "--set",
+        "chaincode.packageId=gxtv3:0",
+        "--set",
+        "connector.mode=strimzi",
+    )
     secret = next(d for d in docs if d["kind"] == "Secret")
     assert base64.b64decode(secret["data"]["password"]).decode() == PASSWORD
     assert PASSWORD not in text and base64.b64encode(PASSWORD.encode()).decode() in text
@@ -166,12 +237,17 @@ def test_the_password_is_only_in_the_secret(tools: dict[str, Path]) -> None:
     assert kc["apiVersion"] == "kafka.strimzi.io/v1"
     assert kc["spec"]["config"]["database.password"] == "${secrets:gx/gx-gx-pipeline-postgres:password}"
     # The hooks: the Secret first, then migrations, then topics and the connector's publication.
-    hooks = sorted((int(d["metadata"]["annotations"]["helm.sh/hook-weight"]), d["kind"], d["metadata"]["name"])
-                   for d in docs if "helm.sh/hook" in d["metadata"].get("annotations", {}))
+    hooks = sorted(
+        (int(d["metadata"]["annotations"]["helm.sh/hook-weight"]), d["kind"], d["metadata"]["name"])
+        for d in docs
+        if "helm.sh/hook" in d["metadata"].get("annotations", {})
+    )
     assert [h[1] for h in hooks] == ["Secret", "Job", "Job"]
     jobs = [d for d in docs if d["kind"] == "Job"]
     assert [j["spec"]["template"]["spec"]["containers"][0]["args"] for j in jobs] == [
-        ["db", "migrate"], ["init", "--no-connector"]]
+        ["db", "migrate"],
+        ["init", "--no-connector"],
+    ]
 
 
 def test_the_workers_percent_encode_the_mounted_password(tmp_path: Path) -> None:

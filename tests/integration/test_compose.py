@@ -40,8 +40,14 @@ def build_composecheck() -> Path:
     binary = cache / "bin" / f"composecheck-{hashlib.sha256(src).hexdigest()[:12]}"
     if not binary.exists():
         binary.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([shutil.which("go") or "go", "build", "-o", str(binary), "."], cwd=TOOL, check=True,
-                       env={**os.environ, "CGO_ENABLED": "0"}, timeout=900, capture_output=True)
+        subprocess.run(
+            [shutil.which("go") or "go", "build", "-o", str(binary), "."],
+            cwd=TOOL,
+            check=True,
+            env={**os.environ, "CGO_ENABLED": "0"},
+            timeout=900,
+            capture_output=True,
+        )
     return binary
 
 
@@ -137,7 +143,9 @@ def test_the_connector_password_reaches_connect_through_its_env_provider(project
     var = services["gx-init"]["environment"]["GX_CONNECT_PASSWORD_ENV"]
     connect = services["connect"]["environment"]
     assert connect["CONNECT_CONFIG_PROVIDERS"] == "env"
-    assert connect["CONNECT_CONFIG_PROVIDERS_ENV_CLASS"] == "org.apache.kafka.common.config.provider.EnvVarConfigProvider"
+    assert (
+        connect["CONNECT_CONFIG_PROVIDERS_ENV_CLASS"] == "org.apache.kafka.common.config.provider.EnvVarConfigProvider"
+    )
     assert connect[var] == services["postgres"]["environment"]["POSTGRES_PASSWORD"]
 
 
@@ -146,14 +154,20 @@ def test_the_image_gets_every_package_the_project_installs() -> None:
 
     include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
     packages = {p.rstrip("*") for p in include}
-    copied = {line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines()
-              if line.startswith("COPY ") and not line.rstrip().endswith("./")}
+    copied = {
+        line.split()[1]
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ") and not line.rstrip().endswith("./")
+    }
     assert packages <= copied, f"Dockerfile misses {packages - copied}"
 
 
 def worker_services(project: dict) -> dict[str, dict]:
-    return {name: svc for name, svc in project["services"].items()
-            if "build" in svc and (svc.get("command") or [""])[0] == "run"}
+    return {
+        name: svc
+        for name, svc in project["services"].items()
+        if "build" in svc and (svc.get("command") or [""])[0] == "run"
+    }
 
 
 def test_every_worker_of_the_local_stack_runs_in_compose(project: dict) -> None:
@@ -171,7 +185,8 @@ def test_every_worker_of_the_local_stack_runs_in_compose(project: dict) -> None:
         assert (svc.get("profiles") == ["fabric"]) == ledger, name
         if ledger:
             assert {env[k] for k in ("GX_FABRIC_CERT", "GX_FABRIC_KEY", "GX_FABRIC_TLS_ROOT")} <= {
-                f"{v['target']}/{f}" for v in svc["volumes"] for f in ("cert.pem", "key.pem", "tls-root.pem")}
+                f"{v['target']}/{f}" for v in svc["volumes"] for f in ("cert.pem", "key.pem", "tls-root.pem")
+            }
 
 
 def test_prometheus_scrapes_every_worker_and_connect_with_the_rules(project: dict) -> None:
@@ -179,7 +194,9 @@ def test_prometheus_scrapes_every_worker_and_connect_with_the_rules(project: dic
 
     services = project["services"]
     prom = services["prometheus"]
-    mounts = {Path(v["source"]).relative_to(ROOT).as_posix(): v["target"] for v in prom["volumes"] if v["type"] == "bind"}
+    mounts = {
+        Path(v["source"]).relative_to(ROOT).as_posix(): v["target"] for v in prom["volumes"] if v["type"] == "bind"
+    }
     config = yaml.safe_load((ROOT / "monitoring/prometheus/prometheus-compose.yml").read_text())
     assert mounts["monitoring/prometheus/prometheus-compose.yml"] == "/etc/prometheus/prometheus.yml"
     assert config["rule_files"] == [mounts["monitoring/prometheus/rules"] + "/*.yml"]

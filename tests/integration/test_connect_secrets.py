@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 import urllib.request
 from pathlib import Path
-from gxcommon.dsn import password as dsn_password
 
 from connectors.deploy import password_reference
+from gxcommon.dsn import password as dsn_password
 
 
 def get(url: str) -> str:
@@ -24,11 +24,15 @@ def test_the_rest_api_shows_a_reference_not_the_password(pipeline: dict[str, str
     config = json.loads(get(f"{base}/connectors/gx-outbox/config"))
     ref = config["database.password"]
     assert ref.startswith("${file:") and ref.endswith(":database.password}"), ref
-    for path in ("/connectors/gx-outbox", "/connectors/gx-outbox/config", "/connectors/gx-outbox/status",
-                 "/connectors?expand=info&expand=status"):
+    for path in (
+        "/connectors/gx-outbox",
+        "/connectors/gx-outbox/config",
+        "/connectors/gx-outbox/status",
+        "/connectors?expand=info&expand=status",
+    ):
         assert password not in get(f"{base}{path}"), path
     assert json.loads(get(f"{base}/connectors/gx-outbox/status"))["connector"]["state"] == "RUNNING"
-    secret = Path(ref[len("${file:"):-len(":database.password}")])
+    secret = Path(ref[len("${file:") : -len(":database.password}")])
     assert secret.parent == Path(pipeline["GX_CONNECT_SECRETS_DIR"])
     assert secret.stat().st_mode & 0o777 == 0o600
 
@@ -42,7 +46,7 @@ def test_the_secret_file_keeps_any_password_exactly(tmp_path: Path) -> None:
 
     pw = " lead/=@:%\\tab\there#!"
     ref = password_reference(tmp_path, "c", pw)
-    path = ref[len("${file:"):-len(":database.password}")]
+    path = ref[len("${file:") : -len(":database.password}")]
     # Read it with Kafka's own FileConfigProvider (on the local stack's classpath).
     cp = jars.resolve("kafka", StackSettings().jars_dir)
     src = tmp_path / "Read.java"
@@ -51,8 +55,9 @@ import java.util.*;
 public class Read { public static void main(String[] a) throws Exception {
   FileConfigProvider p = new FileConfigProvider(); p.configure(new HashMap<>());
   System.out.print(p.get(a[0], new HashSet<>(List.of("database.password"))).data().get("database.password")); } }""")
-    out = subprocess.run([jars.require_java(), "-cp", f"{cp}/*", str(src), path], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [jars.require_java(), "-cp", f"{cp}/*", str(src), path], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout == pw
 
@@ -74,7 +79,12 @@ public class ReadEnv { public static void main(String[] a) throws Exception {
   EnvVarConfigProvider p = new EnvVarConfigProvider(); p.configure(new HashMap<>());
   System.out.print(p.get("", new HashSet<>(List.of(a[0]))).data().get(a[0])); } }""")
     pw = "gx/compose=pw@1 %20"
-    out = subprocess.run([jars.require_java(), "-cp", f"{cp}/*", str(src), "GX_OUTBOX_DB_PASSWORD"],
-                         capture_output=True, text=True, timeout=120, env={**os.environ, "GX_OUTBOX_DB_PASSWORD": pw})
+    out = subprocess.run(
+        [jars.require_java(), "-cp", f"{cp}/*", str(src), "GX_OUTBOX_DB_PASSWORD"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "GX_OUTBOX_DB_PASSWORD": pw},
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout == pw

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 
-from gxcommon.kafka import Producer
-
 from gxcommon.dlq import dead_letter_headers
+from gxcommon.kafka import Producer
 from tests.integration.conftest import gxctl
 from tests.integration.kafka_helpers import TopicReader
 
@@ -15,10 +14,21 @@ from tests.integration.kafka_helpers import TopicReader
 def test_a_dead_letter_is_listed_shown_and_replayed_to_its_source(pipeline: dict[str, str]) -> None:
     tag = uuid.uuid4().hex[:8]
     value = json.dumps({"id": f"cmd-{tag}", "payload": {"amount": 0}}).encode()
-    headers = dead_letter_headers(f"TRANSFER_TOKENS payload: amount: Input should be greater than 0 ({tag})",
-                                  "INVALID_PAYLOAD", "gx.commands", 2, 17, 0)
-    headers |= {"id": f"cmd-{tag}".encode(), "tenantId": b"t-dlq", "requestId": tag.encode(),
-                "commandType": b"TRANSFER_TOKENS", "service": b"s"}
+    headers = dead_letter_headers(
+        f"TRANSFER_TOKENS payload: amount: Input should be greater than 0 ({tag})",
+        "INVALID_PAYLOAD",
+        "gx.commands",
+        2,
+        17,
+        0,
+    )
+    headers |= {
+        "id": f"cmd-{tag}".encode(),
+        "tenantId": b"t-dlq",
+        "requestId": tag.encode(),
+        "commandType": b"TRANSFER_TOKENS",
+        "service": b"s",
+    }
     p = Producer({"bootstrap.servers": pipeline["GX_KAFKA_BOOTSTRAP"]})
     p.produce("gx.commands.dlq", key=f"wallet-{tag}".encode(), value=value, headers=headers)
     assert p.flush(30) == 0

@@ -27,8 +27,14 @@ async def test_submit_commits_and_the_event_arrives_through_chaincode_events_and
         ev = await asyncio.wait_for(anext(events), 10)
         await events.aclose()
         assert (ev.block, ev.tx_id, ev.name) == (block, result["txId"], "TokensTransferred")
-        assert json.loads(ev.payload) == {"schemaVersion": 2, "requestId": request_id, "fromWalletId": alice,
-                                          "toWalletId": bob, "amount": "125", "memo": "rent"}
+        assert json.loads(ev.payload) == {
+            "schemaVersion": 2,
+            "requestId": request_id,
+            "fromWalletId": alice,
+            "toWalletId": bob,
+            "amount": "125",
+            "memo": "rent",
+        }
 
         blocks = gw.blocks(CC_ARGS[0], start_block=block)
         got = await asyncio.wait_for(anext(blocks), 10)
@@ -57,7 +63,9 @@ async def test_a_rule_violation_is_recorded_and_replayed_as_the_same_rejection()
         with pytest.raises(Rejected) as ei:
             await submit(gw, "TokenomicsContract:TransferTokens", request_id, alice, bob, "11", "")
         assert ei.value.answer["rejected"] == {
-            "code": "INSUFFICIENT_FUNDS", "message": f"insufficient balance in wallet {alice}: has 10, needs 11"}
+            "code": "INSUFFICIENT_FUNDS",
+            "message": f"insufficient balance in wallet {alice}: has 10, needs 11",
+        }
         first_tx = ei.value.answer["txId"]
         assert ei.value.block > 0  # the rejection committed, in a block of its own transaction
         await submit(gw, "TokenomicsContract:DistributeGenesis", rid(), alice, "MY", "100")
@@ -73,7 +81,9 @@ async def test_an_unexpected_chaincode_error_is_an_endorse_error_with_the_chainc
             await submit(gw, "TokenomicsContract:TransferTokens", "a\u0000b", "x", "y", "1", "")
         err = ei.value
         assert err.code == grpc.StatusCode.ABORTED
-        assert [d.message for d in err.details] == ['chaincode response 500, requestId cannot be used as a key: "a\\u0000b"']
+        assert [d.message for d in err.details] == [
+            'chaincode response 500, requestId cannot be used as a key: "a\\u0000b"'
+        ]
         assert err.details[0].msp_id == "Org1MSP"
         assert classify(err) is Disposition.PERMANENT
 
@@ -82,8 +92,10 @@ async def test_two_conflicting_transactions_give_one_mvcc_read_conflict() -> Non
     async with gateway() as gw:
         [alice, bob] = await funded_users(gw, 2, amount=100)
         # Both endorsed against the same balance, then both submitted: the later commit is stale.
-        txs = [await gw.endorse(*CC_ARGS, "TokenomicsContract:TransferTokens", [TENANT, rid(), alice, bob, "10", ""])
-               for _ in range(2)]
+        txs = [
+            await gw.endorse(*CC_ARGS, "TokenomicsContract:TransferTokens", [TENANT, rid(), alice, bob, "10", ""])
+            for _ in range(2)
+        ]
         for tx in txs:
             await gw.submit(tx)
         statuses = [await gw.commit_status(tx) for tx in txs]
@@ -135,8 +147,11 @@ def test_the_written_node_configs_bind_nothing_beyond_loopback(stack_env: dict[s
     # Every socket our Fabric processes listen on is a loopback one (from /proc, not from the configs).
     import psutil
 
-    pids = {int(r["pid"]) for r in json.loads(gxctl("stack", "status", "--json").stdout)
-            if r["component"] in ("orderer", "peer", "chaincode") and r["pid"]}
+    pids = {
+        int(r["pid"])
+        for r in json.loads(gxctl("stack", "status", "--json").stdout)
+        if r["component"] in ("orderer", "peer", "chaincode") and r["pid"]
+    }
     assert len(pids) == 3
     listening = [c.laddr for c in psutil.net_connections("tcp") if c.status == psutil.CONN_LISTEN and c.pid in pids]
     assert len(listening) >= 6
@@ -148,8 +163,11 @@ def _committed() -> dict:
     from stack.settings import StackSettings
 
     s = StackSettings()
-    return json.loads(FabricNet(s).peer("lifecycle", "chaincode", "querycommitted", "-C", s.channel, "-n",
-                                        s.chaincode, "--output", "json"))
+    return json.loads(
+        FabricNet(s).peer(
+            "lifecycle", "chaincode", "querycommitted", "-C", s.channel, "-n", s.chaincode, "--output", "json"
+        )
+    )
 
 
 async def test_a_changed_chaincode_is_upgraded_to_a_new_sequence_and_the_ledger_stays(tmp_path) -> None:

@@ -1,8 +1,9 @@
 """The fault harness (bench.faults) in CI: its reduced profile on the real pipeline, every run clean.
 
 Every run is checked on both sides: the write path's verdict and the read side's (`gxctl verify`
-clean, every projector caught up after the fault). The full profile (every fault, longer load) runs on demand and its figures are in the
-README; CI runs a few faults with a small load so that the suite stays well inside its time limit.
+clean, every projector caught up after the fault). The full profile (every fault, longer load)
+runs on demand and its figures are in the docs; CI runs a few faults with a small load so that
+the suite stays well inside its time limit.
 """
 
 from __future__ import annotations
@@ -16,9 +17,28 @@ from bench.faults import PROFILES
 
 
 def test_the_reduced_fault_profile_loses_doubles_and_misreports_nothing(up: dict[str, str], tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "bench.faults", "--profile", "ci", "--rate", "15", "--pairs", "30",
-                           "--warm", "5", "--after", "10", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=1500)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.faults",
+            "--profile",
+            "ci",
+            "--rate",
+            "15",
+            "--pairs",
+            "30",
+            "--warm",
+            "5",
+            "--after",
+            "10",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
     paths = list(tmp_path.glob("faults-*.json"))
     assert len(paths) == 1, f"exit {proc.returncode}: " + proc.stdout[-3000:] + proc.stderr[-3000:]
     [path] = paths
@@ -28,7 +48,12 @@ def test_the_reduced_fault_profile_loses_doubles_and_misreports_nothing(up: dict
         assert "error" not in r, r  # the harness itself failed in that run
         assert r["commands"] > 100, r
         assert (r["lost"], r["doubled"], r["wrong_status"], r["unexpected_dead_letters"], r["balance_mismatches"]) == (
-            0, 0, 0, 0, 0), r
+            0,
+            0,
+            0,
+            0,
+            0,
+        ), r
         assert r["recovery_s"] is not None and r["drained"], r
         assert r["read_differences"] == 0 and r["read_recovery_s"] is not None, r
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -32,8 +32,9 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kafka]:
         from confluent_kafka.admin import NewTopic
 
         admin = AdminClient(admin_conf)
-        for fut in admin.create_topics([NewTopic(t, 2, 1) for t in ("gx.commands", "gx.fabric.events",
-                                                                    "gx.projections.dlq")]).values():
+        for fut in admin.create_topics(
+            [NewTopic(t, 2, 1) for t in ("gx.commands", "gx.fabric.events", "gx.projections.dlq")]
+        ).values():
             fut.result(30)
         yield k
     finally:
@@ -43,8 +44,14 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kafka]:
 def produce(k: Kafka, user: str | None, topic: str, conf: dict | None = None) -> str | None:
     """Produce one record as ``user``; returns the delivery error's name, or None if delivered."""
     errors: list = []
-    p = Producer({"bootstrap.servers": k.bootstrap, "message.timeout.ms": 10000,
-                  **(k.client_conf(user) if user else {}), **(conf or {})})
+    p = Producer(
+        {
+            "bootstrap.servers": k.bootstrap,
+            "message.timeout.ms": 10000,
+            **(k.client_conf(user) if user else {}),
+            **(conf or {}),
+        }
+    )
     p.produce(topic, b"v", key=b"k", on_delivery=lambda err, msg: errors.append(err))
     p.flush(15)
     return errors[0].name() if errors and errors[0] else (None if errors else "NOT_DELIVERED")
@@ -52,8 +59,9 @@ def produce(k: Kafka, user: str | None, topic: str, conf: dict | None = None) ->
 
 def first_poll(k: Kafka, user: str, group: str, topic: str, timeout: float) -> Message | None:
     """The first record or error a consumer of ``group`` logged in as ``user`` gets (None: nothing)."""
-    c = Consumer({"bootstrap.servers": k.bootstrap, "group.id": group, "auto.offset.reset": "earliest",
-                  **k.client_conf(user)})
+    c = Consumer(
+        {"bootstrap.servers": k.bootstrap, "group.id": group, "auto.offset.reset": "earliest", **k.client_conf(user)}
+    )
     try:
         c.subscribe([topic])
         end = time.monotonic() + timeout
@@ -67,8 +75,9 @@ def first_poll(k: Kafka, user: str, group: str, topic: str, timeout: float) -> M
 
 
 def test_a_client_without_credentials_is_refused(broker: Kafka) -> None:
-    admin = AdminClient({"bootstrap.servers": broker.bootstrap, "socket.timeout.ms": 5000,
-                         "security.protocol": "PLAINTEXT"})
+    admin = AdminClient(
+        {"bootstrap.servers": broker.bootstrap, "socket.timeout.ms": 5000, "security.protocol": "PLAINTEXT"}
+    )
     with pytest.raises(KafkaException):
         admin.list_topics(timeout=5)
     seen: list[KafkaError] = []
@@ -95,16 +104,19 @@ def test_a_projector_cannot_write_commands_but_reads_events_and_writes_its_dead_
 def test_the_cli_names_an_acl_denial(broker: Kafka) -> None:
     """gxsdk's produce as a projector: one line naming the topic and the refusal."""
     env = {**broker.client_env("gx-projector-ledger"), "GX_KAFKA_BOOTSTRAP": broker.bootstrap}
-    code = ("from gxsdk import produce; from gxcommon.kafka import Producer; from schemas.examples import example\n"
-            "p = Producer({'bootstrap.servers': '%s'})\n"
-            "errs = []\n"
-            "produce(p, 'gx.commands', tenant_id='t', service='s', command_type='CREATE_USER', request_id='r1',"
-            " payload=example('CREATE_USER', 1), on_delivery=lambda e, m: errs.append(e))\n"
-            "p.flush(15); print(errs[0].name() if errs and errs[0] else 'delivered')" % broker.bootstrap)
+    code = (
+        "from gxsdk import produce; from gxcommon.kafka import Producer; from schemas.examples import example\n"
+        f"p = Producer({{'bootstrap.servers': '{broker.bootstrap}'}})\n"
+        "errs = []\n"
+        "produce(p, 'gx.commands', tenant_id='t', service='s', command_type='CREATE_USER', request_id='r1',"
+        " payload=example('CREATE_USER', 1), on_delivery=lambda e, m: errs.append(e))\n"
+        "p.flush(15); print(errs[0].name() if errs and errs[0] else 'delivered')"
+    )
     import os
 
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, **env})
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env={**os.environ, **env}
+    )
     assert proc.stdout.strip() == "TOPIC_AUTHORIZATION_FAILED", proc.stdout + proc.stderr
 
 

@@ -32,11 +32,17 @@ async def as_user(name: str) -> AsyncIterator[Gateway]:
     from stack.settings import StackSettings
 
     f = FabricSettings()
-    msp = StackSettings().fabric_dir / "crypto/peerOrganizations/org1.example.com/users" / f"{name}@org1.example.com/msp"
+    msp = (
+        StackSettings().fabric_dir / "crypto/peerOrganizations/org1.example.com/users" / f"{name}@org1.example.com/msp"
+    )
     channel = f.grpc_channel()
     try:
-        yield Gateway(channel, load_identity(f.msp_id, next((msp / "signcerts").glob("*.pem"))),
-                      load_signer(msp / "keystore" / "priv_sk"), tls_cert_hash=f.tls_cert_hash())
+        yield Gateway(
+            channel,
+            load_identity(f.msp_id, next((msp / "signcerts").glob("*.pem"))),
+            load_signer(msp / "keystore" / "priv_sk"),
+            tls_cert_hash=f.tls_cert_hash(),
+        )
     finally:
         await channel.close()
 
@@ -44,8 +50,12 @@ async def as_user(name: str) -> AsyncIterator[Gateway]:
 def user2_cert() -> str:
     from stack.settings import StackSettings
 
-    return next((StackSettings().fabric_dir / "crypto/peerOrganizations/org1.example.com/users/User2@org1.example.com"
-                 "/msp/signcerts").glob("*.pem")).read_text()
+    return next(
+        (
+            StackSettings().fabric_dir / "crypto/peerOrganizations/org1.example.com/users/User2@org1.example.com"
+            "/msp/signcerts"
+        ).glob("*.pem")
+    ).read_text()
 
 
 async def test_a_member_nobody_granted_is_refused_and_a_grant_has_its_scope(pipeline: dict[str, str]) -> None:
@@ -57,7 +67,9 @@ async def test_a_member_nobody_granted_is_refused_and_a_grant_has_its_scope(pipe
     async with as_user("User2") as u2:
         assert json.loads(await u2.evaluate(*CC_ARGS, "QueryContract:Get", ["wallet", alice]))["balance"] == "10"
         with pytest.raises(EndorseError) as refused:
-            await u2.submit_and_wait(*CC_ARGS, "TokenomicsContract:TransferTokens", [TENANT, rid(), alice, bob, "1", ""])
+            await u2.submit_and_wait(
+                *CC_ARGS, "TokenomicsContract:TransferTokens", [TENANT, rid(), alice, bob, "1", ""]
+            )
         assert "chaincode response 500, FORBIDDEN: Org1MSP identity" in str(refused.value)
         assert "CN=User2@org1.example.com" in str(refused.value) and "may not submit commands" in str(refused.value)
         async with as_user("User1") as u1:  # a submitter is not an operator
@@ -66,21 +78,28 @@ async def test_a_member_nobody_granted_is_refused_and_a_grant_has_its_scope(pipe
         async with as_user("Admin") as admin:
             await admin.submit_and_wait(*CC_ARGS, "AdminContract:GrantSubmitter", ["Org1MSP", user2_cert(), "commands"])
             try:
-                await u2.submit_and_wait(*CC_ARGS, "TokenomicsContract:TransferTokens", [TENANT, rid(), alice, bob, "1", ""])
+                await u2.submit_and_wait(
+                    *CC_ARGS, "TokenomicsContract:TransferTokens", [TENANT, rid(), alice, bob, "1", ""]
+                )
                 with pytest.raises(EndorseError, match="may not submit administrative commands"):
                     await u2.submit_and_wait(*CC_ARGS, "AdminContract:PauseSystem", [TENANT, rid(), "x"])
             finally:
                 await admin.submit_and_wait(*CC_ARGS, "AdminContract:RevokeSubmitter", ["Org1MSP", user2_cert()])
         with pytest.raises(EndorseError, match="FORBIDDEN"):
-            await u2.submit_and_wait(*CC_ARGS, "TokenomicsContract:TransferTokens", [TENANT, rid(), alice, bob, "1", ""])
+            await u2.submit_and_wait(
+                *CC_ARGS, "TokenomicsContract:TransferTokens", [TENANT, rid(), alice, bob, "1", ""]
+            )
     async with gateway() as gw:
         assert (await wallet(gw, bob))["balance"] == "1"
 
 
 def _rows(dsn: str, tenant: str) -> dict[str, dict]:
     with psycopg.connect(dsn) as conn:
-        cur = conn.execute('SELECT "requestId", status::text, "errorCode", error, "fabricTxId" FROM "OutboxCommand"'
-                           ' WHERE "tenantId" = %s', (tenant,))
+        cur = conn.execute(
+            'SELECT "requestId", status::text, "errorCode", error, "fabricTxId" FROM "OutboxCommand"'
+            ' WHERE "tenantId" = %s',
+            (tenant,),
+        )
         return {r[0]: {"status": r[1], "errorCode": r[2], "error": r[3], "tx": r[4]} for r in cur.fetchall()}
 
 
@@ -108,6 +127,7 @@ def _users(n: int, amount: int) -> list[str]:
     async def go() -> list[str]:
         async with gateway() as gw:
             return await funded_users(gw, n, amount)
+
     return asyncio.run(go())
 
 
@@ -115,6 +135,7 @@ def _balance(ref: str) -> int:
     async def go() -> int:
         async with gateway() as gw:
             return int((await wallet(gw, ref))["balance"])
+
     return asyncio.run(go())
 
 
@@ -136,8 +157,9 @@ def test_through_the_outbox_the_ledger_keeps_its_rules(up: dict[str, str]) -> No
     _final(dsn, a, 3)
     _enqueue(dsn, a, "TRANSFER_TOKENS", {"fromWalletId": alice, "toWalletId": f"@org:{org}", "amount": 30})
     _final(dsn, a, 4)
-    pool = _enqueue(dsn, a, "TRANSFER_TOKENS", {"fromWalletId": "SYSTEM_USER_GENESIS_POOL", "toWalletId": bob,
-                                                "amount": 5})
+    pool = _enqueue(
+        dsn, a, "TRANSFER_TOKENS", {"fromWalletId": "SYSTEM_USER_GENESIS_POOL", "toWalletId": bob, "amount": 5}
+    )
     drain = _enqueue(dsn, a, "TRANSFER_TOKENS", {"fromWalletId": org, "toWalletId": bob, "amount": 5})
     # A tax rate in exponent notation passed the check before and broke every tax call after.
     rate = _enqueue(dsn, a, "UPDATE_SYSTEM_PARAMETER", {"parameter": "velocityTaxBps", "value": "1e2"})
@@ -151,8 +173,9 @@ def test_through_the_outbox_the_ledger_keeps_its_rules(up: dict[str, str]) -> No
     assert "NOT_FOUND: wallet SYSTEM_USER_GENESIS_POOL does not exist" in rows[pool]["error"]
     assert (rows[drain]["status"], rows[drain]["errorCode"]) == ("FAILED", "CHAINCODE_REJECTED")
     assert (rows[rate]["status"], rows[rate]["error"]) == (
-        "FAILED", "INVALID_PARAMETER: velocityTaxBps must be an integer number of basis points from 0 to 1000, "
-                  'got "1e2"')
+        "FAILED",
+        'INVALID_PARAMETER: velocityTaxBps must be an integer number of basis points from 0 to 1000, got "1e2"',
+    )
     assert rows[hostile]["status"] == "CONFIRMED"
     assert _balance(bob) == 10 + 20 + 1 and _balance(f"@org:{org}") == 30 and _balance(POOL) == pool_before
     # The read models hold the same: the hostile memo's transfer was folded, not dead-lettered.
@@ -161,7 +184,9 @@ def test_through_the_outbox_the_ledger_keeps_its_rules(up: dict[str, str]) -> No
     end = time.monotonic() + 60
     while True:
         with psycopg.connect(dsn) as conn:
-            n = conn.execute('SELECT count(*) FROM "TransactionHistory" WHERE "requestId" = %s', (hostile,)).fetchone()[0]
+            n = conn.execute('SELECT count(*) FROM "TransactionHistory" WHERE "requestId" = %s', (hostile,)).fetchone()[
+                0
+            ]
         if n == 1:
             break
         assert time.monotonic() < end, "the hostile memo's transfer never reached the read model"
@@ -173,8 +198,12 @@ def test_through_the_outbox_the_ledger_keeps_its_rules(up: dict[str, str]) -> No
 def test_a_burst_of_genesis_distributions_never_conflicts(up: dict[str, str], tmp_path: Path) -> None:
     """Every distribution debits the genesis pool: keyed by the pool's shard they debit, 300 in a
     burst all confirm, with no MVCC conflict (before, a burst made some FAIL after their retries)."""
-    proc = subprocess.run([sys.executable, "-m", "bench.hot_keys", "--n", "300", "--modes", "shard", "--out",
-                           str(tmp_path)], capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.hot_keys", "--n", "300", "--modes", "shard", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     [path] = tmp_path.glob("hot_keys-*.json")
     result = json.loads(path.read_text())

@@ -37,10 +37,17 @@ def test_rule_unit_tests_pass(promtool: Path) -> None:
     assert "SUCCESS" in proc.stdout
 
 
-@pytest.mark.parametrize("old,new,alert", [
-    ("projection_lag_milliseconds) > 5000", "projection_lag_milliseconds) > 50000", "GxProjectionLagHigh"),
-    ('circuit_breaker_state{name="fabric"}) > 0', 'circuit_breaker_state{name="fabric"}) == 2', "GxCircuitBreakerOpen"),
-])
+@pytest.mark.parametrize(
+    "old,new,alert",
+    [
+        ("projection_lag_milliseconds) > 5000", "projection_lag_milliseconds) > 50000", "GxProjectionLagHigh"),
+        (
+            'circuit_breaker_state{name="fabric"}) > 0',
+            'circuit_breaker_state{name="fabric"}) == 2',
+            "GxCircuitBreakerOpen",
+        ),
+    ],
+)
 def test_the_unit_tests_catch_a_wrong_rule(promtool: Path, tmp_path: Path, old: str, new: str, alert: str) -> None:
     shutil.copytree(PROM, tmp_path / "prometheus")
     rules = tmp_path / "prometheus" / "rules" / "gx-pipeline.rules.yml"

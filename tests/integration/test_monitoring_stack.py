@@ -19,8 +19,11 @@ from stack.pipeline import Pipeline
 from tests.integration.conftest import gxctl
 from tests.integration.workers import get
 
-SUFFIXES = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_count", "_sum", "_created"),
-            "summary": ("_count", "_sum", "_created")}
+SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "histogram": ("_bucket", "_count", "_sum", "_created"),
+    "summary": ("_count", "_sum", "_created"),
+}
 
 
 def exported(url: str) -> set[str]:
@@ -53,8 +56,11 @@ def test_every_metric_the_dashboards_and_rules_use_is_exported(monitored: Stack)
     s = monitored.s
     pipeline = Pipeline(monitored)
     urls = [f"http://127.0.0.1:{pipeline.ports[name]}/metrics" for name in pipeline.wanted()]
-    urls += [f"http://127.0.0.1:{s.connect_metrics_port}/metrics", f"http://127.0.0.1:{s.orderer_ops_port}/metrics",
-             f"http://127.0.0.1:{s.peer_ops_port}/metrics"]
+    urls += [
+        f"http://127.0.0.1:{s.connect_metrics_port}/metrics",
+        f"http://127.0.0.1:{s.orderer_ops_port}/metrics",
+        f"http://127.0.0.1:{s.peer_ops_port}/metrics",
+    ]
     names: set[str] = set()
     for url in urls:
         names |= exported(url)
@@ -69,13 +75,16 @@ def test_prometheus_scrapes_everything_with_the_rules_loaded(monitored: Stack) -
     while True:
         targets = prom(monitored, "/api/v1/targets")["activeTargets"]
         health = {(t["labels"]["job"], t["labels"]["instance"]): t["health"] for t in targets}
-        if health and all(h == "up" for h in health.values()) or time.monotonic() > end:
+        if (health and all(h == "up" for h in health.values())) or time.monotonic() > end:
             break
         time.sleep(2)
     assert all(h == "up" for h in health.values()), health
     assert {i for j, i in health if j == "gx-workers"} == set(Pipeline(monitored).wanted())
-    assert {(j, i) for j, i in health if j != "gx-workers"} == {("gx-connect", "connect"), ("gx-fabric", "orderer"),
-                                                                ("gx-fabric", "peer")}
+    assert {(j, i) for j, i in health if j != "gx-workers"} == {
+        ("gx-connect", "connect"),
+        ("gx-fabric", "orderer"),
+        ("gx-fabric", "peer"),
+    }
     # Every rule is evaluated without error (a query Prometheus refuses would show as health "err").
     end = time.monotonic() + 30
     while True:

@@ -19,8 +19,10 @@ from tests.integration.conftest import gxctl
 from tests.integration.kafka_helpers import TopicReader, of_tenant
 
 TOPIC = "gx.commands"
-RAW_INSERT = ('INSERT INTO "OutboxCommand" (id, "tenantId", service, "commandType", "requestId", payload, status,'
-              ' attempts, "createdAt", "updatedAt") VALUES (%s, %s, %s, %s, %s, %s, \'PENDING\', 0, now(), now())')
+RAW_INSERT = (
+    'INSERT INTO "OutboxCommand" (id, "tenantId", service, "commandType", "requestId", payload, status,'
+    ' attempts, "createdAt", "updatedAt") VALUES (%s, %s, %s, %s, %s, %s, \'PENDING\', 0, now(), now())'
+)
 
 
 def tenant() -> str:
@@ -31,7 +33,9 @@ def reader(env: dict[str, str], t: str) -> TopicReader:
     return TopicReader(env["GX_KAFKA_BOOTSTRAP"], TOPIC, of_tenant(t))
 
 
-def test_a_thousand_commands_from_several_connections_arrive_exactly_once_in_key_order(pipeline: dict[str, str]) -> None:
+def test_a_thousand_commands_from_several_connections_arrive_exactly_once_in_key_order(
+    pipeline: dict[str, str],
+) -> None:
     t = tenant()
     writers, per_writer = 4, 250
     sent: dict[int, list[dict]] = {w: [] for w in range(writers)}
@@ -46,10 +50,18 @@ def test_a_thousand_commands_from_several_connections_arrive_exactly_once_in_key
                 if ctype == CommandType.TRANSFER_TOKENS:
                     payload["memo"] = f"seq-{i}"
                 with conn.transaction():
-                    res = enqueue(conn, tenant_id=t, service="svc-test", command_type=ctype,
-                                  request_id=f"{t}-{w}-{i}", payload=payload, correlation_id=f"corr-{w}-{i}")
-                sent[w].append({"id": res.id, "key": res.key, "type": ctype.value, "payload": payload,
-                                "requestId": f"{t}-{w}-{i}"})
+                    res = enqueue(
+                        conn,
+                        tenant_id=t,
+                        service="svc-test",
+                        command_type=ctype,
+                        request_id=f"{t}-{w}-{i}",
+                        payload=payload,
+                        correlation_id=f"corr-{w}-{i}",
+                    )
+                sent[w].append(
+                    {"id": res.id, "key": res.key, "type": ctype.value, "payload": payload, "requestId": f"{t}-{w}-{i}"}
+                )
 
     threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
     for th in threads:
@@ -71,16 +83,27 @@ def test_a_thousand_commands_from_several_connections_arrive_exactly_once_in_key
     for rec in got:
         s = by_id[rec.headers["id"]]
         assert rec.key == s["key"] == partition_key(s["type"], s["payload"])
-        assert rec.headers == {"id": s["id"], "commandType": s["type"], "requestId": s["requestId"],
-                               "tenantId": t, "service": "svc-test"}
+        assert rec.headers == {
+            "id": s["id"],
+            "commandType": s["type"],
+            "requestId": s["requestId"],
+            "tenantId": t,
+            "service": "svc-test",
+        }
         v = rec.value
         assert v["payload"] == s["payload"]  # exactly as written
         assert (v["id"], v["tenantId"], v["service"], v["commandType"], v["requestId"], v["key"]) == (
-            s["id"], t, "svc-test", s["type"], s["requestId"], s["key"])
+            s["id"],
+            t,
+            "svc-test",
+            s["type"],
+            s["requestId"],
+            s["key"],
+        )
         assert v["correlationId"].startswith("corr-") and v["createdAt"]
     # Order per key: the topic (partition, offset) order equals each writer's insertion order.
     arrival = {rec.headers["id"]: (rec.partition, rec.offset) for rec in got}
-    for w, items in sent.items():
+    for items in sent.values():
         keys = {s["key"] for s in items}
         for k in keys:
             seq = [arrival[s["id"]] for s in items if s["key"] == k]
@@ -91,17 +114,30 @@ def test_a_thousand_commands_from_several_connections_arrive_exactly_once_in_key
 def test_status_updates_are_never_emitted(pipeline: dict[str, str]) -> None:
     t = tenant()
     with psycopg.connect(pipeline["GX_PG_DSN"]) as conn:
-        first = enqueue(conn, tenant_id=t, service="s", command_type="CREATE_USER", request_id="a",
-                        payload=example("CREATE_USER", t))
+        first = enqueue(
+            conn,
+            tenant_id=t,
+            service="s",
+            command_type="CREATE_USER",
+            request_id="a",
+            payload=example("CREATE_USER", t),
+        )
         conn.commit()
         for status in ("LOCKED", "SUBMITTED", "CONFIRMED"):
-            conn.execute('UPDATE "OutboxCommand" SET status = %s, attempts = attempts + 1 WHERE id = %s',
-                         (status, first.id))
+            conn.execute(
+                'UPDATE "OutboxCommand" SET status = %s, attempts = attempts + 1 WHERE id = %s', (status, first.id)
+            )
             conn.commit()
         conn.execute('DELETE FROM "OutboxCommand" WHERE id = %s', (first.id,))
         conn.commit()
-        marker = enqueue(conn, tenant_id=t, service="s", command_type="CREATE_USER", request_id="b",
-                         payload=example("CREATE_USER", t + "x"))
+        marker = enqueue(
+            conn,
+            tenant_id=t,
+            service="s",
+            command_type="CREATE_USER",
+            request_id="b",
+            payload=example("CREATE_USER", t + "x"),
+        )
         conn.commit()
     r = reader(pipeline, t)
     try:
@@ -116,7 +152,10 @@ def test_status_updates_are_never_emitted(pipeline: dict[str, str]) -> None:
 
 def test_a_malformed_payload_from_raw_sql_still_reaches_the_topic_and_capture_goes_on(pipeline: dict[str, str]) -> None:
     t = tenant()
-    bad = [("raw-" + uuid.uuid4().hex, '{"oops": true}'), ("raw-" + uuid.uuid4().hex, '{"userId": null, "n": [1, "x"]}')]
+    bad = [
+        ("raw-" + uuid.uuid4().hex, '{"oops": true}'),
+        ("raw-" + uuid.uuid4().hex, '{"userId": null, "n": [1, "x"]}'),
+    ]
     with psycopg.connect(pipeline["GX_PG_DSN"], autocommit=True) as conn:
         for rid, payload in bad:
             # The old system's INSERT, exactly its columns: the key is derived by the database.
@@ -158,12 +197,20 @@ def test_enqueue_is_idempotent_per_request_id(pipeline: dict[str, str]) -> None:
     with psycopg.connect(pipeline["GX_PG_DSN"]) as conn:
         a = enqueue(conn, tenant_id=t, service="s", command_type="CREATE_USER", request_id="same", payload=payload)
         conn.commit()
-        b = enqueue(conn, tenant_id=t, service="s", command_type="CREATE_USER", request_id="same", payload=dict(payload))
+        b = enqueue(
+            conn, tenant_id=t, service="s", command_type="CREATE_USER", request_id="same", payload=dict(payload)
+        )
         conn.commit()
         assert (a.created, b.created, a.id) == (True, False, b.id)
         with pytest.raises(IdempotencyConflict, match="requestId 'same'"):
-            enqueue(conn, tenant_id=t, service="s", command_type="CREATE_USER", request_id="same",
-                    payload={**payload, "lastName": "Other"})
+            enqueue(
+                conn,
+                tenant_id=t,
+                service="s",
+                command_type="CREATE_USER",
+                request_id="same",
+                payload={**payload, "lastName": "Other"},
+            )
         conn.rollback()
         n = conn.execute('SELECT count(*) FROM "OutboxCommand" WHERE "tenantId" = %s', (t,)).fetchone()[0]
     assert n == 1
@@ -173,17 +220,61 @@ def test_invalid_payloads_are_refused_by_the_sdk_and_the_cli_with_the_field_name
     t = tenant()
     with psycopg.connect(pipeline["GX_PG_DSN"]) as conn:
         with pytest.raises(PayloadError, match="amount: Input should be greater than 0"):
-            enqueue(conn, tenant_id=t, service="s", command_type="TRANSFER_TOKENS", request_id="x",
-                    payload={"fromWalletId": "a", "toWalletId": "b", "amount": 0})
-    proc = gxctl("commands", "enqueue", "--tenant", t, "--service", "s", "--type", "CREATE_USER",
-                 "--request-id", "y", "--payload", '{"userId": "U1", "email": "x@y.z", "firstName": "A",'
-                 ' "lastName": "B", "country": "MY", "age": 3}', check=False)
+            enqueue(
+                conn,
+                tenant_id=t,
+                service="s",
+                command_type="TRANSFER_TOKENS",
+                request_id="x",
+                payload={"fromWalletId": "a", "toWalletId": "b", "amount": 0},
+            )
+    proc = gxctl(
+        "commands",
+        "enqueue",
+        "--tenant",
+        t,
+        "--service",
+        "s",
+        "--type",
+        "CREATE_USER",
+        "--request-id",
+        "y",
+        "--payload",
+        '{"userId": "U1", "email": "x@y.z", "firstName": "A", "lastName": "B", "country": "MY", "age": 3}',
+        check=False,
+    )
     assert proc.returncode == 2 and "age: Extra inputs are not permitted" in proc.stderr
-    proc = gxctl("commands", "enqueue", "--tenant", t, "--service", "s", "--type", "NOT_A_TYPE",
-                 "--request-id", "z", "--payload", "{}", check=False)
+    proc = gxctl(
+        "commands",
+        "enqueue",
+        "--tenant",
+        t,
+        "--service",
+        "s",
+        "--type",
+        "NOT_A_TYPE",
+        "--request-id",
+        "z",
+        "--payload",
+        "{}",
+        check=False,
+    )
     assert proc.returncode == 2 and "commandType: unknown command type 'NOT_A_TYPE'" in proc.stderr
-    ok = gxctl("commands", "enqueue", "--tenant", t, "--service", "s", "--type", "BOOTSTRAP_SYSTEM",
-               "--request-id", "w", "--payload", "{}", "--json")
+    ok = gxctl(
+        "commands",
+        "enqueue",
+        "--tenant",
+        t,
+        "--service",
+        "s",
+        "--type",
+        "BOOTSTRAP_SYSTEM",
+        "--request-id",
+        "w",
+        "--payload",
+        "{}",
+        "--json",
+    )
     shown = json.loads(gxctl("commands", "show", "w", "--tenant", t, "--json").stdout)
     assert shown[0]["id"] == json.loads(ok.stdout)["id"] and shown[0]["status"] == "PENDING"
 
@@ -191,12 +282,25 @@ def test_invalid_payloads_are_refused_by_the_sdk_and_the_cli_with_the_field_name
 def test_the_sdk_produce_path_looks_like_the_outbox_path(pipeline: dict[str, str]) -> None:
     t = tenant()
     with psycopg.connect(pipeline["GX_PG_DSN"]) as conn:
-        via_outbox = enqueue(conn, tenant_id=t, service="s", command_type="TRANSFER_TOKENS", request_id="o",
-                             payload=example("TRANSFER_TOKENS", t))
+        via_outbox = enqueue(
+            conn,
+            tenant_id=t,
+            service="s",
+            command_type="TRANSFER_TOKENS",
+            request_id="o",
+            payload=example("TRANSFER_TOKENS", t),
+        )
         conn.commit()
     p = command_producer(pipeline["GX_KAFKA_BOOTSTRAP"])
-    env = produce(p, TOPIC, tenant_id=t, service="s", command_type="TRANSFER_TOKENS", request_id="p",
-                  payload=example("TRANSFER_TOKENS", t))
+    env = produce(
+        p,
+        TOPIC,
+        tenant_id=t,
+        service="s",
+        command_type="TRANSFER_TOKENS",
+        request_id="p",
+        payload=example("TRANSFER_TOKENS", t),
+    )
     assert p.flush(30) == 0
     r = reader(pipeline, t)
     try:
@@ -215,14 +319,18 @@ def test_heartbeats_let_the_slot_advance_while_the_outbox_is_idle(pipeline: dict
         # WAL that the outbox connector does not capture (status updates only).
         conn.execute('UPDATE "OutboxCommand" SET attempts = attempts WHERE false')
         for _ in range(20):
-            conn.execute('UPDATE "OutboxCommand" SET "updatedAt" = now() WHERE id IN'
-                         ' (SELECT id FROM "OutboxCommand" LIMIT 50)')
+            conn.execute(
+                'UPDATE "OutboxCommand" SET "updatedAt" = now() WHERE id IN (SELECT id FROM "OutboxCommand" LIMIT 50)'
+            )
         target = conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
         end = time.monotonic() + 45
         flushed = None
         while time.monotonic() < end:
-            flushed = conn.execute("SELECT confirmed_flush_lsn >= %s::pg_lsn, confirmed_flush_lsn"
-                                   " FROM pg_replication_slots WHERE slot_name = 'gx_outbox'", (target,)).fetchone()
+            flushed = conn.execute(
+                "SELECT confirmed_flush_lsn >= %s::pg_lsn, confirmed_flush_lsn"
+                " FROM pg_replication_slots WHERE slot_name = 'gx_outbox'",
+                (target,),
+            ).fetchone()
             if flushed and flushed[0]:
                 break
             time.sleep(1)

@@ -37,16 +37,21 @@ class Writer:
             while not self._stop.is_set():
                 try:
                     with conn.transaction():
-                        res = enqueue(conn, tenant_id=self.tenant, service="svc-fault", command_type="TRANSFER_TOKENS",
-                                      request_id=f"{self.tenant}-{i}",
-                                      payload=example("TRANSFER_TOKENS", f"{self.tenant}-{i % 7}"))
+                        res = enqueue(
+                            conn,
+                            tenant_id=self.tenant,
+                            service="svc-fault",
+                            command_type="TRANSFER_TOKENS",
+                            request_id=f"{self.tenant}-{i}",
+                            payload=example("TRANSFER_TOKENS", f"{self.tenant}-{i % 7}"),
+                        )
                     self.ids.append(res.id)
                 except psycopg.Error as e:  # Postgres stays up in these tests; record anything odd
                     self.errors.append(str(e))
                 i += 1
                 time.sleep(self.period)
 
-    def __enter__(self) -> "Writer":
+    def __enter__(self) -> Writer:
         self._thread.start()
         return self
 
@@ -102,7 +107,9 @@ def test_inserts_made_while_connect_is_down_arrive_after_it_returns(pipeline: di
     assert len(got) == len(set(got))
 
 
-def test_the_connector_survives_a_broker_restart_without_losing_an_insert(pipeline: dict[str, str], tenant: str) -> None:
+def test_the_connector_survives_a_broker_restart_without_losing_an_insert(
+    pipeline: dict[str, str], tenant: str
+) -> None:
     with Writer(pipeline["GX_PG_DSN"], tenant) as w:
         time.sleep(2)
         gxctl("stack", "down", "--only", "kafka")

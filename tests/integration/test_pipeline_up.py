@@ -7,10 +7,10 @@ import json
 import os
 import urllib.request
 
+from gxcommon.worker_settings import WorkerSettings
 from projections.groups import GROUPS
 from stack.pipeline import Pipeline
 from tests.integration.conftest import gxctl
-from gxcommon.worker_settings import WorkerSettings
 from tests.integration.workers import metric_value, start_group_at_end
 
 SETUP = ("BOOTSTRAP_SYSTEM", "INITIALIZE_COUNTRY", "ACTIVATE_TREASURY")
@@ -46,8 +46,9 @@ def check_workers_and_demo() -> None:
             ready = json.load(r)
         # every worker but the publisher (which reads the peer, not Kafka) holds partitions; the
         # projection workers' groups (own consumers) each say so in their own readiness check
-        assert ready["status"] == "ready" and (bool(ready["partitions"]) or name == "block-publisher"
-                                               or name.startswith("projector"))
+        assert ready["status"] == "ready" and (
+            bool(ready["partitions"]) or name == "block-publisher" or name.startswith("projector")
+        )
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
             assert r.status == 200
     if os.environ.get("GX_TEST_SECURE") == "1":  # each worker logs in to Kafka as its own principal

@@ -14,11 +14,11 @@ import uuid
 from pathlib import Path
 
 import psycopg
-from gxcommon.kafka import Producer
 
 from bench.ledger_events import ledger_stream
 from gxcommon.dlq import read as dlq_read
 from gxcommon.dlq import replay
+from gxcommon.kafka import Producer
 from projections.model import Record
 from tests.integration.kafka_helpers import TopicReader
 from tests.integration.scratch import scratch_db, scratch_topic
@@ -52,24 +52,33 @@ def wait_for(dsn: str, want: tuple[dict[str, int], int], worker: Worker, timeout
 def test_projector_survives_kill_db_errors_restore_and_poison(pipeline: dict[str, str], tmp_path: Path) -> None:
     tag = uuid.uuid4().hex[:8]
     bootstrap = pipeline["GX_KAFKA_BOOTSTRAP"]
-    with scratch_db(pipeline["GX_PG_DSN"], f"gx_test_{tag}") as dsn, \
-            scratch_topic(bootstrap, f"gx.test.events-{tag}") as topic, \
-            scratch_topic(bootstrap, f"gx.test.dlq-{tag}", 1) as dlq:
+    with (
+        scratch_db(pipeline["GX_PG_DSN"], f"gx_test_{tag}") as dsn,
+        scratch_topic(bootstrap, f"gx.test.events-{tag}") as topic,
+        scratch_topic(bootstrap, f"gx.test.dlq-{tag}", 1) as dlq,
+    ):
         records, balances = ledger_stream(f"K{tag}", users=50, transfers=30000, topic=topic)
         moves = 1 + 50 + (len(records) - 1 - 100)  # supply, genesis, transfers
         want = (balances, moves)
-        worker = Worker("projector-ledger", f"gx-test-{tag}", tmp_path, GX_PG_DSN=dsn, GX_TOPIC_FABRIC_EVENTS=topic,
-                        GX_TOPIC_PROJECTIONS_DLQ=dlq, GX_PROJECTOR_BATCH="500")
+        worker = Worker(
+            "projector-ledger",
+            f"gx-test-{tag}",
+            tmp_path,
+            GX_PG_DSN=dsn,
+            GX_TOPIC_FABRIC_EVENTS=topic,
+            GX_TOPIC_PROJECTIONS_DLQ=dlq,
+            GX_PROJECTOR_BATCH="500",
+        )
         # Poison first: not JSON, an unknown type, a bad field, each with its key; and a user the
         # database refuses (a CHECK the test adds), whose records must not hold the others back.
         with psycopg.connect(dsn) as conn:
             conn.execute("""ALTER TABLE "Wallet" ADD CONSTRAINT no_poison CHECK ("walletId" <> 'POISON')""")
-        poison = [Record(topic, 0, 0, b"{not json", b"k-json"),
-                  Record(topic, 1, 0, json.dumps({**json.loads(records[5].value), "name": "Minted"}).encode(),
-                         b"k-type"),
-                  Record(topic, 2, 0, records[5].value.replace(b'"firstName": "Bench"', b'"firstName": 5'),
-                         b"k-field"),
-                  Record(topic, 3, 0, records[5].value.replace(records[5].key, b"POISON"), b"POISON")]
+        poison = [
+            Record(topic, 0, 0, b"{not json", b"k-json"),
+            Record(topic, 1, 0, json.dumps({**json.loads(records[5].value), "name": "Minted"}).encode(), b"k-type"),
+            Record(topic, 2, 0, records[5].value.replace(b'"firstName": "Bench"', b'"firstName": 5'), b"k-field"),
+            Record(topic, 3, 0, records[5].value.replace(records[5].key, b"POISON"), b"POISON"),
+        ]
         produce(bootstrap, topic, poison)
         produce(bootstrap, topic, records[:15000])
         worker.start()
@@ -94,10 +103,13 @@ def test_projector_survives_kill_db_errors_restore_and_poison(pipeline: dict[str
             # The database restored from an older backup while the projector runs: rows and
             # checkpoints go back together; the projector notices on its next batch and replays.
             with psycopg.connect(dsn) as conn:
-                snap = {t: conn.execute(f'SELECT * FROM "{t}"').fetchall()
-                        for t in ("Wallet", "TransactionHistory", "ProjectorState")}
-            extra, extra_balances = ledger_stream(f"X{tag}", users=5, transfers=200, topic=topic, bootstrap=False,
-                                                  seed=11)
+                snap = {
+                    t: conn.execute(f'SELECT * FROM "{t}"').fetchall()
+                    for t in ("Wallet", "TransactionHistory", "ProjectorState")
+                }
+            extra, extra_balances = ledger_stream(
+                f"X{tag}", users=5, transfers=200, topic=topic, bootstrap=False, seed=11
+            )
             produce(bootstrap, topic, [Record(topic, r.partition, 0, r.value, r.key) for r in extra])
             for w, b in extra_balances.items():
                 balances[w] = b

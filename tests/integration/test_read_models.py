@@ -12,6 +12,7 @@ every read model with the chaincode's state.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 import threading
@@ -46,11 +47,16 @@ def funded(n: int, amount: int = 100_000) -> list[str]:
             await ensure(gw, "AdminContract:BootstrapSystem", rid("boot"))
             await ensure(gw, "AdminContract:InitializeCountry", rid("country"), "MY", "Malaysia")
             users = [rid("rm") for _ in range(n)]
-            await asyncio.gather(*(submit(gw, "IdentityContract:CreateUser", rid(), u, f"{u}@example.com", "Rm",
-                                          "User", "MY") for u in users))
+            await asyncio.gather(
+                *(
+                    submit(gw, "IdentityContract:CreateUser", rid(), u, f"{u}@example.com", "Rm", "User", "MY")
+                    for u in users
+                )
+            )
             for u in users:  # one at a time: each moves the same pool and country records
                 await submit(gw, "TokenomicsContract:DistributeGenesis", rid(), u, "MY", str(amount))
             return users
+
     return asyncio.run(go())
 
 
@@ -65,11 +71,17 @@ class Load:
     def _run(self) -> None:
         rnd = random.Random(5)
         with psycopg.connect(self.dsn, autocommit=True) as conn:
-            for i in range(self.count):
+            for _ in range(self.count):
                 a, b = rnd.sample(self.users, 2)
                 r = f"{TENANT}-{uuid.uuid4().hex[:10]}"
-                enqueue(conn, tenant_id=TENANT, service="svc-test", command_type="TRANSFER_TOKENS", request_id=r,
-                        payload={"fromWalletId": a, "toWalletId": b, "amount": rnd.randint(1, 50)})
+                enqueue(
+                    conn,
+                    tenant_id=TENANT,
+                    service="svc-test",
+                    command_type="TRANSFER_TOKENS",
+                    request_id=r,
+                    payload={"fromWalletId": a, "toWalletId": b, "amount": rnd.randint(1, 50)},
+                )
                 self.ids.append(r)
                 time.sleep(1 / self.rate)
 
@@ -82,8 +94,11 @@ class Load:
         end = time.monotonic() + timeout
         while True:
             with psycopg.connect(dsn) as conn:
-                pending = conn.execute('SELECT count(*) FROM "OutboxCommand" WHERE "requestId" = ANY(%s)'
-                                       " AND status NOT IN ('CONFIRMED', 'FAILED')", (self.ids,)).fetchone()[0]
+                pending = conn.execute(
+                    'SELECT count(*) FROM "OutboxCommand" WHERE "requestId" = ANY(%s)'
+                    " AND status NOT IN ('CONFIRMED', 'FAILED')",
+                    (self.ids,),
+                ).fetchone()[0]
             if pending == 0:
                 return
             assert time.monotonic() < end, f"{pending} of {len(self.ids)} commands not final"
@@ -104,9 +119,11 @@ def test_the_demo_ends_in_read_models_equal_to_the_ledger_and_a_write_can_be_wai
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert verify() == []
     with psycopg.connect(up["GX_PG_DSN"]) as conn:
-        applied = conn.execute('SELECT "requestId" FROM "OutboxCommand" WHERE "tenantId" = %s AND status = %s'
-                               ' AND "commandType" = %s ORDER BY "createdAt" DESC LIMIT 1',
-                               ("demo", "CONFIRMED", "CAST_VOTE")).fetchone()[0]
+        applied = conn.execute(
+            'SELECT "requestId" FROM "OutboxCommand" WHERE "tenantId" = %s AND status = %s'
+            ' AND "commandType" = %s ORDER BY "createdAt" DESC LIMIT 1',
+            ("demo", "CONFIRMED", "CAST_VOTE"),
+        ).fetchone()[0]
     out = json.loads(gxctl("projections", "wait", "--request-id", applied, "--json").stdout)
     assert out["status"] == "CONFIRMED" and [e["name"] for e in out["events"]] == ["VoteCast"]
     assert out["events"][0]["groups"] == ["governance"]
@@ -114,19 +131,29 @@ def test_the_demo_ends_in_read_models_equal_to_the_ledger_and_a_write_can_be_wai
     users = funded(2)
     r = f"{TENANT}-{uuid.uuid4().hex[:10]}"
     with psycopg.connect(up["GX_PG_DSN"], autocommit=True) as conn:
-        enqueue(conn, tenant_id=TENANT, service="svc-test", command_type="TRANSFER_TOKENS", request_id=r,
-                payload={"fromWalletId": users[0], "toWalletId": users[1], "amount": 7})
+        enqueue(
+            conn,
+            tenant_id=TENANT,
+            service="svc-test",
+            command_type="TRANSFER_TOKENS",
+            request_id=r,
+            payload={"fromWalletId": users[0], "toWalletId": users[1], "amount": 7},
+        )
     out = json.loads(gxctl("projections", "wait", "--request-id", r, "--timeout", "60", "--json").stdout)
     assert out["events"][0]["groups"] == ["ledger"]
     with psycopg.connect(up["GX_PG_DSN"]) as conn:
         assert conn.execute('SELECT amount FROM "TransactionHistory" WHERE "requestId" = %s', (r,)).fetchone()[0] == 7
-        assert int(conn.execute('SELECT balance FROM "Wallet" WHERE "walletId" = %s', (users[1],)).fetchone()[0]) \
+        assert (
+            int(conn.execute('SELECT balance FROM "Wallet" WHERE "walletId" = %s', (users[1],)).fetchone()[0])
             == 100_007
+        )
     failed = gxctl("projections", "wait", "--request-id", "no-such-request", "--timeout", "1", check=False)
     assert failed.returncode == 1 and failed.stderr == (
-        "error: request no-such-request: no outbox row; give its tenant (--tenant) to find it on the ledger\n")
-    failed = gxctl("projections", "wait", "--request-id", "no-such-request", "--tenant", TENANT, "--timeout", "1",
-                   check=False)
+        "error: request no-such-request: no outbox row; give its tenant (--tenant) to find it on the ledger\n"
+    )
+    failed = gxctl(
+        "projections", "wait", "--request-id", "no-such-request", "--tenant", TENANT, "--timeout", "1", check=False
+    )
     assert failed.returncode == 1 and failed.stderr.startswith("error: request no-such-request: not committed")
     # A fresh shell with no GX_* connection variable: gxctl finds the stack by itself (its state
     # directory and ports are all a user has, as after `make run`).
@@ -134,10 +161,18 @@ def test_the_demo_ends_in_read_models_equal_to_the_ledger_and_a_write_can_be_wai
     import subprocess
     import sys
 
-    bare = {k: v for k, v in os.environ.items()
-            if not k.startswith(("GX_PG_DSN", "GX_KAFKA_BOOTSTRAP", "GX_CONNECT_URL", "GX_FABRIC_"))}
-    found = subprocess.run([sys.executable, "-m", "gxctl.main", "-v", "commands", "show", r], capture_output=True,
-                           text=True, env=bare, timeout=60)
+    bare = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("GX_PG_DSN", "GX_KAFKA_BOOTSTRAP", "GX_CONNECT_URL", "GX_FABRIC_"))
+    }
+    found = subprocess.run(
+        [sys.executable, "-m", "gxctl.main", "-v", "commands", "show", r],
+        capture_output=True,
+        text=True,
+        env=bare,
+        timeout=60,
+    )
     assert found.returncode == 0, found.stderr
     assert "settings: the local stack at" in found.stderr and "CONFIRMED" in found.stdout
 
@@ -148,8 +183,13 @@ def committed_events(bootstrap: str) -> list[tuple[str, int]]:
 
 
 def ledger_event_ids(last_block: int) -> list[tuple[str, int]]:
-    return [(t.tx_id, i) for b in ledger_blocks(0, last_block) for t in b.transactions if t.valid
-            for i, _ in enumerate(t.events)]
+    return [
+        (t.tx_id, i)
+        for b in ledger_blocks(0, last_block)
+        for t in b.transactions
+        if t.valid
+        for i, _ in enumerate(t.events)
+    ]
 
 
 def kill(name: str) -> None:
@@ -196,7 +236,7 @@ def test_sigkill_of_the_publisher_and_a_projector_under_load_loses_and_repeats_n
     assert set(want) <= set(on_topic) and len(on_topic) >= len(want)
 
 
-READ_MODEL_TABLES = sorted({t for g in GROUPS.values() for t in g.tables}) + ["ProjectorState"]
+READ_MODEL_TABLES = [*sorted({t for g in GROUPS.values() for t in g.tables}), "ProjectorState"]
 
 
 def test_a_read_model_database_restored_from_an_older_backup_replays_to_the_same_state(up: dict[str, str]) -> None:
@@ -212,8 +252,9 @@ def test_a_read_model_database_restored_from_an_older_backup_replays_to_the_same
     load = Load(dsn, users, 60).start()
     load.finish(dsn)
     assert verify() == []
-    replayed0 = metric_value(worker_url(ledger_worker()), "projector_gap_records_replayed_total",
-                             {"projector": "ledger"})
+    replayed0 = metric_value(
+        worker_url(ledger_worker()), "projector_gap_records_replayed_total", {"projector": "ledger"}
+    )
     with psycopg.connect(dsn) as conn:  # restore it, while the projectors run
         conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in READ_MODEL_TABLES))
         for t, data in backup.items():
@@ -221,12 +262,15 @@ def test_a_read_model_database_restored_from_an_older_backup_replays_to_the_same
                 cp.write(data)
     assert all(r.encode() not in backup["TransactionHistory"] for r in load.ids)  # the backup is older
     assert verify() == []  # the projectors noticed and replayed what the backup did not have
-    assert metric_value(worker_url(ledger_worker()), "projector_gap_records_replayed_total",
-                             {"projector": "ledger"}) > replayed0
+    assert (
+        metric_value(worker_url(ledger_worker()), "projector_gap_records_replayed_total", {"projector": "ledger"})
+        > replayed0
+    )
 
 
 def test_a_rebuild_while_commands_flow_never_shows_readers_an_empty_half_built_or_older_table(
-        up: dict[str, str]) -> None:
+    up: dict[str, str],
+) -> None:
     """Readers polling every 5 ms through a rebuild of the ledger group under load: never an error,
     never fewer wallets, and a wallet that only receives never shows a lower balance than it
     showed before (issue 22: a swap installed shadow checkpoints behind the live ones, so balances
@@ -256,9 +300,14 @@ def test_a_rebuild_while_commands_flow_never_shows_readers_an_empty_half_built_o
     def into_sink() -> None:
         with psycopg.connect(dsn, autocommit=True) as conn:
             for i in range(150):
-                enqueue(conn, tenant_id=TENANT, service="svc-test", command_type="TRANSFER_TOKENS",
-                        request_id=f"{TENANT}-sink-{uuid.uuid4().hex[:10]}",
-                        payload={"fromWalletId": senders[i % len(senders)], "toWalletId": sink, "amount": 1})
+                enqueue(
+                    conn,
+                    tenant_id=TENANT,
+                    service="svc-test",
+                    command_type="TRANSFER_TOKENS",
+                    request_id=f"{TENANT}-sink-{uuid.uuid4().hex[:10]}",
+                    payload={"fromWalletId": senders[i % len(senders)], "toWalletId": sink, "amount": 1},
+                )
                 time.sleep(0.05)
 
     t = threading.Thread(target=reader, daemon=True)
@@ -276,15 +325,22 @@ def test_a_rebuild_while_commands_flow_never_shows_readers_an_empty_half_built_o
     out = json.loads(proc.stdout)
     assert out["rows"]["Wallet"] >= floor
     assert errors == [] and len(seen) > 100 and min(seen) >= floor  # never empty, never fewer wallets
-    drops = [(a, b) for a, b in zip(sink_seen, sink_seen[1:]) if b < a]
+    drops = [(a, b) for a, b in itertools.pairwise(sink_seen) if b < a]
     assert sink_seen and drops == [], f"the sink's balance went back: {drops[:5]}"
     assert verify() == []
 
 
 def _records(bootstrap: str) -> list[tuple[int, bytes | None, bytes]]:
     """(partition, key, value) of every committed record on gx.fabric.events, in offset order."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"test-{uuid.uuid4()}", "enable.auto.commit": False,
-                  "isolation.level": "read_committed", "enable.partition.eof": True})
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"test-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+            "enable.partition.eof": True,
+        }
+    )
     try:
         parts = c.list_topics("gx.fabric.events", timeout=10).topics["gx.fabric.events"].partitions
         c.assign([TopicPartition("gx.fabric.events", p, 0) for p in parts])
@@ -304,13 +360,16 @@ def _records(bootstrap: str) -> list[tuple[int, bytes | None, bytes]]:
 
 def _checkpoints(dsn: str) -> dict[tuple[str, int], tuple[int, tuple[int, int, int]]]:
     with psycopg.connect(dsn) as conn:
-        rows = conn.execute('SELECT "projectorName", "partition", "offset", "lastBlock", "lastTxIndex",'
-                            ' "lastEventIndex" FROM "ProjectorState" WHERE topic = \'gx.fabric.events\'').fetchall()
+        rows = conn.execute(
+            'SELECT "projectorName", "partition", "offset", "lastBlock", "lastTxIndex",'
+            ' "lastEventIndex" FROM "ProjectorState" WHERE topic = \'gx.fabric.events\''
+        ).fetchall()
     return {(n, p): (o, (b, t, e)) for n, p, o, b, t, e in rows}
 
 
 def test_every_event_delivered_again_in_reverse_order_changes_no_row_and_no_checkpoint_goes_back(
-        up: dict[str, str]) -> None:
+    up: dict[str, str],
+) -> None:
     """What a dead-letter replay or a second block publisher does: old events appended at the end of
     their partitions. Here every event on the topic comes again, newest first, after a wallet was
     frozen then unfrozen: the wallet stays unfrozen, every read model stays equal to the ledger, and
@@ -322,6 +381,7 @@ def test_every_event_delivered_again_in_reverse_order_changes_no_row_and_no_chec
         async with gateway() as gw:
             await submit(gw, "TokenomicsContract:FreezeWallet", rid(), user, "suspicious")
             await submit(gw, "TokenomicsContract:UnfreezeWallet", rid(), user)
+
     asyncio.run(freeze_then_unfreeze())
     assert verify() == []
     records = _records(bootstrap)
@@ -346,8 +406,11 @@ def test_every_event_delivered_again_in_reverse_order_changes_no_row_and_no_chec
         return now
 
     # The freeze alone, as `gxctl dlq replay` would send it back: in a batch of its own.
-    [frozen] = [r for r in records if json.loads(r[2])["name"] == "WalletFrozen"
-                and json.loads(r[2])["payload"]["walletId"] == user]
+    [frozen] = [
+        r
+        for r in records
+        if json.loads(r[2])["name"] == "WalletFrozen" and json.loads(r[2])["payload"]["walletId"] == user
+    ]
     deliver_again([frozen])
     with psycopg.connect(dsn) as conn:
         assert conn.execute('SELECT frozen FROM "Wallet" WHERE "walletId" = %s', (user,)).fetchall() == [(False,)]

@@ -37,8 +37,9 @@ def wait_ready(url: str, want: int, timeout: float = 40) -> dict:
         time.sleep(0.5)
 
 
-def test_readyz_names_postgres_while_it_is_down_and_recovers(pipeline: dict[str, str], own_postgres: Postgres,
-                                                               tmp_path: Path) -> None:
+def test_readyz_names_postgres_while_it_is_down_and_recovers(
+    pipeline: dict[str, str], own_postgres: Postgres, tmp_path: Path
+) -> None:
     dsn = own_postgres.dsn()
     assert dsn
     app_id = f"gx-test-ready-{time.monotonic_ns()}"

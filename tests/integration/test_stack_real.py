@@ -8,10 +8,10 @@ import urllib.request
 import uuid
 
 import psycopg
-from gxcommon.kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from gxcommon.dsn import password, pg_parts, secret_parts, with_password
+from gxcommon.kafka import Consumer, Producer
 from tests.integration.conftest import gxctl
 
 
@@ -20,8 +20,14 @@ def _admin(env: dict[str, str]) -> AdminClient:
 
 
 def _consume(env: dict[str, str], topic: str, want: int, deadline_s: float = 60) -> list:
-    c = Consumer({"bootstrap.servers": env["GX_KAFKA_BOOTSTRAP"], "group.id": f"t-{uuid.uuid4()}",
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c = Consumer(
+        {
+            "bootstrap.servers": env["GX_KAFKA_BOOTSTRAP"],
+            "group.id": f"t-{uuid.uuid4()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     c.subscribe([topic])
     got = []
     end = time.monotonic() + deadline_s
@@ -36,9 +42,12 @@ def _consume(env: dict[str, str], topic: str, want: int, deadline_s: float = 60)
 
 
 def _rest(env: dict[str, str], method: str, path: str, body: dict | None = None) -> tuple[int, object]:
-    req = urllib.request.Request(env["GX_CONNECT_URL"] + path, method=method,
-                                 data=json.dumps(body).encode() if body is not None else None,
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        env["GX_CONNECT_URL"] + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
             raw = r.read()
@@ -102,7 +111,13 @@ def test_produce_and_consume_through_the_broker(stack_env: dict[str, str]) -> No
 
 def test_debezium_captures_an_insert_on_a_scratch_table(stack_env: dict[str, str]) -> None:
     tag = uuid.uuid4().hex[:8]
-    table, slot, pub, name, prefix = f"scratch_{tag}", f"gx_test_{tag}", f"gx_test_pub_{tag}", f"gx-test-{tag}", f"gxtest{tag}"
+    table, slot, pub, name, prefix = (
+        f"scratch_{tag}",
+        f"gx_test_{tag}",
+        f"gx_test_pub_{tag}",
+        f"gx-test-{tag}",
+        f"gxtest{tag}",
+    )
     dsn = stack_env["GX_PG_DSN"]
     parts = secret_parts(dsn)
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -110,12 +125,19 @@ def test_debezium_captures_an_insert_on_a_scratch_table(stack_env: dict[str, str
     config = {
         "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
         "plugin.name": "pgoutput",
-        "database.hostname": parts["host"], "database.port": str(parts["port"]),
-        "database.user": parts["user"], "database.password": parts["password"],
-        "database.dbname": parts["dbname"], "topic.prefix": prefix,
-        "slot.name": slot, "publication.name": pub, "publication.autocreate.mode": "filtered",
-        "table.include.list": f"public.{table}", "snapshot.mode": "no_data",
-        "topic.creation.default.replication.factor": "1", "topic.creation.default.partitions": "1",
+        "database.hostname": parts["host"],
+        "database.port": str(parts["port"]),
+        "database.user": parts["user"],
+        "database.password": parts["password"],
+        "database.dbname": parts["dbname"],
+        "topic.prefix": prefix,
+        "slot.name": slot,
+        "publication.name": pub,
+        "publication.autocreate.mode": "filtered",
+        "table.include.list": f"public.{table}",
+        "snapshot.mode": "no_data",
+        "topic.creation.default.replication.factor": "1",
+        "topic.creation.default.partitions": "1",
         "poll.interval.ms": "50",
     }
     topic = f"{prefix}.public.{table}"
@@ -136,7 +158,9 @@ def test_debezium_captures_an_insert_on_a_scratch_table(stack_env: dict[str, str
         # The slot exists once streaming started; insert after that so it is captured.
         with psycopg.connect(dsn, autocommit=True) as conn:
             end = time.monotonic() + 60
-            while not conn.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name=%s AND active", (slot,)).fetchone():
+            while not conn.execute(
+                "SELECT 1 FROM pg_replication_slots WHERE slot_name=%s AND active", (slot,)
+            ).fetchone():
                 assert time.monotonic() < end, "replication slot never became active"
                 time.sleep(0.3)
             conn.execute(f"INSERT INTO {table} VALUES (1, 'hello from gx')")
@@ -154,7 +178,9 @@ def test_debezium_captures_an_insert_on_a_scratch_table(stack_env: dict[str, str
                 if time.monotonic() > end:
                     break
                 time.sleep(0.3)
-            conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name=%s", (slot,))
+            conn.execute(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name=%s", (slot,)
+            )
             conn.execute(f"DROP PUBLICATION IF EXISTS {pub}")
             conn.execute(f"DROP TABLE IF EXISTS {table}")
         _admin(stack_env).delete_topics([topic])

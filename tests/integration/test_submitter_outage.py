@@ -23,20 +23,31 @@ from tests.integration.conftest import stop_process
 from tests.integration.kafka_helpers import TopicReader
 from tests.integration.workers import free_port, get, metric_value
 
-RAW = ('INSERT INTO "OutboxCommand" (id, "tenantId", service, "commandType", "requestId", payload, status, attempts,'
-       ' "createdAt", "updatedAt") VALUES (%s, %s, %s, %s, %s, %s, \'PENDING\', 0, now(), now())')
+RAW = (
+    'INSERT INTO "OutboxCommand" (id, "tenantId", service, "commandType", "requestId", payload, status, attempts,'
+    ' "createdAt", "updatedAt") VALUES (%s, %s, %s, %s, %s, %s, \'PENDING\', 0, now(), now())'
+)
 
 
 def test_invalid_commands_are_rejected_and_an_unreachable_fabric_opens_the_breaker(
-        pipeline: dict[str, str], tmp_path: Path) -> None:
+    pipeline: dict[str, str], tmp_path: Path
+) -> None:
     cert, key = throwaway_identity(tmp_path)
     web, dead_gateway = free_port(), free_port()  # nothing listens on dead_gateway
-    env = {**os.environ, "GX_APP_ID": f"gx-test-{uuid.uuid4().hex[:6]}", "GX_WEB_PORT": str(web),
-           "GX_AUTO_OFFSET_RESET": "latest", "GX_FABRIC_GATEWAY": f"127.0.0.1:{dead_gateway}",
-           "GX_FABRIC_CERT": str(cert), "GX_FABRIC_KEY": str(key), "GX_BREAKER_RESET_S": "600"}
+    env = {
+        **os.environ,
+        "GX_APP_ID": f"gx-test-{uuid.uuid4().hex[:6]}",
+        "GX_WEB_PORT": str(web),
+        "GX_AUTO_OFFSET_RESET": "latest",
+        "GX_FABRIC_GATEWAY": f"127.0.0.1:{dead_gateway}",
+        "GX_FABRIC_CERT": str(cert),
+        "GX_FABRIC_KEY": str(key),
+        "GX_BREAKER_RESET_S": "600",
+    }
     log = open(tmp_path / "submitter.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "gxctl.main", "run", "submitter"], stdout=log,
-                            stderr=subprocess.STDOUT, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gxctl.main", "run", "submitter"], stdout=log, stderr=subprocess.STDOUT, env=env
+    )
     t = f"so-{uuid.uuid4().hex[:8]}"
     try:
         # Not ready, and for the gateway alone, once the consumer holds its partitions: /readyz
@@ -56,12 +67,20 @@ def test_invalid_commands_are_rejected_and_an_unreachable_fabric_opens_the_break
             conn.execute(RAW, (f"{t}-bad", t, "svc-old", "CREATE_USER", f"{t}-bad", '{"userId": "U1", "oops": true}'))
             for i in range(3):
                 with conn.transaction():
-                    enqueue(conn, tenant_id=t, service="s", command_type="CREATE_USER", request_id=f"{t}-ok{i}",
-                            payload=example("CREATE_USER", f"{t}-{i}"))
-        results = TopicReader(pipeline["GX_KAFKA_BOOTSTRAP"], "gx.command-results",
-                              lambda r: isinstance(r.value, dict) and r.value.get("tenantId") == t)
-        dlq = TopicReader(pipeline["GX_KAFKA_BOOTSTRAP"], "gx.commands.dlq",
-                          lambda r: r.headers.get("tenantId") == t)
+                    enqueue(
+                        conn,
+                        tenant_id=t,
+                        service="s",
+                        command_type="CREATE_USER",
+                        request_id=f"{t}-ok{i}",
+                        payload=example("CREATE_USER", f"{t}-{i}"),
+                    )
+        results = TopicReader(
+            pipeline["GX_KAFKA_BOOTSTRAP"],
+            "gx.command-results",
+            lambda r: isinstance(r.value, dict) and r.value.get("tenantId") == t,
+        )
+        dlq = TopicReader(pipeline["GX_KAFKA_BOOTSTRAP"], "gx.commands.dlq", lambda r: r.headers.get("tenantId") == t)
         try:
             got = results.read_until(lambda rs: any(r.value["status"] == "REJECTED" for r in rs), 90)
             dead = dlq.read_until(lambda rs: bool(rs), 60)
@@ -86,7 +105,9 @@ def test_invalid_commands_are_rejected_and_an_unreachable_fabric_opens_the_break
         assert dead[0].headers["sourceTopic"] == "gx.commands" and dead[0].headers["id"] == f"{t}-bad"
         assert 'circuit_breaker_state{name="fabric"} 1.0' in metrics, metrics[-2000:]
         # At least the failures that opened it (5), each an EndorseError with UNAVAILABLE.
-        assert metric_value(f"http://127.0.0.1:{web}", "fabric_endorsement_failures_total", {"kind": "EndorseError"}) >= 5
+        assert (
+            metric_value(f"http://127.0.0.1:{web}", "fabric_endorsement_failures_total", {"kind": "EndorseError"}) >= 5
+        )
         # Nothing was marked FAILED because Fabric is down: the valid commands wait.
         assert not [r for r in got if r.value["status"] == "FAILED"]
     finally:

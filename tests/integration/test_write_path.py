@@ -84,18 +84,24 @@ def test_a_rejection_is_final_when_the_command_is_replayed(wp: WritePath) -> Non
     finally:
         cmds.close()
     p = Producer({"bootstrap.servers": wp.bootstrap})
-    p.produce("gx.commands", key=cmd.key.encode(), value=cmd.raw, partition=cmd.partition,
-              headers=list(cmd.headers.items()))
+    p.produce(
+        "gx.commands", key=cmd.key.encode(), value=cmd.raw, partition=cmd.partition, headers=list(cmd.headers.items())
+    )
     assert p.flush(30) == 0
-    results = TopicReader(wp.bootstrap, "gx.command-results",
-                          lambda r: isinstance(r.value, dict) and r.value.get("requestId") == rid
-                          and r.value.get("status") != "SUBMITTED")
+    results = TopicReader(
+        wp.bootstrap,
+        "gx.command-results",
+        lambda r: (
+            isinstance(r.value, dict) and r.value.get("requestId") == rid and r.value.get("status") != "SUBMITTED"
+        ),
+    )
     try:
         finals = results.read_until(lambda rs: len(rs) >= 2, 90)
     finally:
         results.close()
     assert [(f.value["status"], f.value["errorCode"], f.value["error"], f.value["fabricTxId"]) for f in finals] == [
-        ("FAILED", "CHAINCODE_REJECTED", first["error"], first["fabricTxId"])] * 2
+        ("FAILED", "CHAINCODE_REJECTED", first["error"], first["fabricTxId"])
+    ] * 2
     assert balance(alice) == 110 and balance(bob) == 0
     assert wp.rows(t)[rid]["status"] == "FAILED"
 
@@ -104,7 +110,9 @@ def test_an_invalid_payload_is_rejected_dead_lettered_and_its_partition_goes_on(
     t = f"wp-{uuid.uuid4().hex[:8]}"
     user = f"{t}-u"
     with psycopg.connect(wp.dsn, autocommit=True) as conn:  # the old system's INSERT, with a bad field
-        conn.execute(RAW, (f"{t}-bad", t, "svc-old", "CREATE_USER", f"{t}-bad", json.dumps({"userId": user, "oops": 1})))
+        conn.execute(
+            RAW, (f"{t}-bad", t, "svc-old", "CREATE_USER", f"{t}-bad", json.dumps({"userId": user, "oops": 1}))
+        )
     rid = wp.enqueue(t, "CREATE_USER", {**example("CREATE_USER", 1), "userId": user})  # same key, after it
     rows = wp.wait_final(t, 2)
     assert (rows[f"{t}-bad"]["status"], rows[f"{t}-bad"]["errorCode"]) == ("FAILED", "INVALID_PAYLOAD")
@@ -124,13 +132,20 @@ def test_fifty_transfers_out_of_one_wallet_apply_in_their_order(wp: WritePath) -
     alice, bob = users(2, amount=n * (n + 1) // 2)
     t = f"wp-{uuid.uuid4().hex[:8]}"
     for i in range(1, n + 1):
-        wp.enqueue(t, "TRANSFER_TOKENS", {"fromWalletId": alice, "toWalletId": bob, "amount": i, "memo": f"{t}-{i}"},
-                   request_id=f"{t}-{i:03d}")
+        wp.enqueue(
+            t,
+            "TRANSFER_TOKENS",
+            {"fromWalletId": alice, "toWalletId": bob, "amount": i, "memo": f"{t}-{i}"},
+            request_id=f"{t}-{i:03d}",
+        )
     rows = wp.wait_final(t, n, timeout=180)
     assert {r["status"] for r in rows.values()} == {"CONFIRMED"}
     blocks = [r["commitBlock"] for r in rows.values()]
-    events = [ev for _, _, ev in ledger_events(min(blocks), max(blocks), "TokensTransferred")
-              if ev["memo"].startswith(f"{t}-")]
+    events = [
+        ev
+        for _, _, ev in ledger_events(min(blocks), max(blocks), "TokensTransferred")
+        if ev["memo"].startswith(f"{t}-")
+    ]
     assert [ev["memo"] for ev in events] == [f"{t}-{i}" for i in range(1, n + 1)]
     # The sender's balance after each transfer, folded from the sequence, ends where the ledger is.
     running, expected = n * (n + 1) // 2, []
@@ -155,14 +170,19 @@ def test_sigkill_of_the_submitter_mid_flight_leaves_one_final_status_and_one_eff
     rows = wp.wait_final(t, n, timeout=180)
     assert {r["status"] for r in rows.values()} == {"CONFIRMED"}
     blocks = [r["commitBlock"] for r in rows.values()]
-    created = [ev["userId"] for _, _, ev in ledger_events(min(blocks), max(blocks), "UserCreated")
-               if ev["userId"].startswith(f"{t}-")]
+    created = [
+        ev["userId"]
+        for _, _, ev in ledger_events(min(blocks), max(blocks), "UserCreated")
+        if ev["userId"].startswith(f"{t}-")
+    ]
     assert sorted(created) == sorted(f"{t}-u{i}" for i in range(n)), "an effect is missing or applied twice"
-    results = TopicReader(wp.bootstrap, "gx.command-results",
-                          lambda r: isinstance(r.value, dict) and r.value.get("tenantId") == t)
+    results = TopicReader(
+        wp.bootstrap, "gx.command-results", lambda r: isinstance(r.value, dict) and r.value.get("tenantId") == t
+    )
     try:
-        got = results.read_until(lambda rs: {r.value["requestId"] for r in rs
-                                             if r.value["status"] == "CONFIRMED"} >= set(rids), 60)
+        got = results.read_until(
+            lambda rs: {r.value["requestId"] for r in rs if r.value["status"] == "CONFIRMED"} >= set(rids), 60
+        )
     finally:
         results.close()
     finals: dict[str, set[str]] = {}
@@ -209,7 +229,9 @@ def test_two_submitters_in_one_group_split_the_partitions_and_lose_nothing(wp: W
     try:
         end = time.monotonic() + 90
         while True:
-            parts = [json.loads(get(f"{w.url}/readyz")[1] or "{}").get("partitions", []) for w in (wp.submitter, second)]
+            parts = [
+                json.loads(get(f"{w.url}/readyz")[1] or "{}").get("partitions", []) for w in (wp.submitter, second)
+            ]
             if all(parts) and sum(map(len, parts)) == 6:
                 break
             assert time.monotonic() < end, f"partitions never split: {parts}"

@@ -44,8 +44,15 @@ class Faults:
 
     def submitter(self, launch_only: bool = False, **env: str) -> Worker:
         """A submitter process of the module's group, talking to the peer through the proxy."""
-        w = Worker("submitter", self.wp.app_id, self.wp.log_dir, unset=TLS, GX_FABRIC_GATEWAY=self.proxy.endpoint,
-                   GX_BREAKER_RESET_S="3", **env)
+        w = Worker(
+            "submitter",
+            self.wp.app_id,
+            self.wp.log_dir,
+            unset=TLS,
+            GX_FABRIC_GATEWAY=self.proxy.endpoint,
+            GX_BREAKER_RESET_S="3",
+            **env,
+        )
         self.wp.submitter = w
         self.started.append(w)
         return w.launch() if launch_only else w.start()
@@ -61,8 +68,9 @@ class Faults:
         return out
 
     def create_user(self, tenant: str, uid: str, rid: str | None = None) -> str:
-        return self.wp.enqueue(tenant, "CREATE_USER", {**example("CREATE_USER", uid), "userId": uid},
-                               request_id=rid or f"{tenant}-{uid}")
+        return self.wp.enqueue(
+            tenant, "CREATE_USER", {**example("CREATE_USER", uid), "userId": uid}, request_id=rid or f"{tenant}-{uid}"
+        )
 
     def offset_of(self, request_id: str, deadline: float = 60) -> tuple[int, int]:
         """(partition, offset) of a command on gx.commands."""
@@ -81,10 +89,13 @@ def faults(pipeline: dict[str, str], tmp_path_factory) -> Iterator[Faults]:
     writer = Worker("results-writer", app_id, log_dir).start()
     start_group_at_end(pipeline["GX_KAFKA_BOOTSTRAP"], f"{app_id}-submitter", "gx.commands")
     read = lambda name: Path(os.environ[name]).read_bytes()  # noqa: E731
-    proxy = GatewayProxy(os.environ["GX_FABRIC_GATEWAY"], read("GX_FABRIC_TLS_ROOT"),
-                         os.environ.get("GX_FABRIC_TLS_SERVER_NAME"),
-                         read("GX_FABRIC_TLS_CERT") if os.environ.get("GX_FABRIC_TLS_CERT") else None,
-                         read("GX_FABRIC_TLS_KEY") if os.environ.get("GX_FABRIC_TLS_KEY") else None).start()
+    proxy = GatewayProxy(
+        os.environ["GX_FABRIC_GATEWAY"],
+        read("GX_FABRIC_TLS_ROOT"),
+        os.environ.get("GX_FABRIC_TLS_SERVER_NAME"),
+        read("GX_FABRIC_TLS_CERT") if os.environ.get("GX_FABRIC_TLS_CERT") else None,
+        read("GX_FABRIC_TLS_KEY") if os.environ.get("GX_FABRIC_TLS_KEY") else None,
+    ).start()
     f = Faults(WritePath(pipeline["GX_PG_DSN"], pipeline["GX_KAFKA_BOOTSTRAP"], app_id, log_dir, None, writer), proxy)
     yield f
     for w in f.started:
@@ -104,9 +115,15 @@ def submitter(faults: Faults) -> Iterator[Worker]:
 
 def finals_on_results_topic(bootstrap: str, tenant: str, n: int, deadline: float = 60) -> dict[str, list[str]]:
     """Every final status published per requestId of ``tenant`` (read until ``n`` have one)."""
-    r = TopicReader(bootstrap, "gx.command-results",
-                    lambda rec: isinstance(rec.value, dict) and rec.value.get("tenantId") == tenant
-                    and rec.value.get("status") != "SUBMITTED")
+    r = TopicReader(
+        bootstrap,
+        "gx.command-results",
+        lambda rec: (
+            isinstance(rec.value, dict)
+            and rec.value.get("tenantId") == tenant
+            and rec.value.get("status") != "SUBMITTED"
+        ),
+    )
     try:
         got = r.read_until(lambda rs: len({x.value["requestId"] for x in rs}) >= n, deadline)
         time.sleep(2)
@@ -149,7 +166,8 @@ def test_item1_a_sigkill_while_a_command_is_held_loses_nothing(faults: Faults) -
     time.sleep(3)  # several of Faust's commit intervals (1 s)
     committed = committed_offset(faults.wp.bootstrap, faults.group, "gx.commands", partition)
     assert committed is not None and committed <= held_offset, (
-        f"offset {committed} committed past the held command at {held_offset}")
+        f"offset {committed} committed past the held command at {held_offset}"
+    )
     sub.kill()
     faults.proxy.release(held)
     again = faults.submitter()
@@ -208,7 +226,8 @@ def test_item2_rebalance_and_shutdown_with_fabric_down_are_bounded_and_exact(fau
 
 
 def test_item3_a_lost_submit_answer_ends_confirmed_with_the_transaction_that_committed(
-        faults: Faults, submitter: Worker) -> None:
+    faults: Faults, submitter: Worker
+) -> None:
     """Submit's answer is lost (the transaction reached the orderer and commits), and the gateway
     then refuses every new endorsement: the command must end CONFIRMED with the first
     transaction, not FAILED while the ledger has applied it."""
@@ -251,7 +270,8 @@ def test_item3_a_dlq_replay_corrects_a_command_that_ran_out_of_attempts(faults: 
 
 
 def test_item5_results_that_cannot_be_published_wait_and_go_out_when_the_topic_is_back(
-        faults: Faults, pipeline: dict[str, str]) -> None:
+    faults: Faults, pipeline: dict[str, str]
+) -> None:
     """The results topic does not exist (unavailable past the producer's timeout): the commands
     keep their slots, readiness says so, and when the topic appears every result goes out once.
     Before, each such command was left unacknowledged for good."""
@@ -271,9 +291,15 @@ def test_item5_results_that_cannot_be_published_wait_and_go_out_when_the_topic_i
             time.sleep(0.2)
         admin = AdminClient({"bootstrap.servers": pipeline["GX_KAFKA_BOOTSTRAP"]})
         admin.create_topics([NewTopic(topic, 6, 1)])[topic].result(30)
-        r = TopicReader(pipeline["GX_KAFKA_BOOTSTRAP"], topic,
-                        lambda rec: isinstance(rec.value, dict) and rec.value.get("tenantId") == t
-                        and rec.value.get("status") != "SUBMITTED")
+        r = TopicReader(
+            pipeline["GX_KAFKA_BOOTSTRAP"],
+            topic,
+            lambda rec: (
+                isinstance(rec.value, dict)
+                and rec.value.get("tenantId") == t
+                and rec.value.get("status") != "SUBMITTED"
+            ),
+        )
         try:
             got = r.read_until(lambda rs: len(rs) >= 5, 120)
             got = r.read_until(lambda rs: False, 5)
@@ -318,8 +344,14 @@ def test_item7_infrastructure_errors_are_retried_and_counted_not_final(faults: F
     (a chaincode being upgraded): retried and counted by the breaker. Each used to FAIL at once."""
     t = f"f7-{uuid.uuid4().hex[:6]}"
     cases = {
-        f"{t}-aborted": (grpc.StatusCode.ABORTED, 2, ("rpc error: code = Unavailable desc = connection error: "
-                                                     "dial tcp 127.0.0.1:7051: connect: connection refused",)),
+        f"{t}-aborted": (
+            grpc.StatusCode.ABORTED,
+            2,
+            (
+                "rpc error: code = Unavailable desc = connection error: "
+                "dial tcp 127.0.0.1:7051: connect: connection refused",
+            ),
+        ),
         f"{t}-denied": (grpc.StatusCode.PERMISSION_DENIED, 1, ()),
         f"{t}-notfound": (grpc.StatusCode.NOT_FOUND, 1, ()),
     }
@@ -329,5 +361,6 @@ def test_item7_infrastructure_errors_are_retried_and_counted_not_final(faults: F
         faults.create_user(t, f"{t}-u{i}", rid)
     rows = faults.wp.wait_final(t, 3)
     assert {rid: (r["status"], r["attempts"]) for rid, r in rows.items()} == {
-        rid: ("CONFIRMED", times + 1) for rid, (_, times, _) in cases.items()}
+        rid: ("CONFIRMED", times + 1) for rid, (_, times, _) in cases.items()
+    }
     assert submitter.metric("circuit_breaker_failures_total", {"name": "fabric"}) == before + 4

@@ -29,8 +29,9 @@ def start_group_at_end(bootstrap: str, group_id: str, topic: str) -> None:
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False})
     try:
         parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-        ends = [TopicPartition(topic, p, c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1])
-                for p in parts]
+        ends = [
+            TopicPartition(topic, p, c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]) for p in parts
+        ]
         c.commit(offsets=ends, asynchronous=False)
     finally:
         c.close()
@@ -75,8 +76,9 @@ class Worker:
         env = {k: v for k, v in os.environ.items() if k not in self.unset}
         env.update({"GX_APP_ID": self.app_id, "GX_WEB_PORT": str(self.port), **self.env})
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "gxctl.main", "run", self.name], stdout=self._log,
-                                     stderr=subprocess.STDOUT, env=env)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gxctl.main", "run", self.name], stdout=self._log, stderr=subprocess.STDOUT, env=env
+        )
         return self
 
     def start(self, ready_timeout: float = 90) -> Worker:

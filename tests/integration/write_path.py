@@ -17,8 +17,10 @@ from tests.integration.fabric_helpers import funded_users, gateway, ledger_block
 from tests.integration.workers import Worker
 
 FINAL = ("CONFIRMED", "FAILED")
-RAW = ('INSERT INTO "OutboxCommand" (id, "tenantId", service, "commandType", "requestId", payload, status, attempts,'
-       ' "createdAt", "updatedAt") VALUES (%s, %s, %s, %s, %s, %s, \'PENDING\', 0, now(), now())')
+RAW = (
+    'INSERT INTO "OutboxCommand" (id, "tenantId", service, "commandType", "requestId", payload, status, attempts,'
+    ' "createdAt", "updatedAt") VALUES (%s, %s, %s, %s, %s, %s, \'PENDING\', 0, now(), now())'
+)
 
 
 @dataclass
@@ -45,7 +47,8 @@ class WritePath:
             cur = conn.execute(
                 'SELECT "requestId", status::text AS status, "fabricTxId", "commitBlock", "errorCode", error, attempts,'
                 ' "kafkaPartition", "kafkaOffset", "attemptLog" FROM "OutboxCommand" WHERE "tenantId" = %s',
-                (tenant,))
+                (tenant,),
+            )
             names = [c.name for c in cur.description]
             return {r[0]: dict(zip(names, r)) for r in cur.fetchall()}
 
@@ -55,10 +58,15 @@ class WritePath:
             rows = self.rows(tenant)
             if len(rows) == n and all(r["status"] in FINAL for r in rows.values()):
                 return rows
-            waiting = {rid: (r["status"], r["attempts"], r["kafkaPartition"], r["kafkaOffset"])
-                       for rid, r in rows.items() if r["status"] not in FINAL}
-            assert time.monotonic() < end, (f"{len(rows) - len(waiting)} of {n} final ({len(rows)} rows); not final: "
-                                            f"{waiting}; submitter log:\n{self.submitter.log()[-1500:]}")
+            waiting = {
+                rid: (r["status"], r["attempts"], r["kafkaPartition"], r["kafkaOffset"])
+                for rid, r in rows.items()
+                if r["status"] not in FINAL
+            }
+            assert time.monotonic() < end, (
+                f"{len(rows) - len(waiting)} of {n} final ({len(rows)} rows); not final: "
+                f"{waiting}; submitter log:\n{self.submitter.log()[-1500:]}"
+            )
             time.sleep(0.5)
 
 
@@ -66,19 +74,25 @@ def users(n: int, amount: int = 1000) -> list[str]:
     async def go() -> list[str]:
         async with gateway() as gw:
             return await funded_users(gw, n, amount)
+
     return asyncio.run(go())
 
 
 def ledger_events(first_block: int, last_block: int, name: str) -> list[tuple[int, int, dict]]:
     """(block, tx index, payload) of every valid ``name`` event in the blocks, in ledger order."""
-    return [(b.number, t.index, json.loads(e.payload)) for b in ledger_blocks(first_block, last_block)
-            for t in b.transactions if t.valid for e in t.events if e.name == name]
+    return [
+        (b.number, t.index, json.loads(e.payload))
+        for b in ledger_blocks(first_block, last_block)
+        for t in b.transactions
+        if t.valid
+        for e in t.events
+        if e.name == name
+    ]
 
 
 def balance(wallet_id: str) -> int:
     async def go() -> int:
         async with gateway() as gw:
             return int((await wallet(gw, wallet_id))["balance"])
+
     return asyncio.run(go())
-
-

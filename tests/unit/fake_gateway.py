@@ -36,12 +36,12 @@ from google.rpc import status_pb2
 @dataclass
 class Script:
     result: bytes = b""
-    reject: str | None = None          # chaincode rejection message
-    delay: float = 0.0                 # seconds before answering Endorse
-    validation: str = "VALID"          # commit status
-    fail_times: int = 0                # answer Endorse with fail_code this many times first
+    reject: str | None = None  # chaincode rejection message
+    delay: float = 0.0  # seconds before answering Endorse
+    validation: str = "VALID"  # commit status
+    fail_times: int = 0  # answer Endorse with fail_code this many times first
     fail_code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE
-    status_fail_times: int = 0         # answer CommitStatus with status_fail_code this many times first
+    status_fail_times: int = 0  # answer CommitStatus with status_fail_code this many times first
     status_fail_code: grpc.StatusCode = grpc.StatusCode.DEADLINE_EXCEEDED
     # Answer Submit with submit_fail_code this many times, although the transaction reached the
     # orderer and commits (a lost answer: a timeout or a dropped connection).
@@ -61,15 +61,15 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer, events_pb2_grpc.DeliverServi
     calls: list[tuple[str, list[bytes]]] = field(default_factory=list)
     tx_functions: dict[str, str] = field(default_factory=dict)
     events: list[tuple[int, chaincode_event_pb2.ChaincodeEvent]] = field(default_factory=list)
-    down: bool = False                 # every Endorse answers UNAVAILABLE, as with the peer stopped
+    down: bool = False  # every Endorse answers UNAVAILABLE, as with the peer stopped
     status_calls: list[str] = field(default_factory=list)  # transaction ids asked for their commit status
-    submitted: list[str] = field(default_factory=list)     # transaction ids received by Submit
+    submitted: list[str] = field(default_factory=list)  # transaction ids received by Submit
     # DeliverFiltered: Submit cuts one block per transaction, numbered from ``height``.
     height: int = 20
     filtered: dict[int, events_pb2.FilteredBlock] = field(default_factory=dict)
-    deliver_fail_times: int = 0        # refuse this many DeliverFiltered streams (UNAVAILABLE) first
+    deliver_fail_times: int = 0  # refuse this many DeliverFiltered streams (UNAVAILABLE) first
     deliver_calls: int = 0
-    _epoch: int = 0                    # drop_streams() ends every open stream
+    _epoch: int = 0  # drop_streams() ends every open stream
     _cut: asyncio.Condition | None = None
 
     def _condition(self) -> asyncio.Condition:
@@ -85,16 +85,17 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer, events_pb2_grpc.DeliverServi
 
     async def _cut_block(self, tx_id: str, code: str) -> None:
         async with self._condition():
-            tx = events_pb2.FilteredTransaction(txid=tx_id, tx_validation_code=transaction_pb2.TxValidationCode.Value(code))
-            self.filtered[self.height] = events_pb2.FilteredBlock(channel_id="gxchannel", number=self.height,
-                                                                  filtered_transactions=[tx])
+            tx = events_pb2.FilteredTransaction(
+                txid=tx_id, tx_validation_code=transaction_pb2.TxValidationCode.Value(code)
+            )
+            self.filtered[self.height] = events_pb2.FilteredBlock(
+                channel_id="gxchannel", number=self.height, filtered_transactions=[tx]
+            )
             self.height += 1
             self._condition().notify_all()
 
-    async def DeliverFiltered(self, request_iterator, context):  # noqa: N802
-        env = None
-        async for env in request_iterator:
-            break
+    async def DeliverFiltered(self, request_iterator, context):
+        env = await anext(aiter(request_iterator))
         self._verify(env.payload, env.signature)
         self.deliver_calls += 1
         if self.deliver_fail_times > 0:
@@ -105,7 +106,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer, events_pb2_grpc.DeliverServi
         epoch = self._epoch
         while True:
             async with self._condition():
-                await self._condition().wait_for(lambda: self._epoch != epoch or n < self.height)
+                await self._condition().wait_for(lambda n=n: self._epoch != epoch or n < self.height)
                 if self._epoch != epoch:
                     await context.abort(grpc.StatusCode.UNAVAILABLE, "stream dropped")
                 block = self.filtered.get(n, events_pb2.FilteredBlock(channel_id="gxchannel", number=n))
@@ -116,8 +117,9 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer, events_pb2_grpc.DeliverServi
         self.public_key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
 
     @staticmethod
-    async def _abort(context: grpc.aio.ServicerContext, code: grpc.StatusCode, message: str,
-                     details: list[gateway_pb2.ErrorDetail]) -> None:
+    async def _abort(
+        context: grpc.aio.ServicerContext, code: grpc.StatusCode, message: str, details: list[gateway_pb2.ErrorDetail]
+    ) -> None:
         st = status_pb2.Status(code=code.value[0], message=message)
         for d in details:
             a = any_pb2.Any()
@@ -136,7 +138,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer, events_pb2_grpc.DeliverServi
         args = list(spec.chaincode_spec.input.args)
         return args[0].decode(), args[1:], ch.tx_id
 
-    async def Endorse(self, request, context):  # noqa: N802 (gRPC method name)
+    async def Endorse(self, request, context):
         fn, args, txid = self._function(request.proposed_transaction)
         assert txid == request.transaction_id
         self.calls.append((fn, args))
@@ -145,25 +147,43 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer, events_pb2_grpc.DeliverServi
         script = self.scripts.get(fn, Script())
         if script.fail_times > 0:
             script.fail_times -= 1
-            await self._abort(context, script.fail_code, script.fail_message,
-                              [gateway_pb2.ErrorDetail(address="peer0:7051", msp_id="Org1MSP", message=m)
-                               for m in script.fail_details])
+            await self._abort(
+                context,
+                script.fail_code,
+                script.fail_message,
+                [
+                    gateway_pb2.ErrorDetail(address="peer0:7051", msp_id="Org1MSP", message=m)
+                    for m in script.fail_details
+                ],
+            )
         if script.delay:
             await asyncio.sleep(script.delay)
         if script.reject:
-            await self._abort(context, grpc.StatusCode.ABORTED, "failed to endorse transaction, see attached details",
-                              [gateway_pb2.ErrorDetail(address="peer0:7051", msp_id="Org1MSP",
-                                                       message=f"chaincode response 500, {script.reject}")])
+            await self._abort(
+                context,
+                grpc.StatusCode.ABORTED,
+                "failed to endorse transaction, see attached details",
+                [
+                    gateway_pb2.ErrorDetail(
+                        address="peer0:7051", msp_id="Org1MSP", message=f"chaincode response 500, {script.reject}"
+                    )
+                ],
+            )
         self.tx_functions[txid] = fn
-        action = proposal_pb2.ChaincodeAction(response=proposal_response_pb2.Response(status=200, payload=script.result))
+        action = proposal_pb2.ChaincodeAction(
+            response=proposal_response_pb2.Response(status=200, payload=script.result)
+        )
         prp = proposal_response_pb2.ProposalResponsePayload(extension=action.SerializeToString())
         cap = transaction_pb2.ChaincodeActionPayload(
-            action=transaction_pb2.ChaincodeEndorsedAction(proposal_response_payload=prp.SerializeToString()))
+            action=transaction_pb2.ChaincodeEndorsedAction(proposal_response_payload=prp.SerializeToString())
+        )
         tx = transaction_pb2.Transaction(actions=[transaction_pb2.TransactionAction(payload=cap.SerializeToString())])
         payload = common_pb2.Payload(data=tx.SerializeToString())
-        return gateway_pb2.EndorseResponse(prepared_transaction=common_pb2.Envelope(payload=payload.SerializeToString()))
+        return gateway_pb2.EndorseResponse(
+            prepared_transaction=common_pb2.Envelope(payload=payload.SerializeToString())
+        )
 
-    async def Submit(self, request, context):  # noqa: N802
+    async def Submit(self, request, context):
         self._verify(request.prepared_transaction.payload, request.prepared_transaction.signature)
         self.submitted.append(request.transaction_id)
         script = self.scripts.get(self.tx_functions.get(request.transaction_id, ""), Script())
@@ -174,7 +194,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer, events_pb2_grpc.DeliverServi
             await context.abort(script.submit_fail_code, "injected submit failure (the transaction was sent)")
         return gateway_pb2.SubmitResponse()
 
-    async def CommitStatus(self, request, context):  # noqa: N802
+    async def CommitStatus(self, request, context):
         self._verify(request.request, request.signature)
         req = gateway_pb2.CommitStatusRequest.FromString(request.request)
         self.status_calls.append(req.transaction_id)
@@ -182,18 +202,23 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer, events_pb2_grpc.DeliverServi
         if script.status_fail_times > 0:
             script.status_fail_times -= 1
             await context.abort(script.status_fail_code, "injected commit status failure")
-        return gateway_pb2.CommitStatusResponse(result=transaction_pb2.TxValidationCode.Value(script.validation),
-                                                block_number=self.block)
+        return gateway_pb2.CommitStatusResponse(
+            result=transaction_pb2.TxValidationCode.Value(script.validation), block_number=self.block
+        )
 
-    async def Evaluate(self, request, context):  # noqa: N802
-        fn, args, _ = self._function(request.proposed_transaction)
+    async def Evaluate(self, request, context):
+        fn, _args, _ = self._function(request.proposed_transaction)
         script = self.scripts.get(fn, Script())
         if script.reject:
-            await self._abort(context, grpc.StatusCode.UNKNOWN, f"evaluate call to endorser returned error: "
-                              f"chaincode response 500, {script.reject}", [])
+            await self._abort(
+                context,
+                grpc.StatusCode.UNKNOWN,
+                f"evaluate call to endorser returned error: chaincode response 500, {script.reject}",
+                [],
+            )
         return gateway_pb2.EvaluateResponse(result=proposal_response_pb2.Response(status=200, payload=script.result))
 
-    async def ChaincodeEvents(self, request, context):  # noqa: N802
+    async def ChaincodeEvents(self, request, context):
         self._verify(request.request, request.signature)
         req = gateway_pb2.ChaincodeEventsRequest.FromString(request.request)
         start = req.start_position.specified.number if req.start_position.HasField("specified") else 0

@@ -10,15 +10,17 @@ import pytest
 
 from bench.common import positive, positive_list
 
-BAD = [("bench.e2e", ["--rate", "-5"], "--rate"),
-       ("bench.e2e", ["--find-max", "100,0"], "--find-max"),
-       ("bench.e2e", ["--duration", "abc"], "--duration"),
-       ("bench.levers", ["--rounds", "0"], "--rounds"),
-       ("bench.fabric_ceiling", ["--levels", "1,x"], "--levels"),
-       ("bench.faults", ["--warm", "-1"], "--warm"),
-       ("bench.outbox_capture", ["--rates", ""], "--rates"),
-       ("bench.security_cost", ["--pairs", "2.5"], "--pairs"),
-       ("bench.hot_keys", ["--modes", "shard,nope"], "--modes")]
+BAD = [
+    ("bench.e2e", ["--rate", "-5"], "--rate"),
+    ("bench.e2e", ["--find-max", "100,0"], "--find-max"),
+    ("bench.e2e", ["--duration", "abc"], "--duration"),
+    ("bench.levers", ["--rounds", "0"], "--rounds"),
+    ("bench.fabric_ceiling", ["--levels", "1,x"], "--levels"),
+    ("bench.faults", ["--warm", "-1"], "--warm"),
+    ("bench.outbox_capture", ["--rates", ""], "--rates"),
+    ("bench.security_cost", ["--pairs", "2.5"], "--pairs"),
+    ("bench.hot_keys", ["--modes", "shard,nope"], "--modes"),
+]
 
 
 @pytest.mark.parametrize(("module", "args", "option"), BAD)

@@ -13,16 +13,26 @@ TS = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
 
 
 def tx(index: int, code: str, *events: tuple[str, dict]) -> BlockTransaction:
-    return BlockTransaction(index, f"t{index}", "ENDORSER_TRANSACTION", code, TS, tuple(
-        ChaincodeEvent(7, f"t{index}", "gxtv3", name, json.dumps(p).encode()) for name, p in events))
+    return BlockTransaction(
+        index,
+        f"t{index}",
+        "ENDORSER_TRANSACTION",
+        code,
+        TS,
+        tuple(ChaincodeEvent(7, f"t{index}", "gxtv3", name, json.dumps(p).encode()) for name, p in events),
+    )
 
 
 def test_valid_transactions_publish_keyed_records_and_invalid_ones_nothing() -> None:
     moved = {"schemaVersion": 1, "requestId": "r1", "fromWalletId": "A", "toWalletId": "B", "amount": 5, "memo": ""}
-    block = Block(7, (tx(0, "VALID", ("TokensTransferred", moved)),
-                      tx(1, "MVCC_READ_CONFLICT", ("TokensTransferred", {**moved, "requestId": "r2"})),
-                      tx(2, "VALID", ("WalletFrozen", {"schemaVersion": 1, "requestId": "r3", "walletId": "B",
-                                                       "reason": "kyc"}))))
+    block = Block(
+        7,
+        (
+            tx(0, "VALID", ("TokensTransferred", moved)),
+            tx(1, "MVCC_READ_CONFLICT", ("TokensTransferred", {**moved, "requestId": "r2"})),
+            tx(2, "VALID", ("WalletFrozen", {"schemaVersion": 1, "requestId": "r3", "walletId": "B", "reason": "kyc"})),
+        ),
+    )
     out = block_records(block, "gxchannel", 6)
     assert [r.key for r in out] == [b"A", b"B"]
     assert [r.partition for r in out] == [partition_for("A", 6), partition_for("B", 6)]
@@ -34,8 +44,14 @@ def test_valid_transactions_publish_keyed_records_and_invalid_ones_nothing() -> 
 
 
 def test_a_payload_that_is_not_json_is_still_published_for_the_dead_letter_topic() -> None:
-    bad = BlockTransaction(0, "t0", "ENDORSER_TRANSACTION", "VALID", TS,
-                           (ChaincodeEvent(1, "t0", "gxtv3", "UserCreated", b"\xff not json"),))
+    bad = BlockTransaction(
+        0,
+        "t0",
+        "ENDORSER_TRANSACTION",
+        "VALID",
+        TS,
+        (ChaincodeEvent(1, "t0", "gxtv3", "UserCreated", b"\xff not json"),),
+    )
     (rec,) = block_records(Block(1, (bad,)), "gxchannel", 6)
     assert json.loads(rec.value)["payload"] == {"raw": "\ufffd not json"}
     assert rec.key == b"UserCreated"
@@ -52,18 +68,34 @@ def test_what_cannot_be_published_is_dead_lettered_with_its_block_and_the_rest_g
     from streams.block_events import block_out
 
     ok = {"schemaVersion": 2, "requestId": "r1", "walletId": "B", "reason": "kyc"}
-    big = {"schemaVersion": 2, "requestId": "r2", "fromWalletId": "A", "toWalletId": "B", "amount": "5",
-           "memo": "x" * 2000}
+    big = {
+        "schemaVersion": 2,
+        "requestId": "r2",
+        "fromWalletId": "A",
+        "toWalletId": "B",
+        "amount": "5",
+        "memo": "x" * 2000,
+    }
     broken = BlockTransaction(1, "t1", "UNKNOWN", "VALID", TS, (), "DecodeError: truncated", 17)
     invalid_broken = BlockTransaction(3, "", "UNKNOWN", "MVCC_READ_CONFLICT", TS, (), "DecodeError: x", 5)
-    block = Block(9, (tx(0, "VALID", ("WalletFrozen", ok)), broken, tx(2, "VALID", ("TokensTransferred", big)),
-                      invalid_broken, tx(4, "VALID", ("WalletFrozen", {**ok, "requestId": "r5"}))))
+    block = Block(
+        9,
+        (
+            tx(0, "VALID", ("WalletFrozen", ok)),
+            broken,
+            tx(2, "VALID", ("TokensTransferred", big)),
+            invalid_broken,
+            tx(4, "VALID", ("WalletFrozen", {**ok, "requestId": "r5"})),
+        ),
+    )
     out = block_out(block, "gxchannel", 6, "gxtv3", max_bytes=1000)
     assert [parse_event(r.value)[0].requestId for r in out.records] == ["r1", "r5"]
     assert [code for code, _ in out.dead] == ["UNDECODABLE_TRANSACTION", "EVENT_TOO_LARGE"]
     first, second = (json.loads(r.value) for _, r in out.dead)
     assert (first["block"], first["txIndex"], first["txId"]) == (9, 1, "t1") and "DecodeError" in first["reason"]
-    assert (second["block"], second["txId"], second["name"]) == (9, "t2", "TokensTransferred") and second["bytes"] > 1000
+    assert (second["block"], second["txId"], second["name"]) == (9, "t2", "TokensTransferred") and second[
+        "bytes"
+    ] > 1000
     assert dict(out.dead[1][1].headers)["errorCode"] == b"EVENT_TOO_LARGE"
 
 
@@ -72,8 +104,13 @@ def test_only_the_configured_chaincodes_events_are_published() -> None:
 
     mine = ChaincodeEvent(7, "t0", "gxtv3", "WalletUnfrozen", b'{"schemaVersion":2,"requestId":"a","walletId":"W"}')
     other = ChaincodeEvent(7, "t1", "othercc", "WalletUnfrozen", b'{"schemaVersion":2,"requestId":"b","walletId":"W"}')
-    block = Block(7, (BlockTransaction(0, "t0", "ENDORSER_TRANSACTION", "VALID", TS, (mine,)),
-                      BlockTransaction(1, "t1", "ENDORSER_TRANSACTION", "VALID", TS, (other,))))
+    block = Block(
+        7,
+        (
+            BlockTransaction(0, "t0", "ENDORSER_TRANSACTION", "VALID", TS, (mine,)),
+            BlockTransaction(1, "t1", "ENDORSER_TRANSACTION", "VALID", TS, (other,)),
+        ),
+    )
     out = block_out(block, "gxchannel", 6, "gxtv3")
     assert [parse_event(r.value)[0].requestId for r in out.records] == ["a"] and out.skipped_foreign == 1
 

@@ -12,25 +12,33 @@ from fabric_gateway import BlockParseError, parse_block
 # protoutil.BlockHeaderHash vectors, from Go's encoding/asn1 with Fabric 3.1.5's asn1Header struct
 # (previous hash 32 x 0x01, data hash 32 x 0x02; the last: block 0 with no previous hash).
 FABRIC_HASH_2 = "340330af5269d22a4217fb37092b46f102269a7307799ca8fa74b4838d4941fa"
-FABRIC_HASHES = {0: "48ee5465372625f0dd4423b11bea48e2046bc641e87cb725acd138f74de45c12",
-                 200: "bd15aedbdddae9a881433d485e99d4df8e0cebd38c042ac2d138af42f99d50cf",
-                 1 << 40: "660eb4035cddc64fff70ac43df80efaab3bc557d3d4f3660491a761e94094605"}
+FABRIC_HASHES = {
+    0: "48ee5465372625f0dd4423b11bea48e2046bc641e87cb725acd138f74de45c12",
+    200: "bd15aedbdddae9a881433d485e99d4df8e0cebd38c042ac2d138af42f99d50cf",
+    1 << 40: "660eb4035cddc64fff70ac43df80efaab3bc557d3d4f3660491a761e94094605",
+}
 FABRIC_HASH_0_NO_PREVIOUS = "0a3e038c1e47233245443e7b5d6f0b9a22bbf19120874368460d2145368442e4"
 
 
 def _endorser_tx(tx_id: str, event: str | None) -> bytes:
     action = proposal_pb2.ChaincodeAction()
     if event:
-        action.events = chaincode_event_pb2.ChaincodeEvent(chaincode_id="gxtv3", tx_id=tx_id, event_name=event,
-                                                           payload=b'{"a":1}').SerializeToString()
+        action.events = chaincode_event_pb2.ChaincodeEvent(
+            chaincode_id="gxtv3", tx_id=tx_id, event_name=event, payload=b'{"a":1}'
+        ).SerializeToString()
     prp = proposal_response_pb2.ProposalResponsePayload(extension=action.SerializeToString())
     cap = transaction_pb2.ChaincodeActionPayload(
-        action=transaction_pb2.ChaincodeEndorsedAction(proposal_response_payload=prp.SerializeToString()))
+        action=transaction_pb2.ChaincodeEndorsedAction(proposal_response_payload=prp.SerializeToString())
+    )
     tx = transaction_pb2.Transaction(actions=[transaction_pb2.TransactionAction(payload=cap.SerializeToString())])
-    ch = common_pb2.ChannelHeader(type=common_pb2.HeaderType.ENDORSER_TRANSACTION, tx_id=tx_id,
-                                  timestamp=timestamp_pb2.Timestamp(seconds=1_700_000_000, nanos=500_000_000))
-    payload = common_pb2.Payload(header=common_pb2.Header(channel_header=ch.SerializeToString()),
-                                 data=tx.SerializeToString())
+    ch = common_pb2.ChannelHeader(
+        type=common_pb2.HeaderType.ENDORSER_TRANSACTION,
+        tx_id=tx_id,
+        timestamp=timestamp_pb2.Timestamp(seconds=1_700_000_000, nanos=500_000_000),
+    )
+    payload = common_pb2.Payload(
+        header=common_pb2.Header(channel_header=ch.SerializeToString()), data=tx.SerializeToString()
+    )
     return common_pb2.Envelope(payload=payload.SerializeToString()).SerializeToString()
 
 
@@ -42,14 +50,22 @@ def _block(number: int, txs: list[bytes], codes: list[int]) -> common_pb2.Block:
 
 
 def test_transactions_codes_and_events_in_order() -> None:
-    block = parse_block(_block(7, [_endorser_tx("t1", "TokensTransferred"), _endorser_tx("t2", None),
-                                   _endorser_tx("t3", "UserCreated")],
-                               [transaction_pb2.VALID, transaction_pb2.VALID, transaction_pb2.MVCC_READ_CONFLICT]))
+    block = parse_block(
+        _block(
+            7,
+            [_endorser_tx("t1", "TokensTransferred"), _endorser_tx("t2", None), _endorser_tx("t3", "UserCreated")],
+            [transaction_pb2.VALID, transaction_pb2.VALID, transaction_pb2.MVCC_READ_CONFLICT],
+        )
+    )
     assert block.number == 7
     assert [(t.index, t.tx_id, t.validation_code, t.valid) for t in block.transactions] == [
-        (0, "t1", "VALID", True), (1, "t2", "VALID", True), (2, "t3", "MVCC_READ_CONFLICT", False)]
+        (0, "t1", "VALID", True),
+        (1, "t2", "VALID", True),
+        (2, "t3", "MVCC_READ_CONFLICT", False),
+    ]
     assert [(e.block, e.tx_id, e.chaincode, e.name, e.payload) for e in block.transactions[0].events] == [
-        (7, "t1", "gxtv3", "TokensTransferred", b'{"a":1}')]
+        (7, "t1", "gxtv3", "TokensTransferred", b'{"a":1}')
+    ]
     assert block.transactions[1].events == ()
     assert block.transactions[0].timestamp.timestamp() == 1_700_000_000.5
 

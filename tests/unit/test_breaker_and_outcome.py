@@ -1,5 +1,5 @@
-from streams.breaker import CircuitBreaker, State
 from fabric_gateway.classify import Verdict
+from streams.breaker import CircuitBreaker, State
 from streams.outcome import ErrorCode, Kind, RetryPolicy, after_failure
 
 
@@ -44,10 +44,21 @@ def test_successes_reset_the_consecutive_count() -> None:
 def test_outcomes() -> None:
     p = RetryPolicy(max_attempts=5, base_delay=0.2, max_delay=10)
     rejected = after_failure(Verdict.REJECTED, charged=1, policy=p, rand=0.5)
-    assert (rejected.kind, rejected.error_code, rejected.dead_letter) == (Kind.FAILED, ErrorCode.CHAINCODE_REJECTED, False)
+    assert (rejected.kind, rejected.error_code, rejected.dead_letter) == (
+        Kind.FAILED,
+        ErrorCode.CHAINCODE_REJECTED,
+        False,
+    )
     assert after_failure(Verdict.REJECTED, charged=5, policy=p, rand=0.5) == rejected
-    conflict = after_failure(Verdict.REJECTED, charged=1, policy=p, rand=0.5, chaincode_message=(
-        "chaincode response 500, IDEMPOTENCY_CONFLICT: request r1 of tenant t was already used for X"))
+    conflict = after_failure(
+        Verdict.REJECTED,
+        charged=1,
+        policy=p,
+        rand=0.5,
+        chaincode_message=(
+            "chaincode response 500, IDEMPOTENCY_CONFLICT: request r1 of tenant t was already used for X"
+        ),
+    )
     assert (conflict.kind, conflict.error_code, conflict.dead_letter) == (Kind.FAILED, "IDEMPOTENCY_CONFLICT", False)
     for v in (Verdict.INFRA, Verdict.REQUEST):
         retry = after_failure(v, charged=3, policy=p, rand=0.5)
@@ -58,7 +69,9 @@ def test_outcomes() -> None:
     assert after_failure(Verdict.CONFLICT, charged=0, policy=p, rand=0.5, conflicts=29).kind is Kind.RETRY
     last = after_failure(Verdict.CONFLICT, charged=0, policy=p, rand=0.5, conflicts=30)
     assert (last.kind, last.error_code, last.dead_letter) == (Kind.FAILED, ErrorCode.RETRIES_EXHAUSTED, True)
-    invalid = after_failure(Verdict.INVALID, charged=1, policy=p, rand=0.1, invalid_commit_code="ENDORSEMENT_POLICY_FAILURE")
+    invalid = after_failure(
+        Verdict.INVALID, charged=1, policy=p, rand=0.1, invalid_commit_code="ENDORSEMENT_POLICY_FAILURE"
+    )
     assert (invalid.kind, invalid.error_code, invalid.dead_letter) == (Kind.FAILED, "ENDORSEMENT_POLICY_FAILURE", True)
 
 

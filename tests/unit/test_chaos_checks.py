@@ -8,22 +8,44 @@ from bench.chaos_checks import Transfer, check
 
 
 def test_a_clean_run_is_clean() -> None:
-    v = check(["a", "b", "r"], rows={"a": ("CONFIRMED", None), "b": ("CONFIRMED", None),
-                                     "r": ("FAILED", "CHAINCODE_REJECTED")},
-              ledger={"a": False, "b": False, "r": True}, events=Counter({"a": 1, "b": 1}), dead_letters=[],
-              transfers=[Transfer("a", "w1", "w2", 5), Transfer("r", "w2", "w1", 99)],
-              before={"w1": 10, "w2": 0}, after={"w1": 5, "w2": 5})
-    assert v.clean and v.counts() == {"commands": 3, "lost": 0, "doubled": 0, "wrong_status": 0,
-                                      "unexpected_dead_letters": 0, "balance_mismatches": 0}
+    v = check(
+        ["a", "b", "r"],
+        rows={"a": ("CONFIRMED", None), "b": ("CONFIRMED", None), "r": ("FAILED", "CHAINCODE_REJECTED")},
+        ledger={"a": False, "b": False, "r": True},
+        events=Counter({"a": 1, "b": 1}),
+        dead_letters=[],
+        transfers=[Transfer("a", "w1", "w2", 5), Transfer("r", "w2", "w1", 99)],
+        before={"w1": 10, "w2": 0},
+        after={"w1": 5, "w2": 5},
+    )
+    assert v.clean and v.counts() == {
+        "commands": 3,
+        "lost": 0,
+        "doubled": 0,
+        "wrong_status": 0,
+        "unexpected_dead_letters": 0,
+        "balance_mismatches": 0,
+    }
 
 
 def test_each_kind_of_damage_is_named() -> None:
-    v = check(["lost", "twice", "phantom", "hidden", "ok"],
-              rows={"lost": ("SUBMITTED", None), "twice": ("CONFIRMED", None), "phantom": ("CONFIRMED", None),
-                    "hidden": ("FAILED", "RETRIES_EXHAUSTED"), "ok": ("CONFIRMED", None)},
-              ledger={"twice": False, "hidden": False, "ok": False}, events=Counter({"twice": 2, "hidden": 1, "ok": 1}),
-              dead_letters=["hidden", "stray"], expected_dead={"hidden"},
-              transfers=[Transfer("ok", "w1", "w2", 1)], before={"w1": 10, "w2": 0}, after={"w1": 8, "w2": 2})
+    v = check(
+        ["lost", "twice", "phantom", "hidden", "ok"],
+        rows={
+            "lost": ("SUBMITTED", None),
+            "twice": ("CONFIRMED", None),
+            "phantom": ("CONFIRMED", None),
+            "hidden": ("FAILED", "RETRIES_EXHAUSTED"),
+            "ok": ("CONFIRMED", None),
+        },
+        ledger={"twice": False, "hidden": False, "ok": False},
+        events=Counter({"twice": 2, "hidden": 1, "ok": 1}),
+        dead_letters=["hidden", "stray"],
+        expected_dead={"hidden"},
+        transfers=[Transfer("ok", "w1", "w2", 1)],
+        before={"w1": 10, "w2": 0},
+        after={"w1": 8, "w2": 2},
+    )
     assert (v.lost, v.doubled, v.wrong_status) == (["lost"], ["twice"], ["phantom", "hidden"])
     assert v.unexpected_dead_letters == ["stray"]
     assert v.balance_mismatches == {"w1": (-1, -2), "w2": (1, 2)} and not v.clean

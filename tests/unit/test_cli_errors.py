@@ -31,11 +31,16 @@ def nowhere(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     d = tmp_path_factory.mktemp("id")
     cert, key = throwaway_identity(d)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GX_")}
-    return {**env, "GX_STATE_DIR": str(d / "no-stack"),
-            "GX_PG_DSN": f"postgresql://gx:pw@127.0.0.1:{closed_port()}/gx",
-            "GX_KAFKA_BOOTSTRAP": f"127.0.0.1:{closed_port()}", "GX_CONNECT_URL": f"http://127.0.0.1:{closed_port()}",
-            "GX_FABRIC_GATEWAY": f"127.0.0.1:{closed_port()}", "GX_FABRIC_CERT": str(cert),
-            "GX_FABRIC_KEY": str(key)}
+    return {
+        **env,
+        "GX_STATE_DIR": str(d / "no-stack"),
+        "GX_PG_DSN": f"postgresql://gx:pw@127.0.0.1:{closed_port()}/gx",
+        "GX_KAFKA_BOOTSTRAP": f"127.0.0.1:{closed_port()}",
+        "GX_CONNECT_URL": f"http://127.0.0.1:{closed_port()}",
+        "GX_FABRIC_GATEWAY": f"127.0.0.1:{closed_port()}",
+        "GX_FABRIC_CERT": str(cert),
+        "GX_FABRIC_KEY": str(key),
+    }
 
 
 def gxctl(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -56,18 +61,31 @@ USER = '{"userId":"u1","email":"u1@example.com","firstName":"A","lastName":"B","
 ENQUEUE = ["commands", "enqueue", "--tenant", "t", "--service", "s", "--request-id", "r"]
 
 
-@pytest.mark.parametrize("payload, words", [
-    ("null", ["got null"]), ("5", ["got a number"]), ("[1,2]", ["got an array"]), ("[]", ["got an array"]),
-    ('"str"', ["got a string"]), ("{not json", ["--payload: not JSON"]), ('{"userId":"u1"}', ["email: Field required"]),
-])
-def test_bad_payloads_exit_2_naming_the_problem_before_any_connection(nowhere: dict[str, str], payload: str,
-                                                                      words: list[str]) -> None:
+@pytest.mark.parametrize(
+    "payload, words",
+    [
+        ("null", ["got null"]),
+        ("5", ["got a number"]),
+        ("[1,2]", ["got an array"]),
+        ("[]", ["got an array"]),
+        ('"str"', ["got a string"]),
+        ("{not json", ["--payload: not JSON"]),
+        ('{"userId":"u1"}', ["email: Field required"]),
+    ],
+)
+def test_bad_payloads_exit_2_naming_the_problem_before_any_connection(
+    nowhere: dict[str, str], payload: str, words: list[str]
+) -> None:
     one_clear_line(gxctl(nowhere, *ENQUEUE, "--type", "CREATE_USER", "--payload", payload), 2, *words)
 
 
 def test_command_types_any_case_and_typos_suggested(nowhere: dict[str, str]) -> None:
-    one_clear_line(gxctl(nowhere, *ENQUEUE, "--type", "CREATE_WIDGET", "--payload", "{}"), 2,
-                   "unknown command type 'CREATE_WIDGET'", "did you mean CREATE_USER")
+    one_clear_line(
+        gxctl(nowhere, *ENQUEUE, "--type", "CREATE_WIDGET", "--payload", "{}"),
+        2,
+        "unknown command type 'CREATE_WIDGET'",
+        "did you mean CREATE_USER",
+    )
     # lower case is CREATE_USER: valid input, so it gets as far as the (unreachable) database
     one_clear_line(gxctl(nowhere, *ENQUEUE, "--type", "create_user", "--payload", USER), 1, "cannot use Postgres")
     one_clear_line(gxctl(nowhere, "schemas", "show", "transfer-tokenz"), 2, "did you mean TRANSFER_TOKENS")
@@ -84,23 +102,27 @@ def test_usage_errors_exit_2(nowhere: dict[str, str]) -> None:
     one_clear_line(proc, 1, "unknown projection group 'ledgr'")
 
 
-@pytest.mark.parametrize("args, words", [
-    (["commands", "show", "r1"], ["cannot use Postgres at 127.0.0.1:", "gxctl up"]),
-    (["init"], ["cannot use Postgres"]),
-    (["topics", "apply"], ["Kafka at 127.0.0.1:"]),
-    (["dlq", "replay", "0", "5"], ["Kafka at 127.0.0.1:"]),
-    (["connectors", "apply"], ["cannot use Postgres"]),  # it reads the database's settings first
-    (["db", "migrate"], ["cannot use Postgres"]),
-    (["projections", "status"], ["cannot use Postgres"]),
-    (["projections", "wait", "--request-id", "r1", "--timeout", "1"], ["cannot use Postgres"]),
-    (["demo"], ["cannot use Postgres"]),
-    (["dlq", "list"], ["Kafka at 127.0.0.1:", "gxctl up"]),
-    (["topics", "describe"], ["Kafka at 127.0.0.1:"]),
-    (["connectors", "status"], ["Kafka Connect at http://127.0.0.1:", "unreachable"]),
-    (["verify", "--settle", "0"], ["Fabric peer at 127.0.0.1:", "did not answer"]),
-])
-def test_an_unreachable_service_is_one_line_naming_it(nowhere: dict[str, str], args: list[str],
-                                                      words: list[str]) -> None:
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["commands", "show", "r1"], ["cannot use Postgres at 127.0.0.1:", "gxctl up"]),
+        (["init"], ["cannot use Postgres"]),
+        (["topics", "apply"], ["Kafka at 127.0.0.1:"]),
+        (["dlq", "replay", "0", "5"], ["Kafka at 127.0.0.1:"]),
+        (["connectors", "apply"], ["cannot use Postgres"]),  # it reads the database's settings first
+        (["db", "migrate"], ["cannot use Postgres"]),
+        (["projections", "status"], ["cannot use Postgres"]),
+        (["projections", "wait", "--request-id", "r1", "--timeout", "1"], ["cannot use Postgres"]),
+        (["demo"], ["cannot use Postgres"]),
+        (["dlq", "list"], ["Kafka at 127.0.0.1:", "gxctl up"]),
+        (["topics", "describe"], ["Kafka at 127.0.0.1:"]),
+        (["connectors", "status"], ["Kafka Connect at http://127.0.0.1:", "unreachable"]),
+        (["verify", "--settle", "0"], ["Fabric peer at 127.0.0.1:", "did not answer"]),
+    ],
+)
+def test_an_unreachable_service_is_one_line_naming_it(
+    nowhere: dict[str, str], args: list[str], words: list[str]
+) -> None:
     one_clear_line(gxctl(nowhere, *args), 1, *words)
 
 
@@ -113,10 +135,16 @@ def test_a_malformed_dsn_and_missing_settings_are_named(nowhere: dict[str, str],
 
 
 def test_a_setting_of_the_wrong_type_is_named_with_its_value(nowhere: dict[str, str]) -> None:
-    one_clear_line(gxctl({**nowhere, "GX_CONNECT_POLL_MS": "0"}, "connectors", "render"), 1,
-                   "GX_CONNECT_POLL_MS=0: Input should be greater than 0")
-    one_clear_line(gxctl({**nowhere, "GX_TOPIC_PARTITIONS": "many"}, "topics", "apply"), 1,
-                   "GX_TOPIC_PARTITIONS=many: Input should be a valid integer")
+    one_clear_line(
+        gxctl({**nowhere, "GX_CONNECT_POLL_MS": "0"}, "connectors", "render"),
+        1,
+        "GX_CONNECT_POLL_MS=0: Input should be greater than 0",
+    )
+    one_clear_line(
+        gxctl({**nowhere, "GX_TOPIC_PARTITIONS": "many"}, "topics", "apply"),
+        1,
+        "GX_TOPIC_PARTITIONS=many: Input should be a valid integer",
+    )
 
 
 def test_debug_shows_the_traceback_and_version_answers(nowhere: dict[str, str]) -> None:
@@ -127,6 +155,7 @@ def test_debug_shows_the_traceback_and_version_answers(nowhere: dict[str, str]) 
 
 
 def test_help_imports_no_command(nowhere: dict[str, str]) -> None:
-    code = "import sys; from gxctl.main import cli; print(sorted(m for m in sys.modules if m.startswith(('faust', 'psycopg', 'confluent_kafka', 'grpc'))))"
+    heavy = "('faust', 'psycopg', 'confluent_kafka', 'grpc')"
+    code = f"import sys; from gxctl.main import cli; print(sorted(m for m in sys.modules if m.startswith({heavy})))"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=nowhere)
     assert proc.stdout.strip() == "[]", proc.stdout

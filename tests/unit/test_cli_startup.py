@@ -26,6 +26,7 @@ def test_help_and_version_import_no_settings(flag: str) -> None:
 
 
 def test_a_failing_command_still_reports_one_line_with_the_debug_setting_read_late() -> None:
-    proc = subprocess.run([sys.executable, "-m", "gxctl.main", "no-such-command"], capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gxctl.main", "no-such-command"], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 2 and "no such command 'no-such-command'" in proc.stderr

@@ -45,7 +45,7 @@ async def test_fold_answers_expected_transactions_skips_blocks_read_and_remember
 
 
 async def test_a_transaction_no_block_names_times_out_as_deadline_exceeded(env) -> None:
-    fake, gw = env
+    _fake, gw = env
     w = CommitWatcher(gw, "gxchannel")
     await following(w)
     waiter = w.expect("never")
@@ -128,11 +128,17 @@ async def test_an_invalid_commit_read_from_the_stream_is_retried_then_failed(env
     w = CommitWatcher(gw, "gxchannel")
     await following(w)
     sink, clock = MemorySink(), Clock()
-    sub = submitter(gw, sink, clock, commits=w, capacity=1, breaker=CircuitBreaker(failure_threshold=100),
-                    policy=RetryPolicy(max_attempts=3, max_conflicts=2))
+    sub = submitter(
+        gw,
+        sink,
+        clock,
+        commits=w,
+        capacity=1,
+        breaker=CircuitBreaker(failure_threshold=100),
+        policy=RetryPolicy(max_attempts=3, max_conflicts=2),
+    )
     await feed(sub, [command("CREATE_USER", 1, "r1")])
     r = sink.final()["r1"]
-    assert (r.status, r.errorCode, r.validationCode) == (ResultStatus.FAILED, "RETRIES_EXHAUSTED",
-                                                         "MVCC_READ_CONFLICT")
+    assert (r.status, r.errorCode, r.validationCode) == (ResultStatus.FAILED, "RETRIES_EXHAUSTED", "MVCC_READ_CONFLICT")
     assert len(fake.submitted) == r.attempts and fake.status_calls == []
     await w.stop()

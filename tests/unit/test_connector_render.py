@@ -3,8 +3,14 @@ import pytest
 from connectors.errors import RenderError
 from connectors.render import load, masked, render
 
-VALUES = {"pg.host": "127.0.0.1", "pg.port": "25432", "pg.user": "gx", "pg.password": "a/b=c@d%e",
-          "pg.dbname": "gx", "topic.commands": "gx.commands"}
+VALUES = {
+    "pg.host": "127.0.0.1",
+    "pg.port": "25432",
+    "pg.user": "gx",
+    "pg.password": "a/b=c@d%e",
+    "pg.dbname": "gx",
+    "topic.commands": "gx.commands",
+}
 
 
 def test_every_choice_is_explicit_in_the_yaml() -> None:

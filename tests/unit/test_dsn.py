@@ -10,8 +10,14 @@ text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters=
 @given(user=text, password=text, dbname=text, port=st.integers(1, 65535))
 def test_url_round_trips_any_credentials(user: str, password: str, dbname: str, port: int) -> None:
     parts = pg_parts(pg_url(user, password, "127.0.0.1", port, dbname))
-    assert parts == {"user": user, "password": password, "host": "127.0.0.1", "port": port, "dbname": dbname,
-                     "query": {}}
+    assert parts == {
+        "user": user,
+        "password": password,
+        "host": "127.0.0.1",
+        "port": port,
+        "dbname": dbname,
+        "query": {},
+    }
 
 
 def test_the_old_systems_breaking_password_is_encoded() -> None:
@@ -56,10 +62,16 @@ def test_a_dsn_can_name_a_password_file_instead_of_holding_the_password(tmp_path
 
     hard = "a:b\\c/=@%x"
     pgpass = tmp_path / "pgpass"
-    pgpass.write_text(pgpass_line("127.0.0.1", 5432, "*", "other", "nope") + "\n"
-                      + pgpass_line("127.0.0.1", 5432, "*", "gx_cdc", hard) + "\n")
+    pgpass.write_text(
+        pgpass_line("127.0.0.1", 5432, "*", "other", "nope")
+        + "\n"
+        + pgpass_line("127.0.0.1", 5432, "*", "gx_cdc", hard)
+        + "\n"
+    )
     url = pg_url("gx_cdc", "", "127.0.0.1", 5432, "gx", {"passfile": str(pgpass)})
-    assert "@" not in url.split("//", 1)[1].split("/", 1)[0].split("@")[0] and ":" not in url.split("//")[1].split("@")[0]
+    assert (
+        "@" not in url.split("//", 1)[1].split("/", 1)[0].split("@")[0] and ":" not in url.split("//")[1].split("@")[0]
+    )
     assert password(url) == hard
     assert secret_parts(url)["password"] == hard and secret_parts(url)["user"] == "gx_cdc"
     # libpq itself reads the same line from the same file (the conninfo keeps the passfile).

@@ -52,33 +52,71 @@ def test_newer_schema_version_and_unknown_type_are_named() -> None:
 
 def test_a_payload_that_fails_names_the_field() -> None:
     with pytest.raises(PayloadError, match="TokensTransferred payload: amount"):
-        parse_event(json.dumps(envelope("TokensTransferred", {"fromWalletId": "A", "toWalletId": "B",
-                                                              "amount": "1e2"}, 1)))
+        parse_event(
+            json.dumps(envelope("TokensTransferred", {"fromWalletId": "A", "toWalletId": "B", "amount": "1e2"}, 1))
+        )
 
 
 def test_version_2_amounts_are_decimal_strings_and_wallets_are_references() -> None:
     """gxtv3's events since issue 21: exact amounts as decimal strings, namespaced wallets; version 1
     (integers) is still read."""
-    env, p = parse_event(json.dumps(envelope("TokensTransferred", {
-        "fromWalletId": "alice", "toWalletId": "@org:ORG1", "amount": "9007199254740993", "memo": 'x"__int64__1'},
-        1, version=2)))
+    _env, p = parse_event(
+        json.dumps(
+            envelope(
+                "TokensTransferred",
+                {
+                    "fromWalletId": "alice",
+                    "toWalletId": "@org:ORG1",
+                    "amount": "9007199254740993",
+                    "memo": 'x"__int64__1',
+                },
+                1,
+                version=2,
+            )
+        )
+    )
     assert (p.amount, p.toWalletId, p.memo) == (9007199254740993, "@org:ORG1", 'x"__int64__1')
-    _, old = parse_event(json.dumps(envelope("TokensTransferred", {"fromWalletId": "a", "toWalletId": "b",
-                                                                   "amount": 10}, 1)))
+    _, old = parse_event(
+        json.dumps(envelope("TokensTransferred", {"fromWalletId": "a", "toWalletId": "b", "amount": 10}, 1))
+    )
     assert old.amount == 10
     with pytest.raises(PayloadError, match="amount"):
-        parse_event(json.dumps(envelope("TokensTransferred", {"fromWalletId": "a", "toWalletId": "b",
-                                                              "amount": "-1"}, 1, version=2)))
+        parse_event(
+            json.dumps(
+                envelope("TokensTransferred", {"fromWalletId": "a", "toWalletId": "b", "amount": "-1"}, 1, version=2)
+            )
+        )
 
 
 def test_an_event_the_ledger_committed_is_never_refused_for_what_the_outbox_would_refuse() -> None:
     """Issue 22: the event models were stricter than the chaincode (an email pattern, a two-letter
     country, an id alphabet), so an event the ledger committed could be dead-lettered for good."""
-    _, p = parse_event(json.dumps(envelope("UserCreated", {
-        "userId": "user with spaces/and:slashes", "email": "not-an-email", "firstName": "A", "lastName": "B",
-        "country": "Malaysia"}, 1, version=2)))
+    _, p = parse_event(
+        json.dumps(
+            envelope(
+                "UserCreated",
+                {
+                    "userId": "user with spaces/and:slashes",
+                    "email": "not-an-email",
+                    "firstName": "A",
+                    "lastName": "B",
+                    "country": "Malaysia",
+                },
+                1,
+                version=2,
+            )
+        )
+    )
     assert (p.userId, p.email, p.country) == ("user with spaces/and:slashes", "not-an-email", "Malaysia")
     for corrupt in ({"userId": 5}, {"userId": ""}, {}):
         with pytest.raises(PayloadError):
-            parse_event(json.dumps(envelope("UserCreated", {"email": "e", "firstName": "A", "lastName": "B",
-                                                             "country": "MY", **corrupt}, 1, version=2)))
+            parse_event(
+                json.dumps(
+                    envelope(
+                        "UserCreated",
+                        {"email": "e", "firstName": "A", "lastName": "B", "country": "MY", **corrupt},
+                        1,
+                        version=2,
+                    )
+                )
+            )

@@ -14,12 +14,16 @@ P = fc.Paths(Path("/state/fabric"))
 
 
 def _addresses(overrides: dict[str, object]) -> dict[str, str]:
-    return {k: str(v) for k, v in overrides.items()
-            if k.lower().endswith(("address", "listenaddress", "bootstrap", "endpoint")) or k == "General.ListenAddress"}
+    return {
+        k: str(v)
+        for k, v in overrides.items()
+        if k.lower().endswith(("address", "listenaddress", "bootstrap", "endpoint")) or k == "General.ListenAddress"
+    }
 
 
-@pytest.mark.parametrize("overrides", [fc.peer_overrides(S, P, Path("/fabric/builders/ccaas")),
-                                       fc.orderer_overrides(S, P)])
+@pytest.mark.parametrize(
+    "overrides", [fc.peer_overrides(S, P, Path("/fabric/builders/ccaas")), fc.orderer_overrides(S, P)]
+)
 def test_every_listener_is_on_loopback(overrides: dict[str, object]) -> None:
     addrs = _addresses(overrides)
     assert len(addrs) >= 4
@@ -37,7 +41,10 @@ def test_peer_overrides_turn_docker_off_and_name_the_ccaas_builder() -> None:
 
 
 def test_overrides_apply_to_the_release_defaults_without_touching_them() -> None:
-    release = {"peer": {"listenAddress": "0.0.0.0:7051", "keepalive": {"interval": "7200s"}}, "vm": {"endpoint": "unix:///x"}}
+    release = {
+        "peer": {"listenAddress": "0.0.0.0:7051", "keepalive": {"interval": "7200s"}},
+        "vm": {"endpoint": "unix:///x"},
+    }
     out = fc.apply(release, fc.peer_overrides(S, P, Path("/b")))
     assert out["peer"]["listenAddress"] == f"127.0.0.1:{S.peer_port}"
     assert out["peer"]["keepalive"] == {"interval": "7200s"}  # untouched defaults stay
@@ -46,7 +53,7 @@ def test_overrides_apply_to_the_release_defaults_without_touching_them() -> None
 
 
 def test_set_path_refuses_to_replace_a_scalar_with_a_mapping() -> None:
-    with pytest.raises(ValueError, match="peer.id.x: id is not a mapping"):
+    with pytest.raises(ValueError, match=r"peer\.id\.x: id is not a mapping"):
         fc.set_path({"peer": {"id": "p0"}}, "peer.id.x", 1)
 
 

@@ -25,9 +25,9 @@ from fabric_gateway import (
     Gateway,
     Identity,
     SubmitError,
+    Verdict,
     classify,
     verdict,
-    Verdict,
 )
 from fabric_gateway.client import Timeouts
 from fabric_gateway.errors import CommitStatusError, ErrorDetail
@@ -45,9 +45,16 @@ def key() -> ec.EllipticCurvePrivateKey:
 def identity(key: ec.EllipticCurvePrivateKey) -> Identity:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "User1@org1.example.com")])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
     return Identity("Org1MSP", cert.public_bytes(serialization.Encoding.PEM))
 
 
@@ -63,8 +70,9 @@ async def fake(key: ec.EllipticCurvePrivateKey) -> AsyncIterator[tuple[FakeGatew
 
 
 @pytest.fixture
-async def gateway(fake: tuple[FakeGateway, str], identity: Identity,
-                  key: ec.EllipticCurvePrivateKey) -> AsyncIterator[Gateway]:
+async def gateway(
+    fake: tuple[FakeGateway, str], identity: Identity, key: ec.EllipticCurvePrivateKey
+) -> AsyncIterator[Gateway]:
     async with grpc.aio.insecure_channel(fake[1]) as channel:
         yield Gateway(channel, identity, ecdsa_signer(key), Timeouts(endorse=0.5, commit_status=2))
 
@@ -90,7 +98,9 @@ def test_proposal_txid_is_the_hash_of_nonce_and_creator(identity: Identity) -> N
     assert (sh.creator, sh.nonce) == (identity.creator(), nonce)
     ext = proposal_pb2.ChaincodeHeaderExtension.FromString(ch.extension)
     assert ext.chaincode_id.name == "gxtv3"
-    spec = chaincode_pb2.ChaincodeInvocationSpec.FromString(proposal_pb2.ChaincodeProposalPayload.FromString(prop.payload).input)
+    spec = chaincode_pb2.ChaincodeInvocationSpec.FromString(
+        proposal_pb2.ChaincodeProposalPayload.FromString(prop.payload).input
+    )
     assert list(spec.chaincode_spec.input.args) == [b"AdminContract:BootstrapSystem", b"req-1"]
 
 
@@ -99,17 +109,22 @@ def test_fresh_proposals_get_fresh_ids(identity: Identity) -> None:
     assert len(ids) == 50
 
 
-async def test_submit_and_wait_returns_the_result_and_the_block(fake: tuple[FakeGateway, str], gateway: Gateway) -> None:
+async def test_submit_and_wait_returns_the_result_and_the_block(
+    fake: tuple[FakeGateway, str], gateway: Gateway
+) -> None:
     servicer, _ = fake
     servicer.scripts["TokenomicsContract:TransferTokens"] = Script(result=b'{"ok":true}')
-    result, status = await gateway.submit_and_wait("gxchannel", "gxtv3", "TokenomicsContract:TransferTokens",
-                                                   ["req-1", "a", "b", "25", ""])
+    result, status = await gateway.submit_and_wait(
+        "gxchannel", "gxtv3", "TokenomicsContract:TransferTokens", ["req-1", "a", "b", "25", ""]
+    )
     assert result == b'{"ok":true}'
     assert (status.code, status.block, status.successful) == ("VALID", 7, True)
     assert servicer.calls == [("TokenomicsContract:TransferTokens", [b"req-1", b"a", b"b", b"25", b""])]
 
 
-async def test_steps_can_be_taken_separately_with_many_in_flight(fake: tuple[FakeGateway, str], gateway: Gateway) -> None:
+async def test_steps_can_be_taken_separately_with_many_in_flight(
+    fake: tuple[FakeGateway, str], gateway: Gateway
+) -> None:
     import asyncio
 
     endorsed = await asyncio.gather(*(gateway.endorse("gxchannel", "gxtv3", "F", [str(i)]) for i in range(20)))
@@ -120,20 +135,27 @@ async def test_steps_can_be_taken_separately_with_many_in_flight(fake: tuple[Fak
 
 
 async def test_a_chaincode_rejection_is_an_endorse_error_with_details_and_permanent(
-        fake: tuple[FakeGateway, str], gateway: Gateway) -> None:
+    fake: tuple[FakeGateway, str], gateway: Gateway
+) -> None:
     fake[0].scripts["TokenomicsContract:DistributeGenesis"] = Script(
-        reject="failed to mint coins for SYSTEM_USER_GENESIS_POOL")
+        reject="failed to mint coins for SYSTEM_USER_GENESIS_POOL"
+    )
     with pytest.raises(EndorseError) as e:
         await gateway.endorse("gxchannel", "gxtv3", "TokenomicsContract:DistributeGenesis", ["r"])
     err = e.value
     assert err.code == grpc.StatusCode.ABORTED
-    assert err.details == (ErrorDetail("peer0:7051", "Org1MSP",
-                                       "chaincode response 500, failed to mint coins for SYSTEM_USER_GENESIS_POOL"),)
+    assert err.details == (
+        ErrorDetail(
+            "peer0:7051", "Org1MSP", "chaincode response 500, failed to mint coins for SYSTEM_USER_GENESIS_POOL"
+        ),
+    )
     assert err.tx_id and err.tx_id in str(err)
     assert classify(err) is Disposition.PERMANENT
 
 
-async def test_an_mvcc_conflict_is_a_commit_error_and_retryable(fake: tuple[FakeGateway, str], gateway: Gateway) -> None:
+async def test_an_mvcc_conflict_is_a_commit_error_and_retryable(
+    fake: tuple[FakeGateway, str], gateway: Gateway
+) -> None:
     fake[0].scripts["F"] = Script(validation="MVCC_READ_CONFLICT")
     with pytest.raises(CommitError) as e:
         await gateway.submit_and_wait("gxchannel", "gxtv3", "F", [])
@@ -141,7 +163,9 @@ async def test_an_mvcc_conflict_is_a_commit_error_and_retryable(fake: tuple[Fake
     assert classify(e.value) is Disposition.RETRYABLE
 
 
-async def test_a_slow_endorsement_times_out_as_a_retryable_error(fake: tuple[FakeGateway, str], gateway: Gateway) -> None:
+async def test_a_slow_endorsement_times_out_as_a_retryable_error(
+    fake: tuple[FakeGateway, str], gateway: Gateway
+) -> None:
     fake[0].scripts["Slow"] = Script(delay=2)
     with pytest.raises(EndorseError) as e:
         await gateway.endorse("gxchannel", "gxtv3", "Slow", [])
@@ -149,7 +173,9 @@ async def test_a_slow_endorsement_times_out_as_a_retryable_error(fake: tuple[Fak
     assert classify(e.value) is Disposition.RETRYABLE
 
 
-async def test_an_unreachable_gateway_is_unavailable_and_retryable(identity: Identity, key: ec.EllipticCurvePrivateKey) -> None:
+async def test_an_unreachable_gateway_is_unavailable_and_retryable(
+    identity: Identity, key: ec.EllipticCurvePrivateKey
+) -> None:
     async with grpc.aio.insecure_channel("127.0.0.1:1") as channel:
         gw = Gateway(channel, identity, ecdsa_signer(key), Timeouts(endorse=2))
         with pytest.raises(EndorseError) as e:
@@ -169,57 +195,118 @@ async def test_evaluate_returns_the_payload_and_maps_errors(fake: tuple[FakeGate
 
 
 async def test_chaincode_events_resume_after_a_transaction(fake: tuple[FakeGateway, str], gateway: Gateway) -> None:
-    fake[0].events = [(b, chaincode_event_pb2.ChaincodeEvent(chaincode_id="gxtv3", tx_id=f"tx{b}", event_name="E",
-                                                               payload=f"{b}".encode())) for b in (3, 4, 5)]
+    fake[0].events = [
+        (
+            b,
+            chaincode_event_pb2.ChaincodeEvent(
+                chaincode_id="gxtv3", tx_id=f"tx{b}", event_name="E", payload=f"{b}".encode()
+            ),
+        )
+        for b in (3, 4, 5)
+    ]
     got = [ev async for ev in gateway.chaincode_events("gxchannel", "gxtv3", start_block=3, after_tx_id="tx3")]
     assert [(e.block, e.tx_id, e.payload) for e in got] == [(4, "tx4", b"4"), (5, "tx5", b"5")]
 
 
-@pytest.mark.parametrize(("err", "want"), [
-    (EndorseError("x", "t", grpc.StatusCode.UNAVAILABLE), Disposition.RETRYABLE),
-    (SubmitError("x", "t", grpc.StatusCode.DEADLINE_EXCEEDED), Disposition.RETRYABLE),
-    (EndorseError("too many requests", "t", grpc.StatusCode.RESOURCE_EXHAUSTED), Disposition.RETRYABLE),
-    (CommitError("t", "PHANTOM_READ_CONFLICT", 3), Disposition.RETRYABLE),
-    (CommitError("t", "ENDORSEMENT_POLICY_FAILURE", 3), Disposition.PERMANENT),
-    (CommitStatusError("x", "t", grpc.StatusCode.CANCELLED), Disposition.RETRYABLE),
-    (EndorseError("x", "t", grpc.StatusCode.ABORTED, (ErrorDetail("p", "m", "chaincode response 500, paused"),)),
-     Disposition.PERMANENT),
-    (EndorseError("x", "t", grpc.StatusCode.INVALID_ARGUMENT), Disposition.RETRYABLE),
-    (ValueError("payload"), Disposition.PERMANENT),
-])
+@pytest.mark.parametrize(
+    ("err", "want"),
+    [
+        (EndorseError("x", "t", grpc.StatusCode.UNAVAILABLE), Disposition.RETRYABLE),
+        (SubmitError("x", "t", grpc.StatusCode.DEADLINE_EXCEEDED), Disposition.RETRYABLE),
+        (EndorseError("too many requests", "t", grpc.StatusCode.RESOURCE_EXHAUSTED), Disposition.RETRYABLE),
+        (CommitError("t", "PHANTOM_READ_CONFLICT", 3), Disposition.RETRYABLE),
+        (CommitError("t", "ENDORSEMENT_POLICY_FAILURE", 3), Disposition.PERMANENT),
+        (CommitStatusError("x", "t", grpc.StatusCode.CANCELLED), Disposition.RETRYABLE),
+        (
+            EndorseError("x", "t", grpc.StatusCode.ABORTED, (ErrorDetail("p", "m", "chaincode response 500, paused"),)),
+            Disposition.PERMANENT,
+        ),
+        (EndorseError("x", "t", grpc.StatusCode.INVALID_ARGUMENT), Disposition.RETRYABLE),
+        (ValueError("payload"), Disposition.PERMANENT),
+    ],
+)
 def test_classify(err: BaseException, want: Disposition) -> None:
     assert classify(err) is want
 
 
 # What Fabric 3.1.5's gateway answers when the way to the ledger fails, not the command: each is
 # retried and counted as an outage (issue 20, item 7); before, each FAILED the command at once.
-PEER_DOWN = ErrorDetail("127.0.0.1:27051", "Org1MSP", "rpc error: code = Unavailable desc = connection error: "
-                        "desc = \"transport: Error while dialing: dial tcp 127.0.0.1:27051: connect: connection refused\"")
-CHAINCODE_DOWN = ErrorDetail("127.0.0.1:27051", "Org1MSP", "error in simulation: failed to execute transaction "
-                             "f00: could not launch chaincode gxtv3_1:abc: connection to chaincode failed")
+PEER_DOWN = ErrorDetail(
+    "127.0.0.1:27051",
+    "Org1MSP",
+    "rpc error: code = Unavailable desc = connection error: "
+    'desc = "transport: Error while dialing: dial tcp 127.0.0.1:27051: connect: connection refused"',
+)
+CHAINCODE_DOWN = ErrorDetail(
+    "127.0.0.1:27051",
+    "Org1MSP",
+    "error in simulation: failed to execute transaction "
+    "f00: could not launch chaincode gxtv3_1:abc: connection to chaincode failed",
+)
 
 
-@pytest.mark.parametrize(("err", "want"), [
-    (EndorseError("failed to endorse transaction, see attached details for more info", "t",
-                  grpc.StatusCode.ABORTED, (PEER_DOWN,)), Verdict.INFRA),
-    (EndorseError("failed to endorse transaction, see attached details for more info", "t",
-                  grpc.StatusCode.ABORTED, (CHAINCODE_DOWN,)), Verdict.INFRA),
-    (EndorseError("failed to collect enough transaction endorsements", "t", grpc.StatusCode.ABORTED), Verdict.INFRA),
-    (EndorseError("the client certificate has expired", "t", grpc.StatusCode.PERMISSION_DENIED), Verdict.INFRA),
-    (EndorseError("make sure the chaincode gxtv3 has been successfully defined on channel gxchannel", "t",
-                  grpc.StatusCode.NOT_FOUND), Verdict.INFRA),
-    (SubmitError("context canceled", "t", grpc.StatusCode.CANCELLED), Verdict.INFRA),
-    (EndorseError("no endorsers found in the gateway's organization", "t", grpc.StatusCode.FAILED_PRECONDITION),
-     Verdict.INFRA),
-    (CommitStatusError("x", "t", grpc.StatusCode.DEADLINE_EXCEEDED), Verdict.INFRA),
-    (EndorseError("x", "t", grpc.StatusCode.INVALID_ARGUMENT), Verdict.REQUEST),
-    (CommitError("t", "MVCC_READ_CONFLICT", 3), Verdict.CONFLICT),
-    (CommitError("t", "ENDORSEMENT_POLICY_FAILURE", 3), Verdict.INVALID),
-    (EndorseError("failed to endorse transaction", "t", grpc.StatusCode.ABORTED,
-                  (ErrorDetail("p", "m", "chaincode response 500, insufficient balance"),)), Verdict.REJECTED),
-    (EvaluateError("evaluate call to endorser returned error: chaincode response 500, no such user", "t",
-                   grpc.StatusCode.UNKNOWN), Verdict.REJECTED),
-])
+@pytest.mark.parametrize(
+    ("err", "want"),
+    [
+        (
+            EndorseError(
+                "failed to endorse transaction, see attached details for more info",
+                "t",
+                grpc.StatusCode.ABORTED,
+                (PEER_DOWN,),
+            ),
+            Verdict.INFRA,
+        ),
+        (
+            EndorseError(
+                "failed to endorse transaction, see attached details for more info",
+                "t",
+                grpc.StatusCode.ABORTED,
+                (CHAINCODE_DOWN,),
+            ),
+            Verdict.INFRA,
+        ),
+        (
+            EndorseError("failed to collect enough transaction endorsements", "t", grpc.StatusCode.ABORTED),
+            Verdict.INFRA,
+        ),
+        (EndorseError("the client certificate has expired", "t", grpc.StatusCode.PERMISSION_DENIED), Verdict.INFRA),
+        (
+            EndorseError(
+                "make sure the chaincode gxtv3 has been successfully defined on channel gxchannel",
+                "t",
+                grpc.StatusCode.NOT_FOUND,
+            ),
+            Verdict.INFRA,
+        ),
+        (SubmitError("context canceled", "t", grpc.StatusCode.CANCELLED), Verdict.INFRA),
+        (
+            EndorseError("no endorsers found in the gateway's organization", "t", grpc.StatusCode.FAILED_PRECONDITION),
+            Verdict.INFRA,
+        ),
+        (CommitStatusError("x", "t", grpc.StatusCode.DEADLINE_EXCEEDED), Verdict.INFRA),
+        (EndorseError("x", "t", grpc.StatusCode.INVALID_ARGUMENT), Verdict.REQUEST),
+        (CommitError("t", "MVCC_READ_CONFLICT", 3), Verdict.CONFLICT),
+        (CommitError("t", "ENDORSEMENT_POLICY_FAILURE", 3), Verdict.INVALID),
+        (
+            EndorseError(
+                "failed to endorse transaction",
+                "t",
+                grpc.StatusCode.ABORTED,
+                (ErrorDetail("p", "m", "chaincode response 500, insufficient balance"),),
+            ),
+            Verdict.REJECTED,
+        ),
+        (
+            EvaluateError(
+                "evaluate call to endorser returned error: chaincode response 500, no such user",
+                "t",
+                grpc.StatusCode.UNKNOWN,
+            ),
+            Verdict.REJECTED,
+        ),
+    ],
+)
 def test_only_the_chaincode_and_an_invalid_commit_are_final(err: BaseException, want: Verdict) -> None:
     assert verdict(err) is want
     assert want.final == (want in (Verdict.REJECTED, Verdict.INVALID))
@@ -230,15 +317,19 @@ def test_the_chaincode_message_is_taken_from_the_error_details() -> None:
     from fabric_gateway import EndorseError, ErrorDetail
     from fabric_gateway.classify import chaincode_message
 
-    err = EndorseError("failed to endorse transaction, see attached details for more info", "tx1",
-                       grpc.StatusCode.ABORTED,
-                       (ErrorDetail("127.0.0.1:27051", "Org1MSP", "chaincode response 500, already bootstrapped"),))
+    err = EndorseError(
+        "failed to endorse transaction, see attached details for more info",
+        "tx1",
+        grpc.StatusCode.ABORTED,
+        (ErrorDetail("127.0.0.1:27051", "Org1MSP", "chaincode response 500, already bootstrapped"),),
+    )
     assert chaincode_message(err) == "chaincode response 500, already bootstrapped"
     assert chaincode_message(EndorseError("no peers", "tx2", grpc.StatusCode.UNAVAILABLE)) is None
 
 
-def test_the_tls_certificate_hash_binds_proposals_and_deliver_requests(identity: Identity,
-                                                                       key: ec.EllipticCurvePrivateKey) -> None:
+def test_the_tls_certificate_hash_binds_proposals_and_deliver_requests(
+    identity: Identity, key: ec.EllipticCurvePrivateKey
+) -> None:
     from fabric_gateway.identity import tls_cert_hash
 
     der = x509.load_pem_x509_certificate(identity.certificate).public_bytes(serialization.Encoding.DER)
@@ -253,16 +344,16 @@ def test_the_tls_certificate_hash_binds_proposals_and_deliver_requests(identity:
     assert common_pb2.ChannelHeader.FromString(seek_header).tls_cert_hash == want
 
 
-def test_a_private_key_others_can_read_is_refused_naming_the_variable(tmp_path, key: ec.EllipticCurvePrivateKey,
-                                                                      identity: Identity) -> None:
+def test_a_private_key_others_can_read_is_refused_naming_the_variable(
+    tmp_path, key: ec.EllipticCurvePrivateKey, identity: Identity
+) -> None:
     from fabric_gateway.identity import KeyFileError, key_mode_problem, read_private_key
     from gxcommon.errors import GxError
     from gxcommon.fabric_settings import FabricSettings
 
     assert key_mode_problem(0o100600) is None and key_mode_problem(0o100400) is None
     assert "mode 0640" in (key_mode_problem(0o100640) or "")
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     k = tmp_path / "priv_sk"
     k.write_bytes(pem)
     k.chmod(0o644)
@@ -280,5 +371,5 @@ def test_a_private_key_others_can_read_is_refused_naming_the_variable(tmp_path, 
     shared = tmp_path / "client.key"
     shared.write_bytes(pem)
     shared.chmod(0o604)
-    with pytest.raises(GxError, match="GX_FABRIC_TLS_KEY=.*client.key: mode 0604"):
+    with pytest.raises(GxError, match=r"GX_FABRIC_TLS_KEY=.*client\.key: mode 0604"):
         f.model_copy(update={"tls_cert": cert, "tls_key": shared}).grpc_channel()

@@ -18,7 +18,7 @@ from stack.settings import StackSettings
 
 
 class _Ok(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         body = json.dumps({"status": "OK"}).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -43,8 +43,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("node, ops_field, port_field", [
-    (Peer, "peer_ops_port", "peer_port"), (Orderer, "orderer_ops_port", "orderer_admin_port")])
+@pytest.mark.parametrize(
+    "node, ops_field, port_field",
+    [(Peer, "peer_ops_port", "peer_port"), (Orderer, "orderer_ops_port", "orderer_admin_port")],
+)
 def test_healthy_needs_the_client_port_too(tmp_path, ops: int, node, ops_field: str, port_field: str) -> None:
     port = _free_port()
     s = StackSettings(state_dir=tmp_path, host="127.0.0.1", **{ops_field: ops, port_field: port})

@@ -71,7 +71,7 @@ def test_commits_follow_the_acknowledged_records_across_transaction_markers() ->
     unpatched = faust_add_gap()
     _exclusive_gaps()
     offsets, _ = transactional_offsets(300)
-    acked = offsets[:len(offsets) // 37 * 37]  # the records of the full batches acknowledged
+    acked = offsets[: len(offsets) // 37 * 37]  # the records of the full batches acknowledged
     committed = committed_after(Consumer._add_gap, offsets)
     assert committed is not None and committed >= acked[-1]
     # faust-streaming's own bookkeeping stalls near the start on the same offsets.

@@ -115,8 +115,15 @@ def run(script: list[Any], fail: bool = False) -> tuple[list[tuple[Any, ...]], G
     log: list[tuple[Any, ...]] = []
     crashed: list[BaseException] = []
     holder: list[GroupLoop] = []
-    loop = GroupLoop(Writer(log, fail), Consumer(log, script, lambda: holder[0]), TOPIC, "gx-projector-ledger",
-                     on_crash=crashed.append, resync_every=1e9, lag_every=1e9)
+    loop = GroupLoop(
+        Writer(log, fail),
+        Consumer(log, script, lambda: holder[0]),
+        TOPIC,
+        "gx-projector-ledger",
+        on_crash=crashed.append,
+        resync_every=1e9,
+        lag_every=1e9,
+    )
     holder.append(loop)
     loop.run()
     return log, loop, crashed
@@ -125,9 +132,14 @@ def run(script: list[Any], fail: bool = False) -> tuple[list[tuple[Any, ...]], G
 def test_offsets_go_to_kafka_only_after_their_batch_is_in_the_database() -> None:
     log, loop, crashed = run([users(0, 1, 2), users(3, 4), [], users(5, partition=1)])
     assert crashed == []
-    assert log == [("db-commit", {0: 2}), ("kafka-commit", {0: 3}),
-                   ("db-commit", {0: 4}), ("kafka-commit", {0: 5}),
-                   ("db-commit", {1: 5}), ("kafka-commit", {1: 6})]
+    assert log == [
+        ("db-commit", {0: 2}),
+        ("kafka-commit", {0: 3}),
+        ("db-commit", {0: 4}),
+        ("kafka-commit", {0: 5}),
+        ("db-commit", {1: 5}),
+        ("kafka-commit", {1: 6}),
+    ]
     assert loop.committed == {0: 5, 1: 6} and loop.consumer.closed and loop.runner.closed
 
 
@@ -148,8 +160,9 @@ def test_a_bug_in_the_writer_stops_the_loop_hands_the_error_on_and_commits_nothi
     assert loop.consumer.closed and loop.runner.closed
 
 
-@pytest.mark.parametrize("records, expected", [([], {}), (users(3, 1, 2), {0: 4}),
-                                                (users(1) + users(7, partition=2), {0: 2, 2: 8})])
+@pytest.mark.parametrize(
+    "records, expected", [([], {}), (users(3, 1, 2), {0: 4}), (users(1) + users(7, partition=2), {0: 2, 2: 8})]
+)
 def test_ends_is_the_next_offset_to_read_per_partition(records: list[Record], expected: dict[int, int]) -> None:
     assert ends(records) == expected
 
@@ -176,10 +189,17 @@ def test_the_lag_report_reads_cached_watermarks_and_never_waits_for_the_broker()
     log: list[tuple[Any, ...]] = []
     holder: list[GroupLoop] = []
     crashed: list[BaseException] = []
-    loop = GroupLoop(Writer(log), Watermarks(log, [users(0, 1, 2)], lambda: holder[0]), TOPIC, "gx-lag-test",
-                     on_crash=crashed.append, resync_every=1e9, lag_every=0.0)
+    loop = GroupLoop(
+        Writer(log),
+        Watermarks(log, [users(0, 1, 2)], lambda: holder[0]),
+        TOPIC,
+        "gx-lag-test",
+        on_crash=crashed.append,
+        resync_every=1e9,
+        lag_every=0.0,
+    )
     holder.append(loop)
     loop.run()
     assert crashed == []
-    assert CONSUMER_LAG.labels("gx-lag-test", TOPIC, "0")._value.get() == 7   # committed 3 of 10
-    assert CONSUMER_LAG.labels("gx-lag-test", TOPIC, "1")._value.get() == 6   # reads at 4 of 10
+    assert CONSUMER_LAG.labels("gx-lag-test", TOPIC, "0")._value.get() == 7  # committed 3 of 10
+    assert CONSUMER_LAG.labels("gx-lag-test", TOPIC, "1")._value.get() == 6  # reads at 4 of 10

@@ -19,8 +19,11 @@ def counting() -> tuple[list[int], object]:
 
 
 def other(offset: int) -> object:
-    return record(offset, "ProposalSubmitted", {"proposalId": f"p{offset}", "proposerId": "u", "title": "t",
-                                                 "parameter": "x", "value": "1"})
+    return record(
+        offset,
+        "ProposalSubmitted",
+        {"proposalId": f"p{offset}", "proposerId": "u", "title": "t", "parameter": "x", "value": "1"},
+    )
 
 
 def test_held_records_are_prepared_once_and_the_batch_equals_one_prepared_at_once() -> None:
@@ -34,7 +37,12 @@ def test_held_records_are_prepared_once_and_the_batch_equals_one_prepared_at_onc
     whole = prepare(ledger.GROUP, [other(i) for i in range(5)] + [record(5, "UserCreated", USER)], {})
     assert events == [f"e{i}" for i in range(6)]
     assert (batch.last_offset, batch.after, batch.passed_over, batch.applied, len(batch.stmts)) == (
-        whole.last_offset, whole.after, whole.passed_over, whole.applied, len(whole.stmts))
+        whole.last_offset,
+        whole.after,
+        whole.passed_over,
+        whole.applied,
+        len(whole.stmts),
+    )
     assert [s.params for s in batch.stmts] == [s.params for s in whole.stmts]
 
 

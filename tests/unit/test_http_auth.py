@@ -29,6 +29,7 @@ def test_connect_endpoint_reads_the_password_file(tmp_path) -> None:
     s = ConnectionSettings(connect_url="http://127.0.0.1:1", connect_username="gx-admin", connect_password_file=pw)
     assert s.connect_endpoint() == "http://gx-admin:s3cr%3Dt@127.0.0.1:1"
     assert ConnectionSettings(connect_url="http://127.0.0.1:1").connect_endpoint() == "http://127.0.0.1:1"
-    with pytest.raises(GxError, match="GX_CONNECT_PASSWORD_FILE .*nope"):
-        ConnectionSettings(connect_url="http://x:1", connect_username="u",
-                           connect_password_file=tmp_path / "nope").connect_endpoint()
+    with pytest.raises(GxError, match=r"GX_CONNECT_PASSWORD_FILE .*nope"):
+        ConnectionSettings(
+            connect_url="http://x:1", connect_username="u", connect_password_file=tmp_path / "nope"
+        ).connect_endpoint()

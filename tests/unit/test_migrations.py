@@ -27,6 +27,7 @@ def test_the_sql_key_rule_covers_every_routed_type() -> None:
     for ctype, route in ROUTES.items():
         expected = "'system'" if route.key_field is None else f"payload->>'{route.key_field}'"
         if route.shard_prefix:
-            expected = (f"'{route.shard_prefix}-' || (get_byte(sha256(convert_to({expected}, 'UTF8')), 0) "
-                        f"% {SHARDS})::text")
+            expected = (
+                f"'{route.shard_prefix}-' || (get_byte(sha256(convert_to({expected}, 'UTF8')), 0) % {SHARDS})::text"
+            )
         assert f"WHEN '{ctype.value}' THEN {expected}" in sql, ctype

@@ -6,10 +6,12 @@ from monitoring.files import all_queries, dashboards, metric_names
 
 
 def test_metric_names_skips_functions_keywords_labels_and_literals() -> None:
-    expr = ('sum by (status) (rate(outbox_commands_processed_total{status!="CONFIRMED",x=~"a|b"}[5m])) '
-            '/ on (job) group_left(instance) max_over_time(up[1h:30s]) > 1e3 '
-            'and histogram_quantile(0.95, sum by (le) (rate(x_seconds_bucket[5m]))) unless vector(0) '
-            '< bool 5000 or absent(dependency_up offset 5m)')
+    expr = (
+        'sum by (status) (rate(outbox_commands_processed_total{status!="CONFIRMED",x=~"a|b"}[5m])) '
+        "/ on (job) group_left(instance) max_over_time(up[1h:30s]) > 1e3 "
+        "and histogram_quantile(0.95, sum by (le) (rate(x_seconds_bucket[5m]))) unless vector(0) "
+        "< bool 5000 or absent(dependency_up offset 5m)"
+    )
     assert metric_names(expr) == {"outbox_commands_processed_total", "up", "x_seconds_bucket", "dependency_up"}
 
 
@@ -28,6 +30,15 @@ def test_every_panel_has_a_query_and_a_unit() -> None:
 
 def test_every_alert_of_the_domain_is_a_rule() -> None:
     alerts = {q.title for q in all_queries() if q.source.endswith(".yml")}
-    assert {"GxProjectionLagHigh", "GxCircuitBreakerOpen", "GxCommandFailureRateHigh", "GxProcessingRateLow",
-            "GxReplicationSlotWalRetained", "GxConnectorTaskFailed", "GxConsumerLagGrowing",
-            "GxDeadLettersGrowing", "GxLedgerEventUnpublished", "GxPublisherChainBroken"} <= alerts
+    assert {
+        "GxProjectionLagHigh",
+        "GxCircuitBreakerOpen",
+        "GxCommandFailureRateHigh",
+        "GxProcessingRateLow",
+        "GxReplicationSlotWalRetained",
+        "GxConnectorTaskFailed",
+        "GxConsumerLagGrowing",
+        "GxDeadLettersGrowing",
+        "GxLedgerEventUnpublished",
+        "GxPublisherChainBroken",
+    } <= alerts

@@ -14,31 +14,44 @@ from stack.settings import StackSettings
 
 
 def test_the_local_prometheus_scrapes_every_worker_connect_and_fabric(tmp_path: Path) -> None:
-    s = StackSettings(state_dir=tmp_path, worker_port_base=40000, connect_metrics_port=40100,
-                      orderer_ops_port=40200, peer_ops_port=40201)
+    s = StackSettings(
+        state_dir=tmp_path,
+        worker_port_base=40000,
+        connect_metrics_port=40100,
+        orderer_ops_port=40200,
+        peer_ops_port=40201,
+    )
     jobs = {j["job_name"]: j["static_configs"] for j in scrape_config(s)["scrape_configs"]}
     assert {sc["labels"]["instance"]: sc["targets"] for sc in jobs["gx-workers"]} == {
-        "results-writer": ["127.0.0.1:40000"], "submitter": ["127.0.0.1:40001"],
-        "block-publisher": ["127.0.0.1:40002"], "projectors": ["127.0.0.1:40003"]}
+        "results-writer": ["127.0.0.1:40000"],
+        "submitter": ["127.0.0.1:40001"],
+        "block-publisher": ["127.0.0.1:40002"],
+        "projectors": ["127.0.0.1:40003"],
+    }
     marker(s).parent.mkdir(parents=True)
     marker(s).write_text("secure")  # the secure mode: a worker per projection group, none for all
     secure = {j["job_name"]: j["static_configs"] for j in scrape_config(s)["scrape_configs"]}["gx-workers"]
     assert {sc["labels"]["instance"]: sc["targets"] for sc in secure} == {
-        w: [f"127.0.0.1:{40000 + i}"] for i, w in enumerate(WORKERS) if w != "projectors"}
+        w: [f"127.0.0.1:{40000 + i}"] for i, w in enumerate(WORKERS) if w != "projectors"
+    }
     assert jobs["gx-connect"] == [{"targets": ["127.0.0.1:40100"], "labels": {"instance": "connect"}}]
     assert [sc["targets"] for sc in jobs["gx-fabric"]] == [["127.0.0.1:40200"], ["127.0.0.1:40201"]]
     assert scrape_config(s)["rule_files"][0].endswith("monitoring/prometheus/rules/*.yml")
 
 
 def view(**changes: object) -> dict:
-    v = {"components": {"rows": [{"component": "submitter", "pid": 1, "healthy": True, "endpoint": "x",
-                                  "detail": "ready"}]},
-         "connector": {"rows": [{"name": "gx-outbox", "what": "connector", "state": "RUNNING", "worker": "w",
-                                 "trace": ""}]},
-         "consumer_lag": {"rows": [{"group": "g", "topic": "t", "partitions": 6, "lag": 3}]},
-         "breaker": {"rows": [{"breaker": "fabric", "state": "closed"}]},
-         "dead_letters": {"rows": [{"topic": "gx.commands.dlq", "records": 2}]},
-         "projectors": {"rows": []}}
+    v = {
+        "components": {
+            "rows": [{"component": "submitter", "pid": 1, "healthy": True, "endpoint": "x", "detail": "ready"}]
+        },
+        "connector": {
+            "rows": [{"name": "gx-outbox", "what": "connector", "state": "RUNNING", "worker": "w", "trace": ""}]
+        },
+        "consumer_lag": {"rows": [{"group": "g", "topic": "t", "partitions": 6, "lag": 3}]},
+        "breaker": {"rows": [{"breaker": "fabric", "state": "closed"}]},
+        "dead_letters": {"rows": [{"topic": "gx.commands.dlq", "records": 2}]},
+        "projectors": {"rows": []},
+    }
     v.update(changes)
     return v
 
@@ -46,8 +59,9 @@ def view(**changes: object) -> dict:
 def test_healthy_needs_every_part_well() -> None:
     assert healthy(view())
     assert not healthy(view(breaker={"rows": [{"breaker": "fabric", "state": "open"}]}))
-    assert not healthy(view(connector={"rows": [{"name": "c", "what": "task 0", "state": "FAILED", "worker": "",
-                                                 "trace": "boom"}]}))
+    assert not healthy(
+        view(connector={"rows": [{"name": "c", "what": "task 0", "state": "FAILED", "worker": "", "trace": "boom"}]})
+    )
     assert not healthy(view(projectors={"rows": [], "error": "postgres: refused"}))
 
 
@@ -72,9 +86,11 @@ def test_report_and_status_refuse_bad_options_naming_them(tmp_path: Path, monkey
     # A connection setting given: gxctl must not fill this process's environment from a local stack.
     monkeypatch.setenv("GX_KAFKA_BOOTSTRAP", "127.0.0.1:1")
 
-    for args, words in ((["report", "--out", str(tmp_path), "--since", "abc"], "'--since': 'abc' is not a duration"),
-                        (["report", "--out", str(tmp_path), "--since", "-5m"], "'--since': '-5m': the duration must be positive"),
-                        (["status", "--watch", "0"], "'--watch': 0.0 is not in the range")):
+    for args, words in (
+        (["report", "--out", str(tmp_path), "--since", "abc"], "'--since': 'abc' is not a duration"),
+        (["report", "--out", str(tmp_path), "--since", "-5m"], "'--since': '-5m': the duration must be positive"),
+        (["status", "--watch", "0"], "'--watch': 0.0 is not in the range"),
+    ):
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 2, result.output
         assert words in result.output

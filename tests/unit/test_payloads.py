@@ -8,8 +8,13 @@ from schemas.errors import PayloadError, UnknownCommandType
 from schemas.examples import EXAMPLES, example
 from schemas.payloads import PAYLOADS, validate_payload
 
-OLD_CREATE_USER = {"userId": "USR001", "email": "test@example.com", "firstName": "Test", "lastName": "User",
-                   "country": "MY"}
+OLD_CREATE_USER = {
+    "userId": "USR001",
+    "email": "test@example.com",
+    "firstName": "Test",
+    "lastName": "User",
+    "country": "MY",
+}
 
 
 def test_every_command_type_has_a_model_and_an_example() -> None:
@@ -24,22 +29,25 @@ def test_the_old_apis_payloads_are_accepted_as_they_are() -> None:
     assert validate_payload("BOOTSTRAP_SYSTEM", {}).model_dump() == {}
 
 
-@pytest.mark.parametrize(("ctype", "payload", "field", "words"), [
-    ("CREATE_USER", {**OLD_CREATE_USER, "nickname": "x"}, "nickname", "Extra inputs"),
-    ("CREATE_USER", {**OLD_CREATE_USER, "userId": ""}, "userId", "at least 1"),
-    ("CREATE_USER", {**OLD_CREATE_USER, "userId": "  "}, "userId", "pattern"),
-    ("CREATE_USER", {**OLD_CREATE_USER, "email": "nope"}, "email", "pattern"),
-    ("CREATE_USER", {**OLD_CREATE_USER, "country": "Malaysia"}, "country", "pattern"),
-    ("CREATE_USER", {k: v for k, v in OLD_CREATE_USER.items() if k != "lastName"}, "lastName", "required"),
-    ("TRANSFER_TOKENS", {"fromWalletId": "a", "toWalletId": "b", "amount": 0}, "amount", "greater than 0"),
-    ("TRANSFER_TOKENS", {"fromWalletId": "a", "toWalletId": "b", "amount": -5}, "amount", "greater than 0"),
-    ("TRANSFER_TOKENS", {"fromWalletId": "a", "toWalletId": "b", "amount": "10"}, "amount", "valid integer"),
-    ("TRANSFER_TOKENS", {"fromWalletId": "a", "toWalletId": "b", "amount": 1.5}, "amount", "valid integer"),
-    ("TRANSFER_TOKENS", {"fromWalletId": "a", "toWalletId": "b", "amount": 2**63}, "amount", "less than or equal"),
-    ("TRANSFER_TOKENS", {"fromWalletId": 5, "toWalletId": "b", "amount": 1}, "fromWalletId", "valid string"),
-    ("CAST_VOTE", {"proposalId": "p", "voterId": "v", "vote": "MAYBE"}, "vote", "'FOR' or 'AGAINST'"),
-    ("BOOTSTRAP_SYSTEM", {"force": True}, "force", "Extra inputs"),
-])
+@pytest.mark.parametrize(
+    ("ctype", "payload", "field", "words"),
+    [
+        ("CREATE_USER", {**OLD_CREATE_USER, "nickname": "x"}, "nickname", "Extra inputs"),
+        ("CREATE_USER", {**OLD_CREATE_USER, "userId": ""}, "userId", "at least 1"),
+        ("CREATE_USER", {**OLD_CREATE_USER, "userId": "  "}, "userId", "pattern"),
+        ("CREATE_USER", {**OLD_CREATE_USER, "email": "nope"}, "email", "pattern"),
+        ("CREATE_USER", {**OLD_CREATE_USER, "country": "Malaysia"}, "country", "pattern"),
+        ("CREATE_USER", {k: v for k, v in OLD_CREATE_USER.items() if k != "lastName"}, "lastName", "required"),
+        ("TRANSFER_TOKENS", {"fromWalletId": "a", "toWalletId": "b", "amount": 0}, "amount", "greater than 0"),
+        ("TRANSFER_TOKENS", {"fromWalletId": "a", "toWalletId": "b", "amount": -5}, "amount", "greater than 0"),
+        ("TRANSFER_TOKENS", {"fromWalletId": "a", "toWalletId": "b", "amount": "10"}, "amount", "valid integer"),
+        ("TRANSFER_TOKENS", {"fromWalletId": "a", "toWalletId": "b", "amount": 1.5}, "amount", "valid integer"),
+        ("TRANSFER_TOKENS", {"fromWalletId": "a", "toWalletId": "b", "amount": 2**63}, "amount", "less than or equal"),
+        ("TRANSFER_TOKENS", {"fromWalletId": 5, "toWalletId": "b", "amount": 1}, "fromWalletId", "valid string"),
+        ("CAST_VOTE", {"proposalId": "p", "voterId": "v", "vote": "MAYBE"}, "vote", "'FOR' or 'AGAINST'"),
+        ("BOOTSTRAP_SYSTEM", {"force": True}, "force", "Extra inputs"),
+    ],
+)
 def test_bad_payloads_are_refused_with_the_field_named(ctype: str, payload: dict, field: str, words: str) -> None:
     with pytest.raises(PayloadError) as e:
         validate_payload(ctype, payload)
@@ -73,8 +81,10 @@ def test_an_unknown_command_type_is_named() -> None:
 
 def test_envelope_errors_name_the_field() -> None:
     with pytest.raises(PayloadError) as e:
-        parse_command(b'{"id": "x", "tenantId": "t", "service": "s", "commandType": "CREATE_USER",'
-                      b' "payload": {}, "key": "k", "createdAt": "2026-01-01T00:00:00Z"}')
+        parse_command(
+            b'{"id": "x", "tenantId": "t", "service": "s", "commandType": "CREATE_USER",'
+            b' "payload": {}, "key": "k", "createdAt": "2026-01-01T00:00:00Z"}'
+        )
     assert e.value.fields == ["requestId"]
     with pytest.raises(PayloadError, match="Invalid JSON"):
         parse_command(b"not json")

@@ -35,14 +35,20 @@ def test_each_kind_of_bad_record_is_dead_lettered_with_its_code_and_the_partitio
     ]
     b = prepare(ledger.GROUP, recs, {})
     assert [(d.record.offset, d.code) for d in b.dead] == [
-        (0, "INVALID_EVENT"), (1, "UNKNOWN_EVENT_TYPE"), (2, "UNSUPPORTED_SCHEMA_VERSION"), (3, "INVALID_EVENT")]
+        (0, "INVALID_EVENT"),
+        (1, "UNKNOWN_EVENT_TYPE"),
+        (2, "UNSUPPORTED_SCHEMA_VERSION"),
+        (3, "INVALID_EVENT"),
+    ]
     assert "amount" in b.dead[3].reason
     assert b.applied == {"WalletUnfrozen": 1} and b.last_offset == {0: 4}
 
 
 def test_known_events_of_other_groups_are_passed_over_not_dead_lettered() -> None:
-    recs = [record(0, "VoteCast", {"proposalId": "P", "voterId": "U", "vote": "FOR"}),
-            record(1, "SystemPaused", {"reason": "maintenance"})]
+    recs = [
+        record(0, "VoteCast", {"proposalId": "P", "voterId": "U", "vote": "FOR"}),
+        record(1, "SystemPaused", {"reason": "maintenance"}),
+    ]
     b = prepare(ledger.GROUP, recs, {})
     assert b.passed_over == 2 and not b.dead and not b.stmts and b.last_offset == {0: 1}
     s = prepare(system.GROUP, recs, {})
@@ -50,9 +56,11 @@ def test_known_events_of_other_groups_are_passed_over_not_dead_lettered() -> Non
 
 
 def test_ledger_fold_collapses_flags_and_keeps_each_move_once() -> None:
-    recs = [record(0, "WalletFrozen", {"walletId": "W", "reason": "r"}),
-            record(1, "WalletUnfrozen", {"walletId": "W"}),
-            record(2, "TokensTransferred", {"fromWalletId": "A", "toWalletId": "B", "amount": 3})]
+    recs = [
+        record(0, "WalletFrozen", {"walletId": "W", "reason": "r"}),
+        record(1, "WalletUnfrozen", {"walletId": "W"}),
+        record(2, "TokensTransferred", {"fromWalletId": "A", "toWalletId": "B", "amount": 3}),
+    ]
     b = prepare(ledger.GROUP, recs, {})
     flags = next(s for s in b.stmts if s.sql == ledger.UPSERT_FLAGS)
     assert flags.params[0] == ["W"] and flags.params[2] == [False]  # the newest event wins
@@ -61,9 +69,16 @@ def test_ledger_fold_collapses_flags_and_keeps_each_move_once() -> None:
 
 
 def test_system_fold_sets_bootstrap_parameters_and_guards_by_position() -> None:
-    env = envelope("SystemBootstrapped", {"poolWalletId": "SYSTEM_USER_GENESIS_POOL", "supply": 10,
-                                          "parameters": {"velocityTaxBps": "100"}}, 3, tx_index=1)
+    env = envelope(
+        "SystemBootstrapped",
+        {"poolWalletId": "SYSTEM_USER_GENESIS_POOL", "supply": 10, "parameters": {"velocityTaxBps": "100"}},
+        3,
+        tx_index=1,
+    )
     b = prepare(system.GROUP, [Record("t", 0, 0, json.dumps(env).encode())], {})
     keys = {s.params[0]: (json.loads(s.params[1]), s.params[3:]) for s in b.stmts if s.sql == system.SET}
-    assert keys == {"bootstrapped": (True, (3, 1, 0)), "supply": (10, (3, 1, 0)),
-                    "param.velocityTaxBps": ("100", (3, 1, 0))}
+    assert keys == {
+        "bootstrapped": (True, (3, 1, 0)),
+        "supply": (10, (3, 1, 0)),
+        "param.velocityTaxBps": ("100", (3, 1, 0)),
+    }

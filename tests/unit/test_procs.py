@@ -88,13 +88,13 @@ def test_a_stepped_wall_clock_never_loses_a_running_process(tmp_path: Path, monk
         real_boot = psutil.boot_time()
         monkeypatch.setattr(psutil, "boot_time", lambda: real_boot + 7.0)  # the clock stepped 7 s
         monkeypatch.setattr(psutil.Process, "create_time", lambda self: created + 7.0)
-        assert p.pid() == pid and p.pid_file.exists()          # the marker says it is ours
-        assert p.pid_file.read_text() == older                # and the record is back in ticks
-        assert p.pid() == pid                                 # ticks do not move with the clock
-        p.pid_file.unlink()                                   # even a lost record...
-        assert p.pid() == pid and p.pid_file.exists()         # ...is found again by the marker
+        assert p.pid() == pid and p.pid_file.exists()  # the marker says it is ours
+        assert p.pid_file.read_text() == older  # and the record is back in ticks
+        assert p.pid() == pid  # ticks do not move with the clock
+        p.pid_file.unlink()  # even a lost record...
+        assert p.pid() == pid and p.pid_file.exists()  # ...is found again by the marker
         p.pid_file.unlink()
-        assert p.stop(timeout=5)                              # and `down` stops it
+        assert p.stop(timeout=5)  # and `down` stops it
         assert p.pid() is None
     finally:
         p.stop(timeout=5)

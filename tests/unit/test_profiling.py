@@ -28,9 +28,9 @@ def test_the_summary_gives_self_and_total_shares_of_the_samples() -> None:
 def test_the_flame_graph_draws_each_frame_as_wide_as_its_samples() -> None:
     svg = flame_svg(read_folded(FOLDED), "submitter: 100 samples", width=1000)
     assert svg.startswith("<svg") and "submitter: 100 samples" in svg
-    assert 'width="1000.0"' in svg          # the root frame: every sample
-    assert 'width="700.0"' in svg           # submit: 70 of 100
-    assert 'width="500.0"' in svg           # sign: 50 of 100
+    assert 'width="1000.0"' in svg  # the root frame: every sample
+    assert 'width="700.0"' in svg  # submit: 70 of 100
+    assert 'width="500.0"' in svg  # sign: 50 of 100
     assert "(50 samples, 50.0%)" in svg
 
 
@@ -65,5 +65,6 @@ jdk.ExecutionSample {
 def test_jfr_samples_become_collapsed_stacks_root_first() -> None:
     from bench.profiling import jfr_stacks
 
-    assert jfr_stacks(JFR_TEXT) == Counter({
-        "org.apache.kafka.connect.runtime.WorkerTask.run();java.lang.Thread.setContextClassLoader(ClassLoader)": 2})
+    assert jfr_stacks(JFR_TEXT) == Counter(
+        {"org.apache.kafka.connect.runtime.WorkerTask.run();java.lang.Thread.setContextClassLoader(ClassLoader)": 2}
+    )

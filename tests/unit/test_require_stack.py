@@ -2,6 +2,7 @@
 
 import pytest
 
+
 def _run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, require: bool) -> pytest.RunResult:
     from pathlib import Path
 
@@ -9,7 +10,8 @@ def _run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, require: bo
     pytester.makeconftest(conftest)
     pytester.mkpydir("integration")
     (pytester.path / "integration" / "test_x.py").write_text(
-        "import pytest\n\ndef test_needs_stack():\n    pytest.skip('no stack here')\n")
+        "import pytest\n\ndef test_needs_stack():\n    pytest.skip('no stack here')\n"
+    )
     if require:
         monkeypatch.setenv("GX_REQUIRE_STACK", "1")
     else:

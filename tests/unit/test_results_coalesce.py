@@ -11,8 +11,12 @@ def r(cid: str, status: ResultStatus) -> CommandResult:
 
 
 def test_a_final_result_replaces_the_submitted_one_and_order_is_kept() -> None:
-    batch = [(1, r("a", ResultStatus.SUBMITTED)), (2, r("b", ResultStatus.SUBMITTED)),
-             (3, r("a", ResultStatus.CONFIRMED)), (4, r("c", ResultStatus.REJECTED))]
+    batch = [
+        (1, r("a", ResultStatus.SUBMITTED)),
+        (2, r("b", ResultStatus.SUBMITTED)),
+        (3, r("a", ResultStatus.CONFIRMED)),
+        (4, r("c", ResultStatus.REJECTED)),
+    ]
     assert [m for m, _ in coalesce(batch)] == [2, 3, 4]
 
 
@@ -27,7 +31,13 @@ def test_the_final_result_takes_over_a_dropped_submitted_time() -> None:
     from schemas.envelopes import Timings
 
     t = datetime(2026, 11, 29, tzinfo=UTC)
-    sub = CommandResult(commandId="a", requestId="a", tenantId="t", key="k", status=ResultStatus.SUBMITTED,
-                        timings=Timings(submittedAt=t))
+    sub = CommandResult(
+        commandId="a",
+        requestId="a",
+        tenantId="t",
+        key="k",
+        status=ResultStatus.SUBMITTED,
+        timings=Timings(submittedAt=t),
+    )
     [(_, final)] = coalesce([(1, sub), (2, r("a", ResultStatus.CONFIRMED))])
     assert final.status is ResultStatus.CONFIRMED and final.timings.submittedAt == t

@@ -46,14 +46,20 @@ def test_debezium_may_read_the_outbox_and_write_only_its_heartbeat() -> None:
     assert 'GRANT SELECT ON "OutboxCommand" TO "gx_cdc"' in grants
     assert not any("OutboxCommand" in g and ("UPDATE" in g or "INSERT" in g or "DELETE" in g) for g in grants)
     assert {re.search(r'ON (?:SEQUENCE |DATABASE )?"?([\w]+)"?', g).group(1) for g in grants} == {
-        "gx", "OutboxCommand", "gx_cdc_heartbeat", "gx_cdc_heartbeat_id_seq"}
+        "gx",
+        "OutboxCommand",
+        "gx_cdc_heartbeat",
+        "gx_cdc_heartbeat_id_seq",
+    }
 
 
 def test_the_writer_inserts_and_reads_back_only_the_idempotency_key() -> None:
     grants = _grants_to(roles.WRITER)
     assert 'GRANT INSERT ON "OutboxCommand" TO "gx_writer"' in grants
-    assert 'GRANT SELECT ("id", "tenantId", "requestId", "commandType", "payload") ON "OutboxCommand" TO "gx_writer"' \
+    assert (
+        'GRANT SELECT ("id", "tenantId", "requestId", "commandType", "payload") ON "OutboxCommand" TO "gx_writer"'
         in grants
+    )
     assert not any("UPDATE" in g or "DELETE" in g for g in grants)
 
 

@@ -32,8 +32,9 @@ def test_a_gap_is_read_and_written_in_chunks_never_all_at_once(monkeypatch) -> N
 
     monkeypatch.setattr(store, "commit", commit)
     monkeypatch.setattr(store, "checkpoints", lambda conn, name, topic: dict(stored))
-    p = Projector(ledger.GROUP, "ledger", "gxchannel", "gx.fabric.events", FakeConn, read_range, lambda dead: None,
-                  chunk=1000)
+    p = Projector(
+        ledger.GROUP, "ledger", "gxchannel", "gx.fabric.events", FakeConn, read_range, lambda dead: None, chunk=1000
+    )
     p.after = {0: 9_999}  # this writer had applied everything; the database was restored to nothing
     assert p.resync() == 10_000
     assert all(end - start <= 1000 for start, end in reads) and len(written) == 10

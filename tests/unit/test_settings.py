@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 
@@ -12,8 +13,18 @@ from gxcommon.worker_settings import WorkerSettings
 from stack.settings import StackSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("gxctl", "gxcommon", "gxsdk", "schemas", "connectors", "fabric_gateway", "streams", "projections",
-            "stack", "bench")
+PACKAGES = (
+    "gxctl",
+    "gxcommon",
+    "gxsdk",
+    "schemas",
+    "connectors",
+    "fabric_gateway",
+    "streams",
+    "projections",
+    "stack",
+    "bench",
+)
 # A read of a GX_* variable by hand: os.environ["GX_..."], os.environ.get("GX_...") or os.getenv("GX_...").
 READ = re.compile(r"""(os\.environ(\.get)?\s*[\[(]|os\.getenv\s*\(|environ\.get\s*\()\s*['"]GX_""")
 
@@ -22,8 +33,11 @@ def test_every_settings_model_shares_one_base_and_connections_are_declared_once(
     for model in (ConnectionSettings, WorkerSettings, CliSettings, StackSettings, TopicSettings, FabricSettings):
         assert issubclass(model, GxSettings), model
     for field in ("pg_dsn", "kafka_bootstrap", "connect_url", "pg_password_file"):
-        owners = [m.__name__ for m in (WorkerSettings, StackSettings, TopicSettings, FabricSettings)
-                  if field in m.__dict__.get("__annotations__", {})]
+        owners = [
+            m.__name__
+            for m in (WorkerSettings, StackSettings, TopicSettings, FabricSettings)
+            if field in inspect.get_annotations(m)
+        ]
         assert owners == [], f"{field} redeclared in {owners}; it belongs to ConnectionSettings"
 
 
@@ -47,8 +61,10 @@ def test_the_sdk_exports_functions_whatever_the_import_order() -> None:
     import subprocess
     import sys
 
-    code = ("import types; from gxsdk import command_producer, produce, enqueue, IdempotencyConflict; "
-            "assert callable(produce) and not isinstance(produce, types.ModuleType); print('ok')")
+    code = (
+        "import types; from gxsdk import command_producer, produce, enqueue, IdempotencyConflict; "
+        "assert callable(produce) and not isinstance(produce, types.ModuleType); print('ok')"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
 
@@ -65,19 +81,33 @@ def test_kafka_security_is_empty_for_plaintext_and_complete_for_sasl_ssl(tmp_pat
     with pytest.raises(GxError, match="PLAINTEXT or SASL_SSL"):
         ConnectionSettings(kafka_security_protocol="SSL").kafka_security()
     ca = tmp_path / "ca.pem"
-    sec = ConnectionSettings(kafka_security_protocol="sasl_ssl", kafka_username="gx-submitter",
-                             kafka_password="s3cr=t", kafka_ca_file=ca).kafka_security()
-    assert sec == {"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "gx-submitter",
-                   "sasl.password": "s3cr=t", "ssl.ca.location": str(ca),
-                   "ssl.endpoint.identification.algorithm": "https"}
+    sec = ConnectionSettings(
+        kafka_security_protocol="sasl_ssl", kafka_username="gx-submitter", kafka_password="s3cr=t", kafka_ca_file=ca
+    ).kafka_security()
+    assert sec == {
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "gx-submitter",
+        "sasl.password": "s3cr=t",
+        "ssl.ca.location": str(ca),
+        "ssl.endpoint.identification.algorithm": "https",
+    }
     # From a file (what the local stack hands out, so no environment holds the password); a missing
     # file is named.
     pw = tmp_path / "gx-submitter.password"
     pw.write_text("fr0m:file\n")
-    assert ConnectionSettings(kafka_security_protocol="SASL_SSL", kafka_username="gx-submitter", kafka_password_file=pw,
-                              kafka_ca_file=ca).kafka_security()["sasl.password"] == "fr0m:file"
-    with pytest.raises(GxError, match="GX_KAFKA_PASSWORD_FILE .*nope"):
-        ConnectionSettings(kafka_security_protocol="SASL_SSL", kafka_username="u", kafka_password_file=tmp_path / "nope",
-                           kafka_ca_file=ca).kafka_security()
+    assert (
+        ConnectionSettings(
+            kafka_security_protocol="SASL_SSL", kafka_username="gx-submitter", kafka_password_file=pw, kafka_ca_file=ca
+        ).kafka_security()["sasl.password"]
+        == "fr0m:file"
+    )
+    with pytest.raises(GxError, match=r"GX_KAFKA_PASSWORD_FILE .*nope"):
+        ConnectionSettings(
+            kafka_security_protocol="SASL_SSL",
+            kafka_username="u",
+            kafka_password_file=tmp_path / "nope",
+            kafka_ca_file=ca,
+        ).kafka_security()
     # The password is a secret: never in the settings' repr.
     assert "s3cr=t" not in repr(ConnectionSettings(kafka_password="s3cr=t"))

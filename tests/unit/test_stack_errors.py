@@ -58,11 +58,14 @@ def test_an_unknown_component_is_refused() -> None:
         Stack(StackSettings())._select(["zookeeper"])
 
 
-@pytest.mark.parametrize(("wal", "slots", "want"), [
-    ("replica", 10, "wal_level=replica"),
-    ("logical", 2, "max_replication_slots=2"),
-    ("logical", 10, None),
-])
+@pytest.mark.parametrize(
+    ("wal", "slots", "want"),
+    [
+        ("replica", 10, "wal_level=replica"),
+        ("logical", 2, "max_replication_slots=2"),
+        ("logical", 10, None),
+    ],
+)
 def test_an_external_postgres_is_checked_for_logical_replication(wal: str, slots: int, want: str | None) -> None:
     problem = external_problem(wal, slots)
     if want is None:

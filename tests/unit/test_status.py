@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas.envelopes import ResultStatus
+from schemas.envelopes import CommandResult, ResultStatus
 from streams.status import FINAL, next_status
 
 statuses = st.sampled_from(list(ResultStatus))
@@ -31,9 +31,7 @@ def test_submitted_after_confirmed_is_ignored() -> None:
     assert next_status("PENDING", ResultStatus.REJECTED) == "FAILED"
 
 
-def _result(status: ResultStatus, tx: str | None = None) -> "CommandResult":
-    from schemas.envelopes import CommandResult
-
+def _result(status: ResultStatus, tx: str | None = None) -> CommandResult:
     return CommandResult(commandId="c", requestId="r", tenantId="t", key="k", status=status, fabricTxId=tx)
 
 

@@ -53,13 +53,34 @@ def command(ctype: str, n: object, rid: str, payload: dict | None = None) -> byt
         key = partition_key(ctype, payload)
     except Exception:
         key = "bad"
-    return CommandEnvelope(id=f"id-{rid}", tenantId="t", service="s", commandType=ctype, requestId=rid,
-                           payload=payload, key=key, createdAt=datetime.now(UTC)).model_dump_json().encode()
+    return (
+        CommandEnvelope(
+            id=f"id-{rid}",
+            tenantId="t",
+            service="s",
+            commandType=ctype,
+            requestId=rid,
+            payload=payload,
+            key=key,
+            createdAt=datetime.now(UTC),
+        )
+        .model_dump_json()
+        .encode()
+    )
 
 
 def submitter(gw: Gateway, sink: MemorySink, clock: Clock, **kw) -> PartitionSubmitter:
-    return PartitionSubmitter(gw, sink, "gxchannel", "gxtv3", SubmitWindow(kw.pop("capacity", 50)),
-                              clock=clock, sleep=clock.sleep, rand=lambda: 0.5, **kw)
+    return PartitionSubmitter(
+        gw,
+        sink,
+        "gxchannel",
+        "gxtv3",
+        SubmitWindow(kw.pop("capacity", 50)),
+        clock=clock,
+        sleep=clock.sleep,
+        rand=lambda: 0.5,
+        **kw,
+    )
 
 
 async def feed(sub: PartitionSubmitter, values: list[bytes], keys: list[bytes] | None = None) -> None:
@@ -81,12 +102,14 @@ async def test_valid_commands_are_confirmed_and_offsets_committed(env) -> None:
     assert all(r.timings.submittedAt is not None for r in final.values())  # the final one says when it was sent
     assert sub.committable() == 10
     assert all(fn == "IdentityContract:CreateUser" for fn, _ in fake.calls)
-    assert {tuple(args[:2]) for _, args in fake.calls} == {(b"t", f"r{i}".encode()) for i in range(10)}  # tenant, requestId first
+    assert {tuple(args[:2]) for _, args in fake.calls} == {
+        (b"t", f"r{i}".encode()) for i in range(10)
+    }  # tenant, requestId first
 
 
 async def test_with_progress_each_command_publishes_submitted_before_its_final_result(env) -> None:
     """GX_SUBMITTED_RESULTS=true: a SUBMITTED result (with the tx id) per send, then the final one."""
-    fake, gw = env
+    _fake, gw = env
     sink, clock = MemorySink(), Clock()
     sub = submitter(gw, sink, clock, progress=True)
     await feed(sub, [command("CREATE_USER", i, f"r{i}") for i in range(4)])
@@ -104,8 +127,11 @@ async def test_an_invalid_payload_is_rejected_and_dead_lettered_without_an_attem
     await feed(sub, [bad, b"not json at all", command("MINT", 1, "m", {})], keys=[b"a", b"x", b"y"])
     assert fake.calls == []
     codes = [(r.status, r.errorCode) for r in sink.results]
-    assert codes == [(ResultStatus.REJECTED, "INVALID_PAYLOAD"), (ResultStatus.REJECTED, "INVALID_ENVELOPE"),
-                     (ResultStatus.REJECTED, "UNKNOWN_COMMAND_TYPE")]
+    assert codes == [
+        (ResultStatus.REJECTED, "INVALID_PAYLOAD"),
+        (ResultStatus.REJECTED, "INVALID_ENVELOPE"),
+        (ResultStatus.REJECTED, "UNKNOWN_COMMAND_TYPE"),
+    ]
     assert [d[:2] for d in sink.dead] == [(0, "INVALID_PAYLOAD"), (1, "INVALID_ENVELOPE"), (2, "UNKNOWN_COMMAND_TYPE")]
     assert "amount: Input should be greater than 0" in sink.dead[0][2]
     assert sub.committable() == 3
@@ -113,13 +139,17 @@ async def test_an_invalid_payload_is_rejected_and_dead_lettered_without_an_attem
 
 async def test_a_chaincode_rejection_fails_at_once_and_leaves_the_breaker_closed(env) -> None:
     fake, gw = env
-    fake.scripts["TokenomicsContract:DistributeGenesis"] = Script(reject="failed to mint coins for SYSTEM_USER_GENESIS_POOL")
+    fake.scripts["TokenomicsContract:DistributeGenesis"] = Script(
+        reject="failed to mint coins for SYSTEM_USER_GENESIS_POOL"
+    )
     sink, clock = MemorySink(), Clock()
     sub = submitter(gw, sink, clock)
     await feed(sub, [command("DISTRIBUTE_GENESIS", i, f"g{i}") for i in range(8)])
     final = sink.final()
-    assert all(r.status is ResultStatus.FAILED and r.errorCode == "CHAINCODE_REJECTED" and r.attempts == 1
-               for r in final.values())
+    assert all(
+        r.status is ResultStatus.FAILED and r.errorCode == "CHAINCODE_REJECTED" and r.attempts == 1
+        for r in final.values()
+    )
     assert "SYSTEM_USER_GENESIS_POOL" in final["g0"].error
     assert sink.dead == [] and sub.breaker.state is State.CLOSED
     assert len(fake.calls) == 8
@@ -141,13 +171,23 @@ async def test_retries_end_in_failed_and_a_dead_letter(env) -> None:
     fake.scripts["F"] = Script()
     fake.scripts["IdentityContract:CreateUser"] = Script(validation="MVCC_READ_CONFLICT")
     sink, clock = MemorySink(), Clock()
-    sub = submitter(gw, sink, clock, capacity=1, breaker=CircuitBreaker(failure_threshold=100),
-                    policy=RetryPolicy(max_attempts=3, max_conflicts=4))
+    sub = submitter(
+        gw,
+        sink,
+        clock,
+        capacity=1,
+        breaker=CircuitBreaker(failure_threshold=100),
+        policy=RetryPolicy(max_attempts=3, max_conflicts=4),
+    )
     await feed(sub, [command("CREATE_USER", 1, "r1")])
     r = sink.final()["r1"]
     # Conflicts have their own budget (max_conflicts), apart from the attempts other failures spend.
-    assert (r.status, r.errorCode, r.attempts, r.validationCode) == (ResultStatus.FAILED, "RETRIES_EXHAUSTED", 4,
-                                                                     "MVCC_READ_CONFLICT")
+    assert (r.status, r.errorCode, r.attempts, r.validationCode) == (
+        ResultStatus.FAILED,
+        "RETRIES_EXHAUSTED",
+        4,
+        "MVCC_READ_CONFLICT",
+    )
     assert [d[1] for d in sink.dead] == ["RETRIES_EXHAUSTED"]
 
 
@@ -160,8 +200,7 @@ async def test_an_outage_opens_the_breaker_burns_nothing_while_open_and_fails_no
         await asyncio.sleep(0.001)
 
     sink = MemorySink()
-    sub = PartitionSubmitter(gw, sink, "gxchannel", "gxtv3", SubmitWindow(5), clock=clock, sleep=tick,
-                             rand=lambda: 0.5)
+    sub = PartitionSubmitter(gw, sink, "gxchannel", "gxtv3", SubmitWindow(5), clock=clock, sleep=tick, rand=lambda: 0.5)
     task = asyncio.create_task(feed(sub, [command("CREATE_USER", i, f"r{i}") for i in range(5)]))
     for _ in range(500):
         await asyncio.sleep(0.01)
@@ -194,5 +233,3 @@ async def test_per_key_order_is_kept_while_other_keys_overlap(env) -> None:
     for w in range(3):
         memos = [args[5].decode() for fn, args in fake.calls if args[2] == f"USR-w{w}".encode()]
         assert memos == [f"seq-{i}" for i in range(12) if i % 3 == w]
-
-

@@ -7,13 +7,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import grpc
 import pytest
 from faust.types import TP
 
 from fabric_gateway import Identity
 from fabric_gateway.identity import ecdsa_signer
-from streams.breaker import CircuitBreaker, State
 from gxcommon.fabric_settings import FabricSettings
+from streams.breaker import CircuitBreaker, State
 from streams.outcome import RetryPolicy
 from streams.submitter import BreakerGate
 from streams.submitter_agent import Submitters
@@ -84,9 +85,18 @@ async def agent() -> AsyncIterator[tuple[FakeGateway, Submitters, FakeApp, Sink]
     async with serve() as (fake, port, key):
         app, sink = FakeApp(), Sink()
         gate = BreakerGate(CircuitBreaker(failure_threshold=2, reset_timeout=3600), Clock(), asyncio.sleep)
-        state = Submitters(app, sink, FabricSettings(gateway=f"127.0.0.1:{port}"),  # type: ignore[arg-type]
-                           Identity("Org1MSP", b"cert"), ecdsa_signer(key), 2, gate, RetryPolicy(base_delay=0.01),
-                           span=2, backlog_cap=2000)
+        state = Submitters(
+            app,
+            sink,
+            FabricSettings(gateway=f"127.0.0.1:{port}"),  # type: ignore[arg-type]
+            Identity("Org1MSP", b"cert"),
+            ecdsa_signer(key),
+            2,
+            gate,
+            RetryPolicy(base_delay=0.01),
+            span=2,
+            backlog_cap=2000,
+        )
         yield fake, state, app, sink
         await state.close()
 
@@ -104,7 +114,7 @@ async def until(cond, timeout: float = 10) -> None:
 
 
 async def test_events_are_acked_in_offset_order_only_up_to_the_finished_prefix(agent) -> None:
-    fake, state, app, sink = agent
+    fake, state, _app, sink = agent
     fake.scripts["IdentityContract:CreateUser"] = Script(delay=0.2)
     slow = [event(0, 0), event(0, 2)]
     quick = [event(0, 1, "FREEZE_WALLET", "q")]  # another function: answers at once
@@ -120,7 +130,7 @@ async def test_events_are_acked_in_offset_order_only_up_to_the_finished_prefix(a
 
 
 async def test_a_full_partition_waits_in_its_backlog_while_another_goes_on_and_nothing_is_paused(agent) -> None:
-    fake, state, app, sink = agent
+    fake, state, app, _sink = agent
     fake.scripts["IdentityContract:CreateUser"] = Script(delay=0.3)
     busy = [event(0, i) for i in range(4)]  # window 2: partition 0 overflows into its backlog
     for ev in busy:
@@ -135,7 +145,7 @@ async def test_a_full_partition_waits_in_its_backlog_while_another_goes_on_and_n
 
 
 async def test_the_agent_stops_taking_records_at_a_partitions_backlog_cap_until_it_drains(agent) -> None:
-    fake, state, app, sink = agent
+    fake, state, _app, _sink = agent
     fake.scripts["IdentityContract:CreateUser"] = Script(delay=0.3)
     state.backlog_cap = 2
     for i in range(3):
@@ -151,7 +161,7 @@ async def test_the_agent_stops_taking_records_at_a_partitions_backlog_cap_until_
 
 
 async def test_a_revoked_partition_is_cancelled_unacked_and_a_new_assignment_starts_clean(agent) -> None:
-    fake, state, app, sink = agent
+    fake, state, _app, _sink = agent
     fake.scripts["IdentityContract:CreateUser"] = Script(delay=0.5)
     old = [event(3, 10), event(3, 11)]
     for ev in old:
@@ -170,7 +180,7 @@ async def test_a_revoked_partition_is_cancelled_unacked_and_a_new_assignment_sta
 
 
 async def test_an_open_breaker_is_reported_with_the_lag_and_no_partition_is_paused(agent) -> None:
-    fake, state, app, sink = agent
+    fake, state, app, _sink = agent
     from prometheus_client import REGISTRY
 
     assigned = {TP(TOPIC, 0), TP(TOPIC, 1)}
@@ -187,7 +197,7 @@ async def test_an_open_breaker_is_reported_with_the_lag_and_no_partition_is_paus
 
 
 async def test_close_cancels_everything_and_closes_the_channel(agent) -> None:
-    fake, state, app, sink = agent
+    fake, state, _app, _sink = agent
     fake.scripts["IdentityContract:CreateUser"] = Script(delay=5)
     evs = [event(0, 0), event(1, 0)]
     for ev in evs:
@@ -196,14 +206,14 @@ async def test_close_cancels_everything_and_closes_the_channel(agent) -> None:
     await asyncio.wait_for(state.close(), 5)
     assert state.subs == {} and [e.acks for e in evs] == [0, 0]
     assert state.channel is not None
-    with pytest.raises(Exception):
+    with pytest.raises(grpc.aio.UsageError):  # the channel is closed
         await state.gateway.endorse("gxchannel", "gxtv3", "F", [])  # type: ignore[union-attr]
 
 
 async def test_every_transaction_sent_is_counted_without_progress_results(agent) -> None:
     """fabric_transactions_submitted_total counts sends, not SUBMITTED results: with those off (the
     default since issue 23) the counter was counted by the sink and stayed at 0."""
-    fake, state, app, sink = agent
+    _fake, state, _app, sink = agent
     from prometheus_client import REGISTRY
 
     before = REGISTRY.get_sample_value("fabric_transactions_submitted_total") or 0.0

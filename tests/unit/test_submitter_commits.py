@@ -101,8 +101,9 @@ class Event:
 
 
 def event(book: FaustBook, offset: int, ctype: str, n: object) -> Event:
-    msg = ConsumerMessage(TOPIC, 0, offset, 0.0, 0, [], f"K-{n}".encode(), command(ctype, n, f"r{offset}"),
-                          None, tp=TP0)
+    msg = ConsumerMessage(
+        TOPIC, 0, offset, 0.0, 0, [], f"K-{n}".encode(), command(ctype, n, f"r{offset}"), None, tp=TP0
+    )
     msg.incref()  # the stream's reference, as faust's conductor takes it
     return Event(msg, book)
 
@@ -122,9 +123,17 @@ async def setup() -> AsyncIterator[tuple[Any, Submitters, FaustBook, MemorySink]
     async with serve() as (fake, port, key):
         book, sink = FaustBook(), MemorySink()
         gate = BreakerGate(CircuitBreaker(), Clock(), asyncio.sleep)
-        state = Submitters(App(book), sink, FabricSettings(gateway=f"127.0.0.1:{port}"),  # type: ignore[arg-type]
-                           Identity("Org1MSP", b"cert"), ecdsa_signer(key), 80, gate, RetryPolicy(base_delay=0.01),
-                           topic=TOPIC)
+        state = Submitters(
+            App(book),
+            sink,
+            FabricSettings(gateway=f"127.0.0.1:{port}"),  # type: ignore[arg-type]
+            Identity("Org1MSP", b"cert"),
+            ecdsa_signer(key),
+            80,
+            gate,
+            RetryPolicy(base_delay=0.01),
+            topic=TOPIC,
+        )
         yield fake, state, book, sink
         await state.close()
 

@@ -29,7 +29,7 @@ class FlakySink(MemorySink):
 
 
 async def test_a_lost_submitted_result_does_not_lose_the_command(env) -> None:
-    fake, gw = env
+    _fake, gw = env
     sink, clock = FlakySink({ResultStatus.SUBMITTED}), Clock()
     done: list[int] = []
     sub = submitter(gw, sink, clock, on_done=lambda r: done.append(r.offset), progress=True)
@@ -70,7 +70,7 @@ async def test_a_final_result_that_cannot_be_published_keeps_its_slot_and_goes_o
 
 
 async def test_a_worker_that_cannot_publish_for_the_deadline_says_it_cannot_go_on(env) -> None:
-    fake, gw = env
+    _fake, gw = env
     sink, clock = FailingSink(times=10**6), Clock()
     fatal: list[BaseException] = []
     sub = submitter(gw, sink, clock, on_fatal=fatal.append, publish_deadline=120)
@@ -100,7 +100,7 @@ class Exploding:
 
 
 async def test_an_internal_error_is_retried_and_then_dead_lettered_never_left_unacked(env) -> None:
-    fake, gw = env
+    _fake, gw = env
     sink, clock = MemorySink(), Clock()
     sub = submitter(Exploding(gw, 2), sink, clock)
     await feed(sub, [command("CREATE_USER", 0, "r0")])
@@ -119,7 +119,7 @@ async def test_a_half_open_breaker_is_released_by_a_refused_request(env) -> None
     clock = Clock()
     breaker = CircuitBreaker(failure_threshold=1, reset_timeout=10)
     breaker.record_failure(0.0)  # open
-    clock.now = 11               # probes allowed: half-open with one slot
+    clock.now = 11  # probes allowed: half-open with one slot
     sink = MemorySink()
     sub = submitter(gw, sink, clock, capacity=5, breaker=breaker)
     await feed(sub, [command("CREATE_USER", i, f"r{i}") for i in range(4)])
@@ -129,20 +129,24 @@ async def test_a_half_open_breaker_is_released_by_a_refused_request(env) -> None
     assert breaker.state is State.CLOSED
 
 
-@pytest.mark.parametrize("code,details", [
-    (grpc.StatusCode.ABORTED, ("rpc error: code = Unavailable desc = connection error",)),
-    (grpc.StatusCode.PERMISSION_DENIED, ()),
-    (grpc.StatusCode.NOT_FOUND, ()),
-    (grpc.StatusCode.CANCELLED, ()),
-])
+@pytest.mark.parametrize(
+    "code,details",
+    [
+        (grpc.StatusCode.ABORTED, ("rpc error: code = Unavailable desc = connection error",)),
+        (grpc.StatusCode.PERMISSION_DENIED, ()),
+        (grpc.StatusCode.NOT_FOUND, ()),
+        (grpc.StatusCode.CANCELLED, ()),
+    ],
+)
 async def test_infrastructure_errors_are_retried_and_counted_by_the_breaker(env, code, details) -> None:
     """Issue 20, item 7: before, each of these FAILED the command at once (dead-lettered)."""
     fake, gw = env
     fake.scripts["IdentityContract:CreateUser"] = Script(fail_times=2, fail_code=code, fail_details=details)
     counted: list[bool] = []
     sink, clock = MemorySink(), Clock()
-    sub = submitter(gw, sink, clock, breaker=CircuitBreaker(failure_threshold=10),
-                    on_attempt_failed=lambda e, c: counted.append(c))
+    sub = submitter(
+        gw, sink, clock, breaker=CircuitBreaker(failure_threshold=10), on_attempt_failed=lambda e, c: counted.append(c)
+    )
     await feed(sub, [command("CREATE_USER", 0, "r0")])
     r = sink.final()["r0"]
     assert (r.status, r.attempts) == (ResultStatus.CONFIRMED, 3) and sink.dead == []
@@ -154,8 +158,9 @@ async def test_a_transaction_whose_submit_answer_was_lost_is_confirmed_not_sent_
     transaction was endorsed at once; with the gateway refusing it until attempts ran out, the
     command ended FAILED (RETRIES_EXHAUSTED) although the ledger had applied it."""
     fake, gw = env
-    fake.scripts["IdentityContract:CreateUser"] = Script(submit_fail_times=1,
-                                                         submit_fail_code=grpc.StatusCode.DEADLINE_EXCEEDED)
+    fake.scripts["IdentityContract:CreateUser"] = Script(
+        submit_fail_times=1, submit_fail_code=grpc.StatusCode.DEADLINE_EXCEEDED
+    )
     sink, clock = MemorySink(), Clock()
     sub = submitter(gw, sink, clock, breaker=CircuitBreaker(failure_threshold=100))
     await feed(sub, [command("CREATE_USER", 0, "r0")])
@@ -179,6 +184,7 @@ async def test_a_sent_transaction_that_committed_wins_over_running_out_of_attemp
         calls["n"] += 1
         if calls["n"] > 1:
             from fabric_gateway import EndorseError
+
             raise EndorseError("injected", "tx", grpc.StatusCode.UNAVAILABLE)
         return await orig(*a, **kw)
 
@@ -196,8 +202,11 @@ async def test_a_recorded_rejection_is_the_final_answer_every_time(env) -> None:
     """Issue 20, item 4 (with the chaincode of issue 21): the chaincode records a rejection in a
     committed transaction and answers a replay with it; both runs end FAILED alike."""
     fake, gw = env
-    fake.scripts["TokenomicsContract:TransferTokens"] = Script(result=json.dumps(
-        {"requestId": "r0", "rejected": {"code": "INSUFFICIENT_FUNDS", "message": "wallet a has 1, needs 5"}}).encode())
+    fake.scripts["TokenomicsContract:TransferTokens"] = Script(
+        result=json.dumps(
+            {"requestId": "r0", "rejected": {"code": "INSUFFICIENT_FUNDS", "message": "wallet a has 1, needs 5"}}
+        ).encode()
+    )
     sink, clock = MemorySink(), Clock()
     sub = submitter(gw, sink, clock)
     payload = {"fromWalletId": "a", "toWalletId": "b", "amount": 5}
@@ -206,15 +215,25 @@ async def test_a_recorded_rejection_is_the_final_answer_every_time(env) -> None:
     assert (first.status, first.errorCode) == (ResultStatus.FAILED, "CHAINCODE_REJECTED")
     assert first.error == "INSUFFICIENT_FUNDS: wallet a has 1, needs 5" and first.fabricTxId and first.commitBlock
     # The replay: the chaincode answers with the recorded result of the first transaction.
-    fake.scripts["TokenomicsContract:TransferTokens"] = Script(result=json.dumps(
-        {"requestId": "r0", "txId": first.fabricTxId,
-         "rejected": {"code": "INSUFFICIENT_FUNDS", "message": "wallet a has 1, needs 5"}}).encode())
+    fake.scripts["TokenomicsContract:TransferTokens"] = Script(
+        result=json.dumps(
+            {
+                "requestId": "r0",
+                "txId": first.fabricTxId,
+                "rejected": {"code": "INSUFFICIENT_FUNDS", "message": "wallet a has 1, needs 5"},
+            }
+        ).encode()
+    )
     sink2 = MemorySink()
     sub2 = submitter(gw, sink2, clock)
     await feed(sub2, [command("TRANSFER_TOKENS", 0, "r0", payload)])
     again = sink2.final()["r0"]
     assert (again.status, again.errorCode, again.error, again.fabricTxId) == (
-        first.status, first.errorCode, first.error, first.fabricTxId)
+        first.status,
+        first.errorCode,
+        first.error,
+        first.fabricTxId,
+    )
     assert len(fake.submitted) == 1  # the replay sent nothing
 
 
@@ -229,7 +248,9 @@ async def test_after_a_commit_status_error_the_same_transaction_is_asked_again(e
     assert len(fake.calls) == 1, "a second transaction was endorsed"
     assert fake.status_calls == [r.fabricTxId, r.fabricTxId]
     assert [(a.outcome, a.errorClass, a.code) for a in r.attemptLog] == [
-        ("RETRYABLE", "CommitStatusError", "DEADLINE_EXCEEDED"), ("COMMITTED", None, None)]
+        ("RETRYABLE", "CommitStatusError", "DEADLINE_EXCEEDED"),
+        ("COMMITTED", None, None),
+    ]
 
 
 async def test_a_replayed_request_id_is_confirmed_with_the_transaction_that_applied_it(env) -> None:
@@ -252,8 +273,9 @@ async def test_a_full_window_waits_in_the_backlog_and_signals_room(env) -> None:
     sink, clock = MemorySink(), Clock()
     rooms: list[int] = []
     sub = submitter(gw, sink, clock, capacity=2, on_room=lambda: rooms.append(1))
-    admitted = [sub.offer(Record("gx.commands", 0, i, f"k{i}".encode(), command("CREATE_USER", i, f"r{i}")))
-                for i in range(5)]
+    admitted = [
+        sub.offer(Record("gx.commands", 0, i, f"k{i}".encode(), command("CREATE_USER", i, f"r{i}"))) for i in range(5)
+    ]
     assert admitted == [True, True, False, False, False]
     await asyncio.wait_for(sub.drain(), 10)
     assert len(sink.final()) == 5 and sub.committable() == 5
@@ -280,5 +302,6 @@ async def test_mvcc_conflicts_are_retried_but_never_open_the_breaker(env) -> Non
     sub = submitter(gw, sink, clock, capacity=10, breaker=CircuitBreaker(failure_threshold=2))
     await feed(sub, [command("CREATE_USER", i, f"r{i}") for i in range(6)])
     assert {(r.status, r.errorCode, r.attempts) for r in sink.final().values()} == {
-        (ResultStatus.FAILED, "RETRIES_EXHAUSTED", 30)}  # the 30th conflict ends it, apart from the 5 attempts
+        (ResultStatus.FAILED, "RETRIES_EXHAUSTED", 30)
+    }  # the 30th conflict ends it, apart from the 5 attempts
     assert sub.breaker.state is State.CLOSED

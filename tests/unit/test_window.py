@@ -12,10 +12,15 @@ keys = st.lists(st.sampled_from("abcde"), min_size=1, max_size=60)
 
 
 @settings(max_examples=300)
-@given(keys=keys, capacity=st.integers(1, 8), extra=st.integers(0, 20),
-       choices=st.lists(st.integers(0, 1000), max_size=400))
-def test_order_per_key_no_overlap_and_safe_commits(keys: list[str], capacity: int, extra: int,
-                                                   choices: list[int]) -> None:
+@given(
+    keys=keys,
+    capacity=st.integers(1, 8),
+    extra=st.integers(0, 20),
+    choices=st.lists(st.integers(0, 1000), max_size=400),
+)
+def test_order_per_key_no_overlap_and_safe_commits(
+    keys: list[str], capacity: int, extra: int, choices: list[int]
+) -> None:
     w = SubmitWindow(capacity, span=capacity + extra)
     pending = list(enumerate(keys, start=100))  # (offset, key), consumed in order
     started: list[int] = []

@@ -61,9 +61,22 @@ def outbox_row(stack: Stack) -> Iterator[str]:
     results = []
     for _ in range(2):
         with psycopg.connect(stack.postgres.role_dsn(roles.WRITER)) as conn, conn.transaction():
-            results.append(enqueue(conn, tenant_id="sec-test", service="test", command_type="CREATE_USER",
-                                   request_id=rid, payload={"userId": rid, "email": f"{rid}@example.com",
-                                                            "firstName": "Sec", "lastName": "Test", "country": "MY"}))
+            results.append(
+                enqueue(
+                    conn,
+                    tenant_id="sec-test",
+                    service="test",
+                    command_type="CREATE_USER",
+                    request_id=rid,
+                    payload={
+                        "userId": rid,
+                        "email": f"{rid}@example.com",
+                        "firstName": "Sec",
+                        "lastName": "Test",
+                        "country": "MY",
+                    },
+                )
+            )
     assert [r.created for r in results] == [True, False] and results[0].id == results[1].id
     yield results[0].id
     with psycopg.connect(stack.postgres.role_dsn(roles.OWNER), autocommit=True) as conn:
@@ -83,18 +96,26 @@ def test_each_postgres_role_does_its_job_and_nothing_else(stack: Stack, outbox_r
     assert _attempt(dsn(roles.WRITER), 'SELECT error FROM "OutboxCommand"') == denied_outbox
     # The results writer updates status columns only.
     assert _attempt(dsn(roles.RESULTS), set_status, (outbox_row,)) == "ok"
-    assert _attempt(dsn(roles.RESULTS), """UPDATE "OutboxCommand" SET payload = '{"a": 1}' WHERE id = %s""",
-                    (outbox_row,)) == denied_outbox
-    assert _attempt(dsn(roles.RESULTS), 'INSERT INTO "OutboxCommand" SELECT * FROM "OutboxCommand" LIMIT 0') \
+    assert (
+        _attempt(dsn(roles.RESULTS), """UPDATE "OutboxCommand" SET payload = '{"a": 1}' WHERE id = %s""", (outbox_row,))
         == denied_outbox
+    )
+    assert (
+        _attempt(dsn(roles.RESULTS), 'INSERT INTO "OutboxCommand" SELECT * FROM "OutboxCommand" LIMIT 0')
+        == denied_outbox
+    )
     # A projector writes its own tables and checkpoints, nobody else's.
     ledger = dsn(roles.projector_role("ledger"))
     assert _attempt(ledger, 'UPDATE "Wallet" SET "updatedAt" = "updatedAt" WHERE false') == "ok"
-    assert _attempt(ledger, 'UPDATE "User" SET "updatedAt" = "updatedAt" WHERE false') \
-        == 'InsufficientPrivilege: permission denied for table User'
+    assert (
+        _attempt(ledger, 'UPDATE "User" SET "updatedAt" = "updatedAt" WHERE false')
+        == "InsufficientPrivilege: permission denied for table User"
+    )
     assert _attempt(ledger, 'SELECT 1 FROM "OutboxCommand"') == denied_outbox
-    checkpoint = ('INSERT INTO "ProjectorState" ("projectorName", channel, topic, "partition", "offset", "lastBlock",'
-                  ' "lastEventIndex") VALUES (%s, %s, %s, 0, 0, 0, 0)')
+    checkpoint = (
+        'INSERT INTO "ProjectorState" ("projectorName", channel, topic, "partition", "offset", "lastBlock",'
+        ' "lastEventIndex") VALUES (%s, %s, %s, 0, 0, 0, 0)'
+    )
     touch = 'UPDATE "ProjectorState" SET "updatedAt" = now() WHERE "projectorName" = %s AND channel = %s RETURNING 1'
     chan = f"sec-{uuid.uuid4().hex[:8]}"
     try:
@@ -109,7 +130,8 @@ def test_each_postgres_role_does_its_job_and_nothing_else(stack: Stack, outbox_r
             conn.execute('DELETE FROM "ProjectorState" WHERE channel = %s', (chan,))
     # Only the owner changes the schema.
     assert "must be owner of table OutboxCommand" in _attempt(
-        dsn(roles.RESULTS), 'ALTER TABLE "OutboxCommand" ADD COLUMN x INT')
+        dsn(roles.RESULTS), 'ALTER TABLE "OutboxCommand" ADD COLUMN x INT'
+    )
 
 
 def test_workers_and_debezium_log_in_as_their_own_identities(stack: Stack) -> None:
@@ -129,10 +151,15 @@ def test_workers_and_debezium_log_in_as_their_own_identities(stack: Stack) -> No
     while True:
         with psycopg.connect(stack.postgres.role_dsn(roles.OWNER)) as conn:
             streaming = conn.execute("SELECT usename FROM pg_stat_replication").fetchall()
-            holders = {u for (u,) in conn.execute("SELECT DISTINCT usename FROM pg_stat_activity"
-                                                  " WHERE datname = 'gx'").fetchall()}
-        if (streaming == [(roles.CDC,)] and holders >= {roles.RESULTS, roles.projector_role("ledger")}) \
-                or time.monotonic() > deadline:
+            holders = {
+                u
+                for (u,) in conn.execute(
+                    "SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = 'gx'"
+                ).fetchall()
+            }
+        if (
+            streaming == [(roles.CDC,)] and holders >= {roles.RESULTS, roles.projector_role("ledger")}
+        ) or time.monotonic() > deadline:
             break
         time.sleep(1)
     assert streaming == [(roles.CDC,)]
@@ -173,7 +200,7 @@ def test_the_peer_requires_a_client_certificate_bound_to_every_request(stack: St
         try:
             await asyncio.wait_for(ch.channel_ready(), 5)
             handshake = True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             handshake = False
         finally:
             await ch.close()
@@ -203,8 +230,10 @@ def test_a_rebuild_gives_the_new_tables_the_projectors_grants(stack: Stack) -> N
     assert proc.returncode == 0, proc.stdout + proc.stderr
     touch = 'UPDATE "Loan" SET "updatedAt" = "updatedAt" WHERE false'
     assert _attempt(stack.postgres.role_dsn(roles.projector_role("loans")), touch) == "ok"
-    assert _attempt(stack.postgres.role_dsn(roles.projector_role("ledger")), touch) \
+    assert (
+        _attempt(stack.postgres.role_dsn(roles.projector_role("ledger")), touch)
         == "InsufficientPrivilege: permission denied for table Loan"
+    )
 
 
 def test_gxctl_db_roles_creates_the_roles_from_password_files(stack: Stack, tmp_path) -> None:
@@ -223,7 +252,9 @@ def test_gxctl_db_roles_creates_the_roles_from_password_files(stack: Stack, tmp_
     assert _attempt(stack.postgres.role_dsn(roles.CDC), "SELECT 1") == "ok"  # same passwords: still logs in
     (pw / roles.WRITER).unlink()
     proc = gxctl("db", "roles", "--passwords-dir", str(pw), env=superuser, check=False)
-    assert proc.returncode != 0 and proc.stderr.strip() == f"error: --passwords-dir {pw}: no password file for gx_writer"
+    assert (
+        proc.returncode != 0 and proc.stderr.strip() == f"error: --passwords-dir {pw}: no password file for gx_writer"
+    )
 
 
 def test_a_refused_login_is_one_line_naming_the_settings_to_check(stack: Stack, tmp_path) -> None:
@@ -238,4 +269,5 @@ def test_a_refused_login_is_one_line_naming_the_settings_to_check(stack: Stack, 
     connect = gxctl("connectors", "status", env={"GX_CONNECT_PASSWORD_FILE": str(wrong)}, check=False)
     assert connect.returncode == 1, connect.stderr
     assert connect.stderr.splitlines()[0].endswith(
-        "refused the login (HTTP 401): check GX_CONNECT_USERNAME and GX_CONNECT_PASSWORD_FILE"), connect.stderr
+        "refused the login (HTTP 401): check GX_CONNECT_USERNAME and GX_CONNECT_PASSWORD_FILE"
+    ), connect.stderr

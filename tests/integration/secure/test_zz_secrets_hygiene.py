@@ -34,12 +34,29 @@ RID = f"hygiene-{uuid.uuid4().hex[:8]}"
 
 def json_commands(tmp: Path) -> list[list[str]]:
     return [
-        ["status"], ["check"], ["stack", "env"], ["stack", "status"], ["fabric", "check"], ["db", "migrate"],
-        ["topics", "apply"], ["topics", "describe"], ["connectors", "apply"], ["connectors", "status"],
-        ["schemas", "export", str(tmp / "schemas")], ["schemas", "list"], ["schemas", "show", "CREATE_USER"],
-        ["commands", "enqueue", "hygiene", "test", "PAUSE_SYSTEM", RID, "{}"], ["projections", "wait", RID],
-        ["commands", "show", RID], ["dlq", "list"], ["dlq", "show", "0", "0"], ["projections", "status"],
-        ["projections", "rebuild", "loans"], ["verify"], ["report", str(tmp / "report")], ["demo"],
+        ["status"],
+        ["check"],
+        ["stack", "env"],
+        ["stack", "status"],
+        ["fabric", "check"],
+        ["db", "migrate"],
+        ["topics", "apply"],
+        ["topics", "describe"],
+        ["connectors", "apply"],
+        ["connectors", "status"],
+        ["schemas", "export", str(tmp / "schemas")],
+        ["schemas", "list"],
+        ["schemas", "show", "CREATE_USER"],
+        ["commands", "enqueue", "hygiene", "test", "PAUSE_SYSTEM", RID, "{}"],
+        ["projections", "wait", RID],
+        ["commands", "show", RID],
+        ["dlq", "list"],
+        ["dlq", "show", "0", "0"],
+        ["projections", "status"],
+        ["projections", "rebuild", "loans"],
+        ["verify"],
+        ["report", str(tmp / "report")],
+        ["demo"],
     ]
 
 
@@ -75,8 +92,7 @@ def _hits(secrets: dict[str, str], where: str, text: str) -> list[str]:
     return [f"{name} in {where}" for name, value in secrets.items() if value and any(f in text for f in _forms(value))]
 
 
-def test_no_secret_in_any_log_json_output_connector_config_or_helm_manifest(up: dict[str, str],
-                                                                           tmp_path: Path) -> None:
+def test_no_secret_in_any_log_json_output_connector_config_or_helm_manifest(up: dict[str, str], tmp_path: Path) -> None:
     st = Stack()
     states = [st.s.state_dir]
     plain = Path(str(st.s.state_dir).removesuffix("-secure"))
@@ -102,8 +118,11 @@ def test_no_secret_in_any_log_json_output_connector_config_or_helm_manifest(up: 
     # Every log of both stacks (components, workers, formats), after all of the above ran, and the
     # configs the stack renders for Kafka and Connect (their logins come through config providers).
     for state in states:
-        files = [*(state / "logs").rglob("*"), state / "kafka" / "server.properties",
-                 *(state / "connect").glob("*.properties")]
+        files = [
+            *(state / "logs").rglob("*"),
+            state / "kafka" / "server.properties",
+            *(state / "connect").glob("*.properties"),
+        ]
         for f in files:
             if f.is_file():
                 hits += _hits(secrets, str(f), f.read_text(errors="replace"))
@@ -113,10 +132,23 @@ def test_no_secret_in_any_log_json_output_connector_config_or_helm_manifest(up: 
     password = f"hyg-{uuid.uuid4().hex}"
     secrets["helm postgres.password"] = password
     for values in ("values-testnet.yaml", "values-mainnet.yaml"):
-        proc = subprocess.run([str(helm), "template", "gx", str(ROOT / "helm" / "gx-pipeline"), "-f",
-                               str(ROOT / "helm" / "gx-pipeline" / values), "--set-string",
-                               f"postgres.password={password}", "--set", "chaincode.packageId=gxtv3:0"],
-                              capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [
+                str(helm),
+                "template",
+                "gx",
+                str(ROOT / "helm" / "gx-pipeline"),
+                "-f",
+                str(ROOT / "helm" / "gx-pipeline" / values),
+                "--set-string",
+                f"postgres.password={password}",
+                "--set",
+                "chaincode.packageId=gxtv3:0",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert proc.returncode == 0, proc.stderr
         for doc in (d for d in yaml.safe_load_all(proc.stdout) if d):
             if doc["kind"] == "Secret":
