@@ -27,7 +27,7 @@ def open_channel(
     name checked against the peer's certificate. ``max_message_bytes`` raises gRPC's 4 MiB limit
     on answers (a full block, a large query result).
     """
-    opts = list(KEEPALIVE)
+    opts: list[tuple[str, int | str]] = list(KEEPALIVE)
     if max_message_bytes:
         opts.append(("grpc.max_receive_message_length", max_message_bytes))
     if server_name:

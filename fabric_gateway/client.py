@@ -13,7 +13,7 @@ was committed invalid (only from :meth:`Gateway.submit_and_wait` and :meth:`Stat
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
@@ -271,7 +271,9 @@ class Gateway:
         ).SerializeToString()
         return common_pb2.Envelope(payload=payload, signature=self.signer(payload))
 
-    async def _deliver(self, method: str, kind: str, channel: str, start_block: int | None) -> AsyncIterator[Any]:
+    async def _deliver(
+        self, method: str, kind: str, channel: str, start_block: int | None
+    ) -> AsyncGenerator[Any, None]:
         """The ``kind`` field of each answer of the Deliver service's ``method`` (a stream from
         ``start_block``); GatewayError when the peer ends it with a status or the stream fails."""
         call = getattr(events_pb2_grpc.DeliverStub(self.channel), method)(
@@ -289,7 +291,7 @@ class Gateway:
         finally:
             call.cancel()
 
-    async def blocks(self, channel: str, start_block: int = 0) -> AsyncIterator[Block]:
+    async def blocks(self, channel: str, start_block: int = 0) -> AsyncGenerator[Block, None]:
         """Full blocks from ``start_block`` on, parsed, waiting for new ones (the peer's Deliver service).
 
         Resume after a break by calling again with the next block number. GatewayError if the peer
@@ -300,7 +302,9 @@ class Gateway:
             async for block in stream:
                 yield parse_block(block)
 
-    async def filtered_blocks(self, channel: str, start_block: int | None = None) -> AsyncIterator[FilteredBlock]:
+    async def filtered_blocks(
+        self, channel: str, start_block: int | None = None
+    ) -> AsyncGenerator[FilteredBlock, None]:
         """Filtered blocks (each transaction's id and validation code, no payloads) from
         ``start_block`` on, or from the newest block when None (the peer's DeliverFiltered).
 

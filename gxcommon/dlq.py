@@ -12,10 +12,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import confluent_kafka
 from confluent_kafka import TopicPartition
 
 from gxcommon.errors import GxError
-from gxcommon.kafka import Consumer, Producer
+from gxcommon.kafka import Consumer, Headers, Producer, offset_of, partition_of
 
 
 class DlqError(GxError):
@@ -60,7 +61,7 @@ def dead_letter_headers(
     }
 
 
-def _consumer(bootstrap: str) -> Consumer:
+def _consumer(bootstrap: str) -> confluent_kafka.Consumer:
     return Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -73,8 +74,8 @@ def _consumer(bootstrap: str) -> Consumer:
 
 def _to_letter(m: Any) -> DeadLetter:
     return DeadLetter(
-        m.partition(),
-        m.offset(),
+        partition_of(m),
+        offset_of(m),
         m.key(),
         m.value(),
         {k: (v or b"").decode("utf-8", "replace") for k, v in (m.headers() or [])},
@@ -101,8 +102,8 @@ def read(bootstrap: str, topic: str, limit: int = 100, timeout: float = 10) -> l
             if m.error():
                 continue
             out.append(_to_letter(m))
-            if m.offset() + 1 >= want[m.partition()]:
-                done.add(m.partition())
+            if offset_of(m) + 1 >= want[partition_of(m)]:
+                done.add(partition_of(m))
         return sorted(out, key=lambda d: (d.timestamp_ms, d.partition, d.offset))[:limit]
     finally:
         c.close()
@@ -114,7 +115,7 @@ def get(bootstrap: str, topic: str, partition: int, offset: int, timeout: float 
         c.list_topics(topic, timeout=timeout)  # Kafka unreachable is said as such, not as "no dead letter"
         c.assign([TopicPartition(topic, partition, offset)])
         m = c.poll(timeout)
-        if m is None or m.error() or m.offset() != offset:
+        if m is None or m.error() or offset_of(m) != offset:
             raise DlqError(f"no dead letter at {topic}[{partition}]@{offset}")
         return _to_letter(m)
     finally:
@@ -133,7 +134,7 @@ def replay(bootstrap: str, dlq_topic: str, letter: DeadLetter, target: str | Non
             f"dead letter {dlq_topic}[{letter.partition}]@{letter.offset} names no source topic; pass a target"
         )
     p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "partitioner": "murmur2_random"})
-    headers = [
+    headers: Headers = [
         (k, v.encode())
         for k, v in letter.headers.items()
         if k in ("id", "commandType", "requestId", "tenantId", "service")

@@ -23,13 +23,13 @@ def pg_url(user: str, password: str, host: str, port: int, dbname: str, query: d
 def with_password(url: str, password: str) -> str:
     """``url`` with its password replaced; everything else (query parameters included) kept."""
     p = pg_parts(url)
-    return pg_url(str(p["user"]), password, str(p["host"]), int(p["port"]), str(p["dbname"]), p["query"])  # type: ignore[arg-type]
+    return pg_url(str(p["user"]), password, str(p["host"]), int(p["port"]), str(p["dbname"]), p["query"])
 
 
 def with_dbname(url: str, dbname: str) -> str:
     """``url`` naming another database on the same server."""
     p = pg_parts(url)
-    return pg_url(str(p["user"]), str(p["password"]), str(p["host"]), int(p["port"]), dbname, p["query"])  # type: ignore[arg-type]
+    return pg_url(str(p["user"]), str(p["password"]), str(p["host"]), int(p["port"]), dbname, p["query"])
 
 
 def pg_parts(url: str) -> dict[str, Any]:

@@ -105,7 +105,7 @@ def make_app(
         from gxcommon import readiness, web
 
         web.install(app)
-        readiness.install(app, {"kafka": readiness.kafka_probe(s.kafka_bootstrap), "postgres": _postgres_probe(s)})
+        readiness.install(app, {"kafka": readiness.kafka_probe(s.bootstrap()), "postgres": _postgres_probe(s)})
         if faust_consumer:
             _track_consumer_lag(app, f"{s.app_id}-{worker}")  # the block publisher reads its markers back
     return app

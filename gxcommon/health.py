@@ -23,7 +23,9 @@ def postgres(dsn: str, timeout: float = 3) -> str:
 
     try:
         with psycopg.connect(dsn, connect_timeout=max(1, int(timeout))) as conn:
-            return str(conn.execute("SHOW wal_level").fetchone()[0])
+            row = conn.execute("SHOW wal_level").fetchone()
+            assert row is not None  # SHOW always returns its one row
+            return str(row[0])
     except psycopg.Error as e:
         raise ProbeError(f"postgres: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from e
 
@@ -42,7 +44,7 @@ def kafka(bootstrap: str, timeout: float = 3, conf: dict[str, str] | None = None
         md = admin.list_topics(timeout=timeout)
     except KafkaException as e:
         err = e.args[0] if e.args else None
-        raise ProbeError(f"kafka at {bootstrap}: {err.str() if hasattr(err, 'str') else e}") from e
+        raise ProbeError(f"kafka at {bootstrap}: {err.str() if err is not None and hasattr(err, 'str') else e}") from e
     if not md.brokers:
         raise ProbeError(f"kafka at {bootstrap}: no broker in metadata")
     return len(md.brokers)

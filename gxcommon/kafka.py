@@ -15,6 +15,9 @@ from confluent_kafka import admin
 
 LOG = logging.getLogger("librdkafka")
 
+# Record headers as confluent-kafka takes them.
+Headers = list[tuple[str, str | bytes | None]]
+
 
 def _conf(conf: dict[str, Any]) -> dict[str, Any]:
     from gxcommon.settings import connection_settings
@@ -32,3 +35,17 @@ def Producer(conf: dict[str, Any]) -> confluent_kafka.Producer:
 
 def AdminClient(conf: dict[str, Any]) -> admin.AdminClient:
     return admin.AdminClient(_conf(conf))
+
+
+def offset_of(m: confluent_kafka.Message) -> int:
+    """A consumed record's offset. The stubs allow None, which only a message not yet produced has."""
+    off = m.offset()
+    assert off is not None, "a consumed record has an offset"
+    return off
+
+
+def partition_of(m: confluent_kafka.Message) -> int:
+    """A consumed record's partition (see :func:`offset_of`)."""
+    p = m.partition()
+    assert p is not None, "a consumed record has a partition"
+    return p

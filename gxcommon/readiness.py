@@ -10,6 +10,7 @@ stalls the event loop. Until the first probe has finished, a dependency counts a
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -47,7 +48,8 @@ def postgres_probe(dsn: str, timeout: float = 3) -> Probe:
         need = discover()[-1].version
         with psycopg.connect(dsn, connect_timeout=max(1, int(timeout)), autocommit=True) as conn:
             try:
-                have = conn.execute('SELECT max(version) FROM "_gx_migrations"').fetchone()[0]
+                row = conn.execute('SELECT max(version) FROM "_gx_migrations"').fetchone()
+                have = row[0] if row else None
             except psycopg.errors.UndefinedTable:
                 raise RuntimeError("no migration applied (run `gxctl db migrate`)") from None
         if have is None or have < need:
@@ -102,7 +104,7 @@ def install(app: Any, probes: dict[str, Probe], every: float = 5.0) -> Dependenc
     deps.probes.update(probes)
     for name in probes:
         deps.reasons[name] = "not probed yet"
-        web.add_check(app, name, lambda name=name: deps.reason(name))
+        web.add_check(app, name, functools.partial(deps.reason, name))
     if fresh:
 
         @app.task

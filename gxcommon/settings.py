@@ -111,6 +111,12 @@ class ConnectionSettings(GxSettings):
                 "`gxctl up` starts one; for another deployment, set them (gxctl -v shows what is used)"
             )
 
+    def bootstrap(self) -> str:
+        """Kafka's bootstrap servers; GxError (with how to set them) when unset."""
+        self.require("kafka_bootstrap")
+        assert self.kafka_bootstrap is not None
+        return self.kafka_bootstrap
+
     def dsn(self) -> str:
         """The Postgres DSN (with the password from pg_password_file if that is set)."""
         self.require("pg_dsn")

@@ -72,7 +72,7 @@ def describe(e: BaseException) -> str:
         return f"Postgres refused: {_first_line(e)}"
     if mod.startswith(("cimpl", "confluent_kafka")):
         err = e.args[0] if e.args else None
-        text = err.str() if hasattr(err, "str") else _first_line(e)
+        text = err.str() if err is not None and hasattr(err, "str") else _first_line(e)
         login = _kafka_login_problem()
         if login:
             return f"Kafka {_where('GX_KAFKA_BOOTSTRAP')} refused the login: {login}"

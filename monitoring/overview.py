@@ -125,7 +125,7 @@ def dead_letters(bootstrap: str, topics: list[str]) -> list[dict[str, Any]]:
     from gxcommon.kafka import Consumer
 
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "gxctl-status", "enable.auto.commit": False})
-    rows = []
+    rows: list[dict[str, Any]] = []
     try:
         md = c.list_topics(timeout=10)
         for topic in topics:

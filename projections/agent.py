@@ -123,8 +123,7 @@ def install(
         running = asyncio.get_running_loop()
 
         def crash(e: BaseException) -> None:
-            # (bound now: the thread's `e` is unbound when its except block ends)
-            running.call_soon_threadsafe(lambda exc=e: asyncio.ensure_future(app.crash(exc)))
+            asyncio.run_coroutine_threadsafe(app.crash(e), running)
 
         for g in groups:
             gid = group_id(app_id, g.name)
@@ -145,7 +144,8 @@ def install(
             threads.append(t)
             t.start()
 
-    @app.on_before_shutdown.connect
+    # (mypy cannot match a coroutine function to Faust's handler type, which names `signal`.)
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def stop(app_: faust.App, **_: Any) -> None:
         for loop in loops:
             loop.stop()

@@ -247,7 +247,7 @@ def _norm(v: Any) -> Any:
 # SystemConfig keys the projection keeps that the ledger has no state for, and their defaults
 # when absent on the read side.
 SYSTEM_ONLY = {"supply"}
-SYSTEM_DEFAULTS = {"paused": False, "pauseReason": None, "admins": []}
+SYSTEM_DEFAULTS: dict[str, Any] = {"paused": False, "pauseReason": None, "admins": []}
 
 
 def compare(want: Mapping[str, Rows], have: Mapping[str, Rows]) -> list[Difference]:

@@ -7,15 +7,16 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import confluent_kafka
 from confluent_kafka import KafkaError, TopicPartition
 
 from gxcommon.dlq import dead_letter_headers
-from gxcommon.kafka import Consumer, Producer
+from gxcommon.kafka import Consumer, Producer, offset_of, partition_of
 from projections.errors import GapReadError
 from projections.model import DeadLetter, Record
 
 
-def _consumer(bootstrap: str) -> Consumer:
+def _consumer(bootstrap: str) -> confluent_kafka.Consumer:
     return Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -29,7 +30,7 @@ def _consumer(bootstrap: str) -> Consumer:
 
 
 def to_record(m: Any) -> Record:
-    return Record(m.topic(), m.partition(), m.offset(), m.value() or b"", m.key(), m.timestamp()[1])
+    return Record(m.topic(), partition_of(m), offset_of(m), m.value() or b"", m.key(), m.timestamp()[1])
 
 
 def read_range(bootstrap: str, topic: str, partition: int, start: int, end: int, timeout: float = 30) -> list[Record]:
@@ -44,11 +45,11 @@ def read_range(bootstrap: str, topic: str, partition: int, start: int, end: int,
             m = c.poll(timeout)
             if m is None:
                 raise GapReadError(topic, partition, start, end, f"no record for {timeout:.0f}s")
-            if m.error():
-                if m.error().code() == KafkaError._PARTITION_EOF:  # nothing committed beyond this point
+            if (err := m.error()) is not None:
+                if err.code() == KafkaError._PARTITION_EOF:  # nothing committed beyond this point
                     return out
-                raise GapReadError(topic, partition, start, end, str(m.error()))
-            if m.offset() >= end:
+                raise GapReadError(topic, partition, start, end, str(err))
+            if offset_of(m) >= end:
                 return out
             out.append(to_record(m))
     finally:
@@ -69,17 +70,17 @@ def read_all(bootstrap: str, topic: str, batch: int = 5000, timeout: float = 30)
             m = c.poll(timeout)
             if m is None:
                 raise GapReadError(topic, -1, 0, 0, f"no record for {timeout:.0f}s while reading to the end")
-            if m.error():
-                if m.error().code() == KafkaError._PARTITION_EOF:
-                    todo.discard(m.partition())
+            if (err := m.error()) is not None:
+                if err.code() == KafkaError._PARTITION_EOF:
+                    todo.discard(partition_of(m))
                     continue
-                raise GapReadError(topic, m.partition(), 0, 0, str(m.error()))
-            if m.offset() >= ends[m.partition()]:
-                todo.discard(m.partition())
+                raise GapReadError(topic, partition_of(m), 0, 0, str(err))
+            if offset_of(m) >= ends[partition_of(m)]:
+                todo.discard(partition_of(m))
                 continue
             buf.append(to_record(m))
-            if m.offset() + 1 >= ends[m.partition()]:
-                todo.discard(m.partition())
+            if offset_of(m) + 1 >= ends[partition_of(m)]:
+                todo.discard(partition_of(m))
             if len(buf) >= batch:
                 yield buf
                 buf = []
@@ -99,8 +100,10 @@ class DeadLetterSender:
     def __call__(self, dead: list[DeadLetter]) -> None:
         for d in dead:
             r = d.record
-            headers = dead_letter_headers(d.reason, d.code, r.topic, r.partition, r.offset, 0)
-            headers["projector"] = self.projector.encode()
+            headers: dict[str, str | bytes | None] = {
+                **dead_letter_headers(d.reason, d.code, r.topic, r.partition, r.offset, 0),
+                "projector": self.projector.encode(),
+            }
             self._producer.produce(self.topic, key=r.key, value=r.value, headers=headers)
         if self._producer.flush(30) != 0:
             raise RuntimeError(f"{len(self._producer)} dead letter(s) not acknowledged by Kafka")

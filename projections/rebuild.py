@@ -83,6 +83,11 @@ def _copy_grants(conn: psycopg.Connection[Any], src: str, dst: str) -> None:
         conn.execute(f"GRANT {privilege} ON {_q(dst)} TO {grantee}")
 
 
+def _count(conn: psycopg.Connection[Any], table: str) -> int:
+    row = conn.execute(f"SELECT count(*) FROM {_q(table)}").fetchone()
+    return int(row[0]) if row else 0
+
+
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -236,5 +241,5 @@ def rebuild(
                     n += _catch_up(p, conn, bootstrap, topic)
         finally:
             p.close()
-        counts = {t: conn.execute(f"SELECT count(*) FROM {_q(t)}").fetchone()[0] for t in group.tables}
+        counts = {t: _count(conn, t) for t in group.tables}
     return {"group": group.name, "records": n, "dead_letters_seen": len(dead), "rows": counts}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import confluent_kafka
 import psycopg
 from confluent_kafka import TopicPartition
 
@@ -21,7 +22,7 @@ from projections.kafka_io import read_range
 EXACT = 10_000
 
 
-def _timestamp(c: Consumer, topic: str, partition: int, offset: int) -> int | None:
+def _timestamp(c: confluent_kafka.Consumer, topic: str, partition: int, offset: int) -> int | None:
     if offset < 0:
         return None
     c.assign([TopicPartition(topic, partition, offset)])

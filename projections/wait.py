@@ -132,7 +132,7 @@ async def wait_for_request(
     """
     # One connection for the whole wait (it polls every ``interval``), autocommit: each poll sees
     # the latest commits.
-    conn = await asyncio.to_thread(psycopg.connect, dsn, autocommit=True)
+    conn: psycopg.Connection[Any] = await asyncio.to_thread(lambda: psycopg.connect(dsn, autocommit=True))
     try:
         return await _wait(conn, request_id, gw, channel, chaincode, topic, partitions, timeout, interval, tenant_id)
     finally:

@@ -45,7 +45,7 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
     with psycopg.connect(dsn) as conn:
         stored = {g.name: checkpoints(conn, g.name, t.fabric_events) for g in groups}
     for g in groups:
-        moved = align_group_offsets(s.kafka_bootstrap, group_id(s.app_id, g.name), t.fabric_events, stored[g.name])
+        moved = align_group_offsets(s.bootstrap(), group_id(s.app_id, g.name), t.fabric_events, stored[g.name])
         if moved:
             get("gx.projector").warning("database behind Kafka; replaying", projector=g.name, from_offsets=moved)
     install(
@@ -54,7 +54,7 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
         t.fabric_events,
         t.projections_dlq,
         dsn,
-        s.kafka_bootstrap,
+        s.bootstrap(),
         s.app_id,
         channel=s.fabric_channel,
         batch=s.projector_batch,

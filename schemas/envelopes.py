@@ -34,7 +34,7 @@ class CommandEnvelope(BaseModel):
     createdAt: datetime
     correlationId: str | None = None
 
-    def headers(self) -> list[tuple[str, bytes]]:
+    def headers(self) -> list[tuple[str, str | bytes | None]]:
         return [(h, str(getattr(self, h)).encode()) for h in COMMAND_HEADERS]
 
 

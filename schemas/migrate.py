@@ -64,7 +64,7 @@ def migrate(dsn: str, sql_dir: Path = SQL_DIR) -> list[str]:
                 'CREATE TABLE IF NOT EXISTS "_gx_migrations" (version INTEGER PRIMARY KEY, name TEXT NOT NULL,'
                 ' checksum TEXT NOT NULL, "appliedAt" TIMESTAMPTZ NOT NULL DEFAULT now())'
             )
-            done = dict(conn.execute('SELECT version, checksum FROM "_gx_migrations"').fetchall())
+            done: dict[int, str] = dict(conn.execute('SELECT version, checksum FROM "_gx_migrations"').fetchall())
             for mig in discover(sql_dir):
                 if mig.version in done:
                     if done[mig.version] != mig.checksum:
@@ -77,7 +77,7 @@ def migrate(dsn: str, sql_dir: Path = SQL_DIR) -> list[str]:
                     continue
                 try:
                     with conn.transaction():
-                        conn.execute(mig.sql)  # type: ignore[arg-type]
+                        conn.execute(mig.sql)
                         conn.execute(
                             'INSERT INTO "_gx_migrations" (version, name, checksum) VALUES (%s, %s, %s)',
                             (mig.version, mig.name, mig.checksum),

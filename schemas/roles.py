@@ -23,6 +23,7 @@ The pure functions make SQL; :func:`apply_grants` and :func:`ensure_roles` run i
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -111,11 +112,11 @@ def _grant(privileges: str, table: str, role: str, columns: Iterable[str] = ()) 
     return sql.SQL("GRANT {} ON {} TO {}").format(sql.SQL(privileges), sql.Identifier(table), sql.Identifier(role))
 
 
-def grant_statements(dbname: str, group_tables: dict[str, tuple[str, ...]]) -> list[sql.Composed]:
+def grant_statements(dbname: str, group_tables: dict[str, tuple[str, ...]]) -> list[sql.SQL | sql.Composed]:
     """The database's grants and checkpoint policies for every role (idempotent; run by the owner)."""
     workers = [RESULTS, MONITOR, *(projector_role(g) for g in group_tables)]
     db = sql.Identifier(dbname)
-    out: list[sql.Composed] = [sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(db)]
+    out: list[sql.SQL | sql.Composed] = [sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(db)]
     for role in [CDC, WRITER, *workers]:
         out.append(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(db, sql.Identifier(role)))
     # Readiness checks that the newest migration is applied.
@@ -146,7 +147,7 @@ def grant_statements(dbname: str, group_tables: dict[str, tuple[str, ...]]) -> l
     return out
 
 
-def missing_roles(conn: psycopg.Connection, names: Iterable[str]) -> list[str]:  # type: ignore[type-arg]
+def missing_roles(conn: psycopg.Connection[Any], names: Iterable[str]) -> list[str]:
     want = list(names)
     have = {r for (r,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", (want,)).fetchall()}
     return [n for n in want if n not in have]

@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import yaml
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
@@ -404,7 +405,7 @@ class Chaincode:
         self.id_file.write_text(pkg_id + "\n")
         self.proc.wait_healthy(self.healthy, 30, f"the chaincode service on {self.s.host}:{self.s.chaincode_port}")
 
-    def _committed(self) -> dict[str, object]:
+    def _committed(self) -> dict[str, Any]:
         try:
             out = self.net.peer(
                 "lifecycle",

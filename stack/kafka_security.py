@@ -249,13 +249,14 @@ def apply(
         ResourceType,
         ScramCredentialInfo,
         ScramMechanism,
+        UserScramCredentialAlteration,
         UserScramCredentialUpsertion,
     )
 
     from gxcommon.kafka import AdminClient
 
     admin = AdminClient({"bootstrap.servers": bootstrap, **admin_conf})
-    upserts = [
+    upserts: list[UserScramCredentialAlteration] = [
         UserScramCredentialUpsertion(u, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), pw.encode())
         for u, pw in users.items()
         if u != ADMIN

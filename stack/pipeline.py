@@ -6,6 +6,7 @@ Each worker serves /metrics, /healthz and /readyz on its own loopback port; `up`
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -122,7 +123,7 @@ class Pipeline:
                 [sys.executable, "-m", "gxctl.main", "run", name],
                 env={**os.environ, **env, **self.stack.worker_env(name), "GX_WEB_PORT": str(port)},
             )
-        proc.wait_healthy(lambda p=port: _ready(p), 90, f"http://127.0.0.1:{port}/readyz answering 200")
+        proc.wait_healthy(functools.partial(_ready, port), 90, f"http://127.0.0.1:{port}/readyz answering 200")
 
     def restart(self, name: str) -> bool:
         """Start ``name`` (a component or a worker) again if it is still desired and still down:

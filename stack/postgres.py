@@ -18,6 +18,7 @@ import secrets
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any, Literal
 
 import psycopg
 
@@ -315,12 +316,18 @@ class Postgres:
             f.unlink(missing_ok=True)
 
 
+def _show(conn: psycopg.Connection[Any], setting: Literal["wal_level", "max_replication_slots"]) -> str:
+    row = conn.execute(f"SHOW {setting}").fetchone()
+    assert row is not None  # SHOW always returns its one row
+    return str(row[0])
+
+
 def check_external(dsn: str) -> None:
     """Check an existing server for what the pipeline needs; StackError naming the missing setting."""
     try:
         with psycopg.connect(dsn, connect_timeout=5) as conn:
-            wal_level = conn.execute("SHOW wal_level").fetchone()[0]
-            slots = int(conn.execute("SHOW max_replication_slots").fetchone()[0])
+            wal_level = _show(conn, "wal_level")
+            slots = int(_show(conn, "max_replication_slots"))
     except psycopg.Error as e:
         raise StackError(
             NAME,

@@ -21,7 +21,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,7 +86,7 @@ class Desired:
         tmp.replace(self.path)
 
     @classmethod
-    def change(cls, run_dir: Path, add: set[str] = frozenset(), remove: set[str] = frozenset()) -> None:
+    def change(cls, run_dir: Path, add: Iterable[str] = frozenset(), remove: Iterable[str] = frozenset()) -> None:
         """Add some names and remove others."""
         d = cls.load(run_dir)
         d.names = (d.names - set(remove)) | set(add)

@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import confluent_kafka
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from prometheus_client import Counter, Gauge
 
@@ -96,10 +97,10 @@ def last_marker(bootstrap: str, topic: str, channel: str, timeout: float = 10) -
                 m = c.poll(timeout)
                 if m is None:
                     raise TimeoutError(f"{topic}: no answer reading markers from offset {start}")
-                if m.error():
-                    if m.error().code() == KafkaError._PARTITION_EOF:
+                if (err := m.error()) is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
                         break
-                    raise KafkaException(m.error())
+                    raise KafkaException(err)
                 if (m.key() or b"").decode() == channel:
                     b = marker_of(m.value())
                     if b is not None and (best is None or b[0] > best[0]):
@@ -132,14 +133,14 @@ class Publisher:
         self.cfg = cfg
         self._blocks = blocks
         self._max_backoff = max_backoff
-        self._producer: Producer | None = None
+        self._producer: confluent_kafka.Producer | None = None
         self.last_block: int | None = None
         self.last: tuple[int, bytes] | None = None  # (number, hash) of the last block published
         self.connected = False
         self.failures = 0  # consecutive
         self.broken: str | None = None
 
-    def _new_producer(self) -> Producer:
+    def _new_producer(self) -> confluent_kafka.Producer:
         p = Producer(
             {
                 "bootstrap.servers": self.cfg.bootstrap,

@@ -183,7 +183,8 @@ def install(
                 offset=msg.offset,
             )
 
-    @app.agent(topic, name="results-writer")
+    # (Faust passes a Stream; its agent type names StreamT, which lacks take_events.)
+    @app.agent(topic, name="results-writer")  # type: ignore[arg-type]
     async def results_writer(stream: faust.Stream) -> None:
         await pool.open()
         # take_events acks a batch when the loop body returns, so the body handles every error
@@ -193,7 +194,7 @@ def install(
             for event in events:
                 msg = event.message
                 try:
-                    items.append((msg, parse_result(msg.value)))
+                    items.append((msg, parse_result(msg.value or b"")))
                 except PayloadError as e:
                     RESULTS_INVALID.inc()
                     await dead_letter(msg, str(e), "INVALID_RESULT", 0)
@@ -205,7 +206,8 @@ def install(
                     for msg, _ in items:
                         await dead_letter(msg, f"{type(e).__name__}: {e}", "RESULT_NOT_APPLIED", 1)
 
-    @app.on_before_shutdown.connect
+    # (mypy cannot match a coroutine function to Faust's handler type, which names `signal`.)
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def close_pool(app_: faust.App, **_: Any) -> None:
         await pool.close()
 

@@ -49,7 +49,7 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
         install_publisher(
             app,
             PublisherConfig(
-                s.kafka_bootstrap,
+                s.bootstrap(),
                 t.fabric_events,
                 t.fabric_blocks,
                 f.channel,
