@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# `make test`: every test. The chaincode's own unit tests (node's test runner), then the Python
-# unit and integration tests. Integration tests start the real stack once per run (and stop it
-# after if they started it). Under GX_REQUIRE_STACK=1 (CI) an integration test that skips fails.
+# `make test`: every test, fastest first. `make check` (lint, format, types) and the Python unit
+# tests, then the chaincode's own tests (node's test runner), the integration tests on the real
+# stack (started once per run, stopped after if started here) and last the secure stack's pass.
+# With arguments (`make test ARGS=...`) only pytest runs, with them, on the tests' stack.
+# Under GX_REQUIRE_STACK=1 (CI) an integration test that skips fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Tests never touch the user's stack: a state directory and loopback ports of their own, so a
@@ -12,12 +14,23 @@ export GX_PG_PORT=26432 GX_KAFKA_PORT=30092 GX_KAFKA_CONTROLLER_PORT=30093 GX_CO
   GX_WORKER_PORT_BASE=29191 GX_ORDERER_PORT=28050 GX_ORDERER_ADMIN_PORT=28053 GX_ORDERER_OPS_PORT=28453 \
   GX_PEER_PORT=28051 GX_PEER_CHAINCODE_PORT=28052 GX_PEER_OPS_PORT=28454 GX_CHAINCODE_PORT=28199
 unset GX_PG_DSN GX_KAFKA_BOOTSTRAP GX_CONNECT_URL GX_FABRIC_GATEWAY GX_FABRIC_CERT GX_FABRIC_KEY GX_FABRIC_TLS_ROOT
+if [ $# -eq 0 ]; then
+  # The fast checks first: a style, type or unit failure fails the run in minutes, before any stack.
+  echo "--- make check: lint, format, types"
+  bash scripts/check.sh
+  echo "--- unit tests"
+  .venv/bin/python -m pytest -q -ra tests/unit
+fi
 # Fabric is installed on the machine, never built here: stop early, with the fix, if it is missing.
 .venv/bin/gxctl fabric check
 # Every download and build the tests need (jars, npm, Go tools, schemas), before the first test:
 # a test never builds a tool inside its own time limit.
 echo "--- set-up: what the tests need (cached under ~/.cache/gx-pipeline)"
 .venv/bin/python -m tests.prepare
+if [ $# -gt 0 ]; then
+  # `make test ARGS=...`: only pytest with those arguments, on the tests' stack.
+  exec .venv/bin/python -m pytest -q -ra "$@"
+fi
 echo "--- chaincode unit tests (chaincode/gxtv3, node --test)"
 cc=$(.venv/bin/python -m stack.chaincode)
 out=$(mktemp)
@@ -25,17 +38,15 @@ if ! NODE_PATH="$cc/node_modules" node --test chaincode/gxtv3/test/*.test.js >"$
   cat "$out"; rm -f "$out"; exit 1
 fi
 grep -E '^# (tests|pass|fail)' "$out"; rm -f "$out"
-echo "--- Python tests"
-.venv/bin/python -m pytest -q -ra "$@"
-if [ $# -eq 0 ]; then
-  # The write and read paths once more, end to end, on the secure stack (gxctl stack up --secure):
-  # Kafka SCRAM over TLS with ACLs, a Postgres role per job, the peer on mutual TLS, Connect's REST
-  # API behind basic auth. Then the security tests of that stack, and last the secrets-leak scan of
-  # every log, --json output, connector config and Helm manifest of both passes.
-  echo "--- the end-to-end and security tests on the secure stack"
-  .venv/bin/gxctl down >/dev/null 2>&1 || true   # the plain stack's ports (if GX_KEEP_STACK kept it)
-  GX_STATE_DIR="$GX_STATE_DIR-secure" GX_TEST_SECURE=1 .venv/bin/python -m pytest -q -ra \
-    tests/integration/test_pipeline_up.py tests/integration/test_kafka_security.py \
-    "tests/integration/test_read_models.py::test_the_demo_ends_in_read_models_equal_to_the_ledger_and_a_write_can_be_waited_on" \
-    tests/integration/secure/test_secure_stack.py tests/integration/secure/test_zz_secrets_hygiene.py
-fi
+echo "--- integration tests on the real stack"
+.venv/bin/python -m pytest -q -ra tests/integration
+# The write and read paths once more, end to end, on the secure stack (gxctl stack up --secure):
+# Kafka SCRAM over TLS with ACLs, a Postgres role per job, the peer on mutual TLS, Connect's REST
+# API behind basic auth. Then the security tests of that stack, and last the secrets-leak scan of
+# every log, --json output, connector config and Helm manifest of both passes.
+echo "--- the end-to-end and security tests on the secure stack"
+.venv/bin/gxctl down >/dev/null 2>&1 || true   # the plain stack's ports (if GX_KEEP_STACK kept it)
+GX_STATE_DIR="$GX_STATE_DIR-secure" GX_TEST_SECURE=1 .venv/bin/python -m pytest -q -ra \
+  tests/integration/test_pipeline_up.py tests/integration/test_kafka_security.py \
+  "tests/integration/test_read_models.py::test_the_demo_ends_in_read_models_equal_to_the_ledger_and_a_write_can_be_waited_on" \
+  tests/integration/secure/test_secure_stack.py tests/integration/secure/test_zz_secrets_hygiene.py
