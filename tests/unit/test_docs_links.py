@@ -1,5 +1,6 @@
-"""Every relative link in README.md and docs/*.md resolves: to a file or folder of the repository,
-and, with a ``#anchor``, to a heading of its target (the anchor GitHub makes of it)."""
+"""Every relative link in README.md, docs/*.md, bench/README.md and helm/README.md resolves: to a
+file or folder of the repository, and, with a ``#anchor``, to a heading of its target (the anchor
+GitHub makes of it)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = [
+    ROOT / "README.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+    ROOT / "bench" / "README.md",
+    ROOT / "helm" / "README.md",
+]
 # Documents written on another branch and linked before it is merged; checked like any other
 # once they exist.
 PENDING = {"docs/chaincode-rules.md"}
@@ -74,10 +80,14 @@ def test_the_check_finds_a_missing_file_an_unknown_anchor_and_a_path_outside(tmp
     (root / "docs").mkdir(parents=True)
     (root / "docs" / "b.md").write_text("# Part\n## Part\n")
     doc = root / "docs" / "a.md"
-    doc.write_text("# A title, with `code`\n"
-                   "[ok](#a-title-with-code) [ok](b.md#part-1) [ok](../docs) [ok](later.md) `[no](x.md)`\n"
-                   "```\n[no](y.md)\n```\n"
-                   "[f](nope.md) [a](b.md#none) [o](../../x.md) [u](https://example.org/z)\n")
+    doc.write_text(
+        "# A title, with `code`\n"
+        "[ok](#a-title-with-code) [ok](b.md#part-1) [ok](../docs) [ok](later.md) `[no](x.md)`\n"
+        "```\n[no](y.md)\n```\n"
+        "[f](nope.md) [a](b.md#none) [o](../../x.md) [u](https://example.org/z)\n"
+    )
     assert broken(doc, root, frozenset({"docs/later.md"})) == [
-        "nope.md: no such file", "b.md#none: no heading with the anchor #none",
-        "../../x.md: outside the repository"]
+        "nope.md: no such file",
+        "b.md#none: no heading with the anchor #none",
+        "../../x.md: outside the repository",
+    ]
