@@ -32,7 +32,7 @@ class WorkerSettings(ConnectionSettings):
     rebalance_timeout_s: float = 30.0
     # Submitter: commands in flight per partition; retry and breaker limits.
     # Per partition. The peer rejects gateway calls past its concurrency limit (500) instead of
-    # queueing them, so 6 partitions x 80 stay below it (shared/fabric-notes.md).
+    # queueing them, so 6 partitions x 80 stay below it.
     submit_window: int = 80
     # Commands held per partition from its oldest unfinished one (finished ones included): what one
     # stuck key lets the others of its partition run ahead of it, and what a crash replays at most.

@@ -1,4 +1,4 @@
-"""Envelopes on the pipeline's topics (see the topic contracts in README.md).
+"""Envelopes on the pipeline's topics (the topic contracts: docs/architecture.md).
 
 ``CommandEnvelope`` is the value on gx.commands, identical whether Debezium's outbox router or the
 SDK's direct produce wrote it. Its ``payload`` is kept as a plain JSON object here: the payload is

@@ -47,7 +47,7 @@ class StackSettings(ConnectionSettings):
     chaincode_source: Path | None = None  # default: chaincode/gxtv3 of this checkout
     channel: str = "gxchannel"
     chaincode: str = "gxtv3"
-    # Blocks are cut after BatchTimeout or MaxMessageCount, whichever first (shared/fabric-notes.md).
+    # Blocks are cut after BatchTimeout or MaxMessageCount, whichever comes first.
     batch_timeout_ms: int = 200
     batch_max_count: int = 500
     # The peer rejects gateway calls past this many at once (it does not queue).

@@ -1,4 +1,4 @@
-"""The submitter's metrics, with the names operators already chart (../shared/domain.md)."""
+"""The submitter's metrics, under the names operators already chart."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 
 Every run is checked on both sides: the write path's verdict and the read side's (`gxctl verify`
 clean, every projector caught up after the fault). The full profile (every fault, longer load)
-runs on demand and its figures are in the docs; CI runs a few faults with a small load so that
-the suite stays well inside its time limit.
+runs on demand and its figures are in docs/faults.md; CI runs a few faults with a small load so
+that the suite stays well inside its time limit.
 """
 
 from __future__ import annotations
