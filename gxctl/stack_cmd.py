@@ -21,7 +21,7 @@ def stack() -> None:
 
 SECURE_HELP = (
     "A new stack with every hop authenticated and encrypted and a least-privilege identity per "
-    "process (README: Security); kept with the stack."
+    "process (docs/security.md); kept with the stack."
 )
 
 
