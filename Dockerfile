@@ -2,7 +2,7 @@
 # which has no Docker engine; the compose file is validated by tests/integration/test_compose.py).
 FROM python:3.11-slim
 WORKDIR /app
-COPY pyproject.toml constraints.txt README.md ./
+COPY pyproject.toml constraints.txt README.md gxerrors.py ./
 COPY gxcommon gxcommon
 COPY gxctl gxctl
 COPY gxsdk gxsdk

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from gxerrors import GxError
 
-class ConnectorError(Exception):
+
+class ConnectorError(GxError):
     """Root of this package's errors."""
 
 

@@ -1,6 +1,7 @@
 """A Python client of the Fabric Gateway (grpc.aio + hyperledger-fabric-protos).
 
-A library: it imports nothing else of this project. Modelled on the official Go client
+A library: of this project it imports only the root exception (gxerrors, which imports nothing),
+so that its errors are GxErrors. Modelled on the official Go client
 (hyperledger/fabric-gateway pkg/client): identity and signer, proposal building, the Gateway's
 steps (evaluate, endorse, submit, commit_status) as separate calls so a caller can keep many
 transactions in flight, typed errors, and a pure ``classify``.

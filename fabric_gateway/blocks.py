@@ -66,7 +66,7 @@ class BlockParseError(GatewayError):
 
     def __init__(self, message: str, block: int) -> None:
         self.block = block
-        super().__init__(f"block {block}: {message}", tx_id="")
+        super().__init__(f"block {block}: {message}")
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,13 @@
 """Typed errors, like the official Gateway clients'. Each carries the transaction id and gRPC status.
 
-GatewayError
+GatewayError (a gxerrors.GxError: the one module of the project this package imports, see there)
 ├── EvaluateError      evaluate failed (a query; nothing was submitted)
 ├── EndorseError       endorsement failed: the chaincode rejected it, or no peer could endorse
 ├── SubmitError        the orderer did not accept the endorsed transaction
 ├── CommitStatusError  the commit status could not be obtained (the transaction may still commit)
-└── CommitError        the transaction was committed as INVALID (e.g. MVCC_READ_CONFLICT)
+├── CommitError        the transaction was committed as INVALID (e.g. MVCC_READ_CONFLICT)
+├── BlockParseError    a block could not be parsed (fabric_gateway.blocks)
+└── KeyFileError       a private key file others may read, or that cannot be read (fabric_gateway.identity)
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import grpc
+
+from gxerrors import GxError
 
 
 @dataclass(frozen=True)
@@ -24,15 +28,16 @@ class ErrorDetail:
     message: str
 
 
-class GatewayError(Exception):
+class GatewayError(GxError):
     """Root of this package's errors.
 
-    ``tx_id``: the transaction; ``code``: the gRPC status code (None for CommitError, which is
-    not a gRPC failure); ``details``: per-peer ErrorDetails from the Gateway.
+    ``tx_id``: the transaction ("" when the failure concerns none: a block stream, a key file);
+    ``code``: the gRPC status code (None when the failure is not a gRPC one, e.g. CommitError);
+    ``details``: per-peer ErrorDetails from the Gateway.
     """
 
     def __init__(
-        self, message: str, tx_id: str, code: grpc.StatusCode | None = None, details: tuple[ErrorDetail, ...] = ()
+        self, message: str, tx_id: str = "", code: grpc.StatusCode | None = None, details: tuple[ErrorDetail, ...] = ()
     ) -> None:
         self.tx_id = tx_id
         self.code = code
@@ -42,7 +47,7 @@ class GatewayError(Exception):
             text = f"{code.name}: {text}"
         if details:
             text += "; " + "; ".join(f"{d.address} ({d.msp_id}): {d.message}" for d in details)
-        super().__init__(f"{text} [txid {tx_id}]")
+        super().__init__(f"{text} [txid {tx_id}]" if tx_id else text)
         self.message = message
 
 

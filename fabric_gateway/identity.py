@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from fabric_protos.msp import identities_pb2
 
+from fabric_gateway.errors import GatewayError
+
 # Order of the P-256 group.
 P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
@@ -57,8 +59,9 @@ def ecdsa_signer(key: ec.EllipticCurvePrivateKey) -> Signer:
     return sign
 
 
-class KeyFileError(ValueError):
-    """A private key file that others could read (or that cannot be read). ``path`` names it."""
+class KeyFileError(GatewayError, ValueError):
+    """A private key file that others could read (or that cannot be read). ``path`` names it.
+    Also a ValueError, as a key that is not P-256 is."""
 
     def __init__(self, path: Path, problem: str) -> None:
         self.path = path

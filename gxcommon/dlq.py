@@ -15,12 +15,17 @@ from typing import Any
 import confluent_kafka
 from confluent_kafka import TopicPartition
 
-from gxcommon.errors import GxError
 from gxcommon.kafka import Consumer, Headers, Producer, offset_of, partition_of
+from gxerrors import GxError
 
 
 class DlqError(GxError):
-    """A dead letter could not be found or replayed; names topic and offset."""
+    """A dead letter could not be found or replayed. ``topic`` names the topic concerned; ``partition``
+    and ``offset`` the dead letter, when the error is about one."""
+
+    def __init__(self, message: str, topic: str, partition: int | None = None, offset: int | None = None) -> None:
+        self.topic, self.partition, self.offset = topic, partition, offset
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,7 @@ def read(bootstrap: str, topic: str, limit: int = 100, timeout: float = 10) -> l
     try:
         md = c.list_topics(topic, timeout=timeout).topics.get(topic)
         if md is None or md.error is not None:
-            raise DlqError(f"topic {topic} does not exist (gxctl topics apply)")
+            raise DlqError(f"topic {topic} does not exist (gxctl topics apply)", topic)
         ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout) for p in md.partitions}
         want = {p: hi for p, (lo, hi) in ends.items() if hi > lo}
         c.assign([TopicPartition(topic, p, ends[p][0]) for p in want])
@@ -116,7 +121,7 @@ def get(bootstrap: str, topic: str, partition: int, offset: int, timeout: float 
         c.assign([TopicPartition(topic, partition, offset)])
         m = c.poll(timeout)
         if m is None or m.error() or offset_of(m) != offset:
-            raise DlqError(f"no dead letter at {topic}[{partition}]@{offset}")
+            raise DlqError(f"no dead letter at {topic}[{partition}]@{offset}", topic, partition, offset)
         return _to_letter(m)
     finally:
         c.close()
@@ -131,7 +136,10 @@ def replay(bootstrap: str, dlq_topic: str, letter: DeadLetter, target: str | Non
     topic = target or letter.headers.get("sourceTopic")
     if not topic:
         raise DlqError(
-            f"dead letter {dlq_topic}[{letter.partition}]@{letter.offset} names no source topic; pass a target"
+            f"dead letter {dlq_topic}[{letter.partition}]@{letter.offset} names no source topic; pass a target",
+            dlq_topic,
+            letter.partition,
+            letter.offset,
         )
     p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "partitioner": "murmur2_random"})
     headers: Headers = [
@@ -147,5 +155,5 @@ def replay(bootstrap: str, dlq_topic: str, letter: DeadLetter, target: str | Non
     else:
         p.produce(topic, key=letter.key, value=letter.value, headers=headers)
     if p.flush(30) != 0:
-        raise DlqError(f"replay to {topic} was not acknowledged")
+        raise DlqError(f"replay to {topic} was not acknowledged", dlq_topic, letter.partition, letter.offset)
     return topic

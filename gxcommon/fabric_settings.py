@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from pydantic_settings import SettingsConfigDict
 
-from gxcommon.settings import GxSettings
+from gxcommon.settings import GxSettings, SettingsError
 
 if TYPE_CHECKING:
     import grpc
@@ -31,43 +31,46 @@ class FabricSettings(GxSettings):
     tls_server_name: str | None = None  # overrides the TLS host name check (cryptogen names, not 127.0.0.1)
 
     def require(self) -> None:
-        """Raise GxError unless the gateway endpoint and the client identity are set."""
-        from gxcommon.errors import GxError
-
+        """Raise SettingsError unless the gateway endpoint and the client identity are set."""
         if not (self.gateway and self.cert and self.key):
-            raise GxError(
+            raise SettingsError(
                 "GX_FABRIC_GATEWAY, GX_FABRIC_CERT and GX_FABRIC_KEY are not set, and no local stack was "
-                "found to take them from: `gxctl up` starts one; for another deployment, set them"
+                "found to take them from: `gxctl up` starts one; for another deployment, set them",
+                "GX_FABRIC_GATEWAY",
+                "GX_FABRIC_CERT",
+                "GX_FABRIC_KEY",
             )
 
     def signer(self) -> Signer:
-        """The identity's signer. GxError if GX_FABRIC_KEY is unset, shared with others or unreadable."""
+        """The identity's signer. SettingsError if GX_FABRIC_KEY is unset, shared with others or unreadable."""
         from fabric_gateway.identity import KeyFileError, load_signer
-        from gxcommon.errors import GxError
 
         self.require()
         assert self.key
         try:
             return load_signer(self.key)
         except KeyFileError as e:
-            raise GxError(f"GX_FABRIC_KEY={e}") from None
+            raise SettingsError(f"GX_FABRIC_KEY={e}", "GX_FABRIC_KEY") from None
 
     def grpc_channel(self, max_message_mb: int | None = None) -> grpc.aio.Channel:
         """The gRPC channel to the gateway: TLS with the peer's root, mutual TLS with a client
-        certificate and key. Call inside the running event loop. Raises GxError naming the variable
+        certificate and key. Call inside the running event loop. Raises SettingsError naming the variable
         of a TLS key others can read (or that is missing), or a certificate without its key."""
         from fabric_gateway import open_channel
         from fabric_gateway.identity import KeyFileError, read_private_key
-        from gxcommon.errors import GxError
 
         if not self.gateway:
-            raise GxError("GX_FABRIC_GATEWAY is not set")
+            raise SettingsError("GX_FABRIC_GATEWAY is not set", "GX_FABRIC_GATEWAY")
         if (self.tls_cert is None) != (self.tls_key is None):
-            raise GxError("GX_FABRIC_TLS_CERT and GX_FABRIC_TLS_KEY go together (mutual TLS): set both or neither")
+            raise SettingsError(
+                "GX_FABRIC_TLS_CERT and GX_FABRIC_TLS_KEY go together (mutual TLS): set both or neither",
+                "GX_FABRIC_TLS_CERT",
+                "GX_FABRIC_TLS_KEY",
+            )
         try:
             client_key = read_private_key(self.tls_key) if self.tls_key else None
         except KeyFileError as e:
-            raise GxError(f"GX_FABRIC_TLS_KEY={e}") from None
+            raise SettingsError(f"GX_FABRIC_TLS_KEY={e}", "GX_FABRIC_TLS_KEY") from None
         return open_channel(
             self.gateway,
             self.tls_root.read_bytes() if self.tls_root else None,

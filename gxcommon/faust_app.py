@@ -9,8 +9,12 @@ from typing import Any
 import faust
 from prometheus_client import Gauge
 
-from gxcommon.errors import WorkerError  # noqa: F401 (re-exported for the worker builders)
 from gxcommon.worker_settings import WorkerSettings
+from gxerrors import GxError
+
+
+class WorkerError(GxError):
+    """A worker cannot start (unknown name, missing setting)."""
 
 
 def _read_committed() -> None:

@@ -10,11 +10,18 @@ import json
 import urllib.error
 import urllib.request
 
+from gxerrors import GxError
+
 PG_CONNECTOR = "io.debezium.connector.postgresql.PostgresConnector"
 
 
-class ProbeError(Exception):
-    """A service did not answer as required; the message says what was seen."""
+class ProbeError(GxError):
+    """A service did not answer as required; ``service`` names it (postgres, kafka, connect, the
+    submitter), the message says what was seen."""
+
+    def __init__(self, service: str, message: str) -> None:
+        self.service = service
+        super().__init__(message)
 
 
 def postgres(dsn: str, timeout: float = 3) -> str:
@@ -27,7 +34,9 @@ def postgres(dsn: str, timeout: float = 3) -> str:
             assert row is not None  # SHOW always returns its one row
             return str(row[0])
     except psycopg.Error as e:
-        raise ProbeError(f"postgres: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from e
+        raise ProbeError(
+            "postgres", f"postgres: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}"
+        ) from e
 
 
 def kafka(bootstrap: str, timeout: float = 3, conf: dict[str, str] | None = None) -> int:
@@ -44,9 +53,11 @@ def kafka(bootstrap: str, timeout: float = 3, conf: dict[str, str] | None = None
         md = admin.list_topics(timeout=timeout)
     except KafkaException as e:
         err = e.args[0] if e.args else None
-        raise ProbeError(f"kafka at {bootstrap}: {err.str() if err is not None and hasattr(err, 'str') else e}") from e
+        raise ProbeError(
+            "kafka", f"kafka at {bootstrap}: {err.str() if err is not None and hasattr(err, 'str') else e}"
+        ) from e
     if not md.brokers:
-        raise ProbeError(f"kafka at {bootstrap}: no broker in metadata")
+        raise ProbeError("kafka", f"kafka at {bootstrap}: no broker in metadata")
     return len(md.brokers)
 
 
@@ -83,13 +94,14 @@ def connect(url: str, timeout: float = 3) -> list[str]:
     except urllib.error.HTTPError as e:
         if e.code == 401:
             raise ProbeError(
+                "connect",
                 f"connect at {public(url)} refused the login (HTTP 401): check GX_CONNECT_USERNAME "
-                "and GX_CONNECT_PASSWORD_FILE"
+                "and GX_CONNECT_PASSWORD_FILE",
             ) from e
-        raise ProbeError(f"connect at {public(url)}: HTTP {e.code} {e.reason}") from e
+        raise ProbeError("connect", f"connect at {public(url)}: HTTP {e.code} {e.reason}") from e
     except OSError as e:
         reason = getattr(e, "reason", None) or e  # urllib wraps the socket error
-        raise ProbeError(f"connect at {public(url)}: {getattr(reason, 'strerror', None) or reason}") from e
+        raise ProbeError("connect", f"connect at {public(url)}: {getattr(reason, 'strerror', None) or reason}") from e
     if PG_CONNECTOR not in plugins:
-        raise ProbeError(f"connect at {public(url)}: the Debezium Postgres connector is not installed")
+        raise ProbeError("connect", f"connect at {public(url)}: the Debezium Postgres connector is not installed")
     return plugins

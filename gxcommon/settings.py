@@ -13,15 +13,37 @@ from pathlib import Path
 from pydantic import PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gxcommon.dsn import pg_parts, with_password
+from gxcommon.http_auth import with_credentials
+from gxerrors import GxError
+
+
+class SettingsError(GxError):
+    """A GX_* setting is missing, malformed or names a file that cannot be read. ``variables``
+    names the settings concerned; the message says what to set."""
+
+    def __init__(self, message: str, *variables: str) -> None:
+        self.variables = variables
+        super().__init__(message)
+
 
 def read_secret_file(path: Path, variable: str) -> str:
-    """A secret kept in a file (its last newline dropped). GxError naming ``variable`` if unreadable."""
-    from gxcommon.errors import GxError
-
+    """A secret kept in a file (its last newline dropped). SettingsError naming ``variable`` if unreadable."""
     try:
         return path.read_text().rstrip("\n")
     except OSError as e:
-        raise GxError(f"{variable} {path}: {e.strerror}") from None
+        raise SettingsError(f"{variable} {path}: {e.strerror}", variable) from None
+
+
+def _checked_dsn(dsn: str, variable: str) -> str:
+    """``dsn`` if it is a postgresql:// URL; SettingsError naming ``variable`` and the problem if not."""
+    try:
+        pg_parts(dsn)
+    except ValueError as e:
+        raise SettingsError(
+            f"{variable}: {e}; expected postgresql://user:password@host:port/dbname", variable
+        ) from None
+    return dsn
 
 
 class GxSettings(BaseSettings):
@@ -69,14 +91,15 @@ class ConnectionSettings(GxSettings):
 
     def kafka_security(self) -> dict[str, str]:
         """librdkafka's security settings for this process (empty for PLAINTEXT).
-        Raises GxError naming a missing setting."""
-        from gxcommon.errors import GxError
-
+        Raises SettingsError naming a missing setting."""
         protocol = self.kafka_security_protocol.upper()
         if protocol == "PLAINTEXT":
             return {}
         if protocol != "SASL_SSL":
-            raise GxError(f"GX_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol!r}: PLAINTEXT or SASL_SSL")
+            raise SettingsError(
+                f"GX_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol!r}: PLAINTEXT or SASL_SSL",
+                "GX_KAFKA_SECURITY_PROTOCOL",
+            )
         password = self.kafka_password.get_secret_value() if self.kafka_password else None
         if self.kafka_password_file is not None:
             password = read_secret_file(self.kafka_password_file, "GX_KAFKA_PASSWORD_FILE")
@@ -90,7 +113,8 @@ class ConnectionSettings(GxSettings):
             if v is None
         ]
         if missing:
-            raise GxError(f"GX_KAFKA_SECURITY_PROTOCOL=SASL_SSL needs {', '.join(missing)}")
+            variables = [v for either in missing for v in either.split(" or ")]
+            raise SettingsError(f"GX_KAFKA_SECURITY_PROTOCOL=SASL_SSL needs {', '.join(missing)}", *variables)
         return {
             "security.protocol": "SASL_SSL",
             "sasl.mechanism": self.kafka_sasl_mechanism,
@@ -101,47 +125,36 @@ class ConnectionSettings(GxSettings):
         }
 
     def require(self, *names: str) -> None:
-        """Raise GxError naming every listed setting that is unset (with how to set it)."""
-        from gxcommon.errors import GxError
-
+        """Raise SettingsError naming every listed setting that is unset (with how to set it)."""
         missing = [f"GX_{n.upper()}" for n in names if getattr(self, n) is None]
         if missing:
-            raise GxError(
+            raise SettingsError(
                 f"{', '.join(missing)} not set, and no local stack was found to take them from: "
-                "`gxctl up` starts one; for another deployment, set them (gxctl -v shows what is used)"
+                "`gxctl up` starts one; for another deployment, set them (gxctl -v shows what is used)",
+                *missing,
             )
 
     def bootstrap(self) -> str:
-        """Kafka's bootstrap servers; GxError (with how to set them) when unset."""
+        """Kafka's bootstrap servers; SettingsError (with how to set them) when unset."""
         self.require("kafka_bootstrap")
         assert self.kafka_bootstrap is not None
         return self.kafka_bootstrap
 
     def dsn(self) -> str:
-        """The Postgres DSN (with the password from pg_password_file if that is set)."""
+        """The Postgres DSN (with the password from pg_password_file if that is set). SettingsError
+        if it is unset or not a postgresql:// URL, or the password file cannot be read."""
         self.require("pg_dsn")
         assert self.pg_dsn is not None
-        dsn = self.pg_dsn.get_secret_value()
-        from gxcommon.dsn import pg_parts
-        from gxcommon.errors import GxError
-
-        try:
-            pg_parts(dsn)
-        except ValueError as e:
-            raise GxError(f"GX_PG_DSN: {e}; expected postgresql://user:password@host:port/dbname") from None
+        dsn = _checked_dsn(self.pg_dsn.get_secret_value(), "GX_PG_DSN")
         if self.pg_password_file is None:
             return dsn
-        from gxcommon.dsn import with_password
-
         return with_password(dsn, read_secret_file(self.pg_password_file, "GX_PG_PASSWORD_FILE"))
 
     def connect_endpoint(self) -> str | None:
         """connect_url with the basic-auth credentials, if any (for gxcommon.http_auth; never print
-        it: http_auth.public). Raises GxError for an unreadable password file."""
+        it: http_auth.public). Raises SettingsError for an unreadable password file."""
         if not self.connect_url or not self.connect_username:
             return self.connect_url
-        from gxcommon.http_auth import with_credentials
-
         password = self.connect_password.get_secret_value() if self.connect_password else ""
         if self.connect_password_file is not None:
             password = read_secret_file(self.connect_password_file, "GX_CONNECT_PASSWORD_FILE")
@@ -149,14 +162,12 @@ class ConnectionSettings(GxSettings):
 
     def cdc_dsn(self) -> str:
         """The DSN Debezium logs in with (pg_cdc_dsn with pg_cdc_password_file's password, else the
-        main one). GxError for an unreadable password file."""
+        main one). SettingsError if it is not a postgresql:// URL or a password file cannot be read."""
         if self.pg_cdc_dsn is None:
             return self.dsn()
-        dsn = self.pg_cdc_dsn.get_secret_value()
+        dsn = _checked_dsn(self.pg_cdc_dsn.get_secret_value(), "GX_PG_CDC_DSN")
         if self.pg_cdc_password_file is None:
             return dsn
-        from gxcommon.dsn import with_password
-
         return with_password(dsn, read_secret_file(self.pg_cdc_password_file, "GX_PG_CDC_PASSWORD_FILE"))
 
 

@@ -20,8 +20,8 @@ from typing import Any
 
 from pydantic_settings import SettingsConfigDict
 
-from gxcommon.errors import GxError
 from gxcommon.settings import GxSettings
+from gxerrors import GxError
 
 DAY_MS = 24 * 3600 * 1000
 

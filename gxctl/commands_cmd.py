@@ -8,7 +8,7 @@ import sys
 import click
 
 from gxcommon.settings import connection_settings
-from gxctl.output import emit, handle_errors, json_option
+from gxctl.output import emit, json_option
 from gxctl.story import story
 
 
@@ -25,7 +25,6 @@ def commands() -> None:
 @click.option("--payload", required=True, help="The payload as a JSON object.")
 @click.option("--correlation-id", default=None)
 @json_option
-@handle_errors
 def enqueue_cmd(
     tenant: str, service: str, ctype: str, request_id: str, payload: str, correlation_id: str | None, as_json: bool
 ) -> None:
@@ -39,11 +38,7 @@ def enqueue_cmd(
     except json.JSONDecodeError as e:
         click.echo(f"error: --payload: not JSON ({e})", err=True)
         sys.exit(2)
-    try:
-        partition_key(ctype, body)  # bad input is refused before any connection is made
-    except PayloadError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(2)
+    partition_key(ctype, body)  # bad input is refused (PayloadError: exit 2) before any connection is made
     import psycopg
 
     try:
@@ -71,7 +66,6 @@ def enqueue_cmd(
 @click.argument("request_id")
 @click.option("--tenant", default=None)
 @json_option
-@handle_errors
 def show_cmd(request_id: str, tenant: str | None, as_json: bool) -> None:
     """A command's story: the outbox row, its partition and offset, each attempt with its error
     class, the transaction and block, the final status. Exit status 1 if there is no such command."""

@@ -13,7 +13,7 @@ from connectors.deploy import deploy_outbox
 from gxcommon.dsn import secret_parts
 from gxcommon.settings import connection_settings
 from gxcommon.topics import TopicSettings
-from gxctl.output import emit, handle_errors, json_option
+from gxctl.output import emit, json_option
 
 
 def _rendered() -> dict:
@@ -34,7 +34,6 @@ def connectors() -> None:
 
 @connectors.command("render")
 @click.option("--show-secrets", is_flag=True, help="Print the password instead of ****.")
-@handle_errors
 def render_cmd(show_secrets: bool) -> None:
     """Print the connector's Kafka Connect JSON."""
     doc = _rendered()
@@ -44,7 +43,6 @@ def render_cmd(show_secrets: bool) -> None:
 @connectors.command("apply")
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for RUNNING.")
 @json_option
-@handle_errors
 def apply(timeout: float, as_json: bool) -> None:
     """Create the publication, PUT the config, and wait until connector and task are RUNNING."""
     s = connection_settings()
@@ -64,7 +62,6 @@ def apply(timeout: float, as_json: bool) -> None:
 
 @connectors.command("status")
 @json_option
-@handle_errors
 def status(as_json: bool) -> None:
     """Connector and task states; exit status 1 unless all RUNNING."""
     s = connection_settings()

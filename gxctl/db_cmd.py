@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from gxcommon.errors import GxError
 from gxcommon.settings import connection_settings
-from gxctl.output import emit, handle_errors, json_option
+from gxctl.errors import CommandError
+from gxctl.output import emit, json_option
 
 
 @click.group("db")
@@ -18,7 +18,6 @@ def db() -> None:
 
 @db.command("migrate")
 @json_option
-@handle_errors
 def migrate(as_json: bool) -> None:
     """Apply pending SQL migrations (idempotent; safe when run by several processes at once), then
     the grants of every role when the database has them (schemas.roles)."""
@@ -45,7 +44,6 @@ def migrate(as_json: bool) -> None:
     "(e.g. a mounted Secret with a key per role).",
 )
 @json_option
-@handle_errors
 def roles_cmd(passwords_dir: Path, as_json: bool) -> None:
     """Create or update every role of schemas/roles.py (LOGIN, REPLICATION for gx_cdc) with its
     password. Run as a superuser (GX_PG_DSN); the grants follow with `gxctl db migrate` (as the
@@ -54,11 +52,11 @@ def roles_cmd(passwords_dir: Path, as_json: bool) -> None:
     from schemas.roles import ensure_roles, login_roles
 
     if not passwords_dir.is_dir():
-        raise GxError(f"--passwords-dir {passwords_dir}: no such folder")
+        raise CommandError(f"--passwords-dir {passwords_dir}: no such folder")
     attributes = login_roles(GROUPS)
     missing = [r for r in attributes if not (passwords_dir / r).is_file()]
     if missing:
-        raise GxError(f"--passwords-dir {passwords_dir}: no password file for {', '.join(missing)}")
+        raise CommandError(f"--passwords-dir {passwords_dir}: no password file for {', '.join(missing)}")
     passwords = {r: (passwords_dir / r).read_text().rstrip("\n") for r in attributes}
     ensure_roles(connection_settings().dsn(), passwords, attributes)
     emit({"roles": sorted(attributes)}, as_json, lambda d: "roles created or updated: " + ", ".join(d["roles"]))

@@ -6,12 +6,11 @@ import sys
 
 import click
 
-from gxctl.output import emit, handle_errors, json_option
+from gxctl.output import emit, json_option
 
 
 @click.command("demo")
 @json_option
-@handle_errors
 def demo(as_json: bool) -> None:
     """Run the demo story (all 25 command types, a few bad on purpose) and summarise it.
 

@@ -9,7 +9,7 @@ import click
 from gxcommon import dlq as d
 from gxcommon.settings import connection_settings
 from gxcommon.topics import TopicSettings
-from gxctl.output import emit, handle_errors, json_option, rows_table
+from gxctl.output import emit, json_option, rows_table
 
 topic_option = click.option("--topic", default=None, help="The dead-letter topic (default: the commands DLQ).")
 
@@ -29,7 +29,6 @@ def dlq() -> None:
 @topic_option
 @click.option("--limit", default=100, show_default=True)
 @json_option
-@handle_errors
 def list_cmd(topic: str | None, limit: int, as_json: bool) -> None:
     """One line per dead letter: where it came from and why."""
     bootstrap, t = _ctx(topic)
@@ -48,7 +47,6 @@ def list_cmd(topic: str | None, limit: int, as_json: bool) -> None:
 @click.argument("offset", type=int)
 @topic_option
 @json_option
-@handle_errors
 def show_cmd(partition: int, offset: int, topic: str | None, as_json: bool) -> None:
     """A dead letter in full: headers, key and value."""
     bootstrap, t = _ctx(topic)
@@ -77,7 +75,6 @@ def show_cmd(partition: int, offset: int, topic: str | None, as_json: bool) -> N
 @topic_option
 @click.option("--to", "target", default=None, help="Send to this topic instead of the recorded source topic.")
 @json_option
-@handle_errors
 def replay_cmd(partition: int, offset: int, topic: str | None, target: str | None, as_json: bool) -> None:
     """Send a dead letter's original key and value back to its source topic."""
     bootstrap, t = _ctx(topic)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from gxctl.output import emit, handle_errors, json_option
+from gxctl.output import emit, json_option
 
 
 @click.group("fabric")
@@ -21,7 +21,6 @@ def fabric() -> None:
     type=click.Path(path_type=Path),
     help="A release tarball or an unpacked release directory already on disk (instead of downloading).",
 )
-@handle_errors
 def install(source: Path | None) -> None:
     """Install the pinned Fabric release into GX_FABRIC_HOME (default ~/.cache/gx-pipeline/fabric-VERSION)."""
     from stack import fabric_home as fh
@@ -33,7 +32,6 @@ def install(source: Path | None) -> None:
 
 @fabric.command("check")
 @json_option
-@handle_errors
 def check(as_json: bool) -> None:
     """Where the Fabric release is and its version; exit 1 with the fix when it is missing or another version."""
     from stack import fabric_home as fh

@@ -9,7 +9,8 @@ import click
 
 from gxcommon.settings import connection_settings
 from gxcommon.topics import TopicSettings
-from gxctl.output import emit, handle_errors, json_option, rows_table
+from gxctl.errors import CommandError
+from gxctl.output import emit, json_option, rows_table
 
 
 @click.group("projections")
@@ -19,7 +20,6 @@ def projections() -> None:
 
 @projections.command("status")
 @json_option
-@handle_errors
 def status_cmd(as_json: bool) -> None:
     """Each projector's checkpoint per partition and its lag in events and milliseconds."""
     from projections.status import status as projector_status
@@ -41,16 +41,14 @@ def status_cmd(as_json: bool) -> None:
 @projections.command("rebuild")
 @click.argument("group")
 @json_option
-@handle_errors
 def rebuild_cmd(group: str, as_json: bool) -> None:
     """Replay GROUP from offset 0 into shadow tables and swap them in (reads go on meanwhile)."""
-    from gxcommon.errors import GxError
     from gxcommon.fabric_settings import FabricSettings
     from projections.groups import GROUPS
     from projections.rebuild import rebuild
 
     if group not in GROUPS:
-        raise GxError(f"unknown projection group {group!r}; one of {', '.join(GROUPS)}")
+        raise CommandError(f"unknown projection group {group!r}; one of {', '.join(GROUPS)}")
     s = connection_settings()
     s.require("pg_dsn", "kafka_bootstrap")
     say = (lambda line: None) if as_json else (lambda line: click.echo(f"  {line}", err=True))
@@ -77,7 +75,6 @@ def rebuild_cmd(group: str, as_json: bool) -> None:
 @click.option("--tenant", default=None, help="The command's tenant (needed only without an outbox row).")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds before giving up (exit 1).")
 @json_option
-@handle_errors
 def wait_cmd(request_id: str, tenant: str | None, timeout: float, as_json: bool) -> None:
     """Return once every read model the command touches shows its effect."""
     from gxcommon.fabric_settings import FabricSettings
@@ -127,7 +124,6 @@ def wait_cmd(request_id: str, tenant: str | None, timeout: float, as_json: bool)
     help="Seconds to let in-flight changes land before a difference counts.",
 )
 @json_option
-@handle_errors
 def verify_cmd(settle: float, as_json: bool) -> None:
     """Compare every read model with the chaincode's state; print each difference, exit 1 if any."""
     import sys

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
-from gxcommon.errors import GxError
-from gxcommon.settings import connection_settings
-from gxctl.output import emit, handle_errors, json_option, rows_table
+from gxcommon.settings import SettingsError, connection_settings
+from gxctl.output import emit, json_option, rows_table
 
 
 def _duration(ctx: click.Context, param: click.Parameter, text: str) -> float:
@@ -47,16 +46,16 @@ def _local_prometheus() -> str | None:
     help="Prometheus' URL [default: GX_PROMETHEUS_URL, the local stack's with --with-monitoring].",
 )
 @json_option
-@handle_errors
 def report(out_dir: Path, since: float, url: str | None, as_json: bool) -> None:
     """Query every panel of monitoring/grafana/dashboards from Prometheus and draw it."""
     from monitoring.report import render
 
     url = url or connection_settings().prometheus_url or _local_prometheus()
     if not url:
-        raise GxError(
+        raise SettingsError(
             "no Prometheus to read from: `gxctl stack up --with-monitoring` runs one for the local "
-            "stack; elsewhere pass --prometheus URL or set GX_PROMETHEUS_URL"
+            "stack; elsewhere pass --prometheus URL or set GX_PROMETHEUS_URL",
+            "GX_PROMETHEUS_URL",
         )
     summary = render(url, out_dir, since)
     rows = [

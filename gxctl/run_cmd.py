@@ -7,7 +7,6 @@ import click
 from gxcommon.faust_app import run
 from gxcommon.topics import TopicSettings
 from gxcommon.worker_settings import WorkerSettings
-from gxctl.output import handle_errors
 from projections import worker as projection_workers
 from streams import worker as stream_workers
 
@@ -16,7 +15,6 @@ WORKERS = stream_workers.WORKERS + projection_workers.WORKERS
 
 @click.command("run")
 @click.argument("worker", type=click.Choice(WORKERS))
-@handle_errors
 def run_cmd(worker: str) -> None:
     """Run WORKER in the foreground until interrupted."""
     s = WorkerSettings()

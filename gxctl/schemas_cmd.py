@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from gxctl.output import emit, handle_errors, json_option, rows_table
+from gxctl.output import emit, json_option, rows_table
 
 
 @click.group("schemas")
@@ -71,7 +71,6 @@ def list_cmd(as_json: bool) -> None:
 @schemas.command("show")
 @click.argument("command_type")
 @json_option
-@handle_errors
 def show_cmd(command_type: str, as_json: bool) -> None:
     """COMMAND_TYPE's payload: each field with its type, whether it is required, its rules, and an
     example (any case: create_user is CREATE_USER)."""

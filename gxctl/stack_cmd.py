@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from gxctl.output import emit, handle_errors, json_option, rows_table
+from gxctl.output import emit, json_option, rows_table
 from stack.manager import Stack
 from stack.procs import tail
 
@@ -33,7 +33,6 @@ SECURE_HELP = (
     help="Also run Prometheus (scraping workers, Connect and Fabric, alert rules loaded).",
 )
 @click.option("--secure", is_flag=True, help=SECURE_HELP)
-@handle_errors
 def up(only: tuple[str, ...], with_monitoring: bool, secure: bool) -> None:
     """Start every component (idempotent) and wait until each is healthy."""
     st = Stack()
@@ -44,7 +43,6 @@ def up(only: tuple[str, ...], with_monitoring: bool, secure: bool) -> None:
 @stack.command("down")
 @only_option
 @click.option("--purge", is_flag=True, help="Also delete all data of the local stack.")
-@handle_errors
 def down(only: tuple[str, ...], purge: bool) -> None:
     """Stop what `up` started, by pid."""
     stopped = Stack().down(list(only) or None, purge=purge)
@@ -53,7 +51,6 @@ def down(only: tuple[str, ...], purge: bool) -> None:
 
 @stack.command("status")
 @json_option
-@handle_errors
 def status(as_json: bool) -> None:
     """Each component's pid and health; exit status 1 unless all are healthy."""
     rows = Stack().status()
@@ -64,7 +61,6 @@ def status(as_json: bool) -> None:
 @stack.command("env")
 @json_option
 @click.option("--export", "export", is_flag=True, help="Prefix each line with `export `.")
-@handle_errors
 def env(as_json: bool, export: bool) -> None:
     """Shell-sourceable KEY=VALUE lines every process reads: eval "$(gxctl stack env --export)"."""
     data = Stack().env()
@@ -75,7 +71,6 @@ def env(as_json: bool, export: bool) -> None:
 @stack.command("logs")
 @click.argument("name")
 @click.option("-n", "--lines", default=60, show_default=True)
-@handle_errors
 def logs(name: str, lines: int) -> None:
     """The last lines of a component's log."""
     from pathlib import Path

@@ -9,17 +9,17 @@ from typing import Any
 
 import click
 
-from gxctl.output import handle_errors, json_option
+from gxctl.output import json_option
 
 
 def collect() -> dict[str, Any]:
     from connectors.render import load
     from gxcommon import health
-    from gxcommon.errors import GxError
-    from gxcommon.settings import connection_settings
+    from gxcommon.settings import SettingsError, connection_settings
     from gxcommon.topics import TopicSettings
     from gxcommon.worker_settings import WorkerSettings
     from gxctl.errors import UP_HINT, describe
+    from gxerrors import GxError
     from monitoring import overview as o
     from projections.groups import GROUPS
     from stack.pipeline import Pipeline
@@ -31,7 +31,7 @@ def collect() -> dict[str, Any]:
 
     def need(value: Any, name: str) -> Any:
         if not value:
-            raise GxError(f"{name} is not set (and no local stack was found to take it from)")
+            raise SettingsError(f"{name} is not set (and no local stack was found to take it from)", name)
         return value
 
     def kafka() -> str:
@@ -40,13 +40,14 @@ def collect() -> dict[str, Any]:
             try:
                 health.kafka(need(s.kafka_bootstrap, "GX_KAFKA_BOOTSTRAP"), timeout=3)
                 probed["kafka"] = None
-            except (health.ProbeError, GxError) as e:
-                probed["kafka"] = str(e)
-        if probed["kafka"]:
-            raise GxError(probed["kafka"])
+            except GxError as e:  # the probe's failure, or the setting missing
+                probed["kafka"] = e
+        failed = probed["kafka"]
+        if failed:
+            raise failed
         return s.kafka_bootstrap or ""
 
-    probed: dict[str, str | None] = {}
+    probed: dict[str, GxError | None] = {}
 
     def one_line(e: BaseException) -> str:
         return describe(e).removesuffix(f"; {UP_HINT}")
@@ -74,7 +75,6 @@ def collect() -> dict[str, Any]:
     flag_value=2.0,
     help="Refresh every N seconds (default 2) until Ctrl-C.",
 )
-@handle_errors
 def status(as_json: bool, watch: float | None) -> None:
     """The pipeline on one screen; exit status 1 unless everything is healthy."""
     import json

@@ -6,7 +6,7 @@ import click
 
 from gxcommon import topics as t
 from gxcommon.settings import connection_settings
-from gxctl.output import emit, handle_errors, json_option, rows_table
+from gxctl.output import emit, json_option, rows_table
 
 
 @click.group("topics")
@@ -16,7 +16,6 @@ def topics() -> None:
 
 @topics.command("apply")
 @json_option
-@handle_errors
 def apply(as_json: bool) -> None:
     """Create every topic with its partitions and configs (idempotent)."""
     s = connection_settings()
@@ -27,7 +26,6 @@ def apply(as_json: bool) -> None:
 
 @topics.command("describe")
 @json_option
-@handle_errors
 def describe(as_json: bool) -> None:
     """Partitions, retention and record counts of each topic."""
     s = connection_settings()

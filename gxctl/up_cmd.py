@@ -7,14 +7,13 @@ import sys
 
 import click
 
-from gxctl.output import emit, handle_errors, json_option, rows_table
+from gxctl.output import emit, json_option, rows_table
 from gxctl.stack_cmd import SECURE_HELP
 from stack.pipeline import Pipeline
 
 
 @click.command("up")
 @click.option("--secure", is_flag=True, help=SECURE_HELP)
-@handle_errors
 def up(secure: bool) -> None:
     """Start the stack, apply migrations, topics and the connector, start every worker (idempotent)."""
     Pipeline().up(say=lambda line: click.echo(line), secure=secure)
@@ -26,7 +25,6 @@ def up(secure: bool) -> None:
     is_flag=True,
     help="The connector is managed elsewhere (a Strimzi KafkaConnector): make its publication only.",
 )
-@handle_errors
 def init_cmd(no_connector: bool) -> None:
     """Against the GX_* services (any deployment): migrations, topics, the outbox connector."""
     from gxcommon.settings import connection_settings
@@ -50,7 +48,6 @@ def init_cmd(no_connector: bool) -> None:
 
 @click.command("down")
 @click.option("--purge", is_flag=True, help="Also delete all data of the local stack.")
-@handle_errors
 def down(purge: bool) -> None:
     """Stop the workers, then the stack (only processes `up` started)."""
     stopped = Pipeline().down(purge)
@@ -59,7 +56,6 @@ def down(purge: bool) -> None:
 
 @click.command("status")
 @json_option
-@handle_errors
 def status(as_json: bool) -> None:
     """Every component and worker with pid and health; exit status 1 unless all are healthy."""
     rows = Pipeline().status()

@@ -14,7 +14,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from gxcommon.errors import GxError
+from gxcommon.health import ProbeError
 
 BREAKER = {0: "closed", 1: "open", 2: "half-open"}
 
@@ -149,8 +149,9 @@ def breaker(submitter_url: str) -> list[dict[str, Any]]:
         _code, text = _get(f"{submitter_url}/metrics")
     except OSError as e:
         reason = getattr(e, "reason", e)
-        raise GxError(
-            f"the submitter at {submitter_url} does not answer ({getattr(reason, 'strerror', None) or reason})"
+        raise ProbeError(
+            "submitter",
+            f"the submitter at {submitter_url} does not answer ({getattr(reason, 'strerror', None) or reason})",
         ) from None
     rows = []
     for fam in text_string_to_metric_families(text):

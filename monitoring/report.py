@@ -18,7 +18,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from gxcommon.errors import GxError
+from gxerrors import GxError
 from monitoring.files import Query, dashboard_queries, dashboards
 
 # Grafana unit -> (axis label, scale applied to values)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from gxerrors import GxError
 
-class ProjectionError(Exception):
+
+class ProjectionError(GxError):
     """Root of every error raised by projections/."""
 
 

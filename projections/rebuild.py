@@ -32,7 +32,7 @@ from typing import Any
 import psycopg
 
 from projections import store
-from projections.errors import RebuildError
+from projections.errors import ProjectionError, RebuildError
 from projections.kafka_io import read_all, read_range
 from projections.model import GroupSpec
 from projections.runner import Projector
@@ -42,7 +42,7 @@ LOCK_TIMEOUT = "2s"
 SWAP_ATTEMPTS = 20
 
 
-class Behind(Exception):
+class Behind(ProjectionError):
     """The shadow's checkpoints are behind the live ones on some partitions (no swap)."""
 
     def __init__(self, partitions: dict[int, tuple[int, int]]) -> None:

@@ -1,4 +1,5 @@
 """GX Pipeline's contracts: command payloads, envelopes, the command -> chaincode table, SQL migrations.
 
-A library: it imports nothing else of this project, so services in other programs can use it.
+A library, so services in other programs can use it: of this project it imports only the root
+exception (gxerrors, which imports nothing).
 """

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from gxerrors import GxError
 
-class SchemaError(Exception):
+
+class SchemaError(GxError):
     """Root of this package's errors."""
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gxcommon.errors import GxError
+from gxerrors import GxError
 
 
 class StackError(GxError):

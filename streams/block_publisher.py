@@ -37,6 +37,7 @@ from fabric_gateway.blocks import Block
 from gxcommon.kafka import Consumer, Producer
 from gxcommon.logs import get
 from streams.block_events import block_out, continues, marker, marker_of
+from streams.errors import StreamsError
 
 log = get("gx.publisher")
 
@@ -58,12 +59,17 @@ CHAIN_BROKEN = Gauge("publisher_chain_broken", "1 when the peer's blocks do not 
 MAX_MESSAGE_BYTES = 1_048_576
 
 
-class PublisherFenced(Exception):
+class PublisherFenced(StreamsError):
     """Another publisher with the same transactional id took over."""
 
 
-class ChainBroken(Exception):
-    """The peer's blocks do not continue the chain already published."""
+class ChainBroken(StreamsError):
+    """The peer's blocks do not continue the chain already published: ``block`` does not follow the
+    last one published; the message says how."""
+
+    def __init__(self, block: int, why: str) -> None:
+        self.block = block
+        super().__init__(why)
 
 
 def fenced(err: KafkaError) -> bool:
@@ -159,7 +165,7 @@ class Publisher:
         record count. ChainBroken if the block does not continue the chain published."""
         why = continues(self.last, block)
         if why is not None:
-            raise ChainBroken(why)
+            raise ChainBroken(block.number, why)
         p = self._producer
         assert p is not None
         out = block_out(block, self.cfg.channel, self.cfg.partitions, self.cfg.chaincode)

@@ -27,6 +27,8 @@ import heapq
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 
+from streams.errors import StreamsError
+
 
 @dataclass
 class _Entry:
@@ -35,7 +37,7 @@ class _Entry:
     finished: bool = False
 
 
-class WindowError(Exception):
+class WindowError(StreamsError):
     """Misuse of the window (an offset out of order, unknown, or finished twice)."""
 
 

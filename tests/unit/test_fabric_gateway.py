@@ -348,8 +348,8 @@ def test_a_private_key_others_can_read_is_refused_naming_the_variable(
     tmp_path, key: ec.EllipticCurvePrivateKey, identity: Identity
 ) -> None:
     from fabric_gateway.identity import KeyFileError, key_mode_problem, read_private_key
-    from gxcommon.errors import GxError
     from gxcommon.fabric_settings import FabricSettings
+    from gxerrors import GxError
 
     assert key_mode_problem(0o100600) is None and key_mode_problem(0o100400) is None
     assert "mode 0640" in (key_mode_problem(0o100640) or "")

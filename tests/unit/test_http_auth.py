@@ -21,8 +21,8 @@ def test_credentials_become_a_basic_header_and_leave_the_printed_url() -> None:
 def test_connect_endpoint_reads_the_password_file(tmp_path) -> None:
     import pytest
 
-    from gxcommon.errors import GxError
     from gxcommon.settings import ConnectionSettings
+    from gxerrors import GxError
 
     pw = tmp_path / "rest.password"
     pw.write_text("s3cr=t\n")

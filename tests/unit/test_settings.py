@@ -72,8 +72,8 @@ def test_the_sdk_exports_functions_whatever_the_import_order() -> None:
 def test_kafka_security_is_empty_for_plaintext_and_complete_for_sasl_ssl(tmp_path) -> None:
     import pytest
 
-    from gxcommon.errors import GxError
     from gxcommon.settings import ConnectionSettings
+    from gxerrors import GxError
 
     assert ConnectionSettings(kafka_security_protocol="PLAINTEXT").kafka_security() == {}
     with pytest.raises(GxError, match="needs GX_KAFKA_PASSWORD or GX_KAFKA_PASSWORD_FILE, GX_KAFKA_CA_FILE"):
