@@ -10,7 +10,8 @@ import click
 
 from gxcommon import health
 from gxcommon.settings import connection_settings
-from gxctl.output import emit, json_option, rows_table
+from gxcommon.tables import rows_table
+from gxctl.output import emit, json_option
 
 
 def _probe(name: str, target: str | None, fn: Callable[[str], Any]) -> dict[str, Any]:

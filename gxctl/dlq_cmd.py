@@ -8,8 +8,9 @@ import click
 
 from gxcommon import dlq as d
 from gxcommon.settings import connection_settings
+from gxcommon.tables import rows_table
 from gxcommon.topics import TopicSettings
-from gxctl.output import emit, json_option, rows_table
+from gxctl.output import emit, json_option
 
 topic_option = click.option("--topic", default=None, help="The dead-letter topic (default: the commands DLQ).")
 

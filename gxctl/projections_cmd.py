@@ -8,9 +8,10 @@ from typing import Any
 import click
 
 from gxcommon.settings import connection_settings
+from gxcommon.tables import rows_table
 from gxcommon.topics import TopicSettings
 from gxctl.errors import CommandError
-from gxctl.output import emit, json_option, rows_table
+from gxctl.output import emit, json_option
 
 
 @click.group("projections")

@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from gxcommon.settings import SettingsError, connection_settings
-from gxctl.output import emit, json_option, rows_table
+from gxcommon.tables import rows_table
+from gxctl.output import emit, json_option
 
 
 def _duration(ctx: click.Context, param: click.Parameter, text: str) -> float:

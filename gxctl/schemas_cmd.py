@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from gxctl.output import emit, json_option, rows_table
+from gxcommon.tables import rows_table
+from gxctl.output import emit, json_option
 
 
 @click.group("schemas")

@@ -7,7 +7,8 @@ import sys
 
 import click
 
-from gxctl.output import emit, json_option, rows_table
+from gxcommon.tables import rows_table
+from gxctl.output import emit, json_option
 from stack.manager import Stack
 from stack.procs import tail
 

@@ -6,7 +6,8 @@ import click
 
 from gxcommon import topics as t
 from gxcommon.settings import connection_settings
-from gxctl.output import emit, json_option, rows_table
+from gxcommon.tables import rows_table
+from gxctl.output import emit, json_option
 
 
 @click.group("topics")

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gxcommon.health import ProbeError
+from gxcommon.tables import rows_table
 
 BREAKER = {0: "closed", 1: "open", 2: "half-open"}
 
@@ -198,8 +199,6 @@ def healthy(view: dict[str, Any]) -> bool:
 
 
 def render(view: dict[str, Any]) -> str:
-    from gxctl.output import rows_table
-
     parts = []
     sections = [
         ("components", "Components", ["component", "pid", "healthy", "restarts", "endpoint", "detail"]),
