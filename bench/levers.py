@@ -86,7 +86,7 @@ def set_together(v: dict[str, Any]) -> None:
     """Run the projection groups in one process or in one each (the watchdog follows: the stack's
     lock is held, and what is wanted is changed with the workers)."""
     from stack.pipeline import Pipeline
-    from stack.watchdog import Desired
+    from stack.runstate import Desired
 
     p = Pipeline()
     split = tuple(w for w in p.workers if w.startswith("projector-"))

@@ -1,8 +1,9 @@
 """The whole local stack: start in order, stop in reverse, report status and the environment.
 
 Concurrent `up`/`down` calls (two terminals, parallel test runs, the watchdog's restarts) are
-serialised by a file lock in the state directory. What `up` started is recorded as desired, and
-the watchdog (stack.watchdog) starts it again if it dies; `down` removes it first.
+serialised by a file lock in the state directory. What `up` started is recorded as desired
+(stack.runstate), and the watchdog (stack.watchdog) starts it again if it dies; `down` removes it
+first.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from stack.kafka import Kafka
 from stack.postgres import Postgres
 from stack.procs import Proc
 from stack.prometheus import Prometheus
+from stack.runstate import Desired
 from stack.settings import StackSettings
-from stack.watchdog import Desired
 
 
 class Component(Protocol):

@@ -20,35 +20,10 @@ from gxcommon import topics
 from stack.errors import StackError
 from stack.init import init
 from stack.manager import Stack
+from stack.mode import is_secure
 from stack.procs import Proc, port_open
-from stack.watchdog import Desired, restarts
-
-# Every worker `up` may start; each gets the web port worker_port_base + its index here.
-WORKERS: tuple[str, ...] = (
-    "results-writer",
-    "submitter",
-    "block-publisher",
-    "projectors",
-    "projector-identity",
-    "projector-ledger",
-    "projector-organizations",
-    "projector-governance",
-    "projector-loans",
-    "projector-system",
-)
-
-
-def workers_for(secure: bool) -> tuple[str, ...]:
-    """The workers `up` starts, in order: the projection groups in one process (`projectors`),
-    or, in the secure mode, one per group (each its own Kafka principal and Postgres role)."""
-    if secure:
-        return tuple(w for w in WORKERS if w != "projectors")
-    return tuple(w for w in WORKERS if not w.startswith("projector-"))
-
-
-def ports(s: Any) -> dict[str, int]:
-    """Every worker's web port (stack.settings.StackSettings.worker_port_base + its index)."""
-    return {name: s.worker_port_base + i for i, name in enumerate(WORKERS)}
+from stack.runstate import Desired, restarts
+from stack.workers import WORKERS, ports, workers_for
 
 
 def _ready(port: int) -> bool:
@@ -68,8 +43,6 @@ class Pipeline:
 
     def wanted(self) -> tuple[str, ...]:
         """The workers of this stack's mode (known once the stack was made)."""
-        from stack.mode import is_secure
-
         return workers_for(is_secure(self.stack.s))
 
     def up(self, say: Callable[[str], None] = lambda line: None, secure: bool = False) -> list[str]:

@@ -16,17 +16,16 @@ import yaml
 from monitoring.files import RULES
 from stack import gotools
 from stack.errors import StackError
+from stack.mode import is_secure
 from stack.procs import Proc, port_open
 from stack.settings import StackSettings
+from stack.workers import ports, workers_for
 
 NAME = "prometheus"
 
 
 def scrape_config(s: StackSettings) -> dict[str, Any]:
     """The configuration: one job per kind of target, ``instance`` set to the component's name."""
-    from stack.mode import is_secure
-    from stack.pipeline import ports, workers_for
-
     h = s.host
 
     def targets(named: dict[str, int]) -> list[dict[str, Any]]:

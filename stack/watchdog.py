@@ -1,8 +1,8 @@
 """The local stack's supervisor: whatever `gxctl up` started and then crashed is started again.
 
-`gxctl up` and `gxctl stack up` record what they started in ``<state>/run/desired.json`` and run
-this loop in the background (``python -m stack.watchdog``, pid file and log like any component:
-`gxctl stack logs watchdog`). Every second it checks each desired component (Postgres, Kafka,
+`gxctl up` and `gxctl stack up` record what they started in ``<state>/run/desired.json``
+(stack.runstate) and run this loop in the background (``python -m stack.watchdog``, pid file and
+log like any component: `gxctl stack logs watchdog`). Every second it checks each desired component (Postgres, Kafka,
 Connect, orderer, peer, chaincode, Prometheus) and worker; one that is not running is started
 again the way `up` starts it, under the stack's lock, after re-checking that it is still desired
 and still down (a `gxctl stack down --only peer` in between wins). Each restart is counted in
@@ -21,10 +21,13 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
+
+from stack.errors import StackError
+from stack.pipeline import Pipeline
+from stack.runstate import Desired, restarts, save_restarts
 
 STABLE_S = 60.0
 MAX_BACKOFF_S = 60.0
@@ -64,48 +67,6 @@ def restarted(now: float, h: History) -> None:
     h.last_restart_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-@dataclass
-class Desired:
-    """What `up` started and `down` did not stop: ``<run dir>/desired.json``."""
-
-    path: Path
-    names: set[str] = field(default_factory=set)
-
-    @classmethod
-    def load(cls, run_dir: Path) -> Desired:
-        path = run_dir / "desired.json"
-        try:
-            return cls(path, set(json.loads(path.read_text())))
-        except (OSError, ValueError):
-            return cls(path)
-
-    def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(sorted(self.names)) + "\n")
-        tmp.replace(self.path)
-
-    @classmethod
-    def change(cls, run_dir: Path, add: Iterable[str] = frozenset(), remove: Iterable[str] = frozenset()) -> None:
-        """Add some names and remove others."""
-        d = cls.load(run_dir)
-        d.names = (d.names - set(remove)) | set(add)
-        d.save()
-
-    @classmethod
-    def clear(cls, run_dir: Path) -> None:
-        """Nothing is desired (`down` of everything)."""
-        cls(run_dir / "desired.json").save()
-
-
-def restarts(run_dir: Path) -> dict[str, dict[str, Any]]:
-    """The restart counts the watchdog keeps (``gxctl status``)."""
-    try:
-        return json.loads((run_dir / "restarts.json").read_text())
-    except (OSError, ValueError):
-        return {}
-
-
 def _reap() -> None:
     """Collect the exit status of children that died (what this loop restarted is its child): a
     dead child would otherwise stay a zombie. Between rounds, so no subprocess.run is waiting."""
@@ -129,9 +90,6 @@ def _log(**fields: Any) -> None:
 
 def run(stop: Callable[[], bool] = lambda: False) -> None:
     """The loop (until SIGTERM)."""
-    from stack.errors import StackError
-    from stack.pipeline import Pipeline
-
     pipeline = Pipeline()
     stack = pipeline.stack
     run_dir = stack.s.run_dir
@@ -177,9 +135,7 @@ def run(stop: Callable[[], bool] = lambda: False) -> None:
                         down_s=round(time.monotonic() - down_since.pop(name, t0), 1),
                         start_s=round(time.monotonic() - t0, 1),
                     )
-            tmp = run_dir / "restarts.tmp"
-            tmp.write_text(json.dumps({n: asdict(x) for n, x in history.items() if x.restarts}) + "\n")
-            tmp.replace(run_dir / "restarts.json")
+            save_restarts(run_dir, {n: asdict(x) for n, x in history.items() if x.restarts})
         time.sleep(INTERVAL_S)
 
 

@@ -190,7 +190,7 @@ def test_kubeconform_refuses_a_misspelt_field(tools: dict[str, Path], schemas: P
 
 
 def test_every_worker_has_probes_resources_and_a_pdb(tools: dict[str, Path]) -> None:
-    from stack.pipeline import WORKERS, workers_for
+    from stack.workers import WORKERS, workers_for
 
     def deployments_of(*values: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         _, docs = render(tools, "-f", str(CHART / "values-testnet.yaml"), *values)

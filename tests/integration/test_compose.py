@@ -171,7 +171,7 @@ def worker_services(project: dict) -> dict[str, dict]:
 
 
 def test_every_worker_of_the_local_stack_runs_in_compose(project: dict) -> None:
-    from stack.pipeline import workers_for
+    from stack.workers import workers_for
 
     workers = worker_services(project)
     assert {svc["command"][1] for svc in workers.values()} == set(workers_for(secure=False))

@@ -197,8 +197,8 @@ def test_a_crashed_component_is_restarted_by_the_watchdog_and_counted(stack_env:
     import os
     import signal
 
+    from stack.runstate import restarts
     from stack.settings import StackSettings
-    from stack.watchdog import restarts
 
     gxctl("stack", "up")  # the watchdog runs whenever the stack is up
     run_dir = StackSettings().run_dir

@@ -8,9 +8,9 @@ from pathlib import Path
 from monitoring.overview import healthy, render
 from monitoring.report import legend
 from stack.mode import marker
-from stack.pipeline import WORKERS
 from stack.prometheus import scrape_config
 from stack.settings import StackSettings
+from stack.workers import WORKERS
 
 
 def test_the_local_prometheus_scrapes_every_worker_connect_and_fabric(tmp_path: Path) -> None:

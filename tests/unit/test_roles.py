@@ -8,7 +8,7 @@ import pytest
 
 from projections.groups import GROUPS
 from schemas import roles
-from stack.pipeline import workers_for
+from stack.workers import workers_for
 from streams.results_writer import UPDATE
 
 TABLES = {name: g.tables for name, g in GROUPS.items()}

@@ -88,8 +88,8 @@ def test_default_and_test_ports_are_distinct_and_outside_the_ephemeral_range() -
     import re
     from pathlib import Path
 
-    from stack.pipeline import WORKERS
     from stack.settings import StackSettings
+    from stack.workers import WORKERS
 
     defaults = {k: f.default for k, f in StackSettings.model_fields.items()}  # not the test run's own
     user = [v for k, v in defaults.items() if k.endswith("_port")]

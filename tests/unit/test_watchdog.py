@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stack.watchdog import MAX_BACKOFF_S, STABLE_S, Desired, History, due, restarted
+from stack.runstate import Desired
+from stack.watchdog import MAX_BACKOFF_S, STABLE_S, History, due, restarted
 
 
 def test_a_dead_process_is_restarted_at_once_then_with_growing_backoff() -> None:
