@@ -15,6 +15,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from gxcommon.worker_settings import WorkerSettings
+from stack.pipeline import Pipeline
+from tests.integration.workers import start_group_at_end
+
 GXCTL = [sys.executable, "-m", "gxctl.main"]
 
 
@@ -62,25 +66,9 @@ def pipeline(stack_env: dict[str, str]) -> dict[str, str]:
     return stack_env
 
 
-def stop_process(proc: subprocess.Popen, timeout: float = 30) -> None:
-    """SIGTERM a worker the test started, SIGKILL if it does not exit in time."""
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
-
-
 @pytest.fixture(scope="module")
 def up(pipeline: dict[str, str]) -> Iterator[dict[str, str]]:
     """Every worker running (`gxctl up`) for the module, stopped after it."""
-    from gxcommon.worker_settings import WorkerSettings
-    from stack.pipeline import Pipeline
-    from tests.integration.workers import start_group_at_end
-
     # The default submitter group starts past the commands other tests wrote (as in test_pipeline_up);
     # Kafka moves a group's offsets only while it has no members, so workers left running by an
     # earlier `gxctl up` on the tests' stack stop first.

@@ -18,8 +18,8 @@ from gxcommon.kafka import Producer
 from gxsdk import enqueue
 from schemas.envelopes import CommandResult, ResultStatus, Timings
 from schemas.examples import example
-from tests.integration.conftest import stop_process
 from tests.integration.kafka_helpers import TopicReader
+from tests.integration.workers import stop_process
 
 
 @pytest.fixture

@@ -19,9 +19,8 @@ import psycopg
 from gxsdk import enqueue
 from schemas.examples import example
 from tests.identities import throwaway_identity
-from tests.integration.conftest import stop_process
 from tests.integration.kafka_helpers import TopicReader
-from tests.integration.workers import free_port, get, metric_value
+from tests.integration.workers import free_port, get, metric_value, stop_process
 
 RAW = (
     'INSERT INTO "OutboxCommand" (id, "tenantId", service, "commandType", "requestId", payload, status, attempts,'
