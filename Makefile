@@ -25,7 +25,8 @@ test: prereqs venv
 unit: venv
 	@.venv/bin/python -m pytest -q tests/unit $(ARGS)
 
-## Lint, format check and type check (ruff and mypy, configured in pyproject.toml).
+## Lint, format check and type check (ruff and mypy, configured in pyproject.toml), and the import
+## graph: no loop, libraries kept apart (tests/unit/test_imports.py).
 check: venv
 	@bash scripts/check.sh
 

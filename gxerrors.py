@@ -30,7 +30,8 @@ them as they are. The alternative, translating a GatewayError into a GxError whe
 client (the submitter, the block publisher, the projections' wait and verify, the CLI), needs a
 wrapper at each of those edges, and shows an error outside the tree wherever one is forgotten. Had
 the root stayed in ``gxcommon``, the libraries would depend on gxcommon, which depends on them
-(gxcommon.fabric_settings, gxcommon.readiness): a loop between packages.
+(gxcommon.fabric_settings, gxcommon.readiness): a loop between packages. `make check`
+(tests/unit/test_imports.py) keeps this module free of imports and the libraries free of the rest.
 """
 
 
