@@ -9,6 +9,7 @@ from typing import Any
 import faust
 from prometheus_client import Gauge
 
+from gxcommon.logs import configure_json, stdlib_json_config
 from gxcommon.worker_settings import WorkerSettings
 from gxerrors import GxError
 
@@ -173,8 +174,6 @@ def _track_consumer_lag(app: faust.App, group: str) -> None:
 
 def run(app: faust.App, s: WorkerSettings) -> None:
     """Run ``app`` in the foreground until interrupted; every log line is one JSON object (gxcommon.logs)."""
-    from gxcommon.logs import configure_json, stdlib_json_config
-
     configure_json(s.log_level)
     # Our lines are already JSON on stdout; Faust must not wrap stdout into its own log format, and
     # its own lines (and aiokafka's, librdkafka's) are written as the same JSON objects.

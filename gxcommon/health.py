@@ -10,6 +10,7 @@ import json
 import urllib.error
 import urllib.request
 
+from gxcommon.http_auth import public, request
 from gxerrors import GxError
 
 PG_CONNECTOR = "io.debezium.connector.postgresql.PostgresConnector"
@@ -86,8 +87,6 @@ def kafka_login_problem(bootstrap: str, timeout: float = 3) -> str | None:
 
 def connect(url: str, timeout: float = 3) -> list[str]:
     """Kafka Connect's REST API answers and lists the Debezium Postgres connector; returns the plugin classes."""
-    from gxcommon.http_auth import public, request
-
     try:
         with urllib.request.urlopen(request(f"{url.rstrip('/')}/connector-plugins"), timeout=timeout) as r:
             plugins = [p["class"] for p in json.load(r)]

@@ -13,6 +13,8 @@ from typing import Any
 import confluent_kafka
 from confluent_kafka import admin
 
+from gxcommon.settings import connection_settings
+
 LOG = logging.getLogger("librdkafka")
 
 # Record headers as confluent-kafka takes them.
@@ -20,8 +22,6 @@ Headers = list[tuple[str, str | bytes | None]]
 
 
 def _conf(conf: dict[str, Any]) -> dict[str, Any]:
-    from gxcommon.settings import connection_settings
-
     return {**connection_settings().kafka_security(), **conf, "logger": LOG}
 
 

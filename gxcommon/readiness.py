@@ -16,7 +16,7 @@ from typing import Any
 
 from prometheus_client import Gauge
 
-from gxcommon import web
+from gxcommon import health, web
 
 DEPENDENCY_UP = Gauge("dependency_up", "1 when the worker's last probe of the dependency succeeded", ["dependency"])
 
@@ -30,8 +30,6 @@ def _reason(e: BaseException) -> str:
 
 def kafka_probe(bootstrap: str, timeout: float = 3) -> Probe:
     async def probe() -> None:
-        from gxcommon import health
-
         await asyncio.get_running_loop().run_in_executor(None, health.kafka, bootstrap, timeout)
 
     return probe

@@ -14,8 +14,11 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from connectors import connect_api
 from gxcommon.health import ProbeError
+from gxcommon.kafka import AdminClient, Consumer
 from gxcommon.tables import rows_table
+from projections.status import status as projector_status
 
 BREAKER = {0: "closed", 1: "open", 2: "half-open"}
 
@@ -61,9 +64,7 @@ def components(pipeline: Any) -> list[dict[str, Any]]:
 
 
 def connector(url: str, name: str) -> list[dict[str, Any]]:
-    from connectors.connect_api import status
-
-    doc = status(url, name)
+    doc = connect_api.status(url, name)
     if doc is None:
         return [{"name": name, "what": "connector", "state": "ABSENT", "worker": "", "trace": ""}]
     rows = [
@@ -94,8 +95,6 @@ def consumer_lag(bootstrap: str, groups: list[str]) -> list[dict[str, Any]]:
     counts as one record)."""
     from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 
-    from gxcommon.kafka import AdminClient, Consumer
-
     admin = AdminClient({"bootstrap.servers": bootstrap})
     # One group per request (librdkafka's limit); the requests run concurrently.
     futures = {g: admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(g)])[g] for g in groups}
@@ -122,8 +121,6 @@ def consumer_lag(bootstrap: str, groups: list[str]) -> list[dict[str, Any]]:
 def dead_letters(bootstrap: str, topics: list[str]) -> list[dict[str, Any]]:
     """Records kept on each dead-letter topic (log end minus log start, all partitions)."""
     from confluent_kafka import TopicPartition
-
-    from gxcommon.kafka import Consumer
 
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "gxctl-status", "enable.auto.commit": False})
     rows: list[dict[str, Any]] = []
@@ -165,10 +162,8 @@ def breaker(submitter_url: str) -> list[dict[str, Any]]:
 def projectors(dsn: str, bootstrap: str, topic: str) -> list[dict[str, Any]]:
     """Per projector: its lag summed over partitions (``<=N`` when some partition is too far
     behind to count exactly), the newest block it reached and its largest lag in milliseconds."""
-    from projections.status import status
-
     acc: dict[str, dict[str, Any]] = {}
-    for r in status(dsn, bootstrap, topic):
+    for r in projector_status(dsn, bootstrap, topic):
         a = acc.setdefault(r["projector"], {"partitions": 0, "block": -1, "lag": 0, "bound": False, "ms": 0})
         a["partitions"] += 1
         a["block"] = max(a["block"], r["lastBlock"] if r["lastBlock"] is not None else -1)

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from schemas import events as ev
+
 Rows = dict[tuple[Any, ...], dict[str, Any]]
 
 KEYS: dict[str, tuple[str, ...]] = {
@@ -188,8 +190,6 @@ def expected_history(events: Iterable[tuple[Any, Any]]) -> dict[str, Rows]:
     """TransactionHistory and GenesisDistribution rows implied by ``events``: (envelope, payload)
     pairs (schemas.events) of the ledger's valid transactions, in any order. One history row per
     event that moves money, keyed ``txId:eventIndex``; one distribution row per GenesisDistributed."""
-    from schemas import events as ev  # pydantic models: imported only where they are needed
-
     history: list[dict[str, Any]] = []
     genesis: list[dict[str, Any]] = []
     for env, p in events:

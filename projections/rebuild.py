@@ -31,6 +31,7 @@ from typing import Any
 
 import psycopg
 
+from gxcommon.kafka import Consumer
 from projections import store
 from projections.errors import ProjectionError, RebuildError
 from projections.kafka_io import read_all, read_range
@@ -167,8 +168,6 @@ def swap(
 def _catch_up(p: Projector, conn: psycopg.Connection[Any], bootstrap: str, topic: str) -> int:
     """Apply what arrived after the shadow's checkpoints; returns the records applied."""
     from confluent_kafka import TopicPartition
-
-    from gxcommon.kafka import Consumer
 
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "gx-rebuild-ends", "enable.auto.commit": False})
     try:

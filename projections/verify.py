@@ -36,6 +36,8 @@ from projections.expected import (
     expected_history,
     history_differences,
 )
+from schemas.events import PayloadError, parse_event
+from streams.block_events import block_out
 
 KINDS = ("user", "wallet", "country", "org", "msig", "loan", "proposal", "vote")
 
@@ -71,9 +73,6 @@ async def ledger_state(gw: Gateway, channel: str, chaincode: str) -> dict[str, A
 
 async def ledger_history(gw: Gateway, channel: str, chaincode: str, height: int) -> dict[str, Rows]:
     """History rows implied by the events of ``chaincode`` in blocks 0 to ``height - 1``."""
-    from schemas.events import PayloadError, parse_event
-    from streams.block_events import block_out
-
     events: list[tuple[Any, Any]] = []
     if height > 0:
         blocks = gw.blocks(channel, 0)

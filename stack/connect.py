@@ -9,8 +9,10 @@ from gxcommon import health
 from gxcommon.http_auth import with_credentials
 from gxcommon.private_files import file_reference, write_private
 from stack import jars
+from stack import kafka_security as ks
 from stack.errors import StackError
 from stack.kafka import CONF, Kafka, java_argv
+from stack.mode import is_secure
 from stack.procs import Proc, port_open
 from stack.settings import StackSettings
 
@@ -36,8 +38,6 @@ class Connect:
     @property
     def secure(self) -> bool:
         """Basic auth on the REST API, and its own Kafka login (stack.mode)."""
-        from stack.mode import is_secure
-
         return is_secure(self.s)
 
     # -- basic auth on the REST API (secure stack) ----------------------------------------------
@@ -127,7 +127,6 @@ plugin.path={plugin_path}
         gx-connect, the password read through the FileConfigProvider (KIP-421), so this file holds none."""
         if self.kafka is None or not self.secure:
             return ""
-        from stack import kafka_security as ks
 
         ref = file_reference(self.secrets / "gx-connect-kafka.properties", "password", self.kafka.users()["gx-connect"])
         return ks.java_client_props(self.kafka.secrets, "gx-connect", ref, ("", "producer.", "consumer.", "admin."))

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 
+from gxcommon.fabric_settings import FabricSettings
+from gxcommon.settings import ConnectionSettings, connection_settings
+
 
 def use_local_stack() -> str:
     """Fill unset GX_* connection variables from the local stack, if there is one; returns what
     was used, in words (for `gxctl -v`)."""
-    from gxcommon.fabric_settings import FabricSettings
-    from gxcommon.settings import ConnectionSettings
-
     s, f = ConnectionSettings(), FabricSettings()
     given = {
         "GX_PG_DSN": s.pg_dsn,
@@ -32,7 +32,6 @@ def use_local_stack() -> str:
         return f"none set, and no local stack at {stack.s.state_dir}"
     found = {k: v for k, v in stack.env().items() if k not in os.environ}
     os.environ.update(found)
-    from gxcommon.settings import connection_settings
 
     connection_settings.cache_clear()  # read again, now with the stack's variables
     return f"the local stack at {stack.s.state_dir} ({', '.join(sorted(found))})"

@@ -26,6 +26,7 @@ from stack import chaincode as cc
 from stack import fabric_config as fc
 from stack.errors import StackError
 from stack.fabric_home import FabricHome, locate
+from stack.mode import is_secure
 from stack.procs import Proc, port_open
 from stack.settings import StackSettings
 
@@ -126,8 +127,6 @@ class FabricNet:
     @property
     def mutual_tls(self) -> bool:
         """The peer requires client certificates (the secure stack, stack.mode)."""
-        from stack.mode import is_secure
-
         return is_secure(self.s)
 
     def admin_env(self) -> dict[str, str]:

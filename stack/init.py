@@ -8,16 +8,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from connectors.deploy import deploy_outbox
+from connectors.publication import ensure_publication
+from connectors.render import load
 from gxcommon import topics
 from gxcommon.dsn import secret_parts
 from schemas.migrate import migrate
+from schemas.roles import apply_grants
 
 
 def migrate_and_grant(dsn: str) -> tuple[list[str], bool]:
     """Apply migrations, then the roles' grants when the database has roles (schemas.roles);
     returns the migrations applied now and whether grants were. Raises MigrationError, psycopg.Error."""
     from projections.groups import GROUPS
-    from schemas.roles import apply_grants
 
     applied = migrate(dsn)
     return applied, apply_grants(dsn, {name: g.tables for name, g in GROUPS.items()})
@@ -44,9 +46,6 @@ def init(
     topics.apply(bootstrap, topics.specs(t))
     done.append("topics applied")
     if not connect_url:
-        from connectors.publication import ensure_publication
-        from connectors.render import load
-
         name = load()["config"]["publication.name"]
         ensure_publication(dsn, name)
         done.append(f"publication {name} ready (the connector is managed elsewhere)")

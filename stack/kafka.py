@@ -9,8 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gxcommon import health
+from gxcommon.topics import TopicSettings
 from stack import jars
+from stack import kafka_security as ks
 from stack.errors import StackError
+from stack.mode import is_secure
 from stack.procs import Proc, port_open
 from stack.procs import tail as proc_tail
 from stack.settings import StackSettings
@@ -58,34 +61,26 @@ class Kafka:
     @property
     def secure(self) -> bool:
         """SCRAM over TLS with ACLs: chosen when the stack is made (stack.mode)."""
-        from stack.mode import is_secure
-
         return is_secure(self.s)
 
     def users(self) -> dict[str, str]:
         from projections.groups import GROUPS
-        from stack import kafka_security as ks
 
         return ks.passwords(self.secrets, ks.principals(list(GROUPS)))
 
     def _login(self, make: Callable[[Path, str, str], dict[str, str]], user: str | None) -> dict[str, str]:
         if not self.secure:
             return {}
-        from stack import kafka_security as ks
 
         user = user or ks.ADMIN
         return make(self.secrets, user, self.users()[user])
 
     def client_conf(self, user: str | None = None) -> dict[str, str]:
         """librdkafka settings for ``user`` (default the admin); empty when not secure."""
-        from stack import kafka_security as ks
-
         return self._login(ks.client_conf, user)
 
     def client_env(self, user: str | None = None) -> dict[str, str]:
         """GX_KAFKA_* of a process that is ``user`` (default the admin); empty when not secure."""
-        from stack import kafka_security as ks
-
         return self._login(ks.client_env, user)
 
     @property
@@ -130,7 +125,6 @@ num.io.threads=4
         """In secure mode, lines that override the plaintext listeners above (a later key wins)."""
         if not self.secure:
             return ""
-        from stack import kafka_security as ks
 
         ks.ensure_tls(self.secrets, self.s.host)
         return (
@@ -142,9 +136,7 @@ num.io.threads=4
 
     def _grant(self) -> None:
         """SCRAM users and ACLs of every principal (idempotent)."""
-        from gxcommon.topics import TopicSettings
         from projections.groups import GROUPS
-        from stack import kafka_security as ks
 
         ks.apply(
             self.bootstrap, self.client_conf(), self.users(), ks.acls("gx-pipeline", list(GROUPS), TopicSettings())
@@ -188,8 +180,6 @@ num.io.threads=4
         with open(log_path, "ab") as log:
             scram = []
             if self.secure:  # the admin's credentials must exist before anyone can log in
-                from stack import kafka_security as ks
-
                 scram = ["--add-scram", f"{ks.MECHANISM}=[name={ks.ADMIN},password={self.users()[ks.ADMIN]}]"]
             rc = subprocess.run(
                 java_argv(

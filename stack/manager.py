@@ -15,10 +15,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from schemas.roles import CDC, worker_role
 from stack.connect import Connect
 from stack.errors import StackError
 from stack.fabric_net import Chaincode, FabricNet, Orderer, Peer
 from stack.kafka import Kafka
+from stack.kafka_security import principal
+from stack.mode import make_secure
 from stack.postgres import Postgres
 from stack.procs import Proc
 from stack.prometheus import Prometheus
@@ -95,8 +98,6 @@ class Stack:
         stack made without it)."""
         with self._locked():
             if secure:
-                from stack.mode import make_secure
-
                 make_secure(
                     self.s,
                     {
@@ -199,8 +200,6 @@ class Stack:
         if dsn:
             env["GX_PG_DSN"] = dsn
             if self.postgres.secure and not self.postgres.external_dsn():
-                from schemas.roles import CDC
-
                 env["GX_PG_CDC_DSN"] = self.postgres.role_dsn(CDC)
         env["GX_KAFKA_BOOTSTRAP"] = self.kafka.bootstrap
         env.update(self.kafka.client_env())  # the admin's credentials, when secure
@@ -215,12 +214,8 @@ class Stack:
     def worker_env(self, worker: str) -> dict[str, str]:
         """What differs for a worker of `gxctl run` from :meth:`env`: when secure, it logs in to
         Kafka as its own principal and to Postgres as its own role (each allowed its job only)."""
-        from stack.kafka_security import principal
-
         env = self.kafka.client_env(principal(worker))
         if self.postgres.secure and not self.postgres.external_dsn():
-            from schemas.roles import worker_role
-
             env["GX_PG_DSN"] = self.postgres.role_dsn(worker_role(worker))
         return env
 

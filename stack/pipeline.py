@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gxcommon import topics
+from gxcommon.settings import connection_settings
 from stack.errors import StackError
 from stack.init import init
 from stack.manager import Stack
@@ -56,7 +57,6 @@ class Pipeline:
 
         self.stack.up(say=say, secure=secure)
         env = self.stack.env()
-        from gxcommon.settings import connection_settings
 
         if self.stack.kafka.secure:  # this process's own Kafka clients (topics, connector) as the admin
             os.environ.update(self.stack.kafka.client_env())

@@ -25,7 +25,9 @@ import psycopg
 from gxcommon import health
 from gxcommon.dsn import pg_parts, pg_url, pgpass_line
 from gxcommon.private_files import stored_passwords, write_private
+from schemas.roles import OWNER, ensure_roles, login_roles
 from stack.errors import StackError
+from stack.mode import is_secure
 from stack.procs import Proc, port_open, tail
 from stack.settings import StackSettings
 
@@ -91,8 +93,6 @@ class Postgres:
     @property
     def secure(self) -> bool:
         """A role per job (schemas.roles), with the database owned by gx_owner (stack.mode)."""
-        from stack.mode import is_secure
-
         return is_secure(self.s)
 
     # -- identity -------------------------------------------------------------------------
@@ -104,14 +104,11 @@ class Postgres:
         """DSN of our own cluster (as the owner of the database), if it has been initialised."""
         if not self.password_file.exists():
             return None
-        from schemas.roles import OWNER
-
         return self.role_dsn(OWNER if self.secure else USER)
 
     def role_passwords(self) -> dict[str, str]:
         """Each role's password (secure mode), made once and kept in pg_roles.json (0600)."""
         from projections.groups import GROUPS
-        from schemas.roles import login_roles
 
         return stored_passwords(self.roles_file, login_roles(GROUPS), make_password)
 
@@ -211,7 +208,6 @@ class Postgres:
         owner = USER
         if self.secure:
             from projections.groups import GROUPS
-            from schemas.roles import OWNER, ensure_roles, login_roles
 
             ensure_roles(admin, self.role_passwords(), login_roles(GROUPS))
             owner = OWNER

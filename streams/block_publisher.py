@@ -34,6 +34,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from prometheus_client import Counter, Gauge
 
 from fabric_gateway.blocks import Block
+from gxcommon import web
 from gxcommon.kafka import Consumer, Producer
 from gxcommon.logs import get
 from streams.block_events import block_out, continues, marker, marker_of
@@ -266,8 +267,6 @@ class Publisher:
 
 def install(app: Any, cfg: PublisherConfig, blocks: Callable[[int], AsyncIterator[Block]]) -> Publisher:
     """The publisher as a task of a Faust app (for its web server, /metrics and /readyz)."""
-    from gxcommon import web
-
     pub = Publisher(cfg, blocks)
     web.add_check(app, "publisher", pub.ready)
 
