@@ -9,7 +9,8 @@ Checked:
 - no loop between modules, and none between top-level packages;
 - gxerrors imports nothing: every package may import it, the libraries included;
 - fabric_gateway and schemas, libraries other programs may use, import nothing else of the project
-  but gxerrors.
+  but gxerrors;
+- nothing imports the CLI (gxctl), the benchmarks (bench) or the tests, but the tests.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 LIBRARIES = ("fabric_gateway", "schemas")
 ROOT_ERROR = "gxerrors"
+TOPS = ("gxctl", "bench", "tests")  # the graph's tops: only the tests may import them
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,12 @@ def test_the_libraries_import_nothing_of_the_project_but_the_root_error() -> Non
         if e.source.split(".")[0] in LIBRARIES and e.target.split(".")[0] not in (e.source.split(".")[0], ROOT_ERROR)
     ]
     assert outside == []
+
+
+def test_nothing_imports_the_cli_the_benchmarks_or_the_tests_but_the_tests() -> None:
+    package = {e: (e.source.split(".")[0], e.target.split(".")[0]) for e in EDGES}
+    below = [str(e) for e, (src, dst) in package.items() if dst in TOPS and src not in (dst, "tests")]
+    assert below == []
 
 
 def test_a_loop_is_found_and_shown() -> None:
