@@ -1,4 +1,5 @@
 """The Debezium outbox connector: commented YAML, rendering to Kafka Connect JSON, apply and status.
 
-Imports nothing of this project but ``schemas``; callers pass connection facts in.
+Of this project it imports gxerrors and gxcommon's HTTP login and private files; callers pass
+connection facts in.
 """

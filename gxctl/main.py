@@ -3,8 +3,9 @@
 - Commands are imported only when run (``gxctl --help`` imports none of them).
 - With no ``GX_*`` connection variable set, the local stack's settings are used (as `gxctl stack
   env` prints them); ``--verbose`` says which were used.
-- Every failure is one line on stderr (``error: ...``) with exit status 1, usage errors exit 2;
-  ``--debug`` or ``GX_DEBUG=1`` shows the traceback too (gxctl.errors).
+- Every failure is one line on stderr (``error: ...``) with exit status 1; usage errors and bad
+  input (a payload, a command type) exit 2; ``--debug`` or ``GX_DEBUG=1`` shows the traceback too
+  (gxctl.errors).
 """
 
 from __future__ import annotations
