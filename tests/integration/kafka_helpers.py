@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gxcommon.kafka import Consumer
+from bench.common import message_headers
+from gxcommon.kafka import Consumer, offset_of, partition_of
 
 
 @dataclass
@@ -44,19 +45,12 @@ class TopicReader:
             for m in self.c.consume(500, 0.5):
                 if m.error():
                     continue
-                raw = m.value()
+                raw = m.value() or b""  # a tombstone has no value
                 try:
                     value = json.loads(raw)
                 except ValueError:
                     value = None
-                rec = Rec(
-                    m.partition(),
-                    m.offset(),
-                    (m.key() or b"").decode(),
-                    {k: v.decode() for k, v in (m.headers() or [])},
-                    value,
-                    raw,
-                )
+                rec = Rec(partition_of(m), offset_of(m), (m.key() or b"").decode(), message_headers(m), value, raw)
                 if self.keep(rec):
                     self.records.append(rec)
         return self.records

@@ -21,6 +21,7 @@ from fabric_gateway import EndorseError, Gateway, load_identity, load_signer
 from gxcommon.fabric_settings import FabricSettings
 from gxsdk import enqueue
 from tests.integration.conftest import gxctl
+from tests.integration.db import scalar
 from tests.integration.fabric_helpers import CC_ARGS, TENANT, funded_users, gateway, rid, wallet
 
 POOL = "@system:SYSTEM_USER_GENESIS_POOL"
@@ -184,9 +185,7 @@ def test_through_the_outbox_the_ledger_keeps_its_rules(up: dict[str, str]) -> No
     end = time.monotonic() + 60
     while True:
         with psycopg.connect(dsn) as conn:
-            n = conn.execute('SELECT count(*) FROM "TransactionHistory" WHERE "requestId" = %s', (hostile,)).fetchone()[
-                0
-            ]
+            n = scalar(conn, 'SELECT count(*) FROM "TransactionHistory" WHERE "requestId" = %s', (hostile,))
         if n == 1:
             break
         assert time.monotonic() < end, "the hostile memo's transfer never reached the read model"

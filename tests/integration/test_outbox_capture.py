@@ -10,12 +10,14 @@ import uuid
 import psycopg
 import pytest
 
-from gxsdk import IdempotencyConflict, command_producer, enqueue, produce
+from gxsdk import IdempotencyConflict, enqueue
+from gxsdk.produce import command_producer, produce  # gxsdk.produce is also a module to a type checker
 from schemas.command_types import CommandType
 from schemas.errors import PayloadError
 from schemas.examples import example
 from schemas.routing import partition_key
 from tests.integration.conftest import gxctl
+from tests.integration.db import scalar
 from tests.integration.kafka_helpers import TopicReader, of_tenant
 
 TOPIC = "gx.commands"
@@ -187,7 +189,7 @@ def test_the_old_systems_insert_gets_the_same_key_as_the_sdk(pipeline: dict[str,
             payload = example(ctype, t)
             rid = f"{t}-{ctype.value}"
             conn.execute(RAW_INSERT, (rid, t, "svc-old", ctype.value, rid, json.dumps(payload)))
-            key = conn.execute('SELECT "partitionKey" FROM "OutboxCommand" WHERE id = %s', (rid,)).fetchone()[0]
+            key = scalar(conn, 'SELECT "partitionKey" FROM "OutboxCommand" WHERE id = %s', (rid,))
             assert key == partition_key(ctype, payload), ctype
 
 
@@ -212,7 +214,7 @@ def test_enqueue_is_idempotent_per_request_id(pipeline: dict[str, str]) -> None:
                 payload={**payload, "lastName": "Other"},
             )
         conn.rollback()
-        n = conn.execute('SELECT count(*) FROM "OutboxCommand" WHERE "tenantId" = %s', (t,)).fetchone()[0]
+        n = scalar(conn, 'SELECT count(*) FROM "OutboxCommand" WHERE "tenantId" = %s', (t,))
     assert n == 1
 
 
@@ -322,7 +324,7 @@ def test_heartbeats_let_the_slot_advance_while_the_outbox_is_idle(pipeline: dict
             conn.execute(
                 'UPDATE "OutboxCommand" SET "updatedAt" = now() WHERE id IN (SELECT id FROM "OutboxCommand" LIMIT 50)'
             )
-        target = conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+        target = scalar(conn, "SELECT pg_current_wal_lsn()")
         end = time.monotonic() + 45
         flushed = None
         while time.monotonic() < end:

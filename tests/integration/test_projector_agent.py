@@ -20,6 +20,7 @@ from gxcommon.dlq import read as dlq_read
 from gxcommon.dlq import replay
 from gxcommon.kafka import Producer
 from projections.model import Record
+from tests.integration.db import scalar
 from tests.integration.kafka_helpers import TopicReader
 from tests.integration.scratch import scratch_db, scratch_topic
 from tests.integration.workers import Worker
@@ -37,7 +38,7 @@ def produce(bootstrap: str, topic: str, records: list[Record]) -> None:
 def state(dsn: str) -> tuple[dict[str, int], int]:
     with psycopg.connect(dsn) as conn:
         w = {r[0]: int(r[1]) for r in conn.execute('SELECT "walletId", balance FROM "Wallet"').fetchall()}
-        h = conn.execute('SELECT count(*) FROM "TransactionHistory"').fetchone()[0]
+        h = scalar(conn, 'SELECT count(*) FROM "TransactionHistory"')
     return w, h
 
 
@@ -73,11 +74,13 @@ def test_projector_survives_kill_db_errors_restore_and_poison(pipeline: dict[str
         # database refuses (a CHECK the test adds), whose records must not hold the others back.
         with psycopg.connect(dsn) as conn:
             conn.execute("""ALTER TABLE "Wallet" ADD CONSTRAINT no_poison CHECK ("walletId" <> 'POISON')""")
+        user, user_key = records[5].value, records[5].key  # a UserCreated
+        assert user_key is not None
         poison = [
             Record(topic, 0, 0, b"{not json", b"k-json"),
-            Record(topic, 1, 0, json.dumps({**json.loads(records[5].value), "name": "Minted"}).encode(), b"k-type"),
-            Record(topic, 2, 0, records[5].value.replace(b'"firstName": "Bench"', b'"firstName": 5'), b"k-field"),
-            Record(topic, 3, 0, records[5].value.replace(records[5].key, b"POISON"), b"POISON"),
+            Record(topic, 1, 0, json.dumps({**json.loads(user), "name": "Minted"}).encode(), b"k-type"),
+            Record(topic, 2, 0, user.replace(b'"firstName": "Bench"', b'"firstName": 5'), b"k-field"),
+            Record(topic, 3, 0, user.replace(user_key, b"POISON"), b"POISON"),
         ]
         produce(bootstrap, topic, poison)
         produce(bootstrap, topic, records[:15000])

@@ -24,11 +24,12 @@ from typing import Any
 import psycopg
 from confluent_kafka import KafkaError, TopicPartition
 
-from gxcommon.kafka import Consumer, Producer
+from gxcommon.kafka import Consumer, Producer, partition_of
 from gxsdk import enqueue
 from projections.groups import GROUPS
 from stack.pipeline import Pipeline
 from tests.integration.conftest import gxctl
+from tests.integration.db import scalar
 from tests.integration.fabric_helpers import ensure, gateway, ledger_blocks, rid, submit
 from tests.integration.workers import metric_value
 
@@ -94,11 +95,12 @@ class Load:
         end = time.monotonic() + timeout
         while True:
             with psycopg.connect(dsn) as conn:
-                pending = conn.execute(
+                pending = scalar(
+                    conn,
                     'SELECT count(*) FROM "OutboxCommand" WHERE "requestId" = ANY(%s)'
                     " AND status NOT IN ('CONFIRMED', 'FAILED')",
                     (self.ids,),
-                ).fetchone()[0]
+                )
             if pending == 0:
                 return
             assert time.monotonic() < end, f"{pending} of {len(self.ids)} commands not final"
@@ -119,11 +121,12 @@ def test_the_demo_ends_in_read_models_equal_to_the_ledger_and_a_write_can_be_wai
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert verify() == []
     with psycopg.connect(up["GX_PG_DSN"]) as conn:
-        applied = conn.execute(
+        applied = scalar(
+            conn,
             'SELECT "requestId" FROM "OutboxCommand" WHERE "tenantId" = %s AND status = %s'
             ' AND "commandType" = %s ORDER BY "createdAt" DESC LIMIT 1',
             ("demo", "CONFIRMED", "CAST_VOTE"),
-        ).fetchone()[0]
+        )
     out = json.loads(gxctl("projections", "wait", "--request-id", applied, "--json").stdout)
     assert out["status"] == "CONFIRMED" and [e["name"] for e in out["events"]] == ["VoteCast"]
     assert out["events"][0]["groups"] == ["governance"]
@@ -142,11 +145,8 @@ def test_the_demo_ends_in_read_models_equal_to_the_ledger_and_a_write_can_be_wai
     out = json.loads(gxctl("projections", "wait", "--request-id", r, "--timeout", "60", "--json").stdout)
     assert out["events"][0]["groups"] == ["ledger"]
     with psycopg.connect(up["GX_PG_DSN"]) as conn:
-        assert conn.execute('SELECT amount FROM "TransactionHistory" WHERE "requestId" = %s', (r,)).fetchone()[0] == 7
-        assert (
-            int(conn.execute('SELECT balance FROM "Wallet" WHERE "walletId" = %s', (users[1],)).fetchone()[0])
-            == 100_007
-        )
+        assert scalar(conn, 'SELECT amount FROM "TransactionHistory" WHERE "requestId" = %s', (r,)) == 7
+        assert int(scalar(conn, 'SELECT balance FROM "Wallet" WHERE "walletId" = %s', (users[1],))) == 100_007
     failed = gxctl("projections", "wait", "--request-id", "no-such-request", "--timeout", "1", check=False)
     assert failed.returncode == 1 and failed.stderr == (
         "error: request no-such-request: no outbox row; give its tenant (--tenant) to find it on the ledger\n"
@@ -279,7 +279,7 @@ def test_a_rebuild_while_commands_flow_never_shows_readers_an_empty_half_built_o
     users = funded(6)
     sink, senders = users[-1], users[:-1]
     with psycopg.connect(dsn) as conn:
-        floor = conn.execute('SELECT count(*) FROM "Wallet"').fetchone()[0]
+        floor = scalar(conn, 'SELECT count(*) FROM "Wallet"')
     seen: list[int] = []
     sink_seen: list[int] = []
     errors: list[str] = []
@@ -289,7 +289,7 @@ def test_a_rebuild_while_commands_flow_never_shows_readers_an_empty_half_built_o
         with psycopg.connect(dsn, autocommit=True) as conn:
             while not stop.is_set():
                 try:
-                    seen.append(conn.execute('SELECT count(*) FROM "Wallet"').fetchone()[0])
+                    seen.append(scalar(conn, 'SELECT count(*) FROM "Wallet"'))
                     row = conn.execute('SELECT balance FROM "Wallet" WHERE "walletId" = %s', (sink,)).fetchone()
                     if row is not None:
                         sink_seen.append(int(row[0]))
@@ -344,15 +344,18 @@ def _records(bootstrap: str) -> list[tuple[int, bytes | None, bytes]]:
     try:
         parts = c.list_topics("gx.fabric.events", timeout=10).topics["gx.fabric.events"].partitions
         c.assign([TopicPartition("gx.fabric.events", p, 0) for p in parts])
-        out, eof = [], set()
+        out: list[tuple[int, bytes | None, bytes]] = []
+        eof: set[int] = set()
         while len(eof) < len(parts):
             m = c.poll(10)
             assert m is not None, "gx.fabric.events did not reach its end"
-            if m.error():
-                assert m.error().code() == KafkaError._PARTITION_EOF, m.error()
-                eof.add(m.partition())
+            if (error := m.error()) is not None:
+                assert error.code() == KafkaError._PARTITION_EOF, error
+                eof.add(partition_of(m))
                 continue
-            out.append((m.partition(), m.key(), m.value()))
+            value = m.value()
+            assert value is not None, "an event record has a value"
+            out.append((partition_of(m), m.key(), value))
         return out
     finally:
         c.close()

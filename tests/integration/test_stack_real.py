@@ -8,18 +8,20 @@ import urllib.request
 import uuid
 
 import psycopg
+from confluent_kafka import Message
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from gxcommon.dsn import password, pg_parts, secret_parts, with_password
-from gxcommon.kafka import Consumer, Producer
+from gxcommon.kafka import Consumer, Producer, offset_of, partition_of
 from tests.integration.conftest import gxctl
+from tests.integration.db import scalar
 
 
 def _admin(env: dict[str, str]) -> AdminClient:
     return AdminClient({"bootstrap.servers": env["GX_KAFKA_BOOTSTRAP"]})
 
 
-def _consume(env: dict[str, str], topic: str, want: int, deadline_s: float = 60) -> list:
+def _consume(env: dict[str, str], topic: str, want: int, deadline_s: float = 60) -> list[Message]:
     c = Consumer(
         {
             "bootstrap.servers": env["GX_KAFKA_BOOTSTRAP"],
@@ -29,7 +31,7 @@ def _consume(env: dict[str, str], topic: str, want: int, deadline_s: float = 60)
         }
     )
     c.subscribe([topic])
-    got = []
+    got: list[Message] = []
     end = time.monotonic() + deadline_s
     try:
         while len(got) < want and time.monotonic() < end:
@@ -39,6 +41,11 @@ def _consume(env: dict[str, str], topic: str, want: int, deadline_s: float = 60)
     finally:
         c.close()
     return got
+
+
+def text(raw: bytes | None) -> str:
+    """A record's key or value as text ("" for none)."""
+    return (raw or b"").decode()
 
 
 def _rest(env: dict[str, str], method: str, path: str, body: dict | None = None) -> tuple[int, object]:
@@ -75,8 +82,8 @@ def test_postgres_uses_password_auth_with_a_hostile_password(stack_env: dict[str
     assert parts["password"] == "" and "passfile" in parts["query"]
     assert all(ch in password(stack_env["GX_PG_DSN"]) for ch in "/=@%")
     with psycopg.connect(stack_env["GX_PG_DSN"]) as conn:
-        assert conn.execute("SHOW wal_level").fetchone()[0] == "logical"
-        assert conn.execute("SHOW password_encryption").fetchone()[0] == "scram-sha-256"
+        assert scalar(conn, "SHOW wal_level") == "logical"
+        assert scalar(conn, "SHOW password_encryption") == "scram-sha-256"
     # Password authentication, not trust: a wrong password is refused.
     bad = with_password(stack_env["GX_PG_DSN"], "wrong")
     try:
@@ -98,11 +105,11 @@ def test_produce_and_consume_through_the_broker(stack_env: dict[str, str]) -> No
             p.produce(topic, key=k, value=v)
         assert p.flush(30) == 0
         got = _consume(stack_env, topic, len(sent))
-        assert sorted((m.key().decode(), m.value().decode()) for m in got) == sorted(sent)
+        assert sorted((text(m.key()), text(m.value())) for m in got) == sorted(sent)
         # Same key, same partition, in order.
         by_key: dict[str, list[str]] = {}
-        for m in sorted(got, key=lambda m: (m.partition(), m.offset())):
-            by_key.setdefault(m.key().decode(), []).append(m.value().decode())
+        for m in sorted(got, key=lambda m: (partition_of(m), offset_of(m))):
+            by_key.setdefault(text(m.key()), []).append(text(m.value()))
         for k, vals in by_key.items():
             assert vals == [v for kk, v in sent if kk == k]
     finally:
@@ -166,7 +173,7 @@ def test_debezium_captures_an_insert_on_a_scratch_table(stack_env: dict[str, str
             conn.execute(f"INSERT INTO {table} VALUES (1, 'hello from gx')")
         got = _consume(stack_env, topic, 1, deadline_s=60)
         assert got, f"no change event on {topic}"
-        value = json.loads(got[0].value())
+        value = json.loads(text(got[0].value()))
         after = value.get("after") or value.get("payload", {}).get("after")
         assert after == {"id": 1, "note": "hello from gx"}
         assert (value.get("op") or value["payload"]["op"]) == "c"

@@ -59,7 +59,8 @@ class Faults:
 
     def users_on(self, partition: int, n: int, prefix: str) -> list[str]:
         """``n`` user ids whose CREATE_USER lands on ``partition`` (the outbox path's murmur2)."""
-        out, i = [], 0
+        out: list[str] = []
+        i = 0
         while len(out) < n:
             uid = f"{prefix}-u{i}"
             if murmur2_partition(uid.encode(), 6) == partition:
@@ -96,7 +97,8 @@ def faults(pipeline: dict[str, str], tmp_path_factory) -> Iterator[Faults]:
         read("GX_FABRIC_TLS_CERT") if os.environ.get("GX_FABRIC_TLS_CERT") else None,
         read("GX_FABRIC_TLS_KEY") if os.environ.get("GX_FABRIC_TLS_KEY") else None,
     ).start()
-    f = Faults(WritePath(pipeline["GX_PG_DSN"], pipeline["GX_KAFKA_BOOTSTRAP"], app_id, log_dir, None, writer), proxy)
+    idle = Worker("submitter", app_id, log_dir)  # never started: each test's own takes its place (Faults.submitter)
+    f = Faults(WritePath(pipeline["GX_PG_DSN"], pipeline["GX_KAFKA_BOOTSTRAP"], app_id, log_dir, idle, writer), proxy)
     yield f
     for w in f.started:
         w.stop()
@@ -204,6 +206,7 @@ def test_item2_rebalance_and_shutdown_with_fabric_down_are_bounded_and_exact(fau
             time.sleep(0.3)
         rebalance_s = time.monotonic() - t0
         t1 = time.monotonic()
+        assert a.proc is not None
         a.proc.terminate()
         a.proc.wait(30)
         shutdown_s = time.monotonic() - t1

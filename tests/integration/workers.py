@@ -83,6 +83,7 @@ class Worker:
 
     def start(self, ready_timeout: float = 90) -> Worker:
         self.launch()
+        assert self.proc is not None
         end = time.monotonic() + ready_timeout
         while get(f"{self.url}/readyz")[0] != 200:
             assert self.proc.poll() is None, f"{self.name} exited:\n{self.log()[-3000:]}"
@@ -95,7 +96,8 @@ class Worker:
         return f"http://127.0.0.1:{self.port}"
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        """What the process wrote so far ("" if it was never launched)."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

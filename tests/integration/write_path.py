@@ -49,6 +49,7 @@ class WritePath:
                 ' "kafkaPartition", "kafkaOffset", "attemptLog" FROM "OutboxCommand" WHERE "tenantId" = %s',
                 (tenant,),
             )
+            assert cur.description is not None  # a SELECT has columns
             names = [c.name for c in cur.description]
             return {r[0]: dict(zip(names, r)) for r in cur.fetchall()}
 

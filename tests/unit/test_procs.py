@@ -110,7 +110,9 @@ def test_a_recycled_pid_of_a_process_without_our_marker_is_not_ours(tmp_path: Pa
     try:
         p = Proc("ghost", tmp_path / "run", tmp_path / "logs")
         p.run_dir.mkdir(parents=True)
-        p.pid_file.write_text(f"{other.pid} {_start_ticks(other.pid) - 1}\n")
+        ticks = _start_ticks(other.pid)
+        assert ticks is not None
+        p.pid_file.write_text(f"{other.pid} {ticks - 1}\n")
         assert p.pid() is None and not p.pid_file.exists()
         assert not p.stop() and other.poll() is None and os.getpid()
     finally:

@@ -14,8 +14,9 @@ import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
+import faust
 import pytest
 from faust.transport.consumer import Consumer
 from faust.types import TP
@@ -28,7 +29,7 @@ from gxcommon.fabric_settings import FabricSettings
 from streams.breaker import CircuitBreaker
 from streams.outcome import RetryPolicy
 from streams.submitter import BreakerGate
-from streams.submitter_agent import Submitters
+from streams.submitter_agent import FaustSink, Submitters
 from tests.unit.fake_gateway import Script, serve
 from tests.unit.test_submitter import Clock, MemorySink, command
 
@@ -60,9 +61,13 @@ class FaustBook:
         self._waiting_for_ack = None
         self.commits: list[dict[TP, int]] = []
 
+    def as_consumer(self) -> Consumer:
+        """This book where faust's methods take their Consumer (it has every attribute they use)."""
+        return cast(Consumer, self)
+
     def periodic_commit(self) -> dict[TP, int]:
         """What faust's commit timer does: commit what its acked bookkeeping allows."""
-        offsets = self._filter_committable_offsets(list(self._acked))
+        offsets = Consumer._filter_committable_offsets(self.as_consumer(), list(self._acked))
         if offsets:
             self._committed_offset.update(offsets)
             self.commits.append(offsets)
@@ -97,7 +102,7 @@ class Event:
     book: FaustBook
 
     def ack(self) -> bool:
-        return self.message.ack(self.book)
+        return self.message.ack(self.book.as_consumer())
 
 
 def event(book: FaustBook, offset: int, ctype: str, n: object) -> Event:
@@ -124,9 +129,9 @@ async def setup() -> AsyncIterator[tuple[Any, Submitters, FaustBook, MemorySink]
         book, sink = FaustBook(), MemorySink()
         gate = BreakerGate(CircuitBreaker(), Clock(), asyncio.sleep)
         state = Submitters(
-            App(book),
-            sink,
-            FabricSettings(gateway=f"127.0.0.1:{port}"),  # type: ignore[arg-type]
+            cast(faust.App, App(book)),  # a stand-in: faust's commit bookkeeping, a producer that flushes
+            cast(FaustSink, sink),  # records in memory what FaustSink would send
+            FabricSettings(gateway=f"127.0.0.1:{port}"),
             Identity("Org1MSP", b"cert"),
             ecdsa_signer(key),
             80,

@@ -207,6 +207,7 @@ def test_the_peer_requires_a_client_certificate_bound_to_every_request(stack: St
         gw = f.connect()
         answer = json.loads(await gw.evaluate(f.channel, f.chaincode, "QueryContract:Get", ["system", "status"]))
         # A Deliver request signed without the TLS certificate's hash is refused.
+        assert f.cert is not None  # the secure stack's settings name the client certificate
         unbound = Gateway(gw.channel, load_identity(f.msp_id, f.cert), f.signer())
         try:
             await asyncio.wait_for(anext(unbound.blocks(f.channel, 0)), 10)
