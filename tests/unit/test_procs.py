@@ -1,11 +1,11 @@
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from stack.errors import StackError
 from stack.procs import Proc, port_open, tail
+from tests.waiting import wait_until
 
 
 def test_start_record_and_stop_our_own_process(tmp_path: Path) -> None:
@@ -31,8 +31,7 @@ def test_a_recycled_pid_is_never_ours(tmp_path: Path) -> None:
 def test_a_process_dying_during_start_is_reported_with_its_log(tmp_path: Path) -> None:
     p = Proc("crasher", tmp_path / "run", tmp_path / "logs")
     p.start([sys.executable, "-c", "import sys; print('boom: bad config', flush=True); sys.exit(3)"])
-    time.sleep(0.5)
-    with pytest.raises(StackError) as e:
+    with pytest.raises(StackError) as e:  # wait_healthy polls, and sees it die
         p.wait_healthy(lambda: False, 10, "never")
     assert "exited during start" in str(e.value)
     assert "boom: bad config" in str(e.value)
@@ -81,6 +80,9 @@ def test_a_stepped_wall_clock_never_loses_a_running_process(tmp_path: Path, monk
 
     p = Proc("steady", tmp_path / "run", tmp_path / "logs")
     pid = p.start([sys.executable, "-c", "import time; time.sleep(60)"])
+    # start() returns once the exec began; the new program's environment (with the marker this
+    # test relies on) is readable a moment later, with its command line.
+    wait_until(lambda: psutil.Process(pid).cmdline(), "the started process's command line", timeout=5)
     try:
         created = psutil.Process(pid).create_time()
         older = p.pid_file.read_text()

@@ -32,6 +32,7 @@ from streams.submitter import BreakerGate
 from streams.submitter_agent import FaustSink, Submitters
 from tests.unit.fake_gateway import Script, serve
 from tests.unit.test_submitter import Clock, MemorySink, command
+from tests.waiting import wait_until_async
 
 TOPIC = "gx.commands"
 TP0 = TP(TOPIC, 0)
@@ -143,11 +144,9 @@ async def setup() -> AsyncIterator[tuple[Any, Submitters, FaustBook, MemorySink]
         await state.close()
 
 
-async def until(cond, timeout: float = 10) -> None:
-    end = asyncio.get_running_loop().time() + timeout
-    while not cond():
-        assert asyncio.get_running_loop().time() < end, "condition not reached"
-        await asyncio.sleep(0.01)
+async def finals(sink: MemorySink, n: int) -> None:
+    """Until ``n`` commands have their final result."""
+    await wait_until_async(lambda: len(sink.final()), f"{n} final results", until=lambda got: got >= n, timeout=10)
 
 
 async def test_faust_never_commits_past_a_command_still_in_flight(setup) -> None:
@@ -157,17 +156,17 @@ async def test_faust_never_commits_past_a_command_still_in_flight(setup) -> None
     fake, state, book, sink = setup
     for i in range(5):
         await state.take(event(book, i, "CREATE_USER", i))
-    await until(lambda: len(sink.final()) == 5)
+    await finals(sink, 5)
     assert book.periodic_commit() == {TP0: 5}
     fake.scripts["TokenomicsContract:FreezeWallet"] = Script(delay=3)
     await state.take(event(book, 5, "FREEZE_WALLET", "held"))
     for i in range(6, 10):
         await state.take(event(book, i, "CREATE_USER", i))
-    await until(lambda: len(sink.final()) == 9)
+    await finals(sink, 9)
     assert "r5" not in sink.final()
     book.periodic_commit()
     assert book.committed(TP0) == 5, "faust committed past a command still in flight"
-    await until(lambda: "r5" in sink.final())
+    await wait_until_async(lambda: "r5" in sink.final(), "the held command's final result", timeout=10)
     assert book.periodic_commit() == {TP0: 10}
 
 
@@ -180,7 +179,7 @@ async def test_a_revoked_partition_commits_exactly_its_finished_prefix(setup) ->
         await state.take(event(book, i, "CREATE_USER", i))
     await state.take(event(book, 3, "FREEZE_WALLET", "held"))
     await state.take(event(book, 4, "CREATE_USER", 4))
-    await until(lambda: len(sink.final()) == 4)
+    await finals(sink, 4)
     book.revoked(TP0)  # faust, before the on_partitions_revoked signal
     t0 = asyncio.get_running_loop().time()
     await state.revoke({0})
