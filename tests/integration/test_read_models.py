@@ -32,6 +32,7 @@ from tests.integration.conftest import gxctl
 from tests.integration.db import scalar
 from tests.integration.fabric_helpers import ensure, gateway, ledger_blocks, rid, submit
 from tests.integration.workers import metric_value
+from tests.waiting import wait_until
 
 TENANT = "rm-test"
 
@@ -84,27 +85,29 @@ class Load:
                     payload={"fromWalletId": a, "toWalletId": b, "amount": rnd.randint(1, 50)},
                 )
                 self.ids.append(r)
-                time.sleep(1 / self.rate)
+                time.sleep(1 / self.rate)  # the load's pace
 
     def start(self) -> Load:
         self.thread.start()
         return self
 
     def finish(self, dsn: str, timeout: float = 240) -> None:
+        """Until every command of the load is enqueued and final."""
         self.thread.join(timeout)
-        end = time.monotonic() + timeout
-        while True:
+        assert not self.thread.is_alive(), f"the load enqueued {len(self.ids)} of {self.count} in {timeout} s"
+
+        def pending() -> int:
             with psycopg.connect(dsn) as conn:
-                pending = scalar(
+                return scalar(
                     conn,
                     'SELECT count(*) FROM "OutboxCommand" WHERE "requestId" = ANY(%s)'
                     " AND status NOT IN ('CONFIRMED', 'FAILED')",
                     (self.ids,),
                 )
-            if pending == 0:
-                return
-            assert time.monotonic() < end, f"{pending} of {len(self.ids)} commands not final"
-            time.sleep(0.5)
+
+        wait_until(
+            pending, f"the load's {len(self.ids)} commands final", until=lambda n: n == 0, timeout=timeout, interval=0.5
+        )
 
 
 def worker_url(name: str) -> str:
@@ -200,9 +203,7 @@ def kill(name: str) -> None:
     import signal
 
     os.kill(pid, signal.SIGKILL)
-    end = time.monotonic() + 10
-    while proc.pid() is not None and time.monotonic() < end:
-        time.sleep(0.1)
+    wait_until(proc.pid, f"{name} gone", until=lambda p: p is None, timeout=10, interval=0.1)
 
 
 def test_sigkill_of_the_publisher_and_a_projector_under_load_loses_and_repeats_nothing(up: dict[str, str]) -> None:
@@ -210,19 +211,25 @@ def test_sigkill_of_the_publisher_and_a_projector_under_load_loses_and_repeats_n
     load = Load(up["GX_PG_DSN"], users, 400).start()
     publisher = worker_url("block-publisher")
     start = metric_value(publisher, "publisher_blocks_published_total")
-    end = time.monotonic() + 60
-    while metric_value(publisher, "publisher_blocks_published_total") < start + 5:
-        assert time.monotonic() < end, "the publisher published nothing under load"
-        time.sleep(0.1)
+    wait_until(
+        lambda: metric_value(publisher, "publisher_blocks_published_total"),
+        "5 blocks published under load",
+        until=lambda n: n >= start + 5,
+        timeout=60,
+        interval=0.1,
+    )
     kill("block-publisher")  # somewhere in the block stream, often inside a Kafka transaction
     assert gxctl("up", check=False).returncode == 0
     ledger = worker_url(ledger_worker())
-    end = time.monotonic() + 60
     applied = {"projector": "ledger", "event_type": "TokensTransferred"}
     base = metric_value(ledger, "projector_events_processed_total", applied)
-    while metric_value(ledger, "projector_events_processed_total", applied) < base + 20:
-        assert time.monotonic() < end, "the ledger projector applied nothing under load"
-        time.sleep(0.1)
+    wait_until(
+        lambda: metric_value(ledger, "projector_events_processed_total", applied),
+        "20 transfers applied by the ledger projector under load",
+        until=lambda n: n >= base + 20,
+        timeout=60,
+        interval=0.1,
+    )
     kill(ledger_worker())  # mid-stream, with a batch in flight
     assert gxctl("up", check=False).returncode == 0
     load.finish(up["GX_PG_DSN"])
@@ -295,7 +302,7 @@ def test_a_rebuild_while_commands_flow_never_shows_readers_an_empty_half_built_o
                         sink_seen.append(int(row[0]))
                 except psycopg.Error as e:
                     errors.append(str(e))
-                time.sleep(0.005)
+                time.sleep(0.005)  # a reader's pace
 
     def into_sink() -> None:
         with psycopg.connect(dsn, autocommit=True) as conn:
@@ -308,14 +315,21 @@ def test_a_rebuild_while_commands_flow_never_shows_readers_an_empty_half_built_o
                     request_id=f"{TENANT}-sink-{uuid.uuid4().hex[:10]}",
                     payload={"fromWalletId": senders[i % len(senders)], "toWalletId": sink, "amount": 1},
                 )
-                time.sleep(0.05)
+                time.sleep(0.05)  # the feeder's pace
 
     t = threading.Thread(target=reader, daemon=True)
     t.start()
     load = Load(dsn, senders, 200).start()
     feeder = threading.Thread(target=into_sink, daemon=True)
     feeder.start()
-    time.sleep(2)
+    # The rebuild starts once transfers flow into the read model: the readers see the sink grow.
+    wait_until(
+        lambda: list(sink_seen),
+        "the sink's balance to grow",
+        until=lambda seen: len(seen) > 1 and max(seen) > seen[0],
+        timeout=120,
+        interval=0.2,
+    )
     proc = gxctl("projections", "rebuild", "ledger", "--json", check=False)
     feeder.join(60)
     load.finish(dsn)
@@ -397,14 +411,17 @@ def test_every_event_delivered_again_in_reverse_order_changes_no_row_and_no_chec
             producer.poll(0)
         assert producer.flush(30) == 0
         ends = Counter(p for p, _, _ in again)
-        end = time.monotonic() + 120
-        while True:  # every projector's offset passes the records delivered again
-            now = _checkpoints(dsn)
-            behind = [k for k, (o, _) in now.items() if k in before and o < before[k][0] + ends[k[1]]]
-            if not behind:
-                break
-            assert time.monotonic() < end, f"projectors did not pass the records delivered again: {behind}"
-            time.sleep(0.2)
+
+        def behind(now: dict[tuple[str, int], tuple[int, tuple[int, int, int]]]) -> list[tuple[str, int]]:
+            return [k for k, (o, _) in now.items() if k in before and o < before[k][0] + ends[k[1]]]
+
+        now = wait_until(
+            lambda: _checkpoints(dsn),
+            "every projector's offset past the records delivered again",
+            until=lambda now: not behind(now),
+            timeout=120,
+            detail=lambda: f"behind: {behind(_checkpoints(dsn))}",
+        )
         assert [k for k, (_, pos) in now.items() if k in before and pos < before[k][1]] == []
         return now
 
