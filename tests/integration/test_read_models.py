@@ -203,7 +203,8 @@ def kill(name: str) -> None:
     import signal
 
     os.kill(pid, signal.SIGKILL)
-    wait_until(proc.pid, f"{name} gone", until=lambda p: p is None, timeout=10, interval=0.1)
+    # Gone: no process, or already another one (the watchdog restarts a worker that dies).
+    wait_until(proc.pid, f"{name} (pid {pid}) gone", until=lambda p: p != pid, timeout=10, interval=0.1)
 
 
 def test_sigkill_of_the_publisher_and_a_projector_under_load_loses_and_repeats_nothing(up: dict[str, str]) -> None:
