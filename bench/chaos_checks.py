@@ -18,7 +18,8 @@ those out of it.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,8 +66,8 @@ def check(
     ledger: Mapping[str, bool],
     events: Counter[str],
     dead_letters: list[str],
-    expected_dead: set[str] = frozenset(),
-    transfers: list[Transfer] = (),
+    expected_dead: AbstractSet[str] = frozenset(),
+    transfers: Sequence[Transfer] = (),
     before: Mapping[str, int] | None = None,
     after: Mapping[str, int] | None = None,
 ) -> Verdict:

@@ -36,7 +36,7 @@ import psutil
 import psycopg
 
 from bench import peer_commits
-from bench.common import pct, positive, positive_list, save, table
+from bench.common import message_headers, pct, positive, positive_list, save, table
 from bench.fabric_ceiling import fabric_settings_from, funded_pairs, run_ceiling
 from gxcommon.fabric_settings import FabricSettings
 from gxcommon.kafka import Consumer
@@ -95,7 +95,8 @@ class Stalls:
     a window with such a gap says nothing about the pipeline and is measured again."""
 
     def __init__(self, threshold: float = 1.0) -> None:
-        self.threshold, self.gaps = threshold, []
+        self.threshold = threshold
+        self.gaps: list[tuple[float, float]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -168,12 +169,12 @@ class Observer:
             for m in c.consume(1000, 0.2):
                 if m.error():
                     continue
-                headers = {k: v.decode() for k, v in (m.headers() or [])}
+                headers = message_headers(m)
                 if topic == "gx.commands":
                     if headers.get("tenantId") == self.tenant:
                         self.captured[headers["requestId"]] = m.timestamp()[1] / 1000
-                elif self.tenant.encode() in (m.value() or b""):
-                    r = parse_result(m.value())
+                elif self.tenant.encode() in (value := m.value() or b""):
+                    r = parse_result(value)
                     if r.tenantId == self.tenant and r.status.value in FINAL and r.requestId not in self.results:
                         self.results[r.requestId] = r
                         self.final_times.append(time.time())
@@ -209,12 +210,12 @@ def stories(dsn: str, tenant: str, stop: threading.Event, inserted: list[tuple[s
                 # A story in progress is finished in its order even after ``stop``; only no new one starts.
                 deadline = time.time() + 120
                 while time.time() < deadline:
-                    n = conn.execute(
+                    row = conn.execute(
                         'SELECT count(*) FROM "OutboxCommand" WHERE "tenantId" = %s AND "requestId" = ANY(%s)'
                         " AND status IN ('CONFIRMED', 'FAILED')",
                         (tenant, rids),
-                    ).fetchone()[0]
-                    if n == len(rids):
+                    ).fetchone()
+                    if row is not None and row[0] == len(rids):
                         break
                     time.sleep(0.05)
 
@@ -290,7 +291,8 @@ def run_rate(
     obs = Observer(bootstrap, tenant, dsn)
     time.sleep(2)  # the observers have joined before anything is written
     procs = pids()
-    story_stop, story_cmds = threading.Event(), []
+    story_stop = threading.Event()
+    story_cmds: list[tuple[str, str]] = []
     st = threading.Thread(target=stories, args=(dsn, tenant, story_stop, story_cmds), daemon=True)
     q: Any = mp.Queue()
     start_at = time.time() + 1.0

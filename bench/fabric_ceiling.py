@@ -239,7 +239,8 @@ async def measure(
     }
     for name in pids:
         row[f"{name}_cpu_ms_per_tx"] = round(1000 * (c1[name] - c0[name]) / n, 2) if n else None
-    row["cpu_busy_pct_of_machine"] = round(100 * sum(c1[k] - c0[k] for k in pids) / elapsed / psutil.cpu_count(), 1)
+    cores = psutil.cpu_count() or 1  # None when the count cannot be read
+    row["cpu_busy_pct_of_machine"] = round(100 * sum(c1[k] - c0[k] for k in pids) / elapsed / cores, 1)
     return row
 
 

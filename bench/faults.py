@@ -49,7 +49,7 @@ import psycopg
 
 from bench import read_side
 from bench.chaos_checks import Transfer, check
-from bench.common import positive, save, table
+from bench.common import message_headers, positive, save, table
 
 
 @dataclass(frozen=True)
@@ -374,7 +374,7 @@ def dead_letters(bootstrap: str, tenant: str) -> list[str]:
     """The requestIds of the tenant's records on gx.commands.dlq (read to its end)."""
     from confluent_kafka import TopicPartition
 
-    from gxcommon.kafka import Consumer
+    from gxcommon.kafka import Consumer, offset_of, partition_of
 
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"chaos-{uuid.uuid4()}", "enable.auto.commit": False})
     out = []
@@ -389,11 +389,11 @@ def dead_letters(bootstrap: str, tenant: str) -> list[str]:
             for m in c.consume(500, 1.0):
                 if m.error():
                     continue
-                h = {k: v.decode() for k, v in (m.headers() or [])}
+                h = message_headers(m)
                 if h.get("tenantId") == tenant:
                     out.append(h.get("requestId", "?"))
-                if m.offset() + 1 >= ends[m.partition()]:
-                    done.add(m.partition())
+                if offset_of(m) + 1 >= ends[partition_of(m)]:
+                    done.add(partition_of(m))
     finally:
         c.close()
     return out

@@ -93,7 +93,7 @@ def burst(bootstrap: str, topic: str, results_topic: str, users: list[str], mode
             key=key,
             createdAt=datetime.now(UTC),
         )
-        p.produce(topic, key=key.encode(), value=env.model_dump_json().encode(), headers=env.headers())
+        p.produce(topic, key=key.encode(), value=env.model_dump_json().encode(), headers=list(env.headers()))
         p.poll(0)
     p.flush(60)
     finals: dict[str, Any] = {}
@@ -101,9 +101,9 @@ def burst(bootstrap: str, topic: str, results_topic: str, users: list[str], mode
     last = t0
     while len(finals) < len(users) and time.time() < deadline:
         for m in c.consume(500, 0.5):
-            if m.error() or tenant.encode() not in (m.value() or b""):
+            if m.error() or tenant.encode() not in (value := m.value() or b""):
                 continue
-            r = parse_result(m.value())
+            r = parse_result(value)
             if r.tenantId == tenant and r.status.final and r.requestId not in finals:
                 finals[r.requestId] = r
                 last = time.time()

@@ -24,7 +24,7 @@ from typing import Any
 
 import psycopg
 
-from bench.common import CpuMeter, pct, positive, positive_list, save, table
+from bench.common import CpuMeter, message_headers, pct, positive, positive_list, save, table
 from connectors.deploy import deploy_outbox
 from connectors.render import outbox
 from gxcommon import topics
@@ -96,9 +96,9 @@ def debezium_arrivals(bootstrap: str, tenant: str, stop: threading.Event, arriva
             if m is None or m.error():
                 continue
             now = time.time()
-            h = dict(m.headers() or [])
-            if h.get("tenantId") == tenant.encode():
-                arrivals[h["id"].decode()] = now
+            h = message_headers(m)
+            if h.get("tenantId") == tenant:
+                arrivals[h["id"]] = now
     finally:
         c.close()
 
@@ -123,7 +123,8 @@ def measure(
     design: str, env: dict[str, str], rate: float, seconds: float, n_writers: int, cpu: CpuMeter
 ) -> dict[str, Any]:
     tenant = f"bench-{design}-{uuid.uuid4().hex[:8]}"
-    stop, arrivals = threading.Event(), {}
+    stop = threading.Event()
+    arrivals: dict[str, float] = {}
     target = (
         (debezium_arrivals, (env["GX_KAFKA_BOOTSTRAP"], tenant, stop, arrivals))
         if design == "debezium"

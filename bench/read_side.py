@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 from confluent_kafka import KafkaError, TopicPartition
 
-from gxcommon.kafka import Consumer
+from gxcommon.kafka import Consumer, offset_of, partition_of
 from projections.groups import GROUPS
 
 TABLES = [*sorted({t for g in GROUPS.values() for t in g.tables}), "ProjectorState"]
@@ -81,12 +81,13 @@ def last_records(bootstrap: str, topic: str) -> dict[int, int]:
                 m = c.poll(10)
                 if m is None:
                     raise TimeoutError(f"{topic}: no answer reading the last records")
-                if m.error():
-                    if m.error().code() == KafkaError._PARTITION_EOF:
-                        eof.add(m.partition())
+                p, error = partition_of(m), m.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        eof.add(p)
                         continue
-                    raise RuntimeError(str(m.error()))
-                out[m.partition()] = max(out[m.partition()], m.offset())
+                    raise RuntimeError(str(error))
+                out[p] = max(out[p], offset_of(m))
             todo = [p for p in todo if out[p] < 0 and starts[p] > marks[p][0]]
             window *= 4
         return out

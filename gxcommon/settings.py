@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import PositiveInt, SecretStr
+from pydantic import PositiveFloat, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gxcommon.dsn import pg_parts, with_password
@@ -175,6 +175,14 @@ class CliSettings(ConnectionSettings):
     """What `gxctl` reads besides the connections: ``GX_DEBUG=1`` shows tracebacks."""
 
     debug: bool = False
+    # Seconds a command waits for Kafka before it says Kafka is unreachable; unset, each command's
+    # own (30 s to manage topics, 10 s to read dead letters). The unit tests set a short one.
+    kafka_timeout_s: PositiveFloat | None = None
+
+    def kafka_timeout(self) -> dict[str, float]:
+        """The ``timeout`` argument of the CLI's Kafka calls: GX_KAFKA_TIMEOUT_S's, or none (the
+        call's own default)."""
+        return {} if self.kafka_timeout_s is None else {"timeout": self.kafka_timeout_s}
 
 
 @lru_cache(maxsize=1)

@@ -7,7 +7,7 @@ import json
 import click
 
 from gxcommon import dlq as d
-from gxcommon.settings import connection_settings
+from gxcommon.settings import CliSettings, connection_settings
 from gxcommon.tables import rows_table
 from gxcommon.topics import TopicSettings
 from gxctl.output import emit, json_option
@@ -33,7 +33,7 @@ def dlq() -> None:
 def list_cmd(topic: str | None, limit: int, as_json: bool) -> None:
     """One line per dead letter: where it came from and why."""
     bootstrap, t = _ctx(topic)
-    rows = [x.summary() for x in d.read(bootstrap, t, limit)]
+    rows = [x.summary() for x in d.read(bootstrap, t, limit, **CliSettings().kafka_timeout())]
     emit(
         rows,
         as_json,
@@ -51,7 +51,7 @@ def list_cmd(topic: str | None, limit: int, as_json: bool) -> None:
 def show_cmd(partition: int, offset: int, topic: str | None, as_json: bool) -> None:
     """A dead letter in full: headers, key and value."""
     bootstrap, t = _ctx(topic)
-    x = d.get(bootstrap, t, partition, offset)
+    x = d.get(bootstrap, t, partition, offset, **CliSettings().kafka_timeout())
     value = (x.value or b"").decode("utf-8", "replace")
     try:
         value = json.loads(value)
@@ -79,7 +79,7 @@ def show_cmd(partition: int, offset: int, topic: str | None, as_json: bool) -> N
 def replay_cmd(partition: int, offset: int, topic: str | None, target: str | None, as_json: bool) -> None:
     """Send a dead letter's original key and value back to its source topic."""
     bootstrap, t = _ctx(topic)
-    x = d.get(bootstrap, t, partition, offset)
+    x = d.get(bootstrap, t, partition, offset, **CliSettings().kafka_timeout())
     written = d.replay(bootstrap, t, x, target)
     emit(
         {"replayed": f"{t}[{partition}]@{offset}", "to": written},

@@ -16,14 +16,15 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 
 def steps(cache: Path, jars_dir: Path) -> list[tuple[str, Callable[[], Any]]]:
     from stack import chaincode, gotools, jars, postgres
+    from tests.integration.compose_check import build_composecheck
     from tests.integration.k8s_schemas import CHART_KINDS, build
-    from tests.integration.test_compose import build_composecheck
 
     out: list[tuple[str, Callable[[], Any]]] = [
         ("postgresql server", postgres.find_bin_dir),
@@ -38,8 +39,11 @@ def steps(cache: Path, jars_dir: Path) -> list[tuple[str, Callable[[], Any]]]:
         ("jars: strimzi-crds", lambda: jars.resolve("strimzi-crds", jars_dir)),
         ("chaincode npm copy", lambda: chaincode.prepare(cache)),
     ]
-    out += [(f"go tool: {name}", lambda name=name: gotools.require(name, cache)) for name in gotools.TOOLS]
-    out += [("tools/composecheck", build_composecheck), ("kubernetes schemas", lambda: build(cache, set(CHART_KINDS)))]
+    out += [(f"go tool: {name}", partial(gotools.require, name, cache)) for name in gotools.TOOLS]
+    out += [
+        ("tools/composecheck", partial(build_composecheck, cache)),
+        ("kubernetes schemas", partial(build, cache, set(CHART_KINDS))),
+    ]
     return out
 
 

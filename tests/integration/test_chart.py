@@ -31,7 +31,7 @@ def tools() -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def schemas() -> Path:
-    return build(StackSettings().cache_dir, CHART_KINDS)
+    return build(StackSettings().cache_dir, set(CHART_KINDS))
 
 
 def helm(tools: dict[str, Path], *args: str) -> subprocess.CompletedProcess[str]:
@@ -255,11 +255,13 @@ def test_the_workers_percent_encode_the_mounted_password(tmp_path: Path) -> None
     whose password decodes to the file's content."""
     from urllib.parse import unquote, urlsplit
 
+    from pydantic import SecretStr
+
     from gxcommon.worker_settings import WorkerSettings
 
     pw = tmp_path / "password"
     pw.write_text(PASSWORD)
-    dsn = WorkerSettings(pg_dsn="postgresql://gx@postgres:5432/gx?sslmode=prefer", pg_password_file=pw).dsn()
+    dsn = WorkerSettings(pg_dsn=SecretStr("postgresql://gx@postgres:5432/gx?sslmode=prefer"), pg_password_file=pw).dsn()
     assert unquote(urlsplit(dsn).password or "") == PASSWORD
     assert PASSWORD not in dsn
 

@@ -8,7 +8,6 @@ then compare it with what `gxctl stack` provides.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -20,35 +19,17 @@ import pytest
 from click.testing import CliRunner
 
 from gxctl.main import cli
+from stack.settings import StackSettings
+from tests.integration.compose_check import build_composecheck
 
 ROOT = Path(__file__).resolve().parents[2]
-TOOL = ROOT / "tools" / "composecheck"
 
 
 @pytest.fixture(scope="module")
 def composecheck() -> Path:
     if not shutil.which("go"):
         pytest.skip("Go is needed to build tools/composecheck")
-    return build_composecheck()
-
-
-def build_composecheck() -> Path:
-    """tools/composecheck built once per source into the cache (tests/prepare.py builds it before
-    the tests start)."""
-    src = b"".join((TOOL / f).read_bytes() for f in ("main.go", "go.mod", "go.sum"))
-    cache = Path(os.environ.get("GX_CACHE_DIR", Path.home() / ".cache" / "gx-pipeline"))
-    binary = cache / "bin" / f"composecheck-{hashlib.sha256(src).hexdigest()[:12]}"
-    if not binary.exists():
-        binary.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [shutil.which("go") or "go", "build", "-o", str(binary), "."],
-            cwd=TOOL,
-            check=True,
-            env={**os.environ, "CGO_ENABLED": "0"},
-            timeout=900,
-            capture_output=True,
-        )
-    return binary
+    return build_composecheck(StackSettings().cache_dir)
 
 
 def load(tool: Path, path: Path) -> subprocess.CompletedProcess[str]:

@@ -30,7 +30,7 @@ def test_a_dead_letter_is_listed_shown_and_replayed_to_its_source(pipeline: dict
         "service": b"s",
     }
     p = Producer({"bootstrap.servers": pipeline["GX_KAFKA_BOOTSTRAP"]})
-    p.produce("gx.commands.dlq", key=f"wallet-{tag}".encode(), value=value, headers=headers)
+    p.produce("gx.commands.dlq", key=f"wallet-{tag}".encode(), value=value, headers=list(headers.items()))
     assert p.flush(30) == 0
 
     listed = json.loads(gxctl("dlq", "list", "--json", "--limit", "10000").stdout)

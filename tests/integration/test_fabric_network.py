@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncGenerator
 
 import grpc
 import pytest
@@ -25,6 +26,7 @@ async def test_submit_commits_and_the_event_arrives_through_chaincode_events_and
 
         events = gw.chaincode_events(*CC_ARGS, start_block=block)
         ev = await asyncio.wait_for(anext(events), 10)
+        assert isinstance(events, AsyncGenerator)  # Gateway.chaincode_events is typed AsyncIterator
         await events.aclose()
         assert (ev.block, ev.tx_id, ev.name) == (block, result["txId"], "TokensTransferred")
         assert json.loads(ev.payload) == {
@@ -153,7 +155,9 @@ def test_the_written_node_configs_bind_nothing_beyond_loopback(stack_env: dict[s
         if r["component"] in ("orderer", "peer", "chaincode") and r["pid"]
     }
     assert len(pids) == 3
-    listening = [c.laddr for c in psutil.net_connections("tcp") if c.status == psutil.CONN_LISTEN and c.pid in pids]
+    listening = [
+        c.laddr for c in psutil.net_connections("tcp") if c.status == psutil.CONN_LISTEN and c.pid in pids and c.laddr
+    ]
     assert len(listening) >= 6
     assert all(a.ip == "127.0.0.1" for a in listening), listening
 

@@ -98,7 +98,7 @@ def test_a_projector_cannot_write_commands_but_reads_events_and_writes_its_dead_
     assert got is not None and not got.error() and got.value() == b"v"
     # Another group's name is not the projector's.
     got = first_poll(broker, "gx-projector-ledger", "gx-pipeline-submitter", "gx.fabric.events", 20)
-    assert got is not None and got.error() and got.error().name() == "GROUP_AUTHORIZATION_FAILED"
+    assert got is not None and (error := got.error()) is not None and error.name() == "GROUP_AUTHORIZATION_FAILED"
 
 
 def test_the_cli_names_an_acl_denial(broker: Kafka) -> None:

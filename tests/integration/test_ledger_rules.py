@@ -21,7 +21,9 @@ from fabric_gateway import EndorseError, Gateway, load_identity, load_signer
 from gxcommon.fabric_settings import FabricSettings
 from gxsdk import enqueue
 from tests.integration.conftest import gxctl
+from tests.integration.db import scalar
 from tests.integration.fabric_helpers import CC_ARGS, TENANT, funded_users, gateway, rid, wallet
+from tests.waiting import wait_until
 
 POOL = "@system:SYSTEM_USER_GENESIS_POOL"
 
@@ -104,15 +106,14 @@ def _rows(dsn: str, tenant: str) -> dict[str, dict]:
 
 
 def _final(dsn: str, tenant: str, n: int, timeout: float = 120) -> dict[str, dict]:
-    import time
-
-    end = time.monotonic() + timeout
-    while True:
-        rows = _rows(dsn, tenant)
-        if len(rows) >= n and all(r["status"] in ("CONFIRMED", "FAILED") for r in rows.values()):
-            return rows
-        assert time.monotonic() < end, rows
-        time.sleep(0.3)
+    """Until the tenant has at least ``n`` rows, each final; the rows."""
+    return wait_until(
+        lambda: _rows(dsn, tenant),
+        f"{n} final rows of {tenant}",
+        until=lambda rows: len(rows) >= n and all(r["status"] in ("CONFIRMED", "FAILED") for r in rows.values()),
+        timeout=timeout,
+        interval=0.3,
+    )
 
 
 def _enqueue(dsn: str, tenant: str, ctype: str, payload: dict, request_id: str | None = None) -> str:
@@ -178,19 +179,13 @@ def test_through_the_outbox_the_ledger_keeps_its_rules(up: dict[str, str]) -> No
     )
     assert rows[hostile]["status"] == "CONFIRMED"
     assert _balance(bob) == 10 + 20 + 1 and _balance(f"@org:{org}") == 30 and _balance(POOL) == pool_before
-    # The read models hold the same: the hostile memo's transfer was folded, not dead-lettered.
-    import time
 
-    end = time.monotonic() + 60
-    while True:
+    # The read models hold the same: the hostile memo's transfer was folded, not dead-lettered.
+    def history_rows() -> int:
         with psycopg.connect(dsn) as conn:
-            n = conn.execute('SELECT count(*) FROM "TransactionHistory" WHERE "requestId" = %s', (hostile,)).fetchone()[
-                0
-            ]
-        if n == 1:
-            break
-        assert time.monotonic() < end, "the hostile memo's transfer never reached the read model"
-        time.sleep(0.3)
+            return scalar(conn, 'SELECT count(*) FROM "TransactionHistory" WHERE "requestId" = %s', (hostile,))
+
+    wait_until(history_rows, "the hostile memo's transfer in the read model", until=lambda n: n == 1, timeout=60)
     out = gxctl("verify", "--json", check=False, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr
 

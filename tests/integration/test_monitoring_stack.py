@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from stack.manager import Stack
 from stack.pipeline import Pipeline
 from tests.integration.conftest import gxctl
 from tests.integration.workers import get
+from tests.waiting import wait_until
 
 SUFFIXES = {
     "counter": ("_total", "_created"),
@@ -52,6 +54,20 @@ def prom(stack: Stack, path: str) -> dict:
         return json.load(r)["data"]
 
 
+def last_scrape_of_all(stack: Stack) -> float:
+    """The time of the oldest of every target's last scrape (0 before any)."""
+    result = prom(stack, "/api/v1/query?query=" + urllib.parse.quote("min(timestamp(up))"))["result"]
+    return float(result[0]["value"][1]) if result else 0.0
+
+
+def scraped_twice_since(stack: Stack, t: float) -> None:
+    """Until every target has been scraped twice after ``t`` (wall-clock seconds): a rate over the
+    window then sees what happened before ``t``."""
+    wait_until(lambda: last_scrape_of_all(stack), "every target scraped once", until=lambda s: s > t, timeout=60)
+    again = time.time()
+    wait_until(lambda: last_scrape_of_all(stack), "every target scraped twice", until=lambda s: s > again, timeout=60)
+
+
 def test_every_metric_the_dashboards_and_rules_use_is_exported(monitored: Stack) -> None:
     s = monitored.s
     pipeline = Pipeline(monitored)
@@ -71,14 +87,17 @@ def test_every_metric_the_dashboards_and_rules_use_is_exported(monitored: Stack)
 
 
 def test_prometheus_scrapes_everything_with_the_rules_loaded(monitored: Stack) -> None:
-    end = time.monotonic() + 60
-    while True:
+    def target_health() -> dict[tuple[str, str], str]:
         targets = prom(monitored, "/api/v1/targets")["activeTargets"]
-        health = {(t["labels"]["job"], t["labels"]["instance"]): t["health"] for t in targets}
-        if (health and all(h == "up" for h in health.values())) or time.monotonic() > end:
-            break
-        time.sleep(2)
-    assert all(h == "up" for h in health.values()), health
+        return {(t["labels"]["job"], t["labels"]["instance"]): t["health"] for t in targets}
+
+    health = wait_until(
+        target_health,
+        "every target up",
+        until=lambda h: bool(h) and all(v == "up" for v in h.values()),
+        timeout=60,
+        interval=1,
+    )
     assert {i for j, i in health if j == "gx-workers"} == set(Pipeline(monitored).wanted())
     assert {(j, i) for j, i in health if j != "gx-workers"} == {
         ("gx-connect", "connect"),
@@ -86,14 +105,15 @@ def test_prometheus_scrapes_everything_with_the_rules_loaded(monitored: Stack) -
         ("gx-fabric", "peer"),
     }
     # Every rule is evaluated without error (a query Prometheus refuses would show as health "err").
-    end = time.monotonic() + 30
-    while True:
-        rules = [r for g in prom(monitored, "/api/v1/rules")["groups"] for r in g["rules"]]
-        if all(r.get("health") == "ok" for r in rules) or time.monotonic() > end:
-            break
-        time.sleep(2)
     want = {q.title for q in all_queries() if q.source.endswith(".yml")}  # every alert of the rules file
-    assert {r["name"] for r in rules} == want and len(rules) == len(want) == 12, sorted(want)
+    rules = wait_until(
+        lambda: [r for g in prom(monitored, "/api/v1/rules")["groups"] for r in g["rules"]],
+        "every rule loaded and evaluated",
+        until=lambda rules: {r["name"] for r in rules} == want and all(r.get("health") in ("ok", "err") for r in rules),
+        timeout=30,
+        interval=1,
+    )
+    assert len(rules) == len(want) == 12, sorted(want)
     assert all(r["health"] == "ok" for r in rules), [(r["name"], r.get("lastError")) for r in rules]
     # The breaker is closed and Postgres reachable: those alerts are not firing.
     firing = {a["labels"]["alertname"] for a in prom(monitored, "/api/v1/alerts")["alerts"] if a["state"] == "firing"}
@@ -103,7 +123,7 @@ def test_prometheus_scrapes_everything_with_the_rules_loaded(monitored: Stack) -
 def test_report_draws_every_dashboard_with_data(monitored: Stack, tmp_path: Path) -> None:
     proc = gxctl("demo", check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    time.sleep(12)  # two scrapes after the demo's last command
+    scraped_twice_since(monitored, time.time())
     proc = gxctl("report", "--out", str(tmp_path), "--since", "10m", "--json", check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     summary = {d["dashboard"]: d for d in json.loads(proc.stdout)}

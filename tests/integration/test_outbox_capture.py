@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 
 import psycopg
 import pytest
 
-from gxsdk import IdempotencyConflict, command_producer, enqueue, produce
+from gxsdk import IdempotencyConflict, enqueue
+from gxsdk.produce import command_producer, produce  # gxsdk.produce is also a module to a type checker
 from schemas.command_types import CommandType
 from schemas.errors import PayloadError
 from schemas.examples import example
 from schemas.routing import partition_key
 from tests.integration.conftest import gxctl
+from tests.integration.db import scalar
 from tests.integration.kafka_helpers import TopicReader, of_tenant
+from tests.waiting import wait_until
 
 TOPIC = "gx.commands"
 RAW_INSERT = (
@@ -69,13 +71,10 @@ def test_a_thousand_commands_from_several_connections_arrive_exactly_once_in_key
     for th in threads:
         th.join()
     total = writers * per_writer
-    r = reader(pipeline, t)
-    try:
+    with reader(pipeline, t) as r:
         got = r.read_until(lambda recs: len(recs) >= total, 120)
-        time.sleep(1)
-        got = r.read_until(lambda recs: False, 1)  # anything extra (duplicates) shows up too
-    finally:
-        r.close()
+        assert len(got) >= total, f"{len(got)} of {total} arrived"
+        got = r.read_to_end()  # anything extra (duplicates) shows up too
     by_id = {s["id"]: s for w in sent.values() for s in w}
     ids = [rec.headers["id"] for rec in got]
     assert len(ids) == len(set(ids)), "duplicates on the topic"
@@ -139,14 +138,12 @@ def test_status_updates_are_never_emitted(pipeline: dict[str, str]) -> None:
             payload=example("CREATE_USER", t + "x"),
         )
         conn.commit()
-    r = reader(pipeline, t)
-    try:
+    with reader(pipeline, t) as r:
         # Records of different keys may come from different partitions in any order: wait for both,
-        # then read on a little so that an emitted UPDATE (a duplicate id) would be seen too.
+        # then read to the topic's end, so that an UPDATE emitted before the marker (a duplicate id)
+        # would be seen too.
         r.read_until(lambda recs: {first.id, marker.id} <= {x.headers["id"] for x in recs})
-        got = r.read_until(lambda recs: False, 3)
-    finally:
-        r.close()
+        got = r.read_to_end()
     assert sorted(x.headers["id"] for x in got) == sorted([first.id, marker.id])
 
 
@@ -187,7 +184,7 @@ def test_the_old_systems_insert_gets_the_same_key_as_the_sdk(pipeline: dict[str,
             payload = example(ctype, t)
             rid = f"{t}-{ctype.value}"
             conn.execute(RAW_INSERT, (rid, t, "svc-old", ctype.value, rid, json.dumps(payload)))
-            key = conn.execute('SELECT "partitionKey" FROM "OutboxCommand" WHERE id = %s', (rid,)).fetchone()[0]
+            key = scalar(conn, 'SELECT "partitionKey" FROM "OutboxCommand" WHERE id = %s', (rid,))
             assert key == partition_key(ctype, payload), ctype
 
 
@@ -212,7 +209,7 @@ def test_enqueue_is_idempotent_per_request_id(pipeline: dict[str, str]) -> None:
                 payload={**payload, "lastName": "Other"},
             )
         conn.rollback()
-        n = conn.execute('SELECT count(*) FROM "OutboxCommand" WHERE "tenantId" = %s', (t,)).fetchone()[0]
+        n = scalar(conn, 'SELECT count(*) FROM "OutboxCommand" WHERE "tenantId" = %s', (t,))
     assert n == 1
 
 
@@ -322,16 +319,15 @@ def test_heartbeats_let_the_slot_advance_while_the_outbox_is_idle(pipeline: dict
             conn.execute(
                 'UPDATE "OutboxCommand" SET "updatedAt" = now() WHERE id IN (SELECT id FROM "OutboxCommand" LIMIT 50)'
             )
-        target = conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
-        end = time.monotonic() + 45
-        flushed = None
-        while time.monotonic() < end:
-            flushed = conn.execute(
+        target = scalar(conn, "SELECT pg_current_wal_lsn()")
+        wait_until(
+            lambda: conn.execute(
                 "SELECT confirmed_flush_lsn >= %s::pg_lsn, confirmed_flush_lsn"
                 " FROM pg_replication_slots WHERE slot_name = 'gx_outbox'",
                 (target,),
-            ).fetchone()
-            if flushed and flushed[0]:
-                break
-            time.sleep(1)
-    assert flushed and flushed[0], f"slot stuck at {flushed} < {target}"
+            ).fetchone(),
+            f"the gx_outbox slot to confirm {target}",
+            until=lambda flushed: flushed is not None and flushed[0],
+            timeout=45,
+            interval=1,
+        )

@@ -1,7 +1,9 @@
 """The outbox connector under restarts: Kafka Connect and the broker go away while rows are inserted.
 
-These tests stop and start stack components, so they live in their own module, run after the
-others (file order), and leave the stack healthy.
+Each fault lasts while a set number of rows is inserted (the writer inserts about 40 a second), not
+a set time: every row inserted while the component is down must arrive after it returns. These
+tests stop and start stack components, so they live in their own module, run after the others
+(file order), and leave the stack healthy.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from gxsdk import enqueue
 from schemas.examples import example
 from tests.integration.conftest import gxctl
 from tests.integration.kafka_helpers import TopicReader, of_tenant
+from tests.waiting import wait_until
 
 
 class Writer:
@@ -49,7 +52,7 @@ class Writer:
                 except psycopg.Error as e:  # Postgres stays up in these tests; record anything odd
                     self.errors.append(str(e))
                 i += 1
-                time.sleep(self.period)
+                time.sleep(self.period)  # the load's pace
 
     def __enter__(self) -> Writer:
         self._thread.start()
@@ -59,27 +62,36 @@ class Writer:
         self._stop.set()
         self._thread.join(10)
 
+    def inserted(self, n: int, what: str, timeout: float = 60) -> int:
+        """Until ``n`` more rows are inserted from now; how many were (at least ``n``)."""
+        start = len(self.ids)
+        return wait_until(
+            lambda: len(self.ids) - start,
+            f"{n} rows inserted {what}",
+            until=lambda k: k >= n,
+            timeout=timeout,
+            detail=lambda: f"insert errors: {self.errors[-3:]}",
+        )
 
-def connector_running(deadline_s: float = 120) -> dict:
-    end = time.monotonic() + deadline_s
-    st: dict = {}
-    while time.monotonic() < end:
+
+def connector_running(timeout: float = 120) -> dict:
+    """Until `gxctl connectors status` says the connector and its task run; its status."""
+
+    def status() -> tuple[int, dict]:
         proc = gxctl("connectors", "status", "--json", check=False)
-        if proc.stdout.strip():
-            st = json.loads(proc.stdout)
-            if proc.returncode == 0:
-                return st
-        time.sleep(1)
-    raise AssertionError(f"connector not RUNNING after {deadline_s}s: {st}")
+        return proc.returncode, json.loads(proc.stdout) if proc.stdout.strip() else {}
+
+    return wait_until(status, "the outbox connector RUNNING", until=lambda s: s[0] == 0, timeout=timeout, interval=1)[1]
 
 
 def arrived(env: dict[str, str], tenant: str, ids: list[str], deadline_s: float = 120) -> list[str]:
-    r = TopicReader(env["GX_KAFKA_BOOTSTRAP"], "gx.commands", of_tenant(tenant))
-    try:
-        r.read_until(lambda recs: set(ids) <= {x.headers["id"] for x in recs}, deadline_s)
-        recs = r.read_until(lambda recs: False, 2)
-    finally:
-        r.close()
+    """The ids of the tenant's records on gx.commands once all of ``ids`` are there, read to the
+    topic's end (so a record sent twice shows twice)."""
+    with TopicReader(env["GX_KAFKA_BOOTSTRAP"], "gx.commands", of_tenant(tenant)) as r:
+        recs = r.read_until(lambda recs: set(ids) <= {x.headers["id"] for x in recs}, deadline_s)
+        missing = set(ids) - {x.headers["id"] for x in recs}
+        assert not missing, f"{len(missing)} of {len(ids)} inserts never arrived"
+        recs = r.read_to_end()
     return [x.headers["id"] for x in recs]
 
 
@@ -91,15 +103,13 @@ def tenant(pipeline: dict[str, str]) -> Iterator[str]:
 
 def test_inserts_made_while_connect_is_down_arrive_after_it_returns(pipeline: dict[str, str], tenant: str) -> None:
     with Writer(pipeline["GX_PG_DSN"], tenant) as w:
-        time.sleep(2)
+        w.inserted(50, "before the fault")
         gxctl("stack", "down", "--only", "connect")
-        before_down = len(w.ids)
-        time.sleep(4)
-        while_down = len(w.ids) - before_down
+        w.inserted(100, "while Connect is down")
         gxctl("stack", "up", "--only", "connect")
         connector_running()
-        time.sleep(2)
-    assert while_down > 50 and not w.errors
+        w.inserted(50, "after Connect is back")
+    assert w.errors == []
     got = arrived(pipeline, tenant, w.ids)
     assert set(got) == set(w.ids), f"lost {len(set(w.ids) - set(got))} of {len(w.ids)}"
     # A graceful stop flushes the producer and commits Connect's source offsets before the task
@@ -111,12 +121,12 @@ def test_the_connector_survives_a_broker_restart_without_losing_an_insert(
     pipeline: dict[str, str], tenant: str
 ) -> None:
     with Writer(pipeline["GX_PG_DSN"], tenant) as w:
-        time.sleep(2)
+        w.inserted(50, "before the fault")
         gxctl("stack", "down", "--only", "kafka")
-        time.sleep(3)
+        w.inserted(100, "while the broker is down")
         gxctl("stack", "up", "--only", "kafka")
-        time.sleep(3)
-    assert not w.errors
+        w.inserted(100, "after the broker is back")
+    assert w.errors == []
     st = connector_running()
     assert st["tasks"][0]["state"] == "RUNNING"
     got = arrived(pipeline, tenant, w.ids, 180)

@@ -9,7 +9,6 @@ The real-ledger version of these properties is tests/integration/test_read_model
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from pathlib import Path
 
@@ -19,10 +18,13 @@ from bench.ledger_events import ledger_stream
 from gxcommon.dlq import read as dlq_read
 from gxcommon.dlq import replay
 from gxcommon.kafka import Producer
+from projections.agent import group_id
 from projections.model import Record
-from tests.integration.kafka_helpers import TopicReader
+from tests.integration.db import scalar
+from tests.integration.kafka_helpers import TopicReader, last_offsets, wait_committed_past
 from tests.integration.scratch import scratch_db, scratch_topic
 from tests.integration.workers import Worker
+from tests.waiting import wait_until
 
 
 def produce(bootstrap: str, topic: str, records: list[Record]) -> None:
@@ -37,16 +39,32 @@ def produce(bootstrap: str, topic: str, records: list[Record]) -> None:
 def state(dsn: str) -> tuple[dict[str, int], int]:
     with psycopg.connect(dsn) as conn:
         w = {r[0]: int(r[1]) for r in conn.execute('SELECT "walletId", balance FROM "Wallet"').fetchall()}
-        h = conn.execute('SELECT count(*) FROM "TransactionHistory"').fetchone()[0]
+        h = scalar(conn, 'SELECT count(*) FROM "TransactionHistory"')
     return w, h
 
 
+def alive_state(dsn: str, worker: Worker) -> tuple[dict[str, int], int]:
+    """The read models' state, while the worker runs (AssertionError with its log if it exited)."""
+    assert worker.alive(), worker.log()[-3000:]
+    return state(dsn)
+
+
 def wait_for(dsn: str, want: tuple[dict[str, int], int], worker: Worker, timeout: float = 240) -> None:
-    end = time.monotonic() + timeout
-    while (got := state(dsn)) != want:
-        assert worker.alive(), worker.log()[-3000:]
-        assert time.monotonic() < end, f"not converged: {got[1]} of {want[1]} history rows, {len(got[0])} wallets"
-        time.sleep(0.3)
+    """Until the read models hold exactly ``want`` (balances, history rows)."""
+    wait_until(
+        lambda: alive_state(dsn, worker),
+        f"{want[1]} history rows and {len(want[0])} wallets",
+        until=lambda got: got == want,
+        timeout=timeout,
+        interval=0.3,
+        detail=lambda: f"now {state(dsn)[1]} history rows, {len(state(dsn)[0])} wallets",
+    )
+
+
+def wait_all_written(bootstrap: str, topic: str, app_id: str) -> None:
+    """Until the ledger projector has written every record on ``topic`` (its group commits a
+    batch's offsets only once the batch is in the database)."""
+    wait_committed_past(bootstrap, group_id(app_id, "ledger"), topic, last_offsets(bootstrap, topic), 120)
 
 
 def test_projector_survives_kill_db_errors_restore_and_poison(pipeline: dict[str, str], tmp_path: Path) -> None:
@@ -60,9 +78,10 @@ def test_projector_survives_kill_db_errors_restore_and_poison(pipeline: dict[str
         records, balances = ledger_stream(f"K{tag}", users=50, transfers=30000, topic=topic)
         moves = 1 + 50 + (len(records) - 1 - 100)  # supply, genesis, transfers
         want = (balances, moves)
+        app_id = f"gx-test-{tag}"
         worker = Worker(
             "projector-ledger",
-            f"gx-test-{tag}",
+            app_id,
             tmp_path,
             GX_PG_DSN=dsn,
             GX_TOPIC_FABRIC_EVENTS=topic,
@@ -73,33 +92,44 @@ def test_projector_survives_kill_db_errors_restore_and_poison(pipeline: dict[str
         # database refuses (a CHECK the test adds), whose records must not hold the others back.
         with psycopg.connect(dsn) as conn:
             conn.execute("""ALTER TABLE "Wallet" ADD CONSTRAINT no_poison CHECK ("walletId" <> 'POISON')""")
+        user, user_key = records[5].value, records[5].key  # a UserCreated
+        assert user_key is not None
         poison = [
             Record(topic, 0, 0, b"{not json", b"k-json"),
-            Record(topic, 1, 0, json.dumps({**json.loads(records[5].value), "name": "Minted"}).encode(), b"k-type"),
-            Record(topic, 2, 0, records[5].value.replace(b'"firstName": "Bench"', b'"firstName": 5'), b"k-field"),
-            Record(topic, 3, 0, records[5].value.replace(records[5].key, b"POISON"), b"POISON"),
+            Record(topic, 1, 0, json.dumps({**json.loads(user), "name": "Minted"}).encode(), b"k-type"),
+            Record(topic, 2, 0, user.replace(b'"firstName": "Bench"', b'"firstName": 5'), b"k-field"),
+            Record(topic, 3, 0, user.replace(user_key, b"POISON"), b"POISON"),
         ]
         produce(bootstrap, topic, poison)
         produce(bootstrap, topic, records[:15000])
         worker.start()
         try:
             # SIGKILL mid-stream, then a restart resumes from the database's checkpoints.
-            end = time.monotonic() + 120
-            while state(dsn)[1] < 3000:
-                assert worker.alive() and time.monotonic() < end, worker.log()[-3000:]
-                time.sleep(0.1)
+            wait_until(
+                lambda: alive_state(dsn, worker)[1],
+                "3000 history rows",
+                until=lambda n: n >= 3000,
+                timeout=120,
+                interval=0.1,
+            )
             worker.kill()
             assert state(dsn)[1] < moves, "the kill came too late to prove anything"
             worker.start()
             # A database error mid-stream (the history table is gone for a moment): the batch is
             # retried in place and never acknowledged, so nothing is skipped once it is back.
+            retried = worker.log().count("batch not written, retrying")
             with psycopg.connect(dsn, autocommit=True) as conn:
                 conn.execute('ALTER TABLE "TransactionHistory" RENAME TO th_away')
                 produce(bootstrap, topic, records[15000:])
-                time.sleep(3)
+                wait_until(
+                    lambda: worker.log().count("batch not written, retrying"),
+                    "a batch refused while the table is away",
+                    until=lambda n: n > retried,
+                    timeout=60,
+                    interval=0.3,
+                )
                 conn.execute('ALTER TABLE th_away RENAME TO "TransactionHistory"')
             wait_for(dsn, want, worker)
-            assert "batch not written, retrying" in worker.log()
             # The database restored from an older backup while the projector runs: rows and
             # checkpoints go back together; the projector notices on its next batch and replays.
             with psycopg.connect(dsn) as conn:
@@ -126,8 +156,8 @@ def test_projector_survives_kill_db_errors_restore_and_poison(pipeline: dict[str
             produce(bootstrap, topic, [Record(topic, 0, 0, b"{still not json", b"k-json2")])  # wakes it up
             wait_for(dsn, want, worker)
             assert worker.metric("projector_gap_records_replayed_total") > 0
-            time.sleep(2)
-            assert state(dsn) == want  # and nothing applied twice
+            wait_all_written(bootstrap, topic, app_id)
+            assert state(dsn) == want  # every record written, and nothing applied twice
         finally:
             worker.stop()
         reader = TopicReader(bootstrap, dlq, lambda rec: True)

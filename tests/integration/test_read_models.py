@@ -24,13 +24,15 @@ from typing import Any
 import psycopg
 from confluent_kafka import KafkaError, TopicPartition
 
-from gxcommon.kafka import Consumer, Producer
+from gxcommon.kafka import Consumer, Producer, partition_of
 from gxsdk import enqueue
 from projections.groups import GROUPS
 from stack.pipeline import Pipeline
 from tests.integration.conftest import gxctl
+from tests.integration.db import scalar
 from tests.integration.fabric_helpers import ensure, gateway, ledger_blocks, rid, submit
 from tests.integration.workers import metric_value
+from tests.waiting import wait_until
 
 TENANT = "rm-test"
 
@@ -83,26 +85,29 @@ class Load:
                     payload={"fromWalletId": a, "toWalletId": b, "amount": rnd.randint(1, 50)},
                 )
                 self.ids.append(r)
-                time.sleep(1 / self.rate)
+                time.sleep(1 / self.rate)  # the load's pace
 
     def start(self) -> Load:
         self.thread.start()
         return self
 
     def finish(self, dsn: str, timeout: float = 240) -> None:
+        """Until every command of the load is enqueued and final."""
         self.thread.join(timeout)
-        end = time.monotonic() + timeout
-        while True:
+        assert not self.thread.is_alive(), f"the load enqueued {len(self.ids)} of {self.count} in {timeout} s"
+
+        def pending() -> int:
             with psycopg.connect(dsn) as conn:
-                pending = conn.execute(
+                return scalar(
+                    conn,
                     'SELECT count(*) FROM "OutboxCommand" WHERE "requestId" = ANY(%s)'
                     " AND status NOT IN ('CONFIRMED', 'FAILED')",
                     (self.ids,),
-                ).fetchone()[0]
-            if pending == 0:
-                return
-            assert time.monotonic() < end, f"{pending} of {len(self.ids)} commands not final"
-            time.sleep(0.5)
+                )
+
+        wait_until(
+            pending, f"the load's {len(self.ids)} commands final", until=lambda n: n == 0, timeout=timeout, interval=0.5
+        )
 
 
 def worker_url(name: str) -> str:
@@ -119,11 +124,12 @@ def test_the_demo_ends_in_read_models_equal_to_the_ledger_and_a_write_can_be_wai
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert verify() == []
     with psycopg.connect(up["GX_PG_DSN"]) as conn:
-        applied = conn.execute(
+        applied = scalar(
+            conn,
             'SELECT "requestId" FROM "OutboxCommand" WHERE "tenantId" = %s AND status = %s'
             ' AND "commandType" = %s ORDER BY "createdAt" DESC LIMIT 1',
             ("demo", "CONFIRMED", "CAST_VOTE"),
-        ).fetchone()[0]
+        )
     out = json.loads(gxctl("projections", "wait", "--request-id", applied, "--json").stdout)
     assert out["status"] == "CONFIRMED" and [e["name"] for e in out["events"]] == ["VoteCast"]
     assert out["events"][0]["groups"] == ["governance"]
@@ -142,11 +148,8 @@ def test_the_demo_ends_in_read_models_equal_to_the_ledger_and_a_write_can_be_wai
     out = json.loads(gxctl("projections", "wait", "--request-id", r, "--timeout", "60", "--json").stdout)
     assert out["events"][0]["groups"] == ["ledger"]
     with psycopg.connect(up["GX_PG_DSN"]) as conn:
-        assert conn.execute('SELECT amount FROM "TransactionHistory" WHERE "requestId" = %s', (r,)).fetchone()[0] == 7
-        assert (
-            int(conn.execute('SELECT balance FROM "Wallet" WHERE "walletId" = %s', (users[1],)).fetchone()[0])
-            == 100_007
-        )
+        assert scalar(conn, 'SELECT amount FROM "TransactionHistory" WHERE "requestId" = %s', (r,)) == 7
+        assert int(scalar(conn, 'SELECT balance FROM "Wallet" WHERE "walletId" = %s', (users[1],))) == 100_007
     failed = gxctl("projections", "wait", "--request-id", "no-such-request", "--timeout", "1", check=False)
     assert failed.returncode == 1 and failed.stderr == (
         "error: request no-such-request: no outbox row; give its tenant (--tenant) to find it on the ledger\n"
@@ -200,9 +203,8 @@ def kill(name: str) -> None:
     import signal
 
     os.kill(pid, signal.SIGKILL)
-    end = time.monotonic() + 10
-    while proc.pid() is not None and time.monotonic() < end:
-        time.sleep(0.1)
+    # Gone: no process, or already another one (the watchdog restarts a worker that dies).
+    wait_until(proc.pid, f"{name} (pid {pid}) gone", until=lambda p: p != pid, timeout=10, interval=0.1)
 
 
 def test_sigkill_of_the_publisher_and_a_projector_under_load_loses_and_repeats_nothing(up: dict[str, str]) -> None:
@@ -210,19 +212,25 @@ def test_sigkill_of_the_publisher_and_a_projector_under_load_loses_and_repeats_n
     load = Load(up["GX_PG_DSN"], users, 400).start()
     publisher = worker_url("block-publisher")
     start = metric_value(publisher, "publisher_blocks_published_total")
-    end = time.monotonic() + 60
-    while metric_value(publisher, "publisher_blocks_published_total") < start + 5:
-        assert time.monotonic() < end, "the publisher published nothing under load"
-        time.sleep(0.1)
+    wait_until(
+        lambda: metric_value(publisher, "publisher_blocks_published_total"),
+        "5 blocks published under load",
+        until=lambda n: n >= start + 5,
+        timeout=60,
+        interval=0.1,
+    )
     kill("block-publisher")  # somewhere in the block stream, often inside a Kafka transaction
     assert gxctl("up", check=False).returncode == 0
     ledger = worker_url(ledger_worker())
-    end = time.monotonic() + 60
     applied = {"projector": "ledger", "event_type": "TokensTransferred"}
     base = metric_value(ledger, "projector_events_processed_total", applied)
-    while metric_value(ledger, "projector_events_processed_total", applied) < base + 20:
-        assert time.monotonic() < end, "the ledger projector applied nothing under load"
-        time.sleep(0.1)
+    wait_until(
+        lambda: metric_value(ledger, "projector_events_processed_total", applied),
+        "20 transfers applied by the ledger projector under load",
+        until=lambda n: n >= base + 20,
+        timeout=60,
+        interval=0.1,
+    )
     kill(ledger_worker())  # mid-stream, with a batch in flight
     assert gxctl("up", check=False).returncode == 0
     load.finish(up["GX_PG_DSN"])
@@ -279,7 +287,7 @@ def test_a_rebuild_while_commands_flow_never_shows_readers_an_empty_half_built_o
     users = funded(6)
     sink, senders = users[-1], users[:-1]
     with psycopg.connect(dsn) as conn:
-        floor = conn.execute('SELECT count(*) FROM "Wallet"').fetchone()[0]
+        floor = scalar(conn, 'SELECT count(*) FROM "Wallet"')
     seen: list[int] = []
     sink_seen: list[int] = []
     errors: list[str] = []
@@ -289,13 +297,13 @@ def test_a_rebuild_while_commands_flow_never_shows_readers_an_empty_half_built_o
         with psycopg.connect(dsn, autocommit=True) as conn:
             while not stop.is_set():
                 try:
-                    seen.append(conn.execute('SELECT count(*) FROM "Wallet"').fetchone()[0])
+                    seen.append(scalar(conn, 'SELECT count(*) FROM "Wallet"'))
                     row = conn.execute('SELECT balance FROM "Wallet" WHERE "walletId" = %s', (sink,)).fetchone()
                     if row is not None:
                         sink_seen.append(int(row[0]))
                 except psycopg.Error as e:
                     errors.append(str(e))
-                time.sleep(0.005)
+                time.sleep(0.005)  # a reader's pace
 
     def into_sink() -> None:
         with psycopg.connect(dsn, autocommit=True) as conn:
@@ -308,14 +316,21 @@ def test_a_rebuild_while_commands_flow_never_shows_readers_an_empty_half_built_o
                     request_id=f"{TENANT}-sink-{uuid.uuid4().hex[:10]}",
                     payload={"fromWalletId": senders[i % len(senders)], "toWalletId": sink, "amount": 1},
                 )
-                time.sleep(0.05)
+                time.sleep(0.05)  # the feeder's pace
 
     t = threading.Thread(target=reader, daemon=True)
     t.start()
     load = Load(dsn, senders, 200).start()
     feeder = threading.Thread(target=into_sink, daemon=True)
     feeder.start()
-    time.sleep(2)
+    # The rebuild starts once transfers flow into the read model: the readers see the sink grow.
+    wait_until(
+        lambda: list(sink_seen),
+        "the sink's balance to grow",
+        until=lambda seen: len(seen) > 1 and max(seen) > seen[0],
+        timeout=120,
+        interval=0.2,
+    )
     proc = gxctl("projections", "rebuild", "ledger", "--json", check=False)
     feeder.join(60)
     load.finish(dsn)
@@ -344,15 +359,18 @@ def _records(bootstrap: str) -> list[tuple[int, bytes | None, bytes]]:
     try:
         parts = c.list_topics("gx.fabric.events", timeout=10).topics["gx.fabric.events"].partitions
         c.assign([TopicPartition("gx.fabric.events", p, 0) for p in parts])
-        out, eof = [], set()
+        out: list[tuple[int, bytes | None, bytes]] = []
+        eof: set[int] = set()
         while len(eof) < len(parts):
             m = c.poll(10)
             assert m is not None, "gx.fabric.events did not reach its end"
-            if m.error():
-                assert m.error().code() == KafkaError._PARTITION_EOF, m.error()
-                eof.add(m.partition())
+            if (error := m.error()) is not None:
+                assert error.code() == KafkaError._PARTITION_EOF, error
+                eof.add(partition_of(m))
                 continue
-            out.append((m.partition(), m.key(), m.value()))
+            value = m.value()
+            assert value is not None, "an event record has a value"
+            out.append((partition_of(m), m.key(), value))
         return out
     finally:
         c.close()
@@ -394,14 +412,17 @@ def test_every_event_delivered_again_in_reverse_order_changes_no_row_and_no_chec
             producer.poll(0)
         assert producer.flush(30) == 0
         ends = Counter(p for p, _, _ in again)
-        end = time.monotonic() + 120
-        while True:  # every projector's offset passes the records delivered again
-            now = _checkpoints(dsn)
-            behind = [k for k, (o, _) in now.items() if k in before and o < before[k][0] + ends[k[1]]]
-            if not behind:
-                break
-            assert time.monotonic() < end, f"projectors did not pass the records delivered again: {behind}"
-            time.sleep(0.2)
+
+        def behind(now: dict[tuple[str, int], tuple[int, tuple[int, int, int]]]) -> list[tuple[str, int]]:
+            return [k for k, (o, _) in now.items() if k in before and o < before[k][0] + ends[k[1]]]
+
+        now = wait_until(
+            lambda: _checkpoints(dsn),
+            "every projector's offset past the records delivered again",
+            until=lambda now: not behind(now),
+            timeout=120,
+            detail=lambda: f"behind: {behind(_checkpoints(dsn))}",
+        )
         assert [k for k, (_, pos) in now.items() if k in before and pos < before[k][1]] == []
         return now
 

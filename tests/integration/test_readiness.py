@@ -3,7 +3,6 @@ other test) is stopped and started again under a running results writer."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,8 @@ import pytest
 from schemas.migrate import discover, migrate
 from stack.postgres import Postgres
 from stack.settings import StackSettings
-from tests.integration.workers import Worker, free_port, get, metric_value, start_group_at_end
+from tests.integration.workers import Worker, free_port, metric_value, start_group_at_end
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -27,14 +27,11 @@ def own_postgres(tmp_path: Path) -> Iterator[Postgres]:
         pg.purge()
 
 
-def wait_ready(url: str, want: int, timeout: float = 40) -> dict:
-    end = time.monotonic() + timeout
-    while True:
-        code, body = get(f"{url}/readyz")
-        if code == want:
-            return json.loads(body)
-        assert time.monotonic() < end, f"/readyz stayed {code}: {body}"
-        time.sleep(0.5)
+def wait_ready(w: Worker, want: int, timeout: float = 40) -> dict:
+    """Until the worker's /readyz answers ``want``; its body."""
+    return wait_until(
+        w.ready, f"{w.name}'s /readyz to answer {want}", until=lambda r: r[0] == want, timeout=timeout, interval=0.5
+    )[1]
 
 
 def test_readyz_names_postgres_while_it_is_down_and_recovers(
@@ -47,21 +44,25 @@ def test_readyz_names_postgres_while_it_is_down_and_recovers(
     # Not migrated yet: the worker runs (it consumes) but is not ready, and says why.
     w = Worker("results-writer", app_id, tmp_path, GX_PG_DSN=dsn).launch()
     try:
-        body = wait_ready(w.url, 503, timeout=60)
-        end = time.monotonic() + 30
-        while "migration" not in body.get("checks", {}).get("postgres", "") and time.monotonic() < end:
-            time.sleep(0.5)
-            body = json.loads(get(f"{w.url}/readyz")[1])
+        wait_ready(w, 503, timeout=60)
+        # Its first probes may find Postgres still starting; then it names the missing schema.
+        body = wait_until(
+            w.ready,
+            "/readyz to name the missing migration",
+            until=lambda r: "migration" in r[1].get("checks", {}).get("postgres", ""),
+            timeout=30,
+            interval=0.5,
+        )[1]
         assert "no migration applied" in body["checks"]["postgres"], body
         assert "kafka" not in body["checks"], body
 
         migrate(dsn)
-        body = wait_ready(w.url, 200)
+        body = wait_ready(w, 200)
         assert body["status"] == "ready"
         assert metric_value(w.url, "dependency_up", {"dependency": "postgres"}) == 1.0
 
         own_postgres.down()
-        body = wait_ready(w.url, 503)
+        body = wait_ready(w, 503)
         reason = body["checks"]["postgres"]
         assert "connection" in reason.lower() or "refused" in reason.lower(), reason
         assert "postgres" in body["reason"], body
@@ -69,7 +70,7 @@ def test_readyz_names_postgres_while_it_is_down_and_recovers(
         assert w.alive(), "the worker must wait for Postgres, not exit"
 
         own_postgres.up()
-        body = wait_ready(w.url, 200)
+        body = wait_ready(w, 200)
         assert body["status"] == "ready"
         assert metric_value(w.url, "dependency_up", {"dependency": "kafka"}) == 1.0
         assert discover()[-1].version >= 5

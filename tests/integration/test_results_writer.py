@@ -1,41 +1,63 @@
-"""The results writer on the real stack: results on Kafka -> outbox rows in Postgres."""
+"""The results writer on the real stack: results on Kafka -> outbox rows in Postgres.
+
+A test knows the writer has handled what it sent once the writer's group has committed past those
+records (Faust commits an offset only after its record is processed)."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 import pytest
+from confluent_kafka import KafkaError, Message
 
-from gxcommon.kafka import Producer
+from gxcommon.kafka import Producer, offset_of, partition_of
 from gxsdk import enqueue
 from schemas.envelopes import CommandResult, ResultStatus, Timings
 from schemas.examples import example
-from tests.integration.kafka_helpers import TopicReader
-from tests.integration.workers import stop_process
+from tests.integration.kafka_helpers import TopicReader, wait_committed_past
+from tests.integration.workers import Worker
 
 
 @pytest.fixture
-def writer(pipeline: dict[str, str], tmp_path) -> Iterator[subprocess.Popen]:
-    log = open(tmp_path / "results-writer.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gxctl.main", "run", "results-writer"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "GX_APP_ID": f"gx-test-{uuid.uuid4().hex[:6]}"},
-    )
-    yield proc
-    stop_process(proc)
-    log.close()
-    if proc.returncode not in (0, -signal.SIGTERM):
-        print((tmp_path / "results-writer.log").read_text()[-3000:])
+def writer(pipeline: dict[str, str], tmp_path: Path) -> Iterator[Worker]:
+    """A results writer of a group of its own (it reads gx.command-results from the start)."""
+    w = Worker("results-writer", f"gx-test-{uuid.uuid4().hex[:6]}", tmp_path).launch()
+    yield w
+    w.stop()
+    assert w.proc is not None
+    if w.proc.returncode not in (0, -signal.SIGTERM):
+        print(w.log()[-3000:])
+
+
+def group(w: Worker) -> str:
+    return f"{w.app_id}-results-writer"
+
+
+def send(bootstrap: str, records: list[tuple[bytes, bytes]]) -> dict[int, int]:
+    """Produce (key, value) records to gx.command-results; partition -> the last offset written."""
+    last: dict[int, int] = {}
+
+    def delivered(err: KafkaError | None, msg: Message) -> None:
+        assert err is None, err
+        last[partition_of(msg)] = max(last.get(partition_of(msg), -1), offset_of(msg))
+
+    p = Producer({"bootstrap.servers": bootstrap})
+    for key, value in records:
+        p.produce("gx.command-results", key=key, value=value, on_delivery=delivered)
+    assert p.flush(30) == 0
+    return last
+
+
+def handled(w: Worker, bootstrap: str, sent: dict[int, int], timeout: float = 90) -> None:
+    """Until the writer has processed every record ``sent`` (its group committed past them)."""
+    assert w.alive(), w.log()[-3000:]
+    wait_committed_past(bootstrap, group(w), "gx.command-results", sent, timeout)
+    assert w.alive(), w.log()[-3000:]
 
 
 def _result(cmd_id: str, rid: str, tenant: str, status: ResultStatus, **kw) -> bytes:
@@ -59,7 +81,7 @@ def _rows(dsn: str, tenant: str) -> dict[str, tuple]:
 
 
 def test_results_move_rows_forward_only_and_bad_records_are_dead_lettered(
-    pipeline: dict[str, str], writer: subprocess.Popen
+    pipeline: dict[str, str], writer: Worker
 ) -> None:
     t = f"rw-{uuid.uuid4().hex[:8]}"
     ids = {}
@@ -75,7 +97,6 @@ def test_results_move_rows_forward_only_and_bad_records_are_dead_lettered(
             ).id
         conn.commit()
     now = datetime.now(UTC)
-    p = Producer({"bootstrap.servers": pipeline["GX_KAFKA_BOOTSTRAP"]})
     sent = [
         ("ok", _result(ids["ok"], "ok", t, ResultStatus.SUBMITTED, attempts=1, timings=Timings(submittedAt=now))),
         (
@@ -117,20 +138,14 @@ def test_results_move_rows_forward_only_and_bad_records_are_dead_lettered(
             ),
         ),
     ]
-    for key, value in sent:
-        p.produce("gx.command-results", key=key.encode(), value=value)
     marker = f"not a result {t}".encode()
-    p.produce("gx.command-results", key=b"junk", value=marker)
-    assert p.flush(30) == 0
-    end = time.monotonic() + 90
-    rows = {}
-    while time.monotonic() < end:
-        rows = _rows(pipeline["GX_PG_DSN"], t)
-        if rows["ok"][0] == "CONFIRMED" and rows["bad"][0] == "FAILED" and rows["business"][0] == "FAILED":
-            break
-        assert writer.poll() is None, "results writer exited"
-        time.sleep(0.5)
-    time.sleep(2)  # the replayed SUBMITTED (after CONFIRMED on the same partition) has been processed too
+    # The replayed SUBMITTED comes after the CONFIRMED on the same partition: once the writer is
+    # past it, it has been processed too (and ignored).
+    handled(
+        writer,
+        pipeline["GX_KAFKA_BOOTSTRAP"],
+        send(pipeline["GX_KAFKA_BOOTSTRAP"], [*((k.encode(), v) for k, v in sent), (b"junk", marker)]),
+    )
     rows = _rows(pipeline["GX_PG_DSN"], t)
     assert rows["ok"][:5] == ("CONFIRMED", "tx-1", 42, None, 1)
     assert rows["ok"][5] is not None  # submittedAt kept from the SUBMITTED result
@@ -145,11 +160,11 @@ def test_results_move_rows_forward_only_and_bad_records_are_dead_lettered(
     h = got[0].headers
     assert h["errorCode"] == "INVALID_RESULT" and h["sourceTopic"] == "gx.command-results"
     assert "Invalid JSON" in h["reason"] and h["sourceOffset"].isdigit()
-    assert writer.poll() is None
+    assert writer.alive()
 
 
 def test_a_result_the_database_refuses_is_dead_lettered_and_the_partition_goes_on(
-    pipeline: dict[str, str], writer: subprocess.Popen
+    pipeline: dict[str, str], writer: Worker
 ) -> None:
     t = f"rw-{uuid.uuid4().hex[:8]}"
     with psycopg.connect(pipeline["GX_PG_DSN"]) as conn:
@@ -165,24 +180,16 @@ def test_a_result_the_database_refuses_is_dead_lettered_and_the_partition_goes_o
             for rid in ("huge", "next")
         }
         conn.commit()
-    p = Producer({"bootstrap.servers": pipeline["GX_KAFKA_BOOTSTRAP"]})
     # A block number beyond BIGINT: valid JSON and a valid result, but Postgres refuses the value.
-    p.produce(
-        "gx.command-results",
-        key=b"same",
-        value=_result(ids["huge"], "huge", t, ResultStatus.CONFIRMED, fabricTxId="tx-h", commitBlock=2**70, attempts=1),
+    huge = _result(ids["huge"], "huge", t, ResultStatus.CONFIRMED, fabricTxId="tx-h", commitBlock=2**70, attempts=1)
+    after = _result(ids["next"], "next", t, ResultStatus.CONFIRMED, fabricTxId="tx-n", commitBlock=5, attempts=1)
+    handled(
+        writer,
+        pipeline["GX_KAFKA_BOOTSTRAP"],
+        send(pipeline["GX_KAFKA_BOOTSTRAP"], [(b"same", huge), (b"same", after)]),
     )
-    p.produce(
-        "gx.command-results",
-        key=b"same",
-        value=_result(ids["next"], "next", t, ResultStatus.CONFIRMED, fabricTxId="tx-n", commitBlock=5, attempts=1),
-    )
-    assert p.flush(30) == 0
-    end = time.monotonic() + 90
-    while _rows(pipeline["GX_PG_DSN"], t)["next"][0] != "CONFIRMED":
-        assert time.monotonic() < end and writer.poll() is None, "the record after the refused one was not applied"
-        time.sleep(0.5)
-    assert _rows(pipeline["GX_PG_DSN"], t)["huge"][0] == "PENDING"
+    rows = _rows(pipeline["GX_PG_DSN"], t)
+    assert (rows["huge"][0], rows["next"][0]) == ("PENDING", "CONFIRMED")  # the record after it was applied
     r = TopicReader(
         pipeline["GX_KAFKA_BOOTSTRAP"],
         "gx.commands.dlq",
@@ -196,7 +203,7 @@ def test_a_result_the_database_refuses_is_dead_lettered_and_the_partition_goes_o
         r.close()
     assert got and got[0].headers["errorCode"] == "RESULT_NOT_APPLIED"
     assert got[0].headers["reason"].startswith("NumericValueOutOfRange")
-    assert writer.poll() is None
+    assert writer.alive()
 
 
 def test_a_later_confirmed_corrects_a_failure_that_was_not_the_ledgers_answer(
@@ -205,8 +212,6 @@ def test_a_later_confirmed_corrects_a_failure_that_was_not_the_ledgers_answer(
     """Issue 20, item 3: a command reported FAILED (RETRIES_EXHAUSTED, an invalid transaction) that
     a replay then finds applied by a transaction is corrected to CONFIRMED, counted and logged;
     a chaincode rejection or an invalid payload is never overturned."""
-    from tests.integration.workers import Worker
-
     t = f"rw-{uuid.uuid4().hex[:8]}"
     codes = {
         "exhausted": "RETRIES_EXHAUSTED",
@@ -228,34 +233,23 @@ def test_a_later_confirmed_corrects_a_failure_that_was_not_the_ledgers_answer(
         }
         conn.commit()
     w = Worker("results-writer", f"gx-test-{uuid.uuid4().hex[:6]}", tmp_path).start()
+    bootstrap = pipeline["GX_KAFKA_BOOTSTRAP"]
     try:
-        p = Producer({"bootstrap.servers": pipeline["GX_KAFKA_BOOTSTRAP"]})
-        for rid, code in codes.items():
-            p.produce(
-                "gx.command-results",
-                key=rid.encode(),
-                value=_result(ids[rid], rid, t, ResultStatus.FAILED, errorCode=code, error="x", attempts=5),
-            )
-        assert p.flush(30) == 0
-        end = time.monotonic() + 90
-        while {r[0] for r in _rows(pipeline["GX_PG_DSN"], t).values()} != {"FAILED"}:
-            assert time.monotonic() < end, _rows(pipeline["GX_PG_DSN"], t)
-            time.sleep(0.3)
+        failed = [
+            (rid.encode(), _result(ids[rid], rid, t, ResultStatus.FAILED, errorCode=code, error="x", attempts=5))
+            for rid, code in codes.items()
+        ]
+        handled(w, bootstrap, send(bootstrap, failed))
+        assert {r[0] for r in _rows(pipeline["GX_PG_DSN"], t).values()} == {"FAILED"}
         before = w.metric("results_writer_corrections_total", {"from_error_code": "RETRIES_EXHAUSTED"})
-        for rid in codes:  # the replays: each found the transaction that applied it
-            p.produce(
-                "gx.command-results",
-                key=rid.encode(),
-                value=_result(
-                    ids[rid], rid, t, ResultStatus.CONFIRMED, fabricTxId=f"tx-{rid}", commitBlock=9, attempts=1
-                ),
+        replays = [  # each found the transaction that applied it
+            (
+                rid.encode(),
+                _result(ids[rid], rid, t, ResultStatus.CONFIRMED, fabricTxId=f"tx-{rid}", commitBlock=9, attempts=1),
             )
-        assert p.flush(30) == 0
-        end = time.monotonic() + 90
-        while _rows(pipeline["GX_PG_DSN"], t)["invalid"][0] != "CONFIRMED":
-            assert time.monotonic() < end, _rows(pipeline["GX_PG_DSN"], t)
-            time.sleep(0.3)
-        time.sleep(2)  # the records after it on other partitions are applied too
+            for rid in codes
+        ]
+        handled(w, bootstrap, send(bootstrap, replays))
         rows = _rows(pipeline["GX_PG_DSN"], t)
         assert rows["exhausted"][:4] == ("CONFIRMED", "tx-exhausted", 9, None)
         assert rows["invalid"][:4] == ("CONFIRMED", "tx-invalid", 9, None)

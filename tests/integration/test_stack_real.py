@@ -8,18 +8,21 @@ import urllib.request
 import uuid
 
 import psycopg
+from confluent_kafka import Message
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from gxcommon.dsn import password, pg_parts, secret_parts, with_password
-from gxcommon.kafka import Consumer, Producer
+from gxcommon.kafka import Consumer, Producer, offset_of, partition_of
 from tests.integration.conftest import gxctl
+from tests.integration.db import scalar
+from tests.waiting import wait_until
 
 
 def _admin(env: dict[str, str]) -> AdminClient:
     return AdminClient({"bootstrap.servers": env["GX_KAFKA_BOOTSTRAP"]})
 
 
-def _consume(env: dict[str, str], topic: str, want: int, deadline_s: float = 60) -> list:
+def _consume(env: dict[str, str], topic: str, want: int, deadline_s: float = 60) -> list[Message]:
     c = Consumer(
         {
             "bootstrap.servers": env["GX_KAFKA_BOOTSTRAP"],
@@ -29,7 +32,7 @@ def _consume(env: dict[str, str], topic: str, want: int, deadline_s: float = 60)
         }
     )
     c.subscribe([topic])
-    got = []
+    got: list[Message] = []
     end = time.monotonic() + deadline_s
     try:
         while len(got) < want and time.monotonic() < end:
@@ -39,6 +42,11 @@ def _consume(env: dict[str, str], topic: str, want: int, deadline_s: float = 60)
     finally:
         c.close()
     return got
+
+
+def text(raw: bytes | None) -> str:
+    """A record's key or value as text ("" for none)."""
+    return (raw or b"").decode()
 
 
 def _rest(env: dict[str, str], method: str, path: str, body: dict | None = None) -> tuple[int, object]:
@@ -75,8 +83,8 @@ def test_postgres_uses_password_auth_with_a_hostile_password(stack_env: dict[str
     assert parts["password"] == "" and "passfile" in parts["query"]
     assert all(ch in password(stack_env["GX_PG_DSN"]) for ch in "/=@%")
     with psycopg.connect(stack_env["GX_PG_DSN"]) as conn:
-        assert conn.execute("SHOW wal_level").fetchone()[0] == "logical"
-        assert conn.execute("SHOW password_encryption").fetchone()[0] == "scram-sha-256"
+        assert scalar(conn, "SHOW wal_level") == "logical"
+        assert scalar(conn, "SHOW password_encryption") == "scram-sha-256"
     # Password authentication, not trust: a wrong password is refused.
     bad = with_password(stack_env["GX_PG_DSN"], "wrong")
     try:
@@ -98,11 +106,11 @@ def test_produce_and_consume_through_the_broker(stack_env: dict[str, str]) -> No
             p.produce(topic, key=k, value=v)
         assert p.flush(30) == 0
         got = _consume(stack_env, topic, len(sent))
-        assert sorted((m.key().decode(), m.value().decode()) for m in got) == sorted(sent)
+        assert sorted((text(m.key()), text(m.value())) for m in got) == sorted(sent)
         # Same key, same partition, in order.
         by_key: dict[str, list[str]] = {}
-        for m in sorted(got, key=lambda m: (m.partition(), m.offset())):
-            by_key.setdefault(m.key().decode(), []).append(m.value().decode())
+        for m in sorted(got, key=lambda m: (partition_of(m), offset_of(m))):
+            by_key.setdefault(text(m.key()), []).append(text(m.value()))
         for k, vals in by_key.items():
             assert vals == [v for kk, v in sent if kk == k]
     finally:
@@ -144,40 +152,29 @@ def test_debezium_captures_an_insert_on_a_scratch_table(stack_env: dict[str, str
     try:
         code, body = _rest(stack_env, "PUT", f"/connectors/{name}/config", config)
         assert code in (200, 201), body
-        end = time.monotonic() + 90
-        state = None
-        while time.monotonic() < end:
-            code, st = _rest(stack_env, "GET", f"/connectors/{name}/status")
-            tasks = st.get("tasks", []) if isinstance(st, dict) else []
-            state = [t["state"] for t in tasks]
-            if state == ["RUNNING"]:
-                break
-            assert "FAILED" not in state, st
-            time.sleep(0.5)
-        assert state == ["RUNNING"]
+
+        def task_states() -> list[str]:
+            st = _rest(stack_env, "GET", f"/connectors/{name}/status")[1]
+            states = [t["state"] for t in st.get("tasks", [])] if isinstance(st, dict) else []
+            assert "FAILED" not in states, st
+            return states
+
+        wait_until(task_states, f"{name}'s task RUNNING", until=lambda s: s == ["RUNNING"], timeout=90, interval=0.5)
         # The slot exists once streaming started; insert after that so it is captured.
         with psycopg.connect(dsn, autocommit=True) as conn:
-            end = time.monotonic() + 60
-            while not conn.execute(
-                "SELECT 1 FROM pg_replication_slots WHERE slot_name=%s AND active", (slot,)
-            ).fetchone():
-                assert time.monotonic() < end, "replication slot never became active"
-                time.sleep(0.3)
+            wait_until(lambda: slot_active(conn, slot), f"replication slot {slot} active", timeout=60, interval=0.3)
             conn.execute(f"INSERT INTO {table} VALUES (1, 'hello from gx')")
         got = _consume(stack_env, topic, 1, deadline_s=60)
         assert got, f"no change event on {topic}"
-        value = json.loads(got[0].value())
+        value = json.loads(text(got[0].value()))
         after = value.get("after") or value.get("payload", {}).get("after")
         assert after == {"id": 1, "note": "hello from gx"}
         assert (value.get("op") or value["payload"]["op"]) == "c"
     finally:
         _rest(stack_env, "DELETE", f"/connectors/{name}")
         with psycopg.connect(dsn, autocommit=True) as conn:
-            end = time.monotonic() + 60
-            while conn.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name=%s AND active", (slot,)).fetchone():
-                if time.monotonic() > end:
-                    break
-                time.sleep(0.3)
+            # An active slot cannot be dropped: the deleted connector's task lets go of it first.
+            wait_until(lambda: not slot_active(conn, slot), f"replication slot {slot} released", timeout=60)
             conn.execute(
                 "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name=%s", (slot,)
             )
@@ -186,6 +183,11 @@ def test_debezium_captures_an_insert_on_a_scratch_table(stack_env: dict[str, str
         _admin(stack_env).delete_topics([topic])
         with psycopg.connect(dsn, autocommit=True) as conn:
             assert not conn.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name=%s", (slot,)).fetchone()
+
+
+def slot_active(conn: psycopg.Connection, slot: str) -> bool:
+    """Whether a client streams from the replication slot now."""
+    return bool(conn.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name=%s AND active", (slot,)).fetchone())
 
 
 def _status(name: str) -> dict:
@@ -205,18 +207,21 @@ def test_a_crashed_component_is_restarted_by_the_watchdog_and_counted(stack_env:
     before = restarts(run_dir).get("chaincode", {}).get("restarts", 0)
     pid = _status("chaincode")["pid"]
     os.killpg(pid, signal.SIGKILL)
-    end = time.monotonic() + 90
-    while True:
-        row = _status("chaincode")
-        if row["pid"] not in (None, pid) and row["healthy"]:
-            break
-        assert time.monotonic() < end, f"the chaincode was not restarted: {row}"
-        time.sleep(0.5)
+    wait_until(
+        lambda: _status("chaincode"),
+        "the chaincode restarted by the watchdog",
+        until=lambda row: row["pid"] not in (None, pid) and row["healthy"],
+        timeout=90,
+        interval=0.5,
+    )
     # The watchdog counts a restart once the component's start has returned, which can be a moment
     # after the new process already answers (a CI run read the count in between).
-    while (count := restarts(run_dir).get("chaincode", {}).get("restarts", 0)) == before:
-        assert time.monotonic() < end, "the chaincode's restart was not counted"
-        time.sleep(0.2)
+    count = wait_until(
+        lambda: restarts(run_dir).get("chaincode", {}).get("restarts", 0),
+        "the chaincode's restart counted",
+        until=lambda n: n != before,
+        timeout=30,
+    )
     assert count == before + 1
     log = gxctl("stack", "logs", "watchdog", "-n", "200").stdout
     assert '"event": "restarted", "component": "chaincode"' in log
@@ -235,11 +240,14 @@ def test_a_lost_pid_file_is_found_again_and_down_still_stops_the_process(stack_e
     assert _status("chaincode")["pid"] == pid and pid_file.exists()  # found by its marker
     pid_file.unlink()
     assert gxctl("stack", "down", "--only", "chaincode").returncode == 0
-    end = time.monotonic() + 30
     import psutil
 
-    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-        assert time.monotonic() < end, "down did not stop the chaincode whose pid file was lost"
-        time.sleep(0.2)
+    def gone() -> bool:
+        try:
+            return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    wait_until(gone, "down to stop the chaincode whose pid file was lost", timeout=30)
     assert gxctl("stack", "up", "--only", "chaincode").returncode == 0
     assert _status("chaincode")["healthy"]

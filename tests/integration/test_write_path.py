@@ -15,8 +15,9 @@ import pytest
 from schemas.examples import example
 from tests.integration.conftest import gxctl
 from tests.integration.kafka_helpers import TopicReader
-from tests.integration.workers import Worker, get, start_group_at_end
+from tests.integration.workers import Worker, start_group_at_end
 from tests.integration.write_path import FINAL, RAW, WritePath, balance, ledger_events, users
+from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -159,10 +160,13 @@ def test_sigkill_of_the_submitter_mid_flight_leaves_one_final_status_and_one_eff
     t = f"wp-{uuid.uuid4().hex[:8]}"
     n = 60
     rids = [wp.enqueue(t, "CREATE_USER", {**example("CREATE_USER", i), "userId": f"{t}-u{i}"}) for i in range(n)]
-    end = time.monotonic() + 60
-    while not any(r["status"] in FINAL for r in wp.rows(t).values()):
-        assert time.monotonic() < end
-        time.sleep(0.05)
+    wait_until(
+        lambda: sum(r["status"] in FINAL for r in wp.rows(t).values()),
+        "the first command to finish",
+        until=lambda done: done > 0,
+        timeout=60,
+        interval=0.05,
+    )
     wp.submitter.kill()
     done_before = sum(r["status"] in FINAL for r in wp.rows(t).values())
     assert done_before < n, "every command finished before the kill; nothing was in flight"
@@ -202,11 +206,14 @@ def test_the_peer_stopped_for_30s_under_load_fails_nothing_and_all_complete_afte
     try:
         for i in range(n // 2, n):
             wp.enqueue(t, "CREATE_USER", {**example("CREATE_USER", i), "userId": f"{t}-u{i}"})
-        end = time.monotonic() + 60
-        while wp.submitter.metric("circuit_breaker_state", {"name": "fabric"}) != 1:
-            assert time.monotonic() < end, "the breaker never opened"
-            time.sleep(0.5)
-        time.sleep(max(0.0, 30 - (time.monotonic() - stopped)))
+        wait_until(
+            lambda: wp.submitter.metric("circuit_breaker_state", {"name": "fabric"}),
+            "the breaker open",
+            until=lambda state: state == 1,
+            timeout=60,
+            interval=0.5,
+        )
+        time.sleep(max(0.0, 30 - (time.monotonic() - stopped)))  # the outage lasts 30 s: nothing may fail in it
         assert not [r for r in wp.rows(t).values() if r["status"] == "FAILED"]
     finally:
         up = gxctl("stack", "up", "--only", "peer", check=False)
@@ -215,10 +222,13 @@ def test_the_peer_stopped_for_30s_under_load_fails_nothing_and_all_complete_afte
     assert {r["status"] for r in rows.values()} == {"CONFIRMED"}
     # The gauge is refreshed every 0.5 s, so it may still show the last probe's half-open state
     # when the last row is written; the breaker must be closed within a few refreshes.
-    end = time.monotonic() + 5
-    while (state := wp.submitter.metric("circuit_breaker_state", {"name": "fabric"})) != 0:
-        assert time.monotonic() < end, f"the breaker did not close after the peer came back (state {state})"
-        time.sleep(0.25)
+    wait_until(
+        lambda: wp.submitter.metric("circuit_breaker_state", {"name": "fabric"}),
+        "the breaker closed after the peer came back",
+        until=lambda state: state == 0,
+        timeout=5,
+        interval=0.25,
+    )
     # The commit status stream broke with the peer and follows the blocks again after it.
     assert wp.submitter.metric("submitter_commit_stream_breaks_total") >= 1
     assert wp.submitter.metric("submitter_commit_stream_block") >= max(r["commitBlock"] for r in rows.values())
@@ -226,16 +236,15 @@ def test_the_peer_stopped_for_30s_under_load_fails_nothing_and_all_complete_afte
 
 def test_two_submitters_in_one_group_split_the_partitions_and_lose_nothing(wp: WritePath) -> None:
     second = wp.new_submitter()
+    members = (wp.submitter, second)
     try:
-        end = time.monotonic() + 90
-        while True:
-            parts = [
-                json.loads(get(f"{w.url}/readyz")[1] or "{}").get("partitions", []) for w in (wp.submitter, second)
-            ]
-            if all(parts) and sum(map(len, parts)) == 6:
-                break
-            assert time.monotonic() < end, f"partitions never split: {parts}"
-            time.sleep(0.5)
+        parts = wait_until(
+            lambda: [w.partitions() for w in members],
+            "the partitions split between the two",
+            until=lambda parts: all(parts) and sum(map(len, parts)) == 6,
+            timeout=90,
+            interval=0.5,
+        )
         assert not set(parts[0]) & set(parts[1])
         before = [w.metric("outbox_commands_processed_total", {"status": "CONFIRMED"}) for w in (wp.submitter, second)]
         t = f"wp-{uuid.uuid4().hex[:8]}"

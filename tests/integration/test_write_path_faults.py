@@ -13,7 +13,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,9 +25,16 @@ from gxcommon.kafka import AdminClient
 from schemas.examples import example
 from tests.integration.conftest import gxctl
 from tests.integration.gateway_proxy import GatewayProxy
-from tests.integration.kafka_helpers import TopicReader, committed_offset, murmur2_partition
-from tests.integration.workers import Worker, get, start_group_at_end
+from tests.integration.kafka_helpers import (
+    Rec,
+    TopicReader,
+    committed_offset,
+    murmur2_partition,
+    wait_committed_past,
+)
+from tests.integration.workers import Worker, start_group_at_end
 from tests.integration.write_path import WritePath
+from tests.waiting import wait_until
 
 TLS = ("GX_FABRIC_TLS_ROOT", "GX_FABRIC_TLS_CERT", "GX_FABRIC_TLS_KEY", "GX_FABRIC_TLS_SERVER_NAME")
 
@@ -59,7 +66,8 @@ class Faults:
 
     def users_on(self, partition: int, n: int, prefix: str) -> list[str]:
         """``n`` user ids whose CREATE_USER lands on ``partition`` (the outbox path's murmur2)."""
-        out, i = [], 0
+        out: list[str] = []
+        i = 0
         while len(out) < n:
             uid = f"{prefix}-u{i}"
             if murmur2_partition(uid.encode(), 6) == partition:
@@ -81,6 +89,19 @@ class Faults:
             r.close()
         return rec.partition, rec.offset
 
+    def last_offsets_of(self, request_ids: list[str], deadline: float = 60) -> dict[int, int]:
+        """Partition -> the last offset on gx.commands of these commands (each read once)."""
+        wanted = set(request_ids)
+        with TopicReader(self.wp.bootstrap, "gx.commands", lambda rec: rec.headers.get("requestId") in wanted) as r:
+            recs = r.read_until(lambda rs: {x.headers["requestId"] for x in rs} >= wanted, deadline)
+        assert {x.headers["requestId"] for x in recs} >= wanted, (
+            f"not on gx.commands: {wanted - {x.headers['requestId'] for x in recs}}"
+        )
+        last: dict[int, int] = {}
+        for x in recs:
+            last[x.partition] = max(last.get(x.partition, -1), x.offset)
+        return last
+
 
 @pytest.fixture(scope="module")
 def faults(pipeline: dict[str, str], tmp_path_factory) -> Iterator[Faults]:
@@ -96,7 +117,8 @@ def faults(pipeline: dict[str, str], tmp_path_factory) -> Iterator[Faults]:
         read("GX_FABRIC_TLS_CERT") if os.environ.get("GX_FABRIC_TLS_CERT") else None,
         read("GX_FABRIC_TLS_KEY") if os.environ.get("GX_FABRIC_TLS_KEY") else None,
     ).start()
-    f = Faults(WritePath(pipeline["GX_PG_DSN"], pipeline["GX_KAFKA_BOOTSTRAP"], app_id, log_dir, None, writer), proxy)
+    idle = Worker("submitter", app_id, log_dir)  # never started: each test's own takes its place (Faults.submitter)
+    f = Faults(WritePath(pipeline["GX_PG_DSN"], pipeline["GX_KAFKA_BOOTSTRAP"], app_id, log_dir, idle, writer), proxy)
     yield f
     for w in f.started:
         w.stop()
@@ -113,23 +135,32 @@ def submitter(faults: Faults) -> Iterator[Worker]:
     w.stop()
 
 
-def finals_on_results_topic(bootstrap: str, tenant: str, n: int, deadline: float = 60) -> dict[str, list[str]]:
-    """Every final status published per requestId of ``tenant`` (read until ``n`` have one)."""
-    r = TopicReader(
-        bootstrap,
-        "gx.command-results",
-        lambda rec: (
+def last_offsets(rows: Iterable[dict]) -> dict[int, int]:
+    """Partition -> the last offset on gx.commands of the commands whose outbox ``rows`` are given."""
+    last: dict[int, int] = {}
+    for r in rows:
+        last[r["kafkaPartition"]] = max(last.get(r["kafkaPartition"], -1), r["kafkaOffset"])
+    return last
+
+
+def finals_on_results_topic(
+    faults: Faults, tenant: str, commands: Mapping[int, int], topic: str = "gx.command-results"
+) -> dict[str, list[str]]:
+    """Every final status published per requestId of ``tenant``. Once the submitters' group has
+    committed past the tenant's ``commands`` (partition -> last offset on gx.commands), none of
+    them is submitted again, and a result is published before its command is committed: reading
+    the results topic to its end then shows every result they will ever have, twice if twice."""
+    wait_committed_past(faults.wp.bootstrap, faults.group, "gx.commands", commands)
+
+    def final_of_tenant(rec: Rec) -> bool:
+        return (
             isinstance(rec.value, dict)
             and rec.value.get("tenantId") == tenant
             and rec.value.get("status") != "SUBMITTED"
-        ),
-    )
-    try:
-        got = r.read_until(lambda rs: len({x.value["requestId"] for x in rs}) >= n, deadline)
-        time.sleep(2)
-        got = r.read_until(lambda rs: False, 3)  # anything published twice shows up too
-    finally:
-        r.close()
+        )
+
+    with TopicReader(faults.wp.bootstrap, topic, final_of_tenant) as r:
+        got = r.read_to_end()
     out: dict[str, list[str]] = {}
     for rec in got:
         out.setdefault(rec.value["requestId"], []).append(rec.value["status"])
@@ -148,22 +179,26 @@ def test_item1_a_sigkill_while_a_command_is_held_loses_nothing(faults: Faults) -
         faults.create_user(t, uid)
     rows = faults.wp.wait_final(t, 5)
     assert {r["kafkaPartition"] for r in rows.values()} == {partition}  # murmur2 agrees with Connect
-    warm_end = max(r["kafkaOffset"] for r in rows.values()) + 1
-    end = time.monotonic() + 30
-    while (committed_offset(faults.wp.bootstrap, faults.group, "gx.commands", partition) or 0) < warm_end:
-        assert time.monotonic() < end, "the warm-up commands were never committed"
-        time.sleep(0.5)
+    wait_committed_past(faults.wp.bootstrap, faults.group, "gx.commands", last_offsets(rows.values()), 30)
     held = f"{t}-held"
     faults.proxy.hold(held)
     faults.create_user(t, faults.users_on(partition, 1, f"{t}h")[0], held)
     for uid in rest:
         faults.create_user(t, uid)
     _, held_offset = faults.offset_of(held)
-    end = time.monotonic() + 120
-    while sum(r["status"] == "CONFIRMED" for r in faults.wp.rows(t).values()) < 25:
-        assert time.monotonic() < end, "the commands after the held one did not finish"
-        time.sleep(0.5)
-    time.sleep(3)  # several of Faust's commit intervals (1 s)
+    wait_until(
+        lambda: sum(r["status"] == "CONFIRMED" for r in faults.wp.rows(t).values()),
+        "the 20 commands after the held one (and the 5 before) to finish",
+        until=lambda n: n >= 25,
+        timeout=120,
+        interval=0.5,
+    )
+    # Faust commits every partition's offsets together, every second. A command on another
+    # partition, enqueued now and committed, shows a commit made after the 20 finished: had it
+    # passed the held command on this one, it would have then.
+    other = next(p for p in range(6) if p != partition)
+    sentinel = faults.create_user(t, faults.users_on(other, 1, f"{t}s")[0])
+    wait_committed_past(faults.wp.bootstrap, faults.group, "gx.commands", dict([faults.offset_of(sentinel)]), 60)
     committed = committed_offset(faults.wp.bootstrap, faults.group, "gx.commands", partition)
     assert committed is not None and committed <= held_offset, (
         f"offset {committed} committed past the held command at {held_offset}"
@@ -172,7 +207,7 @@ def test_item1_a_sigkill_while_a_command_is_held_loses_nothing(faults: Faults) -
     faults.proxy.release(held)
     again = faults.submitter()
     try:
-        rows = faults.wp.wait_final(t, 26, timeout=120)
+        rows = faults.wp.wait_final(t, 27, timeout=120)
     finally:
         again.stop()
     assert {r["status"] for r in rows.values()} == {"CONFIRMED"}
@@ -190,33 +225,42 @@ def test_item2_rebalance_and_shutdown_with_fabric_down_are_bounded_and_exact(fau
     try:
         for i in range(12):
             faults.create_user(t, f"{t}-u{i}")
-        end = time.monotonic() + 90
-        while a.metric("circuit_breaker_state", {"name": "fabric"}) != 1:
-            assert time.monotonic() < end, "the breaker never opened"
-            time.sleep(0.5)
+        wait_until(
+            lambda: a.metric("circuit_breaker_state", {"name": "fabric"}),
+            "the breaker open",
+            until=lambda state: state == 1,
+            timeout=90,
+            interval=0.5,
+        )
         t0 = time.monotonic()
         b = faults.submitter(launch_only=True)
-        while True:
-            parts = [json.loads(get(f"{w.url}/readyz")[1] or "{}").get("partitions", []) for w in (a, b)]
-            if all(parts) and sum(map(len, parts)) == 6:
-                break
-            assert time.monotonic() - t0 < 30, f"the rebalance did not complete in 30 s: {parts}"
-            time.sleep(0.3)
+        members = (a, b)
+        wait_until(
+            lambda: [w.partitions() for w in members],
+            "the second member to get its partitions (in 30 s)",
+            until=lambda parts: all(parts) and sum(map(len, parts)) == 6,
+            timeout=30,
+            interval=0.3,
+        )
         rebalance_s = time.monotonic() - t0
         t1 = time.monotonic()
+        assert a.proc is not None
         a.proc.terminate()
         a.proc.wait(30)
         shutdown_s = time.monotonic() - t1
         assert shutdown_s < 15, f"the submitter took {shutdown_s:.0f} s to stop with Fabric down"
-        end = time.monotonic() + 60
-        while len(json.loads(get(f"{b.url}/readyz")[1] or "{}").get("partitions", [])) != 6:
-            assert time.monotonic() < end, "the remaining member never took every partition"
-            time.sleep(0.3)
+        wait_until(
+            b.partitions,
+            "the remaining member to take every partition",
+            until=lambda p: len(p) == 6,
+            timeout=60,
+            interval=0.3,
+        )
         faults.proxy.down = False
         rows = faults.wp.wait_final(t, 12, timeout=120)
         assert {r["status"] for r in rows.values()} == {"CONFIRMED"}
-        finals = finals_on_results_topic(faults.wp.bootstrap, t, 12)
-        assert {rid: s for rid, s in finals.items() if s != ["CONFIRMED"]} == {}, "a command finished twice"
+        finals = finals_on_results_topic(faults, t, last_offsets(rows.values()))
+        assert finals == {rid: ["CONFIRMED"] for rid in rows}, "a command finished twice, or not at all"
         print(f"rebalance {rebalance_s:.1f} s, shutdown {shutdown_s:.1f} s")
     finally:
         faults.proxy.down = False
@@ -261,10 +305,13 @@ def test_item3_a_dlq_replay_corrects_a_command_that_ran_out_of_attempts(faults: 
     faults.proxy.clear()
     replay = gxctl("dlq", "replay", str(dead.partition), str(dead.offset), check=False)
     assert replay.returncode == 0, replay.stderr
-    end = time.monotonic() + 60
-    while (row := faults.wp.rows(t)[rid])["status"] != "CONFIRMED":
-        assert time.monotonic() < end, f"the replay did not correct the row: {row}"
-        time.sleep(0.5)
+    row = wait_until(
+        lambda: faults.wp.rows(t)[rid],
+        "the replay to correct the row",
+        until=lambda row: row["status"] == "CONFIRMED",
+        timeout=60,
+        interval=0.5,
+    )
     assert row["fabricTxId"] and row["errorCode"] is None
     assert faults.wp.writer.metric("results_writer_corrections_total", {"from_error_code": "RETRIES_EXHAUSTED"}) >= 1
 
@@ -279,39 +326,28 @@ def test_item5_results_that_cannot_be_published_wait_and_go_out_when_the_topic_i
     topic = f"gx.test-results-{uuid.uuid4().hex[:6]}"
     sub = faults.submitter(GX_TOPIC_COMMAND_RESULTS=topic)
     try:
-        for i in range(5):
-            faults.create_user(t, f"{t}-u{i}")
-        end = time.monotonic() + 120
-        while "failed to publish" not in get(f"{sub.url}/readyz")[1]:
-            assert time.monotonic() < end and sub.alive(), "readiness never reported the unpublished results"
-            time.sleep(1)
-        end = time.monotonic() + 10  # the gauge follows the same state every half second
-        while sub.metric("submitter_publish_stalled_seconds") < 10:
-            assert time.monotonic() < end, sub.metric("submitter_publish_stalled_seconds")
-            time.sleep(0.2)
+        rids = [faults.create_user(t, f"{t}-u{i}") for i in range(5)]
+        wait_until(
+            sub.ready,
+            "readiness to report the unpublished results",
+            until=lambda r: "failed to publish" in json.dumps(r[1]),
+            timeout=120,
+            interval=1,
+        )
+        # The gauge follows the same state every half second; stalled 10 s, then.
+        wait_until(
+            lambda: sub.metric("submitter_publish_stalled_seconds"),
+            "the publish-stalled gauge past 10 s",
+            until=lambda s: s >= 10,
+            timeout=20,
+        )
         admin = AdminClient({"bootstrap.servers": pipeline["GX_KAFKA_BOOTSTRAP"]})
         admin.create_topics([NewTopic(topic, 6, 1)])[topic].result(30)
-        r = TopicReader(
-            pipeline["GX_KAFKA_BOOTSTRAP"],
-            topic,
-            lambda rec: (
-                isinstance(rec.value, dict)
-                and rec.value.get("tenantId") == t
-                and rec.value.get("status") != "SUBMITTED"
-            ),
-        )
-        try:
-            got = r.read_until(lambda rs: len(rs) >= 5, 120)
-            got = r.read_until(lambda rs: False, 5)
-        finally:
-            r.close()
-        assert sorted(x.value["requestId"] for x in got) == sorted(f"{t}-{t}-u{i}" for i in range(5))
-        assert {x.value["status"] for x in got} == {"CONFIRMED"}
+        # Each result goes out once, then its command is committed; read the topic to its end after.
+        finals = finals_on_results_topic(faults, t, faults.last_offsets_of(rids), topic)
+        assert finals == {rid: ["CONFIRMED"] for rid in rids}
         assert sub.alive()
-        end = time.monotonic() + 30
-        while get(f"{sub.url}/readyz")[0] != 200:
-            assert time.monotonic() < end, get(f"{sub.url}/readyz")
-            time.sleep(0.5)
+        wait_until(sub.ready, "readiness back to 200", until=lambda r: r[0] == 200, timeout=30, interval=0.5)
     finally:
         sub.stop()
         AdminClient({"bootstrap.servers": pipeline["GX_KAFKA_BOOTSTRAP"]}).delete_topics([topic])
@@ -327,13 +363,14 @@ def test_item6_a_held_command_holds_only_its_own_key(faults: Faults, submitter: 
     faults.create_user(t, faults.users_on(partition, 1, f"{t}h")[0], held)
     for uid in faults.users_on(partition, 300, f"{t}o"):
         faults.create_user(t, uid)
-    end = time.monotonic() + 180
-    while True:
-        rows = faults.wp.rows(t)
-        if sum(r["status"] == "CONFIRMED" for r in rows.values()) == 300:
-            break
-        assert time.monotonic() < end, f"{sum(r['status'] == 'CONFIRMED' for r in rows.values())} of 300 finished"
-        time.sleep(1)
+    rows = wait_until(
+        lambda: faults.wp.rows(t),
+        "the 300 commands after the held one to finish",
+        until=lambda rows: sum(r["status"] == "CONFIRMED" for r in rows.values()) == 300,
+        timeout=180,
+        interval=1,
+        detail=lambda: f"{sum(r['status'] == 'CONFIRMED' for r in faults.wp.rows(t).values())} of 300 finished",
+    )
     assert rows[held]["status"] == "PENDING"
     faults.proxy.release(held)
     assert faults.wp.wait_final(t, 301)[held]["status"] == "CONFIRMED"

@@ -3,6 +3,7 @@ consumer-group prefix (``GX_APP_ID``) so that nothing else consumes what the tes
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -12,8 +13,11 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.waiting import wait_until
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 30) -> None:
@@ -92,20 +96,39 @@ class Worker:
         return self
 
     def start(self, ready_timeout: float = 90) -> Worker:
+        """Start the process and wait until its /readyz answers 200 (AssertionError with its log
+        if it exits first or is not ready in time)."""
         self.launch()
-        end = time.monotonic() + ready_timeout
-        while get(f"{self.url}/readyz")[0] != 200:
-            assert self.proc.poll() is None, f"{self.name} exited:\n{self.log()[-3000:]}"
-            assert time.monotonic() < end, f"{self.name} never became ready:\n{self.log()[-3000:]}"
-            time.sleep(0.3)
+        wait_until(
+            lambda: self.ready()[0],
+            f"{self.name} ready",
+            until=lambda code: code == 200,
+            timeout=ready_timeout,
+            interval=0.3,
+            detail=lambda: self.log()[-3000:],
+        )
         return self
+
+    def ready(self) -> tuple[int, dict[str, Any]]:
+        """(status, body) of /readyz; AssertionError with the log if the process has exited."""
+        assert self.alive(), f"{self.name} exited:\n{self.log()[-3000:]}"
+        code, body = get(f"{self.url}/readyz")
+        try:
+            return code, json.loads(body or "{}")
+        except ValueError:
+            return code, {"body": body}
+
+    def partitions(self) -> list[int]:
+        """The partitions /readyz says this worker holds."""
+        return list(self.ready()[1].get("partitions", []))
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        """What the process wrote so far ("" if it was never launched)."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

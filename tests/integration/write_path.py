@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ import psycopg
 from gxsdk import enqueue
 from tests.integration.fabric_helpers import funded_users, gateway, ledger_blocks, wallet
 from tests.integration.workers import Worker
+from tests.waiting import wait_until
 
 FINAL = ("CONFIRMED", "FAILED")
 RAW = (
@@ -49,25 +49,29 @@ class WritePath:
                 ' "kafkaPartition", "kafkaOffset", "attemptLog" FROM "OutboxCommand" WHERE "tenantId" = %s',
                 (tenant,),
             )
+            assert cur.description is not None  # a SELECT has columns
             names = [c.name for c in cur.description]
             return {r[0]: dict(zip(names, r)) for r in cur.fetchall()}
 
     def wait_final(self, tenant: str, n: int, timeout: float = 120) -> dict[str, dict]:
-        end = time.monotonic() + timeout
-        while True:
-            rows = self.rows(tenant)
-            if len(rows) == n and all(r["status"] in FINAL for r in rows.values()):
-                return rows
-            waiting = {
+        """Until the tenant has ``n`` rows, each final; the rows. The AssertionError of a timeout
+        shows the rows not final and the submitter's log."""
+
+        def not_final(rows: dict[str, dict]) -> dict[str, tuple]:
+            return {
                 rid: (r["status"], r["attempts"], r["kafkaPartition"], r["kafkaOffset"])
                 for rid, r in rows.items()
                 if r["status"] not in FINAL
             }
-            assert time.monotonic() < end, (
-                f"{len(rows) - len(waiting)} of {n} final ({len(rows)} rows); not final: "
-                f"{waiting}; submitter log:\n{self.submitter.log()[-1500:]}"
-            )
-            time.sleep(0.5)
+
+        return wait_until(
+            lambda: self.rows(tenant),
+            f"{n} final rows of {tenant}",
+            until=lambda rows: len(rows) == n and not not_final(rows),
+            timeout=timeout,
+            interval=0.5,
+            detail=lambda: f"not final: {not_final(self.rows(tenant))}; submitter log:\n{self.submitter.log()[-1500:]}",
+        )
 
 
 def users(n: int, amount: int = 1000) -> list[str]:

@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 import grpc
 from cryptography.hazmat.primitives import hashes
@@ -94,6 +95,10 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer, events_pb2_grpc.DeliverServi
             self.height += 1
             self._condition().notify_all()
 
+    def _moved(self, epoch: int, n: int) -> bool:
+        """Whether a stream at block ``n`` of ``epoch`` has something to do: a block to send, or a drop."""
+        return self._epoch != epoch or n < self.height
+
     async def DeliverFiltered(self, request_iterator, context):
         env = await anext(aiter(request_iterator))
         self._verify(env.payload, env.signature)
@@ -106,7 +111,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer, events_pb2_grpc.DeliverServi
         epoch = self._epoch
         while True:
             async with self._condition():
-                await self._condition().wait_for(lambda n=n: self._epoch != epoch or n < self.height)
+                await self._condition().wait_for(partial(self._moved, epoch, n))
                 if self._epoch != epoch:
                     await context.abort(grpc.StatusCode.UNAVAILABLE, "stream dropped")
                 block = self.filtered.get(n, events_pb2.FilteredBlock(channel_id="gxchannel", number=n))

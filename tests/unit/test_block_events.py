@@ -123,10 +123,10 @@ def test_a_block_must_continue_the_chain_published() -> None:
     assert marker_of(marker("gxchannel", 5, 2, h5)) == (5, h5)
     assert marker_of(b'{"block": 4}') == (4, b"")  # a marker written before hashes were kept
     assert continues((5, h5), Block(6, (), b"\x06" * 32, h5)) is None
-    assert "does not follow the last published block 5" in continues((5, h5), Block(7, (), b"", h5))
-    assert "is not the one published" in continues((5, h5), Block(6, (), b"", b"\x09" * 32))
+    assert "does not follow the last published block 5" in (continues((5, h5), Block(7, (), b"", h5)) or "")
+    assert "is not the one published" in (continues((5, h5), Block(6, (), b"", b"\x09" * 32)) or "")
     assert continues((4, b""), Block(5, (), b"", b"\x01" * 32)) is None
-    assert continues(None, Block(0, ())) is None and "not 0" in continues(None, Block(3, ()))
+    assert continues(None, Block(0, ())) is None and "not 0" in (continues(None, Block(3, ())) or "")
 
 
 def test_fencing_is_recognised_in_the_fatal_error_produce_raises() -> None:

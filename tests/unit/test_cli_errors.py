@@ -1,7 +1,9 @@
 """`gxctl` as a user runs it (the installed entry point, a subprocess): bad input and unreachable or
 misconfigured services give one clear line and the right exit status, never a traceback.
 
-The services are "unreachable" by pointing GX_* at loopback ports nothing listens on.
+The services are "unreachable" by pointing GX_* at loopback ports nothing listens on. Postgres and
+Connect are refused at once; a Kafka client retries until its timeout, so GX_KAFKA_TIMEOUT_S makes
+that 1 s instead of the commands' 10-30 s (the same error, sooner).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def nowhere(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "GX_FABRIC_GATEWAY": f"127.0.0.1:{closed_port()}",
         "GX_FABRIC_CERT": str(cert),
         "GX_FABRIC_KEY": str(key),
+        "GX_KAFKA_TIMEOUT_S": "1",
     }
 
 

@@ -56,7 +56,12 @@ def test_deploy_sends_a_provider_reference_never_the_password(tmp_path, monkeypa
 
     sent: list[dict] = []
     monkeypatch.setattr(deploy, "ensure_publication", lambda dsn, name: None)
-    monkeypatch.setattr(deploy.connect_api, "apply", lambda url, name, config, timeout: sent.append(config) or {})
+
+    def apply(url: str, name: str, config: dict, timeout: float) -> dict:
+        sent.append(config)
+        return {}
+
+    monkeypatch.setattr(deploy.connect_api, "apply", apply)
     pg = {"host": "h", "port": 5432, "user": "gx_cdc", "password": "s3cr/t=@", "dbname": "gx"}
     deploy.deploy_outbox("dsn", pg, "http://c", "gx.commands", password_env="GX_OUTBOX_DB_PASSWORD")
     deploy.deploy_outbox("dsn", pg, "http://c", "gx.commands", secrets_dir=tmp_path)

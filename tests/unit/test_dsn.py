@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 from gxcommon.dsn import pg_parts, pg_url
 from stack.postgres import make_password
 
-text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=40)
+text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), min_size=1, max_size=40)
 
 
 @given(user=text, password=text, dbname=text, port=st.integers(1, 65535))
@@ -41,6 +41,8 @@ def test_not_a_postgres_url_is_refused_with_the_reason() -> None:
 
 def test_query_parameters_survive_a_password_from_a_file(tmp_path) -> None:
     """The defect: pg_parts dropped ?sslmode=..., and the password file was ignored by workers."""
+    from pydantic import SecretStr
+
     from gxcommon.dsn import with_password
     from gxcommon.worker_settings import WorkerSettings
 
@@ -50,7 +52,7 @@ def test_query_parameters_survive_a_password_from_a_file(tmp_path) -> None:
     assert pg_parts(swapped) == {**pg_parts(url), "password": "n/e=w@%"}
     secret = tmp_path / "pw"
     secret.write_text("from-file/=\n")
-    s = WorkerSettings(pg_dsn=url, pg_password_file=secret)
+    s = WorkerSettings(pg_dsn=SecretStr(url), pg_password_file=secret)
     assert pg_parts(s.dsn())["password"] == "from-file/="
     assert pg_parts(s.dsn())["query"]["sslmode"] == "verify-full"
 

@@ -10,8 +10,10 @@ from schemas.errors import PayloadError
 from schemas.events import (
     EVENTS,
     KEY_FIELDS,
+    TokensTransferred,
     UnknownEventType,
     UnsupportedSchemaVersion,
+    UserCreated,
     event_key,
     parse_event,
     partition_for,
@@ -75,11 +77,12 @@ def test_version_2_amounts_are_decimal_strings_and_wallets_are_references() -> N
             )
         )
     )
+    assert isinstance(p, TokensTransferred)
     assert (p.amount, p.toWalletId, p.memo) == (9007199254740993, "@org:ORG1", 'x"__int64__1')
     _, old = parse_event(
         json.dumps(envelope("TokensTransferred", {"fromWalletId": "a", "toWalletId": "b", "amount": 10}, 1))
     )
-    assert old.amount == 10
+    assert isinstance(old, TokensTransferred) and old.amount == 10
     with pytest.raises(PayloadError, match="amount"):
         parse_event(
             json.dumps(
@@ -107,6 +110,7 @@ def test_an_event_the_ledger_committed_is_never_refused_for_what_the_outbox_woul
             )
         )
     )
+    assert isinstance(p, UserCreated)
     assert (p.userId, p.email, p.country) == ("user with spaces/and:slashes", "not-an-email", "Malaysia")
     for corrupt in ({"userId": 5}, {"userId": ""}, {}):
         with pytest.raises(PayloadError):

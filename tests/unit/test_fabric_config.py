@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,7 +42,7 @@ def test_peer_overrides_turn_docker_off_and_name_the_ccaas_builder() -> None:
 
 
 def test_overrides_apply_to_the_release_defaults_without_touching_them() -> None:
-    release = {
+    release: dict[str, Any] = {
         "peer": {"listenAddress": "0.0.0.0:7051", "keepalive": {"interval": "7200s"}},
         "vm": {"endpoint": "unix:///x"},
     }

@@ -10,6 +10,7 @@ import tarfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,7 +63,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     httpd.shutdown()
 
 
-def _settings(tmp_path: Path, **kw: object) -> StackSettings:
+def _settings(tmp_path: Path, **kw: Any) -> StackSettings:
     return StackSettings(cache_dir=tmp_path / "cache", fabric_home=tmp_path / "fabric", **kw)
 
 

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -49,7 +50,8 @@ def _free_port() -> int:
 )
 def test_healthy_needs_the_client_port_too(tmp_path, ops: int, node, ops_field: str, port_field: str) -> None:
     port = _free_port()
-    s = StackSettings(state_dir=tmp_path, host="127.0.0.1", **{ops_field: ops, port_field: port})
+    ports: dict[str, Any] = {ops_field: ops, port_field: port}
+    s = StackSettings(state_dir=tmp_path, host="127.0.0.1", **ports)
     n = node(SimpleNamespace(s=s))
     assert not n.healthy()  # /healthz says OK, the client port is not listening yet
     with socket.socket() as listener:

@@ -64,7 +64,10 @@ def committed_after(add_gap: Any, offsets: list[int], ack_every: int = 37) -> in
 def faust_add_gap() -> Any:
     """faust-streaming's own _add_gap (once patched, the patch holds it in its closure)."""
     f = Consumer._add_gap
-    return f.__closure__[0].cell_contents if getattr(f, "_gx_exclusive", False) else f  # type: ignore[union-attr]
+    if not getattr(f, "_gx_exclusive", False):
+        return f
+    assert f.__closure__ is not None, "the patch is a closure over faust's own function"
+    return f.__closure__[0].cell_contents
 
 
 def test_commits_follow_the_acknowledged_records_across_transaction_markers() -> None:

@@ -5,14 +5,14 @@ what is held and in flight; a lost assignment writes it without committing; a cr
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from projections import ledger
 from projections.loop import GroupLoop, ends
 from projections.model import Prepared, Record
-from projections.runner import Pending
+from projections.runner import Pending, Projector
 from tests.unit.events_factory import record
 from tests.unit.test_prepare import USER
 
@@ -107,6 +107,11 @@ class Writer:
         self.closed = True
 
 
+def writer(loop: GroupLoop) -> Writer:
+    assert isinstance(loop.runner, Writer)
+    return loop.runner
+
+
 def users(*offsets: int, partition: int = 0) -> list[Record]:
     return [record(o, "UserCreated", {**USER, "userId": f"U{o}"}, partition=partition) for o in offsets]
 
@@ -116,7 +121,7 @@ def run(script: list[Any], fail: bool = False) -> tuple[list[tuple[Any, ...]], G
     crashed: list[BaseException] = []
     holder: list[GroupLoop] = []
     loop = GroupLoop(
-        Writer(log, fail),
+        cast(Projector, Writer(log, fail)),
         Consumer(log, script, lambda: holder[0]),
         TOPIC,
         "gx-projector-ledger",
@@ -140,7 +145,7 @@ def test_offsets_go_to_kafka_only_after_their_batch_is_in_the_database() -> None
         ("db-commit", {1: 5}),
         ("kafka-commit", {1: 6}),
     ]
-    assert loop.committed == {0: 5, 1: 6} and loop.consumer.closed and loop.runner.closed
+    assert loop.committed == {0: 5, 1: 6} and loop.consumer.closed and writer(loop).closed
 
 
 def test_a_revoke_writes_and_commits_what_is_in_flight_before_the_partitions_go() -> None:
@@ -157,7 +162,7 @@ def test_a_bug_in_the_writer_stops_the_loop_hands_the_error_on_and_commits_nothi
     log, loop, crashed = run([users(0, 1), users(2)], fail=True)
     assert [type(e) for e in crashed] == [RuntimeError] and loop.error is crashed[0]
     assert [e for e in log if e[0] == "kafka-commit"] == []
-    assert loop.consumer.closed and loop.runner.closed
+    assert loop.consumer.closed and writer(loop).closed
 
 
 @pytest.mark.parametrize(
@@ -190,7 +195,7 @@ def test_the_lag_report_reads_cached_watermarks_and_never_waits_for_the_broker()
     holder: list[GroupLoop] = []
     crashed: list[BaseException] = []
     loop = GroupLoop(
-        Writer(log),
+        cast(Projector, Writer(log)),
         Watermarks(log, [users(0, 1, 2)], lambda: holder[0]),
         TOPIC,
         "gx-lag-test",

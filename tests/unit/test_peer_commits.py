@@ -52,6 +52,6 @@ def test_a_window_reads_only_what_the_log_got_after_its_mark(tmp_path) -> None:
     with open(log, "a") as f:
         f.write(LINE.format(m=20, s=53, b=2, n=7, t=30, sc=300) + "\n")
     # The first block lies inside the times too, but was logged before the mark.
-    assert since(start, at(20, 0), at(21, 0))["blocks"] == 1
-    assert since(start, at(20, 0), at(21, 0))["state_commit_max_ms"] == 300
+    window = since(start, at(20, 0), at(21, 0))
+    assert window is not None and (window["blocks"], window["state_commit_max_ms"]) == (1, 300)
     assert since(mark(tmp_path / "none.log"), 0, 1) is None

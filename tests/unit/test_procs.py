@@ -1,11 +1,11 @@
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from stack.errors import StackError
 from stack.procs import Proc, port_open, tail
+from tests.waiting import wait_until
 
 
 def test_start_record_and_stop_our_own_process(tmp_path: Path) -> None:
@@ -31,8 +31,7 @@ def test_a_recycled_pid_is_never_ours(tmp_path: Path) -> None:
 def test_a_process_dying_during_start_is_reported_with_its_log(tmp_path: Path) -> None:
     p = Proc("crasher", tmp_path / "run", tmp_path / "logs")
     p.start([sys.executable, "-c", "import sys; print('boom: bad config', flush=True); sys.exit(3)"])
-    time.sleep(0.5)
-    with pytest.raises(StackError) as e:
+    with pytest.raises(StackError) as e:  # wait_healthy polls, and sees it die
         p.wait_healthy(lambda: False, 10, "never")
     assert "exited during start" in str(e.value)
     assert "boom: bad config" in str(e.value)
@@ -81,6 +80,9 @@ def test_a_stepped_wall_clock_never_loses_a_running_process(tmp_path: Path, monk
 
     p = Proc("steady", tmp_path / "run", tmp_path / "logs")
     pid = p.start([sys.executable, "-c", "import time; time.sleep(60)"])
+    # start() returns once the exec began; the new program's environment (with the marker this
+    # test relies on) is readable a moment later, with its command line.
+    wait_until(lambda: psutil.Process(pid).cmdline(), "the started process's command line", timeout=5)
     try:
         created = psutil.Process(pid).create_time()
         older = p.pid_file.read_text()
@@ -110,7 +112,9 @@ def test_a_recycled_pid_of_a_process_without_our_marker_is_not_ours(tmp_path: Pa
     try:
         p = Proc("ghost", tmp_path / "run", tmp_path / "logs")
         p.run_dir.mkdir(parents=True)
-        p.pid_file.write_text(f"{other.pid} {_start_ticks(other.pid) - 1}\n")
+        ticks = _start_ticks(other.pid)
+        assert ticks is not None
+        p.pid_file.write_text(f"{other.pid} {ticks - 1}\n")
         assert p.pid() is None and not p.pid_file.exists()
         assert not p.stop() and other.poll() is None and os.getpid()
     finally:

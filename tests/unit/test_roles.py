@@ -37,6 +37,13 @@ def test_every_worker_has_a_role_and_projectors_each_their_own() -> None:
     assert roles.login_roles(GROUPS)[roles.CDC] == "REPLICATION"  # the only role beyond LOGIN
 
 
+def object_of(pattern: str, grant: str) -> str:
+    """The object ``pattern``'s group 1 names in ``grant`` (an AssertionError if it matches nothing)."""
+    found = re.search(pattern, grant)
+    assert found, f"{pattern!r} matches nothing in {grant!r}"
+    return found.group(1)
+
+
 def _grants_to(role: str) -> list[str]:
     return [s for s in _sql() if s.startswith("GRANT") and s.endswith(f'TO "{role}"')]
 
@@ -45,7 +52,7 @@ def test_debezium_may_read_the_outbox_and_write_only_its_heartbeat() -> None:
     grants = _grants_to(roles.CDC)
     assert 'GRANT SELECT ON "OutboxCommand" TO "gx_cdc"' in grants
     assert not any("OutboxCommand" in g and ("UPDATE" in g or "INSERT" in g or "DELETE" in g) for g in grants)
-    assert {re.search(r'ON (?:SEQUENCE |DATABASE )?"?([\w]+)"?', g).group(1) for g in grants} == {
+    assert {object_of(r'ON (?:SEQUENCE |DATABASE )?"?([\w]+)"?', g) for g in grants} == {
         "gx",
         "OutboxCommand",
         "gx_cdc_heartbeat",
@@ -68,7 +75,7 @@ def test_each_projector_writes_its_own_tables_and_its_own_checkpoint_rows() -> N
     for group, tables in TABLES.items():
         role = roles.projector_role(group)
         grants = _grants_to(role)
-        written = {re.search(r'ON "(\w+)"', g).group(1) for g in grants if "INSERT" in g}
+        written = {object_of(r'ON "(\w+)"', g) for g in grants if "INSERT" in g}
         assert written == {*tables, "ProjectorState"}, group
         policy = next(s for s in statements if s.startswith(f'CREATE POLICY "ProjectorState_{group}"'))
         assert f'TO "{role}"' in policy and policy.count(f"\"projectorName\" = '{group}'") == 2

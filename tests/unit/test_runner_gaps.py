@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
+import psycopg
+
 from projections import ledger, store
 from projections.runner import Projector
 from tests.unit.test_prepare import USER, record
@@ -33,7 +37,14 @@ def test_a_gap_is_read_and_written_in_chunks_never_all_at_once(monkeypatch) -> N
     monkeypatch.setattr(store, "commit", commit)
     monkeypatch.setattr(store, "checkpoints", lambda conn, name, topic: dict(stored))
     p = Projector(
-        ledger.GROUP, "ledger", "gxchannel", "gx.fabric.events", FakeConn, read_range, lambda dead: None, chunk=1000
+        ledger.GROUP,
+        "ledger",
+        "gxchannel",
+        "gx.fabric.events",
+        lambda: cast(psycopg.Connection[Any], FakeConn()),  # the connection is only opened and closed here
+        read_range,
+        lambda dead: None,
+        chunk=1000,
     )
     p.after = {0: 9_999}  # this writer had applied everything; the database was restored to nothing
     assert p.resync() == 10_000

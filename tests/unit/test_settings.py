@@ -6,6 +6,8 @@ import inspect
 import re
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from gxcommon.fabric_settings import FabricSettings
 from gxcommon.settings import CliSettings, ConnectionSettings, GxSettings
 from gxcommon.topics import TopicSettings
@@ -82,7 +84,10 @@ def test_kafka_security_is_empty_for_plaintext_and_complete_for_sasl_ssl(tmp_pat
         ConnectionSettings(kafka_security_protocol="SSL").kafka_security()
     ca = tmp_path / "ca.pem"
     sec = ConnectionSettings(
-        kafka_security_protocol="sasl_ssl", kafka_username="gx-submitter", kafka_password="s3cr=t", kafka_ca_file=ca
+        kafka_security_protocol="sasl_ssl",
+        kafka_username="gx-submitter",
+        kafka_password=SecretStr("s3cr=t"),
+        kafka_ca_file=ca,
     ).kafka_security()
     assert sec == {
         "security.protocol": "SASL_SSL",
@@ -110,4 +115,17 @@ def test_kafka_security_is_empty_for_plaintext_and_complete_for_sasl_ssl(tmp_pat
             kafka_ca_file=ca,
         ).kafka_security()
     # The password is a secret: never in the settings' repr.
-    assert "s3cr=t" not in repr(ConnectionSettings(kafka_password="s3cr=t"))
+    assert "s3cr=t" not in repr(ConnectionSettings(kafka_password=SecretStr("s3cr=t")))
+
+
+def test_the_clis_kafka_timeout_is_each_calls_own_unless_set(monkeypatch) -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    monkeypatch.delenv("GX_KAFKA_TIMEOUT_S", raising=False)
+    assert CliSettings().kafka_timeout() == {}
+    monkeypatch.setenv("GX_KAFKA_TIMEOUT_S", "1.5")
+    assert CliSettings().kafka_timeout() == {"timeout": 1.5}
+    monkeypatch.setenv("GX_KAFKA_TIMEOUT_S", "0")
+    with pytest.raises(ValidationError, match="kafka_timeout_s"):
+        CliSettings()

@@ -99,7 +99,9 @@ def test_default_and_test_ports_are_distinct_and_outside_the_ephemeral_range() -
     # Every port of the stack is moved for the tests (else the tests' stack takes the user's).
     moved = {m.lower() for m in re.findall(r"GX_(\w+_PORT)=\d+", script)}
     assert {k for k in defaults if k.endswith("_port")} <= moved, {k for k in defaults if k.endswith("_port")} - moved
-    base = int(re.search(r"GX_WORKER_PORT_BASE=(\d+)", script).group(1))
+    found = re.search(r"GX_WORKER_PORT_BASE=(\d+)", script)
+    assert found, "scripts/test.sh sets no GX_WORKER_PORT_BASE"
+    base = int(found.group(1))
     test += [base + i for i in range(len(WORKERS))]
     for ports in (user, test):
         assert all(p < 32768 for p in ports), sorted(p for p in ports if p >= 32768)

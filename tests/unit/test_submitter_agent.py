@@ -4,9 +4,11 @@ acks out of order, rebalances, per-partition back-pressure, the breaker's pause,
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import cast
 
+import faust
 import grpc
 import pytest
 from faust.types import TP
@@ -17,9 +19,10 @@ from gxcommon.fabric_settings import FabricSettings
 from streams.breaker import CircuitBreaker, State
 from streams.outcome import RetryPolicy
 from streams.submitter import BreakerGate
-from streams.submitter_agent import Submitters
+from streams.submitter_agent import FaustSink, Submitters
 from tests.unit.fake_gateway import FakeGateway, Script, serve
 from tests.unit.test_submitter import Clock, MemorySink, command
+from tests.waiting import wait_until_async
 
 TOPIC = "gx.commands"
 
@@ -70,9 +73,12 @@ class Msg:
 class Event:
     message: Msg
     acks: int = 0
+    log: list[tuple[int, int]] | None = None  # where each ack is recorded, in order, if given
 
     def ack(self) -> None:
         self.acks += 1
+        if self.log is not None:
+            self.log.append((self.message.partition, self.message.offset))
 
 
 class Sink(MemorySink):
@@ -86,9 +92,9 @@ async def agent() -> AsyncIterator[tuple[FakeGateway, Submitters, FakeApp, Sink]
         app, sink = FakeApp(), Sink()
         gate = BreakerGate(CircuitBreaker(failure_threshold=2, reset_timeout=3600), Clock(), asyncio.sleep)
         state = Submitters(
-            app,
-            sink,
-            FabricSettings(gateway=f"127.0.0.1:{port}"),  # type: ignore[arg-type]
+            cast(faust.App, app),  # a stand-in with the consumer and producer calls Submitters makes
+            cast(FaustSink, sink),  # records in memory what FaustSink would send
+            FabricSettings(gateway=f"127.0.0.1:{port}"),
             Identity("Org1MSP", b"cert"),
             ecdsa_signer(key),
             2,
@@ -101,32 +107,37 @@ async def agent() -> AsyncIterator[tuple[FakeGateway, Submitters, FakeApp, Sink]
         await state.close()
 
 
-def event(partition: int, offset: int, ctype: str = "CREATE_USER", n: object = None) -> Event:
+def event(
+    partition: int, offset: int, ctype: str = "CREATE_USER", n: object = None, log: list[tuple[int, int]] | None = None
+) -> Event:
     n = n if n is not None else f"{partition}-{offset}"
-    return Event(Msg(TOPIC, partition, offset, f"USR-{n}".encode(), command(ctype, n, f"r{partition}-{offset}")))
+    msg = Msg(TOPIC, partition, offset, f"USR-{n}".encode(), command(ctype, n, f"r{partition}-{offset}"))
+    return Event(msg, log=log)
 
 
-async def until(cond, timeout: float = 10) -> None:
-    end = asyncio.get_running_loop().time() + timeout
-    while not cond():
-        assert asyncio.get_running_loop().time() < end, "condition not reached"
-        await asyncio.sleep(0.01)
+async def until(cond: Callable[[], object], what: str, timeout: float = 10) -> None:
+    await wait_until_async(cond, what, timeout=timeout)
+
+
+async def in_flight(fake: FakeGateway, n: int) -> None:
+    """Until the fake gateway has received ``n`` endorsements (it records each as it arrives)."""
+    await wait_until_async(lambda: len(fake.calls), f"{n} endorsements in flight", until=lambda c: c >= n, timeout=5)
 
 
 async def test_events_are_acked_in_offset_order_only_up_to_the_finished_prefix(agent) -> None:
     fake, state, _app, sink = agent
     fake.scripts["IdentityContract:CreateUser"] = Script(delay=0.2)
-    slow = [event(0, 0), event(0, 2)]
-    quick = [event(0, 1, "FREEZE_WALLET", "q")]  # another function: answers at once
+    acked: list[tuple[int, int]] = []
+    slow = [event(0, 0, log=acked), event(0, 2, log=acked)]
+    quick = [event(0, 1, "FREEZE_WALLET", "q", log=acked)]  # another function: answers at once
     for ev in (slow[0], quick[0], slow[1]):
         await state.take(ev)
-    await until(lambda: "r0-1" in sink.final())
-    await asyncio.sleep(0.05)
-    # Offset 1 is done, but offset 0 is not: acking 1 would let Faust commit past 0.
-    assert [slow[0].acks, quick[0].acks, slow[1].acks] == [0, 0, 0]
-    await until(lambda: all(e.acks == 1 for e in slow))
+    await until(lambda: all(e.acks == 1 for e in slow + quick), "every event acked")
+    # Offset 1 finished first, yet was acked only after offset 0: acking it at once would let
+    # Faust commit past 0 while 0 was in flight.
+    assert next(iter(sink.final())) == "r0-1"
+    assert acked == [(0, 0), (0, 1), (0, 2)]
     assert [e.acks for e in slow + quick] == [1, 1, 1]
-    assert len(sink.final()) == 3
 
 
 async def test_a_full_partition_waits_in_its_backlog_while_another_goes_on_and_nothing_is_paused(agent) -> None:
@@ -138,9 +149,9 @@ async def test_a_full_partition_waits_in_its_backlog_while_another_goes_on_and_n
     assert state.backlog() == 2
     other = event(1, 0, "FREEZE_WALLET", "o")
     await state.take(other)  # partition 1 is not held back by partition 0
-    await until(lambda: other.acks == 1, 2)
+    await until(lambda: other.acks == 1, "partition 1's event acked", 2)
     assert any(e.acks == 0 for e in busy)
-    await until(lambda: all(e.acks == 1 for e in busy))
+    await until(lambda: all(e.acks == 1 for e in busy), "partition 0's events acked")
     assert app.consumer.paused == set() and state.backlog() == 0
 
 
@@ -154,8 +165,8 @@ async def test_the_agent_stops_taking_records_at_a_partitions_backlog_cap_until_
         await state.take(event(0, i))  # partition 0 has a cap of its own
     assert state.subs[0].backlog == state.subs[1].backlog == 1
     blocked = asyncio.create_task(state.take(event(0, 3)))  # partition 0's backlog reaches the cap: waits
-    await asyncio.sleep(0.1)
-    assert not blocked.done() and state.subs[0].backlog == 2
+    await until(lambda: state.subs[0].backlog == 2, "the fourth record in partition 0's backlog")
+    assert not blocked.done()  # the first slot frees only after the fake's 0.3 s
     await asyncio.wait_for(blocked, 5)  # a slot freed, the backlog shrank, the agent goes on
     assert state.subs[0].backlog < 2
 
@@ -166,7 +177,7 @@ async def test_a_revoked_partition_is_cancelled_unacked_and_a_new_assignment_sta
     old = [event(3, 10), event(3, 11)]
     for ev in old:
         await state.take(ev)
-    await asyncio.sleep(0.05)
+    await in_flight(fake, 2)
     await state.revoke({3})
     assert 3 not in state.subs and [e.acks for e in old] == [0, 0]
     # Assigned again: the same offsets arrive as new events; only they are acked, each once.
@@ -174,8 +185,10 @@ async def test_a_revoked_partition_is_cancelled_unacked_and_a_new_assignment_sta
     new = [event(3, 10), event(3, 11)]
     for ev in new:
         await state.take(ev)
-    await until(lambda: all(e.acks == 1 for e in new))
-    await asyncio.sleep(0.6)  # past the old tasks' delay: had they survived, they would ack now
+    await until(lambda: all(e.acks == 1 for e in new), "the new events acked")
+    # Nothing to wait for: the old tasks must never ack. Past the fake's delay, had they survived
+    # the revoke, they would have.
+    await asyncio.sleep(0.6)
     assert [e.acks for e in old] == [0, 0] and [e.acks for e in new] == [1, 1]
 
 
@@ -188,7 +201,7 @@ async def test_an_open_breaker_is_reported_with_the_lag_and_no_partition_is_paus
     fake.down = True
     await state.take(event(0, 3))
     await state.take(event(1, 0, "FREEZE_WALLET", "b"))
-    await until(lambda: state.gate.breaker.state is State.OPEN)
+    await until(lambda: state.gate.breaker.state is State.OPEN, "the breaker open")
     state.watch(assigned)
     assert REGISTRY.get_sample_value("circuit_breaker_state", {"name": "fabric"}) == 1.0
     assert REGISTRY.get_sample_value("submitter_consumer_lag", {"partition": "0"}) == 6.0
@@ -202,12 +215,12 @@ async def test_close_cancels_everything_and_closes_the_channel(agent) -> None:
     evs = [event(0, 0), event(1, 0)]
     for ev in evs:
         await state.take(ev)
-    await asyncio.sleep(0.05)
+    await in_flight(fake, 2)
     await asyncio.wait_for(state.close(), 5)
     assert state.subs == {} and [e.acks for e in evs] == [0, 0]
     assert state.channel is not None
     with pytest.raises(grpc.aio.UsageError):  # the channel is closed
-        await state.gateway.endorse("gxchannel", "gxtv3", "F", [])  # type: ignore[union-attr]
+        await state.gateway.endorse("gxchannel", "gxtv3", "F", [])
 
 
 async def test_every_transaction_sent_is_counted_without_progress_results(agent) -> None:
@@ -219,6 +232,6 @@ async def test_every_transaction_sent_is_counted_without_progress_results(agent)
     before = REGISTRY.get_sample_value("fabric_transactions_submitted_total") or 0.0
     for i in range(3):
         await state.take(event(0, i, "FREEZE_WALLET", f"c{i}"))
-    await until(lambda: len(sink.final()) == 3)
+    await until(lambda: len(sink.final()) == 3, "three final results")
     assert not any(r.status.value == "SUBMITTED" for r in sink.results)
-    assert REGISTRY.get_sample_value("fabric_transactions_submitted_total") - before == 3
+    assert (REGISTRY.get_sample_value("fabric_transactions_submitted_total") or 0.0) - before == 3

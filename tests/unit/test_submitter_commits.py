@@ -14,8 +14,9 @@ import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
+import faust
 import pytest
 from faust.transport.consumer import Consumer
 from faust.types import TP
@@ -28,9 +29,10 @@ from gxcommon.fabric_settings import FabricSettings
 from streams.breaker import CircuitBreaker
 from streams.outcome import RetryPolicy
 from streams.submitter import BreakerGate
-from streams.submitter_agent import Submitters
+from streams.submitter_agent import FaustSink, Submitters
 from tests.unit.fake_gateway import Script, serve
 from tests.unit.test_submitter import Clock, MemorySink, command
+from tests.waiting import wait_until_async
 
 TOPIC = "gx.commands"
 TP0 = TP(TOPIC, 0)
@@ -60,9 +62,13 @@ class FaustBook:
         self._waiting_for_ack = None
         self.commits: list[dict[TP, int]] = []
 
+    def as_consumer(self) -> Consumer:
+        """This book where faust's methods take their Consumer (it has every attribute they use)."""
+        return cast(Consumer, self)
+
     def periodic_commit(self) -> dict[TP, int]:
         """What faust's commit timer does: commit what its acked bookkeeping allows."""
-        offsets = self._filter_committable_offsets(list(self._acked))
+        offsets = Consumer._filter_committable_offsets(self.as_consumer(), list(self._acked))
         if offsets:
             self._committed_offset.update(offsets)
             self.commits.append(offsets)
@@ -97,7 +103,7 @@ class Event:
     book: FaustBook
 
     def ack(self) -> bool:
-        return self.message.ack(self.book)
+        return self.message.ack(self.book.as_consumer())
 
 
 def event(book: FaustBook, offset: int, ctype: str, n: object) -> Event:
@@ -124,9 +130,9 @@ async def setup() -> AsyncIterator[tuple[Any, Submitters, FaustBook, MemorySink]
         book, sink = FaustBook(), MemorySink()
         gate = BreakerGate(CircuitBreaker(), Clock(), asyncio.sleep)
         state = Submitters(
-            App(book),
-            sink,
-            FabricSettings(gateway=f"127.0.0.1:{port}"),  # type: ignore[arg-type]
+            cast(faust.App, App(book)),  # a stand-in: faust's commit bookkeeping, a producer that flushes
+            cast(FaustSink, sink),  # records in memory what FaustSink would send
+            FabricSettings(gateway=f"127.0.0.1:{port}"),
             Identity("Org1MSP", b"cert"),
             ecdsa_signer(key),
             80,
@@ -138,11 +144,9 @@ async def setup() -> AsyncIterator[tuple[Any, Submitters, FaustBook, MemorySink]
         await state.close()
 
 
-async def until(cond, timeout: float = 10) -> None:
-    end = asyncio.get_running_loop().time() + timeout
-    while not cond():
-        assert asyncio.get_running_loop().time() < end, "condition not reached"
-        await asyncio.sleep(0.01)
+async def finals(sink: MemorySink, n: int) -> None:
+    """Until ``n`` commands have their final result."""
+    await wait_until_async(lambda: len(sink.final()), f"{n} final results", until=lambda got: got >= n, timeout=10)
 
 
 async def test_faust_never_commits_past_a_command_still_in_flight(setup) -> None:
@@ -152,17 +156,17 @@ async def test_faust_never_commits_past_a_command_still_in_flight(setup) -> None
     fake, state, book, sink = setup
     for i in range(5):
         await state.take(event(book, i, "CREATE_USER", i))
-    await until(lambda: len(sink.final()) == 5)
+    await finals(sink, 5)
     assert book.periodic_commit() == {TP0: 5}
     fake.scripts["TokenomicsContract:FreezeWallet"] = Script(delay=3)
     await state.take(event(book, 5, "FREEZE_WALLET", "held"))
     for i in range(6, 10):
         await state.take(event(book, i, "CREATE_USER", i))
-    await until(lambda: len(sink.final()) == 9)
+    await finals(sink, 9)
     assert "r5" not in sink.final()
     book.periodic_commit()
     assert book.committed(TP0) == 5, "faust committed past a command still in flight"
-    await until(lambda: "r5" in sink.final())
+    await wait_until_async(lambda: "r5" in sink.final(), "the held command's final result", timeout=10)
     assert book.periodic_commit() == {TP0: 10}
 
 
@@ -175,7 +179,7 @@ async def test_a_revoked_partition_commits_exactly_its_finished_prefix(setup) ->
         await state.take(event(book, i, "CREATE_USER", i))
     await state.take(event(book, 3, "FREEZE_WALLET", "held"))
     await state.take(event(book, 4, "CREATE_USER", 4))
-    await until(lambda: len(sink.final()) == 4)
+    await finals(sink, 4)
     book.revoked(TP0)  # faust, before the on_partitions_revoked signal
     t0 = asyncio.get_running_loop().time()
     await state.revoke({0})

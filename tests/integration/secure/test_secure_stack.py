@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -23,6 +22,7 @@ from gxcommon.http_auth import request, with_credentials
 from schemas import roles
 from stack.manager import Stack
 from stack.pipeline import Pipeline
+from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -146,24 +146,21 @@ def test_workers_and_debezium_log_in_as_their_own_identities(stack: Stack) -> No
         assert env["GX_KAFKA_USERNAME"] == principal(name), name
         assert not any(k.endswith("PASSWORD") for k in env if k.startswith("GX_")), name
         assert pg_parts(env["GX_PG_DSN"])["password"] == "", name
+
     # Sessions come and go (a reconnect, a probe): look until both show, for at most 30 s.
-    deadline = time.monotonic() + 30
-    while True:
+    def sessions() -> tuple[list[tuple[str]], set[str]]:
         with psycopg.connect(stack.postgres.role_dsn(roles.OWNER)) as conn:
             streaming = conn.execute("SELECT usename FROM pg_stat_replication").fetchall()
-            holders = {
-                u
-                for (u,) in conn.execute(
-                    "SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = 'gx'"
-                ).fetchall()
-            }
-        if (
-            streaming == [(roles.CDC,)] and holders >= {roles.RESULTS, roles.projector_role("ledger")}
-        ) or time.monotonic() > deadline:
-            break
-        time.sleep(1)
-    assert streaming == [(roles.CDC,)]
-    assert holders >= {roles.RESULTS, roles.projector_role("ledger")}
+            holders = {u for (u,) in conn.execute("SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = 'gx'")}
+        return streaming, holders
+
+    wait_until(
+        sessions,
+        "the CDC role streaming and the results writer's and ledger projector's roles connected",
+        until=lambda s: s[0] == [(roles.CDC,)] and s[1] >= {roles.RESULTS, roles.projector_role("ledger")},
+        timeout=30,
+        interval=1,
+    )
 
 
 def _http(url: str) -> int:
@@ -207,6 +204,7 @@ def test_the_peer_requires_a_client_certificate_bound_to_every_request(stack: St
         gw = f.connect()
         answer = json.loads(await gw.evaluate(f.channel, f.chaincode, "QueryContract:Get", ["system", "status"]))
         # A Deliver request signed without the TLS certificate's hash is refused.
+        assert f.cert is not None  # the secure stack's settings name the client certificate
         unbound = Gateway(gw.channel, load_identity(f.msp_id, f.cert), f.signer())
         try:
             await asyncio.wait_for(anext(unbound.blocks(f.channel, 0)), 10)

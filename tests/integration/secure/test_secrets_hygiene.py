@@ -1,7 +1,8 @@
-"""Secrets hygiene, last in the secure pass (file name): no password or private key the stacks
-made appears in any log of either stack (plain and secure pass), in the output of any gxctl
-command that prints JSON, in the connector config (rendered, and as Connect holds it), in the
-Kafka and Connect configs the stack renders, or in a rendered Helm manifest outside its Secret.
+"""Secrets hygiene, the last test of the secure pass (marked ``last``: tests/conftest.py runs it
+after every other test of the session): no password or private key the stacks made appears in
+any log of either stack (plain and secure pass), in the output of any gxctl command that prints
+JSON, in the connector config (rendered, and as Connect holds it), in the Kafka and Connect
+configs the stack renders, or in a rendered Helm manifest outside its Secret.
 
 The secrets are read from where the stacks keep them (0600 files under <state>/secrets, the
 Fabric keystores); a private key counts as leaked if any line of its PEM body appears.
@@ -18,6 +19,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
 import yaml
 
 from gxcommon.http_auth import request
@@ -25,6 +27,9 @@ from stack import gotools
 from stack.manager import Stack
 from stack.settings import StackSettings
 from tests.integration.conftest import GXCTL
+
+# It reads the logs and outputs every other test of both passes produced.
+pytestmark = pytest.mark.last
 
 ROOT = Path(__file__).resolve().parents[3]
 # gxctl commands that print JSON, with arguments for the ones that need some. Left out: `dlq
