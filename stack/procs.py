@@ -2,22 +2,26 @@
 
 A process is ours when two things say so, neither of which a clock step can change:
 
-- its pid file holds ``pid ticks``: the process's start time in clock ticks since boot, as the
-  kernel keeps it (/proc/PID/stat, field 22). psutil's create time is the boot time plus those
-  ticks, and the boot time moves when the wall clock is stepped (a virtual machine's snapshot did
-  that here: every pid file was then taken for stale and deleted while the processes ran on);
+- its pid file holds ``pid ticks boot``: the process's start time in clock ticks since boot, as
+  the kernel keeps it (/proc/PID/stat, field 22), and the boot's id (``boot_id``). psutil's
+  create time is the boot time plus those ticks, and the boot time moves when the wall clock is
+  stepped (a virtual machine's snapshot did that here: every pid file was then taken for stale
+  and deleted while the processes ran on). Pids and ticks start again at a reboot, so a record
+  of another boot (or of an older format, which names none) proves nothing: the marker decides;
 - its environment carries ``GX_PROC=<run dir>:<name>`` (set by :meth:`Proc.start`, inherited by
   what it starts, e.g. the postmaster under pg_ctl).
 
-A pid file whose process still runs is never deleted: if the ticks disagree (an older pid file
-in seconds since the epoch, taken before a clock step) but the process carries our marker, the
-record is rewritten. A recycled pid (alive, without our marker) is not ours and is never
-signalled. A process whose pid file was lost is found again by its marker, so `down` stops what
-`up` started in every case.
+A pid file whose process still runs is never deleted: if the record does not match (another boot,
+or an older pid file in seconds since the epoch, taken before a clock step) but the process
+carries our marker, the record is rewritten. A recycled pid (alive, without our marker) is not
+ours and is never signalled. A process whose pid file was lost is found again by its marker, and
+`stop` ends every process carrying it (its group when it leads one, else the process itself) or
+raises, so `down` stops what `up` started in every case and never says so falsely.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -32,6 +36,15 @@ import psutil
 from stack.errors import StackError
 
 MARKER = "GX_PROC"
+
+
+@functools.cache
+def boot_id() -> str:
+    """This boot's id (the kernel's random boot_id): pids and start ticks are unique only within it."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "unknown"
 
 
 def _start_ticks(pid: int) -> int | None:
@@ -131,21 +144,20 @@ class Proc:
         """Our pid if the process we started is alive, else None (see the module's doc). A pid file
         is removed only when its process is gone or is not ours; a lost one is found by the marker."""
         try:
-            pid_s, start = self.pid_file.read_text().split()
-            pid = int(pid_s)
+            fields = self.pid_file.read_text().split()
+            pid, start, boot = int(fields[0]), fields[1], (fields[2] if len(fields) > 2 else None)
         except FileNotFoundError:
             return self.adopt()
-        except (OSError, ValueError):
-            return None
+        except (OSError, ValueError, IndexError):
+            self.pid_file.unlink(missing_ok=True)  # unreadable: the marker finds ours again
+            return self.adopt()
         if _start_ticks(pid) is None or _is_zombie(pid):
             self.pid_file.unlink(missing_ok=True)  # gone
             return None
-        if _same_start(start, pid):
-            if "." in start:
-                self.record(pid)  # an older record: keep it in ticks from now on
+        if boot == boot_id() and _same_start(start, pid):
             return pid
         if self._ours(pid):
-            self.record(pid)  # ours after all (the clock moved under an older record)
+            self.record(pid)  # ours after all (another boot's or an older record, or a clock step)
             return pid
         self.pid_file.unlink(missing_ok=True)  # a recycled pid: not ours, never signalled
         return None
@@ -175,7 +187,7 @@ class Proc:
             )
         self.run_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.pid_file.with_suffix(".tmp")
-        tmp.write_text(f"{pid} {ticks}\n")
+        tmp.write_text(f"{pid} {ticks} {boot_id()}\n")
         tmp.replace(self.pid_file)  # never a half-written record
 
     def start(self, argv: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
@@ -198,21 +210,22 @@ class Proc:
         return p.pid
 
     def stop(self, timeout: float = 30.0) -> bool:
-        """SIGTERM our process group, then SIGKILL after ``timeout``. False if nothing was running."""
+        """SIGTERM our process (its group when it leads one), then SIGKILL after ``timeout``; then
+        the same for any other process still carrying our marker. False if nothing was running;
+        StackError if one of them is still alive after SIGKILL."""
         pid = self.pid()
         if pid is None:
             return False
-        _signal(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if _start_ticks(pid) is None or _is_zombie(pid):
-                break
-            time.sleep(0.1)
-        else:
-            _signal(pid, signal.SIGKILL)
-            time.sleep(0.2)
-        self.pid_file.unlink(missing_ok=True)
-        return True
+        for _ in range(10):  # bounded: each round ends one process (and its group)
+            _end(pid, timeout)
+            self.pid_file.unlink(missing_ok=True)
+            left = self.find()
+            if left is None:
+                return True
+            pid = left
+        raise StackError(
+            self.name, f"process {pid} still carries our marker after being stopped", log_tail=tail(self.log_file)
+        )
 
     def wait_healthy(self, check: Callable[[], bool], timeout: float, what: str, hint: str = "") -> None:
         """Poll ``check`` until true; raise StackError with the log tail if the process dies or time runs out."""
@@ -231,11 +244,35 @@ class Proc:
         )
 
 
+def _gone(pid: int) -> bool:
+    return _start_ticks(pid) is None or _is_zombie(pid)
+
+
+def _end(pid: int, timeout: float) -> None:
+    """SIGTERM, then SIGKILL after ``timeout``; StackError if ``pid`` outlives both."""
+    _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while not _gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _gone(pid):
+        return
+    _signal(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while not _gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not _gone(pid):
+        raise StackError(f"process {pid}", "still running after SIGKILL")
+
+
 def _signal(pid: int, sig: int) -> None:
     # Processes are started with start_new_session, so pid == pgid: signal the whole group
-    # (the JVM or postgres and any children) but nothing outside it.
+    # (the JVM or postgres and any children) but nothing outside it. A process that leads no
+    # group (one found by its marker inside another's) is signalled alone.
     try:
-        os.killpg(pid, sig)
+        if _pgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
     except ProcessLookupError:
         pass
     except PermissionError:

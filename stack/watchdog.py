@@ -27,6 +27,7 @@ from typing import Any
 
 from stack.errors import StackError
 from stack.pipeline import Pipeline
+from stack.procs import boot_id
 from stack.runstate import Desired, restarts, save_restarts
 
 STABLE_S = 60.0
@@ -40,9 +41,20 @@ class History:
     in a row, each within STABLE_S of the one before)."""
 
     restarts: int = 0
-    last_restart: float | None = None  # monotonic
+    last_restart: float | None = None  # monotonic: meaningful only within ``boot_id``'s boot
     streak: int = 0
     last_restart_at: str | None = None  # wall clock, for people
+    boot_id: str | None = None  # the boot of ``last_restart``
+
+
+def carried_over(h: History, boot: str) -> History:
+    """``h`` as read back in the boot ``boot``: monotonic times start again at a reboot, so a
+    history of another boot (or one that names none) keeps its count and forgets its times and
+    streak; otherwise a process restarted often before the reboot would be held back until the
+    old uptime came round again."""
+    if h.boot_id == boot:
+        return h
+    return History(restarts=h.restarts, last_restart_at=h.last_restart_at, boot_id=boot)
 
 
 def due(now: float, alive: bool, h: History) -> bool:
@@ -64,6 +76,7 @@ def restarted(now: float, h: History) -> None:
     h.restarts += 1
     h.streak += 1
     h.last_restart = now
+    h.boot_id = boot_id()
     h.last_restart_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
@@ -95,7 +108,7 @@ def run(stop: Callable[[], bool] = lambda: False) -> None:
     run_dir = stack.s.run_dir
     procs = {**{n: c.proc for n, c in stack.components.items()}, **pipeline.workers}
     history: dict[str, History] = {
-        n: History(**{k: v for k, v in h.items() if k in History.__dataclass_fields__})
+        n: carried_over(History(**{k: v for k, v in h.items() if k in History.__dataclass_fields__}), boot_id())
         for n, h in restarts(run_dir).items()
         if n in procs
     }

@@ -120,3 +120,66 @@ def test_a_recycled_pid_of_a_process_without_our_marker_is_not_ours(tmp_path: Pa
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_pid_file_of_another_boot_is_trusted_only_with_our_marker(tmp_path: Path) -> None:
+    """Issue 30, item 7: after a reboot, pids and start ticks start again from zero, so a (pid,
+    ticks) pair of the previous boot can match an unrelated process. A record of another boot,
+    or one that names no boot, must not be trusted without the marker."""
+    import subprocess
+
+    from stack.procs import _start_ticks
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # no marker
+    try:
+        wait_until(lambda: _start_ticks(other.pid) is not None, "the unrelated process", timeout=5)
+        ticks = _start_ticks(other.pid)
+        p = Proc("ghost", tmp_path / "run", tmp_path / "logs")
+        p.run_dir.mkdir(parents=True)
+        p.pid_file.write_text(f"{other.pid} {ticks} 00000000-0000-0000-0000-000000000000\n")  # another boot
+        assert p.pid() is None and not p.pid_file.exists()
+        p.pid_file.write_text(f"{other.pid} {ticks}\n")  # an older record, naming no boot
+        assert p.pid() is None and not p.pid_file.exists()
+        assert not p.stop() and other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_pid_file_names_the_boot_it_was_written_in(tmp_path: Path) -> None:
+    from stack.procs import boot_id
+
+    p = Proc("sleeper", tmp_path / "run", tmp_path / "logs")
+    pid = p.start([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert p.pid_file.read_text().split() == [str(pid), p.pid_file.read_text().split()[1], boot_id()]
+        assert p.pid() == pid
+    finally:
+        p.stop(timeout=5)
+
+
+def test_a_marked_process_outside_its_own_group_is_stopped_or_the_stop_fails(tmp_path: Path) -> None:
+    """Issue 30, item 7: find() adopted a marked process that was not its group's leader, stop()
+    signalled a group that did not exist (ignored) and reported success while it ran on."""
+    import os
+    import subprocess
+
+    import psutil
+
+    p = Proc("orphan", tmp_path / "run", tmp_path / "logs")
+    # A leader without the marker (its own session) whose child carries it: the child's group is
+    # the leader's, not its own.
+    leader = subprocess.Popen(
+        ["/bin/sh", "-c", f"env GX_PROC={p.marker} sleep 60 & wait"],
+        start_new_session=True,
+    )
+    try:
+        child = wait_until(lambda: p.find(), "the marked child", timeout=5)
+        assert child is not None
+        assert os.getpgid(child) == leader.pid != child
+        assert p.stop(timeout=2)
+        assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+        assert p.find() is None
+    finally:
+        leader.kill()
+        leader.wait()

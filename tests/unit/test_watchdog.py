@@ -40,3 +40,27 @@ def test_desired_names_are_added_and_removed_and_survive_a_reload(tmp_path: Path
     assert Desired.load(tmp_path).names == {"kafka", "peer", "submitter"}
     Desired.clear(tmp_path)  # `down` of everything
     assert Desired.load(tmp_path).names == set()
+
+
+def test_restart_times_of_another_boot_do_not_hold_a_restart_back() -> None:
+    """Issue 30, item 7: the watchdog's times are monotonic, which start again at a reboot; a
+    process restarted often just before the reboot was then held back until the old uptime was
+    reached again. A history of another boot keeps its counts and forgets its times."""
+    from stack.watchdog import carried_over
+
+    before = History(restarts=9, last_restart=900_000.0, streak=7, boot_id="old-boot")
+    now = carried_over(before, "new-boot")
+    assert (now.restarts, now.last_restart, now.streak, now.boot_id) == (9, None, 0, "new-boot")
+    assert due(5.0, alive=False, h=now)  # 5 s after the reboot: at once
+    same = carried_over(History(restarts=2, last_restart=100.0, streak=2, boot_id="b"), "b")
+    assert (same.last_restart, same.streak) == (100.0, 2)
+    older = carried_over(History(restarts=3, last_restart=50.0, streak=1), "b")  # written before boot ids
+    assert (older.restarts, older.last_restart, older.streak) == (3, None, 0)
+
+
+def test_a_restart_records_the_boot_it_happened_in() -> None:
+    from stack.procs import boot_id
+
+    h = History()
+    restarted(1.0, h)
+    assert h.boot_id == boot_id()
