@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from gxcommon.settings import ConnectionSettings
@@ -51,7 +52,9 @@ class WorkerSettings(ConnectionSettings):
     commit_stream: bool = True
     max_attempts: int = 5
     breaker_failures: int = 5
-    breaker_reset_s: float = 60.0
+    # The breaker's first probe after it opens, and the cap of its doubling probe delays.
+    breaker_first_probe_s: float = Field(default=1.0, gt=0)
+    breaker_max_probe_s: float = Field(default=60.0, gt=0)
     breaker_successes: int = 2
     # Projectors: a batch of up to N events or T milliseconds; the channel their checkpoints name.
     fabric_channel: str = "gxchannel"

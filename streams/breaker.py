@@ -1,10 +1,13 @@
 """The circuit breaker in front of Fabric: a pure state machine with an injected clock.
 
 CLOSED: attempts flow; ``failure_threshold`` consecutive transient failures open it.
-OPEN: no attempts (the agent pauses its partitions instead of burning attempts); after
-``reset_timeout`` seconds it lets probes through (HALF_OPEN).
-HALF_OPEN: up to ``half_open_probes`` attempts at once; ``success_threshold`` successes close it,
-one transient failure opens it again.
+OPEN: no attempts (the agent pauses its partitions instead of burning attempts); after a probe
+delay it lets probes through (HALF_OPEN). The first delay of an outage is ``first_probe_delay``
+(about a second), each failed probe doubles it, up to ``max_probe_delay``; each is jittered by up
+to a fifth either way (``rand``), so the workers of a fleet do not probe in step. A one-second
+blip so costs about a second; a Fabric that stays down is asked about once a minute.
+HALF_OPEN: up to ``half_open_probes`` attempts at once; ``success_threshold`` successes close it
+(and the next outage starts from ``first_probe_delay`` again), one transient failure opens it again.
 
 Only transient failures that say Fabric is unreachable or slow (UNAVAILABLE, DEADLINE_EXCEEDED,
 RESOURCE_EXHAUSTED, an unknown commit status) count. Any other answer (a chaincode rejection, a
@@ -18,7 +21,9 @@ on a rebalance): otherwise a half-open breaker would keep its probe slot reserve
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from enum import Enum
 
 
@@ -31,9 +36,11 @@ class State(Enum):
 @dataclass
 class CircuitBreaker:
     failure_threshold: int = 5
-    reset_timeout: float = 60.0
+    max_probe_delay: float = 60.0
     success_threshold: int = 2
     half_open_probes: int = 1
+    first_probe_delay: float = 1.0
+    rand: Callable[[], float] = field(default=random.random, repr=False)
 
     def __post_init__(self) -> None:
         self.state = State.CLOSED
@@ -41,10 +48,12 @@ class CircuitBreaker:
         self._successes = 0
         self._opened_at = 0.0
         self._probes = 0
+        self._reopens = 0  # failed probes since the breaker last closed
+        self._delay = 0.0  # the current probe delay (jittered)
 
     def allow(self, now: float) -> bool:
         """May an attempt start now? (Reserves a probe slot when half-open.)"""
-        if self.state is State.OPEN and now - self._opened_at >= self.reset_timeout:
+        if self.state is State.OPEN and now - self._opened_at >= self._delay:
             self.state, self._successes, self._probes = State.HALF_OPEN, 0, 0
         if self.state is State.CLOSED:
             return True
@@ -58,7 +67,7 @@ class CircuitBreaker:
             self._probes = max(0, self._probes - 1)
             self._successes += 1
             if self._successes >= self.success_threshold:
-                self.state, self._failures = State.CLOSED, 0
+                self.state, self._failures, self._reopens = State.CLOSED, 0, 0
         else:
             self._failures = 0
 
@@ -70,6 +79,7 @@ class CircuitBreaker:
     def record_failure(self, now: float) -> None:
         """A transient failure. Returns nothing; check ``state``."""
         if self.state is State.HALF_OPEN:
+            self._reopens += 1
             self._open(now)
             return
         self._failures += 1
@@ -78,6 +88,13 @@ class CircuitBreaker:
 
     def _open(self, now: float) -> None:
         self.state, self._opened_at, self._probes, self._successes = State.OPEN, now, 0, 0
+        self._delay = probe_delay(self._reopens, self.first_probe_delay, self.max_probe_delay, self.rand())
 
     def seconds_until_probe(self, now: float) -> float:
-        return max(0.0, self.reset_timeout - (now - self._opened_at)) if self.state is State.OPEN else 0.0
+        return max(0.0, self._delay - (now - self._opened_at)) if self.state is State.OPEN else 0.0
+
+
+def probe_delay(failed_probes: int, first: float, cap: float, rand: float) -> float:
+    """Seconds from the breaker opening to its next probe: ``first`` doubled per failed probe,
+    jittered by ``rand`` (0..1) within a fifth either way, never above ``cap``."""
+    return round(min(cap, first * 2.0 ** min(failed_probes, 30) * (0.8 + 0.4 * rand)), 6)

@@ -86,7 +86,12 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
             t.commands_dlq,
             f,
             window=s.submit_window,
-            breaker=CircuitBreaker(s.breaker_failures, s.breaker_reset_s, s.breaker_successes),
+            breaker=CircuitBreaker(
+                s.breaker_failures,
+                s.breaker_max_probe_s,
+                s.breaker_successes,
+                first_probe_delay=min(s.breaker_first_probe_s, s.breaker_max_probe_s),
+            ),
             policy=RetryPolicy(max_attempts=s.max_attempts),
             span=s.submit_span,
             backlog_cap=s.submit_backlog,

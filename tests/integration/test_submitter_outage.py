@@ -41,7 +41,8 @@ def test_invalid_commands_are_rejected_and_an_unreachable_fabric_opens_the_break
         "GX_FABRIC_GATEWAY": f"127.0.0.1:{dead_gateway}",
         "GX_FABRIC_CERT": str(cert),
         "GX_FABRIC_KEY": str(key),
-        "GX_BREAKER_RESET_S": "600",
+        "GX_BREAKER_FIRST_PROBE_S": "600",  # the breaker stays open for the whole test
+        "GX_BREAKER_MAX_PROBE_S": "600",
     }
     log = open(tmp_path / "submitter.log", "wb")
     proc = subprocess.Popen(

@@ -26,7 +26,7 @@ def wp(pipeline: dict[str, str], tmp_path_factory) -> Iterator[WritePath]:
     app_id = f"gx-test-{uuid.uuid4().hex[:6]}"
     writer = Worker("results-writer", app_id, log_dir).start()
     start_group_at_end(pipeline["GX_KAFKA_BOOTSTRAP"], f"{app_id}-submitter", "gx.commands")
-    sub = Worker("submitter", app_id, log_dir, GX_BREAKER_RESET_S="3").start()
+    sub = Worker("submitter", app_id, log_dir, GX_BREAKER_MAX_PROBE_S="3").start()
     w = WritePath(pipeline["GX_PG_DSN"], pipeline["GX_KAFKA_BOOTSTRAP"], app_id, log_dir, sub, writer)
     yield w
     w.submitter.stop()

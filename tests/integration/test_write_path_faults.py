@@ -57,7 +57,7 @@ class Faults:
             self.wp.log_dir,
             unset=TLS,
             GX_FABRIC_GATEWAY=self.proxy.endpoint,
-            GX_BREAKER_RESET_S="3",
+            GX_BREAKER_MAX_PROBE_S="3",
             **env,
         )
         self.wp.submitter = w

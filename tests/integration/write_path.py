@@ -33,7 +33,7 @@ class WritePath:
     writer: Worker
 
     def new_submitter(self) -> Worker:
-        return Worker("submitter", self.app_id, self.log_dir, GX_BREAKER_RESET_S="3").start()
+        return Worker("submitter", self.app_id, self.log_dir, GX_BREAKER_MAX_PROBE_S="3").start()
 
     def enqueue(self, tenant: str, ctype: str, payload: dict, request_id: str | None = None) -> str:
         rid = request_id or f"{tenant}-{uuid.uuid4().hex[:10]}"

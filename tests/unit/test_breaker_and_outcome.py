@@ -4,7 +4,7 @@ from streams.outcome import ErrorCode, Kind, RetryPolicy, after_failure
 
 
 def test_opens_after_five_consecutive_transient_failures_and_recovers() -> None:
-    b = CircuitBreaker()
+    b = CircuitBreaker(first_probe_delay=60, rand=lambda: 0.5)
     t = 0.0
     for _ in range(4):
         assert b.allow(t)
@@ -25,7 +25,7 @@ def test_opens_after_five_consecutive_transient_failures_and_recovers() -> None:
 
 
 def test_a_failed_probe_opens_again() -> None:
-    b = CircuitBreaker(failure_threshold=1, reset_timeout=10)
+    b = CircuitBreaker(failure_threshold=1, first_probe_delay=10, max_probe_delay=10, rand=lambda: 0.5)
     b.record_failure(0)
     assert b.allow(10)
     b.record_failure(10)
@@ -79,3 +79,37 @@ def test_backoff_grows_and_is_capped() -> None:
     p = RetryPolicy(base_delay=1, max_delay=8)
     assert [p.delay(a, 0.999) // 1 for a in range(1, 7)] == [0, 1, 3, 7, 7, 7]
     assert all(p.delay(a, 0.0) == 0 for a in range(1, 7))
+
+
+def test_probes_back_off_from_about_a_second_to_the_cap_and_start_over_once_closed() -> None:
+    """Issue 30: after an outage the first probe comes about a second after the breaker opened,
+    each failed probe doubles the wait (jittered), up to ``max_probe_delay``; a close starts over."""
+    b = CircuitBreaker(failure_threshold=1, first_probe_delay=1.0, max_probe_delay=60.0, rand=lambda: 0.5)
+    b.record_failure(0.0)
+    assert b.state is State.OPEN and b.seconds_until_probe(0.0) == 1.0  # jitter 0.8-1.2, here 1.0
+    assert not b.allow(0.9) and b.allow(1.0)
+    waits = []
+    t = 1.0
+    for _ in range(8):  # every probe fails
+        b.record_failure(t)
+        waits.append(b.seconds_until_probe(t))
+        t += waits[-1]
+        assert b.allow(t)
+    assert waits == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0]
+    b.record_success(t)
+    b.allow(t)
+    b.record_success(t)
+    assert b.state is State.CLOSED
+    b.record_failure(t + 1)
+    assert b.seconds_until_probe(t + 1) == 1.0  # a new outage starts from a second again
+
+
+def test_probe_delays_are_jittered_within_a_fifth() -> None:
+    lows = CircuitBreaker(failure_threshold=1, first_probe_delay=1.0, rand=lambda: 0.0)
+    highs = CircuitBreaker(failure_threshold=1, first_probe_delay=1.0, rand=lambda: 1.0)
+    lows.record_failure(0.0)
+    highs.record_failure(0.0)
+    assert (lows.seconds_until_probe(0.0), highs.seconds_until_probe(0.0)) == (0.8, 1.2)
+    capped = CircuitBreaker(failure_threshold=1, first_probe_delay=50.0, max_probe_delay=60.0, rand=lambda: 1.0)
+    capped.record_failure(0.0)
+    assert capped.seconds_until_probe(0.0) == 60.0  # never above the cap

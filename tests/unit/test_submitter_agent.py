@@ -90,7 +90,9 @@ class Sink(MemorySink):
 async def agent() -> AsyncIterator[tuple[FakeGateway, Submitters, FakeApp, Sink]]:
     async with serve() as (fake, port, key):
         app, sink = FakeApp(), Sink()
-        gate = BreakerGate(CircuitBreaker(failure_threshold=2, reset_timeout=3600), Clock(), asyncio.sleep)
+        gate = BreakerGate(
+            CircuitBreaker(failure_threshold=2, first_probe_delay=3600, max_probe_delay=3600), Clock(), asyncio.sleep
+        )
         state = Submitters(
             cast(faust.App, app),  # a stand-in with the consumer and producer calls Submitters makes
             cast(FaustSink, sink),  # records in memory what FaustSink would send

@@ -119,7 +119,7 @@ async def test_a_half_open_breaker_is_released_by_a_refused_request(env) -> None
     fake, gw = env
     fake.scripts["IdentityContract:CreateUser"] = Script(fail_times=1, fail_code=grpc.StatusCode.INVALID_ARGUMENT)
     clock = Clock()
-    breaker = CircuitBreaker(failure_threshold=1, reset_timeout=10)
+    breaker = CircuitBreaker(failure_threshold=1, first_probe_delay=10, max_probe_delay=10, rand=lambda: 0.5)
     breaker.record_failure(0.0)  # open
     clock.now = 11  # probes allowed: half-open with one slot
     sink = MemorySink()
