@@ -5,10 +5,15 @@ from __future__ import annotations
 import grpc
 
 # Keepalive as the Go client's examples set it, so a dead peer is noticed on long event streams.
+# Reconnection backs off to 2 s at most (gRPC's default grows to 120 s): a peer that comes back
+# after a long outage is reached again within about two seconds, not minutes.
 KEEPALIVE = (
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.initial_reconnect_backoff_ms", 500),
+    ("grpc.min_reconnect_backoff_ms", 500),
+    ("grpc.max_reconnect_backoff_ms", 2_000),
 )
 
 
