@@ -1,7 +1,7 @@
 """What to do after an attempt fails: retry (after how long) or fail, and how. Pure.
 
 - An invalid envelope or payload, or an unknown command type: REJECTED at once, dead-lettered
-  (decided before any attempt, in streams.submitter).
+  (decided before any attempt, in streams.submitter.process).
 - A chaincode rejection (a business rule): FAILED at once with the chaincode's message; not
   dead-lettered (the command was valid; the ledger said no), never retried.
 - A transaction committed invalid for a reason other than a conflict: FAILED with its validation
@@ -11,7 +11,7 @@
   not charged to ``max_attempts``: a burst on a hot key waits its turn instead of failing.
 - Anything else (a refused request, any infrastructure error): retried with exponential backoff
   and full jitter up to ``max_attempts`` charged attempts; then FAILED (RETRIES_EXHAUSTED) and
-  dead-lettered. Attempts made while the breaker is open are not charged (streams.submitter), so
+  dead-lettered. Attempts made while the breaker is open are not charged (streams.submitter.state), so
   an outage makes commands wait, never fail.
 """
 

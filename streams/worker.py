@@ -20,7 +20,7 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
     if name not in WORKERS:
         raise WorkerError(f"unknown worker {name!r}; known: {', '.join(WORKERS)}")
     # The submitter holds records for long (Fabric down): it must not let Faust wait for them on a
-    # rebalance or at shutdown (streams/submitter_agent.py).
+    # rebalance or at shutdown (streams/submitter/partitions.py).
     # Its sends fail after 30 s, so that an unreachable results topic is retried and reported.
     sub = name == "submitter"
     app = make_app(
@@ -73,7 +73,7 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
         from gxcommon.fabric_settings import FabricSettings
         from streams.breaker import CircuitBreaker
         from streams.outcome import RetryPolicy
-        from streams.submitter_agent import install as install_submitter
+        from streams.submitter.agent import install as install_submitter
 
         f = FabricSettings()
         if not (f.gateway and f.cert and f.key):

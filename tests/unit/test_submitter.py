@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 
 import grpc
 
-from fabric_gateway import Gateway
+from fabric_gateway import Gateway, GatewayError
 from schemas.envelopes import CommandEnvelope, CommandResult, ResultStatus
 from schemas.examples import example
 from schemas.routing import partition_key
 from streams.breaker import CircuitBreaker, State
 from streams.outcome import RetryPolicy
-from streams.submitter import PartitionSubmitter, Record
+from streams.submitter import Hooks, PartitionSubmitter, Record
 from streams.window import SubmitWindow
 from tests.unit.fake_gateway import Script
 from tests.waiting import wait_until_async
@@ -34,6 +34,40 @@ class MemorySink:
 
     def final(self) -> dict[str, CommandResult]:
         return {r.requestId: r for r in self.results if r.status.final}
+
+
+@dataclass
+class Recording(Hooks):
+    """Hooks that keep what they are told."""
+
+    finished: list[int] = field(default_factory=list)  # offsets, as done
+    committables: list[int] = field(default_factory=list)
+    rooms: int = 0
+    failures: list[tuple[GatewayError, bool]] = field(default_factory=list)
+    sends: int = 0
+    commits: list[float] = field(default_factory=list)
+    fatals: list[BaseException] = field(default_factory=list)
+
+    def done(self, rec: Record) -> None:
+        self.finished.append(rec.offset)
+
+    def committable(self, offset: int) -> None:
+        self.committables.append(offset)
+
+    def room(self) -> None:
+        self.rooms += 1
+
+    def attempt_failed(self, err: GatewayError, counted: bool) -> None:
+        self.failures.append((err, counted))
+
+    def submitted(self) -> None:
+        self.sends += 1
+
+    def committed(self, seconds: float) -> None:
+        self.commits.append(seconds)
+
+    def fatal(self, err: BaseException) -> None:
+        self.fatals.append(err)
 
 
 class Clock:

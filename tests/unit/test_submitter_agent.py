@@ -1,4 +1,4 @@
-"""The submitter agent's state (streams.submitter_agent.Submitters, which the Faust agent drives):
+"""The submitter agent's state (streams.submitter.partitions.Submitters, which the Faust agent drives):
 acks out of order, rebalances, per-partition back-pressure, the breaker's pause, shutdown."""
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from gxcommon.fabric_settings import FabricSettings
 from streams.breaker import CircuitBreaker, State
 from streams.outcome import RetryPolicy
 from streams.submitter import BreakerGate
-from streams.submitter_agent import FaustSink, Submitters
+from streams.submitter.faust_io import FaustSink
+from streams.submitter.partitions import Submitters
 from tests.unit.fake_gateway import FakeGateway, Script, serve
 from tests.unit.test_submitter import Clock, MemorySink, command
 from tests.waiting import wait_until_async
@@ -208,7 +209,7 @@ async def test_an_open_breaker_is_reported_with_the_lag_and_no_partition_is_paus
     assert REGISTRY.get_sample_value("circuit_breaker_state", {"name": "fabric"}) == 1.0
     assert REGISTRY.get_sample_value("submitter_consumer_lag", {"partition": "0"}) == 6.0
     assert REGISTRY.get_sample_value("submitter_consumer_lag", {"partition": "1"}) == 4.0
-    assert app.consumer.paused == set()  # never through Faust (see streams/submitter_agent.py)
+    assert app.consumer.paused == set()  # never through Faust (see streams/submitter/partitions.py)
 
 
 async def test_close_cancels_everything_and_closes_the_channel(agent) -> None:
@@ -220,9 +221,9 @@ async def test_close_cancels_everything_and_closes_the_channel(agent) -> None:
     await in_flight(fake, 2)
     await asyncio.wait_for(state.close(), 5)
     assert state.subs == {} and [e.acks for e in evs] == [0, 0]
-    assert state.channel is not None
+    assert state.fabric.channel is not None
     with pytest.raises(grpc.aio.UsageError):  # the channel is closed
-        await state.gateway.endorse("gxchannel", "gxtv3", "F", [])
+        await state.fabric.open().endorse("gxchannel", "gxtv3", "F", [])
 
 
 async def test_every_transaction_sent_is_counted_without_progress_results(agent) -> None:

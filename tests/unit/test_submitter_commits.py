@@ -1,6 +1,6 @@
 """What Kafka gets committed for the submitter, through faust-streaming 0.15.3's own bookkeeping.
 
-The agent state (streams.submitter_agent.Submitters) runs against the fake gateway (fault
+The agent state (streams.submitter.partitions.Submitters) runs against the fake gateway (fault
 injection: one command held), and its events are real Faust ``ConsumerMessage`` objects acked
 through Faust's real ``Consumer.ack``; the offset Faust would commit comes from its real
 ``Consumer._filter_committable_offsets`` (``_new_offset``, ``_should_commit``), applied as its
@@ -29,7 +29,8 @@ from gxcommon.fabric_settings import FabricSettings
 from streams.breaker import CircuitBreaker
 from streams.outcome import RetryPolicy
 from streams.submitter import BreakerGate
-from streams.submitter_agent import FaustSink, Submitters
+from streams.submitter.faust_io import FaustSink
+from streams.submitter.partitions import Submitters
 from tests.unit.fake_gateway import Script, serve
 from tests.unit.test_submitter import Clock, MemorySink, command
 from tests.waiting import wait_until_async

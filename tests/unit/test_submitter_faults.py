@@ -14,7 +14,7 @@ from schemas.envelopes import ResultStatus
 from streams.breaker import CircuitBreaker, State
 from streams.submitter import Record
 from tests.unit.fake_gateway import Script
-from tests.unit.test_submitter import Clock, MemorySink, command, feed, submitter
+from tests.unit.test_submitter import Clock, MemorySink, Recording, command, feed, submitter
 from tests.waiting import wait_until_async
 
 
@@ -34,11 +34,11 @@ class FlakySink(MemorySink):
 async def test_a_lost_submitted_result_does_not_lose_the_command(env) -> None:
     _fake, gw = env
     sink, clock = FlakySink({ResultStatus.SUBMITTED}), Clock()
-    done: list[int] = []
-    sub = submitter(gw, sink, clock, on_done=lambda r: done.append(r.offset), progress=True)
+    hooks = Recording()
+    sub = submitter(gw, sink, clock, hooks=hooks, progress=True)
     await feed(sub, [command("CREATE_USER", i, f"r{i}") for i in range(3)])
     assert {r.status for r in sink.final().values()} == {ResultStatus.CONFIRMED}
-    assert sorted(done) == [0, 1, 2] and sub.internal_errors == 0
+    assert sorted(hooks.finished) == [0, 1, 2] and sub.internal_errors == 0
 
 
 class FailingSink(MemorySink):
@@ -60,13 +60,12 @@ async def test_a_final_result_that_cannot_be_published_keeps_its_slot_and_goes_o
     key, then its partition, then every partition stalled); now it is retried with backoff."""
     fake, gw = env
     sink, clock = FailingSink(times=12), Clock()
-    done: list[int] = []
-    committed: list[int] = []
-    sub = submitter(gw, sink, clock, on_done=lambda r: done.append(r.offset), on_committable=committed.append)
+    hooks = Recording()
+    sub = submitter(gw, sink, clock, hooks=hooks)
     for i in range(3):
         sub.offer(Record("gx.commands", 0, i, f"k{i}".encode(), command("CREATE_USER", i, f"r{i}")))
     await asyncio.wait_for(sub.drain(), 10)
-    assert sorted(done) == [0, 1, 2] and committed[-1] == 3
+    assert sorted(hooks.finished) == [0, 1, 2] and hooks.committables[-1] == 3
     assert {r.status for r in sink.final().values()} == {ResultStatus.CONFIRMED}
     assert sub.publish_failures == 12 and sub.stalled() == 0
     assert len(fake.calls) == 3  # publishing was retried, not the command
@@ -75,12 +74,12 @@ async def test_a_final_result_that_cannot_be_published_keeps_its_slot_and_goes_o
 async def test_a_worker_that_cannot_publish_for_the_deadline_says_it_cannot_go_on(env) -> None:
     _fake, gw = env
     sink, clock = FailingSink(times=10**6), Clock()
-    fatal: list[BaseException] = []
-    sub = submitter(gw, sink, clock, on_fatal=fatal.append, publish_deadline=120)
+    hooks = Recording()
+    sub = submitter(gw, sink, clock, hooks=hooks, publish_deadline=120)
     sub.offer(Record("gx.commands", 0, 0, b"k0", command("CREATE_USER", 0, "r0")))
     # Real time: the gateway calls are real gRPC (the fake clock only moves with the backoff).
-    await wait_until_async(lambda: fatal, "the worker to give up publishing", timeout=20)
-    assert "unavailable" in str(fatal[0])
+    await wait_until_async(lambda: hooks.fatals, "the worker to give up publishing", timeout=20)
+    assert "unavailable" in str(hooks.fatals[0])
     assert clock.now >= 120 and sub.committable() is None  # nothing committed past it
     await sub.close()
 
@@ -144,15 +143,13 @@ async def test_infrastructure_errors_are_retried_and_counted_by_the_breaker(env,
     """Issue 20, item 7: before, each of these FAILED the command at once (dead-lettered)."""
     fake, gw = env
     fake.scripts["IdentityContract:CreateUser"] = Script(fail_times=2, fail_code=code, fail_details=details)
-    counted: list[bool] = []
+    hooks = Recording()
     sink, clock = MemorySink(), Clock()
-    sub = submitter(
-        gw, sink, clock, breaker=CircuitBreaker(failure_threshold=10), on_attempt_failed=lambda e, c: counted.append(c)
-    )
+    sub = submitter(gw, sink, clock, breaker=CircuitBreaker(failure_threshold=10), hooks=hooks)
     await feed(sub, [command("CREATE_USER", 0, "r0")])
     r = sink.final()["r0"]
     assert (r.status, r.attempts) == (ResultStatus.CONFIRMED, 3) and sink.dead == []
-    assert counted == [True, True]
+    assert [counted for _, counted in hooks.failures] == [True, True]
 
 
 async def test_a_transaction_whose_submit_answer_was_lost_is_confirmed_not_sent_again(env) -> None:
@@ -273,28 +270,28 @@ async def test_a_full_window_waits_in_the_backlog_and_signals_room(env) -> None:
     fake, gw = env
     fake.scripts["IdentityContract:CreateUser"] = Script(delay=0.05)
     sink, clock = MemorySink(), Clock()
-    rooms: list[int] = []
-    sub = submitter(gw, sink, clock, capacity=2, on_room=lambda: rooms.append(1))
+    hooks = Recording()
+    sub = submitter(gw, sink, clock, capacity=2, hooks=hooks)
     admitted = [
         sub.offer(Record("gx.commands", 0, i, f"k{i}".encode(), command("CREATE_USER", i, f"r{i}"))) for i in range(5)
     ]
     assert admitted == [True, True, False, False, False]
     await asyncio.wait_for(sub.drain(), 10)
     assert len(sink.final()) == 5 and sub.committable() == 5
-    assert rooms and sub.backlog == 0  # room was signalled as the backlog was admitted
+    assert hooks.rooms and sub.backlog == 0  # room was signalled as the backlog was admitted
 
 
 async def test_close_cancels_commands_in_flight_without_acking_them(env) -> None:
     fake, gw = env
     fake.scripts["IdentityContract:CreateUser"] = Script(delay=5)
     sink, clock = MemorySink(), Clock()
-    done: list[int] = []
-    sub = submitter(gw, sink, clock, on_done=lambda r: done.append(r.offset))
+    hooks = Recording()
+    sub = submitter(gw, sink, clock, hooks=hooks)
     for i in range(3):
         sub.offer(Record("gx.commands", 0, i, f"k{i}".encode(), command("CREATE_USER", i, f"r{i}")))
     await wait_until_async(lambda: len(fake.calls), "3 endorsements in flight", until=lambda n: n == 3, timeout=5)
     await asyncio.wait_for(sub.close(), 5)
-    assert done == [] and sink.final() == {} and sub.committable() is None
+    assert hooks.finished == [] and sink.final() == {} and sub.committable() is None
 
 
 async def test_mvcc_conflicts_are_retried_but_never_open_the_breaker(env) -> None:

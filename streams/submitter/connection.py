@@ -1,0 +1,61 @@
+"""The submitter's connection to Fabric: the gRPC channel, the Gateway client on it and the
+commit-status block stream, made on first use inside the running event loop (a grpc.aio channel
+must be) and shared by every partition."""
+
+from __future__ import annotations
+
+import grpc
+
+from fabric_gateway import Gateway, Identity, Signer
+from fabric_gateway.commits import CommitWatcher
+from gxcommon import logs
+from gxcommon.fabric_settings import FabricSettings
+from streams import metrics as m
+
+log = logs.get("gx.submitter")
+
+
+def _stream_broke(err: BaseException, seconds: float) -> None:
+    m.COMMIT_STREAM_BREAKS.inc()
+    log.warning(
+        "commit status stream broke; commands wait for its return (or ask per transaction)",
+        error=f"{type(err).__name__}: {err}"[:300],
+        retry_in_s=round(seconds, 2),
+    )
+
+
+def _status_answered(source: str) -> None:
+    m.COMMIT_STATUSES.labels(source).inc()
+
+
+class FabricConnection:
+    """``commit_stream``: read commit statuses from one block stream (else one call each)."""
+
+    def __init__(self, f: FabricSettings, identity: Identity, signer: Signer, commit_stream: bool = True) -> None:
+        self.f, self.identity, self.signer, self.commit_stream = f, identity, signer, commit_stream
+        self.channel: grpc.aio.Channel | None = None
+        self.gateway: Gateway | None = None
+        self.commits: CommitWatcher | None = None
+
+    def open(self) -> Gateway:
+        """The Gateway, made (and the block stream started) on the first call. Inside the loop."""
+        if self.gateway is None:
+            self.channel = self.f.grpc_channel()
+            self.gateway = Gateway(self.channel, self.identity, self.signer, tls_cert_hash=self.f.tls_cert_hash())
+            if self.commit_stream:
+                self.commits = CommitWatcher(
+                    self.gateway,
+                    self.f.channel,
+                    on_break=_stream_broke,
+                    on_block=m.COMMIT_STREAM_BLOCK.set,
+                    on_answer=_status_answered,
+                )
+                self.commits.start()
+        return self.gateway
+
+    async def close(self) -> None:
+        """Stop the block stream and close the channel (the Gateway cannot be used after)."""
+        if self.commits is not None:
+            await self.commits.stop()
+        if self.channel is not None:
+            await self.channel.close()

@@ -1,0 +1,72 @@
+"""The submitter's Faust edge: records in, results and dead letters out, exact offsets committed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import faust
+from faust.types import TP, ConsumerT
+from faust.types.tuples import Message
+
+from gxcommon.dlq import dead_letter_headers
+from schemas.envelopes import CommandResult
+from streams import metrics as m
+from streams.submitter.record import Record
+
+
+def record_of(msg: Message) -> Record:
+    """The Record of a consumed message; header values that are not bytes are encoded as text."""
+    raw = msg.headers.items() if isinstance(msg.headers, Mapping) else (msg.headers or [])
+    return Record(
+        msg.topic,
+        msg.partition,
+        msg.offset,
+        msg.key,
+        msg.value or b"",
+        tuple((k, v if isinstance(v, bytes) else str(v).encode()) for k, v in raw),
+    )
+
+
+class FaustSink:
+    """Results and dead letters through the app's producer; final ones are awaited until delivered
+    (the ResultsSink port). A send's errors are the producer's (e.g. a KafkaTimeoutError)."""
+
+    def __init__(self, results: faust.TopicT, dlq: faust.TopicT) -> None:
+        self.results, self.dlq = results, dlq
+
+    async def result(self, key: bytes, result: CommandResult) -> None:
+        # force=True: never attach the send to whichever Faust event happens to be current.
+        fut = await self.results.send(key=key, value=result.model_dump_json().encode(), force=True)
+        if not result.status.final:
+            return
+        await fut  # delivered before the command's record can be acked
+        m.COMMANDS_PROCESSED.labels(result.status.value).inc()
+        if result.attempts:
+            m.ATTEMPTS.observe(result.attempts)
+        if result.timings.durationMs is not None:
+            m.COMMAND_DURATION.observe(result.timings.durationMs / 1000)
+
+    async def dead_letter(self, record: Record, reason: str, error_code: str, attempts: int) -> None:
+        # The original headers (id, commandType, requestId, tenantId, service) stay, so that
+        # `gxctl dlq replay` can re-send the record as it was; ours say why and from where.
+        headers = dict(record.headers) | dead_letter_headers(
+            reason, error_code, record.topic, record.partition, record.offset, attempts
+        )
+        await (await self.dlq.send(key=record.key, value=record.value, headers=headers, force=True))
+        m.DEAD_LETTERS.labels(error_code).inc()
+
+
+async def commit_exactly(consumer: ConsumerT, offsets: Mapping[TP, int]) -> bool:
+    """Commit exactly ``offsets`` (per partition, the next offset to read) of the partitions this
+    member is still assigned; True if Kafka took them. False when Kafka refused (the group already
+    rebalanced) or the driver failed (Faust logs it); other errors raise.
+
+    This calls Faust's private ``Consumer._commit`` because faust-streaming 0.15.3 has no public
+    call that commits given offsets: the public ``Consumer.commit(topics)`` commits what Faust's
+    own ack bookkeeping allows, and Faust drops that bookkeeping for revoked partitions
+    (``Consumer.on_partitions_revoked``, transport/consumer.py ~662) before the app's
+    ``on_partitions_revoked`` signal runs, so there it would commit nothing. ``_commit`` is the
+    step Faust's own commit path ends in (``_commit_offsets``): the driver's commit of exactly
+    these offsets. tests/unit/test_submitter_faust_io.py fails if its shape changes.
+    """
+    return await consumer._commit(offsets)  # type: ignore[attr-defined]  # ConsumerT does not declare it

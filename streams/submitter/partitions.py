@@ -1,0 +1,196 @@
+"""The Faust agent's state: one PartitionSubmitter per assigned partition of gx.commands.
+
+- Commits: the partition's window alone decides the committed offset. Commands finish in any
+  order, but their Faust events are acked strictly in offset order, only up to the window's
+  committable offset (one past the finished prefix). faust-streaming 0.15.3 commits the end of
+  the first run of acked offsets and checks a gap at the head with an off-by-one (with 10
+  committed and 11-13 acked it commits 14 while 10 is in flight), so acking out of order lost
+  commands on a crash; acking in order makes its commit exactly the window's.
+- Revocation and shutdown are bounded: the app runs with ``stream_wait_empty=False`` (Faust would
+  otherwise wait, without a deadline, for every taken record before revoking: with Fabric down
+  nothing finishes and the member is evicted while it still holds commands). On revocation the
+  partition's commands in flight are cancelled (within ``revoke_timeout``), then its exact
+  committable offset is committed before the partition goes; the next owner resumes from there.
+  A partition assigned again gets a new submitter, so an old completion can never ack a new event.
+- Back-pressure per partition: each window admits commands up to its uncommitted span; beyond it
+  records wait in that partition's backlog. Only when one partition's backlog reaches
+  ``backlog_cap`` does the agent stop taking records (Faust's buffer fills and it stops fetching).
+  Partitions are never paused through Faust: faust-streaming 0.15.3 drops records already fetched
+  for a partition paused before they are handed over, then fills the hole as if it were acked.
+- The breaker: one for Fabric, shared by every partition. While it is open nothing is attempted;
+  records already taken wait in windows and backlogs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import faust
+from faust.types import TP
+
+from fabric_gateway import Identity, Signer
+from gxcommon import logs
+from gxcommon.fabric_settings import FabricSettings
+from streams import metrics as m
+from streams.outcome import RetryPolicy
+from streams.submitter.connection import FabricConnection
+from streams.submitter.faust_io import FaustSink, commit_exactly, record_of
+from streams.submitter.gate import BreakerGate
+from streams.submitter.partition import PartitionSubmitter
+from streams.submitter.partition_hooks import PartitionHooks, exit_now
+from streams.window import SubmitWindow
+
+log = logs.get("gx.submitter")
+
+
+class Submitters:
+    """``window``: commands in flight per partition; ``span``: a window's uncommitted span;
+    ``backlog_cap``: records one partition's backlog holds before the agent stops taking more."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        sink: FaustSink,
+        f: FabricSettings,
+        identity: Identity,
+        signer: Signer,
+        window: int,
+        gate: BreakerGate,
+        policy: RetryPolicy,
+        backlog_cap: int = 1000,
+        span: int = 5000,
+        topic: str = "gx.commands",
+        revoke_timeout: float = 10.0,
+        publish_deadline: float = 300.0,
+        on_fatal: Callable[[BaseException], None] = exit_now,
+        progress: bool = False,
+        commit_stream: bool = True,
+    ) -> None:
+        self.app, self.sink, self.f, self.window, self.gate, self.policy = app, sink, f, window, gate, policy
+        self.span, self.topic, self.revoke_timeout = span, topic, revoke_timeout
+        self.publish_deadline, self.on_fatal, self.progress = publish_deadline, on_fatal, progress
+        self.backlog_cap = backlog_cap
+        self.fabric = FabricConnection(f, identity, signer, commit_stream)
+        self.subs: dict[int, PartitionSubmitter] = {}
+        self.events: dict[int, dict[int, faust.EventT]] = {}
+        self.room = asyncio.Event()  # set whenever a backlog shrank (or a partition went)
+        self.breaker_open = False
+        self.last_offset: dict[int, int] = {}
+        self.internal_errors_seen = 0  # of submitters already gone (revoked), for the counter
+
+    def submitter(self, partition: int) -> PartitionSubmitter:
+        """The partition's submitter, made on its first record of this assignment."""
+        sub = self.subs.get(partition)
+        if sub is None:
+            gateway = self.fabric.open()
+            events: dict[int, faust.EventT] = {}
+            sub = PartitionSubmitter(
+                gateway,
+                self.sink,
+                self.f.channel,
+                self.f.chaincode,
+                SubmitWindow(self.window, span=self.span),
+                gate=self.gate,
+                policy=self.policy,
+                hooks=PartitionHooks(events, self.room, self.on_fatal),
+                publish_deadline=self.publish_deadline,
+                progress=self.progress,
+                commits=self.fabric.commits,
+                commit_timeout=gateway.timeouts.commit_status,
+            )
+            self.subs[partition], self.events[partition] = sub, events
+        return sub
+
+    def backlog(self) -> int:
+        return sum(sub.backlog for sub in self.subs.values())
+
+    def internal_errors(self) -> int:
+        return self.internal_errors_seen + sum(sub.internal_errors for sub in self.subs.values())
+
+    def stalled(self) -> float:
+        """Seconds for which some final result has failed to publish (0: none)."""
+        return max((sub.stalled() for sub in self.subs.values()), default=0.0)
+
+    async def take(self, event: faust.EventT) -> None:
+        """Hand one record to its partition's submitter; wait while that partition's backlog is at its cap."""
+        sub = self.offer(event)
+        while sub.backlog >= self.backlog_cap and self.subs.get(event.message.partition) is sub:
+            self.room.clear()
+            await self.room.wait()
+
+    def offer(self, event: faust.EventT) -> PartitionSubmitter:
+        """Register ``event`` and offer its record to its partition's submitter (see
+        PartitionSubmitter.offer for what it raises)."""
+        msg = event.message
+        rec = record_of(msg)
+        sub = self.submitter(msg.partition)
+        self.events[msg.partition][msg.offset] = event
+        self.last_offset[msg.partition] = msg.offset
+        m.IN_FLIGHT.inc()
+        sub.offer(rec)  # False: it waits in the partition's backlog
+        return sub
+
+    async def revoke(self, partitions: set[int]) -> None:
+        """Cancel the partitions' commands (bounded by ``revoke_timeout``), then commit each one's
+        exact committable offset while this member still owns it."""
+        offsets: dict[TP, int] = {}
+        for p in partitions:
+            sub = self.subs.pop(p, None)
+            unfinished = self.events.pop(p, {})
+            self.last_offset.pop(p, None)
+            if sub is None:
+                continue
+            try:
+                await asyncio.wait_for(sub.close(), self.revoke_timeout)
+            except TimeoutError:
+                log.error(
+                    "commands still running after the revocation deadline", partition=p, seconds=self.revoke_timeout
+                )
+            self.internal_errors_seen += sub.internal_errors
+            m.IN_FLIGHT.dec(len(unfinished))
+            if (c := sub.committable()) is not None:
+                offsets[TP(self.topic, p)] = c
+            log.info("partition revoked", partition=p, unfinished=len(unfinished), committed=c)
+        if offsets:
+            await self._commit(offsets)
+        self.room.set()  # its backlog is gone: a waiting agent may take records again
+
+    async def _commit(self, offsets: dict[TP, int]) -> None:
+        """Commit exactly ``offsets``. A failure is logged: the next owner then replays a little more."""
+        try:
+            await self.app.producer.flush()  # results before the offsets that say they are done
+            ok = await commit_exactly(self.app.consumer, offsets)
+        except Exception as e:
+            log.warning(
+                "commit on revocation failed; the next owner replays from the last commit",
+                error=f"{type(e).__name__}: {e}",
+            )
+            return
+        log.info("committed on revocation", offsets={str(tp.partition): o for tp, o in offsets.items()}, ok=ok)
+
+    def watch(self, assigned: set[TP]) -> None:
+        """Breaker state, lag and internal errors, every half second."""
+        open_ = self.gate.open
+        m.BREAKER_STATE.labels("fabric").set(self.gate.breaker.state.value)
+        if open_ != self.breaker_open:
+            log.warning(
+                "circuit breaker open: nothing is attempted" if open_ else "circuit breaker probing or closed",
+                backlog=self.backlog(),
+            )
+            self.breaker_open = open_
+        m.BACKLOG.set(self.backlog())
+        for tp in assigned:
+            try:
+                high = self.app.consumer.highwater(tp)
+            except Exception:  # not fetched yet
+                continue
+            if high is not None:
+                m.CONSUMER_LAG.labels(str(tp.partition)).set(max(0, high - self.last_offset.get(tp.partition, -1) - 1))
+        m.INTERNAL_ERRORS.set(self.internal_errors())
+        m.PUBLISH_STALLED.set(self.stalled())
+
+    async def close(self) -> None:
+        """Revoke every partition (committing each exactly), then close the connection to Fabric."""
+        await self.revoke(set(self.subs))
+        await self.fabric.close()

@@ -1,0 +1,114 @@
+"""The submitter's Faust edge: records read from messages, acks in offset order, the agent's hooks,
+and the one private Faust call (Consumer._commit), whose shape these tests pin."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from faust.transport.consumer import Consumer, ThreadDelegateConsumer
+from faust.transport.drivers import aiokafka as driver
+from faust.types import TP
+from faust.types.tuples import ConsumerMessage
+from prometheus_client import REGISTRY
+
+from fabric_gateway import EndorseError
+from streams.submitter import Record
+from streams.submitter.faust_io import commit_exactly, record_of
+from streams.submitter.partition_hooks import PartitionHooks, ack_through
+from tests.unit.test_submitter_agent import Event, Msg
+
+TP0 = TP("gx.commands", 0)
+
+
+def test_a_message_becomes_a_record_with_bytes_headers() -> None:
+    headers = [("id", b"1"), ("n", "text")]  # a header value as text, which Faust's type does not allow
+    listed = ConsumerMessage("gx.commands", 2, 9, 0.0, 0, headers, b"k", b"v", None, tp=TP0)  # type: ignore[arg-type]
+    assert record_of(listed) == Record("gx.commands", 2, 9, b"k", b"v", (("id", b"1"), ("n", b"text")))
+    mapped = ConsumerMessage("gx.commands", 2, 10, 0.0, 0, {"id": b"2"}, None, None, None, tp=TP0)
+    assert record_of(mapped) == Record("gx.commands", 2, 10, None, b"", (("id", b"2"),))
+
+
+def test_events_are_acked_in_offset_order_only_below_the_committable_offset() -> None:
+    events: dict[int, Any] = {o: Event(Msg("gx.commands", 0, o, b"k", b"v")) for o in (3, 4, 5, 7)}
+    acked = dict(events)
+    ack_through(events, 6)
+    assert [o for o, e in acked.items() if e.acks] == [3, 4, 5] and list(events) == [7]
+    ack_through(events, 6)
+    assert acked[7].acks == 0 and acked[3].acks == 1
+
+
+def test_the_agents_hooks_signal_room_count_failures_and_pass_a_fatal_error_on() -> None:
+    room, fatal = asyncio.Event(), list[BaseException]()
+    hooks = PartitionHooks({}, room, fatal.append)
+    hooks.room()
+    assert room.is_set()
+
+    def sample(name: str, labels: dict[str, str]) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = (
+        sample("fabric_endorsement_failures_total", {"kind": "EndorseError"}),
+        sample("circuit_breaker_failures_total", {"name": "fabric"}),
+    )
+    hooks.attempt_failed(EndorseError("down", "tx", grpc.StatusCode.UNAVAILABLE), True)
+    hooks.attempt_failed(EndorseError("no", "tx", grpc.StatusCode.INVALID_ARGUMENT), False)
+    after = (
+        sample("fabric_endorsement_failures_total", {"kind": "EndorseError"}),
+        sample("circuit_breaker_failures_total", {"name": "fabric"}),
+    )
+    assert (after[0] - before[0], after[1] - before[1]) == (2, 1)
+    err = RuntimeError("cannot publish")
+    hooks.fatal(err)
+    assert fatal == [err]
+
+
+# The private call. If one of these fails, Faust changed what commit_exactly relies on: read
+# streams/submitter/faust_io.py and faust-streaming's Consumer before changing either.
+
+
+def test_faust_has_no_public_call_that_commits_given_offsets() -> None:
+    """The public commit takes topics and commits from Faust's own bookkeeping; a new parameter
+    here may be the public way to do what commit_exactly does."""
+    assert list(inspect.signature(Consumer.commit).parameters) == ["self", "topics", "start_new_transaction"]
+
+
+def test_the_private_commit_is_a_coroutine_of_the_offsets_answering_a_bool() -> None:
+    for cls in (Consumer, ThreadDelegateConsumer, driver.Consumer):
+        method = cls._commit
+        assert inspect.iscoroutinefunction(method), cls
+        sig = inspect.signature(method)
+        assert list(sig.parameters) == ["self", "offsets"], cls
+        assert sig.return_annotation in (bool, "bool"), cls
+    assert driver.Consumer._commit is ThreadDelegateConsumer._commit  # what the worker's consumer runs
+
+
+@dataclass
+class DriverThread:
+    """The aiokafka consumer thread's public commit, recorded."""
+
+    commits: list[Mapping[TP, int]] = field(default_factory=list)
+
+    async def commit(self, offsets: Mapping[TP, int]) -> bool:
+        self.commits.append(dict(offsets))
+        return True
+
+
+class DelegatingConsumer:
+    """Faust's own ThreadDelegateConsumer._commit, on an object with only the thread it uses."""
+
+    _commit = ThreadDelegateConsumer._commit
+
+    def __init__(self) -> None:
+        self._thread = DriverThread()
+
+
+async def test_commit_exactly_hands_exactly_the_offsets_to_the_drivers_commit() -> None:
+    consumer: Any = DelegatingConsumer()
+    assert await commit_exactly(consumer, {TP0: 12, TP("gx.commands", 3): 5}) is True
+    assert consumer._thread.commits == [{TP0: 12, TP("gx.commands", 3): 5}]
+    assert list(inspect.signature(driver.AIOKafkaConsumerThread.commit).parameters) == ["self", "offsets"]
