@@ -306,7 +306,9 @@ class Chaincode:
         src = cc.prepare(self.s.cache_dir, self.source)
         self.proc.start([str(src / "node_modules" / ".bin" / "fabric-chaincode-node"), "server",
                          f"--chaincode-address={self.s.host}:{self.s.chaincode_port}", f"--chaincode-id={pkg_id}"],
-                        env={**os.environ, "CORE_CHAINCODE_LOGGING_LEVEL": "warning"}, cwd=src)
+                        # The peer's MSP: the chaincode lets that MSP's admins operate (lib/callers.js).
+                        env={**os.environ, "CORE_CHAINCODE_LOGGING_LEVEL": "warning",
+                             "CORE_PEER_LOCALMSPID": fc.PEER_MSP}, cwd=src)
         self.id_file.write_text(pkg_id + "\n")
         self.proc.wait_healthy(self.healthy, 30, f"the chaincode service on {self.s.host}:{self.s.chaincode_port}")
 

@@ -14,12 +14,8 @@
  * treasuries, which many commands credit or debit at once, keep their balance in SHARDS records
  * chosen by the id of the other party (shardOf), so those commands do not conflict.
  *
- * Callers (authorize): the chaincode reads who calls (ctx.clientIdentity). An operator is an
- * identity of the peer's organisation whose certificate has the node OU `admin`; a submitter is an
- * identity an operator granted (AdminContract:GrantSubmitter) the scope `commands` (the 16 user
- * level functions) or `all` (the administrative ones too: bootstrap, countries, parameters, pause
- * and resume, admins, treasuries, freezing). Anyone else on the channel may only read
- * (QueryContract). A refused caller is thrown out (FORBIDDEN) before anything is recorded.
+ * Callers (lib/callers.js: authorize): an operator, a submitter granted the scope `commands` or
+ * `all`, or a reader. A refused caller is thrown out (FORBIDDEN) before anything is recorded.
  *
  * Contract:  every write transaction runs through `GxContract._apply(ctx, tenantId, requestId, fn)`:
  *   - the command's record is kept under ('req', tenantId, requestId) with a digest of the
@@ -39,6 +35,7 @@
  */
 const crypto = require('crypto');
 const { Contract } = require('fabric-contract-api');
+const { authorize, caller, SCOPES } = require('./callers');
 
 const SCHEMA_VERSION = 2;
 const INT64_MAX = (1n << 63n) - 1n;
@@ -142,33 +139,6 @@ function bounded(field, text, max = MAX_TEXT) {
         throw new BusinessError(`${field} is ${text.length} characters, over the ${max} allowed`, 'INVALID_ARGUMENT');
     }
     return text;
-}
-
-// --- callers -------------------------------------------------------------------------------------
-const SCOPES = ['commands', 'all'];
-
-/** The calling identity: its MSP, its unique id (as fabric-shim forms it) and whether it is an operator. */
-function caller(ctx) {
-    const id = ctx.clientIdentity.getID();
-    const subject = id.split('::')[1] || '';
-    return { mspId: ctx.clientIdentity.getMSPID(), id, operator: /\/OU=admin(\/|$)/.test(subject) };
-}
-
-/** Throws FORBIDDEN unless the caller may do ``level`` ('command', 'admin' or 'operator'). */
-async function authorize(ctx, level) {
-    const who = caller(ctx);
-    if (who.operator) {
-        return who;
-    }
-    if (level !== 'operator') {
-        const raw = await ctx.stub.getState(key(ctx.stub, 'acl', who.mspId, who.id));
-        const grant = raw && raw.length > 0 ? JSON.parse(raw.toString('utf8')) : null;
-        if (grant && (grant.scope === 'all' || (grant.scope === 'commands' && level === 'command'))) {
-            return who;
-        }
-    }
-    const what = { command: 'submit commands', admin: 'submit administrative commands', operator: 'manage submitters' };
-    throw new Error(`FORBIDDEN: ${who.mspId} identity ${who.id} may not ${what[level]}`);
 }
 
 // --- state ---------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@
  */
 const { Contract } = require('fabric-contract-api');
 const { BusinessError, KINDS, SHARDS, key, keyPart } = require('./ledger');
+const { grantee, grantKey, operatorSetting, operatorMsps, peerMspOf } = require('./callers');
 
 function checkKind(kind) {
     if (!KINDS.includes(kind)) {
@@ -86,9 +87,15 @@ class QueryContract extends Contract {
     }
 
     async Submitter(ctx, mspId, certPem) {
-        const { identityOf } = require('./admin');
-        const raw = await ctx.stub.getState(key(ctx.stub, 'acl', mspId, identityOf(mspId, certPem)));
+        const raw = await ctx.stub.getState(grantKey(ctx.stub, mspId, grantee(mspId, certPem).fingerprint));
         return raw && raw.length > 0 ? raw.toString('utf8') : 'null';
+    }
+
+    /** The MSPs whose admins operate, and where that comes from: the ledger setting or the peer's own MSP. */
+    async Operators(ctx) {
+        const setting = await operatorSetting(ctx.stub);
+        return JSON.stringify({ operatorMsps: operatorMsps(setting, peerMspOf(ctx.stub)),
+            source: setting ? 'ledger' : 'peer' });
     }
 
     async GetRequest(ctx, tenantId, requestId) {

@@ -1,0 +1,72 @@
+'use strict';
+/*
+ * Issue 31, "the ledger's rules, part two": one test per finding (each failed on the chaincode
+ * before its fix), on the stub that behaves like Fabric's reads.
+ */
+const { test, beforeEach } = require('node:test');
+const assert = require('node:assert/strict');
+const { Ledger, identity, cert } = require('./fake');
+const [Admin, Identity, Token, Org, Loan, Gov, Tax] = require('../index').contracts.map((C) => new C());
+
+let L;
+let n = 0;
+const rid = () => `r31-${++n}`;
+const user = (id, country = 'MY') => L.invoke(Identity, 'CreateUser', rid(), id, `${id}@x.io`, 'F', 'L', country);
+
+async function bootstrapped() {
+    await L.invoke(Admin, 'BootstrapSystem', rid());
+    await L.invoke(Admin, 'InitializeCountry', rid(), 'MY', 'Malaysia');
+    await user('alice');
+    await user('bob');
+}
+
+beforeEach(() => {
+    L = new Ledger();
+});
+
+// --- 1: who is an operator --------------------------------------------------------------------
+
+test('finding 1: operator status comes from the parsed certificate and an allowed MSP, never the subject text', async () => {
+    await bootstrapped();
+    // The subject *text* of each holds "/OU=admin"; the certificate's node OU is client.
+    for (const name of ['locality', 'cn', 'twoous']) {
+        const who = L.as(identity(name));
+        await assert.rejects(who.call(Admin, 'GrantSubmitter', ['Org1MSP', cert(name), 'all']),
+            /FORBIDDEN: Org1MSP identity .* may not manage submitters/, name);
+        await assert.rejects(who.invoke(Admin, 'PauseSystem', rid(), 'x'), /FORBIDDEN/, name);
+    }
+    await L.invoke(Admin, 'PauseSystem', rid(), 'maintenance');
+    // An admin (node OU admin) of an organisation that may not operate.
+    await assert.rejects(L.as(identity('admin', 'Org2MSP')).invoke(Admin, 'ResumeSystem', rid()),
+        /FORBIDDEN: Org2MSP identity .* may not submit administrative commands/);
+    assert.equal(L.get('system', 'status').paused, true);
+    await L.invoke(Admin, 'ResumeSystem', rid());      // the admin of the peer's own MSP is the operator
+    assert.equal(L.get('system', 'status').paused, false);
+});
+
+test('finding 1: the MSPs that may operate are a ledger setting, by default the peer\'s own', async () => {
+    const org2 = L.as(identity('admin', 'Org2MSP'));
+    await assert.rejects(org2.call(Admin, 'SetOperatorMsps', ['["Org2MSP"]']), /FORBIDDEN: Org2MSP .* may not manage/);
+    await assert.rejects(L.call(Admin, 'SetOperatorMsps', ['["Org2MSP"]']), /must keep the caller's own MSP Org1MSP/);
+    assert.deepEqual((await L.call(Admin, 'SetOperatorMsps', ['["Org1MSP","Org2MSP"]'])).operatorMsps,
+        ['Org1MSP', 'Org2MSP']);
+    await org2.invoke(Admin, 'BootstrapSystem', rid());
+    assert.equal(L.get('system', 'status').bootstrapped, true);
+    // A chaincode process that does not know its peer's MSP, on a ledger without the setting: nobody operates.
+    const fresh = new Ledger();
+    fresh.peerMsp = null;
+    await assert.rejects(fresh.invoke(Admin, 'BootstrapSystem', rid()), /FORBIDDEN: .*no MSP may operate/);
+});
+
+test('finding 1: a grant belongs to one certificate, not to the subject text fabric-shim writes for it', async () => {
+    await bootstrapped();
+    // fabric-shim escapes only the first '/' of a subject field: these two certificates get one getID().
+    const a = L.as(identity('collide-a'));
+    const b = L.as(identity('collide-b'));
+    await L.call(Admin, 'GrantSubmitter', ['Org1MSP', cert('collide-a'), 'commands']);
+    await user('carol');
+    await a.invoke(Identity, 'CreateUser', rid(), 'dave', 'd@x.io', 'F', 'L', 'MY');
+    await assert.rejects(b.invoke(Identity, 'CreateUser', rid(), 'erin', 'e@x.io', 'F', 'L', 'MY'), /FORBIDDEN/);
+    assert.equal(L.get('user', 'erin'), null);
+    assert.equal(await L.query('Submitter', 'Org1MSP', cert('collide-b')), null);
+});
