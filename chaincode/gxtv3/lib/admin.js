@@ -11,7 +11,7 @@
 const { GxContract, BusinessError, required, userId, GENESIS_POOL, SYSTEM_KEY, treasuryWallet } = require('./ledger');
 const { authorize, grantee, grantKey, settingKey, parseOperatorMsps, SCOPES } = require('./callers');
 const { show } = require('./text');
-const { parameterValue } = require('./params');
+const { parameterValue, defaults } = require('./params');
 
 const GENESIS_SUPPLY = 1000000000000000n; // 10^15 smallest units
 const ADMIN = { admin: true };
@@ -28,7 +28,7 @@ class AdminContract extends GxContract {
             }
             await state.createWallet(GENESIS_POOL, 'SYSTEM', GENESIS_SUPPLY);
             await state.put('system', { ...sys, bootstrapped: true }, SYSTEM_KEY);
-            const parameters = { velocityTaxBps: '100' };
+            const parameters = defaults();
             await state.put('system', parameters, 'params');
             return { event: 'SystemBootstrapped', payload: { poolWalletId: GENESIS_POOL, supply: GENESIS_SUPPLY,
                 parameters } };

@@ -6,7 +6,7 @@
  * submitted and again when it is executed.
  */
 const { GxContract, BusinessError, required, userId } = require('./ledger');
-const { parameterValue } = require('./params');
+const { proposableValue } = require('./params');
 
 class GovernanceContract extends GxContract {
     constructor() {
@@ -19,7 +19,7 @@ class GovernanceContract extends GxContract {
             for (const [f, v] of Object.entries({ proposalId, title, parameter, value })) {
                 required(f, v);
             }
-            const canonical = parameterValue(parameter, value);
+            const canonical = proposableValue(parameter, value);
             await state.must('user', 'user', userId('proposerId', proposerId));
             if (await state.get('proposal', proposalId)) {
                 throw new BusinessError(`proposal ${proposalId} already exists`, 'ALREADY_EXISTS');
@@ -57,7 +57,7 @@ class GovernanceContract extends GxContract {
                 throw new BusinessError(`proposal ${proposalId} is already ${p.status.toLowerCase()}`, 'CONFLICT');
             }
             const status = p.votesFor > p.votesAgainst ? 'EXECUTED' : 'REJECTED';
-            const value = status === 'EXECUTED' ? parameterValue(p.parameter, p.value) : p.value;
+            const value = status === 'EXECUTED' ? proposableValue(p.parameter, p.value) : p.value;
             await state.put('proposal', { ...p, status }, proposalId);
             if (status === 'EXECUTED') {
                 await state.put('system', { ...(await state.parameters()), [p.parameter]: value }, 'params');

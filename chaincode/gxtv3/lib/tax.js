@@ -5,6 +5,7 @@
  * is the stored parameter, in its canonical form (lib/params.js).
  */
 const { GxContract, BusinessError, userId, treasuryWallet } = require('./ledger');
+const { intParam } = require('./params');
 
 class TaxContract extends GxContract {
     constructor() {
@@ -20,7 +21,7 @@ class TaxContract extends GxContract {
             if (!country.treasuryActive) {
                 throw new BusinessError(`treasury of ${user.country} is not active`, 'CONFLICT');
             }
-            const bps = BigInt((await state.parameters()).velocityTaxBps || '0');
+            const bps = intParam(await state.parameters(), 'velocityTaxBps');
             const tax = (BigInt(w.balance) * bps) / 10000n;
             if (tax === 0n) {
                 throw new BusinessError(`no velocity tax due on wallet ${walletId} (balance ${w.balance})`, 'NOTHING_DUE');

@@ -70,3 +70,18 @@ test('finding 1: a grant belongs to one certificate, not to the subject text fab
     assert.equal(L.get('user', 'erin'), null);
     assert.equal(await L.query('Submitter', 'Org1MSP', cert('collide-b')), null);
 });
+
+// --- 8: smaller ones --------------------------------------------------------------------------
+
+test('finding 8: a parameter named constructor, toString or __proto__ is a recorded rejection, not a TypeError', async () => {
+    await bootstrapped();
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf']) {
+        const id = rid();
+        await assert.rejects(L.invoke(Admin, 'UpdateSystemParameter', id, name, '1'),
+            (e) => e.answer && e.answer.rejected.code === 'INVALID_PARAMETER', name);
+        assert.equal(JSON.parse(L.record('tenant-1', id).answer).rejected.code, 'INVALID_PARAMETER');
+        await assert.rejects(L.invoke(Gov, 'SubmitProposal', rid(), `P-${name}`, 'alice', 't', name, '1'),
+            (e) => e.answer && e.answer.rejected.code === 'INVALID_PARAMETER', name);
+    }
+    assert.deepEqual(Object.keys(L.get('system', 'params')).filter((k) => k in Object.prototype), []);
+});
