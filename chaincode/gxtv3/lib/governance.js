@@ -24,7 +24,7 @@ class GovernanceContract extends GxContract {
             if (await state.get('proposal', proposalId)) {
                 throw new BusinessError(`proposal ${proposalId} already exists`, 'ALREADY_EXISTS');
             }
-            await state.put('proposal', { proposalId, proposerId, title, parameter, value: canonical, status: 'OPEN',
+            await state.put('proposal', { proposalId, tenantId: state.tenant, proposerId, title, parameter, value: canonical, status: 'OPEN',
                 votesFor: 0, votesAgainst: 0 }, proposalId);
             return { event: 'ProposalSubmitted', payload: { proposalId, proposerId, title, parameter, value: canonical } };
         });
@@ -43,7 +43,7 @@ class GovernanceContract extends GxContract {
             if (await state.get('vote', proposalId, voterId)) {
                 throw new BusinessError(`${voterId} has already voted on proposal ${proposalId}`, 'ALREADY_EXISTS');
             }
-            await state.put('vote', { proposalId, voterId, vote }, proposalId, voterId);
+            await state.put('vote', { proposalId, voterId, tenantId: state.tenant, vote }, proposalId, voterId);
             const counts = vote === 'FOR' ? { votesFor: p.votesFor + 1 } : { votesAgainst: p.votesAgainst + 1 };
             await state.put('proposal', { ...p, ...counts }, proposalId);
             return { event: 'VoteCast', payload: { proposalId, voterId, vote } };

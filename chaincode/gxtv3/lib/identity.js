@@ -16,7 +16,8 @@ class IdentityContract extends GxContract {
             if (await state.get('user', user)) {
                 throw new BusinessError(`user ${user} already exists`, 'ALREADY_EXISTS');
             }
-            await state.put('user', { userId: user, email, firstName, lastName, country, kycStatus: 'PENDING' }, user);
+            await state.put('user', { userId: user, tenantId: state.tenant, email, firstName, lastName, country,
+                kycStatus: 'PENDING' }, user);
             await state.createWallet(user, user);
             return { event: 'UserCreated', payload: { userId: user, email, firstName, lastName, country } };
         });

@@ -36,6 +36,8 @@
 const crypto = require('crypto');
 const { Contract } = require('fabric-contract-api');
 const { authorize, caller, SCOPES } = require('./callers');
+const { canonicalTenant, requestIdOf } = require('./tenancy');
+const { show, clamp } = require('./text');
 
 const SCHEMA_VERSION = 2;
 const INT64_MAX = (1n << 63n) - 1n;
@@ -54,7 +56,7 @@ class BusinessError extends Error {
 /** A key part that would make composite keys ambiguous (U+0000, U+10FFFF) or is empty. Thrown, not recorded. */
 function keyPart(field, text) {
     if (typeof text !== 'string' || text.length === 0 || /[\u0000\u{10FFFF}]/u.test(text)) {
-        throw new Error(`${field} cannot be used as a key: ${JSON.stringify(text)}`);
+        throw new Error(`${field} cannot be used as a key: ${show(text)}`);
     }
     return text;
 }
@@ -150,8 +152,9 @@ function bounded(field, text, max = MAX_TEXT) {
  * buffer first, so a command that touches one key twice sees its own change.
  */
 class State {
-    constructor(ctx) {
+    constructor(ctx, tenant) {
         this.stub = ctx.stub;
+        this.tenant = tenant;   // the command's tenant, canonical: every entity it creates is stamped with it
         this.writes = new Map();
     }
 
@@ -175,10 +178,20 @@ class State {
         return raw === null ? null : JSON.parse(raw.toString('utf8'));
     }
 
+    /**
+     * The entity, which must exist (NOT_FOUND) and, if it belongs to a tenant, belong to this
+     * command's (OTHER_TENANT): no command acts on another tenant's users, wallets, organisations,
+     * loans, proposals or votes. Ids are one namespace for all tenants (the read models key them
+     * alone), so an id another tenant holds is taken, never shared.
+     */
     async must(kind, what, ...ids) {
         const obj = await this.get(kind, ...ids);
         if (obj === null) {
-            throw new BusinessError(`${what} ${ids.join(' / ')} does not exist`, 'NOT_FOUND');
+            throw new BusinessError(`${what} ${ids.map((id) => show(id)).join(' / ')} does not exist`, 'NOT_FOUND');
+        }
+        if (obj.tenantId !== undefined && obj.tenantId !== this.tenant) {
+            throw new BusinessError(`${what} ${ids.map((id) => show(id)).join(' / ')} belongs to another tenant`,
+                'OTHER_TENANT');
         }
         return obj;
     }
@@ -217,8 +230,9 @@ class State {
         }
         const kind = walletKind(ref);
         const sharded = kind === 'TREASURY' || kind === 'SYSTEM';
+        // A user's or an organisation's wallet is its tenant's; the pool and the treasuries are the system's.
         await this.put('wallet', { walletId: ref, ownerId, ownerType: kind, frozen: false, frozenReason: null, sharded,
-            ...(sharded ? {} : { balance: balance.toString() }) }, ref);
+            ...(sharded ? {} : { balance: balance.toString(), tenantId: this.tenant }) }, ref);
         if (sharded) {
             const share = balance / BigInt(SHARDS);
             for (let i = 0; i < SHARDS; i++) {
@@ -280,23 +294,23 @@ class GxContract extends Contract {
      */
     async _apply(ctx, tenantId, requestId, fn, { allowWhenPaused = false, admin = false } = {}) {
         await authorize(ctx, admin ? 'admin' : 'command');
-        keyPart('tenantId', tenantId);
-        keyPart('requestId', requestId);
+        const tenant = canonicalTenant(tenantId);
+        requestIdOf(requestId);
         const stub = ctx.stub;
-        const reqKey = stub.createCompositeKey('req', [tenantId, requestId]);
+        const reqKey = stub.createCompositeKey('req', [tenant, requestId]);
         const { fcn, params } = stub.getFunctionAndParameters();
         const digest = crypto.createHash('sha256').update(JSON.stringify([fcn, ...params.slice(2)])).digest('hex');
         const seen = await stub.getState(reqKey);
         if (seen && seen.length > 0) {
             const record = JSON.parse(seen.toString('utf8'));
             if (record.digest !== digest) {
-                throw new Error(`IDEMPOTENCY_CONFLICT: request ${requestId} of tenant ${tenantId} was already used for `
+                throw new Error(`IDEMPOTENCY_CONFLICT: request ${show(requestId)} of tenant ${tenant} was already used for `
                     + `${record.function} with other arguments (transaction ${record.txId})`);
             }
             return record.answer;
         }
         let answer;
-        const state = new State(ctx);
+        const state = new State(ctx, tenant);
         try {
             const sys = await state.system();
             if (sys.paused && !allowWhenPaused) {
@@ -314,10 +328,10 @@ class GxContract extends Contract {
             }
             // The rejection is the command's answer, recorded in this (committing) transaction. The
             // writes fn buffered before it refused are dropped: only the record is written.
-            answer = JSON.stringify({ requestId, txId: stub.getTxID(), rejected: { code: e.code, message: e.message } });
+            answer = JSON.stringify({ requestId, txId: stub.getTxID(), rejected: { code: e.code, message: clamp(e.message) } });
         }
         // The answer is kept as text, exactly as it was returned.
-        const record = { tenantId, requestId, function: fcn, digest, txId: stub.getTxID(), answer };
+        const record = { tenantId: tenant, requestId, function: fcn, digest, txId: stub.getTxID(), answer };
         await stub.putState(reqKey, Buffer.from(JSON.stringify(record)));
         return answer;
     }

@@ -19,7 +19,7 @@ class LoanPoolContract extends GxContract {
             if (await state.get('loan', loanId)) {
                 throw new BusinessError(`loan ${loanId} already exists`, 'ALREADY_EXISTS');
             }
-            await state.put('loan', { loanId, borrowerId, amount: value.toString(), status: 'APPLIED',
+            await state.put('loan', { loanId, tenantId: state.tenant, borrowerId, amount: value.toString(), status: 'APPLIED',
                 approverId: null }, loanId);
             return { event: 'LoanApplied', payload: { loanId, borrowerId, amount: value } };
         });

@@ -63,7 +63,7 @@ class OrganizationContract extends GxContract {
             if (await state.get('org', orgId)) {
                 throw new BusinessError(`organization ${orgId} already exists`, 'ALREADY_EXISTS');
             }
-            await state.put('org', { orgId, name, proposerId, status: 'PROPOSED', members: [proposerId],
+            await state.put('org', { orgId, tenantId: state.tenant, name, proposerId, status: 'PROPOSED', members: [proposerId],
                 requiredApprovals: 1 }, orgId);
             return { event: 'OrganizationProposed', payload: { orgId, name, proposerId } };
         });
@@ -123,7 +123,7 @@ class OrganizationContract extends GxContract {
             if (await state.get('msig', orgId, multisigTxId)) {
                 throw new BusinessError(`multisig transaction ${multisigTxId} already exists in ${orgId}`, 'ALREADY_EXISTS');
             }
-            await state.put('msig', { orgId, multisigTxId, initiatorId, toWalletId, amount: value.toString(),
+            await state.put('msig', { orgId, tenantId: state.tenant, multisigTxId, initiatorId, toWalletId, amount: value.toString(),
                 approvals: [], status: 'PENDING' }, orgId, multisigTxId);
             return { event: 'MultiSigTxInitiated',
                 payload: { orgId, multisigTxId, initiatorId, toWalletId, amount: value } };

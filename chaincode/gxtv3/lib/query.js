@@ -13,8 +13,9 @@
  * tenant the chaincode answered. Submitter(mspId, certPem) returns the grant of that identity or "null".
  */
 const { Contract } = require('fabric-contract-api');
-const { BusinessError, KINDS, SHARDS, key, keyPart } = require('./ledger');
+const { BusinessError, KINDS, SHARDS, key } = require('./ledger');
 const { grantee, grantKey, operatorSetting, operatorMsps, peerMspOf } = require('./callers');
+const { canonicalTenant, requestIdOf } = require('./tenancy');
 
 function checkKind(kind) {
     if (!KINDS.includes(kind)) {
@@ -99,15 +100,15 @@ class QueryContract extends Contract {
     }
 
     async GetRequest(ctx, tenantId, requestId) {
-        const raw = await ctx.stub.getState(ctx.stub.createCompositeKey('req', [keyPart('tenantId', tenantId),
-            keyPart('requestId', requestId)]));
+        const raw = await ctx.stub.getState(ctx.stub.createCompositeKey('req', [canonicalTenant(tenantId),
+            requestIdOf(requestId)]));
         return raw && raw.length > 0 ? JSON.parse(raw.toString('utf8')).answer : 'null';
     }
 
     /** Every command of a tenant the chaincode has an answer for: [{requestId, function, txId, rejected?}]. */
     async ListRequests(ctx, tenantId) {
         const out = [];
-        await each(await ctx.stub.getStateByPartialCompositeKey('req', [keyPart('tenantId', tenantId)]), async (v) => {
+        await each(await ctx.stub.getStateByPartialCompositeKey('req', [canonicalTenant(tenantId)]), async (v) => {
             const rec = JSON.parse(v.value.toString('utf8'));
             const answer = JSON.parse(rec.answer);
             out.push({ requestId: rec.requestId, function: rec.function, txId: rec.txId,

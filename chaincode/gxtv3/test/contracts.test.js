@@ -206,10 +206,16 @@ test('parameter and admin changes never write the key every transaction reads', 
 
 test('two tenants may use the same requestId: each command applies once', async () => {
     await bootstrapped();
-    const a = await L.invokeAs('tenant-a', Token, 'TransferTokens', 'same-id', 'alice', 'bob', '10', '');
-    const b = await L.invokeAs('tenant-b', Token, 'TransferTokens', 'same-id', 'alice', 'bob', '20', '');
+    for (const t of ['tenant-a', 'tenant-b']) {
+        await L.invokeAs(t, Identity, 'CreateUser', rid(), `${t}-x`, 'x@x.io', 'F', 'L', 'MY');
+        await L.invokeAs(t, Identity, 'CreateUser', rid(), `${t}-y`, 'y@x.io', 'F', 'L', 'MY');
+        await L.invokeAs(t, Token, 'DistributeGenesis', rid(), `${t}-x`, 'MY', '100');
+    }
+    const a = await L.invokeAs('tenant-a', Token, 'TransferTokens', 'same-id', 'tenant-a-x', 'tenant-a-y', '10', '');
+    const b = await L.invokeAs('tenant-b', Token, 'TransferTokens', 'same-id', 'tenant-b-x', 'tenant-b-y', '20', '');
     assert.notEqual(a.txId, b.txId);
-    assert.equal(await bal('bob'), 30n);
+    assert.equal(await bal('tenant-a-y'), 10n);
+    assert.equal(await bal('tenant-b-y'), 20n);
     assert.equal(L.record('tenant-a', 'same-id').answer, JSON.stringify(a));
 });
 
@@ -265,21 +271,22 @@ test('the test stub reads as Fabric does: a transaction never sees its own write
 test('ids that cannot be keyed unambiguously are refused, not recorded', async () => {
     await bootstrapped();
     await assert.rejects(L.invoke(Token, 'TransferTokens', 'a\u0000b', 'alice', 'bob', '1', ''),
-        /requestId cannot be used as a key/);
+        /INVALID_KEY: requestId must be 1 to 128 characters without U\+0000/);
     await assert.rejects(L.invokeAs('t\u{10FFFF}', Token, 'TransferTokens', 'x', 'alice', 'bob', '1', ''),
-        /tenantId cannot be used as a key/);
+        /INVALID_KEY: tenantId must be 1 to 128 letters/);
     await assert.rejects(L.invoke(Token, 'TransferTokens', rid(), 'alice', 'b\u0000ob', '1', ''), /cannot be used as a key/);
     assert.equal(await bal('bob'), 0n);
 });
 
 test('the commands of a tenant are listed with their transaction and rejection', async () => {
     await bootstrapped();
-    await L.invokeAs('t9', Token, 'TransferTokens', 'ok', 'alice', 'bob', '1', '');
-    await assert.rejects(L.invokeAs('t9', Token, 'TransferTokens', 'no', 'bob', 'alice', '5', ''), /INSUFFICIENT/);
-    await L.invokeAs('t10', Token, 'TransferTokens', 'other', 'alice', 'bob', '1', '');
+    await L.invokeAs('t9', Identity, 'CreateUser', 'ok', 'u9', 'u9@x.io', 'F', 'L', 'MY');
+    await assert.rejects(L.invokeAs('t9', Identity, 'CreateUser', 'no', 'u9', 'u9@x.io', 'F', 'L', 'MY'),
+        /ALREADY_EXISTS/);
+    await L.invokeAs('t10', Identity, 'CreateUser', 'other', 'u10', 'u10@x.io', 'F', 'L', 'MY');
     const listed = await L.query('ListRequests', 't9');
     assert.deepEqual(listed.map((r) => [r.requestId, r.function, Boolean(r.rejected)]).sort(),
-        [['no', 'TokenomicsContract:TransferTokens', true], ['ok', 'TokenomicsContract:TransferTokens', false]]);
+        [['no', 'IdentityContract:CreateUser', true], ['ok', 'IdentityContract:CreateUser', false]]);
 });
 
 // --- keys and namespaces ------------------------------------------------------------------------

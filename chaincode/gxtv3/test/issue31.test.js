@@ -85,3 +85,51 @@ test('finding 8: a parameter named constructor, toString or __proto__ is a recor
     }
     assert.deepEqual(Object.keys(L.get('system', 'params')).filter((k) => k in Object.prototype), []);
 });
+
+// --- 6: tenants -------------------------------------------------------------------------------
+
+test('finding 6: entities belong to a tenant; no command acts on another tenant\'s entities', async () => {
+    await bootstrapped();                                   // tenant-1: alice, bob
+    await L.invoke(Token, 'DistributeGenesis', rid(), 'alice', 'MY', '1000');
+    await L.invoke(Admin, 'ActivateTreasury', rid(), 'MY');
+    const B = (C, fn, ...args) => L.invokeAs('tenant-b', C, fn, rid(), ...args);
+    await B(Identity, 'CreateUser', 'mallory', 'm@x.io', 'F', 'L', 'MY');
+    await B(Identity, 'CreateUser', 'trudy', 't@x.io', 'F', 'L', 'MY');
+    const other = /OTHER_TENANT: .* belongs to another tenant/;
+    await assert.rejects(B(Token, 'TransferTokens', 'alice', 'mallory', '10', ''), other);   // out of tenant-1's wallet
+    await assert.rejects(B(Token, 'TransferTokens', 'mallory', 'alice', '1', ''), other);    // into it
+    await assert.rejects(L.invoke(Token, 'TransferTokens', rid(), 'alice', 'mallory', '10', ''), other);
+    await assert.rejects(B(Token, 'DistributeGenesis', 'alice', 'MY', '5'), other);
+    await assert.rejects(B(Token, 'FreezeWallet', 'alice', 'x'), other);
+    await assert.rejects(B(Tax, 'ApplyVelocityTax', 'alice'), other);
+    await assert.rejects(B(Admin, 'AppointAdmin', 'alice'), other);
+    await assert.rejects(B(Org, 'ProposeOrganization', 'ORGB', 'B', 'alice'), other);
+    await assert.rejects(B(Loan, 'ApplyForLoan', 'LB', 'alice', '5'), other);
+    await assert.rejects(B(Gov, 'SubmitProposal', 'PB', 'alice', 't', 'velocityTaxBps', '5'), other);
+    // tenant-1's organisation: no other tenant's user joins, and no other tenant acts on it
+    await L.invoke(Org, 'ProposeOrganization', rid(), 'ORG1', 'Coop', 'alice');
+    await assert.rejects(L.invoke(Org, 'EndorseMembership', rid(), 'ORG1', 'mallory', '["alice"]'), other);
+    await assert.rejects(B(Org, 'EndorseMembership', 'ORG1', 'trudy', '["alice"]'), other);
+    await assert.rejects(B(Org, 'ActivateOrganization', 'ORG1', '["alice"]'), other);
+    // an id another tenant holds is taken, never taken over
+    await assert.rejects(B(Identity, 'CreateUser', 'alice', 'a@evil.io', 'F', 'L', 'MY'), /ALREADY_EXISTS/);
+    assert.equal(L.get('user', 'alice').email, 'alice@x.io');
+    assert.equal(L.get('user', 'alice').tenantId, 'tenant-1');
+    assert.equal(BigInt((await L.query('Get', 'wallet', 'alice')).balance), 1000n);
+    assert.equal(L.get('wallet', 'alice').frozen, false);
+});
+
+test('finding 6: tenant ids are compared in one canonical form', async () => {
+    L = new Ledger('acme');
+    await bootstrapped();
+    await L.invoke(Token, 'DistributeGenesis', rid(), 'alice', 'MY', '100');
+    const first = await L.invokeAs('ACME', Token, 'TransferTokens', 'same', 'alice', 'bob', '10', '');
+    const again = await L.invokeAs('acme', Token, 'TransferTokens', 'same', 'alice', 'bob', '10', '');
+    assert.deepEqual(again, first);
+    assert.equal(BigInt((await L.query('Get', 'wallet', 'bob')).balance), 10n, 'the command applied once');
+    await assert.rejects(L.invokeAs('Acme', Token, 'TransferTokens', 'same', 'alice', 'bob', '11', ''),
+        /IDEMPOTENCY_CONFLICT/);
+    assert.equal(L.record('ACME', 'same'), null);
+    assert.equal(L.record('acme', 'same').tenantId, 'acme');
+    assert.deepEqual(await L.query('GetRequest', 'AcMe', 'same'), first);
+});
