@@ -128,6 +128,7 @@ function amount(field, text) {
 // Every text the chaincode keeps is bounded, so no command can make an event larger than a Kafka
 // record may be (the block publisher dead-letters one that still is).
 const MAX_TEXT = 1000;
+const MAX_ID = 256;   // an id (user, organisation, loan, proposal, ...): the outbox allows 128
 
 function required(field, text, max = MAX_TEXT) {
     if (typeof text !== 'string' || text.length === 0) {
@@ -339,6 +340,6 @@ class GxContract extends Contract {
 
 module.exports = {
     GxContract, State, BusinessError, key, keyPart, toJson, amount, required, bounded, userId, KINDS, SCOPES,
-    SCHEMA_VERSION, INT64_MAX, GENESIS_POOL, SYSTEM_KEY, SHARDS, shardOf, orgWallet, treasuryWallet, walletKind,
+    SCHEMA_VERSION, INT64_MAX, GENESIS_POOL, SYSTEM_KEY, SHARDS, shardOf, orgWallet, treasuryWallet, walletKind, MAX_ID,
     caller, authorize,
 };

@@ -6,20 +6,45 @@
  * the genesis pool pays only genesis distributions and approved loans, a treasury only receives
  * the velocity tax, and an organisation's funds move only through an executed multisig transaction.
  */
-const { GxContract, BusinessError, amount, bounded, required, userId, walletKind, GENESIS_POOL, shardOf } = require('./ledger');
+const { GxContract, BusinessError, amount, bounded, required, userId, walletKind, GENESIS_POOL, shardOf, MAX_ID }
+    = require('./ledger');
+const { intParam } = require('./params');
+const { show } = require('./text');
 
 class TokenomicsContract extends GxContract {
     constructor() {
         super('TokenomicsContract');
     }
 
+    /**
+     * Pays a user's genesis from the pool (its shard of the user): once per user (a 'genesis'
+     * record per user id), only in the user's own country (so a country's genesis total counts its
+     * own users only) and at most genesisMaxPerUser (issue 31 finding 2: sixteen distributions of a
+     * whole shard to one user once emptied the pool).
+     */
     async DistributeGenesis(ctx, tenantId, requestId, user, countryCode, amountText) {
         return this._apply(ctx, tenantId, requestId, async (state) => {
             await state.requireBootstrapped();
             const value = amount('amount', amountText);
-            await state.must('country', 'country', countryCode);
-            await state.must('user', 'user', userId('userId', user));
+            await state.must('country', 'country', required('countryCode', countryCode, MAX_ID));
+            const u = await state.must('user', 'user', userId('userId', user));
+            if (u.country !== countryCode) {
+                throw new BusinessError(`user ${show(user)} is of country ${show(u.country)}, not ${show(countryCode)}`,
+                    'COUNTRY_MISMATCH');
+            }
+            const cap = intParam(await state.parameters(), 'genesisMaxPerUser');
+            if (value > cap) {
+                throw new BusinessError(`a genesis payment is at most genesisMaxPerUser ${cap}, got ${value}`,
+                    'GENESIS_LIMIT');
+            }
+            const paid = await state.get('genesis', user);
+            if (paid) {
+                throw new BusinessError(`user ${show(user)} was paid genesis already (transaction ${paid.txId})`,
+                    'GENESIS_ALREADY_PAID');
+            }
             await state.move(GENESIS_POOL, user, value);  // the pool's shard of this user
+            await state.put('genesis', { userId: user, tenantId: state.tenant, countryCode, amount: value.toString(),
+                txId: state.stub.getTxID() }, user);
             // The country's total is kept per shard too, so distributions to different users never
             // write the same key (a burst of them would otherwise conflict: MVCC).
             const shard = String(shardOf(user));

@@ -98,7 +98,8 @@ test('a frozen wallet cannot send but can receive; unfreezing restores it', asyn
     await bootstrapped();
     await L.invoke(Token, 'FreezeWallet', rid(), 'alice', 'audit');
     await assert.rejects(L.invoke(Token, 'TransferTokens', rid(), 'alice', 'bob', '1', ''), /alice is frozen/);
-    await L.invoke(Token, 'DistributeGenesis', rid(), 'alice', 'MY', '5');
+    await L.invoke(Token, 'DistributeGenesis', rid(), 'bob', 'MY', '5');
+    await L.invoke(Token, 'TransferTokens', rid(), 'bob', 'alice', '5', '');
     await L.invoke(Token, 'UnfreezeWallet', rid(), 'alice');
     await L.invoke(Token, 'TransferTokens', rid(), 'alice', 'bob', '1', '');
     assert.equal(await bal('alice'), 1004n);
@@ -171,6 +172,7 @@ test('events carry name, schema version, requestId and exact int64 amounts as de
     await L.invoke(Admin, 'BootstrapSystem', 'r-boot');
     await L.invoke(Admin, 'InitializeCountry', rid(), 'MY', 'Malaysia');
     await user('alice');
+    await L.invoke(Admin, 'UpdateSystemParameter', rid(), 'genesisMaxPerUser', '62500000000000');
     await L.invoke(Token, 'DistributeGenesis', 'r-gen', 'alice', 'MY', '62499999999999');
     const ev = L.events.at(-1);
     assert.equal(ev.name, 'GenesisDistributed');

@@ -7,6 +7,8 @@ const { test, beforeEach } = require('node:test');
 const assert = require('node:assert/strict');
 const { Ledger, identity, cert } = require('./fake');
 const [Admin, Identity, Token, Org, Loan, Gov, Tax] = require('../index').contracts.map((C) => new C());
+const { GENESIS_SUPPLY } = require('../lib/admin');
+const { GENESIS_POOL } = require('../lib/ledger');
 
 let L;
 let n = 0;
@@ -84,6 +86,32 @@ test('finding 8: a parameter named constructor, toString or __proto__ is a recor
             (e) => e.answer && e.answer.rejected.code === 'INVALID_PARAMETER', name);
     }
     assert.deepEqual(Object.keys(L.get('system', 'params')).filter((k) => k in Object.prototype), []);
+});
+
+// --- 2: genesis -------------------------------------------------------------------------------
+
+test('finding 2: genesis is paid once per user, in the user\'s country, within genesisMaxPerUser', async () => {
+    await bootstrapped();
+    await L.invoke(Admin, 'InitializeCountry', rid(), 'SG', 'Singapore');
+    await user('sam', 'SG');
+    const pool = async () => BigInt((await L.query('Get', 'wallet', GENESIS_POOL)).balance);
+    await assert.rejects(L.invoke(Token, 'DistributeGenesis', rid(), 'alice', 'MY', '1000000001'),
+        /GENESIS_LIMIT: a genesis payment is at most genesisMaxPerUser 1000000000, got 1000000001/);
+    await assert.rejects(L.invoke(Token, 'DistributeGenesis', rid(), 'sam', 'MY', '10'),
+        /COUNTRY_MISMATCH: user sam is of country SG, not MY/);
+    await L.invoke(Token, 'DistributeGenesis', rid(), 'alice', 'MY', '1000000000');
+    await assert.rejects(L.invoke(Token, 'DistributeGenesis', rid(), 'alice', 'MY', '1'),
+        /GENESIS_ALREADY_PAID: user alice was paid genesis already/);
+    // The issue's attack: sixteen distributions of a whole shard. One per user now, however high the cap.
+    await L.invoke(Admin, 'UpdateSystemParameter', rid(), 'genesisMaxPerUser', '62500000000000');
+    for (let i = 0; i < 16; i++) {
+        await assert.rejects(L.invoke(Token, 'DistributeGenesis', rid(), 'alice', 'MY', '62500000000000'),
+            /GENESIS_ALREADY_PAID/);
+    }
+    assert.equal(await pool(), GENESIS_SUPPLY - 1000000000n);
+    assert.equal((await L.query('Get', 'country', 'MY')).genesisDistributed, '1000000000');
+    assert.equal((await L.query('Get', 'country', 'SG')).genesisDistributed, '0');
+    assert.equal(L.events.filter((e) => e.name === 'GenesisDistributed').length, 1);
 });
 
 // --- 6: tenants -------------------------------------------------------------------------------
