@@ -114,6 +114,29 @@ test('finding 2: genesis is paid once per user, in the user\'s country, within g
     assert.equal(L.events.filter((e) => e.name === 'GenesisDistributed').length, 1);
 });
 
+// --- 3: loans ---------------------------------------------------------------------------------
+
+test('finding 3: paying a loan is an administrative act, bounded by loanMaxAmount, never approved by the borrower', async () => {
+    await bootstrapped();
+    await L.invoke(Admin, 'AppointAdmin', rid(), 'alice');
+    await L.call(Admin, 'GrantSubmitter', ['Org1MSP', cert('client'), 'commands']);
+    const pipeline = L.as(identity('client'));            // a user-level submitter
+    await pipeline.invoke(Loan, 'ApplyForLoan', rid(), 'L1', 'bob', '500');
+    await assert.rejects(pipeline.invoke(Loan, 'ApproveLoan', rid(), 'L1', 'alice'),
+        /FORBIDDEN: .* may not submit administrative commands/);
+    assert.equal(L.get('loan', 'L1').status, 'APPLIED');
+    await assert.rejects(pipeline.invoke(Loan, 'ApplyForLoan', rid(), 'L2', 'bob', '1000000001'),
+        /LOAN_LIMIT: a loan is at most loanMaxAmount 1000000000, got 1000000001/);
+    await L.invoke(Admin, 'AppointAdmin', rid(), 'bob');
+    await assert.rejects(L.invoke(Loan, 'ApproveLoan', rid(), 'L1', 'bob'), /bob cannot approve their own loan/);
+    // The bound holds at approval too: a loan applied for under a higher cap is not paid above the current one.
+    await L.invoke(Admin, 'UpdateSystemParameter', rid(), 'loanMaxAmount', '400');
+    await assert.rejects(L.invoke(Loan, 'ApproveLoan', rid(), 'L1', 'alice'), /LOAN_LIMIT/);
+    await L.invoke(Admin, 'UpdateSystemParameter', rid(), 'loanMaxAmount', '500');
+    await L.invoke(Loan, 'ApproveLoan', rid(), 'L1', 'alice');
+    assert.equal(BigInt((await L.query('Get', 'wallet', 'bob')).balance), 500n);
+});
+
 // --- 6: tenants -------------------------------------------------------------------------------
 
 test('finding 6: entities belong to a tenant; no command acts on another tenant\'s entities', async () => {
@@ -160,4 +183,25 @@ test('finding 6: tenant ids are compared in one canonical form', async () => {
     assert.equal(L.record('ACME', 'same'), null);
     assert.equal(L.record('acme', 'same').tenantId, 'acme');
     assert.deepEqual(await L.query('GetRequest', 'AcMe', 'same'), first);
+});
+
+// --- 7: the velocity tax ------------------------------------------------------------------------
+
+test('finding 7: the velocity tax applies at most once per velocityTaxPeriodSeconds per wallet', async () => {
+    await bootstrapped();
+    await L.invoke(Token, 'DistributeGenesis', rid(), 'alice', 'MY', '100000');
+    await L.invoke(Admin, 'ActivateTreasury', rid(), 'MY');
+    await L.invoke(Tax, 'ApplyVelocityTax', rid(), 'alice');
+    const bal = async (w) => BigInt((await L.query('Get', 'wallet', w)).balance);
+    assert.equal(await bal('alice'), 99000n);
+    for (let i = 0; i < 100; i++) {
+        await assert.rejects(L.invoke(Tax, 'ApplyVelocityTax', rid(), 'alice'), /TAX_NOT_DUE: wallet alice was taxed/);
+    }
+    assert.equal(await bal('alice'), 99000n);
+    L.advance(30 * 24 * 3600 - 200);           // the 101 transactions above took 101 seconds of the clock
+    await assert.rejects(L.invoke(Tax, 'ApplyVelocityTax', rid(), 'alice'), /TAX_NOT_DUE/);
+    L.advance(100);
+    await L.invoke(Tax, 'ApplyVelocityTax', rid(), 'alice');
+    assert.equal(await bal('alice'), 98010n);
+    assert.equal(await bal('@treasury:MY'), 1990n);
 });
