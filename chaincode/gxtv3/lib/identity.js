@@ -1,6 +1,7 @@
 'use strict';
 /* IdentityContract: users; each user gets a wallet with the user's id (a user id never begins with '@'). */
 const { GxContract, BusinessError, required, userId } = require('./ledger');
+const { txMillis } = require('./clock');
 
 class IdentityContract extends GxContract {
     constructor() {
@@ -16,8 +17,9 @@ class IdentityContract extends GxContract {
             if (await state.get('user', user)) {
                 throw new BusinessError(`user ${user} already exists`, 'ALREADY_EXISTS');
             }
+            // createdAt (the transaction timestamp): who may vote on a proposal is who existed when it was submitted.
             await state.put('user', { userId: user, tenantId: state.tenant, email, firstName, lastName, country,
-                kycStatus: 'PENDING' }, user);
+                kycStatus: 'PENDING', createdAt: txMillis(state.stub) }, user);
             await state.createWallet(user, user);
             return { event: 'UserCreated', payload: { userId: user, email, firstName, lastName, country } };
         });

@@ -117,10 +117,13 @@ test('a paused system refuses writes until resumed', async () => {
 
 test('one vote per voter; execution applies the parameter only with a majority', async () => {
     await bootstrapped();
+    await user('carol');
     await L.invoke(Gov, 'SubmitProposal', rid(), 'P1', 'alice', 'raise tax', 'velocityTaxBps', '200');
     await L.invoke(Gov, 'CastVote', rid(), 'P1', 'alice', 'FOR');
     await assert.rejects(L.invoke(Gov, 'CastVote', rid(), 'P1', 'alice', 'AGAINST'), /already voted/);
     await L.invoke(Gov, 'CastVote', rid(), 'P1', 'bob', 'FOR');
+    await L.invoke(Gov, 'CastVote', rid(), 'P1', 'carol', 'AGAINST');
+    L.advance(7 * 24 * 3600);
     const r = await L.invoke(Gov, 'ExecuteProposal', rid(), 'P1');
     assert.equal(L.events.at(-1).payload.status, 'EXECUTED');
     assert.equal(r.event, 'ProposalExecuted');

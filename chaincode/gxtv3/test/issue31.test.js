@@ -137,6 +137,51 @@ test('finding 3: paying a loan is an administrative act, bounded by loanMaxAmoun
     assert.equal(BigInt((await L.query('Get', 'wallet', 'bob')).balance), 500n);
 });
 
+// --- 4: governance ----------------------------------------------------------------------------
+
+test('finding 4: a proposal is decided after its voting period, by a quorum and a threshold of users who existed at submission', async () => {
+    await bootstrapped();
+    await user('carol');
+    await user('dave');
+    const WEEK = 7 * 24 * 3600;
+    const params = () => L.get('system', 'params');
+    // The issue's attack: submit, the proposer votes FOR, execute at once.
+    const submitted = await L.invoke(Gov, 'SubmitProposal', rid(), 'P1', 'alice', 'raise', 'velocityTaxBps', '1000');
+    assert.equal(submitted.votingEndsAt, new Date(L.get('proposal', 'P1').votingEndsAt).toISOString());
+    await L.invoke(Gov, 'CastVote', rid(), 'P1', 'alice', 'FOR');
+    await assert.rejects(L.invoke(Gov, 'ExecuteProposal', rid(), 'P1'), /VOTING_OPEN: proposal P1 is open for votes until/);
+    assert.equal(L.get('proposal', 'P1').status, 'OPEN', 'an early execution does not close it for good');
+    await user('sybil');                        // created for the vote, after the submission
+    await assert.rejects(L.invoke(Gov, 'CastVote', rid(), 'P1', 'sybil', 'FOR'),
+        /NOT_ELIGIBLE: voter sybil was created after proposal P1 was submitted/);
+    L.advance(WEEK);
+    await assert.rejects(L.invoke(Gov, 'CastVote', rid(), 'P1', 'bob', 'FOR'), /VOTING_CLOSED: voting on proposal P1 closed at/);
+    const r = await L.invoke(Gov, 'ExecuteProposal', rid(), 'P1');
+    assert.equal(r.status, 'REJECTED');
+    assert.match(r.reason, /1 vote\(s\) cast, the quorum is 3/);
+    assert.equal(L.events.at(-1).payload.status, 'REJECTED');
+    assert.equal(params().velocityTaxBps, '100');
+    // A tie is not more than proposalThresholdBps (50 %): rejected.
+    await L.invoke(Gov, 'SubmitProposal', rid(), 'P2', 'bob', 'raise', 'velocityTaxBps', '200');
+    for (const [who, v] of [['alice', 'FOR'], ['bob', 'FOR'], ['carol', 'AGAINST'], ['dave', 'AGAINST']]) {
+        await L.invoke(Gov, 'CastVote', rid(), 'P2', who, v);
+    }
+    L.advance(WEEK);
+    assert.equal((await L.invoke(Gov, 'ExecuteProposal', rid(), 'P2')).status, 'REJECTED');
+    assert.equal(params().velocityTaxBps, '100');
+    // Quorum met, more than half FOR: executed, after its period only.
+    await L.invoke(Gov, 'SubmitProposal', rid(), 'P3', 'carol', 'raise', 'velocityTaxBps', '300');
+    for (const [who, v] of [['alice', 'FOR'], ['bob', 'FOR'], ['dave', 'AGAINST']]) {
+        await L.invoke(Gov, 'CastVote', rid(), 'P3', who, v);
+    }
+    L.advance(WEEK);
+    assert.equal((await L.invoke(Gov, 'ExecuteProposal', rid(), 'P3')).status, 'EXECUTED');
+    assert.equal(params().velocityTaxBps, '300');
+    // The caps and the rules of governance are not a proposal's to change.
+    await assert.rejects(L.invoke(Gov, 'SubmitProposal', rid(), 'P4', 'alice', 't', 'proposalQuorum', '1'),
+        /INVALID_PARAMETER: proposalQuorum is set by the administrators only/);
+});
+
 // --- 6: tenants -------------------------------------------------------------------------------
 
 test('finding 6: entities belong to a tenant; no command acts on another tenant\'s entities', async () => {
