@@ -29,7 +29,8 @@ PROPOSED = ('INSERT INTO {Organization} ("orgId", name, "proposerId", status, me
             ' ON CONFLICT ("orgId") DO NOTHING')
 ENDORSED = ('UPDATE {Organization} SET members = members || jsonb_build_array(%s::text), "updatedAt" = %s'
             ' WHERE "orgId" = %s AND NOT members ? %s')
-ACTIVATED = ("UPDATE {Organization} SET status = 'ACTIVE', \"walletId\" = %s, \"updatedAt\" = %s, " + SET_POSITION
+ACTIVATED = ("UPDATE {Organization} SET status = 'ACTIVE', \"walletId\" = %s, \"requiredApprovals\" = %s,"
+             ' "updatedAt" = %s, ' + SET_POSITION
              + ' WHERE "orgId" = %s AND ' + IS_OLDER)
 AUTH_RULE = ('UPDATE {Organization} SET "requiredApprovals" = %s, "updatedAt" = %s, ' + SET_POSITION
              + ' WHERE "orgId" = %s AND ' + IS_OLDER)
@@ -51,8 +52,8 @@ def fold(events: Sequence[Event]) -> list[Stmt]:
                 out.append(Stmt(PROPOSED, (o, n, p, json.dumps([p]), at, *pos)))
             case MembershipEndorsed(orgId=o, userId=u):
                 out.append(Stmt(ENDORSED, (u, at, o, u)))
-            case OrganizationActivated(orgId=o, walletId=w):
-                out.append(Stmt(ACTIVATED, (w, at, *pos, o, *pos)))
+            case OrganizationActivated(orgId=o, walletId=w, requiredApprovals=n):
+                out.append(Stmt(ACTIVATED, (w, n, at, *pos, o, *pos)))
             case AuthRuleDefined(orgId=o, requiredApprovals=n):
                 out.append(Stmt(AUTH_RULE, (n, at, *pos, o, *pos)))
             case MultiSigTxInitiated(orgId=o, multisigTxId=m, initiatorId=i, toWalletId=w, amount=n):

@@ -73,15 +73,16 @@ def stages(run: str) -> list[tuple[str, list[Step]]]:
             Step("APPLY_FOR_LOAN", {"loanId": loan, "borrowerId": u["carol"], "amount": 2_000}, "loan")]),
         ("votes, membership, loan approval", [
             Step("CAST_VOTE", {"proposalId": prop, "voterId": u["alice"], "vote": "FOR"}, "vote-alice"),
-            Step("ENDORSE_MEMBERSHIP", {"orgId": org, "userId": u["bob"]}, "member-bob"),
+            # While proposed, every member approves a new one (the chaincode's membership rule).
+            Step("ENDORSE_MEMBERSHIP", {"orgId": org, "userId": u["bob"], "approverIds": [u["alice"]]}, "member-bob"),
             Step("APPROVE_LOAN", {"loanId": loan, "approverId": u["dave"]}, "approve-loan")]),
         ("more votes, activation", [
             Step("CAST_VOTE", {"proposalId": prop, "voterId": u["bob"], "vote": "FOR"}, "vote-bob"),
-            Step("ACTIVATE_ORGANIZATION", {"orgId": org}, "activate-org")]),
+            Step("ACTIVATE_ORGANIZATION", {"orgId": org, "approverIds": [u["alice"], u["bob"]]}, "activate-org")]),
         ("last vote, the rule, funding", [
             Step("CAST_VOTE", {"proposalId": prop, "voterId": u["carol"], "vote": "AGAINST"}, "vote-carol"),
-            # Active now: a new threshold needs the organisation's approval (its current threshold, 1).
-            Step("DEFINE_AUTH_RULE", {"orgId": org, "requiredApprovals": 2, "approverIds": [u["alice"]]},
+            # Active now: a new threshold needs the organisation's approval (its current threshold: both founders).
+            Step("DEFINE_AUTH_RULE", {"orgId": org, "requiredApprovals": 2, "approverIds": [u["alice"], u["bob"]]},
                  "auth-rule")]),
         ("execute the proposal, fund the organisation", [
             Step("EXECUTE_PROPOSAL", {"proposalId": prop}, "execute-proposal"),

@@ -23,8 +23,8 @@ async function bootstrapped() {
 
 async function activeOrg() {
     await L.invoke(Org, 'ProposeOrganization', rid(), 'ORG1', 'Coop', 'alice');
-    await L.invoke(Org, 'EndorseMembership', rid(), 'ORG1', 'bob', '[]');
-    await L.invoke(Org, 'ActivateOrganization', rid(), 'ORG1');
+    await L.invoke(Org, 'EndorseMembership', rid(), 'ORG1', 'bob', '["alice"]');
+    await L.invoke(Org, 'ActivateOrganization', rid(), 'ORG1', '["alice","bob"]');   // threshold: both
 }
 
 beforeEach(() => {
@@ -134,7 +134,7 @@ test('one vote per voter; execution applies the parameter only with a majority',
 test('a multisig transaction executes only with its approvals', async () => {
     await bootstrapped();
     await activeOrg();
-    await L.invoke(Org, 'DefineAuthRule', rid(), 'ORG1', '2', '["alice"]');
+    await L.invoke(Org, 'DefineAuthRule', rid(), 'ORG1', '2', '["alice","bob"]');
     await assert.rejects(L.invoke(Org, 'DefineAuthRule', rid(), 'ORG1', '3', '["alice","bob"]'), /exceeds the 2 members/);
     await L.invoke(Token, 'TransferTokens', rid(), 'alice', ORG1, '300', 'fund');
     await L.invoke(Org, 'InitiateMultiSigTx', rid(), 'ORG1', 'M1', 'alice', 'bob', '250');
@@ -301,7 +301,7 @@ test("ids holding ':' never alias: org A:B's multisig C is not org A's multisig 
     await user('carol');
     for (const [org, who] of [['A', 'alice'], ['A:B', 'carol']]) {
         await L.invoke(Org, 'ProposeOrganization', rid(), org, org, who);
-        await L.invoke(Org, 'ActivateOrganization', rid(), org);
+        await L.invoke(Org, 'ActivateOrganization', rid(), org, JSON.stringify([who]));
     }
     await L.invoke(Token, 'TransferTokens', rid(), 'alice', '@org:A', '100', '');
     await L.invoke(Org, 'InitiateMultiSigTx', rid(), 'A', 'B:C', 'alice', 'bob', '40');
@@ -353,7 +353,7 @@ test("an active organisation's membership and threshold change only with its app
     await bootstrapped();
     await user('carol');
     await activeOrg();
-    await L.invoke(Org, 'DefineAuthRule', rid(), 'ORG1', '2', '["alice"]');   // threshold was 1: alice suffices
+    assert.equal(L.get('org', 'ORG1').requiredApprovals, 2);                   // both founders, from activation
     await assert.rejects(L.invoke(Org, 'EndorseMembership', rid(), 'ORG1', 'carol', '[]'),
         /APPROVALS_MISSING: a new member \(carol\) in active organization ORG1 needs 2 member approvals, got 0/);
     await assert.rejects(L.invoke(Org, 'EndorseMembership', rid(), 'ORG1', 'carol', '["alice","alice"]'),

@@ -182,6 +182,39 @@ test('finding 4: a proposal is decided after its voting period, by a quorum and 
         /INVALID_PARAMETER: proposalQuorum is set by the administrators only/);
 });
 
+// --- 5: organisations -------------------------------------------------------------------------
+
+test('finding 5: a proposed organisation grows only with all its members\' approval, activation names them, a newcomer never moves its money alone', async () => {
+    await bootstrapped();
+    await user('carol');
+    await user('mallory');
+    await L.invoke(Token, 'DistributeGenesis', rid(), 'alice', 'MY', '1000');
+    await L.invoke(Org, 'ProposeOrganization', rid(), 'ORG1', 'Coop', 'alice');
+    // The issue's attack: an outsider joins a proposed organisation with no approval, or its own.
+    await assert.rejects(L.invoke(Org, 'EndorseMembership', rid(), 'ORG1', 'mallory', '[]'),
+        /APPROVALS_MISSING: a new member \(mallory\) of proposed organization ORG1 needs the approval of every member \(alice\)/);
+    await assert.rejects(L.invoke(Org, 'EndorseMembership', rid(), 'ORG1', 'mallory', '["mallory"]'),
+        /NOT_A_MEMBER: approver mallory is not a member of organization ORG1/);
+    await L.invoke(Org, 'EndorseMembership', rid(), 'ORG1', 'bob', '["alice"]');
+    await assert.rejects(L.invoke(Org, 'EndorseMembership', rid(), 'ORG1', 'carol', '["alice"]'),
+        /needs the approval of every member \(alice, bob\)/);
+    await L.invoke(Org, 'EndorseMembership', rid(), 'ORG1', 'carol', '["alice","bob"]');
+    // Activation is the founders' act: all of them, and the threshold starts at all of them.
+    await assert.rejects(L.invoke(Org, 'ActivateOrganization', rid(), 'ORG1', '[]'), /APPROVALS_MISSING/);
+    await assert.rejects(L.invoke(Org, 'ActivateOrganization', rid(), 'ORG1', '["alice","bob"]'), /APPROVALS_MISSING/);
+    await L.invoke(Org, 'ActivateOrganization', rid(), 'ORG1', '["alice","bob","carol"]');
+    assert.equal(L.get('org', 'ORG1').requiredApprovals, 3);
+    assert.deepEqual(L.events.at(-1).payload, { schemaVersion: 2, requestId: L.events.at(-1).payload.requestId,
+        orgId: 'ORG1', walletId: '@org:ORG1', requiredApprovals: 3, approverIds: ['alice', 'bob', 'carol'] });
+    await L.invoke(Token, 'TransferTokens', rid(), 'alice', '@org:ORG1', '300', '');
+    // A member let in later (by the threshold) initiates, approves and executes a payment to itself: refused.
+    await L.invoke(Org, 'EndorseMembership', rid(), 'ORG1', 'mallory', '["alice","bob","carol"]');
+    await L.invoke(Org, 'InitiateMultiSigTx', rid(), 'ORG1', 'M1', 'mallory', 'mallory', '300');
+    await L.invoke(Org, 'ApproveMultiSigTx', rid(), 'ORG1', 'M1', 'mallory');
+    await assert.rejects(L.invoke(Org, 'ExecuteMultiSigTx', rid(), 'ORG1', 'M1'), /has 1 of 3 required approvals/);
+    assert.equal(BigInt((await L.query('Get', 'wallet', '@org:ORG1')).balance), 300n);
+});
+
 // --- 6: tenants -------------------------------------------------------------------------------
 
 test('finding 6: entities belong to a tenant; no command acts on another tenant\'s entities', async () => {
