@@ -41,7 +41,7 @@ class AdminContract extends GxContract {
             required('countryCode', countryCode);
             required('countryName', countryName);
             if (await state.get('country', countryCode)) {
-                throw new BusinessError(`country ${countryCode} is already initialized`, 'ALREADY_EXISTS');
+                throw new BusinessError(`country ${show(countryCode)} is already initialized`, 'ALREADY_EXISTS');
             }
             await state.put('country', { countryCode, countryName, treasuryActive: false }, countryCode);
             return { event: 'CountryInitialized', payload: { countryCode, countryName } };
@@ -82,7 +82,7 @@ class AdminContract extends GxContract {
             await state.must('user', 'user', userId('userId', user));
             const admins = await state.admins();
             if (admins.includes(user)) {
-                throw new BusinessError(`user ${user} is already an admin`, 'ALREADY_EXISTS');
+                throw new BusinessError(`user ${show(user)} is already an admin`, 'ALREADY_EXISTS');
             }
             await state.put('system', [...admins, user], 'admins');
             return { event: 'AdminAppointed', payload: { userId: user } };
@@ -94,7 +94,7 @@ class AdminContract extends GxContract {
             await state.requireBootstrapped();
             const country = await state.must('country', 'country', countryCode);
             if (country.treasuryActive) {
-                throw new BusinessError(`treasury of ${countryCode} is already active`, 'ALREADY_EXISTS');
+                throw new BusinessError(`treasury of ${show(countryCode)} is already active`, 'ALREADY_EXISTS');
             }
             const treasuryWalletId = treasuryWallet(countryCode);
             await state.createWallet(treasuryWalletId, countryCode);

@@ -1,6 +1,7 @@
 'use strict';
 /* IdentityContract: users; each user gets a wallet with the user's id (a user id never begins with '@'). */
 const { GxContract, BusinessError, required, userId } = require('./ledger');
+const { show } = require('./text');
 const { txMillis } = require('./clock');
 
 class IdentityContract extends GxContract {
@@ -15,7 +16,7 @@ class IdentityContract extends GxContract {
                 required(f, v);
             }
             if (await state.get('user', user)) {
-                throw new BusinessError(`user ${user} already exists`, 'ALREADY_EXISTS');
+                throw new BusinessError(`user ${show(user)} already exists`, 'ALREADY_EXISTS');
             }
             // createdAt (the transaction timestamp): who may vote on a proposal is who existed when it was submitted.
             await state.put('user', { userId: user, tenantId: state.tenant, email, firstName, lastName, country,

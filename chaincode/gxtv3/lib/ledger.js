@@ -96,9 +96,9 @@ function walletKind(ref) {
 
 /** A user id: not empty, and not in a reserved namespace (it would be read as another wallet). */
 function userId(field, text) {
-    required(field, text);
+    required(field, text, MAX_ID);
     if (text.startsWith('@')) {
-        throw new BusinessError(`${field} ${JSON.stringify(text)} is in a reserved namespace ('@...')`,
+        throw new BusinessError(`${field} ${show(text)} is in a reserved namespace ('@...')`,
             'INVALID_ARGUMENT');
     }
     return text;
@@ -116,7 +116,7 @@ function toJson(obj) {
 
 function amount(field, text) {
     if (typeof text !== 'string' || !/^[0-9]{1,19}$/.test(text)) {
-        throw new BusinessError(`${field} must be a positive integer, got ${JSON.stringify(text)}`, 'INVALID_ARGUMENT');
+        throw new BusinessError(`${field} must be a positive integer, got ${show(text)}`, 'INVALID_ARGUMENT');
     }
     const v = BigInt(text);
     if (v <= 0n || v > INT64_MAX) {
@@ -129,6 +129,7 @@ function amount(field, text) {
 // record may be (the block publisher dead-letters one that still is).
 const MAX_TEXT = 1000;
 const MAX_ID = 256;   // an id (user, organisation, loan, proposal, ...): the outbox allows 128
+const MAX_WALLET = MAX_ID + 16;   // a wallet reference: an id, or '@org:' and an organisation's id
 
 function required(field, text, max = MAX_TEXT) {
     if (typeof text !== 'string' || text.length === 0) {
@@ -227,7 +228,7 @@ class State {
     /** A new wallet; refused if one exists under that reference (a wallet is never overwritten). */
     async createWallet(ref, ownerId, balance = 0n) {
         if (await this.get('wallet', ref)) {
-            throw new BusinessError(`wallet ${ref} already exists`, 'ALREADY_EXISTS');
+            throw new BusinessError(`wallet ${show(ref)} already exists`, 'ALREADY_EXISTS');
         }
         const kind = walletKind(ref);
         const sharded = kind === 'TREASURY' || kind === 'SYSTEM';
@@ -265,21 +266,21 @@ class State {
      */
     async move(fromRef, toRef, value) {
         if (fromRef === toRef) {
-            throw new BusinessError(`cannot transfer from wallet ${fromRef} to itself`, 'INVALID_ARGUMENT');
+            throw new BusinessError(`cannot transfer from wallet ${show(fromRef)} to itself`, 'INVALID_ARGUMENT');
         }
         const from = await this.wallet(fromRef);
         const to = await this.wallet(toRef);
         if (from.frozen) {
-            throw new BusinessError(`wallet ${fromRef} is frozen and cannot send`, 'WALLET_FROZEN');
+            throw new BusinessError(`wallet ${show(fromRef)} is frozen and cannot send`, 'WALLET_FROZEN');
         }
         const out = await this._balance(from, toRef);
         if (out.value < value) {
-            throw new BusinessError(`insufficient balance in wallet ${fromRef}: has ${out.value}, needs ${value}`,
+            throw new BusinessError(`insufficient balance in wallet ${show(fromRef)}: has ${out.value}, needs ${value}`,
                 'INSUFFICIENT_FUNDS');
         }
         const into = await this._balance(to, fromRef);
         if (into.value + value > INT64_MAX) {
-            throw new BusinessError(`wallet ${toRef} would exceed the int64 balance limit`, 'LIMIT');
+            throw new BusinessError(`wallet ${show(toRef)} would exceed the int64 balance limit`, 'LIMIT');
         }
         await out.put(out.value - value);
         await into.put(into.value + value);
@@ -340,6 +341,6 @@ class GxContract extends Contract {
 
 module.exports = {
     GxContract, State, BusinessError, key, keyPart, toJson, amount, required, bounded, userId, KINDS, SCOPES,
-    SCHEMA_VERSION, INT64_MAX, GENESIS_POOL, SYSTEM_KEY, SHARDS, shardOf, orgWallet, treasuryWallet, walletKind, MAX_ID,
+    SCHEMA_VERSION, INT64_MAX, GENESIS_POOL, SYSTEM_KEY, SHARDS, shardOf, orgWallet, treasuryWallet, walletKind, MAX_ID, MAX_WALLET,
     caller, authorize,
 };

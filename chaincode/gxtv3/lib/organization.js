@@ -16,7 +16,7 @@ const { show } = require('./text');
 async function activeOrg(state, orgId) {
     const org = await state.must('org', 'organization', orgId);
     if (org.status !== 'ACTIVE') {
-        throw new BusinessError(`organization ${orgId} is not active`, 'CONFLICT');
+        throw new BusinessError(`organization ${show(orgId)} is not active`, 'CONFLICT');
     }
     return org;
 }
@@ -32,7 +32,7 @@ class OrganizationContract extends GxContract {
             required('name', name);
             await state.must('user', 'user', userId('proposerId', proposerId));
             if (await state.get('org', orgId)) {
-                throw new BusinessError(`organization ${orgId} already exists`, 'ALREADY_EXISTS');
+                throw new BusinessError(`organization ${show(orgId)} already exists`, 'ALREADY_EXISTS');
             }
             await state.put('org', { orgId, tenantId: state.tenant, name, proposerId, status: 'PROPOSED', members: [proposerId],
                 requiredApprovals: 1 }, orgId);
@@ -45,7 +45,7 @@ class OrganizationContract extends GxContract {
             const org = await state.must('org', 'organization', orgId);
             await state.must('user', 'user', userId('userId', user));
             if (org.members.includes(user)) {
-                throw new BusinessError(`user ${user} is already a member of organization ${orgId}`, 'ALREADY_EXISTS');
+                throw new BusinessError(`user ${show(user)} is already a member of organization ${show(orgId)}`, 'ALREADY_EXISTS');
             }
             const approvers = approvedBy(org, approverIds, `a new member (${show(user)})`);
             await state.put('org', { ...org, members: [...org.members, user] }, orgId);
@@ -75,7 +75,7 @@ class OrganizationContract extends GxContract {
             const org = await activeOrg(state, orgId);
             const n = Number(amount('requiredApprovals', requiredApprovalsText));
             if (n > org.members.length) {
-                throw new BusinessError(`requiredApprovals ${n} exceeds the ${org.members.length} members of ${orgId}`,
+                throw new BusinessError(`requiredApprovals ${n} exceeds the ${org.members.length} members of ${show(orgId)}`,
                     'INVALID_ARGUMENT');
             }
             const approvers = approvedBy(org, approverIds, `a new approval threshold (${n})`);
@@ -91,12 +91,12 @@ class OrganizationContract extends GxContract {
             required('multisigTxId', multisigTxId, MAX_ID);
             const value = amount('amount', amountText);
             if (!['USER', 'ORGANIZATION'].includes(walletKind(required('toWalletId', toWalletId)))) {
-                throw new BusinessError(`a multisig payment goes to a user's or an organisation's wallet, not ${toWalletId}`,
+                throw new BusinessError(`a multisig payment goes to a user's or an organisation's wallet, not ${show(toWalletId)}`,
                     'FORBIDDEN_TARGET');
             }
             await state.wallet(toWalletId);
             if (await state.get('msig', orgId, multisigTxId)) {
-                throw new BusinessError(`multisig transaction ${multisigTxId} already exists in ${orgId}`, 'ALREADY_EXISTS');
+                throw new BusinessError(`multisig transaction ${show(multisigTxId)} already exists in ${show(orgId)}`, 'ALREADY_EXISTS');
             }
             await state.put('msig', { orgId, tenantId: state.tenant, multisigTxId, initiatorId, toWalletId, amount: value.toString(),
                 approvals: [], status: 'PENDING' }, orgId, multisigTxId);
@@ -111,11 +111,11 @@ class OrganizationContract extends GxContract {
             member(org, approverId, 'approver');
             const tx = await state.must('msig', 'multisig transaction', orgId, multisigTxId);
             if (tx.status !== 'PENDING') {
-                throw new BusinessError(`multisig transaction ${multisigTxId} is already ${tx.status.toLowerCase()}`,
+                throw new BusinessError(`multisig transaction ${show(multisigTxId)} is already ${tx.status.toLowerCase()}`,
                     'CONFLICT');
             }
             if (tx.approvals.includes(approverId)) {
-                throw new BusinessError(`${approverId} already approved multisig transaction ${multisigTxId}`,
+                throw new BusinessError(`${show(approverId)} already approved multisig transaction ${show(multisigTxId)}`,
                     'ALREADY_EXISTS');
             }
             const approvals = [...tx.approvals, approverId];
@@ -130,12 +130,12 @@ class OrganizationContract extends GxContract {
             const org = await activeOrg(state, orgId);
             const tx = await state.must('msig', 'multisig transaction', orgId, multisigTxId);
             if (tx.status !== 'PENDING') {
-                throw new BusinessError(`multisig transaction ${multisigTxId} is already ${tx.status.toLowerCase()}`,
+                throw new BusinessError(`multisig transaction ${show(multisigTxId)} is already ${tx.status.toLowerCase()}`,
                     'CONFLICT');
             }
             const valid = tx.approvals.filter((a) => org.members.includes(a));  // a member who left no longer counts
             if (valid.length < org.requiredApprovals) {
-                throw new BusinessError(`multisig transaction ${multisigTxId} has ${valid.length} of `
+                throw new BusinessError(`multisig transaction ${show(multisigTxId)} has ${valid.length} of `
                     + `${org.requiredApprovals} required approvals`, 'APPROVALS_MISSING');
             }
             const value = BigInt(tx.amount);

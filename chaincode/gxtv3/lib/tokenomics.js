@@ -6,8 +6,8 @@
  * the genesis pool pays only genesis distributions and approved loans, a treasury only receives
  * the velocity tax, and an organisation's funds move only through an executed multisig transaction.
  */
-const { GxContract, BusinessError, amount, bounded, required, userId, walletKind, GENESIS_POOL, shardOf, MAX_ID }
-    = require('./ledger');
+const { GxContract, BusinessError, amount, bounded, required, userId, walletKind, GENESIS_POOL, shardOf, MAX_ID,
+    MAX_WALLET } = require('./ledger');
 const { intParam } = require('./params');
 const { show } = require('./text');
 
@@ -58,15 +58,15 @@ class TokenomicsContract extends GxContract {
 
     async TransferTokens(ctx, tenantId, requestId, fromWalletId, toWalletId, amountText, memo) {
         return this._apply(ctx, tenantId, requestId, async (state) => {
-            required('fromWalletId', fromWalletId);
-            required('toWalletId', toWalletId);
+            required('fromWalletId', fromWalletId, MAX_WALLET);
+            required('toWalletId', toWalletId, MAX_WALLET);
             bounded('memo', memo || '', 500);
             if (walletKind(fromWalletId) !== 'USER') {
-                throw new BusinessError(`a transfer moves money out of a user's wallet only, not out of ${fromWalletId} `
+                throw new BusinessError(`a transfer moves money out of a user's wallet only, not out of ${show(fromWalletId)} `
                     + '(organisation funds move through an executed multisig transaction)', 'FORBIDDEN_SOURCE');
             }
             if (!['USER', 'ORGANIZATION'].includes(walletKind(toWalletId))) {
-                throw new BusinessError(`a transfer pays a user's or an organisation's wallet only, not ${toWalletId}`,
+                throw new BusinessError(`a transfer pays a user's or an organisation's wallet only, not ${show(toWalletId)}`,
                     'FORBIDDEN_TARGET');
             }
             const value = amount('amount', amountText);
@@ -80,13 +80,13 @@ class TokenomicsContract extends GxContract {
     async FreezeWallet(ctx, tenantId, requestId, walletId, reason) {
         return this._apply(ctx, tenantId, requestId, async (state) => {
             required('reason', reason);
-            const w = await state.wallet(required('walletId', walletId));
+            const w = await state.wallet(required('walletId', walletId, MAX_WALLET));
             if (!['USER', 'ORGANIZATION'].includes(w.ownerType)) {
-                throw new BusinessError(`wallet ${walletId} is a ${w.ownerType.toLowerCase()} wallet and cannot be frozen`,
+                throw new BusinessError(`wallet ${show(walletId)} is a ${w.ownerType.toLowerCase()} wallet and cannot be frozen`,
                     'FORBIDDEN_TARGET');
             }
             if (w.frozen) {
-                throw new BusinessError(`wallet ${walletId} is already frozen`, 'CONFLICT');
+                throw new BusinessError(`wallet ${show(walletId)} is already frozen`, 'CONFLICT');
             }
             await state.put('wallet', { ...w, frozen: true, frozenReason: reason }, walletId);
             return { event: 'WalletFrozen', payload: { walletId, reason } };
@@ -95,9 +95,9 @@ class TokenomicsContract extends GxContract {
 
     async UnfreezeWallet(ctx, tenantId, requestId, walletId) {
         return this._apply(ctx, tenantId, requestId, async (state) => {
-            const w = await state.wallet(required('walletId', walletId));
+            const w = await state.wallet(required('walletId', walletId, MAX_WALLET));
             if (!w.frozen) {
-                throw new BusinessError(`wallet ${walletId} is not frozen`, 'CONFLICT');
+                throw new BusinessError(`wallet ${show(walletId)} is not frozen`, 'CONFLICT');
             }
             await state.put('wallet', { ...w, frozen: false, frozenReason: null }, walletId);
             return { event: 'WalletUnfrozen', payload: { walletId } };

@@ -283,3 +283,35 @@ test('finding 7: the velocity tax applies at most once per velocityTaxPeriodSeco
     assert.equal(await bal('alice'), 98010n);
     assert.equal(await bal('@treasury:MY'), 1990n);
 });
+
+test('finding 8: tenantId and requestId are bounded, and every message echoes a bounded value', async () => {
+    await bootstrapped();
+    await L.invoke(Token, 'DistributeGenesis', rid(), 'alice', 'MY', '100');
+    const long = 'r'.repeat(200000);
+    const events = L.events.length;
+    const keys = L.world.size;
+    const short = (e) => e.message.length < 400;
+    await assert.rejects(L.invoke(Token, 'TransferTokens', long, 'alice', 'bob', '1', ''),
+        (e) => /INVALID_KEY: requestId must be 1 to 128 characters/.test(e.message) && short(e));
+    await assert.rejects(L.invokeAs('t'.repeat(129), Token, 'TransferTokens', rid(), 'alice', 'bob', '1', ''),
+        (e) => /INVALID_KEY: tenantId must be 1 to 128/.test(e.message) && short(e));
+    assert.equal(L.events.length, events);
+    assert.equal(L.world.size, keys, 'nothing stored under an unbounded key');
+    // A 200,000-character value in any field: a recorded rejection with a bounded message.
+    const cases = [
+        [Token, 'TransferTokens', [long, 'bob', '1', '']], [Token, 'TransferTokens', ['alice', long, '1', '']],
+        [Token, 'TransferTokens', ['alice', 'bob', long, '']], [Token, 'FreezeWallet', [long, 'x']],
+        [Identity, 'CreateUser', [long, 'e@x.io', 'F', 'L', 'MY']], [Loan, 'ApproveLoan', [long, 'alice']],
+        [Gov, 'CastVote', [long, 'alice', 'FOR']], [Gov, 'CastVote', ['P', 'alice', long]],
+        [Org, 'EndorseMembership', [long, 'bob', '[]']], [Org, 'EndorseMembership', ['ORG1', 'bob', long]],
+        [Admin, 'UpdateSystemParameter', ['velocityTaxBps', long]], [Admin, 'UpdateSystemParameter', [long, '1']],
+        [Tax, 'ApplyVelocityTax', [long]], [Admin, 'ActivateTreasury', [long]],
+    ];
+    for (const [C, fn, args] of cases) {
+        const id = rid();
+        await assert.rejects(L.invoke(C, fn, id, ...args), (e) => Boolean(e.answer), `${fn}(${args.map((a) => a.length)})`);
+        const answer = L.record('tenant-1', id).answer;
+        assert.ok(answer.length < 800, `${fn}: an answer of ${answer.length} characters`);
+    }
+    assert.ok([...L.world.keys()].every((k) => k.length < 1000));
+});
