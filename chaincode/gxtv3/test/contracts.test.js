@@ -189,9 +189,9 @@ test('queries read one entity or a whole kind', async () => {
     await bootstrapped();
     assert.equal((await L.query('Get', 'wallet', 'alice')).balance, '1000');
     assert.equal(await L.query('Get', 'user', 'nobody'), null);
-    const users = await L.query('List', 'user');
+    const users = (await L.query('List', 'user', '1000', '')).items;
     assert.deepEqual(users.map((u) => u.userId), ['alice', 'bob']);
-    const wallets = await L.query('List', 'wallet');
+    const wallets = (await L.query('List', 'wallet', '1000', '')).items;
     assert.deepEqual(wallets.map((w) => [w.walletId, w.ownerType]).sort(),
         [[GENESIS_POOL, 'SYSTEM'], ['alice', 'USER'], ['bob', 'USER']]);
     await assert.rejects(L.query('Get', 'widget', 'x'), /unknown kind/);
@@ -289,7 +289,7 @@ test('the commands of a tenant are listed with their transaction and rejection',
     await assert.rejects(L.invokeAs('t9', Identity, 'CreateUser', 'no', 'u9', 'u9@x.io', 'F', 'L', 'MY'),
         /ALREADY_EXISTS/);
     await L.invokeAs('t10', Identity, 'CreateUser', 'other', 'u10', 'u10@x.io', 'F', 'L', 'MY');
-    const listed = await L.query('ListRequests', 't9');
+    const listed = (await L.query('ListRequests', 't9', '1000', '')).items;
     assert.deepEqual(listed.map((r) => [r.requestId, r.function, Boolean(r.rejected)]).sort(),
         [['no', 'IdentityContract:CreateUser', true], ['ok', 'IdentityContract:CreateUser', false]]);
 });

@@ -315,3 +315,36 @@ test('finding 8: tenantId and requestId are bounded, and every message echoes a 
     }
     assert.ok([...L.world.keys()].every((k) => k.length < 1000));
 });
+
+test('finding 8: List and ListRequests are paged and say when a result is partial', async () => {
+    await bootstrapped();
+    for (const u of ['carol', 'dave', 'erin']) {
+        await user(u);
+    }
+    L.queryLimit = 3;        // the peer's total query limit: a plain range query would stop at 3, silently
+    const all = async (fn, ...args) => {
+        const items = [];
+        let bookmark = '';
+        for (;;) {
+            const page = await L.query(fn, ...args, '2', bookmark);
+            assert.ok(page.items.length <= 2);
+            items.push(...page.items);
+            if (!page.partial) {
+                assert.equal(page.bookmark, '');
+                return items;
+            }
+            bookmark = page.bookmark;
+        }
+    };
+    const first = await L.query('List', 'user', '2', '');
+    assert.deepEqual([first.items.map((u) => u.userId), first.partial], [['alice', 'bob'], true]);
+    assert.deepEqual((await all('List', 'user')).map((u) => u.userId), ['alice', 'bob', 'carol', 'dave', 'erin']);
+    const requests = await all('ListRequests', 'tenant-1');
+    assert.equal(requests.length, 7);
+    assert.ok(requests.every((r) => r.function && r.txId));
+    await assert.rejects(L.query('List', 'user', '2', L.key('acl', 'x')), /bookmark is not one of this list's/);
+    await assert.rejects(L.query('ListRequests', 'tenant-1', '2', L.key('req', 'tenant-2', 'x')), /bookmark/);
+    for (const bad of ['0', '1001', '1e2', '']) {
+        await assert.rejects(L.query('List', 'user', bad, ''), /pageSize must be a whole number from 1 to 1000/);
+    }
+});
