@@ -43,8 +43,10 @@ class CliError(StackError):
 
 
 # The chaincode's state layout a network is made for. 2: composite keys, namespaced wallets, the
-# callers checked (issue 21). A ledger written by another layout cannot be read by this chaincode.
-LAYOUT = "2"
+# callers checked (issue 21). 3: entities owned by a tenant, grants keyed by certificate fingerprint,
+# users with createdAt, proposals with their voting rules (issue 31). A ledger written by another
+# layout cannot be read by this chaincode.
+LAYOUT = "3"
 
 
 class FabricNet:
@@ -81,7 +83,7 @@ class FabricNet:
             made = layout.read_text().strip() if layout.exists() else "1"
             if made != LAYOUT:
                 raise StackError("fabric", f"this network's ledger has gxtv3's state layout {made}; this version "
-                                 f"needs layout {LAYOUT} (composite keys, namespaced wallets, callers checked)",
+                                 f"needs layout {LAYOUT} (tenant-owned entities, certificate-keyed grants)",
                                  "gxctl down --purge   (then gxctl up makes a new network; the ledger starts empty)")
             return
         cfg = p.root / "config"
