@@ -4,11 +4,12 @@
  * documented in the README): BootstrapSystem (creates the genesis pool with the genesis supply)
  * before InitializeCountry, before ActivateTreasury and DistributeGenesis for that country.
  *
- * Every function here but the submitter grants is administrative: an operator, or a submitter
- * granted the scope `all`. GrantSubmitter and RevokeSubmitter are the operator's alone and are not
- * commands of the pipeline (no tenant, no requestId): `gxctl stack up` grants the local submitter.
+ * Every command here is administrative: an operator, or a submitter granted the scope `all`.
+ * GrantSubmitter, RevokeSubmitter and SetOperatorMsps are the operator's alone and are not commands
+ * of the pipeline (no tenant, no requestId): `gxctl stack up` grants the local submitter.
  */
-const { GxContract, BusinessError, required, userId, GENESIS_POOL, SYSTEM_KEY, treasuryWallet } = require('./ledger');
+const { GxContract, BusinessError, required, userId, GENESIS_POOL, SYSTEM_KEY, treasuryWallet, MAX_ID }
+    = require('./ledger');
 const { authorize, grantee, grantKey, settingKey, parseOperatorMsps, SCOPES } = require('./callers');
 const { show } = require('./text');
 const { parameterValue, defaults } = require('./params');
@@ -38,7 +39,7 @@ class AdminContract extends GxContract {
     async InitializeCountry(ctx, tenantId, requestId, countryCode, countryName) {
         return this._apply(ctx, tenantId, requestId, async (state) => {
             await state.requireBootstrapped();
-            required('countryCode', countryCode);
+            required('countryCode', countryCode, MAX_ID);
             required('countryName', countryName);
             if (await state.get('country', countryCode)) {
                 throw new BusinessError(`country ${show(countryCode)} is already initialized`, 'ALREADY_EXISTS');
