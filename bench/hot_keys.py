@@ -58,7 +58,12 @@ def burst(bootstrap: str, topic: str, results_topic: str, users: list[str], mode
     from schemas.envelopes import CommandEnvelope, parse_result
     from schemas.routing import partition_key
 
-    tenant = f"hotkeys-{mode}-{uuid.uuid4().hex[:6]}"
+    from bench.fabric_ceiling import TENANT
+
+    # The users were made in the bench's tenant (make_users), and a command acts only on its own
+    # tenant's users (the chaincode's tenant rule): this burst is told apart by its requestIds.
+    tenant = TENANT
+    burst_id = f"hotkeys-{mode}-{uuid.uuid4().hex[:6]}"
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4()}", "auto.offset.reset": "latest",
                   "enable.auto.commit": False})
     c.subscribe([results_topic])
@@ -70,7 +75,7 @@ def burst(bootstrap: str, topic: str, results_topic: str, users: list[str], mode
         payload = {"userId": u, "countryCode": "BN", "amount": 1}
         key = partition_key("DISTRIBUTE_GENESIS", payload) if mode == "shard" else u
         env = CommandEnvelope(id=str(uuid.uuid4()), tenantId=tenant, service="bench", commandType="DISTRIBUTE_GENESIS",
-                              requestId=f"{tenant}-{i}", payload=payload, key=key, createdAt=datetime.now(UTC))
+                              requestId=f"{burst_id}-{i}", payload=payload, key=key, createdAt=datetime.now(UTC))
         p.produce(topic, key=key.encode(), value=env.model_dump_json().encode(), headers=env.headers())
         p.poll(0)
     p.flush(60)
@@ -79,10 +84,11 @@ def burst(bootstrap: str, topic: str, results_topic: str, users: list[str], mode
     last = t0
     while len(finals) < len(users) and time.time() < deadline:
         for m in c.consume(500, 0.5):
-            if m.error() or tenant.encode() not in (m.value() or b""):
+            if m.error() or burst_id.encode() not in (m.value() or b""):
                 continue
             r = parse_result(m.value())
-            if r.tenantId == tenant and r.status.final and r.requestId not in finals:
+            mine = r.tenantId == tenant and r.requestId.startswith(burst_id)
+            if mine and r.status.final and r.requestId not in finals:
                 finals[r.requestId] = r
                 last = time.time()
     c.close()

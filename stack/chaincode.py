@@ -110,7 +110,7 @@ def package_id(label: str, package: bytes) -> str:
     return f"{label}:{hashlib.sha256(package).hexdigest()}"
 
 
-if __name__ == "__main__":  # `python -m stack.chaincode`: prepare the tests' copy (devDependencies too), print its folder
+if __name__ == "__main__":  # `python -m stack.chaincode`: the tests' copy (devDependencies too), print its folder
     import sys
 
     from stack.settings import StackSettings
