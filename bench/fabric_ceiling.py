@@ -140,6 +140,14 @@ async def prepare(clients: Clients, pairs: int, funds: int = 10**9) -> list[tupl
     # Every genesis distribution writes the pool wallet (they would conflict), so fund one sender
     # from the pool and double the funded set each round: log2(pairs) rounds of parallel transfers.
     senders = [a for a, _ in out]
+    # One genesis payment funds them all: above the ledger's default genesisMaxPerUser, so the
+    # bench raises that cap on its ledger first (an administrative command; the bench's identity
+    # has the scope all).
+    await _submit(
+        gw,
+        "AdminContract:UpdateSystemParameter",
+        [f"bench-{uuid.uuid4().hex}", "genesisMaxPerUser", str(min(funds * len(senders), 62_500_000_000_000))],
+    )
     await _submit(
         gw,
         "TokenomicsContract:DistributeGenesis",

@@ -323,7 +323,9 @@ async def ledger_view(
     f = FabricSettings()
     gw = f.connect()
     try:
-        records = json.loads(await gw.evaluate(f.channel, f.chaincode, "QueryContract:ListRequests", [tenant]))
+        from projections.verify import every_page
+
+        records = await every_page(gw, f.channel, f.chaincode, "ListRequests", tenant)
         ledger = {r["requestId"]: bool(r.get("rejected")) for r in records}
         height = await gw.chain_height(f.channel)
         events: Counter[str] = Counter()

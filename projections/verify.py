@@ -2,7 +2,7 @@
 
 - Ten tables (users, applications, wallets, countries, organisations, multisig transactions, loans,
   proposals, votes, system settings) against the chaincode's world state (QueryContract List per
-  kind, and the system keys). The world state can only be read at the peer's latest height, so
+  kind, page by page, and the system keys). The world state can only be read at the peer's latest height, so
   under load the two sides are read a moment apart: differences are re-checked until they are gone
   or ``settle`` seconds have passed, and what remains is reported.
 - TransactionHistory and GenesisDistribution, which the world state does not keep, against the
@@ -59,13 +59,30 @@ class Report:
         )
 
 
+# Entities per page of QueryContract:List / ListRequests (the chaincode allows 1 to 1000).
+PAGE = 500
+
+
+async def every_page(gw: Gateway, channel: str, chaincode: str, fn: str, *args: str) -> list[Any]:
+    """Every item of a paged QueryContract list (List, ListRequests): page after page until one is
+    not partial, so a kind larger than the peer's total query limit is read whole."""
+    items: list[Any] = []
+    bookmark = ""
+    while True:
+        page = json.loads(await gw.evaluate(channel, chaincode, f"QueryContract:{fn}", [*args, str(PAGE), bookmark]))
+        items += page["items"]
+        if not page["partial"]:
+            return items
+        bookmark = page["bookmark"]
+
+
 async def ledger_state(gw: Gateway, channel: str, chaincode: str) -> dict[str, Any]:
     async def call(fn: str, *args: str) -> Any:
         return json.loads(await gw.evaluate(channel, chaincode, f"QueryContract:{fn}", list(args)))
 
     state: dict[str, Any] = {}
     for kind in KINDS:
-        state[kind] = await call("List", kind)
+        state[kind] = await every_page(gw, channel, chaincode, "List", kind)
     for k in ("status", "params", "admins"):
         state[k] = await call("Get", "system", k)
     return state

@@ -91,6 +91,7 @@ class EndorseMembership(Payload):
 
 class ActivateOrganization(Payload):
     orgId: Id
+    approverIds: Approvers = []  # every founding member (the chaincode refuses an activation without them)
 
 
 class DefineAuthRule(Payload):

@@ -45,8 +45,10 @@ class CliError(StackError):
 
 
 # The chaincode's state layout a network is made for. 2: composite keys, namespaced wallets, the
-# callers checked (issue 21). A ledger written by another layout cannot be read by this chaincode.
-LAYOUT = "2"
+# callers checked (issue 21). 3: entities owned by a tenant, grants keyed by certificate fingerprint,
+# users with createdAt, proposals with their voting rules (issue 31). A ledger written by another
+# layout cannot be read by this chaincode.
+LAYOUT = "3"
 
 
 class FabricNet:
@@ -89,7 +91,7 @@ class FabricNet:
                 raise StackError(
                     "fabric",
                     f"this network's ledger has gxtv3's state layout {made}; this version "
-                    f"needs layout {LAYOUT} (composite keys, namespaced wallets, callers checked)",
+                    f"needs layout {LAYOUT} (tenant-owned entities, certificate-keyed grants)",
                     "gxctl down --purge   (then gxctl up makes a new network; the ledger starts empty)",
                 )
             return
@@ -398,7 +400,8 @@ class Chaincode:
                 f"--chaincode-address={self.s.host}:{self.s.chaincode_port}",
                 f"--chaincode-id={pkg_id}",
             ],
-            env={**os.environ, "CORE_CHAINCODE_LOGGING_LEVEL": "warning"},
+            # The peer's MSP: the chaincode lets that MSP's admins operate (lib/callers.js).
+            env={**os.environ, "CORE_CHAINCODE_LOGGING_LEVEL": "warning", "CORE_PEER_LOCALMSPID": fc.PEER_MSP},
             cwd=src,
         )
         self.id_file.write_text(pkg_id + "\n")
