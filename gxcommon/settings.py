@@ -72,6 +72,11 @@ class ConnectionSettings(GxSettings):
     # Or: the name of an environment variable of Connect's own process that holds the connector's
     # database password (its EnvVarConfigProvider "env"), e.g. in docker-compose.
     connect_password_env: str | None = None
+    # Or: a config-provider reference Connect resolves to that password, put in the connector's
+    # config as is, e.g. Strimzi's KubernetesSecretConfigProvider ``${secrets:NAMESPACE/SECRET:KEY}``
+    # (the chart's init Job). One of the three is required to deploy the connector: its password is
+    # never sent in clear (connectors.deploy.PasswordSource).
+    connect_password_ref: str | None = None
     # Debezium's poll.interval.ms for the outbox connector; unset: the YAML's (connectors/outbox.yaml,
     # where both measured choices are stated). Lower buys capture latency with idle CPU.
     connect_poll_ms: PositiveInt | None = None

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from connectors.deploy import PasswordSource
 from gxcommon import topics
 from gxcommon.settings import connection_settings
 from stack.errors import StackError
@@ -66,7 +67,7 @@ class Pipeline:
             env["GX_KAFKA_BOOTSTRAP"],
             self.stack.connect.endpoint,
             topics.TopicSettings(),
-            Path(env["GX_CONNECT_SECRETS_DIR"]),
+            PasswordSource(secrets_dir=Path(env["GX_CONNECT_SECRETS_DIR"])),
             env.get("GX_PG_CDC_DSN"),
             connect_poll_ms=connection_settings().connect_poll_ms,
         ):

@@ -28,6 +28,17 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "gx.pgSecret" -}}{{ .Values.postgres.existingSecret | default (printf "%s-postgres" (include "gx.fullname" .)) }}{{- end -}}
 {{- define "gx.pgSecretKey" -}}{{ if .Values.postgres.existingSecret }}{{ .Values.postgres.existingSecretKey }}{{ else }}password{{ end }}{{- end -}}
 
+{{/* The config-provider reference Connect resolves to the connector's database password (both
+     connector modes): Debezium's role's key of postgres.roles' Secret, else the pipeline's password. */}}
+{{- define "gx.connectorPasswordRef" -}}
+{{- $v := .Values -}}
+{{- if $v.postgres.roles.enabled -}}
+{{ printf "${%s:%s/%s:gx_cdc}" $v.connector.configProvider .Release.Namespace $v.postgres.roles.passwordsSecret }}
+{{- else -}}
+{{ printf "${%s:%s/%s:%s}" $v.connector.configProvider .Release.Namespace (include "gx.pgSecret" .) (include "gx.pgSecretKey" .) }}
+{{- end -}}
+{{- end -}}
+
 {{/* The DSN without a password: the processes add it from GX_PG_PASSWORD_FILE, percent-encoded. */}}
 {{- define "gx.dsn" -}}
 postgresql://{{ .Values.postgres.user | urlquery }}@{{ .Values.postgres.host }}:{{ .Values.postgres.port }}/{{ .Values.postgres.database }}?sslmode={{ .Values.postgres.sslmode }}
@@ -83,8 +94,8 @@ GX_FABRIC_TLS_SERVER_NAME: {{ . | quote }}
 {{- end -}}
 
 {{/* Who a process is. .who: a worker's name, or "admin" for the hook Jobs; .connector: the Job
-     that registers the connector through Connect's REST API (it alone needs Connect's credentials
-     and Debezium's role). */}}
+     that registers the connector through Connect's REST API (it alone needs Connect's credentials,
+     and names Debezium's role and where Connect reads its password; it never holds that password). */}}
 {{- define "gx.pgRole" -}}
 {{- if eq .who "admin" }}{{ .root.Values.postgres.user }}
 {{- else if hasPrefix "projector-" .who }}gx_projector_{{ trimPrefix "projector-" .who }}
@@ -102,7 +113,13 @@ GX_FABRIC_TLS_SERVER_NAME: {{ . | quote }}
 {{- end }}
 {{- if and $v.postgres.roles.enabled .connector }}
 - {name: GX_PG_CDC_DSN, value: {{ printf "postgresql://gx_cdc@%s:%v/%s?sslmode=%s" $v.postgres.host $v.postgres.port $v.postgres.database $v.postgres.sslmode | quote }}}
-- {name: GX_PG_CDC_PASSWORD_FILE, value: /var/run/secrets/gx/postgres-cdc/password}
+{{- end }}
+{{- if .connector }}
+{{- if eq $v.connector.passwordFrom "env" }}
+- {name: GX_CONNECT_PASSWORD_ENV, value: {{ $v.connector.passwordEnv | quote }}}
+{{- else }}
+- {name: GX_CONNECT_PASSWORD_REF, value: {{ include "gx.connectorPasswordRef" .root | quote }}}
+{{- end }}
 {{- end }}
 {{- if $v.kafka.sasl.enabled }}
 - {name: GX_KAFKA_SECURITY_PROTOCOL, value: SASL_SSL}
@@ -120,9 +137,6 @@ GX_FABRIC_TLS_SERVER_NAME: {{ . | quote }}
 {{- define "gx.identityMounts" -}}
 - {name: postgres, mountPath: /var/run/secrets/gx/postgres, readOnly: true}
 {{- $v := .root.Values }}
-{{- if and $v.postgres.roles.enabled .connector }}
-- {name: postgres-cdc, mountPath: /var/run/secrets/gx/postgres-cdc, readOnly: true}
-{{- end }}
 {{- if $v.kafka.sasl.enabled }}
 - {name: kafka, mountPath: /var/run/secrets/gx/kafka, readOnly: true}
 - {name: kafka-ca, mountPath: /var/run/secrets/gx/kafka-ca, readOnly: true}
@@ -140,10 +154,6 @@ GX_FABRIC_TLS_SERVER_NAME: {{ . | quote }}
   secret: {secretName: {{ $v.postgres.roles.passwordsSecret }}, defaultMode: 0400, items: [{key: {{ include "gx.pgRole" . }}, path: password}]}
 {{- else }}
 {{- include "gx.pgVolume" .root | nindent 0 }}
-{{- end }}
-{{- if and $v.postgres.roles.enabled .connector }}
-- name: postgres-cdc
-  secret: {secretName: {{ $v.postgres.roles.passwordsSecret }}, defaultMode: 0400, items: [{key: gx_cdc, path: password}]}
 {{- end }}
 {{- if $v.kafka.sasl.enabled }}
 - name: kafka
