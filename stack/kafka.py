@@ -83,6 +83,10 @@ class Kafka:
         """GX_KAFKA_* of a process that is ``user`` (default the admin); empty when not secure."""
         return self._login(ks.client_env, user)
 
+    def replay_env(self) -> dict[str, str]:
+        """GX_KAFKA_REPLAY_* (`gxctl dlq replay` as the replayer); empty when not secure."""
+        return ks.replay_env(self.secrets, self.users()[ks.REPLAYER]) if self.secure else {}
+
     @property
     def bootstrap(self) -> str:
         return f"{self.s.host}:{self.s.kafka_port}"

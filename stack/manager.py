@@ -203,6 +203,7 @@ class Stack:
                 env["GX_PG_CDC_DSN"] = self.postgres.role_dsn(CDC)
         env["GX_KAFKA_BOOTSTRAP"] = self.kafka.bootstrap
         env.update(self.kafka.client_env())  # the admin's credentials, when secure
+        env.update(self.kafka.replay_env())  # `gxctl dlq replay`'s own principal, when secure
         env["GX_CONNECT_URL"] = self.connect.url
         env.update(self.connect.rest_login())  # basic auth, when secure
         env["GX_CONNECT_SECRETS_DIR"] = str(self.connect.secrets)

@@ -63,6 +63,7 @@ GX_TOPIC_COMMANDS_DLQ: {{ .Values.topics.commandsDlq | quote }}
 GX_TOPIC_FABRIC_EVENTS: {{ .Values.topics.fabricEvents | quote }}
 GX_TOPIC_PROJECTIONS_DLQ: {{ .Values.topics.projectionsDlq | quote }}
 GX_TOPIC_FABRIC_BLOCKS: {{ .Values.topics.fabricBlocks | quote }}
+GX_TOPIC_DLQ_REPLAYS: {{ .Values.topics.dlqReplays | quote }}
 {{- with .Values.connector.pollIntervalMs }}
 GX_CONNECT_POLL_MS: {{ . | quote }}
 {{- end }}
