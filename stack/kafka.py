@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gxcommon import health
+from gxcommon.private_files import write_private
 from gxcommon.topics import TopicSettings
 from stack import jars
 from stack import kafka_security as ks
@@ -46,6 +47,22 @@ def java_argv(java: str, heap: str, classpath: Path, main: str, *args: str) -> l
         main,
         *args,
     ]
+
+
+def argfile_text(args: list[str]) -> str:
+    """The Java launcher's argument file (``java @FILE``) holding ``args``: one per line, quoted,
+    backslashes and quotes escaped (the launcher's own rules)."""
+    return "".join('"' + a.replace("\\", "\\\\").replace('"', '\\"') + '"\n' for a in args)
+
+
+def with_argfile(argv: list[str], main: str, path: Path) -> list[str]:
+    """``argv`` (a :func:`java_argv`) with its main class and every argument after it moved into the
+    argument file ``path`` (written 0600): the command line, which any local user reads in
+    /proc/PID/cmdline while it runs, then shows ``@path`` instead of a secret among them. (The
+    launcher expands an @file only before the main class, so the class goes in the file too.)"""
+    i = argv.index(main)
+    write_private(path, argfile_text(argv[i:]))
+    return [*argv[:i], f"@{path}"]
 
 
 class Kafka:
@@ -181,26 +198,19 @@ num.io.threads=4
         cluster_id = new_cluster_id()
         self.s.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.s.log_dir / "kafka-format.log"
-        with open(log_path, "ab") as log:
-            scram = []
-            if self.secure:  # the admin's credentials must exist before anyone can log in
-                scram = ["--add-scram", f"{ks.MECHANISM}=[name={ks.ADMIN},password={self.users()[ks.ADMIN]}]"]
-            rc = subprocess.run(
-                java_argv(
-                    java,
-                    "256m",
-                    cp,
-                    "kafka.tools.StorageTool",
-                    "format",
-                    "--standalone",
-                    f"--cluster-id={cluster_id}",
-                    "-c",
-                    str(self.props),
-                    *scram,
-                ),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            ).returncode
+        argv = java_argv(
+            java, "256m", cp, "kafka.tools.StorageTool", "format", "--standalone", f"--cluster-id={cluster_id}"
+        )
+        argv += ["-c", str(self.props)]
+        argfile = self.secrets / "storage-format.args"
+        if self.secure:  # the admin's credentials must exist before anyone can log in: never in argv
+            argv += ["--add-scram", f"{ks.MECHANISM}=[name={ks.ADMIN},password={self.users()[ks.ADMIN]}]"]
+            argv = with_argfile(argv, "kafka.tools.StorageTool", argfile)
+        try:
+            with open(log_path, "ab") as log:
+                rc = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT).returncode
+        finally:
+            argfile.unlink(missing_ok=True)
         if rc != 0:
             raise StackError(
                 NAME,
