@@ -24,6 +24,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixe
 
 from stack import chaincode as cc
 from stack import fabric_config as fc
+from stack.environ import without_credentials
 from stack.errors import StackError
 from stack.fabric_home import FabricHome, locate
 from stack.mode import is_secure
@@ -68,7 +69,11 @@ class FabricNet:
     def run(self, component: str, argv: Sequence[str], env: dict[str, str] | None = None, timeout: float = 120) -> str:
         """Run a Fabric CLI; its stdout, or CliError with its output tail."""
         proc = subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+            list(argv),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**without_credentials(os.environ), **(env or {})},
         )
         if proc.returncode != 0:
             out = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
@@ -220,7 +225,7 @@ class Orderer:
                 },
             )
             cfg = self.net.node_config("orderer", "orderer.yaml", fc.orderer_overrides(self.s, self.net.paths))
-            self.proc.start([self.net.home.bin("orderer")], env={**os.environ, "FABRIC_CFG_PATH": str(cfg)})
+            self.proc.start([self.net.home.bin("orderer")], env={**self.proc.marker_env(), "FABRIC_CFG_PATH": str(cfg)})
         self.proc.wait_healthy(
             self.healthy,
             60,
@@ -289,7 +294,8 @@ class Peer:
                 fc.peer_overrides(self.s, self.net.paths, self.net.home.builder_dir, mutual_tls=self.net.mutual_tls),
             )
             self.proc.start(
-                [self.net.home.bin("peer"), "node", "start"], env={**os.environ, "FABRIC_CFG_PATH": str(cfg)}
+                [self.net.home.bin("peer"), "node", "start"],
+                env={**self.proc.marker_env(), "FABRIC_CFG_PATH": str(cfg)},
             )
         self.proc.wait_healthy(
             self.healthy,
@@ -401,7 +407,11 @@ class Chaincode:
                 f"--chaincode-id={pkg_id}",
             ],
             # The peer's MSP: the chaincode lets that MSP's admins operate (lib/callers.js).
-            env={**os.environ, "CORE_CHAINCODE_LOGGING_LEVEL": "warning", "CORE_PEER_LOCALMSPID": fc.PEER_MSP},
+            env={
+                **self.proc.marker_env(),
+                "CORE_CHAINCODE_LOGGING_LEVEL": "warning",
+                "CORE_PEER_LOCALMSPID": fc.PEER_MSP,
+            },
             cwd=src,
         )
         self.id_file.write_text(pkg_id + "\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import subprocess
 import uuid
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from gxcommon.private_files import write_private
 from gxcommon.topics import TopicSettings
 from stack import jars
 from stack import kafka_security as ks
+from stack.environ import without_credentials
 from stack.errors import StackError
 from stack.mode import is_secure
 from stack.procs import Proc, port_open
@@ -208,7 +210,8 @@ num.io.threads=4
             argv = with_argfile(argv, "kafka.tools.StorageTool", argfile)
         try:
             with open(log_path, "ab") as log:
-                rc = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT).returncode
+                env = without_credentials(os.environ)
+                rc = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
         finally:
             argfile.unlink(missing_ok=True)
         if rc != 0:

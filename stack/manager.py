@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from schemas.roles import CDC, worker_role
 from stack.connect import Connect
+from stack.environ import FABRIC_WORKERS, fabric_identity
 from stack.errors import StackError
 from stack.fabric_net import Chaincode, FabricNet, Orderer, Peer
 from stack.kafka import Kafka
@@ -213,11 +214,19 @@ class Stack:
         return env
 
     def worker_env(self, worker: str) -> dict[str, str]:
-        """What differs for a worker of `gxctl run` from :meth:`env`: when secure, it logs in to
-        Kafka as its own principal and to Postgres as its own role (each allowed its job only)."""
+        """A worker's own credentials (the rest of its environment has none: stack.environ): its
+        Postgres login (when secure its own role, each allowed its job only) with a password file
+        holding that login's line only, its own Kafka principal when secure, and the Fabric
+        identity only for the workers that talk to the ledger."""
         env = self.kafka.client_env(principal(worker))
         if self.postgres.secure and not self.postgres.external_dsn():
             env["GX_PG_DSN"] = self.postgres.role_dsn(worker_role(worker))
+        elif dsn := self.postgres.dsn():
+            env["GX_PG_DSN"] = dsn
+            if self.s.pg_password_file is not None:  # an external server's password, from the user's file
+                env["GX_PG_PASSWORD_FILE"] = str(self.s.pg_password_file)
+        if worker in FABRIC_WORKERS:
+            env.update(fabric_identity(self.fabric.env()))
         return env
 
     def log_file(self, name: str) -> str:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import psutil
 
+from stack.environ import without_credentials
 from stack.errors import StackError
 
 MARKER = "GX_PROC"
@@ -134,8 +135,10 @@ class Proc:
         return f"{self.run_dir.resolve()}:{self.name}"
 
     def marker_env(self, env: dict[str, str] | None = None) -> dict[str, str]:
-        """``env`` (default: this process's) with the marker, for a process started some other way."""
-        return {**(os.environ if env is None else env), MARKER: self.marker}
+        """``env`` with the marker, for a process started some other way. Default: this process's
+        environment less every credential (stack.environ): a component gets none of the
+        variables that hold or name a secret; a worker's own are in the ``env`` it is given."""
+        return {**(without_credentials(os.environ) if env is None else env), MARKER: self.marker}
 
     def _ours(self, pid: int) -> bool:
         return _environ(pid).get(MARKER) == self.marker
@@ -191,8 +194,8 @@ class Proc:
         tmp.replace(self.pid_file)  # never a half-written record
 
     def start(self, argv: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
-        """Start ``argv`` in its own session with the marker in its environment, output appended
-        to the log; returns the pid."""
+        """Start ``argv`` in its own session with the marker in its environment (``env``, default
+        :meth:`marker_env`'s), output appended to the log; returns the pid."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as log:
             log.write(f"\n==== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting {self.name}\n".encode())

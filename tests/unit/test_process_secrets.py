@@ -30,3 +30,74 @@ def test_the_storage_tools_secret_goes_into_a_private_argument_file_not_argv(tmp
     assert not any(SECRET in a or "kafka.tools.StorageTool" in a for a in moved)
     assert (tmp_path / "f.args").stat().st_mode & 0o777 == 0o600
     assert SECRET not in shlex.join(moved)
+
+
+# -- finding 5: each process only its own credentials --------------------------------------------
+
+STACK_ENV = {
+    "GX_STATE_DIR": "/s",
+    "GX_PG_DSN": "postgresql://gx_owner@127.0.0.1:26432/gx?passfile=/s/secrets/pgpass.d/gx_owner",
+    "GX_PG_CDC_DSN": "postgresql://gx_cdc@127.0.0.1:26432/gx?passfile=/s/secrets/pgpass.d/gx_cdc",
+    "GX_KAFKA_BOOTSTRAP": "127.0.0.1:30092",
+    "GX_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+    "GX_KAFKA_USERNAME": "gx-admin",
+    "GX_KAFKA_PASSWORD_FILE": "/s/secrets/kafka/gx-admin.password",
+    "GX_KAFKA_REPLAY_USERNAME": "gx-dlq-replayer",
+    "GX_KAFKA_REPLAY_PASSWORD_FILE": "/s/secrets/kafka/gx-dlq-replayer.password",
+    "GX_CONNECT_URL": "http://127.0.0.1:29083",
+    "GX_CONNECT_USERNAME": "gx-admin",
+    "GX_CONNECT_PASSWORD_FILE": "/s/secrets/connect/rest-admin.password",
+    "GX_CONNECT_SECRETS_DIR": "/s/secrets/connect",
+    "GX_FABRIC_GATEWAY": "127.0.0.1:28051",
+    "GX_FABRIC_CHANNEL": "gxchannel",
+    "GX_FABRIC_CERT": "/s/fabric/User1-cert.pem",
+    "GX_FABRIC_KEY": "/s/fabric/priv_sk",
+    "GX_FABRIC_TLS_ROOT": "/s/fabric/ca.crt",
+    "GX_FABRIC_TLS_CERT": "/s/fabric/client.crt",
+    "GX_FABRIC_TLS_KEY": "/s/fabric/client.key",
+}
+
+
+def test_credentials_are_told_by_name_and_everything_else_passes_on() -> None:
+    from stack.environ import is_credential, without_credentials
+
+    creds = {k for k in STACK_ENV if is_credential(k)}
+    assert creds == {
+        "GX_PG_DSN",
+        "GX_PG_CDC_DSN",
+        "GX_KAFKA_USERNAME",
+        "GX_KAFKA_PASSWORD_FILE",
+        "GX_KAFKA_REPLAY_USERNAME",
+        "GX_KAFKA_REPLAY_PASSWORD_FILE",
+        "GX_CONNECT_USERNAME",
+        "GX_CONNECT_PASSWORD_FILE",
+        "GX_CONNECT_SECRETS_DIR",
+        "GX_FABRIC_CERT",
+        "GX_FABRIC_KEY",
+        "GX_FABRIC_TLS_CERT",
+        "GX_FABRIC_TLS_KEY",
+    }
+    for other in ("GX_PG_PASSWORD_FILE", "GX_KAFKA_PASSWORD", "GX_CONNECT_PASSWORD_ENV", "GX_CONNECT_PASSWORD_REF"):
+        assert is_credential(other), other
+    for plain in ("GX_SUBMIT_WINDOW", "GX_WEB_PORT", "GX_PG_PORT", "GX_KAFKA_CA_FILE", "PATH", "GX_PROC"):
+        assert not is_credential(plain), plain
+    assert without_credentials({"PATH": "/bin", "GX_PG_DSN": "x"}) == {"PATH": "/bin"}
+
+
+def test_a_worker_gets_the_stacks_settings_and_only_its_own_credentials() -> None:
+    """What `gxctl up` gave every worker before: the stack's whole environment, the admin's login
+    inherited from the shell, Connect's REST login, Debezium's DSN and the Fabric key (to the
+    results writer too). Now the inherited and given variables pass on without any credential."""
+    from stack.environ import fabric_identity, process_env
+
+    shell = {"PATH": "/bin", "GX_SUBMIT_WINDOW": "40", **STACK_ENV}  # `eval "$(gxctl stack env)"`
+    own = {"GX_PG_DSN": "postgresql://gx_results@h:1/gx?passfile=/s/secrets/pgpass.d/gx_results"}
+    env = process_env(shell, STACK_ENV, {**own, "GX_KAFKA_USERNAME": "gx-results-writer"})
+    assert env["GX_PG_DSN"] == own["GX_PG_DSN"] and env["GX_KAFKA_USERNAME"] == "gx-results-writer"
+    assert env["GX_SUBMIT_WINDOW"] == "40" and env["GX_FABRIC_CHANNEL"] == "gxchannel" and env["PATH"] == "/bin"
+    for gone in ("GX_PG_CDC_DSN", "GX_CONNECT_PASSWORD_FILE", "GX_CONNECT_SECRETS_DIR", "GX_FABRIC_KEY"):
+        assert gone not in env, gone
+    assert "GX_KAFKA_PASSWORD_FILE" not in env  # the admin's, from the shell: not the results writer's
+    assert fabric_identity(STACK_ENV) == {
+        k: STACK_ENV[k] for k in ("GX_FABRIC_CERT", "GX_FABRIC_KEY", "GX_FABRIC_TLS_CERT", "GX_FABRIC_TLS_KEY")
+    }

@@ -1,0 +1,75 @@
+"""The local secure stack's processes as they run (issue 33): their environments
+(/proc/PID/environ), the files their credentials are in, the state folder's modes, and what their
+HTTP endpoints serve. Each case reads the running processes, not the code that starts them."""
+
+from __future__ import annotations
+
+import re
+import stat
+from pathlib import Path
+
+import psutil
+import pytest
+
+from gxcommon.dsn import pg_parts
+from schemas import roles
+from stack.manager import Stack
+from stack.pipeline import Pipeline
+
+# A variable that holds or names a secret or a login (the same rule as stack.environ, written out
+# here so that the test does not trust the code it checks).
+CREDENTIAL = re.compile(r"^GX_\w*(PASSWORD\w*|_DSN|_USERNAME|_KEY|_CERT|SECRETS_DIR|TOKEN\w*)$")
+FABRIC_IDENTITY = {"GX_FABRIC_CERT", "GX_FABRIC_KEY", "GX_FABRIC_TLS_CERT", "GX_FABRIC_TLS_KEY"}
+
+
+@pytest.fixture(scope="module")
+def stack(up: dict[str, str]) -> Stack:
+    s = Stack()
+    assert s.postgres.secure and s.kafka.secure, "the secure pass must run on a --secure stack"
+    return s
+
+
+def _environ(pid: int | None, name: str) -> dict[str, str]:
+    assert pid is not None, f"{name} is not running"
+    return psutil.Process(pid).environ()
+
+
+# -- finding 5: each process only its own credentials ---------------------------------------------
+
+
+def test_each_worker_holds_only_its_own_credentials(stack: Stack) -> None:
+    """Before: every worker had the stack's whole environment (Connect's REST login, Debezium's DSN,
+    the Fabric key for the results writer and the projectors) and one password file holding every
+    role's password and the superuser's."""
+    pipeline = Pipeline(stack)
+    for name in pipeline.wanted():
+        env = _environ(pipeline.workers[name].pid(), name)
+        held = {k for k in env if CREDENTIAL.match(k)}
+        own = {"GX_PG_DSN", "GX_KAFKA_USERNAME", "GX_KAFKA_PASSWORD_FILE"}
+        fabric = FABRIC_IDENTITY | {"GX_FABRIC_COMMANDS_CERT", "GX_FABRIC_COMMANDS_KEY"}
+        allowed = own | (fabric if name in ("submitter", "block-publisher") else set())
+        assert held <= allowed, f"{name} holds {sorted(held - allowed)}"
+        assert ("GX_FABRIC_KEY" in env) == (name in ("submitter", "block-publisher")), name
+        role = roles.worker_role(name)
+        passfile = Path(pg_parts(env["GX_PG_DSN"])["query"]["passfile"])
+        lines = passfile.read_text().splitlines()
+        assert [ln.split(":")[3] for ln in lines] == [role], f"{name}'s password file {passfile} holds {len(lines)}"
+        assert stat.S_IMODE(passfile.stat().st_mode) == 0o600
+        kafka_password = Path(env["GX_KAFKA_PASSWORD_FILE"])
+        assert kafka_password.name == f"{env['GX_KAFKA_USERNAME']}.password" == f"gx-{name}.password"
+
+
+def test_no_component_of_the_stack_holds_a_credential_variable(stack: Stack) -> None:
+    """Kafka, Connect, Postgres, the Fabric nodes, the chaincode and the watchdog read their own
+    secrets from their own files; none gets a GX_* credential from whoever started it."""
+    procs = {name: c.proc for name, c in stack.components.items()} | {"watchdog": stack.watchdog}
+    seen = 0
+    for name, proc in procs.items():
+        pid = proc.pid()
+        if pid is None:
+            continue
+        env = _environ(pid, name)
+        held = sorted(k for k in env if CREDENTIAL.match(k))
+        assert held == [], f"{name} (pid {pid}) holds {held}"
+        seen += 1
+    assert seen >= 7, seen
