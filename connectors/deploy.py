@@ -71,10 +71,15 @@ def connector_config(
     pg: Mapping[str, object], commands_topic: str, password: PasswordSource, poll_ms: int | None = None
 ) -> tuple[str, dict[str, str]]:
     """The connector's name and the config PUT to Connect: connectors/outbox.yaml rendered for
-    ``pg`` with the password replaced by ``password``'s reference. PlaintextPasswordError without one."""
+    ``pg`` with the password replaced by ``password``'s reference, and the DSN's sslmode (``pg``'s
+    query, as gxcommon.dsn.pg_parts gives it) as Debezium's, so that it connects as every other
+    process does. PlaintextPasswordError without a password source."""
     doc = outbox(pg, commands_topic, poll_ms=poll_ms)
     config = dict(doc["config"])
     config["database.password"] = password.config_value(doc["name"], str(pg["password"]))
+    query = pg.get("query")
+    if isinstance(query, Mapping) and query.get("sslmode"):
+        config["database.sslmode"] = str(query["sslmode"])
     return doc["name"], config
 
 

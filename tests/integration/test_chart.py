@@ -236,13 +236,14 @@ def test_the_password_is_only_in_the_secret(tools: dict[str, Path]) -> None:
     kc = next(d for d in docs if d["kind"] == "KafkaConnector")
     assert kc["apiVersion"] == "kafka.strimzi.io/v1"
     assert kc["spec"]["config"]["database.password"] == "${secrets:gx/gx-gx-pipeline-postgres:password}"
-    # The hooks: the Secret first, then migrations, then topics and the connector's publication.
+    # The hooks: the pods' account and the Secret first, then migrations, then topics and the
+    # connector's publication.
     hooks = sorted(
         (int(d["metadata"]["annotations"]["helm.sh/hook-weight"]), d["kind"], d["metadata"]["name"])
         for d in docs
         if "helm.sh/hook" in d["metadata"].get("annotations", {})
     )
-    assert [h[1] for h in hooks] == ["Secret", "Job", "Job"]
+    assert [h[1] for h in hooks] == ["ServiceAccount", "Secret", "Job", "Job"]
     jobs = [d for d in docs if d["kind"] == "Job"]
     assert [j["spec"]["template"]["spec"]["containers"][0]["args"] for j in jobs] == [
         ["db", "migrate"],

@@ -82,6 +82,19 @@ def test_deploy_sends_a_provider_reference_never_the_password(tmp_path, monkeypa
     assert len(sent) == 3
 
 
+def test_debezium_connects_with_the_dsns_sslmode(tmp_path) -> None:
+    """Issue 33, finding 6: Debezium's own default (prefer) never checked the server; it now takes
+    the sslmode every other process has (the chart's require or verify-full)."""
+    from connectors.deploy import PasswordSource, connector_config
+    from gxcommon.dsn import pg_parts
+
+    pg = {**pg_parts("postgresql://gx_cdc@db:5432/gx?sslmode=verify-full"), "password": "p"}
+    _, config = connector_config(pg, "gx.commands", PasswordSource(env="X"))
+    assert config["database.sslmode"] == "verify-full"
+    _, config = connector_config({**pg, "query": {}}, "gx.commands", PasswordSource(env="X"))
+    assert "database.sslmode" not in config
+
+
 def test_init_refuses_a_plaintext_connector_password_before_any_step(monkeypatch) -> None:
     """`gxctl init` without a provider stops before the migrations, not after the topics."""
     from connectors.deploy import PasswordSource, PlaintextPasswordError

@@ -39,9 +39,22 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
-{{/* The DSN without a password: the processes add it from GX_PG_PASSWORD_FILE, percent-encoded. */}}
-{{- define "gx.dsn" -}}
-postgresql://{{ .Values.postgres.user | urlquery }}@{{ .Values.postgres.host }}:{{ .Values.postgres.port }}/{{ .Values.postgres.database }}?sslmode={{ .Values.postgres.sslmode }}
+{{/* A DSN without a password (the processes add it from GX_PG_PASSWORD_FILE, percent-encoded) for
+     .user: sslmode, and with postgres.caSecret the CA it verifies the server with. */}}
+{{- define "gx.dsnFor" -}}
+{{- $pg := .root.Values.postgres -}}
+postgresql://{{ .user | urlquery }}@{{ $pg.host }}:{{ $pg.port }}/{{ $pg.database }}?sslmode={{ $pg.sslmode }}
+{{- if $pg.caSecret }}&sslrootcert=/var/run/secrets/gx/postgres-ca/ca.crt{{ end }}
+{{- end -}}
+{{- define "gx.dsn" -}}{{ include "gx.dsnFor" (dict "root" . "user" .Values.postgres.user) }}{{- end -}}
+
+{{/* The account every pod runs as. */}}
+{{- define "gx.serviceAccount" -}}{{ .Values.serviceAccount.name | default (include "gx.fullname" .) }}{{- end -}}
+
+{{/* What every pod spec says about its identity towards Kubernetes: its account, no API token. */}}
+{{- define "gx.podIdentity" -}}
+serviceAccountName: {{ include "gx.serviceAccount" . }}
+automountServiceAccountToken: false
 {{- end -}}
 
 {{/* Every GX_* setting that is not a secret (the ConfigMap's data, and the hook Jobs' env). */}}
@@ -110,10 +123,10 @@ GX_FABRIC_TLS_SERVER_NAME: {{ . | quote }}
 {{- define "gx.identityEnv" -}}
 {{- $v := .root.Values -}}
 {{- if and $v.postgres.roles.enabled (ne .who "admin") }}
-- {name: GX_PG_DSN, value: {{ printf "postgresql://%s@%s:%v/%s?sslmode=%s" (include "gx.pgRole" .) $v.postgres.host $v.postgres.port $v.postgres.database $v.postgres.sslmode | quote }}}
+- {name: GX_PG_DSN, value: {{ include "gx.dsnFor" (dict "root" .root "user" (include "gx.pgRole" .)) | quote }}}
 {{- end }}
 {{- if and $v.postgres.roles.enabled .connector }}
-- {name: GX_PG_CDC_DSN, value: {{ printf "postgresql://gx_cdc@%s:%v/%s?sslmode=%s" $v.postgres.host $v.postgres.port $v.postgres.database $v.postgres.sslmode | quote }}}
+- {name: GX_PG_CDC_DSN, value: {{ include "gx.dsnFor" (dict "root" .root "user" "gx_cdc") | quote }}}
 {{- end }}
 {{- if .connector }}
 {{- if eq $v.connector.passwordFrom "env" }}
@@ -138,6 +151,9 @@ GX_FABRIC_TLS_SERVER_NAME: {{ . | quote }}
 {{- define "gx.identityMounts" -}}
 - {name: postgres, mountPath: /var/run/secrets/gx/postgres, readOnly: true}
 {{- $v := .root.Values }}
+{{- if $v.postgres.caSecret }}
+- {name: postgres-ca, mountPath: /var/run/secrets/gx/postgres-ca, readOnly: true}
+{{- end }}
 {{- if $v.kafka.sasl.enabled }}
 - {name: kafka, mountPath: /var/run/secrets/gx/kafka, readOnly: true}
 - {name: kafka-ca, mountPath: /var/run/secrets/gx/kafka-ca, readOnly: true}
@@ -155,6 +171,10 @@ GX_FABRIC_TLS_SERVER_NAME: {{ . | quote }}
   secret: {secretName: {{ $v.postgres.roles.passwordsSecret }}, defaultMode: 0400, items: [{key: {{ include "gx.pgRole" . }}, path: password}]}
 {{- else }}
 {{- include "gx.pgVolume" .root | nindent 0 }}
+{{- end }}
+{{- if $v.postgres.caSecret }}
+- name: postgres-ca
+  secret: {secretName: {{ $v.postgres.caSecret }}, defaultMode: 0444, items: [{key: {{ $v.postgres.caKey }}, path: ca.crt}]}
 {{- end }}
 {{- if $v.kafka.sasl.enabled }}
 - name: kafka
