@@ -115,6 +115,7 @@ SWITCHES = {
     "chaincode.tls.enabled": True,
     "networkPolicy.enabled": True,
     "connect.basicAuth.enabled": True,
+    "web.metricsAuth.enabled": True,
 }
 WORKERS = ("submitter", "results-writer", "block-publisher")
 
@@ -323,3 +324,29 @@ def test_every_pod_runs_as_its_own_service_account_without_a_token(tools: dict[s
     assert sa[0]["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"  # before the hook Jobs
     for who, pod in pods(docs).items():
         assert pod["automountServiceAccountToken"] is False and pod["serviceAccountName"] == "gx-gx-pipeline", who
+
+
+# -- finding 7: the workers' web port: no Faust pages, on the pod's address, /metrics behind a token ---
+
+
+def test_the_workers_serve_on_the_pods_address_and_metrics_only_with_the_token(tools: dict[str, Path]) -> None:
+    docs = render(tools, "-f", str(CHART / "values-mainnet.yaml"))
+    cm = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "gx-gx-pipeline")
+    assert "GX_WEB_HOST" not in cm["data"], "0.0.0.0 for every worker"
+    for who, pod in pods(docs).items():
+        env = {e["name"]: e for e in pod["containers"][0].get("env", [])}
+        if who in ("chaincode", "migrate", "init"):
+            assert "GX_WEB_TOKEN_FILE" not in env and "web-token" not in secret_keys(pod), who
+            continue
+        assert env["GX_WEB_HOST"]["value"] == "$(POD_IP)", who
+        assert env["POD_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}, who
+        assert list(env).index("POD_IP") < list(env).index("GX_WEB_HOST"), who  # defined before use
+        assert env["GX_WEB_TOKEN_FILE"]["value"] == "/var/run/secrets/gx/web/token", who
+        assert secret_keys(pod)["web-token"] == ["token"], who
+    sm = next(d for d in docs if d["kind"] == "ServiceMonitor")
+    (endpoint,) = sm["spec"]["endpoints"]
+    assert endpoint["authorization"] == {"type": "Bearer", "credentials": {"name": "gx-metrics-token", "key": "token"}}
+    # Off (the default), no token anywhere.
+    docs = render(tools, *BASE, "--set", "metrics.serviceMonitor.enabled=true")
+    assert "authorization" not in next(d for d in docs if d["kind"] == "ServiceMonitor")["spec"]["endpoints"][0]
+    assert all("GX_WEB_TOKEN_FILE" not in env_of(p) for p in pods(docs).values())

@@ -65,7 +65,6 @@ GX_PG_DSN: {{ include "gx.dsn" . | quote }}
 GX_PG_PASSWORD_FILE: /var/run/secrets/gx/postgres/password
 GX_KAFKA_BOOTSTRAP: {{ .Values.kafka.bootstrap | quote }}
 GX_CONNECT_URL: {{ .Values.connect.url | quote }}
-GX_WEB_HOST: "0.0.0.0"
 GX_WEB_PORT: {{ .Values.web.port | quote }}
 GX_DATA_DIR: /tmp/faust
 GX_FABRIC_CHANNEL: {{ .Values.fabric.channel | quote }}

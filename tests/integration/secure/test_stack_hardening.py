@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import re
 import stat
+import urllib.error
+import urllib.request
+import uuid
 from pathlib import Path
 
 import psutil
@@ -73,3 +76,46 @@ def test_no_component_of_the_stack_holds_a_credential_variable(stack: Stack) -> 
         assert held == [], f"{name} (pid {pid}) holds {held}"
         seen += 1
     assert seen >= 7, seen
+
+
+# -- finding 7: the workers' web port ----------------------------------------------------------------
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> int:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def test_the_workers_serve_no_faust_page(stack: Stack) -> None:
+    """Before: /router/ answered 200 with the app's topology, /table/ its tables, to anyone who
+    reached the port."""
+    pipeline = Pipeline(stack)
+    for name in pipeline.wanted():
+        base = f"http://127.0.0.1:{pipeline.ports[name]}"
+        assert _get(f"{base}/readyz") == 200 and _get(f"{base}/metrics") == 200, name
+        for page in ("/router/", "/table/", "/graph/", "/stats/"):
+            assert _get(base + page) == 404, f"{name} serves {page}"
+
+
+def test_metrics_with_a_token_answer_only_the_request_that_carries_it(stack: Stack, tmp_path: Path) -> None:
+    """GX_WEB_TOKEN_FILE (the chart's web.metricsAuth): /metrics needs Authorization: Bearer."""
+    from tests.integration.workers import Worker
+
+    token = tmp_path / "token"
+    token.write_text("t0ken-" + uuid.uuid4().hex + "\n")
+    token.chmod(0o600)
+    # As the test session's own logins (the admin's: a group of its own is its to join).
+    app_id = f"gx-test-web-{uuid.uuid4().hex[:6]}"
+    w = Worker("results-writer", app_id, tmp_path, GX_WEB_TOKEN_FILE=str(token))
+    w.start()
+    try:
+        url = f"{w.url}/metrics"
+        assert _get(url) == 401
+        assert _get(url, {"Authorization": "Bearer wrong"}) == 401
+        assert _get(url, {"Authorization": f"Bearer {token.read_text().strip()}"}) == 200
+        assert _get(f"{w.url}/readyz") == 200 and _get(f"{w.url}/router/") == 404
+    finally:
+        w.stop()
