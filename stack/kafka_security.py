@@ -11,7 +11,8 @@
   block publisher writes the events and block markers in its transactions, each projector reads
   the events and writes its dead letters, Connect writes gx.commands and its own topics, and
   ``gx-dlq-replayer`` (`gxctl dlq replay`, gxcommon.dlq_replay) reads the dead letters and the
-  records they name and writes those back to their source topics, and its audit record.
+  records they name and writes those back to their source topics, and its audit record;
+  ``gx-producer`` (an upstream service's direct produce, gxsdk.produce) writes gx.commands.
 
 Pure functions build the configuration and the ACL list; ``apply`` is the adapter that creates the
 SCRAM users and ACLs through the admin API.
@@ -30,6 +31,8 @@ from gxcommon.private_files import file_reference, stored_passwords, write_priva
 
 ADMIN = "gx-admin"
 REPLAYER = "gx-dlq-replayer"
+# An upstream service without a database that produces commands itself (gxsdk.produce).
+PRODUCER = "gx-producer"
 BROKER_DN = "CN=gx-broker"
 MECHANISM = "SCRAM-SHA-512"
 
@@ -54,7 +57,7 @@ def principal(worker: str) -> str:
 def principals(groups: list[str]) -> list[str]:
     """Every principal but the admin: one per worker kind and projector group, and Connect."""
     workers = ["submitter", "results-writer", "block-publisher", *(f"projector-{g}" for g in groups)]
-    return [*(principal(w) for w in workers), "gx-connect", REPLAYER]
+    return [*(principal(w) for w in workers), "gx-connect", REPLAYER, PRODUCER]
 
 
 def acls(app_id: str, groups: list[str], t: Any) -> list[Grant]:
@@ -95,6 +98,9 @@ def acls(app_id: str, groups: list[str], t: Any) -> list[Grant]:
         reads(p, t.fabric_events, f"{app_id}-projector-{g}", prefixed_group=True)
         out.append(Grant(p, "group", "gx-projector-reader-", "READ", True))  # gap replay (projections.kafka_io)
         writes(p, t.projections_dlq)
+    # A service's direct produce (gxsdk.produce): gx.commands, idempotently, and nothing else.
+    writes(PRODUCER, t.commands)
+    out.append(Grant(PRODUCER, "cluster", "kafka-cluster", "IDEMPOTENT_WRITE"))
     # The replay of a dead letter: read it and the record it names, send that back, record the replay.
     for topic in (t.commands_dlq, t.projections_dlq):
         out.extend([Grant(REPLAYER, "topic", topic, "READ"), Grant(REPLAYER, "topic", topic, "DESCRIBE")])

@@ -200,3 +200,30 @@ def test_the_replayer_writes_back_to_source_topics_and_its_audit_topic_only(brok
     admin = AdminClient({"bootstrap.servers": broker.bootstrap, **broker.client_conf(r)})
     with pytest.raises(KafkaException, match="AUTHORIZATION_FAILED"):
         admin.create_topics([NewTopic("gx.replayer-made", 1, 1)])["gx.replayer-made"].result(20)
+
+
+def test_a_services_direct_producer_logs_in_as_its_principal_and_writes_commands_only(broker: Kafka) -> None:
+    """Finding 9: gxsdk.command_producer ignored GX_KAFKA_* (it could not reach a secure Kafka), and
+    no principal existed for a service that produces directly. As gx-producer it writes gx.commands,
+    and nothing else."""
+    import os
+
+    env = {**broker.client_env("gx-producer"), "GX_KAFKA_BOOTSTRAP": broker.bootstrap}
+    code = (
+        "import sys\n"
+        "from gxsdk import command_producer, produce\n"
+        "from schemas.examples import example\n"
+        "results = []\n"
+        "for topic in ('gx.commands', 'gx.fabric.events'):\n"
+        f"    p = command_producer('{broker.bootstrap}', **{{'message.timeout.ms': 10000}})\n"
+        "    errs = []\n"
+        "    produce(p, topic, tenant_id='t', service='svc-direct', command_type='CREATE_USER', request_id='r1',"
+        " payload=example('CREATE_USER', 1), on_delivery=lambda e, m: errs.append(e))\n"
+        "    p.flush(15)\n"
+        "    results.append(errs[0].name() if errs and errs[0] else ('delivered' if errs else 'NOT_DELIVERED'))\n"
+        "print(' '.join(results))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=90, env={**os.environ, **env}
+    )
+    assert proc.stdout.strip() == "delivered TOPIC_AUTHORIZATION_FAILED", proc.stdout + proc.stderr[-2000:]

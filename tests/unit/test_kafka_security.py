@@ -30,10 +30,15 @@ def test_each_principal_reads_and_writes_exactly_its_topics() -> None:
         assert topic_ops(f"gx-projector-{g}", "WRITE") == {"gx.projections.dlq"}
     assert "gx.commands" in topic_ops("gx-connect", "WRITE")
     assert not any("gx.fabric" in t or "command-results" in t for t in topic_ops("gx-connect", "WRITE"))
-    # Nobody but Connect (and the replay of a dead letter) may write commands; nobody gets ALL or
-    # cluster-wide ALTER.
+    # Nobody but Connect, a service's direct produce and the replay of a dead letter may write
+    # commands; nobody gets ALL or cluster-wide ALTER.
     writers = {p for p in grants() if "gx.commands" in topic_ops(p, "WRITE")}
-    assert writers == {"gx-connect", "gx-dlq-replayer"}
+    assert writers == {"gx-connect", "gx-producer", "gx-dlq-replayer"}
+    assert {(r, n, o) for r, n, o, _ in grants()["gx-producer"]} == {
+        ("topic", "gx.commands", "WRITE"),
+        ("topic", "gx.commands", "DESCRIBE"),
+        ("cluster", "kafka-cluster", "IDEMPOTENT_WRITE"),
+    }
     assert not any(o in ("ALL", "ALTER", "DELETE") for gs in grants().values() for _, _, o, _ in gs)
 
 
