@@ -188,11 +188,12 @@ def passwords(d: Path, names: list[str]) -> dict[str, str]:
 def broker_props(host: str, port: int, controller_port: int, d: Path, admin_password: str) -> str:
     """The listener, TLS, SASL and authoriser lines of server.properties. The broker's own login
     (the admin's password) is read through the FileConfigProvider from a 0600 file, so
-    server.properties holds no secret."""
+    server.properties holds no secret; that provider may read files of ``d`` only."""
     ref = file_reference(d / "broker-login.properties", "password", admin_password)
     jaas = f'org.apache.kafka.common.security.scram.ScramLoginModule required username="{ADMIN}" password="{ref}";'
     return f"""config.providers=file
 config.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider
+config.providers.file.param.allowed.paths={d}
 listeners=SASL_SSL://{host}:{port},CONTROLLER://{host}:{controller_port}
 advertised.listeners=SASL_SSL://{host}:{port},CONTROLLER://{host}:{controller_port}
 listener.security.protocol.map=CONTROLLER:SSL,SASL_SSL:SASL_SSL

@@ -101,3 +101,30 @@ def test_a_worker_gets_the_stacks_settings_and_only_its_own_credentials() -> Non
     assert fabric_identity(STACK_ENV) == {
         k: STACK_ENV[k] for k in ("GX_FABRIC_CERT", "GX_FABRIC_KEY", "GX_FABRIC_TLS_CERT", "GX_FABRIC_TLS_KEY")
     }
+
+
+# -- finding 9: Connect's and the broker's config providers read only their own secrets ------------
+
+
+def test_connects_config_providers_read_only_the_secrets_folder_and_one_variable(tmp_path: Path) -> None:
+    """Before: the FileConfigProvider had no allowed.paths and the EnvVarConfigProvider no
+    allowlist, so a connector config could pull any file or variable of Connect's into itself (and
+    out, e.g. as a database host)."""
+    from stack.connect import Connect
+    from stack.settings import StackSettings
+
+    c = Connect(StackSettings(state_dir=tmp_path / "state", pg_dsn=None), "127.0.0.1:1")
+    c.home.mkdir(parents=True)
+    c._write_props("")
+    props = dict(ln.split("=", 1) for ln in c.props.read_text().splitlines() if "=" in ln and not ln.startswith("#"))
+    assert props["config.providers"] == "file,env"
+    assert props["config.providers.file.param.allowed.paths"] == str(tmp_path / "state" / "secrets" / "connect")
+    assert props["config.providers.env.param.allowlist.pattern"] == "^GX_OUTBOX_DB_PASSWORD$"
+
+
+def test_the_brokers_file_provider_reads_only_its_secrets_folder(tmp_path: Path) -> None:
+    from stack.kafka_security import broker_props
+
+    props = broker_props("127.0.0.1", 1, 2, tmp_path, "pw")
+    assert f"config.providers.file.param.allowed.paths={tmp_path}\n" in props
+    assert "pw" not in props.replace("password", "")
