@@ -17,7 +17,7 @@ from stack import kafka_security as ks
 from stack.environ import without_credentials
 from stack.errors import StackError
 from stack.mode import is_secure
-from stack.procs import Proc, port_open
+from stack.procs import PRIVATE_UMASK, Proc, open_private_log, port_open
 from stack.procs import tail as proc_tail
 from stack.settings import StackSettings
 
@@ -209,9 +209,9 @@ num.io.threads=4
             argv += ["--add-scram", f"{ks.MECHANISM}=[name={ks.ADMIN},password={self.users()[ks.ADMIN]}]"]
             argv = with_argfile(argv, "kafka.tools.StorageTool", argfile)
         try:
-            with open(log_path, "ab") as log:
+            with open_private_log(log_path) as log:
                 env = without_credentials(os.environ)
-                rc = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+                rc = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env, umask=PRIVATE_UMASK).returncode
         finally:
             argfile.unlink(missing_ok=True)
         if rc != 0:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from gxcommon.private_files import make_private
 from schemas.roles import CDC, worker_role
 from stack.connect import Connect
 from stack.environ import FABRIC_WORKERS, fabric_identity
@@ -98,6 +99,11 @@ class Stack:
         optional Prometheus; ``secure`` makes a new stack secure (stack.mode; StackError for a
         stack made without it)."""
         with self._locked():
+            # The state folder and all it holds are the user's only (data, logs, configs, secrets);
+            # Postgres' own folder too when it lives elsewhere (as root: the postgres user's).
+            make_private(self.s.state_dir)
+            if self.postgres.home.exists() and not self.postgres.home.is_relative_to(self.s.state_dir):
+                make_private(self.postgres.home)
             if secure:
                 make_secure(
                     self.s,

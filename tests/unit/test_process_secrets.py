@@ -128,3 +128,33 @@ def test_the_brokers_file_provider_reads_only_its_secrets_folder(tmp_path: Path)
     props = broker_props("127.0.0.1", 1, 2, tmp_path, "pw")
     assert f"config.providers.file.param.allowed.paths={tmp_path}\n" in props
     assert "pw" not in props.replace("password", "")
+
+
+# -- finding 9: the state folder is its owner's only -------------------------------------------------
+
+
+def test_make_private_takes_every_bit_from_group_and_others_and_follows_no_link(tmp_path: Path) -> None:
+    from gxcommon.private_files import make_private
+
+    root = tmp_path / "state"
+    (root / "kafka" / "data").mkdir(parents=True)
+    seg = root / "kafka" / "data" / "00000.log"
+    seg.write_text("x")
+    seg.chmod(0o644)
+    outside = tmp_path / "outside"
+    outside.write_text("y")
+    outside.chmod(0o644)
+    (root / "link").symlink_to(outside)
+    root.chmod(0o755)
+    assert make_private(root) == 4  # root, kafka, data, the segment
+    assert [oct(p.stat().st_mode & 0o777) for p in (root, root / "kafka", seg)] == ["0o700", "0o700", "0o600"]
+    assert outside.stat().st_mode & 0o777 == 0o644
+    assert make_private(root) == 0
+
+
+def test_a_process_log_is_private_from_its_first_line(tmp_path: Path) -> None:
+    from stack.procs import Proc
+
+    p = Proc("echo", tmp_path / "run", tmp_path / "logs")
+    p.start(["true"])
+    assert p.log_file.stat().st_mode & 0o777 == 0o600

@@ -119,3 +119,17 @@ def test_metrics_with_a_token_answer_only_the_request_that_carries_it(stack: Sta
         assert _get(f"{w.url}/readyz") == 200 and _get(f"{w.url}/router/") == 404
     finally:
         w.stop()
+
+
+# -- finding 9: the state folder, Kafka's data and the logs are the owner's only ---------------------
+
+
+def test_the_state_folder_kafkas_data_and_the_logs_are_private(stack: Stack) -> None:
+    """Before: the state folder was 0755, and Kafka's data and the logs readable by anyone."""
+    state = stack.s.state_dir
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    roots = [state / "kafka" / "data", state / "logs", state / "secrets"]
+    files = [p for root in roots for p in root.rglob("*") if not p.is_symlink()]
+    assert len(files) > 20, "nothing to check"
+    shared = [f"{oct(stat.S_IMODE(p.stat().st_mode))} {p}" for p in files if p.exists() and p.stat().st_mode & 0o077]
+    assert shared == [], shared[:10]
