@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -32,10 +33,14 @@ from stack.procs import Proc, port_open
 from stack.settings import StackSettings
 
 
-def ops_healthy(host: str, port: int) -> bool:
-    """A node's operations endpoint answers /healthz with status OK."""
+def ops_healthy(host: str, port: int, ca: Path | None = None) -> bool:
+    """A node's operations endpoint answers /healthz with status OK (over TLS, verified with the
+    CA file ``ca``, when given: the secure stack's)."""
+    context = ssl.create_default_context(cafile=str(ca)) if ca else None
     try:
-        with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=2) as r:
+        with urllib.request.urlopen(
+            f"{'https' if ca else 'http'}://{host}:{port}/healthz", timeout=2, context=context
+        ) as r:
             return json.load(r).get("status") == "OK"
     except (OSError, ValueError):
         return False
@@ -133,8 +138,19 @@ class FabricNet:
 
     @property
     def mutual_tls(self) -> bool:
-        """The peer requires client certificates (the secure stack, stack.mode)."""
+        """The peer requires client certificates, and the nodes' operations endpoints serve TLS
+        (the secure stack, stack.mode)."""
         return is_secure(self.s)
+
+    def ops_ca(self) -> Path | None:
+        """The CA bundle the nodes' operations endpoints are verified with (written once), or None
+        when they serve plain HTTP (not secure)."""
+        if not self.mutual_tls:
+            return None
+        bundle = self.paths.ops_ca_bundle
+        if not bundle.exists():
+            bundle.write_text("".join(Path(ca).read_text() for ca in self.paths.tls_cas))
+        return bundle
 
     def admin_env(self) -> dict[str, str]:
         """The peer CLI as the org's admin, talking TLS (mutual in the secure stack) to our peer."""
@@ -210,7 +226,8 @@ class Orderer:
 
     def healthy(self) -> bool:
         # /healthz can answer before the admin port (osnadmin's, used right after) listens.
-        return ops_healthy(self.s.host, self.s.orderer_ops_port) and port_open(self.s.host, self.s.orderer_admin_port)
+        ops = ops_healthy(self.s.host, self.s.orderer_ops_port, self.net.ops_ca())
+        return ops and port_open(self.s.host, self.s.orderer_admin_port)
 
     def up(self) -> None:
         if self.proc.pid() is None:
@@ -224,7 +241,8 @@ class Orderer:
                     "GX_ORDERER_OPS_PORT": self.s.orderer_ops_port,
                 },
             )
-            cfg = self.net.node_config("orderer", "orderer.yaml", fc.orderer_overrides(self.s, self.net.paths))
+            overrides = fc.orderer_overrides(self.s, self.net.paths, ops_tls=self.net.mutual_tls)
+            cfg = self.net.node_config("orderer", "orderer.yaml", overrides)
             self.proc.start([self.net.home.bin("orderer")], env={**self.proc.marker_env(), "FABRIC_CFG_PATH": str(cfg)})
         self.proc.wait_healthy(
             self.healthy,
@@ -274,7 +292,9 @@ class Peer:
     def healthy(self) -> bool:
         # /healthz can answer before the gRPC port listens: `peer channel list` right after was
         # once refused there (connection refused), failing `gxctl up`.
-        return ops_healthy(self.s.host, self.s.peer_ops_port) and port_open(self.s.host, self.s.peer_port)
+        return ops_healthy(self.s.host, self.s.peer_ops_port, self.net.ops_ca()) and port_open(
+            self.s.host, self.s.peer_port
+        )
 
     def up(self) -> None:
         if self.proc.pid() is None:

@@ -133,3 +133,41 @@ def test_the_state_folder_kafkas_data_and_the_logs_are_private(stack: Stack) -> 
     assert len(files) > 20, "nothing to check"
     shared = [f"{oct(stat.S_IMODE(p.stat().st_mode))} {p}" for p in files if p.exists() and p.stat().st_mode & 0o077]
     assert shared == [], shared[:10]
+
+
+# -- finding 9: the Fabric nodes' operations endpoints serve TLS in the secure mode ---------------
+
+
+def test_the_fabric_nodes_operations_endpoints_serve_tls_and_metrics_to_a_client_certificate_only(
+    stack: Stack,
+) -> None:
+    """Before: plain HTTP on the peer's and the orderer's operations ports, /logspec (which changes
+    the node's log levels) answering anyone who reached it."""
+    import ssl
+
+    from stack.fabric_config import Paths
+
+    paths = Paths(stack.s.fabric_dir)
+    cas = "".join((node / "tls" / "ca.crt").read_text() for node in (paths.peer_node, paths.orderer_node))
+    ca = ssl.create_default_context(cadata=cas)
+    client = ssl.create_default_context(cadata=cas)
+    user = paths.user("User2") / "tls"  # a member of the org's TLS CA, granted nothing on the ledger
+    client.load_cert_chain(user / "client.crt", user / "client.key")
+
+    def call(url: str, context: ssl.SSLContext | None, method: str = "GET") -> int:
+        req = urllib.request.Request(url, method=method, data=b'{"spec":"debug"}' if method == "PUT" else None)
+        try:
+            with urllib.request.urlopen(req, timeout=5, context=context) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+        except (urllib.error.URLError, ConnectionError) as e:
+            return -1 if "SSL" in str(e) or isinstance(e, ConnectionError) else -2
+
+    for node, port in (("peer", stack.s.peer_ops_port), ("orderer", stack.s.orderer_ops_port)):
+        base = f"127.0.0.1:{port}"
+        assert call(f"http://{base}/healthz", None) in (400, -1), f"{node} answers plain HTTP"
+        assert call(f"https://{base}/healthz", ca) == 200, node
+        assert call(f"https://{base}/metrics", ca) in (401, 403), f"{node}'s metrics without a client certificate"
+        assert call(f"https://{base}/metrics", client) == 200, node
+        assert call(f"https://{base}/logspec", ca, "PUT") in (401, 403), f"{node}'s log levels without a certificate"
