@@ -28,6 +28,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from schemas import scram
+
 OWNER = "gx_owner"
 CDC = "gx_cdc"
 WRITER = "gx_writer"
@@ -82,12 +84,14 @@ def login_roles(groups: Iterable[str]) -> dict[str, str]:
 
 def role_statements(passwords: dict[str, str], attributes: dict[str, str]) -> list[sql.Composed]:
     """CREATE (if absent) or ALTER each role with LOGIN, its attributes and its password. Run by a
-    superuser; the passwords travel as literals in the statement, so never log these."""
+    superuser. The passwords travel as SCRAM-SHA-256 verifiers (schemas.scram), which Postgres
+    stores as they are: no statement holds a password (a verifier lets the server check a login,
+    not make one)."""
     out = []
     for role, attrs in attributes.items():
         extra = sql.SQL(" " + attrs if attrs else "")
         body = sql.SQL("LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE{} PASSWORD {}").format(
-            extra, sql.Literal(passwords[role])
+            extra, sql.Literal(scram.verifier(passwords[role]))
         )
         out.append(
             sql.SQL(
