@@ -3,7 +3,7 @@
 | role | who | may |
 |---|---|---|
 | ``gx_owner`` | migrations, `gxctl` | own every object (runs the migrations, makes the publication) |
-| ``gx_cdc`` | Debezium | replicate; read ``OutboxCommand``; write its heartbeat table |
+| ``gx_cdc`` | Debezium | replicate the pipeline's database (logical only); read ``OutboxCommand``; write nothing |
 | ``gx_writer`` | upstream services | insert outbox rows (and read back the idempotency key of one) |
 | ``gx_results`` | results writer | update the outbox's status columns |
 | ``gx_projector_<group>`` | each projector | write its group's tables and its own checkpoint rows |
@@ -127,8 +127,9 @@ def grant_statements(dbname: str, group_tables: dict[str, tuple[str, ...]]) -> l
     out += [_grant("SELECT", "_gx_migrations", r) for r in workers]
     out += [
         _grant("SELECT", OUTBOX, CDC),
-        _grant("SELECT, INSERT, DELETE", "gx_cdc_heartbeat", CDC),
-        sql.SQL("GRANT USAGE ON SEQUENCE gx_cdc_heartbeat_id_seq TO {}").format(sql.Identifier(CDC)),
+        # Its heartbeats are WAL messages (connectors/outbox.yaml): it writes no table.
+        sql.SQL("REVOKE ALL ON gx_cdc_heartbeat FROM {}").format(sql.Identifier(CDC)),
+        sql.SQL("REVOKE ALL ON SEQUENCE gx_cdc_heartbeat_id_seq FROM {}").format(sql.Identifier(CDC)),
     ]
     out += [_grant("INSERT", OUTBOX, WRITER), _grant("SELECT", OUTBOX, WRITER, WRITER_READS)]
     out += [

@@ -25,7 +25,7 @@ import psycopg
 from gxcommon import health
 from gxcommon.dsn import pg_parts, pg_url, pgpass_line
 from gxcommon.private_files import stored_passwords, write_private
-from schemas.roles import OWNER, ensure_roles, login_roles
+from schemas.roles import CDC, OWNER, ensure_roles, login_roles
 from stack.environ import without_credentials
 from stack.errors import StackError
 from stack.mode import is_secure
@@ -68,6 +68,23 @@ def find_bin_dir(install: bool = True) -> Path:
         NAME,
         "no PostgreSQL server binaries under /usr/lib/postgresql",
         "sudo apt-get install -y postgresql   (or set GX_PG_DSN to an existing server with wal_level=logical)",
+    )
+
+
+def hba(host: str) -> str:
+    """pg_hba.conf: password authentication only, loopback only. No physical replication for
+    anyone (no line names ``replication``: a base backup copies every database of the cluster,
+    password hashes included); Debezium's role (REPLICATION, for logical decoding) reaches the
+    pipeline's database only, its logical replication connection included (that one matches the
+    database's name, not ``replication``)."""
+    return (
+        "# GX Pipeline: password authentication only, loopback only; no physical replication;\n"
+        f"# {CDC} (Debezium) reaches database {DBNAME} only.\n"
+        f"host  {DBNAME} {CDC} {host}/32 scram-sha-256\n"
+        f"local all {CDC} reject\n"
+        f"host  all {CDC} all reject\n"
+        "local all all scram-sha-256\n"
+        f"host  all all {host}/32 scram-sha-256\n"
     )
 
 
@@ -286,12 +303,7 @@ class Postgres:
             "shared_buffers = 256MB\n"
             "password_encryption = scram-sha-256\n"
         )
-        (self.data / "pg_hba.conf").write_text(
-            "# GX Pipeline: password authentication only, loopback only\n"
-            "local all all scram-sha-256\n"
-            f"host all all {self.s.host}/32 scram-sha-256\n"
-            f"host replication all {self.s.host}/32 scram-sha-256\n"
-        )
+        (self.data / "pg_hba.conf").write_text(hba(self.s.host))
         self._chown(self.data / "gx.conf")
         self._chown(self.data / "pg_hba.conf")
         self.s.log_dir.mkdir(parents=True, exist_ok=True)

@@ -18,12 +18,13 @@ def test_every_choice_is_explicit_in_the_yaml() -> None:
     cfg = render(load(), VALUES)["config"]
     assert cfg["plugin.name"] == "pgoutput"
     assert cfg["publication.autocreate.mode"] == "disabled"  # created by apply: inserts only
-    assert cfg["table.include.list"] == "public.OutboxCommand,public.gx_cdc_heartbeat"
+    assert cfg["table.include.list"] == "public.OutboxCommand"
     assert cfg["skipped.operations"] == "u,d,t"
     assert cfg["transforms.outbox.type"] == "io.debezium.transforms.outbox.EventRouter"
     assert cfg["transforms.outbox.table.expand.json.payload"] == "true"
     assert cfg["transforms.outbox.route.topic.replacement"] == "gx.commands"
-    assert int(cfg["heartbeat.interval.ms"]) > 0 and "gx_cdc_heartbeat" in cfg["heartbeat.action.query"]
+    assert int(cfg["heartbeat.interval.ms"]) > 0
+    assert cfg["heartbeat.action.query"].startswith("SELECT pg_logical_emit_message(false,")  # writes no table
     assert int(cfg["poll.interval.ms"]) < 100  # the default 500 is slower than the poller it replaces
     placement = cfg["transforms.outbox.table.fields.additional.placement"].split(",")
     assert " " not in cfg["transforms.outbox.table.fields.additional.placement"]
