@@ -54,6 +54,9 @@ STATUS_COLUMNS = (
 )
 # What SDK's idempotent enqueue reads back when its (tenantId, requestId) exists already.
 WRITER_READS = ("id", "tenantId", "requestId", "commandType", "payload")
+# What a service writes (gxsdk.outbox); the pipeline's columns (status, fabricTxId, attempts, ...)
+# take their defaults, and only the results writer changes them.
+WRITER_INSERTS = ("id", "tenantId", "service", "commandType", "requestId", "payload", "partitionKey", "correlationId")
 
 
 def projector_role(group: str) -> str:
@@ -131,7 +134,7 @@ def grant_statements(dbname: str, group_tables: dict[str, tuple[str, ...]]) -> l
         sql.SQL("REVOKE ALL ON gx_cdc_heartbeat FROM {}").format(sql.Identifier(CDC)),
         sql.SQL("REVOKE ALL ON SEQUENCE gx_cdc_heartbeat_id_seq FROM {}").format(sql.Identifier(CDC)),
     ]
-    out += [_grant("INSERT", OUTBOX, WRITER), _grant("SELECT", OUTBOX, WRITER, WRITER_READS)]
+    out += [_grant("INSERT", OUTBOX, WRITER, WRITER_INSERTS), _grant("SELECT", OUTBOX, WRITER, WRITER_READS)]
     out += [
         _grant("UPDATE", OUTBOX, RESULTS, STATUS_COLUMNS),
         _grant("SELECT", OUTBOX, RESULTS, ("id", *STATUS_COLUMNS)),

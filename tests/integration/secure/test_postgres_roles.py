@@ -4,7 +4,9 @@ read. tests/integration/secure/test_secure_stack.py checks that each role does i
 
 from __future__ import annotations
 
+import json
 import subprocess
+import uuid
 from pathlib import Path
 
 import psycopg
@@ -13,6 +15,7 @@ from psycopg.conninfo import make_conninfo
 
 from gxcommon.dsn import pg_parts, pg_url
 from schemas import roles
+from schemas.roles import WRITER  # the outbox writer: one role per service once issue 31's roles land
 from stack.manager import Stack
 from stack.postgres import find_bin_dir
 
@@ -82,3 +85,44 @@ def test_the_publication_holds_the_outbox_only_and_debeziums_role_writes_nothing
             (roles.CDC,),
         ).fetchall()
         assert reads == [("OutboxCommand",)], reads
+
+
+# -- finding 8: an upstream service writes its own columns only ---------------------------------------
+
+
+def test_a_service_cannot_insert_a_row_the_pipeline_would_take_for_confirmed(stack: Stack) -> None:
+    """Before: the writer's INSERT covered every column, so a service could insert
+    status='CONFIRMED' with a made-up fabricTxId, and the read side would show it as on the ledger."""
+    rid = f"sec8-{uuid.uuid4().hex[:10]}"
+    # A command that is harmless on the ledger (a test user), should a row reach the submitter.
+    user = {"userId": rid, "email": f"{rid}@example.com", "firstName": "Sec", "lastName": "Eight", "country": "MY"}
+    forged = (
+        'INSERT INTO "OutboxCommand" (id, "tenantId", service, "commandType", "requestId", payload, "partitionKey",'
+        ' status, "fabricTxId", "commitBlock") VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)'
+    )
+    row = (rid, "sec8", "svc", "CREATE_USER", rid, json.dumps(user), rid, "CONFIRMED", "made-up-tx", 1)
+    dsn = stack.postgres.role_dsn(WRITER)
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(forged, row)
+        refused = "inserted"
+    except psycopg.errors.InsufficientPrivilege as e:
+        refused = str(e).strip().splitlines()[0]
+    finally:
+        with psycopg.connect(stack.postgres.role_dsn(roles.OWNER), autocommit=True) as conn:
+            conn.execute('DELETE FROM "OutboxCommand" WHERE "requestId" = %s', (rid,))
+    assert refused == "permission denied for table OutboxCommand"
+    # Its own columns go in, and the pipeline's take their defaults.
+    from gxsdk import enqueue
+
+    with psycopg.connect(dsn) as conn, conn.transaction():
+        made = enqueue(conn, tenant_id="sec8", service="svc", command_type="CREATE_USER", request_id=rid, payload=user)
+    try:
+        with psycopg.connect(stack.postgres.role_dsn(roles.OWNER)) as conn:
+            got = conn.execute(
+                'SELECT status, attempts, "fabricTxId" FROM "OutboxCommand" WHERE id = %s', (made.id,)
+            ).fetchone()
+        assert got == ("PENDING", 0, None)
+    finally:
+        with psycopg.connect(stack.postgres.role_dsn(roles.OWNER), autocommit=True) as conn:
+            conn.execute('DELETE FROM "OutboxCommand" WHERE id = %s', (made.id,))
