@@ -9,10 +9,12 @@
   from where they end: a gap is replayed, never jumped.
 - A database that cannot be reached, or a dead letter that cannot be sent, is retried in place
   with backoff, forever: the batch is never acknowledged before it is written.
-- A batch the database refuses for its data (SQLSTATE classes 22 data exception and 23 integrity
-  violation) is split; the one record that fails on its own is dead-lettered (APPLY_ERROR, with the
-  database's message) and the partition goes on. Any other database error (a missing table, a
-  lock timeout, a shutdown) is about the database, not the record: retried in place like an outage.
+- A batch refused for a record's own data (projections.db_errors: SQLSTATE classes 21, 22, 23 and
+  54, or a client-side refusal such as psycopg's NUL check, which has no SQLSTATE) is split in
+  halves, each written on its own, until the one record that fails alone is found: it is
+  dead-lettered (APPLY_ERROR, with the error's type, SQLSTATE and message) and the partition goes
+  on. Any other error (a connection lost, a shutdown, a lock timeout, a missing table) affects
+  every record: retried in place like an outage, never split.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ import psycopg
 
 from gxcommon.logs import get
 from projections import store
+from projections.db_errors import Blame, blame_of, describe
 from projections.errors import CheckpointMoved, ProjectionError
+from projections.hold import merge
 from projections.model import DeadLetter, GroupSpec, Prepared, Record
 from projections.prepare import dead_only, prepare
 
@@ -45,11 +49,6 @@ class Pending:
 
 class DeadLetterFailed(ProjectionError):
     """Dead letters were not acknowledged by Kafka; the batch is not committed (retried)."""
-
-
-def refused_for_its_data(e: psycopg.Error) -> bool:
-    """True when the error is about the rows written (a record to dead-letter), not the database."""
-    return (e.sqlstate or "")[:2] in ("22", "23")
 
 
 class Projector:
@@ -97,8 +96,8 @@ class Projector:
             except CheckpointMoved as moved:
                 batch = self._replay_from(batch.records, moved.stored)
                 continue
-            except psycopg.Error as e:
-                if refused_for_its_data(e):
+            except (psycopg.Error, UnicodeError) as e:  # UnicodeError: a string with no UTF-8 form
+                if blame_of(e) is Blame.RECORD:
                     return self._split(batch, e)
                 error: Exception = e
             except DeadLetterFailed as e:
@@ -107,7 +106,7 @@ class Projector:
             log.warning(
                 "batch not written, retrying",
                 projector=self.name,
-                error=_one_line(error),
+                error=describe(error),
                 retry_in_s=backoff,
                 attempt=self.transient_failures,
             )
@@ -213,25 +212,26 @@ class Projector:
                 self._replay_gap(p, s + 1, first)
         return self.prepare(records)
 
-    def _split(self, batch: Prepared, error: psycopg.Error) -> Prepared:
+    def _split(self, batch: Prepared, error: BaseException) -> Prepared:
+        """Write ``batch``, refused for a record's data, in halves (each its own transaction, in
+        order) until the record that fails alone is found and dead-lettered. Returns what was
+        written, merged."""
         fresh = [r for r in batch.records if r.offset > batch.after[r.partition]]
         if len(fresh) <= 1:
             log.error(
                 "record refused by the database, dead-lettered",
                 projector=self.name,
-                error=_one_line(error),
+                error=describe(error),
                 partition=fresh[0].partition if fresh else None,
                 offset=fresh[0].offset if fresh else None,
             )
-            dead = dead_only(batch.records, batch.after, "APPLY_ERROR", _one_line(error))
+            dead = dead_only(batch.records, batch.after, "APPLY_ERROR", describe(error))
             self.after.update(dead.last_offset)
             return self.commit(dead)
-        self.after.update(batch.after)
-        last = None
-        for r in fresh:
-            last = self.commit(self.prepare([r]))
-        assert last is not None
-        return last
+        self.after.update(batch.after)  # back to where the refused batch started
+        mid = len(fresh) // 2
+        first = self.commit(self.prepare(fresh[:mid]))
+        return merge(first, self.commit(self.prepare(fresh[mid:])))
 
     def _send_dead(self, dead: list[DeadLetter]) -> None:
         try:
@@ -258,8 +258,3 @@ class Projector:
 
     def close(self) -> None:
         self._drop_conn()
-
-
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0] if text else ''}"
