@@ -7,7 +7,8 @@
   written first, ``chunk`` records per transaction (a restored backup can put millions of records
   between them: never all in memory, never one transaction), then the batch is prepared again
   from where they end: a gap is replayed, never jumped.
-- A database that cannot be reached, or a dead letter that cannot be sent, is retried in place
+- A database that cannot be reached, a dead letter that cannot be sent, or records between a
+  moved checkpoint and the batch that Kafka cannot give back for a moment, are retried in place
   with backoff, forever: the batch is never acknowledged before it is written.
 - A batch refused for a record's own data (projections.db_errors: SQLSTATE classes 21, 22, 23 and
   54, or a client-side refusal such as psycopg's NUL check, which has no SQLSTATE) is split in
@@ -29,7 +30,7 @@ import psycopg
 from gxcommon.logs import get
 from projections import store
 from projections.db_errors import Blame, blame_of, describe
-from projections.errors import CheckpointMoved, ProjectionError
+from projections.errors import CheckpointMoved, GapReadError, ProjectionError
 from projections.hold import merge
 from projections.model import DeadLetter, GroupSpec, Prepared, Record
 from projections.prepare import dead_only, prepare
@@ -90,16 +91,20 @@ class Projector:
         """Write ``batch``; returns what was finally written (re-prepared if checkpoints had moved)."""
         backoff = 0.1
         while True:
+            error: Exception
             try:
                 store.commit(self.conn(), self.name, self.channel, self.topic, batch, self.tables, self._send_dead)
                 return self._done(batch)
             except CheckpointMoved as moved:
-                batch = self._replay_from(batch.records, moved.stored)
-                continue
+                try:
+                    batch = self._replay_from(batch.records, moved.stored)
+                    continue
+                except GapReadError as e:  # Kafka away for a moment: the next attempt replays from the store
+                    error = e
             except (psycopg.Error, UnicodeError) as e:  # UnicodeError: a string with no UTF-8 form
                 if blame_of(e) is Blame.RECORD:
                     return self._split(batch, e)
-                error: Exception = e
+                error = e
             except DeadLetterFailed as e:
                 error = e
             self.transient_failures += 1
