@@ -36,6 +36,7 @@ from prometheus_client import Counter, Gauge
 from fabric_gateway.blocks import Block
 from gxcommon.kafka import Consumer, Producer
 from gxcommon.logs import get
+from gxcommon.record_limits import MAX_RECORD_BYTES
 from streams.block_events import block_out, continues, marker, marker_of
 
 log = get("gx.publisher")
@@ -53,9 +54,9 @@ DEAD_LETTERS = Counter(
 )
 FOREIGN = Counter("publisher_foreign_events", "Events of other chaincodes on the channel, not published")
 CHAIN_BROKEN = Gauge("publisher_chain_broken", "1 when the peer's blocks do not continue the chain published")
-# The producer's and the events topic's size limit (gxcommon.topics; a record of the block is at most
-# streams.block_events.MAX_EVENT_BYTES of value).
-MAX_MESSAGE_BYTES = 1_048_576
+# The producer's size limit: the topics' (gxcommon.record_limits; a record of the block is at most
+# MAX_EVENT_BYTES of value, and its dead letters are small descriptions).
+MAX_MESSAGE_BYTES = MAX_RECORD_BYTES
 
 
 class PublisherFenced(Exception):
