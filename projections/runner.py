@@ -167,6 +167,17 @@ class Projector:
         self.records_dead += len(batch.dead)
         return batch
 
+    def start_at(self, partitions: Iterable[int]) -> dict[int, int]:
+        """Where each of ``partitions`` must be read from when this writer is handed it: right after
+        its stored checkpoint (offset 0 without one), never where Kafka's committed offsets or
+        ``auto.offset.reset`` would put it. The writer expects those checkpoints from then on."""
+        stored = store.checkpoints(self.conn(), self.name, self.topic)
+        at = {}
+        for p in partitions:
+            self.after[p] = stored.get(p, -1)
+            at[p] = self.after[p] + 1
+        return at
+
     def resync(self) -> int:
         """Replay partitions whose stored checkpoint fell behind this writer's (a database restored
         from an older backup, a rebuild swapped in) even when no new record arrives for them.
