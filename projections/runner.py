@@ -28,7 +28,7 @@ from typing import Any
 import psycopg
 
 from gxcommon.logs import get
-from projections import store
+from projections import metrics, store
 from projections.db_errors import Blame, blame_of, describe
 from projections.errors import CheckpointMoved, GapReadError, ProjectionError
 from projections.hold import merge
@@ -74,6 +74,7 @@ class Projector:
         self._conn: psycopg.Connection[Any] | None = None
         self.after: dict[int, int] = {}  # partition -> offset this writer expects to be stored
         self.transient_failures = 0  # consecutive; 0 when the last commit went through
+        metrics.BATCH_RETRIES.labels(name).set(0)
         self.gaps_replayed = 0
         self.records_dead = 0
 
@@ -108,6 +109,7 @@ class Projector:
             except DeadLetterFailed as e:
                 error = e
             self.transient_failures += 1
+            metrics.BATCH_RETRIES.labels(self.name).set(self.transient_failures)  # the alert GxProjectorBatchRetrying
             log.warning(
                 "batch not written, retrying",
                 projector=self.name,
@@ -163,6 +165,8 @@ class Projector:
     def _done(self, batch: Prepared) -> Prepared:
         # self.after already holds where this batch ends (set when it was prepared), and maybe
         # where later batches end: never move it back here.
+        if self.transient_failures:
+            metrics.BATCH_RETRIES.labels(self.name).set(0)
         self.transient_failures = 0
         self.records_dead += len(batch.dead)
         return batch

@@ -198,8 +198,13 @@ def test_what_affects_every_record_is_retried_in_place_never_split(
             return error
         return None
 
+    from projections.metrics import BATCH_RETRIES
+
     db = FakeDb(refuse)
-    p, dead, slept = writer(monkeypatch, db)
+    p, dead, _ = writer(monkeypatch, db)
+    seen: list[float] = []
+    monkeypatch.setattr(p, "_sleep", lambda s: seen.append(BATCH_RETRIES.labels("identity")._value.get()))
     p.apply(users(8, {}))
-    assert dead == [] and len(slept) == 3 and db.attempts == 4
+    assert dead == [] and seen == [1, 2, 3] and db.attempts == 4  # what the alert GxProjectorBatchRetrying reads
+    assert BATCH_RETRIES.labels("identity")._value.get() == 0  # written: no longer retrying
     assert db.stored == {0: 7} and sorted(db.written) == list(range(8))
