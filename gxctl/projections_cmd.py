@@ -54,13 +54,15 @@ def rebuild_cmd(group: str, as_json: bool) -> None:
     s = connection_settings()
     s.require("pg_dsn", "kafka_bootstrap")
     say = (lambda line: None) if as_json else (lambda line: click.echo(f"  {line}", err=True))
+    t = TopicSettings()
     out = rebuild(
         s.dsn(),
         s.kafka_bootstrap or "",
         GROUPS[group],
-        TopicSettings().fabric_events,
+        t.fabric_events,
         FabricSettings().channel,
-        progress=say,
+        t.projections_dlq,
+        say,
     )
     emit(
         out,
@@ -68,6 +70,7 @@ def rebuild_cmd(group: str, as_json: bool) -> None:
         lambda o: (
             f"rebuilt {o['group']} from {o['records']} records: "
             + ", ".join(f"{t} {n} rows" for t, n in o["rows"].items())
+            + (f"; {o['dead_letters_sent']} dead letter(s) sent" if o["dead_letters_sent"] else "")
         ),
     )
 

@@ -197,10 +197,10 @@ class Projector:
                 log.warning(
                     "checkpoint fell behind, replaying", projector=self.name, partition=p, start=s + 1, end=expected + 1
                 )
-                replayed += self._replay_gap(p, s + 1, expected + 1)
+                replayed += self.replay_range(p, s + 1, expected + 1)
         return replayed
 
-    def _replay_gap(self, partition: int, start: int, end: int) -> int:
+    def replay_range(self, partition: int, start: int, end: int) -> int:
         """Read back and write the records of ``[start, end)``, ``chunk`` at a time; returns how many."""
         n = 0
         while start < end:
@@ -229,7 +229,7 @@ class Projector:
                     start=s + 1,
                     end=first,
                 )
-                self._replay_gap(p, s + 1, first)
+                self.replay_range(p, s + 1, first)
         return self.prepare(records)
 
     def _split(self, batch: Prepared, error: BaseException) -> Prepared:
