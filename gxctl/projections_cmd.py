@@ -82,12 +82,13 @@ def rebuild_cmd(group: str, as_json: bool) -> None:
 @json_option
 @handle_errors
 def wait_cmd(request_id: str, tenant: str | None, timeout: float, as_json: bool) -> None:
-    """Return once every read model the command touches shows its effect."""
+    """Return once every read model the command touches shows its effect; exit 1 naming the
+    events of the command that were dead-lettered or never published."""
     from gxcommon.fabric_settings import FabricSettings
     from projections.wait import wait_for_request
 
     s = connection_settings()
-    s.require("pg_dsn")
+    s.require("pg_dsn", "kafka_bootstrap")
     f = FabricSettings()
     t = TopicSettings()
 
@@ -104,11 +105,20 @@ def wait_cmd(request_id: str, tenant: str | None, timeout: float, as_json: bool)
                 t.partitions,
                 timeout,
                 tenant_id=tenant,
+                bootstrap=s.bootstrap(),
+                dlq_topic=t.projections_dlq,
             )
         finally:
             await gw.channel.close()
 
-    r = asyncio.run(go())
+    from projections.errors import WaitDeadLettered
+
+    try:
+        r = asyncio.run(go())
+    except WaitDeadLettered as e:
+        if as_json:  # the result too, with its deadLettered events, for scripts
+            emit(e.result.__dict__, True)
+        raise
     emit(
         r.__dict__,
         as_json,

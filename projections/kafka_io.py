@@ -33,6 +33,10 @@ def _consumer(bootstrap: str) -> confluent_kafka.Consumer:
     )
 
 
+def _headers(m: Any) -> dict[str, str]:
+    return {k: (v or b"").decode("utf-8", "replace") for k, v in (m.headers() or [])}
+
+
 def to_record(m: Any) -> Record:
     return Record(m.topic(), partition_of(m), offset_of(m), m.value() or b"", m.key(), m.timestamp()[1])
 
@@ -90,6 +94,56 @@ def read_all(bootstrap: str, topic: str, batch: int = 5000, timeout: float = 30)
                 buf = []
         if buf:
             yield buf
+    finally:
+        c.close()
+
+
+def dead_letters_of(
+    bootstrap: str, dlq_topic: str, tx_id: str, since_ms: int, timeout: float = 10
+) -> list[dict[str, Any]]:
+    """The dead letters of transaction ``tx_id`` on ``dlq_topic`` written at or after ``since_ms``
+    (Kafka timestamps), by the projectors and the block publisher alike (their ``txId`` header):
+    txId, eventIndex (None for a whole transaction), projector, errorCode, reason and where the
+    dead letter is (``deadLetter``: topic[partition]@offset). Raises GapReadError if Kafka does
+    not answer."""
+    c = _consumer(bootstrap)
+    out: list[dict[str, Any]] = []
+    try:
+        md = c.list_topics(dlq_topic, timeout=timeout).topics.get(dlq_topic)
+        if md is None or md.error is not None:
+            return []
+        starts = c.offsets_for_times([TopicPartition(dlq_topic, p, since_ms) for p in md.partitions], timeout)
+        ends = {p: c.get_watermark_offsets(TopicPartition(dlq_topic, p), timeout=timeout)[1] for p in md.partitions}
+        todo = {tp.partition: tp.offset for tp in starts if 0 <= tp.offset < ends[tp.partition]}
+        if not todo:
+            return []
+        c.assign([TopicPartition(dlq_topic, p, o) for p, o in todo.items()])
+        while todo:
+            m = c.poll(timeout)
+            if m is None:
+                raise GapReadError(dlq_topic, -1, 0, 0, f"no record for {timeout:.0f}s while reading dead letters")
+            if (err := m.error()) is not None:
+                if err.code() == KafkaError._PARTITION_EOF:
+                    todo.pop(partition_of(m), None)
+                    continue
+                raise GapReadError(dlq_topic, partition_of(m), 0, 0, str(err))
+            if offset_of(m) + 1 >= ends[partition_of(m)]:
+                todo.pop(partition_of(m), None)
+            h = _headers(m)
+            if h.get("txId") != tx_id:
+                continue
+            index = h.get("eventIndex", "")
+            out.append(
+                {
+                    "txId": tx_id,
+                    "eventIndex": int(index) if index.isdigit() else None,
+                    "projector": h.get("projector", "?"),
+                    "errorCode": h.get("errorCode", "?"),
+                    "reason": h.get("reason", ""),
+                    "deadLetter": f"{dlq_topic}[{partition_of(m)}]@{offset_of(m)}",
+                }
+            )
+        return out
     finally:
         c.close()
 
