@@ -1,4 +1,4 @@
-"""`gxctl projections status | rebuild | wait` and `gxctl verify`."""
+"""`gxctl projections status | rebuild | repair | wait` and `gxctl verify`."""
 
 from __future__ import annotations
 
@@ -73,6 +73,29 @@ def rebuild_cmd(group: str, as_json: bool) -> None:
             + (f"; {o['dead_letters_sent']} dead letter(s) sent" if o["dead_letters_sent"] else "")
         ),
     )
+
+
+@projections.command("repair")
+@json_option
+@handle_errors
+def repair_cmd(as_json: bool) -> None:
+    """Re-derive from the ledger every read-model row that differs from it (the repair for every
+    dead letter), while the projectors run; exit 1 if a difference is left for an operator."""
+    import sys
+
+    from gxcommon.fabric_settings import FabricSettings
+    from projections.repair import repair_with
+
+    s = connection_settings()
+    s.require("pg_dsn")
+    t = TopicSettings()
+    report = asyncio.run(repair_with(s.dsn(), FabricSettings(), t.fabric_events, t.partitions))
+    click.echo(report.summary(), err=True)
+    for line in report.unrepresentable:
+        click.echo(f"note: {line}", err=True)
+    emit(report.__dict__, as_json, lambda r: "\n".join(report.left) if report.left else "read models repaired")
+    if report.left:
+        sys.exit(1)
 
 
 @projections.command("wait")

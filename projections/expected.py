@@ -66,6 +66,7 @@ class Difference:
     ledger: Any
     read_model: Any
     representable: bool = True  # False: the read model cannot hold the ledger's row (too long to index)
+    row_key: tuple[Any, ...] = ()  # the row's key itself (``key`` is its label)
 
     def line(self) -> str:
         if not self.representable:
@@ -292,14 +293,14 @@ def compare(want: Mapping[str, Rows], have: Mapping[str, Rows]) -> list[Differen
             got = actual.get(key)
             fits = holdable(table, row)
             if got is None:
-                out.append(Difference(table, label, "(row)", row, None, fits))
+                out.append(Difference(table, label, "(row)", row, None, fits, key))
                 continue
             for col in COLUMNS[table]:
                 a, b = _norm(row.get(col)), _norm(got.get(col))
                 if a != b:
-                    out.append(Difference(table, label, col, a, b, fits))
+                    out.append(Difference(table, label, col, a, b, fits, key))
         for key in actual.keys() - rows.keys():
-            out.append(Difference(table, ":".join(str(k) for k in key), "(row)", None, actual[key]))
+            out.append(Difference(table, ":".join(str(k) for k in key), "(row)", None, actual[key], True, key))
     return out
 
 

@@ -64,6 +64,16 @@ async def ledger_state(
     return state, truncated
 
 
+async def of_kind(gw: Gateway, channel: str, chaincode: str, kind: str) -> list[dict[str, Any]]:
+    """Every entity of ``kind`` (one List)."""
+    return list(await _call(gw, channel, chaincode, "List", kind))
+
+
+def kind_of(table: str) -> str:
+    """The ledger's kind behind a read-model table (SystemConfig: the system's keys)."""
+    return TABLES[table][0] if TABLES[table] else "system"
+
+
 def _ids(table: str, key: tuple[Any, ...]) -> tuple[str, tuple[str, ...]]:
     """The kind and the QueryContract ids of the entity behind a read-model row's key."""
     if table == "Application":

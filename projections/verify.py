@@ -107,7 +107,7 @@ def read_history(dsn: str, lo: int, hi: int) -> dict[str, Rows]:
     return out
 
 
-async def _beyond_the_cut(
+async def beyond_the_cut(
     gw: Gateway, channel: str, chaincode: str, want: dict[str, Rows], have: dict[str, Rows], truncated: set[str]
 ) -> None:
     """Add to ``want`` the ledger's rows for read-model rows of cut-short kinds that the listing
@@ -152,7 +152,7 @@ async def verify(
         want = expected(state)
         have, balances = await asyncio.to_thread(read_models, dsn, height)
         if truncated:
-            await _beyond_the_cut(gw, channel, chaincode, want, have, truncated)
+            await beyond_the_cut(gw, channel, chaincode, want, have, truncated)
         diffs = compare(want, have) + balances
         still = []
         for lo, hi, rows in differing:
