@@ -206,3 +206,143 @@ def test_dead_letters_at_the_size_limit_fit_and_what_the_broker_refuses_goes_as_
         assert r.headers["valueOmitted"] == str(len(bigger)) and r.key == "v"
         assert r.value["reference"] == {"topic": "gx.fabric.events", "partition": 4, "offset": 18}
         assert r.value["txId"] == "tx8" and r.value["errorCode"] == "UNKNOWN_EVENT_TYPE"
+
+
+# -- on the real pipeline (`gxctl up`): the ledger, the publisher and the six groups ----------------
+
+
+def story(dsn: str, run: str, tenant: str, timeout: float = 180) -> dict[str, str]:
+    """The demo's story (stack.demo) through the outbox, stage by stage, each final before the
+    next (the ledger enforces an order across aggregates); returns step name -> requestId."""
+    from gxsdk import enqueue
+    from stack.demo import RAW, stages
+
+    rids: dict[str, str] = {}
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for _, steps in stages(run)[:-1]:  # not the pause: it would stop every other writer
+            mine = []
+            for st in steps:
+                rid = f"{tenant}-{run}-{st.name}"
+                if st.raw:
+                    conn.execute(RAW, (rid, tenant, "svc-legacy", st.ctype, rid, json.dumps(st.payload)))
+                else:
+                    enqueue(
+                        conn,
+                        tenant_id=tenant,
+                        service="svc-test",
+                        command_type=st.ctype,
+                        request_id=rid,
+                        payload=st.payload,
+                    )
+                rids[st.name] = rid
+                mine.append(rid)
+            end = time.monotonic() + timeout
+            while True:
+                n = conn.execute(
+                    'SELECT count(*) FROM "OutboxCommand" WHERE "tenantId" = %s AND "requestId" = ANY(%s)'
+                    " AND status IN ('CONFIRMED', 'FAILED')",
+                    (tenant, mine),
+                ).fetchone()
+                if n is not None and n[0] == len(mine):
+                    break
+                assert time.monotonic() < end, f"stage not final: {mine}"
+                time.sleep(0.2)
+    return rids
+
+
+def verify_json(settle: float = 60) -> list[dict[str, Any]]:
+    from tests.integration.conftest import gxctl
+
+    proc = gxctl("verify", "--json", "--settle", str(settle), check=False)
+    assert proc.returncode in (0, 1), proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_dead_letters_that_no_replay_can_repair_are_named_by_wait_and_repaired_from_the_ledger(
+    up: dict[str, str],
+) -> None:
+    """Defects 7 and 8, with the database refusing three events of a story (a CHECK the test adds,
+    as a schema mistake would): a loan application (its approval then a no-op), a proposal (its
+    votes then counted against nothing) and an organisation's activation (the auth rule after it
+    moves the row's position past it, so a replay would be refused by the guard). `projections
+    wait` names the dead-lettered event and fails; `projections repair` makes every read model
+    equal to the ledger again."""
+    from tests.integration.conftest import gxctl
+
+    dsn, run, tenant = up["GX_PG_DSN"], uuid.uuid4().hex[:6], "rs-repair"
+    checks = {
+        "Loan": f"CHECK (\"loanId\" <> 'loan-{run}')",
+        "Proposal": f"CHECK (\"proposalId\" <> 'prop-{run}')",
+        "Organization": f"CHECK (NOT (\"orgId\" = 'org-{run}' AND status = 'ACTIVE'))",
+    }
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for table, check in checks.items():
+            conn.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT gx_test_refuse_{run} {check}')
+    try:
+        rids = story(dsn, run, tenant)
+        waited = gxctl("projections", "wait", "--request-id", rids["loan"], "--timeout", "60", check=False)
+        assert waited.returncode == 1, waited.stdout + waited.stderr
+        assert "LoanApplied" in waited.stderr and "dead-lettered by loans" in waited.stderr
+        assert "APPLY_ERROR" in waited.stderr and f"gx_test_refuse_{run}" in waited.stderr
+        applied = gxctl("projections", "wait", "--request-id", rids["xfer-1"], "--timeout", "60", check=False)
+        assert applied.returncode == 0, applied.stderr  # a command whose events were applied still waits fine
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for table in checks:
+                conn.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT IF EXISTS gx_test_refuse_{run}')
+    with psycopg.connect(dsn) as conn:
+        before = {
+            "loan": conn.execute('SELECT status FROM "Loan" WHERE "loanId" = %s', (f"loan-{run}",)).fetchall(),
+            "org": conn.execute('SELECT status FROM "Organization" WHERE "orgId" = %s', (f"org-{run}",)).fetchall(),
+        }
+    assert before == {"loan": [], "org": [("PROPOSED",)]}
+    assert verify_json() != []  # what the dead letters left behind
+    repaired = gxctl("projections", "repair", "--json", check=False, timeout=600)
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    out = json.loads(repaired.stdout)
+    assert out["written"].get("Loan", 0) >= 1 and out["written"].get("Organization", 0) >= 1
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute(
+            'SELECT status, "approverId" FROM "Loan" WHERE "loanId" = %s', (f"loan-{run}",)
+        ).fetchall() == [("APPROVED", f"dave-{run}")]
+        assert conn.execute(
+            'SELECT status, "votesFor", "votesAgainst" FROM "Proposal" WHERE "proposalId" = %s', (f"prop-{run}",)
+        ).fetchall() == [("EXECUTED", 2, 1)]
+        assert conn.execute(
+            'SELECT status, "requiredApprovals", "walletId" FROM "Organization" WHERE "orgId" = %s', (f"org-{run}",)
+        ).fetchall() == [("ACTIVE", 2, f"@org:org-{run}")]
+    assert verify_json() == []
+
+
+def test_a_bad_event_arriving_during_a_rebuild_reaches_the_dead_letter_topic(up: dict[str, str]) -> None:
+    """Defect 6: the rebuild kept its dead letters to itself; the live projector resumes after the
+    swap from the shadow's checkpoints, past the bad event, so it never reached the DLQ. Here the
+    live projectors are stopped while it arrives: only the rebuild reads it."""
+    from stack.pipeline import Pipeline
+    from tests.integration.conftest import gxctl
+
+    bootstrap, tag = up["GX_KAFKA_BOOTSTRAP"], uuid.uuid4().hex[:8]
+    Pipeline().stop_workers()
+    try:
+        key = f"k-{tag}"
+        p = Producer({"bootstrap.servers": bootstrap})
+        p.produce(
+            "gx.fabric.events",
+            key=key.encode(),
+            value=envelope(f"GxTestUnknown{tag}", {"x": 1}, 0),
+            partition=partition_for(key, 6),
+        )
+        assert p.flush(30) == 0
+        proc = gxctl("projections", "rebuild", "ledger", "--json", check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["dead_letters_sent"] >= 1
+    finally:
+        assert gxctl("up", check=False).returncode == 0
+    reader = TopicReader(bootstrap, "gx.projections.dlq", lambda rec: rec.key == key)
+    try:
+        dead = reader.read_until(lambda rs: len(rs) >= len(GROUPS), 120)
+    finally:
+        reader.close()
+    by = sorted(d.headers["projector"] for d in dead)
+    assert by == sorted(GROUPS)  # the ledger group's from the rebuild, once; the others' from their live projectors
+    assert all(d.headers["errorCode"] == "UNKNOWN_EVENT_TYPE" for d in dead)
