@@ -77,6 +77,9 @@ class Projector:
         metrics.BATCH_RETRIES.labels(name).set(0)
         self.gaps_replayed = 0
         self.records_dead = 0
+        # (partition, offset) of dead letters Kafka acknowledged for records not committed yet: a
+        # batch written again (halved, retried, re-prepared) does not send them twice.
+        self._dead_sent: set[tuple[int, int]] = set()
 
     # -- the two steps ------------------------------------------------------------------------------
     def prepare(self, records: Sequence[Record]) -> Prepared:
@@ -169,6 +172,8 @@ class Projector:
             metrics.BATCH_RETRIES.labels(self.name).set(0)
         self.transient_failures = 0
         self.records_dead += len(batch.dead)
+        if self._dead_sent:
+            self._dead_sent.difference_update((r.partition, r.offset) for r in batch.records)
         return batch
 
     def start_at(self, partitions: Iterable[int]) -> dict[int, int]:
@@ -254,10 +259,14 @@ class Projector:
         return merge(first, self.commit(self.prepare(fresh[mid:])))
 
     def _send_dead(self, dead: list[DeadLetter]) -> None:
+        due = [d for d in dead if (d.record.partition, d.record.offset) not in self._dead_sent]
+        if not due:
+            return
         try:
-            self._dead_letter(dead)
+            self._dead_letter(due)
         except Exception as e:
             raise DeadLetterFailed(f"dead letters not sent: {e}") from e
+        self._dead_sent.update((d.record.partition, d.record.offset) for d in due)
 
     def conn(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:

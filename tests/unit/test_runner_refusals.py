@@ -208,3 +208,16 @@ def test_what_affects_every_record_is_retried_in_place_never_split(
     assert dead == [] and seen == [1, 2, 3] and db.attempts == 4  # what the alert GxProjectorBatchRetrying reads
     assert BATCH_RETRIES.labels("identity")._value.get() == 0  # written: no longer retrying
     assert db.stored == {0: 7} and sorted(db.written) == list(range(8))
+
+
+def test_halving_sends_each_dead_letter_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dead letters go out before a batch is written; a batch halved after a refusal was prepared
+    again, and the dead letters of its other records went out again with each half (seen on the
+    real stack: an unknown event dead-lettered three times by the group that also met a NUL)."""
+    db = FakeDb(refusing({"Ac\x00me"}, NUL))
+    p, dead, slept = writer(monkeypatch, db)
+    records = users(16, {11: "Ac\x00me"})
+    records[3] = record(3, "Minted", {"walletId": "w"})  # an unknown event: dead-lettered as it is prepared
+    p.apply(records)
+    assert sorted((d.record.offset, d.code) for d in dead) == [(3, "UNKNOWN_EVENT_TYPE"), (11, "APPLY_ERROR")]
+    assert slept == [] and db.stored == {0: 15}
