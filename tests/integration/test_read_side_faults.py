@@ -36,12 +36,14 @@ from tests.integration.workers import Worker
 T0 = "2026-12-01T00:00:00+00:00"
 
 
-def envelope(name: str, payload: dict[str, Any], block: int, pad_to: int = 0) -> bytes:
+def envelope(name: str, payload: dict[str, Any], block: int, pad_to: int = 0, tx_id: str | None = None) -> bytes:
+    """An event envelope as the block publisher writes it (``tx_id``: unique on a shared topic, where
+    no test may leave two records of one event)."""
     body: dict[str, Any] = {"schemaVersion": 2, "requestId": f"r{block}", **payload}
     env: dict[str, Any] = {
         "channel": "gxchannel",
         "block": block,
-        "txId": f"tx{block}",
+        "txId": tx_id or f"tx{block}",
         "txIndex": 0,
         "eventIndex": 0,
         "name": name,
@@ -329,7 +331,7 @@ def test_a_bad_event_arriving_during_a_rebuild_reaches_the_dead_letter_topic(up:
         p.produce(
             "gx.fabric.events",
             key=key.encode(),
-            value=envelope(f"GxTestUnknown{tag}", {"x": 1}, 0),
+            value=envelope(f"GxTestUnknown{tag}", {"x": 1}, 0, tx_id=f"gx-test-{tag}"),
             partition=partition_for(key, 6),
         )
         assert p.flush(30) == 0
