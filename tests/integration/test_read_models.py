@@ -232,10 +232,10 @@ def test_sigkill_of_the_publisher_and_a_projector_under_load_loses_and_repeats_n
     last = int(metric_value(worker_url("block-publisher"), "publisher_marker_block"))
     on_topic = committed_events(up["GX_KAFKA_BOOTSTRAP"])
     want = ledger_event_ids(last)
-    ledger = set(want)
-    dupes = [k for k, n in Counter(on_topic).items() if n > 1 and k in ledger]
+    ledger_ids = set(want)
+    dupes = [k for k, n in Counter(on_topic).items() if n > 1 and k in ledger_ids]
     assert dupes == []
-    assert ledger <= set(on_topic) and len(on_topic) >= len(want)
+    assert ledger_ids <= set(on_topic) and len(on_topic) >= len(want)
 
 
 READ_MODEL_TABLES = [*sorted({t for g in GROUPS.values() for t in g.tables}), "ProjectorState"]
