@@ -24,7 +24,8 @@ class WorkerSettings(ConnectionSettings):
     # Faust's data folder (empty: tables are in memory); default under the system's temp folder.
     data_dir: Path | None = None
     # Where a new consumer group starts; "earliest" so that no command enqueued before the first
-    # start of a worker is ever skipped.
+    # start of a worker is ever skipped. (The projectors start each partition right after their
+    # checkpoint in the database, whatever this says: projections.loop.)
     auto_offset_reset: str = "earliest"
     # Kafka group membership: a member that stops heartbeating (killed) loses its partitions after
     # this many seconds (Faust's default, 60 s, kept a restarted worker waiting a minute); members
