@@ -79,7 +79,7 @@ class Load:
                 enqueue(
                     conn,
                     tenant_id=TENANT,
-                    service="svc-test",
+                    service="svc-tokenomics",
                     command_type="TRANSFER_TOKENS",
                     request_id=r,
                     payload={"fromWalletId": a, "toWalletId": b, "amount": rnd.randint(1, 50)},
@@ -140,7 +140,7 @@ def test_the_demo_ends_in_read_models_equal_to_the_ledger_and_a_write_can_be_wai
         enqueue(
             conn,
             tenant_id=TENANT,
-            service="svc-test",
+            service="svc-tokenomics",
             command_type="TRANSFER_TOKENS",
             request_id=r,
             payload={"fromWalletId": users[0], "toWalletId": users[1], "amount": 7},
@@ -311,7 +311,7 @@ def test_a_rebuild_while_commands_flow_never_shows_readers_an_empty_half_built_o
                 enqueue(
                     conn,
                     tenant_id=TENANT,
-                    service="svc-test",
+                    service="svc-tokenomics",
                     command_type="TRANSFER_TOKENS",
                     request_id=f"{TENANT}-sink-{uuid.uuid4().hex[:10]}",
                     payload={"fromWalletId": senders[i % len(senders)], "toWalletId": sink, "amount": 1},
