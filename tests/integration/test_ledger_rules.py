@@ -244,7 +244,7 @@ def test_a_burst_of_genesis_distributions_never_conflicts(up: dict[str, str], tm
 # --- Issue 31's findings 2-7 through the outbox, as the upstream services write them ---------------
 # Each command goes in as the service that writes its type; each row ends with the ledger's answer
 # (a refused one FAILED with the chaincode's code), and a refused command changes nothing on the
-# ledger nor in the read models (each test checks its entities; the last `gxctl verify` all of them).
+# ledger nor in the read models (each test checks its entities in both; `gxctl verify` compares all).
 
 
 def _outcome(row: dict) -> str:
