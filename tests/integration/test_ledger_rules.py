@@ -209,7 +209,7 @@ def test_through_the_outbox_the_ledger_keeps_its_rules(up: dict[str, str]) -> No
     assert (rows[drain]["status"], rows[drain]["errorCode"]) == ("FAILED", "CHAINCODE_REJECTED")
     assert (rows[rate]["status"], rows[rate]["error"]) == (
         "FAILED",
-        'INVALID_PARAMETER: velocityTaxBps must be an integer number of basis points from 0 to 1000, got "1e2"',
+        "INVALID_PARAMETER: velocityTaxBps must be an integer number of basis points from 0 to 1000, got 1e2",
     )
     assert rows[hostile]["status"] == "CONFIRMED"
     assert _balance(bob) == 10 + 1 and _balance(dave) == 20 and _balance(f"@org:{org}") == 30
@@ -259,7 +259,7 @@ class Tenant:
     """Commands of one tenant through the outbox, each waited for (rows are final in the order sent)."""
 
     def __init__(self, dsn: str, name: str = "") -> None:
-        self.dsn, self.name = dsn, name or f"r31-{uuid.uuid4().hex[:8]}"
+        self.dsn, self.name = dsn, name or f"rules31-{uuid.uuid4().hex[:8]}"
 
     def send(self, ctype: str, payload: dict, request_id: str | None = None) -> str:
         return _enqueue(self.dsn, self.name, ctype, payload, request_id)
@@ -502,7 +502,9 @@ def test_finding_6_no_command_acts_on_another_tenants_entities(up: dict[str, str
     assert b.run("CREATE_USER", squat) == "FAILED ALREADY_EXISTS"
     assert (_ledger("user", alice)["email"], _ledger("user", alice)["tenantId"]) == (f"{alice}@example.com", a.name)
     assert (_balance(alice), _balance(mallory), _ledger("wallet", alice)["frozen"]) == (1000, 0, False)
-    # One tenant whatever its case: the same requestId in "A" is the recorded answer, or a conflict.
+    # One tenant whatever its case (the outbox keys rows by the tenant as written, the ledger by its
+    # lower case): the same requestId in "RULES31-..." is the recorded answer; with other arguments
+    # in "Rules31-...", a conflict.
     pay = {"fromWalletId": alice, "toWalletId": bob, "amount": 10}
     first = a.send("TRANSFER_TOKENS", pay, f"{a.name}-same")
     upper = Tenant(dsn, a.name.upper())
@@ -510,7 +512,8 @@ def test_finding_6_no_command_acts_on_another_tenants_entities(up: dict[str, str
     rows = {**a.settle(first), "upper": upper.settle(again)[again]}
     assert (_outcome(rows[first]), _outcome(rows["upper"])) == ("CONFIRMED", "CONFIRMED")
     assert rows["upper"]["tx"] == rows[first]["tx"], "the recorded answer, not a second transfer"
-    assert upper.run("TRANSFER_TOKENS", {**pay, "amount": 11}, f"{a.name}-same") == "FAILED IDEMPOTENCY_CONFLICT"
+    title = Tenant(dsn, a.name.capitalize())
+    assert title.run("TRANSFER_TOKENS", {**pay, "amount": 11}, f"{a.name}-same") == "FAILED IDEMPOTENCY_CONFLICT"
     assert (_balance(alice), _balance(bob)) == (990, 10)
     _folded(dsn, 'SELECT "userId", email FROM "User" WHERE "userId" = %s', (alice,), [(alice, f"{alice}@example.com")])
     _folded(

@@ -51,12 +51,22 @@ def funded(n: int, amount: int = 100_000) -> list[str]:
             users = [rid("rm") for _ in range(n)]
             await asyncio.gather(
                 *(
-                    submit(gw, "IdentityContract:CreateUser", rid(), u, f"{u}@example.com", "Rm", "User", "MY")
+                    submit(
+                        gw,
+                        "IdentityContract:CreateUser",
+                        rid(),
+                        u,
+                        f"{u}@example.com",
+                        "Rm",
+                        "User",
+                        "MY",
+                        tenant=TENANT,
+                    )
                     for u in users
                 )
             )
             for u in users:  # one at a time: each moves the same pool and country records
-                await submit(gw, "TokenomicsContract:DistributeGenesis", rid(), u, "MY", str(amount))
+                await submit(gw, "TokenomicsContract:DistributeGenesis", rid(), u, "MY", str(amount), tenant=TENANT)
             return users
 
     return asyncio.run(go())
