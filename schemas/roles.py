@@ -37,6 +37,9 @@ OWNER = "gx_owner"
 CDC = "gx_cdc"
 RESULTS = "gx_results"
 MONITOR = "gx_monitor"
+# Roles of earlier versions: a cluster that has one keeps it (roles belong to the cluster), but the
+# grants take back everything it was given (gx_writer: one role for every upstream service).
+RETIRED = ("gx_writer",)
 
 OUTBOX = "OutboxCommand"
 # What the results writer sets (streams/results_writer.UPDATE; a unit test keeps them equal).
@@ -147,6 +150,7 @@ def grant_statements(dbname: str, group_tables: dict[str, tuple[str, ...]]) -> l
         _grant("SELECT", OUTBOX, RESULTS, ("id", *STATUS_COLUMNS)),
     ]
     out += outbox_policies()
+    out += [_revoke_retired(dbname, role) for role in RETIRED]
     out.append(sql.SQL('ALTER TABLE "ProjectorState" ENABLE ROW LEVEL SECURITY'))
     for group, tables in group_tables.items():
         role = projector_role(group)
@@ -161,6 +165,16 @@ def grant_statements(dbname: str, group_tables: dict[str, tuple[str, ...]]) -> l
             ).format(policy, sql.Identifier(role), name=sql.Literal(group))
         )
     return out
+
+
+def _revoke_retired(dbname: str, role: str) -> sql.Composed:
+    """Take back a retired role's outbox and database privileges, if the cluster has that role."""
+    return sql.SQL(
+        "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {name}) THEN"
+        " REVOKE ALL ON {outbox} FROM {role}; REVOKE ALL ON DATABASE {db} FROM {role}; END IF; END $$"
+    ).format(
+        name=sql.Literal(role), outbox=sql.Identifier(OUTBOX), role=sql.Identifier(role), db=sql.Identifier(dbname)
+    )
 
 
 def _policy(

@@ -71,6 +71,13 @@ def test_each_service_inserts_and_reads_back_only_the_idempotency_key() -> None:
             f'GRANT SELECT ("id", "tenantId", "requestId", "commandType", "payload") ON "OutboxCommand" TO "{role}"',
         ]
     assert roles.service_role("svc-identity") == "gx_svc_identity"
+    # The one writer role of earlier versions keeps nothing (row-level security refuses it anyway).
+    assert (
+        "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'gx_writer') THEN"
+        ' REVOKE ALL ON "OutboxCommand" FROM "gx_writer"; REVOKE ALL ON DATABASE "gx" FROM "gx_writer"; END IF; END $$'
+        in _sql()
+    )
+    assert "gx_writer" not in roles.login_roles(GROUPS)
     assert set(roles.service_roles().values()) <= set(roles.login_roles(GROUPS))
 
 
