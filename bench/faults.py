@@ -54,6 +54,7 @@ import psycopg
 from bench import read_inputs, read_side
 from bench.chaos_checks import Transfer, check
 from bench.common import message_headers, positive, save, table
+from schemas.permissions import service_of
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ class Load:
                 enqueue(
                     conn_box[0],
                     tenant_id=self.tenant,
-                    service="chaos",
+                    service=service_of(ctype),
                     command_type=ctype,
                     request_id=rid,
                     payload=payload,
@@ -425,6 +426,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def fault_tenant(fault: str, n_pairs: int) -> tuple[str, list[tuple[str, str]]]:
+    """A new tenant for one fault's run, with ``n_pairs`` wallet pairs made and funded in it: a
+    tenant's commands act on its own entities only (others are refused as OTHER_TENANT)."""
+    from bench.fabric_ceiling import funded_pairs
+    from gxcommon.fabric_settings import FabricSettings
+
+    tenant = f"chaos-{fault}-{uuid.uuid4().hex[:6]}"
+    return tenant, funded_pairs(FabricSettings(), n_pairs, funds=10**6, connections=2, tenant=tenant)
+
+
 def run_fault(
     fault: Fault,
     dsn: str,
@@ -435,8 +446,10 @@ def run_fault(
     warm: float,
     after: float,
     say: Any,
+    *,
+    tenant: str,
 ) -> dict[str, Any]:
-    tenant = f"chaos-{fault.name}-{uuid.uuid4().hex[:6]}"
+    """One fault under load in ``tenant``, whose ``pairs`` (:func:`fault_tenant`) the load spends."""
     wallets = sorted({w for p in pairs for w in p})
     first_block, before = asyncio.run(height_and_balances(wallets))
     saved = read_side.backup(dsn) if fault.kind == "restore" else None  # older than what the load adds
@@ -570,17 +583,16 @@ def main(argv: list[str] | None = None) -> int:
     def say(line: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
 
-    say(f"funding {a.pairs} wallet pairs")
-    from bench.fabric_ceiling import funded_pairs
-    from gxcommon.fabric_settings import FabricSettings
-
-    pairs = funded_pairs(FabricSettings(), a.pairs, funds=10**6, connections=2)
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     runs = []
     for n in names:
         try:
+            say(f"{n}: funding {a.pairs} wallet pairs in the fault's tenant")
+            tenant, pairs = fault_tenant(n, a.pairs)
             runs.append(
-                run_fault(FAULTS[n], s.dsn(), s.kafka_bootstrap or "", env, pairs, a.rate, a.warm, a.after, say)
+                run_fault(
+                    FAULTS[n], s.dsn(), s.kafka_bootstrap or "", env, pairs, a.rate, a.warm, a.after, say, tenant=tenant
+                )
             )
         except Exception as e:
             say(f"{n}: the harness failed: {type(e).__name__}: {e}")

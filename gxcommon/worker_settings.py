@@ -51,6 +51,9 @@ class WorkerSettings(ConnectionSettings):
     # Commit statuses from one filtered-block stream (the peer's DeliverFiltered) instead of a
     # signed CommitStatus call per transaction (bench/levers.py measures it).
     commit_stream: bool = True
+    # Refuse (REJECTED, dead-lettered, no attempt) a command whose envelope's service may not send
+    # its type (schemas.permissions). On in the secure stack; off, any service name is taken.
+    service_check: bool = False
     max_attempts: int = 5
     breaker_failures: int = 5
     # The breaker's first probe after it opens, and the cap of its doubling probe delays.
