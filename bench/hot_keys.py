@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import positive, save, table
+from schemas.permissions import service_of
 
 MODES = ("shard", "recipient")
 
@@ -90,7 +91,7 @@ def burst(bootstrap: str, topic: str, results_topic: str, users: list[str], mode
         env = CommandEnvelope(
             id=str(uuid.uuid4()),
             tenantId=tenant,
-            service="bench",
+            service=service_of("DISTRIBUTE_GENESIS"),
             commandType="DISTRIBUTE_GENESIS",
             requestId=f"{burst_id}-{i}",
             payload=payload,

@@ -1,7 +1,9 @@
 """Dead-letter topics for operators: list and show records (replaying one: gxcommon.dlq_replay).
 
 A dead letter keeps the original key and value; its headers say why (reason, errorCode) and where
-it came from (sourceTopic, sourcePartition, sourceOffset, attempts, time).
+it came from (sourceTopic, sourcePartition, sourceOffset, attempts, time). A dead letter sent as a
+reference (``valueOmitted``: the record did not fit the dead-letter topic) names the record it
+stands for; the block publisher's own (source ``fabric:<channel>``) name no record on Kafka.
 """
 
 from __future__ import annotations

@@ -11,8 +11,11 @@ operator's principal. So a letter is never trusted as it stands:
   topic, none) is refused, and there is no way to name another target;
 - what is sent is the record at the position the letter names, read back from that source topic
   (written there by the pipeline's own producer), to the same partition with its key, value and
-  headers; a letter whose key or value differ from it is refused as tampered with, and one whose
-  record is gone (the source topic's retention) cannot be replayed;
+  headers; a letter whose key or value differ from it is refused as tampered with (a reference,
+  ``valueOmitted``, carries no value to compare: its key must match), and one whose record is
+  gone (the source topic's retention) cannot be replayed. The block publisher's own dead letters
+  (source ``fabric:<channel>``) name no record on Kafka: they are repaired from the ledger
+  (`gxctl projections repair`), never replayed;
 - every replay is recorded (:func:`audit_record`): who (the Kafka principal, the OS user and host),
   what (the letter and the record it names), when, and where the record went; as a record on the
   audit topic (gx.dlq.replays, kept a year; its count is the metric ``dlq_replays_recorded``,
@@ -35,6 +38,7 @@ from typing import Any
 
 from gxcommon.dlq import DeadLetter, DlqError, get
 from gxcommon.kafka import Headers, Producer
+from gxcommon.record_limits import MAX_RECORD_BYTES
 from gxcommon.topics import TopicSettings
 
 # The replayed record's own headers, set by the replay (a copy of the original's never wins).
@@ -95,6 +99,15 @@ def plan(dlq_topic: str, letter: DeadLetter, t: TopicSettings) -> ReplayPlan:
         )
     topic = letter.headers.get("sourceTopic", "")
     part, off = letter.headers.get("sourcePartition", ""), letter.headers.get("sourceOffset", "")
+    if topic.startswith("fabric:") and dlq_topic == t.projections_dlq:
+        raise DlqError(
+            f"dead letter {where} is a ledger event the block publisher could not publish "
+            f"({letter.headers.get('errorCode', '?')}): there is no record to replay; re-derive the read models "
+            "from the ledger with `gxctl projections repair`",
+            dlq_topic,
+            letter.partition,
+            letter.offset,
+        )
     if topic not in allowed:
         raise DlqError(
             f"dead letter {where} names source {topic or '(none)'}, which is not a topic {dlq_topic} collects "
@@ -114,8 +127,10 @@ def plan(dlq_topic: str, letter: DeadLetter, t: TopicSettings) -> ReplayPlan:
 
 
 def check_original(p: ReplayPlan, letter: DeadLetter, original: DeadLetter) -> None:
-    """DlqError unless ``original`` (the record at ``p``'s source) has the letter's key and value."""
-    if (original.key, original.value) != (letter.key, letter.value):
+    """DlqError unless ``original`` (the record at ``p``'s source) has the letter's key and value
+    (its key only, for a reference: ``valueOmitted``, whose value stands in for the record's)."""
+    reference = "valueOmitted" in letter.headers
+    if original.key != letter.key or (not reference and original.value != letter.value):
         raise DlqError(
             f"dead letter {p.letter} does not match the record it names ({p.source}): its key or value was "
             "changed, so it is not replayed",
@@ -136,9 +151,12 @@ def replay_headers(original: DeadLetter, p: ReplayPlan, who: Who, when: datetime
     return out
 
 
-def audit_record(p: ReplayPlan, letter: DeadLetter, who: Who, when: datetime, written: str) -> dict[str, Any]:
-    """What is recorded of one replay: who, when, the letter, the record it named, where it went
-    (``written``: ``topic[partition]@offset``), and the value's SHA-256 (not the value itself)."""
+def audit_record(
+    p: ReplayPlan, letter: DeadLetter, sent: DeadLetter, who: Who, when: datetime, written: str
+) -> dict[str, Any]:
+    """What is recorded of one replay: who, when, the letter (its errorCode and requestId), the
+    record it named, where that went (``written``: ``topic[partition]@offset``), and the SHA-256
+    of the value ``sent`` (not the value itself)."""
     return {
         "event": "dead letter replayed",
         "time": when.isoformat(),
@@ -151,7 +169,7 @@ def audit_record(p: ReplayPlan, letter: DeadLetter, who: Who, when: datetime, wr
         "key": (letter.key or b"").decode("utf-8", "replace"),
         "errorCode": letter.headers.get("errorCode", ""),
         "requestId": letter.headers.get("requestId", ""),
-        "valueSha256": hashlib.sha256(letter.value or b"").hexdigest(),
+        "valueSha256": hashlib.sha256(sent.value or b"").hexdigest(),
     }
 
 
@@ -197,7 +215,9 @@ def replay(
             offset,
         ) from None
     check_original(p, letter, original)
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, **conf})
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "message.max.bytes": MAX_RECORD_BYTES, **conf}
+    )
     delivered: list[str] = []
 
     def on_delivery(err: Any, msg: Any) -> None:
@@ -214,7 +234,7 @@ def replay(
     )
     if producer.flush(30) != 0 or not delivered:
         raise DlqError(f"replay of {p.letter} to {p.source_topic} was not acknowledged", dlq_topic, partition, offset)
-    record = audit_record(p, letter, who, now, delivered[0])
+    record = audit_record(p, letter, original, who, now, delivered[0])
     producer.produce(
         t.dlq_replays,
         key=p.letter.encode(),

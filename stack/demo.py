@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 
 from gxsdk import enqueue
+from schemas.permissions import service_of
 
 TENANT = "demo"
 # The demo's proposals are decided this many seconds after they are submitted (the chaincode's
@@ -242,13 +243,13 @@ def run_demo(dsn: str, say: Callable[[str], None], stage_timeout: float = 120) -
             for st in steps:
                 rid = f"demo-{run}-{st.name}"
                 if st.raw:
-                    conn.execute(RAW, (rid, TENANT, "svc-legacy", st.ctype, rid, json.dumps(st.payload)))
+                    conn.execute(RAW, (rid, TENANT, service_of(st.ctype), st.ctype, rid, json.dumps(st.payload)))
                 else:
                     with conn.transaction():
                         enqueue(
                             conn,
                             tenant_id=TENANT,
-                            service="svc-demo",
+                            service=service_of(st.ctype),
                             command_type=st.ctype,
                             request_id=rid,
                             payload=st.payload,

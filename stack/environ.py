@@ -31,9 +31,15 @@ def without_credentials(env: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if not is_credential(k)}
 
 
-def fabric_identity(stack_env: Mapping[str, str]) -> dict[str, str]:
-    """The Fabric client identity among ``stack_env``'s variables (certificates and keys)."""
-    return {k: v for k, v in stack_env.items() if k.startswith("GX_FABRIC_") and is_credential(k)}
+def fabric_identity(stack_env: Mapping[str, str], commands: bool = True) -> dict[str, str]:
+    """The Fabric client identities among ``stack_env``'s variables (certificates and keys);
+    without ``commands``, not the second one that signs the user-level commands
+    (GX_FABRIC_COMMANDS_*, the submitter's only)."""
+    return {
+        k: v
+        for k, v in stack_env.items()
+        if k.startswith("GX_FABRIC_") and is_credential(k) and (commands or not k.startswith("GX_FABRIC_COMMANDS_"))
+    }
 
 
 def process_env(inherited: Mapping[str, str], given: Mapping[str, str], own: Mapping[str, str]) -> dict[str, str]:

@@ -222,8 +222,10 @@ class Stack:
     def worker_env(self, worker: str) -> dict[str, str]:
         """A worker's own credentials (the rest of its environment has none: stack.environ): its
         Postgres login (when secure its own role, each allowed its job only) with a password file
-        holding that login's line only, its own Kafka principal when secure, and the Fabric
-        identity only for the workers that talk to the ledger."""
+        holding that login's line only, its own Kafka principal when secure, and a Fabric identity
+        only for the workers that talk to the ledger (the submitter's second one, for the
+        user-level commands, to the submitter only); when secure, the submitter refuses a command
+        its service may not send (GX_SERVICE_CHECK)."""
         env = self.kafka.client_env(principal(worker))
         if self.postgres.secure and not self.postgres.external_dsn():
             env["GX_PG_DSN"] = self.postgres.role_dsn(worker_role(worker))
@@ -232,7 +234,9 @@ class Stack:
             if self.s.pg_password_file is not None:  # an external server's password, from the user's file
                 env["GX_PG_PASSWORD_FILE"] = str(self.s.pg_password_file)
         if worker in FABRIC_WORKERS:
-            env.update(fabric_identity(self.fabric.env()))
+            env.update(fabric_identity(self.fabric.env(), commands=worker == "submitter"))
+        if self.postgres.secure and worker == "submitter":
+            env["GX_SERVICE_CHECK"] = "1"
         return env
 
     def log_file(self, name: str) -> str:

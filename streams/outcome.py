@@ -39,6 +39,7 @@ class ErrorCode:
     INVALID_TRANSACTION = "INVALID_TRANSACTION"
     INTERNAL_ERROR = "INTERNAL_ERROR"
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"  # the (tenant, requestId) was used for another command
+    SERVICE_NOT_ALLOWED = "SERVICE_NOT_ALLOWED"  # its service may not send its type (schemas.permissions)
 
 
 # Failures that say the ledger did not apply the command as far as the submitter could tell: a
@@ -50,6 +51,7 @@ FINAL_WORDS = (
     ErrorCode.INVALID_PAYLOAD,
     ErrorCode.UNKNOWN_COMMAND_TYPE,
     ErrorCode.IDEMPOTENCY_CONFLICT,
+    ErrorCode.SERVICE_NOT_ALLOWED,
 )
 
 

@@ -39,12 +39,15 @@ def install(
     publish_deadline: float = 300.0,
     progress: bool = False,
     commit_stream: bool = True,
+    service_check: bool = False,
 ) -> AgentT:
     """Register the submitter agent and its watcher on ``app``; returns the agent.
 
     ``app`` must run with ``stream_wait_empty=False`` (gxcommon.faust_app.make_app(wait_empty=False)).
-    The client identity is read here, before the event loop runs. ValueError if a setting is
-    missing or the app waits for its streams to empty.
+    The client identities are read here, before the event loop runs (GX_FABRIC_CERT/KEY signs the
+    administrative commands, GX_FABRIC_COMMANDS_CERT/KEY, when set, the user-level ones).
+    ``service_check``: refuse a command whose service may not send its type (permissions.py).
+    ValueError if a setting is missing or the app waits for its streams to empty.
     """
     if not (f.gateway and f.cert and f.key):
         raise ValueError("GX_FABRIC_GATEWAY, GX_FABRIC_CERT and GX_FABRIC_KEY must be set")
@@ -71,6 +74,7 @@ def install(
         publish_deadline=publish_deadline,
         progress=progress,
         commit_stream=commit_stream,
+        service_check=service_check,
     )
     web.add_check(
         app,

@@ -29,6 +29,7 @@ from streams.submitter.command import Command, parse, rejection_code
 from streams.submitter.gate import BreakerGate
 from streams.submitter.hooks import Hooks
 from streams.submitter.ledger import Ledger
+from streams.submitter.permissions import refusal
 from streams.submitter.record import Final, Record
 from streams.submitter.state import AttemptState, Found
 
@@ -45,6 +46,7 @@ class CommandProcessor:
     sleep: Callable[[float], Awaitable[None]]
     rand: Callable[[], float]
     internal_errors: int = 0  # unexpected errors inside attempts, since start (each retried)
+    service_check: bool = False  # refuse a command whose service may not send its type (permissions.py)
 
     async def settle(self, rec: Record) -> Final:
         """``rec``'s final result. An unexpected error (a bug) is retried with backoff, and after
@@ -83,13 +85,18 @@ class CommandProcessor:
         return final
 
     def admit(self, rec: Record) -> Command | Final:
-        """The command in ``rec``, or its REJECTED result (dead-lettered, no attempt) if invalid."""
+        """The command in ``rec``, or its REJECTED result (dead-lettered, no attempt) if invalid or,
+        with ``service_check``, if its service may not send its type."""
         try:
             command = parse(rec, datetime.now(UTC))
         except PayloadError as e:
             code = rejection_code(e)
             log.warning("command rejected", partition=rec.partition, offset=rec.offset, errorCode=code, reason=str(e))
             return results.unusable(rec, code, str(e), 0, ResultStatus.REJECTED)
+        if self.service_check and (why := refusal(command.env)) is not None:
+            code = ErrorCode.SERVICE_NOT_ALLOWED
+            log.warning("command rejected", errorCode=code, reason=why, service=command.env.service, **command.ctx)
+            return results.unusable(rec, code, why, 0, ResultStatus.REJECTED)
         log.debug("command received", commandType=command.env.commandType, **command.ctx)  # INFO: the final line only
         return command
 

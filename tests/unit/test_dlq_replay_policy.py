@@ -65,7 +65,7 @@ def test_a_letter_that_differs_from_the_record_it_names_is_refused() -> None:
 
 def test_the_replayed_record_carries_its_own_headers_and_who_replayed_it_when() -> None:
     p = plan("gx.commands.dlq", letter("gx.commands"), T)
-    original = DeadLetter(2, 17, b"k", b"v", {"requestId": "r", "replayedBy": "forged"}, 0)
+    original = DeadLetter(2, 17, b"k", b'{"v":1}', {"requestId": "r", "replayedBy": "forged"}, 0)
     headers = dict(replay_headers(original, p, WHO, NOW))
     assert headers == {
         "requestId": b"r",
@@ -73,7 +73,7 @@ def test_the_replayed_record_carries_its_own_headers_and_who_replayed_it_when() 
         "replayedBy": b"gx-dlq-replayer (ops@host-1)",
         "replayedAt": b"2026-12-07T10:00:00+00:00",
     }
-    rec = audit_record(p, letter("gx.commands", requestId="r"), WHO, NOW, "gx.commands[2]@40")
+    rec = audit_record(p, letter("gx.commands", requestId="r"), original, WHO, NOW, "gx.commands[2]@40")
     assert rec == {
         "event": "dead letter replayed",
         "time": "2026-12-07T10:00:00+00:00",

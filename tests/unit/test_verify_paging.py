@@ -6,7 +6,7 @@ import asyncio
 import json
 from typing import Any
 
-from projections.verify import PAGE, every_page
+from projections.ledger_reads import PAGE, every_page
 
 
 class _Pages:

@@ -138,9 +138,23 @@ function required(field, text, max = MAX_TEXT) {
     return bounded(field, text, max);
 }
 
+// What no text the chaincode keeps may hold: the C0 and C1 controls (NUL among them, which Postgres'
+// text cannot store, so a read model could never hold it) and lone surrogates (no UTF-8 for them).
+// The command model (schemas/payloads.py) refuses the same controls on both of its paths.
+const UNSTORABLE = /[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 function bounded(field, text, max = MAX_TEXT) {
-    if (typeof text === 'string' && text.length > max) {
+    if (typeof text !== 'string') {
+        return text;
+    }
+    if (text.length > max) {
         throw new BusinessError(`${field} is ${text.length} characters, over the ${max} allowed`, 'INVALID_ARGUMENT');
+    }
+    const bad = UNSTORABLE.exec(text);
+    if (bad) {
+        const cp = bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+        throw new BusinessError(`${field} must not contain control characters: U+${cp} at position ${bad.index}`,
+            'INVALID_ARGUMENT');
     }
     return text;
 }

@@ -279,7 +279,10 @@ test('ids that cannot be keyed unambiguously are refused, not recorded', async (
         /INVALID_KEY: requestId must be 1 to 128 characters without U\+0000/);
     await assert.rejects(L.invokeAs('t\u{10FFFF}', Token, 'TransferTokens', 'x', 'alice', 'bob', '1', ''),
         /INVALID_KEY: tenantId must be 1 to 128 letters/);
-    await assert.rejects(L.invoke(Token, 'TransferTokens', rid(), 'alice', 'b\u0000ob', '1', ''), /cannot be used as a key/);
+    // A NUL in an id argument: refused as text no read model can store (a recorded rejection),
+    // before it could reach a key.
+    await assert.rejects(L.invoke(Token, 'TransferTokens', rid(), 'alice', 'b\u0000ob', '1', ''),
+        /INVALID_ARGUMENT: toWalletId must not contain control characters: U\+0000/);
     assert.equal(await bal('bob'), 0n);
 });
 

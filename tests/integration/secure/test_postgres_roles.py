@@ -15,7 +15,6 @@ from psycopg.conninfo import make_conninfo
 
 from gxcommon.dsn import pg_parts, pg_url
 from schemas import roles
-from schemas.roles import WRITER  # the outbox writer: one role per service once issue 31's roles land
 from stack.manager import Stack
 from stack.postgres import find_bin_dir
 
@@ -91,8 +90,9 @@ def test_the_publication_holds_the_outbox_only_and_debeziums_role_writes_nothing
 
 
 def test_a_service_cannot_insert_a_row_the_pipeline_would_take_for_confirmed(stack: Stack) -> None:
-    """Before: the writer's INSERT covered every column, so a service could insert
-    status='CONFIRMED' with a made-up fabricTxId, and the read side would show it as on the ledger."""
+    """Before: a service's INSERT covered every column, so it could insert status='CONFIRMED' with
+    a made-up fabricTxId (a row of its own service and type: row-level security lets it in), and
+    the read side would show it as on the ledger."""
     rid = f"sec8-{uuid.uuid4().hex[:10]}"
     # A command that is harmless on the ledger (a test user), should a row reach the submitter.
     user = {"userId": rid, "email": f"{rid}@example.com", "firstName": "Sec", "lastName": "Eight", "country": "MY"}
@@ -100,8 +100,10 @@ def test_a_service_cannot_insert_a_row_the_pipeline_would_take_for_confirmed(sta
         'INSERT INTO "OutboxCommand" (id, "tenantId", service, "commandType", "requestId", payload, "partitionKey",'
         ' status, "fabricTxId", "commitBlock") VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)'
     )
-    row = (rid, "sec8", "svc", "CREATE_USER", rid, json.dumps(user), rid, "CONFIRMED", "made-up-tx", 1)
-    dsn = stack.postgres.role_dsn(WRITER)
+    row = (rid, "sec8", "svc-identity", "CREATE_USER", rid, json.dumps(user), rid, "CONFIRMED", "made-up-tx", 1)
+    dsn = stack.postgres.role_dsn(
+        roles.service_role("svc-identity")
+    )  # its own service and type: only the columns refuse
     try:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(forged, row)
@@ -116,13 +118,40 @@ def test_a_service_cannot_insert_a_row_the_pipeline_would_take_for_confirmed(sta
     from gxsdk import enqueue
 
     with psycopg.connect(dsn) as conn, conn.transaction():
-        made = enqueue(conn, tenant_id="sec8", service="svc", command_type="CREATE_USER", request_id=rid, payload=user)
+        made = enqueue(
+            conn, tenant_id="sec8", service="svc-identity", command_type="CREATE_USER", request_id=rid, payload=user
+        )
     try:
         with psycopg.connect(stack.postgres.role_dsn(roles.OWNER)) as conn:
             got = conn.execute(
                 'SELECT status, attempts, "fabricTxId" FROM "OutboxCommand" WHERE id = %s', (made.id,)
             ).fetchone()
         assert got == ("PENDING", 0, None)
+    finally:
+        with psycopg.connect(stack.postgres.role_dsn(roles.OWNER), autocommit=True) as conn:
+            conn.execute('DELETE FROM "OutboxCommand" WHERE id = %s', (made.id,))
+
+
+def test_a_service_reads_back_its_own_rows_only(stack: Stack) -> None:
+    """Before (one writer role for every service): any service could read every tenant's payloads.
+    Each service's role sees only its own rows (row-level security), and of those the idempotency
+    columns only."""
+    from gxsdk import enqueue
+
+    rid = f"sec8r-{uuid.uuid4().hex[:10]}"
+    user = {"userId": rid, "email": f"{rid}@example.com", "firstName": "Sec", "lastName": "Read", "country": "MY"}
+    with psycopg.connect(stack.postgres.role_dsn(roles.service_role("svc-identity"))) as conn, conn.transaction():
+        made = enqueue(
+            conn, tenant_id="sec8", service="svc-identity", command_type="CREATE_USER", request_id=rid, payload=user
+        )
+    try:
+        query = 'SELECT id FROM "OutboxCommand" WHERE id = %s'
+        with psycopg.connect(stack.postgres.role_dsn(roles.service_role("svc-identity"))) as conn:
+            assert conn.execute(query, (made.id,)).fetchall() == [(made.id,)]
+        with psycopg.connect(stack.postgres.role_dsn(roles.service_role("svc-loans"))) as conn:
+            assert conn.execute(query, (made.id,)).fetchall() == [], "another service's row is visible"
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied for table OutboxCommand"):
+                conn.execute('SELECT status, error FROM "OutboxCommand" LIMIT 1')
     finally:
         with psycopg.connect(stack.postgres.role_dsn(roles.OWNER), autocommit=True) as conn:
             conn.execute('DELETE FROM "OutboxCommand" WHERE id = %s', (made.id,))
