@@ -325,7 +325,7 @@ def inject_read_input(
     fault: Fault, env: dict[str, str], dsn: str, bootstrap: str, pairs: list[tuple[str, str]], on_release: Any
 ) -> dict[str, Any]:
     """The read side's inputs (bench.read_inputs), sent while the load runs; ``released`` when sent."""
-    injected = read_inputs.inject(fault.name, env, dsn, bootstrap, [a for a, _ in pairs])
+    injected = read_inputs.inject(fault.name, env, dsn, bootstrap)
     on_release(released := time.time())
     return {"released": released, "injected": injected}
 

@@ -232,12 +232,27 @@ def _produce_event(bootstrap: str, name: str, key: str, pad_to: int = 0) -> None
         raise RuntimeError("an event was not acknowledged by Kafka")
 
 
+def _user_of(tenant: str, user: str) -> str:
+    """Create ``user`` in ``tenant`` through the gateway: the chaincode lets only a user's own
+    tenant act on it (OTHER_TENANT otherwise). Raises RuntimeError if it is not committed."""
+    said = asyncio.run(
+        _ledger(
+            "IdentityContract:CreateUser",
+            [f"{tenant}-{user}", user, f"{user}@example.com", "Chaos", "User", "MY"],
+            tenant,
+        )
+    )
+    if not said.startswith("committed"):
+        raise RuntimeError(f"the input's user {user} was not created: {said}")
+    return user
+
+
 # -- the inputs -----------------------------------------------------------------------------------
-def bad_inputs(dsn: str, bootstrap: str, users: list[str], tag: str) -> Injected:
+def bad_inputs(dsn: str, bootstrap: str, tag: str) -> Injected:
     """Every bad input on every path (see the module's doc)."""
     out = Injected(int(time.time() * 1000))
     tenant = f"chaos-inputs-{tag}"
-    proposer = users[0]
+    proposer = _user_of(tenant, f"chaos-proposer-{tag}")
     long_id = cjk(1000, seed=int(tag, 16) % 10**6)
     texts = {"nul-text": f"Ac\x00me {tag}", "control-text": f"Ac\x1bme {tag}"}
     raw_sdk: dict[str, str] = {}  # requestId -> input
@@ -340,16 +355,17 @@ def rebuild_bad_event(env: dict[str, str], bootstrap: str, tag: str) -> Injected
     return out
 
 
-def repaired_dead_letter(dsn: str, users: list[str], tag: str) -> Injected:
+def repaired_dead_letter(dsn: str, tag: str) -> Injected:
     """A loan application the read model refuses (a CHECK), dead-lettered, then the CHECK gone: the
     repair before the harness's verify writes it from the ledger."""
     out = Injected(int(time.time() * 1000))
     tenant, loan = f"chaos-repair-{tag}", f"chaos-loan-{tag}"
+    borrower = _user_of(tenant, f"chaos-borrower-{tag}")
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f'ALTER TABLE "Loan" ADD CONSTRAINT chaos_refuse_{tag} CHECK ("loanId" <> \'{loan}\')')
     try:
         rid = f"{tenant}-loan"
-        _enqueue(dsn, "APPLY_FOR_LOAN", {"loanId": loan, "borrowerId": users[0], "amount": 10}, tenant, rid)
+        _enqueue(dsn, "APPLY_FOR_LOAN", {"loanId": loan, "borrowerId": borrower, "amount": 10}, tenant, rid)
         final = _outbox_final(dsn, tenant, [rid])
         out.paths["loan"] = {"outbox": final.get(rid, "not final within 120 s")}
         _wait_dead(dsn, Expected(loan, "loans", "APPLY_ERROR"), out.since_ms)
@@ -457,14 +473,15 @@ def repair(env: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def inject(name: str, env: dict[str, str], dsn: str, bootstrap: str, users: list[str]) -> Injected:
+def inject(name: str, env: dict[str, str], dsn: str, bootstrap: str) -> Injected:
+    """Send the input ``name`` (one of INPUTS), each in a tenant of its own with its own users."""
     tag = uuid.uuid4().hex[:8]
     if name == "bad-inputs":
-        return bad_inputs(dsn, bootstrap, users, tag)
+        return bad_inputs(dsn, bootstrap, tag)
     if name == "rebuild-bad-event":
         return rebuild_bad_event(env, bootstrap, tag)
     if name == "repair-dead-letter":
-        return repaired_dead_letter(dsn, users, tag)
+        return repaired_dead_letter(dsn, tag)
     raise ValueError(name)
 
 

@@ -409,8 +409,8 @@ def test_every_event_delivered_again_in_reverse_order_changes_no_row_and_no_chec
 
     async def freeze_then_unfreeze() -> None:
         async with gateway() as gw:
-            await submit(gw, "TokenomicsContract:FreezeWallet", rid(), user, "suspicious")
-            await submit(gw, "TokenomicsContract:UnfreezeWallet", rid(), user)
+            await submit(gw, "TokenomicsContract:FreezeWallet", rid(), user, "suspicious", tenant=TENANT)
+            await submit(gw, "TokenomicsContract:UnfreezeWallet", rid(), user, tenant=TENANT)
 
     asyncio.run(freeze_then_unfreeze())
     assert verify() == []

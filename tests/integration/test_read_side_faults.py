@@ -32,6 +32,7 @@ from schemas.events import event_key, partition_for
 from tests.integration.kafka_helpers import Rec, TopicReader
 from tests.integration.scratch import scratch_db, scratch_topic
 from tests.integration.workers import Worker
+from tests.waiting import wait_until
 
 T0 = "2026-12-01T00:00:00+00:00"
 
@@ -221,7 +222,11 @@ def story(dsn: str, run: str, tenant: str, timeout: float = 180) -> dict[str, st
 
     rids: dict[str, str] = {}
     with psycopg.connect(dsn, autocommit=True) as conn:
+        ended = time.monotonic()
         for _, steps in stages(run)[:-1]:  # not the pause: it would stop every other writer
+            after = max((st.after for st in steps), default=0.0)  # a proposal's voting period, as the demo waits
+            start_at = ended + after
+            wait_until(time.monotonic, "the stage's wait", until=start_at.__le__, timeout=after + 5)
             mine = []
             for st in steps:
                 rid = f"{tenant}-{run}-{st.name}"
@@ -246,6 +251,7 @@ def story(dsn: str, run: str, tenant: str, timeout: float = 180) -> dict[str, st
                     (tenant, mine),
                 ).fetchone()
                 if n is not None and n[0] == len(mine):
+                    ended = time.monotonic()
                     break
                 assert time.monotonic() < end, f"stage not final: {mine}"
                 time.sleep(0.2)
