@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from prometheus_client import Gauge
 
 from gxcommon import logs
@@ -21,12 +21,15 @@ REPLAYS = Gauge("dlq_replays_recorded", "Dead-letter replays recorded on the aud
 
 
 def recorded(bootstrap: str, topic: str, timeout: float = 5) -> int:
-    """The audit topic's end offset summed over its partitions. KafkaException if Kafka does not answer."""
+    """The audit topic's end offset summed over its partitions (0 while the topic does not exist).
+    KafkaException if Kafka does not answer or refuses the topic (an ACL denial is not "no replay")."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "gx-replay-audit", "enable.auto.commit": False})
     try:
         md = c.list_topics(topic, timeout=timeout).topics.get(topic)
-        if md is None or md.error is not None:
+        if md is None or (md.error is not None and md.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART):
             return 0
+        if md.error is not None:
+            raise KafkaException(md.error)
         return sum(c.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)[1] for p in md.partitions)
     finally:
         c.close()

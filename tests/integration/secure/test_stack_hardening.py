@@ -171,3 +171,34 @@ def test_the_fabric_nodes_operations_endpoints_serve_tls_and_metrics_to_a_client
         assert call(f"https://{base}/metrics", ca) in (401, 403), f"{node}'s metrics without a client certificate"
         assert call(f"https://{base}/metrics", client) == 200, node
         assert call(f"https://{base}/logspec", ca, "PUT") in (401, 403), f"{node}'s log levels without a certificate"
+
+
+# -- finding 3: replays are counted, by the results writer as its own principal ----------------------
+
+
+def test_the_results_writer_counts_the_replays_recorded_on_the_audit_topic(stack: Stack, up: dict[str, str]) -> None:
+    """``dlq_replays_recorded`` is the audit topic's end as gx-results-writer sees it. Before, a
+    results writer its ACLs kept from the topic reported 0 replays, silently."""
+    import time
+
+    from gxcommon.kafka import Producer
+    from gxcommon.topics import TopicSettings
+    from streams import replay_audit
+    from tests.integration.workers import metric_value
+
+    topic = TopicSettings().dlq_replays
+    bootstrap = up["GX_KAFKA_BOOTSTRAP"]
+    # One record on the audit topic, as the session's admin (marked as the test's, not a replay).
+    p = Producer({"bootstrap.servers": bootstrap})
+    p.produce(topic, key=b"test_stack_hardening", value=b'{"test": "not a replay"}')
+    assert p.flush(30) == 0
+    want = replay_audit.recorded(bootstrap, topic)  # as the admin
+    assert want >= 1
+    pipeline = Pipeline(stack)
+    url = f"http://127.0.0.1:{pipeline.ports['results-writer']}"
+    deadline = time.monotonic() + 60  # the gauge is refreshed every 15 s
+    while metric_value(url, "dlq_replays_recorded") < want and time.monotonic() < deadline:
+        time.sleep(1)
+    assert metric_value(url, "dlq_replays_recorded") >= want
+    log = pipeline.workers["results-writer"].log_file.read_text(errors="replace")
+    assert "dead-letter replays not counted" not in log
