@@ -66,9 +66,10 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
         if s.pg_dsn is None:
             raise WorkerError("GX_PG_DSN is not set")
         install(app, t.command_results, t.commands_dlq, s.dsn())
-        from streams import slot_metrics
+        from streams import replay_audit, slot_metrics
 
         slot_metrics.install(app, s.dsn())
+        replay_audit.install(app, s.bootstrap(), t.dlq_replays)
     elif name == "submitter":
         from gxcommon.fabric_settings import FabricSettings
         from streams.breaker import CircuitBreaker
