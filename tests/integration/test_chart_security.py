@@ -116,6 +116,7 @@ SWITCHES = {
     "networkPolicy.enabled": True,
     "connect.basicAuth.enabled": True,
     "web.metricsAuth.enabled": True,
+    "fabric.leastPrivilege": True,
 }
 WORKERS = ("submitter", "results-writer", "block-publisher")
 
@@ -350,3 +351,27 @@ def test_the_workers_serve_on_the_pods_address_and_metrics_only_with_the_token(t
     docs = render(tools, *BASE, "--set", "metrics.serviceMonitor.enabled=true")
     assert "authorization" not in next(d for d in docs if d["kind"] == "ServiceMonitor")["spec"]["endpoints"][0]
     assert all("GX_WEB_TOKEN_FILE" not in env_of(p) for p in pods(docs).values())
+
+
+def test_least_privilege_in_mainnet_the_submitter_checks_services_and_signs_user_level_types_apart(
+    tools: dict[str, Path],
+) -> None:
+    """Issue 31's service/type table and second identity reach the chart's submitter (mainnet),
+    and no other worker: each process holds only its own credentials."""
+    docs = render(tools, "-f", str(CHART / "values-mainnet.yaml"))
+    for who, pod in pods(docs).items():
+        env = {e["name"]: e.get("value") for e in pod["containers"][0].get("env", [])}
+        if who != "submitter":
+            assert not {"GX_SERVICE_CHECK", "GX_FABRIC_COMMANDS_CERT"} & set(env), who
+            assert "fabric-commands" not in secret_keys(pod), who
+            continue
+        assert env["GX_SERVICE_CHECK"] == "true"
+        assert (env["GX_FABRIC_COMMANDS_CERT"], env["GX_FABRIC_COMMANDS_KEY"]) == (
+            "/var/run/secrets/gx/fabric-commands/cert.pem",
+            "/var/run/secrets/gx/fabric-commands/key.pem",
+        )
+        assert secret_keys(pod)["fabric-commands"] == ["cert.pem", "key.pem"]
+        mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+        assert mounts["fabric-commands"] == "/var/run/secrets/gx/fabric-commands"
+    testnet = pods(render(tools, "-f", str(CHART / "values-testnet.yaml")))["submitter"]  # off there, said why
+    assert "GX_SERVICE_CHECK" not in {e["name"] for e in testnet["containers"][0].get("env", [])}
