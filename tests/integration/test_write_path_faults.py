@@ -33,7 +33,7 @@ from tests.integration.kafka_helpers import (
     wait_committed_past,
 )
 from tests.integration.workers import Worker, start_group_at_end
-from tests.integration.write_path import WritePath
+from tests.integration.write_path import WritePath, balance, users
 from tests.waiting import wait_until
 
 TLS = ("GX_FABRIC_TLS_ROOT", "GX_FABRIC_TLS_CERT", "GX_FABRIC_TLS_KEY", "GX_FABRIC_TLS_SERVER_NAME")
@@ -401,3 +401,24 @@ def test_item7_infrastructure_errors_are_retried_and_counted_not_final(faults: F
         rid: ("CONFIRMED", times + 1) for rid, (_, times, _) in cases.items()
     }
     assert submitter.metric("circuit_breaker_failures_total", {"name": "fabric"}) == before + 4
+
+
+def test_issue30_defect1_a_rejection_whose_submit_answer_was_lost_ends_failed_with_the_ledgers_rejection(
+    faults: Faults, submitter: Worker
+) -> None:
+    """An over-balance transfer: the chaincode records its rejection in the transaction, whose
+    Submit answer is lost (it reaches the orderer and commits). The next attempt finds that
+    transaction VALID: the row must say what the ledger recorded (FAILED, CHAINCODE_REJECTED, the
+    chaincode's words, that transaction), not CONFIRMED (reported from the transaction id alone)."""
+    alice, bob = users(2, amount=10)
+    t = f"d1-{uuid.uuid4().hex[:6]}"
+    rid = f"{t}-over"
+    faults.proxy.lose_submit_answer(rid, grpc.StatusCode.UNAVAILABLE)
+    faults.wp.enqueue(t, "TRANSFER_TOKENS", {"fromWalletId": alice, "toWalletId": bob, "amount": 11}, request_id=rid)
+    row = faults.wp.wait_final(t, 1)[rid]
+    assert (row["status"], row["errorCode"]) == ("FAILED", "CHAINCODE_REJECTED"), row
+    assert row["error"] == f"INSUFFICIENT_FUNDS: insufficient balance in wallet {alice}: has 10, needs 11"
+    first_tx = row["attemptLog"][0]["txId"]  # the transaction whose Submit answer was lost
+    assert row["fabricTxId"] == first_tx and row["commitBlock"], row
+    assert [a["outcome"] for a in row["attemptLog"]] == ["RETRYABLE", "COMMITTED"]
+    assert balance(alice) == 10 and balance(bob) == 0

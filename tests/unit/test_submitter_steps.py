@@ -394,3 +394,42 @@ async def test_progress_results_are_published_only_when_asked_and_never_raise() 
         await p.ledger.publisher.progress(s, "tx1")
     assert quiet.sink.results == [] and broken.sink.results == []
     assert [(x.status, x.fabricTxId) for x in loud.sink.results] == [(ResultStatus.SUBMITTED, "tx1")]
+
+
+# Issue 30, defect 1: a transaction of the command found committed reports what it recorded.
+
+REJECTION = "INSUFFICIENT_FUNDS: insufficient balance in wallet w1: has 10, needs 11"
+
+
+async def test_a_transaction_in_doubt_found_committed_reports_the_rejection_it_recorded() -> None:
+    """tx1's Submit answer was lost; the next attempt finds tx1 VALID. tx1's endorsement carried
+    the chaincode's recorded rejection: the command ends FAILED with it, not CONFIRMED."""
+    p, s = parts(), state()
+    s.attempt = s.charged = 1
+    s.sending("tx1", Answer("tx1", REJECTION))
+    found = await p.ledger.find(s)
+    assert found == Found(Status("tx1", "VALID", 3), Answer("tx1", REJECTION))
+    final = await p.processor.succeeded(s, found, 0.0)
+    assert (final.result.status, final.result.errorCode, final.result.error, final.result.fabricTxId) == (
+        ResultStatus.FAILED,
+        "CHAINCODE_REJECTED",
+        REJECTION,
+        "tx1",
+    )
+    assert p.gw.calls == [("status", "tx1", 5.0)]  # nothing endorsed again
+
+
+async def test_the_late_check_before_failed_reports_the_rejection_a_committed_transaction_recorded() -> None:
+    err = EndorseError("down", "tx2", grpc.StatusCode.UNAVAILABLE)
+    p, s = parts(breaker=CircuitBreaker(failure_threshold=100)), state()
+    s.sending("tx1", Answer("tx1", REJECTION))
+    s.charged = 3  # the policy's last attempt
+    final = await p.processor.failed(s, err)
+    assert final is not None and not final.dead_letter
+    assert (final.result.status, final.result.errorCode, final.result.error, final.result.fabricTxId) == (
+        ResultStatus.FAILED,
+        "CHAINCODE_REJECTED",
+        REJECTION,
+        "tx1",
+    )
+    assert [(a.outcome, a.txId) for a in s.log] == [("RETRYABLE", "tx2"), ("COMMITTED", "tx1")]
