@@ -40,3 +40,7 @@ COMMIT_STATUSES = Counter(
     "(stream: the block stream; call: a CommitStatus call, before the stream was up)",
     ["source"],
 )
+AGENT_STARTS = Counter(
+    "submitter_agent_starts",
+    "Times the submitter's agent started: 1 for the process, more if Faust's supervisor restarted it after a crash",
+)

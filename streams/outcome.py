@@ -1,7 +1,9 @@
 """What to do after an attempt fails: retry (after how long) or fail, and how. Pure.
 
-- An invalid envelope or payload, or an unknown command type: REJECTED at once, dead-lettered
-  (decided before any attempt, in streams.submitter.process).
+- A record that cannot be read as a command (no key or one that is not UTF-8, a header that is
+  not UTF-8, larger than any command can be), an invalid envelope or payload, or an unknown
+  command type: REJECTED at once, dead-lettered (decided before any attempt, in
+  streams.submitter.process).
 - A chaincode rejection (a business rule): FAILED at once with the chaincode's message; not
   dead-lettered (the command was valid; the ledger said no), never retried.
 - A transaction committed invalid for a reason other than a conflict: FAILED with its validation
@@ -31,6 +33,10 @@ class Kind(Enum):
 
 
 class ErrorCode:
+    # A record that cannot be read as a command at all (REJECTED, dead-lettered, no attempt).
+    INVALID_KEY = "INVALID_KEY"  # no key, or a key that is not UTF-8 text
+    INVALID_HEADERS = "INVALID_HEADERS"  # a header value that is not UTF-8 text
+    RECORD_TOO_LARGE = "RECORD_TOO_LARGE"  # larger than any command can be
     INVALID_ENVELOPE = "INVALID_ENVELOPE"
     INVALID_PAYLOAD = "INVALID_PAYLOAD"
     UNKNOWN_COMMAND_TYPE = "UNKNOWN_COMMAND_TYPE"

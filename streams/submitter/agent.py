@@ -18,6 +18,7 @@ from faust.types import TP, AgentT
 from fabric_gateway import load_identity
 from gxcommon import web
 from gxcommon.fabric_settings import FabricSettings
+from streams import metrics as m
 from streams.breaker import CircuitBreaker
 from streams.outcome import RetryPolicy
 from streams.submitter.faust_io import FaustSink
@@ -54,6 +55,7 @@ def install(
     sink = FaustSink(
         app.topic(results_topic, key_type=bytes, value_type=bytes),
         app.topic(dlq_topic, key_type=bytes, value_type=bytes),
+        app.conf.producer_max_request_size,
     )
     gate = BreakerGate(breaker or CircuitBreaker(), time.monotonic, asyncio.sleep)
     state = Submitters(
@@ -85,6 +87,9 @@ def install(
     # (Faust passes a Stream; its agent type names StreamT, which lacks noack.)
     @app.agent(topic, name="submitter")  # type: ignore[arg-type]
     async def submitter(stream: faust.Stream) -> None:
+        # Counted so that a restart by Faust's supervisor (the agent crashed) shows: it must not
+        # happen, whatever a record holds.
+        m.AGENT_STARTS.inc()
         async for event in stream.noack().events():
             await state.take(event)
 

@@ -15,7 +15,8 @@ from streams.submitter.record import Record
 
 
 def record_of(msg: Message) -> Record:
-    """The Record of a consumed message; header values that are not bytes are encoded as text."""
+    """The Record of a consumed message; header values that are not bytes are encoded as text (a
+    header without a value: empty). Never raises."""
     raw = msg.headers.items() if isinstance(msg.headers, Mapping) else (msg.headers or [])
     return Record(
         msg.topic,
@@ -23,16 +24,27 @@ def record_of(msg: Message) -> Record:
         msg.offset,
         msg.key,
         msg.value or b"",
-        tuple((k, v if isinstance(v, bytes) else str(v).encode()) for k, v in raw),
+        tuple((str(k), v if isinstance(v, bytes) else b"" if v is None else str(v).encode()) for k, v in raw),
     )
+
+
+# What a record batch adds to its records' bytes, and our own headers, with room to spare.
+DEAD_LETTER_OVERHEAD = 4096
 
 
 class FaustSink:
     """Results and dead letters through the app's producer; final ones are awaited until delivered
-    (the ResultsSink port). A send's errors are the producer's (e.g. a KafkaTimeoutError)."""
+    (the ResultsSink port). A send's errors are the producer's (e.g. a KafkaTimeoutError).
 
-    def __init__(self, results: faust.TopicT, dlq: faust.TopicT) -> None:
-        self.results, self.dlq = results, dlq
+    ``max_bytes``: the largest record the producer sends (Faust's producer_max_request_size). A
+    dead letter that would be larger (a record near the size limit, plus the headers that say why)
+    is sent without the value, which stays on its source topic (``valueOmitted`` names its size,
+    the reason where to read it): it could never be sent whole, and retrying it would stop its
+    partition for good.
+    """
+
+    def __init__(self, results: faust.TopicT, dlq: faust.TopicT, max_bytes: int = 1_000_000) -> None:
+        self.results, self.dlq, self.max_bytes = results, dlq, max_bytes
 
     async def result(self, key: bytes, result: CommandResult) -> None:
         # force=True: never attach the send to whichever Faust event happens to be current.
@@ -49,10 +61,19 @@ class FaustSink:
     async def dead_letter(self, record: Record, reason: str, error_code: str, attempts: int) -> None:
         # The original headers (id, commandType, requestId, tenantId, service) stay, so that
         # `gxctl dlq replay` can re-send the record as it was; ours say why and from where.
+        value: bytes | None = record.value
+        if record.size + len(reason) + DEAD_LETTER_OVERHEAD > self.max_bytes:
+            reason = (
+                f"{reason}; the value ({len(record.value)} bytes) is too large to copy here: "
+                f"read it at {record.topic}[{record.partition}]@{record.offset}"
+            )
+            value = None
         headers = dict(record.headers) | dead_letter_headers(
             reason, error_code, record.topic, record.partition, record.offset, attempts
         )
-        await (await self.dlq.send(key=record.key, value=record.value, headers=headers, force=True))
+        if value is None:
+            headers["valueOmitted"] = str(len(record.value)).encode()
+        await (await self.dlq.send(key=record.key, value=value, headers=headers, force=True))
         m.DEAD_LETTERS.labels(error_code).inc()
 
 

@@ -25,7 +25,7 @@ from schemas.envelopes import ResultStatus
 from schemas.errors import PayloadError
 from streams.outcome import ErrorCode, Kind, Outcome, RetryPolicy, after_failure
 from streams.submitter import results
-from streams.submitter.command import Command, parse, rejection_code
+from streams.submitter.command import Command, parse, rejection_code, unreadable
 from streams.submitter.gate import BreakerGate
 from streams.submitter.hooks import Hooks
 from streams.submitter.ledger import Ledger
@@ -83,13 +83,18 @@ class CommandProcessor:
         return final
 
     def admit(self, rec: Record) -> Command | Final:
-        """The command in ``rec``, or its REJECTED result (dead-lettered, no attempt) if invalid."""
-        try:
-            command = parse(rec, datetime.now(UTC))
-        except PayloadError as e:
-            code = rejection_code(e)
-            log.warning("command rejected", partition=rec.partition, offset=rec.offset, errorCode=code, reason=str(e))
-            return results.unusable(rec, code, str(e), 0, ResultStatus.REJECTED)
+        """The command in ``rec``, or its REJECTED result (dead-lettered, no attempt) if the record
+        cannot be read as one (streams.submitter.command.unreadable) or is invalid."""
+        problem = unreadable(rec)
+        if problem is None:
+            try:
+                command = parse(rec, datetime.now(UTC))
+            except PayloadError as e:
+                problem = rejection_code(e), str(e)
+        if problem is not None:
+            code, reason = problem
+            log.warning("command rejected", partition=rec.partition, offset=rec.offset, errorCode=code, reason=reason)
+            return results.unusable(rec, code, reason, 0, ResultStatus.REJECTED)
         log.debug("command received", commandType=command.env.commandType, **command.ctx)  # INFO: the final line only
         return command
 

@@ -129,9 +129,11 @@ def failed(state: AttemptState, verdict: Verdict, outcome: Outcome, now: datetim
 
 
 def unusable(rec: Record, code: str, reason: str, attempts: int, status: ResultStatus = ResultStatus.FAILED) -> Final:
-    """The dead-lettered result of a record whose envelope could not be used (invalid, or an
-    internal error): with the ids that can be read from it. UnicodeDecodeError if its key is not UTF-8."""
+    """The dead-lettered result of a record that could not be used (unreadable, invalid, or an
+    internal error): with the ids that can be read from it, and the reason (cut to 2,000
+    characters: a payload with thousands of bad fields names each). Never raises."""
     ids = best_effort_ids(rec.value)
+    reason = reason if len(reason) <= 2000 else reason[:1997] + "..."
     return Final(
         CommandResult(
             commandId=ids.get("id", ""),
@@ -153,7 +155,7 @@ def best_effort_ids(value: bytes) -> dict[str, str]:
     """``id``, ``requestId`` and ``tenantId`` of a JSON object, those present as text or number."""
     try:
         doc = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested past the parser's depth
         return {}
     if not isinstance(doc, dict):
         return {}

@@ -9,19 +9,22 @@ Each test names the item of the issue it proves; each failed on the code before 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
 import pytest
 from confluent_kafka.admin import NewTopic
 
-from gxcommon.kafka import AdminClient
+from gxcommon.kafka import AdminClient, Producer
+from schemas.envelopes import CommandEnvelope
 from schemas.examples import example
 from tests.integration.conftest import gxctl
 from tests.integration.gateway_proxy import GatewayProxy
@@ -422,3 +425,105 @@ def test_issue30_defect1_a_rejection_whose_submit_answer_was_lost_ends_failed_wi
     assert row["fabricTxId"] == first_tx and row["commitBlock"], row
     assert [a["outcome"] for a in row["attemptLog"]] == ["RETRYABLE", "COMMITTED"]
     assert balance(alice) == 10 and balance(bob) == 0
+
+
+def on_delivery(into: list, err: object, msg: object) -> None:
+    into.append((err, msg))
+
+
+def envelope(tenant: str, rid: str, uid: str, **extra: object) -> bytes:
+    """A valid CREATE_USER envelope, as the SDK writes it (``extra`` fields make it invalid)."""
+    env = CommandEnvelope(
+        id=f"id-{rid}",
+        tenantId=tenant,
+        service="svc-test",
+        commandType="CREATE_USER",
+        requestId=rid,
+        payload={**example("CREATE_USER", uid), "userId": uid},
+        key=uid,
+        createdAt=datetime.now(UTC),
+    )
+    return json.dumps({**env.model_dump(mode="json"), **extra}, separators=(",", ":")).encode()
+
+
+def test_issue30_defect2_records_that_cannot_be_handled_are_dead_lettered_and_their_partition_flows_on(
+    faults: Faults, submitter: Worker
+) -> None:
+    """Hostile records produced straight to gx.commands (the SDK path lets any bytes in), each
+    followed by a good command on the same partition: a key that is not UTF-8, no key, a value
+    that is not JSON, a header that is not UTF-8, a record near the size limit. Each is
+    dead-lettered with its partition, offset and reason, every good command is CONFIRMED, the
+    agent is never restarted and the group commits past all of them. The key that is not UTF-8
+    used to crash the agent (UnicodeDecodeError, restarted by Faust's supervisor) and be committed
+    past with no result and no dead letter."""
+    t = f"d2-{uuid.uuid4().hex[:6]}"
+    partition = 3
+    headers = lambda rid: [("id", f"id-{rid}"), ("requestId", rid), ("tenantId", t)]  # noqa: E731
+    hostile: dict[str, tuple[bytes | None, bytes, list, str]] = {  # rid -> key, value, headers, errorCode
+        f"{t}-key": (b"\xff\xfe\x80usr", envelope(t, f"{t}-key", f"{t}-k"), headers(f"{t}-key"), "INVALID_KEY"),
+        f"{t}-nokey": (None, envelope(t, f"{t}-nokey", f"{t}-n"), headers(f"{t}-nokey"), "INVALID_KEY"),
+        f"{t}-json": (b"usr-json", b'{"id": "x", not json', headers(f"{t}-json"), "INVALID_ENVELOPE"),
+        f"{t}-hdr": (
+            b"usr-hdr",
+            envelope(t, f"{t}-hdr", f"{t}-h"),
+            [*headers(f"{t}-hdr"), ("service", b"\xc3\x28\xff")],
+            "INVALID_HEADERS",
+        ),
+        # Just under what a producer takes (1,000,000 bytes): a dead letter of it, with the
+        # headers that say why, would be over the limit (and retried for ever).
+        f"{t}-big": (
+            b"usr-big",
+            envelope(t, f"{t}-big", f"{t}-b", padding="x" * (999_600 - len(envelope(t, f"{t}-big", f"{t}-b")) - 13)),
+            headers(f"{t}-big"),
+            "RECORD_TOO_LARGE",
+        ),
+    }
+    producer = Producer({"bootstrap.servers": faults.wp.bootstrap})
+    goods = faults.users_on(partition, len(hostile), f"{t}g")
+    where: dict[str, int] = {}  # rid -> its offset on the partition
+    for (rid, (key, value, hdrs, _)), uid in zip(hostile.items(), goods):
+        delivered: list = []
+        producer.produce(
+            "gx.commands",
+            key=key,
+            value=value,
+            headers=hdrs,
+            partition=partition,
+            on_delivery=functools.partial(on_delivery, delivered),
+        )
+        assert producer.flush(30) == 0 and delivered[0][0] is None, delivered
+        where[rid] = delivered[0][1].offset()
+        good = faults.create_user(t, uid)
+        p, _ = faults.offset_of(good)  # on gx.commands after the hostile record
+        assert p == partition
+    rows = faults.wp.wait_final(t, len(goods))
+    assert {r["status"] for r in rows.values()} == {"CONFIRMED"}
+    assert {r["kafkaPartition"] for r in rows.values()} == {partition}
+    assert min(r["kafkaOffset"] for r in rows.values()) > min(where.values())
+    offsets = set(where.values())
+    with TopicReader(
+        faults.wp.bootstrap,
+        "gx.commands.dlq",
+        lambda r: (
+            r.headers.get("sourcePartition") == str(partition) and int(r.headers.get("sourceOffset", -1)) in offsets
+        ),
+    ) as dlq:
+        dead = dlq.read_until(lambda rs: len(rs) >= len(hostile), 60)
+    got = {int(d.headers["sourceOffset"]): d for d in dead}
+    assert sorted(got) == sorted(offsets), f"dead-lettered: {sorted(got)}, hostile at {sorted(offsets)}"
+    for rid, (_key, _value, _h, code) in hostile.items():
+        d = got[where[rid]]
+        assert (d.headers["errorCode"], d.headers["sourceTopic"]) == (code, "gx.commands"), d.headers
+        assert d.headers["reason"], d.headers
+    assert "not UTF-8" in got[where[f"{t}-key"]].headers["reason"]
+    assert "no key" in got[where[f"{t}-nokey"]].headers["reason"]
+    assert "service" in got[where[f"{t}-hdr"]].headers["reason"]
+    big = got[where[f"{t}-big"]]
+    assert "over the 131072 bytes a command can take" in big.headers["reason"], big.headers
+    assert big.headers["valueOmitted"] == str(len(hostile[f"{t}-big"][1])) and big.raw == b""  # read it at its source
+    # The agent ran throughout: started once, never restarted by Faust's supervisor.
+    assert submitter.metric("submitter_agent_starts_total") == 1
+    assert "UnicodeDecodeError" not in submitter.log()
+    # Committed past every one of them (and the good ones after).
+    last = max(max(where.values()), max(r["kafkaOffset"] for r in rows.values()))
+    wait_committed_past(faults.wp.bootstrap, faults.group, "gx.commands", {partition: last}, 60)

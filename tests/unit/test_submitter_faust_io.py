@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY
 
 from fabric_gateway import EndorseError
 from streams.submitter import Record
-from streams.submitter.faust_io import commit_exactly, record_of
+from streams.submitter.faust_io import FaustSink, commit_exactly, record_of
 from streams.submitter.partition_hooks import PartitionHooks, ack_through
 from tests.unit.test_submitter_agent import Event, Msg
 
@@ -65,6 +65,38 @@ def test_the_agents_hooks_signal_room_count_failures_and_pass_a_fatal_error_on()
     err = RuntimeError("cannot publish")
     hooks.fatal(err)
     assert fatal == [err]
+
+
+@dataclass
+class Topic:
+    """A Faust topic's send, recorded; delivered at once."""
+
+    sent: list[tuple[bytes | None, bytes | None, dict[str, bytes]]] = field(default_factory=list)
+
+    async def send(self, key=None, value=None, headers=None, force=False) -> asyncio.Future:
+        self.sent.append((key, value, dict(headers or {})))
+        fut = asyncio.get_running_loop().create_future()
+        fut.set_result(None)
+        return fut
+
+
+async def test_a_dead_letter_too_large_to_send_whole_goes_without_its_value_and_says_where_it_is() -> None:
+    """Issue 30, defect 2: a record near the size limit plus the headers that say why is over the
+    producer's limit; sending it whole would fail for ever (its partition stopped, then the worker
+    exited). It goes without its value, which stays on gx.commands."""
+    dlq = Topic()
+    sink = FaustSink(Topic(), dlq, max_bytes=100_000)  # type: ignore[arg-type]
+    await sink.dead_letter(Record("gx.commands", 3, 17, b"k", b"x" * 99_000, (("id", b"1"),)), "big", "E", 0)
+    await sink.dead_letter(Record("gx.commands", 3, 18, b"k", b"v", (("id", b"2"),)), "bad", "E", 0)
+    (key, value, headers), (_, small, small_headers) = dlq.sent
+    assert key == b"k" and value is None and headers["valueOmitted"] == b"99000" and headers["id"] == b"1"
+    assert headers["reason"].startswith(b"big; the value (99000 bytes)") and b"gx.commands[3]@17" in headers["reason"]
+    assert small == b"v" and "valueOmitted" not in small_headers and small_headers["reason"] == b"bad"
+
+
+def test_a_header_without_a_value_is_empty_not_none() -> None:
+    msg = ConsumerMessage("gx.commands", 2, 9, 0.0, 0, [("x", None)], b"k", b"v", None, tp=TP0)  # type: ignore[list-item]
+    assert record_of(msg).headers == (("x", b""),)
 
 
 # The private call. If one of these fails, Faust changed what commit_exactly relies on: read
