@@ -22,6 +22,14 @@ TX_DURATION = Histogram(
     buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30),
 )
 ENDORSE_FAILURES = Counter("fabric_endorsement_failures", "Failed attempts", ["kind"])
+CHAINCODE_REFUSALS = Counter(
+    "submitter_chaincode_refusals",
+    "Attempts the chaincode refused by throwing, recording nothing (FORBIDDEN: a grant missing or "
+    "rotated; ERROR: an unexpected error), by the chaincode's code; retried, then dead-lettered as CHAINCODE_REFUSED",
+    ["code"],
+)
+for _code in ("FORBIDDEN", "ERROR"):  # exported at 0 from the start, so the first refusals are an increase
+    CHAINCODE_REFUSALS.labels(_code)
 BREAKER_STATE = Gauge("circuit_breaker_state", "0 closed, 1 open, 2 half-open", ["name"])
 BREAKER_FAILURES = Counter("circuit_breaker_failures", "Transient failures counted by the breaker", ["name"])
 IN_FLIGHT = Gauge("submitter_commands_in_flight", "Commands being submitted, all partitions")

@@ -83,6 +83,8 @@ def install(
             else None
         ),
     )
+    # Errors the chaincode throws and records nowhere (FORBIDDEN: the grant is missing or rotated).
+    web.add_check(app, "chaincode", state.refusals.reason)
 
     # (Faust passes a Stream; its agent type names StreamT, which lacks noack.)
     @app.agent(topic, name="submitter")  # type: ignore[arg-type]

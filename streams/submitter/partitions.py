@@ -38,7 +38,7 @@ from streams.submitter.connection import FabricConnection
 from streams.submitter.faust_io import FaustSink, commit_exactly, record_of
 from streams.submitter.gate import BreakerGate
 from streams.submitter.partition import PartitionSubmitter
-from streams.submitter.partition_hooks import PartitionHooks, exit_now
+from streams.submitter.partition_hooks import PartitionHooks, Refusals, exit_now
 from streams.window import SubmitWindow
 
 log = logs.get("gx.submitter")
@@ -78,6 +78,7 @@ class Submitters:
         self.breaker_open = False
         self.last_offset: dict[int, int] = {}
         self.internal_errors_seen = 0  # of submitters already gone (revoked), for the counter
+        self.refusals = Refusals()  # the chaincode's unrecorded refusals, for /readyz
 
     def submitter(self, partition: int) -> PartitionSubmitter:
         """The partition's submitter, made on its first record of this assignment."""
@@ -93,7 +94,7 @@ class Submitters:
                 SubmitWindow(self.window, span=self.span),
                 gate=self.gate,
                 policy=self.policy,
-                hooks=PartitionHooks(events, self.room, self.on_fatal),
+                hooks=PartitionHooks(events, self.room, self.on_fatal, self.refusals),
                 publish_deadline=self.publish_deadline,
                 progress=self.progress,
                 commits=self.fabric.commits,

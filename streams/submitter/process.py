@@ -3,12 +3,16 @@
     settle -> process -> admit, then attempt, attempt, ... each attempt:
       begin -> the gate -> Ledger.find -> succeeded | failed -> (retry after a backoff) | fail
 
-What a failure means comes from fabric_gateway.classify and streams.outcome: only a chaincode
-rejection and a transaction committed invalid are final; anything else is retried with backoff
-and jitter up to the policy's limits, then FAILED and dead-lettered. Attempts made while the
-breaker is open, or that open it, are not charged, so an outage makes commands wait, never fail.
-Before a failure other than a rejection is reported, the transactions sent are asked once more:
-one that did commit wins.
+What a failure means comes from fabric_gateway.classify and streams.outcome. A business rule's
+rejection is no failure: the chaincode records it in a transaction that commits, and the attempt
+that finds it ends the command FAILED (CHAINCODE_REJECTED) with what that transaction recorded.
+Only a requestId recorded for another command (IDEMPOTENCY_CONFLICT) and a transaction committed
+invalid are final failures; anything else, an error the chaincode throws included (recorded
+nowhere: CHAINCODE_REFUSED once the attempts run out), is retried with backoff and jitter up to
+the policy's limits, then FAILED and dead-lettered. Attempts made while the breaker is open, or
+that open it, are not charged, so an outage makes commands wait, never fail. Before such a failure
+is reported, the transactions sent are asked once more: one that did commit wins, with what it
+recorded.
 """
 
 from __future__ import annotations

@@ -23,8 +23,11 @@ def error_code(err: GatewayError | None) -> str | None:
 
 
 def outcome_of(verdict: Verdict) -> str:
-    """How the attempt log names a failed attempt's verdict."""
-    return "CHAINCODE_REJECTED" if verdict is Verdict.REJECTED else "PERMANENT" if verdict.final else "RETRYABLE"
+    """How the attempt log names a failed attempt's verdict (a recorded rejection is no failed
+    attempt: its transaction is COMMITTED)."""
+    if verdict is Verdict.REFUSED:
+        return "CHAINCODE_REFUSED"
+    return "PERMANENT" if verdict.final else "RETRYABLE"
 
 
 def attempt_entry(n: int, err: GatewayError | None, outcome: str, at: datetime, tx_id: str | None = None) -> Attempt:
@@ -108,7 +111,7 @@ def committed(state: AttemptState, found: Found, now: datetime) -> Final:
 
 def failed(state: AttemptState, verdict: Verdict, outcome: Outcome, now: datetime) -> Final:
     """FAILED after ``state.last_error``, as ``outcome`` says (its error code, its dead letter).
-    The error is the chaincode's own words for a rejection."""
+    The error is the chaincode's own words when it threw."""
     e = state.last_error
     assert e is not None, "a failure follows a failed attempt"
     return Final(
@@ -121,7 +124,7 @@ def failed(state: AttemptState, verdict: Verdict, outcome: Outcome, now: datetim
             tx_id=e.tx_id or None,
             validation=e.validation_code if isinstance(e, CommitError) else None,
             code=outcome.error_code,
-            error=(chaincode_message(e) if verdict is Verdict.REJECTED else None) or str(e),
+            error=chaincode_message(e) or str(e),
             log=state.log,
         ),
         outcome.dead_letter,

@@ -9,6 +9,7 @@ Each test names the item of the issue it proves; each failed on the code before 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import os
@@ -27,6 +28,7 @@ from gxcommon.kafka import AdminClient, Producer
 from schemas.envelopes import CommandEnvelope
 from schemas.examples import example
 from tests.integration.conftest import gxctl
+from tests.integration.fabric_helpers import CC_ARGS, gateway, user_files
 from tests.integration.gateway_proxy import GatewayProxy
 from tests.integration.kafka_helpers import (
     Rec,
@@ -36,7 +38,7 @@ from tests.integration.kafka_helpers import (
     wait_committed_past,
 )
 from tests.integration.workers import Worker, start_group_at_end
-from tests.integration.write_path import WritePath, balance, users
+from tests.integration.write_path import WritePath, balance, ledger_requests, users
 from tests.waiting import wait_until
 
 TLS = ("GX_FABRIC_TLS_ROOT", "GX_FABRIC_TLS_CERT", "GX_FABRIC_TLS_KEY", "GX_FABRIC_TLS_SERVER_NAME")
@@ -527,3 +529,69 @@ def test_issue30_defect2_records_that_cannot_be_handled_are_dead_lettered_and_th
     # Committed past every one of them (and the good ones after).
     last = max(max(where.values()), max(r["kafkaOffset"] for r in rows.values()))
     wait_committed_past(faults.wp.bootstrap, faults.group, "gx.commands", {partition: last}, 60)
+
+
+def set_grant(user: str, scope: str | None) -> None:
+    """The chaincode's operator (Org1's Admin) grants ``user`` the scope, or revokes it (None)."""
+
+    async def go() -> None:
+        cert = user_files(user)[0].read_text()
+        async with gateway("Admin") as admin:
+            if scope is None:
+                await admin.submit_and_wait(*CC_ARGS, "AdminContract:RevokeSubmitter", ["Org1MSP", cert])
+            else:
+                await admin.submit_and_wait(*CC_ARGS, "AdminContract:GrantSubmitter", ["Org1MSP", cert, scope])
+
+    asyncio.run(go())
+
+
+def test_issue30_defect3_a_submitter_without_a_grant_retries_dead_letters_and_a_replay_after_the_grant_confirms(
+    faults: Faults,
+) -> None:
+    """A submitter whose identity (User2) the chaincode's operator never granted: the chaincode
+    throws FORBIDDEN and records nothing. Not the ledger's answer: each command is retried, counted,
+    said on /readyz, then FAILED as CHAINCODE_REFUSED and dead-lettered, with nothing on the ledger.
+    Once the grant is given, `gxctl dlq replay` brings each one to CONFIRMED. They used to end
+    FAILED as CHAINCODE_REJECTED after one attempt, with no dead letter (so nothing to replay)."""
+    t = f"d3-{uuid.uuid4().hex[:6]}"
+    cert, key = user_files("User2")
+    set_grant("User2", None)
+    sub = faults.submitter(GX_FABRIC_CERT=str(cert), GX_FABRIC_KEY=str(key))
+    try:
+        rids = [faults.create_user(t, f"{t}-u{i}") for i in range(3)]
+        rows = faults.wp.wait_final(t, 3)
+        for rid in rids:
+            row = rows[rid]
+            assert (row["status"], row["errorCode"], row["attempts"]) == ("FAILED", "CHAINCODE_REFUSED", 5), row
+            assert "FORBIDDEN" in row["error"] and "User2" in row["error"], row["error"]
+            assert [a["outcome"] for a in row["attemptLog"]] == ["CHAINCODE_REFUSED"] * 5
+        assert sub.metric("submitter_chaincode_refusals_total", {"code": "FORBIDDEN"}) == 15
+        assert sub.metric("circuit_breaker_state", {"name": "fabric"}) == 0  # Fabric answered
+        code, body = sub.ready()
+        assert code == 503 and "CHAINCODE_REFUSED" in body["checks"]["chaincode"], body
+        assert ledger_requests(t) == []  # nothing recorded: a later delivery may still apply them
+        with TopicReader(faults.wp.bootstrap, "gx.commands.dlq", lambda r: r.headers.get("tenantId") == t) as dlq:
+            dead = dlq.read_until(lambda rs: len(rs) >= 3, 60)
+        assert sorted((d.headers["requestId"], d.headers["errorCode"]) for d in dead) == [
+            (rid, "CHAINCODE_REFUSED") for rid in sorted(rids)
+        ]
+        set_grant("User2", "commands")
+        for d in dead:
+            replay = gxctl("dlq", "replay", str(d.partition), str(d.offset), check=False)
+            assert replay.returncode == 0, replay.stderr
+        rows = wait_until(
+            lambda: faults.wp.rows(t),
+            "the replays to correct the rows",
+            until=lambda rows: all(r["status"] == "CONFIRMED" for r in rows.values()),
+            timeout=90,
+            interval=0.5,
+        )
+        assert all(r["fabricTxId"] and r["errorCode"] is None for r in rows.values())
+        recorded = ledger_requests(t)
+        assert sorted(r["requestId"] for r in recorded) == sorted(rids) and not [
+            r for r in recorded if r.get("rejected")
+        ]
+        wait_until(sub.ready, "readiness back once commands commit", until=lambda r: r[0] == 200, timeout=30)
+    finally:
+        set_grant("User2", None)
+        sub.stop()

@@ -1,6 +1,6 @@
 from fabric_gateway.classify import Verdict
 from streams.breaker import CircuitBreaker, State
-from streams.outcome import ErrorCode, Kind, RetryPolicy, after_failure
+from streams.outcome import FINAL_WORDS, ErrorCode, Kind, RetryPolicy, after_failure
 
 
 def test_opens_after_five_consecutive_transient_failures_and_recovers() -> None:
@@ -43,13 +43,13 @@ def test_successes_reset_the_consecutive_count() -> None:
 
 def test_outcomes() -> None:
     p = RetryPolicy(max_attempts=5, base_delay=0.2, max_delay=10)
-    rejected = after_failure(Verdict.REJECTED, charged=1, policy=p, rand=0.5)
-    assert (rejected.kind, rejected.error_code, rejected.dead_letter) == (
-        Kind.FAILED,
-        ErrorCode.CHAINCODE_REJECTED,
-        False,
-    )
-    assert after_failure(Verdict.REJECTED, charged=5, policy=p, rand=0.5) == rejected
+    # Issue 30, defect 3: a refusal the chaincode did not record (FORBIDDEN, a bug) is retried with
+    # backoff, then FAILED as CHAINCODE_REFUSED and dead-lettered (replayed once fixed).
+    refused = after_failure(Verdict.REFUSED, charged=3, policy=p, rand=0.5)
+    assert refused.kind is Kind.RETRY and refused.delay == 0.5 * 0.8
+    last = after_failure(Verdict.REFUSED, charged=5, policy=p, rand=0.5)
+    assert (last.kind, last.error_code, last.dead_letter) == (Kind.FAILED, ErrorCode.CHAINCODE_REFUSED, True)
+    assert ErrorCode.CHAINCODE_REFUSED not in FINAL_WORDS  # a later CONFIRMED corrects it
     conflict = after_failure(
         Verdict.REJECTED,
         charged=1,

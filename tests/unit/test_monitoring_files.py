@@ -39,6 +39,7 @@ def test_every_alert_of_the_domain_is_a_rule() -> None:
         "GxConnectorTaskFailed",
         "GxConsumerLagGrowing",
         "GxDeadLettersGrowing",
+        "GxChaincodeRefusing",
         "GxLedgerEventUnpublished",
         "GxPublisherChainBroken",
     } <= alerts

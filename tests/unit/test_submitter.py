@@ -217,7 +217,12 @@ async def test_records_that_cannot_be_read_as_commands_are_dead_lettered_in_thei
     assert sub.committable() == 10 and not [c for c in fake.calls if c[1][1] == b"bad"]
 
 
-async def test_a_chaincode_rejection_fails_at_once_and_leaves_the_breaker_closed(env) -> None:
+async def test_an_error_the_chaincode_throws_is_retried_then_dead_lettered_and_leaves_the_breaker_closed(env) -> None:
+    """Issue 30, defect 3: an error the chaincode throws (here a bug of the chaincode) is recorded
+    nowhere, so it is no final answer: retried with backoff up to the policy's attempts, then FAILED
+    as CHAINCODE_REFUSED and dead-lettered for a replay once fixed. It used to end FAILED
+    (CHAINCODE_REJECTED) after one attempt, without a dead letter. Fabric answered: the breaker
+    stays closed."""
     fake, gw = env
     fake.scripts["TokenomicsContract:DistributeGenesis"] = Script(
         reject="failed to mint coins for SYSTEM_USER_GENESIS_POOL"
@@ -227,12 +232,13 @@ async def test_a_chaincode_rejection_fails_at_once_and_leaves_the_breaker_closed
     await feed(sub, [command("DISTRIBUTE_GENESIS", i, f"g{i}") for i in range(8)])
     final = sink.final()
     assert all(
-        r.status is ResultStatus.FAILED and r.errorCode == "CHAINCODE_REJECTED" and r.attempts == 1
+        r.status is ResultStatus.FAILED and r.errorCode == "CHAINCODE_REFUSED" and r.attempts == 5
         for r in final.values()
-    )
-    assert "SYSTEM_USER_GENESIS_POOL" in (final["g0"].error or "")
-    assert sink.dead == [] and sub.breaker.state is State.CLOSED
-    assert len(fake.calls) == 8
+    ), [(r.errorCode, r.attempts) for r in final.values()]
+    assert final["g0"].error == "chaincode response 500, failed to mint coins for SYSTEM_USER_GENESIS_POOL"
+    assert [a.outcome for a in final["g0"].attemptLog] == ["CHAINCODE_REFUSED"] * 5
+    assert sorted(d[1] for d in sink.dead) == ["CHAINCODE_REFUSED"] * 8 and sub.breaker.state is State.CLOSED
+    assert len(fake.calls) == 40
 
 
 async def test_transient_errors_are_retried_then_confirmed(env) -> None:

@@ -16,10 +16,10 @@ from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 from prometheus_client import REGISTRY
 
-from fabric_gateway import EndorseError
+from fabric_gateway import EndorseError, ErrorDetail
 from streams.submitter import Record
 from streams.submitter.faust_io import FaustSink, commit_exactly, record_of
-from streams.submitter.partition_hooks import PartitionHooks, ack_through
+from streams.submitter.partition_hooks import PartitionHooks, Refusals, ack_through
 from tests.unit.test_submitter_agent import Event, Msg
 
 TP0 = TP("gx.commands", 0)
@@ -65,6 +65,39 @@ def test_the_agents_hooks_signal_room_count_failures_and_pass_a_fatal_error_on()
     err = RuntimeError("cannot publish")
     hooks.fatal(err)
     assert fatal == [err]
+
+
+def test_refusals_of_the_chaincode_are_counted_by_code_and_said_on_readiness_until_a_commit() -> None:
+    """Issue 30, defect 3: an error the chaincode throws and records nowhere is a fault of the
+    deployment: counted (submitter_chaincode_refusals_total, by the chaincode's code) and said on
+    /readyz until a command commits again or a minute passes."""
+    now = [100.0]
+    refusals = Refusals(lambda: now[0], window=60)
+    hooks = PartitionHooks({}, asyncio.Event(), lambda e: None, refusals=refusals)
+
+    def count(code: str) -> float:
+        return REGISTRY.get_sample_value("submitter_chaincode_refusals_total", {"code": code}) or 0.0
+
+    before = (count("FORBIDDEN"), count("ERROR"))
+    forbidden = "chaincode response 500, FORBIDDEN: Org1MSP identity x::CN=User2 may not submit commands"
+    detail = (ErrorDetail("peer0", "Org1MSP", forbidden),)
+    assert refusals.reason() is None
+    hooks.attempt_failed(EndorseError("failed to endorse", "tx", grpc.StatusCode.ABORTED, detail), False)
+    bug = (ErrorDetail("peer0", "Org1MSP", "chaincode response 500, TypeError: x is undefined"),)
+    hooks.attempt_failed(EndorseError("failed to endorse", "tx", grpc.StatusCode.ABORTED, bug), False)
+    hooks.attempt_failed(EndorseError("down", "tx", grpc.StatusCode.UNAVAILABLE), True)  # an outage: not a refusal
+    assert (count("FORBIDDEN") - before[0], count("ERROR") - before[1]) == (1, 1)
+    reason = refusals.reason()
+    assert reason is not None and "CHAINCODE_REFUSED" in reason and "TypeError: x is undefined" in reason
+    assert "2 refusals" in reason
+    now[0] += 59
+    assert refusals.reason() is not None
+    hooks.committed(0.2)  # a command went through: the deployment works again
+    assert refusals.reason() is None
+    hooks.attempt_failed(EndorseError("failed to endorse", "tx", grpc.StatusCode.ABORTED, detail), False)
+    assert "FORBIDDEN" in (refusals.reason() or "")
+    now[0] += 61  # a minute without another refusal
+    assert refusals.reason() is None
 
 
 @dataclass

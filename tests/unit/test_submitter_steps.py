@@ -269,19 +269,46 @@ async def test_an_attempt_that_opens_the_breaker_is_not_charged() -> None:
     assert p.gate.open and (s.attempt, s.charged) == (1, 0)
 
 
-async def test_a_chaincode_rejection_fails_at_once_without_asking_for_earlier_transactions() -> None:
-    details = (ErrorDetail("peer0", "Org1MSP", "chaincode response 500, wallet frozen"),)
-    err = EndorseError("failed to endorse", "tx2", grpc.StatusCode.ABORTED, details)
+async def test_an_idempotency_conflict_fails_at_once_without_asking_for_earlier_transactions() -> None:
+    """The requestId is recorded for another command: the ledger's record answers it for ever."""
+    message = "chaincode response 500, IDEMPOTENCY_CONFLICT: request r1 of tenant t was already used for X"
+    err = EndorseError("failed to endorse", "tx2", grpc.StatusCode.ABORTED, (ErrorDetail("peer0", "Org1MSP", message),))
     p, s = parts(), state()
     s.sending("tx1", Answer("tx1"))
     final = await p.processor.failed(s, err)
     assert final is not None and not final.dead_letter
     assert (final.result.status, final.result.errorCode, final.result.error) == (
         ResultStatus.FAILED,
-        "CHAINCODE_REJECTED",
-        "chaincode response 500, wallet frozen",
+        "IDEMPOTENCY_CONFLICT",
+        message,
     )
     assert p.gw.calls == [] and p.hooks.failures == [(err, False)] and p.slept == []
+
+
+FORBIDDEN = "chaincode response 500, FORBIDDEN: Org1MSP identity x::CN=User2 may not submit commands"
+
+
+async def test_a_refusal_the_chaincode_did_not_record_is_retried_then_dead_lettered_as_chaincode_refused() -> None:
+    """Issue 30, defect 3: FORBIDDEN (a grant missing or rotated) is thrown, recorded nowhere: a
+    fault of the deployment, not the ledger's answer. Retried with backoff (charged, not counted
+    by the breaker), then FAILED as CHAINCODE_REFUSED with the chaincode's words and dead-lettered,
+    so that a replay brings it through once the grant is fixed. It used to end FAILED as
+    CHAINCODE_REJECTED after one attempt, with no dead letter."""
+    err = EndorseError(
+        "failed to endorse", "tx", grpc.StatusCode.ABORTED, (ErrorDetail("peer0", "Org1MSP", FORBIDDEN),)
+    )
+    p = parts(StubGateway([err]))
+    final = await p.processor.settle(REC)
+    assert final.dead_letter
+    assert (final.result.status, final.result.errorCode, final.result.error, final.result.attempts) == (
+        ResultStatus.FAILED,
+        "CHAINCODE_REFUSED",
+        FORBIDDEN,
+        3,
+    )
+    assert [a.outcome for a in final.result.attemptLog] == ["CHAINCODE_REFUSED"] * 3
+    assert p.slept == [RetryPolicy().delay(n, 0.5) for n in (1, 2)]  # the policy's backoff
+    assert [counted for _, counted in p.hooks.failures] == [False] * 3 and p.gate.breaker.state is State.CLOSED
 
 
 async def test_a_failure_is_reported_confirmed_when_a_transaction_sent_earlier_committed() -> None:
