@@ -38,8 +38,8 @@ class WorkerSettings(ConnectionSettings):
     # Commands held per partition from its oldest unfinished one (finished ones included): what one
     # stuck key lets the others of its partition run ahead of it, and what a crash replays at most.
     submit_span: int = 5000
-    # Records waiting beyond that span, per partition; when one partition's backlog is full the
-    # agent stops taking records (it never pauses partitions through Faust).
+    # Records waiting beyond that span, per partition; when one partition's backlog is full that
+    # partition alone stops fetching (Faust's own flow control) until it is down to half.
     submit_backlog: int = 1000
     # Seconds a final result may fail to publish before the submitter exits to be restarted.
     publish_deadline_s: float = 300.0

@@ -38,6 +38,15 @@ CONSUMER_LAG = Gauge("submitter_consumer_lag", "Records on gx.commands not yet c
 INTERNAL_ERRORS = Gauge("submitter_internal_errors", "Unexpected errors inside attempts since start (each retried)")
 PUBLISH_STALLED = Gauge("submitter_publish_stalled_seconds", "How long a final result has failed to publish (0: none)")
 BACKLOG = Gauge("submitter_backlog", "Records taken but waiting for a free window slot, all partitions")
+PARTITIONS_PAUSED = Gauge(
+    "submitter_partitions_paused", "Partitions of gx.commands not fetched: their backlog reached its cap"
+)
+PARTITION_PAUSES = Counter(
+    "submitter_partition_pauses", "Times a partition stopped fetching: its backlog reached its cap"
+)
+PARTITION_RESUMES = Counter(
+    "submitter_partition_resumes", "Times a paused partition fetched again (its backlog down to half the cap)"
+)
 COMMIT_STREAM_BREAKS = Counter(
     "submitter_commit_stream_breaks", "Times the commit status block stream failed and was opened again"
 )

@@ -1,4 +1,10 @@
-"""The submitter's Faust edge: records in, results and dead letters out, exact offsets committed."""
+"""The submitter's Faust edge: records in, results and dead letters out, exact offsets committed,
+a partition's fetch stopped and started again.
+
+What this relies on in faust-streaming 0.15.3 (its private ``Consumer._commit``; the records
+``Consumer.getmany`` yields of a partition whose fetch stopped) is pinned by
+tests/unit/test_submitter_faust_io.py, which fails if Faust changes it.
+"""
 
 from __future__ import annotations
 
@@ -91,3 +97,28 @@ async def commit_exactly(consumer: ConsumerT, offsets: Mapping[TP, int]) -> bool
     these offsets. tests/unit/test_submitter_faust_io.py fails if its shape changes.
     """
     return await consumer._commit(offsets)  # type: ignore[attr-defined]  # ConsumerT does not declare it
+
+
+def stop_fetching(consumer: ConsumerT, tp: TP) -> None:
+    """Stop fetching partition ``tp`` without losing a record of it: what the consumer already
+    fetched of it is still handed to the streams (the caller takes it), nothing more is fetched
+    until :func:`fetch_again`. Idempotent: call it again whenever Faust may have let the partition
+    fetch meanwhile.
+
+    This is Faust's own per-partition flow control, ``Consumer.on_buffer_full`` (what its
+    conductor calls when a stream's buffer is under pressure): the partition leaves the set
+    fetched from and joins the "buffered" ones, whose records of a batch already fetched
+    ``Consumer.getmany`` still yields (transport/consumer.py ~757-761). Never
+    ``pause_partitions``: getmany drops the records of a batch already fetched whose partition was
+    paused meanwhile (the fetcher's position is already past them), and the next record delivered
+    then looks like a gap, which Faust counts as acknowledged, so its commit would pass records
+    never processed (tests/unit/test_submitter_faust_io.py shows both on Faust's own code). A
+    rebalance sets every assigned partition fetching again; a partition assigned again starts so.
+    """
+    consumer.on_buffer_full(tp)
+
+
+def fetch_again(consumer: ConsumerT, tp: TP) -> None:
+    """Fetch partition ``tp`` again after :func:`stop_fetching`, from where the consumer stopped
+    (``Consumer.on_buffer_drop``)."""
+    consumer.on_buffer_drop(tp)

@@ -3,7 +3,6 @@ and the chaincode's refusals told to readiness."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import sys
@@ -78,18 +77,18 @@ class Refusals:
 
 
 class PartitionHooks(Hooks):
-    """``events``: the partition's Faust events not acked yet, by offset; ``room``: set when the
-    backlog shrank; ``on_fatal``: what to do when the worker cannot go on (:func:`exit_now`);
+    """``events``: the partition's Faust events not acked yet, by offset; ``on_room``: called when
+    the backlog shrank; ``on_fatal``: what to do when the worker cannot go on (:func:`exit_now`);
     ``refusals``: where the chaincode's unrecorded refusals are told (readiness)."""
 
     def __init__(
         self,
         events: dict[int, faust.EventT],
-        room: asyncio.Event,
+        on_room: Callable[[], None],
         on_fatal: Callable[[BaseException], None],
         refusals: Refusals | None = None,
     ) -> None:
-        self.events, self.room_event, self.on_fatal = events, room, on_fatal
+        self.events, self.on_room, self.on_fatal = events, on_room, on_fatal
         self.refusals = refusals or Refusals()
 
     def done(self, rec: Record) -> None:
@@ -101,7 +100,7 @@ class PartitionHooks(Hooks):
         ack_through(self.events, offset)
 
     def room(self) -> None:
-        self.room_event.set()
+        self.on_room()
 
     def attempt_failed(self, err: GatewayError, counted: bool) -> None:
         m.ENDORSE_FAILURES.labels(type(err).__name__).inc()

@@ -34,8 +34,12 @@ from tests.integration.kafka_helpers import (
     Rec,
     TopicReader,
     committed_offset,
+    committed_offsets,
     murmur2_partition,
     wait_committed_past,
+)
+from tests.integration.kafka_helpers import (
+    last_offsets as topic_last_offsets,
 )
 from tests.integration.workers import Worker, start_group_at_end
 from tests.integration.write_path import WritePath, balance, ledger_requests, users
@@ -529,6 +533,82 @@ def test_issue30_defect2_records_that_cannot_be_handled_are_dead_lettered_and_th
     # Committed past every one of them (and the good ones after).
     last = max(max(where.values()), max(r["kafkaOffset"] for r in rows.values()))
     wait_committed_past(faults.wp.bootstrap, faults.group, "gx.commands", {partition: last}, 60)
+
+
+def test_issue30_defect6_a_full_partition_is_paused_alone_and_every_command_of_it_ends_exactly_once(
+    faults: Faults,
+) -> None:
+    """Back-pressure per partition. One command held in Fabric on partition 5, and 200 records
+    behind it there: its window (4 in flight, a span of 16) and its backlog (16) fill. Commands on
+    the other partitions must go on meanwhile; the agent used to block on the full backlog, so
+    every partition stopped. Faust's stream buffer and fetch batches are made small, so the
+    partition is paused (through Faust) while its records are in flight: once the held command is
+    released every command of the partition ends CONFIRMED exactly once (nothing skipped by the
+    pause, nothing taken twice after the seek that resumes it), as the ledger records, and the
+    group commits to the end of every partition."""
+    sub = faults.submitter(
+        GX_SUBMIT_WINDOW="4",
+        GX_SUBMIT_SPAN="16",
+        GX_SUBMIT_BACKLOG="16",
+        STREAM_BUFFER_MAXSIZE="32",
+        BROKER_MAX_POLL_RECORDS="20",
+        GX_MAX_ATTEMPTS="20",  # the held command's endorsements time out (15 s each) until it is released
+    )
+    t = f"d6-{uuid.uuid4().hex[:6]}"
+    full, n = 5, 200
+    held = f"{t}-held"
+    try:
+        faults.proxy.hold(held)
+        faults.create_user(t, faults.users_on(full, 1, f"{t}h")[0], held)
+        behind = [faults.create_user(t, uid) for uid in faults.users_on(full, n, f"{t}b")]
+        wait_until(
+            lambda: sub.metric("submitter_backlog"),
+            "partition 5's backlog full",
+            until=lambda b: b >= 16,
+            timeout=90,
+            interval=0.5,
+        )
+        others = [faults.create_user(t, uid) for p in (0, 1, 2, 3, 4) for uid in faults.users_on(p, 3, f"{t}o{p}")]
+        t0 = time.monotonic()
+        wait_until(
+            lambda: faults.wp.rows(t),
+            "the other partitions' commands CONFIRMED while partition 5 is full",
+            until=lambda rows: all(rows.get(rid, {}).get("status") == "CONFIRMED" for rid in others),
+            timeout=60,
+            interval=0.5,
+            detail=lambda: f"backlog {sub.metric('submitter_backlog')}; log:\n{sub.log()[-2000:]}",
+        )
+        print(f"the other partitions went on: their 15 commands CONFIRMED in {time.monotonic() - t0:.1f} s")
+        assert faults.wp.rows(t)[held]["status"] == "PENDING"
+        assert sub.metric("submitter_partition_pauses_total") >= 1  # paused through Faust, not by waiting
+        assert sub.metric("submitter_partitions_paused") == 1
+        faults.proxy.release(held)
+        rows = faults.wp.wait_final(t, 1 + n + len(others), timeout=180)
+        assert {r["status"] for r in rows.values()} == {"CONFIRMED"}
+        assert sub.metric("submitter_partition_resumes_total") >= 1
+        assert sub.metric("submitter_partitions_paused") == 0
+        # Exactly once: one final result per command on the results topic, and the ledger's records
+        # are the outbox's rows, each applied.
+        finals = finals_on_results_topic(faults, t, last_offsets(rows.values()))
+        assert finals == {rid: ["CONFIRMED"] for rid in rows}, {k: v for k, v in finals.items() if v != ["CONFIRMED"]}
+        recorded = ledger_requests(t)
+        assert sorted(r["requestId"] for r in recorded) == sorted(rows)
+        assert not [r for r in recorded if r.get("rejected")]
+        assert {rows[r["requestId"]]["fabricTxId"] for r in recorded} == {r["txId"] for r in recorded}
+        # The group's committed offsets are the partitions' ends.
+        ends = {p: o + 1 for p, o in topic_last_offsets(faults.wp.bootstrap, "gx.commands").items()}
+        wait_until(
+            lambda: committed_offsets(faults.wp.bootstrap, faults.group, "gx.commands", ends),
+            "the committed offsets at the partitions' ends",
+            until=lambda got: got == ends,
+            timeout=30,
+            interval=0.5,
+        )
+        assert sub.metric("submitter_agent_starts_total") == 1
+        assert set(behind) <= set(rows)
+    finally:
+        faults.proxy.clear()
+        sub.stop()
 
 
 def set_grant(user: str, scope: str | None) -> None:
