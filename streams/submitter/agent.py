@@ -40,6 +40,7 @@ def install(
     publish_deadline: float = 300.0,
     progress: bool = False,
     commit_stream: bool = True,
+    probe_wait: float = 2.0,
 ) -> AgentT:
     """Register the submitter agent and its watcher on ``app``; returns the agent.
 
@@ -57,7 +58,7 @@ def install(
         app.topic(dlq_topic, key_type=bytes, value_type=bytes),
         app.conf.producer_max_request_size,
     )
-    gate = BreakerGate(breaker or CircuitBreaker(), time.monotonic, asyncio.sleep)
+    gate = BreakerGate(breaker or CircuitBreaker(), time.monotonic, asyncio.sleep, probe_wait=probe_wait)
     state = Submitters(
         app,
         sink,
@@ -74,6 +75,7 @@ def install(
         progress=progress,
         commit_stream=commit_stream,
     )
+    gate.ready = state.fabric.connected  # a probe first waits for the channel (cheap: no endorsement)
     web.add_check(
         app,
         "submitter",

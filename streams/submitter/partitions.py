@@ -21,7 +21,8 @@
   Never ``pause_partitions``: faust-streaming 0.15.3 drops the records of a fetched batch whose
   partition was paused meanwhile, then takes the hole for a gap it counts as acked.
 - The breaker: one for Fabric, shared by every partition. While it is open nothing is attempted;
-  records already taken wait in windows and backlogs.
+  records already taken wait in windows and backlogs. The gateway's channel connecting again
+  (the peer back) makes it probe at once (streams.submitter.gate.BreakerGate.wake).
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ class Submitters:
         self.span, self.topic, self.revoke_timeout = span, topic, revoke_timeout
         self.publish_deadline, self.on_fatal, self.progress = publish_deadline, on_fatal, progress
         self.backlog_cap = backlog_cap
-        self.fabric = FabricConnection(f, identity, signer, commit_stream)
+        # The gateway's channel connecting again (the peer back) wakes an open breaker at once.
+        self.fabric = FabricConnection(f, identity, signer, commit_stream, on_connected=gate.wake)
         self.subs: dict[int, PartitionSubmitter] = {}
         self.events: dict[int, dict[int, faust.EventT]] = {}
         self.paused: set[int] = set()  # partitions not fetched: their backlog reached its cap

@@ -215,10 +215,29 @@ def test_the_peer_stopped_for_30s_under_load_fails_nothing_and_all_complete_afte
         )
         time.sleep(max(0.0, 30 - (time.monotonic() - stopped)))  # the outage lasts 30 s: nothing may fail in it
         assert not [r for r in wp.rows(t).values() if r["status"] == "FAILED"]
+        confirmed_before = wp.submitter.metric("outbox_commands_processed_total", {"status": "CONFIRMED"})
     finally:
         up = gxctl("stack", "up", "--only", "peer", check=False)
         assert up.returncode == 0, up.stderr
+    # Issue 30, recovery in seconds: `stack up` returns once the peer is healthy (its /healthz, its
+    # port); from then on the submitter must confirm a command within 5 s (it used to wait for the
+    # breaker's fixed 60 s, then for doubling probe delays that a 30-s outage had grown to ~30 s).
+    healthy = time.monotonic()
+    wait_until(
+        lambda: wp.submitter.metric("outbox_commands_processed_total", {"status": "CONFIRMED"}),
+        "the submitter's first CONFIRMED after the peer's return",
+        until=lambda n: n > confirmed_before,
+        timeout=120,
+        interval=0.1,
+    )
+    first_confirmed = time.monotonic() - healthy
     rows = wp.wait_final(t, n, timeout=180)
+    backlog_done = time.monotonic() - healthy
+    print(
+        f"peer back (healthy) to the first CONFIRMED: {first_confirmed:.1f} s; "
+        f"to every row final: {backlog_done:.1f} s; outage {healthy - stopped:.1f} s"
+    )
+    assert first_confirmed <= 5, f"the first command was confirmed {first_confirmed:.1f} s after the peer was healthy"
     assert {r["status"] for r in rows.values()} == {"CONFIRMED"}
     # The gauge is refreshed every 0.5 s, so it may still show the last probe's half-open state
     # when the last row is written; the breaker must be closed within a few refreshes.

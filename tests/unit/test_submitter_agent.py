@@ -272,3 +272,49 @@ async def test_every_transaction_sent_is_counted_without_progress_results(agent)
     await until(lambda: len(sink.final()) == 3, "three final results")
     assert not any(r.status.value == "SUBMITTED" for r in sink.results)
     assert (REGISTRY.get_sample_value("fabric_transactions_submitted_total") or 0.0) - before == 3
+
+
+async def test_the_channel_connecting_again_wakes_the_breaker_and_a_probe_waits_for_the_channel() -> None:
+    """Issue 30, recovery in seconds: the peer stops and comes back on its port. The submitter's
+    channel connecting again calls the gate's wake (an open breaker probes at once), and a probe's
+    wait for the channel answers False while nothing listens, True once the peer is back."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from fabric_protos.gateway import gateway_pb2_grpc
+    from fabric_protos.peer import events_pb2_grpc
+    from grpc import aio
+
+    from streams.submitter.connection import FabricConnection
+    from tests.unit.fake_gateway import FakeGateway
+
+    key = ec.generate_private_key(ec.SECP256R1())
+
+    async def start(port: int = 0) -> tuple[aio.Server, int]:
+        server = aio.server()
+        fake = FakeGateway(key.public_key())
+        gateway_pb2_grpc.add_GatewayServicer_to_server(fake, server)
+        events_pb2_grpc.add_DeliverServicer_to_server(fake, server)
+        bound = server.add_insecure_port(f"127.0.0.1:{port}")
+        await server.start()
+        return server, bound
+
+    server, port = await start()
+    woken: list[int] = []
+    conn = FabricConnection(
+        FabricSettings(gateway=f"127.0.0.1:{port}"),
+        Identity("Org1MSP", b"cert"),
+        ecdsa_signer(key),
+        commit_stream=False,
+        on_connected=lambda: woken.append(1),
+    )
+    try:
+        conn.open()
+        assert await conn.connected(2)
+        await until(lambda: woken == [1], "the first connection told")
+        await server.stop(None)
+        assert not await conn.connected(0.5)
+        server, _ = await start(port)
+        assert await conn.connected(5)
+        await until(lambda: woken == [1, 1], "the connection again told", 5)
+    finally:
+        await conn.close()
+        await server.stop(None)

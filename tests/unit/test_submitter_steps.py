@@ -224,6 +224,43 @@ async def test_the_gate_waits_out_an_open_breaker_then_admits_one_probe_whose_sl
     assert p.gate.breaker.allow(p.clock.now)
 
 
+async def test_a_probe_first_waits_for_the_channel_and_one_not_connected_fails_without_an_endorsement() -> None:
+    """Issue 30: a probe is cheap. Half-open, the gate first waits (at most probe_wait) for the
+    gateway's channel; not connected, the probe has failed (the breaker opens again) and nothing was
+    endorsed; connected, the probe goes on as one attempt."""
+    waits: list[float] = []
+    connected = [False, True]
+
+    async def ready(timeout: float) -> bool:
+        waits.append(timeout)
+        return connected.pop(0)
+
+    breaker = CircuitBreaker(failure_threshold=1, first_probe_delay=1, max_probe_delay=4, rand=lambda: 0.5)
+    p = parts(breaker=breaker)
+    p.gate.ready, p.gate.probe_wait = ready, 1.5
+    await p.gate.failure()
+    await p.gate.acquire()
+    assert waits == [1.5, 1.5] and p.gate.unready_probes == 1
+    assert p.slept == [1.0, 1.0, 1.0] and breaker.state is State.HALF_OPEN  # 1 s, then 2 s after the failed probe
+    assert p.gw.calls == []  # acquire never endorses; the failed probe made no attempt
+
+
+async def test_a_probe_that_ends_in_a_recorded_rejection_or_a_refusal_counts_as_fabric_answering() -> None:
+    """A business rejection (recorded in a committed transaction) and a refusal the chaincode throws
+    are Fabric answering: they close a half-open breaker, never open it."""
+    rejected = b'{"rejected": {"code": "INSUFFICIENT_FUNDS", "message": "has 1, needs 5"}}'
+    refused = EndorseError("no", "tx", grpc.StatusCode.ABORTED, (ErrorDetail("p", "m", FORBIDDEN),))
+    breaker = CircuitBreaker(failure_threshold=1, first_probe_delay=1, max_probe_delay=1, rand=lambda: 0.5)
+    p, s = parts(StubGateway([rejected, refused]), breaker=breaker), state()
+    await p.gate.failure()
+    s.attempt = s.charged = 0
+    final = await p.processor.attempt(s)  # the probe: its transaction recorded a rejection
+    assert final is not None and final.result.errorCode == "CHAINCODE_REJECTED"
+    assert breaker.state is State.HALF_OPEN  # one success of the two it needs
+    assert await p.processor.attempt(state()) is None  # the second probe: refused, retried later
+    assert breaker.state is State.CLOSED and p.hooks.failures[-1] == (refused, False)
+
+
 def test_an_invalid_record_is_admitted_as_its_rejected_result() -> None:
     p = parts()
     bad = Record("gx.commands", 0, 1, b"k", b"not json")
