@@ -41,4 +41,7 @@ def test_every_alert_of_the_domain_is_a_rule() -> None:
         "GxDeadLettersGrowing",
         "GxLedgerEventUnpublished",
         "GxPublisherChainBroken",
+        "GxFailedCommandsCommittedLater",
+        "GxFailedStatusUnproven",
+        "GxStatusCorrectionGivenUp",
     } <= alerts
