@@ -56,6 +56,13 @@ class WorkerSettings(ConnectionSettings):
     breaker_first_probe_s: float = Field(default=1.0, gt=0)
     breaker_max_probe_s: float = Field(default=60.0, gt=0)
     breaker_successes: int = 2
+    # Results writer's corrector (streams.corrector): a FAILED row whose transaction commits later is
+    # corrected to CONFIRMED from the block stream. Off: such a row stays FAILED.
+    corrector: bool = True
+    # How often the events still waiting for their command's row are looked up (one query for all).
+    corrector_check_s: float = Field(default=1.0, gt=0)
+    # How long an event waits for its command's row to be final before it is given up (counted).
+    corrector_watch_s: float = Field(default=3600.0, gt=0)
     # Projectors: a batch of up to N events or T milliseconds; the channel their checkpoints name.
     fabric_channel: str = "gxchannel"
     projector_batch: int = 2000

@@ -5,7 +5,7 @@
 | ``gx_owner`` | migrations, `gxctl` | own every object (runs the migrations, makes the publication) |
 | ``gx_cdc`` | Debezium | replicate; read ``OutboxCommand``; write its heartbeat table |
 | ``gx_writer`` | upstream services | insert outbox rows (and read back the idempotency key of one) |
-| ``gx_results`` | results writer | update the outbox's status columns |
+| ``gx_results`` | results writer | update the outbox's status columns; read them and a command's ids (its corrector) |
 | ``gx_projector_<group>`` | each projector | write its group's tables and its own checkpoint rows |
 | ``gx_monitor`` | submitter, block publisher | see which migrations are applied (readiness) |
 
@@ -50,6 +50,9 @@ STATUS_COLUMNS = (
     "attemptLog",
     "updatedAt",
 )
+# What the results writer's corrector (streams.corrector_io) reads besides the status columns: the
+# outbox's unique key, to find a command's row, and the command's key, to key its correction.
+CORRECTOR_READS = ("tenantId", "requestId", "partitionKey")
 # What SDK's idempotent enqueue reads back when its (tenantId, requestId) exists already.
 WRITER_READS = ("id", "tenantId", "requestId", "commandType", "payload")
 
@@ -129,7 +132,7 @@ def grant_statements(dbname: str, group_tables: dict[str, tuple[str, ...]]) -> l
     out += [_grant("INSERT", OUTBOX, WRITER), _grant("SELECT", OUTBOX, WRITER, WRITER_READS)]
     out += [
         _grant("UPDATE", OUTBOX, RESULTS, STATUS_COLUMNS),
-        _grant("SELECT", OUTBOX, RESULTS, ("id", *STATUS_COLUMNS)),
+        _grant("SELECT", OUTBOX, RESULTS, ("id", *CORRECTOR_READS, *STATUS_COLUMNS)),
     ]
     out.append(sql.SQL('ALTER TABLE "ProjectorState" ENABLE ROW LEVEL SECURITY'))
     for group, tables in group_tables.items():

@@ -57,20 +57,6 @@ class ErrorCode:
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"  # the (tenant, requestId) was used for another command
 
 
-# Failures that say the ledger did not apply the command as far as the submitter could tell
-# (RETRIES_EXHAUSTED, CHAINCODE_REFUSED, INVALID_TRANSACTION, INTERNAL_ERROR, a record the
-# submitter could not read): a later CONFIRMED (a replay finding the transaction that did apply
-# it) may correct them. A rejection or an invalid payload is the ledger's (or the schema's) final
-# word and never is.
-FINAL_WORDS = (
-    ErrorCode.CHAINCODE_REJECTED,
-    ErrorCode.INVALID_ENVELOPE,
-    ErrorCode.INVALID_PAYLOAD,
-    ErrorCode.UNKNOWN_COMMAND_TYPE,
-    ErrorCode.IDEMPOTENCY_CONFLICT,
-)
-
-
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 5

@@ -42,4 +42,7 @@ def test_every_alert_of_the_domain_is_a_rule() -> None:
         "GxChaincodeRefusing",
         "GxLedgerEventUnpublished",
         "GxPublisherChainBroken",
+        "GxFailedCommandsCommittedLater",
+        "GxFailedStatusUnproven",
+        "GxStatusCorrectionGivenUp",
     } <= alerts
