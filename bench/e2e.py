@@ -43,6 +43,7 @@ from gxcommon.kafka import Consumer
 from gxcommon.worker_settings import WorkerSettings
 from gxsdk import enqueue
 from schemas.envelopes import parse_result
+from schemas.permissions import service_of
 from stack.demo import run_demo, stages
 from stack.pipeline import Pipeline
 
@@ -79,7 +80,7 @@ def writer(
             enqueue(
                 conn,
                 tenant_id=tenant,
-                service="bench",
+                service=service_of("TRANSFER_TOKENS"),
                 command_type="TRANSFER_TOKENS",
                 request_id=rid,
                 payload={"fromWalletId": a, "toWalletId": b, "amount": 1},
@@ -200,7 +201,7 @@ def stories(dsn: str, tenant: str, stop: threading.Event, inserted: list[tuple[s
                     enqueue(
                         conn,
                         tenant_id=tenant,
-                        service="bench",
+                        service=service_of(st.ctype),
                         command_type=st.ctype,
                         request_id=rid,
                         payload=st.payload,
@@ -277,6 +278,16 @@ def cpu(procs: dict[str, psutil.Process]) -> dict[str, float]:
     return out
 
 
+def window(fabric: FabricSettings, n_pairs: int) -> tuple[str, list[tuple[str, str]]]:
+    """A new tenant for one measured window, with ``n_pairs`` wallet pairs made and funded in it
+    (a tenant's commands act on its own entities only: pairs of another tenant are refused as
+    OTHER_TENANT), once the stack has folded that funding (:func:`wait_quiet`)."""
+    tenant = f"e2e-{uuid.uuid4().hex[:8]}"
+    pairs = funded_pairs(fabric, n_pairs, tenant=tenant)
+    wait_quiet()
+    return tenant, pairs
+
+
 def run_rate(
     dsn: str,
     bootstrap: str,
@@ -285,9 +296,11 @@ def run_rate(
     seconds: float,
     n_writers: int = 4,
     on_start: Any = None,
+    *,
+    tenant: str,
 ) -> dict[str, Any]:
-    """One measured window; ``on_start(procs)`` is called as the writers start (the profilers)."""
-    tenant = f"e2e-{uuid.uuid4().hex[:8]}"
+    """One measured window of ``tenant`` (:func:`window` makes it and its ``pairs``); ``on_start(procs)``
+    is called as the writers start (the profilers)."""
     obs = Observer(bootstrap, tenant, dsn)
     time.sleep(2)  # the observers have joined before anything is written
     procs = pids()
@@ -555,8 +568,9 @@ def main() -> None:
 
     from stack.manager import Stack
 
-    pairs = funded_pairs(FabricSettings(**fabric_settings_from(Stack())), a.pairs)
-    run_rate(dsn, bootstrap, pairs, min(rates), 10)  # JVMs and caches warm; not reported
+    fabric = FabricSettings(**fabric_settings_from(Stack()))
+    tenant, pairs = window(fabric, a.pairs)
+    run_rate(dsn, bootstrap, pairs, min(rates), 10, tenant=tenant)  # JVMs and caches warm; not reported
     # The ceiling first, while the pipeline is idle (after a rate it could not sustain, it would
     # still be draining its backlog and the ceiling would measure the leftovers' competition).
     ceiling = asyncio.run(run_ceiling([500], a.ceiling_seconds)) if a.ceiling_seconds else None
@@ -577,6 +591,7 @@ def main() -> None:
 
     for i, rate in enumerate(rates):
         for tries in range(3):
+            tenant, pairs = window(fabric, a.pairs)
             print(f"measuring {rate:.0f}/s for {a.duration:.0f}s", flush=True)
             r = run_rate(
                 dsn,
@@ -585,6 +600,7 @@ def main() -> None:
                 rate,
                 a.duration,
                 on_start=start_profiling if a.profile and i == 0 and tries == 0 else None,
+                tenant=tenant,
             )
             if profilers:
                 r["profile"] = {"folder": f"bench/results/profile-{stamp}", "processes": profilers.pop().finish()}

@@ -83,41 +83,45 @@ def _rejection(result: bytes) -> str | None:
     return f"{rejected.get('code')}: {rejected.get('message')}" if rejected else None
 
 
-async def _submit(gw: Gateway, fn: str, args: list[str]) -> int:
-    """Submit one command (the tenant is put first) and wait; Rejected if the chaincode refused it."""
-    result, status = await gw.submit_and_wait("gxchannel", "gxtv3", fn, [TENANT, *args])
+async def _submit(gw: Gateway, fn: str, args: list[str], tenant: str = TENANT) -> int:
+    """Submit one command (``tenant`` is put first) and wait; Rejected if the chaincode refused it."""
+    result, status = await gw.submit_and_wait("gxchannel", "gxtv3", fn, [tenant, *args])
     if (why := _rejection(result)) is not None:
         raise Rejected(why)
     return status.block
 
 
-async def _bounded(n: int, jobs: list[tuple[Gateway, str, list[str]]]) -> None:
+async def _bounded(n: int, jobs: list[tuple[Gateway, str, list[str]]], tenant: str = TENANT) -> None:
     sem = asyncio.Semaphore(n)
 
     async def one(gw: Gateway, fn: str, args: list[str]) -> None:
         async with sem:
-            await _submit(gw, fn, args)
+            await _submit(gw, fn, args, tenant)
 
     await asyncio.gather(*(one(*j) for j in jobs))
 
 
 def funded_pairs(
-    settings: FabricSettings, pairs: int, funds: int = 10**9, connections: int = 4
+    settings: FabricSettings, pairs: int, funds: int = 10**9, connections: int = 4, tenant: str = TENANT
 ) -> list[tuple[str, str]]:
     """:func:`prepare` on ``connections`` gateway connections of its own, closed after."""
 
     async def run() -> list[tuple[str, str]]:
         clients = Clients.open(settings, connections)
         try:
-            return await prepare(clients, pairs, funds=funds)
+            return await prepare(clients, pairs, funds=funds, tenant=tenant)
         finally:
             await clients.close()
 
     return asyncio.run(run())
 
 
-async def prepare(clients: Clients, pairs: int, funds: int = 10**9) -> list[tuple[str, str]]:
-    """``pairs`` (sender, receiver) wallets, each sender funded from the genesis pool."""
+async def prepare(clients: Clients, pairs: int, funds: int = 10**9, tenant: str = TENANT) -> list[tuple[str, str]]:
+    """``pairs`` (sender, receiver) wallets of ``tenant``, each sender funded from the genesis pool.
+
+    Users and wallets belong to the tenant that made them (the chaincode refuses any other
+    tenant's command on them: OTHER_TENANT), so whoever spends the pairs makes them in its own
+    tenant. The system's set-up (bootstrap, the bench's country, the genesis cap) has no tenant."""
     gw = clients.gateways[0]
     for fn, args in (("AdminContract:BootstrapSystem", []), ("AdminContract:InitializeCountry", ["BN", "Bench"])):
         try:
@@ -136,14 +140,23 @@ async def prepare(clients: Clients, pairs: int, funds: int = 10**9) -> list[tupl
         )
         for i, u in enumerate(u for pair in out for u in pair)
     ]
-    await _bounded(200, users)
+    await _bounded(200, users, tenant)
     # Every genesis distribution writes the pool wallet (they would conflict), so fund one sender
     # from the pool and double the funded set each round: log2(pairs) rounds of parallel transfers.
     senders = [a for a, _ in out]
+    # One genesis payment funds them all: above the ledger's default genesisMaxPerUser, so the
+    # bench raises that cap on its ledger first (an administrative command; the bench's identity
+    # has the scope all).
+    await _submit(
+        gw,
+        "AdminContract:UpdateSystemParameter",
+        [f"bench-{uuid.uuid4().hex}", "genesisMaxPerUser", str(min(funds * len(senders), 62_500_000_000_000))],
+    )
     await _submit(
         gw,
         "TokenomicsContract:DistributeGenesis",
         [f"bench-{uuid.uuid4().hex}", senders[0], "BN", str(funds * len(senders))],
+        tenant,
     )
     balance = {senders[0]: funds * len(senders)}
     while len(balance) < len(senders):
@@ -161,7 +174,7 @@ async def prepare(clients: Clients, pairs: int, funds: int = 10**9) -> list[tupl
                     [f"bench-{uuid.uuid4().hex}", src, dst, str(share), "fund"],
                 )
             )
-        await _bounded(200, jobs)
+        await _bounded(200, jobs, tenant)
     return out
 
 

@@ -9,8 +9,10 @@ Needs `gxctl up` (finds the local stack by itself, like gxctl). For each fault, 
    wallet pairs, and beside them the demo's stories, stage by stage), 10 s before the fault;
 2. the fault (SIGKILL of a process, which the stack's watchdog restarts; SIGSTOP then SIGCONT of
    a process and its children; a second submitter joining the group, then leaving it; the read
-   models restored from a backup taken before the load; a rebuild of the ledger group), while the
-   load goes on, and ``--after`` seconds of load after it;
+   models restored from a backup taken before the load; a rebuild of the ledger group; the read
+   side's inputs of bench.read_inputs: text with NUL or control characters, a 1,000-character id,
+   a record near the size limit, a rebuild while a bad event arrives, a dead letter repaired),
+   while the load goes on, and ``--after`` seconds of load after it;
 3. every command final, then the checks of bench.chaos_checks: nothing lost, nothing applied
    twice (the chaincode events per requestId in every valid transaction of the run's blocks, read
    through the peer's Deliver service, and each wallet's balance against the confirmed
@@ -18,7 +20,9 @@ Needs `gxctl up` (finds the local stack by itself, like gxctl). For each fault, 
    dead letter the load did not mean; and the read side (bench.read_side): `gxctl verify` clean,
    the time from the fault's end until every projector has folded every event of the blocks
    committed by then, and the same measured again at the end of the load after the fault (the
-   projection lag once recovered).
+   projection lag once recovered). After a read-side input, first (bench.read_inputs.settle):
+   every group's lag back to 0, its dead letters on gx.projections.dlq with their reason, and
+   `gxctl projections repair`.
 
 Reports, per fault: commands, lost, doubled, wrong status, unexpected dead letters, balance
 mismatches, read-model differences, the restart time (killed until healthy again), the recovery
@@ -47,9 +51,10 @@ from typing import Any
 import psutil
 import psycopg
 
-from bench import read_side
+from bench import read_inputs, read_side
 from bench.chaos_checks import Transfer, check
 from bench.common import message_headers, positive, save, table
+from schemas.permissions import service_of
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,8 @@ FAULTS = {
         Fault("kill-projectors", "kill", "projectors"),  # every projection group's process (`gxctl up`'s default)
         Fault("restore-read-models", "restore", "postgres"),
         Fault("rebuild-ledger", "rebuild", "projectors"),
+        # The read side's inputs (issue 32, bench.read_inputs): what a producer or the ledger can say.
+        *(Fault(name, "input", "projectors") for name in read_inputs.INPUTS),
     )
 }
 PROFILES = {
@@ -91,6 +98,7 @@ PROFILES = {
         "scale-submitters",
         "kill-block-publisher",
         "restore-read-models",
+        *read_inputs.INPUTS,
     ],
 }
 
@@ -130,7 +138,7 @@ class Load:
                 enqueue(
                     conn_box[0],
                     tenant_id=self.tenant,
-                    service="chaos",
+                    service=service_of(ctype),
                     command_type=ctype,
                     request_id=rid,
                     payload=payload,
@@ -313,6 +321,15 @@ def inject(
     raise ValueError(fault.kind)
 
 
+def inject_read_input(
+    fault: Fault, env: dict[str, str], dsn: str, bootstrap: str, pairs: list[tuple[str, str]], on_release: Any
+) -> dict[str, Any]:
+    """The read side's inputs (bench.read_inputs), sent while the load runs; ``released`` when sent."""
+    injected = read_inputs.inject(fault.name, env, dsn, bootstrap)
+    on_release(released := time.time())
+    return {"released": released, "injected": injected}
+
+
 async def ledger_view(
     tenant: str, first_block: int, wallets: list[str]
 ) -> tuple[dict[str, bool], Counter[str], dict[str, int], int]:
@@ -323,7 +340,9 @@ async def ledger_view(
     f = FabricSettings()
     gw = f.connect()
     try:
-        records = json.loads(await gw.evaluate(f.channel, f.chaincode, "QueryContract:ListRequests", [tenant]))
+        from projections.ledger_reads import every_page
+
+        records = await every_page(gw, f.channel, f.chaincode, "ListRequests", tenant)
         ledger = {r["requestId"]: bool(r.get("rejected")) for r in records}
         height = await gw.chain_height(f.channel)
         events: Counter[str] = Counter()
@@ -407,6 +426,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def fault_tenant(fault: str, n_pairs: int) -> tuple[str, list[tuple[str, str]]]:
+    """A new tenant for one fault's run, with ``n_pairs`` wallet pairs made and funded in it: a
+    tenant's commands act on its own entities only (others are refused as OTHER_TENANT)."""
+    from bench.fabric_ceiling import funded_pairs
+    from gxcommon.fabric_settings import FabricSettings
+
+    tenant = f"chaos-{fault}-{uuid.uuid4().hex[:6]}"
+    return tenant, funded_pairs(FabricSettings(), n_pairs, funds=10**6, connections=2, tenant=tenant)
+
+
 def run_fault(
     fault: Fault,
     dsn: str,
@@ -417,8 +446,10 @@ def run_fault(
     warm: float,
     after: float,
     say: Any,
+    *,
+    tenant: str,
 ) -> dict[str, Any]:
-    tenant = f"chaos-{fault.name}-{uuid.uuid4().hex[:6]}"
+    """One fault under load in ``tenant``, whose ``pairs`` (:func:`fault_tenant`) the load spends."""
     wallets = sorted({w for p in pairs for w in p})
     first_block, before = asyncio.run(height_and_balances(wallets))
     saved = read_side.backup(dsn) if fault.kind == "restore" else None  # older than what the load adds
@@ -435,7 +466,10 @@ def run_fault(
         t.start()
         watchers.append(t)
 
-    measured = inject(fault, env, dsn, saved, on_release)
+    if fault.kind == "input":
+        measured = inject_read_input(fault, env, dsn, bootstrap, pairs, on_release)
+    else:
+        measured = inject(fault, env, dsn, saved, on_release)
     t_release = measured["released"]
     [read_watch] = watchers
     # From the fault's end, concurrently with the load: when is every command enqueued before it final?
@@ -468,8 +502,11 @@ def run_fault(
     )
     read_watch.join(660)
     read_recovery = read.get("s")
+    # The read side's inputs: lag back to 0, their dead letters, then the repair before verify.
+    inputs = read_inputs.settle(measured["injected"], env, dsn, bootstrap) if fault.kind == "input" else None
     read_diffs = read_side.differences(60)
     clean = verdict.clean and read_recovery is not None and lag is not None and not read_diffs
+    clean = clean and (inputs is None or inputs["ok"])
     result = {
         "fault": fault.name,
         **verdict.counts(),
@@ -485,6 +522,7 @@ def run_fault(
         "blocks": [first_block, last_height],
         "tenant": tenant,
         "statuses": dict(Counter(s for s, _ in rows.values())),
+        **({"read_inputs": inputs} if inputs is not None else {}),
         "examples": {
             "lost": verdict.lost[:5],
             "doubled": verdict.doubled[:5],
@@ -545,17 +583,16 @@ def main(argv: list[str] | None = None) -> int:
     def say(line: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
 
-    say(f"funding {a.pairs} wallet pairs")
-    from bench.fabric_ceiling import funded_pairs
-    from gxcommon.fabric_settings import FabricSettings
-
-    pairs = funded_pairs(FabricSettings(), a.pairs, funds=10**6, connections=2)
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     runs = []
     for n in names:
         try:
+            say(f"{n}: funding {a.pairs} wallet pairs in the fault's tenant")
+            tenant, pairs = fault_tenant(n, a.pairs)
             runs.append(
-                run_fault(FAULTS[n], s.dsn(), s.kafka_bootstrap or "", env, pairs, a.rate, a.warm, a.after, say)
+                run_fault(
+                    FAULTS[n], s.dsn(), s.kafka_bootstrap or "", env, pairs, a.rate, a.warm, a.after, say, tenant=tenant
+                )
             )
         except Exception as e:
             say(f"{n}: the harness failed: {type(e).__name__}: {e}")

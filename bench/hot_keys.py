@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import positive, save, table
+from schemas.permissions import service_of
 
 MODES = ("shard", "recipient")
 
@@ -62,11 +63,15 @@ async def make_users(n: int, prefix: str) -> list[str]:
 def burst(bootstrap: str, topic: str, results_topic: str, users: list[str], mode: str) -> dict[str, Any]:
     from confluent_kafka import Consumer
 
+    from bench.fabric_ceiling import TENANT
     from gxsdk.produce import command_producer
     from schemas.envelopes import CommandEnvelope, parse_result
     from schemas.routing import partition_key
 
-    tenant = f"hotkeys-{mode}-{uuid.uuid4().hex[:6]}"
+    # The users were made in the bench's tenant (make_users), and a command acts only on its own
+    # tenant's users (the chaincode's tenant rule): this burst is told apart by its requestIds.
+    tenant = TENANT
+    burst_id = f"hotkeys-{mode}-{uuid.uuid4().hex[:6]}"
     c = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -86,9 +91,9 @@ def burst(bootstrap: str, topic: str, results_topic: str, users: list[str], mode
         env = CommandEnvelope(
             id=str(uuid.uuid4()),
             tenantId=tenant,
-            service="bench",
+            service=service_of("DISTRIBUTE_GENESIS"),
             commandType="DISTRIBUTE_GENESIS",
-            requestId=f"{tenant}-{i}",
+            requestId=f"{burst_id}-{i}",
             payload=payload,
             key=key,
             createdAt=datetime.now(UTC),
@@ -101,10 +106,11 @@ def burst(bootstrap: str, topic: str, results_topic: str, users: list[str], mode
     last = t0
     while len(finals) < len(users) and time.time() < deadline:
         for m in c.consume(500, 0.5):
-            if m.error() or tenant.encode() not in (value := m.value() or b""):
+            if m.error() or burst_id.encode() not in (value := m.value() or b""):
                 continue
             r = parse_result(value)
-            if r.tenantId == tenant and r.status.final and r.requestId not in finals:
+            mine = r.tenantId == tenant and r.requestId.startswith(burst_id)
+            if mine and r.status.final and r.requestId not in finals:
                 finals[r.requestId] = r
                 last = time.time()
     c.close()

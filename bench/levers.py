@@ -31,7 +31,7 @@ import urllib.request
 from typing import Any
 
 from bench.common import positive, save, table
-from bench.e2e import PIPELINE, PROJECTORS, cpu_rate, pids, run_rate
+from bench.e2e import PIPELINE, PROJECTORS, cpu_rate, pids, run_rate, window
 
 FABRIC = ("peer", "orderer", "chaincode")
 
@@ -127,7 +127,7 @@ def main() -> None:
     from stack.discover import use_local_stack
 
     use_local_stack()
-    from bench.fabric_ceiling import fabric_settings_from, funded_pairs
+    from bench.fabric_ceiling import fabric_settings_from
     from gxcommon.fabric_settings import FabricSettings
     from gxcommon.settings import connection_settings
     from stack.manager import Stack
@@ -140,21 +140,23 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"error: --variants: unknown {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
 
-    print(f"funding {a.pairs} wallet pairs", flush=True)
-    pairs = funded_pairs(FabricSettings(**fabric_settings_from(Stack())), a.pairs)
+    print(f"funding {a.pairs} wallet pairs per window (in the window's tenant)", flush=True)
+    fabric = FabricSettings(**fabric_settings_from(Stack()))
     rows: list[dict[str, Any]] = []
     current: dict[str, Any] = {}
     try:
-        run_rate(dsn, bootstrap, pairs, a.rate, 10)  # warm; not reported
+        tenant, pairs = window(fabric, a.pairs)
+        run_rate(dsn, bootstrap, pairs, a.rate, 10, tenant=tenant)  # warm; not reported
         for rnd in range(a.rounds):
             for name in names:
                 v = VARIANTS[name]
                 apply(v, current, connect)
                 current = dict(v)
                 time.sleep(10)  # the connector's task restarted, the submitter joined its group
+                tenant, pairs = window(fabric, a.pairs)
                 idle = idle_cpu(15)
                 print(f"round {rnd + 1}: {name} ({v}) at {a.rate:.0f}/s for {a.duration:.0f}s", flush=True)
-                r = run_rate(dsn, bootstrap, pairs, a.rate, a.duration)
+                r = run_rate(dsn, bootstrap, pairs, a.rate, a.duration, tenant=tenant)
                 rows.append(
                     {
                         "variant": name,

@@ -34,6 +34,7 @@ from gxcommon.settings import ConnectionSettings
 from gxsdk import enqueue
 from schemas.examples import example
 from schemas.migrate import migrate
+from schemas.permissions import service_of
 from stack.manager import Stack
 
 
@@ -51,7 +52,7 @@ def writer(dsn: str, tenant: str, rate: float, seconds: float, start_at: float, 
             res = enqueue(
                 conn,
                 tenant_id=tenant,
-                service="bench",
+                service=service_of("TRANSFER_TOKENS"),
                 command_type="TRANSFER_TOKENS",
                 request_id=f"{w}-{i}",
                 payload=example("TRANSFER_TOKENS", f"{w}-{i % 50}"),

@@ -3,7 +3,11 @@
 A dead letter keeps the original key and value; its headers say why (reason, errorCode) and where
 it came from (sourceTopic, sourcePartition, sourceOffset, attempts, time). Replay sends the
 original key and value back to the source topic (with a ``replayOf`` header naming the dead
-letter), e.g. after a fix in the chaincode or a corrected payload.
+letter), e.g. after a fix in the chaincode or a corrected payload. A dead letter sent as a
+reference (``valueOmitted``: the record did not fit the dead-letter topic) replays the original
+record, read back from where it names. The block publisher's own dead letters (source
+``fabric:<channel>``) name no record on Kafka: they cannot be replayed, only repaired from the
+ledger (`gxctl projections repair`).
 """
 
 from __future__ import annotations
@@ -133,27 +137,60 @@ def replay(bootstrap: str, dlq_topic: str, letter: DeadLetter, target: str | Non
     Back to its source topic it goes to its source partition, with its key: where that key's other
     records are (gx.fabric.events is partitioned by the publisher's own rule, not the producer's).
     """
-    topic = target or letter.headers.get("sourceTopic")
-    if not topic:
+    where = f"{dlq_topic}[{letter.partition}]@{letter.offset}"
+    source = letter.headers.get("sourceTopic", "")
+    if source.startswith("fabric:") and target is None:
         raise DlqError(
-            f"dead letter {dlq_topic}[{letter.partition}]@{letter.offset} names no source topic; pass a target",
+            f"dead letter {where} is a ledger event the block publisher could not publish "
+            f"({letter.headers.get('errorCode', '?')}): there is no record to replay; re-derive the read models "
+            "from the ledger with `gxctl projections repair`",
             dlq_topic,
             letter.partition,
             letter.offset,
         )
-    p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "partitioner": "murmur2_random"})
+    topic = target or source
+    if not topic:
+        raise DlqError(
+            f"dead letter {where} names no source topic; pass a target", dlq_topic, letter.partition, letter.offset
+        )
+    if "valueOmitted" in letter.headers:  # a reference: the original record is where it names
+        letter = original_of(bootstrap, letter)
+    from gxcommon.record_limits import MAX_RECORD_BYTES
+
+    p = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "partitioner": "murmur2_random",
+            "message.max.bytes": MAX_RECORD_BYTES,
+        }
+    )
     headers: Headers = [
         (k, v.encode())
         for k, v in letter.headers.items()
         if k in ("id", "commandType", "requestId", "tenantId", "service")
     ]
     headers.append(("replayOf", f"{dlq_topic}[{letter.partition}]@{letter.offset}".encode()))
-    source = letter.headers.get("sourcePartition", "")
+    source_partition = letter.headers.get("sourcePartition", "")
     same_topic = topic == letter.headers.get("sourceTopic")
-    if same_topic and source.isdigit():
-        p.produce(topic, key=letter.key, value=letter.value, headers=headers, partition=int(source))
+    if same_topic and source_partition.isdigit():
+        p.produce(topic, key=letter.key, value=letter.value, headers=headers, partition=int(source_partition))
     else:
         p.produce(topic, key=letter.key, value=letter.value, headers=headers)
     if p.flush(30) != 0:
         raise DlqError(f"replay to {topic} was not acknowledged", dlq_topic, letter.partition, letter.offset)
     return topic
+
+
+def original_of(bootstrap: str, letter: DeadLetter, timeout: float = 10) -> DeadLetter:
+    """``letter`` (a reference) with the value of the record it names. DlqError if it is gone."""
+    topic, part, off = (letter.headers.get(h, "") for h in ("sourceTopic", "sourcePartition", "sourceOffset"))
+    if not (topic and part.isdigit() and off.isdigit()):
+        raise DlqError(
+            f"dead letter at offset {letter.offset} is a reference that names no record",
+            topic,
+            letter.partition,
+            letter.offset,
+        )
+    m = get(bootstrap, topic, int(part), int(off), timeout)
+    return DeadLetter(letter.partition, letter.offset, m.key, m.value, letter.headers, letter.timestamp_ms)

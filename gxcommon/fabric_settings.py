@@ -12,7 +12,7 @@ from gxcommon.settings import GxSettings, SettingsError
 if TYPE_CHECKING:
     import grpc
 
-    from fabric_gateway import Gateway, Signer
+    from fabric_gateway import Gateway, Identity, Signer
 
 
 class FabricSettings(GxSettings):
@@ -24,6 +24,11 @@ class FabricSettings(GxSettings):
     msp_id: str = "Org1MSP"
     cert: Path | None = None  # client X.509 certificate (PEM)
     key: Path | None = None  # its private key (PEM, P-256)
+    # The submitter's second identity, granted the chaincode's scope `commands`: it signs the
+    # user-level commands, and the identity above (granted `all`) only the administrative ones
+    # (schemas.permissions). Unset: the identity above signs every command.
+    commands_cert: Path | None = None
+    commands_key: Path | None = None
     tls_root: Path | None = None  # the peer's TLS CA; without it the channel is plaintext (tests only)
     # Mutual TLS (a peer with clientAuthRequired): this client's TLS certificate and key (PEM).
     tls_cert: Path | None = None
@@ -51,6 +56,27 @@ class FabricSettings(GxSettings):
             return load_signer(self.key)
         except KeyFileError as e:
             raise SettingsError(f"GX_FABRIC_KEY={e}", "GX_FABRIC_KEY") from None
+
+    def commands_identity(self) -> tuple[Identity, Signer] | None:
+        """The user-level identity and its signer (GX_FABRIC_COMMANDS_CERT/KEY), or None when
+        neither is set. SettingsError when only one is, or for a key others can read."""
+        from fabric_gateway import load_identity
+        from fabric_gateway.identity import KeyFileError, load_signer
+
+        if self.commands_cert is None and self.commands_key is None:
+            return None
+        if self.commands_cert is None or self.commands_key is None:
+            raise SettingsError(
+                "GX_FABRIC_COMMANDS_CERT and GX_FABRIC_COMMANDS_KEY go together (the identity of the "
+                "user-level commands): set both or neither",
+                "GX_FABRIC_COMMANDS_CERT",
+                "GX_FABRIC_COMMANDS_KEY",
+            )
+        try:
+            signer = load_signer(self.commands_key)
+        except KeyFileError as e:
+            raise SettingsError(f"GX_FABRIC_COMMANDS_KEY={e}", "GX_FABRIC_COMMANDS_KEY") from None
+        return load_identity(self.msp_id, self.commands_cert), signer
 
     def grpc_channel(self, max_message_mb: int | None = None) -> grpc.aio.Channel:
         """The gRPC channel to the gateway: TLS with the peer's root, mutual TLS with a client

@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic_settings import SettingsConfigDict
 
+from gxcommon.record_limits import MAX_RECORD_BYTES
 from gxcommon.settings import GxSettings
 from gxerrors import GxError
 
@@ -61,14 +62,20 @@ def specs(t: TopicSettings) -> list[TopicSpec]:
         TopicSpec(t.commands, t.partitions, {**common, "retention.ms": str(7 * DAY_MS)}),
         TopicSpec(t.command_results, t.partitions, {**common, "retention.ms": str(7 * DAY_MS)}),
         TopicSpec(t.commands_dlq, 1, {**common, "retention.ms": str(30 * DAY_MS)}),
-        # Records up to 1 MiB (the block publisher's producer allows the same and dead-letters a bigger
-        # event; Kafka hands a consumer at least one record whatever its fetch size).
+        # Records up to 1 MiB (gxcommon.record_limits: the block publisher's producer allows the same
+        # and dead-letters a bigger event; Kafka hands a consumer at least one record whatever its
+        # fetch size). The projections' dead-letter topic holds the same, so a dead letter of any
+        # published event fits it whole (both of its producers allow the same too).
         TopicSpec(
             t.fabric_events,
             t.partitions,
-            {**common, "retention.ms": "-1", "retention.bytes": "-1", "max.message.bytes": "1048576"},
+            {**common, "retention.ms": "-1", "retention.bytes": "-1", "max.message.bytes": str(MAX_RECORD_BYTES)},
         ),
-        TopicSpec(t.projections_dlq, 1, {**common, "retention.ms": str(30 * DAY_MS)}),
+        TopicSpec(
+            t.projections_dlq,
+            1,
+            {**common, "retention.ms": str(30 * DAY_MS), "max.message.bytes": str(MAX_RECORD_BYTES)},
+        ),
         TopicSpec(t.fabric_blocks, 1, {**common, "cleanup.policy": "compact", "retention.ms": "-1"}),
     ]
 

@@ -24,7 +24,8 @@ class WorkerSettings(ConnectionSettings):
     # Faust's data folder (empty: tables are in memory); default under the system's temp folder.
     data_dir: Path | None = None
     # Where a new consumer group starts; "earliest" so that no command enqueued before the first
-    # start of a worker is ever skipped.
+    # start of a worker is ever skipped. (The projectors start each partition right after their
+    # checkpoint in the database, whatever this says: projections.loop.)
     auto_offset_reset: str = "earliest"
     # Kafka group membership: a member that stops heartbeating (killed) loses its partitions after
     # this many seconds (Faust's default, 60 s, kept a restarted worker waiting a minute); members
@@ -50,6 +51,9 @@ class WorkerSettings(ConnectionSettings):
     # Commit statuses from one filtered-block stream (the peer's DeliverFiltered) instead of a
     # signed CommitStatus call per transaction (bench/levers.py measures it).
     commit_stream: bool = True
+    # Refuse (REJECTED, dead-lettered, no attempt) a command whose envelope's service may not send
+    # its type (schemas.permissions). On in the secure stack; off, any service name is taken.
+    service_check: bool = False
     max_attempts: int = 5
     breaker_failures: int = 5
     # The breaker's first probe after it opens, and the cap of its doubling probe delays.

@@ -14,16 +14,20 @@ from schemas.errors import SchemaError
 
 
 class IdempotencyConflict(SchemaError):
-    """The (tenantId, requestId) pair already names a different command. Carries both ids."""
+    """The (tenantId, requestId) pair already names a different command. Carries both ids;
+    ``existing_id`` is None when the command is one the writer may not read (another service's,
+    under the secure mode's row-level security)."""
 
-    def __init__(self, tenant_id: str, request_id: str, existing_id: str) -> None:
+    def __init__(self, tenant_id: str, request_id: str, existing_id: str | None) -> None:
         self.tenant_id = tenant_id
         self.request_id = request_id
         self.existing_id = existing_id
-        super().__init__(
-            f"requestId {request_id!r} of tenant {tenant_id!r} is already used by command "
-            f"{existing_id} with a different type or payload"
+        used_by = (
+            f"command {existing_id} with a different type or payload"
+            if existing_id is not None
+            else "a command of another service"
         )
+        super().__init__(f"requestId {request_id!r} of tenant {tenant_id!r} is already used by {used_by}")
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,10 @@ def enqueue(
 
     The same (tenant_id, request_id) with the same type and payload returns the existing command
     (``created=False``), with no second row and no error. Raises PayloadError naming the bad
-    field, IdempotencyConflict if the requestId names another command, ValueError on empty ids.
+    field, IdempotencyConflict if the requestId names another command, ValueError on empty ids;
+    in the secure mode, psycopg's InsufficientPrivilege when the connection's role may not write
+    rows of ``service`` or of ``command_type`` (schemas.permissions; the message names the
+    row-level security policy that refused it).
     """
     for name, value in (("tenantId", tenant_id), ("service", service), ("requestId", request_id)):
         if not isinstance(value, str) or not value.strip():
@@ -86,7 +93,8 @@ def enqueue(
         ' WHERE "tenantId" = %s AND "requestId" = %s',
         (command_type, Jsonb(payload), tenant_id, request_id),
     ).fetchone()
-    assert same is not None  # the conflict that skipped our insert is a committed row
+    if same is None:  # committed, but another service's row, which this role may not read
+        raise IdempotencyConflict(tenant_id, request_id, None)
     if not same[1]:
         raise IdempotencyConflict(tenant_id, request_id, same[0])
     return EnqueueResult(same[0], key, False)

@@ -18,7 +18,6 @@ from connectors import connect_api
 from gxcommon.health import ProbeError
 from gxcommon.kafka import AdminClient, Consumer
 from gxcommon.tables import rows_table
-from projections.status import status as projector_status
 
 BREAKER = {0: "closed", 1: "open", 2: "half-open"}
 
@@ -160,16 +159,34 @@ def breaker(submitter_url: str) -> list[dict[str, Any]]:
 
 
 def projectors(dsn: str, bootstrap: str, topic: str) -> list[dict[str, Any]]:
-    """Per projector: its lag summed over partitions (``<=N`` when some partition is too far
-    behind to count exactly), the newest block it reached and its largest lag in milliseconds."""
+    """Per projector (projections.status.status): :func:`summarize`."""
+    from projections.status import status
+
+    return summarize(status(dsn, bootstrap, topic))
+
+
+def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per projector: its lag summed over every partition (``<=N`` when some partition is too far
+    behind to count exactly), the newest block it reached, its largest lag in milliseconds, and its
+    state: ``caught up``, or ``behind`` with why (events to apply, or a last block older than the
+    newest any projector reached: a group stalled where its lag cannot be counted). Pure."""
     acc: dict[str, dict[str, Any]] = {}
-    for r in projector_status(dsn, bootstrap, topic):
+    for r in rows:
         a = acc.setdefault(r["projector"], {"partitions": 0, "block": -1, "lag": 0, "bound": False, "ms": 0})
         a["partitions"] += 1
         a["block"] = max(a["block"], r["lastBlock"] if r["lastBlock"] is not None else -1)
         a["lag"] += int(str(r["lag_events"]).lstrip("<="))
         a["bound"] |= isinstance(r["lag_events"], str)
         a["ms"] = None if r["lag_ms"] is None or a["ms"] is None else max(a["ms"], r["lag_ms"])
+    newest = max((a["block"] for a in acc.values()), default=-1)
+
+    def state(a: dict[str, Any]) -> str:
+        if a["lag"]:
+            return f"behind: {'<=' if a['bound'] else ''}{a['lag']} events"
+        if a["block"] < newest:
+            return f"behind: block {a['block']} of {newest}" if a["block"] >= 0 else "behind: no checkpoint yet"
+        return "caught up"
+
     return [
         {
             "projector": name,
@@ -177,6 +194,7 @@ def projectors(dsn: str, bootstrap: str, topic: str) -> list[dict[str, Any]]:
             "lastBlock": a["block"],
             "lag_events": f"<={a['lag']}" if a["bound"] else a["lag"],
             "lag_ms": a["ms"],
+            "state": state(a),
         }
         for name, a in acc.items()
     ]
@@ -205,7 +223,11 @@ def render(view: dict[str, Any]) -> str:
         ),
         ("breaker", "Circuit breaker", ["breaker", "state"]),
         ("dead_letters", "Dead letters (records kept)", ["topic", "records"]),
-        ("projectors", "Projectors (checkpoints)", ["projector", "partitions", "lastBlock", "lag_events", "lag_ms"]),
+        (
+            "projectors",
+            "Projectors (checkpoints)",
+            ["projector", "state", "partitions", "lastBlock", "lag_events", "lag_ms"],
+        ),
     ]
     for key, title, cols in sections:
         sec = view[key]

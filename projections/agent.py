@@ -12,9 +12,10 @@ consumer group, so six agents in one app would share one committed offset per pa
 failing group would hold back the others' commits. librdkafka also fetches in its own thread: the
 Python side only takes batches (measured: bench/results/levers-*.json).
 
-Before the groups join, :func:`align_group_offsets` moves each group's committed offsets back to
-its checkpoints + 1 where the database is behind Kafka (a restored backup), so the replay starts
-there; a checkpoint moved while the worker runs is caught by the runner and replayed from Kafka.
+Each loop reads every partition it is handed from right after the group's stored checkpoint
+(projections.loop), so a database behind Kafka (a restored backup) replays from there and nothing
+is committed to Kafka before the group joins (another member may still run: a rolling update); a
+checkpoint moved while the worker runs is caught by the runner and replayed from Kafka.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from typing import Any
 
 import faust
 import psycopg
-from confluent_kafka import TopicPartition
 
 from gxcommon import web
 from gxcommon.kafka import Consumer
@@ -36,26 +36,6 @@ from projections.model import GroupSpec
 from projections.runner import Projector
 
 
-def align_group_offsets(bootstrap: str, group_id: str, topic: str, stored: dict[int, int]) -> dict[int, int]:
-    """Move the group's committed offsets back to the checkpoints + 1 where Kafka is ahead of the
-    database. Must run while the group has no members (before the worker starts). Returns the
-    partitions moved and their new offsets."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False})
-    try:
-        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-        committed = c.committed([TopicPartition(topic, p) for p in parts], timeout=10)
-        moves = [
-            TopicPartition(topic, tp.partition, stored.get(tp.partition, -1) + 1)
-            for tp in committed
-            if tp.offset >= 0 and tp.offset > stored.get(tp.partition, -1) + 1
-        ]
-        if moves:
-            c.commit(offsets=moves, asynchronous=False)
-        return {tp.partition: tp.offset for tp in moves}
-    finally:
-        c.close()
-
-
 def group_id(app_id: str, group: str) -> str:
     """A projection group's Kafka consumer group (unchanged from one worker per group)."""
     return f"{app_id}-projector-{group}"
@@ -63,7 +43,9 @@ def group_id(app_id: str, group: str) -> str:
 
 def consumer_conf(bootstrap: str, group: str, auto_offset_reset: str, session_timeout_s: float) -> dict[str, Any]:
     """One group's consumer: committed records only (gx.fabric.events is written in Kafka
-    transactions, one per block); offsets committed by the loop, after the database commit."""
+    transactions, one per block); offsets committed by the loop, after the database commit.
+    Where each partition starts is the loop's (its stored checkpoint): ``auto_offset_reset`` only
+    matters if that offset were ever out of range (the events topic keeps everything)."""
     return {
         "bootstrap.servers": bootstrap,
         "group.id": group,
@@ -92,13 +74,10 @@ def install(
     within: float = 0.1,
     auto_offset_reset: str = "earliest",
     session_timeout_s: float = 10.0,
-    stored: dict[str, dict[int, int]] | None = None,
 ) -> list[GroupLoop]:
     """Run ``groups`` in ``app``: one GroupLoop thread each, started with the app, stopped (what is
-    in flight written and committed, the group left) before it shuts down. ``stored``: each group's
-    checkpoints as read before the start (its writer expects them; without them its first batch
-    per partition finds them "moved" and reads the records between back from Kafka). Returns the
-    loops (created when the app starts)."""
+    in flight written and committed, the group left) before it shuts down. Returns the loops
+    (created when the app starts)."""
     loops: list[GroupLoop] = []
     threads: list[threading.Thread] = []
 
@@ -136,7 +115,6 @@ def install(
                 lambda t, p, s, e: read_range(bootstrap, t, p, s, e),
                 DeadLetterSender(bootstrap, dlq_topic, g.name),
             )
-            runner.after.update((stored or {}).get(g.name, {}))
             consumer = Consumer(consumer_conf(bootstrap, gid, auto_offset_reset, session_timeout_s))
             loop = GroupLoop(runner, consumer, topic, gid, batch=batch, within=within, on_crash=crash)
             loops.append(loop)

@@ -31,6 +31,15 @@ class WaitTimeout(ProjectionError):
     """A read-your-writes wait ran out of time; says what was still missing."""
 
 
+class WaitDeadLettered(ProjectionError):
+    """A read-your-writes wait found events of the command dead-lettered (or never published):
+    the read models lack them. ``result`` is the wait's result, ``deadLettered`` naming them."""
+
+    def __init__(self, message: str, result: object) -> None:
+        self.result = result
+        super().__init__(message)
+
+
 class WaitError(ProjectionError):
     """A read-your-writes wait cannot start (no outbox row and no tenant to find the command by)."""
 

@@ -3,6 +3,9 @@
 Ten tables come from the chaincode's world state (ledger objects as the QueryContract returns
 them); TransactionHistory and GenesisDistribution, which the world state does not keep, come from
 the events of the ledger's blocks (:func:`expected_history`). Read-model rows in, differences out.
+The ledger's values are taken as the read models can store them (projections.storable: NUL as
+U+FFFD), and a difference over a row the read models cannot hold at all (an indexed value too long
+for an index entry) is marked so (``representable`` False): the limit of the read model, not drift.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from projections.storable import holdable, storable
 from schemas import events as ev
 
 Rows = dict[tuple[Any, ...], dict[str, Any]]
@@ -62,8 +66,15 @@ class Difference:
     field: str  # "(row)" for a missing or extra row
     ledger: Any
     read_model: Any
+    representable: bool = True  # False: the read model cannot hold the ledger's row (too long to index)
+    row_key: tuple[Any, ...] = ()  # the row's key itself (``key`` is its label)
 
     def line(self) -> str:
+        if not self.representable:
+            return (
+                f"{self.table}[{_short(self.key)}]: the read model cannot hold this row (an indexed value over "
+                "2,600 bytes); its events are dead-lettered"
+            )
         if self.field == "(history)":
             return (
                 f"Wallet[{self.key}].balance {self.ledger!r} is not the net of its TransactionHistory moves "
@@ -75,8 +86,13 @@ class Difference:
         return f"{self.table}[{self.key}].{self.field}: ledger {self.ledger!r}, read model {self.read_model!r}"
 
 
+def _short(key: str, limit: int = 80) -> str:
+    return key if len(key) <= limit else f"{key[:limit]}... ({len(key)} characters)"
+
+
 def _index(table: str, rows: Iterable[dict[str, Any]], keys: Mapping[str, tuple[str, ...]] = KEYS) -> Rows:
-    return {tuple(r[k] for k in keys[table]): r for r in rows}
+    """Rows by key, every value as the read models can store it."""
+    return {tuple(r[k] for k in keys[table]): r for r in (storable(r) for r in rows)}
 
 
 def expected(state: Mapping[str, Any]) -> dict[str, Rows]:
@@ -200,7 +216,14 @@ def expected_history(events: Iterable[tuple[Any, Any]]) -> dict[str, Rows]:
             case ev.GenesisDistributed(userId=u, amount=n, fromWalletId=pool, countryCode=c):
                 move = ("GENESIS", pool, u, n)
                 genesis.append(
-                    {"id": env.event_id, "countryCode": c, "userId": u, "amount": int(n), "blockNumber": env.block}
+                    {
+                        "id": env.event_id,
+                        "countryCode": c,
+                        "userId": u,
+                        "amount": int(n),
+                        "blockNumber": env.block,
+                        "committedAt": env.commitTime,
+                    }
                 )
             case ev.TokensTransferred(fromWalletId=a, toWalletId=b, amount=n):
                 move = ("TRANSFER", a, b, n)
@@ -223,6 +246,7 @@ def expected_history(events: Iterable[tuple[Any, Any]]) -> dict[str, Rows]:
                     "toWalletId": dst,
                     "amount": int(n),
                     "requestId": p.requestId,
+                    "committedAt": env.commitTime,  # not compared; what a repair writes
                 }
             )
     return {
@@ -266,15 +290,16 @@ def compare(want: Mapping[str, Rows], have: Mapping[str, Rows]) -> list[Differen
         for key, row in rows.items():
             label = ":".join(str(k) for k in key)
             got = actual.get(key)
+            fits = holdable(table, row)
             if got is None:
-                out.append(Difference(table, label, "(row)", row, None))
+                out.append(Difference(table, label, "(row)", row, None, fits, key))
                 continue
             for col in COLUMNS[table]:
                 a, b = _norm(row.get(col)), _norm(got.get(col))
                 if a != b:
-                    out.append(Difference(table, label, col, a, b))
+                    out.append(Difference(table, label, col, a, b, fits, key))
         for key in actual.keys() - rows.keys():
-            out.append(Difference(table, ":".join(str(k) for k in key), "(row)", None, actual[key]))
+            out.append(Difference(table, ":".join(str(k) for k in key), "(row)", None, actual[key], True, key))
     return out
 
 

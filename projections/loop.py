@@ -4,9 +4,11 @@ connection and its checkpoints). Several loops share a process (`gxctl run proje
 nothing else: a group whose database writes fail stalls only itself.
 
 Contract:
-- The database is the truth for where to resume. A batch's offsets are committed to Kafka only
-  after the batch and its checkpoints are committed in the database (asynchronously; a commit lost
-  only makes the next owner re-read records the checkpoints then skip).
+- The database is the truth for where to resume: each partition handed to this loop is read from
+  right after its stored checkpoint (offset 0 without one), whatever Kafka's committed offsets or
+  ``auto.offset.reset`` say, so no record between a checkpoint and the first batch is ever
+  skipped. A batch's offsets are also committed to Kafka, only after the batch and its
+  checkpoints are committed in the database (asynchronously: they serve lag reports and tools).
 - Stages overlap: batch N is sent in pipeline mode; while the server writes it, the records
   librdkafka has already fetched are taken and prepared as batch N+1; with nothing more, N is
   finished at once (no added latency when the stream is quiet).
@@ -25,6 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import psycopg
 from confluent_kafka import KafkaException, TopicPartition
 
 from gxcommon.faust_app import CONSUMER_LAG
@@ -215,7 +218,26 @@ class GroupLoop:
             log.debug("consumer lag not read", projector=self.name, error=str(e))
 
     def _assigned(self, consumer: Any, partitions: list[Any]) -> None:
+        """Position each partition right after its stored checkpoint (the writer's database)."""
+        at = self._start_points([tp.partition for tp in partitions])
+        for tp in partitions:
+            tp.offset = at[tp.partition]
+        consumer.assign(partitions)
         self.assigned = bool(partitions)
+
+    def _start_points(self, partitions: list[int]) -> dict[int, int]:
+        """The writer's start points; the database away is waited for here (nothing can be
+        written without it anyway), with backoff, until the loop stops."""
+        backoff = 0.1
+        while True:
+            try:
+                return self.runner.start_at(partitions)
+            except psycopg.Error as e:
+                if self.stopping.is_set():
+                    raise
+                log.warning("checkpoints not read, retrying", projector=self.name, error=f"{type(e).__name__}: {e}")
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
 
     def _revoked(self, consumer: Any, partitions: list[Any]) -> None:
         self.assigned = False

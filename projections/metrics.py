@@ -22,6 +22,11 @@ LAG_MS = Gauge(
 CHECKPOINT_BLOCK = Gauge("projector_checkpoint_block_number", "Ledger block of the last checkpoint", ["projector"])
 CHECKPOINT_EVENT = Gauge("projector_checkpoint_event_index", "Event index of the last checkpoint", ["projector"])
 CHECKPOINT_OFFSET = Gauge("projector_checkpoint_offset", "Last applied offset", ["projector", "partition"])
+BATCH_RETRIES = Gauge(
+    "projector_batch_retries",
+    "Failed attempts in a row at writing the same batch (about the database, not a record); 0 once written",
+    ["projector"],
+)
 GAP_RECORDS = Counter("projector_gap_records_replayed", "Records read back because a checkpoint moved", ["projector"])
 
 

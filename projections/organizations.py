@@ -34,10 +34,8 @@ ENDORSED = (
     ' WHERE "orgId" = %s AND NOT members ? %s'
 )
 ACTIVATED = (
-    'UPDATE {Organization} SET status = \'ACTIVE\', "walletId" = %s, "updatedAt" = %s, '
-    + SET_POSITION
-    + ' WHERE "orgId" = %s AND '
-    + IS_OLDER
+    'UPDATE {Organization} SET status = \'ACTIVE\', "walletId" = %s, "requiredApprovals" = %s,'
+    ' "updatedAt" = %s, ' + SET_POSITION + ' WHERE "orgId" = %s AND ' + IS_OLDER
 )
 AUTH_RULE = (
     'UPDATE {Organization} SET "requiredApprovals" = %s, "updatedAt" = %s, '
@@ -71,8 +69,8 @@ def fold(events: Sequence[Event]) -> list[Stmt]:
                 out.append(Stmt(PROPOSED, (o, n, p, json.dumps([p]), at, *pos)))
             case MembershipEndorsed(orgId=o, userId=u):
                 out.append(Stmt(ENDORSED, (u, at, o, u)))
-            case OrganizationActivated(orgId=o, walletId=w):
-                out.append(Stmt(ACTIVATED, (w, at, *pos, o, *pos)))
+            case OrganizationActivated(orgId=o, walletId=w, requiredApprovals=n):
+                out.append(Stmt(ACTIVATED, (w, n, at, *pos, o, *pos)))
             case AuthRuleDefined(orgId=o, requiredApprovals=n):
                 out.append(Stmt(AUTH_RULE, (n, at, *pos, o, *pos)))
             case MultiSigTxInitiated(orgId=o, multisigTxId=m, initiatorId=i, toWalletId=w, amount=n):

@@ -5,28 +5,37 @@
    (projector ``<group>@rebuild``). Leftovers of an interrupted rebuild are dropped first.
 2. Every committed record of gx.fabric.events is folded into them by the same code as the live
    projector, then the rebuild catches up with what arrived meanwhile.
+   What arrived meanwhile is read and written ``chunk`` records at a time (each its own
+   transaction), until the shadow is within ``SWAP_GAP`` records of the topic's end.
 3. One transaction swaps them in: it locks the group's live checkpoints (the live projector's next
    batch waits) and checks that the shadow's checkpoints are at or past the live ones on every
    partition: a shadow behind would make balances go back and writes that `projections wait`
    reported vanish until the live projector replayed the gap. Under load the live projector moves on
-   between any catch-up and the swap, so the gap is closed inside the swap: with the live
-   checkpoints locked, the shadow applies the records up to them (its own transactions), and the
-   check is made again; if it is still behind, the transaction rolls back and the swap is tried
-   again. Then it gives the shadow tables the live ones' grants, drops the live tables, renames the
-   shadow tables, their keys and indexes to the live names, and moves the shadow checkpoints to the
-   group. Its locks are taken with a timeout (``LOCK_TIMEOUT``), so readers never queue behind a
-   swap waiting for a long reader: it gives up, catches up and tries again. A reader blocked for the
-   swap's own moment then reads the new table: never an empty, half-built or older one.
+   between any catch-up and the swap, so a short gap is closed inside the swap: with the live
+   checkpoints locked, the shadow applies the records up to them (its own transactions, chunked),
+   and the check is made again. A gap longer than ``SWAP_GAP`` is not applied under the locks: the
+   transaction rolls back, the shadow catches up outside, and the swap is tried again. Then the
+   shadow's dead letters past the live checkpoints are sent (below), it gives the shadow tables the
+   live ones' grants, drops the live tables, renames the shadow tables, their keys and indexes to
+   the live names, and moves the shadow checkpoints to the group. Its locks are taken with a
+   timeout (``LOCK_TIMEOUT``), so readers never queue behind a swap waiting for a long reader: it
+   gives up, catches up and tries again. A reader blocked for the swap's own moment then reads the
+   new table: never an empty, half-built or older one.
 4. The live projector's next batch finds its checkpoints moved and carries on from them (runner).
 
-Dead letters are not sent again: the live projector sent them when it first met those records.
-Interrupted before the swap, a rebuild leaves the live tables and checkpoints untouched.
+Dead letters (:class:`ShadowDeadLetters`): one the shadow finds for a record the live projector
+has already passed is dropped (the live projector sent it); the others are held and sent inside
+the swap, under its locks, for the records still past the live checkpoints: the live projector
+resumes after them from the shadow's checkpoints and would never see them. A dead letter not
+acknowledged rolls the swap back. So each is sent once (twice at worst, if the swap fails after
+sending), never lost. Interrupted before the swap, a rebuild leaves the live tables and
+checkpoints untouched.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import psycopg
@@ -35,12 +44,15 @@ from gxcommon.kafka import Consumer
 from projections import store
 from projections.errors import ProjectionError, RebuildError
 from projections.kafka_io import read_all, read_range
-from projections.model import GroupSpec
+from projections.model import DeadLetter, GroupSpec
 from projections.runner import Projector
 
 SUFFIX = "__rebuild"
 LOCK_TIMEOUT = "2s"
 SWAP_ATTEMPTS = 20
+# The most records (by offsets) the shadow may still be behind the live checkpoints when the swap
+# applies them under the live projector's locks; more is caught up outside the locks first.
+SWAP_GAP = 2000
 
 
 class Behind(ProjectionError):
@@ -49,6 +61,35 @@ class Behind(ProjectionError):
     def __init__(self, partitions: dict[int, tuple[int, int]]) -> None:
         self.partitions = partitions  # partition -> (shadow offset, live offset)
         super().__init__(f"shadow behind the live checkpoints on {sorted(partitions)}")
+
+
+class ShadowDeadLetters:
+    """The shadow projector's dead-letter sink (see the module's doc). ``live()`` reads the live
+    projector's checkpoints; ``send`` sends dead letters and returns once Kafka acknowledged them."""
+
+    def __init__(self, live: Callable[[], Mapping[int, int]], send: Callable[[list[DeadLetter]], None]) -> None:
+        self._live, self._send = live, send
+        self.held: list[DeadLetter] = []
+        self.sent = 0
+
+    def __call__(self, dead: list[DeadLetter]) -> None:
+        live = self._live()
+        seen = {(d.record.partition, d.record.offset) for d in self.held}  # a batch written again
+        self.held += [
+            d
+            for d in dead
+            if d.record.offset > live.get(d.record.partition, -1) and (d.record.partition, d.record.offset) not in seen
+        ]
+
+    def flush(self, live: Mapping[int, int]) -> int:
+        """Send the held dead letters of records past ``live`` (the locked live checkpoints);
+        returns how many. Raises what ``send`` raises."""
+        due = [d for d in self.held if d.record.offset > live.get(d.record.partition, -1)]
+        if due:
+            self._send(due)
+        self.sent += len(due)
+        self.held = []
+        return len(due)
 
 
 def _constraints(conn: psycopg.Connection[Any], table: str, kinds: str) -> list[tuple[str, str]]:
@@ -120,12 +161,16 @@ def swap(
     shadow_projector: str,
     topic: str,
     close_gap: Callable[[dict[int, tuple[int, int]]], None] | None = None,
+    send_dead: Callable[[dict[int, int]], int] | None = None,
+    max_gap: int = SWAP_GAP,
 ) -> None:
     """Swap the shadow tables in (see the module's doc). With the live checkpoints locked (the live
     projector cannot move on), ``close_gap`` is given the partitions where the shadow is behind,
-    {partition: (shadow offset, live offset)}, to apply to the shadow in transactions of its own.
-    Behind if the shadow is still behind the live checkpoints; psycopg.errors.LockNotAvailable
-    after LOCK_TIMEOUT; nothing changed in either case."""
+    {partition: (shadow offset, live offset)}, to apply to the shadow in transactions of its own,
+    if they are ``max_gap`` records (offsets) or fewer in all; then ``send_dead`` is given the
+    live checkpoints, to send the shadow's dead letters past them. Behind if the shadow is still
+    behind the live checkpoints (or too far to close under the locks); psycopg.errors.LockNotAvailable
+    after LOCK_TIMEOUT; whatever ``send_dead`` raises; nothing changed in any case."""
     with conn.transaction():
         conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         live = dict(
@@ -141,11 +186,13 @@ def swap(
             return {p: (shadow.get(p, -1), o) for p, o in live.items() if shadow.get(p, -1) < o}
 
         gap = behind()
-        if gap and close_gap is not None:
+        if gap and close_gap is not None and sum(live - have for have, live in gap.values()) <= max_gap:
             close_gap(gap)
             gap = behind()
         if gap:
             raise Behind(gap)
+        if send_dead is not None:
+            send_dead(live)
         for t in group.tables:
             conn.execute(f"LOCK TABLE {_q(t)} IN ACCESS EXCLUSIVE MODE")
         for t in group.tables:
@@ -165,24 +212,29 @@ def swap(
         )
 
 
-def _catch_up(p: Projector, conn: psycopg.Connection[Any], bootstrap: str, topic: str) -> int:
-    """Apply what arrived after the shadow's checkpoints; returns the records applied."""
+def _ends(bootstrap: str, topic: str) -> dict[int, int]:
+    """partition -> the topic's end offset (high watermark) now."""
     from confluent_kafka import TopicPartition
 
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "gx-rebuild-ends", "enable.auto.commit": False})
     try:
         parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-        ends = {q: c.get_watermark_offsets(TopicPartition(topic, q), timeout=10)[1] for q in parts}
+        return {q: c.get_watermark_offsets(TopicPartition(topic, q), timeout=10)[1] for q in parts}
     finally:
         c.close()
+
+
+def _catch_up(p: Projector, conn: psycopg.Connection[Any], bootstrap: str, topic: str) -> int:
+    """Apply what arrived after the shadow's checkpoints, ``p.chunk`` records per read and per
+    transaction; returns the records applied."""
     stored = store.checkpoints(conn, p.name, topic)
-    n = 0
-    for q, end in ends.items():
-        recs = read_range(bootstrap, topic, q, stored.get(q, -1) + 1, end)
-        if recs:
-            p.apply(recs)
-            n += len(recs)
-    return n
+    return sum(p.replay_range(q, stored.get(q, -1) + 1, end) for q, end in _ends(bootstrap, topic).items())
+
+
+def _distance(conn: psycopg.Connection[Any], shadow_projector: str, bootstrap: str, topic: str) -> int:
+    """Offsets between the shadow's checkpoints and the topic's end, over every partition."""
+    stored = store.checkpoints(conn, shadow_projector, topic)
+    return sum(max(0, end - 1 - stored.get(q, -1)) for q, end in _ends(bootstrap, topic).items())
 
 
 def rebuild(
@@ -191,14 +243,19 @@ def rebuild(
     group: GroupSpec,
     topic: str,
     channel: str,
+    dlq_topic: str,
     progress: Callable[[str], None] = lambda line: None,
     batch: int = 5000,
 ) -> dict[str, Any]:
     """Rebuild ``group``'s tables from offset 0 and swap them in. Raises RebuildError."""
+    from projections.kafka_io import DeadLetterSender
+
     shadow_projector = f"{group.name}@rebuild"
     with psycopg.connect(dsn, autocommit=True) as conn:  # each step is its own transaction
         create_shadow(conn, group, shadow_projector)
-        dead: list[Any] = []
+        dead = ShadowDeadLetters(
+            lambda: store.checkpoints(conn, group.name, topic), DeadLetterSender(bootstrap, dlq_topic, group.name)
+        )
         p = Projector(
             group,
             shadow_projector,
@@ -206,7 +263,7 @@ def rebuild(
             topic,
             lambda: psycopg.connect(dsn),
             lambda t, q, start, end: read_range(bootstrap, t, q, start, end),
-            dead.extend,
+            dead,
             tables=store.table_names(group, SUFFIX),
         )
         try:
@@ -216,29 +273,38 @@ def rebuild(
                 n += len(records)
                 progress(f"replayed {n} records")
             index_shadow(conn, group)
-            for _ in range(3):  # what arrived during the replay and the indexing
-                more = _catch_up(p, conn, bootstrap, topic)
-                n += more
-                if more == 0:
-                    break
+
+            def catch_up() -> int:
+                """What arrived during the replay, the indexing or a failed swap, in chunks,
+                until the shadow is within SWAP_GAP of the end (the rest is closed in the swap)."""
+                more = 0
+                for _ in range(100):
+                    more += _catch_up(p, conn, bootstrap, topic)
+                    if _distance(conn, shadow_projector, bootstrap, topic) <= SWAP_GAP:
+                        break
+                return more
+
+            n += catch_up()
             progress(f"caught up at {n} records; swapping")
 
             def close_gap(gap: dict[int, tuple[int, int]]) -> None:
                 for q, (have, live) in gap.items():
-                    recs = read_range(bootstrap, topic, q, have + 1, live + 1)
-                    if recs:
-                        p.apply(recs)
+                    p.replay_range(q, have + 1, live + 1)
 
             for attempt in range(1, SWAP_ATTEMPTS + 1):
                 try:
-                    swap(conn, group, group.name, shadow_projector, topic, close_gap)
+                    swap(conn, group, group.name, shadow_projector, topic, close_gap, dead.flush)
                     break
                 except (Behind, psycopg.errors.LockNotAvailable) as e:
                     if attempt == SWAP_ATTEMPTS:
                         raise RebuildError(f"could not swap {group.name} in after {attempt} attempts: {e}") from e
                     progress(f"not swapped yet ({e}); catching up")
-                    n += _catch_up(p, conn, bootstrap, topic)
+                    n += catch_up()
+                except RuntimeError as e:  # dead letters not acknowledged: the swap rolled back
+                    if attempt == SWAP_ATTEMPTS:
+                        raise RebuildError(f"could not swap {group.name} in: {e}") from e
+                    progress(f"not swapped yet ({e}); trying again")
         finally:
             p.close()
         counts = {t: _count(conn, t) for t in group.tables}
-    return {"group": group.name, "records": n, "dead_letters_seen": len(dead), "rows": counts}
+    return {"group": group.name, "records": n, "dead_letters_sent": dead.sent, "rows": counts}

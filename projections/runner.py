@@ -7,12 +7,15 @@
   written first, ``chunk`` records per transaction (a restored backup can put millions of records
   between them: never all in memory, never one transaction), then the batch is prepared again
   from where they end: a gap is replayed, never jumped.
-- A database that cannot be reached, or a dead letter that cannot be sent, is retried in place
+- A database that cannot be reached, a dead letter that cannot be sent, or records between a
+  moved checkpoint and the batch that Kafka cannot give back for a moment, are retried in place
   with backoff, forever: the batch is never acknowledged before it is written.
-- A batch the database refuses for its data (SQLSTATE classes 22 data exception and 23 integrity
-  violation) is split; the one record that fails on its own is dead-lettered (APPLY_ERROR, with the
-  database's message) and the partition goes on. Any other database error (a missing table, a
-  lock timeout, a shutdown) is about the database, not the record: retried in place like an outage.
+- A batch refused for a record's own data (projections.db_errors: SQLSTATE classes 21, 22, 23 and
+  54, or a client-side refusal such as psycopg's NUL check, which has no SQLSTATE) is split in
+  halves, each written on its own, until the one record that fails alone is found: it is
+  dead-lettered (APPLY_ERROR, with the error's type, SQLSTATE and message) and the partition goes
+  on. Any other error (a connection lost, a shutdown, a lock timeout, a missing table) affects
+  every record: retried in place like an outage, never split.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from typing import Any
 import psycopg
 
 from gxcommon.logs import get
-from projections import store
-from projections.errors import CheckpointMoved, ProjectionError
+from projections import metrics, store
+from projections.db_errors import Blame, blame_of, describe
+from projections.errors import CheckpointMoved, GapReadError, ProjectionError
+from projections.hold import merge
 from projections.model import DeadLetter, GroupSpec, Prepared, Record
 from projections.prepare import dead_only, prepare
 
@@ -45,11 +50,6 @@ class Pending:
 
 class DeadLetterFailed(ProjectionError):
     """Dead letters were not acknowledged by Kafka; the batch is not committed (retried)."""
-
-
-def refused_for_its_data(e: psycopg.Error) -> bool:
-    """True when the error is about the rows written (a record to dead-letter), not the database."""
-    return (e.sqlstate or "")[:2] in ("22", "23")
 
 
 class Projector:
@@ -74,8 +74,12 @@ class Projector:
         self._conn: psycopg.Connection[Any] | None = None
         self.after: dict[int, int] = {}  # partition -> offset this writer expects to be stored
         self.transient_failures = 0  # consecutive; 0 when the last commit went through
+        metrics.BATCH_RETRIES.labels(name).set(0)
         self.gaps_replayed = 0
         self.records_dead = 0
+        # (partition, offset) of dead letters Kafka acknowledged for records not committed yet: a
+        # batch written again (halved, retried, re-prepared) does not send them twice.
+        self._dead_sent: set[tuple[int, int]] = set()
 
     # -- the two steps ------------------------------------------------------------------------------
     def prepare(self, records: Sequence[Record]) -> Prepared:
@@ -91,23 +95,28 @@ class Projector:
         """Write ``batch``; returns what was finally written (re-prepared if checkpoints had moved)."""
         backoff = 0.1
         while True:
+            error: Exception
             try:
                 store.commit(self.conn(), self.name, self.channel, self.topic, batch, self.tables, self._send_dead)
                 return self._done(batch)
             except CheckpointMoved as moved:
-                batch = self._replay_from(batch.records, moved.stored)
-                continue
-            except psycopg.Error as e:
-                if refused_for_its_data(e):
+                try:
+                    batch = self._replay_from(batch.records, moved.stored)
+                    continue
+                except GapReadError as e:  # Kafka away for a moment: the next attempt replays from the store
+                    error = e
+            except (psycopg.Error, UnicodeError) as e:  # UnicodeError: a string with no UTF-8 form
+                if blame_of(e) is Blame.RECORD:
                     return self._split(batch, e)
-                error: Exception = e
+                error = e
             except DeadLetterFailed as e:
                 error = e
             self.transient_failures += 1
+            metrics.BATCH_RETRIES.labels(self.name).set(self.transient_failures)  # the alert GxProjectorBatchRetrying
             log.warning(
                 "batch not written, retrying",
                 projector=self.name,
-                error=_one_line(error),
+                error=describe(error),
                 retry_in_s=backoff,
                 attempt=self.transient_failures,
             )
@@ -159,9 +168,24 @@ class Projector:
     def _done(self, batch: Prepared) -> Prepared:
         # self.after already holds where this batch ends (set when it was prepared), and maybe
         # where later batches end: never move it back here.
+        if self.transient_failures:
+            metrics.BATCH_RETRIES.labels(self.name).set(0)
         self.transient_failures = 0
         self.records_dead += len(batch.dead)
+        if self._dead_sent:
+            self._dead_sent.difference_update((r.partition, r.offset) for r in batch.records)
         return batch
+
+    def start_at(self, partitions: Iterable[int]) -> dict[int, int]:
+        """Where each of ``partitions`` must be read from when this writer is handed it: right after
+        its stored checkpoint (offset 0 without one), never where Kafka's committed offsets or
+        ``auto.offset.reset`` would put it. The writer expects those checkpoints from then on."""
+        stored = store.checkpoints(self.conn(), self.name, self.topic)
+        at = {}
+        for p in partitions:
+            self.after[p] = stored.get(p, -1)
+            at[p] = self.after[p] + 1
+        return at
 
     def resync(self) -> int:
         """Replay partitions whose stored checkpoint fell behind this writer's (a database restored
@@ -178,10 +202,10 @@ class Projector:
                 log.warning(
                     "checkpoint fell behind, replaying", projector=self.name, partition=p, start=s + 1, end=expected + 1
                 )
-                replayed += self._replay_gap(p, s + 1, expected + 1)
+                replayed += self.replay_range(p, s + 1, expected + 1)
         return replayed
 
-    def _replay_gap(self, partition: int, start: int, end: int) -> int:
+    def replay_range(self, partition: int, start: int, end: int) -> int:
         """Read back and write the records of ``[start, end)``, ``chunk`` at a time; returns how many."""
         n = 0
         while start < end:
@@ -210,34 +234,39 @@ class Projector:
                     start=s + 1,
                     end=first,
                 )
-                self._replay_gap(p, s + 1, first)
+                self.replay_range(p, s + 1, first)
         return self.prepare(records)
 
-    def _split(self, batch: Prepared, error: psycopg.Error) -> Prepared:
+    def _split(self, batch: Prepared, error: BaseException) -> Prepared:
+        """Write ``batch``, refused for a record's data, in halves (each its own transaction, in
+        order) until the record that fails alone is found and dead-lettered. Returns what was
+        written, merged."""
         fresh = [r for r in batch.records if r.offset > batch.after[r.partition]]
         if len(fresh) <= 1:
             log.error(
                 "record refused by the database, dead-lettered",
                 projector=self.name,
-                error=_one_line(error),
+                error=describe(error),
                 partition=fresh[0].partition if fresh else None,
                 offset=fresh[0].offset if fresh else None,
             )
-            dead = dead_only(batch.records, batch.after, "APPLY_ERROR", _one_line(error))
+            dead = dead_only(batch.records, batch.after, "APPLY_ERROR", describe(error))
             self.after.update(dead.last_offset)
             return self.commit(dead)
-        self.after.update(batch.after)
-        last = None
-        for r in fresh:
-            last = self.commit(self.prepare([r]))
-        assert last is not None
-        return last
+        self.after.update(batch.after)  # back to where the refused batch started
+        mid = len(fresh) // 2
+        first = self.commit(self.prepare(fresh[:mid]))
+        return merge(first, self.commit(self.prepare(fresh[mid:])))
 
     def _send_dead(self, dead: list[DeadLetter]) -> None:
+        due = [d for d in dead if (d.record.partition, d.record.offset) not in self._dead_sent]
+        if not due:
+            return
         try:
-            self._dead_letter(dead)
+            self._dead_letter(due)
         except Exception as e:
             raise DeadLetterFailed(f"dead letters not sent: {e}") from e
+        self._dead_sent.update((d.record.partition, d.record.offset) for d in due)
 
     def conn(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
@@ -258,8 +287,3 @@ class Projector:
 
     def close(self) -> None:
         self._drop_conn()
-
-
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0] if text else ''}"

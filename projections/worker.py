@@ -34,20 +34,13 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
             "with Kafka security on, each projection group logs in as its own principal: "
             "run `gxctl run projector-GROUP` once per group instead of `projectors`"
         )
-    import psycopg
-
-    from gxcommon.logs import get
-    from projections.agent import align_group_offsets, group_id, install
-    from projections.store import checkpoints
+    from projections.agent import install
 
     dsn = s.dsn()
     app = make_app(s, name, faust_consumer=False)  # the groups' own consumers read (projections.loop)
-    with psycopg.connect(dsn) as conn:
-        stored = {g.name: checkpoints(conn, g.name, t.fabric_events) for g in groups}
-    for g in groups:
-        moved = align_group_offsets(s.bootstrap(), group_id(s.app_id, g.name), t.fabric_events, stored[g.name])
-        if moved:
-            get("gx.projector").warning("database behind Kafka; replaying", projector=g.name, from_offsets=moved)
+    # Each group's loop positions its partitions at the stored checkpoints when they are handed
+    # to it (projections.loop): nothing is committed to Kafka here, where another member of the
+    # group may still run (a rolling update).
     install(
         app,
         groups,
@@ -61,6 +54,5 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
         within=s.projector_batch_ms / 1000,
         auto_offset_reset=s.auto_offset_reset,
         session_timeout_s=s.session_timeout_s,
-        stored=stored,
     )
     return app

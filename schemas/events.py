@@ -175,6 +175,9 @@ class MembershipEndorsed(EventPayload):
 class OrganizationActivated(EventPayload):
     orgId: Id
     walletId: WalletRef
+    # gxtv3 since issue 31: activation sets the threshold to its founders, who are named.
+    requiredApprovals: Annotated[int, Field(ge=1)] = 1
+    approverIds: list[Id] = []
 
 
 class AuthRuleDefined(EventPayload):

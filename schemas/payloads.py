@@ -13,9 +13,10 @@ their own rules.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from schemas.command_types import CommandType
 from schemas.errors import PayloadError, UnknownCommandType
@@ -23,7 +24,33 @@ from schemas.errors import PayloadError, UnknownCommandType
 # Ids are never stripped or rewritten: the database derives the partition key from the raw JSON, so
 # an id must be exactly what is stored. Whitespace and other odd characters are refused instead.
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=r"\S")]
+# Characters no text of a command may hold: the C0 and C1 controls, NUL among them (Postgres cannot
+# store it, in text or jsonb). Names, reasons and titles are one line of printable text; what the
+# command model refuses never reaches the ledger. (pydantic refuses lone surrogates already.)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# The same rule for JSON Schema users (ECMA-262).
+_PRINTABLE = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+
+
+def _printable(text: str) -> str:
+    """``text`` unchanged; ValueError naming the first control character and where it is."""
+    m = _CONTROL.search(text)
+    if m is not None:
+        raise ValueError(f"must not contain control characters: U+{ord(m.group()):04X} at position {m.start()}")
+    return text
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be blank")
+    return text
+
+
+_PLAIN = Field(json_schema_extra={"pattern": _PRINTABLE})
+Text = Annotated[
+    str, StringConstraints(min_length=1, max_length=500), AfterValidator(_printable), AfterValidator(_not_blank), _PLAIN
+]
+Memo = Annotated[str, StringConstraints(max_length=500), AfterValidator(_printable), _PLAIN]
 # int64 like the chaincode's balances, and exactly representable through Debezium's JSON expansion.
 Amount = Annotated[int, Field(gt=0, le=2**63 - 1)]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
@@ -31,7 +58,9 @@ Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 WalletRef = Annotated[str, StringConstraints(min_length=1, max_length=133, pattern=r"^(@org:)?[A-Za-z0-9_.:\-]+$")]
 # The members who approve a change to an active organisation (its membership, its threshold).
 Approvers = Annotated[list[Id], Field(max_length=100)]
-Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Email = Annotated[
+    str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), AfterValidator(_printable)
+]
 
 
 class Payload(BaseModel):
@@ -50,7 +79,7 @@ class TransferTokens(Payload):
     fromWalletId: Id
     toWalletId: WalletRef
     amount: Amount
-    memo: Annotated[str, StringConstraints(max_length=500)] = ""
+    memo: Memo = ""
 
 
 class BootstrapSystem(Payload):
@@ -91,6 +120,7 @@ class EndorseMembership(Payload):
 
 class ActivateOrganization(Payload):
     orgId: Id
+    approverIds: Approvers = []  # every founding member (the chaincode refuses an activation without them)
 
 
 class DefineAuthRule(Payload):

@@ -99,7 +99,7 @@ ROUTES: Mapping[T, Route] = {
     T.UNFREEZE_WALLET: _r("walletId", TOKEN, "UnfreezeWallet", "walletId"),
     T.PROPOSE_ORGANIZATION: _r("orgId", ORG, "ProposeOrganization", "orgId", "name", "proposerId"),
     T.ENDORSE_MEMBERSHIP: _r("orgId", ORG, "EndorseMembership", "orgId", "userId", "approverIds"),
-    T.ACTIVATE_ORGANIZATION: _r("orgId", ORG, "ActivateOrganization", "orgId"),
+    T.ACTIVATE_ORGANIZATION: _r("orgId", ORG, "ActivateOrganization", "orgId", "approverIds"),
     T.DEFINE_AUTH_RULE: _r("orgId", ORG, "DefineAuthRule", "orgId", "requiredApprovals", "approverIds"),
     T.INITIATE_MULTISIG_TX: _r(
         "orgId", ORG, "InitiateMultiSigTx", "orgId", "multisigTxId", "initiatorId", "toWalletId", "amount"

@@ -2,6 +2,9 @@
 
 The source under ``chaincode/gxtv3`` is copied with its node_modules into the cache, keyed by a hash
 of what runs (package files, index.js, lib/), so the clone stays clean and a second start is quick.
+The copy the stack runs has the runtime dependencies only (``npm ci --omit=dev``); the tests' copy
+(``dev=True``, ``python -m stack.chaincode``) is a separate folder with the devDependencies too
+(fast-check for the property tests), so what is deployed never needs them.
 The same hash is the chaincode's version on the channel: a change of source means a new package
 and a new sequence (an upgrade that keeps the ledger).
 """
@@ -42,10 +45,12 @@ def source_hash(src: Path = SOURCE) -> str:
     return h.hexdigest()[:12]
 
 
-def prepare(cache_dir: Path, src: Path = SOURCE) -> Path:
-    """A runnable copy of the chaincode (``npm ci --omit=dev``) under the cache; returns its folder."""
+def prepare(cache_dir: Path, src: Path = SOURCE, dev: bool = False) -> Path:
+    """A runnable copy of the chaincode (``npm ci --omit=dev``) under the cache; returns its folder.
+    ``dev``: the tests' copy, with the devDependencies (``npm ci``), in a folder of its own."""
     digest = source_hash(src)
-    out = cache_dir / "chaincode" / f"gxtv3-{digest}"
+    variant = "-dev" if dev else ""
+    out = cache_dir / "chaincode" / f"gxtv3-{digest}{variant}"
     if (out / MARKER).exists():
         return out
     npm = shutil.which("npm")
@@ -64,8 +69,9 @@ def prepare(cache_dir: Path, src: Path = SOURCE) -> Path:
         shutil.copy2(f, dest)
     t0 = time.monotonic()
     print(f"chaincode: npm ci for gxtv3 into {out.parent} (once per source change)...", file=sys.stderr, flush=True)
+    omit = [] if dev else ["--omit=dev"]
     proc = subprocess.run(
-        [npm, "ci", "--omit=dev", "--no-audit", "--no-fund", "--cache", str(cache_dir / "npm")],
+        [npm, "ci", *omit, "--no-audit", "--no-fund", "--cache", str(cache_dir / "npm")],
         cwd=tmp,
         capture_output=True,
         text=True,
@@ -80,7 +86,7 @@ def prepare(cache_dir: Path, src: Path = SOURCE) -> Path:
         )
     (tmp / MARKER).write_text(digest + "\n")
     for stale in out.parent.glob("gxtv3-*"):
-        if stale not in (tmp, out):
+        if stale not in (tmp, out) and stale.name.removesuffix(".partial").endswith("-dev") == dev:
             shutil.rmtree(stale, ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
@@ -114,13 +120,13 @@ def package_id(label: str, package: bytes) -> str:
     return f"{label}:{hashlib.sha256(package).hexdigest()}"
 
 
-if __name__ == "__main__":  # `python -m stack.chaincode`: prepare the runnable copy, print its folder
+if __name__ == "__main__":  # `python -m stack.chaincode`: the tests' copy (devDependencies too), print its folder
     import sys
 
     from stack.settings import StackSettings
 
     try:
-        print(prepare(StackSettings().cache_dir))
+        print(prepare(StackSettings().cache_dir, dev=True))
     except StackError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)

@@ -21,8 +21,12 @@ from typing import Any
 import psycopg
 
 from gxsdk import enqueue
+from schemas.permissions import service_of
 
 TENANT = "demo"
+# The demo's proposals are decided this many seconds after they are submitted (the chaincode's
+# proposalVotingPeriodSeconds, 7 days unless set; the set-up sets it for the demo's ledger).
+VOTING_SECONDS = 10
 REJECTED_CODES = ("INVALID_PAYLOAD", "INVALID_ENVELOPE", "UNKNOWN_COMMAND_TYPE")
 RAW = (
     'INSERT INTO "OutboxCommand" (id, "tenantId", service, "commandType", "requestId", payload, status, attempts,'
@@ -37,6 +41,7 @@ class Step:
     name: str
     expect_failure: bool = False  # a bad command on purpose
     raw: bool = False  # inserted by raw SQL, past the SDK's validation
+    after: float = 0.0  # seconds to wait before its stage starts (a proposal's voting period)
 
 
 def stages(run: str) -> list[tuple[str, list[Step]]]:
@@ -62,6 +67,11 @@ def stages(run: str) -> list[tuple[str, list[Step]]]:
                 Step("BOOTSTRAP_SYSTEM", {}, "bootstrap"),
                 Step("INITIALIZE_COUNTRY", {"countryCode": "MY", "countryName": "Malaysia"}, "country"),
                 Step("ACTIVATE_TREASURY", {"countryCode": "MY"}, "treasury"),
+                Step(
+                    "UPDATE_SYSTEM_PARAMETER",
+                    {"parameter": "proposalVotingPeriodSeconds", "value": str(VOTING_SECONDS)},
+                    "voting-period",
+                ),
             ],
         ),
         (
@@ -113,35 +123,40 @@ def stages(run: str) -> list[tuple[str, list[Step]]]:
                 Step("APPLY_FOR_LOAN", {"loanId": loan, "borrowerId": u["carol"], "amount": 2_000}, "loan"),
             ],
         ),
+        # Every vote in the stage after the proposal: the voting period is short (VOTING_SECONDS).
         (
             "votes, membership, loan approval",
             [
                 Step("CAST_VOTE", {"proposalId": prop, "voterId": u["alice"], "vote": "FOR"}, "vote-alice"),
-                Step("ENDORSE_MEMBERSHIP", {"orgId": org, "userId": u["bob"]}, "member-bob"),
+                Step("CAST_VOTE", {"proposalId": prop, "voterId": u["bob"], "vote": "FOR"}, "vote-bob"),
+                Step("CAST_VOTE", {"proposalId": prop, "voterId": u["carol"], "vote": "AGAINST"}, "vote-carol"),
+                # While proposed, every member approves a new one (the chaincode's membership rule).
+                Step(
+                    "ENDORSE_MEMBERSHIP", {"orgId": org, "userId": u["bob"], "approverIds": [u["alice"]]}, "member-bob"
+                ),
                 Step("APPROVE_LOAN", {"loanId": loan, "approverId": u["dave"]}, "approve-loan"),
             ],
         ),
         (
-            "more votes, activation",
-            [
-                Step("CAST_VOTE", {"proposalId": prop, "voterId": u["bob"], "vote": "FOR"}, "vote-bob"),
-                Step("ACTIVATE_ORGANIZATION", {"orgId": org}, "activate-org"),
-            ],
+            "activation",
+            [Step("ACTIVATE_ORGANIZATION", {"orgId": org, "approverIds": [u["alice"], u["bob"]]}, "activate-org")],
         ),
         (
-            "last vote, the rule, funding",
+            "the rule",
             [
-                Step("CAST_VOTE", {"proposalId": prop, "voterId": u["carol"], "vote": "AGAINST"}, "vote-carol"),
-                # Active now: a new threshold needs the organisation's approval (its current threshold, 1).
+                # Active now: a new threshold needs the organisation's approval (its current threshold: both founders).
                 Step(
-                    "DEFINE_AUTH_RULE", {"orgId": org, "requiredApprovals": 2, "approverIds": [u["alice"]]}, "auth-rule"
-                ),
+                    "DEFINE_AUTH_RULE",
+                    {"orgId": org, "requiredApprovals": 2, "approverIds": [u["alice"], u["bob"]]},
+                    "auth-rule",
+                )
             ],
         ),
         (
             "execute the proposal, fund the organisation",
             [
-                Step("EXECUTE_PROPOSAL", {"proposalId": prop}, "execute-proposal"),
+                # Decided once its voting period is over (the chaincode refuses it before: VOTING_OPEN).
+                Step("EXECUTE_PROPOSAL", {"proposalId": prop}, "execute-proposal", after=VOTING_SECONDS + 1),
                 xfer(u["alice"], f"@org:{org}", 1_000, "fund-org"),
             ],
         ),
@@ -222,18 +237,19 @@ def run_demo(dsn: str, say: Callable[[str], None], stage_timeout: float = 120) -
     t0 = time.monotonic()
     with psycopg.connect(dsn, autocommit=True) as conn:
         for i, (title, steps) in enumerate(plan, 1):
+            time.sleep(max((st.after for st in steps), default=0.0))
             s0 = time.monotonic()
             rids = []
             for st in steps:
                 rid = f"demo-{run}-{st.name}"
                 if st.raw:
-                    conn.execute(RAW, (rid, TENANT, "svc-legacy", st.ctype, rid, json.dumps(st.payload)))
+                    conn.execute(RAW, (rid, TENANT, service_of(st.ctype), st.ctype, rid, json.dumps(st.payload)))
                 else:
                     with conn.transaction():
                         enqueue(
                             conn,
                             tenant_id=TENANT,
-                            service="svc-demo",
+                            service=service_of(st.ctype),
                             command_type=st.ctype,
                             request_id=rid,
                             payload=st.payload,

@@ -17,7 +17,11 @@ from stack.settings import StackSettings
 
 ORDERER_DOMAIN = "example.com"
 PEER_DOMAIN = "org1.example.com"
-USERS = 2
+# The org's client users: the pipeline's submitter identities and one nobody grants.
+USERS = 3
+ADMIN_SUBMITTER = "User1"  # granted scope `all`: signs the administrative commands
+UNGRANTED = "User2"  # a member of the channel nobody grants (the tests' outsider)
+COMMANDS_SUBMITTER = "User3"  # granted scope `commands`: signs the user-level commands
 PEER_MSP = "Org1MSP"
 ORDERER_MSP = "OrdererMSP"
 PEER_NAME = f"peer0.{PEER_DOMAIN}"
@@ -169,8 +173,9 @@ def orderer_overrides(s: StackSettings, p: Paths) -> dict[str, Any]:
 
 
 def crypto_config() -> dict[str, Any]:
-    """cryptogen's input: one orderer, one peer, two client users (User1 is the pipeline's granted
-    submitter, User2 a member nobody granted); node OUs on (roles in certs: the chaincode reads them)."""
+    """cryptogen's input: one orderer, one peer, three client users (User1 and User3 are the
+    pipeline's submitters, granted `all` and `commands`; User2 a member nobody granted); node OUs
+    on (roles in certs: the chaincode reads them)."""
     return {
         "OrdererOrgs": [
             {

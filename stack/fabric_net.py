@@ -45,8 +45,10 @@ class CliError(StackError):
 
 
 # The chaincode's state layout a network is made for. 2: composite keys, namespaced wallets, the
-# callers checked (issue 21). A ledger written by another layout cannot be read by this chaincode.
-LAYOUT = "2"
+# callers checked (issue 21). 3: entities owned by a tenant, grants keyed by certificate fingerprint,
+# users with createdAt, proposals with their voting rules (issue 31). A ledger written by another
+# layout cannot be read by this chaincode.
+LAYOUT = "3"
 
 
 class FabricNet:
@@ -89,9 +91,10 @@ class FabricNet:
                 raise StackError(
                     "fabric",
                     f"this network's ledger has gxtv3's state layout {made}; this version "
-                    f"needs layout {LAYOUT} (composite keys, namespaced wallets, callers checked)",
+                    f"needs layout {LAYOUT} (tenant-owned entities, certificate-keyed grants)",
                     "gxctl down --purge   (then gxctl up makes a new network; the ledger starts empty)",
                 )
+            self._ensure_users()
             return
         cfg = p.root / "config"
         crypto_yaml = self._write_yaml(cfg / "crypto-config.yaml", fc.crypto_config())
@@ -99,6 +102,7 @@ class FabricNet:
             self.run(
                 "fabric", [self.home.bin("cryptogen"), "generate", f"--config={crypto_yaml}", f"--output={p.crypto}"]
             )
+        self._ensure_users()
         self._write_yaml(cfg / "configtx.yaml", fc.configtx(self.s, p))
         tmp = p.genesis_block.with_suffix(".partial")
         self.run(
@@ -117,6 +121,16 @@ class FabricNet:
         )
         tmp.rename(p.genesis_block)
         layout.write_text(LAYOUT + "\n")
+
+    def _ensure_users(self) -> None:
+        """Every client user of ``crypto_config`` exists: a network made with fewer (before
+        User3, the user-level submitter) gets the missing ones from its own CA (`cryptogen
+        extend`, which keeps everything it finds)."""
+        p = self.paths
+        if all(p.user(f"User{n}").exists() for n in range(1, fc.USERS + 1)):
+            return
+        crypto_yaml = self._write_yaml(p.root / "config" / "crypto-config.yaml", fc.crypto_config())
+        self.run("fabric", [self.home.bin("cryptogen"), "extend", f"--config={crypto_yaml}", f"--input={p.crypto}"])
 
     def node_config(self, name: str, base: str, overrides: dict[str, object]) -> Path:
         """FABRIC_CFG_PATH for a node: the release's ``base`` yaml with our overrides."""
@@ -159,9 +173,12 @@ class FabricNet:
         return self.run("peer", [self.home.bin("peer"), *args], self.admin_env(), timeout)
 
     def env(self) -> dict[str, str]:
-        """GX_FABRIC_* for clients (User1 of Org1), once the crypto material exists."""
+        """GX_FABRIC_* for clients, once the crypto material exists: User1 of Org1 (granted `all`)
+        as the client identity, User3 (granted `commands`) as the submitter's identity for the
+        user-level commands."""
         p = self.paths
-        user = p.user("User1") / "msp"
+        user = p.user(fc.ADMIN_SUBMITTER) / "msp"
+        commands = p.user(fc.COMMANDS_SUBMITTER) / "msp"
         if not user.exists():
             return {}
         return {
@@ -169,12 +186,16 @@ class FabricNet:
             "GX_FABRIC_CHANNEL": self.s.channel,
             "GX_FABRIC_CHAINCODE": self.s.chaincode,
             "GX_FABRIC_MSP_ID": fc.PEER_MSP,
-            "GX_FABRIC_CERT": str(user / "signcerts" / f"User1@{fc.PEER_DOMAIN}-cert.pem"),
+            "GX_FABRIC_CERT": str(user / "signcerts" / f"{fc.ADMIN_SUBMITTER}@{fc.PEER_DOMAIN}-cert.pem"),
             "GX_FABRIC_KEY": str(user / "keystore" / "priv_sk"),
+            "GX_FABRIC_COMMANDS_CERT": str(
+                commands / "signcerts" / f"{fc.COMMANDS_SUBMITTER}@{fc.PEER_DOMAIN}-cert.pem"
+            ),
+            "GX_FABRIC_COMMANDS_KEY": str(commands / "keystore" / "priv_sk"),
             "GX_FABRIC_TLS_ROOT": str(p.peer_node / "tls" / "ca.crt"),
             # Mutual TLS: presented always, required by the secure stack's peer.
-            "GX_FABRIC_TLS_CERT": str(p.user("User1") / "tls" / "client.crt"),
-            "GX_FABRIC_TLS_KEY": str(p.user("User1") / "tls" / "client.key"),
+            "GX_FABRIC_TLS_CERT": str(p.user(fc.ADMIN_SUBMITTER) / "tls" / "client.crt"),
+            "GX_FABRIC_TLS_KEY": str(p.user(fc.ADMIN_SUBMITTER) / "tls" / "client.key"),
         }
 
 
@@ -336,11 +357,13 @@ class Chaincode:
             sequence = int(committed.get("sequence", 0)) + 1
             self._approve_and_commit(pkg_id, version, sequence)
         self.proc.wait_healthy(self._answers, 60, "the peer running a query on the chaincode")
-        self._grant_submitter()
+        self._grant_submitter(fc.ADMIN_SUBMITTER, "all")
+        self._grant_submitter(fc.COMMANDS_SUBMITTER, "commands")
 
-    def _grant_submitter(self, user: str = "User1", scope: str = "all") -> None:
-        """The pipeline's client identity may submit every command (and the administrative ones):
-        the chaincode's operator (the org's Admin, node OU admin) grants it, once."""
+    def _grant_submitter(self, user: str, scope: str) -> None:
+        """The pipeline's submitter identities: ``user`` may submit the commands of ``scope``
+        (``all``: the administrative ones too; ``commands``: the user-level ones). The chaincode's
+        operator (the org's Admin, node OU admin) grants it, once (again if the scope differs)."""
         cert = (self.net.paths.user(user) / "msp" / "signcerts" / f"{user}@{fc.PEER_DOMAIN}-cert.pem").read_text()
         grant = json.loads(
             self.net.peer(
@@ -398,7 +421,8 @@ class Chaincode:
                 f"--chaincode-address={self.s.host}:{self.s.chaincode_port}",
                 f"--chaincode-id={pkg_id}",
             ],
-            env={**os.environ, "CORE_CHAINCODE_LOGGING_LEVEL": "warning"},
+            # The peer's MSP: the chaincode lets that MSP's admins operate (lib/callers.js).
+            env={**os.environ, "CORE_CHAINCODE_LOGGING_LEVEL": "warning", "CORE_PEER_LOCALMSPID": fc.PEER_MSP},
             cwd=src,
         )
         self.id_file.write_text(pkg_id + "\n")

@@ -213,10 +213,13 @@ class Stack:
 
     def worker_env(self, worker: str) -> dict[str, str]:
         """What differs for a worker of `gxctl run` from :meth:`env`: when secure, it logs in to
-        Kafka as its own principal and to Postgres as its own role (each allowed its job only)."""
+        Kafka as its own principal and to Postgres as its own role (each allowed its job only), and
+        the submitter refuses a command its service may not send (GX_SERVICE_CHECK)."""
         env = self.kafka.client_env(principal(worker))
         if self.postgres.secure and not self.postgres.external_dsn():
             env["GX_PG_DSN"] = self.postgres.role_dsn(worker_role(worker))
+        if self.postgres.secure and worker == "submitter":
+            env["GX_SERVICE_CHECK"] = "1"
         return env
 
     def log_file(self, name: str) -> str:

@@ -107,10 +107,13 @@ class Postgres:
         return self.role_dsn(OWNER if self.secure else USER)
 
     def role_passwords(self) -> dict[str, str]:
-        """Each role's password (secure mode), made once and kept in pg_roles.json (0600)."""
+        """Each role's password (secure mode), made once and kept in pg_roles.json (0600); only the
+        roles of this version (a retired role's password stays in the file, unused)."""
         from projections.groups import GROUPS
 
-        return stored_passwords(self.roles_file, login_roles(GROUPS), make_password)
+        names = login_roles(GROUPS)
+        stored = stored_passwords(self.roles_file, names, make_password)
+        return {role: stored[role] for role in names}
 
     def _write_pgpass(self) -> None:
         admin = self.password_file.read_text().rstrip("\n")

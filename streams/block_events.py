@@ -26,11 +26,11 @@ import json
 from dataclasses import dataclass, field
 
 from fabric_gateway.blocks import Block
+from gxcommon.record_limits import MAX_EVENT_BYTES
 from schemas.events import SCHEMA_VERSION, event_key, partition_for
 
-# Record values above this go to the dead-letter topic instead (a little under the topic's
+# Record values above MAX_EVENT_BYTES go to the dead-letter topic instead (a little under the topics'
 # max.message.bytes, 1 MiB, leaving room for the key, headers and the batch's own overhead).
-MAX_EVENT_BYTES = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +92,7 @@ def _dead(
         ("time", datetime.now(UTC).isoformat().encode()),
         ("block", str(block.number).encode()),
         ("txId", tx_id.encode()),
+        *((("eventIndex", str(event[0]).encode()),) if event else ()),
         ("projector", b"block-publisher"),
     )
     return code, OutRecord(0, f"{block.number}:{tx_index}".encode(), json.dumps(doc).encode(), headers)

@@ -37,6 +37,7 @@ from fabric_gateway.blocks import Block
 from gxcommon import web
 from gxcommon.kafka import Consumer, Producer
 from gxcommon.logs import get
+from gxcommon.record_limits import MAX_RECORD_BYTES
 from streams.block_events import block_out, continues, marker, marker_of
 from streams.errors import StreamsError
 
@@ -55,9 +56,9 @@ DEAD_LETTERS = Counter(
 )
 FOREIGN = Counter("publisher_foreign_events", "Events of other chaincodes on the channel, not published")
 CHAIN_BROKEN = Gauge("publisher_chain_broken", "1 when the peer's blocks do not continue the chain published")
-# The producer's and the events topic's size limit (gxcommon.topics; a record of the block is at most
-# streams.block_events.MAX_EVENT_BYTES of value).
-MAX_MESSAGE_BYTES = 1_048_576
+# The producer's size limit: the topics' (gxcommon.record_limits; a record of the block is at most
+# MAX_EVENT_BYTES of value, and its dead letters are small descriptions).
+MAX_MESSAGE_BYTES = MAX_RECORD_BYTES
 
 
 class PublisherFenced(StreamsError):

@@ -55,6 +55,7 @@ class ErrorCode:
     INVALID_TRANSACTION = "INVALID_TRANSACTION"
     INTERNAL_ERROR = "INTERNAL_ERROR"
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"  # the (tenant, requestId) was used for another command
+    SERVICE_NOT_ALLOWED = "SERVICE_NOT_ALLOWED"  # its service may not send its type (schemas.permissions)
 
 
 @dataclass(frozen=True)

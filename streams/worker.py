@@ -114,6 +114,7 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
             publish_deadline=s.publish_deadline_s,
             progress=s.submitted_results,
             commit_stream=s.commit_stream,
+            service_check=s.service_check,
         )
     return app
 

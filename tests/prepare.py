@@ -38,6 +38,7 @@ def steps(cache: Path, jars_dir: Path) -> list[tuple[str, Callable[[], Any]]]:
         ("jars: jmx-exporter", lambda: jars.resolve("jmx-exporter", jars_dir)),
         ("jars: strimzi-crds", lambda: jars.resolve("strimzi-crds", jars_dir)),
         ("chaincode npm copy", lambda: chaincode.prepare(cache)),
+        ("chaincode npm copy for its tests", lambda: chaincode.prepare(cache, dev=True)),
     ]
     out += [(f"go tool: {name}", partial(gotools.require, name, cache)) for name in gotools.TOOLS]
     out += [

@@ -19,6 +19,7 @@ The core, one concept a module:
     hooks.py            Hooks: what a partition's submitter tells its owner
     gate.py             BreakerGate: the breaker shared by the partitions, waited on
     command.py          a record read as a command (validated, mapped to its chaincode call)
+    permissions.py      who may send which command, and which identity signs it
     answer.py           what the chaincode's response says
     state.py            AttemptState: one command's attempts so far, and its pure transitions
     results.py          the results a command ends in (pure)

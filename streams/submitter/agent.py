@@ -41,12 +41,15 @@ def install(
     progress: bool = False,
     commit_stream: bool = True,
     probe_wait: float = 2.0,
+    service_check: bool = False,
 ) -> AgentT:
     """Register the submitter agent and its watcher on ``app``; returns the agent.
 
     ``app`` must run with ``stream_wait_empty=False`` (gxcommon.faust_app.make_app(wait_empty=False)).
-    The client identity is read here, before the event loop runs. ValueError if a setting is
-    missing or the app waits for its streams to empty.
+    The client identities are read here, before the event loop runs (GX_FABRIC_CERT/KEY signs the
+    administrative commands, GX_FABRIC_COMMANDS_CERT/KEY, when set, the user-level ones).
+    ``service_check``: refuse a command whose service may not send its type (permissions.py).
+    ValueError if a setting is missing or the app waits for its streams to empty.
     """
     if not (f.gateway and f.cert and f.key):
         raise ValueError("GX_FABRIC_GATEWAY, GX_FABRIC_CERT and GX_FABRIC_KEY must be set")
@@ -74,6 +77,7 @@ def install(
         publish_deadline=publish_deadline,
         progress=progress,
         commit_stream=commit_stream,
+        service_check=service_check,
     )
     gate.ready = state.fabric.connected  # a probe first waits for the channel (cheap: no endorsement)
     web.add_check(

@@ -14,6 +14,7 @@ from fabric_gateway.commits import CommitWatcher
 from gxcommon import logs
 from gxcommon.fabric_settings import FabricSettings
 from streams import metrics as m
+from streams.submitter.permissions import ScopedGateway
 
 log = logs.get("gx.submitter")
 
@@ -34,7 +35,11 @@ def _status_answered(source: str) -> None:
 class FabricConnection:
     """``commit_stream``: read commit statuses from one block stream (else one call each);
     ``on_connected``: called each time the channel becomes connected (READY) after it was not
-    (the peer is reachable again)."""
+    (the peer is reachable again).
+
+    ``identity`` signs the administrative commands; the user-level ones are signed by the identity
+    of GX_FABRIC_COMMANDS_CERT/KEY (read here, before the loop: SettingsError), else by ``identity``
+    too (permissions.ScopedGateway)."""
 
     def __init__(
         self,
@@ -46,16 +51,22 @@ class FabricConnection:
     ) -> None:
         self.f, self.identity, self.signer, self.commit_stream = f, identity, signer, commit_stream
         self.on_connected = on_connected
+        self.commands_identity = f.commands_identity()
         self.channel: grpc.aio.Channel | None = None
         self.gateway: Gateway | None = None
+        self.scoped: ScopedGateway | None = None
         self.commits: CommitWatcher | None = None
         self._watcher: asyncio.Task[None] | None = None
 
-    def open(self) -> Gateway:
+    def open(self) -> ScopedGateway:
         """The Gateway, made (and the block stream started) on the first call. Inside the loop."""
-        if self.gateway is None:
+        if self.scoped is None:
             self.channel = self.f.grpc_channel()
             self.gateway = Gateway(self.channel, self.identity, self.signer, tls_cert_hash=self.f.tls_cert_hash())
+            commands = self.gateway
+            if self.commands_identity is not None:
+                commands = Gateway(self.channel, *self.commands_identity, tls_cert_hash=self.f.tls_cert_hash())
+            self.scoped = ScopedGateway(self.gateway, commands)
             if self.commit_stream:
                 self.commits = CommitWatcher(
                     self.gateway,
@@ -67,7 +78,7 @@ class FabricConnection:
                 self.commits.start()
             if self.on_connected is not None:
                 self._watcher = asyncio.create_task(self._watch(self.channel, self.on_connected))
-        return self.gateway
+        return self.scoped
 
     async def connected(self, timeout: float) -> bool:
         """Whether the channel is connected (READY) within ``timeout`` seconds (it tries to connect).

@@ -52,6 +52,7 @@ class PartitionSubmitter:
     # Commit statuses from one block stream shared by the partitions (None: one call per transaction).
     commits: CommitSource | None = None
     commit_timeout: float = 60.0
+    service_check: bool = False  # refuse a command whose service may not send its type (permissions.py)
 
     def __post_init__(self) -> None:
         gate = self.gate or BreakerGate(self.breaker, self.clock, self.sleep)
@@ -76,7 +77,9 @@ class PartitionSubmitter:
             self.recheck_timeout,
             self.commit_timeout,
         )
-        self._processor = CommandProcessor(ledger, gate, self.hooks, self.policy, self.clock, self.sleep, self.rand)
+        self._processor = CommandProcessor(
+            ledger, gate, self.hooks, self.policy, self.clock, self.sleep, self.rand, service_check=self.service_check
+        )
         self._records: dict[int, Record] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._backlog: deque[Record] = deque()

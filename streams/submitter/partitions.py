@@ -71,11 +71,12 @@ class Submitters:
         on_fatal: Callable[[BaseException], None] = exit_now,
         progress: bool = False,
         commit_stream: bool = True,
+        service_check: bool = False,
     ) -> None:
         self.app, self.sink, self.f, self.window, self.gate, self.policy = app, sink, f, window, gate, policy
         self.span, self.topic, self.revoke_timeout = span, topic, revoke_timeout
         self.publish_deadline, self.on_fatal, self.progress = publish_deadline, on_fatal, progress
-        self.backlog_cap = backlog_cap
+        self.backlog_cap, self.service_check = backlog_cap, service_check
         # The gateway's channel connecting again (the peer back) wakes an open breaker at once.
         self.fabric = FabricConnection(f, identity, signer, commit_stream, on_connected=gate.wake)
         self.subs: dict[int, PartitionSubmitter] = {}
@@ -105,6 +106,7 @@ class Submitters:
                 progress=self.progress,
                 commits=self.fabric.commits,
                 commit_timeout=gateway.timeouts.commit_status,
+                service_check=self.service_check,
             )
             self.subs[partition], self.events[partition] = sub, events
         return sub

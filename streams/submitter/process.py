@@ -33,6 +33,7 @@ from streams.submitter.command import Command, parse, rejection_code, unreadable
 from streams.submitter.gate import BreakerGate
 from streams.submitter.hooks import Hooks
 from streams.submitter.ledger import Ledger
+from streams.submitter.permissions import refusal
 from streams.submitter.record import Final, Record
 from streams.submitter.state import AttemptState, Found
 
@@ -49,6 +50,7 @@ class CommandProcessor:
     sleep: Callable[[float], Awaitable[None]]
     rand: Callable[[], float]
     internal_errors: int = 0  # unexpected errors inside attempts, since start (each retried)
+    service_check: bool = False  # refuse a command whose service may not send its type (permissions.py)
 
     async def settle(self, rec: Record) -> Final:
         """``rec``'s final result. An unexpected error (a bug) is retried with backoff, and after
@@ -99,6 +101,10 @@ class CommandProcessor:
             code, reason = problem
             log.warning("command rejected", partition=rec.partition, offset=rec.offset, errorCode=code, reason=reason)
             return results.unusable(rec, code, reason, 0, ResultStatus.REJECTED)
+        if self.service_check and (why := refusal(command.env)) is not None:
+            code = ErrorCode.SERVICE_NOT_ALLOWED
+            log.warning("command rejected", errorCode=code, reason=why, service=command.env.service, **command.ctx)
+            return results.unusable(rec, code, why, 0, ResultStatus.REJECTED)
         log.debug("command received", commandType=command.env.commandType, **command.ctx)  # INFO: the final line only
         return command
 

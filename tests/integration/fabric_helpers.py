@@ -75,14 +75,17 @@ async def wallet(gw: Gateway, wallet_id: str) -> dict:
     return json.loads(await gw.evaluate(*CC_ARGS, "QueryContract:Get", ["wallet", wallet_id]))
 
 
-async def funded_users(gw: Gateway, n: int, amount: int = 1000) -> list[str]:
-    """``n`` new users; the first holds ``amount`` from the genesis pool."""
+async def funded_users(gw: Gateway, n: int, amount: int = 1000, tenant: str = TENANT) -> list[str]:
+    """``n`` new users of ``tenant`` (the chaincode lets only their tenant act on them); the first
+    holds ``amount`` from the genesis pool, paid once per user."""
     await ensure(gw, "AdminContract:BootstrapSystem", rid("boot"))
     await ensure(gw, "AdminContract:InitializeCountry", rid("country"), "MY", "Malaysia")
     users = [rid("user") for _ in range(n)]
     for u in users:
-        await submit(gw, "IdentityContract:CreateUser", rid(), u, f"{u}@example.com", "Test", "User", "MY")
-    await submit(gw, "TokenomicsContract:DistributeGenesis", rid(), users[0], "MY", str(amount))
+        await submit(
+            gw, "IdentityContract:CreateUser", rid(), u, f"{u}@example.com", "Test", "User", "MY", tenant=tenant
+        )
+    await submit(gw, "TokenomicsContract:DistributeGenesis", rid(), users[0], "MY", str(amount), tenant=tenant)
     return users
 
 

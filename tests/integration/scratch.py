@@ -28,9 +28,12 @@ def scratch_db(dsn: str, name: str) -> Iterator[str]:
 
 
 @contextmanager
-def scratch_topic(bootstrap: str, name: str, partitions: int = 6) -> Iterator[str]:
+def scratch_topic(
+    bootstrap: str, name: str, partitions: int = 6, config: dict[str, str] | None = None
+) -> Iterator[str]:
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result(30)
+    topic = NewTopic(name, num_partitions=partitions, replication_factor=1, config=config or {})
+    admin.create_topics([topic])[name].result(30)
     try:
         yield name
     finally:

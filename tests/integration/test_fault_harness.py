@@ -13,9 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.faults import PROFILES
+from bench.read_inputs import INPUTS
 
 
+@pytest.mark.timeout(1800)  # the profile's own limit (1,500 s) first
 def test_the_reduced_fault_profile_loses_doubles_and_misreports_nothing(up: dict[str, str], tmp_path: Path) -> None:
     proc = subprocess.run(
         [
@@ -56,4 +60,16 @@ def test_the_reduced_fault_profile_loses_doubles_and_misreports_nothing(up: dict
         ), r
         assert r["recovery_s"] is not None and r["drained"], r
         assert r["read_differences"] == 0 and r["read_recovery_s"] is not None, r
+        if r["fault"] in INPUTS:  # issue 32: lag back to 0, the bad events dead-lettered, repaired
+            ri = r["read_inputs"]
+            assert ri["ok"] and ri["lag_zero_s"] is not None and ri["dead_letters_wrong"] == [], ri
+            assert ri["dead_letters"] and ri["repair"]["exit"] == 0, ri
+    bad = next(r["read_inputs"]["paths"] for r in result["runs"] if r["fault"] == "bad-inputs")
+    for name in ("nul-text", "control-text", "long-id", "near-size-limit"):
+        assert bad[name]["sdk"].startswith("refused by the command model"), bad  # the edge refuses it
+        assert bad[name]["outbox"].startswith("refused by the command model"), bad
+    for name in ("nul-text", "control-text", "long-id"):
+        assert bad[name]["sdk raw"].startswith("REJECTED"), bad  # the submitter, past the SDK
+    assert bad["nul-text"]["outbox raw"].startswith("refused by Postgres"), bad  # jsonb has no NUL
+    assert "FAILED INVALID_PAYLOAD" in bad["control-text"]["outbox raw"], bad
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

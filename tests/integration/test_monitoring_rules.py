@@ -28,7 +28,7 @@ def run(promtool: Path, *args: str, cwd: Path = PROM) -> subprocess.CompletedPro
 def test_rules_are_valid(promtool: Path) -> None:
     proc = run(promtool, "check", "rules", "rules/gx-pipeline.rules.yml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "SUCCESS: 16 rules found" in proc.stdout
+    assert "SUCCESS: 17 rules found" in proc.stdout
 
 
 def test_rule_unit_tests_pass(promtool: Path) -> None:
@@ -41,6 +41,7 @@ def test_rule_unit_tests_pass(promtool: Path) -> None:
     "old,new,alert",
     [
         ("projection_lag_milliseconds) > 5000", "projection_lag_milliseconds) > 50000", "GxProjectionLagHigh"),
+        ("projector_batch_retries) >= 3", "projector_batch_retries) >= 30", "GxProjectorBatchRetrying"),
         (
             'circuit_breaker_state{name="fabric"}) > 0',
             'circuit_breaker_state{name="fabric"}) == 2',

@@ -419,8 +419,8 @@ def test_issue30_defect1_a_rejection_whose_submit_answer_was_lost_ends_failed_wi
     Submit answer is lost (it reaches the orderer and commits). The next attempt finds that
     transaction VALID: the row must say what the ledger recorded (FAILED, CHAINCODE_REJECTED, the
     chaincode's words, that transaction), not CONFIRMED (reported from the transaction id alone)."""
-    alice, bob = users(2, amount=10)
     t = f"d1-{uuid.uuid4().hex[:6]}"
+    alice, bob = users(2, t, amount=10)  # the transfer's tenant owns its wallets (issue 31)
     rid = f"{t}-over"
     faults.proxy.lose_submit_answer(rid, grpc.StatusCode.UNAVAILABLE)
     faults.wp.enqueue(t, "TRANSFER_TOKENS", {"fromWalletId": alice, "toWalletId": bob, "amount": 11}, request_id=rid)

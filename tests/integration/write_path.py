@@ -74,10 +74,12 @@ class WritePath:
         )
 
 
-def users(n: int, amount: int = 1000) -> list[str]:
+def users(n: int, tenant: str, amount: int = 1000) -> list[str]:
+    """``n`` new users of ``tenant`` (only its commands may act on them); the first holds ``amount``."""
+
     async def go() -> list[str]:
         async with gateway() as gw:
-            return await funded_users(gw, n, amount)
+            return await funded_users(gw, n, amount, tenant=tenant)
 
     return asyncio.run(go())
 

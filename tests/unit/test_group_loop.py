@@ -208,3 +208,135 @@ def test_the_lag_report_reads_cached_watermarks_and_never_waits_for_the_broker()
     assert crashed == []
     assert CONSUMER_LAG.labels("gx-lag-test", TOPIC, "0")._value.get() == 7  # committed 3 of 10
     assert CONSUMER_LAG.labels("gx-lag-test", TOPIC, "1")._value.get() == 6  # reads at 4 of 10
+
+
+class Partitioned(Consumer):
+    """A consumer over a log per partition: it reads from where ``assign`` puts a partition, and
+    otherwise, as ``auto.offset.reset=latest`` with no committed offset does, from the end."""
+
+    def __init__(self, log: list[tuple[Any, ...]], topic_log: dict[int, list[Record]], loop: Callable[[], GroupLoop]):
+        super().__init__(log, [], loop)
+        self.topic_log = topic_log
+        self.position: dict[int, int] = {}
+        self.assigned_at: list[dict[int, int]] = []
+        self.rounds = 0
+
+    def assign(self, partitions: list[Any]) -> None:
+        self.assigned_at.append({tp.partition: tp.offset for tp in partitions})
+        self.position.update({tp.partition: tp.offset for tp in partitions})
+
+    def consume(self, n: int, wait: float) -> list[Msg]:
+        self.rounds += 1
+        if self.rounds == 1:  # the group hands this member its partitions
+            from confluent_kafka import TopicPartition
+
+            self.cb["on_assign"](self, [TopicPartition(TOPIC, p) for p in sorted(self.topic_log)])
+            for p, recs in self.topic_log.items():  # unpositioned: latest
+                self.position.setdefault(p, recs[-1].offset + 1 if recs else 0)
+            # a record arrives after the member joined
+            self.topic_log[0].append(users(len(self.topic_log[0]))[0])
+            return []
+        if self.rounds > 3:
+            self.loop().stop()
+            return []
+        out = []
+        for p, recs in self.topic_log.items():
+            fresh = [r for r in recs if r.offset >= self.position[p]]
+            self.position[p] += len(fresh)
+            out += [Msg(r) for r in fresh]
+        return out
+
+
+class Stored(Writer):
+    """A writer whose database holds checkpoints: the loop asks it where each partition resumes."""
+
+    def __init__(self, log: list[tuple[Any, ...]], stored: dict[int, int]) -> None:
+        super().__init__(log)
+        self.stored = stored
+        self.after = dict(stored)
+
+    def start_at(self, partitions: list[int]) -> dict[int, int]:
+        at = {p: self.stored.get(p, -1) + 1 for p in partitions}
+        self.after.update({p: o - 1 for p, o in at.items()})
+        return at
+
+    def end(self, pending: Pending) -> Prepared:
+        batch = pending.batch
+        fresh = sorted(r.offset for r in batch.records if r.offset > batch.after.get(r.partition, -2))
+        self.log.append(("db-commit", fresh))
+        return batch
+
+
+def test_each_partition_resumes_right_after_its_checkpoint_whatever_kafka_remembers() -> None:
+    """Issue 32, defect 10: with auto.offset.reset=latest and no committed offset (a new group id,
+    or committed offsets expired), the consumer started at the end: the first batch was prepared
+    against the stored checkpoint (4), the check passed, and offsets 5-9 were skipped for good."""
+    log: list[tuple[Any, ...]] = []
+    holder: list[GroupLoop] = []
+    crashed: list[BaseException] = []
+    consumer = Partitioned(log, {0: users(*range(10)), 1: []}, lambda: holder[0])
+    loop = GroupLoop(
+        Stored(log, {0: 4}),  # type: ignore[arg-type]
+        consumer,
+        TOPIC,
+        "gx-projector-ledger",
+        on_crash=crashed.append,
+        resync_every=1e9,
+        lag_every=1e9,
+    )
+    holder.append(loop)
+    loop.run()
+    assert crashed == []
+    assert consumer.assigned_at == [{0: 5, 1: 0}]  # the database says where: never Kafka's memory
+    assert [e for e in log if e[0] == "db-commit"] == [("db-commit", [5, 6, 7, 8, 9, 10])]
+
+
+def test_starting_a_worker_commits_no_offsets_for_its_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 32, defect 10: align_group_offsets committed each group's offsets back to the database's
+    checkpoints before the worker joined, while another member of the group could still be running
+    (a rolling update) and committing its own. The loops now position partitions on assignment."""
+    import psycopg
+
+    from gxcommon.topics import TopicSettings
+    from gxcommon.worker_settings import WorkerSettings
+    from projections import agent, worker
+
+    commits: list[Any] = []
+
+    class Kafka:
+        def __init__(self, conf: dict[str, Any]) -> None:
+            self.conf = conf
+
+        def list_topics(self, topic: str, timeout: float = 10) -> Any:
+            from types import SimpleNamespace
+
+            return SimpleNamespace(topics={topic: SimpleNamespace(partitions={0: None, 1: None})})
+
+        def committed(self, tps: list[Any], timeout: float = 10) -> list[Any]:
+            from confluent_kafka import TopicPartition
+
+            return [TopicPartition(tp.topic, tp.partition, 9) for tp in tps]  # the running member's
+
+        def commit(self, offsets: list[Any], asynchronous: bool = True) -> None:
+            commits.append({tp.partition: tp.offset for tp in offsets})
+
+        def close(self) -> None:
+            pass
+
+    class Conn:
+        def __enter__(self) -> Conn:
+            return self
+
+        def __exit__(self, *a: Any) -> None:
+            pass
+
+        def execute(self, *a: Any) -> Any:
+            return type("R", (), {"fetchall": lambda self: [(0, 5)]})()
+
+    monkeypatch.setattr(agent, "Consumer", Kafka, raising=False)
+    monkeypatch.setattr(psycopg, "connect", lambda *a, **k: Conn())
+    from pydantic import SecretStr
+
+    s = WorkerSettings(pg_dsn=SecretStr("postgresql://gx:gx@127.0.0.1:5432/gx"), kafka_bootstrap="127.0.0.1:9092")
+    worker.build("projector-ledger", s, TopicSettings())
+    assert commits == []

@@ -97,3 +97,73 @@ def test_validation_never_raises_anything_but_payload_error(payload: dict) -> No
             validate_payload(ctype, payload)
         except PayloadError as e:
             assert e.fields
+
+
+# Issue 32, defect 1: `Text` was `pattern=r"\S"` (a search): a NUL or any control character passed,
+# the chaincode committed it, and Postgres cannot store NUL. Both paths validate with this model.
+ORG = {"orgId": "org-1", "name": "Acme", "proposerId": "u1"}
+
+
+@pytest.mark.parametrize(
+    ("ctype", "payload", "field", "char"),
+    [
+        ("PROPOSE_ORGANIZATION", {**ORG, "name": "Ac\x00me"}, "name", "U+0000"),
+        ("PROPOSE_ORGANIZATION", {**ORG, "name": "\x1b[31mAcme"}, "name", "U+001B"),
+        ("CREATE_USER", {**OLD_CREATE_USER, "lastName": "Us\ner"}, "lastName", "U+000A"),
+        ("CREATE_USER", {**OLD_CREATE_USER, "email": "a\x00b@example.com"}, "email", "U+0000"),
+        ("FREEZE_WALLET", {"walletId": "w", "reason": "fraud\x7f"}, "reason", "U+007F"),
+        ("PAUSE_SYSTEM", {"reason": "\x85"}, "reason", "U+0085"),
+        ("TRANSFER_TOKENS", {"fromWalletId": "a", "toWalletId": "b", "amount": 1, "memo": "m\x00"}, "memo", "U+0000"),
+    ],
+)
+def test_text_with_nul_or_control_characters_is_refused_naming_the_field(
+    ctype: str, payload: dict, field: str, char: str
+) -> None:
+    with pytest.raises(PayloadError) as e:
+        validate_payload(ctype, payload)
+    assert e.value.fields == [field]
+    assert f"{field}: " in str(e.value) and char in str(e.value) and "control character" in str(e.value)
+
+
+def test_printable_text_is_still_accepted_unchanged() -> None:
+    name = "Société Générale 株式会社 — ok!"
+    assert validate_payload("PROPOSE_ORGANIZATION", {**ORG, "name": name}).model_dump()["name"] == name
+    with pytest.raises(PayloadError, match=r"name: .*blank"):
+        validate_payload("PROPOSE_ORGANIZATION", {**ORG, "name": "   "})
+    with pytest.raises(PayloadError, match=r"name: .*unicode"):  # a lone surrogate has no UTF-8 form
+        validate_payload("PROPOSE_ORGANIZATION", {**ORG, "name": "a\ud800"})
+
+
+def test_both_paths_refuse_nul_before_anything_is_sent_or_written() -> None:
+    """The SDK's produce (no database) and the outbox's enqueue (the caller's transaction)."""
+    from gxsdk.outbox import enqueue
+    from gxsdk.produce import produce
+
+    class Never:
+        def produce(self, *a: object, **k: object) -> None:
+            raise AssertionError("sent")
+
+        def execute(self, *a: object, **k: object) -> None:
+            raise AssertionError("written")
+
+    bad = {**ORG, "name": "Ac\x00me"}
+    common = {"tenant_id": "t", "service": "s", "command_type": "PROPOSE_ORGANIZATION", "request_id": "r"}
+    with pytest.raises(PayloadError, match=r"name: .*U\+0000"):
+        produce(Never(), "gx.commands", payload=bad, **common)  # type: ignore[arg-type]
+    with pytest.raises(PayloadError, match=r"name: .*U\+0000"):
+        enqueue(Never(), payload=bad, **common)  # type: ignore[arg-type]
+
+
+def test_the_exported_json_schema_refuses_control_characters_too(tmp_path) -> None:
+    """Services in other languages validate with the exported schema before writing."""
+    import json
+
+    import jsonschema
+
+    from schemas.export import export
+
+    export(tmp_path)
+    schema = json.loads((tmp_path / "payload.PROPOSE_ORGANIZATION.schema.json").read_text())
+    jsonschema.validate(ORG, schema)
+    with pytest.raises(jsonschema.ValidationError, match="does not match"):
+        jsonschema.validate({**ORG, "name": "Ac\x00me"}, schema)

@@ -8,6 +8,7 @@ import pytest
 
 from projections.groups import GROUPS
 from schemas import roles
+from schemas.permissions import SERVICES
 from stack.workers import workers_for
 from streams.results_writer import UPDATE
 
@@ -73,14 +74,57 @@ def test_the_results_writer_updates_status_columns_and_reads_what_its_corrector_
     assert not any("INSERT" in g or "DELETE" in g for g in grants)
 
 
-def test_the_writer_inserts_and_reads_back_only_the_idempotency_key() -> None:
-    grants = _grants_to(roles.WRITER)
-    assert 'GRANT INSERT ON "OutboxCommand" TO "gx_writer"' in grants
+def test_each_service_inserts_and_reads_back_only_the_idempotency_key() -> None:
+    for service in SERVICES:
+        role = roles.service_role(service)
+        grants = _grants_to(role)
+        assert grants == [
+            f'GRANT CONNECT ON DATABASE "gx" TO "{role}"',
+            f'GRANT INSERT ON "OutboxCommand" TO "{role}"',
+            f'GRANT SELECT ("id", "tenantId", "requestId", "commandType", "payload") ON "OutboxCommand" TO "{role}"',
+        ]
+    assert roles.service_role("svc-identity") == "gx_svc_identity"
+    # The one writer role of earlier versions keeps nothing (row-level security refuses it anyway).
     assert (
-        'GRANT SELECT ("id", "tenantId", "requestId", "commandType", "payload") ON "OutboxCommand" TO "gx_writer"'
-        in grants
+        "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'gx_writer') THEN"
+        ' REVOKE ALL ON "OutboxCommand" FROM "gx_writer"; REVOKE ALL ON DATABASE "gx" FROM "gx_writer"; END IF; END $$'
+        in _sql()
     )
-    assert not any("UPDATE" in g or "DELETE" in g for g in grants)
+    assert "gx_writer" not in roles.login_roles(GROUPS)
+    assert set(roles.service_roles().values()) <= set(roles.login_roles(GROUPS))
+
+
+def test_the_outbox_rows_a_service_may_insert_are_its_own_of_its_own_types() -> None:
+    statements = _sql()
+    assert 'ALTER TABLE "OutboxCommand" ENABLE ROW LEVEL SECURITY' in statements
+    policies = [s for s in statements if s.startswith("CREATE POLICY") and ' ON "OutboxCommand" ' in s]
+    # Made again on every run, after dropping every policy the table has.
+    drop = next(i for i, s in enumerate(statements) if "DROP POLICY %I ON %I" in s)
+    assert drop < statements.index(policies[0])
+    assert policies[:2] == [
+        'CREATE POLICY "the pipeline reads every row" ON "OutboxCommand" AS PERMISSIVE FOR SELECT'
+        ' TO "gx_cdc", "gx_results" USING (true)',
+        'CREATE POLICY "the results writer updates every row" ON "OutboxCommand" AS PERMISSIVE FOR UPDATE'
+        ' TO "gx_results" USING (true) WITH CHECK (true)',
+    ]
+    tax = [p for p in policies if '"gx_svc_tax"' in p]
+    assert tax == [
+        'CREATE POLICY "svc-tax inserts" ON "OutboxCommand" AS PERMISSIVE FOR INSERT TO "gx_svc_tax" WITH CHECK (true)',
+        'CREATE POLICY "svc-tax reads its own rows" ON "OutboxCommand" AS PERMISSIVE FOR SELECT TO "gx_svc_tax"'
+        " USING (service = 'svc-tax')",
+        'CREATE POLICY "svc-tax may write only service svc-tax" ON "OutboxCommand" AS RESTRICTIVE FOR INSERT'
+        " TO \"gx_svc_tax\" WITH CHECK (service = 'svc-tax')",
+        'CREATE POLICY "svc-tax may write only its command types" ON "OutboxCommand" AS RESTRICTIVE FOR INSERT'
+        ' TO "gx_svc_tax" WITH CHECK ("commandType" = ANY (ARRAY[\'APPLY_VELOCITY_TAX\']::"CommandType"[]))',
+    ]
+    assert len(policies) == 2 + 4 * len(SERVICES)
+    for service, types in SERVICES.items():
+        [check] = [p for p in policies if p.startswith(f'CREATE POLICY "{service} may write only its command types"')]
+        assert re.findall(r"'(\w+)'", check) == [t.value for t in types]
+    # Postgres cuts names past 63 bytes: every policy and role name is whole.
+    names = [re.match(r'CREATE POLICY "([^"]+)"', p).group(1) for p in policies]  # type: ignore[union-attr]
+    assert max(len(n.encode()) for n in [*names, *roles.service_roles().values()]) <= 63
+    assert len(set(names)) == len(names)
 
 
 def test_each_projector_writes_its_own_tables_and_its_own_checkpoint_rows() -> None:

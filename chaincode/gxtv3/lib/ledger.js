@@ -14,12 +14,8 @@
  * treasuries, which many commands credit or debit at once, keep their balance in SHARDS records
  * chosen by the id of the other party (shardOf), so those commands do not conflict.
  *
- * Callers (authorize): the chaincode reads who calls (ctx.clientIdentity). An operator is an
- * identity of the peer's organisation whose certificate has the node OU `admin`; a submitter is an
- * identity an operator granted (AdminContract:GrantSubmitter) the scope `commands` (the 16 user
- * level functions) or `all` (the administrative ones too: bootstrap, countries, parameters, pause
- * and resume, admins, treasuries, freezing). Anyone else on the channel may only read
- * (QueryContract). A refused caller is thrown out (FORBIDDEN) before anything is recorded.
+ * Callers (lib/callers.js: authorize): an operator, a submitter granted the scope `commands` or
+ * `all`, or a reader. A refused caller is thrown out (FORBIDDEN) before anything is recorded.
  *
  * Contract:  every write transaction runs through `GxContract._apply(ctx, tenantId, requestId, fn)`:
  *   - the command's record is kept under ('req', tenantId, requestId) with a digest of the
@@ -39,6 +35,9 @@
  */
 const crypto = require('crypto');
 const { Contract } = require('fabric-contract-api');
+const { authorize, caller, SCOPES } = require('./callers');
+const { canonicalTenant, requestIdOf } = require('./tenancy');
+const { show, clamp } = require('./text');
 
 const SCHEMA_VERSION = 2;
 const INT64_MAX = (1n << 63n) - 1n;
@@ -57,7 +56,7 @@ class BusinessError extends Error {
 /** A key part that would make composite keys ambiguous (U+0000, U+10FFFF) or is empty. Thrown, not recorded. */
 function keyPart(field, text) {
     if (typeof text !== 'string' || text.length === 0 || /[\u0000\u{10FFFF}]/u.test(text)) {
-        throw new Error(`${field} cannot be used as a key: ${JSON.stringify(text)}`);
+        throw new Error(`${field} cannot be used as a key: ${show(text)}`);
     }
     return text;
 }
@@ -97,9 +96,9 @@ function walletKind(ref) {
 
 /** A user id: not empty, and not in a reserved namespace (it would be read as another wallet). */
 function userId(field, text) {
-    required(field, text);
+    required(field, text, MAX_ID);
     if (text.startsWith('@')) {
-        throw new BusinessError(`${field} ${JSON.stringify(text)} is in a reserved namespace ('@...')`,
+        throw new BusinessError(`${field} ${show(text)} is in a reserved namespace ('@...')`,
             'INVALID_ARGUMENT');
     }
     return text;
@@ -117,7 +116,7 @@ function toJson(obj) {
 
 function amount(field, text) {
     if (typeof text !== 'string' || !/^[0-9]{1,19}$/.test(text)) {
-        throw new BusinessError(`${field} must be a positive integer, got ${JSON.stringify(text)}`, 'INVALID_ARGUMENT');
+        throw new BusinessError(`${field} must be a positive integer, got ${show(text)}`, 'INVALID_ARGUMENT');
     }
     const v = BigInt(text);
     if (v <= 0n || v > INT64_MAX) {
@@ -129,6 +128,8 @@ function amount(field, text) {
 // Every text the chaincode keeps is bounded, so no command can make an event larger than a Kafka
 // record may be (the block publisher dead-letters one that still is).
 const MAX_TEXT = 1000;
+const MAX_ID = 256;   // an id (user, organisation, loan, proposal, ...): the outbox allows 128
+const MAX_WALLET = MAX_ID + 16;   // a wallet reference: an id, or '@org:' and an organisation's id
 
 function required(field, text, max = MAX_TEXT) {
     if (typeof text !== 'string' || text.length === 0) {
@@ -137,38 +138,25 @@ function required(field, text, max = MAX_TEXT) {
     return bounded(field, text, max);
 }
 
+// What no text the chaincode keeps may hold: the C0 and C1 controls (NUL among them, which Postgres'
+// text cannot store, so a read model could never hold it) and lone surrogates (no UTF-8 for them).
+// The command model (schemas/payloads.py) refuses the same controls on both of its paths.
+const UNSTORABLE = /[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 function bounded(field, text, max = MAX_TEXT) {
-    if (typeof text === 'string' && text.length > max) {
+    if (typeof text !== 'string') {
+        return text;
+    }
+    if (text.length > max) {
         throw new BusinessError(`${field} is ${text.length} characters, over the ${max} allowed`, 'INVALID_ARGUMENT');
     }
+    const bad = UNSTORABLE.exec(text);
+    if (bad) {
+        const cp = bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+        throw new BusinessError(`${field} must not contain control characters: U+${cp} at position ${bad.index}`,
+            'INVALID_ARGUMENT');
+    }
     return text;
-}
-
-// --- callers -------------------------------------------------------------------------------------
-const SCOPES = ['commands', 'all'];
-
-/** The calling identity: its MSP, its unique id (as fabric-shim forms it) and whether it is an operator. */
-function caller(ctx) {
-    const id = ctx.clientIdentity.getID();
-    const subject = id.split('::')[1] || '';
-    return { mspId: ctx.clientIdentity.getMSPID(), id, operator: /\/OU=admin(\/|$)/.test(subject) };
-}
-
-/** Throws FORBIDDEN unless the caller may do ``level`` ('command', 'admin' or 'operator'). */
-async function authorize(ctx, level) {
-    const who = caller(ctx);
-    if (who.operator) {
-        return who;
-    }
-    if (level !== 'operator') {
-        const raw = await ctx.stub.getState(key(ctx.stub, 'acl', who.mspId, who.id));
-        const grant = raw && raw.length > 0 ? JSON.parse(raw.toString('utf8')) : null;
-        if (grant && (grant.scope === 'all' || (grant.scope === 'commands' && level === 'command'))) {
-            return who;
-        }
-    }
-    const what = { command: 'submit commands', admin: 'submit administrative commands', operator: 'manage submitters' };
-    throw new Error(`FORBIDDEN: ${who.mspId} identity ${who.id} may not ${what[level]}`);
 }
 
 // --- state ---------------------------------------------------------------------------------------
@@ -180,8 +168,9 @@ async function authorize(ctx, level) {
  * buffer first, so a command that touches one key twice sees its own change.
  */
 class State {
-    constructor(ctx) {
+    constructor(ctx, tenant) {
         this.stub = ctx.stub;
+        this.tenant = tenant;   // the command's tenant, canonical: every entity it creates is stamped with it
         this.writes = new Map();
     }
 
@@ -205,10 +194,20 @@ class State {
         return raw === null ? null : JSON.parse(raw.toString('utf8'));
     }
 
+    /**
+     * The entity, which must exist (NOT_FOUND) and, if it belongs to a tenant, belong to this
+     * command's (OTHER_TENANT): no command acts on another tenant's users, wallets, organisations,
+     * loans, proposals or votes. Ids are one namespace for all tenants (the read models key them
+     * alone), so an id another tenant holds is taken, never shared.
+     */
     async must(kind, what, ...ids) {
         const obj = await this.get(kind, ...ids);
         if (obj === null) {
-            throw new BusinessError(`${what} ${ids.join(' / ')} does not exist`, 'NOT_FOUND');
+            throw new BusinessError(`${what} ${ids.map((id) => show(id)).join(' / ')} does not exist`, 'NOT_FOUND');
+        }
+        if (obj.tenantId !== undefined && obj.tenantId !== this.tenant) {
+            throw new BusinessError(`${what} ${ids.map((id) => show(id)).join(' / ')} belongs to another tenant`,
+                'OTHER_TENANT');
         }
         return obj;
     }
@@ -243,12 +242,13 @@ class State {
     /** A new wallet; refused if one exists under that reference (a wallet is never overwritten). */
     async createWallet(ref, ownerId, balance = 0n) {
         if (await this.get('wallet', ref)) {
-            throw new BusinessError(`wallet ${ref} already exists`, 'ALREADY_EXISTS');
+            throw new BusinessError(`wallet ${show(ref)} already exists`, 'ALREADY_EXISTS');
         }
         const kind = walletKind(ref);
         const sharded = kind === 'TREASURY' || kind === 'SYSTEM';
+        // A user's or an organisation's wallet is its tenant's; the pool and the treasuries are the system's.
         await this.put('wallet', { walletId: ref, ownerId, ownerType: kind, frozen: false, frozenReason: null, sharded,
-            ...(sharded ? {} : { balance: balance.toString() }) }, ref);
+            ...(sharded ? {} : { balance: balance.toString(), tenantId: this.tenant }) }, ref);
         if (sharded) {
             const share = balance / BigInt(SHARDS);
             for (let i = 0; i < SHARDS; i++) {
@@ -280,21 +280,21 @@ class State {
      */
     async move(fromRef, toRef, value) {
         if (fromRef === toRef) {
-            throw new BusinessError(`cannot transfer from wallet ${fromRef} to itself`, 'INVALID_ARGUMENT');
+            throw new BusinessError(`cannot transfer from wallet ${show(fromRef)} to itself`, 'INVALID_ARGUMENT');
         }
         const from = await this.wallet(fromRef);
         const to = await this.wallet(toRef);
         if (from.frozen) {
-            throw new BusinessError(`wallet ${fromRef} is frozen and cannot send`, 'WALLET_FROZEN');
+            throw new BusinessError(`wallet ${show(fromRef)} is frozen and cannot send`, 'WALLET_FROZEN');
         }
         const out = await this._balance(from, toRef);
         if (out.value < value) {
-            throw new BusinessError(`insufficient balance in wallet ${fromRef}: has ${out.value}, needs ${value}`,
+            throw new BusinessError(`insufficient balance in wallet ${show(fromRef)}: has ${out.value}, needs ${value}`,
                 'INSUFFICIENT_FUNDS');
         }
         const into = await this._balance(to, fromRef);
         if (into.value + value > INT64_MAX) {
-            throw new BusinessError(`wallet ${toRef} would exceed the int64 balance limit`, 'LIMIT');
+            throw new BusinessError(`wallet ${show(toRef)} would exceed the int64 balance limit`, 'LIMIT');
         }
         await out.put(out.value - value);
         await into.put(into.value + value);
@@ -310,23 +310,23 @@ class GxContract extends Contract {
      */
     async _apply(ctx, tenantId, requestId, fn, { allowWhenPaused = false, admin = false } = {}) {
         await authorize(ctx, admin ? 'admin' : 'command');
-        keyPart('tenantId', tenantId);
-        keyPart('requestId', requestId);
+        const tenant = canonicalTenant(tenantId);
+        requestIdOf(requestId);
         const stub = ctx.stub;
-        const reqKey = stub.createCompositeKey('req', [tenantId, requestId]);
+        const reqKey = stub.createCompositeKey('req', [tenant, requestId]);
         const { fcn, params } = stub.getFunctionAndParameters();
         const digest = crypto.createHash('sha256').update(JSON.stringify([fcn, ...params.slice(2)])).digest('hex');
         const seen = await stub.getState(reqKey);
         if (seen && seen.length > 0) {
             const record = JSON.parse(seen.toString('utf8'));
             if (record.digest !== digest) {
-                throw new Error(`IDEMPOTENCY_CONFLICT: request ${requestId} of tenant ${tenantId} was already used for `
+                throw new Error(`IDEMPOTENCY_CONFLICT: request ${show(requestId)} of tenant ${tenant} was already used for `
                     + `${record.function} with other arguments (transaction ${record.txId})`);
             }
             return record.answer;
         }
         let answer;
-        const state = new State(ctx);
+        const state = new State(ctx, tenant);
         try {
             const sys = await state.system();
             if (sys.paused && !allowWhenPaused) {
@@ -344,10 +344,10 @@ class GxContract extends Contract {
             }
             // The rejection is the command's answer, recorded in this (committing) transaction. The
             // writes fn buffered before it refused are dropped: only the record is written.
-            answer = JSON.stringify({ requestId, txId: stub.getTxID(), rejected: { code: e.code, message: e.message } });
+            answer = JSON.stringify({ requestId, txId: stub.getTxID(), rejected: { code: e.code, message: clamp(e.message) } });
         }
         // The answer is kept as text, exactly as it was returned.
-        const record = { tenantId, requestId, function: fcn, digest, txId: stub.getTxID(), answer };
+        const record = { tenantId: tenant, requestId, function: fcn, digest, txId: stub.getTxID(), answer };
         await stub.putState(reqKey, Buffer.from(JSON.stringify(record)));
         return answer;
     }
@@ -355,6 +355,6 @@ class GxContract extends Contract {
 
 module.exports = {
     GxContract, State, BusinessError, key, keyPart, toJson, amount, required, bounded, userId, KINDS, SCOPES,
-    SCHEMA_VERSION, INT64_MAX, GENESIS_POOL, SYSTEM_KEY, SHARDS, shardOf, orgWallet, treasuryWallet, walletKind,
+    SCHEMA_VERSION, INT64_MAX, GENESIS_POOL, SYSTEM_KEY, SHARDS, shardOf, orgWallet, treasuryWallet, walletKind, MAX_ID, MAX_WALLET,
     caller, authorize,
 };

@@ -1,53 +1,24 @@
 'use strict';
 /*
  * OrganizationContract: multi-signature accounts. An organization is proposed (its proposer is its
- * first member), gains members, is activated (its wallet is `@org:<orgId>`), and moves funds only
- * through a multisig transaction with at least `requiredApprovals` distinct member approvals.
- *
- * Once active, the organization itself decides who joins and how many approvals it needs: a new
- * member or a new threshold needs `approverIds`, at least `requiredApprovals` distinct current
- * members. Actors (proposer, initiator, approvers) are named as arguments: the API in front of the
- * outbox vouches that they are the authenticated users; the chaincode checks what it can see
- * (they exist, they are members, each approves once).
+ * first member), gains founders with every member's approval, is activated by all its founders
+ * (its wallet is `@org:<orgId>`, its threshold all of them), and moves funds only through a
+ * multisig transaction with at least `requiredApprovals` distinct member approvals. Once active, a
+ * new member or a new threshold needs `requiredApprovals` distinct current members (lib/membership.js).
+ * Actors (proposer, initiator, approvers) are named as arguments: the API in front of the outbox
+ * vouches that they are the authenticated users; the chaincode checks what it can see (they exist
+ * in the command's tenant, they are members, each approves once).
  */
-const { GxContract, BusinessError, amount, required, userId, orgWallet, walletKind } = require('./ledger');
+const { GxContract, BusinessError, amount, required, userId, orgWallet, walletKind, MAX_ID } = require('./ledger');
+const { approvedBy, member } = require('./membership');
+const { show } = require('./text');
 
 async function activeOrg(state, orgId) {
     const org = await state.must('org', 'organization', orgId);
     if (org.status !== 'ACTIVE') {
-        throw new BusinessError(`organization ${orgId} is not active`, 'CONFLICT');
+        throw new BusinessError(`organization ${show(orgId)} is not active`, 'CONFLICT');
     }
     return org;
-}
-
-function member(org, user, role) {
-    if (!org.members.includes(user)) {
-        throw new BusinessError(`${role} ${user} is not a member of organization ${org.orgId}`, 'NOT_A_MEMBER');
-    }
-}
-
-/** For an active organization: ``approversJson`` must name at least requiredApprovals distinct members. */
-function approvedByOrg(org, approversJson, what) {
-    if (org.status !== 'ACTIVE') {
-        return [];
-    }
-    let approvers;
-    try {
-        approvers = JSON.parse(approversJson || '[]');
-    } catch (e) {
-        throw new BusinessError(`approverIds must be a JSON array of user ids, got ${JSON.stringify(approversJson)}`,
-            'INVALID_ARGUMENT');
-    }
-    if (!Array.isArray(approvers) || approvers.some((a) => typeof a !== 'string')) {
-        throw new BusinessError('approverIds must be a JSON array of user ids', 'INVALID_ARGUMENT');
-    }
-    const distinct = [...new Set(approvers)];
-    distinct.forEach((a) => member(org, a, 'approver'));
-    if (distinct.length < org.requiredApprovals) {
-        throw new BusinessError(`${what} in active organization ${org.orgId} needs ${org.requiredApprovals} member `
-            + `approvals, got ${distinct.length}`, 'APPROVALS_MISSING');
-    }
-    return distinct;
 }
 
 class OrganizationContract extends GxContract {
@@ -57,13 +28,13 @@ class OrganizationContract extends GxContract {
 
     async ProposeOrganization(ctx, tenantId, requestId, orgId, name, proposerId) {
         return this._apply(ctx, tenantId, requestId, async (state) => {
-            required('orgId', orgId);
+            required('orgId', orgId, MAX_ID);
             required('name', name);
             await state.must('user', 'user', userId('proposerId', proposerId));
             if (await state.get('org', orgId)) {
-                throw new BusinessError(`organization ${orgId} already exists`, 'ALREADY_EXISTS');
+                throw new BusinessError(`organization ${show(orgId)} already exists`, 'ALREADY_EXISTS');
             }
-            await state.put('org', { orgId, name, proposerId, status: 'PROPOSED', members: [proposerId],
+            await state.put('org', { orgId, tenantId: state.tenant, name, proposerId, status: 'PROPOSED', members: [proposerId],
                 requiredApprovals: 1 }, orgId);
             return { event: 'OrganizationProposed', payload: { orgId, name, proposerId } };
         });
@@ -74,24 +45,28 @@ class OrganizationContract extends GxContract {
             const org = await state.must('org', 'organization', orgId);
             await state.must('user', 'user', userId('userId', user));
             if (org.members.includes(user)) {
-                throw new BusinessError(`user ${user} is already a member of organization ${orgId}`, 'ALREADY_EXISTS');
+                throw new BusinessError(`user ${show(user)} is already a member of organization ${show(orgId)}`, 'ALREADY_EXISTS');
             }
-            const approvers = approvedByOrg(org, approverIds, `a new member (${user})`);
+            const approvers = approvedBy(org, approverIds, `a new member (${show(user)})`);
             await state.put('org', { ...org, members: [...org.members, user] }, orgId);
             return { event: 'MembershipEndorsed', payload: { orgId, userId: user, approverIds: approvers } };
         });
     }
 
-    async ActivateOrganization(ctx, tenantId, requestId, orgId) {
+    /** The founders (every member of the proposed organisation) activate it; its threshold starts at all of them. */
+    async ActivateOrganization(ctx, tenantId, requestId, orgId, approverIds) {
         return this._apply(ctx, tenantId, requestId, async (state) => {
             const org = await state.must('org', 'organization', orgId);
             if (org.status !== 'PROPOSED') {
-                throw new BusinessError(`organization ${orgId} is already ${org.status.toLowerCase()}`, 'CONFLICT');
+                throw new BusinessError(`organization ${show(orgId)} is already ${org.status.toLowerCase()}`, 'CONFLICT');
             }
+            const approvers = approvedBy(org, approverIds, 'activation');
             const walletId = orgWallet(orgId);
             await state.createWallet(walletId, orgId);
-            await state.put('org', { ...org, status: 'ACTIVE', walletId }, orgId);
-            return { event: 'OrganizationActivated', payload: { orgId, walletId } };
+            const requiredApprovals = org.members.length;
+            await state.put('org', { ...org, status: 'ACTIVE', walletId, requiredApprovals }, orgId);
+            return { event: 'OrganizationActivated', payload: { orgId, walletId, requiredApprovals,
+                approverIds: approvers } };
         });
     }
 
@@ -100,10 +75,10 @@ class OrganizationContract extends GxContract {
             const org = await activeOrg(state, orgId);
             const n = Number(amount('requiredApprovals', requiredApprovalsText));
             if (n > org.members.length) {
-                throw new BusinessError(`requiredApprovals ${n} exceeds the ${org.members.length} members of ${orgId}`,
+                throw new BusinessError(`requiredApprovals ${n} exceeds the ${org.members.length} members of ${show(orgId)}`,
                     'INVALID_ARGUMENT');
             }
-            const approvers = approvedByOrg(org, approverIds, `a new approval threshold (${n})`);
+            const approvers = approvedBy(org, approverIds, `a new approval threshold (${n})`);
             await state.put('org', { ...org, requiredApprovals: n }, orgId);
             return { event: 'AuthRuleDefined', payload: { orgId, requiredApprovals: n, approverIds: approvers } };
         });
@@ -113,17 +88,17 @@ class OrganizationContract extends GxContract {
         return this._apply(ctx, tenantId, requestId, async (state) => {
             const org = await activeOrg(state, orgId);
             member(org, initiatorId, 'initiator');
-            required('multisigTxId', multisigTxId);
+            required('multisigTxId', multisigTxId, MAX_ID);
             const value = amount('amount', amountText);
             if (!['USER', 'ORGANIZATION'].includes(walletKind(required('toWalletId', toWalletId)))) {
-                throw new BusinessError(`a multisig payment goes to a user's or an organisation's wallet, not ${toWalletId}`,
+                throw new BusinessError(`a multisig payment goes to a user's or an organisation's wallet, not ${show(toWalletId)}`,
                     'FORBIDDEN_TARGET');
             }
             await state.wallet(toWalletId);
             if (await state.get('msig', orgId, multisigTxId)) {
-                throw new BusinessError(`multisig transaction ${multisigTxId} already exists in ${orgId}`, 'ALREADY_EXISTS');
+                throw new BusinessError(`multisig transaction ${show(multisigTxId)} already exists in ${show(orgId)}`, 'ALREADY_EXISTS');
             }
-            await state.put('msig', { orgId, multisigTxId, initiatorId, toWalletId, amount: value.toString(),
+            await state.put('msig', { orgId, tenantId: state.tenant, multisigTxId, initiatorId, toWalletId, amount: value.toString(),
                 approvals: [], status: 'PENDING' }, orgId, multisigTxId);
             return { event: 'MultiSigTxInitiated',
                 payload: { orgId, multisigTxId, initiatorId, toWalletId, amount: value } };
@@ -136,11 +111,11 @@ class OrganizationContract extends GxContract {
             member(org, approverId, 'approver');
             const tx = await state.must('msig', 'multisig transaction', orgId, multisigTxId);
             if (tx.status !== 'PENDING') {
-                throw new BusinessError(`multisig transaction ${multisigTxId} is already ${tx.status.toLowerCase()}`,
+                throw new BusinessError(`multisig transaction ${show(multisigTxId)} is already ${tx.status.toLowerCase()}`,
                     'CONFLICT');
             }
             if (tx.approvals.includes(approverId)) {
-                throw new BusinessError(`${approverId} already approved multisig transaction ${multisigTxId}`,
+                throw new BusinessError(`${show(approverId)} already approved multisig transaction ${show(multisigTxId)}`,
                     'ALREADY_EXISTS');
             }
             const approvals = [...tx.approvals, approverId];
@@ -155,12 +130,12 @@ class OrganizationContract extends GxContract {
             const org = await activeOrg(state, orgId);
             const tx = await state.must('msig', 'multisig transaction', orgId, multisigTxId);
             if (tx.status !== 'PENDING') {
-                throw new BusinessError(`multisig transaction ${multisigTxId} is already ${tx.status.toLowerCase()}`,
+                throw new BusinessError(`multisig transaction ${show(multisigTxId)} is already ${tx.status.toLowerCase()}`,
                     'CONFLICT');
             }
             const valid = tx.approvals.filter((a) => org.members.includes(a));  // a member who left no longer counts
             if (valid.length < org.requiredApprovals) {
-                throw new BusinessError(`multisig transaction ${multisigTxId} has ${valid.length} of `
+                throw new BusinessError(`multisig transaction ${show(multisigTxId)} has ${valid.length} of `
                     + `${org.requiredApprovals} required approvals`, 'APPROVALS_MISSING');
             }
             const value = BigInt(tx.amount);

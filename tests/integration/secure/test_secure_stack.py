@@ -24,6 +24,8 @@ from stack.manager import Stack
 from stack.pipeline import Pipeline
 from tests.waiting import wait_until
 
+IDENTITY = roles.service_role("svc-identity")
+
 
 @pytest.fixture(scope="module")
 def stack(up: dict[str, str]) -> Stack:
@@ -52,20 +54,20 @@ def test_postgres_refuses_a_client_without_the_right_password(stack: Stack) -> N
 
 @pytest.fixture
 def outbox_row(stack: Stack) -> Iterator[str]:
-    """A command enqueued through the SDK as the outbox writer role (as an upstream service would),
-    twice: the second call reads the first back (idempotence) with the writer's privileges only.
-    Removed after."""
+    """A command enqueued through the SDK as the identity service's role (as that upstream service
+    would), twice: the second call reads the first back (idempotence) with the role's privileges
+    only. Removed after."""
     from gxsdk import enqueue
 
     rid = f"sec-{uuid.uuid4().hex[:10]}"
     results = []
     for _ in range(2):
-        with psycopg.connect(stack.postgres.role_dsn(roles.WRITER)) as conn, conn.transaction():
+        with psycopg.connect(stack.postgres.role_dsn(IDENTITY)) as conn, conn.transaction():
             results.append(
                 enqueue(
                     conn,
                     tenant_id="sec-test",
-                    service="test",
+                    service="svc-identity",
                     command_type="CREATE_USER",
                     request_id=rid,
                     payload={
@@ -91,9 +93,9 @@ def test_each_postgres_role_does_its_job_and_nothing_else(stack: Stack, outbox_r
     assert _attempt(dsn(roles.CDC), 'SELECT payload FROM "OutboxCommand" WHERE id = %s', (outbox_row,)) == "ok"
     assert _attempt(dsn(roles.CDC), set_status, (outbox_row,)) == denied_outbox
     assert _attempt(dsn(roles.CDC), 'DELETE FROM "OutboxCommand" WHERE id = %s', (outbox_row,)) == denied_outbox
-    # The writer inserts (fixture); it cannot update, nor read the pipeline's columns.
-    assert _attempt(dsn(roles.WRITER), set_status, (outbox_row,)) == denied_outbox
-    assert _attempt(dsn(roles.WRITER), 'SELECT error FROM "OutboxCommand"') == denied_outbox
+    # A service's role inserts (fixture); it cannot update, nor read the pipeline's columns.
+    assert _attempt(dsn(IDENTITY), set_status, (outbox_row,)) == denied_outbox
+    assert _attempt(dsn(IDENTITY), 'SELECT error FROM "OutboxCommand"') == denied_outbox
     # The results writer updates status columns only.
     assert _attempt(dsn(roles.RESULTS), set_status, (outbox_row,)) == "ok"
     assert (
@@ -248,10 +250,11 @@ def test_gxctl_db_roles_creates_the_roles_from_password_files(stack: Stack, tmp_
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["roles"] == sorted(stack.postgres.role_passwords())
     assert _attempt(stack.postgres.role_dsn(roles.CDC), "SELECT 1") == "ok"  # same passwords: still logs in
-    (pw / roles.WRITER).unlink()
+    (pw / IDENTITY).unlink()
     proc = gxctl("db", "roles", "--passwords-dir", str(pw), env=superuser, check=False)
     assert (
-        proc.returncode != 0 and proc.stderr.strip() == f"error: --passwords-dir {pw}: no password file for gx_writer"
+        proc.returncode != 0
+        and proc.stderr.strip() == f"error: --passwords-dir {pw}: no password file for gx_svc_identity"
     )
 
 
@@ -269,3 +272,173 @@ def test_a_refused_login_is_one_line_naming_the_settings_to_check(stack: Stack, 
     assert connect.stderr.splitlines()[0].endswith(
         "refused the login (HTTP 401): check GX_CONNECT_USERNAME and GX_CONNECT_PASSWORD_FILE"
     ), connect.stderr
+
+
+def _enqueue_as(stack: Stack, service: str, tenant: str, ctype: str, payload: dict, as_service: str = "") -> str:
+    """Enqueue through the SDK as ``service``'s own Postgres role (the row names ``as_service``
+    when given); the requestId. Raises what the database raises."""
+    from gxsdk import enqueue
+
+    rid = f"{tenant}-{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(stack.postgres.role_dsn(roles.service_role(service))) as conn, conn.transaction():
+        enqueue(
+            conn, tenant_id=tenant, service=as_service or service, command_type=ctype, request_id=rid, payload=payload
+        )
+    return rid
+
+
+def _outbox(stack: Stack, tenant: str) -> dict[str, tuple[str, str | None, str | None]]:
+    with psycopg.connect(stack.postgres.role_dsn(roles.OWNER)) as conn:
+        rows = conn.execute(
+            'SELECT "requestId", status::text, "errorCode", error FROM "OutboxCommand" WHERE "tenantId" = %s', (tenant,)
+        ).fetchall()
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+def _settled(stack: Stack, tenant: str, n: int) -> dict[str, tuple[str, str | None, str | None]]:
+    return wait_until(
+        lambda: _outbox(stack, tenant),
+        f"{n} final outbox rows of {tenant}",
+        until=lambda rows: len(rows) >= n and all(r[0] in ("CONFIRMED", "FAILED") for r in rows.values()),
+        timeout=120,
+        interval=0.3,
+    )
+
+
+def test_a_user_level_service_cannot_get_an_administrative_command_onto_the_ledger_by_any_path(
+    stack: Stack, up: dict[str, str]
+) -> None:
+    """svc-loans (user-level) wants its own loan approved (APPROVE_LOAN, administrative): its
+    outbox row is refused, its envelope produced straight to Kafka is REJECTED by the submitter,
+    and its ledger identity (scope `commands`) is FORBIDDEN by the chaincode. The loan stays
+    unpaid until svc-admin approves it, which goes through."""
+    from fabric_gateway import EndorseError, Gateway
+    from gxcommon.fabric_settings import FabricSettings
+    from gxcommon.kafka import Producer
+    from gxsdk.outbox import IdempotencyConflict
+    from gxsdk.produce import produce
+    from tests.integration.fabric_helpers import CC_ARGS, ensure, gateway, rid, wallet
+    from tests.integration.kafka_helpers import TopicReader
+
+    tenant = f"lp-{uuid.uuid4().hex[:8]}"
+    borrower, approver, loan = f"b-{tenant}", f"a-{tenant}", f"loan-{tenant}"
+
+    async def system() -> None:
+        async with gateway() as gw:
+            await ensure(gw, "AdminContract:BootstrapSystem", rid("boot"))
+            await ensure(gw, "AdminContract:InitializeCountry", rid("country"), "MY", "Malaysia")
+
+    asyncio.run(system())
+    for user in (borrower, approver):
+        person = {"userId": user, "email": f"{user}@example.com", "firstName": "L", "lastName": "P", "country": "MY"}
+        _enqueue_as(stack, "svc-identity", tenant, "CREATE_USER", person)
+    _settled(stack, tenant, 2)
+    _enqueue_as(stack, "svc-admin", tenant, "APPOINT_ADMIN", {"userId": approver})
+    applied = _enqueue_as(
+        stack, "svc-loans", tenant, "APPLY_FOR_LOAN", {"loanId": loan, "borrowerId": borrower, "amount": 100}
+    )
+    rows = _settled(stack, tenant, 4)
+    assert {r[0] for r in rows.values()} == {"CONFIRMED"}, rows
+    approve = {"loanId": loan, "approverId": approver}
+
+    # 1. The outbox: the service's role may write neither another type nor another service's row.
+    refused = 'new row violates row-level security policy {} for table "OutboxCommand"'
+    with pytest.raises(psycopg.errors.InsufficientPrivilege) as own_name:
+        _enqueue_as(stack, "svc-loans", tenant, "APPROVE_LOAN", approve)
+    assert str(own_name.value).splitlines()[0] == refused.format('"svc-loans may write only its command types"')
+    # A row in the administrative service's name: refused (Postgres names the first policy that
+    # refuses it, in the order of their names), and so is one of its own type in that name.
+    with pytest.raises(psycopg.errors.InsufficientPrivilege) as admin_name:
+        _enqueue_as(stack, "svc-loans", tenant, "APPROVE_LOAN", approve, as_service="svc-admin")
+    assert str(admin_name.value).startswith('new row violates row-level security policy "svc-loans may write only ')
+    with pytest.raises(psycopg.errors.InsufficientPrivilege) as other_name:
+        loan2 = {"loanId": f"{loan}-2", "borrowerId": borrower, "amount": 1}
+        _enqueue_as(stack, "svc-loans", tenant, "APPLY_FOR_LOAN", loan2, as_service="svc-admin")
+    assert str(other_name.value).splitlines()[0] == refused.format('"svc-loans may write only service svc-loans"')
+    # Another service's requestId is taken, and its row unreadable: a conflict naming no command.
+    with pytest.raises(IdempotencyConflict, match="already used by a command of another service"):
+        from gxsdk import enqueue
+
+        with psycopg.connect(stack.postgres.role_dsn(IDENTITY)) as conn, conn.transaction():
+            enqueue(
+                conn,
+                tenant_id=tenant,
+                service="svc-identity",
+                command_type="CREATE_USER",
+                request_id=applied,
+                payload={
+                    "userId": f"x-{tenant}",
+                    "email": "x@example.com",
+                    "firstName": "X",
+                    "lastName": "Y",
+                    "country": "MY",
+                },
+            )
+    assert len(_outbox(stack, tenant)) == 4
+
+    # 2. Straight to Kafka (gxsdk.produce, here with the admin's Kafka login): the submitter refuses it.
+    sent_rid = f"{tenant}-sdk"
+    producer = Producer(
+        {"bootstrap.servers": up["GX_KAFKA_BOOTSTRAP"], "enable.idempotence": True, "partitioner": "murmur2_random"}
+    )
+    env = produce(
+        producer,
+        "gx.commands",
+        tenant_id=tenant,
+        service="svc-loans",
+        command_type="APPROVE_LOAN",
+        request_id=sent_rid,
+        payload=approve,
+    )
+    assert producer.flush(30) == 0
+    with TopicReader(
+        up["GX_KAFKA_BOOTSTRAP"], "gx.command-results", lambda r: r.value and r.value.get("commandId") == env.id
+    ) as results:
+        [result] = results.read_until(lambda recs: bool(recs), 90)
+    assert (result.value["status"], result.value["errorCode"], result.value["attempts"]) == (
+        "REJECTED",
+        "SERVICE_NOT_ALLOWED",
+        0,
+    )
+    assert (
+        result.value["error"]
+        == "service svc-loans may not send APPROVE_LOAN (schemas/permissions.py); svc-admin writes it"
+    )
+    with TopicReader(up["GX_KAFKA_BOOTSTRAP"], "gx.commands.dlq", lambda r: r.headers.get("id") == env.id) as dlq:
+        assert len(dlq.read_until(lambda recs: bool(recs), 60)) == 1
+
+    # 3. Even on the ledger: the identity the submitter signs user-level commands with is refused.
+    async def as_user_level() -> tuple[str, str, dict]:
+        f = FabricSettings()
+        commands = f.commands_identity()
+        assert commands is not None, "the stack gives the submitter a user-level identity"
+        channel = f.grpc_channel()
+        try:
+            gw = Gateway(channel, *commands, tls_cert_hash=f.tls_cert_hash())
+            with pytest.raises(EndorseError) as forbidden:
+                await gw.submit_and_wait(*CC_ARGS, "LoanPoolContract:ApproveLoan", [tenant, rid(), loan, approver])
+            recorded = await gw.evaluate(*CC_ARGS, "QueryContract:GetRequest", [tenant, sent_rid])
+        finally:
+            await channel.close()
+        async with gateway() as admin:
+            return (
+                str(forbidden.value),
+                recorded.decode() if isinstance(recorded, bytes) else str(recorded),
+                await wallet(admin, borrower),
+            )
+
+    forbidden, recorded, paid = asyncio.run(as_user_level())
+    assert "FORBIDDEN: Org1MSP identity" in forbidden and "CN=User3@org1.example.com" in forbidden
+    assert "may not submit administrative commands" in forbidden
+    assert recorded in ("", "null"), recorded  # the SDK's command never reached the chaincode
+    assert paid["balance"] == "0"
+
+    # The administrative service's own path works: the loan is approved and paid.
+    approved = _enqueue_as(stack, "svc-admin", tenant, "APPROVE_LOAN", approve)
+    assert _settled(stack, tenant, 5)[approved][0] == "CONFIRMED"
+
+    async def balance() -> str:
+        async with gateway() as gw:
+            return str((await wallet(gw, borrower))["balance"])
+
+    assert asyncio.run(balance()) == "100"
