@@ -636,7 +636,14 @@ def test_issue30_defect3_a_submitter_without_a_grant_retries_dead_letters_and_a_
     t = f"d3-{uuid.uuid4().hex[:6]}"
     cert, key = user_files("User2")
     set_grant("User2", None)
-    sub = faults.submitter(GX_FABRIC_CERT=str(cert), GX_FABRIC_KEY=str(key))
+    # Both of the submitter's identities (issue 31: user-level commands such as CREATE_USER are
+    # signed by GX_FABRIC_COMMANDS_CERT/KEY, which the stack sets to User3, granted).
+    sub = faults.submitter(
+        GX_FABRIC_CERT=str(cert),
+        GX_FABRIC_KEY=str(key),
+        GX_FABRIC_COMMANDS_CERT=str(cert),
+        GX_FABRIC_COMMANDS_KEY=str(key),
+    )
     try:
         rids = [faults.create_user(t, f"{t}-u{i}") for i in range(3)]
         rows = faults.wp.wait_final(t, 3)
