@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 
 from gxsdk import enqueue
+from projections.ledger_reads import every_page
 from tests.integration.fabric_helpers import CC_ARGS, funded_users, gateway, ledger_blocks, wallet
 from tests.integration.workers import Worker
 from tests.waiting import wait_until
@@ -110,6 +111,6 @@ def ledger_requests(tenant: str) -> list[dict]:
 
     async def go() -> list[dict]:
         async with gateway() as gw:
-            return json.loads(await gw.evaluate(*CC_ARGS, "QueryContract:ListRequests", [tenant]))
+            return await every_page(gw, *CC_ARGS, "ListRequests", tenant)  # paged since issue 31
 
     return asyncio.run(go())
