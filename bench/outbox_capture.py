@@ -20,12 +20,13 @@ import multiprocessing as mp
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from bench.common import CpuMeter, message_headers, pct, positive, positive_list, save, table
-from connectors.deploy import deploy_outbox
+from connectors.deploy import PasswordSource, deploy_outbox
 from connectors.render import outbox
 from gxcommon import topics
 from gxcommon.dsn import secret_parts
@@ -171,7 +172,11 @@ def prepare(env: dict[str, str]) -> None:
     migrate(env["GX_PG_DSN"])
     topics.apply(env["GX_KAFKA_BOOTSTRAP"], topics.specs(topics.TopicSettings()))
     deploy_outbox(
-        env["GX_PG_DSN"], secret_parts(env["GX_PG_DSN"]), env["GX_CONNECT_URL"], topics.TopicSettings().commands
+        env["GX_PG_DSN"],
+        secret_parts(env["GX_PG_DSN"]),
+        env["GX_CONNECT_URL"],
+        topics.TopicSettings().commands,
+        PasswordSource(secrets_dir=Path(env["GX_CONNECT_SECRETS_DIR"])),
     )
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-CAPTURED = ("OutboxCommand", "gx_cdc_heartbeat")
+# The outbox only: Debezium's heartbeats are logical decoding messages (pg_logical_emit_message),
+# which need no table (connectors/outbox.yaml).
+CAPTURED = ("OutboxCommand",)
 
 
 def ensure_publication(dsn: str, name: str, tables: tuple[str, ...] = CAPTURED) -> bool:
     """Create ``name`` as ``FOR TABLE <tables> WITH (publish = 'insert')`` if absent.
 
-    If it exists with other tables or operations it is recreated. Returns True if it changed.
+    If it exists with other tables or operations it is altered to these (in place: a slot streaming
+    from it never sees it missing). Returns True if it changed.
     """
     with psycopg.connect(dsn, autocommit=True) as conn:
         row = conn.execute(
@@ -23,13 +26,17 @@ def ensure_publication(dsn: str, name: str, tables: tuple[str, ...] = CAPTURED) 
         ]
         if row == (True, False, False, False) and sorted(have) == sorted(tables):
             return False
-        if row is not None:
-            conn.execute(sql.SQL("DROP PUBLICATION {}").format(sql.Identifier(name)))
-        conn.execute(
-            sql.SQL("CREATE PUBLICATION {} FOR TABLE {} WITH (publish = 'insert')").format(
-                sql.Identifier(name), sql.SQL(", ").join(sql.Identifier(t) for t in tables)
+        listed = sql.SQL(", ").join(sql.Identifier(t) for t in tables)
+        if row is None:
+            conn.execute(
+                sql.SQL("CREATE PUBLICATION {} FOR TABLE {} WITH (publish = 'insert')").format(
+                    sql.Identifier(name), listed
+                )
             )
-        )
+            return True
+        with conn.transaction():
+            conn.execute(sql.SQL("ALTER PUBLICATION {} SET TABLE {}").format(sql.Identifier(name), listed))
+            conn.execute(sql.SQL("ALTER PUBLICATION {} SET (publish = 'insert')").format(sql.Identifier(name)))
         return True
 
 

@@ -1,13 +1,9 @@
-"""Dead-letter topics for operators: list, show and replay records.
+"""Dead-letter topics for operators: list and show records (replaying one: gxcommon.dlq_replay).
 
 A dead letter keeps the original key and value; its headers say why (reason, errorCode) and where
-it came from (sourceTopic, sourcePartition, sourceOffset, attempts, time). Replay sends the
-original key and value back to the source topic (with a ``replayOf`` header naming the dead
-letter), e.g. after a fix in the chaincode or a corrected payload. A dead letter sent as a
-reference (``valueOmitted``: the record did not fit the dead-letter topic) replays the original
-record, read back from where it names. The block publisher's own dead letters (source
-``fabric:<channel>``) name no record on Kafka: they cannot be replayed, only repaired from the
-ledger (`gxctl projections repair`).
+it came from (sourceTopic, sourcePartition, sourceOffset, attempts, time). A dead letter sent as a
+reference (``valueOmitted``: the record did not fit the dead-letter topic) names the record it
+stands for; the block publisher's own (source ``fabric:<channel>``) name no record on Kafka.
 """
 
 from __future__ import annotations
@@ -19,7 +15,7 @@ from typing import Any
 import confluent_kafka
 from confluent_kafka import TopicPartition
 
-from gxcommon.kafka import Consumer, Headers, Producer, offset_of, partition_of
+from gxcommon.kafka import Consumer, offset_of, partition_of
 from gxerrors import GxError
 
 
@@ -70,13 +66,14 @@ def dead_letter_headers(
     }
 
 
-def _consumer(bootstrap: str) -> confluent_kafka.Consumer:
+def _consumer(bootstrap: str, conf: dict[str, str] | None = None) -> confluent_kafka.Consumer:
     return Consumer(
         {
             "bootstrap.servers": bootstrap,
             "group.id": f"gxctl-dlq-{uuid.uuid4()}",
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
+            **(conf or {}),
         }
     )
 
@@ -118,8 +115,12 @@ def read(bootstrap: str, topic: str, limit: int = 100, timeout: float = 10) -> l
         c.close()
 
 
-def get(bootstrap: str, topic: str, partition: int, offset: int, timeout: float = 10) -> DeadLetter:
-    c = _consumer(bootstrap)
+def get(
+    bootstrap: str, topic: str, partition: int, offset: int, timeout: float = 10, conf: dict[str, str] | None = None
+) -> DeadLetter:
+    """The record at ``topic[partition]@offset`` (``conf``: another login than this process's).
+    DlqError if there is none there."""
+    c = _consumer(bootstrap, conf)
     try:
         c.list_topics(topic, timeout=timeout)  # Kafka unreachable is said as such, not as "no dead letter"
         c.assign([TopicPartition(topic, partition, offset)])
@@ -129,68 +130,3 @@ def get(bootstrap: str, topic: str, partition: int, offset: int, timeout: float 
         return _to_letter(m)
     finally:
         c.close()
-
-
-def replay(bootstrap: str, dlq_topic: str, letter: DeadLetter, target: str | None = None) -> str:
-    """Send the original record back to its source topic (or ``target``); returns the topic written.
-
-    Back to its source topic it goes to its source partition, with its key: where that key's other
-    records are (gx.fabric.events is partitioned by the publisher's own rule, not the producer's).
-    """
-    where = f"{dlq_topic}[{letter.partition}]@{letter.offset}"
-    source = letter.headers.get("sourceTopic", "")
-    if source.startswith("fabric:") and target is None:
-        raise DlqError(
-            f"dead letter {where} is a ledger event the block publisher could not publish "
-            f"({letter.headers.get('errorCode', '?')}): there is no record to replay; re-derive the read models "
-            "from the ledger with `gxctl projections repair`",
-            dlq_topic,
-            letter.partition,
-            letter.offset,
-        )
-    topic = target or source
-    if not topic:
-        raise DlqError(
-            f"dead letter {where} names no source topic; pass a target", dlq_topic, letter.partition, letter.offset
-        )
-    if "valueOmitted" in letter.headers:  # a reference: the original record is where it names
-        letter = original_of(bootstrap, letter)
-    from gxcommon.record_limits import MAX_RECORD_BYTES
-
-    p = Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "enable.idempotence": True,
-            "partitioner": "murmur2_random",
-            "message.max.bytes": MAX_RECORD_BYTES,
-        }
-    )
-    headers: Headers = [
-        (k, v.encode())
-        for k, v in letter.headers.items()
-        if k in ("id", "commandType", "requestId", "tenantId", "service")
-    ]
-    headers.append(("replayOf", f"{dlq_topic}[{letter.partition}]@{letter.offset}".encode()))
-    source_partition = letter.headers.get("sourcePartition", "")
-    same_topic = topic == letter.headers.get("sourceTopic")
-    if same_topic and source_partition.isdigit():
-        p.produce(topic, key=letter.key, value=letter.value, headers=headers, partition=int(source_partition))
-    else:
-        p.produce(topic, key=letter.key, value=letter.value, headers=headers)
-    if p.flush(30) != 0:
-        raise DlqError(f"replay to {topic} was not acknowledged", dlq_topic, letter.partition, letter.offset)
-    return topic
-
-
-def original_of(bootstrap: str, letter: DeadLetter, timeout: float = 10) -> DeadLetter:
-    """``letter`` (a reference) with the value of the record it names. DlqError if it is gone."""
-    topic, part, off = (letter.headers.get(h, "") for h in ("sourceTopic", "sourcePartition", "sourceOffset"))
-    if not (topic and part.isdigit() and off.isdigit()):
-        raise DlqError(
-            f"dead letter at offset {letter.offset} is a reference that names no record",
-            topic,
-            letter.partition,
-            letter.offset,
-        )
-    m = get(bootstrap, topic, int(part), int(off), timeout)
-    return DeadLetter(letter.partition, letter.offset, m.key, m.value, letter.headers, letter.timestamp_ms)

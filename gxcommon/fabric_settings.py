@@ -29,7 +29,10 @@ class FabricSettings(GxSettings):
     # (schemas.permissions). Unset: the identity above signs every command.
     commands_cert: Path | None = None
     commands_key: Path | None = None
-    tls_root: Path | None = None  # the peer's TLS CA; without it the channel is plaintext (tests only)
+    tls_root: Path | None = None  # the peer's TLS CA: required (see insecure_plaintext)
+    # A channel without TLS to a peer that has none (a test's fake gateway): refused unless this
+    # says so, since the peer would be unauthenticated and every proposal readable on the wire.
+    insecure_plaintext: bool = False
     # Mutual TLS (a peer with clientAuthRequired): this client's TLS certificate and key (PEM).
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -80,8 +83,9 @@ class FabricSettings(GxSettings):
 
     def grpc_channel(self, max_message_mb: int | None = None) -> grpc.aio.Channel:
         """The gRPC channel to the gateway: TLS with the peer's root, mutual TLS with a client
-        certificate and key. Call inside the running event loop. Raises SettingsError naming the variable
-        of a TLS key others can read (or that is missing), or a certificate without its key."""
+        certificate and key; plaintext only with GX_FABRIC_INSECURE_PLAINTEXT. Call inside the
+        running event loop. Raises SettingsError naming the variable of a TLS key others can read
+        (or that is missing), a certificate without its key, or a missing TLS root."""
         from fabric_gateway import open_channel
         from fabric_gateway.identity import KeyFileError, read_private_key
 
@@ -97,6 +101,14 @@ class FabricSettings(GxSettings):
             client_key = read_private_key(self.tls_key) if self.tls_key else None
         except KeyFileError as e:
             raise SettingsError(f"GX_FABRIC_TLS_KEY={e}", "GX_FABRIC_TLS_KEY") from None
+        if self.tls_root is None and not self.insecure_plaintext:
+            raise SettingsError(
+                "GX_FABRIC_TLS_ROOT is not set: the channel to the peer would be plaintext (the peer not "
+                "authenticated, every proposal readable on the wire); set it to the peer's TLS CA "
+                "(GX_FABRIC_INSECURE_PLAINTEXT=1 only for a test peer without TLS)",
+                "GX_FABRIC_TLS_ROOT",
+                "GX_FABRIC_INSECURE_PLAINTEXT",
+            )
         return open_channel(
             self.gateway,
             self.tls_root.read_bytes() if self.tls_root else None,

@@ -103,13 +103,19 @@ def make_app(
         broker_credentials=_credentials(s),
         # Faust makes a data folder even for in-memory tables; never in the working directory.
         datadir=str(s.data_dir or Path(tempfile.gettempdir()) / "gx-pipeline-faust"),
+        # Faust's own pages (the topology at /router/, tables, the graph, statistics) answer anyone
+        # who reaches the port: off. The worker serves /metrics, /healthz and /readyz (gxcommon.web).
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
     )
     app.__dict__["_gx_consumes"] = consumes and faust_consumer
     app.producer_only = not faust_consumer
     if s.web_port:
         from gxcommon import readiness, web
 
-        web.install(app)
+        web.install(app, s.web_token())
         readiness.install(app, {"kafka": readiness.kafka_probe(s.bootstrap()), "postgres": _postgres_probe(s)})
         if faust_consumer:
             _track_consumer_lag(app, f"{s.app_id}-{worker}")  # the block publisher reads its markers back

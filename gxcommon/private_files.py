@@ -18,6 +18,22 @@ def write_private(path: Path, data: bytes | str) -> None:
     os.chmod(path, 0o600)  # an existing file keeps its old mode through O_CREAT
 
 
+def make_private(root: Path) -> int:
+    """``root`` and everything under it readable by its owner only: group and others lose every
+    permission bit (symlinks are left alone, not followed). Returns how many modes changed."""
+    changed = 0
+    for path in [root, *root.rglob("*")]:
+        try:
+            st = path.lstat()
+        except FileNotFoundError:  # gone meanwhile (a log rotated, a temporary file)
+            continue
+        if path.is_symlink() or not st.st_mode & 0o077:
+            continue
+        os.chmod(path, st.st_mode & 0o7700)
+        changed += 1
+    return changed
+
+
 def file_reference(path: Path, key: str, value: str) -> str:
     """Write ``key=value`` to the Properties file ``path`` (0600) and return the reference Kafka's
     FileConfigProvider (named ``file`` in a worker's or broker's config.providers) resolves to it."""

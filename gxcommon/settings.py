@@ -72,6 +72,11 @@ class ConnectionSettings(GxSettings):
     # Or: the name of an environment variable of Connect's own process that holds the connector's
     # database password (its EnvVarConfigProvider "env"), e.g. in docker-compose.
     connect_password_env: str | None = None
+    # Or: a config-provider reference Connect resolves to that password, put in the connector's
+    # config as is, e.g. Strimzi's KubernetesSecretConfigProvider ``${secrets:NAMESPACE/SECRET:KEY}``
+    # (the chart's init Job). One of the three is required to deploy the connector: its password is
+    # never sent in clear (connectors.deploy.PasswordSource).
+    connect_password_ref: str | None = None
     # Debezium's poll.interval.ms for the outbox connector; unset: the YAML's (connectors/outbox.yaml,
     # where both measured choices are stated). Lower buys capture latency with idle CPU.
     connect_poll_ms: PositiveInt | None = None
@@ -85,6 +90,10 @@ class ConnectionSettings(GxSettings):
     kafka_password: SecretStr | None = None
     kafka_password_file: Path | None = None  # preferred: the password never sits in the environment
     kafka_ca_file: Path | None = None
+    # `gxctl dlq replay` logs in as this principal when set (allowed to replay and record that only:
+    # gxcommon.dlq_replay), else as the process's own; its password from a file.
+    kafka_replay_username: str | None = None
+    kafka_replay_password_file: Path | None = None
     # The login Debezium uses to read the outbox (a replication role); default: pg_dsn's.
     pg_cdc_dsn: SecretStr | None = None
     pg_cdc_password_file: Path | None = None  # its password from a file (a mounted Secret)
@@ -123,6 +132,20 @@ class ConnectionSettings(GxSettings):
             "ssl.ca.location": str(self.kafka_ca_file),
             "ssl.endpoint.identification.algorithm": "https",
         }
+
+    def kafka_replay_security(self) -> dict[str, str]:
+        """librdkafka's settings to log in as the replay principal (:meth:`kafka_security` with its
+        username and password), or {} when GX_KAFKA_REPLAY_USERNAME is unset (this process's own
+        login then). SettingsError naming a missing or unreadable setting."""
+        if self.kafka_replay_username is None:
+            return {}
+        if self.kafka_replay_password_file is None:
+            raise SettingsError(
+                "GX_KAFKA_REPLAY_USERNAME needs GX_KAFKA_REPLAY_PASSWORD_FILE", "GX_KAFKA_REPLAY_PASSWORD_FILE"
+            )
+        password = read_secret_file(self.kafka_replay_password_file, "GX_KAFKA_REPLAY_PASSWORD_FILE")
+        login = {"kafka_username": self.kafka_replay_username, "kafka_password": SecretStr(password)}
+        return self.model_copy(update={**login, "kafka_password_file": None}).kafka_security()
 
     def require(self, *names: str) -> None:
         """Raise SettingsError naming every listed setting that is unset (with how to set it)."""

@@ -38,6 +38,8 @@ class TopicSettings(GxSettings):
     fabric_events: str = "gx.fabric.events"
     projections_dlq: str = "gx.projections.dlq"
     fabric_blocks: str = "gx.fabric.blocks"
+    # One record per `gxctl dlq replay` (gxcommon.dlq_replay), kept a year.
+    dlq_replays: str = "gx.dlq.replays"
     partitions: int = 6
 
 
@@ -77,6 +79,7 @@ def specs(t: TopicSettings) -> list[TopicSpec]:
             {**common, "retention.ms": str(30 * DAY_MS), "max.message.bytes": str(MAX_RECORD_BYTES)},
         ),
         TopicSpec(t.fabric_blocks, 1, {**common, "cleanup.policy": "compact", "retention.ms": "-1"}),
+        TopicSpec(t.dlq_replays, 1, {**common, "retention.ms": str(365 * DAY_MS)}),
     ]
 
 

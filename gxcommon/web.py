@@ -3,11 +3,15 @@
 /healthz: the process and its event loop answer. /readyz: the consumer has joined its group and
 holds partitions, and no rebalance is under way (for a worker that consumes), and every check the
 worker added passes (503 otherwise, with the reason). /metrics: the
-prometheus-client registry of this process.
+prometheus-client registry of this process; with a token (GX_WEB_TOKEN_FILE, the chart's
+web.metricsAuth) only for a request that carries it (``Authorization: Bearer TOKEN``, 401
+otherwise). Faust's own pages (its router, tables, graph and statistics) are not served
+(gxcommon.faust_app); the probes stay open, for the kubelet.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 
 import faust
@@ -39,9 +43,26 @@ def failing_checks(app: faust.App) -> dict[str, str]:
     return out
 
 
-def install(app: faust.App) -> None:
+def authorized(header: str | None, token: str | None) -> bool:
+    """Whether a request's Authorization ``header`` carries ``token`` as a bearer token (compared in
+    constant time); any request is, when there is no token."""
+    if token is None:
+        return True
+    scheme, _, given = (header or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def install(app: faust.App, token: str | None = None) -> None:
+    """The three pages on ``app``'s web server; /metrics only with ``token`` when one is given."""
+
     @app.page("/metrics")
     async def metrics(self: View, request: Request) -> Response:
+        if not authorized(request.headers.get("Authorization"), token):
+            return self.json(
+                {"error": "unauthorized: send Authorization: Bearer <token>"},
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="gx-pipeline metrics"'},
+            )
         return self.bytes(generate_latest(), content_type=METRICS_CONTENT_TYPE)
 
     @app.page("/healthz")

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from gxcommon.settings import ConnectionSettings
+from gxcommon.settings import ConnectionSettings, read_secret_file
 
 
 class WorkerSettings(ConnectionSettings):
@@ -18,8 +18,11 @@ class WorkerSettings(ConnectionSettings):
     app_id: str = "gx-pipeline"
     # Faust's web server for /metrics, /healthz and /readyz, on loopback; 0 disables it.
     web_port: int = 0
-    # Its address: loopback locally; 0.0.0.0 in a container, for probes and Prometheus.
+    # Its address: loopback locally; the pod's address in the chart (0.0.0.0 in compose), for the
+    # probes and Prometheus.
     web_host: str = "127.0.0.1"
+    # A file holding the token /metrics requires (Authorization: Bearer TOKEN); unset: none.
+    web_token_file: Path | None = None
     log_level: str = "info"
     # Faust's data folder (empty: tables are in memory); default under the system's temp folder.
     data_dir: Path | None = None
@@ -71,3 +74,8 @@ class WorkerSettings(ConnectionSettings):
     fabric_channel: str = "gxchannel"
     projector_batch: int = 2000
     projector_batch_ms: int = 100
+
+    def web_token(self) -> str | None:
+        """The token /metrics requires (GX_WEB_TOKEN_FILE's), or None. SettingsError if the file
+        cannot be read."""
+        return None if self.web_token_file is None else read_secret_file(self.web_token_file, "GX_WEB_TOKEN_FILE")

@@ -9,7 +9,7 @@ import click
 
 from connectors import connect_api
 from connectors import render as r
-from connectors.deploy import deploy_outbox
+from connectors.deploy import PasswordSource, deploy_outbox
 from gxcommon.dsn import secret_parts
 from gxcommon.settings import connection_settings
 from gxcommon.topics import TopicSettings
@@ -52,9 +52,8 @@ def apply(timeout: float, as_json: bool) -> None:
         secret_parts(s.cdc_dsn()),
         s.connect_endpoint() or "",
         TopicSettings().commands,
+        PasswordSource(s.connect_password_ref, s.connect_password_env, s.connect_secrets_dir),
         timeout,
-        secrets_dir=s.connect_secrets_dir,
-        password_env=s.connect_password_env,
         poll_ms=s.connect_poll_ms,
     )
     emit(st, as_json, _state_line)

@@ -51,7 +51,7 @@ def list_cmd(topic: str | None, limit: int, as_json: bool) -> None:
 def show_cmd(partition: int, offset: int, topic: str | None, as_json: bool) -> None:
     """A dead letter in full: headers, key and value."""
     bootstrap, t = _ctx(topic)
-    x = d.get(bootstrap, t, partition, offset, **CliSettings().kafka_timeout())
+    x = d.get(bootstrap, t, partition, offset, CliSettings().kafka_timeout().get("timeout", 10))
     value = (x.value or b"").decode("utf-8", "replace")
     try:
         value = json.loads(value)
@@ -74,15 +74,30 @@ def show_cmd(partition: int, offset: int, topic: str | None, as_json: bool) -> N
 @click.argument("partition", type=int)
 @click.argument("offset", type=int)
 @topic_option
-@click.option("--to", "target", default=None, help="Send to this topic instead of the recorded source topic.")
 @json_option
-def replay_cmd(partition: int, offset: int, topic: str | None, target: str | None, as_json: bool) -> None:
-    """Send a dead letter's original key and value back to its source topic."""
+def replay_cmd(partition: int, offset: int, topic: str | None, as_json: bool) -> None:
+    """Send the record a dead letter names back to where it came from (its source topic and
+    partition, which its dead-letter topic must collect), as read back from there; recorded on
+    gx.dlq.replays and in a log line (gxcommon.dlq_replay)."""
+    import getpass
+    import socket
+    from datetime import UTC, datetime
+
+    from gxcommon import dlq_replay
+    from gxcommon.logs import get
+
     bootstrap, t = _ctx(topic)
-    x = d.get(bootstrap, t, partition, offset, **CliSettings().kafka_timeout())
-    written = d.replay(bootstrap, t, x, target)
+    s = CliSettings()
+    conf = s.kafka_replay_security()
+    principal = conf.get("sasl.username") or s.kafka_username or "(no Kafka login: PLAINTEXT)"
+    who = dlq_replay.Who(principal, getpass.getuser(), socket.gethostname())
+    record = dlq_replay.replay(
+        bootstrap, conf, TopicSettings(), t, partition, offset, who, datetime.now(UTC), **s.kafka_timeout()
+    )
+    # The audit line: shown whatever the verbosity (a change to the pipeline's input, by hand).
+    get("gx.audit").warning(record["event"], **{k: v for k, v in record.items() if k != "event"})
     emit(
-        {"replayed": f"{t}[{partition}]@{offset}", "to": written},
+        {"replayed": record["letter"], "to": record["written"], "audit": record},
         as_json,
-        lambda r: f"replayed {r['replayed']} to {r['to']}",
+        lambda r: f"replayed {r['replayed']} to {r['to']} (recorded on {TopicSettings().dlq_replays})",
     )

@@ -28,6 +28,7 @@ def up(secure: bool) -> None:
 )
 def init_cmd(no_connector: bool) -> None:
     """Against the GX_* services (any deployment): migrations, topics, the outbox connector."""
+    from connectors.deploy import PasswordSource
     from gxcommon.settings import connection_settings
     from gxcommon.topics import TopicSettings
     from stack.init import init
@@ -39,9 +40,8 @@ def init_cmd(no_connector: bool) -> None:
         s.kafka_bootstrap or "",
         None if no_connector else s.connect_endpoint(),
         TopicSettings(),
-        s.connect_secrets_dir,
+        PasswordSource(s.connect_password_ref, s.connect_password_env, s.connect_secrets_dir),
         s.cdc_dsn() if s.pg_cdc_dsn else None,
-        s.connect_password_env,
         s.connect_poll_ms,
     ):
         click.echo(line)

@@ -37,11 +37,12 @@ class EnqueueResult:
     created: bool  # False: the same command was already enqueued under this requestId
 
 
+# The service's own columns only (schemas.roles.SERVICE_INSERTS, all its role may insert): status
+# (PENDING), attempts (0) and the times take the table's defaults.
 _INSERT = """
-INSERT INTO "OutboxCommand" (id, "tenantId", service, "commandType", "requestId", payload, status, attempts,
-                             "partitionKey", "correlationId", "createdAt", "updatedAt")
-VALUES (%(id)s, %(tenant)s, %(service)s, %(ctype)s, %(rid)s, %(payload)s, 'PENDING', 0, %(key)s, %(corr)s,
-        CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)
+INSERT INTO "OutboxCommand" (id, "tenantId", service, "commandType", "requestId", payload, "partitionKey",
+                             "correlationId")
+VALUES (%(id)s, %(tenant)s, %(service)s, %(ctype)s, %(rid)s, %(payload)s, %(key)s, %(corr)s)
 ON CONFLICT ("tenantId", "requestId") DO NOTHING
 RETURNING id
 """

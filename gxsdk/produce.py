@@ -9,18 +9,21 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+from gxcommon import kafka
 from schemas.envelopes import CommandEnvelope
 from schemas.routing import partition_key
 
 
 def command_producer(bootstrap: str, **extra: Any) -> Producer:
-    """An idempotent producer (acks=all, no reordering or duplicates on retry).
+    """An idempotent producer (acks=all, no reordering or duplicates on retry), logged in as this
+    process's GX_KAFKA_* settings say (SCRAM over TLS: in the secure stack the principal
+    ``gx-producer``, allowed to write gx.commands only), as every Kafka client of the project.
 
     Its partitioner is murmur2, the Java client's (and so Kafka Connect's): librdkafka's default
     (crc32) would put the same key on another partition than the outbox path, and per-key order
-    between the two paths would be lost.
+    between the two paths would be lost. Raises SettingsError naming a missing security setting.
     """
-    return Producer(
+    return kafka.Producer(
         {
             "bootstrap.servers": bootstrap,
             "enable.idempotence": True,

@@ -3,8 +3,8 @@
 | role | who | may |
 |---|---|---|
 | ``gx_owner`` | migrations, `gxctl` | own every object (runs the migrations, makes the publication) |
-| ``gx_cdc`` | Debezium | replicate; read ``OutboxCommand``; write its heartbeat table |
-| ``gx_svc_<service>`` | each upstream service | insert its own outbox rows (schemas.permissions) |
+| ``gx_cdc`` | Debezium | replicate the pipeline's database (logical only); read ``OutboxCommand``; write nothing |
+| ``gx_svc_<service>`` | each upstream service | insert its own outbox rows, its columns only (schemas.permissions) |
 | ``gx_results`` | results writer | update the outbox's status columns; read them and a command's ids (its corrector) |
 | ``gx_projector_<group>`` | each projector | write its group's tables and its own checkpoint rows |
 | ``gx_monitor`` | submitter, block publisher | see which migrations are applied (readiness) |
@@ -31,6 +31,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from schemas import scram
 from schemas.permissions import SERVICES
 
 OWNER = "gx_owner"
@@ -62,6 +63,9 @@ STATUS_COLUMNS = (
 CORRECTOR_READS = ("tenantId", "requestId", "partitionKey")
 # What SDK's idempotent enqueue reads back when its (tenantId, requestId) exists already.
 SERVICE_READS = ("id", "tenantId", "requestId", "commandType", "payload")
+# What a service writes (gxsdk.outbox); the pipeline's columns (status, fabricTxId, attempts, ...)
+# take their defaults, and only the results writer changes them.
+SERVICE_INSERTS = ("id", "tenantId", "service", "commandType", "requestId", "payload", "partitionKey", "correlationId")
 
 
 def projector_role(group: str) -> str:
@@ -104,12 +108,14 @@ def login_roles(groups: Iterable[str]) -> dict[str, str]:
 
 def role_statements(passwords: dict[str, str], attributes: dict[str, str]) -> list[sql.Composed]:
     """CREATE (if absent) or ALTER each role with LOGIN, its attributes and its password. Run by a
-    superuser; the passwords travel as literals in the statement, so never log these."""
+    superuser. The passwords travel as SCRAM-SHA-256 verifiers (schemas.scram), which Postgres
+    stores as they are: no statement holds a password (a verifier lets the server check a login,
+    not make one)."""
     out = []
     for role, attrs in attributes.items():
         extra = sql.SQL(" " + attrs if attrs else "")
         body = sql.SQL("LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE{} PASSWORD {}").format(
-            extra, sql.Literal(passwords[role])
+            extra, sql.Literal(scram.verifier(passwords[role]))
         )
         out.append(
             sql.SQL(
@@ -145,8 +151,9 @@ def grant_statements(dbname: str, group_tables: dict[str, tuple[str, ...]]) -> l
     out += [_grant("SELECT", "_gx_migrations", r) for r in workers]
     out += [
         _grant("SELECT", OUTBOX, CDC),
-        _grant("SELECT, INSERT, DELETE", "gx_cdc_heartbeat", CDC),
-        sql.SQL("GRANT USAGE ON SEQUENCE gx_cdc_heartbeat_id_seq TO {}").format(sql.Identifier(CDC)),
+        # Its heartbeats are WAL messages (connectors/outbox.yaml): it writes no table.
+        sql.SQL("REVOKE ALL ON gx_cdc_heartbeat FROM {}").format(sql.Identifier(CDC)),
+        sql.SQL("REVOKE ALL ON SEQUENCE gx_cdc_heartbeat_id_seq FROM {}").format(sql.Identifier(CDC)),
     ]
     out += [
         _grant("UPDATE", OUTBOX, RESULTS, STATUS_COLUMNS),
@@ -223,7 +230,9 @@ def outbox_policies() -> list[sql.SQL | sql.Composed]:
             sql.SQL(", ").join(sql.Literal(t.value) for t in types)
         )
         out += [
-            _grant("INSERT", OUTBOX, role),
+            # Its own columns only: a table-wide INSERT (granted before) would outlive a column grant.
+            sql.SQL("REVOKE INSERT ON {} FROM {}").format(sql.Identifier(OUTBOX), sql.Identifier(role)),
+            _grant("INSERT", OUTBOX, role, SERVICE_INSERTS),
             _grant("SELECT", OUTBOX, role, SERVICE_READS),
             _policy(f"{service} inserts", "INSERT", [role], sql.SQL("WITH CHECK (true)")),
             _policy(f"{service} reads its own rows", "SELECT", [role], sql.SQL("USING ({})").format(own)),

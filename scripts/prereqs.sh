@@ -46,10 +46,10 @@ if [ "$scope" = all ]; then
     at_least "$v" 20 || need node "node is $v, 20 or newer is needed" "install Node.js 20 (https://nodejs.org)"
   fi
   if ! command -v go >/dev/null; then
-    need go "no go on PATH (builds the pinned helm, kubeconform, promtool, prometheus once)" "Go 1.22+: https://go.dev/dl or 'sudo apt-get install -y golang-go' where Debian ships 1.22+"
+    need go "no go on PATH (builds the pinned helm, kubeconform, promtool, prometheus once)" "Go 1.26+: https://go.dev/dl (tools/crdgen needs 1.26; Debian 12 ships 1.19)"
   else
     v=$(go env GOVERSION | sed 's/^go//')
-    at_least "$v" 1.22 || need go "go is $v, 1.22 or newer is needed" "install Go 1.22+ (https://go.dev/dl)"
+    at_least "$v" 1.26 || need go "go is $v, 1.26 or newer is needed (tools/crdgen)" "install Go 1.26+ (https://go.dev/dl)"
   fi
   command -v git >/dev/null || need git "no git on PATH" "sudo apt-get install -y git"
   # PostgreSQL: Debian's server binaries; the stack installs the package itself when run as root.

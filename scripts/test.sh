@@ -42,12 +42,17 @@ echo "--- integration tests on the real stack"
 .venv/bin/python -m pytest -q -ra tests/integration
 # The write and read paths once more, end to end, on the secure stack (gxctl stack up --secure):
 # Kafka SCRAM over TLS with ACLs, a Postgres role per job, the peer on mutual TLS, Connect's REST
-# API behind basic auth. Then the security tests of that stack, and last (marked `last`, which
-# tests/conftest.py runs after every other test) the secrets-leak scan of every log, --json
-# output, connector config and Helm manifest of both passes.
+# API behind basic auth. Then the security tests of that stack: its roles and identities, what a
+# compromised part could try (Postgres roles, the running processes' environments, files and
+# endpoints), a dead letter replayed as gx-dlq-replayer, the slot advancing on Debezium's WAL
+# heartbeats; and last (marked `last`, which tests/conftest.py runs after every other test) the
+# secrets-leak scan of every log, --json output, connector config and Helm manifest of both passes.
 echo "--- the end-to-end and security tests on the secure stack"
 .venv/bin/gxctl down >/dev/null 2>&1 || true   # the plain stack's ports (if GX_KEEP_STACK kept it)
 GX_STATE_DIR="$GX_STATE_DIR-secure" GX_TEST_SECURE=1 .venv/bin/python -m pytest -q -ra \
   tests/integration/test_pipeline_up.py tests/integration/test_kafka_security.py \
   "tests/integration/test_read_models.py::test_the_demo_ends_in_read_models_equal_to_the_ledger_and_a_write_can_be_waited_on" \
-  tests/integration/secure/test_secure_stack.py tests/integration/secure/test_secrets_hygiene.py
+  tests/integration/secure/test_secure_stack.py tests/integration/secure/test_postgres_roles.py \
+  tests/integration/secure/test_stack_hardening.py tests/integration/test_dlq_cli.py \
+  "tests/integration/test_outbox_capture.py::test_heartbeats_let_the_slot_advance_while_the_outbox_is_idle" \
+  tests/integration/secure/test_secrets_hygiene.py

@@ -18,6 +18,8 @@ from stack.settings import StackSettings
 
 NAME = "connect"
 REST_USER = "gx-admin"
+# The variables Connect's EnvVarConfigProvider may read (GX_CONNECT_PASSWORD_ENV's conventional name).
+ENV_ALLOWLIST = "^GX_OUTBOX_DB_PASSWORD$"
 
 
 class Connect:
@@ -111,10 +113,14 @@ offset.flush.interval.ms=1000
 exactly.once.source.support=disabled
 topic.creation.enable=true
 # Connector configs reference secrets as ${{file:PATH:KEY}} or ${{env:NAME}}: Connect reads them, its
-# REST API never shows them.
+# REST API never shows them. Each provider reads only what it is for: files of the secrets folder,
+# and the one variable a connector's password may be in (so that a config cannot read any file or
+# variable of Connect's into itself).
 config.providers=file,env
 config.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider
+config.providers.file.param.allowed.paths={self.secrets}
 config.providers.env.class=org.apache.kafka.common.config.provider.EnvVarConfigProvider
+config.providers.env.param.allowlist.pattern={ENV_ALLOWLIST}
 {self._security_props()}{rest_extension}
 listeners=http://{self.s.host}:{self.s.connect_port}
 rest.advertised.host.name={self.s.host}
@@ -150,6 +156,10 @@ plugin.path={plugin_path}
         # Debezium's own folder under plugin.path; Kafka's artifacts come from the runtime, not the plugin.
         jars.resolve("debezium-connector-postgres", self.s.jars_dir / "plugins", exclude_groups="org.apache.kafka")
         self.home.mkdir(parents=True, exist_ok=True)
+        # The file provider's allowed.paths must exist when Connect starts (a fresh plain stack has
+        # written no secret there yet): Connect refuses a missing one.
+        self.secrets.mkdir(parents=True, exist_ok=True)
+        self.secrets.chmod(0o700)
         auth = self._rest_auth()
         self._write_props(auth[0] if auth else "")
         # Connect's and Debezium's JMX metrics for Prometheus, on loopback (the JMX exporter agent).

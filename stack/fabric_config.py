@@ -66,6 +66,22 @@ class Paths:
     def genesis_block(self) -> Path:
         return self.root / "gxchannel.block"
 
+    @property
+    def tls_cas(self) -> list[str]:
+        """Both organisations' TLS CAs (the peer's and the orderer's)."""
+        return [str(self.peer_node / "tls" / "ca.crt"), str(self.orderer_node / "tls" / "ca.crt")]
+
+    @property
+    def ops_ca_bundle(self) -> Path:
+        """Both TLS CAs in one file: what a client of both nodes' operations endpoints trusts."""
+        return self.root / "ops-ca-bundle.pem"
+
+    @property
+    def ops_client(self) -> Path:
+        """The TLS client identity that reads the nodes' /metrics in the secure stack (User2's: a
+        member of the org that nobody granted anything on the ledger)."""
+        return self.user("User2") / "tls"
+
 
 def set_path(doc: dict[str, Any], dotted: str, value: Any) -> None:
     """Set ``a.b.c`` in a nested dict, creating levels as needed."""
@@ -89,8 +105,10 @@ def apply(doc: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 def peer_overrides(s: StackSettings, p: Paths, builder_dir: Path, mutual_tls: bool = False) -> dict[str, Any]:
-    """The peer's core.yaml overrides. ``mutual_tls``: every client must present a certificate of
-    the org's TLS CA (the secure stack); the peer then uses its own certificate as a client too."""
+    """The peer's core.yaml overrides. ``mutual_tls`` (the secure stack): every client must present
+    a certificate of the org's TLS CA, the peer then using its own certificate as a client too, and
+    the operations endpoint serves TLS: /healthz to anyone, /metrics and /logspec to a client
+    certificate of either organisation's TLS CA only (Fabric's rule when its TLS is on)."""
     h = s.host
     tls = p.peer_node / "tls"
     return {
@@ -130,12 +148,18 @@ def peer_overrides(s: StackSettings, p: Paths, builder_dir: Path, mutual_tls: bo
         ],
         "ledger.state.stateDatabase": "goleveldb",
         "operations.listenAddress": f"{h}:{s.peer_ops_port}",
-        "operations.tls.enabled": False,
+        "operations.tls.enabled": mutual_tls,
+        "operations.tls.cert.file": str(tls / "server.crt"),
+        "operations.tls.key.file": str(tls / "server.key"),
+        "operations.tls.clientAuthRequired": False,
+        "operations.tls.clientRootCAs.files": p.tls_cas,
         "metrics.provider": "prometheus",
     }
 
 
-def orderer_overrides(s: StackSettings, p: Paths) -> dict[str, Any]:
+def orderer_overrides(s: StackSettings, p: Paths, ops_tls: bool = False) -> dict[str, Any]:
+    """The orderer's orderer.yaml overrides; ``ops_tls`` (the secure stack): its operations endpoint
+    serves TLS, as the peer's (:func:`peer_overrides`)."""
     h = s.host
     tls = p.orderer_node / "tls"
     cert, key, ca = str(tls / "server.crt"), str(tls / "server.key"), str(tls / "ca.crt")
@@ -159,7 +183,12 @@ def orderer_overrides(s: StackSettings, p: Paths) -> dict[str, Any]:
         "Consensus.WALDir": str(p.root / "orderer-data" / "etcdraft" / "wal"),
         "Consensus.SnapDir": str(p.root / "orderer-data" / "etcdraft" / "snapshot"),
         "Operations.ListenAddress": f"{h}:{s.orderer_ops_port}",
-        "Operations.TLS.Enabled": False,
+        "Operations.TLS.Enabled": ops_tls,
+        "Operations.TLS.PrivateKey": key,
+        "Operations.TLS.Certificate": cert,
+        "Operations.TLS.RootCAs": [ca],
+        "Operations.TLS.ClientAuthRequired": False,
+        "Operations.TLS.ClientRootCAs": p.tls_cas,
         "Metrics.Provider": "prometheus",
         "Admin.ListenAddress": f"{h}:{s.orderer_admin_port}",
         "Admin.TLS.Enabled": True,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -24,6 +25,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixe
 
 from stack import chaincode as cc
 from stack import fabric_config as fc
+from stack.environ import without_credentials
 from stack.errors import StackError
 from stack.fabric_home import FabricHome, locate
 from stack.mode import is_secure
@@ -31,10 +33,14 @@ from stack.procs import Proc, port_open
 from stack.settings import StackSettings
 
 
-def ops_healthy(host: str, port: int) -> bool:
-    """A node's operations endpoint answers /healthz with status OK."""
+def ops_healthy(host: str, port: int, ca: Path | None = None) -> bool:
+    """A node's operations endpoint answers /healthz with status OK (over TLS, verified with the
+    CA file ``ca``, when given: the secure stack's)."""
+    context = ssl.create_default_context(cafile=str(ca)) if ca else None
     try:
-        with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=2) as r:
+        with urllib.request.urlopen(
+            f"{'https' if ca else 'http'}://{host}:{port}/healthz", timeout=2, context=context
+        ) as r:
             return json.load(r).get("status") == "OK"
     except (OSError, ValueError):
         return False
@@ -68,7 +74,11 @@ class FabricNet:
     def run(self, component: str, argv: Sequence[str], env: dict[str, str] | None = None, timeout: float = 120) -> str:
         """Run a Fabric CLI; its stdout, or CliError with its output tail."""
         proc = subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+            list(argv),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**without_credentials(os.environ), **(env or {})},
         )
         if proc.returncode != 0:
             out = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
@@ -140,8 +150,19 @@ class FabricNet:
 
     @property
     def mutual_tls(self) -> bool:
-        """The peer requires client certificates (the secure stack, stack.mode)."""
+        """The peer requires client certificates, and the nodes' operations endpoints serve TLS
+        (the secure stack, stack.mode)."""
         return is_secure(self.s)
+
+    def ops_ca(self) -> Path | None:
+        """The CA bundle the nodes' operations endpoints are verified with (written once), or None
+        when they serve plain HTTP (not secure)."""
+        if not self.mutual_tls:
+            return None
+        bundle = self.paths.ops_ca_bundle
+        if not bundle.exists():
+            bundle.write_text("".join(Path(ca).read_text() for ca in self.paths.tls_cas))
+        return bundle
 
     def admin_env(self) -> dict[str, str]:
         """The peer CLI as the org's admin, talking TLS (mutual in the secure stack) to our peer."""
@@ -224,7 +245,8 @@ class Orderer:
 
     def healthy(self) -> bool:
         # /healthz can answer before the admin port (osnadmin's, used right after) listens.
-        return ops_healthy(self.s.host, self.s.orderer_ops_port) and port_open(self.s.host, self.s.orderer_admin_port)
+        ops = ops_healthy(self.s.host, self.s.orderer_ops_port, self.net.ops_ca())
+        return ops and port_open(self.s.host, self.s.orderer_admin_port)
 
     def up(self) -> None:
         if self.proc.pid() is None:
@@ -238,8 +260,9 @@ class Orderer:
                     "GX_ORDERER_OPS_PORT": self.s.orderer_ops_port,
                 },
             )
-            cfg = self.net.node_config("orderer", "orderer.yaml", fc.orderer_overrides(self.s, self.net.paths))
-            self.proc.start([self.net.home.bin("orderer")], env={**os.environ, "FABRIC_CFG_PATH": str(cfg)})
+            overrides = fc.orderer_overrides(self.s, self.net.paths, ops_tls=self.net.mutual_tls)
+            cfg = self.net.node_config("orderer", "orderer.yaml", overrides)
+            self.proc.start([self.net.home.bin("orderer")], env={**self.proc.marker_env(), "FABRIC_CFG_PATH": str(cfg)})
         self.proc.wait_healthy(
             self.healthy,
             60,
@@ -288,7 +311,9 @@ class Peer:
     def healthy(self) -> bool:
         # /healthz can answer before the gRPC port listens: `peer channel list` right after was
         # once refused there (connection refused), failing `gxctl up`.
-        return ops_healthy(self.s.host, self.s.peer_ops_port) and port_open(self.s.host, self.s.peer_port)
+        return ops_healthy(self.s.host, self.s.peer_ops_port, self.net.ops_ca()) and port_open(
+            self.s.host, self.s.peer_port
+        )
 
     def up(self) -> None:
         if self.proc.pid() is None:
@@ -308,7 +333,8 @@ class Peer:
                 fc.peer_overrides(self.s, self.net.paths, self.net.home.builder_dir, mutual_tls=self.net.mutual_tls),
             )
             self.proc.start(
-                [self.net.home.bin("peer"), "node", "start"], env={**os.environ, "FABRIC_CFG_PATH": str(cfg)}
+                [self.net.home.bin("peer"), "node", "start"],
+                env={**self.proc.marker_env(), "FABRIC_CFG_PATH": str(cfg)},
             )
         self.proc.wait_healthy(
             self.healthy,
@@ -422,7 +448,11 @@ class Chaincode:
                 f"--chaincode-id={pkg_id}",
             ],
             # The peer's MSP: the chaincode lets that MSP's admins operate (lib/callers.js).
-            env={**os.environ, "CORE_CHAINCODE_LOGGING_LEVEL": "warning", "CORE_PEER_LOCALMSPID": fc.PEER_MSP},
+            env={
+                **self.proc.marker_env(),
+                "CORE_CHAINCODE_LOGGING_LEVEL": "warning",
+                "CORE_PEER_LOCALMSPID": fc.PEER_MSP,
+            },
             cwd=src,
         )
         self.id_file.write_text(pkg_id + "\n")

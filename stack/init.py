@@ -5,9 +5,7 @@ Reads only what it is given; `gxctl init` passes the GX_* settings, `gxctl up` t
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from connectors.deploy import deploy_outbox
+from connectors.deploy import PasswordSource, deploy_outbox
 from connectors.publication import ensure_publication
 from connectors.render import load
 from gxcommon import topics
@@ -30,15 +28,18 @@ def init(
     bootstrap: str,
     connect_url: str | None,
     t: topics.TopicSettings,
-    connect_secrets_dir: Path | None = None,
+    connect_password: PasswordSource,
     cdc_dsn: str | None = None,
-    connect_password_env: str | None = None,
     connect_poll_ms: int | None = None,
 ) -> list[str]:
     """Apply migrations (and grants), create topics, deploy the outbox connector logged in as
-    ``cdc_dsn``'s role (default ``dsn``'s); one line per step. Without ``connect_url`` (a
-    connector managed elsewhere, e.g. a Strimzi KafkaConnector) only the connector's publication
-    is made."""
+    ``cdc_dsn``'s role (default ``dsn``'s), Connect reading its password as ``connect_password``
+    says; one line per step. Without ``connect_url`` (a connector managed elsewhere, e.g. a Strimzi
+    KafkaConnector) only the connector's publication is made. PlaintextPasswordError, before any
+    step, when the connector would be deployed and ``connect_password`` names no provider."""
+    name = load()["name"]
+    if connect_url:
+        connect_password.require(name)
     applied, granted = migrate_and_grant(dsn)
     done = [f"migrations applied: {', '.join(applied) or 'none pending'}"]
     if granted:
@@ -46,18 +47,12 @@ def init(
     topics.apply(bootstrap, topics.specs(t))
     done.append("topics applied")
     if not connect_url:
-        name = load()["config"]["publication.name"]
-        ensure_publication(dsn, name)
-        done.append(f"publication {name} ready (the connector is managed elsewhere)")
+        publication = load()["config"]["publication.name"]
+        ensure_publication(dsn, publication)
+        done.append(f"publication {publication} ready (the connector is managed elsewhere)")
         return done
     st = deploy_outbox(
-        dsn,
-        secret_parts(cdc_dsn or dsn),
-        connect_url,
-        t.commands,
-        secrets_dir=connect_secrets_dir,
-        password_env=connect_password_env,
-        poll_ms=connect_poll_ms,
+        dsn, secret_parts(cdc_dsn or dsn), connect_url, t.commands, connect_password, poll_ms=connect_poll_ms
     )
     done.append(f"connector {st['name']}: {st['connector']['state']}")
     return done

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import base64
+import os
 import subprocess
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 from gxcommon import health
+from gxcommon.private_files import write_private
 from gxcommon.topics import TopicSettings
 from stack import jars
 from stack import kafka_security as ks
+from stack.environ import without_credentials
 from stack.errors import StackError
 from stack.mode import is_secure
-from stack.procs import Proc, port_open
+from stack.procs import PRIVATE_UMASK, Proc, open_private_log, port_open
 from stack.procs import tail as proc_tail
 from stack.settings import StackSettings
 
@@ -46,6 +49,22 @@ def java_argv(java: str, heap: str, classpath: Path, main: str, *args: str) -> l
         main,
         *args,
     ]
+
+
+def argfile_text(args: list[str]) -> str:
+    """The Java launcher's argument file (``java @FILE``) holding ``args``: one per line, quoted,
+    backslashes and quotes escaped (the launcher's own rules)."""
+    return "".join('"' + a.replace("\\", "\\\\").replace('"', '\\"') + '"\n' for a in args)
+
+
+def with_argfile(argv: list[str], main: str, path: Path) -> list[str]:
+    """``argv`` (a :func:`java_argv`) with its main class and every argument after it moved into the
+    argument file ``path`` (written 0600): the command line, which any local user reads in
+    /proc/PID/cmdline while it runs, then shows ``@path`` instead of a secret among them. (The
+    launcher expands an @file only before the main class, so the class goes in the file too.)"""
+    i = argv.index(main)
+    write_private(path, argfile_text(argv[i:]))
+    return [*argv[:i], f"@{path}"]
 
 
 class Kafka:
@@ -82,6 +101,10 @@ class Kafka:
     def client_env(self, user: str | None = None) -> dict[str, str]:
         """GX_KAFKA_* of a process that is ``user`` (default the admin); empty when not secure."""
         return self._login(ks.client_env, user)
+
+    def replay_env(self) -> dict[str, str]:
+        """GX_KAFKA_REPLAY_* (`gxctl dlq replay` as the replayer); empty when not secure."""
+        return ks.replay_env(self.secrets, self.users()[ks.REPLAYER]) if self.secure else {}
 
     @property
     def bootstrap(self) -> str:
@@ -177,26 +200,20 @@ num.io.threads=4
         cluster_id = new_cluster_id()
         self.s.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.s.log_dir / "kafka-format.log"
-        with open(log_path, "ab") as log:
-            scram = []
-            if self.secure:  # the admin's credentials must exist before anyone can log in
-                scram = ["--add-scram", f"{ks.MECHANISM}=[name={ks.ADMIN},password={self.users()[ks.ADMIN]}]"]
-            rc = subprocess.run(
-                java_argv(
-                    java,
-                    "256m",
-                    cp,
-                    "kafka.tools.StorageTool",
-                    "format",
-                    "--standalone",
-                    f"--cluster-id={cluster_id}",
-                    "-c",
-                    str(self.props),
-                    *scram,
-                ),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            ).returncode
+        argv = java_argv(
+            java, "256m", cp, "kafka.tools.StorageTool", "format", "--standalone", f"--cluster-id={cluster_id}"
+        )
+        argv += ["-c", str(self.props)]
+        argfile = self.secrets / "storage-format.args"
+        if self.secure:  # the admin's credentials must exist before anyone can log in: never in argv
+            argv += ["--add-scram", f"{ks.MECHANISM}=[name={ks.ADMIN},password={self.users()[ks.ADMIN]}]"]
+            argv = with_argfile(argv, "kafka.tools.StorageTool", argfile)
+        try:
+            with open_private_log(log_path) as log:
+                env = without_credentials(os.environ)
+                rc = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env, umask=PRIVATE_UMASK).returncode
+        finally:
+            argfile.unlink(missing_ok=True)
         if rc != 0:
             raise StackError(
                 NAME,

@@ -11,7 +11,10 @@
   results writer reads results and writes its dead letters, and its corrector reads the events and
   writes correcting results, the block publisher writes the events and block markers in its
   transactions, each projector reads the events and writes its dead letters, Connect writes
-  gx.commands and its own topics.
+  gx.commands and its own topics, and ``gx-dlq-replayer`` (`gxctl dlq replay`,
+  gxcommon.dlq_replay) reads the dead letters and the records they name and writes those back to
+  their source topics, and its audit record; ``gx-producer`` (an upstream service's direct
+  produce, gxsdk.produce) writes gx.commands.
 
 Pure functions build the configuration and the ACL list; ``apply`` is the adapter that creates the
 SCRAM users and ACLs through the admin API.
@@ -29,6 +32,9 @@ from typing import Any
 from gxcommon.private_files import file_reference, stored_passwords, write_private
 
 ADMIN = "gx-admin"
+REPLAYER = "gx-dlq-replayer"
+# An upstream service without a database that produces commands itself (gxsdk.produce).
+PRODUCER = "gx-producer"
 BROKER_DN = "CN=gx-broker"
 MECHANISM = "SCRAM-SHA-512"
 
@@ -53,7 +59,7 @@ def principal(worker: str) -> str:
 def principals(groups: list[str]) -> list[str]:
     """Every principal but the admin: one per worker kind and projector group, and Connect."""
     workers = ["submitter", "results-writer", "block-publisher", *(f"projector-{g}" for g in groups)]
-    return [*(principal(w) for w in workers), "gx-connect"]
+    return [*(principal(w) for w in workers), "gx-connect", REPLAYER, PRODUCER]
 
 
 def acls(app_id: str, groups: list[str], t: Any) -> list[Grant]:
@@ -97,6 +103,19 @@ def acls(app_id: str, groups: list[str], t: Any) -> list[Grant]:
         reads(p, t.fabric_events, f"{app_id}-projector-{g}", prefixed_group=True)
         out.append(Grant(p, "group", "gx-projector-reader-", "READ", True))  # gap replay (projections.kafka_io)
         writes(p, t.projections_dlq)
+    # A service's direct produce (gxsdk.produce): gx.commands, idempotently, and nothing else.
+    writes(PRODUCER, t.commands)
+    out.append(Grant(PRODUCER, "cluster", "kafka-cluster", "IDEMPOTENT_WRITE"))
+    # The replay of a dead letter: read it and the record it names, send that back, record the replay.
+    for topic in (t.commands_dlq, t.projections_dlq):
+        out.extend([Grant(REPLAYER, "topic", topic, "READ"), Grant(REPLAYER, "topic", topic, "DESCRIBE")])
+    for topic in (t.commands, t.command_results, t.fabric_events):
+        out.extend(Grant(REPLAYER, "topic", topic, op) for op in ("READ", "DESCRIBE", "WRITE"))
+    writes(REPLAYER, t.dlq_replays)
+    out.append(Grant(REPLAYER, "group", "gxctl-dlq-", "READ", True))  # its reading consumer's (no commits)
+    out.append(Grant(REPLAYER, "cluster", "kafka-cluster", "IDEMPOTENT_WRITE"))
+    # The results writer exports the count of replays (streams.replay_audit): the audit topic's end.
+    out.append(Grant("gx-results-writer", "topic", t.dlq_replays, "DESCRIBE"))
     c = "gx-connect"
     writes(c, t.commands)
     for topic in ("gx-connect-configs", "gx-connect-offsets", "gx-connect-status"):
@@ -174,11 +193,12 @@ def passwords(d: Path, names: list[str]) -> dict[str, str]:
 def broker_props(host: str, port: int, controller_port: int, d: Path, admin_password: str) -> str:
     """The listener, TLS, SASL and authoriser lines of server.properties. The broker's own login
     (the admin's password) is read through the FileConfigProvider from a 0600 file, so
-    server.properties holds no secret."""
+    server.properties holds no secret; that provider may read files of ``d`` only."""
     ref = file_reference(d / "broker-login.properties", "password", admin_password)
     jaas = f'org.apache.kafka.common.security.scram.ScramLoginModule required username="{ADMIN}" password="{ref}";'
     return f"""config.providers=file
 config.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider
+config.providers.file.param.allowed.paths={d}
 listeners=SASL_SSL://{host}:{port},CONTROLLER://{host}:{controller_port}
 advertised.listeners=SASL_SSL://{host}:{port},CONTROLLER://{host}:{controller_port}
 listener.security.protocol.map=CONTROLLER:SSL,SASL_SSL:SASL_SSL
@@ -222,6 +242,12 @@ def client_env(d: Path, user: str, password: str) -> dict[str, str]:
         "GX_KAFKA_PASSWORD_FILE": str(path),
         "GX_KAFKA_CA_FILE": str(d / "ca.crt"),
     }
+
+
+def replay_env(d: Path, password: str) -> dict[str, str]:
+    """GX_KAFKA_REPLAY_* of the CLI: `gxctl dlq replay` logs in as the replayer (password in a 0600 file)."""
+    env = client_env(d, REPLAYER, password)
+    return {"GX_KAFKA_REPLAY_USERNAME": REPLAYER, "GX_KAFKA_REPLAY_PASSWORD_FILE": env["GX_KAFKA_PASSWORD_FILE"]}
 
 
 def java_client_props(d: Path, user: str, password: str, prefixes: tuple[str, ...] = ("",)) -> str:

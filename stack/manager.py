@@ -15,8 +15,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from gxcommon.private_files import make_private
 from schemas.roles import CDC, worker_role
 from stack.connect import Connect
+from stack.environ import FABRIC_WORKERS, fabric_identity
 from stack.errors import StackError
 from stack.fabric_net import Chaincode, FabricNet, Orderer, Peer
 from stack.kafka import Kafka
@@ -97,6 +99,11 @@ class Stack:
         optional Prometheus; ``secure`` makes a new stack secure (stack.mode; StackError for a
         stack made without it)."""
         with self._locked():
+            # The state folder and all it holds are the user's only (data, logs, configs, secrets);
+            # Postgres' own folder too when it lives elsewhere (as root: the postgres user's).
+            make_private(self.s.state_dir)
+            if self.postgres.home.exists() and not self.postgres.home.is_relative_to(self.s.state_dir):
+                make_private(self.postgres.home)
             if secure:
                 make_secure(
                     self.s,
@@ -203,6 +210,7 @@ class Stack:
                 env["GX_PG_CDC_DSN"] = self.postgres.role_dsn(CDC)
         env["GX_KAFKA_BOOTSTRAP"] = self.kafka.bootstrap
         env.update(self.kafka.client_env())  # the admin's credentials, when secure
+        env.update(self.kafka.replay_env())  # `gxctl dlq replay`'s own principal, when secure
         env["GX_CONNECT_URL"] = self.connect.url
         env.update(self.connect.rest_login())  # basic auth, when secure
         env["GX_CONNECT_SECRETS_DIR"] = str(self.connect.secrets)
@@ -212,12 +220,21 @@ class Stack:
         return env
 
     def worker_env(self, worker: str) -> dict[str, str]:
-        """What differs for a worker of `gxctl run` from :meth:`env`: when secure, it logs in to
-        Kafka as its own principal and to Postgres as its own role (each allowed its job only), and
-        the submitter refuses a command its service may not send (GX_SERVICE_CHECK)."""
+        """A worker's own credentials (the rest of its environment has none: stack.environ): its
+        Postgres login (when secure its own role, each allowed its job only) with a password file
+        holding that login's line only, its own Kafka principal when secure, and a Fabric identity
+        only for the workers that talk to the ledger (the submitter's second one, for the
+        user-level commands, to the submitter only); when secure, the submitter refuses a command
+        its service may not send (GX_SERVICE_CHECK)."""
         env = self.kafka.client_env(principal(worker))
         if self.postgres.secure and not self.postgres.external_dsn():
             env["GX_PG_DSN"] = self.postgres.role_dsn(worker_role(worker))
+        elif dsn := self.postgres.dsn():
+            env["GX_PG_DSN"] = dsn
+            if self.s.pg_password_file is not None:  # an external server's password, from the user's file
+                env["GX_PG_PASSWORD_FILE"] = str(self.s.pg_password_file)
+        if worker in FABRIC_WORKERS:
+            env.update(fabric_identity(self.fabric.env(), commands=worker == "submitter"))
         if self.postgres.secure and worker == "submitter":
             env["GX_SERVICE_CHECK"] = "1"
         return env

@@ -16,8 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from connectors.deploy import PasswordSource
 from gxcommon import topics
 from gxcommon.settings import connection_settings
+from stack.environ import process_env
 from stack.errors import StackError
 from stack.init import init
 from stack.manager import Stack
@@ -66,7 +68,7 @@ class Pipeline:
             env["GX_KAFKA_BOOTSTRAP"],
             self.stack.connect.endpoint,
             topics.TopicSettings(),
-            Path(env["GX_CONNECT_SECRETS_DIR"]),
+            PasswordSource(secrets_dir=Path(env["GX_CONNECT_SECRETS_DIR"])),
             env.get("GX_PG_CDC_DSN"),
             connect_poll_ms=connection_settings().connect_poll_ms,
         ):
@@ -83,7 +85,9 @@ class Pipeline:
         return done
 
     def _start_worker(self, name: str, env: dict[str, str]) -> None:
-        """Start worker ``name`` unless it runs, and wait for its /readyz (call under the lock)."""
+        """Start worker ``name`` unless it runs, and wait for its /readyz (call under the lock).
+        ``env``: the stack's (and any other) variables, of which it gets all but the credentials,
+        and then only its own (stack.environ, Stack.worker_env)."""
         proc, port = self.workers[name], self.ports[name]
         if proc.pid() is None:
             if port_open("127.0.0.1", port):
@@ -92,10 +96,8 @@ class Pipeline:
                     f"port {port} is taken by a process we did not start",
                     "stop that process, or set GX_WORKER_PORT_BASE to free ports",
                 )
-            proc.start(
-                [sys.executable, "-m", "gxctl.main", "run", name],
-                env={**os.environ, **env, **self.stack.worker_env(name), "GX_WEB_PORT": str(port)},
-            )
+            own = {**self.stack.worker_env(name), "GX_WEB_PORT": str(port)}
+            proc.start([sys.executable, "-m", "gxctl.main", "run", name], env=process_env(os.environ, env, own))
         proc.wait_healthy(functools.partial(_ready, port), 90, f"http://127.0.0.1:{port}/readyz answering 200")
 
     def restart(self, name: str) -> bool:
@@ -104,8 +106,6 @@ class Pipeline:
         if name in self.stack.components:
             return self.stack.restart(name)
         env = self.stack.env()
-        if self.stack.kafka.secure:
-            os.environ.update(self.stack.kafka.client_env())
         with self.stack.locked():
             if name not in Desired.load(self.stack.s.run_dir).names or self.workers[name].pid() is not None:
                 return False

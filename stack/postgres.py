@@ -25,7 +25,8 @@ import psycopg
 from gxcommon import health
 from gxcommon.dsn import pg_parts, pg_url, pgpass_line
 from gxcommon.private_files import stored_passwords, write_private
-from schemas.roles import OWNER, ensure_roles, login_roles
+from schemas.roles import CDC, OWNER, ensure_roles, login_roles
+from stack.environ import without_credentials
 from stack.errors import StackError
 from stack.mode import is_secure
 from stack.procs import Proc, port_open, tail
@@ -70,6 +71,23 @@ def find_bin_dir(install: bool = True) -> Path:
     )
 
 
+def hba(host: str) -> str:
+    """pg_hba.conf: password authentication only, loopback only. No physical replication for
+    anyone (no line names ``replication``: a base backup copies every database of the cluster,
+    password hashes included); Debezium's role (REPLICATION, for logical decoding) reaches the
+    pipeline's database only, its logical replication connection included (that one matches the
+    database's name, not ``replication``)."""
+    return (
+        "# GX Pipeline: password authentication only, loopback only; no physical replication;\n"
+        f"# {CDC} (Debezium) reaches database {DBNAME} only.\n"
+        f"host  {DBNAME} {CDC} {host}/32 scram-sha-256\n"
+        f"local all {CDC} reject\n"
+        f"host  all {CDC} all reject\n"
+        "local all all scram-sha-256\n"
+        f"host  all all {host}/32 scram-sha-256\n"
+    )
+
+
 class Postgres:
     """Our own cluster, or a check of an external one when ``GX_PG_DSN`` names another server."""
 
@@ -86,8 +104,9 @@ class Postgres:
         self.server_log = self.home / "postgres.log"
         self.proc = Proc(NAME, s.run_dir, s.log_dir)
         self.password_file = s.state_dir / "secrets" / "pg_password"
-        # libpq's password file: every DSN we hand out names it rather than holding a password.
-        self.pgpass = s.state_dir / "secrets" / "pgpass"
+        # libpq's password files, one per login holding that login's line only: every DSN we hand
+        # out names its login's (a process given a DSN gets no other role's password).
+        self.pgpass_dir = s.state_dir / "secrets" / "pgpass.d"
         self.roles_file = s.state_dir / "secrets" / "pg_roles.json"
 
     @property
@@ -96,9 +115,13 @@ class Postgres:
         return is_secure(self.s)
 
     # -- identity -------------------------------------------------------------------------
+    def pgpass(self, role: str) -> Path:
+        """The libpq password file of ``role`` (its line only, 0600)."""
+        return self.pgpass_dir / role
+
     def role_dsn(self, role: str) -> str:
-        """DSN of ``role`` on our database; its password is in the pgpass file it names."""
-        return pg_url(role, "", self.s.host, self.s.pg_port, DBNAME, {"passfile": str(self.pgpass)})
+        """DSN of ``role`` on our database; its password is in the pgpass file it names (its own)."""
+        return pg_url(role, "", self.s.host, self.s.pg_port, DBNAME, {"passfile": str(self.pgpass(role))})
 
     def own_dsn(self) -> str | None:
         """DSN of our own cluster (as the owner of the database), if it has been initialised."""
@@ -116,12 +139,14 @@ class Postgres:
         return {role: stored[role] for role in names}
 
     def _write_pgpass(self) -> None:
+        """A password file per login (the superuser, and each role when secure), in a 0700 folder."""
         admin = self.password_file.read_text().rstrip("\n")
         logins = {USER: admin, **(self.role_passwords() if self.secure else {})}
-        write_private(
-            self.pgpass,
-            "".join(pgpass_line(self.s.host, self.s.pg_port, "*", user, pw) + "\n" for user, pw in logins.items()),
-        )
+        self.pgpass_dir.mkdir(parents=True, exist_ok=True)
+        self.pgpass_dir.chmod(0o700)
+        for user, pw in logins.items():
+            write_private(self.pgpass(user), pgpass_line(self.s.host, self.s.pg_port, "*", user, pw) + "\n")
+        (self.s.state_dir / "secrets" / "pgpass").unlink(missing_ok=True)  # the one file of every login, before
 
     def external_dsn(self) -> str | None:
         """``GX_PG_DSN`` if it names a server other than our own cluster."""
@@ -145,7 +170,11 @@ class Postgres:
         if self.as_root:
             argv = ["runuser", "-u", "postgres", "--", *argv]  # keeps the environment (no --login)
         proc = subprocess.run(
-            argv, capture_output=True, text=True, cwd=self.home if self.home.exists() else "/", env=env
+            argv,
+            capture_output=True,
+            text=True,
+            cwd=self.home if self.home.exists() else "/",
+            env=env if env is not None else without_credentials(os.environ),
         )
         if check and proc.returncode != 0:
             raise StackError(
@@ -277,12 +306,7 @@ class Postgres:
             "shared_buffers = 256MB\n"
             "password_encryption = scram-sha-256\n"
         )
-        (self.data / "pg_hba.conf").write_text(
-            "# GX Pipeline: password authentication only, loopback only\n"
-            "local all all scram-sha-256\n"
-            f"host all all {self.s.host}/32 scram-sha-256\n"
-            f"host replication all {self.s.host}/32 scram-sha-256\n"
-        )
+        (self.data / "pg_hba.conf").write_text(hba(self.s.host))
         self._chown(self.data / "gx.conf")
         self._chown(self.data / "pg_hba.conf")
         self.s.log_dir.mkdir(parents=True, exist_ok=True)
@@ -293,7 +317,7 @@ class Postgres:
 
     def _admin_dsn(self) -> str:
         """The cluster's superuser (made by initdb) on the maintenance database."""
-        return pg_url(USER, "", self.s.host, self.s.pg_port, "postgres", {"passfile": str(self.pgpass)})
+        return pg_url(USER, "", self.s.host, self.s.pg_port, "postgres", {"passfile": str(self.pgpass(USER))})
 
     def _create_db(self, admin: str, owner: str) -> None:
         with psycopg.connect(admin, autocommit=True) as conn:
@@ -311,8 +335,9 @@ class Postgres:
 
     def purge(self) -> None:
         shutil.rmtree(self.home, ignore_errors=True)
-        for f in (self.password_file, self.pgpass, self.roles_file):
+        for f in (self.password_file, self.roles_file):
             f.unlink(missing_ok=True)
+        shutil.rmtree(self.pgpass_dir, ignore_errors=True)
 
 
 def _show(conn: psycopg.Connection[Any], setting: Literal["wal_level", "max_replication_slots"]) -> str:

@@ -30,12 +30,21 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import psutil
 
+from stack.environ import without_credentials
 from stack.errors import StackError
 
 MARKER = "GX_PROC"
+# The umask of every process the stack starts: files private to their owner.
+PRIVATE_UMASK = 0o077
+
+
+def open_private_log(path: Path) -> BinaryIO:
+    """``path`` opened for appending, made 0600 if new (a log may quote what a process was given)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
 
 
 @functools.cache
@@ -134,8 +143,10 @@ class Proc:
         return f"{self.run_dir.resolve()}:{self.name}"
 
     def marker_env(self, env: dict[str, str] | None = None) -> dict[str, str]:
-        """``env`` (default: this process's) with the marker, for a process started some other way."""
-        return {**(os.environ if env is None else env), MARKER: self.marker}
+        """``env`` with the marker, for a process started some other way. Default: this process's
+        environment less every credential (stack.environ): a component gets none of the
+        variables that hold or name a secret; a worker's own are in the ``env`` it is given."""
+        return {**(without_credentials(os.environ) if env is None else env), MARKER: self.marker}
 
     def _ours(self, pid: int) -> bool:
         return _environ(pid).get(MARKER) == self.marker
@@ -191,10 +202,10 @@ class Proc:
         tmp.replace(self.pid_file)  # never a half-written record
 
     def start(self, argv: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
-        """Start ``argv`` in its own session with the marker in its environment, output appended
-        to the log; returns the pid."""
+        """Start ``argv`` in its own session with the marker in its environment (``env``, default
+        :meth:`marker_env`'s), output appended to the log; returns the pid."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_file, "ab") as log:
+        with open_private_log(self.log_file) as log:
             log.write(f"\n==== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting {self.name}\n".encode())
             log.flush()
             p = subprocess.Popen(
@@ -205,6 +216,7 @@ class Proc:
                 env=self.marker_env(env),
                 cwd=cwd,
                 start_new_session=True,
+                umask=PRIVATE_UMASK,  # what it writes (Kafka's data, the ledgers) is its owner's only
             )
         self.record(p.pid)
         return p.pid

@@ -16,6 +16,7 @@ import yaml
 from monitoring.files import RULES
 from stack import gotools
 from stack.errors import StackError
+from stack.fabric_config import Paths
 from stack.mode import is_secure
 from stack.procs import Proc, port_open
 from stack.settings import StackSettings
@@ -25,8 +26,21 @@ NAME = "prometheus"
 
 
 def scrape_config(s: StackSettings) -> dict[str, Any]:
-    """The configuration: one job per kind of target, ``instance`` set to the component's name."""
+    """The configuration: one job per kind of target, ``instance`` set to the component's name. In
+    the secure mode the Fabric nodes' operations endpoints serve TLS and give /metrics to a client
+    certificate of the orgs' TLS CAs only: that job scrapes over https with User2's."""
     h = s.host
+    fabric: dict[str, Any] = {}
+    if is_secure(s):
+        paths = Paths(s.fabric_dir)
+        fabric = {
+            "scheme": "https",
+            "tls_config": {
+                "ca_file": str(paths.ops_ca_bundle),
+                "cert_file": str(paths.ops_client / "client.crt"),
+                "key_file": str(paths.ops_client / "client.key"),
+            },
+        }
 
     def targets(named: dict[str, int]) -> list[dict[str, Any]]:
         return [{"targets": [f"{h}:{port}"], "labels": {"instance": name}} for name, port in named.items()]
@@ -39,6 +53,7 @@ def scrape_config(s: StackSettings) -> dict[str, Any]:
             {"job_name": "gx-connect", "static_configs": targets({"connect": s.connect_metrics_port})},
             {
                 "job_name": "gx-fabric",
+                **fabric,
                 "static_configs": targets({"orderer": s.orderer_ops_port, "peer": s.peer_ops_port}),
             },
         ],

@@ -82,9 +82,10 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
                 check_s=s.corrector_check_s,
                 watch_s=s.corrector_watch_s,
             )
-        from streams import slot_metrics
+        from streams import replay_audit, slot_metrics
 
         slot_metrics.install(app, s.dsn())
+        replay_audit.install(app, s.bootstrap(), t.dlq_replays)
     elif name == "submitter":
         from gxcommon.fabric_settings import FabricSettings
         from streams.breaker import CircuitBreaker

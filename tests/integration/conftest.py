@@ -52,6 +52,11 @@ def stack_env() -> Iterator[dict[str, str]]:
         pytest.skip(f"local stack could not start:\n{up.stdout}\n{up.stderr}")
     env = json.loads(gxctl("stack", "env", "--json").stdout)
     os.environ.update(env)
+    # The process-wide Kafka login is read once: a test that used a Kafka client before this
+    # fixture (test_kafka_security.py, on a broker of its own) must not leave it without the stack's.
+    from gxcommon.settings import connection_settings
+
+    connection_settings.cache_clear()
     yield env
     if not was_up and os.environ.get("GX_KEEP_STACK") != "1":
         gxctl("down", check=False)  # workers started by tests (gxctl up), then the stack

@@ -28,7 +28,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 K8S_MODULE = "k8s.io/kubernetes@v1.34.2"
 # The built-in kinds the chart renders (its custom resources are added from the CRDs).
-CHART_KINDS = frozenset({"Deployment", "Service", "ConfigMap", "Secret", "Job", "PodDisruptionBudget"})
+CHART_KINDS = frozenset(
+    {"Deployment", "Service", "ConfigMap", "Secret", "Job", "PodDisruptionBudget", "ServiceAccount", "NetworkPolicy"}
+)
 QUANTITY = {"oneOf": [{"type": "string"}, {"type": "number"}]}
 INT_OR_STRING = {"oneOf": [{"type": "string"}, {"type": "integer"}]}
 

@@ -154,8 +154,8 @@ def test_secure_values_give_each_process_its_own_identities_and_only_its_own_key
     kc = next(d for d in docs if d["kind"] == "KafkaConnector")
     assert kc["spec"]["config"]["database.user"] == "gx_cdc"
     assert kc["spec"]["config"]["database.password"] == "${secrets:gx/gx-postgres-roles:gx_cdc}"
-    # With the connector registered through Connect's REST API, only the init Job logs in to Connect
-    # and knows Debezium's password.
+    # With the connector registered through Connect's REST API, only the init Job logs in to Connect;
+    # it names Debezium's role, but Connect reads that role's password itself (a config provider).
     _, docs = render(tools, "-f", str(CHART / "values-testnet.yaml"), *SECURE)
     jobs = {
         d["metadata"]["labels"]["app.kubernetes.io/component"]: d["spec"]["template"]["spec"]
@@ -163,7 +163,7 @@ def test_secure_values_give_each_process_its_own_identities_and_only_its_own_key
         if d["kind"] == "Job"
     }
     init_keys = {v["name"]: [i["key"] for i in v["secret"]["items"]] for v in jobs["init"]["volumes"] if "secret" in v}
-    assert init_keys["postgres-cdc"] == ["gx_cdc"] and init_keys["connect"] == ["password"]
+    assert "postgres-cdc" not in init_keys and init_keys["connect"] == ["password"]
     assert not {"postgres-cdc", "connect"} & {v["name"] for v in jobs["migrate"]["volumes"]}
 
 
@@ -236,13 +236,14 @@ def test_the_password_is_only_in_the_secret(tools: dict[str, Path]) -> None:
     kc = next(d for d in docs if d["kind"] == "KafkaConnector")
     assert kc["apiVersion"] == "kafka.strimzi.io/v1"
     assert kc["spec"]["config"]["database.password"] == "${secrets:gx/gx-gx-pipeline-postgres:password}"
-    # The hooks: the Secret first, then migrations, then topics and the connector's publication.
+    # The hooks: the pods' account and the Secret first, then migrations, then topics and the
+    # connector's publication.
     hooks = sorted(
         (int(d["metadata"]["annotations"]["helm.sh/hook-weight"]), d["kind"], d["metadata"]["name"])
         for d in docs
         if "helm.sh/hook" in d["metadata"].get("annotations", {})
     )
-    assert [h[1] for h in hooks] == ["Secret", "Job", "Job"]
+    assert [h[1] for h in hooks] == ["ServiceAccount", "Secret", "Job", "Job"]
     jobs = [d for d in docs if d["kind"] == "Job"]
     assert [j["spec"]["template"]["spec"]["containers"][0]["args"] for j in jobs] == [
         ["db", "migrate"],

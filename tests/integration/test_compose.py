@@ -108,26 +108,30 @@ def test_workers_read_the_same_environment_as_the_local_stack(project: dict) -> 
         assert names <= local_names, f"{name}: {names - local_names} is read by no settings object"
         assert {"GX_PG_DSN", "GX_KAFKA_BOOTSTRAP", "GX_CONNECT_URL"} <= names, name
         dsn = urlsplit(env["GX_PG_DSN"])
-        # The DSN carries the same password, percent-encoded.
-        assert unquote(dsn.password) == pg_env["POSTGRES_PASSWORD"]
-        assert unquote(dsn.username) == pg_env["POSTGRES_USER"]
+        # No password in the DSN: the workers read Postgres' own password file, mounted.
+        assert dsn.password is None and env["GX_PG_PASSWORD_FILE"] == pg_env["POSTGRES_PASSWORD_FILE"]
+        assert {s["source"] for s in svc.get("secrets", [])} == {"pg_password"}, name
+        assert unquote(dsn.username or "") == pg_env["POSTGRES_USER"]
         assert dsn.path.lstrip("/") == pg_env["POSTGRES_DB"]
-        assert any(ch in pg_env["POSTGRES_PASSWORD"] for ch in "/=@")
         # Every worker command is a real gxctl command.
         result = CliRunner().invoke(cli, [*svc["command"], "--help"])
         assert result.exit_code == 0, f"{name}: `gxctl {' '.join(svc['command'])}` is not a gxctl command"
 
 
-def test_the_connector_password_reaches_connect_through_its_env_provider(project: dict) -> None:
-    """gx-init sends ${env:NAME}; Connect has the env provider and NAME holds Postgres' password."""
+def test_the_connector_password_reaches_connect_through_its_dir_provider(project: dict) -> None:
+    """gx-init sends ${dir:/run/secrets:pg_password}; Connect has the directory provider and the
+    secret Postgres' password comes from, mounted where the reference says."""
     services = project["services"]
-    var = services["gx-init"]["environment"]["GX_CONNECT_PASSWORD_ENV"]
-    connect = services["connect"]["environment"]
-    assert connect["CONNECT_CONFIG_PROVIDERS"] == "env"
+    ref = services["gx-init"]["environment"]["GX_CONNECT_PASSWORD_REF"]
+    connect = services["connect"]
+    assert connect["environment"]["CONNECT_CONFIG_PROVIDERS"] == "dir"
     assert (
-        connect["CONNECT_CONFIG_PROVIDERS_ENV_CLASS"] == "org.apache.kafka.common.config.provider.EnvVarConfigProvider"
+        connect["environment"]["CONNECT_CONFIG_PROVIDERS_DIR_CLASS"]
+        == "org.apache.kafka.common.config.provider.DirectoryConfigProvider"
     )
-    assert connect[var] == services["postgres"]["environment"]["POSTGRES_PASSWORD"]
+    _, folder, name = ref.strip("${}").split(":")
+    assert f"{folder}/{name}" == services["postgres"]["environment"]["POSTGRES_PASSWORD_FILE"]
+    assert {"source": name, "target": f"{folder}/{name}"} in connect["secrets"]
 
 
 def test_the_image_gets_every_package_the_project_installs() -> None:
@@ -215,3 +219,42 @@ def test_grafana_gets_the_dashboards_and_the_datasource(project: dict) -> None:
     for d in (ROOT / "monitoring/grafana/dashboards").glob("*.json"):
         variables = json.loads(d.read_text())["templating"]["list"]
         assert {"name": "datasource", "type": "datasource", "query": "prometheus"}.items() <= variables[0].items()
+
+
+def test_no_password_is_written_in_the_file_and_each_service_mounts_only_its_own(project: dict) -> None:
+    """Issue 33, finding 9: the file committed a superuser password and Grafana's (as defaults that
+    every deployment of it shared). Now every password is a secret read from a file the user makes
+    (scripts/compose-secrets.sh), mounted only into the services that need it."""
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "gx/compose=pw@1" not in text and "gx-grafana" not in text
+    services = project["services"]
+    for name, svc in services.items():
+        for k, v in (svc.get("environment") or {}).items():
+            if "PASSWORD" in k:
+                assert v.startswith(("/run/secrets/", "${dir:/run/secrets:")), f"{name}: {k}={v}"
+    secrets = {k: Path(v["file"]) for k, v in project["secrets"].items()}
+    assert set(secrets) == {"pg_password", "grafana_admin_password"}
+    assert all(f.parent == ROOT / ".secrets" for f in secrets.values())
+    assert ".secrets/" in (ROOT / ".gitignore").read_text().splitlines()
+    mounted = {n: {s["source"] for s in svc.get("secrets", [])} for n, svc in services.items()}
+    assert {n for n, s in mounted.items() if "grafana_admin_password" in s} == {"grafana"}
+    assert "pg_password" not in mounted["grafana"] | mounted["kafka"] | mounted["kafka-ui"] | mounted["prometheus"]
+    assert (
+        services["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/run/secrets/grafana_admin_password"
+    )
+    connect = services["connect"]["environment"]
+    assert connect["CONNECT_CONFIG_PROVIDERS"] == "dir"
+    assert connect["CONNECT_CONFIG_PROVIDERS_DIR_PARAM_ALLOWED_PATHS"] == "/run/secrets"
+    assert services["gx-init"]["environment"]["GX_CONNECT_PASSWORD_REF"] == "${dir:/run/secrets:pg_password}"
+
+
+def test_the_secrets_script_makes_random_private_passwords_once(tmp_path: Path) -> None:
+    script = ROOT / "scripts" / "compose-secrets.sh"
+    out = tmp_path / "s"
+    first = subprocess.run(["bash", str(script), str(out)], capture_output=True, text=True, check=True).stdout
+    pg, grafana = (out / "pg_password").read_text(), (out / "grafana_admin_password").read_text()
+    assert "made" in first and len(pg) > 30 and len(grafana) > 30 and pg != grafana
+    assert not pg.endswith("\n") and all(ch in pg for ch in "/=@")
+    assert (out.stat().st_mode & 0o777) == 0o700
+    again = subprocess.run(["bash", str(script), str(out)], capture_output=True, text=True, check=True).stdout
+    assert "kept" in again and (out / "pg_password").read_text() == pg

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 
 from bench.ledger_events import ledger_stream
 from gxcommon.dlq import read as dlq_read
-from gxcommon.dlq import replay
+from gxcommon.dlq_replay import Who, replay
 from gxcommon.kafka import Producer
+from gxcommon.topics import TopicSettings
 from projections.agent import group_id
 from projections.model import Record
 from tests.integration.db import scalar
@@ -174,7 +176,10 @@ def test_projector_survives_kill_db_errors_restore_and_poison(pipeline: dict[str
         # Replayed, a dead letter goes back to its own partition with its key (the defect: the key
         # was lost, so a replay landed on another partition than its entity's other events).
         letter = next(d for d in dlq_read(bootstrap, dlq) if d.key == b"k-field")
-        assert replay(bootstrap, dlq, letter) == topic
+        scratch = TopicSettings(fabric_events=topic, projections_dlq=dlq)
+        who, now = Who("test", "test", "localhost"), datetime.now(UTC)
+        done = replay(bootstrap, {}, scratch, dlq, letter.partition, letter.offset, who, now)
+        assert done["written"].startswith(f"{topic}[2]@")
         back = TopicReader(bootstrap, topic, lambda rec: rec.key == "k-field" and "replayOf" in rec.headers)
         try:
             (again,) = back.read_until(lambda rs: bool(rs), 30)

@@ -66,6 +66,7 @@ class Faults:
             self.wp.log_dir,
             unset=TLS,
             GX_FABRIC_GATEWAY=self.proxy.endpoint,
+            GX_FABRIC_INSECURE_PLAINTEXT="1",  # the proxy serves plaintext (issue 33 refuses it unless said)
             GX_BREAKER_MAX_PROBE_S="3",
             **env,
         )

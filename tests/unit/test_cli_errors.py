@@ -43,6 +43,8 @@ def nowhere(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "GX_FABRIC_CERT": str(cert),
         "GX_FABRIC_KEY": str(key),
         "GX_KAFKA_TIMEOUT_S": "1",
+        "GX_CONNECT_PASSWORD_ENV": "GX_OUTBOX_DB_PASSWORD",  # where Connect would read the connector's password
+        "GX_FABRIC_INSECURE_PLAINTEXT": "1",  # a closed port, not a peer without TLS: no root to verify with
     }
 
 
@@ -127,6 +129,21 @@ def test_an_unreachable_service_is_one_line_naming_it(
     nowhere: dict[str, str], args: list[str], words: list[str]
 ) -> None:
     one_clear_line(gxctl(nowhere, *args), 1, *words)
+
+
+def test_a_peer_without_a_tls_root_is_refused_naming_the_settings(nowhere: dict[str, str]) -> None:
+    """Issue 33, finding 9: no silent plaintext channel to the peer."""
+    tls = {k: v for k, v in nowhere.items() if k != "GX_FABRIC_INSECURE_PLAINTEXT"}
+    one_clear_line(gxctl(tls, "verify", "--settle", "0"), 1, "GX_FABRIC_TLS_ROOT is not set", "plaintext")
+
+
+def test_a_connector_password_without_a_provider_is_refused_before_any_step(nowhere: dict[str, str]) -> None:
+    """Issue 33, finding 1: the password would go to Connect in clear; nothing is tried."""
+    clear = {k: v for k, v in nowhere.items() if k != "GX_CONNECT_PASSWORD_ENV"}
+    for args in (["init"], ["connectors", "apply"]):
+        one_clear_line(
+            gxctl(clear, *args), 1, "no config provider for its database password", "GX_CONNECT_PASSWORD_REF"
+        )
 
 
 def test_a_malformed_dsn_and_missing_settings_are_named(nowhere: dict[str, str], tmp_path: Path) -> None:

@@ -2,6 +2,7 @@ import pytest
 
 from connectors.errors import RenderError
 from connectors.render import load, masked, render
+from gxcommon.topics import TopicSettings
 
 VALUES = {
     "pg.host": "127.0.0.1",
@@ -17,12 +18,13 @@ def test_every_choice_is_explicit_in_the_yaml() -> None:
     cfg = render(load(), VALUES)["config"]
     assert cfg["plugin.name"] == "pgoutput"
     assert cfg["publication.autocreate.mode"] == "disabled"  # created by apply: inserts only
-    assert cfg["table.include.list"] == "public.OutboxCommand,public.gx_cdc_heartbeat"
+    assert cfg["table.include.list"] == "public.OutboxCommand"
     assert cfg["skipped.operations"] == "u,d,t"
     assert cfg["transforms.outbox.type"] == "io.debezium.transforms.outbox.EventRouter"
     assert cfg["transforms.outbox.table.expand.json.payload"] == "true"
     assert cfg["transforms.outbox.route.topic.replacement"] == "gx.commands"
-    assert int(cfg["heartbeat.interval.ms"]) > 0 and "gx_cdc_heartbeat" in cfg["heartbeat.action.query"]
+    assert int(cfg["heartbeat.interval.ms"]) > 0
+    assert cfg["heartbeat.action.query"].startswith("SELECT pg_logical_emit_message(false,")  # writes no table
     assert int(cfg["poll.interval.ms"]) < 100  # the default 500 is slower than the poller it replaces
     placement = cfg["transforms.outbox.table.fields.additional.placement"].split(",")
     assert " " not in cfg["transforms.outbox.table.fields.additional.placement"]
@@ -50,9 +52,11 @@ def test_no_secret_is_written_in_the_yaml() -> None:
 
 
 def test_deploy_sends_a_provider_reference_never_the_password(tmp_path, monkeypatch) -> None:
-    """What deploy_outbox PUTs to Connect: ${env:NAME} or ${file:PATH:KEY}; the password itself
-    only in the 0600 file."""
+    """What deploy_outbox PUTs to Connect: a reference as given, ${env:NAME} or ${file:PATH:KEY};
+    the password itself only in the 0600 file. Without a provider nothing is sent (issue 33,
+    finding 1: before, the password went to Connect as is, into its REST answers and config topic)."""
     from connectors import deploy
+    from connectors.deploy import PasswordSource, PlaintextPasswordError
 
     sent: list[dict] = []
     monkeypatch.setattr(deploy, "ensure_publication", lambda dsn, name: None)
@@ -63,12 +67,50 @@ def test_deploy_sends_a_provider_reference_never_the_password(tmp_path, monkeypa
 
     monkeypatch.setattr(deploy.connect_api, "apply", apply)
     pg = {"host": "h", "port": 5432, "user": "gx_cdc", "password": "s3cr/t=@", "dbname": "gx"}
-    deploy.deploy_outbox("dsn", pg, "http://c", "gx.commands", password_env="GX_OUTBOX_DB_PASSWORD")
-    deploy.deploy_outbox("dsn", pg, "http://c", "gx.commands", secrets_dir=tmp_path)
+    ref = "${secrets:gx/gx-postgres-roles:gx_cdc}"
+    deploy.deploy_outbox("dsn", pg, "http://c", "gx.commands", PasswordSource(env="GX_OUTBOX_DB_PASSWORD"))
+    deploy.deploy_outbox("dsn", pg, "http://c", "gx.commands", PasswordSource(secrets_dir=tmp_path))
+    deploy.deploy_outbox("dsn", pg, "http://c", "gx.commands", PasswordSource(reference=ref, secrets_dir=tmp_path))
     assert sent[0]["database.password"] == "${env:GX_OUTBOX_DB_PASSWORD}"
     assert sent[1]["database.password"] == f"${{file:{tmp_path}/gx-outbox.properties:database.password}}"
+    assert sent[2]["database.password"] == ref
     assert all("s3cr/t=@" not in str(c) for c in sent)
     assert (tmp_path / "gx-outbox.properties").read_text() == "database.password=s3cr/t=@\n"
+    with pytest.raises(
+        PlaintextPasswordError, match=r"GX_CONNECT_PASSWORD_REF.*GX_CONNECT_PASSWORD_ENV or GX_CONNECT_SECRETS_DIR"
+    ):
+        deploy.deploy_outbox("dsn", pg, "http://c", "gx.commands", PasswordSource())
+    assert len(sent) == 3
+
+
+def test_debezium_connects_with_the_dsns_sslmode(tmp_path) -> None:
+    """Issue 33, finding 6: Debezium's own default (prefer) never checked the server; it now takes
+    the sslmode every other process has (the chart's require or verify-full)."""
+    from connectors.deploy import PasswordSource, connector_config
+    from gxcommon.dsn import pg_parts
+
+    pg = {**pg_parts("postgresql://gx_cdc@db:5432/gx?sslmode=verify-full"), "password": "p"}
+    _, config = connector_config(pg, "gx.commands", PasswordSource(env="X"))
+    assert config["database.sslmode"] == "verify-full"
+    _, config = connector_config({**pg, "query": {}}, "gx.commands", PasswordSource(env="X"))
+    assert "database.sslmode" not in config
+
+
+def test_init_refuses_a_plaintext_connector_password_before_any_step(monkeypatch) -> None:
+    """`gxctl init` without a provider stops before the migrations, not after the topics."""
+    from connectors.deploy import PasswordSource, PlaintextPasswordError
+    from stack import init as init_module
+
+    steps: list[str] = []
+
+    def migrate_and_grant(dsn: str) -> tuple[list[str], bool]:
+        steps.append("migrate")
+        return [], False
+
+    monkeypatch.setattr(init_module, "migrate_and_grant", migrate_and_grant)
+    with pytest.raises(PlaintextPasswordError):
+        init_module.init("postgresql://gx@h/gx", "k:9092", "http://c", TopicSettings(), PasswordSource())
+    assert steps == []
 
 
 def test_the_poll_interval_can_be_chosen_per_deployment(monkeypatch: pytest.MonkeyPatch) -> None:

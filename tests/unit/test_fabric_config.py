@@ -41,6 +41,19 @@ def test_peer_overrides_turn_docker_off_and_name_the_ccaas_builder() -> None:
     assert o["operations.listenAddress"] == f"127.0.0.1:{S.peer_ops_port}" != f"127.0.0.1:{S.orderer_admin_port}"
 
 
+def test_the_secure_stacks_operations_endpoints_serve_tls() -> None:
+    """Issue 33, finding 9: the peer's (and the orderer's) operations endpoint served plain HTTP in
+    the secure mode, /logspec included."""
+    plain, secure = fc.peer_overrides(S, P, Path("/b")), fc.peer_overrides(S, P, Path("/b"), mutual_tls=True)
+    assert plain["operations.tls.enabled"] is False and secure["operations.tls.enabled"] is True
+    assert secure["operations.tls.cert.file"].endswith("peer0.org1.example.com/tls/server.crt")
+    assert secure["operations.tls.clientAuthRequired"] is False  # /healthz for anyone; Fabric asks a cert for the rest
+    assert secure["operations.tls.clientRootCAs.files"] == P.tls_cas
+    o = fc.orderer_overrides(S, P, ops_tls=True)
+    assert o["Operations.TLS.Enabled"] is True and o["Operations.TLS.ClientRootCAs"] == P.tls_cas
+    assert fc.orderer_overrides(S, P)["Operations.TLS.Enabled"] is False
+
+
 def test_overrides_apply_to_the_release_defaults_without_touching_them() -> None:
     release: dict[str, Any] = {
         "peer": {"listenAddress": "0.0.0.0:7051", "keepalive": {"interval": "7200s"}},

@@ -411,3 +411,6 @@ def test_a_private_key_others_can_read_is_refused_naming_the_variable(
     shared.chmod(0o604)
     with pytest.raises(GxError, match=r"GX_FABRIC_TLS_KEY=.*client\.key: mode 0604"):
         f.model_copy(update={"tls_cert": cert, "tls_key": shared}).grpc_channel()
+    # No TLS root: no silent plaintext (issue 33, finding 9), unless a test peer is declared so.
+    with pytest.raises(GxError, match="GX_FABRIC_TLS_ROOT is not set: the channel to the peer would be plaintext"):
+        f.grpc_channel()

@@ -52,7 +52,7 @@ def test_healthy_needs_the_client_port_too(tmp_path, ops: int, node, ops_field: 
     port = _free_port()
     ports: dict[str, Any] = {ops_field: ops, port_field: port}
     s = StackSettings(state_dir=tmp_path, host="127.0.0.1", **ports)
-    n = node(SimpleNamespace(s=s))
+    n = node(SimpleNamespace(s=s, ops_ca=lambda: None))  # plain HTTP, as outside the secure mode
     assert not n.healthy()  # /healthz says OK, the client port is not listening yet
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", port))

@@ -31,9 +31,15 @@ def test_each_principal_reads_and_writes_exactly_its_topics() -> None:
         assert topic_ops(f"gx-projector-{g}", "WRITE") == {"gx.projections.dlq"}
     assert "gx.commands" in topic_ops("gx-connect", "WRITE")
     assert not any("gx.fabric" in t or "command-results" in t for t in topic_ops("gx-connect", "WRITE"))
-    # Nobody but Connect may write commands; nobody gets ALL or cluster-wide ALTER.
+    # Nobody but Connect, a service's direct produce and the replay of a dead letter may write
+    # commands; nobody gets ALL or cluster-wide ALTER.
     writers = {p for p in grants() if "gx.commands" in topic_ops(p, "WRITE")}
-    assert writers == {"gx-connect"}
+    assert writers == {"gx-connect", "gx-producer", "gx-dlq-replayer"}
+    assert {(r, n, o) for r, n, o, _ in grants()["gx-producer"]} == {
+        ("topic", "gx.commands", "WRITE"),
+        ("topic", "gx.commands", "DESCRIBE"),
+        ("cluster", "kafka-cluster", "IDEMPOTENT_WRITE"),
+    }
     assert not any(o in ("ALL", "ALTER", "DELETE") for gs in grants().values() for _, _, o, _ in gs)
 
 
@@ -48,3 +54,19 @@ def test_groups_and_transactions_are_each_principals_own() -> None:
     assert not any(res == "transactional_id" for p, gs in g.items() if p != "gx-block-publisher" for res, *_ in gs)
     assert ("group", "gx-pipeline-projector-ledger", "READ", True) in g["gx-projector-ledger"]
     assert not any(name.startswith("gx-pipeline-projector-ledger") for res, name, *_ in g["gx-projector-loans"])
+
+
+def test_the_replayer_reads_dead_letters_and_writes_back_to_their_sources_only() -> None:
+    """Issue 33, finding 3: `gxctl dlq replay` runs as a principal allowed exactly that, not the super user."""
+    sources = {"gx.commands", "gx.command-results", "gx.fabric.events"}
+    assert topic_ops("gx-dlq-replayer", "READ") == {"gx.commands.dlq", "gx.projections.dlq", *sources}
+    assert topic_ops("gx-dlq-replayer", "WRITE") == {*sources, "gx.dlq.replays"}
+    g = grants()["gx-dlq-replayer"]
+    assert {(res, name) for res, name, _, _ in g if res in ("group", "cluster")} == {
+        ("group", "gxctl-dlq-"),
+        ("cluster", "kafka-cluster"),
+    }
+    assert not any(res == "transactional_id" for res, *_ in g)
+    # Nobody writes the audit topic but the replayer; the results writer only sees its end (the metric).
+    assert {p for p in grants() if "gx.dlq.replays" in topic_ops(p, "WRITE")} == {"gx-dlq-replayer"}
+    assert ("topic", "gx.dlq.replays", "DESCRIBE", False) in grants()["gx-results-writer"]

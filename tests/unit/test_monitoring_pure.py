@@ -21,7 +21,8 @@ def test_the_local_prometheus_scrapes_every_worker_connect_and_fabric(tmp_path: 
         orderer_ops_port=40200,
         peer_ops_port=40201,
     )
-    jobs = {j["job_name"]: j["static_configs"] for j in scrape_config(s)["scrape_configs"]}
+    jobs_plain = scrape_config(s)["scrape_configs"]
+    jobs = {j["job_name"]: j["static_configs"] for j in jobs_plain}
     assert {sc["labels"]["instance"]: sc["targets"] for sc in jobs["gx-workers"]} == {
         "results-writer": ["127.0.0.1:40000"],
         "submitter": ["127.0.0.1:40001"],
@@ -30,7 +31,13 @@ def test_the_local_prometheus_scrapes_every_worker_connect_and_fabric(tmp_path: 
     }
     marker(s).parent.mkdir(parents=True)
     marker(s).write_text("secure")  # the secure mode: a worker per projection group, none for all
-    secure = {j["job_name"]: j["static_configs"] for j in scrape_config(s)["scrape_configs"]}["gx-workers"]
+    secure_jobs = {j["job_name"]: j for j in scrape_config(s)["scrape_configs"]}
+    secure = secure_jobs["gx-workers"]["static_configs"]
+    # The secure mode's Fabric operations endpoints serve TLS and give /metrics to a client certificate.
+    fabric = secure_jobs["gx-fabric"]
+    assert fabric["scheme"] == "https" and fabric["tls_config"]["ca_file"].endswith("fabric/ops-ca-bundle.pem")
+    assert fabric["tls_config"]["cert_file"].endswith("users/User2@org1.example.com/tls/client.crt")
+    assert "scheme" not in {j["job_name"]: j for j in jobs_plain}["gx-fabric"]
     assert {sc["labels"]["instance"]: sc["targets"] for sc in secure} == {
         w: [f"127.0.0.1:{40000 + i}"] for i, w in enumerate(WORKERS) if w != "projectors"
     }

@@ -55,3 +55,11 @@ def test_a_python_too_old_is_named_with_its_version(tmp_path: Path) -> None:
     proc = _run(d, "python", PYTHON=str(old))
     assert proc.returncode == 1
     assert "is 3.9, 3.11 or newer is needed" in proc.stderr
+
+
+def test_a_go_older_than_the_tools_need_is_named_with_its_version(tmp_path: Path) -> None:
+    d = _bin_with(tmp_path)
+    (d / "go").write_text('#!/bin/bash\necho "go1.22.0"\n')  # `go env GOVERSION`
+    (d / "go").chmod(0o755)
+    proc = _run(d, GX_FABRIC_HOME=str(tmp_path / "no-fabric"))
+    assert "go is 1.22.0, 1.26 or newer is needed" in proc.stderr, proc.stderr

@@ -49,15 +49,16 @@ def _grants_to(role: str) -> list[str]:
     return [s for s in _sql() if s.startswith("GRANT") and s.endswith(f'TO "{role}"')]
 
 
-def test_debezium_may_read_the_outbox_and_write_only_its_heartbeat() -> None:
+def test_debezium_may_read_the_outbox_and_write_nothing() -> None:
+    """Issue 33, finding 2: its heartbeats are WAL messages now; what it had on the heartbeat table
+    (and its sequence) is taken back."""
     grants = _grants_to(roles.CDC)
     assert 'GRANT SELECT ON "OutboxCommand" TO "gx_cdc"' in grants
     assert not any("OutboxCommand" in g and ("UPDATE" in g or "INSERT" in g or "DELETE" in g) for g in grants)
-    assert {object_of(r'ON (?:SEQUENCE |DATABASE )?"?([\w]+)"?', g) for g in grants} == {
-        "gx",
-        "OutboxCommand",
-        "gx_cdc_heartbeat",
-        "gx_cdc_heartbeat_id_seq",
+    assert {object_of(r'ON (?:SEQUENCE |DATABASE )?"?([\w]+)"?', g) for g in grants} == {"gx", "OutboxCommand"}
+    assert {s for s in _sql() if s.startswith("REVOKE") and s.endswith('FROM "gx_cdc"')} == {
+        'REVOKE ALL ON gx_cdc_heartbeat FROM "gx_cdc"',
+        'REVOKE ALL ON SEQUENCE gx_cdc_heartbeat_id_seq FROM "gx_cdc"',
     }
 
 
@@ -75,12 +76,14 @@ def test_the_results_writer_updates_status_columns_and_reads_what_its_corrector_
 
 
 def test_each_service_inserts_and_reads_back_only_the_idempotency_key() -> None:
+    cols = '"id", "tenantId", "service", "commandType", "requestId", "payload", "partitionKey", "correlationId"'
     for service in SERVICES:
         role = roles.service_role(service)
         grants = _grants_to(role)
         assert grants == [
             f'GRANT CONNECT ON DATABASE "gx" TO "{role}"',
-            f'GRANT INSERT ON "OutboxCommand" TO "{role}"',
+            # its own columns only (issue 33, finding 8): not status, fabricTxId, attempts, ...
+            f'GRANT INSERT ({cols}) ON "OutboxCommand" TO "{role}"',
             f'GRANT SELECT ("id", "tenantId", "requestId", "commandType", "payload") ON "OutboxCommand" TO "{role}"',
         ]
     assert roles.service_role("svc-identity") == "gx_svc_identity"
@@ -143,4 +146,6 @@ def test_each_projector_writes_its_own_tables_and_its_own_checkpoint_rows() -> N
 def test_role_statements_are_idempotent_and_give_no_superpowers() -> None:
     out = [s.as_string(None) for s in roles.role_statements({"gx_cdc": "p'w"}, {"gx_cdc": "REPLICATION"})]
     assert "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'gx_cdc')" in out[0]
-    assert out[1] == ("ALTER ROLE \"gx_cdc\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE REPLICATION PASSWORD 'p''w'")
+    # The password travels as its SCRAM verifier (schemas.scram), never as it is.
+    head = 'ALTER ROLE "gx_cdc" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE REPLICATION PASSWORD '
+    assert out[1].startswith(head + "'SCRAM-SHA-256$4096:") and "p''w" not in out[1], out[1]

@@ -129,3 +129,30 @@ def test_the_clis_kafka_timeout_is_each_calls_own_unless_set(monkeypatch) -> Non
     monkeypatch.setenv("GX_KAFKA_TIMEOUT_S", "0")
     with pytest.raises(ValidationError, match="kafka_timeout_s"):
         CliSettings()
+
+
+def test_the_sdks_direct_producer_logs_in_as_the_process_settings_say(monkeypatch) -> None:
+    """Issue 33, finding 9: gxsdk.command_producer built its producer without GX_KAFKA_*, so a
+    service could not produce to a secure Kafka at all (or did so unauthenticated)."""
+    import confluent_kafka
+
+    from gxcommon.settings import connection_settings
+    from gxsdk import command_producer
+
+    made: list[dict] = []
+    monkeypatch.setattr(confluent_kafka, "Producer", lambda conf: made.append(conf))
+    for k, v in {
+        "GX_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "GX_KAFKA_USERNAME": "gx-producer",
+        "GX_KAFKA_PASSWORD": "pw",
+        "GX_KAFKA_CA_FILE": "/ca.crt",
+    }.items():
+        monkeypatch.setenv(k, v)
+    connection_settings.cache_clear()
+    try:
+        command_producer("k:9093")
+    finally:
+        connection_settings.cache_clear()
+    (conf,) = made
+    assert conf["sasl.username"] == "gx-producer" and conf["security.protocol"] == "SASL_SSL"
+    assert conf["enable.idempotence"] is True and conf["partitioner"] == "murmur2_random"

@@ -107,7 +107,7 @@ async def agent() -> AsyncIterator[tuple[FakeGateway, Submitters, FakeApp, Sink]
         state = Submitters(
             cast(faust.App, app),  # a stand-in with the consumer and producer calls Submitters makes
             cast(FaustSink, sink),  # records in memory what FaustSink would send
-            FabricSettings(gateway=f"127.0.0.1:{port}"),
+            FabricSettings(gateway=f"127.0.0.1:{port}", insecure_plaintext=True),
             Identity("Org1MSP", b"cert"),
             ecdsa_signer(key),
             2,
@@ -300,7 +300,7 @@ async def test_the_channel_connecting_again_wakes_the_breaker_and_a_probe_waits_
     server, port = await start()
     woken: list[int] = []
     conn = FabricConnection(
-        FabricSettings(gateway=f"127.0.0.1:{port}"),
+        FabricSettings(gateway=f"127.0.0.1:{port}", insecure_plaintext=True),
         Identity("Org1MSP", b"cert"),
         ecdsa_signer(key),
         commit_stream=False,

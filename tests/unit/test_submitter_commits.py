@@ -133,7 +133,7 @@ async def setup() -> AsyncIterator[tuple[Any, Submitters, FaustBook, MemorySink]
         state = Submitters(
             cast(faust.App, App(book)),  # a stand-in: faust's commit bookkeeping, a producer that flushes
             cast(FaustSink, sink),  # records in memory what FaustSink would send
-            FabricSettings(gateway=f"127.0.0.1:{port}"),
+            FabricSettings(gateway=f"127.0.0.1:{port}", insecure_plaintext=True),
             Identity("Org1MSP", b"cert"),
             ecdsa_signer(key),
             80,

@@ -13,7 +13,7 @@
  * properties only: `constructor`, `toString`, `__proto__`... are refused (issue 31 finding 8: they
  * once read Object.prototype and threw a TypeError instead of a recorded rejection).
  */
-const { BusinessError } = require('./ledger');
+const { BusinessError, bounded } = require('./ledger');
 const { show } = require('./text');
 
 const MAX_TAX_BPS = 1000;                  // 10 %: a velocity tax above it is refused, however it is proposed
@@ -64,7 +64,7 @@ function parameterValue(name, value) {
     if (value.length === 0 || value.length > 200) {
         throw new BusinessError(`parameter ${name} must be 1 to 200 characters`, 'INVALID_PARAMETER');
     }
-    return value;
+    return bounded('value', value, 200); // no control character or lone surrogate, as every text
 }
 
 /** As parameterValue, for a proposal: a known parameter must be governable. Pure. */

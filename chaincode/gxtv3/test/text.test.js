@@ -48,3 +48,11 @@ test('printable text of any script is kept as it is', async () => {
     await L.invoke(Org, 'ProposeOrganization', rid(), 'ORG1', 'Coopérative 合作社 🌱', 'alice');
     assert.equal(L.events.at(-1).payload.name, 'Coopérative 合作社 🌱');
 });
+
+test('a control character in a free parameter\'s value is a recorded rejection, nothing stored', async () => {
+    const events = L.events.length;
+    await assert.rejects(L.invoke(Admin, 'UpdateSystemParameter', rid(), 'demoRun', 'a\u0000b\u0007'),
+        (e) => e.answer && e.answer.rejected.code === 'INVALID_ARGUMENT'
+            && e.message.includes('value') && e.message.includes('U+0000'));
+    assert.equal(L.events.length, events, 'no event');
+});

@@ -28,9 +28,33 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "gx.pgSecret" -}}{{ .Values.postgres.existingSecret | default (printf "%s-postgres" (include "gx.fullname" .)) }}{{- end -}}
 {{- define "gx.pgSecretKey" -}}{{ if .Values.postgres.existingSecret }}{{ .Values.postgres.existingSecretKey }}{{ else }}password{{ end }}{{- end -}}
 
-{{/* The DSN without a password: the processes add it from GX_PG_PASSWORD_FILE, percent-encoded. */}}
-{{- define "gx.dsn" -}}
-postgresql://{{ .Values.postgres.user | urlquery }}@{{ .Values.postgres.host }}:{{ .Values.postgres.port }}/{{ .Values.postgres.database }}?sslmode={{ .Values.postgres.sslmode }}
+{{/* The config-provider reference Connect resolves to the connector's database password (both
+     connector modes): Debezium's role's key of postgres.roles' Secret, else the pipeline's password. */}}
+{{- define "gx.connectorPasswordRef" -}}
+{{- $v := .Values -}}
+{{- if $v.postgres.roles.enabled -}}
+{{ printf "${%s:%s/%s:gx_cdc}" $v.connector.configProvider .Release.Namespace $v.postgres.roles.passwordsSecret }}
+{{- else -}}
+{{ printf "${%s:%s/%s:%s}" $v.connector.configProvider .Release.Namespace (include "gx.pgSecret" .) (include "gx.pgSecretKey" .) }}
+{{- end -}}
+{{- end -}}
+
+{{/* A DSN without a password (the processes add it from GX_PG_PASSWORD_FILE, percent-encoded) for
+     .user: sslmode, and with postgres.caSecret the CA it verifies the server with. */}}
+{{- define "gx.dsnFor" -}}
+{{- $pg := .root.Values.postgres -}}
+postgresql://{{ .user | urlquery }}@{{ $pg.host }}:{{ $pg.port }}/{{ $pg.database }}?sslmode={{ $pg.sslmode }}
+{{- if $pg.caSecret }}&sslrootcert=/var/run/secrets/gx/postgres-ca/ca.crt{{ end }}
+{{- end -}}
+{{- define "gx.dsn" -}}{{ include "gx.dsnFor" (dict "root" . "user" .Values.postgres.user) }}{{- end -}}
+
+{{/* The account every pod runs as. */}}
+{{- define "gx.serviceAccount" -}}{{ .Values.serviceAccount.name | default (include "gx.fullname" .) }}{{- end -}}
+
+{{/* What every pod spec says about its identity towards Kubernetes: its account, no API token. */}}
+{{- define "gx.podIdentity" -}}
+serviceAccountName: {{ include "gx.serviceAccount" . }}
+automountServiceAccountToken: false
 {{- end -}}
 
 {{/* Every GX_* setting that is not a secret (the ConfigMap's data, and the hook Jobs' env). */}}
@@ -41,7 +65,6 @@ GX_PG_DSN: {{ include "gx.dsn" . | quote }}
 GX_PG_PASSWORD_FILE: /var/run/secrets/gx/postgres/password
 GX_KAFKA_BOOTSTRAP: {{ .Values.kafka.bootstrap | quote }}
 GX_CONNECT_URL: {{ .Values.connect.url | quote }}
-GX_WEB_HOST: "0.0.0.0"
 GX_WEB_PORT: {{ .Values.web.port | quote }}
 GX_DATA_DIR: /tmp/faust
 GX_FABRIC_CHANNEL: {{ .Values.fabric.channel | quote }}
@@ -52,6 +75,7 @@ GX_TOPIC_COMMANDS_DLQ: {{ .Values.topics.commandsDlq | quote }}
 GX_TOPIC_FABRIC_EVENTS: {{ .Values.topics.fabricEvents | quote }}
 GX_TOPIC_PROJECTIONS_DLQ: {{ .Values.topics.projectionsDlq | quote }}
 GX_TOPIC_FABRIC_BLOCKS: {{ .Values.topics.fabricBlocks | quote }}
+GX_TOPIC_DLQ_REPLAYS: {{ .Values.topics.dlqReplays | quote }}
 {{- with .Values.connector.pollIntervalMs }}
 GX_CONNECT_POLL_MS: {{ . | quote }}
 {{- end }}
@@ -83,8 +107,8 @@ GX_FABRIC_TLS_SERVER_NAME: {{ . | quote }}
 {{- end -}}
 
 {{/* Who a process is. .who: a worker's name, or "admin" for the hook Jobs; .connector: the Job
-     that registers the connector through Connect's REST API (it alone needs Connect's credentials
-     and Debezium's role). */}}
+     that registers the connector through Connect's REST API (it alone needs Connect's credentials,
+     and names Debezium's role and where Connect reads its password; it never holds that password). */}}
 {{- define "gx.pgRole" -}}
 {{- if eq .who "admin" }}{{ .root.Values.postgres.user }}
 {{- else if hasPrefix "projector-" .who }}gx_projector_{{ trimPrefix "projector-" .who }}
@@ -98,11 +122,17 @@ GX_FABRIC_TLS_SERVER_NAME: {{ . | quote }}
 {{- define "gx.identityEnv" -}}
 {{- $v := .root.Values -}}
 {{- if and $v.postgres.roles.enabled (ne .who "admin") }}
-- {name: GX_PG_DSN, value: {{ printf "postgresql://%s@%s:%v/%s?sslmode=%s" (include "gx.pgRole" .) $v.postgres.host $v.postgres.port $v.postgres.database $v.postgres.sslmode | quote }}}
+- {name: GX_PG_DSN, value: {{ include "gx.dsnFor" (dict "root" .root "user" (include "gx.pgRole" .)) | quote }}}
 {{- end }}
 {{- if and $v.postgres.roles.enabled .connector }}
-- {name: GX_PG_CDC_DSN, value: {{ printf "postgresql://gx_cdc@%s:%v/%s?sslmode=%s" $v.postgres.host $v.postgres.port $v.postgres.database $v.postgres.sslmode | quote }}}
-- {name: GX_PG_CDC_PASSWORD_FILE, value: /var/run/secrets/gx/postgres-cdc/password}
+- {name: GX_PG_CDC_DSN, value: {{ include "gx.dsnFor" (dict "root" .root "user" "gx_cdc") | quote }}}
+{{- end }}
+{{- if .connector }}
+{{- if eq $v.connector.passwordFrom "env" }}
+- {name: GX_CONNECT_PASSWORD_ENV, value: {{ $v.connector.passwordEnv | quote }}}
+{{- else }}
+- {name: GX_CONNECT_PASSWORD_REF, value: {{ include "gx.connectorPasswordRef" .root | quote }}}
+{{- end }}
 {{- end }}
 {{- if $v.kafka.sasl.enabled }}
 - {name: GX_KAFKA_SECURITY_PROTOCOL, value: SASL_SSL}
@@ -120,8 +150,8 @@ GX_FABRIC_TLS_SERVER_NAME: {{ . | quote }}
 {{- define "gx.identityMounts" -}}
 - {name: postgres, mountPath: /var/run/secrets/gx/postgres, readOnly: true}
 {{- $v := .root.Values }}
-{{- if and $v.postgres.roles.enabled .connector }}
-- {name: postgres-cdc, mountPath: /var/run/secrets/gx/postgres-cdc, readOnly: true}
+{{- if $v.postgres.caSecret }}
+- {name: postgres-ca, mountPath: /var/run/secrets/gx/postgres-ca, readOnly: true}
 {{- end }}
 {{- if $v.kafka.sasl.enabled }}
 - {name: kafka, mountPath: /var/run/secrets/gx/kafka, readOnly: true}
@@ -141,9 +171,9 @@ GX_FABRIC_TLS_SERVER_NAME: {{ . | quote }}
 {{- else }}
 {{- include "gx.pgVolume" .root | nindent 0 }}
 {{- end }}
-{{- if and $v.postgres.roles.enabled .connector }}
-- name: postgres-cdc
-  secret: {secretName: {{ $v.postgres.roles.passwordsSecret }}, defaultMode: 0400, items: [{key: gx_cdc, path: password}]}
+{{- if $v.postgres.caSecret }}
+- name: postgres-ca
+  secret: {secretName: {{ $v.postgres.caSecret }}, defaultMode: 0444, items: [{key: {{ $v.postgres.caKey }}, path: ca.crt}]}
 {{- end }}
 {{- if $v.kafka.sasl.enabled }}
 - name: kafka
