@@ -8,11 +8,13 @@
 - Authorisation: the StandardAuthorizer, nothing allowed without an ACL; ``gx-admin`` (the CLI and
   the stack's own set-up) and the broker are super users. Every other principal gets exactly its
   job (``acls``): the submitter reads gx.commands and writes results and its dead letters, the
-  block publisher writes the events and block markers in its transactions, each projector reads
-  the events and writes its dead letters, Connect writes gx.commands and its own topics, and
-  ``gx-dlq-replayer`` (`gxctl dlq replay`, gxcommon.dlq_replay) reads the dead letters and the
-  records they name and writes those back to their source topics, and its audit record;
-  ``gx-producer`` (an upstream service's direct produce, gxsdk.produce) writes gx.commands.
+  results writer reads results and writes its dead letters, and its corrector reads the events and
+  writes correcting results, the block publisher writes the events and block markers in its
+  transactions, each projector reads the events and writes its dead letters, Connect writes
+  gx.commands and its own topics, and ``gx-dlq-replayer`` (`gxctl dlq replay`,
+  gxcommon.dlq_replay) reads the dead letters and the records they name and writes those back to
+  their source topics, and its audit record; ``gx-producer`` (an upstream service's direct
+  produce, gxsdk.produce) writes gx.commands.
 
 Pure functions build the configuration and the ACL list; ``apply`` is the adapter that creates the
 SCRAM users and ACLs through the admin API.
@@ -81,6 +83,9 @@ def acls(app_id: str, groups: list[str], t: Any) -> list[Grant]:
     writes("gx-submitter", t.commands_dlq)
     reads("gx-results-writer", t.command_results, f"{app_id}-results-writer")
     writes("gx-results-writer", t.commands_dlq)
+    # Its corrector (streams.corrector): the events of committed transactions in, corrections out.
+    reads("gx-results-writer", t.fabric_events, f"{app_id}-results-corrector")
+    writes("gx-results-writer", t.command_results)
     pub = "gx-block-publisher"
     writes(pub, t.fabric_events)
     writes(pub, t.fabric_blocks)

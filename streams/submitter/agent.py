@@ -18,6 +18,7 @@ from faust.types import TP, AgentT
 from fabric_gateway import load_identity
 from gxcommon import web
 from gxcommon.fabric_settings import FabricSettings
+from streams import metrics as m
 from streams.breaker import CircuitBreaker
 from streams.outcome import RetryPolicy
 from streams.submitter.faust_io import FaustSink
@@ -39,6 +40,7 @@ def install(
     publish_deadline: float = 300.0,
     progress: bool = False,
     commit_stream: bool = True,
+    probe_wait: float = 2.0,
     service_check: bool = False,
 ) -> AgentT:
     """Register the submitter agent and its watcher on ``app``; returns the agent.
@@ -57,8 +59,9 @@ def install(
     sink = FaustSink(
         app.topic(results_topic, key_type=bytes, value_type=bytes),
         app.topic(dlq_topic, key_type=bytes, value_type=bytes),
+        app.conf.producer_max_request_size,
     )
-    gate = BreakerGate(breaker or CircuitBreaker(), time.monotonic, asyncio.sleep)
+    gate = BreakerGate(breaker or CircuitBreaker(), time.monotonic, asyncio.sleep, probe_wait=probe_wait)
     state = Submitters(
         app,
         sink,
@@ -76,6 +79,7 @@ def install(
         commit_stream=commit_stream,
         service_check=service_check,
     )
+    gate.ready = state.fabric.connected  # a probe first waits for the channel (cheap: no endorsement)
     web.add_check(
         app,
         "submitter",
@@ -85,10 +89,15 @@ def install(
             else None
         ),
     )
+    # Errors the chaincode throws and records nowhere (FORBIDDEN: the grant is missing or rotated).
+    web.add_check(app, "chaincode", state.refusals.reason)
 
     # (Faust passes a Stream; its agent type names StreamT, which lacks noack.)
     @app.agent(topic, name="submitter")  # type: ignore[arg-type]
     async def submitter(stream: faust.Stream) -> None:
+        # Counted so that a restart by Faust's supervisor (the agent crashed) shows: it must not
+        # happen, whatever a record holds.
+        m.AGENT_STARTS.inc()
         async for event in stream.noack().events():
             await state.take(event)
 

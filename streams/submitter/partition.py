@@ -111,7 +111,9 @@ class PartitionSubmitter:
 
     def offer(self, rec: Record) -> bool:
         """Admit ``rec`` (offsets increasing) and start whatever is ready. False: the window's span
-        is full and ``rec`` waits in the backlog. UnicodeDecodeError if its key is not UTF-8."""
+        is full and ``rec`` waits in the backlog. Never raises for what the record holds: one that
+        cannot be read as a command keeps its place in the window like any other, and finishes once
+        its dead letter is published (streams.submitter.process)."""
         self._idle.clear()
         if self._backlog or self.window.full:
             self._backlog.append(rec)
@@ -121,6 +123,7 @@ class PartitionSubmitter:
         return True
 
     def _admit(self, rec: Record) -> None:
+        # Records of one key run in order; a record without a key is on its own.
         self.window.add(rec.offset, rec.key_text() or f"offset-{rec.offset}")
         self._records[rec.offset] = rec
 

@@ -13,17 +13,22 @@
   committable offset is committed before the partition goes; the next owner resumes from there.
   A partition assigned again gets a new submitter, so an old completion can never ack a new event.
 - Back-pressure per partition: each window admits commands up to its uncommitted span; beyond it
-  records wait in that partition's backlog. Only when one partition's backlog reaches
-  ``backlog_cap`` does the agent stop taking records (Faust's buffer fills and it stops fetching).
-  Partitions are never paused through Faust: faust-streaming 0.15.3 drops records already fetched
-  for a partition paused before they are handed over, then fills the hole as if it were acked.
+  records wait in that partition's backlog. When one partition's backlog reaches ``backlog_cap``
+  that partition alone stops fetching (streams.submitter.faust_io.stop_fetching: Faust's own
+  per-partition flow control); the agent never waits, so the other partitions go on. What Faust
+  already fetched of it is still taken, so the cap is soft (by Faust's stream buffer and one fetch
+  batch). Once its backlog is down to half the cap it fetches again, from where it stopped.
+  Never ``pause_partitions``: faust-streaming 0.15.3 drops the records of a fetched batch whose
+  partition was paused meanwhile, then takes the hole for a gap it counts as acked.
 - The breaker: one for Fabric, shared by every partition. While it is open nothing is attempted;
-  records already taken wait in windows and backlogs.
+  records already taken wait in windows and backlogs. The gateway's channel connecting again
+  (the peer back) makes it probe at once (streams.submitter.gate.BreakerGate.wake).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 
 import faust
@@ -35,10 +40,10 @@ from gxcommon.fabric_settings import FabricSettings
 from streams import metrics as m
 from streams.outcome import RetryPolicy
 from streams.submitter.connection import FabricConnection
-from streams.submitter.faust_io import FaustSink, commit_exactly, record_of
+from streams.submitter.faust_io import FaustSink, commit_exactly, fetch_again, record_of, stop_fetching
 from streams.submitter.gate import BreakerGate
 from streams.submitter.partition import PartitionSubmitter
-from streams.submitter.partition_hooks import PartitionHooks, exit_now
+from streams.submitter.partition_hooks import PartitionHooks, Refusals, exit_now
 from streams.window import SubmitWindow
 
 log = logs.get("gx.submitter")
@@ -46,7 +51,7 @@ log = logs.get("gx.submitter")
 
 class Submitters:
     """``window``: commands in flight per partition; ``span``: a window's uncommitted span;
-    ``backlog_cap``: records one partition's backlog holds before the agent stops taking more."""
+    ``backlog_cap``: records one partition's backlog holds before that partition is paused."""
 
     def __init__(
         self,
@@ -72,13 +77,15 @@ class Submitters:
         self.span, self.topic, self.revoke_timeout = span, topic, revoke_timeout
         self.publish_deadline, self.on_fatal, self.progress = publish_deadline, on_fatal, progress
         self.backlog_cap, self.service_check = backlog_cap, service_check
-        self.fabric = FabricConnection(f, identity, signer, commit_stream)
+        # The gateway's channel connecting again (the peer back) wakes an open breaker at once.
+        self.fabric = FabricConnection(f, identity, signer, commit_stream, on_connected=gate.wake)
         self.subs: dict[int, PartitionSubmitter] = {}
         self.events: dict[int, dict[int, faust.EventT]] = {}
-        self.room = asyncio.Event()  # set whenever a backlog shrank (or a partition went)
+        self.paused: set[int] = set()  # partitions not fetched: their backlog reached its cap
         self.breaker_open = False
-        self.last_offset: dict[int, int] = {}
+        self.last_offset: dict[int, int] = {}  # per partition, the last offset taken this assignment
         self.internal_errors_seen = 0  # of submitters already gone (revoked), for the counter
+        self.refusals = Refusals()  # the chaincode's unrecorded refusals, for /readyz
 
     def submitter(self, partition: int) -> PartitionSubmitter:
         """The partition's submitter, made on its first record of this assignment."""
@@ -94,7 +101,7 @@ class Submitters:
                 SubmitWindow(self.window, span=self.span),
                 gate=self.gate,
                 policy=self.policy,
-                hooks=PartitionHooks(events, self.room, self.on_fatal),
+                hooks=PartitionHooks(events, functools.partial(self._room, partition), self.on_fatal, self.refusals),
                 publish_deadline=self.publish_deadline,
                 progress=self.progress,
                 commits=self.fabric.commits,
@@ -115,16 +122,22 @@ class Submitters:
         return max((sub.stalled() for sub in self.subs.values()), default=0.0)
 
     async def take(self, event: faust.EventT) -> None:
-        """Hand one record to its partition's submitter; wait while that partition's backlog is at its cap."""
+        """Hand one record to its partition's submitter. Never waits: when that partition's backlog
+        is at its cap, the partition stops fetching (again, if Faust let it fetch meanwhile)."""
         sub = self.offer(event)
-        while sub.backlog >= self.backlog_cap and self.subs.get(event.message.partition) is sub:
-            self.room.clear()
-            await self.room.wait()
+        if sub is not None and sub.backlog >= self.backlog_cap:
+            self._pause(event.message.partition, sub.backlog)
 
-    def offer(self, event: faust.EventT) -> PartitionSubmitter:
-        """Register ``event`` and offer its record to its partition's submitter (see
-        PartitionSubmitter.offer for what it raises)."""
+    def offer(self, event: faust.EventT) -> PartitionSubmitter | None:
+        """Register ``event`` and offer its record to its partition's submitter (which never raises
+        for what a record holds). None, with nothing registered, for a record at or below the last
+        offset taken of its partition in this assignment (offsets only move forward; a window
+        refuses one that does not)."""
         msg = event.message
+        last = self.last_offset.get(msg.partition)
+        if last is not None and msg.offset <= last:
+            log.warning("record delivered again; already taken", partition=msg.partition, offset=msg.offset, last=last)
+            return None
         rec = record_of(msg)
         sub = self.submitter(msg.partition)
         self.events[msg.partition][msg.offset] = event
@@ -132,6 +145,26 @@ class Submitters:
         m.IN_FLIGHT.inc()
         sub.offer(rec)  # False: it waits in the partition's backlog
         return sub
+
+    def _pause(self, p: int, backlog: int) -> None:
+        stop_fetching(self.app.consumer, TP(self.topic, p))  # every time: Faust may have let it fetch
+        if p not in self.paused:
+            self.paused.add(p)
+            m.PARTITION_PAUSES.inc()
+            m.PARTITIONS_PAUSED.set(len(self.paused))
+            log.info("partition paused: its backlog is full", partition=p, backlog=backlog, cap=self.backlog_cap)
+
+    def _room(self, p: int) -> None:
+        """Partition ``p``'s backlog shrank (its submitter's hook; the watcher asks too): a paused
+        partition fetches again once its backlog is down to half the cap."""
+        sub = self.subs.get(p)
+        if p not in self.paused or sub is None or sub.backlog > self.backlog_cap // 2:
+            return
+        fetch_again(self.app.consumer, TP(self.topic, p))
+        self.paused.discard(p)
+        m.PARTITION_RESUMES.inc()
+        m.PARTITIONS_PAUSED.set(len(self.paused))
+        log.info("partition resumed", partition=p, backlog=sub.backlog)
 
     async def revoke(self, partitions: set[int]) -> None:
         """Cancel the partitions' commands (bounded by ``revoke_timeout``), then commit each one's
@@ -141,6 +174,7 @@ class Submitters:
             sub = self.subs.pop(p, None)
             unfinished = self.events.pop(p, {})
             self.last_offset.pop(p, None)
+            self.paused.discard(p)  # a rebalance sets every assigned partition fetching again
             if sub is None:
                 continue
             try:
@@ -154,9 +188,9 @@ class Submitters:
             if (c := sub.committable()) is not None:
                 offsets[TP(self.topic, p)] = c
             log.info("partition revoked", partition=p, unfinished=len(unfinished), committed=c)
+        m.PARTITIONS_PAUSED.set(len(self.paused))
         if offsets:
             await self._commit(offsets)
-        self.room.set()  # its backlog is gone: a waiting agent may take records again
 
     async def _commit(self, offsets: dict[TP, int]) -> None:
         """Commit exactly ``offsets``. A failure is logged: the next owner then replays a little more."""
@@ -182,6 +216,8 @@ class Submitters:
             )
             self.breaker_open = open_
         m.BACKLOG.set(self.backlog())
+        for p in list(self.paused):
+            self._room(p)
         for tp in assigned:
             try:
                 high = self.app.consumer.highwater(tp)

@@ -49,3 +49,18 @@ def test_each_kind_of_damage_is_named() -> None:
     assert (v.lost, v.doubled, v.wrong_status) == (["lost"], ["twice"], ["phantom", "hidden"])
     assert v.unexpected_dead_letters == ["stray"]
     assert v.balance_mismatches == {"w1": (-1, -2), "w2": (1, 2)} and not v.clean
+
+
+def test_the_harness_reads_headers_that_are_not_utf8() -> None:
+    """Issue 30: the submitter dead-letters a record whose headers are not UTF-8 with those headers,
+    so gx.commands.dlq holds them; the harness reads the topic for its run's dead letters and used to
+    stop there (UnicodeDecodeError: 'utf-8' codec can't decode byte 0xc3), failing every fault."""
+    from bench.common import message_headers
+
+    class Msg:
+        def headers(self) -> list[tuple[str, bytes | None]]:
+            return [("service", b"\xc3\x28\xff"), ("tenantId", b"t1"), ("empty", None)]
+
+    h = message_headers(Msg())  # type: ignore[arg-type]
+    assert h["tenantId"] == "t1" and h["empty"] == ""
+    assert h["service"] == "\ufffd(\ufffd"

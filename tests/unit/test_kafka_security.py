@@ -22,8 +22,9 @@ def test_each_principal_reads_and_writes_exactly_its_topics() -> None:
     assert set(grants()) == set(principals(list(GROUPS)))
     assert topic_ops("gx-submitter", "READ") == {"gx.commands"}
     assert topic_ops("gx-submitter", "WRITE") == {"gx.command-results", "gx.commands.dlq"}
-    assert topic_ops("gx-results-writer", "READ") == {"gx.command-results"}
-    assert topic_ops("gx-results-writer", "WRITE") == {"gx.commands.dlq"}
+    # The results writer's corrector reads the events and publishes corrections (issue 30, defect 4).
+    assert topic_ops("gx-results-writer", "READ") == {"gx.command-results", "gx.fabric.events"}
+    assert topic_ops("gx-results-writer", "WRITE") == {"gx.commands.dlq", "gx.command-results"}
     assert topic_ops("gx-block-publisher", "WRITE") == {"gx.fabric.events", "gx.fabric.blocks"}
     for g in GROUPS:
         assert topic_ops(f"gx-projector-{g}", "READ") == {"gx.fabric.events"}
@@ -45,6 +46,10 @@ def test_each_principal_reads_and_writes_exactly_its_topics() -> None:
 def test_groups_and_transactions_are_each_principals_own() -> None:
     g = grants()
     assert ("group", "gx-pipeline-submitter", "READ", False) in g["gx-submitter"]
+    assert {name for res, name, *_ in g["gx-results-writer"] if res == "group"} == {
+        "gx-pipeline-results-writer",
+        "gx-pipeline-results-corrector",
+    }
     assert ("transactional_id", "gx-pipeline-block-publisher-", "WRITE", True) in g["gx-block-publisher"]
     assert not any(res == "transactional_id" for p, gs in g.items() if p != "gx-block-publisher" for res, *_ in gs)
     assert ("group", "gx-pipeline-projector-ledger", "READ", True) in g["gx-projector-ledger"]
