@@ -20,6 +20,7 @@ def test_a_clean_run_is_clean() -> None:
     )
     assert v.clean and v.counts() == {
         "commands": 3,
+        "rejected": 1,
         "lost": 0,
         "doubled": 0,
         "wrong_status": 0,
@@ -49,3 +50,21 @@ def test_each_kind_of_damage_is_named() -> None:
     assert (v.lost, v.doubled, v.wrong_status) == (["lost"], ["twice"], ["phantom", "hidden"])
     assert v.unexpected_dead_letters == ["stray"]
     assert v.balance_mismatches == {"w1": (-1, -2), "w2": (1, 2)} and not v.clean
+
+
+def test_a_command_the_rules_refuse_must_end_failed_with_its_recorded_rejection() -> None:
+    rows = {
+        "refused": ("FAILED", "CHAINCODE_REJECTED"),
+        "said-ok": ("CONFIRMED", None),  # the ledger recorded a rejection: the defect 1
+        "unrecorded": ("FAILED", "CHAINCODE_REJECTED"),  # thrown, never recorded: not final for this load
+        "gave-up": ("FAILED", "RETRIES_EXHAUSTED"),
+    }
+    v = check(
+        list(rows),
+        rows=rows,
+        ledger={"refused": True, "said-ok": True, "gave-up": True},
+        events=Counter(),
+        dead_letters=[],
+        must_reject=set(rows),
+    )
+    assert v.rejected == 1 and sorted(v.wrong_status) == ["gave-up", "said-ok", "unrecorded"]
