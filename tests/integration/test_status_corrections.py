@@ -42,15 +42,17 @@ def publisher(pipeline: dict[str, str], tmp_path_factory: pytest.TempPathFactory
     w = Worker("block-publisher", WorkerSettings().app_id, tmp_path_factory.mktemp("publisher")).start()
     # Caught up with the ledger: the events a test waits for are then the ones its own commands make.
     last = chain_height() - 1
-    wait_until(
-        lambda: w.metric("publisher_last_block"),
-        f"the block publisher at block {last}",
-        until=lambda b: b >= last,
-        timeout=120,
-        detail=lambda: w.log()[-3000:],
-    )
-    yield w
-    w.stop()
+    try:
+        wait_until(
+            lambda: w.metric("publisher_last_block"),
+            f"the block publisher at block {last}",
+            until=lambda b: b >= last,
+            timeout=120,
+            detail=lambda: w.log()[-3000:],
+        )
+        yield w
+    finally:
+        w.stop()
 
 
 def chain_height() -> int:
