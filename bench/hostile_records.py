@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bench.common import message_headers
 from gxcommon.kafka import Headers
 from gxcommon.record_limits import MAX_RECORD_BYTES
 
@@ -116,16 +117,12 @@ def dead_letters(bootstrap: str, since_ms: int, timeout: float = 60) -> dict[tup
                     continue
                 if (m.offset() or 0) + 1 >= ends[m.partition() or 0]:
                     todo.discard(m.partition() or 0)
-                h = _headers(m)
+                h = message_headers(m)
                 if h.get("sourceTopic", COMMANDS) == COMMANDS and h.get("sourcePartition", "").isdigit():
                     out[(int(h["sourcePartition"]), int(h.get("sourceOffset", "-1")))] = h.get("errorCode", "?")
     finally:
         c.close()
     return out
-
-
-def _headers(m: Any) -> dict[str, str]:
-    return {k: (v or b"").decode("utf-8", "replace") for k, v in (m.headers() or [])}
 
 
 def missing(sent: list[Sent], letters: dict[tuple[int, int], str]) -> list[str]:

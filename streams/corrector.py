@@ -319,8 +319,8 @@ def install(
     import psycopg
 
     from gxcommon import web
-    from gxcommon.kafka import Consumer
-    from streams.corrector_io import OutboxLookup, ResultPublisher, consumer_conf
+    from gxcommon.kafka import Consumer, events_consumer_conf
+    from streams.corrector_io import OutboxLookup, ResultPublisher
 
     box: list[Corrector] = []
     lookups: list[OutboxLookup] = []
@@ -349,7 +349,7 @@ def install(
         lookup = OutboxLookup(lambda: psycopg.connect(dsn, autocommit=True))
         lookups.append(lookup)
         loop = Corrector(
-            Consumer(consumer_conf(bootstrap, group_id, auto_offset_reset, session_timeout_s)),
+            Consumer(events_consumer_conf(bootstrap, group_id, auto_offset_reset, session_timeout_s)),
             lookup,
             ResultPublisher(bootstrap, results_topic),
             events_topic,

@@ -123,20 +123,3 @@ class ResultPublisher:
 
     def close(self) -> None:
         self._producer.flush(self.timeout)
-
-
-def consumer_conf(bootstrap: str, group: str, auto_offset_reset: str, session_timeout_s: float) -> dict[str, Any]:
-    """The corrector's consumer: committed records only (gx.fabric.events is written in Kafka
-    transactions, one per block); offsets committed by the loop, never past an unsettled event."""
-    return {
-        "bootstrap.servers": bootstrap,
-        "group.id": group,
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "isolation.level": "read_committed",
-        "auto.offset.reset": auto_offset_reset,
-        "session.timeout.ms": int(session_timeout_s * 1000),
-        # Postgres away is retried in place: a member that takes no records for that long leaves the
-        # group (on_lost) and joins again when it is back.
-        "max.poll.interval.ms": 300_000,
-    }
