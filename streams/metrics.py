@@ -34,7 +34,11 @@ BREAKER_STATE = Gauge("circuit_breaker_state", "0 closed, 1 open, 2 half-open", 
 BREAKER_FAILURES = Counter("circuit_breaker_failures", "Transient failures counted by the breaker", ["name"])
 IN_FLIGHT = Gauge("submitter_commands_in_flight", "Commands being submitted, all partitions")
 DEAD_LETTERS = Counter("submitter_dead_letters", "Records sent to the commands DLQ", ["error_code"])
-CONSUMER_LAG = Gauge("submitter_consumer_lag", "Records on gx.commands not yet consumed, per partition", ["partition"])
+CONSUMER_LAG = Gauge(
+    "submitter_consumer_lag",
+    "Records on gx.commands (and gx.commands.direct) not yet consumed, per partition",
+    ["topic", "partition"],
+)
 INTERNAL_ERRORS = Gauge("submitter_internal_errors", "Unexpected errors inside attempts since start (each retried)")
 PUBLISH_STALLED = Gauge("submitter_publish_stalled_seconds", "How long a final result has failed to publish (0: none)")
 BACKLOG = Gauge("submitter_backlog", "Records taken but waiting for a free window slot, all partitions")

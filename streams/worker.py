@@ -116,6 +116,7 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
             progress=s.submitted_results,
             commit_stream=s.commit_stream,
             service_check=s.service_check,
+            direct_topic=t.commands_direct,
         )
     return app
 

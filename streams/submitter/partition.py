@@ -53,6 +53,7 @@ class PartitionSubmitter:
     commits: CommitSource | None = None
     commit_timeout: float = 60.0
     service_check: bool = False  # refuse a command whose service may not send its type (permissions.py)
+    direct: bool = False  # the partition is of the direct path (gx.commands.direct): no administrative type
 
     def __post_init__(self) -> None:
         gate = self.gate or BreakerGate(self.breaker, self.clock, self.sleep)
@@ -78,7 +79,15 @@ class PartitionSubmitter:
             self.commit_timeout,
         )
         self._processor = CommandProcessor(
-            ledger, gate, self.hooks, self.policy, self.clock, self.sleep, self.rand, service_check=self.service_check
+            ledger,
+            gate,
+            self.hooks,
+            self.policy,
+            self.clock,
+            self.sleep,
+            self.rand,
+            service_check=self.service_check,
+            direct=self.direct,
         )
         self._records: dict[int, Record] = {}
         self._tasks: set[asyncio.Task[None]] = set()

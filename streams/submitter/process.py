@@ -51,6 +51,7 @@ class CommandProcessor:
     rand: Callable[[], float]
     internal_errors: int = 0  # unexpected errors inside attempts, since start (each retried)
     service_check: bool = False  # refuse a command whose service may not send its type (permissions.py)
+    direct: bool = False  # records of the direct path: with service_check, no administrative type
 
     async def settle(self, rec: Record) -> Final:
         """``rec``'s final result. An unexpected error (a bug) is retried with backoff, and after
@@ -101,7 +102,7 @@ class CommandProcessor:
             code, reason = problem
             log.warning("command rejected", partition=rec.partition, offset=rec.offset, errorCode=code, reason=reason)
             return results.unusable(rec, code, reason, 0, ResultStatus.REJECTED)
-        if self.service_check and (why := refusal(command.env)) is not None:
+        if self.service_check and (why := refusal(command.env, self.direct)) is not None:
             code = ErrorCode.SERVICE_NOT_ALLOWED
             log.warning("command rejected", errorCode=code, reason=why, service=command.env.service, **command.ctx)
             return results.unusable(rec, code, why, 0, ResultStatus.REJECTED)

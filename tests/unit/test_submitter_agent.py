@@ -26,6 +26,7 @@ from tests.unit.test_submitter import Clock, MemorySink, command
 from tests.waiting import wait_until_async
 
 TOPIC = "gx.commands"
+DIRECT = "gx.commands.direct"
 
 
 @dataclass
@@ -121,10 +122,16 @@ async def agent() -> AsyncIterator[tuple[FakeGateway, Submitters, FakeApp, Sink]
 
 
 def event(
-    partition: int, offset: int, ctype: str = "CREATE_USER", n: object = None, log: list[tuple[int, int]] | None = None
+    partition: int,
+    offset: int,
+    ctype: str = "CREATE_USER",
+    n: object = None,
+    log: list[tuple[int, int]] | None = None,
+    topic: str = TOPIC,
 ) -> Event:
     n = n if n is not None else f"{partition}-{offset}"
-    msg = Msg(TOPIC, partition, offset, f"USR-{n}".encode(), command(ctype, n, f"r{partition}-{offset}"))
+    rid = f"r{partition}-{offset}" + ("" if topic == TOPIC else "-direct")
+    msg = Msg(topic, partition, offset, f"USR-{n}".encode(), command(ctype, n, rid))
     return Event(msg, log=log)
 
 
@@ -181,13 +188,13 @@ async def test_a_partition_at_its_backlog_cap_stops_fetching_alone_and_fetches_a
     evs = [event(0, i) for i in range(6)]
     for ev in evs[:4]:  # a window (span 2) and a backlog (cap 2) full
         await asyncio.wait_for(state.take(ev), 0.5)
-    assert state.subs[0].backlog == 2 and app.consumer.stopped == {tp0} and state.paused == {0}
+    assert state.subs[tp0].backlog == 2 and app.consumer.stopped == {tp0} and state.paused == {tp0}
     other = event(1, 0, "FREEZE_WALLET", "o")
     await asyncio.wait_for(state.take(other), 0.5)  # partition 1 goes on
     await until(lambda: other.acks == 1, "partition 1's event acked", 2)
     for ev in evs[4:]:  # already fetched before it stopped: taken anyway
         await asyncio.wait_for(state.take(ev), 0.5)
-    assert state.subs[0].backlog == 4 and app.consumer.stopped == {tp0}
+    assert state.subs[tp0].backlog == 4 and app.consumer.stopped == {tp0}
     await until(lambda: tp0 not in app.consumer.stopped, "partition 0 fetching again once its backlog drained", 5)
     assert app.consumer.log == ["stop 0", "stop 0", "stop 0", "fetch 0"] and state.paused == set()
     assert app.consumer.paused == set()  # never paused through Faust
@@ -197,6 +204,23 @@ async def test_a_partition_at_its_backlog_cap_stops_fetching_alone_and_fetches_a
     from prometheus_client import REGISTRY
 
     assert REGISTRY.get_sample_value("submitter_partitions_paused") == 0.0
+
+
+async def test_partition_0_of_each_commands_topic_has_its_own_submitter_and_offsets(agent) -> None:
+    """gx.commands and gx.commands.direct (the direct path) share partition numbers: each topic's
+    partition is its own window, backlog and last offset; a revocation of one leaves the other."""
+    fake, state, _app, sink = agent
+    state.direct_topic = DIRECT
+    outbox = event(0, 5, "FREEZE_WALLET", "a")
+    direct = event(0, 5, "FREEZE_WALLET", "b", topic=DIRECT)  # the same partition and offset
+    await state.take(outbox)
+    await state.take(direct)
+    await until(lambda: outbox.acks == 1 and direct.acks == 1, "both acked")
+    assert set(sink.final()) == {"r0-5", "r0-5-direct"} and len(fake.calls) == 2
+    assert set(state.subs) == {TP(TOPIC, 0), TP(DIRECT, 0)}
+    assert state.subs[TP(DIRECT, 0)].direct and not state.subs[TP(TOPIC, 0)].direct
+    await state.revoke({TP(DIRECT, 0)})
+    assert set(state.subs) == {TP(TOPIC, 0)} and state.last_offset == {TP(TOPIC, 0): 5}
 
 
 async def test_a_record_at_or_below_the_last_offset_taken_is_dropped_not_registered(agent) -> None:
@@ -215,8 +239,8 @@ async def test_a_revoked_partition_is_cancelled_unacked_and_a_new_assignment_sta
     for ev in old:
         await state.take(ev)
     await in_flight(fake, 2)
-    await state.revoke({3})
-    assert 3 not in state.subs and [e.acks for e in old] == [0, 0]
+    await state.revoke({TP(TOPIC, 3)})
+    assert TP(TOPIC, 3) not in state.subs and [e.acks for e in old] == [0, 0]
     # Assigned again: the same offsets arrive as new events; only they are acked, each once.
     fake.scripts["IdentityContract:CreateUser"] = Script()
     new = [event(3, 10), event(3, 11)]
@@ -241,8 +265,8 @@ async def test_an_open_breaker_is_reported_with_the_lag_and_no_partition_is_paus
     await until(lambda: state.gate.breaker.state is State.OPEN, "the breaker open")
     state.watch(assigned)
     assert REGISTRY.get_sample_value("circuit_breaker_state", {"name": "fabric"}) == 1.0
-    assert REGISTRY.get_sample_value("submitter_consumer_lag", {"partition": "0"}) == 6.0
-    assert REGISTRY.get_sample_value("submitter_consumer_lag", {"partition": "1"}) == 4.0
+    assert REGISTRY.get_sample_value("submitter_consumer_lag", {"topic": TOPIC, "partition": "0"}) == 6.0
+    assert REGISTRY.get_sample_value("submitter_consumer_lag", {"topic": TOPIC, "partition": "1"}) == 4.0
     assert app.consumer.paused == set()  # never through Faust (see streams/submitter/partitions.py)
 
 
