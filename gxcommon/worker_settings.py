@@ -45,6 +45,10 @@ class WorkerSettings(ConnectionSettings):
     # Records waiting beyond that span, per partition; when one partition's backlog is full that
     # partition alone stops fetching (Faust's own flow control) until it is down to half.
     submit_backlog: int = 1000
+    # Seconds a sent transaction waits for its block before the same signed transaction is sent
+    # again (at once when a later one of the submitter's commits first: an orderer that died lost
+    # it). A copy ordered too is DUPLICATE_TXID, never applied twice.
+    resubmit_after_s: float = 20.0
     # Seconds a final result may fail to publish before the submitter exits to be restarted.
     publish_deadline_s: float = 300.0
     # Publish a SUBMITTED result after each send (the outbox row then shows SUBMITTED and the tx id
