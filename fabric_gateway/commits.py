@@ -82,22 +82,32 @@ class Waiter:
             return status
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            until = min(deadline, self.sent_at + resubmit_after) if resubmit is not None else deadline
-            overtaken: asyncio.Future[Any] = asyncio.ensure_future(self.overtaken.wait())
-            await asyncio.wait({self._future, overtaken}, timeout=until - loop.time(), return_when="FIRST_COMPLETED")
-            overtaken.cancel()
-            if self.overtaken.is_set() and not self._future.done():
-                grace = min(deadline, self.sent_at + self.watcher.overtaken_grace) - loop.time()
-                if grace > 0:
-                    await asyncio.wait({self._future}, timeout=grace)
-            if self._future.done():
-                self.watcher.on_answer("stream")
-                return self._future.result()
-            if resubmit is not None and loop.time() < deadline:
-                self.resubmits += 1
-                self.submitted()
-                await resubmit()
+        sending: asyncio.Task[None] | None = None  # a copy being sent: the wait goes on meanwhile
+        try:
+            while (now := loop.time()) < deadline and not self._future.done():
+                until = min(deadline, self.sent_at + resubmit_after) if resubmit is not None else deadline
+                overtaken: asyncio.Future[Any] = asyncio.ensure_future(self.overtaken.wait())
+                await asyncio.wait({self._future, overtaken}, timeout=until - now, return_when="FIRST_COMPLETED")
+                overtaken.cancel()
+                if self.overtaken.is_set() and not self._future.done():
+                    grace = min(deadline, self.sent_at + self.watcher.overtaken_grace) - loop.time()
+                    if grace > 0:
+                        await asyncio.wait({self._future}, timeout=grace)
+                if self._future.done() or resubmit is None or loop.time() >= deadline:
+                    continue
+                if sending is None or sending.done():
+                    self.resubmits += 1
+                    self.submitted()
+                    sending = asyncio.ensure_future(resubmit())
+                else:  # the last copy is still on its way (a slow orderer): not another one
+                    self.sent_at = loop.time()
+                    self.overtaken.clear()
+        finally:
+            if sending is not None and not sending.done():
+                sending.cancel()
+        if self._future.done():
+            self.watcher.on_answer("stream")
+            return self._future.result()
         raise CommitStatusError(
             f"no block named the transaction within {timeout:g} s", self.tx_id, grpc.StatusCode.DEADLINE_EXCEEDED
         )
