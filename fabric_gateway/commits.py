@@ -25,9 +25,10 @@ Contract:
 - A transaction can be lost on its way to a block: an orderer that dies holds the transactions it
   has not yet cut into a block, and Fabric tells nobody. Waiting out ``timeout`` then costs a
   minute. So ``wait`` takes ``resubmit`` (what sends the same signed transaction again): it is
-  called when a transaction of this watcher's submitted after this one has committed first (it
-  was overtaken: the ordering service works, this one is not coming) and every ``resubmit_after``
-  seconds without a block naming it. Sending the same transaction again is safe: if both copies
+  called when transactions of this watcher's submitted after this one have committed in two
+  blocks without it, or in one and no block named it within ``overtaken_grace`` (the ordering
+  service works, this one is not coming; one block behind a later one is only behind), and every
+  ``resubmit_after`` seconds without a block naming it. Sending the same transaction again is safe: if both copies
   are ordered, the later one is invalid (DUPLICATE_TXID), and both the stream (which answers the
   first copy a block names) and the peer's CommitStatus (its transaction index keeps the first
   one) report the first copy's validation.
@@ -52,17 +53,37 @@ class Waiter:
 
     def __init__(self, watcher: CommitWatcher, tx_id: str, future: asyncio.Future[Status] | None) -> None:
         self.watcher, self.tx_id, self._future = watcher, tx_id, future
-        self.overtaken = asyncio.Event()  # a later transaction of the watcher's committed first
         self.resubmits = 0
         self.sent_at = asyncio.get_running_loop().time()
+        # Blocks read since it was sent that committed a later transaction of the watcher's and
+        # not this one, and when the first of them came (see overtaken()).
+        self.overtaken_blocks = 0
+        self.overtaken_at: float | None = None
+        self._changed = asyncio.Event()  # set by the watcher at each such block
 
     def submitted(self) -> None:
         """The transaction is being sent (call it just before): the order it is expected in,
         against later ones."""
-        self.overtaken.clear()
         self.sent_at = asyncio.get_running_loop().time()
+        self.overtaken_blocks, self.overtaken_at = 0, None
+        self._changed.clear()
         if self._future is not None and not self._future.done():
             self.watcher._sent_order(self)
+
+    def _overtaken_in(self, now: float) -> None:
+        """The watcher read a block that committed a later transaction of its own, not this one."""
+        self.overtaken_blocks += 1
+        if self.overtaken_at is None:
+            self.overtaken_at = now
+        self._changed.set()
+
+    def overtaken(self, now: float) -> bool:
+        """Lost on its way, by the evidence: overtaken in two blocks, or in one at least the
+        watcher's ``overtaken_grace`` ago (a transaction one block behind a later one is in the
+        next block, cut at the latest the orderer's batch timeout after)."""
+        if self.overtaken_at is None:
+            return False
+        return self.overtaken_blocks >= 2 or now - self.overtaken_at >= self.watcher.overtaken_grace
 
     async def wait(
         self,
@@ -72,39 +93,46 @@ class Waiter:
     ) -> Status:
         """The transaction's validation code and block. CommitStatusError after ``timeout`` seconds
         without it (or the CommitStatus call's own errors, before the stream is up). With
-        ``resubmit``, it is awaited when the transaction was overtaken (at least the watcher's
-        ``overtaken_grace`` after it was sent: concurrent sends may reach the orderer in either
-        order) and after each ``resubmit_after`` seconds without its block (see the module's doc);
-        it must not raise."""
+        ``resubmit`` (which must not raise), a copy is sent beside the wait when the transaction
+        is :meth:`overtaken` and after each ``resubmit_after`` seconds (> 0) without its block, one
+        copy at a time (see the module's doc)."""
         if self._future is None:
             status = await self.watcher.gateway.commit_status(self.tx_id, self.watcher.channel, timeout=timeout)
             self.watcher.on_answer("call")
             return status
+        if resubmit is not None and resubmit_after <= 0:
+            raise ValueError(f"resubmit_after must be positive, not {resubmit_after}")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         sending: asyncio.Task[None] | None = None  # a copy being sent: the wait goes on meanwhile
+        changed: asyncio.Task[Any] | None = None
         try:
             while (now := loop.time()) < deadline and not self._future.done():
-                until = min(deadline, self.sent_at + resubmit_after) if resubmit is not None else deadline
-                overtaken: asyncio.Future[Any] = asyncio.ensure_future(self.overtaken.wait())
-                await asyncio.wait({self._future, overtaken}, timeout=until - now, return_when="FIRST_COMPLETED")
-                overtaken.cancel()
-                if self.overtaken.is_set() and not self._future.done():
-                    grace = min(deadline, self.sent_at + self.watcher.overtaken_grace) - loop.time()
-                    if grace > 0:
-                        await asyncio.wait({self._future}, timeout=grace)
-                if self._future.done() or resubmit is None or loop.time() >= deadline:
+                if resubmit is None:
+                    await asyncio.wait({self._future}, timeout=deadline - now)
+                    continue
+                due = self.overtaken(now) or now >= self.sent_at + resubmit_after
+                if not due:
+                    until = self.sent_at + resubmit_after
+                    if self.overtaken_at is not None:
+                        until = min(until, self.overtaken_at + self.watcher.overtaken_grace)
+                    self._changed.clear()
+                    changed = asyncio.ensure_future(self._changed.wait())
+                    await asyncio.wait(
+                        {self._future, changed}, timeout=min(until, deadline) - now, return_when="FIRST_COMPLETED"
+                    )
+                    changed.cancel()
                     continue
                 if sending is None or sending.done():
                     self.resubmits += 1
                     self.submitted()
                     sending = asyncio.ensure_future(resubmit())
-                else:  # the last copy is still on its way (a slow orderer): not another one
-                    self.sent_at = loop.time()
-                    self.overtaken.clear()
+                else:  # the last copy is still on its way (a slow orderer): not another one yet
+                    self.submitted()
         finally:
-            if sending is not None and not sending.done():
-                sending.cancel()
+            for task in (changed, sending):
+                if task is not None and not task.done():
+                    task.cancel()
         if self._future.done():
             self.watcher.on_answer("stream")
             return self._future.result()
@@ -132,14 +160,15 @@ class CommitWatcher:
         channel: str,
         remember: int = 20000,
         max_backoff: float = 2.0,
-        overtaken_grace: float = 1.0,
+        overtaken_grace: float = 2.0,
         on_break: Callable[[BaseException, float], None] = lambda err, seconds: None,
         on_block: Callable[[int], None] = lambda number: None,
         on_answer: Callable[[str], None] = lambda source: None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.gateway, self.channel, self.remember, self.max_backoff = gateway, channel, remember, max_backoff
-        self.overtaken_grace = overtaken_grace  # how long after its send a transaction may be overtaken
+        # How long a transaction overtaken in one block is given to be in a next one (Waiter.overtaken).
+        self.overtaken_grace = overtaken_grace
         self.on_break, self.on_block, self.on_answer, self.sleep = on_break, on_block, on_answer, sleep
         self.next_block: int | None = None  # the next block to read; None: no block read yet
         self._waiting: dict[str, asyncio.Future[Status]] = {}
@@ -203,9 +232,10 @@ class CommitWatcher:
                 fut.set_result(status)
             if (entry := self._in_flight.pop(tx_id, None)) is not None:
                 latest = max(latest, entry[0])
+        now = asyncio.get_running_loop().time() if self._in_flight and latest >= 0 else 0.0
         for order, waiter in self._in_flight.values():
             if order < latest:
-                waiter.overtaken.set()
+                waiter._overtaken_in(now)
         while len(self._recent) > self.remember:
             self._recent.popitem(last=False)
         self.on_block(number)

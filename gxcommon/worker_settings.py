@@ -34,17 +34,21 @@ class WorkerSettings(ConnectionSettings):
     # this many seconds (Faust's default, 60 s, kept a restarted worker waiting a minute); members
     # rejoining a rebalance get this long to do it.
     session_timeout_s: float = 10.0
-    # Static group membership (KIP-345): a name for this process that stays the same across its
-    # restarts (each worker kind's group gets it with the kind appended). A killed worker restarted
+    # Static group membership (KIP-345) for the Faust workers' groups (the submitter's, the results
+    # writer's; the projection groups and the corrector stay dynamic): a name for this process that
+    # stays the same across its restarts, the worker kind appended. Two live processes must never
+    # share it. A killed worker restarted
     # under the same name takes its partitions back at once instead of after the session timeout;
     # but a member that stops for good (a scale-down, a pod replaced under a new name) holds its
     # partitions until the session timeout, as it never says it leaves. Empty: dynamic membership.
     group_instance_id: str = ""
     rebalance_timeout_s: float = 30.0
     # Submitter: commands in flight per partition; retry and breaker limits.
-    # Per partition. The peer rejects gateway calls past its concurrency limit (500) instead of
-    # queueing them, so 6 partitions x 80 stay below it.
+    # Per partition (of gx.commands and of gx.commands.direct).
     submit_window: int = 80
+    # Attempts in flight across every partition of both topics: the peer rejects gateway calls past
+    # its concurrency limit (500) instead of queueing them (12 windows of 80 could reach 960).
+    submit_max_in_flight: int = Field(default=480, gt=0)
     # Commands held per partition from its oldest unfinished one (finished ones included): what one
     # stuck key lets the others of its partition run ahead of it, and what a crash replays at most.
     submit_span: int = 5000
@@ -54,7 +58,7 @@ class WorkerSettings(ConnectionSettings):
     # Seconds a sent transaction waits for its block before the same signed transaction is sent
     # again (at once when a later one of the submitter's commits first: an orderer that died lost
     # it). A copy ordered too is DUPLICATE_TXID, never applied twice.
-    resubmit_after_s: float = 20.0
+    resubmit_after_s: float = Field(default=20.0, gt=0)
     # Seconds a final result may fail to publish before the submitter exits to be restarted.
     publish_deadline_s: float = 300.0
     # Publish a SUBMITTED result after each send (the outbox row then shows SUBMITTED and the tx id

@@ -87,8 +87,10 @@ class Attempt(BaseModel):
 class CommandResult(BaseModel):
     """The value on gx.command-results (key = the command's key).
 
-    ``sourcePartition``/``sourceOffset`` locate the command on gx.commands; ``attemptLog`` (final
-    results only) tells each attempt's transaction and error class.
+    ``sourceTopic``/``sourcePartition``/``sourceOffset`` locate the command (on gx.commands, or on
+    gx.commands.direct: such a command has no outbox row, and its result moves none; a result
+    without ``sourceTopic``, written before it existed or by the corrector, is the outbox's);
+    ``attemptLog`` (final results only) tells each attempt's transaction and error class.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -105,6 +107,7 @@ class CommandResult(BaseModel):
     error: str | None = None
     attempts: int = 0
     timings: Timings = Field(default_factory=Timings)
+    sourceTopic: str | None = None
     sourcePartition: int | None = None
     sourceOffset: int | None = None
     attemptLog: list[Attempt] = Field(default_factory=list)

@@ -27,7 +27,10 @@ from streams.status import coalesce, update_params
 log = logs.get("gx.results_writer")
 
 RESULTS_WRITTEN = Counter("results_writer_updates_total", "Outbox rows updated from results", ["status"])
-RESULTS_IGNORED = Counter("results_writer_ignored_total", "Results that would move a row backwards or found no row")
+RESULTS_IGNORED = Counter(
+    "results_writer_ignored_total",
+    "Results that would move a row backwards, found no row, or are of a direct-path command (it has none)",
+)
 RESULTS_INVALID = Counter("results_writer_invalid_total", "Records on the results topic that are not results")
 RESULTS_CORRECTED = Counter(
     "results_writer_corrections",
@@ -60,6 +63,11 @@ RETURNING prev.old::text, prev.old_code
 # Errors of the system, not of the record: Postgres down (OperationalError) or the schema not what
 # this code expects (ProgrammingError: a migration not applied). Retried for ever, offset held.
 SYSTEMIC = (psycopg.OperationalError, psycopg.ProgrammingError)
+
+
+def moves_a_row(r: CommandResult, outbox_topic: str) -> bool:
+    """Whether ``r`` is the result of an outbox command (only those have a row). Pure."""
+    return r.sourceTopic is None or r.sourceTopic == outbox_topic
 
 
 def _log_retry(state: Any) -> None:
@@ -96,11 +104,20 @@ async def apply_results(pool: AsyncConnectionPool, results: list[CommandResult])
 
 
 def install(
-    app: faust.App, results_topic: str, dlq_topic: str, dsn: str, batch: int = 500, within: float = 0.05
+    app: faust.App,
+    results_topic: str,
+    dlq_topic: str,
+    dsn: str,
+    batch: int = 500,
+    within: float = 0.05,
+    outbox_topic: str = "gx.commands",
 ) -> Any:
     """Register the agent on ``app``; returns it. Results are applied ``batch`` at a time, or what
     arrived within ``within`` seconds, in one transaction each, one result per command
-    (streams.status.coalesce: the rows end as if each result had been written on its own)."""
+    (streams.status.coalesce: the rows end as if each result had been written on its own).
+    Only results of commands from ``outbox_topic`` (or naming no topic) move a row: a command of
+    the direct path has none, and its envelope's id is only its producer's word (it could name
+    another service's row)."""
     topic = app.topic(results_topic, key_type=bytes, value_type=bytes)
     dlq = app.topic(dlq_topic, key_type=bytes, value_type=bytes)
     pool = AsyncConnectionPool(dsn, min_size=1, max_size=4, open=False)
@@ -171,10 +188,15 @@ def install(
             for event in events:
                 msg = event.message
                 try:
-                    items.append((msg, parse_result(msg.value or b"")))
+                    result = parse_result(msg.value or b"")
                 except PayloadError as e:
                     RESULTS_INVALID.inc()
                     await dead_letter(msg, str(e), "INVALID_RESULT", 0)
+                    continue
+                if moves_a_row(result, outbox_topic):
+                    items.append((msg, result))
+                else:
+                    RESULTS_IGNORED.inc()
             if items:
                 try:
                     await write(coalesce(items))

@@ -66,7 +66,7 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
 
         if s.pg_dsn is None:
             raise WorkerError("GX_PG_DSN is not set")
-        install(app, t.command_results, t.commands_dlq, s.dsn())
+        install(app, t.command_results, t.commands_dlq, s.dsn(), outbox_topic=t.commands)
         if s.corrector:
             from streams import corrector
 
@@ -118,6 +118,7 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
             service_check=s.service_check,
             direct_topic=t.commands_direct,
             resubmit_after=s.resubmit_after_s,
+            max_in_flight=s.submit_max_in_flight,
         )
     return app
 

@@ -45,6 +45,7 @@ def install(
     service_check: bool = False,
     direct_topic: str | None = None,
     resubmit_after: float = 20.0,
+    max_in_flight: int = 480,
 ) -> AgentT:
     """Register the submitter agent and its watcher on ``app``; returns the agent.
 
@@ -55,6 +56,7 @@ def install(
     an administrative one that came on ``direct_topic``, the direct path (gxsdk.produce), which the
     submitter also consumes. ``resubmit_after``: seconds a sent transaction waits for its block
     before the same transaction is sent again (sooner when a later one commits first).
+    ``max_in_flight``: attempts in flight across every partition of both topics.
     ValueError if a setting is missing or the app waits for its streams to empty.
     """
     if not (f.gateway and f.cert and f.key):
@@ -83,6 +85,7 @@ def install(
         topics=topics,
         direct_topic=direct_topic,
         resubmit_after=resubmit_after,
+        max_in_flight=max_in_flight,
         publish_deadline=publish_deadline,
         progress=progress,
         commit_stream=commit_stream,

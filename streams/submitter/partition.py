@@ -55,6 +55,7 @@ class PartitionSubmitter:
     resubmit_after: float = 20.0  # seconds without its block before a transaction is sent again
     service_check: bool = False  # refuse a command whose service may not send its type (permissions.py)
     direct: bool = False  # the partition is of the direct path (gx.commands.direct): no administrative type
+    slots: asyncio.Semaphore | None = None  # attempts in flight across every partition (process.py)
 
     def __post_init__(self) -> None:
         gate = self.gate or BreakerGate(self.breaker, self.clock, self.sleep)
@@ -90,6 +91,7 @@ class PartitionSubmitter:
             self.rand,
             service_check=self.service_check,
             direct=self.direct,
+            slots=self.slots,
         )
         self._records: dict[int, Record] = {}
         self._tasks: set[asyncio.Task[None]] = set()

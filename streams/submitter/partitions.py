@@ -74,6 +74,7 @@ class Submitters:
         topics: tuple[str, ...] = ("gx.commands",),
         direct_topic: str | None = None,
         resubmit_after: float = 20.0,
+        max_in_flight: int = 480,
         revoke_timeout: float = 10.0,
         publish_deadline: float = 300.0,
         on_fatal: Callable[[BaseException], None] = exit_now,
@@ -84,6 +85,10 @@ class Submitters:
         self.app, self.sink, self.f, self.window, self.gate, self.policy = app, sink, f, window, gate, policy
         self.span, self.topics, self.revoke_timeout = span, topics, revoke_timeout
         self.direct_topic, self.resubmit_after = direct_topic, resubmit_after
+        # Attempts in flight across every partition of both topics: the peer refuses gateway calls
+        # past its concurrency limit (500 by default) instead of queueing them, and 12 windows
+        # (6 partitions of each topic) could hold 960.
+        self.slots = asyncio.Semaphore(max_in_flight)
         self.publish_deadline, self.on_fatal, self.progress = publish_deadline, on_fatal, progress
         self.backlog_cap, self.service_check = backlog_cap, service_check
         # The gateway's channel connecting again (the peer back) wakes an open breaker at once.
@@ -117,6 +122,7 @@ class Submitters:
                 commits=self.fabric.commits,
                 commit_timeout=gateway.timeouts.commit_status,
                 resubmit_after=self.resubmit_after,
+                slots=self.slots,
                 service_check=self.service_check,
                 direct=tp.topic == self.direct_topic,
             )

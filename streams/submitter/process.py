@@ -18,6 +18,7 @@ recorded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,7 +34,7 @@ from streams.submitter.command import Command, parse, rejection_code, unreadable
 from streams.submitter.gate import BreakerGate
 from streams.submitter.hooks import Hooks
 from streams.submitter.ledger import Ledger
-from streams.submitter.permissions import refusal
+from streams.submitter.permissions import direct_refusal, refusal
 from streams.submitter.record import Final, Record
 from streams.submitter.state import AttemptState, Found
 
@@ -51,7 +52,10 @@ class CommandProcessor:
     rand: Callable[[], float]
     internal_errors: int = 0  # unexpected errors inside attempts, since start (each retried)
     service_check: bool = False  # refuse a command whose service may not send its type (permissions.py)
-    direct: bool = False  # records of the direct path: with service_check, no administrative type
+    direct: bool = False  # records of the direct path: no administrative type
+    # Attempts in flight across every partition of both commands topics (None: no bound but the
+    # windows'): the peer refuses gateway calls past its concurrency limit instead of queueing them.
+    slots: asyncio.Semaphore | None = None
 
     async def settle(self, rec: Record) -> Final:
         """``rec``'s final result. An unexpected error (a bug) is retried with backoff, and after
@@ -102,7 +106,11 @@ class CommandProcessor:
             code, reason = problem
             log.warning("command rejected", partition=rec.partition, offset=rec.offset, errorCode=code, reason=reason)
             return results.unusable(rec, code, reason, 0, ResultStatus.REJECTED)
-        if self.service_check and (why := refusal(command.env, self.direct)) is not None:
+        if self.direct and (why := direct_refusal(command.function, command.env.commandType)) is not None:
+            code = ErrorCode.SERVICE_NOT_ALLOWED
+            log.warning("command rejected", errorCode=code, reason=why, service=command.env.service, **command.ctx)
+            return results.unusable(rec, code, why, 0, ResultStatus.REJECTED)
+        if self.service_check and (why := refusal(command.env)) is not None:
             code = ErrorCode.SERVICE_NOT_ALLOWED
             log.warning("command rejected", errorCode=code, reason=why, service=command.env.service, **command.ctx)
             return results.unusable(rec, code, why, 0, ResultStatus.REJECTED)
@@ -113,15 +121,19 @@ class CommandProcessor:
         """One attempt, once the gate admits it: the final result, or None to attempt again (the
         backoff already waited). An error outside Fabric's (a bug) is raised."""
         state.begin()
-        await self.gate.acquire()
-        started = self.clock()
-        try:
-            found = await self.ledger.find(state)
-        except GatewayError as e:
-            return await self.failed(state, e)
-        except BaseException:
-            self.gate.release()  # cancelled, or failed outside Fabric: no answer to record
-            raise
+        failure: GatewayError | None = None
+        async with self.slots or contextlib.nullcontext():  # the peer's gateway concurrency, shared
+            await self.gate.acquire()
+            started = self.clock()
+            try:
+                found = await self.ledger.find(state)
+            except GatewayError as e:
+                failure = e
+            except BaseException:
+                self.gate.release()  # cancelled, or failed outside Fabric: no answer to record
+                raise
+        if failure is not None:
+            return await self.failed(state, failure)  # its backoff waits outside the slot
         return await self.succeeded(state, found, started)
 
     async def succeeded(self, state: AttemptState, found: Found, started: float) -> Final:

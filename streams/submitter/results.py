@@ -70,6 +70,7 @@ def command_result(
         errorCode=code,
         error=error,
         attempts=attempts,
+        sourceTopic=cmd.rec.topic,
         sourcePartition=cmd.rec.partition,
         sourceOffset=cmd.rec.offset,
         timings=Timings(
@@ -147,6 +148,7 @@ def unusable(rec: Record, code: str, reason: str, attempts: int, status: ResultS
             errorCode=code,
             error=reason,
             attempts=attempts,
+            sourceTopic=rec.topic,
             sourcePartition=rec.partition,
             sourceOffset=rec.offset,
         ),

@@ -5,6 +5,7 @@ dropped, a transaction no block names)."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import grpc
 import pytest
@@ -142,47 +143,60 @@ async def test_an_invalid_commit_read_from_the_stream_is_retried_then_failed(env
     await w.stop()
 
 
-async def test_a_transaction_overtaken_by_a_later_one_is_flagged_and_a_copy_keeps_the_first_status() -> None:
-    """An orderer that dies loses the transactions of its unfinished batch; the first sign is a
-    transaction sent after them committing first. The copy of a transaction sent again that is
-    ordered too (DUPLICATE_TXID) never replaces the first copy's status."""
-    w = CommitWatcher(gateway=None, channel="c")
+async def test_a_transaction_overtaken_by_later_ones_is_taken_for_lost_and_a_copy_keeps_the_first_status() -> None:
+    """An orderer that dies loses the transactions of its unfinished batch; the sign is later
+    transactions committing while it does not: in two blocks, or in one and none names it within
+    the grace (a transaction one block behind a later one is not lost: the review's probe saw a
+    copy sent of it). The copy of a transaction sent again that is ordered too (DUPLICATE_TXID)
+    never replaces the first copy's status."""
+    w = CommitWatcher(gateway=None, channel="c", overtaken_grace=2.0)
     w.fold(1, ())
-    lost, later, unrelated = w.expect("lost"), w.expect("later"), w.expect("other")
-    lost.submitted()
-    later.submitted()
+    now = asyncio.get_running_loop().time
+    behind, lost, later, unrelated = w.expect("behind"), w.expect("lost"), w.expect("later"), w.expect("other")
+    for x in (behind, lost, later):  # sent in this order
+        x.submitted()
     w.fold(2, (("someone-elses", "VALID"),))  # not ours: says nothing about ours
-    assert not lost.overtaken.is_set()
+    assert lost.overtaken_blocks == 0
     w.fold(3, (("later", "VALID"),))
-    assert lost.overtaken.is_set() and not unrelated.overtaken.is_set()  # never sent: not overtaken
+    assert (lost.overtaken_blocks, behind.overtaken_blocks, unrelated.overtaken_blocks) == (1, 1, 0)
+    assert not lost.overtaken(now()) and not behind.overtaken(now())  # one block: not yet
+    assert lost.overtaken(now() + 2.0)  # one block and the grace gone by
+    w.fold(4, (("behind", "VALID"),))  # the next block: it was only behind
+    assert await behind.wait(1) == Status("behind", "VALID", 4)
+    assert lost.overtaken_blocks == 1  # behind was sent before lost: it overtakes nothing
+    extra = w.expect("extra")
+    extra.submitted()
+    w.fold(5, (("extra", "VALID"),))
+    assert lost.overtaken_blocks == 2 and lost.overtaken(now())  # two blocks: lost
     assert await later.wait(1) == Status("later", "VALID", 3)
-    lost.submitted()  # sent again: now the latest, no longer overtaken
-    assert not lost.overtaken.is_set()
-    w.fold(4, (("lost", "VALID"), ("lost", "DUPLICATE_TXID")))
-    assert await lost.wait(1) == Status("lost", "VALID", 4)
-    w.fold(5, (("lost", "DUPLICATE_TXID"),))
-    assert await w.expect("lost").wait(1) == Status("lost", "VALID", 4)
-    for x in (lost, later, unrelated):
+    lost.submitted()  # sent again: the latest now, nothing against it
+    assert lost.overtaken_blocks == 0 and not lost.overtaken(now() + 100)
+    w.fold(6, (("lost", "VALID"), ("lost", "DUPLICATE_TXID")))
+    assert await lost.wait(1) == Status("lost", "VALID", 6)
+    w.fold(7, (("lost", "DUPLICATE_TXID"),))
+    assert await w.expect("lost").wait(1) == Status("lost", "VALID", 6)
+    for x in (lost, behind, later, unrelated, extra):
         x.close()
     assert not w._waiting and not w._in_flight
 
 
-async def test_wait_sends_an_overtaken_transaction_again_at_once_and_a_silent_one_after_a_while() -> None:
+async def test_wait_sends_a_lost_transaction_again_at_once_and_a_silent_one_after_a_while() -> None:
     w = CommitWatcher(gateway=None, channel="c")
     w.fold(1, ())
     sent: list[str] = []
-    lost, later = w.expect("lost"), w.expect("later")
-    lost.submitted()
-    later.submitted()
+    lost, a, b = w.expect("lost"), w.expect("a"), w.expect("b")
+    for x in (lost, a, b):
+        x.submitted()
 
     async def resend() -> None:
         sent.append("lost")
         w.fold(w.next_block or 0, (("lost", "VALID"),))  # this time it is ordered
 
-    w.fold(2, (("later", "VALID"),))
+    w.fold(2, (("a", "VALID"),))
+    w.fold(3, (("b", "VALID"),))  # overtaken in two blocks
     loop = asyncio.get_running_loop()
     t0 = loop.time()
-    assert await lost.wait(30, resend, resubmit_after=20) == Status("lost", "VALID", 3)
+    assert await lost.wait(30, resend, resubmit_after=20) == Status("lost", "VALID", 4)
     assert sent == ["lost"] and lost.resubmits == 1 and loop.time() - t0 < 5  # at once, not after 20 s
     # Nothing overtakes it: sent again after each resubmit_after, until the timeout.
     silent = w.expect("silent")
@@ -195,7 +209,38 @@ async def test_wait_sends_an_overtaken_transaction_again_at_once_and_a_silent_on
     with pytest.raises(CommitStatusError):
         await silent.wait(0.35, count, resubmit_after=0.1)
     assert len(copies) == 3 and silent.resubmits == 3
-    for x in (lost, later, silent):
+    with pytest.raises(ValueError, match="resubmit_after must be positive"):
+        await silent.wait(1, count, resubmit_after=0)  # 0 would send copies without end
+    for x in (lost, a, b, silent):
+        x.close()
+
+
+async def test_a_cancelled_or_plain_wait_leaves_no_task_and_does_not_spin() -> None:
+    """The review's probes: a wait cancelled (a revocation) left its event task pending for ever;
+    an overtaken transaction waited on without ``resubmit`` spun the loop until its deadline."""
+    w = CommitWatcher(gateway=None, channel="c")
+    w.fold(1, ())
+    slow, a, b = w.expect("slow"), w.expect("a"), w.expect("b")
+    for x in (slow, a, b):
+        x.submitted()
+
+    async def nothing() -> None:
+        pass
+
+    before = set(asyncio.all_tasks())
+    task = asyncio.ensure_future(slow.wait(30, nothing, resubmit_after=20))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await asyncio.sleep(0)
+    assert set(asyncio.all_tasks()) - before == set()
+    w.fold(2, (("a", "VALID"),))
+    w.fold(3, (("b", "VALID"),))  # overtaken: a plain wait just waits
+    cpu = time.process_time()
+    with pytest.raises(CommitStatusError):
+        await slow.wait(0.3)
+    assert time.process_time() - cpu < 0.1  # it slept; spinning took the whole 0.3 s of CPU
+    for x in (slow, a, b):
         x.close()
 
 

@@ -211,8 +211,8 @@ async def test_partition_0_of_each_commands_topic_has_its_own_submitter_and_offs
     partition is its own window, backlog and last offset; a revocation of one leaves the other."""
     fake, state, _app, sink = agent
     state.direct_topic = DIRECT
-    outbox = event(0, 5, "FREEZE_WALLET", "a")
-    direct = event(0, 5, "FREEZE_WALLET", "b", topic=DIRECT)  # the same partition and offset
+    outbox = event(0, 5, "CREATE_USER", "a")
+    direct = event(0, 5, "CREATE_USER", "b", topic=DIRECT)  # the same partition and offset
     await state.take(outbox)
     await state.take(direct)
     await until(lambda: outbox.acks == 1 and direct.acks == 1, "both acked")
@@ -342,3 +342,20 @@ async def test_the_channel_connecting_again_wakes_the_breaker_and_a_probe_waits_
     finally:
         await conn.close()
         await server.stop(None)
+
+
+async def test_attempts_in_flight_are_bounded_across_every_partition_of_both_topics(agent) -> None:
+    """The review: with gx.commands.direct beside gx.commands, 12 windows of 80 could send 960
+    calls at once to a peer that refuses past 500 (RESOURCE_EXHAUSTED, which opens the breaker).
+    One bound for the whole submitter (GX_SUBMIT_MAX_IN_FLIGHT) holds across partitions and topics."""
+    fake, state, _app, sink = agent
+    fake.scripts["IdentityContract:CreateUser"] = Script(delay=0.4)
+    state.slots = asyncio.Semaphore(3)
+    evs = [event(p, 0, topic=topic) for topic in (TOPIC, DIRECT) for p in range(4)]  # 8 windows of 2
+    for ev in evs:
+        await state.take(ev)
+    await in_flight(fake, 3)
+    await asyncio.sleep(0.2)  # what more would have arrived by now, unbounded: 8
+    assert len(fake.calls) == 3
+    await until(lambda: all(e.acks == 1 for e in evs), "every command done, three at a time", 10)
+    assert len(sink.final()) == 8

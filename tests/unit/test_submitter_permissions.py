@@ -56,31 +56,46 @@ def test_with_the_check_a_command_its_service_may_not_send_is_rejected_without_a
 def test_on_the_direct_path_an_administrative_type_is_refused_whatever_service_it_names() -> None:
     """Issue 31: a direct producer names its service itself (every one logs in as gx-producer), so
     `service: svc-admin` on gx.commands.direct proved nothing and PAUSE_SYSTEM was signed with the
-    identity granted `all`. There an administrative type is REJECTED before any attempt; user-level
-    types of their own service still pass, and the outbox's topic is unchanged."""
+    identity granted `all`. There an administrative command is REJECTED before any attempt, with
+    or without the service check, judged by its chaincode function (no spelling of the type gets
+    past it); user-level types pass, and the outbox's topic is unchanged. Its result names its
+    topic, so it moves no outbox row (the review: a direct command's id could name another's row)."""
     from schemas.permissions import ADMINISTRATIVE
+    from streams.results_writer import moves_a_row
 
     p = parts()
-    direct = replace(p.processor, service_check=True, direct=True)
-    outbox = replace(p.processor, service_check=True)
-    for ctype in ROUTES:
-        rec = Record("gx.commands.direct", 2, 7, b"k", envelope(ctype, service_of(ctype)))
-        out = direct.admit(rec)
-        if ctype in ADMINISTRATIVE:
-            assert isinstance(out, Final) and out.dead_letter, ctype
-            assert (out.result.status, out.result.errorCode, out.result.attempts) == (
-                ResultStatus.REJECTED,
-                "SERVICE_NOT_ALLOWED",
-                0,
-            )
-            assert out.result.error == (
-                f"{ctype} is administrative: it comes only through the outbox, whose row-level "
-                "security checks the writing service (the direct path names its service itself)"
-            )
-            assert not isinstance(outbox.admit(rec), Final), ctype  # from the outbox: admitted
-        else:
-            assert not isinstance(out, Final), ctype
+    for checked in (False, True):
+        direct = replace(p.processor, service_check=checked, direct=True)
+        outbox = replace(p.processor, service_check=checked)
+        for ctype in ROUTES:
+            rec = Record("gx.commands.direct", 2, 7, b"k", envelope(ctype, service_of(ctype)))
+            out = direct.admit(rec)
+            if ctype in ADMINISTRATIVE:
+                assert isinstance(out, Final) and out.dead_letter, ctype
+                assert (out.result.status, out.result.errorCode, out.result.attempts) == (
+                    ResultStatus.REJECTED,
+                    "SERVICE_NOT_ALLOWED",
+                    0,
+                )
+                assert out.result.error == (
+                    f"{ctype} is administrative: it comes only through the outbox, whose row-level "
+                    "security checks the writing service (the direct path names its service itself)"
+                )
+                assert out.result.sourceTopic == "gx.commands.direct"
+                assert not moves_a_row(out.result, "gx.commands")
+                assert not isinstance(outbox.admit(rec), Final), ctype  # from the outbox: admitted
+            else:
+                assert not isinstance(out, Final), ctype
+    # Another spelling that routes to an administrative function is refused the same way.
+    lower = envelope("PAUSE_SYSTEM", "svc-admin").replace(b'"PAUSE_SYSTEM"', b'"pause-system"')
+    out = replace(p.processor, direct=True).admit(Record("gx.commands.direct", 0, 1, b"k", lower))
+    if not isinstance(out, Final):  # the type's spelling is refused earlier, or here
+        raise AssertionError("pause-system on the direct path was admitted")
     assert p.gw.calls == []
+    ok = outbox_result = out.result.model_copy(update={"sourceTopic": "gx.commands"})
+    assert moves_a_row(outbox_result, "gx.commands") and moves_a_row(
+        ok.model_copy(update={"sourceTopic": None}), "gx.commands"
+    )
 
 
 def test_each_command_is_endorsed_by_the_identity_of_its_scope() -> None:
