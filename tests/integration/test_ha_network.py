@@ -1,0 +1,59 @@
+"""The HA topology (issue 34): three Raft orderers, two Org1 peers and one peer each of Org2 and
+Org3, gxtv3 approved by the three organisations and committed under MAJORITY endorsement; the
+Gateway of an Org1 peer collects a second organisation's endorsement itself."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+
+import pytest
+from fabric_protos.peer import policy_pb2
+
+from stack.fabric_ha import HaNet
+from tests.integration.fabric_helpers import CC_ARGS, TENANT, funded_users, rid, wallet
+from tests.integration.ha import HaStack, endorsing_msps, ha_stack
+
+
+@pytest.fixture(scope="module")
+def ha() -> Iterator[HaStack]:
+    with ha_stack() as h:
+        print(f"HA network cold start: {h.cold_start_s:.1f} s")
+        yield h
+
+
+def test_the_network_is_three_orderers_and_four_peers_of_three_organisations(ha: HaStack) -> None:
+    rows = ha.stack_env
+    assert rows["GX_FABRIC_MSP_ID"] == "Org1MSP"
+    assert rows["GX_FABRIC_GATEWAY"].split(",")[0] == "127.0.0.1:26150"
+    net = HaNet(ha.settings())
+    for spec in net.peers:
+        assert "gxchannel" in net.peer_on(spec, "channel", "list").split(), spec.name
+    committed = json.loads(
+        net.peer("lifecycle", "chaincode", "querycommitted", "-C", "gxchannel", "-n", "gxtv3", "--output", "json")
+    )
+    assert committed["approvals"] == {"Org1MSP": True, "Org2MSP": True, "Org3MSP": True}
+    policy = policy_pb2.ApplicationPolicy.FromString(base64.b64decode(committed["validation_parameter"]))
+    assert policy.channel_config_policy_reference == "/Channel/Application/Endorsement"  # MAJORITY Endorsement
+    assert ha.cold_start_s < 60
+
+
+async def test_a_command_commits_with_the_endorsements_of_two_organisations(ha: HaStack) -> None:
+    f = ha.fabric(gateway=ha.stack_env["GX_FABRIC_GATEWAY"].split(",")[0])
+    gw = f.connect()
+    try:
+        request_id = rid("ha")
+        tx = await gw.endorse(*CC_ARGS, "AdminContract:BootstrapSystem", [TENANT, request_id])
+        msps = endorsing_msps(tx.envelope)
+        assert len(msps) == 2 and len(set(msps)) == 2 and "Org1MSP" in msps, msps
+        await gw.submit(tx)
+        status = await gw.commit_status(tx)
+        assert status.code == "VALID" and status.block > 0
+        answer = json.loads(tx.result)
+        assert answer["requestId"] == request_id and "rejected" not in answer, answer
+        # Further commands through the same gateway commit too (users made, genesis paid).
+        [alice, _] = await funded_users(gw, 2, amount=50)
+        assert (await wallet(gw, alice))["balance"] == "50"
+    finally:
+        await gw.channel.close()
