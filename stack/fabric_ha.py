@@ -392,10 +392,11 @@ class HaNet(FabricNet):
         ]
 
     def env(self) -> dict[str, str]:
-        """The single network's GX_FABRIC_* with Org1's first peer as the gateway."""
+        """The single network's GX_FABRIC_* with Org1's peers as the gateways, in order (the
+        clients fail over from one to the next: fabric_gateway.failover)."""
         env = super().env()
         if env:
-            env["GX_FABRIC_GATEWAY"] = f"{self.s.host}:{gateway_peers(self.s)[0].port}"
+            env["GX_FABRIC_GATEWAY"] = ",".join(f"{self.s.host}:{p.port}" for p in gateway_peers(self.s))
         return env
 
 

@@ -8,6 +8,7 @@ import grpc
 
 from fabric_gateway import Gateway, Identity, Signer
 from fabric_gateway.commits import CommitWatcher
+from fabric_gateway.failover import ChannelPool
 from gxcommon import logs
 from gxcommon.fabric_settings import FabricSettings
 from streams import metrics as m
@@ -43,26 +44,42 @@ class FabricConnection:
         self.gateway: Gateway | None = None
         self.scoped: ScopedGateway | None = None
         self.commits: CommitWatcher | None = None
+        self.pool: ChannelPool | None = None  # several gateway endpoints: one channel each
 
     def open(self) -> ScopedGateway:
         """The Gateway, made (and the block stream started) on the first call. Inside the loop."""
-        if self.scoped is None:
+        if self.scoped is None and len(self.f.gateways()) > 1:
+            # Failover (fabric_gateway.failover): both identities and the commit stream move to the
+            # next endpoint together when the current one is unreachable.
+            identities = [(self.identity, self.signer)]
+            if self.commands_identity is not None:
+                identities.append(self.commands_identity)
+            gateways, self.pool = self.f.failover(identities)
+            self.gateway, commands = gateways[0], gateways[-1]
+            self._scope(commands)
+        elif self.scoped is None:
             self.channel = self.f.grpc_channel()
             self.gateway = Gateway(self.channel, self.identity, self.signer, tls_cert_hash=self.f.tls_cert_hash())
             commands = self.gateway
             if self.commands_identity is not None:
                 commands = Gateway(self.channel, *self.commands_identity, tls_cert_hash=self.f.tls_cert_hash())
-            self.scoped = ScopedGateway(self.gateway, commands)
-            if self.commit_stream:
-                self.commits = CommitWatcher(
-                    self.gateway,
-                    self.f.channel,
-                    on_break=_stream_broke,
-                    on_block=m.COMMIT_STREAM_BLOCK.set,
-                    on_answer=_status_answered,
-                )
-                self.commits.start()
+            self._scope(commands)
+        assert self.scoped is not None
         return self.scoped
+
+    def _scope(self, commands: Gateway) -> None:
+        """The scoped gateway over both identities' clients, and the commit stream started."""
+        assert self.gateway is not None
+        self.scoped = ScopedGateway(self.gateway, commands)
+        if self.commit_stream:
+            self.commits = CommitWatcher(
+                self.gateway,
+                self.f.channel,
+                on_break=_stream_broke,
+                on_block=m.COMMIT_STREAM_BLOCK.set,
+                on_answer=_status_answered,
+            )
+            self.commits.start()
 
     async def close(self) -> None:
         """Stop the block stream and close the channel (the Gateway cannot be used after)."""
@@ -70,3 +87,5 @@ class FabricConnection:
             await self.commits.stop()
         if self.channel is not None:
             await self.channel.close()
+        if self.pool is not None:
+            await self.pool.close()

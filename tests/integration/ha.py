@@ -48,22 +48,33 @@ class HaStack:
         }
         return FabricSettings(**{**values, **overrides})
 
-    def pid(self, name: str) -> int:
-        """The pid of the process the stack started for component ``name`` (from `stack status`)."""
+    def running_pid(self, name: str) -> int | None:
+        """The pid of the process the stack started for component ``name``, None when it does not
+        run (a zombie does not: `stack status`)."""
         rows = json.loads(gxctl("stack", "status", "--json", check=False, env=self.env).stdout)
         [row] = [r for r in rows if r["component"] == name]
-        assert row["pid"], f"{name} is not running: {row}"
-        return int(row["pid"])
+        return int(row["pid"]) if row["pid"] else None
+
+    def pid(self, name: str) -> int:
+        pid = self.running_pid(name)
+        assert pid is not None, f"{name} is not running"
+        return pid
 
 
 @contextmanager
-def ha_stack(components: tuple[str, ...] = FABRIC, extra_env: dict[str, str] | None = None) -> Iterator[HaStack]:
-    """A fresh HA stack (``components`` of it: the Fabric network by default), purged afterwards."""
+def ha_stack(
+    components: tuple[str, ...] = FABRIC, extra_env: dict[str, str] | None = None, pipeline: bool = False
+) -> Iterator[HaStack]:
+    """A fresh HA stack (``components`` of it: the Fabric network by default; with ``pipeline``
+    the whole pipeline, `gxctl up`), purged afterwards."""
     env = {"GX_STATE_DIR": str(state_dir()), "GX_TOPOLOGY": "", **(extra_env or {})}
-    gxctl("stack", "down", "--purge", check=False, env=env)
+    gxctl("down", "--purge", check=False, env=env)
     only = [a for c in components for a in ("--only", c)]
     t0 = time.monotonic()
-    up = gxctl("stack", "up", "--topology", "ha", *only, check=False, env=env)
+    if pipeline:
+        up = gxctl("up", "--topology", "ha", check=False, env=env)
+    else:
+        up = gxctl("stack", "up", "--topology", "ha", *only, check=False, env=env)
     cold = time.monotonic() - t0
     try:
         assert up.returncode == 0, up.stdout + up.stderr
