@@ -86,10 +86,22 @@ FAULTS = {
         Fault("rebuild-ledger", "rebuild", "projectors"),
         # The read side's inputs (issue 32, bench.read_inputs): what a producer or the ledger can say.
         *(Fault(name, "input", "projectors") for name in read_inputs.INPUTS),
+        # The HA topology's (issue 34; `gxctl up --topology ha`): a target starting with @ is
+        # found when the fault is injected (resolve_target), the Raft leader from the orderers'
+        # own metrics.
+        Fault("kill-raft-leader", "kill", "@raft-leader"),
+        Fault("kill-raft-follower", "kill", "@raft-follower"),
+        Fault("kill-gateway-peer", "kill", "peer0-org1"),  # the first of GX_FABRIC_GATEWAY
+        Fault("kill-org3-peer", "kill", "peer0-org3"),  # MAJORITY is still met by Org1 and Org2
+        Fault("freeze-orderer", "freeze", "@raft-follower", 30),
     )
 }
+HA_FAULTS = ["kill-raft-leader", "kill-raft-follower", "kill-gateway-peer", "kill-org3-peer", "freeze-orderer"]
 PROFILES = {
-    "full": list(FAULTS),
+    "full": [f for f in FAULTS if f not in HA_FAULTS],
+    # On the HA topology: its own faults (the single network's peer, orderer are not there).
+    "ha": HA_FAULTS,
+    "ha-ci": ["kill-raft-leader", "kill-gateway-peer"],
     # CI: a few faults, small load (the whole suite must stay well inside CI's 90 minutes).
     "ci": [
         "kill-submitter",
@@ -235,6 +247,34 @@ def wait_final(dsn: str, tenant: str, rids: list[str], timeout: float) -> float 
     return None
 
 
+def pick_target(target: str, nodes: dict[str, dict[str, Any]]) -> str:
+    """The component a fault's ``target`` names: itself, or for ``@raft-leader`` the orderer that
+    leads and ``@raft-follower`` the first that does not (from stack.fabric_ha.node_state). Pure;
+    SystemExit when the cluster has no single leader."""
+    if not target.startswith("@"):
+        return target
+    from stack.fabric_ha import raft_leader
+
+    leader = raft_leader(nodes)
+    if leader is None:
+        raise SystemExit("error: no single Raft leader among the orderers (is the HA stack up? gxctl up --topology ha)")
+    if target == "@raft-leader":
+        return leader
+    if target == "@raft-follower":
+        return next(n for n in sorted(nodes) if n.startswith("orderer") and n != leader)
+    raise ValueError(target)
+
+
+def resolve_target(target: str) -> str:
+    """:func:`pick_target` on the running stack's nodes, asked now."""
+    if not target.startswith("@"):
+        return target
+    from stack.fabric_ha import node_state
+    from stack.pipeline import Pipeline
+
+    return pick_target(target, node_state(Pipeline().stack.s))
+
+
 def status_row(name: str) -> dict[str, Any]:
     from stack.pipeline import Pipeline
 
@@ -279,14 +319,15 @@ def inject(
             raise SystemExit(f"error: the rebuild failed: {proc.stderr.strip()}")
         on_release(released := time.time())
         return {"released": released}
-    pid = status_row(fault.target)["pid"]
+    target = resolve_target(fault.target)
+    pid = status_row(target)["pid"]
     if pid is None:
-        raise SystemExit(f"error: {fault.target} is not running; start everything with: gxctl up")
+        raise SystemExit(f"error: {target} is not running; start everything with: gxctl up")
     if fault.kind == "kill":
         os.kill(pid, signal.SIGKILL)
         on_release(released := time.time())
-        restart = wait_healthy(fault.target, pid)
-        return {"restart_s": round(restart, 1) if restart is not None else None, "released": released}
+        restart = wait_healthy(target, pid)
+        return {"restart_s": round(restart, 1) if restart is not None else None, "released": released, "target": target}
     if fault.kind == "freeze":
         procs = family(pid)
         for p in procs:

@@ -64,7 +64,8 @@ def down(only: tuple[str, ...], purge: bool) -> None:
 def status(as_json: bool) -> None:
     """Each component's pid and health; exit status 1 unless all are healthy."""
     rows = Stack().status()
-    emit(rows, as_json, lambda r: rows_table(r, ["component", "pid", "healthy", "endpoint", "log"]))
+    ha = ["height", "raft_leader"] if any("height" in r for r in rows) else []
+    emit(rows, as_json, lambda r: rows_table(r, ["component", "pid", "healthy", "endpoint", *ha, "log"]))
     sys.exit(0 if all(r["healthy"] for r in rows) else 1)
 
 

@@ -639,3 +639,50 @@ def endpoints(s: StackSettings) -> dict[str, str]:
     out.update({p.name: f"{s.host}:{p.port}" for p in peers(s)})
     out["chaincode"] = f"{s.host}:{chaincode_port(s)}"
     return out
+
+
+def metric(text: str, name: str, channel: str) -> float | None:
+    """The value of Prometheus metric ``name`` for ``channel`` in an exposition ``text``, or None."""
+    for line in text.splitlines():
+        if line.startswith(name + "{") and f'channel="{channel}"' in line:
+            try:
+                return float(line.rsplit(" ", 1)[1])
+            except (IndexError, ValueError):
+                return None
+    return None
+
+
+def _metrics(host: str, port: int) -> str | None:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=2) as r:
+            return str(r.read().decode())
+    except OSError:
+        return None
+
+
+def node_state(s: StackSettings) -> dict[str, dict[str, Any]]:
+    """Each node's ledger height on the channel and, for an orderer, whether it leads the Raft
+    cluster: from the nodes' own operations endpoints (/metrics: ``ledger_blockchain_height``,
+    ``consensus_etcdraft_is_leader``). A node that does not answer has None for both."""
+    out: dict[str, dict[str, Any]] = {}
+    for o in orderers(s):
+        text = _metrics(s.host, o.ops_port)
+        height = metric(text, "ledger_blockchain_height", s.channel) if text else None
+        leader = metric(text, "consensus_etcdraft_is_leader", s.channel) if text else None
+        out[o.name] = {
+            "height": None if height is None else int(height),
+            "raft_leader": None if leader is None else leader == 1,
+        }
+    for p in peers(s):
+        text = _metrics(s.host, p.ops_port)
+        height = metric(text, "ledger_blockchain_height", s.channel) if text else None
+        out[p.name] = {"height": None if height is None else int(height), "raft_leader": None}
+    return out
+
+
+def raft_leader(state: dict[str, dict[str, Any]]) -> str | None:
+    """The orderer that says it leads (from :func:`node_state`), or None while none does."""
+    leaders = [name for name, v in state.items() if v.get("raft_leader")]
+    return leaders[0] if len(leaders) == 1 else None

@@ -180,6 +180,7 @@ class Stack:
     def status(self) -> list[dict[str, Any]]:
         """One row per component; an optional one (Prometheus) only while it runs."""
         rows = []
+        nodes = fabric_ha.node_state(self.s) if self.topology == fabric_ha.HA else {}
         for name, comp in self.components.items():
             external = name == "postgres" and self.postgres.external_dsn() is not None
             pid = comp.proc.pid()
@@ -198,6 +199,8 @@ class Stack:
                     "external": external,
                     "endpoint": self._endpoint(name),
                     "log": str(comp.proc.log_file),
+                    # The HA network's nodes: ledger height and Raft leadership (fabric_ha.node_state).
+                    **nodes.get(name, {}),
                 }
             )
         return rows

@@ -11,9 +11,11 @@ from collections.abc import Iterator
 import pytest
 from fabric_protos.peer import policy_pb2
 
-from stack.fabric_ha import HaNet
+from stack.fabric_ha import HaNet, node_state, raft_leader
+from tests.integration.conftest import gxctl
 from tests.integration.fabric_helpers import CC_ARGS, TENANT, funded_users, rid, wallet
 from tests.integration.ha import HaStack, endorsing_msps, ha_stack
+from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -57,3 +59,21 @@ async def test_a_command_commits_with_the_endorsements_of_two_organisations(ha: 
         assert (await wallet(gw, alice))["balance"] == "50"
     finally:
         await gw.channel.close()
+
+
+def test_status_shows_every_nodes_height_and_one_raft_leader(ha: HaStack) -> None:
+    def state() -> dict:
+        return node_state(ha.settings())
+
+    got = wait_until(
+        state,
+        "every node at the same height, one orderer the Raft leader",
+        until=lambda s: raft_leader(s) is not None and len({v["height"] for v in s.values()}) == 1,
+        timeout=30,
+    )
+    assert set(got) == {"orderer0", "orderer1", "orderer2", "peer0-org1", "peer1-org1", "peer0-org2", "peer0-org3"}
+    assert next(iter(got.values()))["height"] > 1
+    rows = {r["component"]: r for r in json.loads(gxctl("stack", "status", "--json", check=False, env=ha.env).stdout)}
+    leaders = [n for n, r in rows.items() if r.get("raft_leader")]
+    assert len(leaders) == 1 and leaders[0].startswith("orderer")
+    assert all(rows[n]["height"] >= 1 for n in got)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,3 +101,46 @@ def test_a_network_made_before_topologies_is_the_single_one(tmp_path: Path) -> N
     assert ha.made_topology(s) == "single"
     with pytest.raises(StackError):
         ha.choose_topology(s.model_copy(update={"topology": "ha"}))
+
+
+METRICS = """# HELP ledger_blockchain_height Height of the chain in blocks.
+# TYPE ledger_blockchain_height gauge
+ledger_blockchain_height{channel="other"} 3
+ledger_blockchain_height{channel="gxchannel"} 12
+consensus_etcdraft_is_leader{channel="gxchannel"} 1
+"""
+
+
+def test_heights_and_the_raft_leader_come_from_the_nodes_metrics() -> None:
+    assert ha.metric(METRICS, "ledger_blockchain_height", "gxchannel") == 12
+    assert ha.metric(METRICS, "ledger_blockchain_height", "other") == 3
+    assert ha.metric(METRICS, "consensus_etcdraft_is_leader", "gxchannel") == 1
+    assert ha.metric(METRICS, "consensus_etcdraft_is_leader", "nochannel") is None
+    state: dict[str, dict[str, Any]] = {
+        "orderer0": {"height": 12, "raft_leader": False},
+        "orderer1": {"height": 12, "raft_leader": True},
+        "orderer2": {"height": None, "raft_leader": None},
+        "peer0-org1": {"height": 12, "raft_leader": None},
+    }
+    assert ha.raft_leader(state) == "orderer1"
+    state["orderer0"]["raft_leader"] = True  # two say so (a term changing): none is named
+    assert ha.raft_leader(state) is None
+
+
+def test_the_harness_finds_the_raft_leader_and_a_follower_from_the_nodes_state() -> None:
+    from bench.faults import FAULTS, PROFILES, pick_target
+
+    nodes: dict[str, dict[str, Any]] = {
+        "orderer0": {"height": 5, "raft_leader": False},
+        "orderer1": {"height": 5, "raft_leader": True},
+        "orderer2": {"height": 5, "raft_leader": False},
+        "peer0-org1": {"height": 5, "raft_leader": None},
+    }
+    assert pick_target("@raft-leader", nodes) == "orderer1"
+    assert pick_target("@raft-follower", nodes) == "orderer0"
+    assert pick_target("peer0-org1", {}) == "peer0-org1"
+    nodes["orderer1"]["raft_leader"] = False
+    with pytest.raises(SystemExit, match="no single Raft leader"):
+        pick_target("@raft-leader", nodes)
+    assert set(PROFILES["ha-ci"]) <= set(PROFILES["ha"]) <= set(FAULTS)
+    assert not set(PROFILES["ha"]) & set(PROFILES["full"])
