@@ -54,8 +54,16 @@ def parse_endpoints(value: str | Sequence[str] | None) -> list[str]:
 
 
 def endpoint_failure(err: BaseException) -> bool:
-    """The failure is the endpoint's (unreachable, or its connection broke), not the network's."""
-    return isinstance(err, GatewayError) and err.code == grpc.StatusCode.UNAVAILABLE
+    """The failure is the endpoint's (unreachable, or its connection broke), not the network's.
+
+    UNAVAILABLE from gRPC itself (connection refused, reset, closed: no answer from the peer).
+    Not UNAVAILABLE from the gateway peer about the nodes behind it (the network's): it names
+    them in ErrorDetails, or says "no orderers could successfully process transaction", "no peers
+    available to evaluate chaincode", "no combination of peers can be derived...". (A Raft leader's
+    death came back as the first and was taken for the gateway peer's until this rule.)"""
+    if not (isinstance(err, GatewayError) and err.code == grpc.StatusCode.UNAVAILABLE):
+        return False
+    return not err.details and not err.message.lower().startswith("no ")
 
 
 class Endpoints:

@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from fabric_gateway.client import Gateway, Status
-from fabric_gateway.errors import CommitStatusError, EndorseError, GatewayError, SubmitError
+from fabric_gateway.errors import CommitStatusError, EndorseError, ErrorDetail, GatewayError, SubmitError
 from fabric_gateway.failover import Endpoints, FailoverGateway, endpoint_failure, parse_endpoints
 from gxcommon.fabric_settings import FabricSettings
 
@@ -51,6 +51,24 @@ def test_only_unavailable_is_the_endpoints_failure() -> None:
     assert not endpoint_failure(EndorseError("policy", "t", ABORTED))
     assert not endpoint_failure(CommitStatusError("slow", "t", grpc.StatusCode.DEADLINE_EXCEEDED))
     assert not endpoint_failure(ValueError("x"))
+    assert endpoint_failure(
+        SubmitError("failed to connect to all addresses; last error: connection refused", "t", UNAVAILABLE)
+    )
+    assert endpoint_failure(GatewayError("Socket closed", "", UNAVAILABLE))
+
+
+def test_the_gateway_peers_own_unavailable_is_the_networks() -> None:
+    """A Raft leader killed: the gateway peer answers UNAVAILABLE about the orderer (seen on the HA
+    stack), which another gateway peer would say too."""
+    orderer = ErrorDetail("127.0.0.1:26050", "OrdererMSP", "rpc error: code = Unavailable desc = connection error")
+    assert not endpoint_failure(
+        SubmitError("no orderers could successfully process transaction", "t", UNAVAILABLE, (orderer,))
+    )
+    assert not endpoint_failure(SubmitError("no orderers could successfully process transaction", "t", UNAVAILABLE))
+    assert not endpoint_failure(EndorseError("no peers available to evaluate chaincode gxtv3", "t", UNAVAILABLE))
+    assert not endpoint_failure(
+        EndorseError("no combination of peers can be derived which satisfy the endorsement policy", "t", UNAVAILABLE)
+    )
 
 
 class FakeClient:
