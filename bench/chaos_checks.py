@@ -11,6 +11,11 @@ For every command the load enqueued:
   any other reason although the ledger applied it;
 - unexpected dead letters: records of the run on gx.commands.dlq the load did not mean to put there.
 
+The load always holds commands the chaincode must refuse (``must_reject``: over-balance transfers,
+a frozen wallet's transfers): each must end FAILED with its recorded rejection, and ``rejected``
+counts the commands whose FAILED the ledger's record of a rejection backs, so a run shows that
+rejections were in flight during its fault.
+
 Balances: each wallet's change over the run must equal the confirmed transfers into it minus
 those out of it.
 """
@@ -37,6 +42,7 @@ class Transfer:
 @dataclass
 class Verdict:
     commands: int = 0
+    rejected: int = 0  # FAILED as a rejection, backed by the ledger's record of it
     lost: list[str] = field(default_factory=list)
     doubled: list[str] = field(default_factory=list)
     wrong_status: list[str] = field(default_factory=list)
@@ -52,6 +58,7 @@ class Verdict:
     def counts(self) -> dict[str, Any]:
         return {
             "commands": self.commands,
+            "rejected": self.rejected,
             "lost": len(self.lost),
             "doubled": len(self.doubled),
             "wrong_status": len(self.wrong_status),
@@ -70,18 +77,25 @@ def check(
     transfers: Sequence[Transfer] = (),
     before: Mapping[str, int] | None = None,
     after: Mapping[str, int] | None = None,
+    must_reject: AbstractSet[str] = frozenset(),
 ) -> Verdict:
     """``rows``: requestId -> (status, errorCode) of the outbox; ``ledger``: requestId -> whether the
     chaincode's record is a rejection (absent: no record); ``events``: chaincode events per
-    requestId in the run's valid transactions; ``before``/``after``: wallet balances on the ledger."""
+    requestId in the run's valid transactions; ``before``/``after``: wallet balances on the ledger;
+    ``must_reject``: commands the chaincode refuses by its rules (anything but a recorded
+    rejection reported FAILED is a wrong status)."""
     v = Verdict(commands=len(enqueued))
     for rid in enqueued:
         status, code = rows.get(rid, ("MISSING", None))
         applied = rid in ledger and not ledger[rid]
+        if status == "FAILED" and code == "CHAINCODE_REJECTED" and ledger.get(rid):
+            v.rejected += 1
         if events.get(rid, 0) > 1:
             v.doubled.append(rid)
         if status not in ("CONFIRMED", "FAILED"):
             v.lost.append(rid)
+        elif rid in must_reject and not (status == "FAILED" and code == "CHAINCODE_REJECTED" and ledger.get(rid)):
+            v.wrong_status.append(rid)
         elif status == "CONFIRMED" and (not applied or events.get(rid, 0) == 0):
             v.wrong_status.append(rid)
         elif status == "FAILED" and code in REJECTION_CODES:

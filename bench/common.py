@@ -17,11 +17,12 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def message_headers(m: Message) -> dict[str, str]:
-    """A consumed record's headers as text (a header without a value: ""). confluent-kafka types
+    """A consumed record's headers as text (a header without a value: ""; a byte that is not UTF-8
+    replaced: a dead-lettered hostile record keeps its headers, issue 30). confluent-kafka types
     headers as a list or a dict of str or bytes for any Message; a consumed one has a list of bytes."""
     raw = m.headers() or []
     pairs = raw.items() if isinstance(raw, dict) else raw
-    return {k: v.decode() if isinstance(v, bytes) else (v or "") for k, v in pairs}
+    return {k: v.decode("utf-8", "replace") if isinstance(v, bytes) else (v or "") for k, v in pairs}
 
 
 def pct(values: list[float], p: float) -> float | None:

@@ -6,17 +6,21 @@
 Needs `gxctl up` (finds the local stack by itself, like gxctl). For each fault, a tenant of its own:
 
 1. steady load through the outbox (``--rate`` commands/s: TRANSFER_TOKENS of 1 between funded
-   wallet pairs, and beside them the demo's stories, stage by stage), 10 s before the fault;
+   wallet pairs, one in ten of them over the sender's balance and one in ten out of a wallet
+   frozen before the run, both refused by the chaincode, so rejections are in flight during every
+   fault; and beside them the demo's stories, stage by stage), 10 s before the fault;
 2. the fault (SIGKILL of a process, which the stack's watchdog restarts; SIGSTOP then SIGCONT of
    a process and its children; a second submitter joining the group, then leaving it; the read
    models restored from a backup taken before the load; a rebuild of the ledger group; the read
    side's inputs of bench.read_inputs: text with NUL or control characters, a 1,000-character id,
-   a record near the size limit, a rebuild while a bad event arrives, a dead letter repaired),
+   a record near the size limit, a rebuild while a bad event arrives, a dead letter repaired;
+   bench.hostile_records on every partition of gx.commands, each to be dead-lettered),
    while the load goes on, and ``--after`` seconds of load after it;
 3. every command final, then the checks of bench.chaos_checks: nothing lost, nothing applied
    twice (the chaincode events per requestId in every valid transaction of the run's blocks, read
    through the peer's Deliver service, and each wallet's balance against the confirmed
-   transfers), every status equal to the ledger's record (QueryContract:ListRequests), and no
+   transfers), every status equal to the ledger's record (QueryContract:ListRequests), every
+   command the chaincode must refuse FAILED with its recorded rejection, and no
    dead letter the load did not mean; and the read side (bench.read_side): `gxctl verify` clean,
    the time from the fault's end until every projector has folded every event of the blocks
    committed by then, and the same measured again at the end of the load after the fault (the
@@ -24,10 +28,11 @@ Needs `gxctl up` (finds the local stack by itself, like gxctl). For each fault, 
    every group's lag back to 0, its dead letters on gx.projections.dlq with their reason, and
    `gxctl projections repair`.
 
-Reports, per fault: commands, lost, doubled, wrong status, unexpected dead letters, balance
-mismatches, read-model differences, the restart time (killed until healthy again), the recovery
-time (the fault's end until every command enqueued before it is final) and the read side's
-recovery time. JSON to bench/results/faults-<time>.json and a
+Reports, per fault: commands, rejected (FAILED with a recorded rejection), lost, doubled, wrong
+status, unexpected dead letters, balance mismatches, read-model differences, the restart time
+(killed until healthy again), the resume time (the component healthy again, or thawed, until the
+first CONFIRMED after it), the recovery time (the fault's end until every command enqueued before
+it is final) and the read side's recovery time. JSON to bench/results/faults-<time>.json and a
 table on stdout; exit 1 if any fault's run is not clean.
 """
 
@@ -51,7 +56,7 @@ from typing import Any
 import psutil
 import psycopg
 
-from bench import read_inputs, read_side
+from bench import hostile_records, read_inputs, read_side
 from bench.chaos_checks import Transfer, check
 from bench.common import message_headers, positive, save, table
 from schemas.permissions import service_of
@@ -60,7 +65,7 @@ from schemas.permissions import service_of
 @dataclass(frozen=True)
 class Fault:
     name: str
-    kind: str  # kill, freeze, scale
+    kind: str  # kill, freeze, scale, restore, rebuild, input, hostile
     target: str  # a component or worker of `gxctl status`
     seconds: float = 0.0
 
@@ -77,6 +82,8 @@ FAULTS = {
         Fault("kill-orderer", "kill", "orderer"),
         Fault("kill-chaincode", "kill", "chaincode"),
         Fault("freeze-peer", "freeze", "peer", 30),
+        # Longer than the gateway's commit-status timeout (60 s): commands sent before it are unsure.
+        Fault("freeze-orderer", "freeze", "orderer", 70),
         Fault("freeze-postgres", "freeze", "postgres", 15),
         Fault("scale-submitters", "scale", "submitter", 20),
         # The read side (the kills of Postgres and the broker above are checked on both sides).
@@ -86,6 +93,8 @@ FAULTS = {
         Fault("rebuild-ledger", "rebuild", "projectors"),
         # The read side's inputs (issue 32, bench.read_inputs): what a producer or the ledger can say.
         *(Fault(name, "input", "projectors") for name in read_inputs.INPUTS),
+        # Issue 30: records on gx.commands that are not commands, good commands behind them.
+        Fault("hostile-records", "hostile", "submitter"),
         # The HA topology's (issue 34; `gxctl up --topology ha`): a target starting with @ is
         # found when the fault is injected (resolve_target), the Raft leader from the orderers'
         # own metrics.
@@ -93,10 +102,16 @@ FAULTS = {
         Fault("kill-raft-follower", "kill", "@raft-follower"),
         Fault("kill-gateway-peer", "kill", "peer0-org1"),  # the first of GX_FABRIC_GATEWAY
         Fault("kill-org3-peer", "kill", "peer0-org3"),  # MAJORITY is still met by Org1 and Org2
-        Fault("freeze-orderer", "freeze", "@raft-follower", 30),
+        Fault("freeze-raft-follower", "freeze", "@raft-follower", 30),
     )
 }
-HA_FAULTS = ["kill-raft-leader", "kill-raft-follower", "kill-gateway-peer", "kill-org3-peer", "freeze-orderer"]
+HA_FAULTS = [
+    "kill-raft-leader",
+    "kill-raft-follower",
+    "kill-gateway-peer",
+    "kill-org3-peer",
+    "freeze-raft-follower",
+]
 PROFILES = {
     "full": [f for f in FAULTS if f not in HA_FAULTS],
     # On the HA topology: its own faults (the single network's peer, orderer are not there).
@@ -107,6 +122,7 @@ PROFILES = {
         "kill-submitter",
         "kill-chaincode",
         "freeze-peer",
+        "hostile-records",
         "scale-submitters",
         "kill-block-publisher",
         "restore-read-models",
@@ -119,10 +135,11 @@ class Load:
     """Commands through the outbox at a fixed rate (transfers) plus the demo's stories, each insert
     retried until Postgres takes it (the same requestId: the SDK's enqueue is idempotent)."""
 
-    def __init__(self, dsn: str, tenant: str, rate: float, pairs: list[tuple[str, str]]) -> None:
-        self.dsn, self.tenant, self.rate, self.pairs = dsn, tenant, rate, pairs
+    def __init__(self, dsn: str, tenant: str, rate: float, pairs: list[tuple[str, str]], frozen: str) -> None:
+        self.dsn, self.tenant, self.rate, self.pairs, self.frozen = dsn, tenant, rate, pairs, frozen
         self.enqueued: list[tuple[str, float]] = []  # (requestId, when)
         self.transfers: list[Transfer] = []
+        self.must_reject: set[str] = set()  # commands the chaincode refuses by its rules
         self.stop = threading.Event()
         self.insert_retries = 0
         self.threads = [
@@ -171,9 +188,15 @@ class Load:
             if delay > 0:
                 time.sleep(delay)
             a, b = self.pairs[i % len(self.pairs)]
-            rid = f"{self.tenant}-x{i}"
-            self._enqueue(box, "TRANSFER_TOKENS", rid, {"fromWalletId": a, "toWalletId": b, "amount": 1})
-            self.transfers.append(Transfer(rid, a, b, 1))
+            rid, amount = f"{self.tenant}-x{i}", 1
+            if i % 10 == 3:  # over the sender's balance: INSUFFICIENT_FUNDS, recorded
+                amount = 10**15
+                self.must_reject.add(rid)
+            elif i % 10 == 7:  # out of the frozen wallet: refused, recorded
+                a = self.frozen
+                self.must_reject.add(rid)
+            self._enqueue(box, "TRANSFER_TOKENS", rid, {"fromWalletId": a, "toWalletId": b, "amount": amount})
+            self.transfers.append(Transfer(rid, a, b, amount))
             i += 1
 
     def _stories(self) -> None:
@@ -362,6 +385,44 @@ def inject(
     raise ValueError(fault.kind)
 
 
+def freeze_wallet(dsn: str, tenant: str, wallet: str, timeout: float = 120) -> None:
+    """Freeze ``wallet`` through the outbox, as the tenant's service would; wait until CONFIRMED.
+    Raises RuntimeError if it ends otherwise or not in time."""
+    from gxsdk import enqueue
+
+    rid = f"{tenant}-freeze"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        payload = {"walletId": wallet, "reason": "the fault harness: its transfers must be refused"}
+        enqueue(
+            conn,
+            tenant_id=tenant,
+            service=service_of("FREEZE_WALLET"),
+            command_type="FREEZE_WALLET",
+            request_id=rid,
+            payload=payload,
+        )
+    if wait_final(dsn, tenant, [rid], timeout) is None or rows_of(dsn, tenant)[rid][0] != "CONFIRMED":
+        raise RuntimeError(f"the load's frozen wallet {wallet} was not frozen: {rows_of(dsn, tenant).get(rid)}")
+
+
+def first_confirmed_after(dsn: str, tenant: str, at: float) -> float | None:
+    """Seconds from ``at`` (epoch) to the first of the tenant's rows CONFIRMED after it, or None."""
+    with psycopg.connect(dsn, connect_timeout=5) as conn:
+        row = conn.execute(
+            'SELECT extract(epoch FROM min("updatedAt")) FROM "OutboxCommand"'
+            ' WHERE "tenantId" = %s AND status = \'CONFIRMED\' AND "updatedAt" >= to_timestamp(%s)',
+            (tenant, at),
+        ).fetchone()
+    return None if row is None or row[0] is None else float(row[0]) - at
+
+
+def inject_hostile(bootstrap: str, on_release: Any) -> dict[str, Any]:
+    """bench.hostile_records on every partition of gx.commands; ``released`` when acknowledged."""
+    sent, since_ms = hostile_records.produce(bootstrap, f"chaos-hostile-{uuid.uuid4().hex[:6]}")
+    on_release(released := time.time())
+    return {"released": released, "hostile": (sent, since_ms)}
+
+
 def inject_read_input(
     fault: Fault, env: dict[str, str], dsn: str, bootstrap: str, pairs: list[tuple[str, str]], on_release: Any
 ) -> dict[str, Any]:
@@ -492,9 +553,12 @@ def run_fault(
 ) -> dict[str, Any]:
     """One fault under load in ``tenant``, whose ``pairs`` (:func:`fault_tenant`) the load spends."""
     wallets = sorted({w for p in pairs for w in p})
+    # The last pair's sender is frozen: one transfer in ten comes out of it and must be refused.
+    frozen, pairs = pairs[-1][0], pairs[:-1]
+    freeze_wallet(dsn, tenant, frozen)
     first_block, before = asyncio.run(height_and_balances(wallets))
     saved = read_side.backup(dsn) if fault.kind == "restore" else None  # older than what the load adds
-    load = Load(dsn, tenant, rate, pairs).start()
+    load = Load(dsn, tenant, rate, pairs, frozen).start()
     time.sleep(warm)
     say(f"{fault.name}: fault under load")
     t_fault = time.time()
@@ -509,6 +573,8 @@ def run_fault(
 
     if fault.kind == "input":
         measured = inject_read_input(fault, env, dsn, bootstrap, pairs, on_release)
+    elif fault.kind == "hostile":
+        measured = inject_hostile(bootstrap, on_release)
     else:
         measured = inject(fault, env, dsn, saved, on_release)
     t_release = measured["released"]
@@ -540,20 +606,26 @@ def run_fault(
         transfers=load.transfers,
         before=before,
         after=after_balances,
+        must_reject=load.must_reject,
     )
+    # From the component healthy again (a kill: after its restart; a freeze: thawed) to the first CONFIRMED.
+    healthy_at = t_release + (measured.get("restart_s") or 0.0)
+    resume = first_confirmed_after(dsn, tenant, healthy_at)
+    hostile = hostile_records.wait_dead_lettered(bootstrap, *measured["hostile"]) if "hostile" in measured else None
     read_watch.join(660)
     read_recovery = read.get("s")
     # The read side's inputs: lag back to 0, their dead letters, then the repair before verify.
     inputs = read_inputs.settle(measured["injected"], env, dsn, bootstrap) if fault.kind == "input" else None
     read_diffs = read_side.differences(60)
     clean = verdict.clean and read_recovery is not None and lag is not None and not read_diffs
-    clean = clean and (inputs is None or inputs["ok"])
+    clean = clean and (inputs is None or inputs["ok"]) and (hostile is None or hostile["ok"])
     result = {
         "fault": fault.name,
         **verdict.counts(),
         "read_differences": len(read_diffs),
         "clean": clean,
         "restart_s": measured.get("restart_s"),
+        "resume_s": round(resume, 1) if resume is not None else None,
         "recovery_s": round(recovery, 1) if recovery is not None else None,
         "read_recovery_s": round(read_recovery, 1) if read_recovery is not None else None,
         "read_lag_after_s": round(lag, 2) if lag is not None else None,
@@ -564,6 +636,7 @@ def run_fault(
         "tenant": tenant,
         "statuses": dict(Counter(s for s, _ in rows.values())),
         **({"read_inputs": inputs} if inputs is not None else {}),
+        **({"hostile_records": hostile} if hostile is not None else {}),
         "examples": {
             "lost": verdict.lost[:5],
             "doubled": verdict.doubled[:5],
@@ -580,6 +653,7 @@ def run_fault(
 COLUMNS = [
     "fault",
     "commands",
+    "rejected",
     "lost",
     "doubled",
     "wrong_status",
@@ -587,6 +661,7 @@ COLUMNS = [
     "balance_mismatches",
     "read_differences",
     "restart_s",
+    "resume_s",
     "recovery_s",
     "read_recovery_s",
     "read_lag_after_s",

@@ -39,6 +39,7 @@ from typing import Any
 
 import psycopg
 
+from bench.common import message_headers
 from gxcommon.kafka import Headers
 from gxcommon.record_limits import MAX_EVENT_BYTES, MAX_RECORD_BYTES
 
@@ -411,7 +412,7 @@ def dead_letters(bootstrap: str, expect: list[Expected], since_ms: int) -> tuple
                     todo.discard(m.partition() or 0)
                 key = (m.key() or b"").decode("utf-8", "replace")
                 if key in keys:
-                    h = _headers(m)
+                    h = message_headers(m)
                     seen.setdefault((key, h.get("projector", "?")), []).append(h)
     finally:
         c.close()
@@ -427,10 +428,6 @@ def dead_letters(bootstrap: str, expect: list[Expected], since_ms: int) -> tuple
             else:
                 wrong.append(f"{what}: {len(got)} dead letter(s) {[h.get('errorCode') for h in got]}")
     return found, wrong
-
-
-def _headers(m: Any) -> dict[str, str]:
-    return {k: (v or b"").decode("utf-8", "replace") for k, v in (m.headers() or [])}
 
 
 def lag_zero(dsn: str, bootstrap: str, timeout: float = 180) -> float | None:

@@ -4,9 +4,10 @@ A block's transactions are ``block.data.data`` (signed envelopes); their validat
 byte each in ``block.metadata.metadata[TRANSACTIONS_FILTER]``; an endorser transaction's chaincode
 event sits in each action's ChaincodeAction.events (Fabric keeps at most one per transaction).
 
-Only what a consumer needs is decoded: the events of VALID transactions (an invalid transaction
-changed nothing, and its payload may be anything a client sent). A transaction that cannot be
-decoded does not fail the block: it comes back with ``error`` set, so the blocks after it flow.
+Only what a consumer needs is decoded: the events and the invocation's arguments of VALID
+transactions (an invalid transaction changed nothing, and its payload may be anything a client
+sent). A transaction that cannot be decoded does not fail the block: it comes back with ``error``
+set, so the blocks after it flow.
 Each block carries its header hash (:func:`header_hash`, Fabric's ``protoutil.BlockHeaderHash``)
 and its predecessor's, so a reader can check that blocks continue the chain it already has.
 """
@@ -18,7 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from fabric_protos.common import common_pb2
-from fabric_protos.peer import chaincode_event_pb2, events_pb2, proposal_pb2, proposal_response_pb2, transaction_pb2
+from fabric_protos.peer import (
+    chaincode_event_pb2,
+    chaincode_pb2,
+    events_pb2,
+    proposal_pb2,
+    proposal_response_pb2,
+    transaction_pb2,
+)
 
 from fabric_gateway.errors import GatewayError
 
@@ -37,7 +45,9 @@ class ChaincodeEvent:
 @dataclass(frozen=True)
 class BlockTransaction:
     """One transaction of a block. ``valid`` is true only for VALID; invalid ones carry no effect.
-    ``error``: why it could not be decoded (its id, type or events are then unknown)."""
+    ``error``: why it could not be decoded (its id, type or events are then unknown). ``args``: a
+    VALID endorser transaction's chaincode invocation, the function first (empty when it could not
+    be read: its events are published all the same)."""
 
     index: int
     tx_id: str
@@ -47,6 +57,7 @@ class BlockTransaction:
     events: tuple[ChaincodeEvent, ...]
     error: str | None = None
     size: int = 0  # bytes of its envelope
+    args: tuple[bytes, ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -105,6 +116,19 @@ def chaincode_events(block: int, tx_id: str, tx_bytes: bytes) -> tuple[Chaincode
     return tuple(out)
 
 
+def invocation_args(tx_bytes: bytes) -> tuple[bytes, ...]:
+    """The chaincode invocation's arguments (function first) of an endorser transaction's first
+    action; empty if they cannot be read (never raises: they only add to what is published)."""
+    try:
+        tx = transaction_pb2.Transaction.FromString(tx_bytes)
+        cap = transaction_pb2.ChaincodeActionPayload.FromString(tx.actions[0].payload)
+        cpp = proposal_pb2.ChaincodeProposalPayload.FromString(cap.chaincode_proposal_payload)
+        spec = chaincode_pb2.ChaincodeInvocationSpec.FromString(cpp.input)
+    except Exception:  # protobuf's DecodeError, or no action: not what Fabric validates as VALID
+        return ()
+    return tuple(bytes(a) for a in spec.chaincode_spec.input.args)
+
+
 def _der_length(n: int) -> bytes:
     if n < 0x80:
         return bytes([n])
@@ -125,7 +149,8 @@ def header_hash(number: int, previous_hash: bytes, data_hash: bytes) -> bytes:
 
 
 def parse_block(block: common_pb2.Block) -> Block:
-    """Every transaction of ``block`` with its id, validation code and (VALID ones) chaincode events.
+    """Every transaction of ``block`` with its id, validation code and (VALID ones) chaincode events
+    and invocation arguments.
 
     A transaction that cannot be decoded comes back with ``error`` set. Raises BlockParseError only
     if the filter does not cover every transaction (the block itself is not what Fabric writes).
@@ -148,16 +173,14 @@ def parse_block(block: common_pb2.Block) -> Block:
             ch = common_pb2.ChannelHeader.FromString(payload.header.channel_header)
             tx_id, htype = ch.tx_id, common_pb2.HeaderType.Name(ch.type)
             ts = datetime.fromtimestamp(ch.timestamp.seconds + ch.timestamp.nanos / 1e9, UTC)
-            events = (
-                chaincode_events(number, ch.tx_id, payload.data)
-                if code == "VALID" and ch.type == common_pb2.HeaderType.ENDORSER_TRANSACTION
-                else ()
-            )
+            valid_endorser = code == "VALID" and ch.type == common_pb2.HeaderType.ENDORSER_TRANSACTION
+            events = chaincode_events(number, ch.tx_id, payload.data) if valid_endorser else ()
         except Exception as e:  # protobuf's DecodeError, or a nested field that is not what it claims
             txs.append(
                 BlockTransaction(i, tx_id, htype, code, ts, (), f"{type(e).__name__}: {e}"[:500], len(env_bytes))
             )
             continue
-        txs.append(BlockTransaction(i, tx_id, htype, code, ts, events, None, len(env_bytes)))
+        args = invocation_args(payload.data) if valid_endorser else ()
+        txs.append(BlockTransaction(i, tx_id, htype, code, ts, events, None, len(env_bytes), args))
     h = block.header
     return Block(number, tuple(txs), header_hash(h.number, h.previous_hash, h.data_hash), bytes(h.previous_hash))

@@ -1,14 +1,23 @@
 """What a failed call says about the command and about Fabric: a pure function of the error.
 
-Only two answers are final for a command, because only they come from the ledger's own rules:
+Only two answers are final for a command, because only they come from what the ledger holds:
 
-- REJECTED: the chaincode refused the transaction (its own error, which Fabric's gateway reports
-  as "chaincode response <status>, <message>");
+- REJECTED: the chaincode refused the request because of a record the ledger already holds for
+  its requestId (IDEMPOTENCY_CONFLICT: the (tenant, requestId) was used for another command);
+  that record never changes, so neither does the answer;
 - INVALID: the transaction was committed as invalid for a reason retrying cannot change (e.g.
   ENDORSEMENT_POLICY_FAILURE).
 
+A business rule's rejection is no error at all: the chaincode records it as the command's answer
+in a transaction that commits VALID (streams.submitter.answer reads it). So an error the chaincode
+*throws* (Fabric's gateway reports it as "chaincode response <status>, <message>") was recorded
+nowhere, and a later delivery of the command may still apply it.
+
 Everything else says nothing about the command, and is retried:
 
+- REFUSED: the chaincode threw (FORBIDDEN for a submitter whose grant is missing or rotated, or
+  an unexpected error): a fault of the deployment, not the ledger's answer. Retried up to the
+  command's attempts (then dead-lettered, to be replayed once fixed), never counted as an outage;
 - CONFLICT: committed as MVCC_READ_CONFLICT or PHANTOM_READ_CONFLICT: Fabric answering under
   contention, retried with a new transaction, and no sign of an outage;
 - REQUEST: the gateway found the request itself malformed (INVALID_ARGUMENT): retried up to the
@@ -29,13 +38,16 @@ import grpc
 from fabric_gateway.errors import CommitError, CommitStatusError, GatewayError
 
 RETRYABLE_VALIDATION = {"MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT"}
-CHAINCODE_REJECTION = "chaincode response"
+CHAINCODE_ERROR = "chaincode response"
+# The one error the chaincode throws that answers from a ledger record (streams.outcome names it too).
+RECORDED_REQUEST_CONFLICT = "IDEMPOTENCY_CONFLICT"
 REQUEST_CODES = {grpc.StatusCode.INVALID_ARGUMENT}
 
 
 class Verdict(Enum):
-    REJECTED = "rejected"  # final: the chaincode said no
+    REJECTED = "rejected"  # final: refused for a record the ledger holds (IDEMPOTENCY_CONFLICT)
     INVALID = "invalid"  # final: committed invalid, not a conflict
+    REFUSED = "refused"  # retry; the chaincode threw and recorded nothing (FORBIDDEN, a bug)
     CONFLICT = "conflict"  # retry with a new transaction; Fabric is fine
     REQUEST = "request"  # retry; the request was refused, Fabric is fine
     INFRA = "infra"  # retry; Fabric (or the way to it) is failing: the breaker counts it
@@ -55,17 +67,18 @@ class Disposition(Enum):
     PERMANENT = "permanent"
 
 
-def is_chaincode_rejection(err: GatewayError) -> bool:
-    """True if a peer reports the chaincode itself refused (its message, not an infrastructure fault)."""
-    return any(CHAINCODE_REJECTION in d.message for d in err.details) or CHAINCODE_REJECTION in err.message
+def is_chaincode_error(err: GatewayError) -> bool:
+    """True if a peer reports an error the chaincode itself threw (its message, not an
+    infrastructure fault). Such an error is recorded nowhere on the ledger."""
+    return any(CHAINCODE_ERROR in d.message for d in err.details) or CHAINCODE_ERROR in err.message
 
 
 def chaincode_message(err: GatewayError) -> str | None:
-    """The chaincode's own words for a rejection ("chaincode response 500, <message>"), else None."""
-    msgs = [d.message for d in err.details if CHAINCODE_REJECTION in d.message]
+    """The chaincode's own words for an error it threw ("chaincode response 500, <message>"), else None."""
+    msgs = [d.message for d in err.details if CHAINCODE_ERROR in d.message]
     if msgs:
         return "; ".join(dict.fromkeys(msgs))
-    return err.message if CHAINCODE_REJECTION in err.message else None
+    return err.message if CHAINCODE_ERROR in err.message else None
 
 
 def verdict(err: BaseException) -> Verdict:
@@ -75,8 +88,8 @@ def verdict(err: BaseException) -> Verdict:
         return Verdict.CONFLICT if err.validation_code in RETRYABLE_VALIDATION else Verdict.INVALID
     if not isinstance(err, GatewayError):
         return Verdict.REJECTED
-    if is_chaincode_rejection(err):
-        return Verdict.REJECTED
+    if is_chaincode_error(err):
+        return Verdict.REJECTED if RECORDED_REQUEST_CONFLICT in (chaincode_message(err) or "") else Verdict.REFUSED
     if isinstance(err, CommitStatusError):
         return Verdict.INFRA
     if err.code in REQUEST_CODES:

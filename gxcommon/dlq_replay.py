@@ -48,7 +48,7 @@ REPLAY_HEADERS = ("replayOf", "replayedBy", "replayedAt")
 def sources(t: TopicSettings) -> dict[str, frozenset[str]]:
     """Each dead-letter topic and the topics its letters may come from (and so go back to)."""
     return {
-        t.commands_dlq: frozenset({t.commands, t.command_results}),
+        t.commands_dlq: frozenset({t.commands, t.commands_direct, t.command_results}),
         t.projections_dlq: frozenset({t.fabric_events}),
     }
 

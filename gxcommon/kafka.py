@@ -37,6 +37,28 @@ def AdminClient(conf: dict[str, Any]) -> admin.AdminClient:
     return admin.AdminClient(_conf(conf))
 
 
+def events_consumer_conf(
+    bootstrap: str, group: str, auto_offset_reset: str, session_timeout_s: float
+) -> dict[str, Any]:
+    """A loop's consumer of gx.fabric.events (the projection groups', the results writer's corrector):
+    committed records only (the topic is written in Kafka transactions, one per block); offsets
+    stored and committed by the loop itself, never past what it has settled. Where each partition
+    starts is the loop's: ``auto_offset_reset`` only matters when no offset is known or it is out
+    of range."""
+    return {
+        "bootstrap.servers": bootstrap,
+        "group.id": group,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "isolation.level": "read_committed",
+        "auto.offset.reset": auto_offset_reset,
+        "session.timeout.ms": int(session_timeout_s * 1000),
+        # A database outage is retried in place: a member that takes no records for that long
+        # leaves the group (on_lost) and joins again when it is back.
+        "max.poll.interval.ms": 300_000,
+    }
+
+
 def offset_of(m: confluent_kafka.Message) -> int:
     """A consumed record's offset. The stubs allow None, which only a message not yet produced has."""
     off = m.offset()

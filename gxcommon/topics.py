@@ -3,6 +3,7 @@
 | topic | partitions | retention | why |
 |---|---|---|---|
 | gx.commands | 6 | 7 days | keyed by aggregate; 6 partitions let up to 6 submitters share the load |
+| gx.commands.direct | 6 | 7 days | the same, from services that produce directly (gxsdk.produce): its own topic, so its principal cannot write gx.commands |
 | gx.command-results | 6 | 7 days | keyed like the commands; stream consumers read it |
 | gx.commands.dlq | 1 | 30 days | for operators; low volume |
 | gx.fabric.events | 6 | forever | projections rebuild from offset 0, so no event may expire |
@@ -33,6 +34,9 @@ class TopicSettings(GxSettings):
     model_config = SettingsConfigDict(env_prefix="GX_TOPIC_", frozen=True, extra="ignore")
 
     commands: str = "gx.commands"
+    # The direct path (gxsdk.produce): the submitter consumes it too, and refuses an administrative
+    # type on it (streams.submitter.permissions).
+    commands_direct: str = "gx.commands.direct"
     command_results: str = "gx.command-results"
     commands_dlq: str = "gx.commands.dlq"
     fabric_events: str = "gx.fabric.events"
@@ -62,6 +66,7 @@ def specs(t: TopicSettings) -> list[TopicSpec]:
     common = {"cleanup.policy": "delete", "min.insync.replicas": "1", "compression.type": "producer"}
     return [
         TopicSpec(t.commands, t.partitions, {**common, "retention.ms": str(7 * DAY_MS)}),
+        TopicSpec(t.commands_direct, t.partitions, {**common, "retention.ms": str(7 * DAY_MS)}),
         TopicSpec(t.command_results, t.partitions, {**common, "retention.ms": str(7 * DAY_MS)}),
         TopicSpec(t.commands_dlq, 1, {**common, "retention.ms": str(30 * DAY_MS)}),
         # Records up to 1 MiB (gxcommon.record_limits: the block publisher's producer allows the same

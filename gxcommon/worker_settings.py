@@ -42,8 +42,8 @@ class WorkerSettings(ConnectionSettings):
     # Commands held per partition from its oldest unfinished one (finished ones included): what one
     # stuck key lets the others of its partition run ahead of it, and what a crash replays at most.
     submit_span: int = 5000
-    # Records waiting beyond that span, per partition; when one partition's backlog is full the
-    # agent stops taking records (it never pauses partitions through Faust).
+    # Records waiting beyond that span, per partition; when one partition's backlog is full that
+    # partition alone stops fetching (Faust's own flow control) until it is down to half.
     submit_backlog: int = 1000
     # Seconds a final result may fail to publish before the submitter exits to be restarted.
     publish_deadline_s: float = 300.0
@@ -63,6 +63,13 @@ class WorkerSettings(ConnectionSettings):
     breaker_first_probe_s: float = Field(default=1.0, gt=0)
     breaker_max_probe_s: float = Field(default=60.0, gt=0)
     breaker_successes: int = 2
+    # Results writer's corrector (streams.corrector): a FAILED row whose transaction commits later is
+    # corrected to CONFIRMED from the block stream. Off: such a row stays FAILED.
+    corrector: bool = True
+    # How often the events still waiting for their command's row are looked up (one query for all).
+    corrector_check_s: float = Field(default=1.0, gt=0)
+    # How long an event waits for its command's row to be final before it is given up (counted).
+    corrector_watch_s: float = Field(default=3600.0, gt=0)
     # Projectors: a batch of up to N events or T milliseconds; the channel their checkpoints name.
     fabric_channel: str = "gxchannel"
     projector_batch: int = 2000

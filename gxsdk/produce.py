@@ -1,4 +1,12 @@
-"""Producing commands straight to the commands topic, for services without a database."""
+"""Producing commands straight to Kafka, for services without a database.
+
+They go to the direct path's topic, gx.commands.direct (:data:`DIRECT_TOPIC`; GX_TOPIC_COMMANDS_DIRECT
+in a deployment), which the submitter consumes beside gx.commands. Only Kafka Connect writes
+gx.commands, from the outbox, where each row's service is proved by its Postgres role; a direct
+producer names its service itself, so with the submitter's service check on (the secure mode) an
+administrative command type sent here is REJECTED (SERVICE_NOT_ALLOWED): administrative commands
+come only through the outbox.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +21,18 @@ from gxcommon import kafka
 from schemas.envelopes import CommandEnvelope
 from schemas.routing import partition_key
 
+DIRECT_TOPIC = "gx.commands.direct"
+
 
 def command_producer(bootstrap: str, **extra: Any) -> Producer:
     """An idempotent producer (acks=all, no reordering or duplicates on retry), logged in as this
     process's GX_KAFKA_* settings say (SCRAM over TLS: in the secure stack the principal
-    ``gx-producer``, allowed to write gx.commands only), as every Kafka client of the project.
+    ``gx-producer``, allowed to write gx.commands.direct only), as every Kafka client of the project.
 
-    Its partitioner is murmur2, the Java client's (and so Kafka Connect's): librdkafka's default
-    (crc32) would put the same key on another partition than the outbox path, and per-key order
-    between the two paths would be lost. Raises SettingsError naming a missing security setting.
+    Its partitioner is murmur2, the Java client's (and so Kafka Connect's), so a key has the same
+    partition number on both commands topics. Order is per key within one path: a service that
+    needs one command after another on the same aggregate sends both the same way. Raises
+    SettingsError naming a missing security setting.
     """
     return kafka.Producer(
         {
@@ -38,7 +49,7 @@ def command_producer(bootstrap: str, **extra: Any) -> Producer:
 
 def produce(
     producer: Producer,
-    topic: str,
+    topic: str = DIRECT_TOPIC,
     *,
     tenant_id: str,
     service: str,

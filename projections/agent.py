@@ -29,7 +29,7 @@ import faust
 import psycopg
 
 from gxcommon import web
-from gxcommon.kafka import Consumer
+from gxcommon.kafka import Consumer, events_consumer_conf
 from projections.kafka_io import DeadLetterSender, read_range
 from projections.loop import GroupLoop
 from projections.model import GroupSpec
@@ -39,25 +39,6 @@ from projections.runner import Projector
 def group_id(app_id: str, group: str) -> str:
     """A projection group's Kafka consumer group (unchanged from one worker per group)."""
     return f"{app_id}-projector-{group}"
-
-
-def consumer_conf(bootstrap: str, group: str, auto_offset_reset: str, session_timeout_s: float) -> dict[str, Any]:
-    """One group's consumer: committed records only (gx.fabric.events is written in Kafka
-    transactions, one per block); offsets committed by the loop, after the database commit.
-    Where each partition starts is the loop's (its stored checkpoint): ``auto_offset_reset`` only
-    matters if that offset were ever out of range (the events topic keeps everything)."""
-    return {
-        "bootstrap.servers": bootstrap,
-        "group.id": group,
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "isolation.level": "read_committed",
-        "auto.offset.reset": auto_offset_reset,
-        "session.timeout.ms": int(session_timeout_s * 1000),
-        # A database outage is retried in place (projections.runner): a member that stops taking
-        # records for that long leaves the group (on_lost) and joins again when it is back.
-        "max.poll.interval.ms": 300_000,
-    }
 
 
 def install(
@@ -115,7 +96,7 @@ def install(
                 lambda t, p, s, e: read_range(bootstrap, t, p, s, e),
                 DeadLetterSender(bootstrap, dlq_topic, g.name),
             )
-            consumer = Consumer(consumer_conf(bootstrap, gid, auto_offset_reset, session_timeout_s))
+            consumer = Consumer(events_consumer_conf(bootstrap, gid, auto_offset_reset, session_timeout_s))
             loop = GroupLoop(runner, consumer, topic, gid, batch=batch, within=within, on_crash=crash)
             loops.append(loop)
             t = threading.Thread(target=loop.run, name=f"projector-{g.name}", daemon=True)

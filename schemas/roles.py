@@ -5,7 +5,7 @@
 | ``gx_owner`` | migrations, `gxctl` | own every object (runs the migrations, makes the publication) |
 | ``gx_cdc`` | Debezium | replicate the pipeline's database (logical only); read ``OutboxCommand``; write nothing |
 | ``gx_svc_<service>`` | each upstream service | insert its own outbox rows, its columns only (schemas.permissions) |
-| ``gx_results`` | results writer | update the outbox's status columns |
+| ``gx_results`` | results writer | update the outbox's status columns; read them and a command's ids (its corrector) |
 | ``gx_projector_<group>`` | each projector | write its group's tables and its own checkpoint rows |
 | ``gx_monitor`` | submitter, block publisher | see which migrations are applied (readiness) |
 
@@ -58,6 +58,9 @@ STATUS_COLUMNS = (
     "attemptLog",
     "updatedAt",
 )
+# What the results writer's corrector (streams.corrector_io) reads besides the status columns: the
+# outbox's unique key, to find a command's row, and the command's key, to key its correction.
+CORRECTOR_READS = ("tenantId", "requestId", "partitionKey")
 # What SDK's idempotent enqueue reads back when its (tenantId, requestId) exists already.
 SERVICE_READS = ("id", "tenantId", "requestId", "commandType", "payload")
 # What a service writes (gxsdk.outbox); the pipeline's columns (status, fabricTxId, attempts, ...)
@@ -154,7 +157,7 @@ def grant_statements(dbname: str, group_tables: dict[str, tuple[str, ...]]) -> l
     ]
     out += [
         _grant("UPDATE", OUTBOX, RESULTS, STATUS_COLUMNS),
-        _grant("SELECT", OUTBOX, RESULTS, ("id", *STATUS_COLUMNS)),
+        _grant("SELECT", OUTBOX, RESULTS, ("id", *CORRECTOR_READS, *STATUS_COLUMNS)),
     ]
     out += outbox_policies()
     out += [_revoke_retired(dbname, role) for role in RETIRED]

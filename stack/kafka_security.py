@@ -7,12 +7,15 @@
   client certificates: only the broker's own certificate gets in.
 - Authorisation: the StandardAuthorizer, nothing allowed without an ACL; ``gx-admin`` (the CLI and
   the stack's own set-up) and the broker are super users. Every other principal gets exactly its
-  job (``acls``): the submitter reads gx.commands and writes results and its dead letters, the
-  block publisher writes the events and block markers in its transactions, each projector reads
-  the events and writes its dead letters, Connect writes gx.commands and its own topics, and
-  ``gx-dlq-replayer`` (`gxctl dlq replay`, gxcommon.dlq_replay) reads the dead letters and the
-  records they name and writes those back to their source topics, and its audit record;
-  ``gx-producer`` (an upstream service's direct produce, gxsdk.produce) writes gx.commands.
+  job (``acls``): the submitter reads gx.commands and gx.commands.direct and writes results and its dead letters, the
+  results writer reads results and writes its dead letters, and its corrector reads the events and
+  writes correcting results, the block publisher writes the events and block markers in its
+  transactions, each projector reads the events and writes its dead letters, Connect writes
+  gx.commands and its own topics, and ``gx-dlq-replayer`` (`gxctl dlq replay`,
+  gxcommon.dlq_replay) reads the dead letters and the records they name and writes those back to
+  their source topics, and its audit record; ``gx-producer`` (an upstream service's direct
+  produce, gxsdk.produce) writes gx.commands.direct, never gx.commands (the submitter refuses an
+  administrative command there: only the outbox proves which service wrote one).
 
 Pure functions build the configuration and the ACL list; ``apply`` is the adapter that creates the
 SCRAM users and ACLs through the admin API.
@@ -77,10 +80,14 @@ def acls(app_id: str, groups: list[str], t: Any) -> list[Grant]:
         out.extend([Grant(p, "topic", topic, "WRITE"), Grant(p, "topic", topic, "DESCRIBE")])
 
     reads("gx-submitter", t.commands, f"{app_id}-submitter")
+    reads("gx-submitter", t.commands_direct, f"{app_id}-submitter")
     writes("gx-submitter", t.command_results)
     writes("gx-submitter", t.commands_dlq)
     reads("gx-results-writer", t.command_results, f"{app_id}-results-writer")
     writes("gx-results-writer", t.commands_dlq)
+    # Its corrector (streams.corrector): the events of committed transactions in, corrections out.
+    reads("gx-results-writer", t.fabric_events, f"{app_id}-results-corrector")
+    writes("gx-results-writer", t.command_results)
     pub = "gx-block-publisher"
     writes(pub, t.fabric_events)
     writes(pub, t.fabric_blocks)
@@ -98,13 +105,14 @@ def acls(app_id: str, groups: list[str], t: Any) -> list[Grant]:
         reads(p, t.fabric_events, f"{app_id}-projector-{g}", prefixed_group=True)
         out.append(Grant(p, "group", "gx-projector-reader-", "READ", True))  # gap replay (projections.kafka_io)
         writes(p, t.projections_dlq)
-    # A service's direct produce (gxsdk.produce): gx.commands, idempotently, and nothing else.
-    writes(PRODUCER, t.commands)
+    # A service's direct produce (gxsdk.produce): its own topic, idempotently, and nothing else; never
+    # gx.commands, where an administrative command is taken on the outbox's word (Connect's).
+    writes(PRODUCER, t.commands_direct)
     out.append(Grant(PRODUCER, "cluster", "kafka-cluster", "IDEMPOTENT_WRITE"))
     # The replay of a dead letter: read it and the record it names, send that back, record the replay.
     for topic in (t.commands_dlq, t.projections_dlq):
         out.extend([Grant(REPLAYER, "topic", topic, "READ"), Grant(REPLAYER, "topic", topic, "DESCRIBE")])
-    for topic in (t.commands, t.command_results, t.fabric_events):
+    for topic in (t.commands, t.commands_direct, t.command_results, t.fabric_events):
         out.extend(Grant(REPLAYER, "topic", topic, op) for op in ("READ", "DESCRIBE", "WRITE"))
     writes(REPLAYER, t.dlq_replays)
     out.append(Grant(REPLAYER, "group", "gxctl-dlq-", "READ", True))  # its reading consumer's (no commits)

@@ -7,6 +7,11 @@ record: key = the entity the event is about, partition = :func:`schemas.events.p
 that key, value = the event envelope (JSON). A payload that is not a JSON object is still published
 (under ``payload.raw``) so that the projections dead-letter it with the reason.
 
+Headers: eventName, txId, block, requestId, and tenantId: the tenant the chaincode keyed the
+command by, the first argument of the transaction's invocation (function, tenantId, requestId, ...)
+when its requestId is the event's (:func:`tenant_of`), else empty. The payload does not carry it,
+and the outbox knows a command by (tenantId, requestId) (streams.corrector matches on it).
+
 No block may halt the read side. What cannot be published becomes a dead letter on the
 projections' dead-letter topic, in the same Kafka transaction as the block's other records, naming
 the block, transaction and event: a VALID transaction that cannot be decoded
@@ -93,6 +98,17 @@ def _dead(
     return code, OutRecord(0, f"{block.number}:{tx_index}".encode(), json.dumps(doc).encode(), headers)
 
 
+def tenant_of(args: tuple[bytes, ...], request_id: str | None) -> str | None:
+    """The tenant of a command's invocation ``args`` (function, tenantId, requestId, ...), if its
+    requestId is ``request_id`` (the chaincode's idempotency key is exactly that pair); else None."""
+    if request_id is None or len(args) < 3 or args[2] != request_id.encode():
+        return None
+    try:
+        return args[1].decode()
+    except UnicodeDecodeError:
+        return None
+
+
 def block_out(
     block: Block, channel: str, partitions: int, chaincode: str, max_bytes: int = MAX_EVENT_BYTES
 ) -> BlockOut:
@@ -157,6 +173,7 @@ def block_out(
                 ("txId", tx.tx_id.encode()),
                 ("block", str(block.number).encode()),
                 ("requestId", (request_id or "").encode()),
+                ("tenantId", (tenant_of(tx.args, request_id) or "").encode()),
             )
             out.append(OutRecord(partition_for(key, partitions), key.encode(), value, headers))
     return BlockOut(out, dead, foreign)

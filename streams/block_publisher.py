@@ -202,6 +202,8 @@ class Publisher:
         self._producer = self._new_producer()
         self.last = last_marker(self.cfg.bootstrap, self.cfg.blocks_topic, self.cfg.channel)
         self.last_block = None if self.last is None else self.last[0]
+        if self.last_block is not None:  # on Kafka already: an idle ledger may bring no block for long
+            LAST_BLOCK.set(self.last_block)
         self.connected = True
         return 0 if self.last is None else self.last[0] + 1
 

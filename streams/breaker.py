@@ -8,6 +8,8 @@ to a fifth either way (``rand``), so the workers of a fleet do not probe in step
 blip so costs about a second; a Fabric that stays down is asked about once a minute.
 HALF_OPEN: up to ``half_open_probes`` attempts at once; ``success_threshold`` successes close it
 (and the next outage starts from ``first_probe_delay`` again), one transient failure opens it again.
+:meth:`probe_now` (the gateway's channel connected again) makes an open breaker probe at once and
+start its delays over: a peer back after a long outage is not left waiting for a minute.
 
 Only transient failures that say Fabric is unreachable or slow (UNAVAILABLE, DEADLINE_EXCEEDED,
 RESOURCE_EXHAUSTED, an unknown commit status) count. Any other answer (a chaincode rejection, a
@@ -89,6 +91,14 @@ class CircuitBreaker:
     def _open(self, now: float) -> None:
         self.state, self._opened_at, self._probes, self._successes = State.OPEN, now, 0, 0
         self._delay = probe_delay(self._reopens, self.first_probe_delay, self.max_probe_delay, self.rand())
+
+    def probe_now(self) -> None:
+        """The way to Fabric came back (the gateway's channel is connected again): an open breaker
+        lets its next probe through at once, and backs off from ``first_probe_delay`` again if it
+        fails. A half-open or closed breaker is left as it is."""
+        if self.state is State.OPEN:
+            # -1: the probe this lets through, if it fails, counts as the outage's first opening.
+            self._reopens, self._delay = -1, 0.0
 
     def seconds_until_probe(self, now: float) -> float:
         return max(0.0, self._delay - (now - self._opened_at)) if self.state is State.OPEN else 0.0

@@ -1,9 +1,20 @@
 """What to do after an attempt fails: retry (after how long) or fail, and how. Pure.
 
-- An invalid envelope or payload, or an unknown command type: REJECTED at once, dead-lettered
-  (decided before any attempt, in streams.submitter.process).
-- A chaincode rejection (a business rule): FAILED at once with the chaincode's message; not
-  dead-lettered (the command was valid; the ledger said no), never retried.
+- A record that cannot be read as a command (no key or one that is not UTF-8, a header that is
+  not UTF-8, larger than any command can be), an invalid envelope or payload, or an unknown
+  command type: REJECTED at once, dead-lettered (decided before any attempt, in
+  streams.submitter.process).
+- A chaincode rejection (a business rule) is no failed attempt: the chaincode records it as the
+  command's answer in a transaction that commits, and the command ends FAILED
+  (CHAINCODE_REJECTED) with that transaction (streams.submitter.results.committed); not
+  dead-lettered (the command was valid; the ledger said no).
+- The requestId recorded for another command (IDEMPOTENCY_CONFLICT, thrown by the chaincode
+  against that record): FAILED at once, never retried (the record never changes).
+- An error the chaincode throws and records nowhere (FORBIDDEN: the submitter's grant is missing
+  or rotated; an unexpected error): a fault of the deployment, not the ledger's answer. Retried
+  with backoff like an infrastructure error (charged, but never counted by the breaker), then
+  FAILED as CHAINCODE_REFUSED and dead-lettered, so that `gxctl dlq replay` brings the command
+  through once the deployment is fixed (a later CONFIRMED replaces the FAILED row).
 - A transaction committed invalid for a reason other than a conflict: FAILED with its validation
   code and dead-lettered.
 - An MVCC conflict: another transaction on the same keys won the block, so progress was made;
@@ -31,28 +42,20 @@ class Kind(Enum):
 
 
 class ErrorCode:
+    # A record that cannot be read as a command at all (REJECTED, dead-lettered, no attempt).
+    INVALID_KEY = "INVALID_KEY"  # no key, or a key that is not UTF-8 text
+    INVALID_HEADERS = "INVALID_HEADERS"  # a header value that is not UTF-8 text
+    RECORD_TOO_LARGE = "RECORD_TOO_LARGE"  # larger than any command can be
     INVALID_ENVELOPE = "INVALID_ENVELOPE"
     INVALID_PAYLOAD = "INVALID_PAYLOAD"
     UNKNOWN_COMMAND_TYPE = "UNKNOWN_COMMAND_TYPE"
-    CHAINCODE_REJECTED = "CHAINCODE_REJECTED"
+    CHAINCODE_REJECTED = "CHAINCODE_REJECTED"  # the ledger recorded the rejection in a committed transaction
+    CHAINCODE_REFUSED = "CHAINCODE_REFUSED"  # the chaincode threw on every attempt and recorded nothing
     RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"
     INVALID_TRANSACTION = "INVALID_TRANSACTION"
     INTERNAL_ERROR = "INTERNAL_ERROR"
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"  # the (tenant, requestId) was used for another command
     SERVICE_NOT_ALLOWED = "SERVICE_NOT_ALLOWED"  # its service may not send its type (schemas.permissions)
-
-
-# Failures that say the ledger did not apply the command as far as the submitter could tell: a
-# later CONFIRMED (a replay finding the transaction that did apply it) may correct them.
-# A rejection or an invalid payload is the ledger's (or the schema's) final word and never is.
-FINAL_WORDS = (
-    ErrorCode.CHAINCODE_REJECTED,
-    ErrorCode.INVALID_ENVELOPE,
-    ErrorCode.INVALID_PAYLOAD,
-    ErrorCode.UNKNOWN_COMMAND_TYPE,
-    ErrorCode.IDEMPOTENCY_CONFLICT,
-    ErrorCode.SERVICE_NOT_ALLOWED,
-)
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,8 @@ def after_failure(
     if v is Verdict.REJECTED:
         conflict = chaincode_message is not None and ErrorCode.IDEMPOTENCY_CONFLICT in chaincode_message
         return Outcome(Kind.FAILED, ErrorCode.IDEMPOTENCY_CONFLICT if conflict else ErrorCode.CHAINCODE_REJECTED)
+    if v is Verdict.REFUSED and charged >= policy.max_attempts:
+        return Outcome(Kind.FAILED, ErrorCode.CHAINCODE_REFUSED, dead_letter=True)
     if v is Verdict.INVALID:
         return Outcome(Kind.FAILED, invalid_commit_code or ErrorCode.INVALID_TRANSACTION, dead_letter=True)
     if v is Verdict.CONFLICT:

@@ -22,7 +22,7 @@ from gxcommon import logs
 from gxcommon.dlq import dead_letter_headers
 from schemas.envelopes import CommandResult, parse_result
 from schemas.errors import PayloadError
-from streams.status import update_params
+from streams.status import coalesce, update_params
 
 log = logs.get("gx.results_writer")
 
@@ -35,8 +35,8 @@ RESULTS_CORRECTED = Counter(
     ["from_error_code"],
 )
 
-# The guard (streams.status): forward moves only, or a CONFIRMED correcting a FAILED that was not
-# the ledger's own answer. The row is locked first so the old status can be returned with it.
+# The guard (streams.status): forward moves only, or a CONFIRMED naming its transaction correcting
+# any FAILED. The row is locked first so the old status can be returned with it.
 UPDATE = """
 UPDATE "OutboxCommand" o SET
   status = %(status)s::"OutboxStatus",
@@ -52,8 +52,7 @@ UPDATE "OutboxCommand" o SET
   "attemptLog" = COALESCE(%(log)s::jsonb, "attemptLog"),
   "updatedAt" = now()
 FROM (SELECT id, status AS old, "errorCode" AS old_code FROM "OutboxCommand" WHERE id = %(id)s FOR UPDATE) prev
-WHERE o.id = prev.id AND (prev.old = ANY(%(from)s::"OutboxStatus"[])
-       OR (%(correct)s AND prev.old = 'FAILED' AND COALESCE(prev.old_code, '') <> ALL(%(final_words)s::text[])))
+WHERE o.id = prev.id AND (prev.old = ANY(%(from)s::"OutboxStatus"[]) OR (%(correct)s AND prev.old = 'FAILED'))
 RETURNING prev.old::text, prev.old_code
 """
 
@@ -96,34 +95,12 @@ async def apply_results(pool: AsyncConnectionPool, results: list[CommandResult])
     raise AssertionError("unreachable")
 
 
-def coalesce(batch: list[tuple[Any, CommandResult]]) -> list[tuple[Any, CommandResult]]:
-    """One result per command, the most advanced (pure). A SUBMITTED followed in the same batch by
-    the command's final result only adds its submittedAt, which the final one takes over if it
-    lacks it; a SUBMITTED after a final one is dropped (it would be ignored anyway)."""
-    last: dict[str, int] = {}
-    submitted_at: dict[str, Any] = {}
-    for i, (_, r) in enumerate(batch):
-        if r.timings.submittedAt is not None:
-            submitted_at.setdefault(r.commandId, r.timings.submittedAt)
-        j = last.get(r.commandId)
-        if j is None or r.status.final or not batch[j][1].status.final:
-            last[r.commandId] = i
-    out = []
-    for i in sorted(last.values()):
-        msg, r = batch[i]
-        if r.timings.submittedAt is None and r.commandId in submitted_at:
-            r = r.model_copy(
-                update={"timings": r.timings.model_copy(update={"submittedAt": submitted_at[r.commandId]})}
-            )
-        out.append((msg, r))
-    return out
-
-
 def install(
     app: faust.App, results_topic: str, dlq_topic: str, dsn: str, batch: int = 500, within: float = 0.05
 ) -> Any:
     """Register the agent on ``app``; returns it. Results are applied ``batch`` at a time, or what
-    arrived within ``within`` seconds, in one transaction each."""
+    arrived within ``within`` seconds, in one transaction each, one result per command
+    (streams.status.coalesce: the rows end as if each result had been written on its own)."""
     topic = app.topic(results_topic, key_type=bytes, value_type=bytes)
     dlq = app.topic(dlq_topic, key_type=bytes, value_type=bytes)
     pool = AsyncConnectionPool(dsn, min_size=1, max_size=4, open=False)

@@ -1,4 +1,5 @@
-"""Building the stream workers (results writer, submitter, block publisher) for `gxctl run WORKER`."""
+"""Building the stream workers (results writer with its corrector, submitter, block publisher) for
+`gxctl run WORKER`."""
 
 from __future__ import annotations
 
@@ -67,6 +68,21 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
         if s.pg_dsn is None:
             raise WorkerError("GX_PG_DSN is not set")
         install(app, t.command_results, t.commands_dlq, s.dsn())
+        if s.corrector:
+            from streams import corrector
+
+            corrector.install(
+                app,
+                bootstrap=s.bootstrap(),
+                events_topic=t.fabric_events,
+                results_topic=t.command_results,
+                dsn=s.dsn(),
+                group_id=f"{s.app_id}-results-corrector",
+                auto_offset_reset=s.auto_offset_reset,
+                session_timeout_s=s.session_timeout_s,
+                check_s=s.corrector_check_s,
+                watch_s=s.corrector_watch_s,
+            )
         from streams import replay_audit, slot_metrics
 
         slot_metrics.install(app, s.dsn())
@@ -101,6 +117,7 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
             progress=s.submitted_results,
             commit_stream=s.commit_stream,
             service_check=s.service_check,
+            direct_topic=t.commands_direct,
         )
     return app
 

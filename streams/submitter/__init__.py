@@ -2,13 +2,16 @@
 result published to gx.command-results (and, when it cannot be applied, its record to the
 dead-letter topic). The core names no transport (its ports are Protocols); Faust is at the edge.
 
-Per command: validate the envelope and payload (invalid: REJECTED and dead-lettered, no attempt);
-map it to its chaincode call; endorse, submit (a SUBMITTED progress result only when asked for),
-read the commit status. Only a chaincode rejection and a transaction committed invalid are final;
-anything else is retried, up to the policy's limits, then FAILED and dead-lettered. A committed
-command is never reported FAILED and never sent twice. A record finishes only when its final
-result (and dead letter) is published; its offset is never committed before. One INFO log line
-per command: its final result.
+Per command: read the record (a key and headers in UTF-8, no larger than a command can be) and
+validate its envelope and payload (otherwise: REJECTED and dead-lettered with the reason, no
+attempt, in its place in the window); map it to its chaincode call; endorse, submit (a SUBMITTED
+progress result only when asked for), read the commit status. A committed transaction's answer is
+the command's result: CONFIRMED, or FAILED with the rejection the chaincode recorded in it. Only
+that, a requestId recorded for another command and a transaction committed invalid are final;
+anything else (an error the chaincode throws included) is retried, up to the policy's limits,
+then FAILED and dead-lettered. A committed command is never reported FAILED and never sent twice.
+A record finishes only when its final result (and dead letter) is published; its offset is never
+committed before. One INFO log line per command: its final result.
 
 The core, one concept a module:
     record.py           Record (a consumed record) and Final (its final result)

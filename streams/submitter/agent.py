@@ -1,4 +1,5 @@
-"""The submitter as a Faust agent: gx.commands -> Fabric -> gx.command-results (+ gx.commands.dlq).
+"""The submitter as a Faust agent: gx.commands and gx.commands.direct -> Fabric -> gx.command-results
+(+ gx.commands.dlq).
 
 The agent takes records in offset order and hands them to streams.submitter.partitions.Submitters
 (one PartitionSubmitter per assigned partition: commits, revocation, back-pressure). A final
@@ -18,6 +19,7 @@ from faust.types import TP, AgentT
 from fabric_gateway import load_identity
 from gxcommon import web
 from gxcommon.fabric_settings import FabricSettings
+from streams import metrics as m
 from streams.breaker import CircuitBreaker
 from streams.outcome import RetryPolicy
 from streams.submitter.faust_io import FaustSink
@@ -39,26 +41,32 @@ def install(
     publish_deadline: float = 300.0,
     progress: bool = False,
     commit_stream: bool = True,
+    probe_wait: float = 2.0,
     service_check: bool = False,
+    direct_topic: str | None = None,
 ) -> AgentT:
     """Register the submitter agent and its watcher on ``app``; returns the agent.
 
     ``app`` must run with ``stream_wait_empty=False`` (gxcommon.faust_app.make_app(wait_empty=False)).
     The client identities are read here, before the event loop runs (GX_FABRIC_CERT/KEY signs the
     administrative commands, GX_FABRIC_COMMANDS_CERT/KEY, when set, the user-level ones).
-    ``service_check``: refuse a command whose service may not send its type (permissions.py).
+    ``service_check``: refuse a command whose service may not send its type (permissions.py), and
+    an administrative one that came on ``direct_topic``, the direct path (gxsdk.produce), which the
+    submitter also consumes.
     ValueError if a setting is missing or the app waits for its streams to empty.
     """
     if not (f.gateway and f.cert and f.key):
         raise ValueError("GX_FABRIC_GATEWAY, GX_FABRIC_CERT and GX_FABRIC_KEY must be set")
     if app.conf.stream_wait_empty:
         raise ValueError("the submitter's app must not wait for its streams to empty (stream_wait_empty=False)")
-    topic = app.topic(commands_topic, key_type=bytes, value_type=bytes)
+    topics = (commands_topic, direct_topic) if direct_topic else (commands_topic,)
+    topic = app.topic(*topics, key_type=bytes, value_type=bytes)
     sink = FaustSink(
         app.topic(results_topic, key_type=bytes, value_type=bytes),
         app.topic(dlq_topic, key_type=bytes, value_type=bytes),
+        app.conf.producer_max_request_size,
     )
-    gate = BreakerGate(breaker or CircuitBreaker(), time.monotonic, asyncio.sleep)
+    gate = BreakerGate(breaker or CircuitBreaker(), time.monotonic, asyncio.sleep, probe_wait=probe_wait)
     state = Submitters(
         app,
         sink,
@@ -70,12 +78,14 @@ def install(
         policy or RetryPolicy(),
         backlog_cap=backlog_cap,
         span=span,
-        topic=commands_topic,
+        topics=topics,
+        direct_topic=direct_topic,
         publish_deadline=publish_deadline,
         progress=progress,
         commit_stream=commit_stream,
         service_check=service_check,
     )
+    gate.ready = state.fabric.connected  # a probe first waits for the channel (cheap: no endorsement)
     web.add_check(
         app,
         "submitter",
@@ -85,10 +95,15 @@ def install(
             else None
         ),
     )
+    # Errors the chaincode throws and records nowhere (FORBIDDEN: the grant is missing or rotated).
+    web.add_check(app, "chaincode", state.refusals.reason)
 
     # (Faust passes a Stream; its agent type names StreamT, which lacks noack.)
     @app.agent(topic, name="submitter")  # type: ignore[arg-type]
     async def submitter(stream: faust.Stream) -> None:
+        # Counted so that a restart by Faust's supervisor (the agent crashed) shows: it must not
+        # happen, whatever a record holds.
+        m.AGENT_STARTS.inc()
         async for event in stream.noack().events():
             await state.take(event)
 
@@ -98,12 +113,12 @@ def install(
 
     @app.timer(0.5)
     async def watch() -> None:
-        state.watch({tp for tp in app.consumer.assignment() if tp.topic == commands_topic})
+        state.watch({tp for tp in app.consumer.assignment() if tp.topic in topics})
 
     # (mypy cannot match a coroutine function to Faust's handler type, which names `signal`.)
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def revoked(app_: faust.App, revoked: set[TP], **_: Any) -> None:
-        await state.revoke({tp.partition for tp in revoked if tp.topic == commands_topic})
+        await state.revoke({tp for tp in revoked if tp.topic in topics})
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def shutdown(app_: faust.App, **_: Any) -> None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from gxcommon import logs
 from streams.breaker import CircuitBreaker, State
+
+log = logs.get("gx.submitter")
 
 
 class BreakerGate:
@@ -16,25 +19,55 @@ class BreakerGate:
     with its probe slots taken, waiters sleep on a condition that every recorded outcome notifies.
     Every attempt :meth:`acquire` admitted ends in exactly one of :meth:`success`, :meth:`failure`
     or :meth:`release`.
+
+    A probe is cheap: with ``ready`` (the gateway's channel connected, waited on for at most
+    ``probe_wait`` seconds), a half-open probe first waits for the channel, and a channel that does
+    not connect is a failed probe with no endorsement sent. :meth:`wake` (the channel connected
+    again) makes an open breaker probe at once.
     """
 
     def __init__(
-        self, breaker: CircuitBreaker, clock: Callable[[], float], sleep: Callable[[float], Awaitable[None]]
+        self,
+        breaker: CircuitBreaker,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+        ready: Callable[[float], Awaitable[bool]] | None = None,
+        probe_wait: float = 2.0,
     ) -> None:
-        self.breaker, self.clock, self.sleep = breaker, clock, sleep
+        self.breaker, self.clock, self.sleep, self.ready, self.probe_wait = breaker, clock, sleep, ready, probe_wait
         self._changed = asyncio.Condition()
+        self.unready_probes = 0  # probes failed without an endorsement: the channel did not connect
 
     async def acquire(self) -> None:
         """Return when an attempt may start (reserving a probe slot when half-open)."""
-        while not self.breaker.allow(self.clock()):
-            if self.breaker.state is State.OPEN:
-                await self.sleep(min(1.0, max(0.05, self.breaker.seconds_until_probe(self.clock()))))
-            else:
-                async with self._changed:
-                    try:
-                        await asyncio.wait_for(self._changed.wait(), 1.0)
-                    except TimeoutError:
-                        pass
+        while True:
+            while not self.breaker.allow(self.clock()):
+                if self.breaker.state is State.OPEN:
+                    await self.sleep(min(1.0, max(0.05, self.breaker.seconds_until_probe(self.clock()))))
+                else:
+                    async with self._changed:
+                        try:
+                            await asyncio.wait_for(self._changed.wait(), 1.0)
+                        except TimeoutError:
+                            pass
+            if self.breaker.state is not State.HALF_OPEN or self.ready is None:
+                return
+            try:
+                connected = await self.ready(self.probe_wait)
+            except BaseException:
+                self.release()
+                raise
+            if connected:
+                return  # the probe: one attempt
+            self.unready_probes += 1
+            log.info("breaker probe failed: the gateway's channel is not connected; no endorsement sent")
+            await self.failure()
+
+    def wake(self) -> None:
+        """The way to Fabric came back (the gateway's channel connected again): probe at once."""
+        if self.breaker.state is State.OPEN:
+            log.info("the gateway's channel connected again: the breaker probes now")
+        self.breaker.probe_now()
 
     async def _notify(self) -> None:
         async with self._changed:

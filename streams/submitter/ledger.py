@@ -82,7 +82,8 @@ class Ledger:
         return Found(status, answer)
 
     async def committed_among(self, state: AttemptState, quiet: bool = False) -> Found | None:
-        """A transaction of ``state.sent`` that committed VALID (newest first), or None.
+        """A transaction of ``state.sent`` that committed VALID (newest first), with the answer
+        its endorsement carried (the result, or the rejection the chaincode recorded), or None.
 
         Those found invalid are dropped from ``state.sent``; one still not committed after
         ``recheck_timeout`` counts as not committed (a later one may conflict with it, never both
@@ -97,7 +98,8 @@ class Ledger:
                     continue
                 raise
             if status.successful:
-                # Reported as the bare transaction: the answer kept in ``sent`` is not consulted.
-                return Found(status, Answer(status.tx_id))
+                # What this transaction recorded (its endorsement's answer): a rejection recorded
+                # in it is the ledger's word on the command, whichever attempt finds it.
+                return Found(status, sent.answer)
             state.drop(sent.tx_id)
         return None

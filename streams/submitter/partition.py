@@ -53,6 +53,7 @@ class PartitionSubmitter:
     commits: CommitSource | None = None
     commit_timeout: float = 60.0
     service_check: bool = False  # refuse a command whose service may not send its type (permissions.py)
+    direct: bool = False  # the partition is of the direct path (gx.commands.direct): no administrative type
 
     def __post_init__(self) -> None:
         gate = self.gate or BreakerGate(self.breaker, self.clock, self.sleep)
@@ -78,7 +79,15 @@ class PartitionSubmitter:
             self.commit_timeout,
         )
         self._processor = CommandProcessor(
-            ledger, gate, self.hooks, self.policy, self.clock, self.sleep, self.rand, service_check=self.service_check
+            ledger,
+            gate,
+            self.hooks,
+            self.policy,
+            self.clock,
+            self.sleep,
+            self.rand,
+            service_check=self.service_check,
+            direct=self.direct,
         )
         self._records: dict[int, Record] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -111,7 +120,9 @@ class PartitionSubmitter:
 
     def offer(self, rec: Record) -> bool:
         """Admit ``rec`` (offsets increasing) and start whatever is ready. False: the window's span
-        is full and ``rec`` waits in the backlog. UnicodeDecodeError if its key is not UTF-8."""
+        is full and ``rec`` waits in the backlog. Never raises for what the record holds: one that
+        cannot be read as a command keeps its place in the window like any other, and finishes once
+        its dead letter is published (streams.submitter.process)."""
         self._idle.clear()
         if self._backlog or self.window.full:
             self._backlog.append(rec)
@@ -121,6 +132,7 @@ class PartitionSubmitter:
         return True
 
     def _admit(self, rec: Record) -> None:
+        # Records of one key run in order; a record without a key is on its own.
         self.window.add(rec.offset, rec.key_text() or f"offset-{rec.offset}")
         self._records[rec.offset] = rec
 

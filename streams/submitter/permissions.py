@@ -3,6 +3,10 @@
 - :func:`refusal`: why a command's service may not send its type (None: it may). With the check
   on (GX_SERVICE_CHECK) such a command is REJECTED with errorCode SERVICE_NOT_ALLOWED and the
   reason, dead-lettered, and never attempted, whether the outbox or ``gxsdk.produce`` sent it.
+  Only the outbox proves who wrote a command (each service writes as its own Postgres role); a
+  direct producer names its service itself, on its own topic (gx.commands.direct, the only one its
+  Kafka principal may write). So on the direct path an administrative type is refused whatever
+  service it names: a user-level service cannot get one signed with the ``all`` identity.
 - :class:`ScopedGateway`: the Gateway port over two clients of one channel. An administrative
   function's proposal is endorsed (and so signed) by the client whose identity is granted scope
   ``all``; every other one by the client whose identity is granted scope ``commands``, which the
@@ -24,8 +28,15 @@ from schemas.routing import ROUTES
 ADMINISTRATIVE_FUNCTIONS = frozenset(f"{ROUTES[t].contract}:{ROUTES[t].function}" for t in permissions.ADMINISTRATIVE)
 
 
-def refusal(env: CommandEnvelope) -> str | None:
-    """Why ``env``'s service may not send its command type, or None. Pure."""
+def refusal(env: CommandEnvelope, direct: bool = False) -> str | None:
+    """Why ``env``'s service may not send its command type, or None. ``direct``: ``env`` came on the
+    direct path (gx.commands.direct), where an administrative type is refused whatever service it
+    names. Pure."""
+    if direct and env.commandType in permissions.ADMINISTRATIVE:
+        return (
+            f"{env.commandType} is administrative: it comes only through the outbox, whose row-level "
+            "security checks the writing service (the direct path names its service itself)"
+        )
     return permissions.refusal(env.service, env.commandType)
 
 

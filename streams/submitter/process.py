@@ -3,12 +3,16 @@
     settle -> process -> admit, then attempt, attempt, ... each attempt:
       begin -> the gate -> Ledger.find -> succeeded | failed -> (retry after a backoff) | fail
 
-What a failure means comes from fabric_gateway.classify and streams.outcome: only a chaincode
-rejection and a transaction committed invalid are final; anything else is retried with backoff
-and jitter up to the policy's limits, then FAILED and dead-lettered. Attempts made while the
-breaker is open, or that open it, are not charged, so an outage makes commands wait, never fail.
-Before a failure other than a rejection is reported, the transactions sent are asked once more:
-one that did commit wins.
+What a failure means comes from fabric_gateway.classify and streams.outcome. A business rule's
+rejection is no failure: the chaincode records it in a transaction that commits, and the attempt
+that finds it ends the command FAILED (CHAINCODE_REJECTED) with what that transaction recorded.
+Only a requestId recorded for another command (IDEMPOTENCY_CONFLICT) and a transaction committed
+invalid are final failures; anything else, an error the chaincode throws included (recorded
+nowhere: CHAINCODE_REFUSED once the attempts run out), is retried with backoff and jitter up to
+the policy's limits, then FAILED and dead-lettered. Attempts made while the breaker is open, or
+that open it, are not charged, so an outage makes commands wait, never fail. Before such a failure
+is reported, the transactions sent are asked once more: one that did commit wins, with what it
+recorded.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from schemas.envelopes import ResultStatus
 from schemas.errors import PayloadError
 from streams.outcome import ErrorCode, Kind, Outcome, RetryPolicy, after_failure
 from streams.submitter import results
-from streams.submitter.command import Command, parse, rejection_code
+from streams.submitter.command import Command, parse, rejection_code, unreadable
 from streams.submitter.gate import BreakerGate
 from streams.submitter.hooks import Hooks
 from streams.submitter.ledger import Ledger
@@ -47,6 +51,7 @@ class CommandProcessor:
     rand: Callable[[], float]
     internal_errors: int = 0  # unexpected errors inside attempts, since start (each retried)
     service_check: bool = False  # refuse a command whose service may not send its type (permissions.py)
+    direct: bool = False  # records of the direct path: with service_check, no administrative type
 
     async def settle(self, rec: Record) -> Final:
         """``rec``'s final result. An unexpected error (a bug) is retried with backoff, and after
@@ -85,15 +90,19 @@ class CommandProcessor:
         return final
 
     def admit(self, rec: Record) -> Command | Final:
-        """The command in ``rec``, or its REJECTED result (dead-lettered, no attempt) if invalid or,
-        with ``service_check``, if its service may not send its type."""
-        try:
-            command = parse(rec, datetime.now(UTC))
-        except PayloadError as e:
-            code = rejection_code(e)
-            log.warning("command rejected", partition=rec.partition, offset=rec.offset, errorCode=code, reason=str(e))
-            return results.unusable(rec, code, str(e), 0, ResultStatus.REJECTED)
-        if self.service_check and (why := refusal(command.env)) is not None:
+        """The command in ``rec``, or its REJECTED result (dead-lettered, no attempt) if the record
+        cannot be read as one (streams.submitter.command.unreadable) or is invalid."""
+        problem = unreadable(rec)
+        if problem is None:
+            try:
+                command = parse(rec, datetime.now(UTC))
+            except PayloadError as e:
+                problem = rejection_code(e), str(e)
+        if problem is not None:
+            code, reason = problem
+            log.warning("command rejected", partition=rec.partition, offset=rec.offset, errorCode=code, reason=reason)
+            return results.unusable(rec, code, reason, 0, ResultStatus.REJECTED)
+        if self.service_check and (why := refusal(command.env, self.direct)) is not None:
             code = ErrorCode.SERVICE_NOT_ALLOWED
             log.warning("command rejected", errorCode=code, reason=why, service=command.env.service, **command.ctx)
             return results.unusable(rec, code, why, 0, ResultStatus.REJECTED)

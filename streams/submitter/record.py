@@ -19,8 +19,13 @@ class Record:
     headers: tuple[tuple[str, bytes], ...] = ()
 
     def key_text(self) -> str:
-        """The key as text, "" without a key. UnicodeDecodeError if the key is not UTF-8."""
-        return (self.key or b"").decode()
+        """The key as text, "" without a key; bytes that are not UTF-8 escaped (``\\xff``). Never raises."""
+        return (self.key or b"").decode("utf-8", "backslashreplace")
+
+    @property
+    def size(self) -> int:
+        """Bytes of its key, value and headers."""
+        return len(self.key or b"") + len(self.value) + sum(len(k.encode()) + len(v) for k, v in self.headers)
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,11 @@ def error_code(err: GatewayError | None) -> str | None:
 
 
 def outcome_of(verdict: Verdict) -> str:
-    """How the attempt log names a failed attempt's verdict."""
-    return "CHAINCODE_REJECTED" if verdict is Verdict.REJECTED else "PERMANENT" if verdict.final else "RETRYABLE"
+    """How the attempt log names a failed attempt's verdict (a recorded rejection is no failed
+    attempt: its transaction is COMMITTED)."""
+    if verdict is Verdict.REFUSED:
+        return "CHAINCODE_REFUSED"
+    return "PERMANENT" if verdict.final else "RETRYABLE"
 
 
 def attempt_entry(n: int, err: GatewayError | None, outcome: str, at: datetime, tx_id: str | None = None) -> Attempt:
@@ -108,7 +111,7 @@ def committed(state: AttemptState, found: Found, now: datetime) -> Final:
 
 def failed(state: AttemptState, verdict: Verdict, outcome: Outcome, now: datetime) -> Final:
     """FAILED after ``state.last_error``, as ``outcome`` says (its error code, its dead letter).
-    The error is the chaincode's own words for a rejection."""
+    The error is the chaincode's own words when it threw."""
     e = state.last_error
     assert e is not None, "a failure follows a failed attempt"
     return Final(
@@ -121,7 +124,7 @@ def failed(state: AttemptState, verdict: Verdict, outcome: Outcome, now: datetim
             tx_id=e.tx_id or None,
             validation=e.validation_code if isinstance(e, CommitError) else None,
             code=outcome.error_code,
-            error=(chaincode_message(e) if verdict is Verdict.REJECTED else None) or str(e),
+            error=chaincode_message(e) or str(e),
             log=state.log,
         ),
         outcome.dead_letter,
@@ -129,9 +132,11 @@ def failed(state: AttemptState, verdict: Verdict, outcome: Outcome, now: datetim
 
 
 def unusable(rec: Record, code: str, reason: str, attempts: int, status: ResultStatus = ResultStatus.FAILED) -> Final:
-    """The dead-lettered result of a record whose envelope could not be used (invalid, or an
-    internal error): with the ids that can be read from it. UnicodeDecodeError if its key is not UTF-8."""
+    """The dead-lettered result of a record that could not be used (unreadable, invalid, or an
+    internal error): with the ids that can be read from it, and the reason (cut to 2,000
+    characters: a payload with thousands of bad fields names each). Never raises."""
     ids = best_effort_ids(rec.value)
+    reason = reason if len(reason) <= 2000 else reason[:1997] + "..."
     return Final(
         CommandResult(
             commandId=ids.get("id", ""),
@@ -153,7 +158,7 @@ def best_effort_ids(value: bytes) -> dict[str, str]:
     """``id``, ``requestId`` and ``tenantId`` of a JSON object, those present as text or number."""
     try:
         doc = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested past the parser's depth
         return {}
     if not isinstance(doc, dict):
         return {}

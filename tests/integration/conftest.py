@@ -17,7 +17,7 @@ import pytest
 
 from gxcommon.worker_settings import WorkerSettings
 from stack.pipeline import Pipeline
-from tests.integration.workers import start_group_at_end
+from tests.integration.workers import start_group_at_end, stop_all
 
 GXCTL = [sys.executable, "-m", "gxctl.main"]
 
@@ -58,6 +58,7 @@ def stack_env() -> Iterator[dict[str, str]]:
 
     connection_settings.cache_clear()
     yield env
+    stop_all()  # a worker a failed fixture left running would outlive the stack (and fence the next run's)
     if not was_up and os.environ.get("GX_KEEP_STACK") != "1":
         gxctl("down", check=False)  # workers started by tests (gxctl up), then the stack
 

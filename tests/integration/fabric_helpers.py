@@ -7,8 +7,9 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
-from fabric_gateway import Gateway, load_identity
+from fabric_gateway import Gateway, load_identity, load_signer
 from gxcommon.fabric_settings import FabricSettings
 
 CC_ARGS = ("gxchannel", "gxtv3")
@@ -23,13 +24,26 @@ class Rejected(Exception):
         super().__init__(f"{answer['rejected']['code']}: {answer['rejected']['message']}")
 
 
+def user_files(name: str) -> tuple[Path, Path]:
+    """(certificate, private key) of identity ``name`` of Org1 (``Admin``, ``User1``, ``User2``) in
+    the stack's crypto material."""
+    from stack.settings import StackSettings
+
+    msp = (
+        StackSettings().fabric_dir / "crypto/peerOrganizations/org1.example.com/users" / f"{name}@org1.example.com/msp"
+    )
+    return next((msp / "signcerts").glob("*.pem")), msp / "keystore" / "priv_sk"
+
+
 @asynccontextmanager
-async def gateway() -> AsyncIterator[Gateway]:
+async def gateway(user: str | None = None) -> AsyncIterator[Gateway]:
+    """A Gateway client of the stack's client identity (User1), or of identity ``user`` of Org1."""
     f = FabricSettings()
     assert f.gateway and f.cert and f.key and f.tls_root, "GX_FABRIC_* not set: is the stack up?"
     channel = f.grpc_channel()
+    cert, key = user_files(user) if user else (f.cert, f.key)
     try:
-        yield Gateway(channel, load_identity(f.msp_id, f.cert), f.signer(), tls_cert_hash=f.tls_cert_hash())
+        yield Gateway(channel, load_identity(f.msp_id, cert), load_signer(key), tls_cert_hash=f.tls_cert_hash())
     finally:
         await channel.close()
 

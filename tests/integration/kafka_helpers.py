@@ -12,9 +12,20 @@ from typing import Any
 
 from confluent_kafka import KafkaError, TopicPartition
 
-from bench.common import message_headers
 from gxcommon.kafka import Consumer, offset_of, partition_of
 from tests.waiting import wait_until
+
+
+def text(raw: bytes | str | None) -> str:
+    """Bytes as text, any byte that is not UTF-8 replaced: hostile records (issue 30) have keys and
+    headers that are not UTF-8, and a reader of the topic must read past them."""
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")
+
+
+def message_headers(m: Any) -> dict[str, str]:
+    """A consumed record's headers as text (see :func:`text`)."""
+    raw = m.headers() or []
+    return {k: text(v) for k, v in (raw.items() if isinstance(raw, dict) else raw)}
 
 
 @dataclass
@@ -63,7 +74,7 @@ class TopicReader:
                 value = json.loads(raw)
             except ValueError:
                 value = None
-            rec = Rec(partition_of(m), offset_of(m), (m.key() or b"").decode(), message_headers(m), value, raw)
+            rec = Rec(partition_of(m), offset_of(m), text(m.key()), message_headers(m), value, raw)
             if self.keep(rec):
                 self.records.append(rec)
 

@@ -89,7 +89,8 @@ async def test_an_unexpected_chaincode_error_is_an_endorse_error_with_the_chainc
             'got "a\\u0000b"'
         ]
         assert err.details[0].msp_id == "Org1MSP"
-        assert classify(err) is Disposition.PERMANENT
+        # Thrown, recorded nowhere: not the ledger's final answer (issue 30, defect 3), so retried.
+        assert classify(err) is Disposition.RETRYABLE
 
 
 async def test_two_conflicting_transactions_give_one_mvcc_read_conflict() -> None:

@@ -59,6 +59,10 @@ def test_the_reduced_fault_profile_loses_doubles_and_misreports_nothing(up: dict
             0,
         ), r
         assert r["recovery_s"] is not None and r["drained"], r
+        assert r["rejected"] > 0, r  # issue 30: rejected commands in flight during every fault
+        if r["fault"] == "hostile-records":  # each one dead-lettered with its partition and offset
+            hr = r["hostile_records"]
+            assert hr["ok"] and hr["missing"] == [] and hr["dead_lettered"] >= 5, hr
         assert r["read_differences"] == 0 and r["read_recovery_s"] is not None, r
         if r["fault"] in INPUTS:  # issue 32: lag back to 0, the bad events dead-lettered, repaired
             ri = r["read_inputs"]

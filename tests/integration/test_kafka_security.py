@@ -187,7 +187,7 @@ def test_the_replayer_writes_back_to_source_topics_and_its_audit_topic_only(brok
     """Finding 3: `gxctl dlq replay` runs as gx-dlq-replayer, not the super user: it may send a
     record back to a source topic and record that, and cannot plant a dead letter nor administer."""
     r = "gx-dlq-replayer"
-    for topic in ("gx.commands", "gx.command-results", "gx.fabric.events", "gx.dlq.replays"):
+    for topic in ("gx.commands", "gx.commands.direct", "gx.command-results", "gx.fabric.events", "gx.dlq.replays"):
         assert produce(broker, r, topic) is None, topic
     for topic in ("gx.commands.dlq", "gx.projections.dlq"):
         assert produce(broker, r, topic) == "TOPIC_AUTHORIZATION_FAILED", topic
@@ -204,8 +204,9 @@ def test_the_replayer_writes_back_to_source_topics_and_its_audit_topic_only(brok
 
 def test_a_services_direct_producer_logs_in_as_its_principal_and_writes_commands_only(broker: Kafka) -> None:
     """Finding 9: gxsdk.command_producer ignored GX_KAFKA_* (it could not reach a secure Kafka), and
-    no principal existed for a service that produces directly. As gx-producer it writes gx.commands,
-    and nothing else."""
+    no principal existed for a service that produces directly. As gx-producer it writes
+    gx.commands.direct, and nothing else: not gx.commands, where the submitter takes an
+    administrative command on the outbox's word (issue 31)."""
     import os
 
     env = {**broker.client_env("gx-producer"), "GX_KAFKA_BOOTSTRAP": broker.bootstrap}
@@ -214,7 +215,7 @@ def test_a_services_direct_producer_logs_in_as_its_principal_and_writes_commands
         "from gxsdk import command_producer, produce\n"
         "from schemas.examples import example\n"
         "results = []\n"
-        "for topic in ('gx.commands', 'gx.fabric.events'):\n"
+        "for topic in ('gx.commands.direct', 'gx.commands', 'gx.fabric.events'):\n"
         f"    p = command_producer('{broker.bootstrap}', **{{'message.timeout.ms': 10000}})\n"
         "    errs = []\n"
         "    produce(p, topic, tenant_id='t', service='svc-direct', command_type='CREATE_USER', request_id='r1',"
@@ -226,4 +227,6 @@ def test_a_services_direct_producer_logs_in_as_its_principal_and_writes_commands
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=90, env={**os.environ, **env}
     )
-    assert proc.stdout.strip() == "delivered TOPIC_AUTHORIZATION_FAILED", proc.stdout + proc.stderr[-2000:]
+    assert proc.stdout.strip() == "delivered TOPIC_AUTHORIZATION_FAILED TOPIC_AUTHORIZATION_FAILED", (
+        proc.stdout + proc.stderr[-2000:]
+    )

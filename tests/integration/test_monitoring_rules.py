@@ -28,7 +28,7 @@ def run(promtool: Path, *args: str, cwd: Path = PROM) -> subprocess.CompletedPro
 def test_rules_are_valid(promtool: Path) -> None:
     proc = run(promtool, "check", "rules", "rules/gx-pipeline.rules.yml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "SUCCESS: 13 rules found" in proc.stdout
+    assert "SUCCESS: 17 rules found" in proc.stdout
 
 
 def test_rule_unit_tests_pass(promtool: Path) -> None:
@@ -46,6 +46,11 @@ def test_rule_unit_tests_pass(promtool: Path) -> None:
             'circuit_breaker_state{name="fabric"}) > 0',
             'circuit_breaker_state{name="fabric"}) == 2',
             "GxCircuitBreakerOpen",
+        ),
+        (
+            "increase(submitter_chaincode_refusals_total[5m])) > 0",
+            "increase(submitter_chaincode_refusals_total[5m])) > 100",
+            "GxChaincodeRefusing",
         ),
     ],
 )

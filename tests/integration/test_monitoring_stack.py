@@ -113,7 +113,7 @@ def test_prometheus_scrapes_everything_with_the_rules_loaded(monitored: Stack) -
         timeout=30,
         interval=1,
     )
-    assert len(rules) == len(want) == 13, sorted(want)
+    assert len(rules) == len(want) == 17, sorted(want)
     assert all(r["health"] == "ok" for r in rules), [(r["name"], r.get("lastError")) for r in rules]
     # The breaker is closed and Postgres reachable: those alerts are not firing.
     firing = {a["labels"]["alertname"] for a in prom(monitored, "/api/v1/alerts")["alerts"] if a["state"] == "firing"}

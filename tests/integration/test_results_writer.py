@@ -20,7 +20,7 @@ from gxsdk import enqueue
 from schemas.envelopes import CommandResult, ResultStatus, Timings
 from schemas.examples import example
 from tests.integration.kafka_helpers import TopicReader, wait_committed_past
-from tests.integration.workers import Worker
+from tests.integration.workers import Worker, start_group_at_end
 
 
 @pytest.fixture
@@ -206,17 +206,15 @@ def test_a_result_the_database_refuses_is_dead_lettered_and_the_partition_goes_o
     assert writer.alive()
 
 
-def test_a_later_confirmed_corrects_a_failure_that_was_not_the_ledgers_answer(
-    pipeline: dict[str, str], tmp_path
-) -> None:
-    """Issue 20, item 3: a command reported FAILED (RETRIES_EXHAUSTED, an invalid transaction) that
-    a replay then finds applied by a transaction is corrected to CONFIRMED, counted and logged;
-    a chaincode rejection or an invalid payload is never overturned."""
+def test_a_later_confirmed_corrects_any_failure(pipeline: dict[str, str], tmp_path) -> None:
+    """Issue 20, item 3 and issue 30, defects 3 and 5: a command reported FAILED that a replay (or
+    the block stream) then finds applied by a transaction is corrected to CONFIRMED, counted and
+    logged, whatever the FAILED said: the ledger has the last word. A FAILED never replaces a FAILED."""
     t = f"rw-{uuid.uuid4().hex[:8]}"
     codes = {
         "exhausted": "RETRIES_EXHAUSTED",
         "invalid": "ENDORSEMENT_POLICY_FAILURE",
-        "rejected": "CHAINCODE_REJECTED",
+        "rejected": "CHAINCODE_REJECTED",  # an unrecorded refusal was once reported so
         "payload": "INVALID_PAYLOAD",
     }
     with psycopg.connect(pipeline["GX_PG_DSN"]) as conn:
@@ -241,7 +239,13 @@ def test_a_later_confirmed_corrects_a_failure_that_was_not_the_ledgers_answer(
         ]
         handled(w, bootstrap, send(bootstrap, failed))
         assert {r[0] for r in _rows(pipeline["GX_PG_DSN"], t).values()} == {"FAILED"}
-        before = w.metric("results_writer_corrections_total", {"from_error_code": "RETRIES_EXHAUSTED"})
+        before = {
+            code: w.metric("results_writer_corrections_total", {"from_error_code": code}) for code in codes.values()
+        }
+        later = [  # a FAILED does not replace a FAILED
+            (rid.encode(), _result(ids[rid], rid, t, ResultStatus.FAILED, errorCode="INTERNAL_ERROR", attempts=1))
+            for rid in codes
+        ]
         replays = [  # each found the transaction that applied it
             (
                 rid.encode(),
@@ -249,14 +253,54 @@ def test_a_later_confirmed_corrects_a_failure_that_was_not_the_ledgers_answer(
             )
             for rid in codes
         ]
+        handled(w, bootstrap, send(bootstrap, later))
+        assert {r[3] for r in _rows(pipeline["GX_PG_DSN"], t).values()} == set(codes.values())
         handled(w, bootstrap, send(bootstrap, replays))
         rows = _rows(pipeline["GX_PG_DSN"], t)
-        assert rows["exhausted"][:4] == ("CONFIRMED", "tx-exhausted", 9, None)
-        assert rows["invalid"][:4] == ("CONFIRMED", "tx-invalid", 9, None)
-        assert rows["rejected"][:4] == ("FAILED", None, None, "CHAINCODE_REJECTED")
-        assert rows["payload"][:4] == ("FAILED", None, None, "INVALID_PAYLOAD")
-        assert w.metric("results_writer_corrections_total", {"from_error_code": "RETRIES_EXHAUSTED"}) == before + 1
-        assert w.metric("results_writer_corrections_total", {"from_error_code": "ENDORSEMENT_POLICY_FAILURE"}) == 1
+        assert {rid: rows[rid][:5] for rid in codes} == {rid: ("CONFIRMED", f"tx-{rid}", 9, None, 5) for rid in codes}
+        assert {
+            code: w.metric("results_writer_corrections_total", {"from_error_code": code}) for code in codes.values()
+        } == {code: before[code] + 1 for code in codes.values()}
         assert "FAILED corrected to CONFIRMED" in w.log()
+    finally:
+        w.stop()
+
+
+def test_a_confirmed_in_a_batch_wins_over_a_failed_after_it(pipeline: dict[str, str], tmp_path) -> None:
+    """Issue 30, defect 5: a batch holding a command's CONFIRMED and then a replay's FAILED wrote
+    FAILED. The records are on the topic before the writer starts, so its first batch usually holds
+    both (Faust may cut it anywhere: either way the rows must end CONFIRMED)."""
+    t = f"rw-{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pipeline["GX_PG_DSN"]) as conn:
+        ids = {
+            rid: enqueue(
+                conn,
+                tenant_id=t,
+                service="s",
+                command_type="CREATE_USER",
+                request_id=rid,
+                payload=example("CREATE_USER", f"{t}-{rid}"),
+            ).id
+            for rid in ("first", "last")
+        }
+        conn.commit()
+    bootstrap = pipeline["GX_KAFKA_BOOTSTRAP"]
+    app_id = f"gx-test-{uuid.uuid4().hex[:6]}"
+    start_group_at_end(bootstrap, f"{app_id}-results-writer", "gx.command-results")
+
+    def confirmed(rid: str) -> tuple[bytes, bytes]:
+        return b"same", _result(
+            ids[rid], rid, t, ResultStatus.CONFIRMED, fabricTxId=f"tx-{rid}", commitBlock=3, attempts=1
+        )
+
+    def failed(rid: str) -> tuple[bytes, bytes]:
+        return b"same", _result(ids[rid], rid, t, ResultStatus.FAILED, errorCode="RETRIES_EXHAUSTED", attempts=5)
+
+    sent = send(bootstrap, [confirmed("first"), failed("first"), failed("last"), confirmed("last")])
+    w = Worker("results-writer", app_id, tmp_path).start()
+    try:
+        handled(w, bootstrap, sent)
+        rows = _rows(pipeline["GX_PG_DSN"], t)
+        assert {rid: rows[rid][:4] for rid in ids} == {rid: ("CONFIRMED", f"tx-{rid}", 3, None) for rid in ids}
     finally:
         w.stop()

@@ -9,31 +9,40 @@ Each test names the item of the issue it proves; each failed on the code before 
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import os
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
 import pytest
 from confluent_kafka.admin import NewTopic
 
-from gxcommon.kafka import AdminClient
+from gxcommon.kafka import AdminClient, Producer
+from schemas.envelopes import CommandEnvelope
 from schemas.examples import example
 from tests.integration.conftest import gxctl
+from tests.integration.fabric_helpers import CC_ARGS, gateway, user_files
 from tests.integration.gateway_proxy import GatewayProxy
 from tests.integration.kafka_helpers import (
     Rec,
     TopicReader,
     committed_offset,
+    committed_offsets,
     murmur2_partition,
     wait_committed_past,
 )
+from tests.integration.kafka_helpers import (
+    last_offsets as topic_last_offsets,
+)
 from tests.integration.workers import Worker, start_group_at_end
-from tests.integration.write_path import WritePath
+from tests.integration.write_path import WritePath, balance, ledger_requests, users
 from tests.waiting import wait_until
 
 TLS = ("GX_FABRIC_TLS_ROOT", "GX_FABRIC_TLS_CERT", "GX_FABRIC_TLS_KEY", "GX_FABRIC_TLS_SERVER_NAME")
@@ -57,6 +66,7 @@ class Faults:
             self.wp.log_dir,
             unset=TLS,
             GX_FABRIC_GATEWAY=self.proxy.endpoint,
+            GX_FABRIC_INSECURE_PLAINTEXT="1",  # the proxy serves plaintext (issue 33 refuses it unless said)
             GX_BREAKER_MAX_PROBE_S="3",
             **env,
         )
@@ -401,3 +411,275 @@ def test_item7_infrastructure_errors_are_retried_and_counted_not_final(faults: F
         rid: ("CONFIRMED", times + 1) for rid, (_, times, _) in cases.items()
     }
     assert submitter.metric("circuit_breaker_failures_total", {"name": "fabric"}) == before + 4
+
+
+def test_issue30_defect1_a_rejection_whose_submit_answer_was_lost_ends_failed_with_the_ledgers_rejection(
+    faults: Faults, submitter: Worker
+) -> None:
+    """An over-balance transfer: the chaincode records its rejection in the transaction, whose
+    Submit answer is lost (it reaches the orderer and commits). The next attempt finds that
+    transaction VALID: the row must say what the ledger recorded (FAILED, CHAINCODE_REJECTED, the
+    chaincode's words, that transaction), not CONFIRMED (reported from the transaction id alone)."""
+    t = f"d1-{uuid.uuid4().hex[:6]}"
+    alice, bob = users(2, t, amount=10)  # the transfer's tenant owns its wallets (issue 31)
+    rid = f"{t}-over"
+    faults.proxy.lose_submit_answer(rid, grpc.StatusCode.UNAVAILABLE)
+    faults.wp.enqueue(t, "TRANSFER_TOKENS", {"fromWalletId": alice, "toWalletId": bob, "amount": 11}, request_id=rid)
+    row = faults.wp.wait_final(t, 1)[rid]
+    assert (row["status"], row["errorCode"]) == ("FAILED", "CHAINCODE_REJECTED"), row
+    assert row["error"] == f"INSUFFICIENT_FUNDS: insufficient balance in wallet {alice}: has 10, needs 11"
+    first_tx = row["attemptLog"][0]["txId"]  # the transaction whose Submit answer was lost
+    assert row["fabricTxId"] == first_tx and row["commitBlock"], row
+    assert [a["outcome"] for a in row["attemptLog"]] == ["RETRYABLE", "COMMITTED"]
+    assert balance(alice) == 10 and balance(bob) == 0
+
+
+def on_delivery(into: list, err: object, msg: object) -> None:
+    into.append((err, msg))
+
+
+def envelope(tenant: str, rid: str, uid: str, **extra: object) -> bytes:
+    """A valid CREATE_USER envelope, as the SDK writes it (``extra`` fields make it invalid)."""
+    env = CommandEnvelope(
+        id=f"id-{rid}",
+        tenantId=tenant,
+        service="svc-test",
+        commandType="CREATE_USER",
+        requestId=rid,
+        payload={**example("CREATE_USER", uid), "userId": uid},
+        key=uid,
+        createdAt=datetime.now(UTC),
+    )
+    return json.dumps({**env.model_dump(mode="json"), **extra}, separators=(",", ":")).encode()
+
+
+def test_issue30_defect2_records_that_cannot_be_handled_are_dead_lettered_and_their_partition_flows_on(
+    faults: Faults, submitter: Worker
+) -> None:
+    """Hostile records produced straight to gx.commands (the SDK path lets any bytes in), each
+    followed by a good command on the same partition: a key that is not UTF-8, no key, a value
+    that is not JSON, a header that is not UTF-8, a record near the size limit. Each is
+    dead-lettered with its partition, offset and reason, every good command is CONFIRMED, the
+    agent is never restarted and the group commits past all of them. The key that is not UTF-8
+    used to crash the agent (UnicodeDecodeError, restarted by Faust's supervisor) and be committed
+    past with no result and no dead letter."""
+    t = f"d2-{uuid.uuid4().hex[:6]}"
+    partition = 3
+    headers = lambda rid: [("id", f"id-{rid}"), ("requestId", rid), ("tenantId", t)]  # noqa: E731
+    hostile: dict[str, tuple[bytes | None, bytes, list, str]] = {  # rid -> key, value, headers, errorCode
+        f"{t}-key": (b"\xff\xfe\x80usr", envelope(t, f"{t}-key", f"{t}-k"), headers(f"{t}-key"), "INVALID_KEY"),
+        f"{t}-nokey": (None, envelope(t, f"{t}-nokey", f"{t}-n"), headers(f"{t}-nokey"), "INVALID_KEY"),
+        f"{t}-json": (b"usr-json", b'{"id": "x", not json', headers(f"{t}-json"), "INVALID_ENVELOPE"),
+        f"{t}-hdr": (
+            b"usr-hdr",
+            envelope(t, f"{t}-hdr", f"{t}-h"),
+            [*headers(f"{t}-hdr"), ("service", b"\xc3\x28\xff")],
+            "INVALID_HEADERS",
+        ),
+        # Just under what a producer takes (1,000,000 bytes): a dead letter of it, with the
+        # headers that say why, would be over the limit (and retried for ever).
+        f"{t}-big": (
+            b"usr-big",
+            envelope(t, f"{t}-big", f"{t}-b", padding="x" * (999_600 - len(envelope(t, f"{t}-big", f"{t}-b")) - 13)),
+            headers(f"{t}-big"),
+            "RECORD_TOO_LARGE",
+        ),
+    }
+    producer = Producer({"bootstrap.servers": faults.wp.bootstrap})
+    goods = faults.users_on(partition, len(hostile), f"{t}g")
+    where: dict[str, int] = {}  # rid -> its offset on the partition
+    for (rid, (key, value, hdrs, _)), uid in zip(hostile.items(), goods):
+        delivered: list = []
+        producer.produce(
+            "gx.commands",
+            key=key,
+            value=value,
+            headers=hdrs,
+            partition=partition,
+            on_delivery=functools.partial(on_delivery, delivered),
+        )
+        assert producer.flush(30) == 0 and delivered[0][0] is None, delivered
+        where[rid] = delivered[0][1].offset()
+        good = faults.create_user(t, uid)
+        p, _ = faults.offset_of(good)  # on gx.commands after the hostile record
+        assert p == partition
+    rows = faults.wp.wait_final(t, len(goods))
+    assert {r["status"] for r in rows.values()} == {"CONFIRMED"}
+    assert {r["kafkaPartition"] for r in rows.values()} == {partition}
+    assert min(r["kafkaOffset"] for r in rows.values()) > min(where.values())
+    offsets = set(where.values())
+    with TopicReader(
+        faults.wp.bootstrap,
+        "gx.commands.dlq",
+        lambda r: (
+            r.headers.get("sourcePartition") == str(partition) and int(r.headers.get("sourceOffset", -1)) in offsets
+        ),
+    ) as dlq:
+        dead = dlq.read_until(lambda rs: len(rs) >= len(hostile), 60)
+    got = {int(d.headers["sourceOffset"]): d for d in dead}
+    assert sorted(got) == sorted(offsets), f"dead-lettered: {sorted(got)}, hostile at {sorted(offsets)}"
+    for rid, (_key, _value, _h, code) in hostile.items():
+        d = got[where[rid]]
+        assert (d.headers["errorCode"], d.headers["sourceTopic"]) == (code, "gx.commands"), d.headers
+        assert d.headers["reason"], d.headers
+    assert "not UTF-8" in got[where[f"{t}-key"]].headers["reason"]
+    assert "no key" in got[where[f"{t}-nokey"]].headers["reason"]
+    assert "service" in got[where[f"{t}-hdr"]].headers["reason"]
+    big = got[where[f"{t}-big"]]
+    assert "over the 131072 bytes a command can take" in big.headers["reason"], big.headers
+    assert big.headers["valueOmitted"] == str(len(hostile[f"{t}-big"][1])) and big.raw == b""  # read it at its source
+    # The agent ran throughout: started once, never restarted by Faust's supervisor.
+    assert submitter.metric("submitter_agent_starts_total") == 1
+    assert "UnicodeDecodeError" not in submitter.log()
+    # Committed past every one of them (and the good ones after).
+    last = max(max(where.values()), max(r["kafkaOffset"] for r in rows.values()))
+    wait_committed_past(faults.wp.bootstrap, faults.group, "gx.commands", {partition: last}, 60)
+
+
+def test_issue30_defect6_a_full_partition_is_paused_alone_and_every_command_of_it_ends_exactly_once(
+    faults: Faults,
+) -> None:
+    """Back-pressure per partition. One command held in Fabric on partition 5, and 200 records
+    behind it there: its window (4 in flight, a span of 16) and its backlog (16) fill. Commands on
+    the other partitions must go on meanwhile; the agent used to block on the full backlog, so
+    every partition stopped. Faust's stream buffer and fetch batches are made small, so the
+    partition is paused (through Faust) while its records are in flight: once the held command is
+    released every command of the partition ends CONFIRMED exactly once (nothing skipped by the
+    pause, nothing taken twice after the seek that resumes it), as the ledger records, and the
+    group commits to the end of every partition."""
+    sub = faults.submitter(
+        GX_SUBMIT_WINDOW="4",
+        GX_SUBMIT_SPAN="16",
+        GX_SUBMIT_BACKLOG="16",
+        STREAM_BUFFER_MAXSIZE="32",
+        BROKER_MAX_POLL_RECORDS="20",
+        GX_MAX_ATTEMPTS="20",  # the held command's endorsements time out (15 s each) until it is released
+    )
+    t = f"d6-{uuid.uuid4().hex[:6]}"
+    full, n = 5, 200
+    held = f"{t}-held"
+    try:
+        faults.proxy.hold(held)
+        faults.create_user(t, faults.users_on(full, 1, f"{t}h")[0], held)
+        behind = [faults.create_user(t, uid) for uid in faults.users_on(full, n, f"{t}b")]
+        wait_until(
+            lambda: sub.metric("submitter_backlog"),
+            "partition 5's backlog full",
+            until=lambda b: b >= 16,
+            timeout=90,
+            interval=0.5,
+        )
+        others = [faults.create_user(t, uid) for p in (0, 1, 2, 3, 4) for uid in faults.users_on(p, 3, f"{t}o{p}")]
+        t0 = time.monotonic()
+        wait_until(
+            lambda: faults.wp.rows(t),
+            "the other partitions' commands CONFIRMED while partition 5 is full",
+            until=lambda rows: all(rows.get(rid, {}).get("status") == "CONFIRMED" for rid in others),
+            timeout=60,
+            interval=0.5,
+            detail=lambda: f"backlog {sub.metric('submitter_backlog')}; log:\n{sub.log()[-2000:]}",
+        )
+        print(f"the other partitions went on: their 15 commands CONFIRMED in {time.monotonic() - t0:.1f} s")
+        assert faults.wp.rows(t)[held]["status"] == "PENDING"
+        assert sub.metric("submitter_partition_pauses_total") >= 1  # paused through Faust, not by waiting
+        assert sub.metric("submitter_partitions_paused") == 1
+        faults.proxy.release(held)
+        rows = faults.wp.wait_final(t, 1 + n + len(others), timeout=180)
+        assert {r["status"] for r in rows.values()} == {"CONFIRMED"}
+        assert sub.metric("submitter_partition_resumes_total") >= 1
+        assert sub.metric("submitter_partitions_paused") == 0
+        # Exactly once: one final result per command on the results topic, and the ledger's records
+        # are the outbox's rows, each applied.
+        finals = finals_on_results_topic(faults, t, last_offsets(rows.values()))
+        assert finals == {rid: ["CONFIRMED"] for rid in rows}, {k: v for k, v in finals.items() if v != ["CONFIRMED"]}
+        recorded = ledger_requests(t)
+        assert sorted(r["requestId"] for r in recorded) == sorted(rows)
+        assert not [r for r in recorded if r.get("rejected")]
+        assert {rows[r["requestId"]]["fabricTxId"] for r in recorded} == {r["txId"] for r in recorded}
+        # The group's committed offsets are the partitions' ends.
+        ends = {p: o + 1 for p, o in topic_last_offsets(faults.wp.bootstrap, "gx.commands").items()}
+        wait_until(
+            lambda: committed_offsets(faults.wp.bootstrap, faults.group, "gx.commands", ends),
+            "the committed offsets at the partitions' ends",
+            until=lambda got: got == ends,
+            timeout=30,
+            interval=0.5,
+        )
+        assert sub.metric("submitter_agent_starts_total") == 1
+        assert set(behind) <= set(rows)
+    finally:
+        faults.proxy.clear()
+        sub.stop()
+
+
+def set_grant(user: str, scope: str | None) -> None:
+    """The chaincode's operator (Org1's Admin) grants ``user`` the scope, or revokes it (None)."""
+
+    async def go() -> None:
+        cert = user_files(user)[0].read_text()
+        async with gateway("Admin") as admin:
+            if scope is None:
+                await admin.submit_and_wait(*CC_ARGS, "AdminContract:RevokeSubmitter", ["Org1MSP", cert])
+            else:
+                await admin.submit_and_wait(*CC_ARGS, "AdminContract:GrantSubmitter", ["Org1MSP", cert, scope])
+
+    asyncio.run(go())
+
+
+def test_issue30_defect3_a_submitter_without_a_grant_retries_dead_letters_and_a_replay_after_the_grant_confirms(
+    faults: Faults,
+) -> None:
+    """A submitter whose identity (User2) the chaincode's operator never granted: the chaincode
+    throws FORBIDDEN and records nothing. Not the ledger's answer: each command is retried, counted,
+    said on /readyz, then FAILED as CHAINCODE_REFUSED and dead-lettered, with nothing on the ledger.
+    Once the grant is given, `gxctl dlq replay` brings each one to CONFIRMED. They used to end
+    FAILED as CHAINCODE_REJECTED after one attempt, with no dead letter (so nothing to replay)."""
+    t = f"d3-{uuid.uuid4().hex[:6]}"
+    cert, key = user_files("User2")
+    set_grant("User2", None)
+    # Both of the submitter's identities (issue 31: user-level commands such as CREATE_USER are
+    # signed by GX_FABRIC_COMMANDS_CERT/KEY, which the stack sets to User3, granted).
+    sub = faults.submitter(
+        GX_FABRIC_CERT=str(cert),
+        GX_FABRIC_KEY=str(key),
+        GX_FABRIC_COMMANDS_CERT=str(cert),
+        GX_FABRIC_COMMANDS_KEY=str(key),
+    )
+    try:
+        rids = [faults.create_user(t, f"{t}-u{i}") for i in range(3)]
+        rows = faults.wp.wait_final(t, 3)
+        for rid in rids:
+            row = rows[rid]
+            assert (row["status"], row["errorCode"], row["attempts"]) == ("FAILED", "CHAINCODE_REFUSED", 5), row
+            assert "FORBIDDEN" in row["error"] and "User2" in row["error"], row["error"]
+            assert [a["outcome"] for a in row["attemptLog"]] == ["CHAINCODE_REFUSED"] * 5
+        assert sub.metric("submitter_chaincode_refusals_total", {"code": "FORBIDDEN"}) == 15
+        assert sub.metric("circuit_breaker_state", {"name": "fabric"}) == 0  # Fabric answered
+        code, body = sub.ready()
+        assert code == 503 and "CHAINCODE_REFUSED" in body["checks"]["chaincode"], body
+        assert ledger_requests(t) == []  # nothing recorded: a later delivery may still apply them
+        with TopicReader(faults.wp.bootstrap, "gx.commands.dlq", lambda r: r.headers.get("tenantId") == t) as dlq:
+            dead = dlq.read_until(lambda rs: len(rs) >= 3, 60)
+        assert sorted((d.headers["requestId"], d.headers["errorCode"]) for d in dead) == [
+            (rid, "CHAINCODE_REFUSED") for rid in sorted(rids)
+        ]
+        set_grant("User2", "commands")
+        for d in dead:
+            replay = gxctl("dlq", "replay", str(d.partition), str(d.offset), check=False)
+            assert replay.returncode == 0, replay.stderr
+        rows = wait_until(
+            lambda: faults.wp.rows(t),
+            "the replays to correct the rows",
+            until=lambda rows: all(r["status"] == "CONFIRMED" for r in rows.values()),
+            timeout=90,
+            interval=0.5,
+        )
+        assert all(r["fabricTxId"] and r["errorCode"] is None for r in rows.values())
+        recorded = ledger_requests(t)
+        assert sorted(r["requestId"] for r in recorded) == sorted(rids) and not [
+            r for r in recorded if r.get("rejected")
+        ]
+        wait_until(sub.ready, "readiness back once commands commit", until=lambda r: r[0] == 200, timeout=30)
+    finally:
+        set_grant("User2", None)
+        sub.stop()

@@ -77,6 +77,18 @@ def metric_value(base_url: str, name: str, labels: dict[str, str] | None = None)
     return 0.0
 
 
+# Every worker a test launched, so that the session stops any a failed fixture or test left
+# running: one left alive outlives the run and, on the same ports the next run uses, fences its
+# block publisher (the same transactional id) or joins its groups.
+LAUNCHED: list[Worker] = []
+
+
+def stop_all() -> None:
+    """Stop every worker launched in this session that still runs."""
+    for w in LAUNCHED:
+        w.stop()
+
+
 class Worker:
     def __init__(self, name: str, app_id: str, log_dir: Path, unset: tuple[str, ...] = (), **env: str) -> None:
         """``env`` adds variables to the test's environment; ``unset`` removes some."""
@@ -93,20 +105,25 @@ class Worker:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gxctl.main", "run", self.name], stdout=self._log, stderr=subprocess.STDOUT, env=env
         )
+        LAUNCHED.append(self)
         return self
 
     def start(self, ready_timeout: float = 90) -> Worker:
         """Start the process and wait until its /readyz answers 200 (AssertionError with its log
         if it exits first or is not ready in time)."""
         self.launch()
-        wait_until(
-            lambda: self.ready()[0],
-            f"{self.name} ready",
-            until=lambda code: code == 200,
-            timeout=ready_timeout,
-            interval=0.3,
-            detail=lambda: self.log()[-3000:],
-        )
+        try:
+            wait_until(
+                lambda: self.ready()[0],
+                f"{self.name} ready",
+                until=lambda code: code == 200,
+                timeout=ready_timeout,
+                interval=0.3,
+                detail=lambda: self.log()[-3000:],
+            )
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def ready(self) -> tuple[int, dict[str, Any]]:

@@ -12,7 +12,8 @@ from pathlib import Path
 import psycopg
 
 from gxsdk import enqueue
-from tests.integration.fabric_helpers import funded_users, gateway, ledger_blocks, wallet
+from projections.ledger_reads import every_page
+from tests.integration.fabric_helpers import CC_ARGS, funded_users, gateway, ledger_blocks, wallet
 from tests.integration.workers import Worker
 from tests.waiting import wait_until
 
@@ -100,5 +101,16 @@ def balance(wallet_id: str) -> int:
     async def go() -> int:
         async with gateway() as gw:
             return int((await wallet(gw, wallet_id))["balance"])
+
+    return asyncio.run(go())
+
+
+def ledger_requests(tenant: str) -> list[dict]:
+    """The ledger's record of every command of ``tenant`` it answered (QueryContract:ListRequests):
+    requestId, function, txId, and the rejection if it recorded one."""
+
+    async def go() -> list[dict]:
+        async with gateway() as gw:
+            return await every_page(gw, *CC_ARGS, "ListRequests", tenant)  # paged since issue 31
 
     return asyncio.run(go())

@@ -12,7 +12,7 @@ from streams.block_events import block_records, marker, marker_block
 TS = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
 
 
-def tx(index: int, code: str, *events: tuple[str, dict]) -> BlockTransaction:
+def tx(index: int, code: str, *events: tuple[str, dict], args: tuple[bytes, ...] = ()) -> BlockTransaction:
     return BlockTransaction(
         index,
         f"t{index}",
@@ -20,6 +20,7 @@ def tx(index: int, code: str, *events: tuple[str, dict]) -> BlockTransaction:
         code,
         TS,
         tuple(ChaincodeEvent(7, f"t{index}", "gxtv3", name, json.dumps(p).encode()) for name, p in events),
+        args=args,
     )
 
 
@@ -138,3 +139,25 @@ def test_fencing_is_recognised_in_the_fatal_error_produce_raises() -> None:
     assert fenced(KafkaError(KafkaError._FATAL, "Producer fenced by newer instance: transactional id epoch 3"))
     assert not fenced(KafkaError(KafkaError._FATAL, "Broker: Message size too large"))
     assert not fenced(KafkaError(KafkaError._TRANSPORT))
+
+
+def test_each_record_names_the_tenant_the_chaincode_keyed_its_command_by() -> None:
+    """Issue 30, defect 4: the event payload carries the requestId but not the tenant; the
+    transaction's invocation (function, tenantId, requestId, ...) does. The header is set only when
+    the invocation's requestId is the event's, and is empty otherwise."""
+    user = {"schemaVersion": 2, "requestId": "r1", "userId": "u", "email": "e", "firstName": "f", "lastName": "l"}
+    call = (b"IdentityContract:CreateUser", b"acme", b"r1", b"u")
+    block = Block(
+        3,
+        (
+            tx(0, "VALID", ("UserCreated", {**user, "country": "MY"}), args=call),
+            tx(1, "VALID", ("UserCreated", {**user, "requestId": "r2", "country": "MY"}), args=call),
+            tx(2, "VALID", ("UserCreated", {**user, "country": "MY"})),
+            tx(3, "VALID", ("UserCreated", {**user, "country": "MY"}), args=(b"F", b"\xff", b"r1")),
+        ),
+    )
+    out = block_records(block, "gxchannel", 6)
+    assert [dict(r.headers)["tenantId"] for r in out] == [b"acme", b"", b"", b""]
+    assert [(dict(r.headers)["txId"], dict(r.headers)["block"]) for r in out] == [
+        (f"t{i}".encode(), b"3") for i in range(4)
+    ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from fabric_protos.common import common_pb2
-from fabric_protos.peer import chaincode_event_pb2, proposal_pb2, proposal_response_pb2, transaction_pb2
+from fabric_protos.peer import chaincode_event_pb2, chaincode_pb2, proposal_pb2, proposal_response_pb2, transaction_pb2
 from google.protobuf import timestamp_pb2
 
 from fabric_gateway import BlockParseError, parse_block
@@ -20,7 +20,15 @@ FABRIC_HASHES = {
 FABRIC_HASH_0_NO_PREVIOUS = "0a3e038c1e47233245443e7b5d6f0b9a22bbf19120874368460d2145368442e4"
 
 
-def _endorser_tx(tx_id: str, event: str | None) -> bytes:
+def _invocation(*args: bytes) -> bytes:
+    """A ChaincodeProposalPayload as a transaction carries it: the invocation's args, function first."""
+    spec = chaincode_pb2.ChaincodeInvocationSpec(
+        chaincode_spec=chaincode_pb2.ChaincodeSpec(input=chaincode_pb2.ChaincodeInput(args=list(args)))
+    )
+    return proposal_pb2.ChaincodeProposalPayload(input=spec.SerializeToString()).SerializeToString()
+
+
+def _endorser_tx(tx_id: str, event: str | None, proposal_payload: bytes = b"") -> bytes:
     action = proposal_pb2.ChaincodeAction()
     if event:
         action.events = chaincode_event_pb2.ChaincodeEvent(
@@ -28,7 +36,8 @@ def _endorser_tx(tx_id: str, event: str | None) -> bytes:
         ).SerializeToString()
     prp = proposal_response_pb2.ProposalResponsePayload(extension=action.SerializeToString())
     cap = transaction_pb2.ChaincodeActionPayload(
-        action=transaction_pb2.ChaincodeEndorsedAction(proposal_response_payload=prp.SerializeToString())
+        chaincode_proposal_payload=proposal_payload,
+        action=transaction_pb2.ChaincodeEndorsedAction(proposal_response_payload=prp.SerializeToString()),
     )
     tx = transaction_pb2.Transaction(actions=[transaction_pb2.TransactionAction(payload=cap.SerializeToString())])
     ch = common_pb2.ChannelHeader(
@@ -106,3 +115,26 @@ def test_the_header_hash_is_fabrics() -> None:
     assert header_hash(0, b"", b"\x02" * 32).hex() == FABRIC_HASH_0_NO_PREVIOUS
     block = parse_block(_block(2, [], []))
     assert block.previous_hash == b"" and len(block.hash) == 32
+
+
+def test_a_valid_transactions_invocation_arguments_are_read() -> None:
+    """Issue 30, defect 4: the (tenantId, requestId) the chaincode keyed the command by are its
+    invocation's first arguments after the function; an invalid transaction's are never decoded,
+    and arguments that cannot be decoded leave the events published."""
+    call = _invocation(b"IdentityContract:CreateUser", b"acme", b"r-1", b"u-1")
+    block = parse_block(
+        _block(
+            9,
+            [
+                _endorser_tx("t1", "UserCreated", call),
+                _endorser_tx("t2", "UserCreated", call),
+                _endorser_tx("t3", "UserCreated", b"\xff\xff"),
+            ],
+            [transaction_pb2.VALID, transaction_pb2.MVCC_READ_CONFLICT, transaction_pb2.VALID],
+        )
+    )
+    assert [(t.tx_id, t.args, len(t.events), t.error) for t in block.transactions] == [
+        ("t1", (b"IdentityContract:CreateUser", b"acme", b"r-1", b"u-1"), 1, None),
+        ("t2", (), 0, None),
+        ("t3", (), 1, None),
+    ]

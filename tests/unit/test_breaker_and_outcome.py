@@ -43,13 +43,13 @@ def test_successes_reset_the_consecutive_count() -> None:
 
 def test_outcomes() -> None:
     p = RetryPolicy(max_attempts=5, base_delay=0.2, max_delay=10)
-    rejected = after_failure(Verdict.REJECTED, charged=1, policy=p, rand=0.5)
-    assert (rejected.kind, rejected.error_code, rejected.dead_letter) == (
-        Kind.FAILED,
-        ErrorCode.CHAINCODE_REJECTED,
-        False,
-    )
-    assert after_failure(Verdict.REJECTED, charged=5, policy=p, rand=0.5) == rejected
+    # Issue 30, defect 3: a refusal the chaincode did not record (FORBIDDEN, a bug) is retried with
+    # backoff, then FAILED as CHAINCODE_REFUSED and dead-lettered (replayed once fixed).
+    refused = after_failure(Verdict.REFUSED, charged=3, policy=p, rand=0.5)
+    assert refused.kind is Kind.RETRY and refused.delay == 0.5 * 0.8
+    last = after_failure(Verdict.REFUSED, charged=5, policy=p, rand=0.5)
+    assert (last.kind, last.error_code, last.dead_letter) == (Kind.FAILED, ErrorCode.CHAINCODE_REFUSED, True)
+    # A later CONFIRMED corrects it (as any FAILED): tests/unit/test_status.py.
     conflict = after_failure(
         Verdict.REJECTED,
         charged=1,
@@ -113,3 +113,23 @@ def test_probe_delays_are_jittered_within_a_fifth() -> None:
     capped = CircuitBreaker(failure_threshold=1, first_probe_delay=50.0, max_probe_delay=60.0, rand=lambda: 1.0)
     capped.record_failure(0.0)
     assert capped.seconds_until_probe(0.0) == 60.0  # never above the cap
+
+
+def test_a_channel_connected_again_makes_an_open_breaker_probe_at_once_and_start_its_delays_over() -> None:
+    """Issue 30, recovery in seconds: a peer back after a long outage (the breaker's delay grown to
+    its cap) is probed at once, not a minute later; a failed probe then waits the first delay."""
+    b = CircuitBreaker(failure_threshold=1, first_probe_delay=1, max_probe_delay=60, rand=lambda: 0.5)
+    b.record_failure(0)
+    for t in (1, 3, 7, 15, 31, 63):  # each probe fails: 1, 2, 4, ... up to the cap
+        assert b.allow(t)
+        b.record_failure(t)
+    assert b.seconds_until_probe(63) == 60
+    b.probe_now()
+    assert b.allow(64) and b.state is State.HALF_OPEN
+    b.record_failure(64)  # not yet healthy: the first delay again, not the cap
+    assert b.seconds_until_probe(64) == 1 and not b.allow(64.5) and b.allow(65)
+    b.record_success(65)
+    b.record_success(65)
+    assert b.state is State.CLOSED
+    b.probe_now()  # closed: nothing to do
+    assert b.state is State.CLOSED

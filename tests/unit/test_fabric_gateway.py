@@ -150,7 +150,7 @@ async def test_a_chaincode_rejection_is_an_endorse_error_with_details_and_perman
         ),
     )
     assert err.tx_id and err.tx_id in str(err)
-    assert classify(err) is Disposition.PERMANENT
+    assert classify(err) is Disposition.RETRYABLE  # thrown, not recorded (issue 30, defect 3)
 
 
 async def test_an_mvcc_conflict_is_a_commit_error_and_retryable(
@@ -191,7 +191,7 @@ async def test_evaluate_returns_the_payload_and_maps_errors(fake: tuple[FakeGate
     with pytest.raises(EvaluateError) as e:
         await gateway.evaluate("gxchannel", "gxtv3", "Bad", [])
     assert e.value.code == grpc.StatusCode.UNKNOWN
-    assert classify(e.value) is Disposition.PERMANENT
+    assert classify(e.value) is Disposition.RETRYABLE
 
 
 async def test_chaincode_events_resume_after_a_transaction(fake: tuple[FakeGateway, str], gateway: Gateway) -> None:
@@ -219,6 +219,15 @@ async def test_chaincode_events_resume_after_a_transaction(fake: tuple[FakeGatew
         (CommitStatusError("x", "t", grpc.StatusCode.CANCELLED), Disposition.RETRYABLE),
         (
             EndorseError("x", "t", grpc.StatusCode.ABORTED, (ErrorDetail("p", "m", "chaincode response 500, paused"),)),
+            Disposition.RETRYABLE,  # thrown, recorded nowhere (issue 30, defect 3)
+        ),
+        (
+            EndorseError(
+                "x",
+                "t",
+                grpc.StatusCode.ABORTED,
+                (ErrorDetail("p", "m", "chaincode response 500, IDEMPOTENCY_CONFLICT: request r was used"),),
+            ),
             Disposition.PERMANENT,
         ),
         (EndorseError("x", "t", grpc.StatusCode.INVALID_ARGUMENT), Disposition.RETRYABLE),
@@ -288,14 +297,29 @@ CHAINCODE_DOWN = ErrorDetail(
         (EndorseError("x", "t", grpc.StatusCode.INVALID_ARGUMENT), Verdict.REQUEST),
         (CommitError("t", "MVCC_READ_CONFLICT", 3), Verdict.CONFLICT),
         (CommitError("t", "ENDORSEMENT_POLICY_FAILURE", 3), Verdict.INVALID),
+        # Issue 30, defect 3: an error the chaincode throws is recorded nowhere (a recorded rejection
+        # is a VALID transaction's answer, never an error): the deployment's fault, retried.
         (
             EndorseError(
                 "failed to endorse transaction",
                 "t",
                 grpc.StatusCode.ABORTED,
-                (ErrorDetail("p", "m", "chaincode response 500, insufficient balance"),),
+                (
+                    ErrorDetail(
+                        "p", "m", "chaincode response 500, FORBIDDEN: Org1MSP identity x may not submit commands"
+                    ),
+                ),
             ),
-            Verdict.REJECTED,
+            Verdict.REFUSED,
+        ),
+        (
+            EndorseError(
+                "failed to endorse transaction",
+                "t",
+                grpc.StatusCode.ABORTED,
+                (ErrorDetail("p", "m", "chaincode response 500, TypeError: x is undefined"),),
+            ),
+            Verdict.REFUSED,
         ),
         (
             EvaluateError(
@@ -303,11 +327,25 @@ CHAINCODE_DOWN = ErrorDetail(
                 "t",
                 grpc.StatusCode.UNKNOWN,
             ),
+            Verdict.REFUSED,
+        ),
+        # The requestId recorded for another command: the ledger's record answers, for ever.
+        (
+            EndorseError(
+                "failed to endorse transaction",
+                "t",
+                grpc.StatusCode.ABORTED,
+                (
+                    ErrorDetail(
+                        "p", "m", "chaincode response 500, IDEMPOTENCY_CONFLICT: request r of tenant t was already used"
+                    ),
+                ),
+            ),
             Verdict.REJECTED,
         ),
     ],
 )
-def test_only_the_chaincode_and_an_invalid_commit_are_final(err: BaseException, want: Verdict) -> None:
+def test_only_a_ledger_record_and_an_invalid_commit_are_final(err: BaseException, want: Verdict) -> None:
     assert verdict(err) is want
     assert want.final == (want in (Verdict.REJECTED, Verdict.INVALID))
     assert want.outage == (want is Verdict.INFRA)

@@ -39,6 +39,10 @@ def test_every_alert_of_the_domain_is_a_rule() -> None:
         "GxConnectorTaskFailed",
         "GxConsumerLagGrowing",
         "GxDeadLettersGrowing",
+        "GxChaincodeRefusing",
         "GxLedgerEventUnpublished",
         "GxPublisherChainBroken",
+        "GxFailedCommandsCommittedLater",
+        "GxFailedStatusUnproven",
+        "GxStatusCorrectionGivenUp",
     } <= alerts

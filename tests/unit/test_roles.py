@@ -62,6 +62,19 @@ def test_debezium_may_read_the_outbox_and_write_nothing() -> None:
     }
 
 
+def test_the_results_writer_updates_status_columns_and_reads_what_its_corrector_matches_on() -> None:
+    """Issue 30, defect 4: its corrector finds a command's row by (tenantId, requestId) and keys
+    the correction by the command's partitionKey; it reads nothing else (no payload)."""
+    from streams.corrector_io import COLUMNS
+
+    grants = _grants_to(roles.RESULTS)
+    reads = next(g for g in grants if g.startswith("GRANT SELECT (") and "OutboxCommand" in g)
+    readable = set(re.findall(r'"(\w+)"', reads.split(" ON ")[0]))
+    assert readable == {"id", "tenantId", "requestId", "partitionKey", *roles.STATUS_COLUMNS}
+    assert set(re.findall(r'o\."?(\w+)"?', COLUMNS)) <= readable
+    assert not any("INSERT" in g or "DELETE" in g for g in grants)
+
+
 def test_each_service_inserts_and_reads_back_only_the_idempotency_key() -> None:
     cols = '"id", "tenantId", "service", "commandType", "requestId", "payload", "partitionKey", "correlationId"'
     for service in SERVICES:

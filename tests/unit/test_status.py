@@ -35,16 +35,38 @@ def _result(status: ResultStatus, tx: str | None = None) -> CommandResult:
     return CommandResult(commandId="c", requestId="r", tenantId="t", key="k", status=status, fabricTxId=tx)
 
 
-def test_a_confirmed_with_its_transaction_corrects_a_failure_the_ledger_never_said() -> None:
-    """Issue 20, item 3: a replay that finds the transaction which applied the command replaces
-    FAILED(RETRIES_EXHAUSTED or an invalid transaction); never a chaincode's or a schema's answer."""
-    from streams.outcome import FINAL_WORDS
+# Every errorCode a FAILED row may hold: the submitter's, a validation code, the chaincode's
+# recorded rejection, an unrecorded refusal, none.
+FAILED_CODES = (
+    "RETRIES_EXHAUSTED",
+    "INVALID_TRANSACTION",
+    "ENDORSEMENT_POLICY_FAILURE",
+    "INTERNAL_ERROR",
+    "CHAINCODE_REJECTED",
+    "CHAINCODE_REFUSED",
+    "IDEMPOTENCY_CONFLICT",
+    "INVALID_ENVELOPE",
+    "INVALID_PAYLOAD",
+    "UNKNOWN_COMMAND_TYPE",
+    None,
+)
 
+
+def test_a_confirmed_with_its_transaction_replaces_any_failed() -> None:
+    """Issue 30, defects 3 and 5: the ledger has the last word. A CONFIRMED naming the transaction
+    that applied the command (a replay, a correction from the block stream) replaces FAILED whatever
+    its errorCode: an unrecorded refusal once reported as CHAINCODE_REJECTED, a timeout, anything."""
     confirmed = _result(ResultStatus.CONFIRMED, "tx1")
-    for code in ("RETRIES_EXHAUSTED", "INVALID_TRANSACTION", "ENDORSEMENT_POLICY_FAILURE", "INTERNAL_ERROR", None):
-        assert next_status("FAILED", confirmed, code) == "CONFIRMED"
-    for code in FINAL_WORDS:
-        assert next_status("FAILED", confirmed, code) is None
-    assert next_status("FAILED", _result(ResultStatus.CONFIRMED), "RETRIES_EXHAUSTED") is None  # no transaction named
-    assert next_status("CONFIRMED", _result(ResultStatus.FAILED), None) is None
-    assert next_status("FAILED", _result(ResultStatus.SUBMITTED, "tx1"), "RETRIES_EXHAUSTED") is None
+    assert {code: next_status("FAILED", confirmed, code) for code in FAILED_CODES} == dict.fromkeys(
+        FAILED_CODES, "CONFIRMED"
+    )
+
+
+def test_nothing_else_replaces_a_final_status() -> None:
+    for code in FAILED_CODES:
+        assert next_status("FAILED", _result(ResultStatus.CONFIRMED), code) is None  # no transaction named
+        assert next_status("FAILED", _result(ResultStatus.FAILED, "tx2"), code) is None
+        assert next_status("FAILED", _result(ResultStatus.REJECTED), code) is None
+        assert next_status("FAILED", _result(ResultStatus.SUBMITTED, "tx1"), code) is None
+    for status in ResultStatus:  # nothing replaces CONFIRMED, another transaction's CONFIRMED neither
+        assert next_status("CONFIRMED", _result(status, "tx2"), None) is None

@@ -172,7 +172,57 @@ async def test_an_invalid_payload_is_rejected_and_dead_lettered_without_an_attem
     assert sub.committable() == 3
 
 
-async def test_a_chaincode_rejection_fails_at_once_and_leaves_the_breaker_closed(env) -> None:
+async def test_records_that_cannot_be_read_as_commands_are_dead_lettered_in_their_place(env) -> None:
+    """Issue 30, defect 2: any bytes can arrive on gx.commands (the SDK path). A record without a
+    key, with a key or a header that is not UTF-8, or larger than any command, each followed by a
+    good command: every one of them is REJECTED and dead-lettered with its reason, keeps its place
+    in the window (so the offset to commit passes it only once it is dead-lettered), and the good
+    ones are confirmed. The key that is not UTF-8 used to raise out of offer() (UnicodeDecodeError:
+    the agent crashed, and its partition stopped when it came from the backlog)."""
+    fake, gw = env
+    sink, clock = MemorySink(), Clock()
+    sub = submitter(gw, sink, clock, capacity=2)
+    good = [command("CREATE_USER", i, f"g{i}") for i in range(5)]
+    bad = command("CREATE_USER", 9, "bad")
+    records = [
+        Record("gx.commands", 0, 0, b"\xff\xfeusr", bad),
+        Record("gx.commands", 0, 1, json.loads(good[0])["key"].encode(), good[0]),
+        Record("gx.commands", 0, 2, None, bad),
+        Record("gx.commands", 0, 3, json.loads(good[1])["key"].encode(), good[1]),
+        Record("gx.commands", 0, 4, b"k", bad, (("id", b"1"), ("service", b"\xc3\x28"))),
+        Record("gx.commands", 0, 5, json.loads(good[2])["key"].encode(), good[2]),
+        Record("gx.commands", 0, 6, b"k", bad[:-1] + b', "pad": "' + b"x" * 200_000 + b'"}'),
+        Record("gx.commands", 0, 7, json.loads(good[3])["key"].encode(), good[3]),
+        Record("gx.commands", 0, 8, b"\x80", b"\xff not json"),  # the backlog's path (window of 2)
+        Record("gx.commands", 0, 9, json.loads(good[4])["key"].encode(), good[4]),
+    ]
+    for rec in records:
+        sub.offer(rec)
+    await asyncio.wait_for(sub.drain(), 30)
+    assert [(o, code) for o, code, _ in sink.dead] == [
+        (0, "INVALID_KEY"),
+        (2, "INVALID_KEY"),
+        (4, "INVALID_HEADERS"),
+        (6, "RECORD_TOO_LARGE"),
+        (8, "INVALID_KEY"),
+    ]
+    reasons = {o: reason for o, _, reason in sink.dead}
+    assert "not UTF-8" in reasons[0] and "no key" in reasons[2] and "'service'" in reasons[4]
+    assert "over the 131072 bytes" in reasons[6]
+    rejected = [r for r in sink.results if r.status is ResultStatus.REJECTED]
+    assert [r.sourceOffset for r in rejected] == [0, 2, 4, 6, 8] and rejected[0].key == "\\xff\\xfeusr"
+    assert rejected[0].requestId == "bad"  # the ids that can be read, for the outbox row
+    final = sink.final()
+    assert all(final[f"g{i}"].status is ResultStatus.CONFIRMED for i in range(5))
+    assert sub.committable() == 10 and not [c for c in fake.calls if c[1][1] == b"bad"]
+
+
+async def test_an_error_the_chaincode_throws_is_retried_then_dead_lettered_and_leaves_the_breaker_closed(env) -> None:
+    """Issue 30, defect 3: an error the chaincode throws (here a bug of the chaincode) is recorded
+    nowhere, so it is no final answer: retried with backoff up to the policy's attempts, then FAILED
+    as CHAINCODE_REFUSED and dead-lettered for a replay once fixed. It used to end FAILED
+    (CHAINCODE_REJECTED) after one attempt, without a dead letter. Fabric answered: the breaker
+    stays closed."""
     fake, gw = env
     fake.scripts["TokenomicsContract:DistributeGenesis"] = Script(
         reject="failed to mint coins for SYSTEM_USER_GENESIS_POOL"
@@ -182,12 +232,13 @@ async def test_a_chaincode_rejection_fails_at_once_and_leaves_the_breaker_closed
     await feed(sub, [command("DISTRIBUTE_GENESIS", i, f"g{i}") for i in range(8)])
     final = sink.final()
     assert all(
-        r.status is ResultStatus.FAILED and r.errorCode == "CHAINCODE_REJECTED" and r.attempts == 1
+        r.status is ResultStatus.FAILED and r.errorCode == "CHAINCODE_REFUSED" and r.attempts == 5
         for r in final.values()
-    )
-    assert "SYSTEM_USER_GENESIS_POOL" in (final["g0"].error or "")
-    assert sink.dead == [] and sub.breaker.state is State.CLOSED
-    assert len(fake.calls) == 8
+    ), [(r.errorCode, r.attempts) for r in final.values()]
+    assert final["g0"].error == "chaincode response 500, failed to mint coins for SYSTEM_USER_GENESIS_POOL"
+    assert [a.outcome for a in final["g0"].attemptLog] == ["CHAINCODE_REFUSED"] * 5
+    assert sorted(d[1] for d in sink.dead) == ["CHAINCODE_REFUSED"] * 8 and sub.breaker.state is State.CLOSED
+    assert len(fake.calls) == 40
 
 
 async def test_transient_errors_are_retried_then_confirmed(env) -> None:

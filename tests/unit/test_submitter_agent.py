@@ -26,19 +26,30 @@ from tests.unit.test_submitter import Clock, MemorySink, command
 from tests.waiting import wait_until_async
 
 TOPIC = "gx.commands"
+DIRECT = "gx.commands.direct"
 
 
 @dataclass
 class FakeConsumer:
-    paused: set[TP] = field(default_factory=set)
+    paused: set[TP] = field(default_factory=set)  # pause_partitions: never called (it would drop records)
+    stopped: set[TP] = field(default_factory=set)  # on_buffer_full: not fetched, nothing fetched dropped
     high: dict[TP, int] = field(default_factory=dict)
     commits: list[dict[TP, int]] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)  # stops and fetches again, in order
 
     def pause_partitions(self, tps) -> None:
         self.paused |= set(tps)
 
     def resume_partitions(self, tps) -> None:
         self.paused -= set(tps)
+
+    def on_buffer_full(self, tp: TP) -> None:
+        self.stopped.add(tp)
+        self.log.append(f"stop {tp.partition}")
+
+    def on_buffer_drop(self, tp: TP) -> None:
+        self.stopped.discard(tp)
+        self.log.append(f"fetch {tp.partition}")
 
     def highwater(self, tp: TP) -> int:
         return self.high[tp]
@@ -111,10 +122,16 @@ async def agent() -> AsyncIterator[tuple[FakeGateway, Submitters, FakeApp, Sink]
 
 
 def event(
-    partition: int, offset: int, ctype: str = "CREATE_USER", n: object = None, log: list[tuple[int, int]] | None = None
+    partition: int,
+    offset: int,
+    ctype: str = "CREATE_USER",
+    n: object = None,
+    log: list[tuple[int, int]] | None = None,
+    topic: str = TOPIC,
 ) -> Event:
     n = n if n is not None else f"{partition}-{offset}"
-    msg = Msg(TOPIC, partition, offset, f"USR-{n}".encode(), command(ctype, n, f"r{partition}-{offset}"))
+    rid = f"r{partition}-{offset}" + ("" if topic == TOPIC else "-direct")
+    msg = Msg(topic, partition, offset, f"USR-{n}".encode(), command(ctype, n, rid))
     return Event(msg, log=log)
 
 
@@ -158,20 +175,61 @@ async def test_a_full_partition_waits_in_its_backlog_while_another_goes_on_and_n
     assert app.consumer.paused == set() and state.backlog() == 0
 
 
-async def test_the_agent_stops_taking_records_at_a_partitions_backlog_cap_until_it_drains(agent) -> None:
-    fake, state, _app, _sink = agent
-    fake.scripts["IdentityContract:CreateUser"] = Script(delay=0.3)
+async def test_a_partition_at_its_backlog_cap_stops_fetching_alone_and_fetches_again_once_it_drains(agent) -> None:
+    """Issue 30, defect 6: back-pressure per partition. Partition 0's window and backlog fill
+    behind slow commands: the agent must not wait (it used to block in take(), so every partition
+    stopped); partition 0 alone stops fetching (Faust's own flow control, never pause_partitions,
+    which drops records), what Faust already holds of it is still taken (the cap is soft), and it
+    fetches again once its backlog is down to half the cap."""
+    fake, state, app, _sink = agent
+    fake.scripts["IdentityContract:CreateUser"] = Script(delay=1.0)  # partition 0's commands
     state.backlog_cap = 2
-    for i in range(3):
-        await state.take(event(1, i))  # partition 1: 2 in the window, 1 in its backlog
-    for i in range(3):
-        await state.take(event(0, i))  # partition 0 has a cap of its own
-    assert state.subs[0].backlog == state.subs[1].backlog == 1
-    blocked = asyncio.create_task(state.take(event(0, 3)))  # partition 0's backlog reaches the cap: waits
-    await until(lambda: state.subs[0].backlog == 2, "the fourth record in partition 0's backlog")
-    assert not blocked.done()  # the first slot frees only after the fake's 0.3 s
-    await asyncio.wait_for(blocked, 5)  # a slot freed, the backlog shrank, the agent goes on
-    assert state.subs[0].backlog < 2
+    tp0 = TP(TOPIC, 0)
+    evs = [event(0, i) for i in range(6)]
+    for ev in evs[:4]:  # a window (span 2) and a backlog (cap 2) full
+        await asyncio.wait_for(state.take(ev), 0.5)
+    assert state.subs[tp0].backlog == 2 and app.consumer.stopped == {tp0} and state.paused == {tp0}
+    other = event(1, 0, "FREEZE_WALLET", "o")
+    await asyncio.wait_for(state.take(other), 0.5)  # partition 1 goes on
+    await until(lambda: other.acks == 1, "partition 1's event acked", 2)
+    for ev in evs[4:]:  # already fetched before it stopped: taken anyway
+        await asyncio.wait_for(state.take(ev), 0.5)
+    assert state.subs[tp0].backlog == 4 and app.consumer.stopped == {tp0}
+    await until(lambda: tp0 not in app.consumer.stopped, "partition 0 fetching again once its backlog drained", 5)
+    assert app.consumer.log == ["stop 0", "stop 0", "stop 0", "fetch 0"] and state.paused == set()
+    assert app.consumer.paused == set()  # never paused through Faust
+    nxt = event(0, 6)
+    await state.take(nxt)
+    await until(lambda: all(e.acks == 1 for e in [*evs, nxt]), "partition 0's events acked, once each, in order")
+    from prometheus_client import REGISTRY
+
+    assert REGISTRY.get_sample_value("submitter_partitions_paused") == 0.0
+
+
+async def test_partition_0_of_each_commands_topic_has_its_own_submitter_and_offsets(agent) -> None:
+    """gx.commands and gx.commands.direct (the direct path) share partition numbers: each topic's
+    partition is its own window, backlog and last offset; a revocation of one leaves the other."""
+    fake, state, _app, sink = agent
+    state.direct_topic = DIRECT
+    outbox = event(0, 5, "FREEZE_WALLET", "a")
+    direct = event(0, 5, "FREEZE_WALLET", "b", topic=DIRECT)  # the same partition and offset
+    await state.take(outbox)
+    await state.take(direct)
+    await until(lambda: outbox.acks == 1 and direct.acks == 1, "both acked")
+    assert set(sink.final()) == {"r0-5", "r0-5-direct"} and len(fake.calls) == 2
+    assert set(state.subs) == {TP(TOPIC, 0), TP(DIRECT, 0)}
+    assert state.subs[TP(DIRECT, 0)].direct and not state.subs[TP(TOPIC, 0)].direct
+    await state.revoke({TP(DIRECT, 0)})
+    assert set(state.subs) == {TP(TOPIC, 0)} and state.last_offset == {TP(TOPIC, 0): 5}
+
+
+async def test_a_record_at_or_below_the_last_offset_taken_is_dropped_not_registered(agent) -> None:
+    _fake, state, _app, sink = agent
+    first, again = event(2, 5, "FREEZE_WALLET", "a"), event(2, 5, "FREEZE_WALLET", "a")
+    await state.take(first)
+    await state.take(again)  # a window would refuse it (offsets only move forward): the agent would crash
+    await until(lambda: first.acks == 1, "the first delivery acked")
+    assert again.acks == 0 and len(sink.final()) == 1
 
 
 async def test_a_revoked_partition_is_cancelled_unacked_and_a_new_assignment_starts_clean(agent) -> None:
@@ -181,8 +239,8 @@ async def test_a_revoked_partition_is_cancelled_unacked_and_a_new_assignment_sta
     for ev in old:
         await state.take(ev)
     await in_flight(fake, 2)
-    await state.revoke({3})
-    assert 3 not in state.subs and [e.acks for e in old] == [0, 0]
+    await state.revoke({TP(TOPIC, 3)})
+    assert TP(TOPIC, 3) not in state.subs and [e.acks for e in old] == [0, 0]
     # Assigned again: the same offsets arrive as new events; only they are acked, each once.
     fake.scripts["IdentityContract:CreateUser"] = Script()
     new = [event(3, 10), event(3, 11)]
@@ -207,8 +265,8 @@ async def test_an_open_breaker_is_reported_with_the_lag_and_no_partition_is_paus
     await until(lambda: state.gate.breaker.state is State.OPEN, "the breaker open")
     state.watch(assigned)
     assert REGISTRY.get_sample_value("circuit_breaker_state", {"name": "fabric"}) == 1.0
-    assert REGISTRY.get_sample_value("submitter_consumer_lag", {"partition": "0"}) == 6.0
-    assert REGISTRY.get_sample_value("submitter_consumer_lag", {"partition": "1"}) == 4.0
+    assert REGISTRY.get_sample_value("submitter_consumer_lag", {"topic": TOPIC, "partition": "0"}) == 6.0
+    assert REGISTRY.get_sample_value("submitter_consumer_lag", {"topic": TOPIC, "partition": "1"}) == 4.0
     assert app.consumer.paused == set()  # never through Faust (see streams/submitter/partitions.py)
 
 
@@ -238,3 +296,49 @@ async def test_every_transaction_sent_is_counted_without_progress_results(agent)
     await until(lambda: len(sink.final()) == 3, "three final results")
     assert not any(r.status.value == "SUBMITTED" for r in sink.results)
     assert (REGISTRY.get_sample_value("fabric_transactions_submitted_total") or 0.0) - before == 3
+
+
+async def test_the_channel_connecting_again_wakes_the_breaker_and_a_probe_waits_for_the_channel() -> None:
+    """Issue 30, recovery in seconds: the peer stops and comes back on its port. The submitter's
+    channel connecting again calls the gate's wake (an open breaker probes at once), and a probe's
+    wait for the channel answers False while nothing listens, True once the peer is back."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from fabric_protos.gateway import gateway_pb2_grpc
+    from fabric_protos.peer import events_pb2_grpc
+    from grpc import aio
+
+    from streams.submitter.connection import FabricConnection
+    from tests.unit.fake_gateway import FakeGateway
+
+    key = ec.generate_private_key(ec.SECP256R1())
+
+    async def start(port: int = 0) -> tuple[aio.Server, int]:
+        server = aio.server()
+        fake = FakeGateway(key.public_key())
+        gateway_pb2_grpc.add_GatewayServicer_to_server(fake, server)
+        events_pb2_grpc.add_DeliverServicer_to_server(fake, server)
+        bound = server.add_insecure_port(f"127.0.0.1:{port}")
+        await server.start()
+        return server, bound
+
+    server, port = await start()
+    woken: list[int] = []
+    conn = FabricConnection(
+        FabricSettings(gateway=f"127.0.0.1:{port}", insecure_plaintext=True),
+        Identity("Org1MSP", b"cert"),
+        ecdsa_signer(key),
+        commit_stream=False,
+        on_connected=lambda: woken.append(1),
+    )
+    try:
+        conn.open()
+        assert await conn.connected(2)
+        await until(lambda: woken == [1], "the first connection told")
+        await server.stop(None)
+        assert not await conn.connected(0.5)
+        server, _ = await start(port)
+        assert await conn.connected(5)
+        await until(lambda: woken == [1, 1], "the connection again told", 5)
+    finally:
+        await conn.close()
+        await server.stop(None)

@@ -139,7 +139,7 @@ async def setup() -> AsyncIterator[tuple[Any, Submitters, FaustBook, MemorySink]
             80,
             gate,
             RetryPolicy(base_delay=0.01),
-            topic=TOPIC,
+            topics=(TOPIC,),
         )
         yield fake, state, book, sink
         await state.close()
@@ -183,6 +183,6 @@ async def test_a_revoked_partition_commits_exactly_its_finished_prefix(setup) ->
     await finals(sink, 4)
     book.revoked(TP0)  # faust, before the on_partitions_revoked signal
     t0 = asyncio.get_running_loop().time()
-    await state.revoke({0})
+    await state.revoke({TP(TOPIC, 0)})
     assert asyncio.get_running_loop().time() - t0 < 2  # the held command was cancelled, not awaited
     assert book.commits[-1] == {TP0: 3} and "r3" not in sink.final()

@@ -53,6 +53,36 @@ def test_with_the_check_a_command_its_service_may_not_send_is_rejected_without_a
     assert p.gw.calls == []
 
 
+def test_on_the_direct_path_an_administrative_type_is_refused_whatever_service_it_names() -> None:
+    """Issue 31: a direct producer names its service itself (every one logs in as gx-producer), so
+    `service: svc-admin` on gx.commands.direct proved nothing and PAUSE_SYSTEM was signed with the
+    identity granted `all`. There an administrative type is REJECTED before any attempt; user-level
+    types of their own service still pass, and the outbox's topic is unchanged."""
+    from schemas.permissions import ADMINISTRATIVE
+
+    p = parts()
+    direct = replace(p.processor, service_check=True, direct=True)
+    outbox = replace(p.processor, service_check=True)
+    for ctype in ROUTES:
+        rec = Record("gx.commands.direct", 2, 7, b"k", envelope(ctype, service_of(ctype)))
+        out = direct.admit(rec)
+        if ctype in ADMINISTRATIVE:
+            assert isinstance(out, Final) and out.dead_letter, ctype
+            assert (out.result.status, out.result.errorCode, out.result.attempts) == (
+                ResultStatus.REJECTED,
+                "SERVICE_NOT_ALLOWED",
+                0,
+            )
+            assert out.result.error == (
+                f"{ctype} is administrative: it comes only through the outbox, whose row-level "
+                "security checks the writing service (the direct path names its service itself)"
+            )
+            assert not isinstance(outbox.admit(rec), Final), ctype  # from the outbox: admitted
+        else:
+            assert not isinstance(out, Final), ctype
+    assert p.gw.calls == []
+
+
 def test_each_command_is_endorsed_by_the_identity_of_its_scope() -> None:
     admin, commands = StubGateway(), StubGateway()
     scoped = ScopedGateway(cast(Gateway, admin), cast(Gateway, commands))

@@ -224,6 +224,43 @@ async def test_the_gate_waits_out_an_open_breaker_then_admits_one_probe_whose_sl
     assert p.gate.breaker.allow(p.clock.now)
 
 
+async def test_a_probe_first_waits_for_the_channel_and_one_not_connected_fails_without_an_endorsement() -> None:
+    """Issue 30: a probe is cheap. Half-open, the gate first waits (at most probe_wait) for the
+    gateway's channel; not connected, the probe has failed (the breaker opens again) and nothing was
+    endorsed; connected, the probe goes on as one attempt."""
+    waits: list[float] = []
+    connected = [False, True]
+
+    async def ready(timeout: float) -> bool:
+        waits.append(timeout)
+        return connected.pop(0)
+
+    breaker = CircuitBreaker(failure_threshold=1, first_probe_delay=1, max_probe_delay=4, rand=lambda: 0.5)
+    p = parts(breaker=breaker)
+    p.gate.ready, p.gate.probe_wait = ready, 1.5
+    await p.gate.failure()
+    await p.gate.acquire()
+    assert waits == [1.5, 1.5] and p.gate.unready_probes == 1
+    assert p.slept == [1.0, 1.0, 1.0] and breaker.state is State.HALF_OPEN  # 1 s, then 2 s after the failed probe
+    assert p.gw.calls == []  # acquire never endorses; the failed probe made no attempt
+
+
+async def test_a_probe_that_ends_in_a_recorded_rejection_or_a_refusal_counts_as_fabric_answering() -> None:
+    """A business rejection (recorded in a committed transaction) and a refusal the chaincode throws
+    are Fabric answering: they close a half-open breaker, never open it."""
+    rejected = b'{"rejected": {"code": "INSUFFICIENT_FUNDS", "message": "has 1, needs 5"}}'
+    refused = EndorseError("no", "tx", grpc.StatusCode.ABORTED, (ErrorDetail("p", "m", FORBIDDEN),))
+    breaker = CircuitBreaker(failure_threshold=1, first_probe_delay=1, max_probe_delay=1, rand=lambda: 0.5)
+    p, s = parts(StubGateway([rejected, refused]), breaker=breaker), state()
+    await p.gate.failure()
+    s.attempt = s.charged = 0
+    final = await p.processor.attempt(s)  # the probe: its transaction recorded a rejection
+    assert final is not None and final.result.errorCode == "CHAINCODE_REJECTED"
+    assert breaker.state is State.HALF_OPEN  # one success of the two it needs
+    assert await p.processor.attempt(state()) is None  # the second probe: refused, retried later
+    assert breaker.state is State.CLOSED and p.hooks.failures[-1] == (refused, False)
+
+
 def test_an_invalid_record_is_admitted_as_its_rejected_result() -> None:
     p = parts()
     bad = Record("gx.commands", 0, 1, b"k", b"not json")
@@ -269,19 +306,46 @@ async def test_an_attempt_that_opens_the_breaker_is_not_charged() -> None:
     assert p.gate.open and (s.attempt, s.charged) == (1, 0)
 
 
-async def test_a_chaincode_rejection_fails_at_once_without_asking_for_earlier_transactions() -> None:
-    details = (ErrorDetail("peer0", "Org1MSP", "chaincode response 500, wallet frozen"),)
-    err = EndorseError("failed to endorse", "tx2", grpc.StatusCode.ABORTED, details)
+async def test_an_idempotency_conflict_fails_at_once_without_asking_for_earlier_transactions() -> None:
+    """The requestId is recorded for another command: the ledger's record answers it for ever."""
+    message = "chaincode response 500, IDEMPOTENCY_CONFLICT: request r1 of tenant t was already used for X"
+    err = EndorseError("failed to endorse", "tx2", grpc.StatusCode.ABORTED, (ErrorDetail("peer0", "Org1MSP", message),))
     p, s = parts(), state()
     s.sending("tx1", Answer("tx1"))
     final = await p.processor.failed(s, err)
     assert final is not None and not final.dead_letter
     assert (final.result.status, final.result.errorCode, final.result.error) == (
         ResultStatus.FAILED,
-        "CHAINCODE_REJECTED",
-        "chaincode response 500, wallet frozen",
+        "IDEMPOTENCY_CONFLICT",
+        message,
     )
     assert p.gw.calls == [] and p.hooks.failures == [(err, False)] and p.slept == []
+
+
+FORBIDDEN = "chaincode response 500, FORBIDDEN: Org1MSP identity x::CN=User2 may not submit commands"
+
+
+async def test_a_refusal_the_chaincode_did_not_record_is_retried_then_dead_lettered_as_chaincode_refused() -> None:
+    """Issue 30, defect 3: FORBIDDEN (a grant missing or rotated) is thrown, recorded nowhere: a
+    fault of the deployment, not the ledger's answer. Retried with backoff (charged, not counted
+    by the breaker), then FAILED as CHAINCODE_REFUSED with the chaincode's words and dead-lettered,
+    so that a replay brings it through once the grant is fixed. It used to end FAILED as
+    CHAINCODE_REJECTED after one attempt, with no dead letter."""
+    err = EndorseError(
+        "failed to endorse", "tx", grpc.StatusCode.ABORTED, (ErrorDetail("peer0", "Org1MSP", FORBIDDEN),)
+    )
+    p = parts(StubGateway([err]))
+    final = await p.processor.settle(REC)
+    assert final.dead_letter
+    assert (final.result.status, final.result.errorCode, final.result.error, final.result.attempts) == (
+        ResultStatus.FAILED,
+        "CHAINCODE_REFUSED",
+        FORBIDDEN,
+        3,
+    )
+    assert [a.outcome for a in final.result.attemptLog] == ["CHAINCODE_REFUSED"] * 3
+    assert p.slept == [RetryPolicy().delay(n, 0.5) for n in (1, 2)]  # the policy's backoff
+    assert [counted for _, counted in p.hooks.failures] == [False] * 3 and p.gate.breaker.state is State.CLOSED
 
 
 async def test_a_failure_is_reported_confirmed_when_a_transaction_sent_earlier_committed() -> None:
@@ -394,3 +458,42 @@ async def test_progress_results_are_published_only_when_asked_and_never_raise() 
         await p.ledger.publisher.progress(s, "tx1")
     assert quiet.sink.results == [] and broken.sink.results == []
     assert [(x.status, x.fabricTxId) for x in loud.sink.results] == [(ResultStatus.SUBMITTED, "tx1")]
+
+
+# Issue 30, defect 1: a transaction of the command found committed reports what it recorded.
+
+REJECTION = "INSUFFICIENT_FUNDS: insufficient balance in wallet w1: has 10, needs 11"
+
+
+async def test_a_transaction_in_doubt_found_committed_reports_the_rejection_it_recorded() -> None:
+    """tx1's Submit answer was lost; the next attempt finds tx1 VALID. tx1's endorsement carried
+    the chaincode's recorded rejection: the command ends FAILED with it, not CONFIRMED."""
+    p, s = parts(), state()
+    s.attempt = s.charged = 1
+    s.sending("tx1", Answer("tx1", REJECTION))
+    found = await p.ledger.find(s)
+    assert found == Found(Status("tx1", "VALID", 3), Answer("tx1", REJECTION))
+    final = await p.processor.succeeded(s, found, 0.0)
+    assert (final.result.status, final.result.errorCode, final.result.error, final.result.fabricTxId) == (
+        ResultStatus.FAILED,
+        "CHAINCODE_REJECTED",
+        REJECTION,
+        "tx1",
+    )
+    assert p.gw.calls == [("status", "tx1", 5.0)]  # nothing endorsed again
+
+
+async def test_the_late_check_before_failed_reports_the_rejection_a_committed_transaction_recorded() -> None:
+    err = EndorseError("down", "tx2", grpc.StatusCode.UNAVAILABLE)
+    p, s = parts(breaker=CircuitBreaker(failure_threshold=100)), state()
+    s.sending("tx1", Answer("tx1", REJECTION))
+    s.charged = 3  # the policy's last attempt
+    final = await p.processor.failed(s, err)
+    assert final is not None and not final.dead_letter
+    assert (final.result.status, final.result.errorCode, final.result.error, final.result.fabricTxId) == (
+        ResultStatus.FAILED,
+        "CHAINCODE_REJECTED",
+        REJECTION,
+        "tx1",
+    )
+    assert [(a.outcome, a.txId) for a in s.log] == [("RETRYABLE", "tx2"), ("COMMITTED", "tx1")]

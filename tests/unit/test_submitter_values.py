@@ -78,6 +78,7 @@ def test_each_attempt_begun_is_charged() -> None:
         (Verdict.CONFLICT, False, 0, 1),  # its own budget
         (Verdict.REQUEST, True, 1, 0),  # not an outage: charged whatever the breaker says
         (Verdict.REJECTED, False, 1, 0),
+        (Verdict.REFUSED, True, 1, 0),  # the chaincode threw: not an outage, charged whatever the breaker says
     ],
 )
 def test_a_failed_attempt_is_charged_unless_an_open_breaker_or_a_conflict_explains_it(
@@ -114,8 +115,10 @@ def test_an_attempt_log_entry_names_the_transaction_the_error_and_its_code() -> 
     assert (refused.code, refused.message) == ("ABORTED", "chaincode response 500, wallet frozen")
     ok = r.attempt_entry(3, None, "COMMITTED", T0, tx_id="tx3")
     assert (ok.txId, ok.errorClass, ok.code, ok.message) == ("tx3", None, None, None)
-    assert [r.outcome_of(v) for v in (Verdict.REJECTED, Verdict.INVALID, Verdict.CONFLICT, Verdict.INFRA)] == [
-        "CHAINCODE_REJECTED",
+    verdicts = (Verdict.REFUSED, Verdict.REJECTED, Verdict.INVALID, Verdict.CONFLICT, Verdict.INFRA)
+    assert [r.outcome_of(v) for v in verdicts] == [
+        "CHAINCODE_REFUSED",
+        "PERMANENT",
         "PERMANENT",
         "RETRYABLE",
         "RETRYABLE",

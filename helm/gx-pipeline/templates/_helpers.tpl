@@ -70,6 +70,7 @@ GX_DATA_DIR: /tmp/faust
 GX_FABRIC_CHANNEL: {{ .Values.fabric.channel | quote }}
 GX_TOPIC_PARTITIONS: {{ .Values.topics.partitions | quote }}
 GX_TOPIC_COMMANDS: {{ .Values.topics.commands | quote }}
+GX_TOPIC_COMMANDS_DIRECT: {{ .Values.topics.commandsDirect | quote }}
 GX_TOPIC_COMMAND_RESULTS: {{ .Values.topics.commandResults | quote }}
 GX_TOPIC_COMMANDS_DLQ: {{ .Values.topics.commandsDlq | quote }}
 GX_TOPIC_FABRIC_EVENTS: {{ .Values.topics.fabricEvents | quote }}

@@ -309,14 +309,17 @@ def test_a_user_level_service_cannot_get_an_administrative_command_onto_the_ledg
     stack: Stack, up: dict[str, str]
 ) -> None:
     """svc-loans (user-level) wants its own loan approved (APPROVE_LOAN, administrative): its
-    outbox row is refused, its envelope produced straight to Kafka is REJECTED by the submitter,
-    and its ledger identity (scope `commands`) is FORBIDDEN by the chaincode. The loan stays
+    outbox row is refused; straight to Kafka it cannot write gx.commands, and on the direct path's
+    topic its envelope is REJECTED by the submitter even when it names svc-admin (issue 31: the
+    direct path's service is only the producer's word); and its ledger identity (scope `commands`)
+    is FORBIDDEN by the chaincode. The loan stays
     unpaid until svc-admin approves it, which goes through."""
     from fabric_gateway import EndorseError, Gateway
     from gxcommon.fabric_settings import FabricSettings
     from gxcommon.kafka import Producer
     from gxsdk.outbox import IdempotencyConflict
     from gxsdk.produce import produce
+    from schemas.envelopes import CommandEnvelope
     from tests.integration.fabric_helpers import CC_ARGS, ensure, gateway, rid, wallet
     from tests.integration.kafka_helpers import TopicReader
 
@@ -376,36 +379,68 @@ def test_a_user_level_service_cannot_get_an_administrative_command_onto_the_ledg
             )
     assert len(_outbox(stack, tenant)) == 4
 
-    # 2. Straight to Kafka (gxsdk.produce, here with the admin's Kafka login): the submitter refuses it.
+    # 2. Straight to Kafka (gxsdk.produce), logged in as the direct path's principal (gx-producer,
+    # which every direct producer shares, so the envelope's `service` is only its word): it cannot
+    # write gx.commands at all, and on its own topic the submitter refuses an administrative type
+    # whatever service the envelope names, svc-admin included; a user-level type of another
+    # service is refused by the service table.
+    kafka = stack.kafka
+    direct_login = {**kafka.client_conf("gx-producer"), "bootstrap.servers": up["GX_KAFKA_BOOTSTRAP"]}
+
+    def send(
+        topic: str, service: str, ctype: str, request_id: str, payload: dict
+    ) -> tuple[CommandEnvelope, str | None]:
+        producer = Producer({**direct_login, "enable.idempotence": True, "partitioner": "murmur2_random"})
+        errors: list = []
+        env = produce(
+            producer,
+            topic,
+            tenant_id=tenant,
+            service=service,
+            command_type=ctype,
+            request_id=request_id,
+            payload=payload,
+            on_delivery=lambda e, m: errors.append(e),
+        )
+        producer.flush(30)
+        return env, (errors[0].name() if errors and errors[0] else None)
+
+    _, denied = send("gx.commands", "svc-admin", "APPROVE_LOAN", f"{tenant}-sdk-outbox-topic", approve)
+    assert denied == "TOPIC_AUTHORIZATION_FAILED"
     sent_rid = f"{tenant}-sdk"
-    producer = Producer(
-        {"bootstrap.servers": up["GX_KAFKA_BOOTSTRAP"], "enable.idempotence": True, "partitioner": "murmur2_random"}
-    )
-    env = produce(
-        producer,
-        "gx.commands",
-        tenant_id=tenant,
-        service="svc-loans",
-        command_type="APPROVE_LOAN",
-        request_id=sent_rid,
-        payload=approve,
-    )
-    assert producer.flush(30) == 0
+    as_admin, error = send("gx.commands.direct", "svc-admin", "APPROVE_LOAN", sent_rid, approve)
+    assert error is None
+    as_loans, error = send("gx.commands.direct", "svc-loans", "APPROVE_LOAN", f"{tenant}-sdk-2", approve)
+    assert error is None
+    ids = {as_admin.id, as_loans.id}
     with TopicReader(
-        up["GX_KAFKA_BOOTSTRAP"], "gx.command-results", lambda r: r.value and r.value.get("commandId") == env.id
+        up["GX_KAFKA_BOOTSTRAP"], "gx.command-results", lambda r: r.value and r.value.get("commandId") in ids
     ) as results:
-        [result] = results.read_until(lambda recs: bool(recs), 90)
-    assert (result.value["status"], result.value["errorCode"], result.value["attempts"]) == (
-        "REJECTED",
+        got = {r.value["commandId"]: r.value for r in results.read_until(lambda recs: len(recs) >= 2, 90)}
+    for result in got.values():
+        assert (result["status"], result["errorCode"], result["attempts"]) == ("REJECTED", "SERVICE_NOT_ALLOWED", 0)
+    assert got[as_admin.id]["error"] == (
+        "APPROVE_LOAN is administrative: it comes only through the outbox, whose row-level security "
+        "checks the writing service (the direct path names its service itself)"
+    )
+    assert got[as_loans.id]["error"] == (
+        "APPROVE_LOAN is administrative: it comes only through the outbox, whose row-level security "
+        "checks the writing service (the direct path names its service itself)"
+    )
+    with TopicReader(up["GX_KAFKA_BOOTSTRAP"], "gx.commands.dlq", lambda r: r.headers.get("id") in ids) as dlq:
+        assert len(dlq.read_until(lambda recs: len(recs) >= 2, 60)) == 2
+    # A user-level type of another service, on the same path: refused by the service table.
+    person = {"userId": f"d-{tenant}", "email": "d@example.com", "firstName": "D", "lastName": "P", "country": "MY"}
+    other, error = send("gx.commands.direct", "svc-loans", "CREATE_USER", f"{tenant}-sdk-3", person)
+    assert error is None
+    with TopicReader(
+        up["GX_KAFKA_BOOTSTRAP"], "gx.command-results", lambda r: r.value and r.value.get("commandId") == other.id
+    ) as results:
+        [wrong_service] = results.read_until(lambda recs: bool(recs), 90)
+    assert (wrong_service.value["errorCode"], wrong_service.value["error"]) == (
         "SERVICE_NOT_ALLOWED",
-        0,
+        "service svc-loans may not send CREATE_USER (schemas/permissions.py); svc-identity writes it",
     )
-    assert (
-        result.value["error"]
-        == "service svc-loans may not send APPROVE_LOAN (schemas/permissions.py); svc-admin writes it"
-    )
-    with TopicReader(up["GX_KAFKA_BOOTSTRAP"], "gx.commands.dlq", lambda r: r.headers.get("id") == env.id) as dlq:
-        assert len(dlq.read_until(lambda recs: bool(recs), 60)) == 1
 
     # 3. Even on the ledger: the identity the submitter signs user-level commands with is refused.
     async def as_user_level() -> tuple[str, str, dict]:
