@@ -10,27 +10,18 @@ import asyncio
 import os
 import signal
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from gxsdk import enqueue
 from schemas.examples import example
 from stack.runstate import Desired
 from tests.integration.fabric_helpers import ensure, rid
-from tests.integration.ha import HaStack, ha_stack
+from tests.integration.ha.helpers import HaStack
 from tests.waiting import wait_until
 
 FAILOVER = "gateway peer unreachable: failing over"
-
-
-@pytest.fixture(scope="module")
-def ha() -> Iterator[HaStack]:
-    with ha_stack(pipeline=True) as h:
-        print(f"HA pipeline cold start (gxctl up --topology ha): {h.cold_start_s:.1f} s")
-        yield h
 
 
 def _enqueue(dsn: str, tenant: str, first: int, n: int) -> list[str]:
@@ -88,8 +79,17 @@ def test_killing_the_submitters_gateway_peer_loses_no_command(ha: HaStack) -> No
     )
     pid = ha.pid("peer0-org1")
     # Kept down (the watchdog would start it again): the commands must go through peer1-org1.
-    Desired.change(Path(ha.env["GX_STATE_DIR"]) / "run", remove={"peer0-org1"})
+    run = Path(ha.env["GX_STATE_DIR"]) / "run"
+    Desired.change(run, remove={"peer0-org1"})
     os.kill(pid, signal.SIGKILL)
+    try:
+        _settle_through_the_other_peer(ha, dsn, tenant, first)
+    finally:  # the pass's other tests get the whole network back
+        Desired.change(run, add={"peer0-org1"})
+        wait_until(lambda: ha.running_pid("peer0-org1"), "peer0-org1 running again", timeout=60, detail=lambda: "")
+
+
+def _settle_through_the_other_peer(ha: HaStack, dsn: str, tenant: str, first: list[str]) -> None:
     second = _enqueue(dsn, tenant, 10, 10)
     rows = wait_until(
         lambda: _rows(dsn, tenant),

@@ -1,9 +1,11 @@
 """The HA Fabric network (`gxctl stack up --topology ha`) in a state folder of the tests' own:
 started fresh for a module, stopped and purged after it (issue 34).
 
-``GX_TEST_STATE_DIR`` names the folder (default ``~/.cache/gx-pipeline/state-ha-test``); its ports
-are the HA topology's (``GX_HA_PORT_BASE``), apart from the default stack's, so the two may run side
-by side.
+``GX_HA_STATE_DIR`` names the folder (scripts/test.sh's HA pass: the tests' state folder with
+``-ha``; default ``~/.cache/gx-pipeline/state-ha-test``), never the plain or secure pass's, which a
+purge here would destroy. Its Fabric ports are the HA topology's (``GX_HA_PORT_BASE``); Postgres,
+Kafka and Connect take the tests' ports, so the HA pass runs after the other passes have stopped
+their stacks.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ FABRIC = ("orderer0", "orderer1", "orderer2", "peer0-org1", "peer1-org1", "peer0
 
 
 def state_dir() -> Path:
-    return Path(os.environ.get("GX_TEST_STATE_DIR") or DEFAULT_CACHE / "state-ha-test")
+    return Path(os.environ.get("GX_HA_STATE_DIR") or DEFAULT_CACHE / "state-ha-test")
 
 
 @dataclass(frozen=True)
