@@ -473,7 +473,7 @@ async def ledger_view(
             balances[w] = int(doc["balance"]) if doc else 0
         return ledger, events, balances, height
     finally:
-        await gw.channel.close()
+        await gw.close()
 
 
 async def height_and_balances(wallets: list[str]) -> tuple[int, dict[str, int]]:
@@ -488,7 +488,7 @@ async def height_and_balances(wallets: list[str]) -> tuple[int, dict[str, int]]:
             balances[w] = int(doc["balance"]) if doc else 0
         return await gw.chain_height(f.channel), balances
     finally:
-        await gw.channel.close()
+        await gw.close()
 
 
 def dead_letters(bootstrap: str, tenant: str) -> list[str]:

@@ -112,15 +112,21 @@ class ChannelPool:
 
 class FailoverGateway(Gateway):
     """A Gateway over several endpoints (see the module's doc). ``make(i)`` is the plain Gateway of
-    endpoint ``i`` (its channel, identity and signer); each is made once."""
+    endpoint ``i`` (its channel, identity and signer); each is made once. ``pool``: the channels
+    :meth:`close` closes (None: they are someone else's)."""
 
-    def __init__(self, endpoints: Endpoints, make: Callable[[int], Gateway]) -> None:
-        self.endpoints, self._make = endpoints, make
+    def __init__(self, endpoints: Endpoints, make: Callable[[int], Gateway], pool: ChannelPool | None = None) -> None:
+        self.endpoints, self._make, self._pool = endpoints, make, pool
         self._gateways: dict[int, Gateway] = {}
         # The first endpoint's client stands for the plain Gateway's fields (no call goes through them).
         first = self.gateway(endpoints.current)
         self.channel, self.identity, self.signer = first.channel, first.identity, first.signer
         self.timeouts, self.tls_cert_hash, self.stub = first.timeouts, first.tls_cert_hash, first.stub
+
+    async def close(self) -> None:
+        """Close every endpoint's channel (of the pool given), not only the first one's."""
+        if self._pool is not None:
+            await self._pool.close()
 
     def gateway(self, index: int) -> Gateway:
         if index not in self._gateways:

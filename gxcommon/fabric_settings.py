@@ -147,7 +147,7 @@ class FabricSettings(GxSettings):
         signer = self.signer()
         identity = load_identity(self.msp_id, self.cert)
         if len(self.gateways()) > 1:
-            return self.failover([(identity, signer)], max_message_mb)[0][0]
+            return self.failover([(identity, signer)], max_message_mb)[0][0]  # close() closes every channel
         return Gateway(self.grpc_channel(max_message_mb), identity, signer, tls_cert_hash=self.tls_cert_hash())
 
     def failover(
@@ -171,5 +171,5 @@ class FabricSettings(GxSettings):
         def maker(identity: Identity, signer: Signer) -> Callable[[int], Gateway]:
             return lambda i: Gateway(pool.get(i), identity, signer, tls_cert_hash=tls_hash)
 
-        gateways: list[Gateway] = [FailoverGateway(endpoints, maker(ident, sig)) for ident, sig in identities]
+        gateways: list[Gateway] = [FailoverGateway(endpoints, maker(ident, sig), pool) for ident, sig in identities]
         return gateways, pool

@@ -167,3 +167,40 @@ async def test_a_broken_block_stream_resumes_on_the_next_endpoint() -> None:
     async for b in gw._deliver("Deliver", "block", "ch", got[-1] + 1):
         got.append(b)
     assert got == [1, 2, 3] and p1.calls == ["deliver@2"]
+
+
+async def test_closing_a_connected_failover_gateway_closes_every_endpoints_channel(monkeypatch) -> None:
+    """`FabricSettings.connect()` with two endpoints gave a client whose `channel.close()` closed
+    the first endpoint's channel only (gxctl verify, projections wait and the harness leaked the
+    others); `close()` closes them all."""
+    from fabric_gateway import identity
+
+    closed: list[str] = []
+
+    class Channel:
+        def __init__(self, endpoint: str) -> None:
+            self.endpoint = endpoint
+
+        def unary_unary(self, *a: Any, **k: Any) -> Any:
+            return None
+
+        def unary_stream(self, *a: Any, **k: Any) -> Any:
+            return None
+
+        def stream_unary(self, *a: Any, **k: Any) -> Any:
+            return None
+
+        def stream_stream(self, *a: Any, **k: Any) -> Any:
+            return None
+
+        async def close(self) -> None:
+            closed.append(self.endpoint)
+
+    f = FabricSettings(gateway="127.0.0.1:1,127.0.0.1:2", insecure_plaintext=True)
+    monkeypatch.setattr(FabricSettings, "grpc_channel", lambda self, mb=None, endpoint=None: Channel(endpoint))
+    ident = identity.Identity("Org1MSP", b"cert")
+    [gw], _pool = f.failover([(ident, lambda b: b"sig")])
+    assert isinstance(gw, FailoverGateway)
+    gw.gateway(1)  # the second endpoint's client made (and its channel opened), as a failover does
+    await gw.close()
+    assert sorted(closed) == ["127.0.0.1:1", "127.0.0.1:2"]

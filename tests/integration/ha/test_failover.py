@@ -63,7 +63,7 @@ def test_killing_the_submitters_gateway_peer_loses_no_command(ha: HaStack) -> No
             await ensure(gw, "AdminContract:BootstrapSystem", rid("boot"))
             await ensure(gw, "AdminContract:InitializeCountry", rid("country"), "MY", "Malaysia")
         finally:
-            await gw.channel.close()
+            await gw.close()
 
     asyncio.run(bootstrap())
     tenant = f"ha-{uuid.uuid4().hex[:8]}"

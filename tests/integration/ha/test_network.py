@@ -48,7 +48,7 @@ async def test_a_command_commits_with_the_endorsements_of_two_organisations(ha: 
         [alice, _] = await funded_users(gw, 2, amount=50)
         assert (await wallet(gw, alice))["balance"] == "50"
     finally:
-        await gw.channel.close()
+        await gw.close()
 
 
 def test_status_shows_every_nodes_height_and_one_raft_leader(ha: HaStack) -> None:
