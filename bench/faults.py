@@ -370,7 +370,16 @@ def inject(
         port = _free_port()
         second = subprocess.Popen(
             [sys.executable, "-m", "gxctl.main", "run", "submitter"],
-            env={**os.environ, **env, **pl.stack.worker_env("submitter"), "GX_WEB_PORT": str(port)},
+            env={
+                **os.environ,
+                **env,
+                **pl.stack.worker_env("submitter"),
+                "GX_WEB_PORT": str(port),
+                # Static membership (GX_GROUP_INSTANCE_ID): a name of its own, or it would fence the first.
+                **(
+                    {"GX_GROUP_INSTANCE_ID": f"{iid}-second"} if (iid := os.environ.get("GX_GROUP_INSTANCE_ID")) else {}
+                ),
+            },
             stdout=open(pl.stack.s.log_dir / "submitter-second.log", "ab"),
             stderr=subprocess.STDOUT,
         )

@@ -22,11 +22,21 @@ Contract:
 - ``wait`` raises CommitStatusError (DEADLINE_EXCEEDED) when no block names the transaction within
   ``timeout``, like the CommitStatus call does: the transaction may still commit, so the caller
   must ask again before it sends another one.
+- A transaction can be lost on its way to a block: an orderer that dies holds the transactions it
+  has not yet cut into a block, and Fabric tells nobody. Waiting out ``timeout`` then costs a
+  minute. So ``wait`` takes ``resubmit`` (what sends the same signed transaction again): it is
+  called when a transaction of this watcher's submitted after this one has committed first (it
+  was overtaken: the ordering service works, this one is not coming) and every ``resubmit_after``
+  seconds without a block naming it. Sending the same transaction again is safe: if both copies
+  are ordered, the later one is invalid (DUPLICATE_TXID), and both the stream (which answers the
+  first copy a block names) and the peer's CommitStatus (its transaction index keeps the first
+  one) report the first copy's validation.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -42,22 +52,65 @@ class Waiter:
 
     def __init__(self, watcher: CommitWatcher, tx_id: str, future: asyncio.Future[Status] | None) -> None:
         self.watcher, self.tx_id, self._future = watcher, tx_id, future
+        self.overtaken = asyncio.Event()  # a later transaction of the watcher's committed first
+        self.resubmits = 0
+        self.sent_at = asyncio.get_running_loop().time()
 
-    async def wait(self, timeout: float) -> Status:
+    def submitted(self) -> None:
+        """The transaction is being sent (call it just before): the order it is expected in,
+        against later ones."""
+        self.overtaken.clear()
+        self.sent_at = asyncio.get_running_loop().time()
+        if self._future is not None and not self._future.done():
+            self.watcher._sent_order(self)
+
+    async def wait(
+        self,
+        timeout: float,
+        resubmit: Callable[[], Awaitable[None]] | None = None,
+        resubmit_after: float = 20.0,
+    ) -> Status:
         """The transaction's validation code and block. CommitStatusError after ``timeout`` seconds
-        without it (or the CommitStatus call's own errors, before the stream is up)."""
+        without it (or the CommitStatus call's own errors, before the stream is up). With
+        ``resubmit``, it is awaited when the transaction was overtaken (at least the watcher's
+        ``overtaken_grace`` after it was sent: concurrent sends may reach the orderer in either
+        order) and after each ``resubmit_after`` seconds without its block (see the module's doc);
+        it must not raise."""
         if self._future is None:
             status = await self.watcher.gateway.commit_status(self.tx_id, self.watcher.channel, timeout=timeout)
             self.watcher.on_answer("call")
             return status
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        sending: asyncio.Task[None] | None = None  # a copy being sent: the wait goes on meanwhile
         try:
-            status = await asyncio.wait_for(asyncio.shield(self._future), timeout)
+            while (now := loop.time()) < deadline and not self._future.done():
+                until = min(deadline, self.sent_at + resubmit_after) if resubmit is not None else deadline
+                overtaken: asyncio.Future[Any] = asyncio.ensure_future(self.overtaken.wait())
+                await asyncio.wait({self._future, overtaken}, timeout=until - now, return_when="FIRST_COMPLETED")
+                overtaken.cancel()
+                if self.overtaken.is_set() and not self._future.done():
+                    grace = min(deadline, self.sent_at + self.watcher.overtaken_grace) - loop.time()
+                    if grace > 0:
+                        await asyncio.wait({self._future}, timeout=grace)
+                if self._future.done() or resubmit is None or loop.time() >= deadline:
+                    continue
+                if sending is None or sending.done():
+                    self.resubmits += 1
+                    self.submitted()
+                    sending = asyncio.ensure_future(resubmit())
+                else:  # the last copy is still on its way (a slow orderer): not another one
+                    self.sent_at = loop.time()
+                    self.overtaken.clear()
+        finally:
+            if sending is not None and not sending.done():
+                sending.cancel()
+        if self._future.done():
             self.watcher.on_answer("stream")
-            return status
-        except TimeoutError:
-            raise CommitStatusError(
-                f"no block named the transaction within {timeout:g} s", self.tx_id, grpc.StatusCode.DEADLINE_EXCEEDED
-            ) from None
+            return self._future.result()
+        raise CommitStatusError(
+            f"no block named the transaction within {timeout:g} s", self.tx_id, grpc.StatusCode.DEADLINE_EXCEEDED
+        )
 
     def close(self) -> None:
         self.watcher._forget(self.tx_id, self._future)
@@ -79,15 +132,20 @@ class CommitWatcher:
         channel: str,
         remember: int = 20000,
         max_backoff: float = 2.0,
+        overtaken_grace: float = 1.0,
         on_break: Callable[[BaseException, float], None] = lambda err, seconds: None,
         on_block: Callable[[int], None] = lambda number: None,
         on_answer: Callable[[str], None] = lambda source: None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.gateway, self.channel, self.remember, self.max_backoff = gateway, channel, remember, max_backoff
+        self.overtaken_grace = overtaken_grace  # how long after its send a transaction may be overtaken
         self.on_break, self.on_block, self.on_answer, self.sleep = on_break, on_block, on_answer, sleep
         self.next_block: int | None = None  # the next block to read; None: no block read yet
         self._waiting: dict[str, asyncio.Future[Status]] = {}
+        # The waiters of transactions submitted and not yet in a block, by when they were sent.
+        self._order = itertools.count()
+        self._in_flight: dict[str, tuple[int, Waiter]] = {}
         self._recent: OrderedDict[str, Status] = OrderedDict()
         self._task: asyncio.Task[None] | None = None
 
@@ -123,18 +181,31 @@ class CommitWatcher:
     def _forget(self, tx_id: str, fut: asyncio.Future[Status] | None) -> None:
         if fut is not None and self._waiting.get(tx_id) is fut:
             del self._waiting[tx_id]
+        entry = self._in_flight.get(tx_id)
+        if entry is not None and entry[1]._future is fut:
+            del self._in_flight[tx_id]
+
+    def _sent_order(self, waiter: Waiter) -> None:
+        self._in_flight[waiter.tx_id] = (next(self._order), waiter)
 
     def fold(self, number: int, transactions: tuple[tuple[str, str], ...]) -> None:
         """Take one block: answer its expected transactions (pure bookkeeping, no I/O)."""
         if self.next_block is not None and number < self.next_block:
             return  # read already (a stream opened again may repeat nothing, but be sure)
         self.next_block = number + 1
+        latest = -1  # the latest-sent of ours this block committed
         for tx_id, code in transactions:
             status = Status(tx_id, code, number)
-            self._recent[tx_id] = status
+            # The first copy a block names is the transaction's (a copy sent again is DUPLICATE_TXID).
+            self._recent.setdefault(tx_id, status)
             fut = self._waiting.pop(tx_id, None)
             if fut is not None and not fut.done():
                 fut.set_result(status)
+            if (entry := self._in_flight.pop(tx_id, None)) is not None:
+                latest = max(latest, entry[0])
+        for order, waiter in self._in_flight.values():
+            if order < latest:
+                waiter.overtaken.set()
         while len(self._recent) > self.remember:
             self._recent.popitem(last=False)
         self.on_block(number)

@@ -97,6 +97,7 @@ def make_app(
         broker_commit_interval=1.0,
         stream_wait_empty=wait_empty,
         broker_session_timeout=s.session_timeout_s,
+        consumer_group_instance_id=f"{s.group_instance_id}-{worker}" if s.group_instance_id else None,
         broker_rebalance_timeout=s.rebalance_timeout_s,
         producer_request_timeout=producer_timeout,
         store="memory://",

@@ -34,6 +34,12 @@ class WorkerSettings(ConnectionSettings):
     # this many seconds (Faust's default, 60 s, kept a restarted worker waiting a minute); members
     # rejoining a rebalance get this long to do it.
     session_timeout_s: float = 10.0
+    # Static group membership (KIP-345): a name for this process that stays the same across its
+    # restarts (each worker kind's group gets it with the kind appended). A killed worker restarted
+    # under the same name takes its partitions back at once instead of after the session timeout;
+    # but a member that stops for good (a scale-down, a pod replaced under a new name) holds its
+    # partitions until the session timeout, as it never says it leaves. Empty: dynamic membership.
+    group_instance_id: str = ""
     rebalance_timeout_s: float = 30.0
     # Submitter: commands in flight per partition; retry and breaker limits.
     # Per partition. The peer rejects gateway calls past its concurrency limit (500) instead of
@@ -45,6 +51,10 @@ class WorkerSettings(ConnectionSettings):
     # Records waiting beyond that span, per partition; when one partition's backlog is full that
     # partition alone stops fetching (Faust's own flow control) until it is down to half.
     submit_backlog: int = 1000
+    # Seconds a sent transaction waits for its block before the same signed transaction is sent
+    # again (at once when a later one of the submitter's commits first: an orderer that died lost
+    # it). A copy ordered too is DUPLICATE_TXID, never applied twice.
+    resubmit_after_s: float = 20.0
     # Seconds a final result may fail to publish before the submitter exits to be restarted.
     publish_deadline_s: float = 300.0
     # Publish a SUBMITTED result after each send (the outbox row then shows SUBMITTED and the tx id

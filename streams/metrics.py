@@ -16,6 +16,10 @@ ATTEMPTS = Histogram(
     buckets=(1, 2, 3, 4, 5, 10),
 )
 TX_SUBMITTED = Counter("fabric_transactions_submitted", "Transactions sent to the orderer")
+TX_RESUBMITTED = Counter(
+    "fabric_transactions_resubmitted",
+    "Transactions sent again, the same signed one: overtaken by a later one, or long without their block",
+)
 TX_DURATION = Histogram(
     "fabric_transaction_submission_duration_seconds",
     "Endorse to commit status, one attempt",

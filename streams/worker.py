@@ -118,6 +118,7 @@ def build(name: str, s: WorkerSettings, t: TopicSettings) -> faust.App:
             commit_stream=s.commit_stream,
             service_check=s.service_check,
             direct_topic=t.commands_direct,
+            resubmit_after=s.resubmit_after_s,
         )
     return app
 

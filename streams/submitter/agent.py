@@ -44,6 +44,7 @@ def install(
     probe_wait: float = 2.0,
     service_check: bool = False,
     direct_topic: str | None = None,
+    resubmit_after: float = 20.0,
 ) -> AgentT:
     """Register the submitter agent and its watcher on ``app``; returns the agent.
 
@@ -52,7 +53,8 @@ def install(
     administrative commands, GX_FABRIC_COMMANDS_CERT/KEY, when set, the user-level ones).
     ``service_check``: refuse a command whose service may not send its type (permissions.py), and
     an administrative one that came on ``direct_topic``, the direct path (gxsdk.produce), which the
-    submitter also consumes.
+    submitter also consumes. ``resubmit_after``: seconds a sent transaction waits for its block
+    before the same transaction is sent again (sooner when a later one commits first).
     ValueError if a setting is missing or the app waits for its streams to empty.
     """
     if not (f.gateway and f.cert and f.key):
@@ -80,6 +82,7 @@ def install(
         span=span,
         topics=topics,
         direct_topic=direct_topic,
+        resubmit_after=resubmit_after,
         publish_deadline=publish_deadline,
         progress=progress,
         commit_stream=commit_stream,

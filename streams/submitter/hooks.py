@@ -27,6 +27,9 @@ class Hooks:
     def submitted(self) -> None:
         """A transaction was sent to the orderer."""
 
+    def resubmitted(self) -> None:
+        """A transaction was sent again: it was overtaken, or long without its block."""
+
     def committed(self, seconds: float) -> None:
         """An attempt found the command's transaction committed VALID, ``seconds`` after it started."""
 

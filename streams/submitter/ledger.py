@@ -6,6 +6,12 @@ first asks for their commit statuses, newest first, and endorses a new one only 
 A new transaction carries the same requestId, so the chaincode applies the command at most once:
 when it answers with an earlier transaction's result (that one applied the requestId, or recorded
 its rejection), nothing is sent and that transaction is the one found.
+
+While a sent transaction waits for its block, the same signed transaction is sent again when a
+later one has committed first, or after ``resubmit_after`` seconds without its block
+(fabric_gateway.commits): an orderer that died with it in its batch lost it, and nothing else
+would tell before the commit timeout (a minute). A copy that is ordered too is only ever
+DUPLICATE_TXID; the first copy's validation is the transaction's.
 """
 
 from __future__ import annotations
@@ -13,12 +19,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from fabric_gateway import CommitError, CommitStatusError
+from fabric_gateway import CommitError, CommitStatusError, Endorsed, SubmitError
+from gxcommon import logs
 from streams.submitter.answer import Answer
 from streams.submitter.hooks import Hooks
 from streams.submitter.ports import CommitSource, Gateway
 from streams.submitter.publish import Publisher
 from streams.submitter.state import AttemptState, Found
+
+log = logs.get("gx.submitter")
 
 
 @dataclass
@@ -33,6 +42,7 @@ class Ledger:
     commits: CommitSource | None = None
     recheck_timeout: float = 5.0  # how long a re-check waits for a transaction sent earlier
     commit_timeout: float = 60.0  # how long the block stream is waited on for a new one
+    resubmit_after: float = 20.0  # seconds without its block before a transaction is sent again
 
     async def find(self, state: AttemptState) -> Found:
         """The command's transaction committed VALID: one in doubt from an earlier attempt, else
@@ -70,16 +80,33 @@ class Ledger:
         # Expected before it is sent, so its block cannot pass unseen.
         waiter = self.commits.expect(tx.tx_id) if self.commits is not None else None
         try:
+            if waiter is not None:
+                waiter.submitted()
             await self.gateway.submit(tx)
             self.hooks.submitted()
             state.submitted_at = datetime.now(UTC)
             await self.publisher.progress(state, tx.tx_id)
-            status = await (waiter.wait(self.commit_timeout) if waiter is not None else self.gateway.commit_status(tx))
+            if waiter is not None:
+                resend = lambda: self._resubmit(tx)  # noqa: E731
+                status = await waiter.wait(self.commit_timeout, resend, self.resubmit_after)
+            else:
+                status = await self.gateway.commit_status(tx)
         finally:
             if waiter is not None:
                 waiter.close()
         state.settled()
         return Found(status, answer)
+
+    async def _resubmit(self, tx: Endorsed) -> None:
+        """Send ``tx`` again (the same signed transaction). A failure is logged, not raised: the
+        wait goes on, and the next chance to send it comes."""
+        try:
+            await self.gateway.submit(tx)
+        except SubmitError as e:
+            log.warning("transaction not sent again", txId=tx.tx_id, error=str(e)[:300])
+            return
+        self.hooks.resubmitted()
+        log.info("transaction sent again: not in a block yet", txId=tx.tx_id)
 
     async def committed_among(self, state: AttemptState, quiet: bool = False) -> Found | None:
         """A transaction of ``state.sent`` that committed VALID (newest first), with the answer

@@ -52,6 +52,7 @@ class PartitionSubmitter:
     # Commit statuses from one block stream shared by the partitions (None: one call per transaction).
     commits: CommitSource | None = None
     commit_timeout: float = 60.0
+    resubmit_after: float = 20.0  # seconds without its block before a transaction is sent again
     service_check: bool = False  # refuse a command whose service may not send its type (permissions.py)
     direct: bool = False  # the partition is of the direct path (gx.commands.direct): no administrative type
 
@@ -77,6 +78,7 @@ class PartitionSubmitter:
             self.commits,
             self.recheck_timeout,
             self.commit_timeout,
+            self.resubmit_after,
         )
         self._processor = CommandProcessor(
             ledger,

@@ -114,6 +114,9 @@ class PartitionHooks(Hooks):
     def submitted(self) -> None:
         m.TX_SUBMITTED.inc()
 
+    def resubmitted(self) -> None:
+        m.TX_RESUBMITTED.inc()
+
     def committed(self, seconds: float) -> None:
         m.TX_DURATION.observe(seconds)
         self.refusals.committed()

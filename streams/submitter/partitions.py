@@ -73,6 +73,7 @@ class Submitters:
         span: int = 5000,
         topics: tuple[str, ...] = ("gx.commands",),
         direct_topic: str | None = None,
+        resubmit_after: float = 20.0,
         revoke_timeout: float = 10.0,
         publish_deadline: float = 300.0,
         on_fatal: Callable[[BaseException], None] = exit_now,
@@ -82,7 +83,7 @@ class Submitters:
     ) -> None:
         self.app, self.sink, self.f, self.window, self.gate, self.policy = app, sink, f, window, gate, policy
         self.span, self.topics, self.revoke_timeout = span, topics, revoke_timeout
-        self.direct_topic = direct_topic
+        self.direct_topic, self.resubmit_after = direct_topic, resubmit_after
         self.publish_deadline, self.on_fatal, self.progress = publish_deadline, on_fatal, progress
         self.backlog_cap, self.service_check = backlog_cap, service_check
         # The gateway's channel connecting again (the peer back) wakes an open breaker at once.
@@ -115,6 +116,7 @@ class Submitters:
                 progress=self.progress,
                 commits=self.fabric.commits,
                 commit_timeout=gateway.timeouts.commit_status,
+                resubmit_after=self.resubmit_after,
                 service_check=self.service_check,
                 direct=tp.topic == self.direct_topic,
             )

@@ -5,7 +5,7 @@ tests pass fakes."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from fabric_gateway.client import Endorsed, Status
@@ -36,8 +36,18 @@ class Gateway(Protocol):
 class CommitWaiter(Protocol):
     """One expected transaction's commit (fabric_gateway.commits.Waiter)."""
 
-    async def wait(self, timeout: float) -> Status:
-        """Its validation code and block. CommitStatusError (DEADLINE_EXCEEDED) after ``timeout``."""
+    def submitted(self) -> None:
+        """The transaction was just sent (the order it is expected in, against later ones)."""
+        ...
+
+    async def wait(
+        self,
+        timeout: float,
+        resubmit: Callable[[], Awaitable[None]] | None = None,
+        resubmit_after: float = 20.0,
+    ) -> Status:
+        """Its validation code and block, ``resubmit`` awaited when it is overtaken or long
+        without its block. CommitStatusError (DEADLINE_EXCEEDED) after ``timeout``."""
         ...
 
     def close(self) -> None:

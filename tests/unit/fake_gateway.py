@@ -50,6 +50,9 @@ class Script:
     submit_fail_code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE
     # The transaction commits (CommitStatus says so) but no filtered block names it.
     unseen: bool = False
+    # Submit answers OK this many times but the transaction goes nowhere (an orderer that died
+    # with it in its batch): no block names it until it is sent again.
+    lost_times: int = 0
     fail_message: str = "injected failure"
     fail_details: tuple[str, ...] = ()  # ErrorDetail messages of the injected Endorse failure
 
@@ -192,6 +195,9 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer, events_pb2_grpc.DeliverServi
         self._verify(request.prepared_transaction.payload, request.prepared_transaction.signature)
         self.submitted.append(request.transaction_id)
         script = self.scripts.get(self.tx_functions.get(request.transaction_id, ""), Script())
+        if script.lost_times > 0:
+            script.lost_times -= 1
+            return gateway_pb2.SubmitResponse()
         if not script.unseen:
             await self._cut_block(request.transaction_id, script.validation)
         if script.submit_fail_times > 0:

@@ -4,6 +4,8 @@ dropped, a transaction no block names)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import pytest
 
@@ -137,4 +139,82 @@ async def test_an_invalid_commit_read_from_the_stream_is_retried_then_failed(env
     r = sink.final()["r1"]
     assert (r.status, r.errorCode, r.validationCode) == (ResultStatus.FAILED, "RETRIES_EXHAUSTED", "MVCC_READ_CONFLICT")
     assert len(fake.submitted) == r.attempts and fake.status_calls == []
+    await w.stop()
+
+
+async def test_a_transaction_overtaken_by_a_later_one_is_flagged_and_a_copy_keeps_the_first_status() -> None:
+    """An orderer that dies loses the transactions of its unfinished batch; the first sign is a
+    transaction sent after them committing first. The copy of a transaction sent again that is
+    ordered too (DUPLICATE_TXID) never replaces the first copy's status."""
+    w = CommitWatcher(gateway=None, channel="c")
+    w.fold(1, ())
+    lost, later, unrelated = w.expect("lost"), w.expect("later"), w.expect("other")
+    lost.submitted()
+    later.submitted()
+    w.fold(2, (("someone-elses", "VALID"),))  # not ours: says nothing about ours
+    assert not lost.overtaken.is_set()
+    w.fold(3, (("later", "VALID"),))
+    assert lost.overtaken.is_set() and not unrelated.overtaken.is_set()  # never sent: not overtaken
+    assert await later.wait(1) == Status("later", "VALID", 3)
+    lost.submitted()  # sent again: now the latest, no longer overtaken
+    assert not lost.overtaken.is_set()
+    w.fold(4, (("lost", "VALID"), ("lost", "DUPLICATE_TXID")))
+    assert await lost.wait(1) == Status("lost", "VALID", 4)
+    w.fold(5, (("lost", "DUPLICATE_TXID"),))
+    assert await w.expect("lost").wait(1) == Status("lost", "VALID", 4)
+    for x in (lost, later, unrelated):
+        x.close()
+    assert not w._waiting and not w._in_flight
+
+
+async def test_wait_sends_an_overtaken_transaction_again_at_once_and_a_silent_one_after_a_while() -> None:
+    w = CommitWatcher(gateway=None, channel="c")
+    w.fold(1, ())
+    sent: list[str] = []
+    lost, later = w.expect("lost"), w.expect("later")
+    lost.submitted()
+    later.submitted()
+
+    async def resend() -> None:
+        sent.append("lost")
+        w.fold(w.next_block or 0, (("lost", "VALID"),))  # this time it is ordered
+
+    w.fold(2, (("later", "VALID"),))
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    assert await lost.wait(30, resend, resubmit_after=20) == Status("lost", "VALID", 3)
+    assert sent == ["lost"] and lost.resubmits == 1 and loop.time() - t0 < 5  # at once, not after 20 s
+    # Nothing overtakes it: sent again after each resubmit_after, until the timeout.
+    silent = w.expect("silent")
+    silent.submitted()
+    copies: list[int] = []
+
+    async def count() -> None:
+        copies.append(1)
+
+    with pytest.raises(CommitStatusError):
+        await silent.wait(0.35, count, resubmit_after=0.1)
+    assert len(copies) == 3 and silent.resubmits == 3
+    for x in (lost, later, silent):
+        x.close()
+
+
+async def test_a_transaction_lost_at_the_orderer_is_sent_again_and_confirmed_once(env) -> None:
+    """Through the submitter: Submit said OK but the transaction went nowhere (an orderer killed
+    with it in its batch). A command sent after it commits first, so the lost one is sent again
+    (the same transaction) at once instead of after the commit timeout, and confirmed once."""
+    fake, gw = env
+    fake.scripts["IdentityContract:CreateUser"] = Script(lost_times=1, delay=0.0)
+    w = CommitWatcher(gw, "gxchannel")
+    await following(w)
+    sink, clock = MemorySink(), Clock()
+    sub = submitter(gw, sink, clock, commits=w, commit_timeout=30)
+    t0 = asyncio.get_running_loop().time()
+    await feed(sub, [command("CREATE_USER", 1, "r1"), command("FREEZE_WALLET", 2, "r2")])
+    final = sink.final()
+    assert {r.status for r in final.values()} == {ResultStatus.CONFIRMED}
+    assert final["r1"].attempts == 1  # the same attempt, the same transaction
+    lost_tx = final["r1"].fabricTxId
+    assert fake.submitted.count(lost_tx) == 2 and len(set(fake.submitted)) == 2
+    assert asyncio.get_running_loop().time() - t0 < 10  # not the commit timeout (30 s)
     await w.stop()

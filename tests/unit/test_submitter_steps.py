@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import grpc
 import pytest
@@ -69,7 +70,10 @@ class Waiter:
     source: Commits
     tx_id: str
 
-    async def wait(self, timeout: float) -> Status:
+    def submitted(self) -> None:
+        pass
+
+    async def wait(self, timeout: float, resubmit: Any = None, resubmit_after: float = 20.0) -> Status:
         self.source.waited.append((self.tx_id, timeout))
         return Status(self.tx_id, "VALID", 40)
 
