@@ -364,6 +364,7 @@ def inject(
         on_release(released := time.time())
         return {"frozen_s": fault.seconds, "released": released}
     if fault.kind == "scale":
+        from gxcommon.worker_settings import WorkerSettings
         from stack.pipeline import Pipeline
 
         pl = Pipeline()
@@ -376,9 +377,7 @@ def inject(
                 **pl.stack.worker_env("submitter"),
                 "GX_WEB_PORT": str(port),
                 # Static membership (GX_GROUP_INSTANCE_ID): a name of its own, or it would fence the first.
-                **(
-                    {"GX_GROUP_INSTANCE_ID": f"{iid}-second"} if (iid := os.environ.get("GX_GROUP_INSTANCE_ID")) else {}
-                ),
+                **({"GX_GROUP_INSTANCE_ID": f"{iid}-second"} if (iid := WorkerSettings().group_instance_id) else {}),
             },
             stdout=open(pl.stack.s.log_dir / "submitter-second.log", "ab"),
             stderr=subprocess.STDOUT,
