@@ -633,6 +633,7 @@ def run_fault(
         "read_differences": len(read_diffs),
         "clean": clean,
         "restart_s": measured.get("restart_s"),
+        "target": measured.get("target"),  # the process killed (the Raft leader: found at injection)
         "resume_s": round(resume, 1) if resume is not None else None,
         "recovery_s": round(recovery, 1) if recovery is not None else None,
         "read_recovery_s": round(read_recovery, 1) if read_recovery is not None else None,
