@@ -65,7 +65,7 @@ from schemas.permissions import service_of
 @dataclass(frozen=True)
 class Fault:
     name: str
-    kind: str  # kill, freeze, scale, restore, rebuild, input, hostile
+    kind: str  # kill, kill-in-turn, freeze, scale, restore, rebuild, input, hostile
     target: str  # a component or worker of `gxctl status`
     seconds: float = 0.0
 
@@ -103,6 +103,9 @@ FAULTS = {
         Fault("kill-gateway-peer", "kill", "peer0-org1"),  # the first of GX_FABRIC_GATEWAY
         Fault("kill-org3-peer", "kill", "peer0-org3"),  # MAJORITY is still met by Org1 and Org2
         Fault("freeze-raft-follower", "freeze", "@raft-follower", 30),
+        # Both Org1 peers (the clients' two gateway endpoints), one after the other, each back
+        # before the next goes.
+        Fault("kill-org1-peers-in-turn", "kill-in-turn", "peer0-org1,peer1-org1"),
     )
 }
 HA_FAULTS = [
@@ -111,6 +114,7 @@ HA_FAULTS = [
     "kill-gateway-peer",
     "kill-org3-peer",
     "freeze-raft-follower",
+    "kill-org1-peers-in-turn",
 ]
 PROFILES = {
     "full": [f for f in FAULTS if f not in HA_FAULTS],
@@ -342,6 +346,24 @@ def inject(
             raise SystemExit(f"error: the rebuild failed: {proc.stderr.strip()}")
         on_release(released := time.time())
         return {"released": released}
+    if fault.kind == "kill-in-turn":  # each target killed once it is healthy again, in order
+        names = fault.target.split(",")
+        for i, name in enumerate(names):
+            pid = status_row(name)["pid"]
+            if pid is None:
+                raise SystemExit(f"error: {name} is not running; start everything with: gxctl up")
+            os.kill(pid, signal.SIGKILL)
+            if i < len(names) - 1:
+                if wait_healthy(name, pid) is None:
+                    raise SystemExit(f"error: {name} did not come back healthy")
+        # Like a kill: the fault ends at the last kill, its restart measured from there.
+        on_release(released := time.time())
+        restart = wait_healthy(names[-1], pid)
+        return {
+            "restart_s": round(restart, 1) if restart is not None else None,
+            "released": released,
+            "target": fault.target,
+        }
     target = resolve_target(fault.target)
     pid = status_row(target)["pid"]
     if pid is None:

@@ -15,7 +15,11 @@ endpoint. What counts as "this endpoint" (:func:`endpoint_failure`) is UNAVAILAB
 be reached or its connection broke. Then:
 
 - a call that changes nothing and may be repeated (evaluate, endorse, commit status) is made again
-  at once on the next endpoint, each endpoint tried once per call;
+  at once on the next endpoint, each endpoint tried once per call; so is an endorsement or an
+  evaluation the gateway peer could find no peers for (:func:`plan_failure`): a peer just
+  restarted answers that until gossip has told it of the other organisations' peers (seconds),
+  while another gateway peer already knows them; only when every endpoint says so is it the
+  network's;
 - submit is not repeated (the transaction may have reached the orderer): the error is raised as
   before and the caller settles the transaction by its commit status, which the next call asks of
   the next endpoint;
@@ -51,6 +55,17 @@ def parse_endpoints(value: str | Sequence[str] | None) -> list[str]:
         if item and item not in out:
             out.append(item)
     return out
+
+
+def plan_failure(err: BaseException) -> bool:
+    """The gateway peer found no peers to satisfy the endorsement policy (or to evaluate): its own
+    view of the network, which another gateway peer may not share (see the module's doc)."""
+    if not isinstance(err, GatewayError):
+        return False
+    text = err.message.lower()
+    return (err.code == grpc.StatusCode.FAILED_PRECONDITION and "no combination of peers" in text) or (
+        err.code == grpc.StatusCode.UNAVAILABLE and text.startswith("no peers available")
+    )
 
 
 def endpoint_failure(err: BaseException) -> bool:
@@ -133,7 +148,10 @@ class FailoverGateway(Gateway):
             self._gateways[index] = self._make(index)
         return self._gateways[index]
 
-    async def _repeatable(self, call: Callable[[Gateway], Awaitable[T]]) -> T:
+    async def _repeatable(self, call: Callable[[Gateway], Awaitable[T]], plans: bool = False) -> T:
+        """``call`` on the current endpoint, then on each next one while the failure is the
+        endpoint's (or, with ``plans``, a :func:`plan_failure`); the last error once every
+        endpoint has had it."""
         tried: set[int] = set()
         while True:
             index = self.endpoints.current
@@ -141,7 +159,7 @@ class FailoverGateway(Gateway):
             try:
                 return await call(self.gateway(index))
             except GatewayError as e:
-                if not endpoint_failure(e):
+                if not (endpoint_failure(e) or (plans and plan_failure(e))):
                     raise
                 if self.endpoints.failed(index) in tried:
                     raise
@@ -164,7 +182,7 @@ class FailoverGateway(Gateway):
         args: Sequence[str | bytes] = (),
         transient: Mapping[str, bytes] | None = None,
     ) -> bytes:
-        return await self._repeatable(lambda g: g.evaluate(channel, chaincode, function, args, transient))
+        return await self._repeatable(lambda g: g.evaluate(channel, chaincode, function, args, transient), plans=True)
 
     async def endorse(
         self,
@@ -175,7 +193,9 @@ class FailoverGateway(Gateway):
         transient: Mapping[str, bytes] | None = None,
         proposal: Proposal | None = None,
     ) -> Endorsed:
-        return await self._repeatable(lambda g: g.endorse(channel, chaincode, function, args, transient, proposal))
+        return await self._repeatable(
+            lambda g: g.endorse(channel, chaincode, function, args, transient, proposal), plans=True
+        )
 
     async def submit(self, tx: Endorsed) -> None:
         index = self.endpoints.current

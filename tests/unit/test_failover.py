@@ -11,7 +11,7 @@ import pytest
 
 from fabric_gateway.client import Gateway, Status
 from fabric_gateway.errors import CommitStatusError, EndorseError, ErrorDetail, GatewayError, SubmitError
-from fabric_gateway.failover import Endpoints, FailoverGateway, endpoint_failure, parse_endpoints
+from fabric_gateway.failover import Endpoints, FailoverGateway, endpoint_failure, parse_endpoints, plan_failure
 from gxcommon.fabric_settings import FabricSettings
 
 UNAVAILABLE, ABORTED = grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED
@@ -144,6 +144,36 @@ async def test_the_networks_error_is_raised_and_the_endpoint_kept() -> None:
     with pytest.raises(EndorseError):
         await gw.endorse("ch", "cc", "f", [])
     assert gw.endpoints.current == 0 and p1.calls == []
+
+
+async def test_a_gateway_peer_that_knows_no_peers_for_the_policy_hands_the_endorsement_to_the_next() -> None:
+    """Seen on the HA pass: peer0-org1 just restarted answered FAILED_PRECONDITION 'no combination
+    of peers can be derived which satisfy the endorsement policy' (gossip had not yet told it of
+    Org2 and Org3) while peer1-org1 could endorse; the harness stopped on it. The next endpoint is
+    asked; only when every one says so is it raised (the network's: the policy cannot be met)."""
+    gw, [p0, p1] = failover()
+
+    class NoPlan(FakeClient):
+        async def endorse(self, *args: Any) -> str:
+            self.calls.append("endorse")
+            raise EndorseError(
+                "no combination of peers can be derived which satisfy the endorsement policy: no peer "
+                "combination can satisfy the endorsement policy",
+                "tx",
+                grpc.StatusCode.FAILED_PRECONDITION,
+            )
+
+    fresh = NoPlan("peer0")
+    gw._gateways[0] = fresh  # type: ignore[assignment]
+    assert await gw.endorse("ch", "cc", "f", []) == "peer1"
+    assert fresh.calls == ["endorse"] and gw.endpoints.current == 1
+    gw2, _ = failover()
+    gw2._gateways = {0: NoPlan("peer0"), 1: NoPlan("peer1")}  # type: ignore[dict-item]
+    with pytest.raises(EndorseError) as ei:
+        await gw2.endorse("ch", "cc", "f", [])
+    assert ei.value.code == grpc.StatusCode.FAILED_PRECONDITION  # every endpoint said it: the network's
+    # A submit is never handed on for it (nothing to plan there), nor a commit status.
+    assert not plan_failure(SubmitError("x", "t", ABORTED))
 
 
 async def test_submit_is_not_repeated_but_the_next_call_uses_the_next_endpoint() -> None:

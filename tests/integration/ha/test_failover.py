@@ -14,10 +14,11 @@ from pathlib import Path
 
 import psycopg
 
+from fabric_gateway import GatewayError
 from gxsdk import enqueue
 from schemas.examples import example
 from stack.runstate import Desired
-from tests.integration.fabric_helpers import ensure, rid
+from tests.integration.fabric_helpers import CC_ARGS, TENANT, ensure, rid
 from tests.integration.ha.helpers import HaStack
 from tests.waiting import wait_until
 
@@ -84,9 +85,27 @@ def test_killing_the_submitters_gateway_peer_loses_no_command(ha: HaStack) -> No
     os.kill(pid, signal.SIGKILL)
     try:
         _settle_through_the_other_peer(ha, dsn, tenant, first)
-    finally:  # the pass's other tests get the whole network back
+    finally:  # the pass's other tests get the whole network back, peer0-org1 able to endorse
         Desired.change(run, add={"peer0-org1"})
         wait_until(lambda: ha.running_pid("peer0-org1"), "peer0-org1 running again", timeout=60, detail=lambda: "")
+        wait_until(lambda: _endorses_alone(ha), "peer0-org1 endorsing with the other organisations", timeout=60)
+
+
+def _endorses_alone(ha: HaStack) -> bool:
+    """Whether peer0-org1 alone gets a command endorsed (its gossip knows the other organisations'
+    peers again). An endorsement is not submitted: nothing changes."""
+
+    async def go() -> bool:
+        gw = ha.fabric(gateway=ha.stack_env["GX_FABRIC_GATEWAY"].split(",")[0]).connect()
+        try:
+            await gw.endorse(*CC_ARGS, "AdminContract:BootstrapSystem", [TENANT, rid("probe")])
+            return True
+        except GatewayError:
+            return False
+        finally:
+            await gw.close()
+
+    return asyncio.run(go())
 
 
 def _settle_through_the_other_peer(ha: HaStack, dsn: str, tenant: str, first: list[str]) -> None:
