@@ -65,7 +65,7 @@ from schemas.permissions import service_of
 @dataclass(frozen=True)
 class Fault:
     name: str
-    kind: str  # kill, freeze, scale, restore, rebuild, input, hostile
+    kind: str  # kill, kill-in-turn, freeze, scale, restore, rebuild, input, hostile
     target: str  # a component or worker of `gxctl status`
     seconds: float = 0.0
 
@@ -95,10 +95,32 @@ FAULTS = {
         *(Fault(name, "input", "projectors") for name in read_inputs.INPUTS),
         # Issue 30: records on gx.commands that are not commands, good commands behind them.
         Fault("hostile-records", "hostile", "submitter"),
+        # The HA topology's (issue 34; `gxctl up --topology ha`): a target starting with @ is
+        # found when the fault is injected (resolve_target), the Raft leader from the orderers'
+        # own metrics.
+        Fault("kill-raft-leader", "kill", "@raft-leader"),
+        Fault("kill-raft-follower", "kill", "@raft-follower"),
+        Fault("kill-gateway-peer", "kill", "peer0-org1"),  # the first of GX_FABRIC_GATEWAY
+        Fault("kill-org3-peer", "kill", "peer0-org3"),  # MAJORITY is still met by Org1 and Org2
+        Fault("freeze-raft-follower", "freeze", "@raft-follower", 30),
+        # Both Org1 peers (the clients' two gateway endpoints), one after the other, each back
+        # before the next goes.
+        Fault("kill-org1-peers-in-turn", "kill-in-turn", "peer0-org1,peer1-org1"),
     )
 }
+HA_FAULTS = [
+    "kill-raft-leader",
+    "kill-raft-follower",
+    "kill-gateway-peer",
+    "kill-org3-peer",
+    "freeze-raft-follower",
+    "kill-org1-peers-in-turn",
+]
 PROFILES = {
-    "full": list(FAULTS),
+    "full": [f for f in FAULTS if f not in HA_FAULTS],
+    # On the HA topology: its own faults (the single network's peer, orderer are not there).
+    "ha": HA_FAULTS,
+    "ha-ci": ["kill-raft-leader", "kill-gateway-peer"],
     # CI: a few faults, small load (the whole suite must stay well inside CI's 90 minutes).
     "ci": [
         "kill-submitter",
@@ -252,6 +274,34 @@ def wait_final(dsn: str, tenant: str, rids: list[str], timeout: float) -> float 
     return None
 
 
+def pick_target(target: str, nodes: dict[str, dict[str, Any]]) -> str:
+    """The component a fault's ``target`` names: itself, or for ``@raft-leader`` the orderer that
+    leads and ``@raft-follower`` the first that does not (from stack.fabric_ha.node_state). Pure;
+    SystemExit when the cluster has no single leader."""
+    if not target.startswith("@"):
+        return target
+    from stack.fabric_ha import raft_leader
+
+    leader = raft_leader(nodes)
+    if leader is None:
+        raise SystemExit("error: no single Raft leader among the orderers (is the HA stack up? gxctl up --topology ha)")
+    if target == "@raft-leader":
+        return leader
+    if target == "@raft-follower":
+        return next(n for n in sorted(nodes) if n.startswith("orderer") and n != leader)
+    raise ValueError(target)
+
+
+def resolve_target(target: str) -> str:
+    """:func:`pick_target` on the running stack's nodes, asked now."""
+    if not target.startswith("@"):
+        return target
+    from stack.fabric_ha import node_state
+    from stack.pipeline import Pipeline
+
+    return pick_target(target, node_state(Pipeline().stack.s))
+
+
 def status_row(name: str) -> dict[str, Any]:
     from stack.pipeline import Pipeline
 
@@ -296,14 +346,33 @@ def inject(
             raise SystemExit(f"error: the rebuild failed: {proc.stderr.strip()}")
         on_release(released := time.time())
         return {"released": released}
-    pid = status_row(fault.target)["pid"]
+    if fault.kind == "kill-in-turn":  # each target killed once it is healthy again, in order
+        names = fault.target.split(",")
+        for i, name in enumerate(names):
+            pid = status_row(name)["pid"]
+            if pid is None:
+                raise SystemExit(f"error: {name} is not running; start everything with: gxctl up")
+            os.kill(pid, signal.SIGKILL)
+            if i < len(names) - 1:
+                if wait_healthy(name, pid) is None:
+                    raise SystemExit(f"error: {name} did not come back healthy")
+        # Like a kill: the fault ends at the last kill, its restart measured from there.
+        on_release(released := time.time())
+        restart = wait_healthy(names[-1], pid)
+        return {
+            "restart_s": round(restart, 1) if restart is not None else None,
+            "released": released,
+            "target": fault.target,
+        }
+    target = resolve_target(fault.target)
+    pid = status_row(target)["pid"]
     if pid is None:
-        raise SystemExit(f"error: {fault.target} is not running; start everything with: gxctl up")
+        raise SystemExit(f"error: {target} is not running; start everything with: gxctl up")
     if fault.kind == "kill":
         os.kill(pid, signal.SIGKILL)
         on_release(released := time.time())
-        restart = wait_healthy(fault.target, pid)
-        return {"restart_s": round(restart, 1) if restart is not None else None, "released": released}
+        restart = wait_healthy(target, pid)
+        return {"restart_s": round(restart, 1) if restart is not None else None, "released": released, "target": target}
     if fault.kind == "freeze":
         procs = family(pid)
         for p in procs:
@@ -434,7 +503,7 @@ async def ledger_view(
             balances[w] = int(doc["balance"]) if doc else 0
         return ledger, events, balances, height
     finally:
-        await gw.channel.close()
+        await gw.close()
 
 
 async def height_and_balances(wallets: list[str]) -> tuple[int, dict[str, int]]:
@@ -449,7 +518,7 @@ async def height_and_balances(wallets: list[str]) -> tuple[int, dict[str, int]]:
             balances[w] = int(doc["balance"]) if doc else 0
         return await gw.chain_height(f.channel), balances
     finally:
-        await gw.channel.close()
+        await gw.close()
 
 
 def dead_letters(bootstrap: str, tenant: str) -> list[str]:
@@ -586,6 +655,7 @@ def run_fault(
         "read_differences": len(read_diffs),
         "clean": clean,
         "restart_s": measured.get("restart_s"),
+        "target": measured.get("target"),  # the process killed (the Raft leader: found at injection)
         "resume_s": round(resume, 1) if resume is not None else None,
         "recovery_s": round(recovery, 1) if recovery is not None else None,
         "read_recovery_s": round(read_recovery, 1) if read_recovery is not None else None,

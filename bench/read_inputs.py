@@ -191,7 +191,7 @@ async def _ledger(fn: str, args: list[str], tenant: str) -> str:
     except Exception as e:  # the peer refused to endorse (an error the chaincode threw)
         return f"refused by the chaincode: {_short(f'{type(e).__name__}: {e}')}"
     finally:
-        await gw.channel.close()
+        await gw.close()
     try:
         rejected = json.loads(result).get("rejected")
     except (ValueError, AttributeError):

@@ -142,7 +142,7 @@ def recovery(dsn: str, bootstrap: str, released: float, timeout: float = 300) ->
         try:
             return await gw.chain_height(f.channel)
         finally:
-            await gw.channel.close()
+            await gw.close()
 
     end = time.monotonic() + timeout
     while True:  # the peer may be the fault: keep asking

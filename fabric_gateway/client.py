@@ -111,6 +111,10 @@ class Gateway:
     def __post_init__(self) -> None:
         self.stub = gateway_pb2_grpc.GatewayStub(self.channel)
 
+    async def close(self) -> None:
+        """Close the channel (this client cannot be used after)."""
+        await self.channel.close()
+
     def _signed(self, p: Proposal) -> proposal_pb2.SignedProposal:
         return proposal_pb2.SignedProposal(proposal_bytes=p.proposal_bytes, signature=self.signer(p.proposal_bytes))
 

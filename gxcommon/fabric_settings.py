@@ -10,15 +10,20 @@ from pydantic_settings import SettingsConfigDict
 from gxcommon.settings import GxSettings, SettingsError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import grpc
 
     from fabric_gateway import Gateway, Identity, Signer
+    from fabric_gateway.failover import ChannelPool
 
 
 class FabricSettings(GxSettings):
     model_config = SettingsConfigDict(env_prefix="GX_FABRIC_", frozen=True, extra="ignore")
 
-    gateway: str | None = None  # host:port of the peer's Gateway service
+    # host:port of the peer's Gateway service; several, comma-separated (host1:port,host2:port),
+    # for failover in that order (fabric_gateway.failover): the peers of the client's organisation.
+    gateway: str | None = None
     channel: str = "gxchannel"
     chaincode: str = "gxtv3"
     msp_id: str = "Org1MSP"
@@ -81,9 +86,16 @@ class FabricSettings(GxSettings):
             raise SettingsError(f"GX_FABRIC_COMMANDS_KEY={e}", "GX_FABRIC_COMMANDS_KEY") from None
         return load_identity(self.msp_id, self.commands_cert), signer
 
-    def grpc_channel(self, max_message_mb: int | None = None) -> grpc.aio.Channel:
+    def gateways(self) -> list[str]:
+        """The gateway endpoints, in order (GX_FABRIC_GATEWAY split at commas)."""
+        from fabric_gateway.failover import parse_endpoints
+
+        return parse_endpoints(self.gateway)
+
+    def grpc_channel(self, max_message_mb: int | None = None, endpoint: str | None = None) -> grpc.aio.Channel:
         """The gRPC channel to the gateway: TLS with the peer's root, mutual TLS with a client
-        certificate and key; plaintext only with GX_FABRIC_INSECURE_PLAINTEXT. Call inside the
+        certificate and key; plaintext only with GX_FABRIC_INSECURE_PLAINTEXT. To ``endpoint``, else
+        the first of GX_FABRIC_GATEWAY. Call inside the
         running event loop. Raises SettingsError naming the variable of a TLS key others can read
         (or that is missing), a certificate without its key, or a missing TLS root."""
         from fabric_gateway import open_channel
@@ -110,7 +122,7 @@ class FabricSettings(GxSettings):
                 "GX_FABRIC_INSECURE_PLAINTEXT",
             )
         return open_channel(
-            self.gateway,
+            endpoint or self.gateways()[0],
             self.tls_root.read_bytes() if self.tls_root else None,
             self.tls_server_name,
             client_cert=self.tls_cert.read_bytes() if self.tls_cert else None,
@@ -126,15 +138,38 @@ class FabricSettings(GxSettings):
 
     def connect(self, max_message_mb: int = 256) -> Gateway:
         """A Gateway client for this identity (see :meth:`grpc_channel`, :meth:`signer`). Large answers
-        (a whole block, every wallet for `gxctl verify`) are allowed up to ``max_message_mb``."""
+        (a whole block, every wallet for `gxctl verify`) are allowed up to ``max_message_mb``.
+        With several gateway endpoints, one that fails over between them (:meth:`failover`)."""
         from fabric_gateway import Gateway, load_identity
 
         self.require()
         assert self.cert
         signer = self.signer()
-        return Gateway(
-            self.grpc_channel(max_message_mb),
-            load_identity(self.msp_id, self.cert),
-            signer,
-            tls_cert_hash=self.tls_cert_hash(),
+        identity = load_identity(self.msp_id, self.cert)
+        if len(self.gateways()) > 1:
+            return self.failover([(identity, signer)], max_message_mb)[0][0]  # close() closes every channel
+        return Gateway(self.grpc_channel(max_message_mb), identity, signer, tls_cert_hash=self.tls_cert_hash())
+
+    def failover(
+        self, identities: list[tuple[Identity, Signer]], max_message_mb: int | None = None
+    ) -> tuple[list[Gateway], ChannelPool]:
+        """One failover Gateway per identity over the gateway endpoints, sharing their channels and
+        the choice of endpoint (a switch made by one is made for all), and the channel pool to close
+        (fabric_gateway.failover). Inside the running event loop."""
+        from fabric_gateway import Gateway
+        from fabric_gateway.failover import ChannelPool, Endpoints, FailoverGateway
+        from gxcommon import logs
+
+        log = logs.get("gx.fabric")
+        endpoints = Endpoints(
+            self.gateways(),
+            on_switch=lambda old, new: log.warning("gateway peer unreachable: failing over", endpoint=old, to=new),
         )
+        pool = ChannelPool(endpoints.names, lambda e: self.grpc_channel(max_message_mb, endpoint=e))
+        tls_hash = self.tls_cert_hash()
+
+        def maker(identity: Identity, signer: Signer) -> Callable[[int], Gateway]:
+            return lambda i: Gateway(pool.get(i), identity, signer, tls_cert_hash=tls_hash)
+
+        gateways: list[Gateway] = [FailoverGateway(endpoints, maker(ident, sig), pool) for ident, sig in identities]
+        return gateways, pool

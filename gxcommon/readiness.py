@@ -77,6 +77,23 @@ def fabric_probe(endpoint: str, open_channel: Callable[[], Any], timeout: float 
     return probe
 
 
+def any_of(probes: list[Probe]) -> Probe:
+    """A probe that passes when one of ``probes`` does (tried in order); else the last one's error."""
+
+    async def probe() -> None:
+        err: BaseException | None = None
+        for p in probes:
+            try:
+                await p()
+                return
+            except Exception as e:
+                err = e
+        assert err is not None
+        raise err
+
+    return probe
+
+
 class Dependencies:
     """The last result of each probe: ``failing()`` maps a dependency to why it is not ready."""
 

@@ -129,7 +129,7 @@ def wait_cmd(request_id: str, tenant: str | None, timeout: float, as_json: bool)
                 dlq_topic=t.projections_dlq,
             )
         finally:
-            await gw.channel.close()
+            await gw.close()
 
     from projections.errors import WaitDeadLettered
 

@@ -11,7 +11,15 @@ from gxcommon.tables import rows_table
 from gxctl.output import emit, json_option
 from stack.manager import Stack
 from stack.procs import tail
+from stack.settings import StackSettings
 
+topology_option = click.option(
+    "--topology",
+    type=click.Choice(["single", "ha"]),
+    default=None,
+    help="The Fabric network's shape, for a new network (kept with it; default: the existing one, else "
+    "single): ha = three Raft orderers, two Org1 peers, one peer of Org2 and of Org3, MAJORITY endorsement.",
+)
 only_option = click.option("--only", multiple=True, help="Act on this component only (repeatable).")
 
 
@@ -34,9 +42,10 @@ SECURE_HELP = (
     help="Also run Prometheus (scraping workers, Connect and Fabric, alert rules loaded).",
 )
 @click.option("--secure", is_flag=True, help=SECURE_HELP)
-def up(only: tuple[str, ...], with_monitoring: bool, secure: bool) -> None:
+@topology_option
+def up(only: tuple[str, ...], with_monitoring: bool, secure: bool, topology: str | None) -> None:
     """Start every component (idempotent) and wait until each is healthy."""
-    st = Stack()
+    st = Stack(StackSettings(topology=topology) if topology else None)
     st.up(list(only) or None, say=lambda line: click.echo(line, err=True), monitoring=with_monitoring, secure=secure)
     click.echo(rows_table(st.status(), ["component", "pid", "healthy", "endpoint"]))
 
@@ -55,7 +64,8 @@ def down(only: tuple[str, ...], purge: bool) -> None:
 def status(as_json: bool) -> None:
     """Each component's pid and health; exit status 1 unless all are healthy."""
     rows = Stack().status()
-    emit(rows, as_json, lambda r: rows_table(r, ["component", "pid", "healthy", "endpoint", "log"]))
+    ha = ["height", "raft_leader"] if any("height" in r for r in rows) else []
+    emit(rows, as_json, lambda r: rows_table(r, ["component", "pid", "healthy", "endpoint", *ha, "log"]))
     sys.exit(0 if all(r["healthy"] for r in rows) else 1)
 
 

@@ -9,15 +9,21 @@ import click
 
 from gxcommon.tables import rows_table
 from gxctl.output import emit, json_option
-from gxctl.stack_cmd import SECURE_HELP
+from gxctl.stack_cmd import SECURE_HELP, topology_option
 from stack.pipeline import Pipeline
 
 
 @click.command("up")
 @click.option("--secure", is_flag=True, help=SECURE_HELP)
-def up(secure: bool) -> None:
+@topology_option
+def up(secure: bool, topology: str | None) -> None:
     """Start the stack, apply migrations, topics and the connector, start every worker (idempotent)."""
-    Pipeline().up(say=lambda line: click.echo(line), secure=secure)
+    from stack.manager import Stack
+    from stack.settings import StackSettings
+
+    Pipeline(Stack(StackSettings(topology=topology)) if topology else None).up(
+        say=lambda line: click.echo(line), secure=secure
+    )
 
 
 @click.command("init")

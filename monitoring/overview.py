@@ -58,6 +58,8 @@ def components(pipeline: Any) -> list[dict[str, Any]]:
                 row["detail"] = f"/readyz: {e}"
         elif not r["pid"] and not r.get("external"):
             row["detail"] = "not running"
+        elif r.get("height") is not None:  # a node of the HA network (stack.fabric_ha.node_state)
+            row["detail"] = f"height {r['height']}" + (", Raft leader" if r.get("raft_leader") else "")
         rows.append(row)
     return rows
 

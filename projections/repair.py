@@ -175,4 +175,4 @@ async def repair_with(dsn: str, fabric: Any, topic: str, partitions: int) -> Rep
     try:
         return await repair(dsn, gw, fabric.channel, fabric.chaincode, topic, partitions)
     finally:
-        await gw.channel.close()
+        await gw.close()

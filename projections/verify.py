@@ -151,4 +151,4 @@ async def verify_with(dsn: str, fabric: Any, settle: float = 10.0) -> Report:
     try:
         return await verify(dsn, gw, fabric.channel, fabric.chaincode, settle)
     finally:
-        await gw.channel.close()
+        await gw.close()

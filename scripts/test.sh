@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: every test, fastest first. `make check` (lint, format, types) and the Python unit
 # tests, then the chaincode's own tests (node's test runner), the integration tests on the real
-# stack (started once per run, stopped after if started here) and last the secure stack's pass.
+# stack (started once per run, stopped after if started here), the secure stack's pass and last the
+# HA topology's (tests/integration/ha).
 # With arguments (`make test ARGS=...`) only pytest runs, with them, on the tests' stack.
 # Under GX_REQUIRE_STACK=1 (CI) an integration test that skips fails.
 set -euo pipefail
@@ -56,3 +57,11 @@ GX_STATE_DIR="$GX_STATE_DIR-secure" GX_TEST_SECURE=1 .venv/bin/python -m pytest 
   tests/integration/secure/test_stack_hardening.py tests/integration/test_dlq_cli.py \
   "tests/integration/test_outbox_capture.py::test_heartbeats_let_the_slot_advance_while_the_outbox_is_idle" \
   tests/integration/secure/test_secrets_hygiene.py
+# The HA topology (issue 34): three Raft orderers and four peers of three organisations, the whole
+# pipeline on it with two gateway endpoints: the network, a gateway peer's failover and the fault
+# harness's `ha-ci` profile (tests/integration/ha). A state folder of its own, but the same
+# Postgres, Kafka and Connect ports as the other passes, so it runs after they have stopped.
+echo "--- the HA topology's tests"
+GX_STATE_DIR="$GX_STATE_DIR-secure" .venv/bin/gxctl down >/dev/null 2>&1 || true
+GX_STATE_DIR="$GX_STATE_DIR-ha" GX_HA_STATE_DIR="$GX_STATE_DIR-ha" GX_TEST_HA=1 \
+  .venv/bin/python -m pytest -q -ra tests/integration/ha

@@ -17,13 +17,14 @@ from typing import Any, Protocol
 
 from gxcommon.private_files import make_private
 from schemas.roles import CDC, worker_role
+from stack import fabric_ha
 from stack.connect import Connect
 from stack.environ import FABRIC_WORKERS, fabric_identity
 from stack.errors import StackError
 from stack.fabric_net import Chaincode, FabricNet, Orderer, Peer
 from stack.kafka import Kafka
 from stack.kafka_security import principal
-from stack.mode import make_secure
+from stack.mode import is_secure, make_secure
 from stack.postgres import Postgres
 from stack.procs import Proc
 from stack.prometheus import Prometheus
@@ -45,15 +46,21 @@ class Stack:
         self.postgres = Postgres(self.s)
         self.kafka = Kafka(self.s)
         self.connect = Connect(self.s, self.kafka.bootstrap, self.kafka)
-        self.fabric = FabricNet(self.s)
+        self.topology = fabric_ha.choose_topology(self.s)
         self.components: dict[str, Component] = {
             "postgres": self.postgres,
             "kafka": self.kafka,
             "connect": self.connect,
-            "orderer": Orderer(self.fabric),
-            "peer": Peer(self.fabric),
-            "chaincode": Chaincode(self.fabric),
         }
+        if self.topology == fabric_ha.HA:
+            self.fabric: FabricNet
+            self.fabric, fabric = fabric_ha.components(self.s)
+            self.components.update(fabric)
+        else:
+            self.fabric = FabricNet(self.s)
+            self.components.update(
+                {"orderer": Orderer(self.fabric), "peer": Peer(self.fabric), "chaincode": Chaincode(self.fabric)}
+            )
         # Optional: started only when asked for (`stack up --with-monitoring`, or `--only prometheus`).
         self.prometheus = Prometheus(self.s)
         self.optional: dict[str, Component] = {"prometheus": self.prometheus}
@@ -104,6 +111,13 @@ class Stack:
             make_private(self.s.state_dir)
             if self.postgres.home.exists() and not self.postgres.home.is_relative_to(self.s.state_dir):
                 make_private(self.postgres.home)
+            if self.topology == fabric_ha.HA:
+                if secure or is_secure(self.s):
+                    raise StackError(
+                        "fabric", "the HA topology has no secure mode yet", "drop --secure or --topology ha"
+                    )
+                fabric_ha.topology_file(self.s).parent.mkdir(parents=True, exist_ok=True)
+                fabric_ha.topology_file(self.s).write_text(fabric_ha.HA + "\n")
             if secure:
                 make_secure(
                     self.s,
@@ -166,6 +180,7 @@ class Stack:
     def status(self) -> list[dict[str, Any]]:
         """One row per component; an optional one (Prometheus) only while it runs."""
         rows = []
+        nodes = fabric_ha.node_state(self.s) if self.topology == fabric_ha.HA else {}
         for name, comp in self.components.items():
             external = name == "postgres" and self.postgres.external_dsn() is not None
             pid = comp.proc.pid()
@@ -184,6 +199,8 @@ class Stack:
                     "external": external,
                     "endpoint": self._endpoint(name),
                     "log": str(comp.proc.log_file),
+                    # The HA network's nodes: ledger height and Raft leadership (fabric_ha.node_state).
+                    **nodes.get(name, {}),
                 }
             )
         return rows
@@ -197,6 +214,8 @@ class Stack:
             return self.connect.url
         if name == "prometheus":
             return self.prometheus.url
+        if self.topology == fabric_ha.HA:
+            return fabric_ha.endpoints(self.s)[name]
         port = {"orderer": self.s.orderer_port, "peer": self.s.peer_port, "chaincode": self.s.chaincode_port}[name]
         return f"{self.s.host}:{port}"
 

@@ -44,6 +44,11 @@ class StackSettings(ConnectionSettings):
     peer_chaincode_port: int = 27052
     peer_ops_port: int = 27444  # not 9443: that is the orderer's default admin port
     chaincode_port: int = 27099  # the gxtv3 chaincode service (ccaas)
+    # The Fabric network's shape, chosen when it is made and kept with it (stack.fabric_ha):
+    # "single" (one orderer, one peer; the default) or "ha" (three Raft orderers, four peers of
+    # three organisations, MAJORITY endorsement). None: the one the state dir holds, else single.
+    topology: str | None = None
+    ha_port_base: int = 26000  # the HA network's loopback ports: base+50.. orderers, base+150.. peers
     chaincode_source: Path | None = None  # default: chaincode/gxtv3 of this checkout
     channel: str = "gxchannel"
     chaincode: str = "gxtv3"

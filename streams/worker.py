@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 import faust
@@ -128,4 +129,9 @@ def _require_gateway(app: faust.App, f: FabricSettings) -> None:
     from gxcommon import readiness
 
     if f.gateway and app.__dict__.get("_gx_dependencies") is not None:
-        readiness.install(app, {"fabric": readiness.fabric_probe(f.gateway, f.grpc_channel)})
+        endpoints = f.gateways()
+        if len(endpoints) == 1:
+            readiness.install(app, {"fabric": readiness.fabric_probe(f.gateway, f.grpc_channel)})
+        else:  # ready while any gateway endpoint is (the clients fail over between them)
+            probes = [readiness.fabric_probe(e, functools.partial(f.grpc_channel, endpoint=e)) for e in endpoints]
+            readiness.install(app, {"fabric": readiness.any_of(probes)})

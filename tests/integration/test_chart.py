@@ -298,3 +298,18 @@ def test_the_connector_poll_interval_is_a_value_for_either_connector_mode(tools:
     init = next(d for d in docs if d["kind"] == "Job" and d["metadata"]["name"].endswith("-init"))
     env = {e["name"]: e.get("value") for e in init["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["GX_CONNECT_POLL_MS"] == "20"
+
+
+def test_several_gateway_endpoints_render_as_one_list_the_clients_fail_over_between(tools: dict[str, Path]) -> None:
+    """Issue 34: `fabric.gateway` takes one endpoint or a list (values-mainnet: two Org1 peers)."""
+
+    def gateway(*args: str) -> str:
+        _, docs = render(tools, "-f", str(CHART / "values-testnet.yaml"), *args)
+        fabric = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-fabric"))
+        return fabric["data"]["GX_FABRIC_GATEWAY"]
+
+    assert gateway() == "peer0-org1.fabric-testnet:7051"
+    assert gateway("-f", str(CHART / "values-mainnet.yaml")) == (
+        "peer0-org1.fabric-mainnet:7051,peer1-org1.fabric-mainnet:7051"
+    )
+    assert gateway("--set", "fabric.gateway={a:7051,b:7051,c:7051}") == "a:7051,b:7051,c:7051"

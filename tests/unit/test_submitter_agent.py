@@ -359,3 +359,52 @@ async def test_attempts_in_flight_are_bounded_across_every_partition_of_both_top
     assert len(fake.calls) == 3
     await until(lambda: all(e.acks == 1 for e in evs), "every command done, three at a time", 10)
     assert len(sink.final()) == 8
+
+
+async def test_with_two_gateway_endpoints_a_probe_needs_either_channel_and_each_return_wakes() -> None:
+    """Issue 34: with GX_FABRIC_GATEWAY=a,b a probe waited on the first endpoint's channel only, so
+    with that peer gone for good an open breaker would never probe the other. Some endpoint's
+    channel connected is enough, and either one's return wakes the breaker."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from fabric_protos.gateway import gateway_pb2_grpc
+    from fabric_protos.peer import events_pb2_grpc
+    from grpc import aio
+
+    from streams.submitter.connection import FabricConnection
+    from tests.unit.fake_gateway import FakeGateway
+
+    key = ec.generate_private_key(ec.SECP256R1())
+
+    async def start(port: int = 0) -> tuple[aio.Server, int]:
+        server = aio.server()
+        fake = FakeGateway(key.public_key())
+        gateway_pb2_grpc.add_GatewayServicer_to_server(fake, server)
+        events_pb2_grpc.add_DeliverServicer_to_server(fake, server)
+        bound = server.add_insecure_port(f"127.0.0.1:{port}")
+        await server.start()
+        return server, bound
+
+    first, p1 = await start()
+    second, p2 = await start()
+    await first.stop(None)  # the first endpoint is down from the start
+    woken: list[int] = []
+    conn = FabricConnection(
+        FabricSettings(gateway=f"127.0.0.1:{p1},127.0.0.1:{p2}", insecure_plaintext=True),
+        Identity("Org1MSP", b"cert"),
+        ecdsa_signer(key),
+        commit_stream=False,
+        on_connected=lambda: woken.append(1),
+    )
+    try:
+        conn.open()
+        assert conn.pool is not None and len(conn._channels()) == 2
+        assert await conn.connected(2)  # the second endpoint's channel
+        await until(lambda: woken == [1], "the second endpoint's connection told")
+        await second.stop(None)
+        assert not await conn.connected(0.5)
+        first, _ = await start(p1)  # the first endpoint comes back
+        assert await conn.connected(5)
+        await until(lambda: woken == [1, 1], "the first endpoint's connection told", 5)
+    finally:
+        await conn.close()
+        await first.stop(None)

@@ -83,7 +83,9 @@ GX_CONNECT_POLL_MS: {{ . | quote }}
 {{- end -}}
 
 {{- define "gx.fabricSettings" -}}
-GX_FABRIC_GATEWAY: {{ .Values.fabric.gateway | quote }}
+{{- /* One gateway endpoint, or a list the clients fail over between (fabric_gateway.failover). */}}
+{{- $gw := .Values.fabric.gateway }}
+GX_FABRIC_GATEWAY: {{ (kindIs "slice" $gw | ternary (join "," $gw) $gw) | quote }}
 GX_FABRIC_CHANNEL: {{ .Values.fabric.channel | quote }}
 GX_FABRIC_CHAINCODE: {{ .Values.fabric.chaincode | quote }}
 GX_FABRIC_MSP_ID: {{ .Values.fabric.mspId | quote }}

@@ -214,7 +214,7 @@ def test_the_peer_requires_a_client_certificate_bound_to_every_request(stack: St
         except GatewayError as e:
             deliver = str(e)
         finally:
-            await gw.channel.close()
+            await gw.close()
         return handshake, answer, deliver
 
     handshake, answer, deliver = asyncio.run(go())
