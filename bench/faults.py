@@ -384,7 +384,7 @@ def inject(
             except psutil.Error:
                 pass
         on_release(released := time.time())
-        return {"frozen_s": fault.seconds, "released": released}
+        return {"frozen_s": fault.seconds, "released": released, "target": target}
     if fault.kind == "scale":
         from gxcommon.worker_settings import WorkerSettings
         from stack.pipeline import Pipeline
