@@ -37,7 +37,7 @@ import psycopg
 
 from bench import peer_commits
 from bench.common import message_headers, pct, positive, positive_list, save, table
-from bench.fabric_ceiling import fabric_settings_from, funded_pairs, run_ceiling
+from bench.fabric_ceiling import fabric_nodes, fabric_settings_from, funded_pairs, run_ceiling
 from gxcommon.fabric_settings import FabricSettings
 from gxcommon.kafka import Consumer
 from gxcommon.worker_settings import WorkerSettings
@@ -59,7 +59,8 @@ PROJECTORS = (
     "projector-loans",
     "projector-system",
 )
-WRITE_SIDE = ("postgres", "kafka", "connect", "submitter", "results-writer", "orderer", "peer", "chaincode")
+# The Fabric processes beside these are the topology's (bench.fabric_ceiling.fabric_nodes).
+WRITE_SIDE = ("postgres", "kafka", "connect", "submitter", "results-writer")
 PROCS = WRITE_SIDE + PROJECTORS
 PIPELINE = ("postgres", "kafka", "connect", "submitter", "results-writer")
 FINAL = ("CONFIRMED", "FAILED", "REJECTED")
@@ -255,12 +256,13 @@ def wait_quiet(cores: float = 0.3, timeout: float = 300) -> float:
 def pids() -> dict[str, psutil.Process]:
     rows = {r["component"]: r["pid"] for r in Pipeline().status()}
     groups = [n for n in PROJECTORS if n.startswith("projector-")]  # the split layout's workers
-    missing = [n for n in (*WRITE_SIDE, "block-publisher") if not rows.get(n)]
+    fabric = fabric_nodes(rows)
+    missing = [n for n in (*WRITE_SIDE, *fabric, "block-publisher") if not rows.get(n)]
     if not rows.get("projectors") and not all(rows.get(g) for g in groups):
         missing.append("projectors")
     if missing:
         raise SystemExit(f"error: not running: {', '.join(missing)}; start everything with: gxctl up")
-    return {n: psutil.Process(rows[n]) for n in PROCS if rows.get(n)}
+    return {n: psutil.Process(rows[n]) for n in (*PROCS, *fabric) if rows.get(n)}
 
 
 def cpu(procs: dict[str, psutil.Process]) -> dict[str, float]:

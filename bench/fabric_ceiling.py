@@ -178,12 +178,20 @@ async def prepare(clients: Clients, pairs: int, funds: int = 10**9, tenant: str 
     return out
 
 
+def fabric_nodes(rows: dict[str, int | None]) -> list[str]:
+    """The Fabric processes of a status: the single network's (peer, orderer, chaincode) or the HA
+    topology's (orderer0-2, peer0-org1, ..., chaincode)."""
+    ha = sorted(n for n in rows if n.startswith(("orderer", "peer")) and n not in ("orderer", "peer"))
+    return [*ha, "chaincode"] if ha else list(FABRIC_PROCS)
+
+
 def fabric_pids() -> dict[str, int]:
     rows = {r["component"]: r["pid"] for r in Stack().status()}
-    missing = [n for n in FABRIC_PROCS if not rows.get(n)]
+    names = fabric_nodes(rows)
+    missing = [n for n in names if not rows.get(n)]
     if missing:
         raise SystemExit(f"error: {', '.join(missing)} not running; start the stack: gxctl stack up")
-    return {n: rows[n] for n in FABRIC_PROCS} | {"client": os.getpid()}
+    return {n: int(rows[n] or 0) for n in names} | {"client": os.getpid()}
 
 
 def _cpu(pids: dict[str, int]) -> dict[str, float]:
