@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from gxcommon.record_limits import MAX_RECORD_BYTES
@@ -33,17 +34,17 @@ class TopicSettings(GxSettings):
 
     model_config = SettingsConfigDict(env_prefix="GX_TOPIC_", frozen=True, extra="ignore")
 
-    commands: str = "gx.commands"
+    commands: str = Field(default="gx.commands", min_length=1)
     # The direct path (gxsdk.produce): the submitter consumes it too, and refuses an administrative
     # type on it (streams.submitter.permissions).
-    commands_direct: str = "gx.commands.direct"
-    command_results: str = "gx.command-results"
-    commands_dlq: str = "gx.commands.dlq"
-    fabric_events: str = "gx.fabric.events"
-    projections_dlq: str = "gx.projections.dlq"
-    fabric_blocks: str = "gx.fabric.blocks"
+    commands_direct: str = Field(default="gx.commands.direct", min_length=1)
+    command_results: str = Field(default="gx.command-results", min_length=1)
+    commands_dlq: str = Field(default="gx.commands.dlq", min_length=1)
+    fabric_events: str = Field(default="gx.fabric.events", min_length=1)
+    projections_dlq: str = Field(default="gx.projections.dlq", min_length=1)
+    fabric_blocks: str = Field(default="gx.fabric.blocks", min_length=1)
     # One record per `gxctl dlq replay` (gxcommon.dlq_replay), kept a year.
-    dlq_replays: str = "gx.dlq.replays"
+    dlq_replays: str = Field(default="gx.dlq.replays", min_length=1)
     partitions: int = 6
 
 
