@@ -74,6 +74,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kafka]:
         admin = AdminClient(admin_conf)
         names = (
             "gx.commands",
+            "gx.commands.direct",
             "gx.command-results",
             "gx.commands.dlq",
             "gx.fabric.events",
