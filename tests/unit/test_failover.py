@@ -151,7 +151,7 @@ async def test_a_gateway_peer_that_knows_no_peers_for_the_policy_hands_the_endor
     of peers can be derived which satisfy the endorsement policy' (gossip had not yet told it of
     Org2 and Org3) while peer1-org1 could endorse; the harness stopped on it. The next endpoint is
     asked; only when every one says so is it raised (the network's: the policy cannot be met)."""
-    gw, [p0, p1] = failover()
+    gw, _ = failover()
 
     class NoPlan(FakeClient):
         async def endorse(self, *args: Any) -> str:
