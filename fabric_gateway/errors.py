@@ -42,6 +42,9 @@ class GatewayError(GxError):
         self.tx_id = tx_id
         self.code = code
         self.details = details
+        # Set by fabric_gateway.failover when this failure moved the client to another endpoint:
+        # one peer's, not the network's (the breaker does not count it).
+        self.failed_over = False
         text = message
         if code is not None:
             text = f"{code.name}: {text}"

@@ -149,20 +149,28 @@ class FailoverGateway(Gateway):
         return self._gateways[index]
 
     async def _repeatable(self, call: Callable[[Gateway], Awaitable[T]], plans: bool = False) -> T:
-        """``call`` on the current endpoint, then on each next one while the failure is the
-        endpoint's (or, with ``plans``, a :func:`plan_failure`); the last error once every
-        endpoint has had it."""
+        """``call`` on the current endpoint, then on each other one while the failure is the
+        endpoint's (the client moves on) or, with ``plans``, a :func:`plan_failure` (tried on the
+        next endpoint for this call only: the peer is reachable, nothing is logged as a failover);
+        the last error once every endpoint has had it."""
         tried: set[int] = set()
+        index = self.endpoints.current
         while True:
-            index = self.endpoints.current
             tried.add(index)
             try:
                 return await call(self.gateway(index))
             except GatewayError as e:
-                if not (endpoint_failure(e) or (plans and plan_failure(e))):
+                if endpoint_failure(e):
+                    nxt: int | None = self.endpoints.failed(index)
+                elif plans and plan_failure(e):
+                    nxt = None
+                else:
                     raise
-                if self.endpoints.failed(index) in tried:
+                if nxt is None or nxt in tried:  # another call moved it, or not moved: any untried one
+                    nxt = next((i for i in self.endpoints.attempts() if i not in tried), None)
+                if nxt is None:
                     raise
+                index = nxt
 
     def proposal(
         self,
@@ -202,8 +210,9 @@ class FailoverGateway(Gateway):
         try:
             await self.gateway(index).submit(tx)
         except GatewayError as e:
-            if endpoint_failure(e):
+            if endpoint_failure(e) and len(self.endpoints.names) > 1:
                 self.endpoints.failed(index)
+                e.failed_over = True  # one peer's failure: the next call goes to another
             raise
 
     async def commit_status(

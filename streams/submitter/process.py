@@ -149,8 +149,10 @@ class CommandProcessor:
         v = verdict(err)
         state.last_error = err
         self.hooks.attempt_failed(err, v.outage)
-        if v.outage:
+        if v.outage and not err.failed_over:
             await self.gate.failure()
+        elif v.outage:
+            self.gate.release()  # one gateway peer's failure: the client moved on, Fabric is not down
         else:
             await self.gate.success()  # Fabric answered
         state.charge(v, breaker_open=self.gate.open)

@@ -310,6 +310,22 @@ async def test_an_attempt_that_opens_the_breaker_is_not_charged() -> None:
     assert p.gate.open and (s.attempt, s.charged) == (1, 0)
 
 
+async def test_one_gateway_peers_failure_that_moved_the_client_does_not_count_for_the_breaker() -> None:
+    """The HA review: a submit UNAVAILABLE on a dying gateway peer (the client moved to the other
+    one: ``failed_over``) counted as Fabric's outage, and five of them opened the breaker while
+    the other peer was healthy. Only what every endpoint failed counts."""
+    err = SubmitError("connection reset", "tx1", grpc.StatusCode.UNAVAILABLE)
+    err.failed_over = True
+    p, s = parts(StubGateway([err]), breaker=CircuitBreaker(failure_threshold=1)), state()
+    await p.gate.acquire()
+    assert await p.processor.failed(s, err) is None  # retried
+    assert not p.gate.open
+    plain = SubmitError("connection reset", "tx2", grpc.StatusCode.UNAVAILABLE)  # one endpoint: Fabric's
+    await p.gate.acquire()
+    assert await p.processor.failed(state(), plain) is None
+    assert p.gate.open
+
+
 async def test_an_idempotency_conflict_fails_at_once_without_asking_for_earlier_transactions() -> None:
     """The requestId is recorded for another command: the ledger's record answers it for ever."""
     message = "chaincode response 500, IDEMPOTENCY_CONFLICT: request r1 of tenant t was already used for X"

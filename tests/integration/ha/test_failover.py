@@ -7,6 +7,7 @@ stream) and the block publisher say they failed over."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import uuid
@@ -53,6 +54,25 @@ def _log(ha: HaStack, name: str) -> str:
     return path.read_text(errors="replace") if path.exists() else ""
 
 
+PEERS = {"127.0.0.1:26150": "peer0-org1", "127.0.0.1:26160": "peer1-org1"}
+
+
+def _failovers(ha: HaStack, worker: str) -> list[str]:
+    """The endpoints ``worker`` failed over to, in order (its log's JSON failover lines)."""
+    out = []
+    for line in _log(ha, worker).splitlines():
+        if FAILOVER in line and line.startswith("{"):
+            out.append(json.loads(line)["to"])
+    return out
+
+
+def _in_use(ha: HaStack, worker: str) -> str:
+    """The gateway endpoint ``worker`` uses now: the first, or the last it failed over to (a
+    client stays on the endpoint that works; the pass's fault harness may have moved it)."""
+    moves = _failovers(ha, worker)
+    return moves[-1] if moves else ha.stack_env["GX_FABRIC_GATEWAY"].split(",")[0]
+
+
 def test_killing_the_submitters_gateway_peer_loses_no_command(ha: HaStack) -> None:
     endpoints = ha.stack_env["GX_FABRIC_GATEWAY"].split(",")
     assert endpoints == ["127.0.0.1:26150", "127.0.0.1:26160"]
@@ -69,34 +89,50 @@ def test_killing_the_submitters_gateway_peer_loses_no_command(ha: HaStack) -> No
     asyncio.run(bootstrap())
     tenant = f"ha-{uuid.uuid4().hex[:8]}"
     first = _enqueue(dsn, tenant, 0, 10)
-    # The submitter works through peer0-org1 (the first endpoint) before it dies.
+    # The submitter works through its gateway peer before it dies.
     wait_until(
         lambda: _rows(dsn, tenant),
-        "some commands CONFIRMED through the first gateway peer",
+        "some commands CONFIRMED through the gateway peer in use",
         until=lambda rows: sum(s == "CONFIRMED" for s, _, _ in rows.values()) >= 3,
         timeout=120,
         interval=0.2,
         detail=lambda: _log(ha, "submitter")[-2000:],
     )
-    pid = ha.pid("peer0-org1")
-    # Kept down (the watchdog would start it again): the commands must go through peer1-org1.
+    used = _in_use(ha, "submitter")
+    victim, other = PEERS[used], next(e for e in endpoints if e != used)
+    moves = {w: len(_failovers(ha, w)) for w in ("submitter", "block-publisher")}
+    publisher_used = _in_use(ha, "block-publisher")
+    pid = ha.pid(victim)
+    # Kept down (the watchdog would start it again): the commands must go through the other peer.
     run = Path(ha.env["GX_STATE_DIR"]) / "run"
-    Desired.change(run, remove={"peer0-org1"})
+    Desired.change(run, remove={victim})
     os.kill(pid, signal.SIGKILL)
     try:
-        _settle_through_the_other_peer(ha, dsn, tenant, first)
-    finally:  # the pass's other tests get the whole network back, peer0-org1 able to endorse
-        Desired.change(run, add={"peer0-org1"})
-        wait_until(lambda: ha.running_pid("peer0-org1"), "peer0-org1 running again", timeout=60, detail=lambda: "")
-        wait_until(lambda: _endorses_alone(ha), "peer0-org1 endorsing with the other organisations", timeout=60)
+        _settle_through_the_other_peer(ha, dsn, tenant, first, victim)
+        # The submitter failed over once more, to the other peer; so did the block publisher if
+        # it was reading from the victim (it may have been on the other peer already).
+        assert _failovers(ha, "submitter")[moves["submitter"] :] == [other]
+        if publisher_used == used:
+            wait_until(
+                lambda: _failovers(ha, "block-publisher")[moves["block-publisher"] :],
+                "the block publisher failing over",
+                until=lambda new: new == [other],
+                timeout=30,
+                detail=lambda: _log(ha, "block-publisher")[-2000:],
+            )
+    finally:  # the pass's other tests get the whole network back, the peer able to endorse
+        Desired.change(run, add={victim})
+        wait_until(lambda: ha.running_pid(victim), f"{victim} running again", timeout=60, detail=lambda: "")
+        address = next(e for e, name in PEERS.items() if name == victim)
+        wait_until(lambda: _endorses_alone(ha, address), f"{victim} endorsing with the others", timeout=60)
 
 
-def _endorses_alone(ha: HaStack) -> bool:
-    """Whether peer0-org1 alone gets a command endorsed (its gossip knows the other organisations'
-    peers again). An endorsement is not submitted: nothing changes."""
+def _endorses_alone(ha: HaStack, address: str) -> bool:
+    """Whether the gateway peer at ``address`` alone gets a command endorsed (its gossip knows the
+    other organisations' peers again). An endorsement is not submitted: nothing changes."""
 
     async def go() -> bool:
-        gw = ha.fabric(gateway=ha.stack_env["GX_FABRIC_GATEWAY"].split(",")[0]).connect()
+        gw = ha.fabric(gateway=address).connect()
         try:
             await gw.endorse(*CC_ARGS, "AdminContract:BootstrapSystem", [TENANT, rid("probe")])
             return True
@@ -108,7 +144,7 @@ def _endorses_alone(ha: HaStack) -> bool:
     return asyncio.run(go())
 
 
-def _settle_through_the_other_peer(ha: HaStack, dsn: str, tenant: str, first: list[str]) -> None:
+def _settle_through_the_other_peer(ha: HaStack, dsn: str, tenant: str, first: list[str], victim: str) -> None:
     second = _enqueue(dsn, tenant, 10, 10)
     rows = wait_until(
         lambda: _rows(dsn, tenant),
@@ -123,11 +159,4 @@ def _settle_through_the_other_peer(ha: HaStack, dsn: str, tenant: str, first: li
     tx_ids = [tx for _, tx, _ in rows.values()]
     assert all(tx_ids) and len(set(tx_ids)) == 20  # each its own transaction, none doubled
     assert all(block and block > 0 for _, _, block in rows.values())
-    assert ha.running_pid("peer0-org1") is None  # it stayed down: the other peer did the work
-    assert FAILOVER in _log(ha, "submitter") and "127.0.0.1:26160" in _log(ha, "submitter")
-    wait_until(
-        lambda: FAILOVER in _log(ha, "block-publisher"),
-        "the block publisher failing over",
-        timeout=30,
-        detail=lambda: _log(ha, "block-publisher")[-2000:],
-    )
+    assert ha.running_pid(victim) is None  # it stayed down: the other peer did the work
