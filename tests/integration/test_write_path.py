@@ -304,7 +304,7 @@ def test_two_submitters_in_one_group_split_the_partitions_and_lose_nothing(wp: W
     members = (wp.submitter, second)
     try:
         parts = wait_until(
-            lambda: [w.partitions() for w in members],
+            lambda: [w.command_partitions() for w in members],
             "the partitions split between the two",
             until=lambda parts: all(parts) and sum(map(len, parts)) == 6,
             timeout=90,

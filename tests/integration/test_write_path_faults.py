@@ -246,7 +246,7 @@ def test_item2_rebalance_and_shutdown_with_fabric_down_are_bounded_and_exact(fau
         b = faults.submitter(launch_only=True)
         members = (a, b)
         wait_until(
-            lambda: [w.partitions() for w in members],
+            lambda: [w.command_partitions() for w in members],
             "the second member to get its partitions (in 30 s)",
             until=lambda parts: all(parts) and sum(map(len, parts)) == 6,
             timeout=30,
@@ -260,7 +260,7 @@ def test_item2_rebalance_and_shutdown_with_fabric_down_are_bounded_and_exact(fau
         shutdown_s = time.monotonic() - t1
         assert shutdown_s < 15, f"the submitter took {shutdown_s:.0f} s to stop with Fabric down"
         wait_until(
-            b.partitions,
+            b.command_partitions,
             "the remaining member to take every partition",
             until=lambda p: len(p) == 6,
             timeout=60,

@@ -135,9 +135,13 @@ class Worker:
         except ValueError:
             return code, {"body": body}
 
-    def partitions(self) -> list[int]:
-        """The partitions /readyz says this worker holds."""
+    def partitions(self) -> list[str]:
+        """The partitions /readyz says this worker holds ("topic[n]")."""
         return list(self.ready()[1].get("partitions", []))
+
+    def command_partitions(self) -> list[str]:
+        """Its partitions of gx.commands (a submitter holds gx.commands.direct's beside them)."""
+        return [p for p in self.partitions() if p.startswith("gx.commands[")]
 
     @property
     def url(self) -> str:
