@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 import faust
 import grpc
@@ -146,6 +146,21 @@ async def soon_disconnected(conn: object, timeout: float = 5.0) -> bool:
             return True
         await asyncio.sleep(0.1)
     return False
+
+
+async def fake_peer(key: Any, port: int = 0) -> tuple[Any, int]:
+    """An in-process fake peer (Gateway and Deliver) on ``port`` (0: any free one), started."""
+    from fabric_protos.gateway import gateway_pb2_grpc
+    from fabric_protos.peer import events_pb2_grpc
+    from grpc import aio
+
+    server = aio.server()
+    fake = FakeGateway(key.public_key())
+    gateway_pb2_grpc.add_GatewayServicer_to_server(fake, server)
+    events_pb2_grpc.add_DeliverServicer_to_server(fake, server)
+    bound = server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    return server, bound
 
 
 async def until(cond: Callable[[], object], what: str, timeout: float = 10) -> None:
@@ -316,23 +331,14 @@ async def test_the_channel_connecting_again_wakes_the_breaker_and_a_probe_waits_
     channel connecting again calls the gate's wake (an open breaker probes at once), and a probe's
     wait for the channel answers False while nothing listens, True once the peer is back."""
     from cryptography.hazmat.primitives.asymmetric import ec
-    from fabric_protos.gateway import gateway_pb2_grpc
-    from fabric_protos.peer import events_pb2_grpc
     from grpc import aio
 
     from streams.submitter.connection import FabricConnection
-    from tests.unit.fake_gateway import FakeGateway
 
     key = ec.generate_private_key(ec.SECP256R1())
 
     async def start(port: int = 0) -> tuple[aio.Server, int]:
-        server = aio.server()
-        fake = FakeGateway(key.public_key())
-        gateway_pb2_grpc.add_GatewayServicer_to_server(fake, server)
-        events_pb2_grpc.add_DeliverServicer_to_server(fake, server)
-        bound = server.add_insecure_port(f"127.0.0.1:{port}")
-        await server.start()
-        return server, bound
+        return await fake_peer(key, port)
 
     server, port = await start()
     woken: list[int] = []
@@ -379,23 +385,14 @@ async def test_with_two_gateway_endpoints_a_probe_needs_either_channel_and_each_
     with that peer gone for good an open breaker would never probe the other. Some endpoint's
     channel connected is enough, and either one's return wakes the breaker."""
     from cryptography.hazmat.primitives.asymmetric import ec
-    from fabric_protos.gateway import gateway_pb2_grpc
-    from fabric_protos.peer import events_pb2_grpc
     from grpc import aio
 
     from streams.submitter.connection import FabricConnection
-    from tests.unit.fake_gateway import FakeGateway
 
     key = ec.generate_private_key(ec.SECP256R1())
 
     async def start(port: int = 0) -> tuple[aio.Server, int]:
-        server = aio.server()
-        fake = FakeGateway(key.public_key())
-        gateway_pb2_grpc.add_GatewayServicer_to_server(fake, server)
-        events_pb2_grpc.add_DeliverServicer_to_server(fake, server)
-        bound = server.add_insecure_port(f"127.0.0.1:{port}")
-        await server.start()
-        return server, bound
+        return await fake_peer(key, port)
 
     first, p1 = await start()
     second, p2 = await start()
